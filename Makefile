@@ -1,0 +1,30 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean venv
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# On a terminal the demo asks before the rollback runs; without one it approves on your behalf and says so.
+demo: $(STAMP)
+	@if [ -t 0 ]; then $(BIN)/firstline demo --approve prompt; else $(BIN)/firstline demo --approve auto; fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .firstline .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,228 @@
+"""The incident: typed state that flows through the graph and becomes the incident record.
+
+`IncidentState` is the LangGraph state. Lists that only grow (timeline, evidence, communications)
+use an append reducer, so a node returns just its new entries. `IncidentState.record()` produces the
+stable incident record contract (extra keys are allowed, the listed ones never change meaning).
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IncidentStatus = Literal["open", "awaiting_approval", "mitigated", "resolved", "escalated"]
+Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+ActionStatus = Literal["proposed", "approved", "rejected", "executed", "verified", "failed"]
+Risk = Literal["low", "medium", "high"]
+Actor = Literal["supervisor", "triage", "investigation", "remediation", "approval", "execution", "verification", "communication", "human", "system"]
+Step = Literal["triage", "investigate", "remediate", "approve", "execute", "verify", "communicate", "done"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Alert(BaseModel):
+    """The canonical alert every source is normalized to."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str = "alertmanager"
+    fingerprint: str
+    status: Literal["firing", "resolved"] = "firing"
+    name: str
+    title: str
+    description: str = ""
+    severity: str = "warning"
+    service: str
+    environment: str = "production"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    started_at: datetime
+    ended_at: datetime | None = None
+    links: list[str] = Field(default_factory=list)
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor: Actor
+    kind: str
+    text: str
+
+
+class Evidence(BaseModel):
+    """One observation a claim can cite: where it came from, the exact query, what was seen."""
+
+    id: str
+    source: str = Field(description="Tool id (e.g. prometheus.query_range) or knowledge:<doc id>.")
+    query: str
+    observation: str
+    window: tuple[datetime, datetime] | None = None
+    status: Literal["ok", "no_data", "error"] = "ok"
+    at: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict, description="Small structured facts for reasoning.")
+
+
+class RuledOut(BaseModel):
+    what: str
+    why: str
+    evidence_ids: list[str] = Field(default_factory=list)
+
+
+class Hypothesis(BaseModel):
+    entity: str = Field(description="The component or change at fault, e.g. deploy:checkout@abc123.")
+    category: str
+    description: str
+    score: float = 0.0
+    evidence_ids: list[str] = Field(default_factory=list)
+
+
+class Diagnosis(BaseModel):
+    root_cause: str
+    category: str
+    entity: str = ""
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+    ruled_out: list[RuledOut] = Field(default_factory=list)
+    candidates: list[Hypothesis] = Field(default_factory=list)
+    inconclusive: bool = False
+    reasoner: str = "deterministic"
+
+
+class ApprovalRecord(BaseModel):
+    decision: Literal["approved", "rejected"]
+    by: str
+    at: datetime
+    comment: str = ""
+
+
+class ProposedAction(BaseModel):
+    id: str
+    tool: str
+    args: dict[str, Any]
+    title: str
+    rationale: str = ""
+    risk: Risk = "medium"
+    blast_radius: str = ""
+    undo: str = ""
+    requires_approval: bool = True
+    policy_reason: str = ""
+    status: ActionStatus = "proposed"
+    approval: ApprovalRecord | None = None
+    result_summary: str = ""
+    kind: Literal["remediation", "communication"] = "remediation"
+
+
+class Communication(BaseModel):
+    channel: str
+    audience: Literal["responders", "stakeholders", "customers"]
+    text: str
+    at: datetime
+    link: str | None = None
+
+
+class Triage(BaseModel):
+    severity: Severity
+    service: str
+    owner: str
+    oncall: str
+    customer_facing: bool
+    tier: int
+    summary: str
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Verification(BaseModel):
+    ok: bool
+    baseline: float | None
+    observed: float | None
+    query: str
+    detail: str
+    at: datetime
+
+
+def _replace(_old: Any, new: Any) -> Any:
+    return new
+
+
+class IncidentState(BaseModel):
+    """Everything the agents know about one incident."""
+
+    id: str
+    alert: Alert
+    status: IncidentStatus = "open"
+    severity: Severity | None = None
+    service: str = ""
+    summary: str = ""
+    triage: Triage | None = None
+    evidence: Annotated[list[Evidence], operator.add] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    actions: list[ProposedAction] = Field(default_factory=list)
+    verification: Verification | None = None
+    communications: Annotated[list[Communication], operator.add] = Field(default_factory=list)
+    timeline: Annotated[list[TimelineEntry], operator.add] = Field(default_factory=list)
+    external_refs: dict[str, str] = Field(default_factory=dict, description="statuspage incident id, chat ts...")
+    step: Step = "triage"
+    turns: int = 0
+    investigation_rounds: int = 0
+    tokens_used: int = 0
+    notes: Annotated[list[str], operator.add] = Field(default_factory=list)
+
+    def pending_action(self) -> ProposedAction | None:
+        return next(
+            (a for a in self.actions if a.kind == "remediation" and a.status in ("proposed", "approved")),
+            None,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The incident record: a stable JSON contract (see README, "The incident record")."""
+        diagnosis = self.diagnosis
+        return {
+            "id": self.id,
+            "status": self.status,
+            "severity": self.severity,
+            "service": self.service,
+            "summary": self.summary,
+            "diagnosis": None
+            if diagnosis is None
+            else {
+                "root_cause": diagnosis.root_cause,
+                "category": diagnosis.category,
+                "entity": diagnosis.entity,
+                "confidence": diagnosis.confidence,
+                "inconclusive": diagnosis.inconclusive,
+                "reasoner": diagnosis.reasoner,
+                "evidence": [
+                    {"id": e.id, "source": e.source, "query": e.query, "observation": e.observation}
+                    for e in diagnosis.evidence
+                ],
+                "ruled_out": [r.model_dump(mode="json") for r in diagnosis.ruled_out],
+                "candidates": [c.model_dump(mode="json") for c in diagnosis.candidates],
+            },
+            "actions": [
+                {
+                    "id": a.id,
+                    "tool": a.tool,
+                    "args": a.args,
+                    "title": a.title,
+                    "kind": a.kind,
+                    "risk": a.risk,
+                    "blast_radius": a.blast_radius,
+                    "undo": a.undo,
+                    "requires_approval": a.requires_approval,
+                    "status": a.status,
+                    "approval": a.approval.model_dump(mode="json") if a.approval else None,
+                    "result": a.result_summary,
+                }
+                for a in self.actions
+            ],
+            "verification": self.verification.model_dump(mode="json") if self.verification else None,
+            "communications": [c.model_dump(mode="json") for c in self.communications],
+            "timeline": [t.model_dump(mode="json") for t in self.timeline],
+            "alert": self.alert.model_dump(mode="json"),
+            "external_refs": self.external_refs,
+            "tokens_used": self.tokens_used,
+        }

@@ -1,0 +1,1 @@
+"""Knowledge: the service catalog, the Chroma store, embedders, ingestion and retrieval. A leaf package."""

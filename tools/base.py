@@ -1,0 +1,304 @@
+"""The adapter SDK: typed tool calls with safety metadata and uniform results.
+
+An *adapter* speaks one integration's wire format (Prometheus, Loki, Kubernetes...). It is configured
+as one or more named *instances* and exposes *calls*: async methods decorated with `tool_call`, each
+taking one pydantic input model and returning a `ToolResult`.
+
+Errors, by intent (the caller decides what to do from the type, never from the message)::
+
+    ToolError
+     ├── ToolInputError        the arguments are wrong: fix them and call again (a model can retry)
+     ├── UpstreamError         the backend failed or answered nonsense; visible on the result
+     │    └── UpstreamTimeout  no answer within the per-call timeout
+     ├── ApprovalRequired      a mutating call without a valid execution grant; needs a human
+     └── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
+
+`ToolResult.status` is ``ok``, ``no_data`` (the query worked and found nothing: not an error),
+``error`` or ``approval_required``. Every result echoes the exact query, parameters and time window so
+that evidence built on it can be cited and re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from tools.http import HttpCaller
+
+ToolStatus = Literal["ok", "no_data", "error", "approval_required"]
+ApprovalTier = Literal["auto", "approve", "forbid"]
+BlastRadius = Literal["none", "single_resource", "service", "namespace", "cluster", "external"]
+
+
+class ToolError(Exception):
+    """Base of every error an adapter raises on purpose."""
+
+
+class ToolInputError(ToolError):
+    """The call's arguments are invalid. The message names the field; the caller may fix and retry."""
+
+
+class UpstreamError(ToolError):
+    """The backend answered with an error or an unusable body.
+
+    Carries what was tried (method, URL path, parameters) and what came back (status, body excerpt),
+    with secrets already redacted by the HTTP layer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        params: dict[str, Any] | None = None,
+        status_code: int | None = None,
+        body_excerpt: str = "",
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.params = params or {}
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt
+        self.retryable = retryable
+
+
+class UpstreamTimeout(UpstreamError):
+    """The backend did not answer within the per-call timeout (after the bounded retries)."""
+
+
+class ApprovalRequired(ToolError):
+    """A mutating call was attempted without a valid execution grant from the action ledger."""
+
+
+class AdapterDefinitionError(ToolError):
+    """An adapter or instance is declared wrongly (a developer or configuration mistake)."""
+
+
+class SafetyMetadata(BaseModel):
+    """What a call can do to the world. The approval policy reads only this and the configuration.
+
+    A mutating call must say whether it is reversible (and how), and which approval tier it defaults
+    to; registration refuses it otherwise.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mutating: bool
+    destructive: bool = False
+    reversible: bool | None = None
+    undo: str | None = Field(default=None, description="How to reverse the action, for humans.")
+    idempotent: bool = True
+    blast_radius: BlastRadius = "none"
+    approval_tier: ApprovalTier | None = None
+    action_class: str = Field(
+        default="read",
+        description="Policy key, e.g. read, rollback, restart, scale, notify, status_page.",
+    )
+
+    @model_validator(mode="after")
+    def _mutating_needs_metadata(self) -> SafetyMetadata:
+        if self.mutating:
+            missing = [
+                name
+                for name, value in (("reversible", self.reversible), ("approval_tier", self.approval_tier))
+                if value is None
+            ]
+            if self.reversible and not self.undo:
+                missing.append("undo")
+            if missing:
+                raise ValueError(
+                    f"a mutating call must declare {', '.join(missing)} in its safety metadata"
+                )
+        return self
+
+
+READ_ONLY = SafetyMetadata(mutating=False, approval_tier="auto", reversible=True, action_class="read")
+
+
+class TimeWindow(BaseModel):
+    """The time range a query covered (UTC)."""
+
+    start: datetime
+    end: datetime
+
+
+class ToolErrorInfo(BaseModel):
+    """What went wrong, in a form a human or a model can act on."""
+
+    kind: Literal["input", "upstream", "timeout", "approval", "internal"]
+    message: str
+    upstream_status: int | None = None
+    body_excerpt: str = ""
+
+
+class ToolResult(BaseModel):
+    """The outcome of one call, echoing exactly what was asked."""
+
+    tool: str = Field(description="instance.call, e.g. prometheus.query_range")
+    status: ToolStatus
+    query: str = Field(description="The exact query or request, as sent.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    window: TimeWindow | None = None
+    data: Any = None
+    summary: str = Field(default="", description="One line saying what was observed.")
+    error: ToolErrorInfo | None = None
+    truncated: str | None = Field(default=None, description="What the output budget cut, if anything.")
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class ExecutionGrant:
+    """Proof, minted only by the action ledger, that one mutating call may run once.
+
+    ``args_hash`` binds the grant to the exact arguments that were approved.
+    """
+
+    incident_id: str
+    action_id: str
+    tool: str
+    args_hash: str
+    approved_by: str
+    _seal: str
+
+    def matches(self, tool: str, args: BaseModel) -> bool:
+        return self.tool == tool and self.args_hash == hash_args(args.model_dump(mode="json"))
+
+
+def hash_args(args: dict[str, Any]) -> str:
+    """A stable hash of call arguments (key order does not matter)."""
+    return hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+InputT = TypeVar("InputT", bound=BaseModel)
+CallFn = Callable[[Any, Any], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """A declared call: its name, the schema the model sees, and its safety metadata."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    safety: SafetyMetadata
+    fn: CallFn
+
+
+def tool_call(
+    *, description: str, safety: SafetyMetadata = READ_ONLY, name: str | None = None
+) -> Callable[[Callable[[Any, InputT], Awaitable[ToolResult]]], Callable[[Any, InputT], Awaitable[ToolResult]]]:
+    """Declare an adapter method as a call.
+
+    The method takes exactly one argument, a pydantic model (its type annotation is the input schema),
+    and returns a `ToolResult`. Invoke calls through `Adapter.invoke` (or the registry), which adds
+    validation, the approval guard, the output budget and the log line.
+    """
+
+    def decorate(fn: Callable[[Any, InputT], Awaitable[ToolResult]]) -> Callable[[Any, InputT], Awaitable[ToolResult]]:
+        fn.__firstline_call__ = {  # type: ignore[attr-defined]  # marker read by Adapter.__init_subclass__
+            "name": name or fn.__name__,
+            "description": description,
+            "safety": safety,
+        }
+        return fn
+
+    return decorate
+
+
+class AdapterSettings(BaseModel):
+    """Settings common to every instance. Adapters subclass this for their own fields.
+
+    Secrets are never in the file: ``token_env`` (or ``username_env``/``password_env``) names the
+    environment variable that holds them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    token_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=5)
+    output_budget_chars: int = Field(default=20_000, ge=500)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Adapter:
+    """Base of every integration. Subclasses set `kind`, `settings_model` and decorate calls.
+
+    An instance is built from its settings and an `HttpCaller` (which holds the injected
+    ``httpx.AsyncClient`` and the cross-cutting behaviour).
+    """
+
+    kind: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
+    calls: ClassVar[dict[str, CallSpec]] = {}
+
+    def __init__(self, instance: str, settings: AdapterSettings, http: HttpCaller) -> None:
+        self.instance = instance
+        self.settings = settings
+        self.http = http
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, CallSpec] = {}
+        for base in reversed(cls.__mro__):
+            for attr in vars(base).values():
+                marker = getattr(attr, "__firstline_call__", None)
+                if marker is None:
+                    continue
+                input_model = _input_model_of(attr)
+                found[marker["name"]] = CallSpec(
+                    name=marker["name"],
+                    description=marker["description"],
+                    input_model=input_model,
+                    safety=marker["safety"],
+                    fn=attr,
+                )
+        cls.calls = found
+
+    def tool_id(self, call: str) -> str:
+        return f"{self.instance}.{call}"
+
+    async def invoke(
+        self, call: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None
+    ) -> ToolResult:
+        """Validate, guard, run and budget one call. Never raises for upstream or input problems."""
+        from tools.invoke import invoke_call  # local: invoke.py imports this module
+
+        return await invoke_call(self, call, args, grant=grant)
+
+
+def _input_model_of(fn: Callable[..., Any]) -> type[BaseModel]:
+    import inspect
+    import typing
+
+    hints = typing.get_type_hints(fn)
+    params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+    if len(params) != 1:
+        raise AdapterDefinitionError(
+            f"{fn.__qualname__}: a call takes exactly one input model argument, got {len(params)}"
+        )
+    model = hints.get(params[0].name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise AdapterDefinitionError(
+            f"{fn.__qualname__}: the argument {params[0].name!r} must be annotated with a pydantic model"
+        )
+    return model
+

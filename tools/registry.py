@@ -1,0 +1,210 @@
+"""The tool registry: adapter kinds (built in and plugins), configured instances, and invocation.
+
+Kinds come from `BUILTIN_KINDS` and from the entry-point group ``firstline.tools`` (a third-party
+package declares ``[project.entry-points."firstline.tools"] mykind = "mypkg.adapter:MyAdapter"``).
+Instances come from the ``tools:`` section of config.yaml: a name, a ``kind`` and that kind's
+settings. Registration validates every adapter class; a mutating call without reversibility and
+approval metadata is refused with an `AdapterDefinitionError` naming the call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from tools.base import (
+    Adapter,
+    AdapterDefinitionError,
+    AdapterSettings,
+    CallSpec,
+    ExecutionGrant,
+    SafetyMetadata,
+    ToolResult,
+)
+from tools.http import HttpCaller, Redactor, auth_headers
+from tools.invoke import describe_validation_error
+
+ENTRY_POINT_GROUP = "firstline.tools"
+
+BUILTIN_KINDS: dict[str, str] = {
+    "prometheus": "tools.prometheus:PrometheusAdapter",
+    "loki": "tools.loki:LokiAdapter",
+    "kubernetes": "tools.kubernetes:KubernetesAdapter",
+    "github": "tools.github:GitHubAdapter",
+    "statuspage": "tools.statuspage:StatuspageAdapter",
+    "slack": "tools.slack:SlackAdapter",
+}
+
+ClientFactory = Callable[[str, AdapterSettings, dict[str, str]], httpx.AsyncClient]
+
+
+def validate_adapter_class(cls: type[Adapter], *, origin: str) -> None:
+    """Refuse an adapter class that is declared wrongly, naming what to fix."""
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise AdapterDefinitionError(f"{origin}: {cls!r} is not a subclass of tools.base.Adapter")
+    if not cls.kind:
+        raise AdapterDefinitionError(f"{origin}: {cls.__qualname__} does not set `kind`")
+    if not cls.calls:
+        raise AdapterDefinitionError(f"{origin}: {cls.__qualname__} declares no @tool_call methods")
+    for spec in cls.calls.values():
+        try:
+            # Re-validate: a plugin could have built the metadata with model_construct().
+            SafetyMetadata.model_validate(spec.safety.model_dump())
+        except ValidationError as exc:
+            raise AdapterDefinitionError(
+                f"{origin}: {cls.kind}.{spec.name} has invalid safety metadata: {describe_validation_error(exc)}"
+            ) from exc
+
+
+def load_kind(target: str) -> type[Adapter]:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls = getattr(module, attr)
+    return cls  # type: ignore[no-any-return]
+
+
+def available_kinds(*, include_plugins: bool = True) -> dict[str, type[Adapter]]:
+    """Every adapter kind: built in, then plugins from the ``firstline.tools`` entry points."""
+    kinds: dict[str, type[Adapter]] = {}
+    for kind, target in BUILTIN_KINDS.items():
+        cls = load_kind(target)
+        validate_adapter_class(cls, origin=f"built-in {target}")
+        kinds[kind] = cls
+    if include_plugins:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            cls = ep.load()
+            validate_adapter_class(cls, origin=f"plugin {ep.value} (entry point {ep.name!r})")
+            kinds[cls.kind] = cls
+    return kinds
+
+
+def default_client_factory(instance: str, settings: AdapterSettings, headers: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        headers={**settings.headers, **headers},
+        timeout=settings.timeout_seconds,
+    )
+
+
+class ToolInfo(BaseModel):
+    """One call of one instance, as `firstline tools list` shows it."""
+
+    tool: str
+    instance: str
+    kind: str
+    call: str
+    description: str
+    mutating: bool
+    action_class: str
+    approval_tier: str | None
+    reversible: bool | None
+    blast_radius: str
+
+
+class ToolRegistry:
+    """Configured adapter instances by name, with one invocation entry point."""
+
+    def __init__(self, adapters: Mapping[str, Adapter]) -> None:
+        self.adapters = dict(adapters)
+
+    @classmethod
+    def from_config(
+        cls,
+        instances: Mapping[str, Mapping[str, Any]],
+        *,
+        kinds: Mapping[str, type[Adapter]] | None = None,
+        client_factory: ClientFactory = default_client_factory,
+    ) -> ToolRegistry:
+        """Build every instance from its config mapping (``kind`` plus that kind's settings).
+
+        Raises `ValueError` naming the instance and the field for a bad setting or an unset
+        environment variable.
+        """
+        kinds = kinds if kinds is not None else available_kinds()
+        adapters: dict[str, Adapter] = {}
+        for name, raw in instances.items():
+            raw = dict(raw)
+            kind = raw.pop("kind", None) or name
+            adapter_cls = kinds.get(kind)
+            if adapter_cls is None:
+                raise ValueError(
+                    f"tools.{name}.kind: unknown integration {kind!r}; known: {', '.join(sorted(kinds))}"
+                )
+            try:
+                settings = adapter_cls.settings_model.model_validate(raw)
+            except ValidationError as exc:
+                raise ValueError(f"tools.{name}: {describe_validation_error(exc)}") from exc
+            headers, secrets = auth_headers(
+                settings, instance=name, scheme=getattr(adapter_cls, "auth_scheme", "Bearer")
+            )
+            client = client_factory(name, settings, headers)
+            caller = HttpCaller(
+                client,
+                instance=name,
+                timeout_seconds=settings.timeout_seconds,
+                max_retries=settings.max_retries,
+                redactor=Redactor(secrets),
+            )
+            adapters[name] = adapter_cls(name, settings, caller)
+        return cls(adapters)
+
+    async def aclose(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.http.client.aclose()
+
+    def instances_of(self, kind: str) -> list[Adapter]:
+        return [a for a in self.adapters.values() if a.kind == kind]
+
+    def first(self, kind: str) -> Adapter | None:
+        found = self.instances_of(kind)
+        return found[0] if found else None
+
+    def resolve(self, tool_id: str) -> tuple[Adapter, CallSpec]:
+        instance, _, call = tool_id.partition(".")
+        adapter = self.adapters.get(instance)
+        if adapter is None:
+            raise KeyError(f"unknown tool instance {instance!r} in {tool_id!r}; configured: {', '.join(self.adapters)}")
+        spec = adapter.calls.get(call)
+        if spec is None:
+            raise KeyError(f"unknown call {call!r} on {instance} ({adapter.kind}); available: {', '.join(adapter.calls)}")
+        return adapter, spec
+
+    async def invoke(
+        self, tool_id: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None
+    ) -> ToolResult:
+        instance, _, call = tool_id.partition(".")
+        adapter = self.adapters.get(instance)
+        if adapter is None:
+            from tools.base import ToolErrorInfo
+
+            message = f"unknown tool {tool_id!r}; configured instances: {', '.join(self.adapters) or 'none'}"
+            return ToolResult(
+                tool=tool_id, status="error", query=tool_id, summary=message,
+                error=ToolErrorInfo(kind="input", message=message),
+            )
+        return await adapter.invoke(call, args, grant=grant)
+
+    def list_tools(self) -> list[ToolInfo]:
+        infos = []
+        for adapter in self.adapters.values():
+            for spec in adapter.calls.values():
+                infos.append(
+                    ToolInfo(
+                        tool=adapter.tool_id(spec.name),
+                        instance=adapter.instance,
+                        kind=adapter.kind,
+                        call=spec.name,
+                        description=spec.description,
+                        mutating=spec.safety.mutating,
+                        action_class=spec.safety.action_class,
+                        approval_tier=spec.safety.approval_tier,
+                        reversible=spec.safety.reversible,
+                        blast_radius=spec.safety.blast_radius,
+                    )
+                )
+        return infos
