@@ -18,6 +18,7 @@ Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 ActionStatus = Literal["proposed", "approved", "rejected", "executed", "verified", "failed"]
 Risk = Literal["low", "medium", "high"]
 Actor = Literal["supervisor", "triage", "investigation", "remediation", "approval", "execution", "verification", "communication", "human", "system"]
+CommsPhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
 Step = Literal["triage", "investigate", "remediate", "approve", "execute", "verify", "communicate", "done"]
 
 
@@ -166,6 +167,13 @@ class IncidentState(BaseModel):
     timeline: Annotated[list[TimelineEntry], operator.add] = Field(default_factory=list)
     external_refs: dict[str, str] = Field(default_factory=dict, description="statuspage incident id, chat ts...")
     step: Step = "triage"
+    comms_phase: CommsPhase | None = None
+    after_comms: Step = "investigate"
+    comms_sent: list[str] = Field(default_factory=list)
+    facts: dict[str, Any] = Field(default_factory=dict, description="Investigation facts later steps need.")
+    sli_query: str = ""
+    baseline: float | None = None
+    budget_exhausted: bool = False
     turns: int = 0
     investigation_rounds: int = 0
     tokens_used: int = 0

@@ -1,0 +1,105 @@
+"""What an investigation gathered, in structured form, with every fact tied to a citable `Evidence`.
+
+Reasoners read an `EvidenceBundle`; they may only cite `Evidence` ids that exist in it (the
+evidence gate in `agents/gate.py` enforces that).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from agents.state import Alert, Evidence
+
+
+class SignalSummary(BaseModel):
+    """One SLI of one service over the investigation window."""
+
+    service: str
+    signal: str = "error_rate"
+    query: str
+    baseline: float | None = None
+    current: float | None = None
+    peak: float | None = None
+    onset: datetime | None = None
+    anomalous: bool = False
+    evidence_id: str = ""
+
+
+class ChangeFact(BaseModel):
+    """A change in the blast radius before the onset, scored by the change correlator."""
+
+    id: str
+    kind: str = Field(description="deploy, migration, config, flag, commit")
+    service: str
+    at: datetime
+    description: str
+    distance: int = 0
+    score: float = 0.0
+    linked_tokens: list[str] = Field(default_factory=list, description="Identifiers shared with error logs.")
+    reasons: list[str] = Field(default_factory=list)
+    evidence_id: str = ""
+    ref: str = Field(default="", description="sha or revision the change produced")
+
+
+class LogFact(BaseModel):
+    template: str
+    count_before: int
+    count_after: int
+    example: str
+    is_new: bool
+    evidence_id: str = ""
+
+
+class PodFact(BaseModel):
+    total: int
+    ready: int
+    restarts: int
+    reasons: list[str] = Field(default_factory=list)
+    evidence_id: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.total > 0 and self.ready == self.total and self.restarts == 0 and not self.reasons
+
+
+class DeploymentFact(BaseModel):
+    namespace: str
+    name: str
+    current_revision: int | None = None
+    previous_revision: int | None = None
+    current_image: str = ""
+    previous_image: str = ""
+    paused: bool = False
+    evidence_id: str = ""
+
+
+class KnowledgeFact(BaseModel):
+    source_id: str
+    kind: str
+    title: str
+    excerpt: str
+    evidence_id: str = ""
+
+
+class EvidenceBundle(BaseModel):
+    """Everything one investigation round found."""
+
+    service: str
+    alert: Alert
+    primary: SignalSummary | None = None
+    dependencies: list[SignalSummary] = Field(default_factory=list)
+    changes: list[ChangeFact] = Field(default_factory=list)
+    logs: list[LogFact] = Field(default_factory=list)
+    pods: PodFact | None = None
+    deployment: DeploymentFact | None = None
+    knowledge: list[KnowledgeFact] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
+
+    def evidence_ids(self) -> set[str]:
+        return {e.id for e in self.evidence}
+
+    def get(self, evidence_id: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.id == evidence_id), None)

@@ -1,0 +1,411 @@
+"""Investigation: gather evidence through the tools, then ask the reasoner for a diagnosis.
+
+The checks, each recorded as citable `Evidence` (tool, exact query, what was observed):
+the alerting SLI and its onset; the same SLI on every dependency in the blast radius; recent changes
+(deploys, workflow runs such as migrations, commits) of the service and its dependencies before the
+onset, ranked by the change correlator; error log patterns new or spiking since the onset; pod health;
+the deployment's revisions (for a rollback); and the service doc, runbooks and similar past
+incidents from the knowledge store. A check that fails is recorded as such and the rest go on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.context import AgentContext
+from agents.evidence import ChangeFact, DeploymentFact, EvidenceBundle, KnowledgeFact, LogFact, PodFact, SignalSummary
+from agents.gate import apply_evidence_gate
+from agents.reasoners.base import ReasonerFailure
+from agents.state import Evidence, IncidentState, TimelineEntry
+from agents.timeline import note
+from knowledge.catalog import Service
+from tools.analytics.anomaly import detect_onset, robust_score
+from tools.analytics.changes import Change, rank_changes
+from tools.analytics.logs import mine_patterns
+from tools.base import ToolResult
+
+MIGRATION_WORDS = re.compile(r"migrat|schema|alter table|rename column", re.IGNORECASE)
+
+
+class EvidenceCollector:
+    """Runs the checks for one investigation round and builds the `EvidenceBundle`."""
+
+    def __init__(self, state: IncidentState, service: Service, ctx: AgentContext) -> None:
+        self.state = state
+        self.service = service
+        self.ctx = ctx
+        self.round = state.investigation_rounds
+        self.now = ctx.clock()
+        self.start = self.now - timedelta(minutes=ctx.settings.lookback_minutes)
+        self.bundle = EvidenceBundle(service=service.name, alert=state.alert)
+        self.entries: list[TimelineEntry] = []
+
+    def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
+        evidence = Evidence(
+            id=f"r{self.round}-e{len(self.bundle.evidence) + 1}",
+            source=result.tool,
+            query=result.query,
+            observation=observation,
+            window=(result.window.start, result.window.end) if result.window else None,
+            status="ok" if result.status == "ok" else "no_data" if result.status == "no_data" else "error",
+            at=self.now,
+            data=data or {},
+        )
+        self.bundle.evidence.append(evidence)
+        return evidence.id
+
+    def failed(self, what: str, result: ToolResult) -> None:
+        self.bundle.failures.append(f"{what}: {result.summary}")
+        self.add(result, f"could not check {what}: {result.summary}")
+
+    async def call(self, kind: str, call: str, args: dict[str, Any]) -> ToolResult | None:
+        adapter = self.ctx.registry.first(kind)
+        if adapter is None:
+            self.bundle.failures.append(f"no {kind} instance configured: skipped {call}")
+            return None
+        return await self.ctx.registry.invoke(adapter.tool_id(call), args)
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    async def signal(self, service: Service, *, primary: bool) -> SignalSummary | None:
+        query = service.sli.error_rate
+        if not query:
+            return None
+        result = await self.call("prometheus", "query_range", {"query": query, "start": self.start, "end": self.now, "step": 60})
+        if result is None:
+            return None
+        if result.status == "error":
+            self.failed(f"{service.name} error rate", result)
+            return None
+        times, values = _first_series(result.data)
+        if not values:
+            self.add(result, f"no error-rate samples for {service.name}")
+            return SignalSummary(service=service.name, query=query, evidence_id=self.bundle.evidence[-1].id)
+        alert_at = self.state.alert.started_at
+        onset = detect_onset(values, times) if primary else None
+        cut = onset or (alert_at - timedelta(minutes=10))
+        baseline_window = [v for t, v in zip(times, values, strict=True) if t < cut - timedelta(minutes=2)]
+        recent = [v for t, v in zip(times, values, strict=True) if t >= cut]
+        baseline = _median(baseline_window) if baseline_window else None
+        current = values[-1]
+        peak = max(recent) if recent else current
+        score = robust_score(baseline_window, recent) if baseline_window and recent else 0.0
+        anomalous = score >= 4.0 and (peak - (baseline or 0.0)) >= 0.01
+        text = (
+            f"{service.name} error ratio {_pct(baseline)} before, {_pct(peak)} peak, {_pct(current)} now"
+            + (f"; onset {onset:%H:%M:%S} UTC" if onset else "")
+            + (" (anomalous)" if anomalous else " (normal)")
+        )
+        evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current, "score": score})
+        return SignalSummary(
+            service=service.name, query=query, baseline=baseline, current=current, peak=peak,
+            onset=onset, anomalous=anomalous, evidence_id=evidence_id,
+        )
+
+    # -- changes --------------------------------------------------------------------------------
+
+    async def changes(self, related: dict[str, int], onset: datetime, error_lines: list[str]) -> list[ChangeFact]:
+        changes: list[Change] = []
+        evidence_for: dict[str, str] = {}
+        for name, distance in related.items():
+            svc = self.ctx.catalog.get(name)
+            if svc is None or not svc.repo:
+                continue
+            deploys = await self.call("github", "list_deployments", {"repo": svc.repo, "per_page": 20})
+            if deploys is not None:
+                if deploys.status == "error":
+                    self.failed(f"deployments of {svc.repo}", deploys)
+                for item in deploys.data or [] if deploys.status == "ok" else []:
+                    at = _parse_time(item.get("created_at"))
+                    if at is None or not (self.start <= at <= onset):
+                        continue
+                    change = Change(
+                        id=f"deploy-{item.get('id')}", kind="deploy", service=name, at=at,
+                        description=f"deployment of {svc.repo}@{str(item.get('sha', ''))[:7]} to {item.get('environment', '')}: {item.get('description') or ''}".strip(),
+                        distance=distance, ref=str(item.get("sha", "")),
+                    )
+                    changes.append(change)
+                    evidence_for[change.id] = self.add(deploys, f"{svc.repo} deployed {str(item.get('sha', ''))[:7]} at {at:%H:%M} UTC: {item.get('description') or ''}", {"change": change.id})
+            runs = await self.call("github", "list_workflow_runs", {"repo": svc.repo})
+            if runs is not None:
+                if runs.status == "error":
+                    self.failed(f"workflow runs of {svc.repo}", runs)
+                for run in (runs.data or {}).get("runs", runs.data) if runs.status == "ok" and runs.data else []:
+                    at = _parse_time(run.get("updated_at") or run.get("created_at"))
+                    if at is None or not (self.start <= at <= onset):
+                        continue
+                    title = " ".join(str(run.get(k) or "") for k in ("name", "display_title")).strip()
+                    kind = "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "config"
+                    change = Change(
+                        id=f"run-{run.get('id')}", kind=kind, service=name, at=at,
+                        description=f"workflow run {title} ({run.get('conclusion') or run.get('status')}) on {svc.repo}@{str(run.get('head_sha', ''))[:7]}",
+                        distance=distance, ref=str(run.get("head_sha", "")),
+                    )
+                    changes.append(change)
+                    evidence_for[change.id] = self.add(runs, f"{svc.repo} ran {title} ending {at:%H:%M} UTC ({run.get('conclusion')})", {"change": change.id})
+            commits = await self.call("github", "list_commits", {"repo": svc.repo, "since": self.start, "until": onset})
+            if commits is not None and commits.status == "ok":
+                messages = {str(c.get("sha", "")): str(c.get("message", "")) for c in commits.data or []}
+                for change in changes:
+                    if change.service == name and change.ref in messages:
+                        change.description += f"; commit: {messages[change.ref]}"
+            elif commits is not None and commits.status == "error":
+                self.failed(f"commits of {svc.repo}", commits)
+        ranked = rank_changes(changes, onset=onset, error_lines=error_lines)
+        return [
+            ChangeFact(
+                id=r.change.id, kind=r.change.kind, service=r.change.service, at=r.change.at,
+                description=r.change.description, distance=r.change.distance, score=r.score,
+                linked_tokens=list(r.linked_tokens), reasons=list(r.reasons),
+                evidence_id=evidence_for.get(r.change.id, ""), ref=r.change.ref,
+            )
+            for r in ranked
+        ]
+
+    # -- logs -----------------------------------------------------------------------------------
+
+    async def logs(self, onset: datetime) -> tuple[list[LogFact], list[str]]:
+        selector = self.service.logs
+        if not selector:
+            return [], []
+        start = onset - timedelta(minutes=30)
+        result = await self.call("loki", "query_range", {"query": selector, "start": start, "end": self.now, "limit": 5000})
+        if result is None:
+            return [], []
+        if result.status == "error":
+            self.failed(f"{self.service.name} logs", result)
+            return [], []
+        lines = [(_parse_time(item.get("ts")) or onset, str(item.get("line", ""))) for item in _log_items(result.data)]
+        patterns = mine_patterns(lines, onset)
+        interesting = [p for p in patterns if p.is_new or p.spike_ratio >= 3.0][:5]
+        facts = []
+        for p in interesting:
+            evidence_id = self.add(
+                result,
+                f"log pattern {'new' if p.is_new else 'spiking'} since onset: {p.count_after} lines (before: {p.count_before}), e.g. {p.example[:200]}",
+                {"template": p.template},
+            )
+            facts.append(LogFact(template=p.template, count_before=p.count_before, count_after=p.count_after, example=p.example, is_new=p.is_new, evidence_id=evidence_id))
+        if not interesting:
+            self.add(result, f"no new or spiking log patterns in {len(lines)} lines since {start:%H:%M} UTC")
+        error_lines = [p.example for p in interesting]
+        return facts, error_lines
+
+    # -- kubernetes -----------------------------------------------------------------------------
+
+    async def pods(self) -> PodFact | None:
+        result = await self.call("kubernetes", "list_pods", {"namespace": self.service.namespace, "label_selector": f"app={self.service.deployment_name}"})
+        if result is None:
+            return None
+        if result.status == "error":
+            self.failed(f"pods of {self.service.name}", result)
+            return None
+        pods = _pods_of(result.data)
+        total = len(pods)
+        ready = sum(1 for p in pods if p.get("ready"))
+        restarts = sum(int(p.get("restarts") or 0) for p in pods)
+        reasons = sorted({str(r) for p in pods for r in (p.get("reasons") or []) if r})
+        text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (f", reasons: {', '.join(reasons)}" if reasons else "")
+        return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
+
+    async def deployment(self) -> DeploymentFact | None:
+        ns, name = self.service.namespace, self.service.deployment_name
+        result = await self.call("kubernetes", "get_deployment", {"namespace": ns, "name": name})
+        if result is None:
+            return None
+        if result.status != "ok":
+            self.failed(f"deployment {ns}/{name}", result)
+            return None
+        data = result.data or {}
+        current = _int(data.get("revision"))
+        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=str(data.get("image") or ""), paused=bool(data.get("paused")))
+        sets = await self.call("kubernetes", "list_replicasets", {"namespace": ns, "label_selector": f"app={name}"})
+        if sets is not None and sets.status == "ok":
+            older = sorted(
+                ((_int(rs.get("revision")), rs) for rs in _items(sets.data) if _int(rs.get("revision")) is not None and current is not None and (_int(rs.get("revision")) or 0) < current),
+                key=lambda pair: pair[0] or 0,
+            )
+            if older:
+                fact.previous_revision = older[-1][0]
+                fact.previous_image = str(older[-1][1].get("image") or "")
+        text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
+            f"; previous revision {fact.previous_revision} ({fact.previous_image})" if fact.previous_revision else "; no previous revision found"
+        )
+        fact.evidence_id = self.add(result, text, {"replicas": data.get("replicas")})
+        self.state.facts.setdefault("deployment_replicas", data.get("replicas"))
+        return fact
+
+    # -- knowledge ------------------------------------------------------------------------------
+
+    def knowledge(self, error_examples: list[str]) -> list[KnowledgeFact]:
+        store = self.ctx.knowledge
+        if store is None:
+            self.bundle.failures.append("no knowledge store configured")
+            return []
+        query = " ".join([self.state.alert.title, *error_examples[:2]])
+        facts = []
+        for kind in ("service_doc", "runbook", "postmortem"):
+            try:
+                hits = store.search(query, service=self.service.name, kind=kind, k=1)
+            except Exception as exc:  # noqa: BLE001 - any store failure must not stop the investigation; it is recorded
+                self.bundle.failures.append(f"knowledge search ({kind}) failed: {exc}")
+                continue
+            for hit in hits:
+                evidence = Evidence(
+                    id=f"r{self.round}-e{len(self.bundle.evidence) + 1}",
+                    source=hit.source_id,
+                    query=f"knowledge.search({query!r}, service={self.service.name!r}, kind={kind!r})",
+                    observation=f"{kind.replace('_', ' ')} '{hit.title}': {_excerpt(hit.text)}",
+                    at=self.now,
+                )
+                self.bundle.evidence.append(evidence)
+                facts.append(KnowledgeFact(source_id=hit.source_id, kind=kind, title=hit.title, excerpt=_excerpt(hit.text), evidence_id=evidence.id))
+        return facts
+
+    async def collect(self) -> EvidenceBundle:
+        bundle = self.bundle
+        bundle.primary = await self.signal(self.service, primary=True)
+        onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
+        related = self.ctx.catalog.blast_radius(self.service.name)
+        for name, distance in related.items():
+            dep = self.ctx.catalog.get(name)
+            if distance > 0 and dep is not None:
+                summary = await self.signal(dep, primary=False)
+                if summary is not None:
+                    bundle.dependencies.append(summary)
+        bundle.logs, error_lines = await self.logs(onset)
+        bundle.changes = await self.changes(related, onset, error_lines)
+        bundle.pods = await self.pods()
+        bundle.deployment = await self.deployment()
+        bundle.knowledge = self.knowledge(error_lines)
+        # Evidence gathered by an earlier round (e.g. a failed verification) is part of the picture.
+        bundle.evidence = [*[e for e in self.state.evidence if e.id.endswith("verify")], *bundle.evidence]
+        return bundle
+
+
+async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
+    ctx = runtime.context
+    service = ctx.catalog.get(state.service)
+    assert service is not None  # triage escalates unknown services before investigation
+    collector = EvidenceCollector(state, service, ctx)
+    entries = [note(ctx, "investigation", "started", f"round {state.investigation_rounds + 1}: checking metrics, changes, logs, pods and knowledge for {service.name}")]
+    bundle = await collector.collect()
+    reasoner = ctx.fallback if state.budget_exhausted else ctx.reasoner
+    tokens = 0
+    try:
+        diagnosis, extra = await reasoner.diagnose(bundle, ctx)
+        tokens = int(getattr(reasoner, "last_tokens", 0))
+    except ReasonerFailure as exc:
+        entries.append(note(ctx, "investigation", "fallback", f"{reasoner.name} reasoner failed to diagnose ({exc}); used the deterministic diagnosis"))
+        diagnosis, extra = await ctx.fallback.diagnose(bundle, ctx)
+    bundle.evidence.extend(extra)
+    diagnosis, gate_notes = apply_evidence_gate(diagnosis, bundle)
+    for text in gate_notes:
+        entries.append(note(ctx, "investigation", "evidence_gate", text))
+    for failure in bundle.failures:
+        entries.append(note(ctx, "investigation", "check_failed", failure))
+    entries.append(
+        note(ctx, "investigation", "diagnosis", f"{'inconclusive' if diagnosis.inconclusive else diagnosis.category} "
+             f"({diagnosis.confidence:.0%}): {diagnosis.root_cause}; {len(diagnosis.evidence)} evidence cited, {len(diagnosis.ruled_out)} ruled out")
+    )
+    facts = dict(state.facts)
+    if bundle.deployment is not None:
+        facts["deployment"] = {**bundle.deployment.model_dump(mode="json"), "replicas": state.facts.get("deployment_replicas")}
+    if bundle.primary is not None and bundle.primary.onset is not None:
+        facts["onset"] = bundle.primary.onset.isoformat()
+    update: dict[str, Any] = {
+        "diagnosis": diagnosis,
+        "evidence": [e for e in bundle.evidence if not e.id.endswith("verify")],
+        "investigation_rounds": state.investigation_rounds + 1,
+        "facts": facts,
+        "timeline": entries,
+        "tokens_used": state.tokens_used + tokens,
+    }
+    if bundle.primary is not None:
+        update["sli_query"] = bundle.primary.query
+        if state.baseline is None and bundle.primary.baseline is not None:
+            update["baseline"] = bundle.primary.baseline
+    if diagnosis.category == "no_incident":
+        update.update({"step": "communicate", "comms_phase": "resolved", "after_comms": "done"})
+        entries.append(note(ctx, "investigation", "no_incident", "the signal is within its normal range; closing without action"))
+    else:
+        update["step"] = "remediate"
+    return Command(goto="supervisor", update=update)
+
+
+# -- parsing helpers (adapter result data -> plain values) ---------------------------------------
+
+
+def _first_series(data: Any) -> tuple[list[datetime], list[float]]:
+    series = (data or {}).get("series") or []
+    if not series:
+        return [], []
+    times, values = [], []
+    for ts, value in series[0].get("values") or []:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if number != number:  # NaN: no traffic in that step
+            continue
+        times.append(datetime.fromtimestamp(float(ts), tz=UTC))
+        values.append(number)
+    return times, values
+
+
+def _log_items(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict):
+        return list(data.get("lines") or data.get("entries") or [])
+    return list(data or [])
+
+
+def _pods_of(data: Any) -> list[dict[str, Any]]:
+    return _items(data)
+
+
+def _items(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict):
+        for key in ("pods", "items", "replicasets"):
+            if isinstance(data.get(key), list):
+                return list(data[key])
+        return []
+    return list(data or [])
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2%}"
+
+
+def _excerpt(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,77 @@
+"""One interface, two reasoners: `deterministic` (rules, statistics, retrieval) and `llm`.
+
+The agents gather facts with tools and call the reasoner for judgement at four points. Every
+method has a deterministic answer, which is also the fallback when the model fails for that step.
+Code, not the reasoner, decides severity rules, approval, and what may be executed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from agents.evidence import EvidenceBundle
+from agents.state import Diagnosis, Evidence, IncidentState, Severity
+
+if TYPE_CHECKING:
+    from agents.context import AgentContext
+
+
+class TriageFacts(BaseModel):
+    alert_title: str
+    alert_description: str
+    alert_severity: str
+    service: str
+    service_description: str
+    tier: int
+    customer_facing: bool
+    owner: str
+    oncall: str
+    severity: Severity
+    severity_reasons: list[str]
+    dependents: list[str] = Field(default_factory=list)
+
+
+class RemediationOption(BaseModel):
+    """An action code has judged applicable, for the reasoner to choose from (or decline)."""
+
+    id: str
+    tool: str
+    args: dict[str, object]
+    title: str
+    rationale: str
+    risk: Literal["low", "medium", "high"]
+    addresses: str = Field(description="The diagnosis entity this option fixes.")
+
+
+class RemediationChoice(BaseModel):
+    option_id: str | None = Field(description="The chosen option id, or null to propose nothing.")
+    rationale: str
+
+
+UpdatePhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
+
+
+class Reasoner(Protocol):
+    name: str
+
+    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+        """One paragraph: what is happening, to what, how bad, who owns it."""
+        ...
+
+    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+        """A diagnosis citing evidence ids from the bundle, plus any new evidence it gathered."""
+        ...
+
+    async def choose_remediation(
+        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext
+    ) -> RemediationChoice: ...
+
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+        """Text for a status page update or a chat message at one phase of the incident."""
+        ...
+
+
+class ReasonerFailure(Exception):
+    """The reasoner could not produce a usable answer for this step (the caller falls back)."""

@@ -1,0 +1,211 @@
+"""The deterministic reasoner: rules and statistics over the evidence, no model.
+
+It is the embedded default, the baseline every model configuration must beat, and the fallback
+when the model fails for a step. It never guesses: when no hypothesis is clearly ahead it says the
+diagnosis is inconclusive, names the best lead and what would separate the leaders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from agents.context import AgentContext
+from agents.evidence import ChangeFact, EvidenceBundle
+from agents.reasoners.base import RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
+from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, RuledOut
+
+CHANGE_CATEGORY = {"migration": "migration", "deploy": "bad_deploy", "config": "config_change", "flag": "feature_flag", "commit": "bad_deploy"}
+MIN_LEAD_SCORE = 0.35
+MIN_MARGIN = 0.12
+
+
+def _fmt_time(at: datetime | None) -> str:
+    return at.strftime("%H:%M UTC") if at else "unknown time"
+
+
+def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
+    linked = f"; its description shares {', '.join(change.linked_tokens)} with the new error logs" if change.linked_tokens else ""
+    evidence_ids = [change.evidence_id]
+    if change.linked_tokens:
+        evidence_ids += [log.evidence_id for log in bundle.logs if any(t in log.template or t in log.example for t in change.linked_tokens)]
+    if bundle.primary is not None:
+        evidence_ids.append(bundle.primary.evidence_id)
+    return Hypothesis(
+        entity=change.service,
+        category=CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
+        description=f"{change.kind} {change.id} on {change.service} at {_fmt_time(change.at)} ({change.description}){linked}",
+        score=change.score,
+        evidence_ids=[e for e in dict.fromkeys(evidence_ids) if e],
+    )
+
+
+def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    hypotheses = [change_hypothesis(c, bundle) for c in bundle.changes]
+    pods = bundle.pods
+    if pods is not None and not pods.healthy:
+        reasons = set(pods.reasons)
+        category = "oom" if "OOMKilled" in reasons else "crash"
+        score = 0.75 if reasons else 0.5
+        hypotheses.append(
+            Hypothesis(
+                entity=bundle.service, category=category,
+                description=f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts ({', '.join(sorted(reasons)) or 'not ready'})",
+                score=score, evidence_ids=[pods.evidence_id],
+            )
+        )
+    for dep in bundle.dependencies:
+        if dep.anomalous:
+            hypotheses.append(
+                Hypothesis(
+                    entity=dep.service, category="dependency",
+                    description=f"dependency {dep.service} is anomalous: {dep.signal} {dep.current} vs baseline {dep.baseline}",
+                    score=0.6, evidence_ids=[dep.evidence_id],
+                )
+            )
+    return sorted(hypotheses, key=lambda h: h.score, reverse=True)
+
+
+def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[RuledOut]:
+    items: list[RuledOut] = []
+    for change in bundle.changes:
+        if lead is not None and lead.description.startswith(f"{change.kind} {change.id} "):
+            continue
+        why = "; ".join(change.reasons) or "no link to the failure"
+        items.append(RuledOut(what=f"{change.kind} {change.id} on {change.service} ({change.description})", why=why, evidence_ids=[change.evidence_id]))
+    for dep in bundle.dependencies:
+        if not dep.anomalous:
+            items.append(
+                RuledOut(what=f"dependency {dep.service}", why=f"{dep.signal} normal ({dep.current} vs baseline {dep.baseline})", evidence_ids=[dep.evidence_id])
+            )
+    if bundle.pods is not None and bundle.pods.healthy:
+        items.append(
+            RuledOut(what="pod crashes or resource exhaustion", why=f"{bundle.pods.ready}/{bundle.pods.total} pods ready, no restarts", evidence_ids=[bundle.pods.evidence_id])
+        )
+    return items
+
+
+def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
+    """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
+    by_id = {e.id: e for e in bundle.evidence}
+    primary = bundle.primary
+    if primary is not None and not primary.anomalous:
+        return Diagnosis(
+            root_cause=f"no sustained anomaly on {bundle.service}: {primary.signal} is {primary.current} against a baseline of {primary.baseline}",
+            category="no_incident", entity=bundle.service, confidence=0.6,
+            evidence=[by_id[primary.evidence_id]] if primary.evidence_id in by_id else [],
+            ruled_out=ruled_out_items(bundle, None), inconclusive=False,
+        )
+    hypotheses = build_hypotheses(bundle)
+    lead = hypotheses[0] if hypotheses else None
+    runner_up = hypotheses[1] if len(hypotheses) > 1 else None
+    knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
+    if lead is None or lead.score < MIN_LEAD_SCORE or (
+        runner_up is not None and lead.score - runner_up.score < MIN_MARGIN and (runner_up.entity, runner_up.category) != (lead.entity, lead.category)
+    ):
+        leads = ", ".join(f"{h.description} (score {h.score:.2f})" for h in hypotheses[:3]) or "none"
+        separate = "error logs that name an identifier changed by one candidate, or which component's own dependencies are healthy"
+        return Diagnosis(
+            root_cause=f"inconclusive: no candidate is clearly ahead. Leads: {leads}. Would separate them: {separate}",
+            category=lead.category if lead else "unknown",
+            entity=lead.entity if lead else "",
+            confidence=min(0.3, lead.score if lead else 0.0),
+            evidence=[by_id[i] for h in hypotheses[:3] for i in h.evidence_ids if i in by_id] + knowledge[:2],
+            ruled_out=ruled_out_items(bundle, None), candidates=hypotheses[:3], inconclusive=True,
+        )
+    margin = lead.score - (runner_up.score if runner_up else 0.0)
+    confidence = round(min(0.95, 0.5 * lead.score + 0.5 * min(1.0, margin * 2)), 2)
+    cited = [by_id[i] for i in lead.evidence_ids if i in by_id] + knowledge[:3]
+    return Diagnosis(
+        root_cause=lead.description,
+        category=lead.category,
+        entity=lead.entity,
+        confidence=confidence,
+        evidence=list({e.id: e for e in cited}.values()),
+        ruled_out=ruled_out_items(bundle, lead),
+        candidates=hypotheses[:3],
+    )
+
+
+class DeterministicReasoner:
+    """Rules, statistics and templates. Stateless; safe to share."""
+
+    name = "deterministic"
+
+    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+        impact = "customer-facing" if facts.customer_facing else "internal"
+        callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
+        return (
+            f"{facts.severity}: {facts.alert_title} on {facts.service} ({impact}, tier {facts.tier}"
+            f"{': ' + facts.service_description if facts.service_description else ''}). "
+            f"{facts.alert_description + ' ' if facts.alert_description else ''}"
+            f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
+        )
+
+    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+        return diagnose_bundle(bundle), []
+
+    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext) -> RemediationChoice:
+        if diagnosis.inconclusive or diagnosis.confidence < 0.4:
+            return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
+        preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+        order = {"low": 0, "medium": 1, "high": 2}
+        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change") else preferred[0]
+        return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
+
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+        return render_update(incident, phase, audience, ctx)
+
+
+def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+    """Template text for each phase and audience."""
+    service = incident.service
+    entry = ctx.catalog.get(service)
+    what = entry.description.rstrip(".").lower() if entry and entry.description else service
+    action = next((a for a in reversed(incident.actions) if a.kind == "remediation"), None)
+    diagnosis = incident.diagnosis
+    start = incident.facts.get("onset") or incident.alert.started_at.isoformat()
+    end = incident.verification.at.isoformat() if incident.verification else ctx.clock().isoformat()
+    if audience == "customers":
+        return {
+            "opened": f"We are investigating elevated errors with {service} ({what}). Some requests may fail. Next update within 30 minutes.",
+            "identified": f"We have identified the cause of the errors with {service} and are applying a fix.",
+            "mitigated": f"A fix for the errors with {service} has been applied and we are monitoring the results.",
+            "resolved": f"The errors with {service} have been resolved. Impact window: {start} to {end}. The change that caused them was rolled back." if action and "undo" in action.tool else f"The errors with {service} have been resolved. Impact window: {start} to {end}.",
+            "escalated": f"We are continuing to investigate elevated errors with {service}.",
+        }[phase]
+    if audience == "responders":
+        if phase == "opened":
+            return f"[{incident.id}] {incident.summary}\nfirstline is investigating."
+        if phase == "identified" and diagnosis is not None:
+            lines = [f"[{incident.id}] Diagnosis ({diagnosis.confidence:.0%} confidence): {diagnosis.root_cause}"]
+            if action is not None:
+                lines.append(f"Proposed: {action.title}. Risk {action.risk}. Blast radius: {action.blast_radius}. Undo: {action.undo}.")
+                if action.requires_approval:
+                    lines.append(f"Needs approval: firstline approve {incident.id} {action.id} --by NAME (or firstline reject ...)")
+            return "\n".join(lines)
+        if phase == "resolved":
+            done = f"{action.title} (approved by {action.approval.by})" if action and action.approval else (action.title if action else "no action")
+            return f"[{incident.id}] Resolved: {done}; {incident.verification.detail if incident.verification else ''}"
+        return f"[{incident.id}] {phase}: " + (diagnosis.root_cause if diagnosis else incident.summary) + (
+            f"\nHanding over to the on-call: {incident.triage.oncall}." if incident.triage else ""
+        )
+    # stakeholders: the summary
+    done_lines = [
+        f"- {a.title}: {a.status}" + (f" (approved by {a.approval.by} at {a.approval.at:%H:%M UTC})" if a.approval else "")
+        for a in incident.actions if a.kind == "remediation"
+    ] or ["- no remediation was executed"]
+    links = [f"- {link}" for link in (incident.external_refs.get("statuspage_link"), ctx.links.get("incident")) if link]
+    links += [f"- {e.source}" for e in (diagnosis.evidence if diagnosis else []) if e.source.startswith("knowledge:")]
+    outcome = "Resolved" if phase == "resolved" else "Escalated to a human"
+    return "\n".join(
+        [
+            f"{outcome}: {incident.severity} {service} incident {incident.id}",
+            f"What happened: {diagnosis.root_cause if diagnosis else incident.summary}",
+            f"Impact window: {start} to {end} ({what}).",
+            "What was done:",
+            *done_lines,
+            f"Verification: {incident.verification.detail}" if incident.verification else "Verification: not done",
+            "Links:",
+            *(links or ["- none"]),
+        ]
+    )

@@ -1,0 +1,209 @@
+"""The LLM reasoner: any OpenAI-compatible chat model, reasoning through the same tools and typed outputs.
+
+- `diagnose` runs a bounded tool-calling loop: the model sees the evidence gathered so far and the
+  read-only tool calls (schemas from their input models), may call them for more evidence, and ends
+  by calling ``submit_diagnosis`` with a typed diagnosis that cites evidence ids. Unknown tool names,
+  malformed arguments and invalid diagnoses are answered with an error message so the model can fix
+  them; mutating tools are never offered.
+- `choose_remediation` uses structured output to pick one of the options code built.
+- Any API failure (connection, 429, 5xx, timeout) or an unusable answer raises `ReasonerFailure`; the
+  calling agent then uses the deterministic reasoner for that step and notes it on the timeline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import openai
+import structlog
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from pydantic import BaseModel, Field, ValidationError
+
+from agents import prompts
+from agents.context import AgentContext
+from agents.evidence import EvidenceBundle
+from agents.reasoners.base import ReasonerFailure, RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
+from agents.state import Diagnosis, Evidence, IncidentState, RuledOut
+from tools.invoke import describe_validation_error
+
+log = structlog.get_logger("firstline.llm")
+
+SUBMIT = "submit_diagnosis"
+MODEL_ERRORS: tuple[type[BaseException], ...] = (openai.APIError, TimeoutError, ConnectionError)
+
+
+class RuledOutDraft(BaseModel):
+    what: str
+    why: str
+    evidence_ids: list[str] = Field(description="Ids of the evidence that rules it out.")
+
+
+class DiagnosisDraft(BaseModel):
+    """What the model submits. Code checks every cited id against the evidence."""
+
+    root_cause: str = Field(description="One sentence naming the component or change at fault and the mechanism.")
+    category: Literal[
+        "migration", "bad_deploy", "config_change", "feature_flag", "dependency", "oom", "crash",
+        "resource_exhaustion", "traffic_surge", "saturation", "no_incident", "unknown",
+    ]
+    entity: str = Field(description="The service (or dependency) at fault, as named in the evidence.")
+    confidence: float = Field(ge=0, le=1)
+    evidence_ids: list[str] = Field(description="Ids of the evidence that supports the root cause.")
+    ruled_out: list[RuledOutDraft] = Field(default_factory=list)
+    inconclusive: bool = False
+
+
+def tool_name(tool_id: str) -> str:
+    """OpenAI tool names allow [a-zA-Z0-9_-]: ``prometheus.query`` becomes ``prometheus__query``."""
+    return tool_id.replace(".", "__")
+
+
+class LLMReasoner:
+    """Reasoning with a chat model. Build it with any `BaseChatModel` (ChatOpenAI in production)."""
+
+    name = "llm"
+
+    def __init__(self, model: BaseChatModel, *, max_tool_rounds: int = 6, structured_output_method: str = "function_calling") -> None:
+        self.model = model
+        self.max_tool_rounds = max_tool_rounds
+        self.structured_output_method = structured_output_method
+        self.last_tokens = 0
+
+    async def _ask(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
+        try:
+            runnable = self.model.bind_tools(kwargs["tools"]) if "tools" in kwargs else self.model
+            response = await runnable.ainvoke(messages)
+        except MODEL_ERRORS as exc:
+            raise ReasonerFailure(f"model call failed: {type(exc).__name__}: {_short(str(exc))}") from exc
+        if not isinstance(response, AIMessage):
+            raise ReasonerFailure(f"model returned {type(response).__name__}, not a message")
+        usage = response.usage_metadata or {}
+        self.last_tokens += int(usage.get("total_tokens", 0))
+        return response
+
+    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+        self.last_tokens = 0
+        response = await self._ask([SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))])
+        text = _text(response)
+        if len(text) < 20:
+            raise ReasonerFailure("the model's summary was empty or too short")
+        return text
+
+    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+        self.last_tokens = 0
+        read_only = {tool_name(info.tool): info for info in ctx.registry.list_tools() if not info.mutating}
+        tools: list[dict[str, Any]] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": info.description,
+                    "parameters": ctx.registry.resolve(info.tool)[1].input_model.model_json_schema(),
+                },
+            }
+            for name, info in read_only.items()
+        ]
+        tools.append({"type": "function", "function": {"name": SUBMIT, "description": "Submit the final diagnosis.", "parameters": DiagnosisDraft.model_json_schema()}})
+        messages: list[BaseMessage] = [SystemMessage(prompts.INVESTIGATION_SYSTEM), HumanMessage(prompts.evidence_brief(bundle))]
+        gathered: list[Evidence] = []
+        known = {e.id for e in bundle.evidence}
+        for _ in range(self.max_tool_rounds):
+            response = await self._ask(messages, tools=tools)
+            messages.append(response)
+            for bad in response.invalid_tool_calls:
+                messages.append(ToolMessage(f"error: the arguments of {bad.get('name')} are not valid JSON ({bad.get('error')}); call it again with a JSON object", tool_call_id=bad.get("id") or "invalid"))
+            if not response.tool_calls:
+                draft = _draft_from_text(_text(response))
+                if draft is not None:
+                    return self._finish(draft, bundle, gathered), gathered
+                messages.append(HumanMessage(f"Call {SUBMIT} with your diagnosis, citing evidence ids."))
+                continue
+            for call in response.tool_calls:
+                call_id = call.get("id") or call["name"]
+                if call["name"] == SUBMIT:
+                    try:
+                        draft = DiagnosisDraft.model_validate(call["args"])
+                    except ValidationError as exc:
+                        messages.append(ToolMessage(f"error: invalid diagnosis: {describe_validation_error(exc)}", tool_call_id=call_id))
+                        continue
+                    unknown = [i for i in draft.evidence_ids if i not in known]
+                    if unknown and not set(draft.evidence_ids) - set(unknown):
+                        messages.append(ToolMessage(f"error: none of the cited evidence ids exist ({', '.join(unknown)}); cite ids from the evidence list", tool_call_id=call_id))
+                        continue
+                    return self._finish(draft, bundle, gathered), gathered
+                info = read_only.get(call["name"])
+                if info is None:
+                    messages.append(ToolMessage(f"error: unknown tool {call['name']!r}; available: {', '.join(read_only)}, {SUBMIT}", tool_call_id=call_id))
+                    continue
+                result = await ctx.registry.invoke(info.tool, call["args"])
+                evidence = Evidence(
+                    id=f"llm-e{len(gathered) + 1}", source=result.tool, query=result.query,
+                    observation=_short(result.summary or json.dumps(result.data, default=str), 400),
+                    status="ok" if result.status == "ok" else "no_data" if result.status == "no_data" else "error",
+                )
+                gathered.append(evidence)
+                known.add(evidence.id)
+                messages.append(ToolMessage(f"evidence {evidence.id} ({result.status}): {_short(json.dumps(result.data, default=str), 3000)}\n{result.summary}", tool_call_id=call_id))
+        raise ReasonerFailure(f"no diagnosis after {self.max_tool_rounds} model turns")
+
+    def _finish(self, draft: DiagnosisDraft, bundle: EvidenceBundle, gathered: list[Evidence]) -> Diagnosis:
+        by_id = {e.id: e for e in [*bundle.evidence, *gathered]}
+        return Diagnosis(
+            root_cause=draft.root_cause,
+            category=draft.category,
+            entity=draft.entity,
+            confidence=draft.confidence,
+            # Unknown ids are kept as placeholders so the evidence gate can report and drop them.
+            evidence=[by_id.get(i) or Evidence(id=i, source="model", query="", observation="cited by the model") for i in draft.evidence_ids],
+            ruled_out=[RuledOut(what=r.what, why=r.why, evidence_ids=r.evidence_ids) for r in draft.ruled_out],
+            inconclusive=draft.inconclusive,
+            reasoner=self.name,
+        )
+
+    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext) -> RemediationChoice:
+        self.last_tokens = 0
+        try:
+            structured = self.model.with_structured_output(RemediationChoice, method=self.structured_output_method, include_raw=True)  # type: ignore[arg-type]
+            answer = await structured.ainvoke([SystemMessage(prompts.REMEDIATION_SYSTEM), HumanMessage(prompts.remediation_request(diagnosis, options))])
+        except MODEL_ERRORS as exc:
+            raise ReasonerFailure(f"model call failed: {type(exc).__name__}: {_short(str(exc))}") from exc
+        raw = answer.get("raw") if isinstance(answer, dict) else None
+        if isinstance(raw, AIMessage) and raw.usage_metadata:
+            self.last_tokens += int(raw.usage_metadata.get("total_tokens", 0))
+        parsed = answer.get("parsed") if isinstance(answer, dict) else answer
+        if not isinstance(parsed, RemediationChoice):
+            raise ReasonerFailure(f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}")
+        if parsed.option_id is not None and parsed.option_id not in {o.id for o in options}:
+            raise ReasonerFailure(f"the model chose {parsed.option_id!r}, which is not one of the options")
+        return parsed
+
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+        self.last_tokens = 0
+        response = await self._ask([SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))])
+        text = _text(response)
+        if len(text) < 10:
+            raise ReasonerFailure("the model's update was empty")
+        return text
+
+
+def _text(message: AIMessage) -> str:
+    content = message.content
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content or "").strip()
+
+
+def _draft_from_text(text: str) -> DiagnosisDraft | None:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return DiagnosisDraft.model_validate_json(text[start : end + 1])
+    except ValidationError:
+        return None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

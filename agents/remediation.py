@@ -1,0 +1,159 @@
+"""Remediation: turn a diagnosis into one concrete action with risk, blast radius and undo.
+
+Code decides which actions are applicable to a diagnosis (`remediation_options`); the reasoner only
+chooses among them (or declines). The approval policy, reading the call's safety metadata, decides
+whether a human must approve; the model's opinion never enters that decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.context import AgentContext
+from agents.reasoners.base import ReasonerFailure, RemediationChoice, RemediationOption
+from agents.state import Diagnosis, IncidentState, ProposedAction, Risk
+from agents.timeline import note
+
+CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "deploy"}
+RESTART_CATEGORIES = {"crash", "memory_leak", "resource_exhaustion", "oom"}
+SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity"}
+
+
+def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentContext) -> list[RemediationOption]:
+    """The actions that address this diagnosis, from its category and what the investigation found.
+
+    ``facts`` carries the deployment the investigation inspected (namespace, name, current and
+    previous revision, replicas).
+    """
+    if diagnosis.inconclusive:
+        return []
+    k8s = ctx.registry.first("kubernetes")
+    deployment = facts.get("deployment") or {}
+    if k8s is None or not deployment.get("name"):
+        return []
+    namespace, name = deployment["namespace"], deployment["name"]
+    options: list[RemediationOption] = []
+    if diagnosis.category in CHANGE_CATEGORIES and deployment.get("previous_revision"):
+        prev, cur = deployment["previous_revision"], deployment.get("current_revision")
+        options.append(
+            RemediationOption(
+                id="rollback",
+                tool=k8s.tool_id("rollout_undo"),
+                args={"namespace": namespace, "name": name, "to_revision": prev},
+                title=f"Roll back deployment/{name} in {namespace} from revision {cur} to {prev}",
+                rationale=f"The diagnosis blames a change that shipped with revision {cur}: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        )
+    if diagnosis.category in RESTART_CATEGORIES:
+        options.append(
+            RemediationOption(
+                id="restart",
+                tool=k8s.tool_id("rollout_restart"),
+                args={"namespace": namespace, "name": name},
+                title=f"Restart deployment/{name} in {namespace}",
+                rationale="Replaces unhealthy pods with fresh ones of the same spec.",
+                risk="low",
+                addresses=diagnosis.entity,
+            )
+        )
+    if diagnosis.category in SCALE_CATEGORIES and deployment.get("replicas"):
+        replicas = int(deployment["replicas"])
+        target = max(replicas + 1, round(replicas * 1.5))
+        options.append(
+            RemediationOption(
+                id="scale",
+                tool=k8s.tool_id("scale"),
+                args={"namespace": namespace, "name": name, "replicas": target},
+                title=f"Scale deployment/{name} in {namespace} from {replicas} to {target} replicas",
+                rationale="Adds capacity for the load the service is saturated by.",
+                risk="low",
+                addresses=diagnosis.entity,
+            )
+        )
+    return options
+
+
+def describe_blast_radius(service: str, declared: str, ctx: AgentContext) -> str:
+    entry = ctx.catalog.get(service)
+    dependents = ctx.catalog.dependents_of(service)
+    parts = [f"{declared.replace('_', ' ')}: {service}"]
+    if entry is not None:
+        parts.append(f"tier {entry.tier}{', customer-facing' if entry.customer_facing else ''}")
+    parts.append(f"callers affected: {', '.join(dependents) if dependents else 'none'}")
+    return "; ".join(parts)
+
+
+async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
+    ctx = runtime.context
+    assert state.diagnosis is not None  # the supervisor routes here only with a diagnosis
+    diagnosis = state.diagnosis
+    options = remediation_options(diagnosis, state.facts, ctx)
+    entries = []
+    if not options:
+        why = (
+            f"inconclusive diagnosis (best lead: {diagnosis.entity or 'none'})"
+            if diagnosis.inconclusive
+            else f"no safe automated action applies to category {diagnosis.category!r}"
+        )
+        entries.append(note(ctx, "remediation", "no_action", f"{why}; handing over to the on-call"))
+        return Command(
+            goto="supervisor",
+            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated", "timeline": entries},
+        )
+    reasoner = ctx.fallback if state.budget_exhausted else ctx.reasoner
+    try:
+        choice = await reasoner.choose_remediation(diagnosis, options, ctx)
+    except ReasonerFailure as exc:
+        entries.append(note(ctx, "remediation", "fallback", f"{reasoner.name} reasoner failed to choose ({exc}); used the deterministic choice"))
+        choice = await ctx.fallback.choose_remediation(diagnosis, options, ctx)
+    option = next((o for o in options if o.id == choice.option_id), None)
+    if option is None:
+        entries.append(note(ctx, "remediation", "declined", f"no option chosen: {choice.rationale}"))
+        return Command(
+            goto="supervisor",
+            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated", "timeline": entries},
+        )
+    _, spec = ctx.registry.resolve(option.tool)
+    decision = ctx.policy.decide(spec.safety)
+    risk: Risk = "high" if spec.safety.destructive else option.risk
+    action_id = f"{option.id}-{state.investigation_rounds}"
+    action = ProposedAction(
+        id=action_id,
+        tool=option.tool,
+        args=dict(option.args),
+        title=option.title,
+        rationale=f"{option.rationale} Chosen because: {choice.rationale}",
+        risk=risk,
+        blast_radius=describe_blast_radius(state.service, spec.safety.blast_radius, ctx),
+        undo=spec.safety.undo or "not reversible",
+        requires_approval=decision.tier != "auto",
+        policy_reason=decision.reason,
+    )
+    entries.append(
+        note(ctx, "remediation", "proposed", f"proposed {action.title} (risk {risk}); policy: {decision.tier} ({decision.reason})")
+    )
+    if decision.tier == "forbid":
+        entries.append(note(ctx, "remediation", "suggestion", "policy forbids running this action; it stays a suggestion for the on-call"))
+        return Command(
+            goto="supervisor",
+            update={"actions": [*state.actions, action], "step": "communicate", "comms_phase": "escalated",
+                    "after_comms": "done", "status": "escalated", "timeline": entries},
+        )
+    update: dict[str, Any] = {
+        "actions": [*state.actions, action],
+        "step": "communicate",
+        "comms_phase": "identified",
+        "after_comms": "approve" if action.requires_approval else "execute",
+        "timeline": entries,
+    }
+    if action.requires_approval:
+        update["status"] = "awaiting_approval"
+    return Command(goto="supervisor", update=update)
+
+
+__all__ = ["RemediationChoice", "remediate", "remediation_options"]

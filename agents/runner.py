@@ -1,0 +1,201 @@
+"""Run incidents durably: start, resume after a decision, list what waits for approval.
+
+One LangGraph thread per incident (thread id = incident id), checkpointed to SQLite with
+``durability="sync"`` so the state is on disk before the next step starts. After every run the
+incident record is written to a small index (`IncidentIndex`) that `incidents list|show` read.
+
+Approve and reject write the decision to the action ledger first, then resume the graph; the
+approval gate reads the ledger. A decision for an incident that is no longer waiting changes
+nothing and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agents import state as state_models
+from agents.context import AgentContext
+from agents.graph import build_graph
+from agents.state import Alert, IncidentState
+from tools.actions import args_hash_for
+from tools.ledger import DecisionRecord
+
+STATE_TYPES = [
+    getattr(state_models, name)
+    for name in (
+        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "ApprovalRecord",
+        "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
+    )
+]
+
+
+class IncidentNotFound(LookupError):
+    pass
+
+
+class NotWaiting(RuntimeError):
+    """The incident is not waiting for a decision on that action."""
+
+
+def incident_id_for(alert: Alert) -> str:
+    """Stable id: the same alert (fingerprint and start) always maps to the same incident."""
+    digest = hashlib.sha256(f"{alert.fingerprint}|{alert.started_at.isoformat()}".encode()).hexdigest()[:8]
+    return f"inc-{alert.started_at:%Y%m%d}-{digest}"
+
+
+class IncidentIndex:
+    """The latest record of every incident, for listing without replaying checkpoints."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS incidents (id TEXT PRIMARY KEY, status TEXT, severity TEXT, service TEXT, "
+            "summary TEXT, updated_at TEXT, record_json TEXT)"
+        )
+
+    def save(self, record: dict[str, Any], updated_at: str) -> None:
+        self._conn.execute(
+            "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
+            "severity=excluded.severity, service=excluded.service, summary=excluded.summary, "
+            "updated_at=excluded.updated_at, record_json=excluded.record_json",
+            (record["id"], record["status"], record["severity"], record["service"], record["summary"], updated_at, json.dumps(record)),
+        )
+
+    def get(self, incident_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT record_json FROM incidents WHERE id=?", (incident_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT id, status, severity, service, summary, updated_at FROM incidents ORDER BY updated_at DESC").fetchall()
+        keys = ["id", "status", "severity", "service", "summary", "updated_at"]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass
+class RunOutcome:
+    incident_id: str
+    state: IncidentState
+    waiting_for: dict[str, Any] | None
+
+    def record(self) -> dict[str, Any]:
+        return self.state.record()
+
+
+@dataclass
+class DecisionOutcome:
+    status: Literal["resumed", "already_decided"]
+    decision: DecisionRecord
+    run: RunOutcome | None
+
+
+class Responder:
+    """The incident workflow compiled against a durable checkpointer, with its dependencies."""
+
+    def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any], ctx: AgentContext, index: IncidentIndex) -> None:
+        self.graph = graph
+        self.ctx = ctx
+        self.index = index
+
+    @staticmethod
+    def _config(incident_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": incident_id}}
+
+    async def _run(self, payload: Any, incident_id: str) -> RunOutcome:
+        await self.graph.ainvoke(payload, self._config(incident_id), context=self.ctx, durability="sync")
+        return await self.snapshot(incident_id)
+
+    async def snapshot(self, incident_id: str) -> RunOutcome:
+        snap = await self.graph.aget_state(self._config(incident_id))  # type: ignore[arg-type]  # RunnableConfig is a TypedDict
+        if not snap.values:
+            raise IncidentNotFound(f"no incident {incident_id!r} in {self.index_path_hint()}")
+        state = IncidentState.model_validate(snap.values)
+        waiting = snap.interrupts[0].value if snap.interrupts else None
+        self.index.save(state.record(), self.ctx.clock().isoformat())
+        return RunOutcome(incident_id=incident_id, state=state, waiting_for=waiting)
+
+    def index_path_hint(self) -> str:
+        return "the checkpoint store (check --config)"
+
+    async def start(self, alert: Alert) -> RunOutcome:
+        """Open an incident for the alert and run until it is done or waits for a human.
+
+        The same alert twice gives the same incident: the second call reports it without re-running.
+        """
+        incident_id = incident_id_for(alert)
+        existing = await self.graph.aget_state(self._config(incident_id))  # type: ignore[arg-type]
+        if existing.values:
+            return await self.snapshot(incident_id)
+        return await self._run(IncidentState(id=incident_id, alert=alert), incident_id)
+
+    async def decide(
+        self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
+    ) -> DecisionOutcome:
+        """Record a human decision and resume the incident. Safe to repeat: the first decision wins."""
+        outcome = await self.snapshot(incident_id)
+        action = next((a for a in outcome.state.actions if a.id == action_id), None)
+        if action is None:
+            known = ", ".join(a.id for a in outcome.state.actions if a.kind == "remediation") or "none"
+            raise NotWaiting(f"incident {incident_id} has no action {action_id!r} (remediation actions: {known})")
+        existing = self.ctx.ledger.get_decision(incident_id, action_id)
+        waiting = outcome.waiting_for is not None and outcome.waiting_for.get("action_id") == action_id
+        if not waiting:
+            if existing is not None:
+                return DecisionOutcome(status="already_decided", decision=existing, run=outcome)
+            raise NotWaiting(f"incident {incident_id} is not waiting for a decision on {action_id} (status {outcome.state.status})")
+        record, _ = self.ctx.ledger.record_decision(
+            incident_id=incident_id,
+            action_id=action_id,
+            tool=action.tool,
+            args_hash=args_hash_for(self.ctx.registry, action.tool, action.args),
+            decision=decision,
+            decided_by=by,
+            comment=comment,
+            at=self.ctx.clock(),
+        )
+        run = await self._run(Command(resume={"action_id": action_id, "decision": record.decision}), incident_id)
+        return DecisionOutcome(status="resumed", decision=record, run=run)
+
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Every remediation action waiting for a human, from the incident index."""
+        pending = []
+        for row in self.index.list():
+            if row["status"] != "awaiting_approval":
+                continue
+            record = self.index.get(row["id"]) or {}
+            for action in record.get("actions", []):
+                if action["kind"] == "remediation" and action["status"] == "proposed" and action["requires_approval"]:
+                    pending.append({"incident": row["id"], "service": row["service"], "severity": row["severity"], **action})
+        return pending
+
+
+@asynccontextmanager
+async def open_responder(ctx: AgentContext, checkpoints: Path, incidents: Path) -> AsyncIterator[Responder]:
+    """Compile the workflow against the SQLite checkpointer and yield a `Responder`."""
+    checkpoints.parent.mkdir(parents=True, exist_ok=True)
+    serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
+    async with aiosqlite.connect(str(checkpoints)) as conn:
+        saver = AsyncSqliteSaver(conn, serde=serde)
+        graph = build_graph().compile(checkpointer=saver)
+        index = IncidentIndex(incidents)
+        try:
+            yield Responder(graph, ctx, index)
+        finally:
+            index.close()

@@ -1,0 +1,109 @@
+"""Triage: severity from the alert, the service's tier and customer impact; owner and on-call from
+the catalog; a one-paragraph summary. Severity is a rule in code, not a model's opinion."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.context import AgentContext
+from agents.reasoners.base import ReasonerFailure, TriageFacts
+from agents.state import IncidentState, Severity, Triage
+from agents.timeline import note
+from knowledge.catalog import Service
+
+ALERT_WEIGHT = {"critical": 3.0, "page": 3.0, "high": 2.0, "error": 2.0, "warning": 1.0, "medium": 1.0, "low": 0.5, "info": 0.0}
+
+
+def assess_severity(alert_severity: str, service: Service) -> tuple[Severity, list[str]]:
+    """Severity from three inputs, with the reasons spelled out.
+
+    Points: the alert's own severity (critical 3, error 2, warning 1, info 0), +1 when the service
+    is customer facing, +1 for tier 1 (+0.5 for tier 2). SEV1 at 5 or more, SEV2 at 3.5, SEV3 at 2.
+    """
+    weight = ALERT_WEIGHT.get(alert_severity.lower(), 1.0)
+    reasons = [f"alert severity {alert_severity!r} ({weight:g} points)"]
+    points = weight
+    if service.customer_facing:
+        points += 1
+        reasons.append("customer-facing service (+1)")
+    if service.tier == 1:
+        points += 1
+        reasons.append("tier 1 service (+1)")
+    elif service.tier == 2:
+        points += 0.5
+        reasons.append("tier 2 service (+0.5)")
+    severity: Severity = "SEV1" if points >= 5 else "SEV2" if points >= 3.5 else "SEV3" if points >= 2 else "SEV4"
+    reasons.append(f"{points:g} points -> {severity}")
+    return severity, reasons
+
+
+async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
+    ctx = runtime.context
+    alert = state.alert
+    service = ctx.catalog.get(alert.service)
+    if service is None:
+        known = ", ".join(sorted(ctx.catalog.services)) or "none"
+        text = (
+            f"service {alert.service!r} from the alert is not in the service catalog (known: {known}); "
+            "escalating to a human without automated investigation"
+        )
+        return Command(
+            goto="supervisor",
+            update={
+                "status": "escalated",
+                "service": alert.service,
+                "summary": f"{alert.title} on unknown service {alert.service!r}",
+                "step": "done",
+                "timeline": [note(ctx, "triage", "escalated", text)],
+                "notes": [text],
+            },
+        )
+    severity, reasons = assess_severity(alert.severity, service)
+    oncall = f"{service.oncall.name} ({service.oncall.handle})" if service.oncall else "no on-call listed"
+    facts = TriageFacts(
+        alert_title=alert.title,
+        alert_description=alert.description,
+        alert_severity=alert.severity,
+        service=service.name,
+        service_description=service.description,
+        tier=service.tier,
+        customer_facing=service.customer_facing,
+        owner=service.owner,
+        oncall=oncall,
+        severity=severity,
+        severity_reasons=reasons,
+        dependents=ctx.catalog.dependents_of(service.name),
+    )
+    entries = []
+    try:
+        summary = await ctx.reasoner.summarize(facts, ctx)
+    except ReasonerFailure as exc:
+        entries.append(note(ctx, "triage", "fallback", f"{ctx.reasoner.name} reasoner failed to summarize ({exc}); used the deterministic summary"))
+        summary = await ctx.fallback.summarize(facts, ctx)
+    result = Triage(
+        severity=severity,
+        service=service.name,
+        owner=service.owner,
+        oncall=oncall,
+        customer_facing=service.customer_facing,
+        tier=service.tier,
+        summary=summary,
+        reasons=reasons,
+    )
+    entries.append(
+        note(ctx, "triage", "triaged", f"{severity} on {service.name} (owner {service.owner}, on-call {oncall}): {'; '.join(reasons)}")
+    )
+    return Command(
+        goto="supervisor",
+        update={
+            "triage": result,
+            "severity": severity,
+            "service": service.name,
+            "summary": summary,
+            "step": "communicate",
+            "timeline": entries,
+        },
+    )
