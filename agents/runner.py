@@ -85,6 +85,18 @@ class IncidentIndex:
         keys = ["id", "status", "severity", "service", "summary", "updated_at"]
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Every remediation action waiting for a human decision."""
+        pending = []
+        for row in self.list():
+            if row["status"] != "awaiting_approval":
+                continue
+            record = self.get(row["id"]) or {}
+            for action in record.get("actions", []):
+                if action["kind"] == "remediation" and action["status"] == "proposed" and action["requires_approval"]:
+                    pending.append({"incident": row["id"], "service": row["service"], "severity": row["severity"], **action})
+        return pending
+
     def close(self) -> None:
         self._conn.close()
 
@@ -172,18 +184,6 @@ class Responder:
         )
         run = await self._run(Command(resume={"action_id": action_id, "decision": record.decision}), incident_id)
         return DecisionOutcome(status="resumed", decision=record, run=run)
-
-    def pending_approvals(self) -> list[dict[str, Any]]:
-        """Every remediation action waiting for a human, from the incident index."""
-        pending = []
-        for row in self.index.list():
-            if row["status"] != "awaiting_approval":
-                continue
-            record = self.index.get(row["id"]) or {}
-            for action in record.get("actions", []):
-                if action["kind"] == "remediation" and action["status"] == "proposed" and action["requires_approval"]:
-                    pending.append({"incident": row["id"], "service": row["service"], "severity": row["severity"], **action})
-        return pending
 
 
 @asynccontextmanager

@@ -1,0 +1,356 @@
+"""Command handlers: each turns parsed arguments into calls on the runtime and prints the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.runner import IncidentIndex, IncidentNotFound, NotWaiting, Responder, RunOutcome
+from firstline.config import ConfigError, FirstlineConfig, load_config
+from firstline.console import Console
+from firstline.intake.alertmanager import AlertPayloadError, parse_alertmanager
+from firstline.wiring import open_runtime
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_HUMAN = 0, 1, 2, 3
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def load(args: argparse.Namespace, *, required: bool = True) -> FirstlineConfig:
+    """The configuration, with --reasoner applied. Without a file, defaults only if not required."""
+    path: Path = args.config
+    if not path.exists() and not required:
+        config = FirstlineConfig().resolve_paths(REPO_ROOT)
+    else:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from exc
+    if getattr(args, "reasoner", None):
+        config = config.model_copy(update={"reasoner": args.reasoner})
+    return config
+
+
+def approval_mode(requested: str | None, console: Console, *, default_without_terminal: str | None) -> str:
+    if requested is not None:
+        return requested
+    if console.interactive:
+        return "prompt"
+    if default_without_terminal is None:
+        raise CommandError("no terminal to ask for approval: pass --approve auto (approve on your behalf) or --approve reject", EXIT_USAGE)
+    return default_without_terminal
+
+
+async def answer_gate(responder: Responder, outcome: RunOutcome, mode: str, console: Console) -> RunOutcome:
+    """Answer approval requests per the mode until the incident no longer waits (or mode is wait)."""
+    while outcome.waiting_for is not None and mode != "wait":
+        request = outcome.waiting_for
+        show_request(request, console)
+        if mode == "prompt":
+            answer = console.ask("Approve this action? [y/N] ").strip().lower()
+            decision = "approved" if answer in ("y", "yes") else "rejected"
+            by = console.ask(f"Your name [{getpass.getuser()}]: ").strip() or getpass.getuser()
+            comment = "approved at the terminal" if decision == "approved" else "rejected at the terminal"
+        elif mode == "auto":
+            decision, by = "approved", f"{getpass.getuser()} (via --approve auto)"
+            comment = "auto-approved on the operator's behalf by --approve auto"
+            console.info(f"--approve auto: approving on the operator's behalf, recorded as {by!r}")
+        else:
+            decision, by, comment = "rejected", f"{getpass.getuser()} (via --approve reject)", "rejected by --approve reject"
+        result = await responder.decide(request["incident_id"], request["action_id"], decision, by, comment)  # type: ignore[arg-type]
+        if result.run is None:
+            break
+        outcome = result.run
+    return outcome
+
+
+def show_request(request: dict[str, Any], console: Console) -> None:
+    console.heading(f"Approval needed for incident {request['incident_id']}: {request['title']}")
+    console.info(f"  action:       {request['action_id']}  ({request['tool']} {json.dumps(request['args'])})")
+    console.info(f"  why:          {request['rationale']}")
+    console.info(f"  risk:         {request['risk']}")
+    console.info(f"  blast radius: {request['blast_radius']}")
+    console.info(f"  undo:         {request['undo']}")
+    console.info(f"  policy:       {request['policy_reason']}")
+    for line in request.get("evidence", [])[:6]:
+        console.info(f"  evidence:     {line}")
+
+
+def summarize(outcome: RunOutcome, console: Console) -> None:
+    record = outcome.record()
+    console.heading(f"Incident {record['id']}: {record['status']} ({record['severity']}, {record['service']})")
+    diagnosis = record.get("diagnosis")
+    if diagnosis:
+        console.info(f"  diagnosis: {diagnosis['root_cause']} (confidence {diagnosis['confidence']:.0%})")
+        for item in diagnosis["evidence"][:6]:
+            console.info(f"    - [{item['source']}] {item['observation']}")
+        for item in diagnosis["ruled_out"][:4]:
+            console.info(f"    ruled out: {item['what']}: {item['why']}")
+    for action in record["actions"]:
+        if action["kind"] == "remediation":
+            who = f" by {action['approval']['by']}" if action.get("approval") else ""
+            console.info(f"  action {action['id']}: {action['title']} -> {action['status']}{who}")
+    if outcome.waiting_for:
+        request = outcome.waiting_for
+        console.info(
+            f"  waiting for approval: firstline approve {request['incident_id']} {request['action_id']} --by NAME"
+            f"  (or firstline reject ...)"
+        )
+
+
+def exit_code_for(outcome: RunOutcome) -> int:
+    status = outcome.state.status
+    if status in ("resolved", "mitigated"):
+        return EXIT_OK
+    if status == "awaiting_approval":
+        return EXIT_OK
+    return EXIT_NEEDS_HUMAN
+
+
+def write_record(path: Path | None, outcome: RunOutcome, console: Console) -> None:
+    if path is None:
+        return
+    from firstline.cli import write_json
+
+    write_json(path, outcome.record())
+    if str(path) != "-":
+        console.info(f"incident record written to {path}")
+
+
+# -- demo and sandbox ---------------------------------------------------------------------------
+
+
+def sandbox_config(base: FirstlineConfig, tools: dict[str, Any], state_dir: Path) -> FirstlineConfig:
+    """The base configuration pointed at a sandbox's tools, with its state under ``state_dir``."""
+    storage = base.storage.model_copy(
+        update={
+            "checkpoints": state_dir / "checkpoints.sqlite",
+            "ledger": state_dir / "ledger.sqlite",
+            "incidents": state_dir / "incidents.sqlite",
+        }
+    )
+    knowledge = base.knowledge.model_copy(update={"chroma": base.knowledge.chroma.model_copy(update={"mode": "embedded", "path": state_dir / "chroma"})})
+    return base.model_copy(update={"tools": tools, "storage": storage, "knowledge": knowledge})
+
+
+def ingest_examples(config: FirstlineConfig, console: Console) -> None:
+    from firstline.knowledge_wiring import ingest
+
+    report = ingest(config.knowledge, config.knowledge.paths, progress=None)
+    console.progress("system", f"knowledge: {report.summary()}")
+
+
+async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from evals.sim.library import load_scenario
+    from evals.sim.server import start_sim
+
+    mode = approval_mode(args.approve, console, default_without_terminal=None)
+    base = load(args, required=False)
+    scenario = load_scenario(args.scenario)
+    state_dir = Path(tempfile.mkdtemp(prefix="firstline-demo-"))
+    with start_sim(scenario) as sim:
+        config = sandbox_config(base, sim.tools_config(), state_dir)
+        console.progress("system", f"simulated environment for scenario {scenario.name!r} on {sim.base_url}")
+        ingest_examples(config, console)
+        payload = sim.world.alertmanager_payload(scenario.alerts[0].name)
+        alerts = [a for a in parse_alertmanager(payload) if a.status == "firing"]
+        console.progress("system", f"alert fired: {alerts[0].title} ({alerts[0].service}, {alerts[0].severity})")
+        async with open_runtime(config, progress=console.progress) as responder:
+            outcome = await responder.start(alerts[0])
+            outcome = await answer_gate(responder, outcome, mode, console)
+        summarize(outcome, console)
+        write_record(args.json, outcome, console)
+        console.info(f"state kept in {state_dir}")
+    return exit_code_for(outcome)
+
+
+def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
+    from evals.sim.library import load_scenario
+    from evals.sim.server import start_sim
+
+    scenario = load_scenario(args.scenario)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with start_sim(scenario, port=args.port) as sim:
+        console.info(f"scenario {scenario.name!r} served on {sim.base_url}")
+        for name, url in sim.urls.items():
+            console.info(f"  {name:<11} {url}")
+        if args.write_config:
+            path: Path = args.write_config.resolve()
+            base = load(args, required=False)
+            config = sandbox_config(base, sim.tools_config(), path.parent / ".firstline")
+            data = json.loads(config.model_dump_json(exclude_defaults=False))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("# Written by `firstline sandbox run`: adapters point at the simulated environment.\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            console.info(f"config written to {path}")
+            ingest_examples(config, console)
+        if args.alert_file:
+            payload = sim.world.alertmanager_payload(scenario.alerts[0].name)
+            args.alert_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            console.info(f"alert payload written to {args.alert_file}")
+        console.info("serving until interrupted (Ctrl-C)")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+# -- incidents and approvals ----------------------------------------------------------------------
+
+
+def read_alert_file(path: Path) -> list[Any]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CommandError(f"alert file {path} does not exist", EXIT_USAGE) from exc
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"alert file {path} is not valid JSON: {exc}", EXIT_USAGE) from exc
+    try:
+        alerts = [a for a in parse_alertmanager(payload) if a.status == "firing"]
+    except AlertPayloadError as exc:
+        raise CommandError(f"alert file {path}: {exc}", EXIT_USAGE) from exc
+    if not alerts:
+        raise CommandError(f"alert file {path}: no firing alerts (all are resolved); nothing to respond to", EXIT_USAGE)
+    return alerts
+
+
+async def cmd_respond(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    alerts = read_alert_file(args.alert_file)
+    mode = approval_mode(args.approve, console, default_without_terminal="wait")
+    codes = []
+    async with open_runtime(config, progress=console.progress) as responder:
+        for alert in alerts:
+            outcome = await responder.start(alert)
+            outcome = await answer_gate(responder, outcome, mode, console)
+            summarize(outcome, console)
+            write_record(args.json, outcome, console)
+            codes.append(exit_code_for(outcome))
+    return max(codes)
+
+
+def cmd_approvals_list(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    index = IncidentIndex(config.storage.incidents)
+    try:
+        pending = index.pending_approvals()
+    finally:
+        index.close()
+    if args.json:
+        console.info(json.dumps(pending, indent=2, default=str))
+        return EXIT_OK
+    if not pending:
+        console.info("no actions are waiting for approval")
+        return EXIT_OK
+    console.table(
+        ["incident", "action", "service", "severity", "title", "risk"],
+        [[p["incident"], p["id"], p["service"], p["severity"], p["title"], p["risk"]] for p in pending],
+        title="Waiting for approval",
+    )
+    return EXIT_OK
+
+
+async def _decide(args: argparse.Namespace, console: Console, decision: str) -> int:
+    config = load(args)
+    async with open_runtime(config, progress=console.progress) as responder:
+        try:
+            result = await responder.decide(args.incident, args.action, decision, args.by, args.comment)  # type: ignore[arg-type]
+        except (IncidentNotFound, NotWaiting) as exc:
+            raise CommandError(str(exc)) from exc
+    if result.status == "already_decided":
+        d = result.decision
+        console.info(
+            f"{args.action} of {args.incident} was already {d.decision} by {d.decided_by} at {d.decided_at:%Y-%m-%d %H:%M:%S} UTC; "
+            "nothing was executed"
+        )
+        return EXIT_OK
+    assert result.run is not None
+    summarize(result.run, console)
+    return exit_code_for(result.run)
+
+
+async def cmd_approve(args: argparse.Namespace, console: Console) -> int:
+    return await _decide(args, console, "approved")
+
+
+async def cmd_reject(args: argparse.Namespace, console: Console) -> int:
+    return await _decide(args, console, "rejected")
+
+
+def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    index = IncidentIndex(config.storage.incidents)
+    try:
+        rows = index.list()
+    finally:
+        index.close()
+    if args.json:
+        console.info(json.dumps(rows, indent=2))
+    elif not rows:
+        console.info("no incidents yet")
+    else:
+        console.table(["id", "status", "severity", "service", "updated", "summary"],
+                      [[r["id"], r["status"], r["severity"], r["service"], r["updated_at"][:19], (r["summary"] or "")[:70]] for r in rows])
+    return EXIT_OK
+
+
+def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    index = IncidentIndex(config.storage.incidents)
+    try:
+        record = index.get(args.incident)
+    finally:
+        index.close()
+    if record is None:
+        raise CommandError(f"no incident {args.incident!r}; `firstline incidents list` shows them")
+    if args.json:
+        from firstline.cli import write_json
+
+        write_json(args.json, record)
+        if str(args.json) == "-":
+            return EXIT_OK
+    console.heading(f"{record['id']}  {record['status']}  {record['severity']}  {record['service']}")
+    console.info(record["summary"])
+    if record.get("diagnosis"):
+        d = record["diagnosis"]
+        console.heading("Diagnosis")
+        console.info(f"{d['root_cause']} (category {d['category']}, confidence {d['confidence']:.0%})")
+        for e in d["evidence"]:
+            console.info(f"  evidence [{e['source']}] {e['query'][:120]}\n           {e['observation']}")
+        for r in d["ruled_out"]:
+            console.info(f"  ruled out: {r['what']}: {r['why']}")
+    console.heading("Actions")
+    for a in record["actions"]:
+        who = f" ({a['approval']['decision']} by {a['approval']['by']})" if a.get("approval") else ""
+        console.info(f"  {a['id']:<28} {a['status']:<9} {a['title']}{who}")
+    console.heading("Timeline")
+    for t in record["timeline"]:
+        console.info(f"  {t['at'][11:19]}  {t['actor']:<13} {t['text']}")
+    return EXIT_OK
+
+
+HANDLERS: dict[str, Any] = {
+    "demo": cmd_demo,
+    "respond": cmd_respond,
+    "approvals list": cmd_approvals_list,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "incidents list": cmd_incidents_list,
+    "incidents show": cmd_incidents_show,
+    "sandbox run": cmd_sandbox_run,
+}

@@ -1,0 +1,53 @@
+"""Terminal output: live progress lines, tables, and errors on stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console as RichConsole
+from rich.table import Table
+from rich.text import Text
+
+ACTOR_STYLE = {
+    "triage": "cyan", "investigation": "blue", "remediation": "magenta", "approval": "yellow",
+    "human": "bold yellow", "execution": "green", "verification": "green", "communication": "white",
+    "supervisor": "dim", "system": "dim",
+}
+
+
+class Console:
+    def __init__(self) -> None:
+        self.out = RichConsole(highlight=False, soft_wrap=True)
+        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+
+    def progress(self, actor: str, text: str) -> None:
+        style = ACTOR_STYLE.get(actor, "white")
+        self.out.print(Text.assemble((f"{actor:>13} ", style), text))
+
+    def info(self, text: str) -> None:
+        self.out.print(text, markup=False)
+
+    def heading(self, text: str) -> None:
+        self.out.print(Text.assemble("\n", (text, "bold")))
+
+    def error(self, text: str) -> None:
+        self.err.print(Text.assemble(("error: ", "bold red"), text))
+
+    def warn(self, text: str) -> None:
+        self.err.print(Text.assemble(("warning: ", "yellow"), text))
+
+    def table(self, columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+        table = Table(title=title, show_lines=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*[str(v) for v in row])
+        self.out.print(table)
+
+    def ask(self, prompt: str) -> str:
+        return self.out.input(prompt)

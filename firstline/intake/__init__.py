@@ -1,0 +1,1 @@
+"""Alert intake: normalize source payloads into the canonical `agents.state.Alert`."""

@@ -1,0 +1,98 @@
+"""The composition root: configuration in, a ready `Responder` out. The only place that knows every
+package; `agents`, `tools` and `knowledge` never read configuration files or the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from agents.context import AgentContext, KnowledgeSearch, ProgressFn
+from agents.reasoners.base import Reasoner
+from agents.reasoners.deterministic import DeterministicReasoner
+from agents.runner import Responder, open_responder
+from firstline.config import FirstlineConfig, LLMSettings
+from knowledge.catalog import ServiceCatalog
+from tools.ledger import ActionLedger
+from tools.policy import ApprovalPolicy
+from tools.registry import ToolRegistry
+
+
+class SetupError(RuntimeError):
+    """The configuration cannot be turned into a runtime; the message names the setting."""
+
+
+def build_chat_model(settings: LLMSettings, **overrides: Any) -> Any:
+    """ChatOpenAI against any OpenAI-compatible endpoint. The key comes from the environment."""
+    from langchain_openai import ChatOpenAI
+
+    api_key = os.environ.get(settings.api_key_env or "", "") or "not-needed"
+    return ChatOpenAI(
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=api_key,  # type: ignore[arg-type]  # SecretStr is built from the str
+        timeout=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+        temperature=settings.temperature,
+        use_responses_api=False,
+        **overrides,
+    )
+
+
+def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reasoner:
+    if config.reasoner == "deterministic":
+        return DeterministicReasoner()
+    from agents.reasoners.llm import LLMReasoner
+
+    model = chat_model if chat_model is not None else build_chat_model(config.llm)
+    return LLMReasoner(
+        model,
+        max_tool_rounds=config.llm.max_tool_rounds,
+        structured_output_method=config.llm.structured_output_method,
+    )
+
+
+def build_knowledge(config: FirstlineConfig) -> KnowledgeSearch | None:
+    """The retrieval API over the configured Chroma store, or None when it cannot be opened."""
+    from knowledge.service import open_knowledge
+
+    return open_knowledge(config.knowledge)
+
+
+@asynccontextmanager
+async def open_runtime(
+    config: FirstlineConfig,
+    *,
+    progress: ProgressFn | None = None,
+    chat_model: Any = None,
+    knowledge: KnowledgeSearch | None | Callable[[], KnowledgeSearch | None] = build_knowledge,
+    registry: ToolRegistry | None = None,
+) -> AsyncIterator[Responder]:
+    """Build every dependency from the configuration and yield a `Responder`; close them after."""
+    try:
+        registry = registry or ToolRegistry.from_config(config.tools)
+        catalog = ServiceCatalog.load(config.knowledge.catalog)
+    except ValueError as exc:  # bad tool settings, unset secret variables, a broken catalog: all name the field
+        raise SetupError(str(exc)) from exc
+    ledger = ActionLedger(config.storage.ledger)
+    store = knowledge(config) if callable(knowledge) else knowledge  # type: ignore[call-arg]
+    ctx = AgentContext(
+        registry=registry,
+        ledger=ledger,
+        policy=ApprovalPolicy(config.policy),
+        catalog=catalog,
+        reasoner=build_reasoner(config, chat_model=chat_model),
+        fallback=DeterministicReasoner(),
+        settings=config.workflow,
+        knowledge=store,
+        links={"incident": config.incident_link} if config.incident_link else {},
+    )
+    if progress is not None:
+        ctx.progress = progress
+    try:
+        async with open_responder(ctx, config.storage.checkpoints, config.storage.incidents) as responder:
+            yield responder
+    finally:
+        ledger.close()
+        await registry.aclose()

@@ -1,0 +1,85 @@
+"""The deterministic reasoner on hand-built evidence: it picks a clear leader, abstains otherwise."""
+
+from datetime import UTC, datetime, timedelta
+
+from agents.evidence import ChangeFact, EvidenceBundle, LogFact, PodFact, SignalSummary
+from agents.gate import apply_evidence_gate
+from agents.reasoners.deterministic import diagnose_bundle
+from agents.state import Alert, Diagnosis, Evidence, RuledOut
+
+T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+
+
+def _bundle(changes: list[ChangeFact], pods_healthy: bool = True) -> EvidenceBundle:
+    alert = Alert(fingerprint="f", name="HighErrorRate", title="5xx", service="orders", started_at=T0)
+    evidence = [Evidence(id=f"e{i}", source="prometheus.query_range", query="q", observation="o") for i in range(1, 8)]
+    return EvidenceBundle(
+        service="orders", alert=alert, evidence=evidence,
+        primary=SignalSummary(service="orders", query="q", baseline=0.001, current=0.3, peak=0.35, onset=T0, anomalous=True, evidence_id="e1"),
+        dependencies=[SignalSummary(service="db", query="q2", baseline=0.0, current=0.0, anomalous=False, evidence_id="e2")],
+        changes=changes,
+        logs=[LogFact(template='column "<*>" does not exist', count_before=0, count_after=500, example='column "user_ref" does not exist', is_new=True, evidence_id="e3")],
+        pods=PodFact(total=3, ready=3 if pods_healthy else 1, restarts=0 if pods_healthy else 9, reasons=[] if pods_healthy else ["OOMKilled"], evidence_id="e4"),
+    )
+
+
+def _change(cid: str, kind: str, score: float, service: str = "orders", tokens: list[str] | None = None) -> ChangeFact:
+    return ChangeFact(id=cid, kind=kind, service=service, at=T0 - timedelta(minutes=10), description=f"{kind} {cid}",
+                      score=score, linked_tokens=tokens or [], evidence_id="e5" if cid == "a" else "e6")
+
+
+def test_clear_leader_is_diagnosed_and_red_herring_ruled_out() -> None:
+    bundle = _bundle([_change("a", "migration", 0.9, tokens=["user_ref"]), _change("b", "deploy", 0.2, service="search")])
+    diagnosis = diagnose_bundle(bundle)
+    assert not diagnosis.inconclusive
+    assert diagnosis.category == "migration"
+    assert diagnosis.entity == "orders"
+    assert {"e5", "e3"} <= {e.id for e in diagnosis.evidence}
+    assert any("deploy b" in r.what for r in diagnosis.ruled_out)
+    assert any("dependency db" in r.what for r in diagnosis.ruled_out)
+
+
+def test_two_close_candidates_abstain() -> None:
+    bundle = _bundle([_change("a", "migration", 0.55), _change("b", "config", 0.5, service="search")])
+    diagnosis = diagnose_bundle(bundle)
+    assert diagnosis.inconclusive
+    assert diagnosis.confidence <= 0.3
+    assert "Leads" in diagnosis.root_cause
+    assert len(diagnosis.candidates) == 2
+
+
+def test_unhealthy_pods_without_changes_point_to_oom() -> None:
+    diagnosis = diagnose_bundle(_bundle([], pods_healthy=False))
+    assert diagnosis.category == "oom"
+    assert not diagnosis.inconclusive
+
+
+def test_normal_signal_is_no_incident() -> None:
+    bundle = _bundle([])
+    assert bundle.primary is not None
+    bundle.primary.anomalous = False
+    assert diagnose_bundle(bundle).category == "no_incident"
+
+
+def test_evidence_gate_drops_unknown_citations_and_caps_confidence() -> None:
+    bundle = _bundle([])
+    claimed = Diagnosis(
+        root_cause="the cache", category="dependency", entity="cache", confidence=0.9,
+        evidence=[Evidence(id="invented", source="model", query="", observation="")],
+        ruled_out=[RuledOut(what="db", why="fine", evidence_ids=["nope"])],
+    )
+    gated, notes = apply_evidence_gate(claimed, bundle)
+    assert gated.evidence == []
+    assert gated.ruled_out == []
+    assert gated.confidence == 0.3
+    assert gated.inconclusive
+    assert any("invented" in n for n in notes)
+
+
+def test_evidence_gate_keeps_supported_diagnosis() -> None:
+    bundle = _bundle([])
+    claimed = Diagnosis(root_cause="x", category="oom", entity="orders", confidence=0.8, evidence=[bundle.evidence[0]])
+    gated, notes = apply_evidence_gate(claimed, bundle)
+    assert gated.confidence == 0.8
+    assert not gated.inconclusive
+    assert notes == []
