@@ -55,9 +55,9 @@ def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reason
 
 def build_knowledge(config: FirstlineConfig) -> KnowledgeSearch | None:
     """The retrieval API over the configured Chroma store, or None when it cannot be opened."""
-    from knowledge.service import open_knowledge
+    from firstline.knowledge_wiring import open_store_or_none
 
-    return open_knowledge(config.knowledge)
+    return open_store_or_none(config.knowledge)
 
 
 @asynccontextmanager
