@@ -1,0 +1,694 @@
+"""Ingest markdown knowledge (service docs, runbooks, postmortems, alert docs) into the knowledge store.
+
+A knowledge file is markdown with YAML front matter::
+
+    ---
+    id: checkout-5xx             # optional; defaults to the path without .md (runbooks/checkout-5xx)
+    title: "Runbook: checkout 5xx errors"   # optional; defaults to the first '# ' heading
+    kind: runbook                # service_doc | runbook | postmortem | alert_doc
+    service: checkout            # optional; lets retrieval filter by service
+    owner: team-payments
+    tags: [checkout, rollback]
+    date: 2026-03-12             # optional; enables since/until filters (postmortems)
+    root_cause: ...              # any other scalar key is kept as metadata
+    ---
+
+When ``kind`` is missing it is taken from the folder (``services/``, ``runbooks/``,
+``postmortems/``, ``alerts/``). Documents are split at headings; every chunk keeps its heading path
+("Runbook: checkout 5xx errors > Rollback") at the top of its text and the anchor of its section, so
+evidence can cite ``knowledge:runbooks/checkout-5xx.md#rollback``. Sections longer than
+``max_chunk_chars`` (1,200) are split between paragraphs; fenced code blocks are never cut.
+
+Chunk ids are ``sha256(doc id + chunk text)``: ingesting the same files again adds nothing, a changed
+section replaces only its own chunk, and chunks of a file that disappeared from an ingested folder
+are removed. Bad input never stops a run: each problem is reported in :class:`IngestReport` with the
+file and the reason, and the other files are ingested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, get_args
+
+import structlog
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from knowledge.catalog import ServiceCatalog
+from knowledge.store import KnowledgeStore, MetadataValue
+
+log = structlog.get_logger(__name__)
+
+DocKind = Literal["service_doc", "runbook", "postmortem", "alert_doc"]
+DOC_KINDS: tuple[str, ...] = get_args(DocKind)
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+DEFAULT_MAX_CHUNK_CHARS = 1200
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+# Folder names that imply a kind when the front matter has none.
+_FOLDER_KINDS: dict[str, DocKind] = {
+    "services": "service_doc",
+    "service-docs": "service_doc",
+    "runbooks": "runbook",
+    "postmortems": "postmortem",
+    "alerts": "alert_doc",
+}
+# Metadata keys the ingester owns; front matter cannot override them.
+_RESERVED_KEYS = frozenset(
+    {
+        "doc_id",
+        "title",
+        "kind",
+        "service",
+        "owner",
+        "tags",
+        "date",
+        "date_ts",
+        "source_path",
+        "source_file",
+        "source_id",
+        "heading",
+        "anchor",
+        "chunk_index",
+    }
+)
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class SkippedPath(NamedTuple):
+    """A path that was not ingested, and why."""
+
+    path: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """What an ingest run did. Counts are chunks; ``documents`` lists the doc ids ingested."""
+
+    added: int = 0
+    updated: int = Field(default=0, description="Chunks whose text is unchanged but whose metadata changed.")
+    unchanged: int = 0
+    removed: int = 0
+    documents: list[str] = Field(default_factory=list)
+    skipped: list[SkippedPath] = Field(default_factory=list)
+    warnings: list[SkippedPath] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.documents)} documents: {self.added} chunks added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.removed} removed; {len(self.skipped)} skipped"
+        )
+
+
+class FrontMatter(BaseModel):
+    """The recognised front matter keys; any other key is kept as metadata when it is a scalar."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    title: str | None = None
+    kind: DocKind
+    service: str | None = None
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    date: datetime | date | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        if isinstance(value, list):
+            return [str(t) for t in value]
+        return value
+
+    @field_validator("id", "title", "service", "owner", mode="before")
+    @classmethod
+    def _scalar_as_text(cls, value: Any) -> Any:
+        # YAML reads `service: 2024` or `id: 42` as numbers; they are still names.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of a document as stored: ``text`` starts with the heading path."""
+
+    id: str
+    doc_id: str
+    text: str
+    heading: str
+    anchor: str
+    index: int
+    source_id: str
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass
+class KnowledgeDocument:
+    """A parsed knowledge file."""
+
+    doc_id: str
+    title: str
+    kind: DocKind
+    service: str | None
+    source_path: str
+    source_file: str
+    body: str
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class KnowledgeFileError(ValueError):
+    """A knowledge file cannot be ingested; the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------------
+
+
+def read_text_file(path: Path) -> str:
+    """Read a UTF-8 text file, refusing binary, oversized and undecodable files with a clear reason."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise KnowledgeFileError(f"{path}: {size} bytes is larger than {MAX_FILE_BYTES} bytes; split it")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if b"\x00" in raw[:8192]:
+        raise KnowledgeFileError(f"{path}: binary file (contains NUL bytes), not markdown text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeFileError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+
+
+def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
+    """Return (front matter mapping, body). A file without front matter gets an empty mapping."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return {}, text
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            header = "".join(lines[1:index])
+            body = "".join(lines[index + 1 :])
+            break
+    else:
+        raise KnowledgeFileError(
+            f"{origin}: front matter opens with '---' on line 1 but is never closed with '---'"
+        )
+    try:
+        loaded = yaml.safe_load(header) if header.strip() else {}
+    except yaml.YAMLError as exc:
+        detail = str(exc).replace("\n", " ")
+        raise KnowledgeFileError(f"{origin}: front matter is not valid YAML: {detail}") from exc
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise KnowledgeFileError(
+            f"{origin}: front matter must be a mapping of keys to values, got {type(loaded).__name__}"
+        )
+    return loaded, body
+
+
+def parse_document(
+    text: str,
+    *,
+    source_path: str,
+    source_file: str = "",
+    folder_kind: DocKind | None = None,
+) -> KnowledgeDocument:
+    """Parse one knowledge file's text. Raises :class:`KnowledgeFileError` naming ``source_path``.
+
+    ``source_path`` is the path relative to the knowledge root (it appears in citations);
+    ``folder_kind`` is the kind implied by the file's folder, used when the front matter has none.
+    """
+    raw, body = split_front_matter(text, origin=source_path)
+    if not body.strip():
+        what = "no text after the front matter" if raw else "the file is empty"
+        raise KnowledgeFileError(f"{source_path}: nothing to ingest ({what})")
+    if "kind" not in raw and folder_kind is not None:
+        raw = {**raw, "kind": folder_kind}
+    if "kind" not in raw:
+        raise KnowledgeFileError(
+            f"{source_path}: front matter has no 'kind' (one of {', '.join(DOC_KINDS)}) and the folder "
+            f"does not imply one ({', '.join(sorted(_FOLDER_KINDS))})"
+        )
+    try:
+        front = FrontMatter.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe_error(e, raw) for e in exc.errors())
+        raise KnowledgeFileError(f"{source_path}: front matter {problems}") from exc
+
+    doc_id = front.id or _strip_suffix(source_path)
+    title = front.title or _first_heading(body) or Path(source_path).stem
+    metadata: dict[str, MetadataValue] = {"doc_id": doc_id, "title": title, "kind": front.kind}
+    if front.service:
+        metadata["service"] = front.service
+    if front.owner:
+        metadata["owner"] = front.owner
+    if front.tags:
+        metadata["tags"] = ",".join(front.tags)
+    if front.date is not None:
+        moment = front.date if isinstance(front.date, datetime) else datetime.combine(front.date, time.min)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        metadata["date"] = front.date.isoformat()
+        metadata["date_ts"] = int(moment.timestamp())
+
+    warnings: list[str] = []
+    for key, value in (front.model_extra or {}).items():
+        if key in _RESERVED_KEYS:
+            warnings.append(f"front matter key {key!r} is reserved for the ingester and was ignored")
+            continue
+        converted = _metadata_value(value)
+        if converted is None:
+            if value is not None:
+                warnings.append(
+                    f"front matter key {key!r} holds a {type(value).__name__}; only scalars and lists are kept"
+                )
+            continue
+        metadata[key] = converted
+
+    return KnowledgeDocument(
+        doc_id=doc_id,
+        title=title,
+        kind=front.kind,
+        service=front.service,
+        source_path=source_path,
+        source_file=source_file,
+        body=body,
+        metadata=metadata,
+        warnings=warnings,
+    )
+
+
+def _describe_error(error: Any, raw: Mapping[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    if error["loc"] and error["loc"][0] == "kind":
+        return f"kind {raw.get('kind')!r} is not one of {', '.join(DOC_KINDS)}"
+    return f"{loc}: {error['msg']}"
+
+
+def _metadata_value(value: Any) -> MetadataValue | None:
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list) and all(isinstance(v, bool | int | float | str) for v in value):
+        return ",".join(str(v) for v in value)
+    return None
+
+
+def _strip_suffix(source_path: str) -> str:
+    path = Path(source_path)
+    return path.with_suffix("").as_posix() if path.suffix.lower() in MARKDOWN_SUFFIXES else path.as_posix()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Chunking
+# ---------------------------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+
+
+def _first_heading(body: str) -> str | None:
+    for _, title, _ in _sections(body):
+        if title:
+            return title[-1][1]
+    return None
+
+
+def _sections(body: str) -> Iterable[tuple[int, list[tuple[int, str]], str]]:
+    """Yield (section number, heading stack as (level, text), section text), headings in fences ignored."""
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    fence: str | None = None
+    number = 0
+    for line in body.splitlines():
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker[0] * 3
+            elif marker.startswith(fence):
+                fence = None
+            lines.append(line)
+            continue
+        heading = _HEADING.match(line) if fence is None else None
+        if heading:
+            yield number, list(stack), "\n".join(lines)
+            number += 1
+            level = len(heading.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, _strip_inline_markup(heading.group(2))))
+            lines = []
+            continue
+        lines.append(line)
+    yield number, list(stack), "\n".join(lines)
+
+
+def _strip_inline_markup(text: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[`*_]", "", text).strip()
+
+
+def slugify(heading: str) -> str:
+    """GitHub-style anchor: lower case, punctuation dropped, spaces to hyphens."""
+    slug = heading.strip().lower()
+    slug = re.sub(r"[^\w\- ]", "", slug)
+    return slug.replace(" ", "-")
+
+
+def _blocks(text: str) -> list[str]:
+    """Split at blank lines, keeping each fenced code block whole."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines():
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker[0] * 3
+            elif marker.startswith(fence):
+                fence = None
+        if fence is None and not line.strip() and not fence_match:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _pack(text: str, max_chars: int) -> list[str]:
+    """Pack paragraphs into pieces of at most ``max_chars`` (a single longer paragraph is cut at lines)."""
+    pieces: list[str] = []
+    current = ""
+    for block in _blocks(text):
+        for part in _split_oversized(block, max_chars):
+            if current and len(current) + 2 + len(part) > max_chars:
+                pieces.append(current)
+                current = part
+            else:
+                current = f"{current}\n\n{part}" if current else part
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _split_oversized(block: str, max_chars: int) -> list[str]:
+    if len(block) <= max_chars:
+        return [block]
+    if block.lstrip().startswith(("```", "~~~")) and len(block) <= 3 * max_chars:
+        # A code block a little over the limit is more useful whole than cut in the middle.
+        return [block]
+    parts: list[str] = []
+    current = ""
+    for line in block.splitlines():
+        while len(line) > max_chars:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:max_chars])
+            line = line[max_chars:]
+        if current and len(current) + 1 + len(line) > max_chars:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    return parts
+
+
+def chunk_document(document: KnowledgeDocument, *, max_chars: int = DEFAULT_MAX_CHUNK_CHARS) -> list[Chunk]:
+    """Split a document into chunks at headings, then at paragraphs when a section is too long."""
+    chunks: list[Chunk] = []
+    seen_ids: set[str] = set()
+    anchor_counts: dict[str, int] = {}
+    for _, stack, text in _sections(document.body):
+        anchor = ""
+        if stack:
+            # Anchors are numbered like GitHub's: the second "Verify" heading is #verify-1.
+            base = slugify(stack[-1][1])
+            seen = anchor_counts.get(base, 0)
+            anchor_counts[base] = seen + 1
+            anchor = base if seen == 0 else f"{base}-{seen}"
+        if not text.strip():
+            continue
+        headings = [h for _, h in stack]
+        heading = " > ".join(headings) if headings else document.title
+        # The text starts with the title and heading path so both retrievers see what the section is about.
+        path_line = (
+            heading if not headings or headings[0] == document.title else f"{document.title} > {heading}"
+        )
+        for piece in _pack(text.strip(), max_chars):
+            chunk_text = f"{path_line}\n\n{piece}"
+            chunk_id = hashlib.sha256(f"{document.doc_id}\n{chunk_text}".encode()).hexdigest()
+            if chunk_id in seen_ids:
+                continue
+            seen_ids.add(chunk_id)
+            source_id = f"knowledge:{document.source_path}" + (f"#{anchor}" if anchor else "")
+            metadata: dict[str, MetadataValue] = {
+                **document.metadata,
+                "source_path": document.source_path,
+                "source_file": document.source_file,
+                "source_id": source_id,
+                "heading": heading,
+                "anchor": anchor,
+                "chunk_index": len(chunks),
+            }
+            chunks.append(
+                Chunk(
+                    id=chunk_id,
+                    doc_id=document.doc_id,
+                    text=chunk_text,
+                    heading=heading,
+                    anchor=anchor,
+                    index=len(chunks),
+                    source_id=source_id,
+                    metadata=metadata,
+                )
+            )
+    return chunks
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ingesting
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    file: Path
+    source_path: str
+
+
+def ingest_paths(
+    store: KnowledgeStore,
+    paths: Sequence[str | Path],
+    *,
+    root: str | Path | None = None,
+    catalog: ServiceCatalog | None = None,
+    on_progress: ProgressCallback | None = None,
+    max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
+) -> IngestReport:
+    """Ingest markdown files and folders (recursively) into ``store``; never raises for bad input.
+
+    Citations use paths relative to ``root``; without it, relative to the folder given (or, for a
+    file given directly, to its parent folder, unless the file was ingested before, in which case
+    its earlier path is kept). For each folder, chunks of files that were ingested from it before
+    and are gone now are removed. With ``catalog``, a ``service`` the catalog does not know is
+    reported as a warning. ``on_progress(done, total, path)`` is called after each file.
+    """
+    report = IngestReport()
+    root_dir = Path(root).resolve() if root is not None else None
+    existing = _metadata_by_file(store)
+    candidates: list[_Candidate] = []
+
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            folder = path.resolve()
+            base = root_dir or folder
+            found = sorted(p for p in folder.rglob("*") if p.is_file() and not _is_hidden(p, folder))
+            for file in found:
+                if file.suffix.lower() not in MARKDOWN_SUFFIXES:
+                    report.skipped.append(
+                        SkippedPath(str(file), f"{file}: not a markdown file ({file.suffix or 'no suffix'})")
+                    )
+                    continue
+                candidates.append(_Candidate(file, _relative(file, base)))
+            present = {str(p.resolve()) for p in found}
+            gone = [
+                chunk_id
+                for source_file, chunks in existing.items()
+                if _is_under(source_file, folder) and source_file not in present
+                for chunk_id in chunks
+            ]
+            for source_file in [f for f in existing if _is_under(f, folder) and f not in present]:
+                existing.pop(source_file)
+            if gone:
+                store.delete(gone)
+                report.removed += len(gone)
+                log.info("knowledge_removed_missing_files", folder=str(folder), chunks=len(gone))
+        elif path.exists():
+            file = path.resolve()
+            previous = next(iter(existing.get(str(file), {}).values()), None)
+            if root_dir is None and previous is not None and previous.get("source_path"):
+                source_path = str(previous["source_path"])
+            else:
+                source_path = _relative(file, root_dir or file.parent)
+            candidates.append(_Candidate(file, source_path))
+        else:
+            stale = list(existing.pop(str(path.resolve()), {}))
+            reason = f"{path}: does not exist"
+            if stale:
+                store.delete(stale)
+                report.removed += len(stale)
+                reason += f" (removed {len(stale)} chunks ingested from it earlier)"
+            report.skipped.append(SkippedPath(str(path), reason))
+
+    total = len(candidates)
+    claimed: dict[str, str] = {}
+    for done, candidate in enumerate(candidates, start=1):
+        try:
+            _ingest_file(store, candidate, existing, claimed, report, catalog, max_chunk_chars)
+        except KnowledgeFileError as exc:
+            report.skipped.append(SkippedPath(str(candidate.file), str(exc)))
+            log.warning("knowledge_file_skipped", path=str(candidate.file), reason=str(exc))
+        if on_progress is not None:
+            on_progress(done, total, str(candidate.file))
+
+    log.info(
+        "knowledge_ingested",
+        documents=len(report.documents),
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        removed=report.removed,
+        skipped=len(report.skipped),
+    )
+    return report
+
+
+def _ingest_file(
+    store: KnowledgeStore,
+    candidate: _Candidate,
+    existing: dict[str, dict[str, Mapping[str, MetadataValue]]],
+    claimed: dict[str, str],
+    report: IngestReport,
+    catalog: ServiceCatalog | None,
+    max_chunk_chars: int,
+) -> None:
+    source_file = str(candidate.file)
+    text = read_text_file(candidate.file)
+    document = parse_document(
+        text,
+        source_path=candidate.source_path,
+        source_file=source_file,
+        folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower()),
+    )
+    owner = claimed.get(document.doc_id) or _other_owner(document.doc_id, source_file, existing)
+    if owner is not None and owner != source_file:
+        raise KnowledgeFileError(
+            f"{candidate.source_path}: id {document.doc_id!r} is already used by {owner}; give one of them another id"
+        )
+    moved_from = _files_gone_with_doc(document.doc_id, source_file, existing)
+    for old_file in moved_from:
+        # The document moved: its chunks under the old path would duplicate it in results.
+        old_ids = list(existing.pop(old_file))
+        store.delete(old_ids)
+        report.removed += len(old_ids)
+    claimed[document.doc_id] = source_file
+    for warning in document.warnings:
+        report.warnings.append(SkippedPath(source_file, f"{candidate.source_path}: {warning}"))
+    if catalog is not None and document.service and catalog.get(document.service) is None:
+        report.warnings.append(
+            SkippedPath(
+                source_file,
+                f"{candidate.source_path}: service {document.service!r} is not in the service catalog",
+            )
+        )
+
+    chunks = chunk_document(document, max_chars=max_chunk_chars)
+    before = existing.get(source_file, {})
+    new_ids = {c.id for c in chunks}
+    to_write = [c for c in chunks if c.id not in before or dict(before[c.id]) != c.metadata]
+    stale = [chunk_id for chunk_id in before if chunk_id not in new_ids]
+    if to_write:
+        store.upsert([c.id for c in to_write], [c.text for c in to_write], [c.metadata for c in to_write])
+    if stale:
+        store.delete(stale)
+    added = sum(1 for c in to_write if c.id not in before)
+    report.added += added
+    report.updated += len(to_write) - added
+    report.unchanged += len(chunks) - len(to_write)
+    report.removed += len(stale)
+    report.documents.append(document.doc_id)
+
+
+def _metadata_by_file(store: KnowledgeStore) -> dict[str, dict[str, Mapping[str, MetadataValue]]]:
+    by_file: dict[str, dict[str, Mapping[str, MetadataValue]]] = {}
+    for chunk_id, metadata in store.iter_metadata():
+        by_file.setdefault(str(metadata.get("source_file", "")), {})[chunk_id] = metadata
+    return by_file
+
+
+def _other_owner(
+    doc_id: str, source_file: str, existing: dict[str, dict[str, Mapping[str, MetadataValue]]]
+) -> str | None:
+    """The file that already holds ``doc_id`` in the store, if it is another file that still exists."""
+    for file, chunks in existing.items():
+        if file == source_file or not os.path.exists(file):
+            continue
+        if any(metadata.get("doc_id") == doc_id for metadata in chunks.values()):
+            return file
+    return None
+
+
+def _files_gone_with_doc(
+    doc_id: str, source_file: str, existing: dict[str, dict[str, Mapping[str, MetadataValue]]]
+) -> list[str]:
+    return [
+        file
+        for file, chunks in existing.items()
+        if file != source_file
+        and not os.path.exists(file)
+        and any(metadata.get("doc_id") == doc_id for metadata in chunks.values())
+    ]
+
+
+def _relative(file: Path, base: Path) -> str:
+    try:
+        return file.relative_to(base).as_posix()
+    except ValueError:
+        return file.name
+
+
+def _is_under(file: str, folder: Path) -> bool:
+    return file.startswith(str(folder) + os.sep)
+
+
+def _is_hidden(file: Path, folder: Path) -> bool:
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)

@@ -1,0 +1,360 @@
+"""Hybrid retrieval over the knowledge store: vector similarity fused with BM25.
+
+Vector search finds chunks that say the same thing in other words; BM25 finds the chunks that
+contain the exact strings an incident produces (``column "user_id" does not exist``,
+``CheckoutHighErrorRate``, ``payments-db``). The two rankings are fused with weighted reciprocal
+rank fusion (RRF), which needs no score calibration between the two. Results are one chunk per
+document by default, each with a ``source_id`` that evidence can cite::
+
+    retriever = KnowledgeRetriever(store)
+    hits = retriever.search('column "customer_id" does not exist', service="checkout", k=3)
+    hits[0].source_id   # 'knowledge:postmortems/2026-03-orders-column-rename.md#summary'
+
+The BM25 index is built from the collection's documents on first use and cached; it is rebuilt when
+the store reports a write (``KnowledgeStore.generation``) or its chunk count changes (a write from
+another process).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+import structlog
+from pydantic import BaseModel, Field
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from knowledge.ingest import DOC_KINDS, DocKind
+from knowledge.store import KnowledgeStore, MetadataValue
+
+log = structlog.get_logger(__name__)
+
+
+class Hit(BaseModel):
+    """One retrieved chunk, ready to quote and cite."""
+
+    doc_id: str
+    chunk_id: str
+    source_id: str = Field(description="Citable reference, e.g. knowledge:runbooks/checkout-5xx.md#rollback")
+    title: str
+    kind: str
+    service: str | None = None
+    heading: str = Field(description="Heading path of the chunk's section, e.g. 'Runbook > Rollback'")
+    text: str
+    score: float = Field(description="Fused score in [0, 1]; 1 means first in both rankings.")
+    vector_score: float = Field(description="Cosine similarity of query and chunk, in [-1, 1].")
+    lexical_score: float = Field(
+        description="BM25 score of the chunk for the query (0 when no term matches)."
+    )
+    date: str | None = None
+    source_path: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lexical side
+# ---------------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+
+
+class LexicalTokenizer:
+    """Lower-case word tokens, stemmed (Snowball English), stop words dropped.
+
+    Compound tokens are kept whole and also split, so ``payments-db`` matches a query for
+    ``payments-db`` exactly and one for ``payments`` partly; ``customer_id`` likewise.
+    """
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        for match in _TOKEN.finditer(text.lower()):
+            token = match.group(0)
+            parts = [p for p in re.split(r"[._\-]", token) if p]
+            if len(parts) > 1:
+                tokens.append(token)
+            tokens.extend(p for p in parts if p not in _STOP_WORDS)
+        return [str(t) for t in self._stemmer.stemWords(tokens)]
+
+
+@dataclass
+class _LexicalIndex:
+    key: tuple[int, int]
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[Mapping[str, MetadataValue]]
+    bm25: bm25s.BM25 | None
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        if self.bm25 is None:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        known = [t for t in tokens if t in self.bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Retriever
+# ---------------------------------------------------------------------------------------------------
+
+
+class KnowledgeRetriever:
+    """Search the knowledge store; keep one per store so the lexical index is reused.
+
+    ``vector_weight`` and ``lexical_weight`` weight the two rankings in the fusion; ``rrf_k`` is the
+    usual RRF damping constant (higher flattens the difference between ranks); ``candidates`` is
+    how many chunks each retriever contributes before fusion.
+    """
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        *,
+        vector_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+        rrf_k: int = 60,
+        candidates: int = 50,
+    ) -> None:
+        if vector_weight < 0 or lexical_weight < 0 or vector_weight + lexical_weight == 0:
+            raise ValueError("vector_weight and lexical_weight must be >= 0 and not both 0")
+        self.store = store
+        self.vector_weight = vector_weight
+        self.lexical_weight = lexical_weight
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self._tokenize = LexicalTokenizer()
+        self._lexical: _LexicalIndex | None = None
+
+    def search(
+        self,
+        query: str,
+        *,
+        service: str | Sequence[str] | None = None,
+        kind: DocKind | Sequence[DocKind] | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        k: int = 5,
+        max_chunks_per_doc: int = 1,
+    ) -> list[Hit]:
+        """The ``k`` most relevant chunks for ``query``, best first.
+
+        Filters: ``service`` and ``kind`` take one value or several; ``since`` / ``until`` keep only
+        dated documents (postmortems) in that range, both ends inclusive (a ``date`` as ``until``
+        covers that whole day, naive datetimes are UTC). At most ``max_chunks_per_doc`` chunks of
+        one document are returned (default 1: the best section of each document). No match returns
+        an empty list; an empty query or an unknown kind raises ``ValueError``.
+        """
+        if not query.strip():
+            raise ValueError("search query is empty")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        services = _as_list(service)
+        kinds = _as_list(kind)
+        unknown = [x for x in kinds if x not in DOC_KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind {', '.join(unknown)}; expected one of {', '.join(DOC_KINDS)}")
+        since_ts = _timestamp(since, end_of_day=False)
+        until_ts = _timestamp(until, end_of_day=True)
+        where = build_where(services=services, kinds=kinds, since_ts=since_ts, until_ts=until_ts)
+
+        index = self._lexical_index()
+        if not index.ids:
+            return []
+        query_vector = np.asarray(self.store.embedder.embed_query(query), dtype=np.float64)
+        pool = self.candidates + k * max_chunks_per_doc
+
+        vector_matches = self.store.query(
+            query_vector.tolist(), n_results=min(pool, len(index.ids)), where=where
+        )
+        vector_rank = [m.id for m in vector_matches]
+        vector_sim = {m.id: 1.0 - m.distance for m in vector_matches}
+
+        lexical = index.scores(self._tokenize(query))
+        allowed = np.array(
+            [_matches(m, services, kinds, since_ts, until_ts) for m in index.metadatas], dtype=bool
+        )
+        lexical_masked = np.where(allowed, lexical, 0.0)
+        order = np.argsort(-lexical_masked, kind="stable")[:pool]
+        lexical_rank = [index.ids[i] for i in order if lexical_masked[i] > 0]
+
+        fused: dict[str, float] = {}
+        for weight, ranking in ((self.vector_weight, vector_rank), (self.lexical_weight, lexical_rank)):
+            for rank, chunk_id in enumerate(ranking, start=1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.rrf_k + rank)
+        best_possible = (self.vector_weight + self.lexical_weight) / (self.rrf_k + 1)
+
+        position = {chunk_id: i for i, chunk_id in enumerate(index.ids)}
+        missing = [chunk_id for chunk_id in fused if chunk_id not in vector_sim]
+        for chunk_id, vector in self.store.get_embeddings(missing).items():
+            vector_sim[chunk_id] = _cosine(query_vector, np.asarray(vector, dtype=np.float64))
+
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        hits: list[Hit] = []
+        per_doc: dict[str, int] = {}
+        for chunk_id, fused_score in ranked:
+            if chunk_id not in position:
+                continue  # written by another process after the lexical index was built
+            i = position[chunk_id]
+            metadata = index.metadatas[i]
+            doc_id = str(metadata.get("doc_id", chunk_id))
+            if per_doc.get(doc_id, 0) >= max_chunks_per_doc:
+                continue
+            per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+            hits.append(
+                _hit(
+                    chunk_id,
+                    index.texts[i],
+                    metadata,
+                    score=fused_score / best_possible,
+                    vector_score=vector_sim.get(chunk_id, 0.0),
+                    lexical_score=float(lexical[i]),
+                )
+            )
+            if len(hits) == k:
+                break
+        log.debug(
+            "knowledge_search",
+            query_chars=len(query),
+            where=where,
+            vector_candidates=len(vector_rank),
+            lexical_candidates=len(lexical_rank),
+            hits=len(hits),
+        )
+        return hits
+
+    def _lexical_index(self) -> _LexicalIndex:
+        key = (self.store.generation, self.store.count())
+        if self._lexical is not None and self._lexical.key == key:
+            return self._lexical
+        chunks = self.store.all_chunks()
+        corpus = [self._tokenize(c.text) for c in chunks]
+        bm25: bm25s.BM25 | None = None
+        if any(corpus):
+            bm25 = bm25s.BM25()
+            # bm25s cannot index an empty token list; a chunk with no words gets a placeholder.
+            bm25.index([tokens or [""] for tokens in corpus], show_progress=False)
+        self._lexical = _LexicalIndex(
+            key=key,
+            ids=[c.id for c in chunks],
+            texts=[c.text for c in chunks],
+            metadatas=[c.metadata for c in chunks],
+            bm25=bm25,
+        )
+        log.debug("knowledge_lexical_index_built", chunks=len(chunks), generation=key[0])
+        return self._lexical
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------
+
+
+def build_where(
+    *,
+    services: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    since_ts: int | None = None,
+    until_ts: int | None = None,
+) -> dict[str, Any] | None:
+    """The Chroma ``where`` clause for the filters, or ``None`` when there are none."""
+    clauses: list[dict[str, Any]] = []
+    for key, values in (("service", services), ("kind", kinds)):
+        if len(values) == 1:
+            clauses.append({key: {"$eq": values[0]}})
+        elif values:
+            clauses.append({key: {"$in": list(values)}})
+    if since_ts is not None:
+        clauses.append({"date_ts": {"$gte": since_ts}})
+    if until_ts is not None:
+        clauses.append({"date_ts": {"$lte": until_ts}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _matches(
+    metadata: Mapping[str, MetadataValue],
+    services: Sequence[str],
+    kinds: Sequence[str],
+    since_ts: int | None,
+    until_ts: int | None,
+) -> bool:
+    """The same filter as :func:`build_where`, applied in Python to the lexical candidates."""
+    if services and metadata.get("service") not in services:
+        return False
+    if kinds and metadata.get("kind") not in kinds:
+        return False
+    if since_ts is not None or until_ts is not None:
+        ts = metadata.get("date_ts")
+        if not isinstance(ts, int | float) or isinstance(ts, bool):
+            return False
+        if since_ts is not None and ts < since_ts:
+            return False
+        if until_ts is not None and ts > until_ts:
+            return False
+    return True
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _timestamp(moment: datetime | date | None, *, end_of_day: bool) -> int | None:
+    if moment is None:
+        return None
+    if not isinstance(moment, datetime):
+        start = datetime.combine(moment, time.min, tzinfo=UTC)
+        moment = start + timedelta(days=1, microseconds=-1) if end_of_day else start
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return math.floor(moment.timestamp()) if not end_of_day else math.ceil(moment.timestamp())
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / denominator if denominator else 0.0
+
+
+def _hit(
+    chunk_id: str,
+    text: str,
+    metadata: Mapping[str, MetadataValue],
+    *,
+    score: float,
+    vector_score: float,
+    lexical_score: float,
+) -> Hit:
+    service = metadata.get("service")
+    date_value = metadata.get("date")
+    tags = str(metadata.get("tags", ""))
+    return Hit(
+        doc_id=str(metadata.get("doc_id", "")),
+        chunk_id=chunk_id,
+        source_id=str(metadata.get("source_id", f"knowledge:{chunk_id}")),
+        title=str(metadata.get("title", "")),
+        kind=str(metadata.get("kind", "")),
+        service=str(service) if service is not None else None,
+        heading=str(metadata.get("heading", "")),
+        text=text,
+        score=round(score, 6),
+        vector_score=round(vector_score, 6),
+        lexical_score=round(lexical_score, 6),
+        date=str(date_value) if date_value is not None else None,
+        source_path=str(metadata.get("source_path", "")),
+        tags=[t for t in tags.split(",") if t],
+    )

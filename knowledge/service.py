@@ -1,0 +1,116 @@
+"""One object for the rest of firstline: open the store, ingest, search, count.
+
+::
+
+    kb = open_knowledge(KnowledgeBaseSettings())            # embedded Chroma, offline embedder
+    report = kb.ingest(["examples/knowledge"], on_progress=print_progress)
+    hits = kb.search('column "customer_id" does not exist', service="checkout", kind="runbook", k=3)
+
+``open_knowledge`` also accepts any settings object with the same attribute names (``chroma``
+with ``mode``/``path``/``host``/``port``/``collection``, and ``embedder``), so the application's own
+configuration model can be passed as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from chromadb.api import ClientAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.catalog import ServiceCatalog
+from knowledge.embedders import Embedder, EmbedderSettings, build_embedder
+from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, DocKind, IngestReport, ProgressCallback, ingest_paths
+from knowledge.retrieval import Hit, KnowledgeRetriever
+from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
+
+
+class KnowledgeBaseSettings(BaseModel):
+    """Where the knowledge lives and how it is embedded."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+
+
+class KnowledgeBase:
+    """The knowledge store with its retriever: what agents search and the CLI ingests into."""
+
+    def __init__(self, store: KnowledgeStore, retriever: KnowledgeRetriever | None = None) -> None:
+        self.store = store
+        self.retriever = retriever or KnowledgeRetriever(store)
+
+    def search(
+        self,
+        query: str,
+        *,
+        service: str | Sequence[str] | None = None,
+        kind: DocKind | Sequence[DocKind] | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        k: int = 5,
+        max_chunks_per_doc: int = 1,
+    ) -> list[Hit]:
+        """Hybrid search; see :meth:`knowledge.retrieval.KnowledgeRetriever.search`."""
+        return self.retriever.search(
+            query,
+            service=service,
+            kind=kind,
+            since=since,
+            until=until,
+            k=k,
+            max_chunks_per_doc=max_chunks_per_doc,
+        )
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        root: str | Path | None = None,
+        catalog: ServiceCatalog | None = None,
+        on_progress: ProgressCallback | None = None,
+        max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
+    ) -> IngestReport:
+        """Ingest files and folders; see :func:`knowledge.ingest.ingest_paths`."""
+        return ingest_paths(
+            self.store,
+            paths,
+            root=root,
+            catalog=catalog,
+            on_progress=on_progress,
+            max_chunk_chars=max_chunk_chars,
+        )
+
+    def stats(self) -> KnowledgeStats:
+        return self.store.stats()
+
+
+def open_knowledge(
+    settings: KnowledgeBaseSettings | Any = None,
+    *,
+    embedder: Embedder | None = None,
+    client: ClientAPI | None = None,
+    http_client: httpx.Client | None = None,
+) -> KnowledgeBase:
+    """Open the configured knowledge base.
+
+    ``embedder`` overrides the one described by the settings; ``client`` reuses a Chroma client;
+    ``http_client`` is passed to an OpenAI-compatible embedder. Raises
+    :class:`~knowledge.store.KnowledgeStoreUnavailable` when the Chroma server is down,
+    :class:`~knowledge.store.EmbedderMismatchError` when the collection was built with another
+    embedder, and ``ValueError`` naming the setting when the settings are incomplete.
+    """
+    if isinstance(settings, KnowledgeBaseSettings):
+        resolved = settings
+    elif isinstance(settings, BaseModel):
+        # The application's own settings model: keep the fields this package knows.
+        resolved = KnowledgeBaseSettings.model_validate(settings.model_dump())
+    else:
+        resolved = KnowledgeBaseSettings.model_validate(settings if settings is not None else {})
+    chosen = embedder or build_embedder(resolved.embedder, http_client=http_client)
+    return KnowledgeBase(KnowledgeStore.open(resolved.chroma, chosen, client=client))

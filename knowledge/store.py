@@ -1,0 +1,387 @@
+"""The knowledge store: one Chroma collection of chunks (runbooks, service docs, postmortems, alert docs).
+
+Chroma runs embedded (``chromadb.PersistentClient`` on a local directory, the default) or as a
+server (``chromadb.HttpClient``), chosen by :class:`ChromaSettings`. The collection uses cosine
+distance and is always created and opened with an explicit embedding function
+(:class:`~knowledge.embedders.ChromaEmbeddingFunction`), so Chroma's default ONNX model, which
+downloads on first use, is never touched.
+
+Each record is one chunk: ``id`` (a content hash), ``document`` (the chunk text, headed by its
+title and heading path) and flat metadata (``doc_id``, ``kind``, ``service``, ``source_path``,
+``source_file``, ``date_ts``, ...; see :mod:`knowledge.ingest`).
+
+Errors::
+
+    KnowledgeStoreError               base class
+    ├── KnowledgeStoreUnavailable     the Chroma server cannot be reached (names chroma.host/port)
+    └── EmbedderMismatchError         the collection was built with a different embedder
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import chromadb
+import httpx
+import structlog
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from knowledge.embedders import ChromaEmbeddingFunction, Embedder, HashingEmbedder
+
+log = structlog.get_logger(__name__)
+
+MetadataValue = str | int | float | bool
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+# Page size for full scans (lexical index, stale-chunk diffing); well under Chroma's max batch size.
+_PAGE = 1000
+
+
+class KnowledgeStoreError(RuntimeError):
+    """Base class for knowledge store failures."""
+
+
+class KnowledgeStoreUnavailable(KnowledgeStoreError):
+    """The Chroma server could not be reached; the message names the settings to check."""
+
+
+class EmbedderMismatchError(KnowledgeStoreError):
+    """The collection holds vectors from another embedder; querying it with this one would be wrong."""
+
+
+class ChromaSettings(BaseModel):
+    """Where the knowledge lives. Embedded mode needs only ``path``; server mode ``host`` and ``port``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["embedded", "server"] = "embedded"
+    path: Path = Field(default=Path(".firstline/chroma"), description="Directory for embedded mode.")
+    host: str = Field(default="localhost", description="Chroma server host for server mode.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Chroma server port for server mode.")
+    ssl: bool = False
+    collection: str = Field(default="firstline-knowledge", description="Collection name.")
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection_name(cls, value: str) -> str:
+        if not _COLLECTION_NAME.match(value):
+            raise ValueError(
+                f"chroma.collection {value!r} is not a valid Chroma collection name: use 3-512 characters "
+                "from letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
+            )
+        return value
+
+    def describe(self) -> str:
+        if self.mode == "server":
+            scheme = "https" if self.ssl else "http"
+            return f"Chroma server {scheme}://{self.host}:{self.port}, collection {self.collection}"
+        return f"embedded Chroma at {self.path}, collection {self.collection}"
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One record as read back from the collection."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, MetadataValue]
+
+
+@dataclass(frozen=True)
+class VectorMatch:
+    id: str
+    distance: float
+    text: str
+    metadata: Mapping[str, MetadataValue]
+
+
+class KnowledgeStats(BaseModel):
+    """What the store holds: chunk and document totals, documents per kind and per service."""
+
+    chunks: int
+    documents: int
+    documents_by_kind: dict[str, int]
+    documents_by_service: dict[str, int]
+    chunks_by_kind: dict[str, int]
+    chunks_by_service: dict[str, int]
+
+
+def connect(settings: ChromaSettings) -> ClientAPI:
+    """Create the Chroma client the settings describe; an unreachable server raises a clear error."""
+    if settings.mode == "embedded":
+        settings.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.path))
+    try:
+        return chromadb.HttpClient(host=settings.host, port=settings.port, ssl=settings.ssl)
+    except (ValueError, httpx.TransportError) as exc:
+        # chromadb raises a bare ValueError("Could not connect to a Chroma server...") from the constructor.
+        raise KnowledgeStoreUnavailable(_unreachable_message(settings, exc)) from exc
+
+
+def _unreachable_message(settings: ChromaSettings, exc: BaseException) -> str:
+    return (
+        f"{settings.describe()} is not reachable ({type(exc).__name__}: {exc}). Start it "
+        f"(`chroma run --path ./chroma --host {settings.host} --port {settings.port}`), fix chroma.host / "
+        "chroma.port, or set chroma.mode=embedded to use a local directory instead."
+    )
+
+
+class KnowledgeStore:
+    """The Chroma collection of knowledge chunks, with the embedder that fills and queries it.
+
+    Build one with :meth:`open`. ``generation`` increases on every write made through this object so
+    caches built from the collection (the lexical index in :mod:`knowledge.retrieval`) know when to
+    rebuild. Writes made by another process are noticed by retrieval through the chunk count only.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: Embedder,
+        *,
+        settings: ChromaSettings | None = None,
+        client: ClientAPI | None = None,
+    ) -> None:
+        self.collection = collection
+        self.embedder = embedder
+        self.settings = settings or ChromaSettings()
+        self._client = client
+        self.generation = 0
+
+    @classmethod
+    def open(
+        cls,
+        settings: ChromaSettings | None = None,
+        embedder: Embedder | None = None,
+        *,
+        client: ClientAPI | None = None,
+    ) -> KnowledgeStore:
+        """Open (creating if needed) the collection named in ``settings``.
+
+        ``embedder`` defaults to the offline :class:`~knowledge.embedders.HashingEmbedder`. Pass
+        ``client`` to reuse an existing Chroma client (tests pass a ``PersistentClient(tmp_path)``).
+        Raises :class:`EmbedderMismatchError` when the collection was built with another embedder and
+        :class:`KnowledgeStoreUnavailable` when the server cannot be reached.
+        """
+        settings = settings or ChromaSettings()
+        embedder = embedder or HashingEmbedder()
+        client = client or connect(settings)
+        function = ChromaEmbeddingFunction(embedder)
+        try:
+            with _server_errors(settings):
+                collection = client.get_or_create_collection(
+                    settings.collection,
+                    embedding_function=function,  # type: ignore[arg-type]  # chroma types the EF over Embeddable
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+        except ValueError as exc:
+            if "Embedding function conflict" in str(exc):
+                raise EmbedderMismatchError(
+                    f"{settings.describe()} was created with another Chroma embedding function ({exc}); "
+                    "use another chroma.collection"
+                ) from exc
+            raise KnowledgeStoreError(f"{settings.describe()} cannot be opened: {exc}") from exc
+        _check_embedder(collection, embedder, settings)
+        log.debug("knowledge_store_opened", store=settings.describe(), embedder=embedder.name)
+        return cls(collection, embedder, settings=settings, client=client)
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+    ) -> None:
+        """Insert or replace chunks; embeddings are computed by the store's embedder."""
+        if not (len(ids) == len(texts) == len(metadatas)):
+            raise ValueError(
+                f"upsert needs as many ids ({len(ids)}), texts ({len(texts)}) and metadatas ({len(metadatas)})"
+            )
+        for start in range(0, len(ids), _PAGE):
+            end = start + _PAGE
+            batch_texts = list(texts[start:end])
+            embeddings = self.embedder.embed_documents(batch_texts)
+            with _server_errors(self.settings):
+                self.collection.upsert(
+                    ids=list(ids[start:end]),
+                    documents=batch_texts,
+                    embeddings=cast(Any, embeddings),
+                    metadatas=[_clean_metadata(m) for m in metadatas[start:end]],
+                )
+        if ids:
+            self.generation += 1
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+        for start in range(0, len(ids), _PAGE):
+            with _server_errors(self.settings):
+                self.collection.delete(ids=list(ids[start : start + _PAGE]))
+        if ids:
+            self.generation += 1
+
+    def clear(self) -> None:
+        """Delete every chunk in the collection (the collection and its configuration stay)."""
+        ids = [chunk_id for chunk_id, _ in self.iter_metadata()]
+        self.delete(ids)
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with _server_errors(self.settings):
+            return int(self.collection.count())
+
+    def iter_metadata(
+        self, where: Mapping[str, Any] | None = None
+    ) -> Iterator[tuple[str, Mapping[str, MetadataValue]]]:
+        """Every (chunk id, metadata) pair, optionally filtered with a Chroma ``where`` clause."""
+        for chunk in self._scan(include_documents=False, where=where):
+            yield chunk.id, chunk.metadata
+
+    def all_chunks(self) -> list[StoredChunk]:
+        """Every chunk with its text and metadata (used to build the lexical index)."""
+        return list(self._scan(include_documents=True))
+
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        with _server_errors(self.settings):
+            result = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return _stored_chunks(result)
+
+    def get_embeddings(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        if not ids:
+            return {}
+        with _server_errors(self.settings):
+            result = self.collection.get(ids=list(ids), include=["embeddings"])
+        embeddings = result.get("embeddings")
+        if embeddings is None:
+            return {}
+        return {
+            chunk_id: [float(x) for x in vector]
+            for chunk_id, vector in zip(result["ids"], embeddings, strict=True)
+        }
+
+    def query(
+        self, embedding: Sequence[float], *, n_results: int, where: Mapping[str, Any] | None = None
+    ) -> list[VectorMatch]:
+        """Nearest chunks to ``embedding`` by cosine distance (0 = same direction, 2 = opposite)."""
+        if n_results < 1:
+            return []
+        with _server_errors(self.settings):
+            result = self.collection.query(
+                query_embeddings=cast(Any, [list(embedding)]),
+                n_results=n_results,
+                where=cast(Any, dict(where)) if where else None,
+                include=["documents", "metadatas", "distances"],
+            )
+        ids = result["ids"][0]
+        distances = (result.get("distances") or [[]])[0]
+        documents = (result.get("documents") or [[]])[0]
+        metadatas = (result.get("metadatas") or [[]])[0]
+        return [
+            VectorMatch(
+                id=i, distance=float(d), text=t or "", metadata=cast(Mapping[str, MetadataValue], m or {})
+            )
+            for i, d, t, m in zip(ids, distances, documents, metadatas, strict=True)
+        ]
+
+    def stats(self) -> KnowledgeStats:
+        """Totals per kind and per service, counted over documents and over chunks."""
+        chunks_by_kind: Counter[str] = Counter()
+        chunks_by_service: Counter[str] = Counter()
+        doc_kind: dict[str, str] = {}
+        doc_service: dict[str, str] = {}
+        total = 0
+        for _, metadata in self.iter_metadata():
+            total += 1
+            kind = str(metadata.get("kind", "unknown"))
+            service = str(metadata.get("service", "(none)"))
+            chunks_by_kind[kind] += 1
+            chunks_by_service[service] += 1
+            doc_id = str(metadata.get("doc_id", ""))
+            doc_kind[doc_id] = kind
+            doc_service[doc_id] = service
+        return KnowledgeStats(
+            chunks=total,
+            documents=len(doc_kind),
+            documents_by_kind=dict(sorted(Counter(doc_kind.values()).items())),
+            documents_by_service=dict(sorted(Counter(doc_service.values()).items())),
+            chunks_by_kind=dict(sorted(chunks_by_kind.items())),
+            chunks_by_service=dict(sorted(chunks_by_service.items())),
+        )
+
+    def _scan(
+        self, *, include_documents: bool, where: Mapping[str, Any] | None = None
+    ) -> Iterator[StoredChunk]:
+        include: list[Any] = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        offset = 0
+        while True:
+            with _server_errors(self.settings):
+                result = self.collection.get(
+                    where=cast(Any, dict(where)) if where else None,
+                    limit=_PAGE,
+                    offset=offset,
+                    include=include,
+                )
+            page = _stored_chunks(result)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            offset += _PAGE
+
+
+def _stored_chunks(result: Any) -> list[StoredChunk]:
+    ids: list[str] = list(result["ids"])
+    documents = result.get("documents") or [None] * len(ids)
+    metadatas = result.get("metadatas") or [None] * len(ids)
+    return [
+        StoredChunk(id=i, text=t or "", metadata=cast(Mapping[str, MetadataValue], m or {}))
+        for i, t, m in zip(ids, documents, metadatas, strict=True)
+    ]
+
+
+def _clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
+    """Chroma rejects None and nested values: drop None, keep scalars, refuse anything else loudly."""
+    cleaned: dict[str, MetadataValue] = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise TypeError(f"metadata {key!r} must be str, int, float or bool, got {type(value).__name__}")
+        cleaned[key] = value
+    return cleaned
+
+
+def _check_embedder(collection: Collection, embedder: Embedder, settings: ChromaSettings) -> None:
+    persisted = (collection.configuration_json or {}).get("embedding_function") or {}
+    if persisted.get("name") not in (None, ChromaEmbeddingFunction.name()):
+        raise EmbedderMismatchError(
+            f"{settings.describe()} was created with Chroma embedding function {persisted.get('name')!r}, "
+            "not firstline's; use another chroma.collection"
+        )
+    # Compare names, not whole configs: the name covers what changes the vectors (model, dimension,
+    # hashing parameters) while e.g. a new base_url for the same model is harmless.
+    stored_name = (persisted.get("config") or {}).get("embedder_name")
+    if stored_name is not None and stored_name != embedder.name:
+        raise EmbedderMismatchError(
+            f"{settings.describe()} was built with embedder {stored_name!r}, but the configured embedder is "
+            f"{embedder.name!r}. Vectors from different embedders cannot be compared: set the embedder "
+            "back, or use a new chroma.collection and ingest again."
+        )
+
+
+@contextmanager
+def _server_errors(settings: ChromaSettings) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise KnowledgeStoreUnavailable(_unreachable_message(settings, exc)) from exc
