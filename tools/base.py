@@ -144,6 +144,10 @@ class ToolErrorInfo(BaseModel):
 class ToolResult(BaseModel):
     """The outcome of one call, echoing exactly what was asked."""
 
+    # Metric samples can be NaN or +/-Inf (a histogram_quantile over an empty or top bucket). Pydantic's
+    # default JSON writes them as null, which reads as "missing"; strings keep them distinguishable.
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+
     tool: str = Field(description="instance.call, e.g. prometheus.query_range")
     status: ToolStatus
     query: str = Field(description="The exact query or request, as sent.")

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -113,11 +113,15 @@ class HttpCaller:
         content: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         accept_statuses: Iterable[int] = (),
+        describe_error: Callable[[httpx.Response], str | None] | None = None,
     ) -> httpx.Response:
         """Send one request with retry. Returns the response for 2xx, 3xx and ``accept_statuses``.
 
         Any other status raises `UpstreamError` (with status and redacted body excerpt); timeouts
         raise `UpstreamTimeout`; connection errors raise `UpstreamError` with no status.
+        ``describe_error`` reads an error response in the integration's own format (Prometheus
+        ``error``, a Kubernetes Status ``message``...) and returns the text to put in the error
+        message instead of the raw excerpt, or None to keep the excerpt. It must not raise.
         """
         accepted = set(accept_statuses)
         shown_params = _params_dict(params)
@@ -159,8 +163,10 @@ class HttpCaller:
                 if response.status_code < 400 or response.status_code in accepted:
                     return response
                 excerpt = self.redact(response.text[:BODY_EXCERPT_CHARS])
+                described = describe_error(response) if describe_error is not None else None
+                detail = self.redact(described) if described else excerpt
                 error = UpstreamError(
-                    f"{method} {path} returned HTTP {response.status_code}: {excerpt}",
+                    f"{method} {path} returned HTTP {response.status_code}: {detail}",
                     method=method,
                     path=path,
                     params=shown_params,

@@ -1,0 +1,223 @@
+"""Loki HTTP API: LogQL range queries over logs (``/loki/api/v1/query_range``).
+
+Wire format (grafana/loki ``docs/sources/reference/loki-http-api.md``): ``start`` and ``end`` are
+nanosecond epochs (``end`` exclusive); a log query answers ``resultType: "streams"`` with
+``{"stream": {labels}, "values": [["<ns epoch string>", "<line>"], ...]}``, a metric query answers
+``"matrix"`` like Prometheus. ``result`` is ``null`` (or empty) when nothing matched. Errors are plain
+text, not JSON. Multi-tenant deployments need the ``X-Scope-OrgID`` header (setting ``org_id``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_call
+from tools.prometheus import format_value
+from tools.wire import (
+    UtcDatetime,
+    clip,
+    decode_json,
+    expect_dict,
+    expect_list,
+    format_number,
+    from_unix_nanos,
+    malformed,
+    plain_text,
+    rfc3339,
+    unix_nanos,
+)
+
+MAX_LINE_CHARS = 2000  # one pathological line (a stack dump, a blob) must not eat the output budget
+
+QUERY_RANGE_PATH = "/loki/api/v1/query_range"
+
+
+class LokiSettings(AdapterSettings):
+    org_id: str | None = Field(
+        default=None, description="Tenant sent as X-Scope-OrgID on every request (multi-tenant Loki)."
+    )
+
+
+class LogRangeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(
+        min_length=1,
+        description='LogQL, e.g. {namespace="shop", app="checkout"} |= "error", or a metric query '
+        'such as sum by (level) (count_over_time({app="checkout"}[1m])).',
+    )
+    start: UtcDatetime = Field(description="Start of the window (UTC, RFC 3339), inclusive.")
+    end: UtcDatetime = Field(description="End of the window (UTC, RFC 3339), exclusive; after start.")
+    limit: int = Field(default=100, ge=1, le=5000, description="Maximum number of log lines to return.")
+    direction: Literal["backward", "forward"] = Field(
+        default="backward",
+        description="backward returns the newest lines of the window (newest first); "
+        "forward returns the oldest lines (oldest first).",
+    )
+    step: float | None = Field(
+        default=None, gt=0, description="Step in seconds, for metric queries only (default chosen by Loki)."
+    )
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
+        return end
+
+
+class LokiAdapter(Adapter):
+    """Reads logs from Loki (or any server speaking its query API, e.g. Grafana Cloud Logs)."""
+
+    kind: ClassVar[str] = "loki"
+    description: ClassVar[str] = "Loki logs: LogQL queries over a time window."
+    settings_model: ClassVar[type[AdapterSettings]] = LokiSettings
+    settings: LokiSettings
+
+    @tool_call(
+        description="Run a LogQL query over a time window. Log queries return lines with their stream labels; "
+        "metric queries return series like Prometheus."
+    )
+    async def query_range(self, args: LogRangeQuery) -> ToolResult:
+        params: dict[str, Any] = {
+            "query": args.query,
+            "start": str(unix_nanos(args.start)),
+            "end": str(unix_nanos(args.end)),
+            "limit": args.limit,
+            "direction": args.direction,
+        }
+        if args.step is not None:
+            params["step"] = format_number(args.step)
+        headers = {"X-Scope-OrgID": self.settings.org_id} if self.settings.org_id else None
+        response = await self.http.request(
+            "GET", QUERY_RANGE_PATH, params=params, headers=headers, describe_error=describe_loki_error
+        )
+        body = expect_dict(
+            self.http,
+            response,
+            QUERY_RANGE_PATH,
+            decode_json(self.http, response, QUERY_RANGE_PATH),
+            "the body",
+        )
+        if body.get("status") != "success":
+            raise malformed(self.http, response, QUERY_RANGE_PATH, 'the envelope has no "status": "success"')
+        data = expect_dict(self.http, response, QUERY_RANGE_PATH, body.get("data"), "data")
+        window = TimeWindow(start=args.start, end=args.end)
+        span = f"{rfc3339(args.start)} to {rfc3339(args.end)}"
+        result_type = data.get("resultType")
+        raw_result = data.get("result") or []  # null when nothing matched (grafana/grafana#40246)
+        try:
+            if result_type == "streams":
+                payload, summary = _streams(
+                    expect_list(self.http, response, QUERY_RANGE_PATH, raw_result, "data.result"), args, span
+                )
+            elif result_type == "matrix":
+                payload, summary = _matrix(
+                    expect_list(self.http, response, QUERY_RANGE_PATH, raw_result, "data.result"), span
+                )
+            else:
+                raise malformed(
+                    self.http,
+                    response,
+                    QUERY_RANGE_PATH,
+                    f"data.resultType {result_type!r} is not streams or matrix",
+                )
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise malformed(
+                self.http,
+                response,
+                QUERY_RANGE_PATH,
+                f"a {result_type} result has an unexpected shape ({exc})",
+            ) from None
+        found = payload["returned"] if result_type == "streams" else payload["series_count"]
+        return ToolResult(
+            tool=self.tool_id("query_range"),
+            status="ok" if found else "no_data",
+            query=args.query,
+            params=params,
+            window=window,
+            data=payload,
+            summary=summary,
+        )
+
+
+def describe_loki_error(response: httpx.Response) -> str | None:
+    """Loki answers errors in plain text (``parse error at line 1, col 1: ...``)."""
+    text = plain_text(response)
+    return f"Loki: {text}" if text else None
+
+
+def _streams(result: list[Any], args: LogRangeQuery, span: str) -> tuple[dict[str, Any], str]:
+    entries: list[tuple[int, dict[str, Any]]] = []
+    for stream in result:
+        labels = stream["stream"]
+        if not isinstance(labels, dict):
+            raise TypeError("stream labels are not an object")
+        for ns, line in stream["values"]:
+            entries.append(
+                (
+                    int(ns),
+                    {
+                        "labels": labels,
+                        "ts": rfc3339(from_unix_nanos(ns)),
+                        "line": clip(str(line), MAX_LINE_CHARS),
+                    },
+                )
+            )
+    # Streams come one after another; merge them into one timeline in the requested direction.
+    entries.sort(key=lambda item: item[0], reverse=args.direction == "backward")
+    lines = [entry for _, entry in entries]
+    limit_reached = len(lines) >= args.limit
+    payload = {
+        "resultType": "streams",
+        "entries": lines,
+        "returned": len(lines),
+        "streams": len(result),
+        "limit": args.limit,
+        "limit_reached": limit_reached,
+    }
+    if not lines:
+        return payload, f"no log lines matched from {span}"
+    newest = max(entries, key=lambda item: item[0])[1]
+    oldest = min(entries, key=lambda item: item[0])[1]
+    more = (
+        f"; limit of {args.limit} reached, so older lines may be missing"
+        if limit_reached and args.direction == "backward"
+        else f"; limit of {args.limit} reached, so newer lines may be missing"
+        if limit_reached
+        else ""
+    )
+    summary = (
+        f"{len(lines)} log lines from {len(result)} streams between {oldest['ts']} and {newest['ts']}{more}; "
+        f"newest: {clip(newest['line'], 160)}"
+    )
+    return payload, summary
+
+
+def _matrix(result: list[Any], span: str) -> tuple[dict[str, Any], str]:
+    series: list[dict[str, Any]] = []
+    for item in result:
+        metric = item["metric"]
+        if not isinstance(metric, dict):
+            raise TypeError("metric is not an object")
+        series.append({"metric": metric, "values": [[float(ts), float(v)] for ts, v in item["values"]]})
+    payload = {"resultType": "matrix", "series": series, "series_count": len(series)}
+    if not series:
+        return payload, f"no series from {span}"
+
+    def latest(entry: dict[str, Any]) -> float:
+        values = entry["values"]
+        return float(values[-1][1]) if values else math.nan
+
+    top = max(series, key=lambda e: latest(e) if not math.isnan(latest(e)) else -math.inf)
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(top["metric"].items()))
+    return (
+        payload,
+        f"matrix: {len(series)} series from {span}; highest latest: {{{labels}}} = {format_value(latest(top))}",
+    )

@@ -1,0 +1,236 @@
+"""Atlassian Statuspage API (``https://api.statuspage.io/v1``): create, update and read incidents.
+
+Auth is ``Authorization: OAuth <api key>`` (the key belongs to a user with the Incident Manager role
+on the page). Incidents live under ``/pages/{page_id}/incidents``; request bodies wrap the fields in
+``{"incident": {...}}``. Errors are ``{"error": "..."}`` (sometimes a list of messages).
+
+Creating and updating are mutating calls (customers see them), so they need an execution grant; the
+default tier is ``auto`` because a status update is cheap to correct and slow to send by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.base import Adapter, AdapterSettings, SafetyMetadata, ToolResult, tool_call
+from tools.wire import clip, decode_json, expect_dict, json_field, malformed
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+ComponentStatus = Literal[
+    "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"
+]
+Impact = Literal["none", "minor", "major", "critical"]
+
+COMMUNICATE_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="post a correcting update or resolve the incident",
+    idempotent=False,
+    blast_radius="external",
+    approval_tier="auto",
+    action_class="communicate",
+)
+
+
+class StatuspageSettings(AdapterSettings):
+    page_id: str = Field(pattern=ID_PATTERN, description="The status page's id (in its manage URL).")
+
+
+ComponentsField: Any = Field(
+    default_factory=dict,
+    description='Component id -> status to set, e.g. {"cmp123": "partial_outage"}. Statuses: operational, '
+    "under_maintenance, degraded_performance, partial_outage, major_outage.",
+)
+
+
+class CreateIncidentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, description="Incident title customers see.")
+    status: IncidentStatus = Field(default="investigating", description="Incident status.")
+    body: str = Field(
+        min_length=1, description="The first update customers read; plain, factual, no internals."
+    )
+    impact_override: Impact | None = Field(
+        default=None,
+        description="Impact shown (none, minor, major, critical); default is derived from components.",
+    )
+    component_ids: list[str] = Field(
+        default_factory=list, description="Affected component ids (components listed below are added)."
+    )
+    components: dict[str, ComponentStatus] = ComponentsField
+    deliver_notifications: bool = Field(default=True, description="Notify the page's subscribers.")
+
+    @model_validator(mode="after")
+    def _ids_are_safe(self) -> CreateIncidentInput:
+        _check_ids([*self.component_ids, *self.components])
+        return self
+
+
+class UpdateIncidentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str = Field(pattern=ID_PATTERN, description="Id returned by create_incident.")
+    status: IncidentStatus | None = Field(
+        default=None, description="New status, e.g. identified or resolved."
+    )
+    body: str | None = Field(default=None, min_length=1, description="The update customers read.")
+    components: dict[str, ComponentStatus] = ComponentsField
+    deliver_notifications: bool = Field(default=True, description="Notify the page's subscribers.")
+
+    @model_validator(mode="after")
+    def _something_to_update(self) -> UpdateIncidentInput:
+        if self.status is None and self.body is None and not self.components:
+            raise ValueError("give at least one of status, body or components")
+        _check_ids(list(self.components))
+        return self
+
+
+class GetIncidentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str = Field(pattern=ID_PATTERN, description="Incident id.")
+
+
+def _check_ids(ids: list[str]) -> None:
+    bad = [i for i in ids if not re.match(ID_PATTERN, i)]
+    if bad:
+        raise ValueError(f"component ids must be letters, digits, - or _: {', '.join(map(repr, bad))}")
+
+
+class StatuspageAdapter(Adapter):
+    """Publishes incidents on one Statuspage page."""
+
+    kind: ClassVar[str] = "statuspage"
+    description: ClassVar[str] = "Atlassian Statuspage: create, update and read public incidents."
+    settings_model: ClassVar[type[AdapterSettings]] = StatuspageSettings
+    auth_scheme: ClassVar[str] = "OAuth"
+    settings: StatuspageSettings
+
+    @tool_call(description="Open a public incident on the status page.", safety=COMMUNICATE_SAFETY)
+    async def create_incident(self, args: CreateIncidentInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/incidents"
+        incident: dict[str, Any] = {
+            "name": args.name,
+            "status": args.status,
+            "body": args.body,
+            # Components whose status is set are affected by definition; list each once, in order.
+            "component_ids": list(dict.fromkeys([*args.component_ids, *args.components])),
+            "deliver_notifications": args.deliver_notifications,
+        }
+        if args.components:
+            incident["components"] = dict(args.components)
+        if args.impact_override:
+            incident["impact_override"] = args.impact_override
+        body = {"incident": incident}
+        data = await self._send("POST", path, body)
+        return ToolResult(
+            tool=self.tool_id("create_incident"),
+            status="ok",
+            query=f"POST {path}",
+            params=body,
+            data=data,
+            summary=f"created incident {data['id']} {data['name']!r} ({data['status']}, impact {data['impact']})"
+            f"{_link(data)}{_components_text(data)}",
+        )
+
+    @tool_call(
+        description="Post an update to a public incident: new status, a message, component statuses.",
+        safety=COMMUNICATE_SAFETY,
+    )
+    async def update_incident(self, args: UpdateIncidentInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/incidents/{args.incident_id}"
+        incident: dict[str, Any] = {"deliver_notifications": args.deliver_notifications}
+        if args.status:
+            incident["status"] = args.status
+        if args.body:
+            incident["body"] = args.body
+        if args.components:
+            incident["components"] = dict(args.components)
+        body = {"incident": incident}
+        data = await self._send("PATCH", path, body)
+        return ToolResult(
+            tool=self.tool_id("update_incident"),
+            status="ok",
+            query=f"PATCH {path}",
+            params=body,
+            data=data,
+            summary=f"updated incident {data['id']} {data['name']!r}: now {data['status']}{_components_text(data)}",
+        )
+
+    @tool_call(description="Read a public incident: status, impact, components and its updates.")
+    async def get_incident(self, args: GetIncidentInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/incidents/{args.incident_id}"
+        data = await self._send("GET", path, None)
+        latest = data.get("latest_update") or {}
+        return ToolResult(
+            tool=self.tool_id("get_incident"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            data=data,
+            summary=f"incident {data['id']} {data['name']!r} is {data['status']} (impact {data['impact']}), "
+            f"{data['updates_count']} updates; latest: {clip(str(latest.get('body') or ''), 120)!r}",
+        )
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        response = await self.http.request(method, path, json=body, describe_error=describe_statuspage_error)
+        incident = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
+        if not isinstance(incident.get("id"), str) or "status" not in incident:
+            raise malformed(self.http, response, path, "the body is not an incident (no id or status)")
+        return _incident(incident)
+
+
+def describe_statuspage_error(response: httpx.Response) -> str | None:
+    """``Statuspage: <error>`` from ``{"error": "..."}`` or ``{"error": ["...", ...]}``."""
+    error = json_field(response, "error", "message")
+    if isinstance(error, list):
+        error = "; ".join(str(e) for e in error)
+    return f"Statuspage: {error}" if isinstance(error, str) and error else None
+
+
+def _incident(incident: dict[str, Any]) -> dict[str, Any]:
+    updates = [u for u in incident.get("incident_updates") or [] if isinstance(u, dict)]
+    latest = max(updates, key=lambda u: str(u.get("created_at") or ""), default=None)
+    return {
+        "id": incident["id"],
+        "name": incident.get("name"),
+        "status": incident.get("status"),
+        "impact": incident.get("impact"),
+        "shortlink": incident.get("shortlink"),
+        "created_at": incident.get("created_at"),
+        "updated_at": incident.get("updated_at"),
+        "resolved_at": incident.get("resolved_at"),
+        "components": [
+            {"id": c.get("id"), "name": c.get("name"), "status": c.get("status")}
+            for c in incident.get("components") or []
+            if isinstance(c, dict)
+        ],
+        "latest_update": (
+            {
+                "status": latest.get("status"),
+                "body": latest.get("body"),
+                "created_at": latest.get("created_at"),
+            }
+            if latest
+            else None
+        ),
+        "updates_count": len(updates),
+    }
+
+
+def _link(data: dict[str, Any]) -> str:
+    return f" at {data['shortlink']}" if data.get("shortlink") else ""
+
+
+def _components_text(data: dict[str, Any]) -> str:
+    components = data.get("components") or []
+    if not components:
+        return ""
+    return "; components: " + ", ".join(f"{c['name'] or c['id']}={c['status']}" for c in components)
