@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from datetime import date as calendar_date
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -119,7 +120,8 @@ class FrontMatter(BaseModel):
     service: str | None = None
     owner: str | None = None
     tags: list[str] = Field(default_factory=list)
-    date: datetime | date | None = None
+    # `calendar_date`, not `date`: inside the class body the field name would shadow the type.
+    date: calendar_date | datetime | None = None
 
     @field_validator("tags", mode="before")
     @classmethod

@@ -199,7 +199,16 @@ class KnowledgeRetriever:
         for chunk_id, vector in self.store.get_embeddings(missing).items():
             vector_sim[chunk_id] = _cosine(query_vector, np.asarray(vector, dtype=np.float64))
 
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        # RRF ties often (same ranks, mirrored); break them by the raw evidence of both retrievers.
+        top_lexical = float(lexical_masked.max()) or 1.0
+
+        def raw_evidence(chunk_id: str) -> float:
+            i = position.get(chunk_id)
+            return vector_sim.get(chunk_id, 0.0) + (float(lexical[i]) / top_lexical if i is not None else 0.0)
+
+        ranked = sorted(
+            fused.items(), key=lambda item: (-round(item[1], 12), -raw_evidence(item[0]), item[0])
+        )
         hits: list[Hit] = []
         per_doc: dict[str, int] = {}
         for chunk_id, fused_score in ranked:
@@ -238,7 +247,9 @@ class KnowledgeRetriever:
         if self._lexical is not None and self._lexical.key == key:
             return self._lexical
         chunks = self.store.all_chunks()
-        corpus = [self._tokenize(c.text) for c in chunks]
+        # The title counts once more than the body (a poor man's BM25F): a document whose title is
+        # the alert name or the error beats one that merely mentions it.
+        corpus = [self._tokenize(f"{c.metadata.get('title', '')}\n{c.text}") for c in chunks]
         bm25: bm25s.BM25 | None = None
         if any(corpus):
             bm25 = bm25s.BM25()
