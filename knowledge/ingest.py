@@ -524,53 +524,50 @@ def ingest_paths(
     reported as a warning. ``on_progress(done, total, path)`` is called after each file.
     """
     report = IngestReport()
-    root_dir = Path(root).resolve() if root is not None else None
+    root_dir = Path(os.path.abspath(root)) if root is not None else None
     existing = _metadata_by_file(store)
     candidates: list[_Candidate] = []
 
     for given in paths:
-        path = Path(given)
+        # abspath, not resolve(): a symlinked file keeps the path it was found under, run after run.
+        path = Path(os.path.abspath(given))
         if path.is_dir():
-            folder = path.resolve()
-            base = root_dir or folder
-            found = sorted(p for p in folder.rglob("*") if p.is_file() and not _is_hidden(p, folder))
+            base = root_dir or path
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_hidden(p, path))
             for file in found:
                 if file.suffix.lower() not in MARKDOWN_SUFFIXES:
-                    report.skipped.append(
-                        SkippedPath(str(file), f"{file}: not a markdown file ({file.suffix or 'no suffix'})")
-                    )
+                    reason = f"{file}: not a markdown file ({file.suffix or 'no suffix'})"
+                    report.skipped.append(SkippedPath(str(file), reason))
                     continue
                 candidates.append(_Candidate(file, _relative(file, base)))
-            present = {str(p.resolve()) for p in found}
-            gone = [
-                chunk_id
-                for source_file, chunks in existing.items()
-                if _is_under(source_file, folder) and source_file not in present
-                for chunk_id in chunks
-            ]
-            for source_file in [f for f in existing if _is_under(f, folder) and f not in present]:
-                existing.pop(source_file)
-            if gone:
-                store.delete(gone)
-                report.removed += len(gone)
-                log.info("knowledge_removed_missing_files", folder=str(folder), chunks=len(gone))
+            present = {str(p) for p in found}
+            removed = _forget(
+                store, existing, [f for f in existing if _is_under(f, path) and f not in present]
+            )
+            if removed:
+                report.removed += removed
+                log.info("knowledge_removed_missing_files", folder=str(path), chunks=removed)
         elif path.exists():
-            file = path.resolve()
-            previous = next(iter(existing.get(str(file), {}).values()), None)
+            previous = next(iter(existing.get(str(path), {}).values()), None)
             if root_dir is None and previous is not None and previous.get("source_path"):
                 source_path = str(previous["source_path"])
             else:
-                source_path = _relative(file, root_dir or file.parent)
-            candidates.append(_Candidate(file, source_path))
+                source_path = _relative(path, root_dir or path.parent)
+            candidates.append(_Candidate(path, source_path))
         else:
-            stale = list(existing.pop(str(path.resolve()), {}))
-            reason = f"{path}: does not exist"
-            if stale:
-                store.delete(stale)
-                report.removed += len(stale)
-                reason += f" (removed {len(stale)} chunks ingested from it earlier)"
-            report.skipped.append(SkippedPath(str(path), reason))
+            # Whatever was ingested from this path (a file, or a folder's files) is gone with it.
+            removed = _forget(store, existing, [f for f in existing if f == str(path) or _is_under(f, path)])
+            reason = f"{given}: does not exist"
+            if removed:
+                report.removed += removed
+                reason += f" (removed {removed} chunks ingested from it earlier)"
+            report.skipped.append(SkippedPath(str(given), reason))
 
+    # A file reached twice (a folder and one of its files) is ingested once, with its first path.
+    unique: dict[Path, _Candidate] = {}
+    for candidate in candidates:
+        unique.setdefault(candidate.file, candidate)
+    candidates = list(unique.values())
     total = len(candidates)
     claimed: dict[str, str] = {}
     for done, candidate in enumerate(candidates, start=1):
@@ -648,6 +645,17 @@ def _ingest_file(
     report.unchanged += len(chunks) - len(to_write)
     report.removed += len(stale)
     report.documents.append(document.doc_id)
+
+
+def _forget(
+    store: KnowledgeStore,
+    existing: dict[str, dict[str, Mapping[str, MetadataValue]]],
+    gone_files: list[str],
+) -> int:
+    """Delete the chunks of ``gone_files`` from the store and from ``existing``; return how many."""
+    ids = [chunk_id for file in gone_files for chunk_id in existing.pop(file)]
+    store.delete(ids)
+    return len(ids)
 
 
 def _metadata_by_file(store: KnowledgeStore) -> dict[str, dict[str, Mapping[str, MetadataValue]]]:

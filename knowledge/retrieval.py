@@ -31,7 +31,7 @@ import structlog
 from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from knowledge.ingest import DOC_KINDS, DocKind
+from knowledge.ingest import DOC_KINDS
 from knowledge.store import KnowledgeStore, MetadataValue
 
 log = structlog.get_logger(__name__)
@@ -141,7 +141,7 @@ class KnowledgeRetriever:
         query: str,
         *,
         service: str | Sequence[str] | None = None,
-        kind: DocKind | Sequence[DocKind] | None = None,
+        kind: str | Sequence[str] | None = None,
         since: datetime | date | None = None,
         until: datetime | date | None = None,
         k: int = 5,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.catalog import ServiceCatalog
 from knowledge.embedders import Embedder, EmbedderSettings, build_embedder
-from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, DocKind, IngestReport, ProgressCallback, ingest_paths
+from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, IngestReport, ProgressCallback, ingest_paths
 from knowledge.retrieval import Hit, KnowledgeRetriever
 from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
 
@@ -50,7 +50,7 @@ class KnowledgeBase:
         query: str,
         *,
         service: str | Sequence[str] | None = None,
-        kind: DocKind | Sequence[DocKind] | None = None,
+        kind: str | Sequence[str] | None = None,
         since: datetime | date | None = None,
         until: datetime | date | None = None,
         k: int = 5,

@@ -311,3 +311,29 @@ def test_chunk_ids_are_content_hashes_of_doc_id_and_text() -> None:
 def test_slugify_matches_github_anchors() -> None:
     assert slugify("Check recent deploys and migrations") == "check-recent-deploys-and-migrations"
     assert slugify("Postmortem: orders.user_id rename") == "postmortem-ordersuser_id-rename"
+
+
+def test_removed_folder_given_by_path_loses_its_chunks(store: KnowledgeStore, knowledge_dir: Path) -> None:
+    ingest_paths(store, [knowledge_dir])
+    alerts = knowledge_dir / "alerts"
+    for file in alerts.iterdir():
+        file.unlink()
+    alerts.rmdir()
+
+    report = ingest_paths(store, [alerts])
+
+    assert "alert_doc" not in store.stats().documents_by_kind
+    assert report.removed > 0 and "does not exist (removed" in report.skipped[0].reason
+
+
+def test_file_reached_twice_is_ingested_once(store: KnowledgeStore, knowledge_dir: Path) -> None:
+    runbook = knowledge_dir / "runbooks" / "checkout-5xx.md"
+    report = ingest_paths(store, [knowledge_dir / "runbooks", runbook])
+    assert report.documents == ["checkout-5xx"]
+    assert report.added == store.count()
+
+
+def test_root_sets_the_cited_path(store: KnowledgeStore, knowledge_dir: Path) -> None:
+    ingest_paths(store, [knowledge_dir / "runbooks" / "checkout-5xx.md"], root=knowledge_dir.parent)
+    sources = {m["source_path"] for _, m in store.iter_metadata()}
+    assert sources == {"knowledge/runbooks/checkout-5xx.md"}

@@ -160,7 +160,7 @@ def test_bad_arguments_raise_value_errors(retriever: KnowledgeRetriever) -> None
     with pytest.raises(ValueError, match="query is empty"):
         retriever.search("   ")
     with pytest.raises(ValueError, match="unknown kind howto"):
-        retriever.search("x", kind="howto")  # type: ignore[arg-type]
+        retriever.search("x", kind="howto")
     with pytest.raises(ValueError, match="k must be at least 1"):
         retriever.search("x", k=0)
 
