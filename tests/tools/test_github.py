@@ -1,0 +1,382 @@
+"""GitHubAdapter against respx: pinned API headers, deployment statuses by id, compare, runs, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from structlog.testing import capture_logs
+
+from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent
+from tools.github import GitHubAdapter
+
+# A base URL with a path prefix, as the simulator serves it: every path must stay relative to it.
+BASE = "http://127.0.0.1:8555/github"
+REPO = "acme/checkout"
+
+
+def deployment(id_: int, sha: str, ref: str, created: str) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "sha": sha,
+        "ref": ref,
+        "task": "deploy",
+        "environment": "production",
+        "description": f"deploy {ref}",
+        "creator": {"login": "deploy-bot"},
+        "created_at": created,
+        "updated_at": created,
+        # Absolute and pointing at the public API: must not be followed.
+        "statuses_url": f"https://api.github.com/repos/{REPO}/deployments/{id_}/statuses",
+        "production_environment": True,
+    }
+
+
+def commit(sha: str, message: str, date: str, login: str | None = "alice") -> dict[str, Any]:
+    return {
+        "sha": sha,
+        "html_url": f"https://github.com/{REPO}/commit/{sha}",
+        "commit": {"message": message, "author": {"name": "Alice", "email": "a@x", "date": date}},
+        "author": {"login": login} if login else None,
+        "parents": [{"sha": "p"}],
+    }
+
+
+@pytest.fixture
+def gh(build: BuildAdapter) -> GitHubAdapter:
+    adapter = build(GitHubAdapter, BASE, max_retries=2)
+    assert isinstance(adapter, GitHubAdapter)
+    return adapter
+
+
+def assert_github_headers(request: httpx.Request) -> None:
+    assert request.headers["Accept"] == "application/vnd.github+json"
+    assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_list_deployments_with_latest_status_from_id_built_paths(gh: GitHubAdapter) -> None:
+    deployments = [
+        deployment(202, "9f1c2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6", "v1.4.3", "2026-11-20T09:58:00Z"),
+        deployment(201, "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d", "v1.4.2", "2026-11-18T14:00:00Z"),
+    ]
+    with respx.mock(base_url=BASE) as mock:
+        listing = mock.get(f"/repos/{REPO}/deployments").respond(200, json=deployments)
+        s202 = mock.get(f"/repos/{REPO}/deployments/202/statuses").respond(
+            200,
+            json=[
+                {
+                    "state": "success",
+                    "description": "ok",
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "log_url": "https://ci/202",
+                },
+                {"state": "in_progress"},
+            ],
+        )
+        s201 = mock.get(f"/repos/{REPO}/deployments/201/statuses").respond(200, json=[{"state": "inactive"}])
+        result = await gh.invoke(
+            "list_deployments", {"repo": REPO, "environment": "production", "per_page": 5}
+        )
+
+    request = listing.calls.last.request
+    assert request.url.path == f"/github/repos/{REPO}/deployments"
+    assert dict(request.url.params) == {"per_page": "5", "environment": "production"}
+    for route in (listing, s202, s201):
+        assert_github_headers(route.calls.last.request)
+    assert s202.calls.last.request.url.params["per_page"] == "1"
+    assert result.status == "ok"
+    assert result.query == f"GET /repos/{REPO}/deployments"
+    first, second = result.data["deployments"]
+    assert first["id"] == 202 and first["state"] == "success" and first["log_url"] == "https://ci/202"
+    assert second["state"] == "inactive"
+    assert "9f1c2e3 (ref v1.4.3)" in result.summary and "previous: 1a2b3c4 (ref v1.4.2)" in result.summary
+
+
+async def test_a_failing_status_fetch_degrades_to_a_note(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/deployments").respond(
+            200, json=[deployment(7, "abc", "main", "2026-11-20T09:58:00Z")]
+        )
+        mock.get(f"/repos/{REPO}/deployments/7/statuses").respond(404, json={"message": "Not Found"})
+        result = await gh.invoke("list_deployments", {"repo": REPO})
+    assert result.status == "ok"
+    entry = result.data["deployments"][0]
+    assert entry["state"] is None and "GitHub: Not Found" in entry["status_error"]
+
+
+async def test_no_deployments_is_no_data(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/deployments").respond(200, json=[])
+        result = await gh.invoke("list_deployments", {"repo": REPO, "environment": "staging"})
+    assert result.status == "no_data"
+    assert result.summary == f"no deployments of {REPO} to staging"
+
+
+async def test_list_commits_sends_window_ref_and_path(gh: GitHubAdapter) -> None:
+    commits = [
+        commit("9f1c2e3d4b5a", "Raise pool size\n\nLonger body", "2026-11-20T09:40:00Z"),
+        commit("8e0b1d2c3a49", "Bump client", "2026-11-20T08:30:00Z", login=None),
+    ]
+    link = f'<{BASE}/repos/{REPO}/commits?page=2>; rel="next"'
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/commits").respond(200, json=commits, headers={"Link": link})
+        result = await gh.invoke(
+            "list_commits",
+            {
+                "repo": REPO,
+                "since": "2026-11-20T08:00:00Z",
+                "until": "2026-11-20T10:00:00Z",
+                "sha": "main",
+                "path": "config/",
+            },
+        )
+    request = route.calls.last.request
+    assert_github_headers(request)
+    assert dict(request.url.params) == {
+        "per_page": "30",
+        "sha": "main",
+        "since": "2026-11-20T08:00:00Z",
+        "until": "2026-11-20T10:00:00Z",
+        "path": "config/",
+    }
+    assert result.window is not None and result.window.start == datetime(2026, 11, 20, 8, tzinfo=UTC)
+    assert result.data["has_more"] is True
+    assert result.data["commits"][0]["message"] == "Raise pool size"
+    assert result.data["commits"][1]["login"] is None
+    assert "2+ commits" in result.summary and "9f1c2e3 'Raise pool size'" in result.summary
+
+
+async def test_compare_lists_commits_newest_first_and_clips_patches(gh: GitHubAdapter) -> None:
+    body = {
+        "status": "ahead",
+        "ahead_by": 2,
+        "behind_by": 0,
+        "total_commits": 2,
+        "html_url": f"https://github.com/{REPO}/compare/v1.4.2...v1.4.3",
+        "commits": [
+            commit("aaa111", "first", "2026-11-20T08:00:00Z"),
+            commit("bbb222", "second", "2026-11-20T09:00:00Z"),
+        ],
+        "files": [
+            {
+                "filename": "config/pool.yaml",
+                "status": "modified",
+                "additions": 1,
+                "deletions": 1,
+                "changes": 2,
+                "patch": "@@ -1 +1 @@\n-max_connections: 50\n+max_connections: 5",
+            },
+            {
+                "filename": "src/big.py",
+                "status": "renamed",
+                "previous_filename": "src/old.py",
+                "additions": 900,
+                "deletions": 0,
+                "changes": 900,
+                "patch": "+" * 5000,
+            },
+        ],
+    }
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/compare/v1.4.2...v1.4.3").respond(200, json=body)
+        result = await gh.invoke("compare", {"repo": REPO, "base": "v1.4.2", "head": "v1.4.3"})
+    assert_github_headers(route.calls.last.request)
+    assert result.status == "ok"
+    assert [c["sha"] for c in result.data["commits"]] == ["bbb222", "aaa111"]
+    files = result.data["files"]
+    assert files[0]["patch"].endswith("+max_connections: 5")
+    assert len(files[1]["patch"]) < 1600 and files[1]["previous_filename"] == "src/old.py"
+    assert "2 commits ahead" in result.summary and "config/pool.yaml (modified +1 -1)" in result.summary
+
+
+async def test_compare_branch_with_slash(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/compare/main...feature/pool").respond(
+            200,
+            json={
+                "status": "identical",
+                "ahead_by": 0,
+                "behind_by": 0,
+                "total_commits": 0,
+                "commits": [],
+                "files": [],
+            },
+        )
+        result = await gh.invoke("compare", {"repo": REPO, "base": "main", "head": "feature/pool"})
+    assert route.called
+    assert result.status == "no_data"
+    assert result.summary == "main and feature/pool are identical"
+
+
+async def test_workflow_runs_filter_by_created_range(gh: GitHubAdapter) -> None:
+    runs = {
+        "total_count": 3,
+        "workflow_runs": [
+            {
+                "id": 3,
+                "name": "CI",
+                "display_title": "Raise pool",
+                "head_branch": "main",
+                "head_sha": "9f1c",
+                "event": "push",
+                "status": "completed",
+                "conclusion": "failure",
+                "run_number": 88,
+                "run_attempt": 1,
+                "created_at": "2026-11-20T09:45:00Z",
+                "actor": {"login": "alice"},
+            },
+            {
+                "id": 2,
+                "name": "CI",
+                "head_branch": "main",
+                "status": "completed",
+                "conclusion": "success",
+                "run_number": 87,
+                "created_at": "2026-11-20T08:10:00Z",
+            },
+            {
+                "id": 1,
+                "name": "CI",
+                "head_branch": "main",
+                "status": "completed",
+                "conclusion": "success",
+                "run_number": 86,
+                "created_at": "2026-11-20T06:00:00Z",
+            },  # same day, before the window
+        ],
+    }
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/actions/runs").respond(200, json=runs)
+        result = await gh.invoke(
+            "list_workflow_runs",
+            {
+                "repo": REPO,
+                "branch": "main",
+                "event": "push",
+                "status": "completed",
+                "created_after": "2026-11-20T08:00:00Z",
+                "created_before": "2026-11-21T10:00:00Z",
+            },
+        )
+    request = route.calls.last.request
+    assert_github_headers(request)
+    assert dict(request.url.params) == {
+        "per_page": "20",
+        "branch": "main",
+        "event": "push",
+        "status": "completed",
+        "created": "2026-11-20..2026-11-21",
+    }
+    assert [r["id"] for r in result.data["runs"]] == [3, 2]
+    assert result.data["total_count"] == 3
+    assert "1 failure, 1 success" in result.summary and "CI #88" in result.summary
+
+
+async def test_workflow_runs_open_ended_created_filter(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/actions/runs").respond(
+            200, json={"total_count": 0, "workflow_runs": []}
+        )
+        result = await gh.invoke(
+            "list_workflow_runs", {"repo": REPO, "created_after": "2026-11-20T08:00:00Z"}
+        )
+    assert route.calls.last.request.url.params["created"] == ">=2026-11-20"
+    assert result.status == "no_data"
+
+
+async def test_not_found_is_reported_once(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/commits").respond(
+            404,
+            json={
+                "message": "Not Found",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "404",
+            },
+        )
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert route.call_count == 1
+    assert result.error is not None and "GitHub: Not Found" in result.error.message
+
+
+async def test_rate_limit_is_reported_with_reset_time(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/commits").respond(
+            403,
+            json={"message": "API rate limit exceeded for installation."},
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1795169700"},
+        )
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert route.call_count == 1
+    assert result.error is not None
+    assert "GitHub rate limit exhausted; it resets at 2026-11-20T10:15:00Z" in result.error.message
+
+
+async def test_5xx_retried_then_reported(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/deployments").respond(502, text="<html>Unicorn!</html>")
+        result = await gh.invoke("list_deployments", {"repo": REPO})
+    assert route.call_count == 3
+    assert result.error is not None and result.error.upstream_status == 502
+    assert "Unicorn" in result.error.body_excerpt and "after 3 attempts" in result.error.message
+    assert result.query == f"GET /repos/{REPO}/deployments"
+
+
+async def test_timeout(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/commits").mock(side_effect=httpx.ReadTimeout("slow"))
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert route.call_count == 3
+    assert result.error is not None and result.error.kind == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"<!DOCTYPE html>", "not JSON"),
+        (b'{"message": "ok"}', "not a JSON array"),
+        (b'[{"sha": "x"}]', "unexpected shape"),
+    ],
+)
+async def test_malformed_body(gh: GitHubAdapter, content: bytes, expected: str) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/commits").respond(200, content=content)
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert result.error is not None and expected in result.error.message
+    assert result.error.body_excerpt == content.decode()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_auth_failure_never_leaks_the_token(gh: GitHubAdapter, status: int) -> None:
+    with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/commits").respond(
+            status, json={"message": f"Bad credentials for token {TOKEN}"}
+        )
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert route.call_count == 1
+    assert result.error is not None and "Bad credentials" in result.error.message
+    assert_secret_absent(result, logs)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"repo": "acme/../../admin", "base": "a", "head": "b"}, "repo"),
+        ({"repo": REPO, "base": "main..evil", "head": "b"}, "base"),
+        ({"repo": REPO, "base": "a", "head": "b?x=1"}, "head"),
+    ],
+)
+async def test_path_parts_are_validated(gh: GitHubAdapter, args: dict[str, str], field: str) -> None:
+    result = await gh.invoke("compare", args)
+    assert result.error is not None and result.error.kind == "input"
+    assert f"{field}:" in result.error.message
+
+
+def test_every_call_is_read_only() -> None:
+    assert not any(spec.safety.mutating for spec in GitHubAdapter.calls.values())
+    assert set(GitHubAdapter.calls) == {"list_deployments", "list_commits", "compare", "list_workflow_runs"}
