@@ -325,7 +325,8 @@ def _strip_suffix(source_path: str) -> str:
 # Chunking
 # ---------------------------------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# ATX headings; a closing run of '#' only counts after whitespace (CommonMark), so "# C#" keeps its '#'.
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 

@@ -190,6 +190,8 @@ class KnowledgeRetriever:
 
         fused: dict[str, float] = {}
         for weight, ranking in ((self.vector_weight, vector_rank), (self.lexical_weight, lexical_rank)):
+            if weight == 0:
+                continue
             for rank, chunk_id in enumerate(ranking, start=1):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.rrf_k + rank)
         best_possible = (self.vector_weight + self.lexical_weight) / (self.rrf_k + 1)

@@ -337,3 +337,8 @@ def test_root_sets_the_cited_path(store: KnowledgeStore, knowledge_dir: Path) ->
     ingest_paths(store, [knowledge_dir / "runbooks" / "checkout-5xx.md"], root=knowledge_dir.parent)
     sources = {m["source_path"] for _, m in store.iter_metadata()}
     assert sources == {"knowledge/runbooks/checkout-5xx.md"}
+
+
+def test_heading_closing_hashes_follow_commonmark() -> None:
+    chunks = chunk_document(_document("# Doc\n\n## Upgrading C# services ##\n\ntext\n"))
+    assert chunks[0].heading == "Doc > Upgrading C# services"
