@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, UpstreamError, tool_call
 from tools.wire import (
     UtcDatetime,
+    as_dict,
+    as_list,
     as_utc,
     clip,
     decode_json,
@@ -33,6 +35,8 @@ from tools.wire import (
     first_line,
     json_field,
     malformed,
+    opt_int,
+    opt_str,
     rfc3339,
 )
 
@@ -265,8 +269,8 @@ class GitHubAdapter(Adapter):
             ) from None
         identical = data["status"] == "identical" or (not data["total_commits"] and not data["files"])
         files = data["files"]
-        added = sum(f["additions"] or 0 for f in files)
-        removed = sum(f["deletions"] or 0 for f in files)
+        added = sum(f["additions"] for f in files)
+        removed = sum(f["deletions"] for f in files)
         listed = ", ".join(
             f"{f['filename']} ({f['status']} +{f['additions']} -{f['deletions']})" for f in files[:5]
         )
@@ -324,7 +328,7 @@ class GitHubAdapter(Adapter):
             data={
                 "runs": runs,
                 "returned": len(runs),
-                "total_count": envelope.get("total_count"),
+                "total_count": opt_int(envelope.get("total_count")),
                 "has_more": "next" in response.links,
             },
             summary=(
@@ -355,23 +359,28 @@ class GitHubAdapter(Adapter):
             return {"state": None, "status_error": str(exc)}
         if not statuses:
             return {"state": None}
-        latest = _obj(statuses[0])
+        latest = as_dict(statuses[0])
         return {
-            "state": latest.get("state"),
-            "state_description": latest.get("description") or None,
-            "state_at": latest.get("created_at"),
-            "log_url": latest.get("log_url") or latest.get("target_url") or None,
+            "state": opt_str(latest.get("state")),
+            "state_description": opt_str(latest.get("description")) or None,
+            "state_at": opt_str(latest.get("created_at")),
+            "log_url": opt_str(latest.get("log_url")) or opt_str(latest.get("target_url")) or None,
         }
 
 
 def describe_github_error(response: httpx.Response) -> str | None:
     """``GitHub: Not Found``, or the rate-limit reset time when the limit is exhausted."""
     if response.status_code in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
-        reset = response.headers.get("x-ratelimit-reset", "")
-        when = rfc3339(datetime.fromtimestamp(int(reset), UTC)) if reset.isdigit() else "an unknown time"
-        return f"GitHub rate limit exhausted; it resets at {when}"
+        return f"GitHub rate limit exhausted; it resets at {_reset_time(response.headers.get('x-ratelimit-reset', ''))}"
     message = json_field(response, "message")
     return f"GitHub: {message}" if isinstance(message, str) else None
+
+
+def _reset_time(header: str) -> str:
+    try:
+        return rfc3339(datetime.fromtimestamp(int(header), UTC))
+    except (ValueError, OverflowError, OSError):
+        return "an unknown time"
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -381,20 +390,20 @@ def _obj(value: Any) -> dict[str, Any]:
 
 
 def _login(user: Any) -> str | None:
-    return user.get("login") if isinstance(user, dict) else None
+    return opt_str(user.get("login")) if isinstance(user, dict) else None
 
 
 def _deployment(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": int(item["id"]),
-        "sha": item.get("sha"),
-        "ref": item.get("ref"),
-        "environment": item.get("environment"),
-        "task": item.get("task"),
-        "description": item.get("description"),
+        "sha": opt_str(item.get("sha")),
+        "ref": opt_str(item.get("ref")),
+        "environment": opt_str(item.get("environment")),
+        "task": opt_str(item.get("task")),
+        "description": opt_str(item.get("description")),
         "creator": _login(item.get("creator")),
-        "created_at": item.get("created_at"),
-        "updated_at": item.get("updated_at"),
+        "created_at": opt_str(item.get("created_at")),
+        "updated_at": opt_str(item.get("updated_at")),
     }
 
 
@@ -410,65 +419,71 @@ def _deployments_line(deployments: list[dict[str, Any]], repo: str, where: str) 
 
 
 def _commit(item: dict[str, Any]) -> dict[str, Any]:
+    sha = item["sha"]
+    if not isinstance(sha, str):
+        raise TypeError("sha is not a string")
     commit = _obj(item["commit"])
-    author: dict[str, Any] = commit["author"] if isinstance(commit.get("author"), dict) else {}
+    author = as_dict(commit.get("author"))
     return {
-        "sha": str(item["sha"]),
-        "message": first_line(str(commit.get("message") or "")),
-        "author": author.get("name"),
+        "sha": sha,
+        "message": first_line(opt_str(commit.get("message")) or ""),
+        "author": opt_str(author.get("name")),
         "login": _login(item.get("author")),
-        "date": author.get("date"),
-        "parents": len(item.get("parents") or []),
-        "url": item.get("html_url"),
+        "date": opt_str(author.get("date")),
+        "parents": len(as_list(item.get("parents"))),
+        "url": opt_str(item.get("html_url")),
     }
 
 
 def _comparison(body: dict[str, Any]) -> dict[str, Any]:
-    raw_commits = body.get("commits") or []
-    commits = [_commit(_obj(c)) for c in raw_commits]
+    commits = [_commit(_obj(c)) for c in as_list(body.get("commits"))]
     commits.reverse()  # GitHub lists oldest first; newest first like every other list here
     files = []
-    for f in map(_obj, body.get("files") or []):
-        entry = {
-            "filename": f["filename"],
-            "status": f.get("status"),
-            "additions": f.get("additions"),
-            "deletions": f.get("deletions"),
-            "changes": f.get("changes"),
+    for f in map(_obj, as_list(body.get("files"))):
+        filename = f["filename"]
+        if not isinstance(filename, str):
+            raise TypeError("filename is not a string")
+        entry: dict[str, Any] = {
+            "filename": filename,
+            "status": opt_str(f.get("status")),
+            "additions": opt_int(f.get("additions")) or 0,
+            "deletions": opt_int(f.get("deletions")) or 0,
+            "changes": opt_int(f.get("changes")) or 0,
             "patch": clip(f["patch"], PATCH_EXCERPT_CHARS) if isinstance(f.get("patch"), str) else None,
         }
-        if f.get("previous_filename"):
+        if opt_str(f.get("previous_filename")):
             entry["previous_filename"] = f["previous_filename"]
         files.append(entry)
-    total = int(body.get("total_commits") or len(commits))
+    total = opt_int(body.get("total_commits"))
+    total = len(commits) if total is None else total
     return {
-        "status": body.get("status"),
-        "ahead_by": body.get("ahead_by"),
-        "behind_by": body.get("behind_by"),
+        "status": opt_str(body.get("status")),
+        "ahead_by": opt_int(body.get("ahead_by")),
+        "behind_by": opt_int(body.get("behind_by")),
         "total_commits": total,
         "commits": commits[:COMPARE_COMMITS_SHOWN],
         "commits_truncated": total > min(len(commits), COMPARE_COMMITS_SHOWN),
         "files": files,
-        "html_url": body.get("html_url"),
+        "html_url": opt_str(body.get("html_url")),
     }
 
 
 def _run(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": int(item["id"]),
-        "name": item.get("name"),
-        "title": item.get("display_title"),
-        "branch": item.get("head_branch"),
-        "sha": item.get("head_sha"),
-        "event": item.get("event"),
-        "status": item.get("status"),
-        "conclusion": item.get("conclusion"),
-        "run_number": item.get("run_number"),
-        "attempt": item.get("run_attempt"),
-        "created_at": item.get("created_at"),
-        "updated_at": item.get("updated_at"),
+        "name": opt_str(item.get("name")),
+        "title": opt_str(item.get("display_title")),
+        "branch": opt_str(item.get("head_branch")),
+        "sha": opt_str(item.get("head_sha")),
+        "event": opt_str(item.get("event")),
+        "status": opt_str(item.get("status")),
+        "conclusion": opt_str(item.get("conclusion")),
+        "run_number": opt_int(item.get("run_number")),
+        "attempt": opt_int(item.get("run_attempt")),
+        "created_at": opt_str(item.get("created_at")),
+        "updated_at": opt_str(item.get("updated_at")),
         "actor": _login(item.get("actor")),
-        "url": item.get("html_url"),
+        "url": opt_str(item.get("html_url")),
     }
 
 

@@ -26,6 +26,7 @@ from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_ca
 from tools.http import HttpCaller
 from tools.wire import (
     UtcDatetime,
+    as_list,
     decode_json,
     expect_dict,
     expect_list,
@@ -364,10 +365,10 @@ def _payload(
     data: dict[str, Any] = {"resultType": result_type, "series": series}
     notes = ""
     for key in ("warnings", "infos"):
-        if body.get(key):
-            data[key] = body[key]
-    if body.get("warnings"):
-        notes = f" (Prometheus warnings: {'; '.join(str(w) for w in body['warnings'])})"
+        if as_list(body.get(key)):
+            data[key] = [str(item) for item in body[key]]
+    if data.get("warnings"):
+        notes = f" (Prometheus warnings: {'; '.join(data['warnings'])})"
     return data, notes
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.base import Adapter, AdapterSettings, SafetyMetadata, ToolResult, UpstreamError, tool_call
 from tools.http import BODY_EXCERPT_CHARS
-from tools.wire import clip, decode_json, expect_dict, json_field, malformed
+from tools.wire import as_dict, as_list, clip, decode_json, expect_dict, json_field, malformed
 
 SLACK_JSON = "application/json; charset=utf-8"
 TS_PATTERN = r"^\d+\.\d+$"
@@ -156,8 +156,7 @@ class SlackAdapter(Adapter):
         hint = HINTS.get(error, "")
         if error == "missing_scope" and answer.get("needed"):
             hint += f" (needs {answer['needed']})"
-        metadata = answer.get("response_metadata")
-        details = metadata.get("messages") if isinstance(metadata, dict) else None
+        details = as_list(as_dict(answer.get("response_metadata")).get("messages"))
         if details:
             hint += ("; " if hint else "") + "; ".join(str(m) for m in details[:3])
         excerpt = self.http.redact(response.text[:BODY_EXCERPT_CHARS])

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.base import Adapter, AdapterSettings, SafetyMetadata, ToolResult, tool_call
-from tools.wire import clip, decode_json, expect_dict, json_field, malformed
+from tools.wire import as_list, clip, decode_json, expect_dict, json_field, malformed, opt_str
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -196,27 +196,27 @@ def describe_statuspage_error(response: httpx.Response) -> str | None:
 
 
 def _incident(incident: dict[str, Any]) -> dict[str, Any]:
-    updates = [u for u in incident.get("incident_updates") or [] if isinstance(u, dict)]
+    updates = [u for u in as_list(incident.get("incident_updates")) if isinstance(u, dict)]
     latest = max(updates, key=lambda u: str(u.get("created_at") or ""), default=None)
     return {
         "id": incident["id"],
-        "name": incident.get("name"),
-        "status": incident.get("status"),
-        "impact": incident.get("impact"),
-        "shortlink": incident.get("shortlink"),
-        "created_at": incident.get("created_at"),
-        "updated_at": incident.get("updated_at"),
-        "resolved_at": incident.get("resolved_at"),
+        "name": opt_str(incident.get("name")),
+        "status": opt_str(incident.get("status")),
+        "impact": opt_str(incident.get("impact")),
+        "shortlink": opt_str(incident.get("shortlink")),
+        "created_at": opt_str(incident.get("created_at")),
+        "updated_at": opt_str(incident.get("updated_at")),
+        "resolved_at": opt_str(incident.get("resolved_at")),
         "components": [
-            {"id": c.get("id"), "name": c.get("name"), "status": c.get("status")}
-            for c in incident.get("components") or []
+            {"id": opt_str(c.get("id")), "name": opt_str(c.get("name")), "status": opt_str(c.get("status"))}
+            for c in as_list(incident.get("components"))
             if isinstance(c, dict)
         ],
         "latest_update": (
             {
-                "status": latest.get("status"),
-                "body": latest.get("body"),
-                "created_at": latest.get("created_at"),
+                "status": opt_str(latest.get("status")),
+                "body": opt_str(latest.get("body")),
+                "created_at": opt_str(latest.get("created_at")),
             }
             if latest
             else None

@@ -117,6 +117,26 @@ def expect_list(http: HttpCaller, response: httpx.Response, path: str, value: An
     return value
 
 
+def opt_str(value: Any) -> str | None:
+    """``value`` when it is a string, else None: upstream fields are copied only with the type they claim."""
+    return value if isinstance(value, str) else None
+
+
+def opt_int(value: Any) -> int | None:
+    """``value`` when it is an integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else an empty list (for optional upstream arrays)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else an empty one (for optional upstream objects)."""
+    return value if isinstance(value, dict) else {}
+
+
 def json_field(response: httpx.Response, *keys: str) -> Any:
     """The first of ``keys`` present in a JSON object body, or None (never raises)."""
     try:

@@ -380,3 +380,54 @@ async def test_path_parts_are_validated(gh: GitHubAdapter, args: dict[str, str],
 def test_every_call_is_read_only() -> None:
     assert not any(spec.safety.mutating for spec in GitHubAdapter.calls.values())
     assert set(GitHubAdapter.calls) == {"list_deployments", "list_commits", "compare", "list_workflow_runs"}
+
+
+@pytest.mark.parametrize(
+    ("path", "call", "args", "body"),
+    [
+        # Found by fuzzing: fields of the wrong type must not crash the summary.
+        (
+            f"/repos/{REPO}/deployments",
+            "list_deployments",
+            {"repo": REPO},
+            [{"id": 1, "sha": 12345, "ref": {"x": 1}, "creator": "bot", "created_at": None}],
+        ),
+        (
+            f"/repos/{REPO}/compare/a...b",
+            "compare",
+            {"repo": REPO, "base": "a", "head": "b"},
+            {
+                "status": "ahead",
+                "total_commits": "2",
+                "commits": None,
+                "files": [{"filename": "f", "additions": "1", "deletions": None, "patch": 5}],
+            },
+        ),
+        (
+            f"/repos/{REPO}/actions/runs",
+            "list_workflow_runs",
+            {"repo": REPO},
+            {"workflow_runs": [{"id": 1, "conclusion": {"odd": True}, "status": ["x"], "run_number": "7"}]},
+        ),
+    ],
+)
+async def test_fields_of_the_wrong_type_do_not_crash(
+    gh: GitHubAdapter, path: str, call: str, args: dict[str, str], body: Any
+) -> None:
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        mock.get(path).respond(200, json=body)
+        mock.get(f"/repos/{REPO}/deployments/1/statuses").respond(200, json=[{"state": 3}])
+        result = await gh.invoke(call, args)
+    assert result.status in ("ok", "no_data"), result.summary
+    result.model_dump_json()
+
+
+async def test_unreadable_rate_limit_reset_is_still_a_clear_error(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/commits").respond(
+            429,
+            json={"message": "slow down"},
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9" * 40},
+        )
+        result = await gh.invoke("list_commits", {"repo": REPO})
+    assert result.error is not None and "resets at an unknown time" in result.error.message

@@ -326,3 +326,11 @@ async def test_scalar_result(prom: PrometheusAdapter) -> None:
         result = await prom.invoke("query", {"query": "scalar(sum(up))"})
     assert result.status == "ok"
     assert result.data["series"] == [{"metric": {}, "values": [[1795168800.0, 42.0]]}]
+
+
+async def test_odd_warnings_field_does_not_crash(prom: PrometheusAdapter) -> None:
+    body = vector(({"job": "api"}, "1")) | {"warnings": 1.5}
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/api/v1/query").respond(200, json=body)
+        result = await prom.invoke("query", {"query": "up"})
+    assert result.status == "ok" and "warnings" not in result.data

@@ -220,3 +220,13 @@ def test_safety_metadata() -> None:
         ) == (True, "communicate", "auto", True, "external")
         assert safety.undo == "edit or delete the message with chat.update/chat.delete"
     assert post.idempotent is False
+
+
+async def test_odd_error_details_do_not_crash(slack: SlackAdapter, ledger: ActionLedger) -> None:
+    grant = grant_for(ledger, slack, "post_message", POST)
+    with respx.mock(base_url=BASE) as mock:
+        mock.post("/chat.postMessage").respond(
+            200, json={"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": 3}}
+        )
+        result = await slack.invoke("post_message", POST, grant=grant)
+    assert result.error is not None and "invalid_blocks (the blocks are malformed)" in result.error.message

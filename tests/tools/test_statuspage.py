@@ -229,3 +229,12 @@ def test_safety_metadata() -> None:
         ) == (True, "communicate", "auto", True, False, "external")
         assert safety.undo == "post a correcting update or resolve the incident"
     assert not StatuspageAdapter.calls["get_incident"].safety.mutating
+
+
+async def test_odd_incident_fields_do_not_crash(sp: StatuspageAdapter) -> None:
+    odd = {"id": "inc9q", "status": "investigating", "name": 5, "incident_updates": 1.5, "components": "all"}
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"{INCIDENTS}/inc9q").respond(200, json=odd)
+        result = await sp.invoke("get_incident", {"incident_id": "inc9q"})
+    assert result.status == "ok"
+    assert result.data["components"] == [] and result.data["updates_count"] == 0
