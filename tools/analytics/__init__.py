@@ -1,0 +1,1 @@
+"""Investigation analytics both reasoners use: metric anomaly ranking, change correlation, log patterns."""
