@@ -44,7 +44,17 @@ from tools.base import (
     tool_call,
 )
 from tools.http import HttpCaller
-from tools.wire import clip, decode_json, expect_dict, expect_list, json_field, malformed, utc_now
+from tools.wire import (
+    clip,
+    decode_json,
+    expect_dict,
+    expect_list,
+    json_field,
+    malformed,
+    opt_int,
+    opt_str,
+    utc_now,
+)
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -746,18 +756,18 @@ def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
     involved = _dict(event.get("involvedObject"))
     series = _dict(event.get("series"))
     last_seen = (
-        event.get("lastTimestamp")
-        or series.get("lastObservedTime")
-        or event.get("eventTime")
-        or _dict(event.get("metadata")).get("creationTimestamp")
+        opt_str(event.get("lastTimestamp"))
+        or opt_str(series.get("lastObservedTime"))
+        or opt_str(event.get("eventTime"))
+        or opt_str(_dict(event.get("metadata")).get("creationTimestamp"))
     )
     return {
-        "type": event.get("type"),
-        "reason": event.get("reason"),
+        "type": opt_str(event.get("type")),
+        "reason": opt_str(event.get("reason")),
         "object": f"{involved.get('kind')}/{involved.get('name')}",
         "message": clip(str(event.get("message") or ""), 300),
-        "count": event.get("count") or series.get("count") or 1,
-        "first_seen": event.get("firstTimestamp") or event.get("eventTime"),
+        "count": opt_int(event.get("count")) or opt_int(series.get("count")) or 1,
+        "first_seen": opt_str(event.get("firstTimestamp")) or opt_str(event.get("eventTime")),
         "last_seen": last_seen,
     }
 

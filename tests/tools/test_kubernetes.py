@@ -705,3 +705,29 @@ def test_mutating_calls_declare_the_agreed_safety_metadata() -> None:
         calls[name].safety.mutating
         for name in ("list_pods", "get_deployment", "list_replicasets", "list_events")
     )
+
+
+async def test_events_with_odd_timestamps_still_sort(k8s: KubernetesAdapter) -> None:
+    events = {
+        "items": [
+            {
+                "type": "Warning",
+                "reason": "BackOff",
+                "involvedObject": {"kind": "Pod", "name": "a"},
+                "lastTimestamp": {"odd": True},
+                "count": "many",
+            },
+            {
+                "type": "Normal",
+                "reason": "Pulled",
+                "involvedObject": {"kind": "Pod", "name": "a"},
+                "lastTimestamp": "2026-11-20T10:00:00Z",
+            },
+        ]
+    }
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(EVENTS_PATH).respond(200, json=events)
+        result = await k8s.invoke("list_events", {"namespace": "shop"})
+    assert result.status == "ok"
+    assert [e["reason"] for e in result.data["events"]] == ["Pulled", "BackOff"]
+    assert result.data["events"][1]["count"] == 1
