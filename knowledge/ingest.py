@@ -501,6 +501,43 @@ def chunk_document(document: KnowledgeDocument, *, max_chars: int = DEFAULT_MAX_
 # ---------------------------------------------------------------------------------------------------
 
 
+class _PendingWrites:
+    """Writes queued across files and sent in large batches: Chroma's cost is mostly per call.
+
+    The last operation on an id wins, so a delete followed by an upsert of the same id (a moved
+    document) and the reverse both end as they would one by one. Deletes go first on flush.
+    """
+
+    def __init__(self, store: KnowledgeStore, *, batch_size: int = 512) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.upserts: dict[str, tuple[str, Mapping[str, MetadataValue]]] = {}
+        self.deletes: set[str] = set()
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        for chunk in chunks:
+            self.deletes.discard(chunk.id)
+            self.upserts[chunk.id] = (chunk.text, chunk.metadata)
+        if len(self.upserts) + len(self.deletes) >= self.batch_size:
+            self.flush()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        for chunk_id in ids:
+            self.upserts.pop(chunk_id, None)
+            self.deletes.add(chunk_id)
+        if len(self.upserts) + len(self.deletes) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.deletes:
+            self.store.delete(sorted(self.deletes))
+            self.deletes.clear()
+        if self.upserts:
+            ids = list(self.upserts)
+            self.store.upsert(ids, [self.upserts[i][0] for i in ids], [self.upserts[i][1] for i in ids])
+            self.upserts.clear()
+
+
 @dataclass(frozen=True)
 class _Candidate:
     file: Path
@@ -525,6 +562,7 @@ def ingest_paths(
     reported as a warning. ``on_progress(done, total, path)`` is called after each file.
     """
     report = IngestReport()
+    writes = _PendingWrites(store)
     root_dir = Path(os.path.abspath(root)) if root is not None else None
     existing = _metadata_by_file(store)
     candidates: list[_Candidate] = []
@@ -543,7 +581,7 @@ def ingest_paths(
                 candidates.append(_Candidate(file, _relative(file, base)))
             present = {str(p) for p in found}
             removed = _forget(
-                store, existing, [f for f in existing if _is_under(f, path) and f not in present]
+                writes, existing, [f for f in existing if _is_under(f, path) and f not in present]
             )
             if removed:
                 report.removed += removed
@@ -557,7 +595,7 @@ def ingest_paths(
             candidates.append(_Candidate(path, source_path))
         else:
             # Whatever was ingested from this path (a file, or a folder's files) is gone with it.
-            removed = _forget(store, existing, [f for f in existing if f == str(path) or _is_under(f, path)])
+            removed = _forget(writes, existing, [f for f in existing if f == str(path) or _is_under(f, path)])
             reason = f"{given}: does not exist"
             if removed:
                 report.removed += removed
@@ -570,15 +608,17 @@ def ingest_paths(
         unique.setdefault(candidate.file, candidate)
     candidates = list(unique.values())
     total = len(candidates)
+    files_by_doc = _files_by_doc(existing)
     claimed: dict[str, str] = {}
     for done, candidate in enumerate(candidates, start=1):
         try:
-            _ingest_file(store, candidate, existing, claimed, report, catalog, max_chunk_chars)
+            _ingest_file(writes, candidate, existing, files_by_doc, claimed, report, catalog, max_chunk_chars)
         except KnowledgeFileError as exc:
             report.skipped.append(SkippedPath(str(candidate.file), str(exc)))
             log.warning("knowledge_file_skipped", path=str(candidate.file), reason=str(exc))
         if on_progress is not None:
             on_progress(done, total, str(candidate.file))
+    writes.flush()
 
     log.info(
         "knowledge_ingested",
@@ -593,9 +633,10 @@ def ingest_paths(
 
 
 def _ingest_file(
-    store: KnowledgeStore,
+    writes: _PendingWrites,
     candidate: _Candidate,
     existing: dict[str, dict[str, Mapping[str, MetadataValue]]],
+    files_by_doc: dict[str, set[str]],
     claimed: dict[str, str],
     report: IngestReport,
     catalog: ServiceCatalog | None,
@@ -609,17 +650,14 @@ def _ingest_file(
         source_file=source_file,
         folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower()),
     )
-    owner = claimed.get(document.doc_id) or _other_owner(document.doc_id, source_file, existing)
+    on_disk, moved_from = _other_files_with_doc(document.doc_id, source_file, existing, files_by_doc)
+    owner = claimed.get(document.doc_id) or next(iter(on_disk), None)
     if owner is not None and owner != source_file:
         raise KnowledgeFileError(
             f"{candidate.source_path}: id {document.doc_id!r} is already used by {owner}; give one of them another id"
         )
-    moved_from = _files_gone_with_doc(document.doc_id, source_file, existing)
-    for old_file in moved_from:
-        # The document moved: its chunks under the old path would duplicate it in results.
-        old_ids = list(existing.pop(old_file))
-        store.delete(old_ids)
-        report.removed += len(old_ids)
+    # The document moved: its chunks under the old path would duplicate it in results.
+    report.removed += _forget(writes, existing, moved_from)
     claimed[document.doc_id] = source_file
     for warning in document.warnings:
         report.warnings.append(SkippedPath(source_file, f"{candidate.source_path}: {warning}"))
@@ -636,10 +674,8 @@ def _ingest_file(
     new_ids = {c.id for c in chunks}
     to_write = [c for c in chunks if c.id not in before or dict(before[c.id]) != c.metadata]
     stale = [chunk_id for chunk_id in before if chunk_id not in new_ids]
-    if to_write:
-        store.upsert([c.id for c in to_write], [c.text for c in to_write], [c.metadata for c in to_write])
-    if stale:
-        store.delete(stale)
+    writes.delete(stale)
+    writes.upsert(to_write)
     added = sum(1 for c in to_write if c.id not in before)
     report.added += added
     report.updated += len(to_write) - added
@@ -649,13 +685,13 @@ def _ingest_file(
 
 
 def _forget(
-    store: KnowledgeStore,
+    writes: _PendingWrites,
     existing: dict[str, dict[str, Mapping[str, MetadataValue]]],
     gone_files: list[str],
 ) -> int:
-    """Delete the chunks of ``gone_files`` from the store and from ``existing``; return how many."""
+    """Queue the deletion of the chunks of ``gone_files`` and drop them from ``existing``; return how many."""
     ids = [chunk_id for file in gone_files for chunk_id in existing.pop(file)]
-    store.delete(ids)
+    writes.delete(ids)
     return len(ids)
 
 
@@ -666,28 +702,24 @@ def _metadata_by_file(store: KnowledgeStore) -> dict[str, dict[str, Mapping[str,
     return by_file
 
 
-def _other_owner(
-    doc_id: str, source_file: str, existing: dict[str, dict[str, Mapping[str, MetadataValue]]]
-) -> str | None:
-    """The file that already holds ``doc_id`` in the store, if it is another file that still exists."""
+def _files_by_doc(existing: dict[str, dict[str, Mapping[str, MetadataValue]]]) -> dict[str, set[str]]:
+    files: dict[str, set[str]] = {}
     for file, chunks in existing.items():
-        if file == source_file or not os.path.exists(file):
-            continue
-        if any(metadata.get("doc_id") == doc_id for metadata in chunks.values()):
-            return file
-    return None
+        for metadata in chunks.values():
+            files.setdefault(str(metadata.get("doc_id", "")), set()).add(file)
+    return files
 
 
-def _files_gone_with_doc(
-    doc_id: str, source_file: str, existing: dict[str, dict[str, Mapping[str, MetadataValue]]]
-) -> list[str]:
-    return [
-        file
-        for file, chunks in existing.items()
-        if file != source_file
-        and not os.path.exists(file)
-        and any(metadata.get("doc_id") == doc_id for metadata in chunks.values())
-    ]
+def _other_files_with_doc(
+    doc_id: str,
+    source_file: str,
+    existing: dict[str, dict[str, Mapping[str, MetadataValue]]],
+    files_by_doc: dict[str, set[str]],
+) -> tuple[list[str], list[str]]:
+    """Other files the store holds ``doc_id`` for, split into (still on disk, gone from disk)."""
+    others = sorted(f for f in files_by_doc.get(doc_id, set()) if f != source_file and f in existing)
+    on_disk = [f for f in others if os.path.exists(f)]
+    return on_disk, [f for f in others if f not in on_disk]
 
 
 def _relative(file: Path, base: Path) -> str:

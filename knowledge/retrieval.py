@@ -63,6 +63,7 @@ class Hit(BaseModel):
 # ---------------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
+_SEPARATORS = re.compile(r"[._\-]")
 _STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
 
@@ -78,12 +79,12 @@ class LexicalTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         tokens: list[str] = []
-        for match in _TOKEN.finditer(text.lower()):
-            token = match.group(0)
-            parts = [p for p in re.split(r"[._\-]", token) if p]
-            if len(parts) > 1:
+        for token in _TOKEN.findall(text.lower()):
+            if "_" in token or "-" in token or "." in token:
                 tokens.append(token)
-            tokens.extend(p for p in parts if p not in _STOP_WORDS)
+                tokens.extend(p for p in _SEPARATORS.split(token) if p and p not in _STOP_WORDS)
+            elif token not in _STOP_WORDS:
+                tokens.append(token)
         return [str(t) for t in self._stemmer.stemWords(tokens)]
 
 

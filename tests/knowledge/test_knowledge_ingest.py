@@ -342,3 +342,17 @@ def test_root_sets_the_cited_path(store: KnowledgeStore, knowledge_dir: Path) ->
 def test_heading_closing_hashes_follow_commonmark() -> None:
     chunks = chunk_document(_document("# Doc\n\n## Upgrading C# services ##\n\ntext\n"))
     assert chunks[0].heading == "Doc > Upgrading C# services"
+
+
+def test_queued_writes_keep_the_last_operation_per_id(store: KnowledgeStore) -> None:
+    from knowledge.ingest import _PendingWrites
+
+    first, second = chunk_document(_document("# Doc\n\n## A\n\none\n\n## B\n\ntwo\n"))
+    writes = _PendingWrites(store, batch_size=3)
+    writes.delete([first.id])
+    writes.upsert([first, second])  # reaches the batch size: flushed
+    assert store.count() == 2
+    writes.upsert([first])
+    writes.delete([first.id])
+    writes.flush()
+    assert _ids(store) == {second.id}
