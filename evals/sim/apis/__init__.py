@@ -1,0 +1,1 @@
+"""The simulated HTTP APIs, one module per integration; `evals.sim.server` mounts them."""

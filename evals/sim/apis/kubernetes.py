@@ -1,0 +1,154 @@
+"""Kubernetes API: pods (and their logs), events, deployments, scale, replicasets.
+
+A PATCH of a deployment that changes its pod template or replicas is an action: the world records
+it (``kubernetes.rollout_undo``, ``kubernetes.rollout_restart``, ``kubernetes.scale``...) and applies
+the scenario's effect from that moment. ``?dryRun=All`` answers without changing anything. Errors
+are ``Status`` objects with the HTTP code they carry.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from evals.sim.apis.common import json_response, request_id
+from evals.sim.kube import KubeError, apply_patch, status_object
+from evals.sim.logs import NANOS, LabelMatcher, LogQuery
+from evals.sim.timeutil import parse_rfc3339, rfc3339
+from evals.sim.world import World
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _status_response(error: KubeError) -> Response:
+    return json_response(error.body(), error.code)
+
+
+def routes(world: World) -> list[BaseRoute]:
+    kube = world.kube
+
+    def guarded(fn: Callable[[Request], Awaitable[Response]]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except KubeError as exc:
+                return _status_response(exc)
+
+        return endpoint
+
+    async def list_pods(request: Request) -> Response:
+        with world.locked():
+            return json_response(
+                kube.list_pods(
+                    request.path_params["namespace"],
+                    request.query_params.get("labelSelector"),
+                    request.query_params.get("fieldSelector"),
+                )
+            )
+
+    async def get_pod(request: Request) -> Response:
+        with world.locked():
+            return json_response(kube.get_pod(request.path_params["namespace"], request.path_params["name"]))
+
+    async def pod_log(request: Request) -> Response:
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        params = request.query_params
+        with world.locked():
+            pod = kube.get_pod(namespace, name)
+            container = params.get("container") or pod["spec"]["containers"][0]["name"]
+            statuses = {s["name"]: s for s in pod["status"].get("containerStatuses", [])}
+            if container not in statuses:
+                raise KubeError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+            if params.get("previous") in ("true", "1"):
+                if not statuses[container].get("lastState", {}).get("terminated"):
+                    raise KubeError(400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found')
+                return PlainTextResponse("")
+            now = world.now_ts()
+            start = parse_rfc3339(pod["metadata"]["creationTimestamp"]).timestamp()
+            if params.get("sinceSeconds"):
+                start = max(start, now - float(params["sinceSeconds"]))
+            query = LogQuery((LabelMatcher("namespace", "=", namespace), LabelMatcher("pod", "=", name)))
+            tail = int(params["tailLines"]) if params.get("tailLines") else 5000
+            selected = world.logs.select(query, int(start * NANOS), int(now * NANOS) + 1, tail, "backward")
+            entries = sorted((ts, line) for _, lines in selected for ts, line in lines)
+        with_time = params.get("timestamps") in ("true", "1")
+        text = "".join(f"{_nano_rfc3339(ts)} {line}\n" if with_time else f"{line}\n" for ts, line in entries)
+        return PlainTextResponse(text)
+
+    async def events(request: Request) -> Response:
+        with world.locked():
+            return json_response(kube.events(request.path_params["namespace"], request.query_params.get("fieldSelector")))
+
+    async def list_deployments(request: Request) -> Response:
+        with world.locked():
+            return json_response(kube.list_deployments(request.path_params["namespace"], request.query_params.get("labelSelector")))
+
+    async def deployment(request: Request) -> Response:
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        if request.method == "GET":
+            with world.locked():
+                return json_response(kube.render_deployment(kube.deployment(namespace, name)))
+        if request.method != "PATCH":
+            raise KubeError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        with world.locked():
+            record = kube.deployment(namespace, name)
+            if _dry_run(request):
+                return json_response(apply_patch(kube.render_deployment(record), body, content_type))
+            _, actions = kube.patch_deployment(namespace, name, body, content_type)
+            for action, args in actions:
+                world.apply_action(action, args, request_id=request_id(request))
+            # Rendered after the actions so that pod readiness reflects a fault they fixed.
+            return json_response(kube.render_deployment(record))
+
+    async def scale(request: Request) -> Response:
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        if request.method == "GET":
+            with world.locked():
+                return json_response(kube.render_scale(kube.deployment(namespace, name)))
+        if request.method != "PATCH":
+            raise KubeError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        with world.locked():
+            record = kube.deployment(namespace, name)
+            if _dry_run(request):
+                return json_response(apply_patch(copy.deepcopy(kube.render_scale(record)), body, content_type))
+            rendered, actions = kube.patch_scale(namespace, name, body, content_type)
+            for action, args in actions:
+                world.apply_action(action, args, request_id=request_id(request))
+            return json_response(rendered)
+
+    async def replicasets(request: Request) -> Response:
+        with world.locked():
+            return json_response(kube.list_replicasets(request.path_params["namespace"], request.query_params.get("labelSelector")))
+
+    async def unknown(request: Request) -> Response:
+        return json_response(status_object(404, "NotFound", "the server could not find the requested resource"), 404)
+
+    any_method = ["GET", "PATCH", "PUT", "POST", "DELETE"]
+    return [
+        Route("/api/v1/namespaces/{namespace}/pods", guarded(list_pods), methods=["GET"]),
+        Route("/api/v1/namespaces/{namespace}/pods/{name}", guarded(get_pod), methods=["GET"]),
+        Route("/api/v1/namespaces/{namespace}/pods/{name}/log", guarded(pod_log), methods=["GET"]),
+        Route("/api/v1/namespaces/{namespace}/events", guarded(events), methods=["GET"]),
+        Route("/apis/apps/v1/namespaces/{namespace}/deployments", guarded(list_deployments), methods=["GET"]),
+        Route("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", guarded(deployment), methods=any_method),
+        Route("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", guarded(scale), methods=any_method),
+        Route("/apis/apps/v1/namespaces/{namespace}/replicasets", guarded(replicasets), methods=["GET"]),
+        Route("/{path:path}", unknown, methods=any_method),
+    ]
+
+
+def _dry_run(request: Request) -> bool:
+    return request.query_params.get("dryRun") == "All"
+
+
+def _nano_rfc3339(ts_ns: int) -> str:
+    whole = rfc3339(ts_ns // NANOS)
+    return f"{whole[:-1]}.{ts_ns % NANOS:09d}Z"

@@ -1,0 +1,1123 @@
+"""Simulated Kubernetes: Deployments, one ReplicaSet per pod template, Pods and Events.
+
+The history of each Deployment is a list of *rollouts*: at time T, ReplicaSet R became current with
+revision N and K replicas. The scenario's deploys seed it; PATCHes from the API extend it the way the
+deployment controller would:
+
+- a template equal to an older ReplicaSet's (ignoring ``pod-template-hash``) re-activates that
+  ReplicaSet under a new revision number, like ``kubectl rollout undo`` (action
+  ``kubernetes.rollout_undo``); its ``deployment.kubernetes.io/revision-history`` keeps the old one;
+- a template that only adds or changes ``kubectl.kubernetes.io/restartedAt`` creates a new
+  ReplicaSet and revision (``kubernetes.rollout_restart``);
+- any other template change creates a new ReplicaSet (``kubernetes.set_image`` when an image
+  changed, ``kubernetes.patch_deployment`` otherwise); a replicas change is ``kubernetes.scale``.
+
+Every rollout replaces the pods (new names), so a rollback is visible in pod names and in logs.
+PATCH bodies may be JSON Patch, JSON merge patch or strategic merge patch (lists of named items,
+such as containers, merge by ``name``). Errors are Kubernetes ``Status`` objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evals.sim.faults import FaultTimeline
+from evals.sim.scenario import PodEffect, Scenario, ServiceSpec
+from evals.sim.telemetry import stable_hash
+from evals.sim.timeutil import rfc3339
+
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+HASH_LABEL = "pod-template-hash"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# kubernetes/apimachinery util/rand: the alphabet of generated names (no vowels, no confusable digits).
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+EVENT_TTL_SECONDS = 3600.0
+NODES = ("node-a", "node-b", "node-c")
+
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+}
+
+ActionRequest = tuple[str, dict[str, Any]]
+PodEffectsFn = Callable[[str, float], list[tuple[FaultTimeline, PodEffect]]]
+
+
+class KubeError(Exception):
+    """An API error, rendered as a ``Status`` object with the same HTTP code."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        return status_object(self.code, self.reason, self.message, self.details)
+
+
+def status_object(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": details or {},
+        "code": code,
+    }
+
+
+def not_found(kind: str, name: str, group: str = "") -> KubeError:
+    qualified = f"{kind}.{group}" if group else kind
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    return KubeError(404, "NotFound", f'{qualified} "{name}" not found', details)
+
+
+def safe_encode(text: str) -> str:
+    """``rand.SafeEncodeString``: each character mapped into the safe alphabet."""
+    return "".join(SAFE_ALPHABET[ord(c) % len(SAFE_ALPHABET)] for c in text)
+
+
+def fnv32a(data: bytes) -> int:
+    value = 0x811C9DC5
+    for byte in data:
+        value ^= byte
+        value = (value * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    return safe_encode(str(fnv32a(json.dumps(normalize(template), sort_keys=True).encode())))
+
+
+def stable_uid(*parts: object) -> str:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def random_suffix(length: int, *parts: object) -> str:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:length])
+
+
+def normalize(value: Any) -> Any:
+    """Drop nulls and empty maps/lists, so that templates compare as the API server would store them."""
+    if isinstance(value, dict):
+        cleaned = {k: normalize(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in cleaned.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return value
+
+
+def without_hash_label(template: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(template)
+    labels = stripped.get("metadata", {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(HASH_LABEL, None)
+    return normalize(stripped)  # type: ignore[no-any-return]  # normalize keeps the dict shape
+
+
+# ------------------------------------------------------------------------------------------- patches
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """Strategic merge patch, for the shapes a Deployment has: lists of named items merge by name."""
+    if isinstance(patch, list) and isinstance(target, list) and all(
+        isinstance(item, dict) and "name" in item for item in [*patch, *target]
+    ):
+        merged = [copy.deepcopy(item) for item in target]
+        for item in patch:
+            for i, existing in enumerate(merged):
+                if existing["name"] == item["name"]:
+                    merged[i] = strategic_merge_patch(existing, item)
+                    break
+            else:
+                merged.append(copy.deepcopy(item))
+        return merged
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue  # directives such as $retainKeys do not change these simple shapes
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = strategic_merge_patch(result.get(key), value)
+    return result
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise KubeError(422, "Invalid", f"invalid JSON pointer {path!r}")
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def json_patch(target: Any, operations: Any) -> Any:
+    """RFC 6902 JSON Patch (add, remove, replace, test, copy, move)."""
+    if not isinstance(operations, list):
+        raise KubeError(400, "BadRequest", "json patch must be a list of operations")
+    document = copy.deepcopy(target)
+
+    def parent_of(path: str) -> tuple[Any, str]:
+        parts = _pointer(path)
+        if not parts:
+            raise KubeError(422, "Invalid", "cannot patch the whole document")
+        node = document
+        for part in parts[:-1]:
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            except (KeyError, IndexError, ValueError) as exc:
+                raise KubeError(422, "Invalid", f"json patch path {path!r} does not exist") from exc
+        return node, parts[-1]
+
+    def get(path: str) -> Any:
+        node = document
+        for part in _pointer(path):
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            except (KeyError, IndexError, ValueError) as exc:
+                raise KubeError(422, "Invalid", f"json patch path {path!r} does not exist") from exc
+        return node
+
+    def put(path: str, value: Any, *, replace: bool) -> None:
+        parent, key = parent_of(path)
+        if isinstance(parent, list):
+            index = len(parent) if key == "-" else int(key)
+            if replace:
+                parent[index] = value
+            else:
+                parent.insert(index, value)
+        else:
+            if replace and key not in parent:
+                raise KubeError(422, "Invalid", f"json patch replace: path {path!r} does not exist")
+            parent[key] = value
+
+    def remove(path: str) -> Any:
+        parent, key = parent_of(path)
+        try:
+            return parent.pop(int(key)) if isinstance(parent, list) else parent.pop(key)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise KubeError(422, "Invalid", f"json patch remove: path {path!r} does not exist") from exc
+
+    for operation in operations:
+        if not isinstance(operation, dict) or "op" not in operation or "path" not in operation:
+            raise KubeError(400, "BadRequest", f"invalid json patch operation: {operation!r}")
+        op, path = operation["op"], operation["path"]
+        if op == "add":
+            put(path, copy.deepcopy(operation.get("value")), replace=False)
+        elif op == "replace":
+            put(path, copy.deepcopy(operation.get("value")), replace=True)
+        elif op == "remove":
+            remove(path)
+        elif op == "test":
+            if get(path) != operation.get("value"):
+                raise KubeError(422, "Invalid", f"json patch test failed at {path!r}")
+        elif op in ("copy", "move"):
+            source = operation.get("from", "")
+            value = copy.deepcopy(get(source)) if op == "copy" else remove(source)
+            put(path, value, replace=False)
+        else:
+            raise KubeError(400, "BadRequest", f"unknown json patch operation {op!r}")
+    return document
+
+
+def apply_patch(target: dict[str, Any], body: bytes, content_type: str) -> dict[str, Any]:
+    kind = PATCH_TYPES.get(content_type.split(";")[0].strip().lower())
+    if kind is None:
+        raise KubeError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}",
+        )
+    try:
+        patch = json.loads(body or b"null")
+    except json.JSONDecodeError as exc:
+        raise KubeError(400, "BadRequest", f"error decoding patch: {exc}") from exc
+    if kind == "json":
+        patched = json_patch(target, patch)
+    elif not isinstance(patch, dict):
+        raise KubeError(400, "BadRequest", "a merge patch must be a JSON object")
+    elif kind == "merge":
+        patched = merge_patch(target, patch)
+    else:
+        patched = strategic_merge_patch(target, patch)
+    if not isinstance(patched, dict):
+        raise KubeError(422, "Invalid", "the patched object is not an object")
+    return patched
+
+
+# ------------------------------------------------------------------------------------------ selectors
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def label_selector_matches(selector: str | None, labels: dict[str, str]) -> bool:
+    """``app=checkout``, ``app!=x``, ``tier in (a,b)``, ``tier notin (a)``, ``app``, ``!app``."""
+    if not selector:
+        return True
+    for requirement in _split_top_level(selector):
+        if " notin " in requirement or " in " in requirement:
+            negate = " notin " in requirement
+            key, _, values = requirement.partition(" notin " if negate else " in ")
+            allowed = {v.strip() for v in values.strip().strip("()").split(",")}
+            present = labels.get(key.strip()) in allowed
+            if present == negate:
+                return False
+        elif "!=" in requirement:
+            key, _, value = requirement.partition("!=")
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in requirement:
+            key, _, value = requirement.replace("==", "=").partition("=")
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif requirement.startswith("!"):
+            if requirement[1:].strip() in labels:
+                return False
+        elif requirement not in labels:
+            return False
+    return True
+
+
+def field_selector_matches(selector: str | None, obj: dict[str, Any]) -> bool:
+    """``involvedObject.kind=Pod,involvedObject.name=x,type!=Normal``."""
+    if not selector:
+        return True
+    for requirement in _split_top_level(selector):
+        negate = "!=" in requirement
+        path, _, value = requirement.replace("==", "=").partition("!=" if negate else "=")
+        node: Any = obj
+        for part in path.strip().split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        actual = "" if node is None else str(node)
+        if (actual == value.strip()) == negate:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+@dataclass
+class ReplicaSetRecord:
+    name: str
+    uid: str
+    hash: str
+    template: dict[str, Any]  # normalised, without the hash label
+    created_at: float
+
+    def template_with_hash(self) -> dict[str, Any]:
+        template = copy.deepcopy(self.template)
+        template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = self.hash
+        return template
+
+
+@dataclass
+class Rollout:
+    at: float
+    replicaset: ReplicaSetRecord
+    revision: int
+    replicas: int
+    pod_set: int  # pods are replaced when this changes (not on a scale)
+    reason: str
+
+
+@dataclass
+class DeploymentRecord:
+    service: ServiceSpec
+    name: str
+    namespace: str
+    uid: str
+    created_at: float
+    replicasets: list[ReplicaSetRecord] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def current(self, now: float) -> Rollout:
+        eligible = [r for r in self.rollouts if r.at <= now]
+        return eligible[-1] if eligible else self.rollouts[0]
+
+    def revisions_of(self, replicaset: ReplicaSetRecord, now: float) -> list[int]:
+        seen: list[int] = []
+        for rollout in self.rollouts:
+            if rollout.at <= now and rollout.replicaset is replicaset and rollout.revision not in seen:
+                seen.append(rollout.revision)
+        return seen
+
+    def max_revision(self) -> int:
+        return max(r.revision for r in self.rollouts)
+
+    def find_replicaset(self, template: dict[str, Any]) -> ReplicaSetRecord | None:
+        wanted = without_hash_label(template)
+        for replicaset in self.replicasets:
+            if replicaset.template == wanted:
+                return replicaset
+        return None
+
+
+def pod_template(spec: ServiceSpec, image: str) -> dict[str, Any]:
+    app = spec.deployment_name or spec.name
+    port = 5432 if spec.kind == "database" else 8080
+    container: dict[str, Any] = {
+        "name": app,
+        "image": image,
+        "ports": [{"containerPort": port, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "imagePullPolicy": "IfNotPresent",
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+    }
+    if spec.kind != "database":
+        container["readinessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": port, "scheme": "HTTP"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 1,
+            "successThreshold": 1,
+            "failureThreshold": 3,
+        }
+    template = {
+        "metadata": {"labels": {"app": app}},
+        "spec": {
+            "containers": [container],
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+            "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler",
+        },
+    }
+    return normalize(template)  # type: ignore[no-any-return]  # a dict stays a dict
+
+
+def _images(template: dict[str, Any]) -> dict[str, str]:
+    return {c.get("name", ""): c.get("image", "") for c in template.get("spec", {}).get("containers", [])}
+
+
+class KubeCluster:
+    """Every Deployment of the scenario's topology and what the API shows of it at a given time."""
+
+    def __init__(self, scenario: Scenario, *, anchor: float, now: Callable[[], float], pod_effects: PodEffectsFn) -> None:
+        self.scenario = scenario
+        self.anchor = anchor
+        self._now = now
+        self._pod_effects = pod_effects
+        self._seed = scenario.seed
+        self.deployments: dict[tuple[str, str], DeploymentRecord] = {}
+        self._resource_version = 1000
+        for spec in scenario.topology.services:
+            if spec.deployment_name is None or spec.image is None:
+                continue
+            self._add_deployment(spec, spec.image)
+
+    def _add_deployment(self, spec: ServiceSpec, image: str) -> None:
+        name = spec.deployment_name or spec.name
+        created = self.anchor + min(spec.deployed_at, -30 * 86400.0)
+        record = DeploymentRecord(
+            service=spec,
+            name=name,
+            namespace=spec.namespace,
+            uid=stable_uid(self._seed, "deployment", spec.namespace, name),
+            created_at=created,
+            labels={"app": name},
+        )
+        self.deployments[(spec.namespace, name)] = record
+        self._rollout(record, pod_template(spec, image), self.anchor + spec.deployed_at, reason="initial",
+                      revision=spec.revision, replicas=spec.replicas)
+        for change in sorted((c for c in self.scenario.changes if c.service == spec.name and c.deploy), key=lambda c: c.at):
+            assert change.deploy is not None
+            self._rollout(record, pod_template(spec, change.deploy.image), self.anchor + change.at, reason="deploy",
+                          revision=change.deploy.revision, replicas=record.rollouts[-1].replicas)
+
+    def _rollout(
+        self,
+        record: DeploymentRecord,
+        template: dict[str, Any],
+        at: float,
+        *,
+        reason: str,
+        revision: int | None = None,
+        replicas: int,
+    ) -> tuple[Rollout, bool]:
+        """Make ``template`` current at ``at``; returns the rollout and whether its ReplicaSet existed."""
+        replicaset = record.find_replicaset(template)
+        existed = replicaset is not None
+        if replicaset is None:
+            normalized = without_hash_label(template)
+            digest = template_hash(normalized)
+            replicaset = ReplicaSetRecord(
+                name=f"{record.name}-{digest}",
+                uid=stable_uid(self._seed, "replicaset", record.namespace, record.name, digest),
+                hash=digest,
+                template=normalized,
+                created_at=at,
+            )
+            record.replicasets.append(replicaset)
+        number = revision if revision is not None else (record.max_revision() + 1 if record.rollouts else 1)
+        rollout = Rollout(at, replicaset, number, replicas, pod_set=len(record.rollouts), reason=reason)
+        record.rollouts.append(rollout)
+        record.rollouts.sort(key=lambda r: r.at)
+        self._resource_version += 1
+        return rollout, existed
+
+    # -- lookups
+    def deployment(self, namespace: str, name: str) -> DeploymentRecord:
+        record = self.deployments.get((namespace, name))
+        if record is None:
+            raise not_found("deployments", name, "apps")
+        return record
+
+    def deployment_for_service(self, service: str) -> DeploymentRecord | None:
+        for record in self.deployments.values():
+            if record.service.name == service:
+                return record
+        return None
+
+    def resource_version(self) -> str:
+        return str(self._resource_version)
+
+    # -- pods
+    def pod_names(self, record: DeploymentRecord, rollout: Rollout) -> list[str]:
+        return [
+            f"{rollout.replicaset.name}-{random_suffix(5, self._seed, rollout.replicaset.name, rollout.pod_set, i)}"
+            for i in range(rollout.replicas)
+        ]
+
+    def pod_timeline(self, service: str) -> list[tuple[float, list[str]]]:
+        """When each set of pods started running, oldest first (used to attribute log lines)."""
+        record = self.deployment_for_service(service)
+        if record is None:
+            return []
+        return [(r.at, self.pod_names(record, r)) for r in record.rollouts]
+
+    def _pod_created(self, record: DeploymentRecord, rollout: Rollout, index: int) -> float:
+        """When pod ``index`` of the rollout's pod set started: with its rollout, or with the scale-up that added it."""
+        for candidate in record.rollouts:
+            if candidate.pod_set == rollout.pod_set and candidate.replicas > index:
+                return _pods_start(candidate) + index * 3
+        return _pods_start(rollout)
+
+    def render_pod(self, record: DeploymentRecord, rollout: Rollout, index: int, name: str) -> dict[str, Any]:
+        now = self._now()
+        spec = record.service
+        replicaset = rollout.replicaset
+        created = self._pod_created(record, rollout, index)
+        uid = stable_uid(self._seed, "pod", name)
+        template = replicaset.template_with_hash()
+        containers = template["spec"]["containers"]
+        effect = self._effect_for(spec.name, index, now)
+        phase = "Running"
+        pod_conditions_ready = True
+        scheduled = True
+        statuses = []
+        for container in containers:
+            image = container.get("image", "")
+            status: dict[str, Any] = {
+                "name": container["name"],
+                "image": image,
+                "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+                "containerID": f"containerd://{hashlib.sha256((name + container['name']).encode()).hexdigest()}",
+                "ready": True,
+                "started": True,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": rfc3339(created + 4)}},
+                "lastState": {},
+            }
+            if effect is not None:
+                timeline, pod_effect = effect
+                since = max(timeline.start, created)
+                restarts = math.floor(pod_effect.restarts_per_hour * max(now - since, 0) / 3600)
+                status["restartCount"] = restarts
+                last_restart = since + (now - since) * 0.8 if restarts else created + 4
+                if restarts or pod_effect.last_termination_reason:
+                    reason = pod_effect.last_termination_reason or ("OOMKilled" if pod_effect.status == "OOMKilled" else "Error")
+                    exit_code = pod_effect.exit_code if pod_effect.exit_code is not None else (137 if reason == "OOMKilled" else 1)
+                    status["lastState"] = {
+                        "terminated": {
+                            "exitCode": exit_code,
+                            "reason": reason,
+                            "startedAt": rfc3339(max(last_restart - 60, since)),
+                            "finishedAt": rfc3339(last_restart),
+                            "containerID": status["containerID"],
+                        }
+                    }
+                if pod_effect.status in ("CrashLoopBackOff", "Error"):
+                    status["state"] = {
+                        "waiting": {
+                            "reason": "CrashLoopBackOff",
+                            "message": f"back-off 5m0s restarting failed container={container['name']} "
+                            f"pod={name}_{record.namespace}({uid})",
+                        }
+                    }
+                    status["ready"] = status["started"] = False
+                elif pod_effect.status == "ImagePullBackOff":
+                    status["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+                    status["ready"] = status["started"] = False
+                    status["restartCount"] = 0
+                    status["lastState"] = {}
+                    phase = "Pending"
+                elif pod_effect.status == "Pending":
+                    phase = "Pending"
+                    scheduled = False
+                else:
+                    status["state"] = {"running": {"startedAt": rfc3339(last_restart)}}
+                    status["ready"] = pod_effect.ready
+                pod_conditions_ready = pod_conditions_ready and bool(status["ready"]) and scheduled
+            statuses.append(status)
+        transition = rfc3339(created + 6)
+        if scheduled:
+            conditions = [
+                {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": transition},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": rfc3339(created + 1)},
+                _ready_condition("Ready", pod_conditions_ready, transition, containers),
+                _ready_condition("ContainersReady", pod_conditions_ready, transition, containers),
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": rfc3339(created)},
+            ]
+        else:
+            conditions = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/3 nodes are available: 3 Insufficient memory.",
+                    "lastTransitionTime": rfc3339(created),
+                }
+            ]
+        node = NODES[stable_hash(name) % len(NODES)]
+        pod: dict[str, Any] = {
+            "metadata": {
+                "name": name,
+                "generateName": f"{replicaset.name}-",
+                "namespace": record.namespace,
+                "uid": uid,
+                "resourceVersion": self.resource_version(),
+                "creationTimestamp": rfc3339(created),
+                "labels": dict(template["metadata"]["labels"]),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": replicaset.name,
+                        "uid": replicaset.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {**copy.deepcopy(template["spec"]), **({"nodeName": node} if scheduled else {})},
+            "status": {
+                "phase": phase,
+                "conditions": conditions,
+                "qosClass": "Burstable",
+                "startTime": rfc3339(created),
+            },
+        }
+        if scheduled:
+            octet = stable_hash(name, "ip") % 250 + 2
+            pod["status"].update(
+                {"hostIP": f"10.0.{NODES.index(node)}.10", "podIP": f"10.244.{NODES.index(node)}.{octet}", "containerStatuses": statuses}
+            )
+        return pod
+
+    def _effect_for(self, service: str, index: int, now: float) -> tuple[FaultTimeline, PodEffect] | None:
+        for timeline, effect in self._pod_effects(service, now):
+            if effect.affected is None or index < effect.affected:
+                return timeline, effect
+        return None
+
+    def current_pods(self, record: DeploymentRecord) -> list[dict[str, Any]]:
+        rollout = record.current(self._now())
+        return [self.render_pod(record, rollout, i, name) for i, name in enumerate(self.pod_names(record, rollout))]
+
+    def list_pods(self, namespace: str, label_selector: str | None, field_selector: str | None) -> dict[str, Any]:
+        items = []
+        for (ns, _), record in sorted(self.deployments.items()):
+            if ns != namespace:
+                continue
+            for pod in self.current_pods(record):
+                if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(field_selector, pod):
+                    items.append(pod)
+        items.sort(key=lambda p: p["metadata"]["name"])
+        return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        for (ns, _), record in self.deployments.items():
+            if ns != namespace:
+                continue
+            for pod in self.current_pods(record):
+                if pod["metadata"]["name"] == name:
+                    return {"kind": "Pod", "apiVersion": "v1", **pod}
+        raise not_found("pods", name)
+
+    # -- deployments and replicasets
+    def render_deployment(self, record: DeploymentRecord) -> dict[str, Any]:
+        now = self._now()
+        current = record.current(now)
+        past = [r for r in record.rollouts if r.at <= now]
+        pods = self.current_pods(record)
+        ready = sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]))
+        replicas = current.replicas
+        annotations = {**record.annotations, REVISION: str(current.revision)}
+        progressing_at = rfc3339(current.at)
+        conditions = [
+            {
+                "type": "Available",
+                "status": "True" if ready >= max(replicas - math.ceil(replicas * 0.25) + (replicas == 0), 0) else "False",
+                "reason": "MinimumReplicasAvailable" if ready >= replicas * 0.75 else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if ready >= replicas * 0.75
+                else "Deployment does not have minimum availability.",
+                "lastUpdateTime": progressing_at,
+                "lastTransitionTime": progressing_at,
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{current.replicaset.name}" has successfully progressed.',
+                "lastUpdateTime": progressing_at,
+                "lastTransitionTime": rfc3339(record.created_at),
+            },
+        ]
+        status: dict[str, Any] = {
+            "observedGeneration": len(past),
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": conditions,
+        }
+        if replicas - ready > 0:
+            status["unavailableReplicas"] = replicas - ready
+        if ready == 0:
+            status.pop("readyReplicas")
+            status.pop("availableReplicas")
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": record.name,
+                "namespace": record.namespace,
+                "uid": record.uid,
+                "resourceVersion": self.resource_version(),
+                "generation": len(past),
+                "creationTimestamp": rfc3339(record.created_at),
+                "labels": dict(record.labels),
+                "annotations": annotations,
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": record.name}},
+                "template": copy.deepcopy(current.replicaset.template),
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": 600,
+            },
+            "status": status,
+        }
+
+    def list_deployments(self, namespace: str, label_selector: str | None) -> dict[str, Any]:
+        items = []
+        for (ns, _), record in sorted(self.deployments.items()):
+            if ns == namespace and label_selector_matches(label_selector, record.labels):
+                rendered = self.render_deployment(record)
+                rendered.pop("apiVersion")
+                rendered.pop("kind")
+                items.append(rendered)
+        return {"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+
+    def render_replicaset(self, record: DeploymentRecord, replicaset: ReplicaSetRecord) -> dict[str, Any]:
+        now = self._now()
+        current = record.current(now)
+        revisions = record.revisions_of(replicaset, now)
+        is_current = current.replicaset is replicaset
+        replicas = current.replicas if is_current else 0
+        annotations = {
+            DESIRED_REPLICAS: str(current.replicas),
+            MAX_REPLICAS: str(current.replicas + math.ceil(current.replicas * 0.25)),
+            REVISION: str(revisions[-1]),
+        }
+        if len(revisions) > 1:
+            annotations[REVISION_HISTORY] = ",".join(str(r) for r in revisions[:-1])
+        template = replicaset.template_with_hash()
+        ready = 0
+        if is_current:
+            ready = sum(
+                1
+                for p in self.current_pods(record)
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+            )
+        status: dict[str, Any] = {"replicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": len(revisions) + 1}
+        if ready:
+            status.update({"readyReplicas": ready, "availableReplicas": ready})
+        return {
+            "metadata": {
+                "name": replicaset.name,
+                "namespace": record.namespace,
+                "uid": replicaset.uid,
+                "resourceVersion": self.resource_version(),
+                "generation": len(revisions) + 1,
+                "creationTimestamp": rfc3339(replicaset.created_at),
+                "labels": dict(template["metadata"]["labels"]),
+                "annotations": annotations,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": record.name,
+                        "uid": record.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": record.name, HASH_LABEL: replicaset.hash}},
+                "template": template,
+            },
+            "status": status,
+        }
+
+    def list_replicasets(self, namespace: str, label_selector: str | None) -> dict[str, Any]:
+        now = self._now()
+        items = []
+        for (ns, _), record in sorted(self.deployments.items()):
+            if ns != namespace:
+                continue
+            for replicaset in record.replicasets:
+                if replicaset.created_at > now:
+                    continue
+                rendered = self.render_replicaset(record, replicaset)
+                if label_selector_matches(label_selector, rendered["metadata"]["labels"]):
+                    items.append(rendered)
+        items.sort(key=lambda r: r["metadata"]["name"])
+        return {"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+
+    def render_scale(self, record: DeploymentRecord) -> dict[str, Any]:
+        current = record.current(self._now())
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": record.name,
+                "namespace": record.namespace,
+                "uid": record.uid,
+                "resourceVersion": self.resource_version(),
+                "creationTimestamp": rfc3339(record.created_at),
+            },
+            "spec": {"replicas": current.replicas},
+            "status": {"replicas": current.replicas, "selector": f"app={record.name}"},
+        }
+
+    # -- mutations
+    def patch_deployment(self, namespace: str, name: str, body: bytes, content_type: str) -> tuple[dict[str, Any], list[ActionRequest]]:
+        """Apply a PATCH the way the API server and the deployment controller would.
+
+        Returns the updated Deployment and the actions it amounts to (possibly none, e.g. when
+        the same rollback is sent twice).
+        """
+        record = self.deployment(namespace, name)
+        before = self.render_deployment(record)
+        after = apply_patch(before, body, content_type)
+        now = self._now()
+        current = record.current(now)
+        actions: list[ActionRequest] = []
+        ref = {"namespace": namespace, "name": name}
+
+        new_template = after.get("spec", {}).get("template")
+        if not isinstance(new_template, dict) or not new_template.get("spec", {}).get("containers"):
+            raise KubeError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.template.spec.containers: Required value')
+        labels = new_template.get("metadata", {}).get("labels", {})
+        if labels.get("app") != record.name:
+            raise KubeError(
+                422,
+                "Invalid",
+                f'Deployment.apps "{name}" is invalid: spec.template.metadata.labels: Invalid value: '
+                f'map[string]string{{"app":"{labels.get("app", "")}"}}: `selector` does not match template `labels`',
+            )
+        replicas = after.get("spec", {}).get("replicas", current.replicas)
+        if not isinstance(replicas, int) or replicas < 0:
+            raise KubeError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}')
+
+        annotations = dict(after.get("metadata", {}).get("annotations") or {})
+        annotations.pop(REVISION, None)
+        annotations.pop(REVISION_HISTORY, None)
+        record.annotations = {k: str(v) for k, v in annotations.items()}
+
+        wanted = without_hash_label(new_template)
+        if wanted != current.replicaset.template:
+            existing = record.find_replicaset(wanted)
+            if existing is not None:
+                previous_revision = record.revisions_of(existing, now)[-1] if record.revisions_of(existing, now) else None
+                self._rollout(record, wanted, now, reason="rollback", replicas=replicas)
+                actions.append(("kubernetes.rollout_undo", {**ref, "to_revision": previous_revision}))
+            else:
+                kind = _template_change_kind(current.replicaset.template, wanted)
+                self._rollout(record, wanted, now, reason=kind, replicas=replicas)
+                if kind == "restart":
+                    actions.append(("kubernetes.rollout_restart", ref))
+                elif kind == "image":
+                    actions.append(("kubernetes.set_image", {**ref, "images": _images(wanted)}))
+                else:
+                    actions.append(("kubernetes.patch_deployment", ref))
+        elif replicas != current.replicas:
+            self._scale(record, replicas, now)
+            actions.append(("kubernetes.scale", {**ref, "replicas": replicas}))
+        self._resource_version += 1
+        return self.render_deployment(record), actions
+
+    def _scale(self, record: DeploymentRecord, replicas: int, now: float) -> None:
+        current = record.current(now)
+        record.rollouts.append(Rollout(now, current.replicaset, current.revision, replicas, current.pod_set, "scale"))
+        record.rollouts.sort(key=lambda r: r.at)
+
+    def patch_scale(self, namespace: str, name: str, body: bytes, content_type: str) -> tuple[dict[str, Any], list[ActionRequest]]:
+        record = self.deployment(namespace, name)
+        after = apply_patch(self.render_scale(record), body, content_type)
+        replicas = after.get("spec", {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise KubeError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}')
+        actions: list[ActionRequest] = []
+        now = self._now()
+        if replicas != record.current(now).replicas:
+            self._scale(record, replicas, now)
+            actions.append(("kubernetes.scale", {"namespace": namespace, "name": name, "replicas": replicas}))
+        self._resource_version += 1
+        return self.render_scale(record), actions
+
+    # -- events
+    def events(self, namespace: str, field_selector: str | None) -> dict[str, Any]:
+        now = self._now()
+        items = []
+        for (ns, _), record in sorted(self.deployments.items()):
+            if ns != namespace:
+                continue
+            items.extend(self._rollout_events(record, now))
+            items.extend(self._fault_events(record, now))
+        items = [
+            e for e in items
+            if now - EVENT_TTL_SECONDS <= e["_last"] <= now and field_selector_matches(field_selector, e)
+        ]
+        items.sort(key=lambda e: (e["_last"], e["metadata"]["name"]))
+        for event in items:
+            del event["_last"]
+        return {"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+
+    def _event(
+        self,
+        record: DeploymentRecord,
+        *,
+        kind: str,
+        name: str,
+        uid: str,
+        reason: str,
+        message: str,
+        first: float,
+        last: float | None = None,
+        count: int = 1,
+        type_: str = "Normal",
+        component: str = "kubelet",
+        api_version: str = "v1",
+        host: str | None = None,
+    ) -> dict[str, Any]:
+        last = first if last is None else last
+        event_name = f"{name}.{hashlib.sha256(f'{self._seed}/{name}/{reason}/{first}'.encode()).hexdigest()[:16]}"
+        source: dict[str, Any] = {"component": component}
+        if host:
+            source["host"] = host
+        return {
+            "metadata": {
+                "name": event_name,
+                "namespace": record.namespace,
+                "uid": stable_uid(self._seed, "event", event_name),
+                "resourceVersion": self.resource_version(),
+                "creationTimestamp": rfc3339(first),
+            },
+            "involvedObject": {"kind": kind, "namespace": record.namespace, "name": name, "uid": uid, "apiVersion": api_version},
+            "reason": reason,
+            "message": message,
+            "source": source,
+            "firstTimestamp": rfc3339(first),
+            "lastTimestamp": rfc3339(last),
+            "count": count,
+            "type": type_,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+            "_last": last,
+        }
+
+    def _rollout_events(self, record: DeploymentRecord, now: float) -> list[dict[str, Any]]:
+        events = []
+        previous: Rollout | None = None
+        for rollout in record.rollouts:
+            if rollout.at > now:
+                break
+            at = rollout.at
+            if previous is None:
+                previous = rollout
+                continue
+            deployment: dict[str, Any] = {"kind": "Deployment", "name": record.name, "uid": record.uid, "api_version": "apps/v1",
+                          "component": "deployment-controller"}
+            if rollout.reason == "scale":
+                verb = "up" if rollout.replicas > previous.replicas else "down"
+                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=at,
+                                          message=f"Scaled {verb} replica set {rollout.replicaset.name} to {rollout.replicas} from {previous.replicas}"))
+            else:
+                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=_pods_start(rollout),
+                                          message=f"Scaled up replica set {rollout.replicaset.name} to {rollout.replicas} from 0"))
+                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=at,
+                                          message=f"Scaled down replica set {previous.replicaset.name} to 0 from {previous.replicas}"))
+                for i, pod in enumerate(self.pod_names(record, rollout)):
+                    pod_uid = stable_uid(self._seed, "pod", pod)
+                    created = _pods_start(rollout) + i * 3
+                    node = NODES[stable_hash(pod) % len(NODES)]
+                    image = next(iter(_images(rollout.replicaset.template).values()), "")
+                    common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": pod_uid, "host": node}
+                    events.append(self._event(record, **common, reason="Scheduled", first=created, component="default-scheduler",
+                                              message=f"Successfully assigned {record.namespace}/{pod} to {node}"))
+                    events.append(self._event(record, **common, reason="Pulled", first=created + 1,
+                                              message=f'Container image "{image}" already present on machine'))
+                    events.append(self._event(record, **common, reason="Created", first=created + 1,
+                                              message=f"Created container: {record.name}"))
+                    events.append(self._event(record, **common, reason="Started", first=created + 2,
+                                              message=f"Started container {record.name}"))
+                for i, pod in enumerate(self.pod_names(record, previous)):
+                    events.append(self._event(record, kind="Pod", name=pod, uid=stable_uid(self._seed, "pod", pod), reason="Killing",
+                                              first=at + i * 3, message=f"Stopping container {record.name}"))
+            previous = rollout
+        return events
+
+    def _fault_events(self, record: DeploymentRecord, now: float) -> list[dict[str, Any]]:
+        events = []
+        rollout = record.current(now)
+        for index, pod in enumerate(self.pod_names(record, rollout)):
+            effect = self._effect_for(record.service.name, index, now)
+            if effect is None:
+                continue
+            timeline, pod_effect = effect
+            since = max(timeline.start, self._pod_created(record, rollout, index))
+            if since > now:
+                continue
+            common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": stable_uid(self._seed, "pod", pod),
+                      "host": NODES[stable_hash(pod) % len(NODES)]}
+            restarts = math.floor(pod_effect.restarts_per_hour * (now - since) / 3600)
+            image = next(iter(_images(rollout.replicaset.template).values()), "")
+            if pod_effect.status in ("CrashLoopBackOff", "Error", "OOMKilled") and restarts:
+                events.append(self._event(record, **common, reason="BackOff", type_="Warning", first=since + 30, last=now - 5,
+                                          count=restarts, message=f"Back-off restarting failed container {record.name} in pod "
+                                          f"{pod}_{record.namespace}({common['uid']})"))
+            if pod_effect.status == "ImagePullBackOff":
+                events.append(self._event(record, **common, reason="Failed", type_="Warning", first=since + 5, last=now - 5,
+                                          count=max(1, int((now - since) / 300)),
+                                          message=f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
+                                          f'failed to pull and unpack image "{image}": not found'))
+                events.append(self._event(record, **common, reason="BackOff", first=since + 10, last=now - 5,
+                                          count=max(1, int((now - since) / 60)), message=f'Back-off pulling image "{image}"'))
+            if pod_effect.status == "Pending":
+                events.append(self._event(record, **common, reason="FailedScheduling", type_="Warning", first=since, last=now - 5,
+                                          component="default-scheduler",
+                                          message="0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are "
+                                          "available: 3 No preemption victims found for incoming pod."))
+            if not pod_effect.ready and pod_effect.status == "Running":
+                events.append(self._event(record, **common, reason="Unhealthy", type_="Warning", first=since + 10, last=now - 3,
+                                          count=max(1, int((now - since) / 10)),
+                                          message="Readiness probe failed: HTTP probe failed with statuscode: 503"))
+        return events
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self._now()
+        out = {}
+        for (ns, name), record in sorted(self.deployments.items()):
+            current = record.current(now)
+            out[f"{ns}/{name}"] = {
+                "revision": current.revision,
+                "replicaset": current.replicaset.name,
+                "images": _images(current.replicaset.template),
+                "replicas": current.replicas,
+            }
+        return out
+
+
+def _pods_start(rollout: Rollout) -> float:
+    """Scenario deploys are stamped when they finished, so their pods started a little earlier;
+    actions taken through the API start their pods on the spot."""
+    return rollout.at - 30 if rollout.reason in ("initial", "deploy") else rollout.at
+
+
+def _ready_condition(kind: str, ready: bool, at: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    if ready:
+        return {"type": kind, "status": "True", "lastTransitionTime": at}
+    names = " ".join(c["name"] for c in containers)
+    return {
+        "type": kind,
+        "status": "False",
+        "reason": "ContainersNotReady",
+        "message": f"containers with unready status: [{names}]",
+        "lastTransitionTime": at,
+    }
+
+
+def _template_change_kind(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``restart`` if only the restartedAt annotation differs, ``image`` if an image changed, else ``patch``."""
+    def strip_restart(template: dict[str, Any]) -> dict[str, Any]:
+        stripped = copy.deepcopy(template)
+        annotations = stripped.get("metadata", {}).get("annotations", {})
+        annotations.pop(RESTARTED_AT, None)
+        return normalize(stripped)  # type: ignore[no-any-return]  # a dict stays a dict
+
+    old_annotation = old.get("metadata", {}).get("annotations", {}).get(RESTARTED_AT)
+    new_annotation = new.get("metadata", {}).get("annotations", {}).get(RESTARTED_AT)
+    if new_annotation is not None and new_annotation != old_annotation and strip_restart(old) == strip_restart(new):
+        return "restart"
+    if _images(old) != _images(new):
+        return "image"
+    return "patch"
