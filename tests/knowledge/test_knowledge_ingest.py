@@ -348,7 +348,7 @@ def test_queued_writes_keep_the_last_operation_per_id(store: KnowledgeStore) -> 
     from knowledge.ingest import _PendingWrites
 
     first, second = chunk_document(_document("# Doc\n\n## A\n\none\n\n## B\n\ntwo\n"))
-    writes = _PendingWrites(store, batch_size=3)
+    writes = _PendingWrites(store, batch_size=2)
     writes.delete([first.id])
     writes.upsert([first, second])  # reaches the batch size: flushed
     assert store.count() == 2
