@@ -240,3 +240,17 @@ def test_open_knowledge_accepts_another_settings_model(tmp_path: Path) -> None:
     kb = open_knowledge(AppKnowledge())
     assert kb.store.settings.collection == "app-knowledge"
     assert isinstance(kb.store.embedder, HashingEmbedder)
+
+
+def test_demo_incident_query_finds_runbook_and_postmortem(retriever: KnowledgeRetriever) -> None:
+    # What investigation asks: the alert title plus the dominant error line, one hit per kind.
+    query = (
+        "CheckoutHighErrorRate "
+        'psycopg.errors.UndefinedColumn: column "customer_id" does not exist path=/orders/history'
+    )
+    runbook = retriever.search(query, service="checkout", kind="runbook", k=1)
+    postmortem = retriever.search(query, service="checkout", kind="postmortem", k=1)
+    service_doc = retriever.search(query, service="checkout", kind="service_doc", k=1)
+    assert runbook[0].source_id == "knowledge:runbooks/checkout-5xx.md#check-recent-deploys-and-migrations"
+    assert postmortem[0].doc_id == ORDERS_POSTMORTEM
+    assert service_doc[0].doc_id == "services/checkout"
