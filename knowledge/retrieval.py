@@ -11,8 +11,7 @@ document by default, each with a ``source_id`` that evidence can cite::
     hits[0].source_id   # 'knowledge:postmortems/2026-03-orders-column-rename.md#summary'
 
 The BM25 index is built from the collection's documents on first use and cached; it is rebuilt when
-the store reports a write (``KnowledgeStore.generation``) or its chunk count changes (a write from
-another process).
+the collection's revision changes (``KnowledgeStore.revision``: any write, from any process).
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ class LexicalTokenizer:
 
 @dataclass
 class _LexicalIndex:
-    key: tuple[int, int]
+    key: tuple[int, str]
     ids: list[str]
     texts: list[str]
     metadatas: list[Mapping[str, MetadataValue]]
@@ -216,7 +215,7 @@ class KnowledgeRetriever:
         per_doc: dict[str, int] = {}
         for chunk_id, fused_score in ranked:
             if chunk_id not in position:
-                continue  # written by another process after the lexical index was built
+                continue  # written by another process between the revision check and the query
             i = position[chunk_id]
             metadata = index.metadatas[i]
             doc_id = str(metadata.get("doc_id", chunk_id))
@@ -246,7 +245,7 @@ class KnowledgeRetriever:
         return hits
 
     def _lexical_index(self) -> _LexicalIndex:
-        key = (self.store.generation, self.store.count())
+        key = (self.store.generation, self.store.revision())
         if self._lexical is not None and self._lexical.key == key:
             return self._lexical
         chunks = self.store.all_chunks()

@@ -20,6 +20,7 @@ Errors::
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ MetadataValue = str | int | float | bool
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Page size for full scans (lexical index, stale-chunk diffing); well under Chroma's max batch size.
 _PAGE = 1000
+_REVISION_KEY = "firstline_revision"
 
 
 class KnowledgeStoreError(RuntimeError):
@@ -137,9 +139,10 @@ def _unreachable_message(settings: ChromaSettings, exc: BaseException) -> str:
 class KnowledgeStore:
     """The Chroma collection of knowledge chunks, with the embedder that fills and queries it.
 
-    Build one with :meth:`open`. ``generation`` increases on every write made through this object so
-    caches built from the collection (the lexical index in :mod:`knowledge.retrieval`) know when to
-    rebuild. Writes made by another process are noticed by retrieval through the chunk count only.
+    Build one with :meth:`open`. Caches built from the collection (the lexical index in
+    :mod:`knowledge.retrieval`) compare :meth:`revision` to know when to rebuild: every write through
+    any ``KnowledgeStore``, in any process, stamps the collection with a new revision token.
+    ``generation`` counts the writes made through this object.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class KnowledgeStore:
         self.embedder = embedder
         self.settings = settings or ChromaSettings()
         self._client = client
+        self._function = ChromaEmbeddingFunction(embedder)
         self.generation = 0
 
     @classmethod
@@ -218,7 +222,7 @@ class KnowledgeStore:
                     metadatas=[_clean_metadata(m) for m in metadatas[start:end]],
                 )
         if ids:
-            self.generation += 1
+            self._mark_changed()
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id; unknown ids are ignored."""
@@ -226,7 +230,25 @@ class KnowledgeStore:
             with _server_errors(self.settings):
                 self.collection.delete(ids=list(ids[start : start + _PAGE]))
         if ids:
-            self.generation += 1
+            self._mark_changed()
+
+    def _mark_changed(self) -> None:
+        self.generation += 1
+        # A fresh token in the collection's metadata tells other processes that their caches are stale.
+        with _server_errors(self.settings):
+            self.collection.modify(metadata={_REVISION_KEY: uuid.uuid4().hex})
+
+    def revision(self) -> str:
+        """A token that changes whenever the collection's content changes (from any process)."""
+        token: Any = None
+        if self._client is not None:
+            with _server_errors(self.settings):
+                current = self._client.get_collection(
+                    self.settings.collection,
+                    embedding_function=self._function,  # type: ignore[arg-type]  # see open()
+                )
+            token = (current.metadata or {}).get(_REVISION_KEY)
+        return f"{token}/{self.count()}"
 
     def clear(self) -> None:
         """Delete every chunk in the collection (the collection and its configuration stay)."""

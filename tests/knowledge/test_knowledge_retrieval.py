@@ -207,6 +207,12 @@ def test_writes_from_another_process_are_seen(
 
     assert retriever.search("quokka")[0].doc_id == "quokka"
 
+    # An edit keeps the chunk count (one chunk replaced by another); the reader must still notice.
+    doc.write_text("---\nkind: service_doc\n---\n# Quokka\n\nThe quokka service feeds wombats.\n")
+    ingest_paths(writer, [doc])
+    hit = retriever.search("wombats")[0]
+    assert "wombats" in hit.text and hit.lexical_score > 0
+
 
 # -- facade ---------------------------------------------------------------------------------------
 
