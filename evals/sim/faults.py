@@ -9,7 +9,6 @@ traffic, saturation and availability, starting from the service's baseline.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -166,7 +165,3 @@ def service_conditions(
 def lognormal_sigma(p50: FloatArray | float, p99: FloatArray | float) -> FloatArray:
     """The log-normal spread whose median is p50 and 99th percentile p99 (z(0.99) = 2.3263)."""
     return np.maximum((np.log(p99) - np.log(p50)) / 2.326347874, 1e-3)
-
-
-def infinite_or(value: float | None) -> float:
-    return math.inf if value is None else value

@@ -381,6 +381,7 @@ class DeploymentRecord:
     rollouts: list[Rollout] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    resource_version: int = 0  # the cluster counter at this object's last change
 
     def current(self, now: float) -> Rollout:
         eligible = [r for r in self.rollouts if r.at <= now]
@@ -469,6 +470,7 @@ class KubeCluster:
             labels={"app": name},
         )
         self.deployments[(spec.namespace, name)] = record
+        self._touch(record)
         self._rollout(record, pod_template(spec, image), self.anchor + spec.deployed_at, reason="initial",
                       revision=spec.revision, replicas=spec.replicas)
         for change in sorted((c for c in self.scenario.changes if c.service == spec.name and c.deploy), key=lambda c: c.at):
@@ -504,7 +506,6 @@ class KubeCluster:
         rollout = Rollout(at, replicaset, number, replicas, pod_set=len(record.rollouts), reason=reason)
         record.rollouts.append(rollout)
         record.rollouts.sort(key=lambda r: r.at)
-        self._resource_version += 1
         return rollout, existed
 
     # -- lookups
@@ -746,7 +747,7 @@ class KubeCluster:
                 "name": record.name,
                 "namespace": record.namespace,
                 "uid": record.uid,
-                "resourceVersion": self.resource_version(),
+                "resourceVersion": str(record.resource_version),
                 "generation": len(past),
                 "creationTimestamp": rfc3339(record.created_at),
                 "labels": dict(record.labels),
@@ -850,7 +851,7 @@ class KubeCluster:
                 "name": record.name,
                 "namespace": record.namespace,
                 "uid": record.uid,
-                "resourceVersion": self.resource_version(),
+                "resourceVersion": str(record.resource_version),
                 "creationTimestamp": rfc3339(record.created_at),
             },
             "spec": {"replicas": current.replicas},
@@ -867,6 +868,7 @@ class KubeCluster:
         record = self.deployment(namespace, name)
         before = self.render_deployment(record)
         after = apply_patch(before, body, content_type)
+        self._check_resource_version(record, after, "deployments.apps")
         now = self._now()
         current = record.current(now)
         actions: list[ActionRequest] = []
@@ -911,8 +913,25 @@ class KubeCluster:
         elif replicas != current.replicas:
             self._scale(record, replicas, now)
             actions.append(("kubernetes.scale", {**ref, "replicas": replicas}))
-        self._resource_version += 1
+        if actions or annotations != before["metadata"].get("annotations"):
+            self._touch(record)
         return self.render_deployment(record), actions
+
+    def _touch(self, record: DeploymentRecord) -> None:
+        self._resource_version += 1
+        record.resource_version = self._resource_version
+
+    def _check_resource_version(self, record: DeploymentRecord, patched: dict[str, Any], kind: str) -> None:
+        """A patch that carries a resourceVersion applies only to that version (optimistic concurrency)."""
+        sent = patched.get("metadata", {}).get("resourceVersion")
+        if sent is not None and str(sent) != str(record.resource_version):
+            raise KubeError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind} "{record.name}": the object has been modified; '
+                "please apply your changes to the latest version and try again",
+                {"name": record.name, "group": kind.partition(".")[2], "kind": kind.partition(".")[0]},
+            )
 
     def _scale(self, record: DeploymentRecord, replicas: int, now: float) -> None:
         current = record.current(now)
@@ -922,6 +941,7 @@ class KubeCluster:
     def patch_scale(self, namespace: str, name: str, body: bytes, content_type: str) -> tuple[dict[str, Any], list[ActionRequest]]:
         record = self.deployment(namespace, name)
         after = apply_patch(self.render_scale(record), body, content_type)
+        self._check_resource_version(record, after, "deployments.apps")
         replicas = after.get("spec", {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise KubeError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}')
@@ -930,7 +950,7 @@ class KubeCluster:
         if replicas != record.current(now).replicas:
             self._scale(record, replicas, now)
             actions.append(("kubernetes.scale", {"namespace": namespace, "name": name, "replicas": replicas}))
-        self._resource_version += 1
+            self._touch(record)
         return self.render_scale(record), actions
 
     # -- events

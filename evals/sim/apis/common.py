@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import ImmutableMultiDict, MultiDict
 from starlette.requests import Request
@@ -11,16 +12,19 @@ from starlette.responses import Response
 
 from evals.sim.timeutil import parse_rfc3339
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 async def request_params(request: Request) -> MultiDict:
-    """Query parameters, plus the form body of a POST (Prometheus, Loki and Slack accept both)."""
+    """Query parameters, plus the url-encoded form body of a POST (Prometheus, Loki, Slack accept both).
+
+    Parsed with the standard library: Starlette's ``request.form()`` needs python-multipart, which
+    the project does not depend on.
+    """
     items = list(request.query_params.multi_items())
-    content_type = request.headers.get("content-type", "")
-    if request.method == "POST" and content_type.startswith(FORM_TYPES):
-        form = await request.form()
-        items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(FORM_TYPE):
+        body = (await request.body()).decode("utf-8", errors="replace")
+        items.extend(parse_qsl(body, keep_blank_values=True))
     return MultiDict(items)
 
 
