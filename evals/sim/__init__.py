@@ -1,11 +1,12 @@
 """The simulated environment: scenarios as data, a world that changes when actions run, and the
 real APIs (Prometheus, Loki, Kubernetes, GitHub, Statuspage, Slack, PagerDuty) served on loopback.
 
-Start here: `load_scenario` (format in `evals.sim.scenario`), `World` (the engine, `evals.sim.world`),
+Start here: `load_scenario` (by library name or path; format in `evals.sim.scenario`), `World` (the engine, `evals.sim.world`),
 `start_sim` (the server, `evals.sim.server`).
 """
 
-from evals.sim.scenario import Scenario, ScenarioError, load_scenario
+from evals.sim.library import load_scenario, scenario_names
+from evals.sim.scenario import Scenario, ScenarioError
 from evals.sim.server import RunningSim, create_app, start_sim
 from evals.sim.world import AppliedAction, World
 
@@ -17,5 +18,6 @@ __all__ = [
     "World",
     "create_app",
     "load_scenario",
+    "scenario_names",
     "start_sim",
 ]

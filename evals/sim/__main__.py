@@ -1,6 +1,6 @@
 """Command line for the simulator.
 
-    python -m evals.sim serve evals/scenarios/checkout-migration.yaml [--port 8321]
+    python -m evals.sim serve checkout-migration [--port 8321]      (a library name or a YAML path)
         Serve the scenario on loopback; prints the tools: mapping for config.yaml. Ctrl-C stops it.
     python -m evals.sim alert evals/scenarios/checkout-migration.yaml CheckoutHighErrorRate [--anchor 2026-11-20T19:42:00Z]
         Print the Alertmanager webhook payload of a scenario alert (anchored now unless --anchor).
@@ -17,7 +17,8 @@ import json
 import sys
 import time
 
-from evals.sim.scenario import ScenarioError, load_scenario, write_schema
+from evals.sim.library import load_scenario
+from evals.sim.scenario import ScenarioError, write_schema
 from evals.sim.timeutil import SimClock, parse_rfc3339
 
 

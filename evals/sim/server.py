@@ -36,7 +36,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from evals.sim.apis import comms, control, github, kubernetes, loki, prometheus
-from evals.sim.scenario import Scenario, load_scenario
+from evals.sim.library import load_scenario
+from evals.sim.scenario import Scenario
 from evals.sim.timeutil import SimClock
 from evals.sim.world import World
 
@@ -121,7 +122,8 @@ def start_sim(
     anchor: datetime | None = None,
     clock: SimClock | None = None,
 ) -> RunningSim:
-    """Build the world for ``scenario`` and serve it; returns once the socket accepts connections.
+    """Build the world for ``scenario`` (a `Scenario`, a library name or a YAML path) and serve it;
+    returns once the socket accepts connections.
 
     ``port=0`` picks a free port (read it from ``.port`` or ``.base_url``). ``anchor`` is the alert
     time (the scenario's, or now, by default); ``clock`` lets a caller freeze or fast-forward time.

@@ -153,3 +153,15 @@ def test_schema_documents_offsets() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     fault = schema["$defs"]["Fault"]["properties"]["starts_at"]
     assert fault["anyOf"][0]["type"] == "string"
+
+
+def test_library_loads_by_name_or_path() -> None:
+    from evals.sim.library import load_library, scenario_names
+    from evals.sim.library import load_scenario as load_named
+
+    assert "checkout-migration" in scenario_names()
+    assert load_named("checkout-migration").name == "checkout-migration"
+    assert load_named(SCENARIO_PATH).name == "checkout-migration"
+    assert [s.name for s in load_library()] == scenario_names()
+    with pytest.raises(ScenarioError, match=r"no scenario named 'chekout' .*known: .*checkout-migration"):
+        load_named("chekout")
