@@ -112,7 +112,8 @@ class ComponentScore(BaseModel):
     component: str
     score: float = Field(description="Max over kinds of the kind score (see kind_scores).")
     kind_scores: dict[str, float] = Field(
-        description="Per kind, the k-th largest metric score (k = stat_agreement), so that one noisy "
+        description="Per kind, the k-th largest metric score (k = a quarter of the kind's metrics, at "
+        "least 1: the 2nd best of 5 latency statistics), so that one noisy "
         "percentile alone does not make a component anomalous."
     )
     top_metric: str | None
@@ -455,13 +456,14 @@ def score_components(
     *,
     noise: NoiseModel | None = None,
     kinds: Mapping[str, MetricKind] | None = None,
-    stat_agreement: int = 2,
+    stat_agreement: float = 0.25,
 ) -> list[ComponentScore]:
     """Score every component's move in ``incident_window`` against its level in ``baseline_window``.
 
     ``metrics`` is ``component -> metric name -> values`` aligned on ``times``; ``kinds`` overrides
     the kind guessed from a metric's name. Each metric gets the peak score over the incident steps
-    (see `MetricDeviation`); a kind's score is the ``stat_agreement``-th best of its metrics (two
+    (see `MetricDeviation`); a kind's score is its k-th best metric, k being ``stat_agreement`` of
+    the kind's metrics rounded up (with five latency statistics the second best: two
     latency percentiles must agree), and the component's score is its best kind. Components without
     usable data in both windows are left out. Sorted by score, highest first.
     """
@@ -606,13 +608,14 @@ def _excess(
 
 
 def _component_score(
-    component: str, deviations: list[MetricDeviation], stat_agreement: int
+    component: str, deviations: list[MetricDeviation], stat_agreement: float
 ) -> ComponentScore:
     ordered = sorted(deviations, key=lambda d: (-d.score, d.metric))
     kind_scores: dict[str, float] = {}
     for kind in sorted({d.kind for d in ordered}):
         of_kind = [d.score for d in ordered if d.kind == kind]
-        kind_scores[kind] = of_kind[min(stat_agreement, len(of_kind)) - 1]
+        agreeing = max(1, math.ceil(stat_agreement * len(of_kind) - 1e-9))
+        kind_scores[kind] = of_kind[min(agreeing, len(of_kind)) - 1]
     score = max(kind_scores.values())
     top = ordered[0]
     return ComponentScore(
