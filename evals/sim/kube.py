@@ -487,10 +487,9 @@ class KubeCluster:
         reason: str,
         revision: int | None = None,
         replicas: int,
-    ) -> tuple[Rollout, bool]:
-        """Make ``template`` current at ``at``; returns the rollout and whether its ReplicaSet existed."""
+    ) -> None:
+        """Make ``template`` current at ``at``, reusing the ReplicaSet that already has it, if any."""
         replicaset = record.find_replicaset(template)
-        existed = replicaset is not None
         if replicaset is None:
             normalized = without_hash_label(template)
             digest = template_hash(normalized)
@@ -503,10 +502,8 @@ class KubeCluster:
             )
             record.replicasets.append(replicaset)
         number = revision if revision is not None else (record.max_revision() + 1 if record.rollouts else 1)
-        rollout = Rollout(at, replicaset, number, replicas, pod_set=len(record.rollouts), reason=reason)
-        record.rollouts.append(rollout)
+        record.rollouts.append(Rollout(at, replicaset, number, replicas, pod_set=len(record.rollouts), reason=reason))
         record.rollouts.sort(key=lambda r: r.at)
-        return rollout, existed
 
     # -- lookups
     def deployment(self, namespace: str, name: str) -> DeploymentRecord:
@@ -898,7 +895,8 @@ class KubeCluster:
         if wanted != current.replicaset.template:
             existing = record.find_replicaset(wanted)
             if existing is not None:
-                previous_revision = record.revisions_of(existing, now)[-1] if record.revisions_of(existing, now) else None
+                revisions = record.revisions_of(existing, now)
+                previous_revision = revisions[-1] if revisions else None
                 self._rollout(record, wanted, now, reason="rollback", replicas=replicas)
                 actions.append(("kubernetes.rollout_undo", {**ref, "to_revision": previous_revision}))
             else:

@@ -289,10 +289,13 @@ class LogStore:
     def streams(self) -> list[tuple[str, dict[str, str]]]:
         """Every (service, labels) stream that has existed up to now."""
         out = []
+        now = self.world.now_ts()
         for service in self.sources:
             spec = self.world.scenario.service(service)
             seen: set[str] = set()
-            for _, running in self.world.pod_timeline(service):
+            for started, running in self.world.pod_timeline(service):
+                if started > now:
+                    break
                 for pod in running:
                     if pod not in seen:
                         seen.add(pod)

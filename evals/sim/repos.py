@@ -12,6 +12,7 @@ Responses carry URLs built on the simulator's own base URL, so a client that fol
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +38,6 @@ class GitHubError(Exception):
 
 
 def _sha(*parts: object) -> str:
-    import hashlib
-
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -77,10 +78,17 @@ class RunningSim:
         self.base_url = f"http://{host}:{port}"
         self.urls = {name: f"{self.base_url}/{name}" for name in INTEGRATIONS}
 
-    def tools_config(self) -> dict[str, dict[str, Any]]:
-        """The ``tools:`` mapping of config.yaml with every adapter pointed at this simulator."""
-        config: dict[str, dict[str, Any]] = {name: {"kind": name, "base_url": url} for name, url in self.urls.items()}
-        if self.world.statuspage.page_id is not None:
+    def tools_config(self, kinds: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The ``tools:`` mapping of config.yaml with every adapter pointed at this simulator.
+
+        ``kinds`` keeps only those integrations, e.g. the adapter kinds the tool registry knows
+        (``tools_config(kinds=available_kinds())``): a registry refuses a kind it has no adapter for.
+        """
+        wanted = set(self.urls if kinds is None else kinds)
+        config: dict[str, dict[str, Any]] = {
+            name: {"kind": name, "base_url": url} for name, url in self.urls.items() if name in wanted
+        }
+        if "statuspage" in config and self.world.statuspage.page_id is not None:
             config["statuspage"]["page_id"] = self.world.statuspage.page_id
         return config
 

@@ -27,6 +27,8 @@ def test_start_sim_serves_on_a_free_loopback_port(scenario: Scenario) -> None:
         config = sim.tools_config()
         assert config["prometheus"] == {"kind": "prometheus", "base_url": f"{sim.base_url}/prometheus"}
         assert config["statuspage"] == {"kind": "statuspage", "base_url": f"{sim.base_url}/statuspage", "page_id": "page-acme"}
+        assert set(config) == set(INTEGRATIONS)
+        assert sim.tools_config(kinds=["loki", "slack"]) == {name: config[name] for name in ("loki", "slack")}
         response = httpx.get(f"{sim.urls['prometheus']}/api/v1/query", params={"query": ERROR_RATIO}, timeout=5)
         assert response.status_code == 200 and response.json()["status"] == "success"
         assert float(response.json()["data"]["result"][0]["value"][1]) > 0.2
@@ -60,7 +62,7 @@ async def running(scenario: Scenario) -> Any:
     clock = SimClock()
     sim: RunningSim = start_sim(scenario, clock=clock)
     kinds = registry_module.available_kinds(include_plugins=False)
-    config = {name: settings for name, settings in sim.tools_config().items() if settings["kind"] in kinds}
+    config = sim.tools_config(kinds=kinds)
     registry = registry_module.ToolRegistry.from_config(config, kinds=kinds)
     try:
         yield sim, clock, registry
