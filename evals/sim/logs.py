@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from evals.sim.faults import Conditions, FaultTimeline, lognormal_sigma
+from evals.sim.promql import MATCH_OPS, Matcher
 from evals.sim.scenario import TEMPLATE_FIELD_RE, LogTemplate, Scenario, ServiceSpec
 from evals.sim.telemetry import HISTORY_SECONDS, stable_hash
 from evals.sim.timeutil import parse_duration
@@ -363,23 +364,6 @@ class LogStore:
 
 
 @dataclass(frozen=True)
-class LabelMatcher:
-    name: str
-    op: str
-    value: str
-    regex: re.Pattern[str] | None = None
-
-    def matches(self, value: str) -> bool:
-        if self.op == "=":
-            return value == self.value
-        if self.op == "!=":
-            return value != self.value
-        assert self.regex is not None
-        found = self.regex.fullmatch(value) is not None
-        return found if self.op == "=~" else not found
-
-
-@dataclass(frozen=True)
 class LineFilter:
     op: str
     value: str
@@ -404,7 +388,7 @@ class LineFilter:
 
 @dataclass(frozen=True)
 class LogQuery:
-    matchers: tuple[LabelMatcher, ...]
+    matchers: tuple[Matcher, ...]
     filters: tuple[LineFilter, ...] = ()
 
     def keeps(self, line: str) -> bool:
@@ -498,16 +482,17 @@ class _LogQLParser:
 
     def log_query(self) -> LogQuery:
         self.take("op", "{")
-        matchers: list[LabelMatcher] = []
+        matchers: list[Matcher] = []
         while not (self.current[0] == "op" and self.current[1] == "}"):
             _, name, _ = self.take("ident", what="IDENTIFIER")
-            _, op, _ = self.current
-            if op not in ("=", "!=", "=~", "!~"):
-                raise self.error(self.current[2], f"unexpected {op!r}, expecting = or != or =~ or !~")
+            _, text, _ = self.current
+            op = MATCH_OPS.get(text)
+            if op is None:
+                raise self.error(self.current[2], f"unexpected {text!r}, expecting = or != or =~ or !~")
             self.index += 1
             pos = self.current[2]
             value = self.string()
-            matchers.append(LabelMatcher(name, op, value, self.regex(value, pos) if op in ("=~", "!~") else None))
+            matchers.append(Matcher(name, op, value, self.regex(value, pos) if op in ("=~", "!~") else None))
             if self.current[1] == ",":
                 self.index += 1
             elif self.current[1] != "}":
@@ -520,15 +505,16 @@ class _LogQLParser:
             )
         filters: list[LineFilter] = []
         while self.current[0] == "op" and self.current[1] in ("|=", "!=", "|~", "!~", "|"):
-            _, op, pos = self.current
-            if op == "|":
+            _, filter_op, pos = self.current
+            if filter_op == "|":
                 stage = self.tokens[self.index + 1][1]
                 raise self.error(pos, f"the pipeline stage '| {stage}' is not supported by the simulator; "
                                  "use line filters |= != |~ !~")
             self.index += 1
             value_pos = self.current[2]
             value = self.string()
-            filters.append(LineFilter(op, value, self.regex(value, value_pos) if op in ("|~", "!~") else None))
+            regex = self.regex(value, value_pos) if filter_op in ("|~", "!~") else None
+            filters.append(LineFilter(filter_op, value, regex))
         return LogQuery(tuple(matchers), tuple(filters))
 
     def grouping(self) -> tuple[tuple[str, ...], bool] | None:

@@ -164,13 +164,15 @@ def _unquote(token: Token, query: str) -> str:
 # ----------------------------------------------------------------------------------------------- AST
 
 ValueType = Literal["scalar", "vector", "matrix"]
+MatchOp = Literal["=", "!=", "=~", "!~"]
+MATCH_OPS: dict[str, MatchOp] = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~"}
 _TYPE_NAMES = {"scalar": "scalar", "vector": "instant vector", "matrix": "range vector"}
 
 
 @dataclass(frozen=True)
 class Matcher:
     name: str
-    op: Literal["=", "!=", "=~", "!~"]
+    op: MatchOp
     value: str
     regex: re.Pattern[str] | None = None
 
@@ -616,9 +618,9 @@ class Parser:
         if self.current.kind != "ident":
             raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected label")
         label = self.advance().text
-        if not self.at_op("=", "!=", "=~", "!~"):
+        if not self.at_op(*MATCH_OPS):
             raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected label matching operator")
-        op = self.advance().text
+        op = MATCH_OPS[self.advance().text]
         if self.current.kind != "string":
             raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected string")
         value_token = self.advance()
@@ -629,7 +631,7 @@ class Parser:
                 regex = re.compile(value)
             except re.error as exc:
                 raise self.error(f"error parsing regexp: {exc}", value_token) from exc
-        return Matcher(label, op, value, regex)  # type: ignore[arg-type]  # op is one of the four checked above
+        return Matcher(label, op, value, regex)
 
 
 def parse(query: str) -> Node:

@@ -8,16 +8,17 @@ are ``Status`` objects with the HTTP code they carry.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from evals.sim.apis.common import json_response, request_id
-from evals.sim.kube import KubeError, apply_patch, status_object
-from evals.sim.logs import NANOS, LabelMatcher, LogQuery
+from evals.sim.kube import ActionRequest, DeploymentRecord, KubeError, apply_patch, status_object
+from evals.sim.logs import NANOS, LogQuery
+from evals.sim.promql import Matcher
 from evals.sim.timeutil import parse_rfc3339, rfc3339
 from evals.sim.world import World
 
@@ -71,7 +72,7 @@ def routes(world: World) -> list[BaseRoute]:
             start = parse_rfc3339(pod["metadata"]["creationTimestamp"]).timestamp()
             if params.get("sinceSeconds"):
                 start = max(start, now - float(params["sinceSeconds"]))
-            query = LogQuery((LabelMatcher("namespace", "=", namespace), LabelMatcher("pod", "=", name)))
+            query = LogQuery((Matcher("namespace", "=", namespace), Matcher("pod", "=", name)))
             tail = int(params["tailLines"]) if params.get("tailLines") else 5000
             selected = world.logs.select(query, int(start * NANOS), int(now * NANOS) + 1, tail, "backward")
             entries = sorted((ts, line) for _, lines in selected for ts, line in lines)
@@ -87,11 +88,16 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             return json_response(kube.list_deployments(request.path_params["namespace"], request.query_params.get("labelSelector")))
 
-    async def deployment(request: Request) -> Response:
+    async def get_or_patch(
+        request: Request,
+        render: Callable[[DeploymentRecord], dict[str, Any]],
+        patch: Callable[[str, str, bytes, str], tuple[dict[str, Any], list[ActionRequest]]],
+    ) -> Response:
+        """GET renders the object; PATCH changes it and records the actions the change amounts to."""
         namespace, name = request.path_params["namespace"], request.path_params["name"]
         if request.method == "GET":
             with world.locked():
-                return json_response(kube.render_deployment(kube.deployment(namespace, name)))
+                return json_response(render(kube.deployment(namespace, name)))
         if request.method != "PATCH":
             raise KubeError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
         body = await request.body()
@@ -99,30 +105,18 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             record = kube.deployment(namespace, name)
             if _dry_run(request):
-                return json_response(apply_patch(kube.render_deployment(record), body, content_type))
-            _, actions = kube.patch_deployment(namespace, name, body, content_type)
+                return json_response(apply_patch(render(record), body, content_type))
+            _, actions = patch(namespace, name, body, content_type)
             for action, args in actions:
                 world.apply_action(action, args, request_id=request_id(request))
             # Rendered after the actions so that pod readiness reflects a fault they fixed.
-            return json_response(kube.render_deployment(record))
+            return json_response(render(record))
+
+    async def deployment(request: Request) -> Response:
+        return await get_or_patch(request, kube.render_deployment, kube.patch_deployment)
 
     async def scale(request: Request) -> Response:
-        namespace, name = request.path_params["namespace"], request.path_params["name"]
-        if request.method == "GET":
-            with world.locked():
-                return json_response(kube.render_scale(kube.deployment(namespace, name)))
-        if request.method != "PATCH":
-            raise KubeError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
-        body = await request.body()
-        content_type = request.headers.get("content-type", "")
-        with world.locked():
-            record = kube.deployment(namespace, name)
-            if _dry_run(request):
-                return json_response(apply_patch(copy.deepcopy(kube.render_scale(record)), body, content_type))
-            rendered, actions = kube.patch_scale(namespace, name, body, content_type)
-            for action, args in actions:
-                world.apply_action(action, args, request_id=request_id(request))
-            return json_response(rendered)
+        return await get_or_patch(request, kube.render_scale, kube.patch_scale)
 
     async def replicasets(request: Request) -> Response:
         with world.locked():
