@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import ImmutableMultiDict, MultiDict
@@ -75,3 +76,22 @@ def int_param(params: ImmutableMultiDict[str, str], name: str, default: int, *, 
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
     return max(low, min(high, value))
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+E = TypeVar("E", bound=Exception)
+
+
+def answering(error: type[E], render: Callable[[E], Response]) -> Callable[[Endpoint], Endpoint]:
+    """Wrap endpoints so that ``error`` becomes the API's own error response instead of a 500."""
+
+    def wrap(fn: Endpoint) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except error as exc:
+                return render(exc)
+
+        return endpoint
+
+    return wrap

@@ -15,19 +15,22 @@ Any Authorization header is accepted and none is required: the simulator holds n
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from evals.sim.apis.common import int_param, json_body, json_response, parse_unix_or_rfc3339, request_params
+from evals.sim.apis.common import (
+    answering,
+    int_param,
+    json_body,
+    json_response,
+    parse_unix_or_rfc3339,
+    request_params,
+)
 from evals.sim.comms import PagerDutyError, StatuspageError
 from evals.sim.world import World
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
 
 # ---------------------------------------------------------------------------------------- Statuspage
 
@@ -35,14 +38,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 def statuspage_routes(world: World) -> list[BaseRoute]:
     state = world.statuspage
 
-    def guarded(fn: Callable[[Request], Awaitable[Response]]) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await fn(request)
-            except StatuspageError as exc:
-                return json_response(exc.body(), exc.status)
-
-        return endpoint
+    guarded = answering(StatuspageError, lambda exc: json_response(exc.body(), exc.status))
 
     def page_slice(request: Request, items: list[Any]) -> list[Any]:
         q = request.query_params
@@ -182,14 +178,7 @@ def _list_param(request: Request, name: str) -> list[str]:
 def pagerduty_routes(world: World) -> list[BaseRoute]:
     state = world.pagerduty
 
-    def guarded(fn: Callable[[Request], Awaitable[Response]]) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await fn(request)
-            except PagerDutyError as exc:
-                return json_response(exc.body(), exc.status)
-
-        return endpoint
+    guarded = answering(PagerDutyError, lambda exc: json_response(exc.body(), exc.status))
 
     def paginated(request: Request, key: str, items: list[Any]) -> Response:
         q = request.query_params

@@ -9,19 +9,17 @@ Lists paginate with ``per_page``/``page`` and a ``Link`` header, as GitHub does.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from evals.sim.apis.common import int_param, json_body, json_response, mount_url, request_id
+from evals.sim.apis.common import answering, int_param, json_body, json_response, mount_url, request_id
 from evals.sim.repos import GitHubError
 from evals.sim.scenario import Author
 from evals.sim.world import World
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 API_VERSION = "2022-11-28"
 
 
@@ -62,14 +60,7 @@ def _page(request: Request, items: list[Any]) -> tuple[list[Any], dict[str, str]
 def routes(world: World) -> list[BaseRoute]:
     state = world.github
 
-    def guarded(fn: Callable[[Request], Awaitable[Response]]) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await fn(request)
-            except GitHubError as exc:
-                return json_response(exc.body(), exc.status, _headers())
-
-        return endpoint
+    guarded = answering(GitHubError, lambda exc: json_response(exc.body(), exc.status, _headers()))
 
     def repo_of(request: Request) -> Any:
         return state.repo(request.path_params["owner"], request.path_params["repo"])

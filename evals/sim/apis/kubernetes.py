@@ -8,38 +8,25 @@ are ``Status`` objects with the HTTP code they carry.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from evals.sim.apis.common import json_response, request_id
+from evals.sim.apis.common import answering, json_response, request_id
 from evals.sim.kube import ActionRequest, DeploymentRecord, KubeError, apply_patch, status_object
 from evals.sim.logs import NANOS, LogQuery
 from evals.sim.promql import Matcher
 from evals.sim.timeutil import parse_rfc3339, rfc3339
 from evals.sim.world import World
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _status_response(error: KubeError) -> Response:
-    return json_response(error.body(), error.code)
-
 
 def routes(world: World) -> list[BaseRoute]:
     kube = world.kube
 
-    def guarded(fn: Callable[[Request], Awaitable[Response]]) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await fn(request)
-            except KubeError as exc:
-                return _status_response(exc)
-
-        return endpoint
+    guarded = answering(KubeError, lambda exc: json_response(exc.body(), exc.code))
 
     async def list_pods(request: Request) -> Response:
         with world.locked():
