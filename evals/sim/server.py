@@ -24,6 +24,7 @@ uvicorn runs in a daemon thread; `RunningSim.stop` (or leaving the ``with`` bloc
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterable
@@ -117,9 +118,7 @@ class RunningSim:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
+        await asyncio.to_thread(self.stop)  # joining the server thread blocks; keep the event loop free
 
 
 def start_sim(
