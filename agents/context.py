@@ -7,7 +7,8 @@ patching.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,5 +61,6 @@ class AgentContext:
     settings: WorkflowSettings
     knowledge: KnowledgeSearch | None = None
     clock: Callable[[], datetime] = utc_clock
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     progress: ProgressFn = _no_progress
     links: dict[str, str] = field(default_factory=dict)

@@ -8,7 +8,6 @@ has not recovered, the incident goes back to investigation with that observation
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any, Literal
 
@@ -78,7 +77,7 @@ async def verify(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
     action = next((a for a in reversed(state.actions) if a.kind == "remediation" and a.status == "executed"), None)
     assert action is not None
     if settings.verify_settle_seconds:
-        await asyncio.sleep(settings.verify_settle_seconds)
+        await ctx.sleep(settings.verify_settle_seconds)
     prom = ctx.registry.first("prometheus")
     now = ctx.clock()
     observed: float | None = None

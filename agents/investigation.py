@@ -18,17 +18,28 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
-from agents.evidence import ChangeFact, DeploymentFact, EvidenceBundle, KnowledgeFact, LogFact, PodFact, SignalSummary
+from agents.evidence import (
+    ChangeFact,
+    DeploymentFact,
+    EvidenceBundle,
+    KnowledgeFact,
+    LogFact,
+    PodFact,
+    SignalSummary,
+)
 from agents.gate import apply_evidence_gate
 from agents.reasoners.base import ReasonerFailure
 from agents.state import Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
-from tools.analytics.anomaly import detect_onset, robust_score
-from tools.analytics.changes import Change, rank_changes
+from tools.analytics.anomaly import detect_onset
+from tools.analytics.changes import Change, ChangeKind, rank_changes
 from tools.analytics.logs import mine_patterns
 from tools.base import ToolResult
 
+LOG_WINDOW_MINUTES = 10
+LOG_LIMIT = 2000
+MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to matter
 MIGRATION_WORDS = re.compile(r"migrat|schema|alter table|rename column", re.IGNORECASE)
 
 
@@ -68,11 +79,18 @@ class EvidenceCollector:
         if adapter is None:
             self.bundle.failures.append(f"no {kind} instance configured: skipped {call}")
             return None
-        return await self.ctx.registry.invoke(adapter.tool_id(call), args)
+        # Code reads the whole result; the output budget is for what a model sees.
+        return await self.ctx.registry.invoke(adapter.tool_id(call), args, budget=None)
 
     # -- metrics --------------------------------------------------------------------------------
 
-    async def signal(self, service: Service, *, primary: bool) -> SignalSummary | None:
+    async def signal(self, service: Service, *, since: datetime | None = None) -> SignalSummary | None:
+        """The service's error-rate SLI over the window, its onset and whether it is anomalous.
+
+        For the alerting service (``since`` None) the onset is searched from an hour before the
+        alert and "anomalous" means still elevated now; for a dependency it is searched from
+        ``since`` (shortly before the primary onset) and any sustained rise counts.
+        """
         query = service.sli.error_rate
         if not query:
             return None
@@ -83,28 +101,31 @@ class EvidenceCollector:
             self.failed(f"{service.name} error rate", result)
             return None
         times, values = _first_series(result.data)
-        if not values:
-            self.add(result, f"no error-rate samples for {service.name}")
-            return SignalSummary(service=service.name, query=query, evidence_id=self.bundle.evidence[-1].id)
-        alert_at = self.state.alert.started_at
-        onset = detect_onset(values, times) if primary else None
-        cut = onset or (alert_at - timedelta(minutes=10))
-        baseline_window = [v for t, v in zip(times, values, strict=True) if t < cut - timedelta(minutes=2)]
-        recent = [v for t, v in zip(times, values, strict=True) if t >= cut]
-        baseline = _median(baseline_window) if baseline_window else None
+        if len(values) < 3:
+            evidence_id = self.add(result, f"no error-rate samples for {service.name}")
+            return SignalSummary(service=service.name, query=query, evidence_id=evidence_id)
+        primary = since is None
+        search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
+        onset = detect_onset(values, times, kind="error_rate", metric=f"{service.name} error ratio", search_from=search_from)
+        before = [v for t, v in zip(times, values, strict=True) if t < search_from]
+        baseline = onset.baseline_value if onset else (_median(before) if before else None)
+        after = [v for t, v in zip(times, values, strict=True) if t >= (onset.time if onset else search_from)]
         current = values[-1]
-        peak = max(recent) if recent else current
-        score = robust_score(baseline_window, recent) if baseline_window and recent else 0.0
-        anomalous = score >= 4.0 and (peak - (baseline or 0.0)) >= 0.01
+        peak = max(after) if after else current
+        rise = peak - (baseline or 0.0)
+        if primary:
+            anomalous = onset is not None and rise >= MIN_RISE and current - (baseline or 0.0) >= max(MIN_RISE, rise / 2)
+        else:
+            anomalous = onset is not None and rise >= MIN_RISE
         text = (
             f"{service.name} error ratio {_pct(baseline)} before, {_pct(peak)} peak, {_pct(current)} now"
-            + (f"; onset {onset:%H:%M:%S} UTC" if onset else "")
+            + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
             + (" (anomalous)" if anomalous else " (normal)")
         )
-        evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current, "score": score})
+        evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current})
         return SignalSummary(
             service=service.name, query=query, baseline=baseline, current=current, peak=peak,
-            onset=onset, anomalous=anomalous, evidence_id=evidence_id,
+            onset=onset.time if onset else None, anomalous=anomalous, evidence_id=evidence_id,
         )
 
     # -- changes --------------------------------------------------------------------------------
@@ -112,57 +133,60 @@ class EvidenceCollector:
     async def changes(self, related: dict[str, int], onset: datetime, error_lines: list[str]) -> list[ChangeFact]:
         changes: list[Change] = []
         evidence_for: dict[str, str] = {}
-        for name, distance in related.items():
+        refs: dict[str, str] = {}
+        for name in related:
             svc = self.ctx.catalog.get(name)
             if svc is None or not svc.repo:
                 continue
             deploys = await self.call("github", "list_deployments", {"repo": svc.repo, "per_page": 20})
-            if deploys is not None:
-                if deploys.status == "error":
-                    self.failed(f"deployments of {svc.repo}", deploys)
-                for item in deploys.data or [] if deploys.status == "ok" else []:
-                    at = _parse_time(item.get("created_at"))
-                    if at is None or not (self.start <= at <= onset):
-                        continue
-                    change = Change(
-                        id=f"deploy-{item.get('id')}", kind="deploy", service=name, at=at,
-                        description=f"deployment of {svc.repo}@{str(item.get('sha', ''))[:7]} to {item.get('environment', '')}: {item.get('description') or ''}".strip(),
-                        distance=distance, ref=str(item.get("sha", "")),
-                    )
-                    changes.append(change)
-                    evidence_for[change.id] = self.add(deploys, f"{svc.repo} deployed {str(item.get('sha', ''))[:7]} at {at:%H:%M} UTC: {item.get('description') or ''}", {"change": change.id})
-            runs = await self.call("github", "list_workflow_runs", {"repo": svc.repo})
-            if runs is not None:
-                if runs.status == "error":
-                    self.failed(f"workflow runs of {svc.repo}", runs)
-                for run in (runs.data or {}).get("runs", runs.data) if runs.status == "ok" and runs.data else []:
-                    at = _parse_time(run.get("updated_at") or run.get("created_at"))
-                    if at is None or not (self.start <= at <= onset):
-                        continue
-                    title = " ".join(str(run.get(k) or "") for k in ("name", "display_title")).strip()
-                    kind = "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "config"
-                    change = Change(
-                        id=f"run-{run.get('id')}", kind=kind, service=name, at=at,
-                        description=f"workflow run {title} ({run.get('conclusion') or run.get('status')}) on {svc.repo}@{str(run.get('head_sha', ''))[:7]}",
-                        distance=distance, ref=str(run.get("head_sha", "")),
-                    )
-                    changes.append(change)
-                    evidence_for[change.id] = self.add(runs, f"{svc.repo} ran {title} ending {at:%H:%M} UTC ({run.get('conclusion')})", {"change": change.id})
+            if deploys is not None and deploys.status == "error":
+                self.failed(f"deployments of {svc.repo}", deploys)
+            for item in _list_of(deploys, "deployments"):
+                at = _parse_time(item.get("created_at"))
+                if at is None or not (self.start <= at <= onset):
+                    continue
+                sha = str(item.get("sha") or "")
+                change = Change(
+                    id=f"deploy-{item.get('id')}", kind="deploy", component=name, time=at,
+                    description=f"deployment of {svc.repo}@{sha[:7]} to {item.get('environment') or 'an environment'}: {item.get('description') or ''}".strip(),
+                )
+                refs[change.id] = sha
+                changes.append(change)
+                assert deploys is not None
+                evidence_for[change.id] = self.add(deploys, f"{svc.repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.get('description') or ''}", {"change": change.id})
+            runs = await self.call("github", "list_workflow_runs", {"repo": svc.repo, "created_after": self.start})
+            if runs is not None and runs.status == "error":
+                self.failed(f"workflow runs of {svc.repo}", runs)
+            for run in _list_of(runs, "runs"):
+                at = _parse_time(run.get("updated_at") or run.get("created_at"))
+                if at is None or not (self.start <= at <= onset):
+                    continue
+                title = " ".join(dict.fromkeys(str(run.get(k) or "") for k in ("name", "title"))).strip()
+                kind: ChangeKind = "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
+                sha = str(run.get("sha") or "")
+                change = Change(
+                    id=f"run-{run.get('id')}", kind=kind, component=name, time=at,
+                    description=f"workflow run {title} ({run.get('conclusion') or run.get('status')}) on {svc.repo}@{sha[:7]}",
+                )
+                refs[change.id] = sha
+                changes.append(change)
+                assert runs is not None
+                evidence_for[change.id] = self.add(runs, f"{svc.repo} ran {title} ending {at:%H:%M} UTC ({run.get('conclusion')})", {"change": change.id})
             commits = await self.call("github", "list_commits", {"repo": svc.repo, "since": self.start, "until": onset})
-            if commits is not None and commits.status == "ok":
-                messages = {str(c.get("sha", "")): str(c.get("message", "")) for c in commits.data or []}
-                for change in changes:
-                    if change.service == name and change.ref in messages:
-                        change.description += f"; commit: {messages[change.ref]}"
-            elif commits is not None and commits.status == "error":
+            if commits is not None and commits.status == "error":
                 self.failed(f"commits of {svc.repo}", commits)
-        ranked = rank_changes(changes, onset=onset, error_lines=error_lines)
+            messages = {str(c.get("sha", "")): str(c.get("message", "")) for c in _list_of(commits, "commits")}
+            changes = [
+                c.model_copy(update={"diff": f"commit: {messages[refs[c.id]]}"}) if c.component == name and refs.get(c.id) in messages else c
+                for c in changes
+            ]
+        ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
-                id=r.change.id, kind=r.change.kind, service=r.change.service, at=r.change.at,
-                description=r.change.description, distance=r.change.distance, score=r.score,
-                linked_tokens=list(r.linked_tokens), reasons=list(r.reasons),
-                evidence_id=evidence_for.get(r.change.id, ""), ref=r.change.ref,
+                id=r.change.id, kind=r.change.kind, service=r.change.component, at=r.change.time,
+                description=r.change.description + (f"; {r.change.diff}" if r.change.diff else ""),
+                distance=r.hops or 0, score=r.score, linked_tokens=list(r.shared_tokens), reasons=list(r.reasons),
+                evidence_id=evidence_for.get(r.change.id, ""), ref=refs.get(r.change.id, ""),
             )
             for r in ranked
         ]
@@ -170,31 +194,45 @@ class EvidenceCollector:
     # -- logs -----------------------------------------------------------------------------------
 
     async def logs(self, onset: datetime) -> tuple[list[LogFact], list[str]]:
+        """Log templates new or spiking since the onset.
+
+        Two reads, so the line limit cannot hide either side: the newest lines of the ten minutes
+        before the onset, and the first lines of the ten minutes after it. When a read hits its
+        limit, the window is narrowed to the lines actually seen so that rates stay honest.
+        """
         selector = self.service.logs
         if not selector:
             return [], []
-        start = onset - timedelta(minutes=30)
-        result = await self.call("loki", "query_range", {"query": selector, "start": start, "end": self.now, "limit": 5000})
-        if result is None:
+        span = timedelta(minutes=LOG_WINDOW_MINUTES)
+        after_end = min(self.now, onset + span)
+        if after_end <= onset:
+            after_end = onset + timedelta(seconds=1)
+        before = await self.call("loki", "query_range", {"query": selector, "start": onset - span, "end": onset, "limit": LOG_LIMIT, "direction": "backward"})
+        after = await self.call("loki", "query_range", {"query": selector, "start": onset, "end": after_end, "limit": LOG_LIMIT, "direction": "forward"})
+        if before is None or after is None:
             return [], []
-        if result.status == "error":
-            self.failed(f"{self.service.name} logs", result)
-            return [], []
-        lines = [(_parse_time(item.get("ts")) or onset, str(item.get("line", ""))) for item in _log_items(result.data)]
-        patterns = mine_patterns(lines, onset)
-        interesting = [p for p in patterns if p.is_new or p.spike_ratio >= 3.0][:5]
+        for result in (before, after):
+            if result.status == "error":
+                self.failed(f"{self.service.name} logs", result)
+                return [], []
+        lines_before = [(_parse_time(i.get("ts")) or onset, str(i.get("line", ""))) for i in _list_of(before, "entries")]
+        lines_after = [(_parse_time(i.get("ts")) or onset, str(i.get("line", ""))) for i in _list_of(after, "entries")]
+        start = min(t for t, _ in lines_before) if len(lines_before) >= LOG_LIMIT else onset - span
+        end = max(t for t, _ in lines_after) if len(lines_after) >= LOG_LIMIT else after_end
+        patterns = mine_patterns(lines_before + lines_after, onset, start=start, end=end)
+        interesting = patterns[:5]
         facts = []
         for p in interesting:
+            change = "new" if p.is_new else f"x{p.spike_ratio:.0f}" if p.spike_ratio else "spiking"
             evidence_id = self.add(
-                result,
-                f"log pattern {'new' if p.is_new else 'spiking'} since onset: {p.count_after} lines (before: {p.count_before}), e.g. {p.example[:200]}",
+                after,
+                f"log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
                 {"template": p.template},
             )
             facts.append(LogFact(template=p.template, count_before=p.count_before, count_after=p.count_after, example=p.example, is_new=p.is_new, evidence_id=evidence_id))
         if not interesting:
-            self.add(result, f"no new or spiking log patterns in {len(lines)} lines since {start:%H:%M} UTC")
-        error_lines = [p.example for p in interesting]
-        return facts, error_lines
+            self.add(after, f"no new or spiking log patterns among {len(lines_before) + len(lines_after)} lines around the onset")
+        return facts, [p.example for p in interesting]
 
     # -- kubernetes -----------------------------------------------------------------------------
 
@@ -205,7 +243,7 @@ class EvidenceCollector:
         if result.status == "error":
             self.failed(f"pods of {self.service.name}", result)
             return None
-        pods = _pods_of(result.data)
+        pods = _list_of(result, "pods")
         total = len(pods)
         ready = sum(1 for p in pods if p.get("ready"))
         restarts = sum(int(p.get("restarts") or 0) for p in pods)
@@ -223,16 +261,16 @@ class EvidenceCollector:
             return None
         data = result.data or {}
         current = _int(data.get("revision"))
-        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=str(data.get("image") or ""), paused=bool(data.get("paused")))
+        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=_images(data), paused=bool(data.get("paused")))
         sets = await self.call("kubernetes", "list_replicasets", {"namespace": ns, "label_selector": f"app={name}"})
         if sets is not None and sets.status == "ok":
             older = sorted(
-                ((_int(rs.get("revision")), rs) for rs in _items(sets.data) if _int(rs.get("revision")) is not None and current is not None and (_int(rs.get("revision")) or 0) < current),
+                ((_int(rs.get("revision")), rs) for rs in _list_of(sets, "replicasets") if _int(rs.get("revision")) is not None and current is not None and (_int(rs.get("revision")) or 0) < current),
                 key=lambda pair: pair[0] or 0,
             )
             if older:
                 fact.previous_revision = older[-1][0]
-                fact.previous_image = str(older[-1][1].get("image") or "")
+                fact.previous_image = _images(older[-1][1])
         text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
             f"; previous revision {fact.previous_revision} ({fact.previous_image})" if fact.previous_revision else "; no previous revision found"
         )
@@ -252,7 +290,7 @@ class EvidenceCollector:
         for kind in ("service_doc", "runbook", "postmortem"):
             try:
                 hits = store.search(query, service=self.service.name, kind=kind, k=1)
-            except Exception as exc:  # noqa: BLE001 - any store failure must not stop the investigation; it is recorded
+            except Exception as exc:
                 self.bundle.failures.append(f"knowledge search ({kind}) failed: {exc}")
                 continue
             for hit in hits:
@@ -269,13 +307,13 @@ class EvidenceCollector:
 
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
-        bundle.primary = await self.signal(self.service, primary=True)
+        bundle.primary = await self.signal(self.service)
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
         related = self.ctx.catalog.blast_radius(self.service.name)
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
-                summary = await self.signal(dep, primary=False)
+                summary = await self.signal(dep, since=onset - timedelta(minutes=15))
                 if summary is not None:
                     bundle.dependencies.append(summary)
         bundle.logs, error_lines = await self.logs(onset)
@@ -358,23 +396,17 @@ def _first_series(data: Any) -> tuple[list[datetime], list[float]]:
     return times, values
 
 
-def _log_items(data: Any) -> list[dict[str, Any]]:
-    if isinstance(data, dict):
-        return list(data.get("lines") or data.get("entries") or [])
-    return list(data or [])
-
-
-def _pods_of(data: Any) -> list[dict[str, Any]]:
-    return _items(data)
-
-
-def _items(data: Any) -> list[dict[str, Any]]:
-    if isinstance(data, dict):
-        for key in ("pods", "items", "replicasets"):
-            if isinstance(data.get(key), list):
-                return list(data[key])
+def _list_of(result: ToolResult | None, key: str) -> list[dict[str, Any]]:
+    """The list under ``key`` in a successful result's data (empty for errors and no data)."""
+    if result is None or result.status != "ok" or not isinstance(result.data, dict):
         return []
-    return list(data or [])
+    items = result.data.get(key)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _images(summary: dict[str, Any]) -> str:
+    images = summary.get("images") or {}
+    return ", ".join(str(v) for v in images.values()) if isinstance(images, dict) else str(images)
 
 
 def _parse_time(value: Any) -> datetime | None:

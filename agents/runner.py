@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -80,7 +81,7 @@ class IncidentIndex:
         row = self._conn.execute("SELECT record_json FROM incidents WHERE id=?", (incident_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[dict[str, Any]]:
         rows = self._conn.execute("SELECT id, status, severity, service, summary, updated_at FROM incidents ORDER BY updated_at DESC").fetchall()
         keys = ["id", "status", "severity", "service", "summary", "updated_at"]
         return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -88,7 +89,7 @@ class IncidentIndex:
     def pending_approvals(self) -> list[dict[str, Any]]:
         """Every remediation action waiting for a human decision."""
         pending = []
-        for row in self.list():
+        for row in self.rows():
             if row["status"] != "awaiting_approval":
                 continue
             record = self.get(row["id"]) or {}
@@ -127,7 +128,7 @@ class Responder:
         self.index = index
 
     @staticmethod
-    def _config(incident_id: str) -> dict[str, Any]:
+    def _config(incident_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": incident_id}}
 
     async def _run(self, payload: Any, incident_id: str) -> RunOutcome:
@@ -135,7 +136,7 @@ class Responder:
         return await self.snapshot(incident_id)
 
     async def snapshot(self, incident_id: str) -> RunOutcome:
-        snap = await self.graph.aget_state(self._config(incident_id))  # type: ignore[arg-type]  # RunnableConfig is a TypedDict
+        snap = await self.graph.aget_state(self._config(incident_id))
         if not snap.values:
             raise IncidentNotFound(f"no incident {incident_id!r} in {self.index_path_hint()}")
         state = IncidentState.model_validate(snap.values)
@@ -152,7 +153,7 @@ class Responder:
         The same alert twice gives the same incident: the second call reports it without re-running.
         """
         incident_id = incident_id_for(alert)
-        existing = await self.graph.aget_state(self._config(incident_id))  # type: ignore[arg-type]
+        existing = await self.graph.aget_state(self._config(incident_id))
         if existing.values:
             return await self.snapshot(incident_id)
         return await self._run(IncidentState(id=incident_id, alert=alert), incident_id)

@@ -26,7 +26,7 @@ Node = Literal["triage", "investigate", "remediate", "approval_gate", "execute",
 def next_node(state: IncidentState, max_turns: int, max_rounds: int) -> tuple[Node, str]:
     """Where the incident goes next, and why. Pure: the tests call it directly."""
     if state.step == "done":
-        return END, "done"
+        return "__end__", "done"
     if state.turns >= max_turns and state.step != "communicate":
         return "communicate", f"turn limit of {max_turns} reached: escalating to a human"
     step = state.step

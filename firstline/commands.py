@@ -133,8 +133,12 @@ def write_record(path: Path | None, outcome: RunOutcome, console: Console) -> No
 # -- demo and sandbox ---------------------------------------------------------------------------
 
 
-def sandbox_config(base: FirstlineConfig, tools: dict[str, Any], state_dir: Path) -> FirstlineConfig:
-    """The base configuration pointed at a sandbox's tools, with its state under ``state_dir``."""
+def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> FirstlineConfig:
+    """The base configuration pointed at a running sandbox (tools and clock), state under ``state_dir``."""
+    from firstline.config import ClockSettings
+    from tools.registry import available_kinds
+
+    tools = sim.tools_config(kinds=set(available_kinds()))
     storage = base.storage.model_copy(
         update={
             "checkpoints": state_dir / "checkpoints.sqlite",
@@ -143,7 +147,8 @@ def sandbox_config(base: FirstlineConfig, tools: dict[str, Any], state_dir: Path
         }
     )
     knowledge = base.knowledge.model_copy(update={"chroma": base.knowledge.chroma.model_copy(update={"mode": "embedded", "path": state_dir / "chroma"})})
-    return base.model_copy(update={"tools": tools, "storage": storage, "knowledge": knowledge})
+    clock = ClockSettings(kind="sandbox", url=f"{sim.base_url}/_sim")
+    return base.model_copy(update={"tools": tools, "storage": storage, "knowledge": knowledge, "clock": clock})
 
 
 def ingest_examples(config: FirstlineConfig, console: Console) -> None:
@@ -162,10 +167,10 @@ async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     scenario = load_scenario(args.scenario)
     state_dir = Path(tempfile.mkdtemp(prefix="firstline-demo-"))
     with start_sim(scenario) as sim:
-        config = sandbox_config(base, sim.tools_config(), state_dir)
+        config = sandbox_config(base, sim, state_dir)
         console.progress("system", f"simulated environment for scenario {scenario.name!r} on {sim.base_url}")
         ingest_examples(config, console)
-        payload = sim.world.alertmanager_payload(scenario.alerts[0].name)
+        payload = sim.alertmanager_payload(scenario.alerts[0].name)
         alerts = [a for a in parse_alertmanager(payload) if a.status == "firing"]
         console.progress("system", f"alert fired: {alerts[0].title} ({alerts[0].service}, {alerts[0].severity})")
         async with open_runtime(config, progress=console.progress) as responder:
@@ -191,14 +196,14 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
         if args.write_config:
             path: Path = args.write_config.resolve()
             base = load(args, required=False)
-            config = sandbox_config(base, sim.tools_config(), path.parent / ".firstline")
+            config = sandbox_config(base, sim, path.parent / ".firstline")
             data = json.loads(config.model_dump_json(exclude_defaults=False))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("# Written by `firstline sandbox run`: adapters point at the simulated environment.\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
             console.info(f"config written to {path}")
             ingest_examples(config, console)
         if args.alert_file:
-            payload = sim.world.alertmanager_payload(scenario.alerts[0].name)
+            payload = sim.alertmanager_payload(scenario.alerts[0].name)
             args.alert_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
             console.info(f"alert payload written to {args.alert_file}")
         console.info("serving until interrupted (Ctrl-C)")
@@ -296,7 +301,7 @@ def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
     index = IncidentIndex(config.storage.incidents)
     try:
-        rows = index.list()
+        rows = index.rows()
     finally:
         index.close()
     if args.json:

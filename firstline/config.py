@@ -84,11 +84,22 @@ class WorkflowSettings(BaseModel):
     token_budget: int = Field(default=200_000, ge=1_000)
     lookback_minutes: int = Field(default=180, ge=10, description="How far back to look for changes.")
     baseline_minutes: int = Field(default=60, ge=5)
-    verify_settle_seconds: float = Field(default=0.0, ge=0, description="Wait after an action before verifying.")
+    verify_settle_seconds: float = Field(
+        default=300.0, ge=0, description="Wait after an action before verifying (rate windows need to cover it)."
+    )
     verify_tolerance: float = Field(
         default=0.005, ge=0, description="Absolute slack over the baseline error ratio that still counts as recovered."
     )
     environment: str = "production"
+
+
+class ClockSettings(BaseModel):
+    """``system`` (the wall clock) or ``sandbox`` (a simulator's clock at ``url``, e.g. http://127.0.0.1:PORT/_sim)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["system", "sandbox"] = "system"
+    url: str | None = None
 
 
 class FirstlineConfig(BaseModel):
@@ -101,6 +112,7 @@ class FirstlineConfig(BaseModel):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     statuspage_link: str = Field(default="", description="Public status page URL used in communications.")
     incident_link: str = Field(default="", description="Base URL for incident links, e.g. https://firstline.example/incidents/")

@@ -11,7 +11,7 @@ import structlog
 def configure_logging(verbosity: int = 0) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
-    for noisy in ("httpx", "httpcore", "chromadb", "uvicorn.access", "openai"):
+    for noisy in ("httpx", "httpcore", "chromadb", "uvicorn.access", "uvicorn.error", "openai", "bm25s", "drain3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     structlog.configure(
         processors=[

@@ -12,6 +12,7 @@ from agents.context import AgentContext, KnowledgeSearch, ProgressFn
 from agents.reasoners.base import Reasoner
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.runner import Responder, open_responder
+from firstline.clock import SandboxClock, SystemClock
 from firstline.config import FirstlineConfig, LLMSettings
 from knowledge.catalog import ServiceCatalog
 from tools.ledger import ActionLedger
@@ -40,6 +41,14 @@ def build_chat_model(settings: LLMSettings, **overrides: Any) -> Any:
     )
 
 
+def build_clock(config: FirstlineConfig) -> SystemClock | SandboxClock:
+    if config.clock.kind == "sandbox":
+        if not config.clock.url:
+            raise SetupError("clock.url: required when clock.kind is sandbox (the simulator's /_sim URL)")
+        return SandboxClock(config.clock.url)
+    return SystemClock()
+
+
 def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reasoner:
     if config.reasoner == "deterministic":
         return DeterministicReasoner()
@@ -66,17 +75,18 @@ async def open_runtime(
     *,
     progress: ProgressFn | None = None,
     chat_model: Any = None,
-    knowledge: KnowledgeSearch | None | Callable[[], KnowledgeSearch | None] = build_knowledge,
+    knowledge: KnowledgeSearch | None | Callable[[FirstlineConfig], KnowledgeSearch | None] = build_knowledge,
     registry: ToolRegistry | None = None,
 ) -> AsyncIterator[Responder]:
     """Build every dependency from the configuration and yield a `Responder`; close them after."""
+    clock = build_clock(config)
     try:
-        registry = registry or ToolRegistry.from_config(config.tools)
+        registry = registry or ToolRegistry.from_config(config.tools, clock=clock.now)
         catalog = ServiceCatalog.load(config.knowledge.catalog)
     except ValueError as exc:  # bad tool settings, unset secret variables, a broken catalog: all name the field
         raise SetupError(str(exc)) from exc
     ledger = ActionLedger(config.storage.ledger)
-    store = knowledge(config) if callable(knowledge) else knowledge  # type: ignore[call-arg]
+    store = knowledge(config) if callable(knowledge) else knowledge
     ctx = AgentContext(
         registry=registry,
         ledger=ledger,
@@ -87,6 +97,8 @@ async def open_runtime(
         settings=config.workflow,
         knowledge=store,
         links={"incident": config.incident_link} if config.incident_link else {},
+        clock=clock.now,
+        sleep=clock.sleep,
     )
     if progress is not None:
         ctx.progress = progress

@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -242,11 +242,16 @@ class AdapterSettings(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Adapter:
     """Base of every integration. Subclasses set `kind`, `settings_model` and decorate calls.
 
-    An instance is built from its settings and an `HttpCaller` (which holds the injected
-    ``httpx.AsyncClient`` and the cross-cutting behaviour).
+    An instance is built from its settings, an `HttpCaller` (which holds the injected
+    ``httpx.AsyncClient`` and the cross-cutting behaviour) and a clock (``now`` for calls that
+    default to the current time; the simulator injects its own).
     """
 
     kind: ClassVar[str] = ""
@@ -254,10 +259,18 @@ class Adapter:
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
     calls: ClassVar[dict[str, CallSpec]] = {}
 
-    def __init__(self, instance: str, settings: AdapterSettings, http: HttpCaller) -> None:
+    def __init__(
+        self,
+        instance: str,
+        settings: AdapterSettings,
+        http: HttpCaller,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self.instance = instance
         self.settings = settings
         self.http = http
+        self.clock = clock
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -281,12 +294,21 @@ class Adapter:
         return f"{self.instance}.{call}"
 
     async def invoke(
-        self, call: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None
+        self,
+        call: str,
+        args: BaseModel | dict[str, Any],
+        *,
+        grant: ExecutionGrant | None = None,
+        budget: int | None | Literal["default"] = "default",
     ) -> ToolResult:
-        """Validate, guard, run and budget one call. Never raises for upstream or input problems."""
+        """Validate, guard, run and budget one call. Never raises for upstream or input problems.
+
+        ``budget`` caps the result's size in characters: the instance's ``output_budget_chars`` by
+        default (what a model sees), or None for code that reads the full result.
+        """
         from tools.invoke import invoke_call  # local: invoke.py imports this module
 
-        return await invoke_call(self, call, args, grant=grant)
+        return await invoke_call(self, call, args, grant=grant, budget=budget)
 
 
 def _input_model_of(fn: Callable[..., Any]) -> type[BaseModel]:

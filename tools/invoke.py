@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -40,7 +40,12 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 async def invoke_call(
-    adapter: Adapter, call: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None
+    adapter: Adapter,
+    call: str,
+    args: BaseModel | dict[str, Any],
+    *,
+    grant: ExecutionGrant | None = None,
+    budget: int | None | Literal["default"] = "default",
 ) -> ToolResult:
     tool_id = adapter.tool_id(call)
     spec = adapter.calls.get(call)
@@ -76,7 +81,8 @@ async def invoke_call(
     except UpstreamError as exc:
         result = _upstream_error(tool_id, "upstream", exc, model)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    apply_output_budget(result, adapter.settings.output_budget_chars)
+    if budget is not None:
+        apply_output_budget(result, adapter.settings.output_budget_chars if budget == "default" else budget)
     log.info(
         "tool_call",
         tool=tool_id,
@@ -155,12 +161,13 @@ def _error(tool_id: str, kind: str, message: str, args: BaseModel | dict[str, An
 
 def _upstream_error(tool_id: str, kind: str, exc: UpstreamError, model: BaseModel) -> ToolResult:
     params = model.model_dump(mode="json")
-    query = f"{exc.method} {exc.path}".strip() or f"{tool_id}({_compact(params)})"
+    request = f"{exc.method} {exc.path}".strip()
+    query = str(params["query"]) if isinstance(params.get("query"), str) else request or f"{tool_id}({_compact(params)})"
     return ToolResult(
         tool=tool_id,
         status="error",
         query=query,
-        params={**params, **({"request_params": exc.params} if exc.params else {})},
+        params={**params, **({"request": request} if request else {}), **({"request_params": exc.params} if exc.params else {})},
         summary=str(exc),
         error=ToolErrorInfo(
             kind=kind,  # type: ignore[arg-type]  # "timeout" or "upstream"

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -53,7 +52,6 @@ from tools.wire import (
     malformed,
     opt_int,
     opt_str,
-    utc_now,
 )
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -192,17 +190,6 @@ class KubernetesAdapter(Adapter):
         "Kubernetes: pods, deployments, replica sets, events; rollback, restart and scale of Deployments."
     )
     settings_model: ClassVar[type[AdapterSettings]] = KubernetesSettings
-
-    def __init__(
-        self,
-        instance: str,
-        settings: AdapterSettings,
-        http: HttpCaller,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        super().__init__(instance, settings, http)
-        self.clock = clock
 
     # -- reads --------------------------------------------------------------------------------------
 

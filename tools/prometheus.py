@@ -13,7 +13,6 @@ accepts on the same endpoints, so a long PromQL expression never hits a URL leng
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -35,7 +34,6 @@ from tools.wire import (
     malformed,
     rfc3339,
     unix_seconds,
-    utc_now,
 )
 
 POST_THRESHOLD_CHARS = 2000
@@ -133,17 +131,6 @@ class PrometheusAdapter(Adapter):
     kind: ClassVar[str] = "prometheus"
     description: ClassVar[str] = "Prometheus metrics: PromQL instant and range queries, series, label values."
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
-
-    def __init__(
-        self,
-        instance: str,
-        settings: AdapterSettings,
-        http: HttpCaller,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        super().__init__(instance, settings, http)
-        self.clock = clock
 
     @tool_call(
         description="Evaluate a PromQL expression at one instant (default now). Returns each series' value."

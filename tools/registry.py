@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -119,11 +120,13 @@ class ToolRegistry:
         *,
         kinds: Mapping[str, type[Adapter]] | None = None,
         client_factory: ClientFactory = default_client_factory,
+        clock: Callable[[], datetime] | None = None,
     ) -> ToolRegistry:
         """Build every instance from its config mapping (``kind`` plus that kind's settings).
 
         Raises `ValueError` naming the instance and the field for a bad setting or an unset
-        environment variable.
+        environment variable. ``clock`` replaces the adapters' wall clock (the simulator's clock in
+        the sandbox).
         """
         kinds = kinds if kinds is not None else available_kinds()
         adapters: dict[str, Adapter] = {}
@@ -150,7 +153,7 @@ class ToolRegistry:
                 max_retries=settings.max_retries,
                 redactor=Redactor(secrets),
             )
-            adapters[name] = adapter_cls(name, settings, caller)
+            adapters[name] = adapter_cls(name, settings, caller, clock=clock) if clock else adapter_cls(name, settings, caller)
         return cls(adapters)
 
     async def aclose(self) -> None:
@@ -175,7 +178,12 @@ class ToolRegistry:
         return adapter, spec
 
     async def invoke(
-        self, tool_id: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None
+        self,
+        tool_id: str,
+        args: BaseModel | dict[str, Any],
+        *,
+        grant: ExecutionGrant | None = None,
+        budget: int | None | Literal["default"] = "default",
     ) -> ToolResult:
         instance, _, call = tool_id.partition(".")
         adapter = self.adapters.get(instance)
@@ -187,7 +195,7 @@ class ToolRegistry:
                 tool=tool_id, status="error", query=tool_id, summary=message,
                 error=ToolErrorInfo(kind="input", message=message),
             )
-        return await adapter.invoke(call, args, grant=grant)
+        return await adapter.invoke(call, args, grant=grant, budget=budget)
 
     def list_tools(self) -> list[ToolInfo]:
         infos = []

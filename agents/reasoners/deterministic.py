@@ -14,7 +14,10 @@ from agents.evidence import ChangeFact, EvidenceBundle
 from agents.reasoners.base import RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
 from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, RuledOut
 
-CHANGE_CATEGORY = {"migration": "migration", "deploy": "bad_deploy", "config": "config_change", "flag": "feature_flag", "commit": "bad_deploy"}
+CHANGE_CATEGORY = {
+    "migration": "migration", "deploy": "bad_deploy", "config": "config_change", "feature_flag": "feature_flag",
+    "infrastructure": "config_change", "other": "bad_deploy",
+}
 MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
 
@@ -23,9 +26,26 @@ def _fmt_time(at: datetime | None) -> str:
     return at.strftime("%H:%M UTC") if at else "unknown time"
 
 
+LINKED = 0.5  # a change whose text shares identifiers this strongly with the errors is not a red herring
+
+
+def related_changes(change: ChangeFact, bundle: EvidenceBundle) -> list[ChangeFact]:
+    """Other changes of the same service that share identifiers with the errors (e.g. the deploy that
+    carried a migration): they support the hypothesis rather than compete with it."""
+    return [
+        c for c in bundle.changes
+        if c.id != change.id and c.service == change.service and set(c.linked_tokens) & set(change.linked_tokens)
+    ]
+
+
 def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
-    linked = f"; its description shares {', '.join(change.linked_tokens)} with the new error logs" if change.linked_tokens else ""
-    evidence_ids = [change.evidence_id]
+    related = related_changes(change, bundle)
+    parts = [f"{change.kind} on {change.service} at {_fmt_time(change.at)}: {change.description}"]
+    if related:
+        parts.append("shipped with " + "; ".join(f"{c.kind} at {_fmt_time(c.at)}: {c.description}" for c in related))
+    if change.linked_tokens:
+        parts.append(f"the error logs since the onset name {', '.join(change.linked_tokens[:4])}, which this change touches")
+    evidence_ids = [change.evidence_id, *(c.evidence_id for c in related)]
     if change.linked_tokens:
         evidence_ids += [log.evidence_id for log in bundle.logs if any(t in log.template or t in log.example for t in change.linked_tokens)]
     if bundle.primary is not None:
@@ -33,14 +53,18 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
     return Hypothesis(
         entity=change.service,
         category=CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
-        description=f"{change.kind} {change.id} on {change.service} at {_fmt_time(change.at)} ({change.description}){linked}",
+        description="; ".join(parts),
         score=change.score,
         evidence_ids=[e for e in dict.fromkeys(evidence_ids) if e],
     )
 
 
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
-    hypotheses = [change_hypothesis(c, bundle) for c in bundle.changes]
+    hypotheses: list[Hypothesis] = []
+    for change in bundle.changes:  # already ranked: a change related to a stronger one is folded into it
+        if any(change.evidence_id in h.evidence_ids for h in hypotheses):
+            continue
+        hypotheses.append(change_hypothesis(change, bundle))
     pods = bundle.pods
     if pods is not None and not pods.healthy:
         reasons = set(pods.reasons)
@@ -68,8 +92,8 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
 def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[RuledOut]:
     items: list[RuledOut] = []
     for change in bundle.changes:
-        if lead is not None and lead.description.startswith(f"{change.kind} {change.id} "):
-            continue
+        if lead is not None and change.evidence_id in lead.evidence_ids:
+            continue  # the lead itself, or a change that shipped with it
         why = "; ".join(change.reasons) or "no link to the failure"
         items.append(RuledOut(what=f"{change.kind} {change.id} on {change.service} ({change.description})", why=why, evidence_ids=[change.evidence_id]))
     for dep in bundle.dependencies:

@@ -24,7 +24,13 @@ from pydantic import BaseModel, Field, ValidationError
 from agents import prompts
 from agents.context import AgentContext
 from agents.evidence import EvidenceBundle
-from agents.reasoners.base import ReasonerFailure, RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
+from agents.reasoners.base import (
+    ReasonerFailure,
+    RemediationChoice,
+    RemediationOption,
+    TriageFacts,
+    UpdatePhase,
+)
 from agents.state import Diagnosis, Evidence, IncidentState, RuledOut
 from tools.invoke import describe_validation_error
 
@@ -79,7 +85,7 @@ class LLMReasoner:
             raise ReasonerFailure(f"model call failed: {type(exc).__name__}: {_short(str(exc))}") from exc
         if not isinstance(response, AIMessage):
             raise ReasonerFailure(f"model returned {type(response).__name__}, not a message")
-        usage = response.usage_metadata or {}
+        usage: dict[str, Any] = dict(response.usage_metadata or {})
         self.last_tokens += int(usage.get("total_tokens", 0))
         return response
 

@@ -162,7 +162,8 @@ async def test_5xx_is_retried_then_reported(loki: LokiAdapter) -> None:
     assert route.call_count == 2  # max_retries=1
     assert result.error is not None and result.error.upstream_status == 502
     assert "upstream connect error" in result.error.body_excerpt
-    assert result.query == f"GET {PATH}"
+    assert result.query == '{namespace="shop", app="checkout"} |= "error"'
+    assert result.params["request"] == f"GET {PATH}"
     assert result.params["query"] == QUERY and result.params["request_params"]["query"] == QUERY
 
 
