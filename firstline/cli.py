@@ -32,14 +32,18 @@ quick start:
 """
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="configuration file (default: ./config.yaml)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log tool calls and steps to stderr (-vv for debug)")
+def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--config and -v, accepted before or after the command. Only the top level sets defaults, so a
+    value given before the command is not overwritten by a subcommand's default."""
+    config_default: object = Path("config.yaml") if top else argparse.SUPPRESS
+    verbose_default: object = 0 if top else argparse.SUPPRESS
+    parser.add_argument("--config", type=Path, default=config_default, help="configuration file (default: ./config.yaml)")
+    parser.add_argument("-v", "--verbose", action="count", default=verbose_default, help="log tool calls and steps to stderr (-vv for debug)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firstline", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_common(parser)
+    _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser(

@@ -452,3 +452,15 @@ def test_analysis_serializes_to_json_for_the_evidence_trail(noise: NoiseModel) -
     assert payload["ranking"]["candidates"][0]["component"] == "db"
     assert payload["onset"]["index"] == 7
     assert payload["ranking"]["candidates"][0]["reasons"]
+
+
+def test_separating_evidence_for_a_caller_and_its_callee_points_at_per_dependency_metrics() -> None:
+    # mid and back are equally strong and back's excess explains none of mid (no traffic data):
+    # nothing separates a caller from its callee but a look inside the caller.
+    scores = [_score("front", 1.0), _score("mid", 20, effect=5.0), _score("back", 19, effect=0.1)]
+
+    result = rank_root_causes(scores, CHAIN, "front")
+
+    assert result.abstained
+    assert [c.component for c in result.candidates[:2]] == ["mid", "back"]
+    assert any(line.startswith("mid calls back") for line in result.separating_evidence)

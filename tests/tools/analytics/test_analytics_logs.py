@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tools.analytics.logs import mine_patterns
+from tools.analytics.logs import mine_patterns, poisson_tail
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ONSET = T0 + timedelta(minutes=30)
@@ -92,3 +93,12 @@ def test_empty_input_and_naive_times() -> None:
         mine_patterns([(T0, "x")], datetime(2024, 5, 1))
     with pytest.raises(ValueError, match="timezone-aware"):
         mine_patterns([(datetime(2024, 5, 1), "x")], ONSET)
+
+
+def test_poisson_tail_matches_known_values() -> None:
+    assert poisson_tail(0, 3.0) == 1.0
+    assert poisson_tail(1, 3.0) == pytest.approx(1 - math.exp(-3.0))
+    assert poisson_tail(3, 1.0) == pytest.approx(1 - math.exp(-1.0) * (1 + 1 + 0.5))
+    assert poisson_tail(153, 2.9) == pytest.approx(1.5605925486266033e-200, rel=1e-9)  # scipy's pdtrc
+    assert poisson_tail(30, 29.2) == pytest.approx(0.4655995622232011, rel=1e-9)
+    assert poisson_tail(5, 0.0) == 0.0

@@ -1,0 +1,209 @@
+"""The whole workflow against the simulator on loopback, with durable SQLite checkpoints.
+
+Each test starts a fresh simulated environment and a fresh state directory, so it is independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage
+
+from agents.state import Alert
+from evals.sim.server import RunningSim, start_sim
+from firstline.commands import sandbox_config
+from firstline.config import FirstlineConfig, load_config
+from firstline.intake.alertmanager import parse_alertmanager
+from firstline.wiring import open_runtime
+from tools.actions import execute_action
+from tools.ledger import ActionLedger
+from tools.policy import ApprovalPolicy
+from tools.registry import ToolRegistry, available_kinds
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSim]:
+    with start_sim("checkout-migration") as running:
+        yield running
+
+
+def _config(sim: RunningSim, tmp_path: Path, **updates: Any) -> FirstlineConfig:
+    base = load_config(REPO / "config.yaml")
+    return sandbox_config(base, sim, tmp_path).model_copy(update=updates)
+
+
+def _alert(sim: RunningSim) -> Alert:
+    [alert] = parse_alertmanager(sim.alertmanager_payload("CheckoutHighErrorRate"))
+    return alert
+
+
+def _undos(sim: RunningSim) -> list[Any]:
+    return [a for a in sim.world.applied_actions if "rollout_undo" in str(a)]
+
+
+async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: RunningSim, tmp_path: Path) -> None:
+    config = _config(sim, tmp_path)
+    async with open_runtime(config, knowledge=None) as responder:
+        first = await responder.start(_alert(sim))
+    assert first.state.status == "awaiting_approval"
+    assert first.waiting_for is not None
+    assert first.waiting_for["tool"] == "kubernetes.rollout_undo"
+    assert first.waiting_for["args"] == {"namespace": "shop", "name": "checkout", "to_revision": 6}
+    assert _undos(sim) == []  # nothing ran before the approval
+    incident, action = first.incident_id, first.waiting_for["action_id"]
+
+    # A new runtime (as another process would build): same SQLite files, fresh graph and clients.
+    async with open_runtime(config, knowledge=None) as responder:
+        decided = await responder.decide(incident, action, "approved", "alice", "go ahead")
+    assert decided.status == "resumed"
+    assert decided.run is not None
+    record = decided.run.record()
+    assert record["status"] == "resolved"
+    rollback = next(a for a in record["actions"] if a["id"] == action)
+    assert rollback["status"] == "verified"
+    assert rollback["approval"]["by"] == "alice"
+    assert rollback["approval"]["comment"] == "go ahead"
+    assert len(_undos(sim)) == 1
+    assert any(t["actor"] == "human" and "alice approved" in t["text"] for t in record["timeline"])
+    diagnosis = record["diagnosis"]
+    assert diagnosis["category"] == "migration"
+    assert "0042" in diagnosis["root_cause"]
+    assert {e["source"] for e in diagnosis["evidence"]} >= {"github.list_workflow_runs", "loki.query_range", "prometheus.query_range"}
+    assert any("inventory" in r["what"] for r in diagnosis["ruled_out"])
+    statuspage = [c for c in record["communications"] if c["channel"] == "statuspage"]
+    assert statuspage and "resolved" in statuspage[-1]["text"]
+    assert sim.world.snapshot()["statuspage"]["incidents"][0]["status"] == "resolved"
+
+    async with open_runtime(config, knowledge=None) as responder:
+        again = await responder.decide(incident, action, "approved", "bob")
+    assert again.status == "already_decided"
+    assert again.decision.decided_by == "alice"
+    assert len(_undos(sim)) == 1
+
+
+async def test_rejection_escalates_and_executes_nothing(sim: RunningSim, tmp_path: Path) -> None:
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        first = await responder.start(_alert(sim))
+        assert first.waiting_for is not None
+        decided = await responder.decide(first.incident_id, first.waiting_for["action_id"], "rejected", "carol", "not now")
+    assert decided.run is not None
+    assert decided.run.state.status == "escalated"
+    assert _undos(sim) == []
+    assert any(c.audience == "stakeholders" for c in decided.run.state.communications)
+
+
+async def test_resume_without_a_recorded_decision_executes_nothing(sim: RunningSim, tmp_path: Path) -> None:
+    from langgraph.types import Command
+
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        first = await responder.start(_alert(sim))
+        assert first.waiting_for is not None
+        # Resume the graph directly, bypassing `decide` (so no ledger record exists).
+        forged = await responder._run(Command(resume={"action_id": first.waiting_for["action_id"], "decision": "approved"}), first.incident_id)
+    assert forged.waiting_for is not None  # still at the gate
+    assert forged.state.status == "awaiting_approval"
+    assert _undos(sim) == []
+
+
+async def test_mutating_call_without_approval_record_is_impossible(sim: RunningSim, tmp_path: Path) -> None:
+    registry = ToolRegistry.from_config(sim.tools_config(kinds=set(available_kinds())))
+    ledger = ActionLedger(tmp_path / "ledger.sqlite")
+    args = {"namespace": "shop", "name": "checkout", "to_revision": 6}
+    try:
+        direct = await registry.invoke("kubernetes.rollout_undo", args)
+        assert direct.status == "approval_required"
+        outcome = await execute_action(
+            registry=registry, ledger=ledger, policy=ApprovalPolicy(), incident_id="inc-x",
+            action_id="rollback-0", tool_id="kubernetes.rollout_undo", args=args,
+        )
+        assert outcome.status == "refused"
+        assert "needs an approval" in outcome.detail
+    finally:
+        await registry.aclose()
+        ledger.close()
+    assert _undos(sim) == []
+
+
+async def test_crash_after_execution_is_not_repeated_on_resume(sim: RunningSim, tmp_path: Path) -> None:
+    config = _config(sim, tmp_path)
+    async with open_runtime(config, knowledge=None) as responder:
+        first = await responder.start(_alert(sim))
+    assert first.waiting_for is not None
+    incident, action = first.incident_id, first.waiting_for["action_id"]
+    # The process approved, claimed the execution, ran the call... and died before recording it.
+    ledger = ActionLedger(config.storage.ledger)
+    from tools.actions import args_hash_for
+
+    registry = ToolRegistry.from_config(config.tools)
+    args = first.waiting_for["args"]
+    args_hash = args_hash_for(registry, "kubernetes.rollout_undo", args)
+    ledger.record_decision(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo",
+                           args_hash=args_hash, decision="approved", decided_by="dave")
+    claim = ledger.claim(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo", args_hash=args_hash, tier="approve")
+    assert claim.grant is not None
+    result = await registry.invoke("kubernetes.rollout_undo", args, grant=claim.grant)
+    assert result.status == "ok"
+    await registry.aclose()
+    ledger.close()
+    assert len(_undos(sim)) == 1
+
+    async with open_runtime(config, knowledge=None) as responder:
+        outcome = await responder.decide(incident, action, "approved", "dave")
+    assert outcome.run is not None
+    assert len(_undos(sim)) == 1  # not repeated
+    assert any("not running it again" in t.text for t in outcome.run.state.timeline)
+    assert outcome.run.state.status == "resolved"  # verification found the effect
+
+
+class BrokenModel(FakeMessagesListChatModel):
+    """A scripted model whose every answer is useless: no tool calls, no JSON."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        return self
+
+
+async def test_model_nonsense_falls_back_to_deterministic_with_timeline_notes(sim: RunningSim, tmp_path: Path) -> None:
+    model = BrokenModel(responses=[AIMessage(content="banana")] * 200)
+    config = _config(sim, tmp_path, reasoner="llm")
+    async with open_runtime(config, knowledge=None, chat_model=model) as responder:
+        first = await responder.start(_alert(sim))
+    timeline = [t.text for t in first.state.timeline if t.kind == "fallback"]
+    assert any("failed to summarize" in t for t in timeline)
+    assert any("failed to diagnose" in t for t in timeline)
+    assert first.state.diagnosis is not None
+    assert first.state.diagnosis.reasoner == "deterministic"
+    assert first.state.status == "awaiting_approval"
+
+
+async def test_unknown_service_is_escalated_with_a_clear_note(sim: RunningSim, tmp_path: Path) -> None:
+    alert = _alert(sim).model_copy(update={"service": "ghost", "fingerprint": "ghost1"})
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        outcome = await responder.start(alert)
+    assert outcome.state.status == "escalated"
+    assert any("'ghost'" in t.text and "not in the service catalog" in t.text for t in outcome.state.timeline)
+
+
+async def test_unreachable_backend_is_recorded_and_the_incident_goes_on(sim: RunningSim, tmp_path: Path) -> None:
+    config = _config(sim, tmp_path)
+    tools = dict(config.tools)
+    tools["loki"] = {**tools["loki"], "base_url": "http://127.0.0.1:9", "max_retries": 0, "timeout_seconds": 1}
+    async with open_runtime(config.model_copy(update={"tools": tools}), knowledge=None) as responder:
+        outcome = await responder.start(_alert(sim))
+    failures = [t.text for t in outcome.state.timeline if t.kind == "check_failed"]
+    assert any("logs" in f and "cannot reach" in f for f in failures)
+    assert outcome.state.diagnosis is not None
+    assert outcome.state.status in ("awaiting_approval", "escalated")
+
+
+async def test_same_alert_twice_is_one_incident(sim: RunningSim, tmp_path: Path) -> None:
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        first = await responder.start(_alert(sim))
+        second = await responder.start(_alert(sim))
+    assert first.incident_id == second.incident_id
+    assert len([t for t in second.state.timeline if t.kind == "triaged"]) == 1
