@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage
 
 from agents.state import Alert
 from evals.sim.server import RunningSim, start_sim
-from firstline.commands import sandbox_config
+from firstline.commands.incidents import sandbox_config
 from firstline.config import FirstlineConfig, load_config
 from firstline.intake.alertmanager import parse_alertmanager
 from firstline.wiring import open_runtime

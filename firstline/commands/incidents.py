@@ -1,4 +1,4 @@
-"""Command handlers: each turns parsed arguments into calls on the runtime and prints the outcome."""
+"""Incident commands: demo, respond, approvals, approve, reject, incidents, sandbox."""
 
 from __future__ import annotations
 
@@ -14,34 +14,19 @@ from typing import Any
 import yaml
 
 from agents.runner import IncidentIndex, IncidentNotFound, NotWaiting, Responder, RunOutcome
-from firstline.config import ConfigError, FirstlineConfig, load_config
+from firstline.commands import (
+    EXIT_NEEDS_HUMAN,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    add_common,
+    load,
+    write_json,
+)
+from firstline.config import FirstlineConfig
 from firstline.console import Console
 from firstline.intake.alertmanager import AlertPayloadError, parse_alertmanager
 from firstline.wiring import open_runtime
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_HUMAN = 0, 1, 2, 3
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class CommandError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def load(args: argparse.Namespace, *, required: bool = True) -> FirstlineConfig:
-    """The configuration, with --reasoner applied. Without a file, defaults only if not required."""
-    path: Path = args.config
-    if not path.exists() and not required:
-        config = FirstlineConfig().resolve_paths(REPO_ROOT)
-    else:
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            raise CommandError(str(exc), EXIT_USAGE) from exc
-    if getattr(args, "reasoner", None):
-        config = config.model_copy(update={"reasoner": args.reasoner})
-    return config
 
 
 def approval_mode(requested: str | None, console: Console, *, default_without_terminal: str | None) -> str:
@@ -123,8 +108,6 @@ def exit_code_for(outcome: RunOutcome) -> int:
 def write_record(path: Path | None, outcome: RunOutcome, console: Console) -> None:
     if path is None:
         return
-    from firstline.cli import write_json
-
     write_json(path, outcome.record())
     if str(path) != "-":
         console.info(f"incident record written to {path}")
@@ -324,8 +307,6 @@ def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
     if record is None:
         raise CommandError(f"no incident {args.incident!r}; `firstline incidents list` shows them")
     if args.json:
-        from firstline.cli import write_json
-
         write_json(args.json, record)
         if str(args.json) == "-":
             return EXIT_OK
@@ -349,13 +330,83 @@ def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-HANDLERS: dict[str, Any] = {
-    "demo": cmd_demo,
-    "respond": cmd_respond,
-    "approvals list": cmd_approvals_list,
-    "approve": cmd_approve,
-    "reject": cmd_reject,
-    "incidents list": cmd_incidents_list,
-    "incidents show": cmd_incidents_show,
-    "sandbox run": cmd_sandbox_run,
-}
+def register(sub: Any) -> dict[str, Any]:
+    """Add the incident commands to the parser; return their handlers."""
+    demo = sub.add_parser(
+        "demo", help="run the example incident end to end against the simulated environment",
+        description="Start the simulated environment on loopback, ingest the example knowledge, fire the "
+        "scenario's alert and work the incident to resolution. Nothing outside this machine is touched.",
+    )
+    demo.add_argument("--scenario", default="checkout-migration", help="scenario name (default: checkout-migration)")
+    demo.add_argument(
+        "--approve", choices=["prompt", "auto", "reject"], default=None,
+        help="how to answer the approval gate: prompt asks on the terminal (the default on one); auto approves "
+        "on your behalf (needed without a terminal); reject declines",
+    )
+    demo.add_argument("--reasoner", choices=["deterministic", "llm"], help="override the reasoner in the config")
+    demo.add_argument("--json", type=Path, metavar="PATH", help="write the incident record to PATH")
+    add_common(demo)
+
+    respond = sub.add_parser(
+        "respond", help="work an incident from an Alertmanager webhook payload file",
+        description="Read an Alertmanager webhook JSON file, open an incident per firing alert and work it. "
+        "With --approve wait the incident stops at the approval gate; decide later with `firstline approve` or "
+        "`firstline reject`, from any process.",
+    )
+    respond.add_argument("alert_file", type=Path, metavar="ALERT_FILE")
+    respond.add_argument("--approve", choices=["prompt", "auto", "reject", "wait"], default=None,
+                         help="prompt (default on a terminal), auto, reject, or wait (default without a terminal)")
+    respond.add_argument("--reasoner", choices=["deterministic", "llm"], help="override the reasoner in the config")
+    respond.add_argument("--json", type=Path, metavar="PATH", help="write the incident record to PATH")
+    add_common(respond)
+
+    approvals = sub.add_parser("approvals", help="actions waiting for a human decision")
+    approvals_sub = approvals.add_subparsers(dest="approvals_command", metavar="SUBCOMMAND")
+    approvals_list = approvals_sub.add_parser("list", help="list every action waiting for approval")
+    approvals_list.add_argument("--json", action="store_true", help="print JSON")
+    add_common(approvals_list)
+
+    for verb in ("approve", "reject"):
+        p = sub.add_parser(
+            verb, help=f"{verb} a proposed action and resume its incident",
+            description=f"Record that NAME {verb}s ACTION of INCIDENT (who and when go on the timeline), then resume "
+            "the incident from its checkpoint. The first decision wins; repeating it executes nothing.",
+        )
+        p.add_argument("incident", metavar="INCIDENT")
+        p.add_argument("action", metavar="ACTION")
+        p.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded)")
+        p.add_argument("--comment", default="", metavar="TEXT")
+        add_common(p)
+
+    incidents = sub.add_parser("incidents", help="list and show incidents")
+    incidents_sub = incidents.add_subparsers(dest="incidents_command", metavar="SUBCOMMAND")
+    inc_list = incidents_sub.add_parser("list", help="list incidents, newest first")
+    inc_list.add_argument("--json", action="store_true", help="print JSON")
+    add_common(inc_list)
+    inc_show = incidents_sub.add_parser("show", help="show one incident: diagnosis, actions, timeline")
+    inc_show.add_argument("incident", metavar="ID")
+    inc_show.add_argument("--json", type=Path, metavar="PATH", help="write the incident record to PATH ('-' for stdout)")
+    add_common(inc_show)
+
+    sandbox = sub.add_parser("sandbox", help="the simulated environment")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    run = sandbox_sub.add_parser(
+        "run", help="serve a scenario's simulated APIs on loopback until stopped",
+        description="Serve Prometheus, Loki, Kubernetes, GitHub, Statuspage, Slack and PagerDuty for a scenario on "
+        "127.0.0.1, print the endpoints, and optionally write a config file that points the adapters at them.",
+    )
+    run.add_argument("scenario", nargs="?", default="checkout-migration", metavar="SCENARIO")
+    run.add_argument("--write-config", type=Path, metavar="PATH", help="write a config.yaml pointing at the sandbox")
+    run.add_argument("--alert-file", type=Path, metavar="PATH", help="write the scenario's alert payload (with live times) to PATH")
+    run.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    add_common(run)
+    return {
+        "demo": cmd_demo,
+        "respond": cmd_respond,
+        "approvals list": cmd_approvals_list,
+        "approve": cmd_approve,
+        "reject": cmd_reject,
+        "incidents list": cmd_incidents_list,
+        "incidents show": cmd_incidents_show,
+        "sandbox run": cmd_sandbox_run,
+    }
