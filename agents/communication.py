@@ -15,7 +15,7 @@ from langgraph.types import Command
 
 from agents.context import AgentContext
 from agents.reasoners.base import ReasonerFailure, UpdatePhase
-from agents.state import Communication, IncidentState, ProposedAction, TimelineEntry
+from agents.state import ApprovalRecord, Communication, IncidentState, ProposedAction, TimelineEntry
 from agents.timeline import note
 from tools.actions import execute_action
 
@@ -43,9 +43,15 @@ async def _post(
     status: Literal["executed", "failed", "proposed"] = (
         "executed" if outcome.status in ("executed", "already_executed") else "proposed" if outcome.status == "refused" else "failed"
     )
+    decision = ctx.ledger.get_decision(state.id, action_id)
+    approval = (
+        ApprovalRecord(decision=decision.decision, by=decision.decided_by, at=decision.decided_at, comment=decision.comment)
+        if decision is not None
+        else None
+    )
     action = ProposedAction(
         id=action_id, tool=tool, args=args, title=title, kind="communication", risk="low",
-        requires_approval=False, status=status, result_summary=outcome.detail,
+        requires_approval=False, status=status, result_summary=outcome.detail, approval=approval,
     )
     data = outcome.result.data if outcome.result is not None and outcome.result.status == "ok" else None
     verb = {"executed": "sent", "proposed": "drafted only (policy did not allow posting)", "failed": "failed"}[status]

@@ -204,7 +204,10 @@ class IncidentState(BaseModel):
                 "inconclusive": diagnosis.inconclusive,
                 "reasoner": diagnosis.reasoner,
                 "evidence": [
-                    {"id": e.id, "source": e.source, "query": e.query, "observation": e.observation}
+                    {
+                        "id": e.id, "source": e.source, "query": e.query, "observation": e.observation,
+                        "window": [e.window[0].isoformat(), e.window[1].isoformat()] if e.window else None,
+                    }
                     for e in diagnosis.evidence
                 ],
                 "ruled_out": [r.model_dump(mode="json") for r in diagnosis.ruled_out],

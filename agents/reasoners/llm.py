@@ -82,7 +82,7 @@ class LLMReasoner:
             runnable = self.model.bind_tools(kwargs["tools"]) if "tools" in kwargs else self.model
             response = await runnable.ainvoke(messages)
         except MODEL_ERRORS as exc:
-            raise ReasonerFailure(f"model call failed: {type(exc).__name__}: {_short(str(exc))}") from exc
+            raise ReasonerFailure(f"model call failed: {describe_model_error(exc)}") from exc
         if not isinstance(response, AIMessage):
             raise ReasonerFailure(f"model returned {type(response).__name__}, not a message")
         usage: dict[str, Any] = dict(response.usage_metadata or {})
@@ -174,7 +174,7 @@ class LLMReasoner:
             structured = self.model.with_structured_output(RemediationChoice, method=self.structured_output_method, include_raw=True)  # type: ignore[arg-type]
             answer = await structured.ainvoke([SystemMessage(prompts.REMEDIATION_SYSTEM), HumanMessage(prompts.remediation_request(diagnosis, options))])
         except MODEL_ERRORS as exc:
-            raise ReasonerFailure(f"model call failed: {type(exc).__name__}: {_short(str(exc))}") from exc
+            raise ReasonerFailure(f"model call failed: {describe_model_error(exc)}") from exc
         raw = answer.get("raw") if isinstance(answer, dict) else None
         if isinstance(raw, AIMessage) and raw.usage_metadata:
             self.last_tokens += int(raw.usage_metadata.get("total_tokens", 0))
@@ -192,6 +192,13 @@ class LLMReasoner:
         if len(text) < 10:
             raise ReasonerFailure("the model's update was empty")
         return text
+
+
+def describe_model_error(exc: BaseException) -> str:
+    """``HTTP 429 RateLimitError: ...``: the status and the SDK's own error class, not a wrapper's."""
+    kind = next((c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("openai")), type(exc).__name__)
+    status = getattr(exc, "status_code", None)
+    return f"{f'HTTP {status} ' if status else ''}{kind}: {_short(str(exc))}"
 
 
 def _text(message: AIMessage) -> str:

@@ -207,3 +207,21 @@ async def test_same_alert_twice_is_one_incident(sim: RunningSim, tmp_path: Path)
         second = await responder.start(_alert(sim))
     assert first.incident_id == second.incident_id
     assert len([t for t in second.state.timeline if t.kind == "triaged"]) == 1
+
+
+async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningSim, tmp_path: Path) -> None:
+    import respx
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
+    config = _config(sim, tmp_path, reasoner="llm")
+    with respx.mock(assert_all_called=False) as mock:
+        llm = mock.post("http://llm.test/v1/chat/completions").respond(500, json={"error": {"message": "overloaded", "type": "server_error"}})
+        mock.route(host="127.0.0.1").pass_through()
+        async with open_runtime(config, knowledge=None, chat_model=model) as responder:
+            first = await responder.start(_alert(sim))
+    assert llm.call_count >= 3  # summary, diagnosis, remediation choice (and updates) were each tried
+    notes = [t.text for t in first.state.timeline if t.kind == "fallback"]
+    assert any("InternalServerError" in n for n in notes)
+    assert first.state.diagnosis is not None and first.state.diagnosis.category == "migration"
+    assert first.state.status == "awaiting_approval"
