@@ -50,4 +50,4 @@ class Console:
         self.out.print(table)
 
     def ask(self, prompt: str) -> str:
-        return self.out.input(prompt)
+        return self.out.input(Text(prompt))
