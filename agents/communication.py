@@ -72,7 +72,9 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         public, extra = await _write(state, phase, "customers", ctx)
         entries += extra
         statuspage = ctx.registry.first("statuspage")
-        if statuspage is not None and service.customer_facing and service.statuspage_component:
+        # Public communication waits for evidence: at "opened" only when triage saw the alert in the SLI.
+        public_ok = phase != "opened" or bool(state.facts.get("signal_confirmed", True))
+        if statuspage is not None and service.customer_facing and service.statuspage_component and public_ok:
             component = {service.statuspage_component: "operational" if phase == "resolved" else COMPONENT_STATUS[state.severity or "SEV3"]}
             if "statuspage_incident" not in refs and phase != "resolved":
                 tool = statuspage.tool_id("create_incident")

@@ -368,9 +368,9 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         update["sli_query"] = bundle.primary.query
         if state.baseline is None and bundle.primary.baseline is not None:
             update["baseline"] = bundle.primary.baseline
-    if diagnosis.category == "no_incident":
+    if diagnosis.category in ("no_incident", "recovered"):
         update.update({"step": "communicate", "comms_phase": "resolved", "after_comms": "done"})
-        entries.append(note(ctx, "investigation", "no_incident", "the signal is within its normal range; closing without action"))
+        entries.append(note(ctx, "investigation", diagnosis.category, f"{diagnosis.root_cause}; closing without action"))
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)

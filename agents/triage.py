@@ -3,6 +3,7 @@ the catalog; a one-paragraph summary. Severity is a rule in code, not a model's 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from langgraph.runtime import Runtime
@@ -38,6 +39,42 @@ def assess_severity(alert_severity: str, service: Service) -> tuple[Severity, li
     severity: Severity = "SEV1" if points >= 5 else "SEV2" if points >= 3.5 else "SEV3" if points >= 2 else "SEV4"
     reasons.append(f"{points:g} points -> {severity}")
     return severity, reasons
+
+
+CONFIRM_MINUTES = 60
+CONFIRM_RISE = 0.01
+
+
+async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str]:
+    """Is the alert visible in the service's error-rate SLI right now? Decides going public early.
+
+    Compares the latest value with the median of the first half of the last hour. When the SLI
+    cannot be read, the alert is trusted (unconfirmed is not the same as refuted).
+    """
+    prom = ctx.registry.first("prometheus")
+    query = service.sli.error_rate
+    if prom is None or not query:
+        return True, "no error-rate SLI to confirm the alert against; trusting the alert"
+    now = ctx.clock()
+    result = await ctx.registry.invoke(
+        prom.tool_id("query_range"),
+        {"query": query, "start": now - timedelta(minutes=CONFIRM_MINUTES), "end": now, "step": 60},
+        budget=None,
+    )
+    series = (result.data or {}).get("series") if result.status == "ok" and isinstance(result.data, dict) else None
+    values = [float(v) for _, v in (series[0].get("values") or [])] if series else []
+    values = [v for v in values if v == v]
+    if len(values) < 4:
+        return True, f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert"
+    half = values[: len(values) // 2]
+    baseline = sorted(half)[len(half) // 2]
+    current = values[-1]
+    if current - baseline >= CONFIRM_RISE:
+        return True, f"confirmed: {service.name} error ratio {current:.2%} now vs {baseline:.2%} an hour ago"
+    return False, (
+        f"not confirmed: {service.name} error ratio {current:.2%} now vs {baseline:.2%} an hour ago; "
+        "holding public communication until the investigation confirms an incident"
+    )
 
 
 async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
@@ -78,6 +115,8 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
         dependents=ctx.catalog.dependents_of(service.name),
     )
     entries = []
+    confirmed, confirmation = await confirm_signal(service, ctx)
+    entries.append(note(ctx, "triage", "signal", confirmation))
     try:
         summary = await ctx.reasoner.summarize(facts, ctx)
     except ReasonerFailure as exc:
@@ -105,5 +144,6 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
             "summary": summary,
             "step": "communicate",
             "timeline": entries,
+            "facts": {**state.facts, "signal_confirmed": confirmed},
         },
     )

@@ -22,6 +22,10 @@ MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
 
 
+def _pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2%}"
+
+
 def _fmt_time(at: datetime | None) -> str:
     return at.strftime("%H:%M UTC") if at else "unknown time"
 
@@ -112,10 +116,17 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
     primary = bundle.primary
-    if primary is not None and not primary.anomalous:
+    if primary is not None and not primary.anomalous and primary.current is not None:
+        recovered = primary.onset is not None
+        text = (
+            f"{bundle.service}'s {primary.signal} rose at {_fmt_time(primary.onset)} and has recovered by itself: "
+            f"{primary.current:.2%} now against a baseline of {_pct(primary.baseline)}"
+            if recovered
+            else f"no sustained anomaly on {bundle.service}: {primary.signal} is {primary.current:.2%} against a baseline of {_pct(primary.baseline)}"
+        )
         return Diagnosis(
-            root_cause=f"no sustained anomaly on {bundle.service}: {primary.signal} is {primary.current} against a baseline of {primary.baseline}",
-            category="no_incident", entity=bundle.service, confidence=0.6,
+            root_cause=text,
+            category="recovered" if recovered else "no_incident", entity=bundle.service, confidence=0.6,
             evidence=[by_id[primary.evidence_id]] if primary.evidence_id in by_id else [],
             ruled_out=ruled_out_items(bundle, None), inconclusive=False,
         )
@@ -197,6 +208,10 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
             "resolved": f"The errors with {service} have been resolved. Impact window: {start} to {end}. The change that caused them was rolled back." if action and "undo" in action.tool else f"The errors with {service} have been resolved. Impact window: {start} to {end}.",
             "escalated": f"We are continuing to investigate elevated errors with {service}.",
         }[phase]
+    quiet = diagnosis is not None and diagnosis.category in ("no_incident", "recovered")
+    if quiet and phase == "resolved":
+        closing = f"No action needed: {diagnosis.root_cause}." if diagnosis else "No action needed."
+        return closing if audience != "customers" else f"The errors with {service} have cleared; no further impact is expected."
     if audience == "responders":
         if phase == "opened":
             return f"[{incident.id}] {incident.summary}\nfirstline is investigating."

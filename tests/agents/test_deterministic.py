@@ -54,11 +54,22 @@ def test_unhealthy_pods_without_changes_point_to_oom() -> None:
     assert not diagnosis.inconclusive
 
 
-def test_normal_signal_is_no_incident() -> None:
+def test_normal_signal_without_onset_is_no_incident() -> None:
     bundle = _bundle([])
     assert bundle.primary is not None
-    bundle.primary.anomalous = False
-    assert diagnose_bundle(bundle).category == "no_incident"
+    bundle.primary.anomalous, bundle.primary.onset, bundle.primary.current = False, None, 0.001
+    diagnosis = diagnose_bundle(bundle)
+    assert diagnosis.category == "no_incident"
+    assert not diagnosis.inconclusive
+
+
+def test_signal_that_rose_and_came_back_is_recovered() -> None:
+    bundle = _bundle([_change("a", "migration", 0.9, tokens=["user_ref"])])
+    assert bundle.primary is not None
+    bundle.primary.anomalous, bundle.primary.current = False, 0.001
+    diagnosis = diagnose_bundle(bundle)
+    assert diagnosis.category == "recovered"
+    assert "recovered" in diagnosis.root_cause
 
 
 def test_evidence_gate_drops_unknown_citations_and_caps_confidence() -> None:
