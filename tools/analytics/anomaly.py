@@ -850,15 +850,17 @@ def _decide(
             separating_evidence=_separating_evidence(leader, runner_up, candidates[2:3]),
             ignored=ignored,
         )
-    margin = leader.score / runner_up.score if runner_up is not None and runner_up.score > 0 else math.inf
+    if runner_up is None:
+        lead = ", no other candidate"
+    elif runner_up.score > 0:
+        lead = f", {leader.score / runner_up.score:.1f}x the runner-up {runner_up.component} ({runner_up.score:.1f})"
+    else:
+        lead = f", nothing else moved (runner-up {runner_up.component} at 0)"
     return RankingResult(
         target=target,
         candidates=candidates,
         abstained=False,
-        reason=(
-            f"{leader.component} leads with {leader.score:.1f}"
-            + (f", {margin:.1f}x the runner-up {runner_up.component}" if runner_up is not None else "")
-        ),
+        reason=f"{leader.component} leads with {leader.score:.1f}{lead}",
         ignored=ignored,
     )
 

@@ -28,7 +28,6 @@ from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import poisson
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 
@@ -184,7 +183,7 @@ def _pattern(
     else:
         expected = tally.before / before_span * after_span
         ratio = (tally.after / after_span) / (tally.before / before_span)
-        p_value = float(poisson.sf(tally.after - 1, expected)) if tally.after > 0 else 1.0
+        p_value = poisson_tail(tally.after, expected)
         spiking = (
             tally.after >= config.min_count and ratio >= config.min_ratio and p_value <= config.max_p_value
         )
@@ -208,6 +207,32 @@ def _pattern(
         p_value=p_value,
         reason=reason,
     )
+
+
+def poisson_tail(count: int, expected: float) -> float:
+    """P(X >= count) for X ~ Poisson(expected), without scipy (whose import costs seconds).
+
+    Below the mean the upper tail is large and computed as 1 - P(X < count); above it the terms
+    shrink geometrically and are summed directly, so p-values as small as 1e-300 stay accurate.
+    """
+    if count <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+
+    def pmf(i: int) -> float:
+        return math.exp(-expected + i * math.log(expected) - math.lgamma(i + 1))
+
+    if count <= expected:
+        return max(0.0, 1.0 - math.fsum(pmf(i) for i in range(count)))
+    total = 0.0
+    i = count
+    while True:
+        term = pmf(i)
+        total += term
+        if term < 1e-17 * total or term == 0.0:
+            return min(total, 1.0)
+        i += 1
 
 
 def _interest(pattern: LogPattern) -> tuple[int, float, int, str]:
