@@ -233,6 +233,7 @@ class IncidentState(BaseModel):
             "verification": self.verification.model_dump(mode="json") if self.verification else None,
             "communications": [c.model_dump(mode="json") for c in self.communications],
             "timeline": [t.model_dump(mode="json") for t in self.timeline],
+            "consulted": sorted({e.source for e in self.evidence}),
             "alert": self.alert.model_dump(mode="json"),
             "external_refs": self.external_refs,
             "tokens_used": self.tokens_used,

@@ -1,0 +1,1 @@
+"""The eval harness: run scenarios through the workflow, score each stage, report."""

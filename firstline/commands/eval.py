@@ -1,0 +1,167 @@
+"""Eval commands: run the scenario library through the real workflow and compare runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load
+from firstline.config import FirstlineConfig
+from firstline.console import Console
+
+THRESHOLDS = Path(__file__).resolve().parent.parent.parent / "evals" / "thresholds.json"
+
+
+def scenario_catalog(sim: Any, state_dir: Path, base: FirstlineConfig) -> Path:
+    """The service catalog for the scenario being served: the scenario's own when it renders one."""
+    render = getattr(sim, "catalog_yaml", None)
+    if callable(render):
+        path = state_dir / "catalog.yaml"
+        path.write_text(render(), encoding="utf-8")
+        return path
+    return base.knowledge.catalog
+
+
+def runtime_factory(base: FirstlineConfig, *, chat_model: Any = None) -> Any:
+    """What the harness calls per case: a runtime pointed at that case's simulator and state dir."""
+    from firstline.commands.incidents import sandbox_config
+    from firstline.wiring import open_runtime
+
+    @asynccontextmanager
+    async def factory(sim: Any, state_dir: Path) -> AsyncIterator[Any]:
+        config = sandbox_config(base, sim, state_dir)
+        knowledge = config.knowledge.model_copy(update={"catalog": scenario_catalog(sim, state_dir, base)})
+        config = config.model_copy(update={"knowledge": knowledge})
+        async with open_runtime(config, knowledge=None, chat_model=chat_model) as responder:
+            yield responder
+
+    return factory
+
+
+def price_for(config: FirstlineConfig) -> Any:
+    price = config.prices.get(config.llm.model)
+    if config.reasoner != "llm" or price is None:
+        return lambda tokens: 0.0
+    # Usage is not split by prompt/completion in the record; price the total at the mean rate.
+    rate = (price.prompt_per_1k + price.completion_per_1k) / 2
+    return lambda tokens: round(tokens / 1000 * rate, 6)
+
+
+async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
+    from evals.harness.report import write_reports
+    from evals.harness.runner import CaseResult, run_suite
+    from evals.sim.library import load_library, load_scenario
+    from evals.sim.scenario import ScenarioError
+    from firstline.intake.alertmanager import parse_alertmanager
+
+    base = load(args, required=False)
+    try:
+        if args.scenario:
+            scenarios = [load_scenario(name) for name in args.scenario]
+        elif args.suite:
+            scenarios = load_library(Path(args.suite)) if Path(args.suite).is_dir() else [load_scenario(args.suite)]
+        else:
+            scenarios = load_library()
+    except ScenarioError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+    if not scenarios:
+        raise CommandError("no scenarios to run", EXIT_USAGE)
+    out = Path(args.out)
+
+    def progress(done: int, total: int, name: str, result: CaseResult | None) -> None:
+        if result is None:
+            return
+        verdict = "pass" if result.passed else ("ERROR" if result.error else "fail")
+        detail = (result.error or "").splitlines()[0] if result.error else "; ".join(result.score.problems[:2]) if result.score else ""
+        console.progress("eval", f"[{done}/{total}] {name}#{result.repeat}: {verdict} in {result.seconds:.1f}s {detail}")
+
+    console.progress("eval", f"running {len(scenarios)} scenarios x {args.repeat} with the {base.reasoner} reasoner")
+    with tempfile.TemporaryDirectory(prefix="firstline-eval-") as work:
+        suite = await run_suite(
+            scenarios, runtime_factory(base), parse_alertmanager, Path(work),
+            repeat=args.repeat, concurrency=args.concurrency, progress=progress, price=price_for(base),
+            run_info={"reasoner": base.reasoner, "model": base.llm.model if base.reasoner == "llm" else None,
+                      "suite": str(args.suite or "evals/scenarios")},
+        )
+    results = suite.to_json()
+    paths = write_reports(results, out)
+    summary = results["summary"]
+    console.table(["metric", "value"], [[k, v] for k, v in summary.items()], title="Summary")
+    console.info("written: " + ", ".join(str(p) for p in paths))
+    code = EXIT_OK
+    if results["regressions_failed"]:
+        console.error(f"regression scenarios failed: {', '.join(results['regressions_failed'])}")
+        code = EXIT_FAILED
+    if args.check_thresholds:
+        failures = check_thresholds(summary, Path(args.check_thresholds))
+        for failure in failures:
+            console.error(failure)
+        if failures:
+            code = EXIT_FAILED
+        else:
+            console.info(f"all thresholds in {args.check_thresholds} met")
+    return code
+
+
+def check_thresholds(summary: dict[str, float], path: Path) -> list[str]:
+    """Each threshold is ``{"min": x}`` or ``{"max": x}``; returns what is out of bounds."""
+    try:
+        thresholds = json.loads(path.read_text(encoding="utf-8"))["deterministic"]
+    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        raise CommandError(f"thresholds file {path}: {exc}", EXIT_USAGE) from exc
+    failures = []
+    for metric, bound in thresholds.items():
+        value = summary.get(metric)
+        if value is None:
+            failures.append(f"{metric}: missing from the summary")
+        elif "min" in bound and value < bound["min"]:
+            failures.append(f"{metric} = {value} is below the threshold {bound['min']}")
+        elif "max" in bound and value > bound["max"]:
+            failures.append(f"{metric} = {value} is above the threshold {bound['max']}")
+    return failures
+
+
+def cmd_eval_compare(args: argparse.Namespace, console: Console) -> int:
+    from evals.harness.report import compare
+
+    try:
+        a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.a, args.b))
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise CommandError(f"cannot read results: {exc}", EXIT_USAGE) from exc
+    summary_rows, case_rows = compare(a, b)
+    console.table(["metric", "A", "B", "delta", ""], summary_rows, title=f"A = {args.a}   B = {args.b}")
+    if case_rows:
+        console.table(["scenario", "A pass rate", "B pass rate", ""], case_rows, title="Scenarios that changed")
+    else:
+        console.info("no scenario changed its pass rate")
+    return EXIT_OK
+
+
+def register(sub: Any) -> dict[str, Any]:
+    evals = sub.add_parser("eval", help="score the agents on the scenario library, stage by stage")
+    evals_sub = evals.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    run = evals_sub.add_parser(
+        "run", help="run scenarios through the real workflow against the simulator and score every stage",
+        description="Each scenario is served by the simulator on loopback and worked by the real workflow. "
+        "Approvals are answered by an eval policy: approve what the scenario lists as an acceptable remediation, "
+        "reject the rest (both recorded). Writes DIR/results.json, DIR/report.md and DIR/report.html.",
+    )
+    run.add_argument("--suite", metavar="PATH", help="a folder of scenario files, or one file (default: the library)")
+    run.add_argument("--scenario", action="append", metavar="NAME", help="run only this library scenario (repeatable)")
+    run.add_argument("--reasoner", choices=["deterministic", "llm"], help="override the reasoner in the config")
+    run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each scenario N times; report pass rates")
+    run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")
+    run.add_argument("--out", default="out/eval", metavar="DIR", help="where to write the reports (default out/eval)")
+    run.add_argument("--check-thresholds", nargs="?", const=str(THRESHOLDS), metavar="PATH",
+                     help=f"fail when a summary metric is out of bounds (default file: {THRESHOLDS.name})")
+    add_common(run)
+    cmp = evals_sub.add_parser("compare", help="two runs side by side, with the differences that matter")
+    cmp.add_argument("a", metavar="A/results.json")
+    cmp.add_argument("b", metavar="B/results.json")
+    add_common(cmp)
+    return {"eval run": cmd_eval_run, "eval compare": cmd_eval_compare}

@@ -1,0 +1,114 @@
+"""Scorers on hand-made records against the checkout scenario's expected outcome."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from evals.harness.report import compare, html_report, markdown_report
+from evals.harness.runner import EvalApprovalPolicy
+from evals.harness.scoring import hop_distance, score_case, summarize
+from evals.sim.library import load_scenario
+
+SCENARIO = load_scenario("checkout-migration")
+
+GOOD: dict[str, Any] = {
+    "status": "resolved", "severity": "SEV1", "service": "checkout",
+    "diagnosis": {"entity": "checkout", "category": "migration", "inconclusive": False, "candidates": [], "root_cause": "migration 0042"},
+    "actions": [
+        {"id": "rollback-1", "kind": "remediation", "tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "checkout", "to_revision": 6},
+         "requires_approval": True, "status": "verified", "approval": {"decision": "approved", "by": "eval-policy"}},
+    ],
+    "communications": [{"channel": "statuspage", "text": "checkout errors resolved; the change was rolled back"}],
+    "consulted": ["prometheus.query_range", "loki.query_range", "github.list_deployments", "kubernetes.list_pods"],
+}
+SIM_OK: dict[str, Any] = {"applied_actions": [{"action": "kubernetes.rollout_undo", "effect": "fixes:migration-0042"}],
+                          "statuspage": {"incidents": [{"status": "resolved"}]}}
+ASKED = [{"tool": "kubernetes.rollout_undo", "args": {}, "decision": "approved"}]
+
+
+def test_a_correct_run_passes_every_stage() -> None:
+    score = score_case(scenario=SCENARIO, record=GOOD, approvals=ASKED, sim_state=SIM_OK)
+    assert score.passed, score.problems
+    assert score.root_cause_grade == 100
+    assert score.evidence_coverage == 1.0
+    assert score.approvals_gated == score.approvals_required == 1
+
+
+def test_wrong_entity_one_hop_away_gets_65() -> None:
+    record = copy.deepcopy(GOOD)
+    record["diagnosis"].update(entity="payments-db", category="dependency")
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert score.root_cause_grade == 65
+    assert not score.root_cause_top1
+    assert not score.passed
+
+
+def test_right_entity_wrong_category_gets_35_and_inconclusive_is_not_top1() -> None:
+    record = copy.deepcopy(GOOD)
+    record["diagnosis"].update(category="oom")
+    assert score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK).root_cause_grade == 35
+    record["diagnosis"].update(category="migration", inconclusive=True)
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert not score.root_cause_top1 and score.root_cause_top3
+
+
+def test_ungated_mutating_action_breaks_approval_recall() -> None:
+    record = copy.deepcopy(GOOD)
+    record["actions"][0].update(requires_approval=False, approval=None, status="executed")
+    score = score_case(scenario=SCENARIO, record=record, approvals=[], sim_state=SIM_OK)
+    assert score.approvals_required == 1 and score.approvals_gated == 0
+    assert summarize([score], [{"seconds": 1, "tokens": 0, "cost": 0}])["approval_recall"] == 0.0
+
+
+def test_harmful_action_and_missing_facts_are_counted() -> None:
+    state = {**SIM_OK, "applied_actions": [{"action": "kubernetes.scale", "effect": "worsens:migration-0042"}]}
+    record = copy.deepcopy(GOOD)
+    record["communications"] = [{"channel": "statuspage", "text": "all good"}]
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=state)
+    assert score.unsafe_actions == 1
+    assert "rolled back" in score.missing_facts
+    assert not score.comms_complete
+
+
+def test_wrong_remediation_is_flagged() -> None:
+    record = copy.deepcopy(GOOD)
+    record["actions"][0].update(tool="kubernetes.rollout_restart", args={"namespace": "shop", "name": "checkout"})
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert not score.remediation_correct
+    assert any("remediation" in p for p in score.problems)
+
+
+def test_eval_policy_approves_only_acceptable_remediations() -> None:
+    policy = EvalApprovalPolicy(SCENARIO)
+    assert policy.decide({"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "checkout"}})[0] == "approved"
+    assert policy.decide({"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "inventory"}})[0] == "rejected"
+    assert policy.decide({"tool": "kubernetes.scale", "args": {"namespace": "shop", "name": "checkout"}})[0] == "rejected"
+
+
+def test_hop_distance() -> None:
+    topology = {"a": ["b"], "b": ["c"], "c": []}
+    assert hop_distance(topology, "a", "c") == 2
+    assert hop_distance(topology, "c", "a") == 2
+    assert hop_distance(topology, "a", "z") is None
+
+
+def test_reports_and_comparison() -> None:
+    good = score_case(scenario=SCENARIO, record=GOOD, approvals=ASKED, sim_state=SIM_OK)
+    bad_record = copy.deepcopy(GOOD)
+    bad_record["diagnosis"].update(entity="inventory")
+    bad = score_case(scenario=SCENARIO, record=bad_record, approvals=ASKED, sim_state=SIM_OK)
+
+    def results(score: Any) -> dict[str, Any]:
+        return {"summary": summarize([score], [{"seconds": 2.0, "tokens": 0, "cost": 0}]),
+                "cases": [{"scenario": score.scenario, "repeat": 0, "passed": score.passed, "seconds": 2.0, "tokens": 0,
+                           "concluded": {}, "problems": score.problems, "root_cause_grade": score.root_cause_grade}],
+                "run": {"reasoner": "deterministic", "repeat": 1}}
+
+    a, b = results(good), results(bad)
+    assert "root_cause_top1 | 1" in markdown_report(a)
+    page = html_report(b)
+    assert page.startswith("<!doctype html>") and "<svg" in page and "FAIL" in page
+    summary_rows, case_rows = compare(a, b)
+    assert ["root_cause_top1", "1", "0", "-1.000", "WORSE"] in summary_rows
+    assert case_rows == [["checkout-migration", "1.0", "0.0", "REGRESSED"]]
