@@ -13,6 +13,14 @@ A knowledge file is markdown with YAML front matter::
     root_cause: ...              # any other scalar key is kept as metadata
     ---
 
+``follow_ups`` in the front matter (a list of titles, or of ``{title, status: open|done, owner,
+link}``) is stored as ``follow_ups_open`` / ``follow_ups_total`` counts, which memory uses to say
+"the follow-up from last time is still open".
+
+Incident records (the JSON the agents write, see :mod:`knowledge.records`) are ingested too, from
+``.json`` files: each becomes a ``postmortem`` with the id ``incidents/<incident id>``, the same
+document that :mod:`knowledge.memory` writes when an incident resolves.
+
 When ``kind`` is missing it is taken from the folder (``services/``, ``runbooks/``,
 ``postmortems/``, ``alerts/``). Documents are split at headings; every chunk keeps its heading path
 ("Runbook: checkout 5xx errors > Rollback") at the top of its text and the anchor of its section, so
@@ -28,6 +36,7 @@ file and the reason, and the other files are ingested.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +51,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from knowledge.catalog import ServiceCatalog
+from knowledge.records import (
+    IncidentRecordError,
+    is_incident_record,
+    parse_follow_ups,
+    past_incident_from_record,
+    render_markdown,
+)
+from knowledge.records import incident_metadata as _incident_metadata
 from knowledge.store import KnowledgeStore, MetadataValue
 
 log = structlog.get_logger(__name__)
@@ -50,6 +67,7 @@ DocKind = Literal["service_doc", "runbook", "postmortem", "alert_doc"]
 DOC_KINDS: tuple[str, ...] = get_args(DocKind)
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+RECORD_SUFFIXES = frozenset({".json"})
 DEFAULT_MAX_CHUNK_CHARS = 1200
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -78,6 +96,10 @@ _RESERVED_KEYS = frozenset(
         "heading",
         "anchor",
         "chunk_index",
+        "follow_ups_open",
+        "follow_ups_total",
+        "origin",
+        "incident_json",
     }
 )
 
@@ -273,7 +295,17 @@ def parse_document(
         metadata["date_ts"] = int(moment.timestamp())
 
     warnings: list[str] = []
-    for key, value in (front.model_extra or {}).items():
+    extra = dict(front.model_extra or {})
+    if "follow_ups" in extra:
+        try:
+            follow_ups = parse_follow_ups(extra.pop("follow_ups"), origin="front matter follow_ups")
+        except IncidentRecordError as exc:
+            raise KnowledgeFileError(f"{source_path}: {exc}") from exc
+        metadata["follow_ups_open"] = sum(1 for f in follow_ups if f.is_open)
+        metadata["follow_ups_total"] = len(follow_ups)
+        if follow_ups:
+            metadata["follow_ups"] = "; ".join(f"[{f.status}] {f.title}" for f in follow_ups)
+    for key, value in extra.items():
         if key in _RESERVED_KEYS:
             warnings.append(f"front matter key {key!r} is reserved for the ingester and was ignored")
             continue
@@ -297,6 +329,43 @@ def parse_document(
         metadata=metadata,
         warnings=warnings,
     )
+
+
+def document_from_record(
+    record: Mapping[str, Any], *, source_path: str, source_file: str = ""
+) -> KnowledgeDocument:
+    """An incident record (the agents' JSON) as a ``postmortem`` document with id ``incidents/<id>``.
+
+    Raises :class:`KnowledgeFileError` naming ``source_path`` and the field when the record is unusable.
+    """
+    try:
+        incident = past_incident_from_record(record)
+    except IncidentRecordError as exc:
+        raise KnowledgeFileError(f"{source_path}: {exc}") from exc
+    metadata = _incident_metadata(incident)
+    return KnowledgeDocument(
+        doc_id=incident.doc_id,
+        title=str(metadata["title"]),
+        kind="postmortem",
+        service=incident.service,
+        source_path=source_path,
+        source_file=source_file,
+        body=render_markdown(incident),
+        metadata=metadata,
+    )
+
+
+def _parse_record_file(text: str, *, source_path: str, source_file: str) -> KnowledgeDocument:
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KnowledgeFileError(f"{source_path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    if not is_incident_record(loaded):
+        raise KnowledgeFileError(
+            f"{source_path}: a JSON file is ingested only when it is an incident record "
+            "(an object with 'id', 'status' and 'alert' or 'timeline'; see `firstline incidents show ID --json`)"
+        )
+    return document_from_record(loaded, source_path=source_path, source_file=source_file)
 
 
 def _describe_error(error: Any, raw: Mapping[str, Any]) -> str:
@@ -369,7 +438,11 @@ def _sections(body: str) -> Iterable[tuple[int, list[tuple[int, str]], str]]:
 
 def _strip_inline_markup(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return re.sub(r"[`*_]", "", text).strip()
+    text = text.replace("`", "")
+    # Emphasis markers only where they delimit words: `orders.user_id` keeps its underscore.
+    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    text = re.sub(r"(?<!\w)([*_])(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", text)
+    return text.strip()
 
 
 def slugify(heading: str) -> str:
@@ -553,7 +626,10 @@ def ingest_paths(
     on_progress: ProgressCallback | None = None,
     max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
 ) -> IngestReport:
-    """Ingest markdown files and folders (recursively) into ``store``; never raises for bad input.
+    """Ingest markdown files, incident records (``.json``) and folders (recursively) into ``store``.
+
+    Never raises for bad input: every file that cannot be ingested is in ``report.skipped`` with the
+    reason, and the other files are ingested.
 
     Citations use paths relative to ``root``; without it, relative to the folder given (or, for a
     file given directly, to its parent folder, unless the file was ingested before, in which case
@@ -574,8 +650,8 @@ def ingest_paths(
             base = root_dir or path
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_hidden(p, path))
             for file in found:
-                if file.suffix.lower() not in MARKDOWN_SUFFIXES:
-                    reason = f"{file}: not a markdown file ({file.suffix or 'no suffix'})"
+                if file.suffix.lower() not in MARKDOWN_SUFFIXES | RECORD_SUFFIXES:
+                    reason = f"{file}: not a markdown file or an incident record ({file.suffix or 'no suffix'})"
                     report.skipped.append(SkippedPath(str(file), reason))
                     continue
                 candidates.append(_Candidate(file, _relative(file, base)))
@@ -644,12 +720,15 @@ def _ingest_file(
 ) -> None:
     source_file = str(candidate.file)
     text = read_text_file(candidate.file)
-    document = parse_document(
-        text,
-        source_path=candidate.source_path,
-        source_file=source_file,
-        folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower()),
-    )
+    if candidate.file.suffix.lower() in RECORD_SUFFIXES:
+        document = _parse_record_file(text, source_path=candidate.source_path, source_file=source_file)
+    else:
+        document = parse_document(
+            text,
+            source_path=candidate.source_path,
+            source_file=source_file,
+            folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower()),
+        )
     on_disk, moved_from = _other_files_with_doc(document.doc_id, source_file, existing, files_by_doc)
     owner = claimed.get(document.doc_id) or next(iter(on_disk), None)
     if owner is not None and owner != source_file:

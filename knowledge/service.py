@@ -5,6 +5,8 @@
     kb = open_knowledge(KnowledgeBaseSettings())            # embedded Chroma, offline embedder
     report = kb.ingest(["examples/knowledge"], on_progress=print_progress)
     hits = kb.search('column "customer_id" does not exist', service="checkout", kind="runbook", k=3)
+    kb.remember_incident(record)                             # an ended incident, written back
+    recall = kb.recall("checkout", alert_title, now=now, alert_name="CheckoutHighErrorRate")
 
 ``open_knowledge`` also accepts any settings object with the same attribute names (``chroma``
 with ``mode``/``path``/``host``/``port``/``collection``, and ``embedder``), so the application's own
@@ -13,7 +15,7 @@ configuration model can be passed as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge.catalog import ServiceCatalog
 from knowledge.embedders import Embedder, EmbedderSettings, build_embedder
 from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, IngestReport, ProgressCallback, ingest_paths
+from knowledge.memory import IncidentMemory, Recall, RememberedIncident
 from knowledge.retrieval import Hit, KnowledgeRetriever
 from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
 
@@ -44,6 +47,8 @@ class KnowledgeBase:
     def __init__(self, store: KnowledgeStore, retriever: KnowledgeRetriever | None = None) -> None:
         self.store = store
         self.retriever = retriever or KnowledgeRetriever(store)
+        # One retriever for search and memory, so both reuse the same lexical index.
+        self.memory = IncidentMemory(store, self.retriever)
 
     def search(
         self,
@@ -88,6 +93,36 @@ class KnowledgeBase:
 
     def stats(self) -> KnowledgeStats:
         return self.store.stats()
+
+    def remember_incident(self, record: Mapping[str, Any]) -> RememberedIncident:
+        """Write an ended incident back; see :meth:`knowledge.memory.IncidentMemory.remember`."""
+        return self.memory.remember(record)
+
+    def recall(
+        self,
+        service: str,
+        text: str,
+        *,
+        now: datetime,
+        window_days: int = 30,
+        k: int = 3,
+        alert_name: str | None = None,
+        category: str | None = None,
+        entity: str | None = None,
+        exclude_incident: str | None = None,
+    ) -> Recall:
+        """Similar past incidents and the recurrence statement; see :meth:`IncidentMemory.recall`."""
+        return self.memory.recall(
+            service,
+            text,
+            now=now,
+            window_days=window_days,
+            k=k,
+            alert_name=alert_name,
+            category=category,
+            entity=entity,
+            exclude_incident=exclude_incident,
+        )
 
 
 def open_knowledge(

@@ -183,7 +183,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_is_ingested(
     assert "never closed" in reasons["unclosed.md"]
     assert "must be a mapping" in reasons["not-a-mapping.md"]
     assert "no 'kind'" in reasons["no-kind.md"]
-    assert "not a markdown file (.png)" in reasons["diagram.png"]
+    assert "not a markdown file or an incident record (.png)" in reasons["diagram.png"]
     assert "does not exist" in reasons["nowhere.md"]
     # Every reason names its file so a long report can be acted on line by line.
     for path, reason in report.skipped:
