@@ -13,6 +13,9 @@ Errors, by intent (the caller decides what to do from the type, never from the m
      ├── ApprovalRequired      a mutating call without a valid execution grant; needs a human
      └── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
 
+`CheckSkipped` is not an error: an adapter's `Adapter.check` raises it when the integration has no
+read that could prove connectivity without side effects (a webhook that only posts).
+
 `ToolResult.status` is ``ok``, ``no_data`` (the query worked and found nothing: not an error),
 ``error`` or ``approval_required``. Every result echoes the exact query, parameters and time window so
 that evidence built on it can be cited and re-run.
@@ -80,8 +83,15 @@ class ApprovalRequired(ToolError):
     """A mutating call was attempted without a valid execution grant from the action ledger."""
 
 
-class AdapterDefinitionError(ToolError):
-    """An adapter or instance is declared wrongly (a developer or configuration mistake)."""
+class AdapterDefinitionError(ToolError, ValueError):
+    """An adapter or instance is declared wrongly (a developer or configuration mistake).
+
+    A `ValueError` too, so start-up code that reports bad configuration reports it the same way.
+    """
+
+
+class CheckSkipped(Exception):
+    """`Adapter.check` cannot test this instance without a side effect; the message says why."""
 
 
 class SafetyMetadata(BaseModel):
@@ -232,7 +242,12 @@ class AdapterSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str
+    base_url: str = Field(default="", description="The API root, e.g. https://api.github.com.")
+    base_url_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the base URL instead, for integrations whose URL is "
+        "itself the secret (a Teams Workflows webhook). The value is redacted like a token.",
+    )
     token_env: str | None = None
     username_env: str | None = None
     password_env: str | None = None
@@ -240,6 +255,12 @@ class AdapterSettings(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=5)
     output_budget_chars: int = Field(default=20_000, ge=500)
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_base_url(self) -> AdapterSettings:
+        if bool(self.base_url) == bool(self.base_url_env):
+            raise ValueError("give exactly one of base_url or base_url_env")
+        return self
 
 
 def _utc_now() -> datetime:
@@ -257,7 +278,12 @@ class Adapter:
     kind: ClassVar[str] = ""
     description: ClassVar[str] = ""
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
-    calls: ClassVar[dict[str, CallSpec]] = {}
+    auth_scheme: ClassVar[str] = "Bearer"
+    # True when an instance's calls come from its settings (see `declared_calls`), not @tool_call methods.
+    configurable_calls: ClassVar[bool] = False
+    # The calls declared with @tool_call on the class. An instance's own calls are `self.calls`, which
+    # `declared_calls` may extend from the settings.
+    calls: dict[str, CallSpec] = {}
 
     def __init__(
         self,
@@ -271,6 +297,37 @@ class Adapter:
         self.settings = settings
         self.http = http
         self.clock = clock
+        self.calls = type(self).declared_calls(settings)
+
+    @classmethod
+    def declared_calls(cls, settings: AdapterSettings) -> dict[str, CallSpec]:
+        """The calls an instance with these settings offers: the class's @tool_call methods.
+
+        An adapter whose calls are declared in configuration (``configurable_calls = True``, like the
+        generic HTTP action) overrides this. It runs without credentials, so ``firstline tools list``
+        can show every call before any secret is set.
+        """
+        return dict(cls.calls)
+
+    @classmethod
+    def auth_headers(cls, settings: AdapterSettings, *, instance: str) -> tuple[dict[str, str], list[str]]:
+        """The headers that authenticate every request, and the secret values to redact.
+
+        The default sends ``Authorization: <auth_scheme> <token>`` from ``token_env`` (or basic auth
+        from ``username_env``/``password_env``). Override for another header.
+        """
+        from tools.http import auth_headers  # local: http.py imports this module
+
+        return auth_headers(settings, instance=instance, scheme=cls.auth_scheme)
+
+    async def check(self) -> str:
+        """Prove that this instance is reachable and its credentials work, with the cheapest read.
+
+        Return one short line saying what answered (``Prometheus 2.53.0``); let `UpstreamError` from
+        ``self.http`` propagate (``firstline tools check`` turns it into a failure with a fix hint);
+        raise `CheckSkipped` when no read exists that has no side effect.
+        """
+        raise CheckSkipped(f"the {self.kind} adapter defines no check")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,4 +1,5 @@
-"""GitHub REST API (read-only): deployments with their latest status, commits, comparisons, workflow runs.
+"""GitHub REST API: deployments with their latest status, commits, comparisons, workflow runs, and
+``workflow_dispatch`` (the one mutating call: it starts a workflow, so it needs an execution grant).
 
 Every request pins ``X-GitHub-Api-Version: 2022-11-28`` and ``Accept: application/vnd.github+json``
 (``2026-03-10`` is the first version with breaking changes; requests without the header fall back to
@@ -22,7 +23,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, UpstreamError, tool_call
+from tools.base import (
+    Adapter,
+    AdapterSettings,
+    SafetyMetadata,
+    TimeWindow,
+    ToolResult,
+    UpstreamError,
+    tool_call,
+)
 from tools.wire import (
     UtcDatetime,
     as_dict,
@@ -46,6 +55,18 @@ REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 REF_PATTERN = r"^[A-Za-z0-9._/@:+-]{1,250}$"
 PATCH_EXCERPT_CHARS = 1500
 COMPARE_COMMITS_SHOWN = 50
+WORKFLOW_PATTERN = r"^(?:[A-Za-z0-9._-]+\.ya?ml|[0-9]{1,20})$"
+MAX_DISPATCH_INPUTS = 25  # GitHub's limit on workflow_dispatch inputs
+
+DISPATCH_SAFETY = SafetyMetadata(
+    mutating=True,
+    # What a workflow does is up to the workflow (a deploy, a migration): firstline cannot promise an undo.
+    reversible=False,
+    idempotent=False,  # every dispatch starts another run
+    blast_radius="service",
+    approval_tier="approve",
+    action_class="workflow",
+)
 
 RunStatus = Literal[
     "completed",
@@ -173,11 +194,33 @@ class ListWorkflowRunsInput(BaseModel):
         return before
 
 
+class WorkflowDispatchInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str = RepoField
+    workflow: str = Field(
+        pattern=WORKFLOW_PATTERN,
+        description="The workflow's file name (db-migrate.yml) or numeric id; it must have a workflow_dispatch trigger.",
+    )
+    ref: str = Field(pattern=REF_PATTERN, description="Branch or tag to run the workflow on, e.g. main or v1.4.2.")
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_DISPATCH_INPUTS,
+        description="The workflow's declared inputs, name -> value as a string (at most 25), e.g. "
+        '{"target": "v41", "dry_run": "false"}.',
+    )
+
+    check_repo = field_validator("repo")(_check_repo)
+    check_ref = field_validator("ref")(_check_ref)
+
+
 class GitHubAdapter(Adapter):
     """Reads change history from GitHub (or GitHub Enterprise Server) with a token."""
 
     kind: ClassVar[str] = "github"
-    description: ClassVar[str] = "GitHub: deployments, commits, comparisons between refs, workflow runs."
+    description: ClassVar[str] = (
+        "GitHub: deployments, commits, comparisons between refs, workflow runs; start a workflow (workflow_dispatch)."
+    )
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
 
     @tool_call(description="List the newest deployments of a repository, each with its latest status.")
@@ -340,6 +383,45 @@ class GitHubAdapter(Adapter):
                 else f"no workflow runs of {args.repo}{_span(args.created_after, args.created_before)}"
             ),
         )
+
+    @tool_call(
+        description="Start a GitHub Actions workflow that has a workflow_dispatch trigger (a runbook job, a "
+        "migration, a redeploy) on a branch or tag, with its inputs. Find the run afterwards with "
+        "list_workflow_runs(event=workflow_dispatch).",
+        safety=DISPATCH_SAFETY,
+    )
+    async def workflow_dispatch(self, args: WorkflowDispatchInput) -> ToolResult:
+        path = f"/repos/{args.repo}/actions/workflows/{args.workflow}/dispatches"
+        body: dict[str, Any] = {"ref": args.ref, "inputs": dict(args.inputs)}
+        response = await self.http.request(
+            "POST", path, json=body, headers=API_HEADERS, describe_error=describe_github_error
+        )
+        data: dict[str, Any] = {"repo": args.repo, "workflow": args.workflow, "ref": args.ref, "inputs": body["inputs"]}
+        # GitHub answers 204 No Content; newer versions can answer 200 with the run's id and URLs.
+        if response.status_code == 200 and response.content:
+            answer = as_dict(decode_json(self.http, response, path))
+            data["run_id"] = opt_int(answer.get("workflow_run_id"))
+            data["run_url"] = opt_str(answer.get("html_url"))
+        inputs = ", ".join(f"{k}={v!r}" for k, v in args.inputs.items()) or "no inputs"
+        return ToolResult(
+            tool=self.tool_id("workflow_dispatch"),
+            status="ok",
+            query=f"POST {path}",
+            params=body,
+            data=data,
+            summary=f"started workflow {args.workflow} of {args.repo} on {args.ref} ({inputs})"
+            + (f": run {data['run_id']}" if data.get("run_id") else "; see list_workflow_runs(event=workflow_dispatch)"),
+        )
+
+    async def check(self) -> str:
+        """``GET /rate_limit``: costs no quota, and a bad token is a 401."""
+        response, body = await self._get("/rate_limit", None)
+        core = as_dict(as_dict(expect_dict(self.http, response, "/rate_limit", body, "the body").get("resources")).get("core"))
+        remaining, limit = opt_int(core.get("remaining")), opt_int(core.get("limit"))
+        if remaining is None or limit is None:
+            raise malformed(self.http, response, "/rate_limit", "the body has no resources.core limits")
+        reset = _reset_time(str(core.get("reset", "")))
+        return f"GitHub API: {remaining} of {limit} core requests left (resets at {reset})"
 
     # -- wire helpers -------------------------------------------------------------------------------
 

@@ -124,7 +124,10 @@ class HttpCaller:
         message instead of the raw excerpt, or None to keep the excerpt. It must not raise.
         """
         accepted = set(accept_statuses)
-        shown_params = _params_dict(params)
+        # Errors echo the parameters; a secret can ride in one (a webhook's signature), so redact them.
+        shown_params = {
+            k: self.redact(v) if isinstance(v, str) else v for k, v in _params_dict(params).items()
+        }
         attempt = 0
         while True:
             attempt += 1

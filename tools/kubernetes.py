@@ -431,6 +431,14 @@ class KubernetesAdapter(Adapter):
             f"({running} running now)",
         )
 
+    async def check(self) -> str:
+        """``GET /version``: readable by any authenticated identity, and an invalid token is a 401 even here."""
+        response, body = await self._get("/version")
+        version = opt_str(body.get("gitVersion"))
+        if version is None:
+            raise malformed(self.http, response, "/version", "the body has no gitVersion")
+        return f"Kubernetes {version}"
+
     # -- wire helpers -------------------------------------------------------------------------------
 
     async def _get(

@@ -20,6 +20,7 @@ from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_ca
 from tools.prometheus import format_value
 from tools.wire import (
     UtcDatetime,
+    as_list,
     clip,
     decode_json,
     expect_dict,
@@ -35,6 +36,7 @@ from tools.wire import (
 MAX_LINE_CHARS = 2000  # one pathological line (a stack dump, a blob) must not eat the output budget
 
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
+LABELS_PATH = "/loki/api/v1/labels"
 
 
 class LokiSettings(AdapterSettings):
@@ -145,6 +147,16 @@ class LokiAdapter(Adapter):
             data=payload,
             summary=summary,
         )
+
+    async def check(self) -> str:
+        """The label names (one small GET, with the tenant header): proves reachability, auth and tenant."""
+        headers = {"X-Scope-OrgID": self.settings.org_id} if self.settings.org_id else None
+        response = await self.http.request("GET", LABELS_PATH, headers=headers, describe_error=describe_loki_error)
+        body = expect_dict(self.http, response, LABELS_PATH, decode_json(self.http, response, LABELS_PATH), "the body")
+        if body.get("status") != "success":
+            raise malformed(self.http, response, LABELS_PATH, 'the envelope has no "status": "success"')
+        tenant = f" for tenant {self.settings.org_id}" if self.settings.org_id else ""
+        return f"Loki answers{tenant}: {len(as_list(body.get('data')))} label names"
 
 
 def describe_loki_error(response: httpx.Response) -> str | None:

@@ -21,10 +21,11 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_call
+from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, UpstreamError, tool_call
 from tools.http import HttpCaller
 from tools.wire import (
     UtcDatetime,
+    as_dict,
     as_list,
     decode_json,
     expect_dict,
@@ -32,11 +33,13 @@ from tools.wire import (
     format_number,
     json_field,
     malformed,
+    opt_str,
     rfc3339,
     unix_seconds,
 )
 
 POST_THRESHOLD_CHARS = 2000
+BUILDINFO_PATH = "/api/v1/status/buildinfo"
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus refuses query_range beyond this resolution
 SUMMARY_SERIES = 3
 
@@ -244,6 +247,18 @@ class PrometheusAdapter(Adapter):
             if values
             else f"no values of {args.label}",
         )
+
+    async def check(self) -> str:
+        """Build info (one small GET); servers without it (some Prometheus-compatible stores) get ``vector(1)``."""
+        try:
+            answer = await self._api(BUILDINFO_PATH, [])
+        except UpstreamError as exc:
+            if exc.status_code != 404:
+                raise
+            await self._api("/api/v1/query", [("query", "vector(1)")])
+            return "answers PromQL (no build info endpoint)"
+        version = opt_str(as_dict(answer.body.get("data")).get("version"))
+        return f"Prometheus {version or '(version not reported)'}"
 
     # -- wire helpers -------------------------------------------------------------------------------
 

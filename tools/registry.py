@@ -10,9 +10,9 @@ approval metadata is refused with an `AdapterDefinitionError` naming the call.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
 import httpx
@@ -27,7 +27,7 @@ from tools.base import (
     SafetyMetadata,
     ToolResult,
 )
-from tools.http import HttpCaller, Redactor, auth_headers
+from tools.http import HttpCaller, Redactor, resolve_secret
 from tools.invoke import describe_validation_error
 
 ENTRY_POINT_GROUP = "firstline.tools"
@@ -50,15 +50,24 @@ def validate_adapter_class(cls: type[Adapter], *, origin: str) -> None:
         raise AdapterDefinitionError(f"{origin}: {cls!r} is not a subclass of tools.base.Adapter")
     if not cls.kind:
         raise AdapterDefinitionError(f"{origin}: {cls.__qualname__} does not set `kind`")
-    if not cls.calls:
+    if not cls.calls and not cls.configurable_calls:
         raise AdapterDefinitionError(f"{origin}: {cls.__qualname__} declares no @tool_call methods")
-    for spec in cls.calls.values():
+    if not (isinstance(cls.settings_model, type) and issubclass(cls.settings_model, AdapterSettings)):
+        raise AdapterDefinitionError(
+            f"{origin}: {cls.__qualname__}.settings_model must subclass tools.base.AdapterSettings"
+        )
+    validate_calls(cls.kind, cls.calls.values(), origin=origin)
+
+
+def validate_calls(kind: str, specs: Iterable[CallSpec], *, origin: str) -> None:
+    """Refuse a call whose safety metadata is invalid (a mutating call without reversibility, undo or tier)."""
+    for spec in specs:
         try:
             # Re-validate: a plugin could have built the metadata with model_construct().
             SafetyMetadata.model_validate(spec.safety.model_dump())
         except ValidationError as exc:
             raise AdapterDefinitionError(
-                f"{origin}: {cls.kind}.{spec.name} has invalid safety metadata: {describe_validation_error(exc)}"
+                f"{origin}: {kind}.{spec.name} has invalid safety metadata: {describe_validation_error(exc)}"
             ) from exc
 
 
@@ -78,18 +87,111 @@ def available_kinds(*, include_plugins: bool = True) -> dict[str, type[Adapter]]
         kinds[kind] = cls
     if include_plugins:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            cls = ep.load()
-            validate_adapter_class(cls, origin=f"plugin {ep.value} (entry point {ep.name!r})")
+            origin = f"plugin {ep.value} (entry point {ep.name!r} in {_distribution(ep)})"
+            try:
+                cls = ep.load()
+            except ValidationError as exc:  # e.g. SafetyMetadata refused while the class was defined
+                raise AdapterDefinitionError(
+                    f"{origin} cannot be loaded: {describe_validation_error(exc)}"
+                ) from exc
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise AdapterDefinitionError(f"{origin} cannot be loaded: {exc}") from exc
+            validate_adapter_class(cls, origin=origin)
+            if cls.kind in kinds:
+                raise AdapterDefinitionError(
+                    f"{origin}: kind {cls.kind!r} is already provided by {kinds[cls.kind].__module__}; "
+                    "give the plugin's adapter another kind"
+                )
             kinds[cls.kind] = cls
     return kinds
 
 
+def kind_origin(cls: type[Adapter]) -> str:
+    """``built-in`` or ``plugin <module>``, for listings."""
+    return "built-in" if cls.kind in BUILTIN_KINDS and cls.__module__.startswith("tools.") else f"plugin {cls.__module__}"
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"package {dist.name} {dist.version}" if dist is not None else "an unknown package"
+
+
 def default_client_factory(instance: str, settings: AdapterSettings, headers: dict[str, str]) -> httpx.AsyncClient:
+    # A query string in the base URL (a webhook's signature) is not a path prefix: adapters that need
+    # it send it per request (see tools.teams).
+    base_url = httpx.URL(settings.base_url).copy_with(query=None, fragment=None)
     return httpx.AsyncClient(
-        base_url=settings.base_url,
+        base_url=base_url,
         headers={**settings.headers, **headers},
         timeout=settings.timeout_seconds,
     )
+
+
+def parse_settings(name: str, adapter_cls: type[Adapter], raw: Mapping[str, Any]) -> AdapterSettings:
+    """Validate one instance's settings (without ``kind``); errors name ``tools.<name>`` and the field."""
+    try:
+        return adapter_cls.settings_model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ValueError(f"tools.{name}: {describe_validation_error(exc)}") from exc
+
+
+def resolve_kind(name: str, raw: Mapping[str, Any], kinds: Mapping[str, type[Adapter]]) -> tuple[type[Adapter], dict[str, Any]]:
+    """The adapter class an instance's ``kind`` (default: its name) names, and the rest of its settings."""
+    settings = dict(raw)
+    kind = settings.pop("kind", None) or name
+    adapter_cls = kinds.get(kind)
+    if adapter_cls is None:
+        raise ValueError(f"tools.{name}.kind: unknown integration {kind!r}; known: {', '.join(sorted(kinds))}")
+    return adapter_cls, settings
+
+
+def url_secrets(url: str) -> list[str]:
+    """The values to redact for a URL that is itself a secret: the URL, its query, credential-like parameters."""
+    parsed = httpx.URL(url)
+    secrets = [url, parsed.query.decode()]
+    secrets += [v for k, v in parsed.params.multi_items() if any(w in k.lower() for w in SECRET_PARAM_WORDS)]
+    return secrets
+
+
+SECRET_PARAM_WORDS = ("sig", "token", "key", "code", "secret", "auth", "pass")
+
+
+def build_instance(
+    name: str,
+    raw: Mapping[str, Any],
+    *,
+    kinds: Mapping[str, type[Adapter]],
+    client_factory: ClientFactory = default_client_factory,
+    clock: Callable[[], datetime] | None = None,
+) -> Adapter:
+    """One configured instance: kind, settings, declared calls and credentials checked, client built.
+
+    Raises `ValueError` naming ``tools.<name>`` and the field (bad setting, unset variable) and
+    `AdapterDefinitionError` for an adapter or a configured call declared wrongly.
+    """
+    adapter_cls, rest = resolve_kind(name, raw, kinds)
+    origin = f"tools.{name} (kind {adapter_cls.kind!r})"
+    validate_adapter_class(adapter_cls, origin=origin)
+    settings = parse_settings(name, adapter_cls, rest)
+    validate_calls(adapter_cls.kind, adapter_cls.declared_calls(settings).values(), origin=origin)
+    secrets: list[str] = []
+    if settings.base_url_env:
+        url = resolve_secret(settings.base_url_env, field="base_url_env", instance=name) or ""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"instance {name!r}: base_url_env names {settings.base_url_env!r}, which does not hold an http(s) URL"
+            )
+        settings = settings.model_copy(update={"base_url": url})
+        secrets += url_secrets(url)
+    headers, auth_secrets = adapter_cls.auth_headers(settings, instance=name)
+    caller = HttpCaller(
+        client_factory(name, settings, headers),
+        instance=name,
+        timeout_seconds=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+        redactor=Redactor([*secrets, *auth_secrets]),
+    )
+    return adapter_cls(name, settings, caller, clock=clock) if clock else adapter_cls(name, settings, caller)
 
 
 class ToolInfo(BaseModel):
@@ -129,31 +231,10 @@ class ToolRegistry:
         the sandbox).
         """
         kinds = kinds if kinds is not None else available_kinds()
-        adapters: dict[str, Adapter] = {}
-        for name, raw in instances.items():
-            raw = dict(raw)
-            kind = raw.pop("kind", None) or name
-            adapter_cls = kinds.get(kind)
-            if adapter_cls is None:
-                raise ValueError(
-                    f"tools.{name}.kind: unknown integration {kind!r}; known: {', '.join(sorted(kinds))}"
-                )
-            try:
-                settings = adapter_cls.settings_model.model_validate(raw)
-            except ValidationError as exc:
-                raise ValueError(f"tools.{name}: {describe_validation_error(exc)}") from exc
-            headers, secrets = auth_headers(
-                settings, instance=name, scheme=getattr(adapter_cls, "auth_scheme", "Bearer")
-            )
-            client = client_factory(name, settings, headers)
-            caller = HttpCaller(
-                client,
-                instance=name,
-                timeout_seconds=settings.timeout_seconds,
-                max_retries=settings.max_retries,
-                redactor=Redactor(secrets),
-            )
-            adapters[name] = adapter_cls(name, settings, caller, clock=clock) if clock else adapter_cls(name, settings, caller)
+        adapters = {
+            name: build_instance(name, raw, kinds=kinds, client_factory=client_factory, clock=clock)
+            for name, raw in instances.items()
+        }
         return cls(adapters)
 
     async def aclose(self) -> None:

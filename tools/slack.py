@@ -61,6 +61,8 @@ UPDATE_SAFETY = SafetyMetadata(
     action_class="communicate",
 )
 
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
+
 BlocksField: Any = Field(
     default=None,
     max_length=50,
@@ -134,6 +136,22 @@ class SlackAdapter(Adapter):
             data={"channel": answer["channel"], "ts": answer["ts"]},
             summary=f"updated message {answer['ts']} in {answer['channel']}: {clip(args.text, 100)!r}",
         )
+
+    async def check(self) -> str:
+        """``auth.test``: Slack's own token check; an invalid token is reported as a 401."""
+        path = "/auth.test"
+        response = await self.http.request(
+            "POST", path, json={}, headers={"Content-Type": SLACK_JSON}, describe_error=describe_slack_error
+        )
+        answer = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
+        if answer.get("ok") is not True:
+            if "error" not in answer:
+                raise malformed(self.http, response, path, 'the body has no "ok": true')
+            error = self._slack_error("auth.test", path, response, answer)
+            if answer.get("error") in AUTH_ERRORS:
+                error.status_code = 401  # HTTP 200 on the wire, but a rejected credential all the same
+            raise error
+        return f"workspace {answer.get('team')} as {answer.get('user')} (bot {answer.get('bot_id')})"
 
     async def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         path = f"/{method}"

@@ -179,6 +179,15 @@ class StatuspageAdapter(Adapter):
             f"{data['updates_count']} updates; latest: {clip(str(latest.get('body') or ''), 120)!r}",
         )
 
+    async def check(self) -> str:
+        """``GET /pages/{page_id}``: proves the key and that it can see this page."""
+        path = f"/pages/{self.settings.page_id}"
+        response = await self.http.request("GET", path, describe_error=describe_statuspage_error)
+        page = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
+        if not isinstance(page.get("id"), str):
+            raise malformed(self.http, response, path, "the body is not a page (no id)")
+        return f"page {page['id']} ({opt_str(page.get('name')) or 'unnamed'})"
+
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         response = await self.http.request(method, path, json=body, describe_error=describe_statuspage_error)
         incident = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from tools.base import Adapter, ExecutionGrant, ToolResult, hash_args
 from tools.ledger import ActionLedger
@@ -16,6 +18,19 @@ TOKEN = "tok-3f9a7c1e5b2d-not-a-real-secret"
 TOKEN_ENV = "FIRSTLINE_TEST_TOKEN"
 
 BuildAdapter = Callable[..., Adapter]
+
+
+@pytest.fixture(autouse=True)
+def info_logs_reach_capture_logs() -> Iterator[None]:
+    """Let `structlog.testing.capture_logs` see info lines (one per request and per call).
+
+    The suite configures structlog to drop everything below WARNING before any processor runs, and
+    `capture_logs` only swaps the processors, so without this it would capture nothing.
+    """
+    previous = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    yield
+    structlog.configure(wrapper_class=previous)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
-from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent
+from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent, grant_for
 from tools.github import GitHubAdapter
+from tools.ledger import ActionLedger
 
 # A base URL with a path prefix, as the simulator serves it: every path must stay relative to it.
 BASE = "http://127.0.0.1:8555/github"
@@ -377,9 +379,96 @@ async def test_path_parts_are_validated(gh: GitHubAdapter, args: dict[str, str],
     assert f"{field}:" in result.error.message
 
 
-def test_every_call_is_read_only() -> None:
-    assert not any(spec.safety.mutating for spec in GitHubAdapter.calls.values())
-    assert set(GitHubAdapter.calls) == {"list_deployments", "list_commits", "compare", "list_workflow_runs"}
+def test_only_workflow_dispatch_is_mutating() -> None:
+    mutating = {name for name, spec in GitHubAdapter.calls.items() if spec.safety.mutating}
+    assert mutating == {"workflow_dispatch"}
+    assert set(GitHubAdapter.calls) == {
+        "list_deployments",
+        "list_commits",
+        "compare",
+        "list_workflow_runs",
+        "workflow_dispatch",
+    }
+    safety = GitHubAdapter.calls["workflow_dispatch"].safety
+    assert (safety.approval_tier, safety.reversible, safety.idempotent, safety.action_class) == (
+        "approve",
+        False,
+        False,
+        "workflow",
+    )
+
+
+DISPATCH = {"repo": REPO, "workflow": "db-migrate.yml", "ref": "main", "inputs": {"target": "v41"}}
+DISPATCH_PATH = f"/repos/{REPO}/actions/workflows/db-migrate.yml/dispatches"
+
+
+async def test_workflow_dispatch_without_grant_sends_nothing(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        route = mock.post(DISPATCH_PATH)
+        result = await gh.invoke("workflow_dispatch", DISPATCH)
+    assert result.status == "approval_required" and not route.called
+
+
+async def test_workflow_dispatch_posts_ref_and_inputs(gh: GitHubAdapter, ledger: ActionLedger) -> None:
+    grant = grant_for(ledger, gh, "workflow_dispatch", DISPATCH)
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.post(DISPATCH_PATH).respond(204)
+        result = await gh.invoke("workflow_dispatch", DISPATCH, grant=grant)
+    request = route.calls.last.request
+    assert request.url.path == f"/github{DISPATCH_PATH}"
+    assert_github_headers(request)
+    assert json.loads(request.content) == {"ref": "main", "inputs": {"target": "v41"}}
+    assert result.status == "ok", result.summary
+    assert result.query == f"POST {DISPATCH_PATH}"
+    assert result.data == {"repo": REPO, "workflow": "db-migrate.yml", "ref": "main", "inputs": {"target": "v41"}}
+    assert result.summary.startswith("started workflow db-migrate.yml of acme/checkout on main (target='v41')")
+
+
+async def test_workflow_dispatch_reads_run_details_when_returned(gh: GitHubAdapter, ledger: ActionLedger) -> None:
+    args = {**DISPATCH, "workflow": "12345", "inputs": {}}
+    grant = grant_for(ledger, gh, "workflow_dispatch", args)
+    with respx.mock(base_url=BASE) as mock:
+        mock.post(f"/repos/{REPO}/actions/workflows/12345/dispatches").respond(
+            200, json={"workflow_run_id": 987, "html_url": "https://github.com/acme/checkout/actions/runs/987"}
+        )
+        result = await gh.invoke("workflow_dispatch", args, grant=grant)
+    assert result.data["run_id"] == 987 and result.summary.endswith("run 987")
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "calls"),
+    [
+        (422, "Unexpected inputs provided: [\"target\"]", 1),
+        (404, "Not Found", 1),
+        (503, "unavailable", 3),
+    ],
+)
+async def test_workflow_dispatch_errors_name_the_request(
+    gh: GitHubAdapter, ledger: ActionLedger, status: int, message: str, calls: int
+) -> None:
+    grant = grant_for(ledger, gh, "workflow_dispatch", DISPATCH)
+    with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
+        route = mock.post(DISPATCH_PATH).respond(status, json={"message": message, "token": TOKEN})
+        result = await gh.invoke("workflow_dispatch", DISPATCH, grant=grant)
+    assert route.call_count == calls
+    assert result.status == "error" and result.error is not None
+    assert result.error.upstream_status == status
+    assert f"POST {DISPATCH_PATH} returned HTTP {status}: GitHub: {message.replace(chr(92), '')}" in result.error.message
+    assert result.params["ref"] == "main" and result.params["inputs"] == {"target": "v41"}
+    assert_secret_absent(result, logs)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({**DISPATCH, "workflow": "../../evil"}, "workflow"),
+        ({**DISPATCH, "ref": "main..x"}, "ref"),
+        ({**DISPATCH, "inputs": {f"k{i}": "v" for i in range(26)}}, "inputs"),
+    ],
+)
+async def test_workflow_dispatch_input_is_validated(gh: GitHubAdapter, args: dict[str, Any], field: str) -> None:
+    result = await gh.invoke("workflow_dispatch", args)
+    assert result.error is not None and result.error.kind == "input" and f"{field}:" in result.error.message
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@
   form bodies; failures are HTTP 200 with ``{"ok": false, "error": "channel_not_found"}``.
 - PagerDuty: ``/incidents`` (GET with ``statuses[]``/``service_ids[]``/``since``/``until``/
   ``limit``/``offset``/``total``, POST), ``/incidents/{id}`` (GET, PUT), ``/incidents/{id}/notes``
-  (GET, POST), ``/oncalls``; errors ``{"error": {"message", "code", "errors"}}``.
+  (GET, POST), ``/oncalls``, ``/abilities``; errors ``{"error": {"message", "code", "errors"}}``.
 
 Any Authorization header is accepted and none is required: the simulator holds no secrets.
 """
@@ -241,6 +241,10 @@ def pagerduty_routes(world: World) -> list[BaseRoute]:
             )
         return paginated(request, "oncalls", found)
 
+    async def abilities(request: Request) -> Response:
+        # Any valid key may read it; firstline's connectivity check uses it.
+        return json_response({"abilities": ["teams", "read_only_users", "urgencies"]})
+
     async def unknown(request: Request) -> Response:
         raise PagerDutyError(404, "Not Found", 2100)
 
@@ -249,5 +253,6 @@ def pagerduty_routes(world: World) -> list[BaseRoute]:
         Route("/incidents/{id}", guarded(incident), methods=["GET", "PUT"]),
         Route("/incidents/{id}/notes", guarded(notes), methods=["GET", "POST"]),
         Route("/oncalls", guarded(oncalls), methods=["GET"]),
+        Route("/abilities", abilities, methods=["GET"]),
         Route("/{path:path}", guarded(unknown), methods=["GET", "POST", "PUT", "DELETE"]),
     ]

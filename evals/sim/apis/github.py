@@ -175,11 +175,18 @@ def routes(world: World) -> list[BaseRoute]:
             )
         return Response(status_code=204, headers=_headers())
 
+    async def rate_limit(request: Request) -> Response:
+        # Costs no quota on GitHub; firstline's connectivity check reads it.
+        reset = int(time.time()) + 3600
+        core = {"limit": 5000, "used": 1, "remaining": 4999, "reset": reset}
+        return json_response({"resources": {"core": core}, "rate": core}, headers=_headers())
+
     async def unknown(request: Request) -> Response:
         raise GitHubError(404, "Not Found")
 
     repo = "/repos/{owner}/{repo}"
     return [
+        Route("/rate_limit", rate_limit, methods=["GET"]),
         Route(repo, guarded(get_repo), methods=["GET"]),
         Route(f"{repo}/deployments", guarded(deployments), methods=["GET"]),
         Route(f"{repo}/deployments/{{id}}", guarded(deployment), methods=["GET"]),

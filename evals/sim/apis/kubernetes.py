@@ -109,11 +109,19 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             return json_response(kube.list_replicasets(request.path_params["namespace"], request.query_params.get("labelSelector")))
 
+    async def version(request: Request) -> Response:
+        # What `kubectl version` reads; firstline's connectivity check uses it.
+        return json_response(
+            {"major": "1", "minor": "31", "gitVersion": "v1.31.0-sim", "gitCommit": "0" * 40, "gitTreeState": "clean",
+             "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"}
+        )
+
     async def unknown(request: Request) -> Response:
         return json_response(status_object(404, "NotFound", "the server could not find the requested resource"), 404)
 
     any_method = ["GET", "PATCH", "PUT", "POST", "DELETE"]
     return [
+        Route("/version", version, methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods", guarded(list_pods), methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods/{name}", guarded(get_pod), methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods/{name}/log", guarded(pod_log), methods=["GET"]),
