@@ -302,6 +302,9 @@ def test_run_benchmark_writes_results_json(dataset: Path, tmp_path: Path) -> Non
     assert row["root_cause"] == "a" and row["top"][0]["why"]
     assert results["per_scenario"]["low_traffic"]["normal_windows"] == 80
     assert "non-overlapping windows of 5 steps" in results["normal_windows"]["how"]
+    published = results["specificity_published_protocol"]["per_scenario"]["low_traffic"]
+    assert published["windows"] == 2 * len(range(100, 197, 20))  # two SLIs, splits every tenth from half
+    assert published["specificity"] >= 0.9
     synthetic = results["synthetic_injection"]["per_scenario"]["low_traffic"]
     assert {"normal", "issue"} <= set(synthetic)
     assert {"issues", "normal windows", "synthetic injections"} <= set(stages)

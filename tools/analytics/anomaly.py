@@ -216,8 +216,11 @@ class RankingConfig:
       named; tails of normal operation rarely reach 5 tail-calibrated units.
     - ``lead_ratio`` (0.75): if the runner-up scores at least 75 % of the leader, nobody is clearly
       ahead and the ranking abstains.
-    - ``explanation_weight`` (0.8): a fully explained component keeps 20 % of its score, so it still
-      ranks above healthy ones (the explanation may be partial, or the graph incomplete).
+    - ``explanation_weight`` (0.95): a fully explained component keeps 5 % of its score, so it still
+      ranks above healthy ones (the graph may be incomplete) but not above a quiet root cause: noise
+      levels differ by 10x between components, so a victim that kept a fifth of a 45-unit move
+      would outrank the 8-unit move of the quiet database that caused it (seen in synthetic
+      injections; 0.8 and 0.6 measured in docs/analytics.md).
     - ``min_path_factor`` (0.5): a candidate reached only through healthy intermediates keeps half.
     - ``min_coverage_factor`` (0.25): a candidate whose excess covers none of the target's keeps a
       quarter (the excess of a quiet component is itself noisy).
@@ -228,7 +231,7 @@ class RankingConfig:
     explain_threshold: float = 2.0
     name_threshold: float = 5.0
     lead_ratio: float = 0.75
-    explanation_weight: float = 0.8
+    explanation_weight: float = 0.95
     min_path_factor: float = 0.5
     min_coverage_factor: float = 0.25
 
@@ -375,11 +378,12 @@ def detect_onset(
     kind: MetricKind | None = None,
     metric: str = "value",
     search_from: datetime | None = None,
+    search_until: datetime | None = None,
     threshold: float = 4.0,
     noise: SeriesNoise | None = None,
     counts: Sequence[float] | FloatArray | None = None,
 ) -> Onset | None:
-    """The first step at or after ``search_from`` where ``series`` moves ``threshold`` noise units the bad way.
+    """The first step in [``search_from``, ``search_until``) where ``series`` moves ``threshold`` noise units the bad way.
 
     The reference level is the median of the steps before ``search_from`` (default: the first third
     of the series, at least one step). The scale is ``noise`` (learnt from normal operation) when
@@ -412,7 +416,8 @@ def detect_onset(
     reference_count = float(np.nansum(count_values[before])) if count_values is not None else None
     raw_reference = float(np.nanmedian(reference))
     self_noise = _self_noise(context, reference)
-    for index in np.flatnonzero(~before):
+    until = _epoch(search_until) if search_until is not None else math.inf
+    for index in np.flatnonzero(~before & (epochs < until)):
         value = transformed[index]
         if not math.isfinite(value):
             continue
@@ -932,6 +937,7 @@ def analyze_incident(
     noise: NoiseModel | None = None,
     kinds: Mapping[str, MetricKind] | None = None,
     max_lead_steps: int = 0,
+    onset_horizon_steps: int = 3,
     incident_steps: int = 2,
     onset_threshold: float = 4.0,
     focus_kinds: Sequence[MetricKind] | None = None,
@@ -941,10 +947,11 @@ def analyze_incident(
 
     ``times`` are the starts of equally spaced steps. The step containing ``alert_time`` (minus
     ``max_lead_steps`` steps, for alerts that fire after a ``for:`` delay) opens the search for the
-    onset of ``target_metric`` on ``target``; every step before it is the reference window. The
-    incident window runs from that step to one step after the onset (``incident_steps`` steps at
-    least). Without an onset the ranking is still computed from the first ``incident_steps`` steps,
-    so that the leads are visible, but the result abstains.
+    onset of ``target_metric`` on ``target``, which must come within ``onset_horizon_steps`` steps
+    (an alert is about now, not about something an hour later); every step before it is the
+    reference window. The incident window runs from that step to one step after the onset
+    (``incident_steps`` steps at least). Without an onset the ranking is still computed from the
+    first ``incident_steps`` steps, so that the leads are visible, but the result abstains.
     """
     epochs = _epochs(times)
     if epochs.size < 2:
@@ -966,6 +973,7 @@ def analyze_incident(
         kind=kind,
         metric=target_metric,
         search_from=_as_datetime(float(epochs[search_index])),
+        search_until=_as_datetime(float(epochs[search_index]) + onset_horizon_steps * step),
         threshold=onset_threshold,
         noise=noise_model.get(target, target_metric),
         counts=counts,
@@ -988,8 +996,9 @@ def analyze_incident(
             update={
                 "abstained": True,
                 "reason": (
-                    f"the alerting SLI {target}.{target_metric} shows no onset (no step from "
-                    f"{incident_window.start.isoformat()} moves {onset_threshold:g} noise units the bad way): "
+                    f"the alerting SLI {target}.{target_metric} shows no onset (none of the {onset_horizon_steps} "
+                    f"steps from {incident_window.start.isoformat()} moves {onset_threshold:g} noise units the "
+                    "bad way): "
                     "nothing to explain; " + ranking.reason
                 ),
                 "separating_evidence": [

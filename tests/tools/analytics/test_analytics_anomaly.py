@@ -71,6 +71,15 @@ def test_detect_onset_ignores_moves_in_the_good_direction() -> None:
     assert detect_onset(availability, _times(20), kind="availability", search_from=_times(20)[5]) is None
 
 
+def test_detect_onset_stops_at_search_until() -> None:
+    series = [0.1] * 8 + [0.3] * 4
+    times = _times(12)
+
+    assert detect_onset(series, times, kind="latency", search_from=times[4], search_until=times[8]) is None
+    onset = detect_onset(series, times, kind="latency", search_from=times[4], search_until=times[9])
+    assert onset is not None and onset.index == 8
+
+
 def test_detect_onset_compares_with_the_steps_before_search_from() -> None:
     series = [0.1] * 3 + [0.3] * 9
 
@@ -464,3 +473,24 @@ def test_separating_evidence_for_a_caller_and_its_callee_points_at_per_dependenc
     assert result.abstained
     assert [c.component for c in result.candidates[:2]] == ["mid", "back"]
     assert any(line.startswith("mid calls back") for line in result.separating_evidence)
+
+
+def test_an_onset_long_after_the_alert_is_not_the_alert_s(noise: NoiseModel) -> None:
+    incident = simulate(14, faults=[Fault("db", 11, extra_latency=0.02)], seed=9)
+
+    late = analyze_incident(
+        incident.metrics, incident.times, GRAPH, "frontend", "latency.Average", incident.times[6], noise=noise
+    )
+    wider = analyze_incident(
+        incident.metrics,
+        incident.times,
+        GRAPH,
+        "frontend",
+        "latency.Average",
+        incident.times[6],
+        noise=noise,
+        onset_horizon_steps=6,
+    )
+
+    assert late.onset is None and late.ranking.abstained
+    assert wider.onset is not None and wider.onset.index == 11
