@@ -39,6 +39,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "github": "tools.github:GitHubAdapter",
     "statuspage": "tools.statuspage:StatuspageAdapter",
     "slack": "tools.slack:SlackAdapter",
+    "elasticsearch": "tools.elasticsearch:ElasticsearchAdapter",
+    "argocd": "tools.argocd:ArgoCDAdapter",
 }
 
 ClientFactory = Callable[[str, AdapterSettings, dict[str, str]], httpx.AsyncClient]

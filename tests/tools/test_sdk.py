@@ -28,7 +28,7 @@ from tools.base import (
 from tools.http import HttpCaller, Redactor
 from tools.ledger import ActionLedger, ClaimRefused
 from tools.policy import ApprovalPolicy, PolicySettings
-from tools.registry import ToolRegistry, available_kinds, validate_adapter_class
+from tools.registry import BUILTIN_KINDS, ToolRegistry, available_kinds, validate_adapter_class
 
 RESTART = SafetyMetadata(
     mutating=True, reversible=True, undo="nothing to undo", approval_tier="approve", action_class="restart"
@@ -185,7 +185,9 @@ def test_a_call_takes_exactly_one_model() -> None:
 
 def test_every_builtin_adapter_is_valid_and_documented() -> None:
     kinds = available_kinds(include_plugins=False)
-    assert set(kinds) == {"prometheus", "loki", "kubernetes", "github", "statuspage", "slack"}
+    assert set(kinds) == set(BUILTIN_KINDS) == {
+        "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "elasticsearch", "argocd",
+    }
     for kind, cls in kinds.items():
         assert cls.kind == kind and cls.description
         for spec in cls.calls.values():
