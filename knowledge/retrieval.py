@@ -94,6 +94,7 @@ class _LexicalIndex:
     texts: list[str]
     metadatas: list[Mapping[str, MetadataValue]]
     bm25: bm25s.BM25 | None
+    position: dict[str, int]
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         if self.bm25 is None:
@@ -175,7 +176,7 @@ class KnowledgeRetriever:
         pool = self.candidates + k * max_chunks_per_doc
 
         vector_matches = self.store.query(
-            query_vector.tolist(), n_results=min(pool, len(index.ids)), where=where
+            query_vector.tolist(), n_results=min(pool, len(index.ids)), where=where, include_payload=False
         )
         vector_rank = [m.id for m in vector_matches]
         vector_sim = {m.id: 1.0 - m.distance for m in vector_matches}
@@ -196,44 +197,48 @@ class KnowledgeRetriever:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.rrf_k + rank)
         best_possible = (self.vector_weight + self.lexical_weight) / (self.rrf_k + 1)
 
-        position = {chunk_id: i for i, chunk_id in enumerate(index.ids)}
-        missing = [chunk_id for chunk_id in fused if chunk_id not in vector_sim]
-        for chunk_id, vector in self.store.get_embeddings(missing).items():
-            vector_sim[chunk_id] = _cosine(query_vector, np.asarray(vector, dtype=np.float64))
+        position = index.position
+        # A chunk outside the vector pool is no more similar than the pool's last member; use that
+        # bound to break ties, and fetch real similarities only for the hits returned (below).
+        vector_floor = min(vector_sim.values()) if vector_sim else 0.0
 
         # RRF ties often (same ranks, mirrored); break them by the raw evidence of both retrievers.
         top_lexical = float(lexical_masked.max()) or 1.0
 
         def raw_evidence(chunk_id: str) -> float:
             i = position.get(chunk_id)
-            return vector_sim.get(chunk_id, 0.0) + (float(lexical[i]) / top_lexical if i is not None else 0.0)
+            return vector_sim.get(chunk_id, vector_floor) + (float(lexical[i]) / top_lexical if i is not None else 0.0)
 
         ranked = sorted(
             fused.items(), key=lambda item: (-round(item[1], 12), -raw_evidence(item[0]), item[0])
         )
-        hits: list[Hit] = []
+        chosen: list[tuple[str, float]] = []
         per_doc: dict[str, int] = {}
         for chunk_id, fused_score in ranked:
             if chunk_id not in position:
                 continue  # written by another process between the revision check and the query
-            i = position[chunk_id]
-            metadata = index.metadatas[i]
-            doc_id = str(metadata.get("doc_id", chunk_id))
+            doc_id = str(index.metadatas[position[chunk_id]].get("doc_id", chunk_id))
             if per_doc.get(doc_id, 0) >= max_chunks_per_doc:
                 continue
             per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
-            hits.append(
-                _hit(
-                    chunk_id,
-                    index.texts[i],
-                    metadata,
-                    score=fused_score / best_possible,
-                    vector_score=vector_sim.get(chunk_id, 0.0),
-                    lexical_score=float(lexical[i]),
-                )
-            )
-            if len(hits) == k:
+            chosen.append((chunk_id, fused_score))
+            if len(chosen) == k:
                 break
+        missing = [chunk_id for chunk_id, _ in chosen if chunk_id not in vector_sim]
+        found_ids, vectors = self.store.get_embedding_matrix(missing)
+        for chunk_id, vector in zip(found_ids, vectors, strict=True):
+            vector_sim[chunk_id] = _cosine(query_vector, vector.astype(np.float64))
+        hits = [
+            _hit(
+                chunk_id,
+                index.texts[position[chunk_id]],
+                index.metadatas[position[chunk_id]],
+                score=fused_score / best_possible,
+                vector_score=vector_sim.get(chunk_id, 0.0),
+                lexical_score=float(lexical[position[chunk_id]]),
+            )
+            for chunk_id, fused_score in chosen
+        ]
         log.debug(
             "knowledge_search",
             query_chars=len(query),
@@ -263,6 +268,7 @@ class KnowledgeRetriever:
             texts=[c.text for c in chunks],
             metadatas=[c.metadata for c in chunks],
             bm25=bm25,
+            position={c.id: i for i, c in enumerate(chunks)},
         )
         log.debug("knowledge_lexical_index_built", chunks=len(chunks), generation=key[0])
         return self._lexical

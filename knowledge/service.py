@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.catalog import ServiceCatalog
 from knowledge.embedders import Embedder, EmbedderSettings, build_embedder
-from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, IngestReport, ProgressCallback, ingest_paths
+from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, DocKind, IngestReport, ProgressCallback, ingest_paths
 from knowledge.memory import IncidentMemory, Recall, RememberedIncident
 from knowledge.retrieval import Hit, KnowledgeRetriever
 from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
@@ -80,6 +80,7 @@ class KnowledgeBase:
         catalog: ServiceCatalog | None = None,
         on_progress: ProgressCallback | None = None,
         max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
+        default_kind: DocKind | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :func:`knowledge.ingest.ingest_paths`."""
         return ingest_paths(
@@ -89,6 +90,7 @@ class KnowledgeBase:
             catalog=catalog,
             on_progress=on_progress,
             max_chunk_chars=max_chunk_chars,
+            default_kind=default_kind,
         )
 
     def stats(self) -> KnowledgeStats:
