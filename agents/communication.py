@@ -58,6 +58,26 @@ async def _post(
     return action, data if isinstance(data, dict) else None, note(ctx, "communication", "post", f"{title}: {verb}. {outcome.detail}"[:500])
 
 
+def remember(
+    state: IncidentState, phase: str, comms: list[Communication], entries: list[TimelineEntry], ctx: AgentContext
+) -> list[TimelineEntry]:
+    """Write the finished incident back to memory, with its outcome, so the next one starts from it."""
+    if ctx.memory is None:
+        return []
+    final = state.model_copy(
+        update={
+            "status": "resolved" if phase == "resolved" else state.status,
+            "communications": [*state.communications, *comms],
+            "timeline": [*state.timeline, *entries],
+        }
+    )
+    try:
+        remembered = ctx.memory.remember(final.record())
+    except Exception as exc:  # broad on purpose: memory is advisory, failing to write it must not fail the incident
+        return [note(ctx, "communication", "memory_failed", f"could not write the incident to memory: {exc}")]
+    return [note(ctx, "communication", "remembered", f"remembered as {remembered.source_id} for future incidents")]
+
+
 async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
     ctx = runtime.context
     phase: UpdatePhase = state.comms_phase or "opened"
@@ -124,6 +144,7 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             entries += extra
             comms.append(Communication(channel="summary", audience="stakeholders", text=summary, at=now, link=ctx.links.get("incident")))
             entries.append(note(ctx, "communication", "summary", "stakeholder summary written"))
+            entries += remember(state, phase, comms, entries, ctx)
 
     update: dict[str, Any] = {
         "actions": actions,

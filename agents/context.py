@@ -39,6 +39,17 @@ class KnowledgeSearch(Protocol):
     ) -> list[Any]: ...
 
 
+class IncidentMemoryLike(Protocol):
+    """Outcome-linked memory (knowledge.memory.IncidentMemory satisfies it)."""
+
+    def remember(self, record: dict[str, Any]) -> Any: ...
+
+    def recall(
+        self, service: str, text: str, *, now: datetime, alert_name: str | None = None,
+        exclude_incident: str | None = None,
+    ) -> Any: ...
+
+
 def utc_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -60,6 +71,7 @@ class AgentContext:
     fallback: Reasoner
     settings: WorkflowSettings
     knowledge: KnowledgeSearch | None = None
+    memory: IncidentMemoryLike | None = None
     clock: Callable[[], datetime] = utc_clock
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     progress: ProgressFn = _no_progress

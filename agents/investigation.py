@@ -55,6 +55,7 @@ class EvidenceCollector:
         self.start = self.now - timedelta(minutes=ctx.settings.lookback_minutes)
         self.bundle = EvidenceBundle(service=service.name, alert=state.alert)
         self.entries: list[TimelineEntry] = []
+        self.recurrence: str | None = None
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -305,6 +306,29 @@ class EvidenceCollector:
                 facts.append(KnowledgeFact(source_id=hit.source_id, kind=kind, title=hit.title, excerpt=_excerpt(hit.text), evidence_id=evidence.id))
         return facts
 
+    def memory(self) -> str | None:
+        """Similar past incidents and whether this one is a recurrence, as citable evidence."""
+        memory = self.ctx.memory
+        if memory is None:
+            return None
+        alert = self.state.alert
+        try:
+            recall = memory.recall(self.service.name, alert.title, now=self.now, alert_name=alert.name, exclude_incident=self.state.id)
+        except Exception as exc:  # broad on purpose: memory is advisory; its failure is recorded, not fatal
+            self.bundle.failures.append(f"incident memory recall failed: {exc}")
+            return None
+        query = f"memory.recall(service={self.service.name!r}, alert={alert.name!r})"
+        for past in recall.similar[:3]:
+            observation = f"past incident {past.title} ({past.date or 'undated'}): {past.root_cause or past.excerpt}"
+            if past.fix:
+                observation += f"; fixed by {past.fix}"
+            if past.ruled_out:
+                observation += f"; ruled out then: {', '.join(past.ruled_out[:3])}"
+            self.bundle.evidence.append(
+                Evidence(id=f"r{self.round}-e{len(self.bundle.evidence) + 1}", source=past.source_id, query=query, observation=observation[:600], at=self.now)
+            )
+        return str(recall.statement) if recall.recurrence.is_recurrence else None
+
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
         bundle.primary = await self.signal(self.service)
@@ -321,6 +345,7 @@ class EvidenceCollector:
         bundle.pods = await self.pods()
         bundle.deployment = await self.deployment()
         bundle.knowledge = self.knowledge(error_lines)
+        self.recurrence = self.memory()
         # Evidence gathered by an earlier round (e.g. a failed verification) is part of the picture.
         bundle.evidence = [*[e for e in self.state.evidence if e.id.endswith("verify")], *bundle.evidence]
         return bundle
@@ -347,11 +372,15 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         entries.append(note(ctx, "investigation", "evidence_gate", text))
     for failure in bundle.failures:
         entries.append(note(ctx, "investigation", "check_failed", failure))
+    if collector.recurrence:
+        entries.append(note(ctx, "investigation", "recurrence", collector.recurrence))
     entries.append(
         note(ctx, "investigation", "diagnosis", f"{'inconclusive' if diagnosis.inconclusive else diagnosis.category} "
              f"({diagnosis.confidence:.0%}): {diagnosis.root_cause}; {len(diagnosis.evidence)} evidence cited, {len(diagnosis.ruled_out)} ruled out")
     )
     facts = dict(state.facts)
+    if collector.recurrence:
+        facts["recurrence"] = collector.recurrence
     if bundle.deployment is not None:
         facts["deployment"] = {**bundle.deployment.model_dump(mode="json"), "replicas": state.facts.get("deployment_replicas")}
     if bundle.primary is not None and bundle.primary.onset is not None:

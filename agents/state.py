@@ -234,6 +234,7 @@ class IncidentState(BaseModel):
             "communications": [c.model_dump(mode="json") for c in self.communications],
             "timeline": [t.model_dump(mode="json") for t in self.timeline],
             "consulted": sorted({e.source for e in self.evidence}),
+            "recurrence": self.facts.get("recurrence"),
             "alert": self.alert.model_dump(mode="json"),
             "external_refs": self.external_refs,
             "tokens_used": self.tokens_used,

@@ -69,6 +69,16 @@ def build_knowledge(config: FirstlineConfig) -> KnowledgeSearch | None:
     return open_store_or_none(config.knowledge)
 
 
+def build_memory(store: Any) -> Any:
+    """Outcome-linked memory over the same Chroma store as the knowledge, when there is one."""
+    from knowledge.memory import IncidentMemory
+    from knowledge.service import KnowledgeBase
+
+    if isinstance(store, KnowledgeBase):
+        return IncidentMemory(store.store, store.retriever)
+    return None
+
+
 @asynccontextmanager
 async def open_runtime(
     config: FirstlineConfig,
@@ -96,6 +106,7 @@ async def open_runtime(
         fallback=DeterministicReasoner(),
         settings=config.workflow,
         knowledge=store,
+        memory=build_memory(store),
         links={"incident": config.incident_link} if config.incident_link else {},
         clock=clock.now,
         sleep=clock.sleep,

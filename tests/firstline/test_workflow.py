@@ -225,3 +225,21 @@ async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningS
     assert any("InternalServerError" in n for n in notes)
     assert first.state.diagnosis is not None and first.state.diagnosis.category == "migration"
     assert first.state.status == "awaiting_approval"
+
+
+async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(sim: RunningSim, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    config = _config(sim, tmp_path)
+    async with open_runtime(config) as responder:  # the default knowledge store: Chroma under tmp_path
+        first = await responder.start(_alert(sim))
+        assert first.waiting_for is not None
+        done = await responder.decide(first.incident_id, first.waiting_for["action_id"], "approved", "erin")
+        assert done.run is not None and done.run.state.status == "resolved"
+        assert any(t.kind == "remembered" for t in done.run.state.timeline)
+        again = _alert(sim).model_copy(update={"fingerprint": "again", "started_at": _alert(sim).started_at + timedelta(minutes=30)})
+        second = await responder.start(again)
+    notes = [t.text for t in second.state.timeline if t.kind == "recurrence"]
+    assert notes and "2nd time in 30 days" in notes[0]
+    assert second.record()["recurrence"] == notes[0]
+    assert any(e.source.startswith("knowledge:incidents/") for e in second.state.evidence)
