@@ -34,8 +34,10 @@ def describe_validation_error(exc: ValidationError) -> str:
     """``field: problem`` for each error, so a model or a human knows exactly what to fix."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(input)"
-        parts.append(f"{where}: {err['msg']}")
+        where = ".".join(str(p) for p in err["loc"])
+        # A validator's own message already names the field; pydantic's "Value error, " prefix adds nothing.
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
 

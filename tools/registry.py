@@ -41,6 +41,9 @@ BUILTIN_KINDS: dict[str, str] = {
     "slack": "tools.slack:SlackAdapter",
     "elasticsearch": "tools.elasticsearch:ElasticsearchAdapter",
     "argocd": "tools.argocd:ArgoCDAdapter",
+    "pagerduty": "tools.pagerduty:PagerDutyAdapter",
+    "pagerduty_events": "tools.pagerduty_events:PagerDutyEventsAdapter",
+    "teams": "tools.teams:TeamsAdapter",
 }
 
 ClientFactory = Callable[[str, AdapterSettings, dict[str, str]], httpx.AsyncClient]

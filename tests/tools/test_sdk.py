@@ -187,6 +187,7 @@ def test_every_builtin_adapter_is_valid_and_documented() -> None:
     kinds = available_kinds(include_plugins=False)
     assert set(kinds) == set(BUILTIN_KINDS) == {
         "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "elasticsearch", "argocd",
+        "pagerduty", "pagerduty_events", "teams",
     }
     for kind, cls in kinds.items():
         assert cls.kind == kind and cls.description
