@@ -44,6 +44,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "pagerduty": "tools.pagerduty:PagerDutyAdapter",
     "pagerduty_events": "tools.pagerduty_events:PagerDutyEventsAdapter",
     "teams": "tools.teams:TeamsAdapter",
+    "http_action": "tools.http_action:HttpActionAdapter",
 }
 
 ClientFactory = Callable[[str, AdapterSettings, dict[str, str]], httpx.AsyncClient]

@@ -170,6 +170,18 @@ def test_validate_adapter_class_catches_metadata_built_around_validation() -> No
         AdapterDefinitionError, match=r"plugin x: sneaky.delete has invalid safety metadata: .*reversible"
     ):
         validate_adapter_class(Sneaky, origin="plugin x")
+    # The registry runs the same check at start-up, even for kinds handed to it directly; the error is
+    # a ValueError too, so start-up code reports it as a configuration problem.
+    with pytest.raises(ValueError, match=r"tools.s \(kind 'sneaky'\): sneaky.delete has invalid safety metadata"):
+        ToolRegistry.from_config({"s": {"kind": "sneaky", "base_url": "http://s"}}, kinds={"sneaky": Sneaky})
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"base_url": "http://a", "base_url_env": "FIRSTLINE_TEST_URL"}]
+)
+def test_an_instance_needs_exactly_one_base_url(settings: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="tools.p: give exactly one of base_url or base_url_env"):
+        ToolRegistry.from_config({"p": {"kind": "prometheus", **settings}}, kinds=available_kinds(include_plugins=False))
 
 
 def test_a_call_takes_exactly_one_model() -> None:
@@ -187,7 +199,7 @@ def test_every_builtin_adapter_is_valid_and_documented() -> None:
     kinds = available_kinds(include_plugins=False)
     assert set(kinds) == set(BUILTIN_KINDS) == {
         "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "elasticsearch", "argocd",
-        "pagerduty", "pagerduty_events", "teams",
+        "pagerduty", "pagerduty_events", "teams", "http_action",
     }
     for kind, cls in kinds.items():
         assert cls.kind == kind and cls.description
