@@ -35,11 +35,33 @@ from knowledge.catalog import Service
 from tools.analytics.anomaly import detect_onset
 from tools.analytics.changes import Change, ChangeKind, rank_changes
 from tools.analytics.logs import mine_patterns
+from tools.analytics.metrics import MetricKind
 from tools.base import ToolResult
 
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
 MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to matter
+SignalName = Literal["error_rate", "latency_p99"]
+SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency"}
+LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
+ERROR_WORDS = re.compile(r"error|5xx|fail")
+FLAG_WORDS = re.compile(r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE)
+CONFIG_WORDS = re.compile(r"config|configmap|\.env\b|\.ya?ml\b|\.toml\b|setting|timeout|endpoint|_URL\b|env var|\blimits?\b", re.IGNORECASE)
+
+
+def classify_change(text: str) -> ChangeKind:
+    """What a deploy really changed, from its description, commit message and diff (in that priority:
+    a migration, a feature flag, a configuration change, else code)."""
+    if MIGRATION_WORDS.search(text):
+        return "migration"
+    if FLAG_WORDS.search(text):
+        return "feature_flag"
+    code_files = [line for line in text.splitlines() if re.search(r"\.(py|go|java|js|ts|rb|rs|kt|scala|cs)\b", line)]
+    if CONFIG_WORDS.search(text) and not code_files:
+        return "config"
+    return "deploy"
+
+
 MIGRATION_WORDS = re.compile(r"migrat|schema|alter table|rename column", re.IGNORECASE)
 
 
@@ -85,49 +107,65 @@ class EvidenceCollector:
 
     # -- metrics --------------------------------------------------------------------------------
 
-    async def signal(self, service: Service, *, since: datetime | None = None) -> SignalSummary | None:
-        """The service's error-rate SLI over the window, its onset and whether it is anomalous.
+    async def signal(
+        self, service: Service, signal: SignalName = "error_rate", *, since: datetime | None = None
+    ) -> SignalSummary | None:
+        """One SLI of a service over the window, its onset and whether it is anomalous.
 
         For the alerting service (``since`` None) the onset is searched from an hour before the
         alert and "anomalous" means still elevated now; for a dependency it is searched from
-        ``since`` (shortly before the primary onset) and any sustained rise counts.
+        ``since`` (shortly before the primary onset) and any sustained rise counts. A rise must also
+        be material: one percentage point of errors, or half again the baseline latency.
         """
-        query = service.sli.error_rate
+        query = getattr(service.sli, signal)
         if not query:
             return None
         result = await self.call("prometheus", "query_range", {"query": query, "start": self.start, "end": self.now, "step": 60})
         if result is None:
             return None
+        label = SIGNAL_LABEL[signal]
         if result.status == "error":
-            self.failed(f"{service.name} error rate", result)
+            self.failed(f"{service.name} {label}", result)
             return None
         times, values = _first_series(result.data)
         if len(values) < 3:
-            evidence_id = self.add(result, f"no error-rate samples for {service.name}")
-            return SignalSummary(service=service.name, query=query, evidence_id=evidence_id)
+            evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry)")
+            return SignalSummary(service=service.name, signal=signal, query=query, evidence_id=evidence_id)
         primary = since is None
         search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
-        onset = detect_onset(values, times, kind="error_rate", metric=f"{service.name} error ratio", search_from=search_from)
+        kind: MetricKind = "latency" if signal == "latency_p99" else "error_rate"
+        onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)
         after = [v for t, v in zip(times, values, strict=True) if t >= (onset.time if onset else search_from)]
         current = values[-1]
         peak = max(after) if after else current
-        rise = peak - (baseline or 0.0)
+        base = baseline or 0.0
+        floor = MIN_RISE if signal == "error_rate" else max(0.5 * base, 0.05)
+        rise = peak - base
         if primary:
-            anomalous = onset is not None and rise >= MIN_RISE and current - (baseline or 0.0) >= max(MIN_RISE, rise / 2)
+            anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
         else:
-            anomalous = onset is not None and rise >= MIN_RISE
+            anomalous = onset is not None and rise >= floor
+        show = _pct if signal == "error_rate" else _secs
         text = (
-            f"{service.name} error ratio {_pct(baseline)} before, {_pct(peak)} peak, {_pct(current)} now"
+            f"{service.name} {label} {show(baseline)} before, {show(peak)} peak, {show(current)} now"
             + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
             + (" (anomalous)" if anomalous else " (normal)")
         )
         evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current})
         return SignalSummary(
-            service=service.name, query=query, baseline=baseline, current=current, peak=peak,
+            service=service.name, signal=signal, query=query, baseline=baseline, current=current, peak=peak,
             onset=onset.time if onset else None, anomalous=anomalous, evidence_id=evidence_id,
         )
+
+    def alert_signal(self) -> SignalName:
+        """The SLI the alert is about: latency when the alert speaks of it and the service has one."""
+        alert = self.state.alert
+        text = " ".join([alert.name, alert.title, alert.description]).lower()
+        if self.service.sli.latency_p99 and LATENCY_WORDS.search(text) and not ERROR_WORDS.search(alert.name.lower()):
+            return "latency_p99"
+        return "error_rate"
 
     # -- changes --------------------------------------------------------------------------------
 
@@ -142,14 +180,18 @@ class EvidenceCollector:
             deploys = await self.call("github", "list_deployments", {"repo": svc.repo, "per_page": 20})
             if deploys is not None and deploys.status == "error":
                 self.failed(f"deployments of {svc.repo}", deploys)
-            for item in _list_of(deploys, "deployments"):
+            items = sorted(_list_of(deploys, "deployments"), key=lambda d: str(d.get("created_at") or ""))
+            for index, item in enumerate(items):
                 at = _parse_time(item.get("created_at"))
                 if at is None or not (self.start <= at <= onset):
                     continue
                 sha = str(item.get("sha") or "")
+                previous = str(items[index - 1].get("sha") or "") if index > 0 else ""
+                diff = await self.diff(svc.repo, previous, sha) if previous and sha and previous != sha else ""
+                description = f"deployment of {svc.repo}@{sha[:7]} to {item.get('environment') or 'an environment'}: {item.get('description') or ''}".strip()
                 change = Change(
-                    id=f"deploy-{item.get('id')}", kind="deploy", component=name, time=at,
-                    description=f"deployment of {svc.repo}@{sha[:7]} to {item.get('environment') or 'an environment'}: {item.get('description') or ''}".strip(),
+                    id=f"deploy-{item.get('id')}", kind=classify_change(f"{description}\n{diff}"), component=name, time=at,
+                    description=description, diff=diff,
                 )
                 refs[change.id] = sha
                 changes.append(change)
@@ -177,10 +219,14 @@ class EvidenceCollector:
             if commits is not None and commits.status == "error":
                 self.failed(f"commits of {svc.repo}", commits)
             messages = {str(c.get("sha", "")): str(c.get("message", "")) for c in _list_of(commits, "commits")}
-            changes = [
-                c.model_copy(update={"diff": f"commit: {messages[refs[c.id]]}"}) if c.component == name and refs.get(c.id) in messages else c
-                for c in changes
-            ]
+            enriched = []
+            for c in changes:
+                if c.component == name and refs.get(c.id) in messages:
+                    diff = f"commit: {messages[refs[c.id]]}\n{c.diff}".strip()
+                    kind = classify_change(f"{c.description}\n{diff}") if c.kind == "deploy" else c.kind
+                    c = c.model_copy(update={"diff": diff, "kind": kind})
+                enriched.append(c)
+            changes = enriched
         ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
@@ -191,6 +237,18 @@ class EvidenceCollector:
             )
             for r in ranked
         ]
+
+    async def diff(self, repo: str, base: str, head: str) -> str:
+        """What a deploy changed: file names and patch excerpts from GitHub's compare."""
+        result = await self.call("github", "compare", {"repo": repo, "base": base, "head": head})
+        if result is None or result.status != "ok" or not isinstance(result.data, dict):
+            return ""
+        parts = []
+        for f in result.data.get("files") or []:
+            parts.append(str(f.get("filename") or ""))
+            if f.get("patch"):
+                parts.append(str(f["patch"])[:600])
+        return "\n".join(parts)[:3000]
 
     # -- logs -----------------------------------------------------------------------------------
 
@@ -331,15 +389,21 @@ class EvidenceCollector:
 
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
-        bundle.primary = await self.signal(self.service)
+        bundle.primary = await self.signal(self.service, self.alert_signal())
+        if bundle.primary is not None and bundle.primary.signal != "error_rate" and bundle.primary.onset is None:
+            # A latency alert whose latency shows no onset: errors may still tell when it began.
+            errors = await self.signal(self.service, "error_rate")
+            if errors is not None and errors.onset is not None:
+                bundle.primary = errors
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
         related = self.ctx.catalog.blast_radius(self.service.name)
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
-                summary = await self.signal(dep, since=onset - timedelta(minutes=15))
-                if summary is not None:
-                    bundle.dependencies.append(summary)
+                for signal in ("error_rate", "latency_p99"):
+                    summary = await self.signal(dep, signal, since=onset - timedelta(minutes=15))
+                    if summary is not None:
+                        bundle.dependencies.append(summary)
         bundle.logs, error_lines = await self.logs(onset)
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.pods = await self.pods()
@@ -465,6 +529,10 @@ def _median(values: list[float]) -> float:
 
 def _pct(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.2%}"
+
+
+def _secs(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}s"
 
 
 def _excerpt(text: str, limit: int = 240) -> str:

@@ -17,7 +17,7 @@ from agents.reasoners.base import ReasonerFailure, RemediationChoice, Remediatio
 from agents.state import Diagnosis, IncidentState, ProposedAction, Risk
 from agents.timeline import note
 
-CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "deploy"}
+CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "feature_flag", "deploy"}
 RESTART_CATEGORIES = {"crash", "memory_leak", "resource_exhaustion", "oom"}
 SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity"}
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from agents.context import AgentContext
 from agents.evidence import ChangeFact, EvidenceBundle
 from agents.reasoners.base import RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
-from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, RuledOut
+from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, ProposedAction, RuledOut
 
 CHANGE_CATEGORY = {
     "migration": "migration", "deploy": "bad_deploy", "config": "config_change", "feature_flag": "feature_flag",
@@ -72,7 +72,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     pods = bundle.pods
     if pods is not None and not pods.healthy:
         reasons = set(pods.reasons)
-        category = "oom" if "OOMKilled" in reasons else "crash"
+        category = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
         hypotheses.append(
             Hypothesis(
@@ -81,8 +81,10 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 score=score, evidence_ids=[pods.evidence_id],
             )
         )
+    seen: set[str] = set()
     for dep in bundle.dependencies:
-        if dep.anomalous:
+        if dep.anomalous and dep.service not in seen:
+            seen.add(dep.service)
             hypotheses.append(
                 Hypothesis(
                     entity=dep.service, category="dependency",
@@ -100,8 +102,9 @@ def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[Rul
             continue  # the lead itself, or a change that shipped with it
         why = "; ".join(change.reasons) or "no link to the failure"
         items.append(RuledOut(what=f"{change.kind} {change.id} on {change.service} ({change.description})", why=why, evidence_ids=[change.evidence_id]))
+    anomalous = {d.service for d in bundle.dependencies if d.anomalous}
     for dep in bundle.dependencies:
-        if not dep.anomalous:
+        if not dep.anomalous and dep.service not in anomalous and dep.signal == "error_rate":
             items.append(
                 RuledOut(what=f"dependency {dep.service}", why=f"{dep.signal} normal ({dep.current} vs baseline {dep.baseline})", evidence_ids=[dep.evidence_id])
             )
@@ -184,11 +187,24 @@ class DeterministicReasoner:
             return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
         preferred = [o for o in options if o.addresses == diagnosis.entity] or options
         order = {"low": 0, "medium": 1, "high": 2}
-        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change") else preferred[0]
+        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change", "feature_flag") else preferred[0]
         return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
 
     async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
         return render_update(incident, phase, audience, ctx)
+
+
+def action_phrase(action: ProposedAction | None) -> str:
+    """What was done, in plain words for any audience."""
+    if action is None or action.status not in ("executed", "verified"):
+        return "the service recovered"
+    call = action.tool.rsplit(".", 1)[-1]
+    return {
+        "rollout_undo": "we rolled back the change that caused them",
+        "rollback": "we rolled back the change that caused them",
+        "rollout_restart": "we restarted the affected service",
+        "scale": "we scaled up the service to add capacity",
+    }.get(call, f"we ran {action.title.lower()}")
 
 
 def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
@@ -205,7 +221,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
             "opened": f"We are investigating elevated errors with {service} ({what}). Some requests may fail. Next update within 30 minutes.",
             "identified": f"We have identified the cause of the errors with {service} and are applying a fix.",
             "mitigated": f"A fix for the errors with {service} has been applied and we are monitoring the results.",
-            "resolved": f"The errors with {service} have been resolved. Impact window: {start} to {end}. The change that caused them was rolled back." if action and "undo" in action.tool else f"The errors with {service} have been resolved. Impact window: {start} to {end}.",
+            "resolved": f"The errors with {service} ({what}) have been resolved: {action_phrase(action)}. Impact window: {start} to {end}.",
             "escalated": f"We are continuing to investigate elevated errors with {service}.",
         }[phase]
     quiet = diagnosis is not None and diagnosis.category in ("no_incident", "recovered")
@@ -224,7 +240,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
             return "\n".join(lines)
         if phase == "resolved":
             done = f"{action.title} (approved by {action.approval.by})" if action and action.approval else (action.title if action else "no action")
-            return f"[{incident.id}] Resolved: {done}; {incident.verification.detail if incident.verification else ''}"
+            return f"[{incident.id}] Resolved, {action_phrase(action)}: {done}; {incident.verification.detail if incident.verification else ''}"
         return f"[{incident.id}] {phase}: " + (diagnosis.root_cause if diagnosis else incident.summary) + (
             f"\nHanding over to the on-call: {incident.triage.oncall}." if incident.triage else ""
         )
@@ -240,6 +256,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
         [
             f"{outcome}: {incident.severity} {service} incident {incident.id}",
             f"What happened: {diagnosis.root_cause if diagnosis else incident.summary}",
+            f"Outcome: {action_phrase(next((a for a in reversed(incident.actions) if a.kind == 'remediation'), None))}.",
             f"Impact window: {start} to {end} ({what}).",
             "What was done:",
             *done_lines,
