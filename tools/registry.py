@@ -113,8 +113,14 @@ def available_kinds(*, include_plugins: bool = True) -> dict[str, type[Adapter]]
 
 
 def kind_origin(cls: type[Adapter]) -> str:
-    """``built-in`` or ``plugin <module>``, for listings."""
-    return "built-in" if cls.kind in BUILTIN_KINDS and cls.__module__.startswith("tools.") else f"plugin {cls.__module__}"
+    """``built-in``, or ``plugin <package> <version>`` (the installed distribution whose entry point names it)."""
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    if BUILTIN_KINDS.get(cls.kind) == target:
+        return "built-in"
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value.replace(" ", "") == target:
+            return f"plugin {_distribution(ep).removeprefix('package ')}"
+    return f"plugin {cls.__module__}"
 
 
 def _distribution(ep: EntryPoint) -> str:

@@ -1,0 +1,1 @@
+"""Example firstline plugin: a Healthchecks.io adapter discovered through the ``firstline.tools`` entry point."""
