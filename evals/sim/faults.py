@@ -23,7 +23,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass
 class FaultTimeline:
-    """When one fault is active and how severe it is (1.0 = as the scenario describes it)."""
+    """When one fault is active and how severe it is (1.0 = as the scenario describes it).
+
+    ``relief`` holds the windows during which a mitigating action suspended the fault (it comes back
+    at the end of each); ``build_start`` is when its build-up (``builds_from``) began.
+    """
 
     fault: Fault
     start: float
@@ -31,22 +35,61 @@ class FaultTimeline:
     fixed_at: float | None = None
     fixed_by: str | None = None
     worsened: list[tuple[float, float]] = field(default_factory=list)
+    build_start: float | None = None
+    relief: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def end(self) -> float | None:
         ends = [t for t in (self.natural_end, self.fixed_at) if t is not None]
         return min(ends) if ends else None
 
-    def active(self, times: FloatArray) -> BoolArray:
-        end = self.end
-        mask = times >= self.start
-        if end is not None:
-            mask &= times < end
+    def _in_relief(self, times: FloatArray) -> BoolArray:
+        mask = np.zeros(len(times), dtype=bool)
+        for begin, until in self.relief:
+            mask |= (times >= begin) & (times < until)
         return mask
 
-    def is_active(self, at: float) -> bool:
+    def _before_end(self, times: FloatArray) -> BoolArray:
         end = self.end
-        return at >= self.start and (end is None or at < end)
+        return np.ones(len(times), dtype=bool) if end is None else times < end
+
+    def active(self, times: FloatArray) -> BoolArray:
+        return (times >= self.start) & self._before_end(times) & ~self._in_relief(times)
+
+    def is_active(self, at: float) -> bool:
+        return bool(self.active(np.array([at], dtype=np.float64))[0])
+
+    def active_since(self, at: float) -> float:
+        """When the stretch of activity that includes ``at`` began (after a relief, its end)."""
+        return max([self.start, *(until for _, until in self.relief if until <= at)])
+
+    def inactive_since(self, at: float) -> float | None:
+        """When the fault stopped being active, if it is not active at ``at`` after having started."""
+        if at < self.start or self.is_active(at):
+            return None
+        end = self.end
+        if end is not None and at >= end:
+            return end
+        return max(begin for begin, until in self.relief if begin <= at < until)
+
+    def build_up(self, times: FloatArray) -> FloatArray:
+        """0 (healthy) to 1 (full effect) for the effects that build up: saturation, memory, gauges.
+
+        Linear from ``build_start`` to the start, 1 while active, and after a relief linear again
+        from 0 at its beginning to 1 at its end (a restarted leak refilling memory).
+        """
+        level = np.where(self.active(times), 1.0, 0.0)
+        ramps = [(self.build_start, self.start)] if self.build_start is not None else []
+        ramps += self.relief
+        for begin, until in ramps:
+            inside = (times >= begin) & (times < until)
+            level = np.where(inside, (times - begin) / max(until - begin, 1e-9), level)
+        return np.where(self._before_end(times), level, 0.0)
+
+    def shown(self, times: FloatArray) -> BoolArray:
+        """Where a step-shaped gauge effect shows: from the build-up (or start) until the fault is over."""
+        begin = self.build_start if self.build_start is not None else self.start
+        return (times >= begin) & self._before_end(times) & ~self._in_relief(times)
 
     def severity(self, times: FloatArray) -> FloatArray:
         result = np.ones(len(times))
@@ -57,7 +100,11 @@ class FaultTimeline:
 
 @dataclass
 class Conditions:
-    """A service's health at each of ``times``; request_rate in requests (or queries) per second."""
+    """A service's health at each of ``times``; request_rate in requests (or queries) per second.
+
+    ``scraped`` is False where Prometheus has no samples of the service although it is up;
+    ``gauges`` holds one array per entry of the service's ``gauges``, in order.
+    """
 
     times: FloatArray
     request_rate: FloatArray
@@ -67,6 +114,8 @@ class Conditions:
     saturation: FloatArray
     memory: FloatArray
     available: BoolArray
+    scraped: BoolArray = field(default_factory=lambda: np.ones(0, dtype=bool))
+    gauges: list[FloatArray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +158,7 @@ def service_conditions(
     timelines: dict[str, FaultTimeline],
     target_baselines: dict[str, float],
     times: FloatArray,
+    anchor: float = 0.0,
 ) -> Conditions:
     """Fold the faults reaching ``spec`` into its health at ``times``.
 
@@ -126,10 +176,19 @@ def service_conditions(
     saturation = np.full(n, base.saturation)
     memory = np.full(n, base.memory)
     available = np.ones(n, dtype=bool)
+    scraped = np.ones(n, dtype=bool)
+    gauges = [np.full(n, gauge_value(g.value, g.timestamp, anchor)) for g in spec.gauges]
     for influence in reaching:
         timeline = timelines[influence.fault_id]
         effects = timeline.fault.effects
         active = timeline.active(times)
+        if influence.hops == 0:
+            _move_gauges(spec, timeline, times, anchor, gauges)
+            built = timeline.build_up(times) * timeline.severity(times)
+            if effects.saturation is not None:
+                saturation = saturation + (effects.saturation - saturation) * np.minimum(built, 1.0)
+            if effects.memory is not None:
+                memory = memory + (effects.memory - memory) * np.minimum(built, 1.0)
         if not active.any():
             continue
         strength = np.where(active, timeline.severity(times) * influence.weight, 0.0)
@@ -144,12 +203,10 @@ def service_conditions(
         p99 *= 1.0 + (effects.latency_p99_multiplier - 1.0) * strength
         if influence.hops == 0:
             rate *= 1.0 + (effects.request_rate_multiplier - 1.0) * strength
-            if effects.saturation is not None:
-                saturation = np.where(active, saturation + (effects.saturation - saturation) * np.minimum(strength, 1.0), saturation)
-            if effects.memory is not None:
-                memory = np.where(active, memory + (effects.memory - memory) * np.minimum(strength, 1.0), memory)
             if not effects.available:
                 available &= ~active
+            if effects.metrics_missing:
+                scraped &= ~active
     return Conditions(
         times=times,
         request_rate=np.maximum(rate, 0.0),
@@ -159,7 +216,27 @@ def service_conditions(
         saturation=np.clip(saturation, 0.0, 1.0),
         memory=np.clip(memory, 0.0, 1.0),
         available=available,
+        scraped=scraped,
+        gauges=gauges,
     )
+
+
+def gauge_value(value: float | None, timestamp: float | None, anchor: float) -> float:
+    """A gauge's number: ``value``, or the Unix time of the offset ``timestamp``."""
+    return float(value) if value is not None else anchor + float(timestamp or 0.0)
+
+
+def _move_gauges(spec: ServiceSpec, timeline: FaultTimeline, times: FloatArray, anchor: float, gauges: list[FloatArray]) -> None:
+    """Apply the fault's gauge effects to the target's gauges, in place."""
+    for effect in timeline.fault.effects.gauges:
+        target = gauge_value(effect.value, effect.timestamp, anchor)
+        if effect.shape == "step":
+            weight = timeline.shown(times).astype(np.float64)
+        else:
+            weight = np.minimum(timeline.build_up(times), 1.0)
+        for index, gauge in enumerate(spec.gauges):
+            if gauge.name == effect.name and all(gauge.labels.get(k) == v for k, v in effect.labels.items()):
+                gauges[index] = gauges[index] + (target - gauges[index]) * weight
 
 
 def lognormal_sigma(p50: FloatArray | float, p99: FloatArray | float) -> FloatArray:

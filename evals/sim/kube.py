@@ -405,12 +405,13 @@ class DeploymentRecord:
         return None
 
 
-def pod_template(spec: ServiceSpec, image: str) -> dict[str, Any]:
+def pod_template(spec: ServiceSpec, image: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     app = spec.deployment_name or spec.name
     port = 5432 if spec.kind == "database" else 8080
     container: dict[str, Any] = {
         "name": app,
         "image": image,
+        "env": [{"name": k, "value": v} for k, v in sorted((env or {}).items())],
         "ports": [{"containerPort": port, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "imagePullPolicy": "IfNotPresent",
@@ -471,11 +472,18 @@ class KubeCluster:
         )
         self.deployments[(spec.namespace, name)] = record
         self._touch(record)
-        self._rollout(record, pod_template(spec, image), self.anchor + spec.deployed_at, reason="initial",
+        env = dict(spec.env)
+        self._rollout(record, pod_template(spec, image, env), self.anchor + spec.deployed_at, reason="initial",
                       revision=spec.revision, replicas=spec.replicas)
-        for change in sorted((c for c in self.scenario.changes if c.service == spec.name and c.deploy), key=lambda c: c.at):
-            assert change.deploy is not None
-            self._rollout(record, pod_template(spec, change.deploy.image), self.anchor + change.at, reason="deploy",
+        own = (c for c in self.scenario.changes if c.service == spec.name and (c.deploy or c.replicas is not None))
+        for change in sorted(own, key=lambda c: c.at):
+            if change.deploy is None:
+                assert change.replicas is not None
+                self._scale(record, change.replicas, self.anchor + change.at)
+                continue
+            image = change.deploy.image or image  # a config-only rollout keeps the image
+            env = {**env, **change.deploy.env}
+            self._rollout(record, pod_template(spec, image, env), self.anchor + change.at, reason="deploy",
                           revision=change.deploy.revision, replicas=record.rollouts[-1].replicas)
 
     def _rollout(
@@ -570,7 +578,7 @@ class KubeCluster:
             }
             if effect is not None:
                 timeline, pod_effect = effect
-                since = max(timeline.start, created)
+                since = max(timeline.active_since(now), created)
                 restarts = math.floor(pod_effect.restarts_per_hour * max(now - since, 0) / 3600)
                 status["restartCount"] = restarts
                 last_restart = since + (now - since) * 0.8 if restarts else created + 4
@@ -1062,7 +1070,7 @@ class KubeCluster:
             if effect is None:
                 continue
             timeline, pod_effect = effect
-            since = max(timeline.start, self._pod_created(record, rollout, index))
+            since = max(timeline.active_since(now), self._pod_created(record, rollout, index))
             if since > now:
                 continue
             common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": stable_uid(self._seed, "pod", pod),
@@ -1085,6 +1093,13 @@ class KubeCluster:
                                           component="default-scheduler",
                                           message="0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are "
                                           "available: 3 No preemption victims found for incoming pod."))
+            for spec in pod_effect.events:
+                node = common["host"]
+                message = spec.message.replace("{pod}", pod).replace("{namespace}", record.namespace).replace("{node}", node)
+                events.append(self._event(record, **common, reason=spec.reason, type_=spec.type, first=since + 5,
+                                          last=max(since + 5, now - 5),
+                                          count=max(1, int((now - since) / spec.every)), component=spec.component,
+                                          message=message))
             if not pod_effect.ready and pod_effect.status == "Running":
                 events.append(self._event(record, **common, reason="Unhealthy", type_="Warning", first=since + 10, last=now - 3,
                                           count=max(1, int((now - since) / 10)),

@@ -3,11 +3,14 @@
     load_scenario("checkout-migration")                 # by name
     load_scenario("evals/scenarios/checkout-migration.yaml")   # or by path
     scenario_names()                                    # every scenario in the library
+    library_index()                                     # one summary per scenario (`firstline sandbox list`)
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from evals.sim.scenario import Scenario, ScenarioError
 from evals.sim.scenario import load_scenario as load_scenario_file
@@ -39,3 +42,32 @@ def load_scenario(name_or_path: str | Path, directory: Path = SCENARIO_DIR) -> S
 def load_library(directory: Path = SCENARIO_DIR) -> list[Scenario]:
     """Every scenario in the library, validated (the first invalid file raises)."""
     return [load_scenario_file(directory / f"{name}.yaml") for name in scenario_names(directory)]
+
+
+def summary_line(scenario: Scenario, limit: int = 110) -> str:
+    """The first sentence of the description, shortened to ``limit`` characters."""
+    text = " ".join(scenario.description.split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def library_index(directory: Path = SCENARIO_DIR) -> list[dict[str, Any]]:
+    """One entry per library scenario: name, difficulty, root-cause category, tags, whether an
+    incident is expected, the expected resolution, the number of services and the description."""
+    entries = []
+    for scenario in load_library(directory):
+        root = scenario.expected.root_cause
+        entries.append(
+            {
+                "name": scenario.name,
+                "difficulty": scenario.difficulty,
+                "category": root.category if root else None,
+                "tags": list(scenario.tags),
+                "incident": scenario.expected.incident,
+                "resolution": scenario.expected.resolution,
+                "services": len(scenario.topology.services),
+                "summary": summary_line(scenario),
+                "description": " ".join(scenario.description.split()),
+            }
+        )
+    return entries

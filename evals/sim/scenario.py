@@ -61,6 +61,7 @@ the field (``faults[0].target: unknown service 'chekout' ...``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from datetime import datetime
@@ -117,14 +118,51 @@ FaultType = Literal[
     "feature_flag",
     "resource_exhaustion",
     "memory_leak",
+    "oom",
+    "crash",
+    "connection_pool",
     "dependency_failure",
+    "third_party",
     "traffic_surge",
     "certificate_expiry",
+    "dns",
     "network",
+    "noisy_neighbour",
+    "queue_backlog",
+    "failover",
     "disk_full",
     "capacity",
+    "telemetry_gap",
     "other",
 ]
+# What a responder names as the root cause (``expected.root_cause.category``); a closed set, so that
+# a scorer can compare it exactly. ``no_incident``: nothing is wrong (a false alarm); ``recovered``:
+# a real but transient problem that was over before anyone could act.
+RootCauseCategory = Literal[
+    "migration",
+    "bad_deploy",
+    "config_change",
+    "feature_flag",
+    "oom",
+    "crash",
+    "resource_exhaustion",
+    "disk_full",
+    "connection_pool",
+    "dependency",
+    "third_party",
+    "certificate",
+    "dns",
+    "noisy_neighbour",
+    "traffic_surge",
+    "queue_backlog",
+    "cascading",
+    "failover",
+    "no_incident",
+    "recovered",
+]
+EvidenceSource = Literal["metrics", "logs", "changes", "kubernetes", "knowledge"]
+Difficulty = Literal["easy", "medium", "hard"]
+DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
 PodStatus = Literal["Running", "CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "Pending", "Error"]
 ComponentStatus = Literal["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
 
@@ -144,11 +182,85 @@ def template_problems(template: str) -> list[str]:
             problems.append("{one_of:...} needs choices separated by |, e.g. {one_of:GET|POST}")
         elif name == "int" and (arg is None or not re.fullmatch(r"\d+-\d+", arg)):
             problems.append("{int:...} needs a range, e.g. {int:10-99}")
+    rest = TEMPLATE_FIELD_RE.sub("", template).replace("{{", "").replace("}}", "")
+    if "{" in rest or "}" in rest:
+        problems.append("write a literal brace as {{ or }} (a single one is read as a placeholder)")
     return problems
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Scalar = str | int | float | bool
+
+
+class Comparison(_Model):
+    """A numeric condition on an action argument, e.g. ``{gte: 6}`` for "scaled to 6 replicas or more".
+    Every key given must hold."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Comparison:
+        if all(v is None for v in (self.gt, self.gte, self.lt, self.lte)):
+            raise ValueError("a comparison needs at least one of gt, gte, lt, lte")
+        if self.witness() is None:
+            raise ValueError("no number satisfies this comparison")
+        return self
+
+    def holds(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.gte is None or value >= self.gte)
+            and (self.lt is None or value < self.lt)
+            and (self.lte is None or value <= self.lte)
+        )
+
+    def witness(self) -> int | float | None:
+        """A number that satisfies the comparison (an integer when one does), for consistency checks."""
+        lows = [v for v in (self.gt, self.gte) if v is not None]
+        highs = [v for v in (self.lt, self.lte) if v is not None]
+        low, high = max(lows, default=-math.inf), min(highs, default=math.inf)
+        candidates: list[int | float] = [0]
+        if math.isfinite(low):
+            candidates += [math.floor(low) + 1, math.ceil(low)]
+        if math.isfinite(high):
+            candidates += [math.ceil(high) - 1, math.floor(high)]
+        if math.isfinite(low) and math.isfinite(high):
+            candidates.append((low + high) / 2)
+        return next((c for c in candidates if self.holds(c)), None)
+
+
+ArgMatch = Scalar | Comparison
+
+
+def args_match(spec: dict[str, ArgMatch], args: dict[str, Any]) -> bool:
+    """Whether a tool call's ``args`` satisfy ``spec``: every named argument equal (or, for a
+    `Comparison`, satisfying it). Arguments the spec does not name are free."""
+    for name, wanted in spec.items():
+        if name not in args:
+            return False
+        value = args[name]
+        if isinstance(wanted, Comparison):
+            if not wanted.holds(value):
+                return False
+        elif isinstance(wanted, bool) or isinstance(value, bool):
+            if value is not wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def witness_args(spec: dict[str, ArgMatch]) -> dict[str, Any]:
+    """Concrete arguments that satisfy ``spec`` (comparisons replaced by a satisfying number)."""
+    return {name: (wanted.witness() if isinstance(wanted, Comparison) else wanted) for name, wanted in spec.items()}
 
 
 class Baseline(_Model):
@@ -176,6 +288,37 @@ class Baseline(_Model):
         return self
 
 
+MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+
+
+class GaugeSpec(_Model):
+    """An extra gauge a service exports besides the standard series: disk usage, pool connections,
+    queue depth, a certificate's expiry time... Faults move it with `GaugeEffect`."""
+
+    name: MetricName
+    labels: Labels = Field(default_factory=dict, description="Extra labels (service, namespace and job are added).")
+    value: float | None = Field(default=None, description="Its healthy value.")
+    timestamp: Offset | None = Field(
+        default=None, description="Instead of value: the value is the Unix time of this offset (e.g. a certificate's notAfter)."
+    )
+    noise: float = Field(default=0.0, ge=0, le=1, description="Relative standard deviation of the noise (0.01 = 1%).")
+    integer: bool = Field(default=False, description="Round to whole numbers (counts such as connections or messages).")
+
+    @model_validator(mode="after")
+    def _one_value(self) -> GaugeSpec:
+        if (self.value is None) == (self.timestamp is None):
+            raise ValueError("give exactly one of value or timestamp")
+        return self
+
+
+class CatalogSLI(_Model):
+    """Overrides of the SLI queries the generated service catalog lists (PromQL the simulator answers)."""
+
+    error_rate: str | None = None
+    latency_p99: str | None = None
+    saturation: str | None = None
+
+
 class ServiceSpec(_Model):
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     description: str = ""
@@ -190,7 +333,14 @@ class ServiceSpec(_Model):
     image: str | None = Field(default=None, description="Image running before the scenario's first deploy.")
     revision: int = Field(default=1, ge=1, description="Kubernetes revision of that image.")
     deployed_at: Offset = Field(default=-7 * 86400.0, description="When that revision rolled out.")
+    env: dict[str, str] = Field(default_factory=dict, description="Container environment of that revision.")
     baseline: Baseline
+    gauges: list[GaugeSpec] = Field(default_factory=list, description="Extra gauges the service exports.")
+    # What the generated service catalog says about the service (evals.sim.catalog).
+    owner: str | None = Field(default=None, description="Owning team; defaults to one derived from the PagerDuty escalation policy.")
+    runbooks: list[str] = Field(default_factory=list, description="Runbook ids the catalog lists.")
+    chat_channel: str | None = Field(default=None, description="Slack channel id; defaults to the first channel.")
+    sli: CatalogSLI = Field(default_factory=CatalogSLI, description="Overrides of the catalog's SLI queries.")
 
     @property
     def deployment_name(self) -> str | None:
@@ -241,7 +391,10 @@ class Commit(_Model):
 
 class DeploySpec(_Model):
     version: str
-    image: str
+    image: str | None = Field(default=None, description="Defaults to the image running before (a config-only rollout).")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables this rollout sets (merged over the previous revision's)."
+    )
     revision: int | None = Field(default=None, ge=1, description="Kubernetes revision; defaults to the next one.")
     environment: str = "production"
     ref: str | None = Field(default=None, description="Git ref deployed; defaults to the version.")
@@ -268,7 +421,9 @@ class Change(_Model):
     description: str
     author: Author | None = None
     commit: Commit | None = None
-    deploy: DeploySpec | None = Field(default=None, description="Required for type deploy.")
+    deploy: DeploySpec | None = Field(default=None, description="Required for type deploy; a config or feature_flag "
+                                      "change that rolls the Deployment out (new env, same image) has one too.")
+    replicas: int | None = Field(default=None, ge=0, description="For type scale: the replica count the Deployment was scaled to.")
     workflow: WorkflowRunSpec | None = None
 
 
@@ -286,6 +441,16 @@ class LogTemplate(_Model):
         return value
 
 
+class PodEventSpec(_Model):
+    """A Kubernetes event recorded for each affected pod while the fault lasts (e.g. OOMKilling, Evicted)."""
+
+    reason: str = Field(pattern=r"^[A-Za-z]+$")
+    message: str = Field(description="The event message; {pod}, {namespace} and {node} are filled in.")
+    type: Literal["Normal", "Warning"] = "Warning"
+    every: Duration = Field(default=60.0, description="The event's count grows by one this often.")
+    component: str = "kubelet"
+
+
 class PodEffect(_Model):
     status: PodStatus = "Running"
     ready: bool = True
@@ -293,6 +458,27 @@ class PodEffect(_Model):
     last_termination_reason: str | None = Field(default=None, description="e.g. OOMKilled, Error")
     exit_code: int | None = None
     affected: int | None = Field(default=None, ge=0, description="How many pods; all when absent.")
+    events: list[PodEventSpec] = Field(default_factory=list, description="Extra events per affected pod.")
+
+
+class GaugeEffect(_Model):
+    """Moves one of the target's `GaugeSpec` gauges while the fault lasts."""
+
+    name: MetricName
+    labels: Labels = Field(default_factory=dict, description="Selects among the gauges of that name; all when empty.")
+    value: float | None = None
+    timestamp: Offset | None = Field(default=None, description="Instead of value: the Unix time of this offset.")
+    shape: Literal["ramp", "step"] = Field(
+        default="ramp",
+        description="ramp: moves linearly from the healthy value at the fault's builds_from to this value at its start; "
+        "step: shows this value from builds_from (or the start) on.",
+    )
+
+    @model_validator(mode="after")
+    def _one_value(self) -> GaugeEffect:
+        if (self.value is None) == (self.timestamp is None):
+            raise ValueError("give exactly one of value or timestamp")
+        return self
 
 
 class FaultEffects(_Model):
@@ -303,6 +489,11 @@ class FaultEffects(_Model):
     saturation: Ratio | None = None
     memory: Ratio | None = None
     available: bool = Field(default=True, description="False: the target stops answering (up=0, no samples).")
+    metrics_missing: bool = Field(
+        default=False,
+        description="True: Prometheus cannot scrape the target (up=0, no other samples) although it keeps serving.",
+    )
+    gauges: list[GaugeEffect] = Field(default_factory=list, description="How the target's extra gauges move.")
     pods: PodEffect | None = None
     logs: list[LogTemplate] = Field(default_factory=list)
 
@@ -323,6 +514,15 @@ class Fault(_Model):
     change: str | None = Field(default=None, description="The change that caused it.")
     starts_at: Offset
     ends_at: Offset | None = Field(default=None, description="When it clears by itself; never when absent.")
+    builds_from: Offset | None = Field(
+        default=None,
+        description="When the condition starts building up (a leak, a filling disk, a growing backlog): saturation, "
+        "memory and gauges move from here to their full value at starts_at; errors, latency, pods and logs start at starts_at.",
+    )
+    background: bool = Field(
+        default=False,
+        description="Scenery rather than the incident (a telemetry gap, a known flaky job): no remediation is expected for it.",
+    )
     effects: FaultEffects
     propagates: Propagation | None = None
 
@@ -339,25 +539,71 @@ class Alert(_Model):
     pagerduty_service: str | None = Field(default=None, description="PagerDuty service id it pages.")
 
 
-Effect = Annotated[str, Field(pattern=r"^(none|fixes:\S+|worsens:\S+)$")]
+EFFECT_PATTERN = r"^(none|(fixes|worsens|mitigates):\S+)$"
+EffectKind = Literal["none", "fixes", "worsens", "mitigates"]
+
+
+def _effects_list(value: Any) -> Any:
+    """One effect or a list of them; each must be none, fixes:<fault>, worsens:<fault> or mitigates:<fault>."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("expected at least one effect")
+    for item in items:
+        if not isinstance(item, str) or not re.match(EFFECT_PATTERN, item):
+            raise ValueError(f"expected none, fixes:<fault>, worsens:<fault> or mitigates:<fault> (or a list of them), got {item!r}")
+    return value
+
+
+Effects = Annotated[
+    str | list[str],
+    BeforeValidator(_effects_list),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": EFFECT_PATTERN},
+                {"type": "array", "items": {"type": "string", "pattern": EFFECT_PATTERN}, "minItems": 1},
+            ],
+            "description": "none, fixes:<fault>, worsens:<fault>, mitigates:<fault>, or a list of these.",
+        }
+    ),
+]
 
 
 class ActionEffect(_Model):
+    """What one tool call does to the world. The first rule whose ``match`` the call satisfies applies."""
+
     action: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", description="e.g. kubernetes.rollout_undo")
-    match: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Arguments that must be equal for the rule to apply."
+    match: dict[str, ArgMatch] = Field(
+        default_factory=dict,
+        description="Arguments that must be equal (or satisfy a comparison such as {gte: 6}) for the rule to apply.",
     )
-    effect: Effect = Field(description="none, fixes:<fault id> or worsens:<fault id>")
+    effect: Effects = Field(
+        description="none, fixes:<fault> (ends it), worsens:<fault> (multiplies its severity by factor), "
+        "mitigates:<fault> (suspends it for relapse_after, then it comes back); or a list of these."
+    )
     factor: float = Field(default=1.5, gt=1, description="For worsens: how much the fault's effect grows.")
+    relapse_after: Duration = Field(default=900.0, description="For mitigates: how long the relief lasts.")
 
     @property
-    def kind(self) -> Literal["none", "fixes", "worsens"]:
-        head = self.effect.split(":", 1)[0]
-        return "fixes" if head == "fixes" else "worsens" if head == "worsens" else "none"
+    def effects(self) -> list[tuple[EffectKind, str | None]]:
+        """Each effect as (kind, fault id); ``none`` has no fault."""
+        listed = self.effect if isinstance(self.effect, list) else [self.effect]
+        out: list[tuple[EffectKind, str | None]] = []
+        for item in listed:
+            head, _, fault = item.partition(":")
+            kind: EffectKind = "fixes" if head == "fixes" else "worsens" if head == "worsens" else (
+                "mitigates" if head == "mitigates" else "none"
+            )
+            out.append((kind, fault or None))
+        return out
+
+    def does(self, kind: EffectKind, fault: str | None = None) -> bool:
+        return any(k == kind and (fault is None or f == fault) for k, f in self.effects)
 
     @property
-    def fault(self) -> str | None:
-        return self.effect.split(":", 1)[1] if ":" in self.effect else None
+    def effect_text(self) -> str:
+        """The effects as one string (``fixes:a, fixes:b``), as applied actions record them."""
+        return ", ".join(self.effect) if isinstance(self.effect, list) else self.effect
 
 
 class StatuspageComponent(_Model):
@@ -439,25 +685,120 @@ class Integrations(_Model):
     pagerduty: PagerDutySpec = Field(default_factory=PagerDutySpec)
 
 
+def _earlier_names_in_schema(renames: dict[str, str]) -> Any:
+    """A ``json_schema_extra`` hook listing each field's earlier name as a deprecated property."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        properties = schema.get("properties", {})
+        for old, new in renames.items():
+            if new in properties:
+                properties[old] = {**properties[new], "deprecated": True, "description": f"Earlier name of {new}."}
+
+    return extra
+
+
+def _renamed(value: Any, renames: dict[str, str]) -> Any:
+    """Accept a field's earlier name (format v1 files written before the rename keep loading)."""
+    if isinstance(value, dict):
+        for old, new in renames.items():
+            if old in value and new not in value:
+                value = {**value, new: value[old]}
+                del value[old]
+    return value
+
+
 class RootCause(_Model):
-    entity: str = Field(description="The service at fault.")
-    category: str = Field(description="e.g. migration, bad_deploy, config_change, capacity")
-    change: str | None = Field(default=None, description="The id of the change that caused it.")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_earlier_names_in_schema({"change": "change_id"}))
+
+    entity: str = Field(description="The service or dependency at fault (a topology name).")
+    category: RootCauseCategory
+    change_id: str | None = Field(default=None, description="The id of the change that caused it (earlier name: change).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_names(cls, value: Any) -> Any:
+        return _renamed(value, {"change": "change_id"})
 
 
 class ExpectedAction(_Model):
-    action: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
-    match: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """A tool call, as the scorer matches it: the tool, and a subset of its arguments."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_earlier_names_in_schema({"action": "tool", "match": "args"}))
+
+    tool: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", description="e.g. kubernetes.rollout_undo (earlier name: action)")
+    args: dict[str, ArgMatch] = Field(
+        default_factory=dict,
+        description="Arguments the call must carry, equal or satisfying a comparison like {gte: 6} (earlier name: match).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_names(cls, value: Any) -> Any:
+        return _renamed(value, {"action": "tool", "match": "args"})
+
+    def matches(self, tool: str, args: dict[str, Any]) -> bool:
+        """Whether a call (``kubernetes.rollout_undo`` with its arguments) is this action."""
+        return tool == self.tool and args_match(self.args, args)
+
+
+Resolution = Literal["remediate", "escalate", "close"]
 
 
 class Expected(_Model):
-    incident: bool
+    """What a good responder concludes and does; precise enough for an automated scorer."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_earlier_names_in_schema(
+            {"remediations": "acceptable_remediations", "communication_facts": "comms_facts"}
+        ),
+    )
+
+    incident: bool = Field(description="Whether an incident should be declared at all (false for a false alarm).")
     severity: Literal["SEV1", "SEV2", "SEV3", "SEV4"] | None = None
+    resolution: Resolution | None = Field(
+        default=None,
+        description="remediate: one of acceptable_remediations resolves it; escalate: nothing the agents can do fixes it, "
+        "hand over to humans; close: nothing to do (false alarm, already recovered). Derived when absent.",
+    )
     root_cause: RootCause | None = None
-    remediations: list[ExpectedAction] = Field(default_factory=list, description="Any one of these is acceptable.")
-    requires_approval: list[str] = Field(default_factory=list, description="Actions that must wait for a human.")
-    communication_facts: list[str] = Field(default_factory=list, description="Phrases updates must contain.")
+    other_causes: list[RootCause] = Field(
+        default_factory=list, description="Further independent root causes when several faults overlap; a complete diagnosis names all."
+    )
+    acceptable_remediations: list[ExpectedAction] = Field(
+        default_factory=list, description="Any one of these is an acceptable fix (earlier name: remediations)."
+    )
+    harmful_actions: list[ExpectedAction] = Field(
+        default_factory=list, description="Actions that make it worse (the scenario's worsens: effects)."
+    )
+    requires_approval: list[str] = Field(default_factory=list, description="Tools that must wait for a human.")
+    comms_facts: list[str] = Field(
+        default_factory=list, description="Phrases the communications must contain (earlier name: communication_facts)."
+    )
+    evidence_sources: list[EvidenceSource] = Field(
+        default_factory=list, description="Evidence a careful investigator must consult to get it right."
+    )
     red_herrings: list[str] = Field(default_factory=list, description="Change ids that look suspicious but are not the cause.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_names(cls, value: Any) -> Any:
+        return _renamed(value, {"remediations": "acceptable_remediations", "communication_facts": "comms_facts"})
+
+    @model_validator(mode="after")
+    def _derive_resolution(self) -> Expected:
+        if self.resolution is None:
+            self.resolution = "close" if not self.incident else "remediate" if self.acceptable_remediations else "escalate"
+        return self
+
+    # Earlier names, for readers of format v1 objects.
+    @property
+    def remediations(self) -> list[ExpectedAction]:
+        return self.acceptable_remediations
+
+    @property
+    def communication_facts(self) -> list[str]:
+        return self.comms_facts
 
 
 class Scenario(_Model):
@@ -501,6 +842,23 @@ class Scenario(_Model):
             if alert.name == name:
                 return alert
         raise KeyError(name)
+
+    @property
+    def difficulty(self) -> Difficulty | None:
+        """The easy / medium / hard tag, if any."""
+        return next((tag for tag in DIFFICULTIES if tag in self.tags), None)
+
+    @property
+    def incident_faults(self) -> list[Fault]:
+        """The faults that make up the incident (not the `background` ones)."""
+        return [f for f in self.faults if not f.background]
+
+    def effect_for(self, action: str, args: dict[str, Any]) -> ActionEffect | None:
+        """The first ``action_effects`` rule the call satisfies, or None (the call changes nothing)."""
+        for rule in self.action_effects:
+            if rule.action == action and args_match(rule.match, args):
+                return rule
+        return None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
@@ -547,6 +905,11 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             continue
         if change.type == "deploy" and change.deploy is None:
             problems.append(f"{where}.deploy: required for a change of type deploy")
+        if change.replicas is not None:
+            if change.type != "scale":
+                problems.append(f"{where}.replicas: only for a change of type scale")
+            elif scenario.service(change.service).deployment_name is None:
+                problems.append(f"{where}.replicas: service {change.service!r} is external and has no deployment")
         if change.deploy is not None:
             if scenario.service(change.service).deployment_name is None:
                 problems.append(f"{where}.deploy: service {change.service!r} is external and has no deployment")
@@ -572,6 +935,15 @@ def _reference_problems(scenario: Scenario) -> list[str]:
     for i, fault in enumerate(scenario.faults):
         if fault.target not in services:
             problems.append(f"faults[{i}].target: {_unknown('service', fault.target, services)}")
+        else:
+            gauges = {g.name for g in scenario.service(fault.target).gauges}
+            for j, gauge in enumerate(fault.effects.gauges):
+                if gauge.name not in gauges:
+                    problems.append(
+                        f"faults[{i}].effects.gauges[{j}].name: {_unknown(f'gauge of {fault.target}', gauge.name, gauges)}"
+                    )
+        if fault.builds_from is not None and fault.builds_from >= fault.starts_at:
+            problems.append(f"faults[{i}].builds_from: must be before starts_at")
         if fault.change is not None and fault.change not in changes:
             problems.append(f"faults[{i}].change: {_unknown('change', fault.change, changes)}")
         if fault.ends_at is not None and fault.ends_at <= fault.starts_at:
@@ -593,8 +965,9 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             problems.append(f"alerts[{i}].pagerduty_service: {_unknown('PagerDuty service', alert.pagerduty_service, pd_services)}")
 
     for i, rule in enumerate(scenario.action_effects):
-        if rule.fault is not None and rule.fault not in faults:
-            problems.append(f"action_effects[{i}].effect: {_unknown('fault', rule.fault, faults)}")
+        for _, fault_id in rule.effects:
+            if fault_id is not None and fault_id not in faults:
+                problems.append(f"action_effects[{i}].effect: {_unknown('fault', fault_id, faults)}")
 
     statuspage = scenario.integrations.statuspage
     for i, component in enumerate(statuspage.components if statuspage else []):
@@ -623,15 +996,47 @@ def _reference_problems(scenario: Scenario) -> list[str]:
         if oncall.schedule is not None and oncall.schedule not in schedules:
             problems.append(f"integrations.pagerduty.oncalls[{i}].schedule: {_unknown('schedule', oncall.schedule, schedules)}")
 
-    root = scenario.expected.root_cause
-    if root is not None:
+    if len([t for t in scenario.tags if t in DIFFICULTIES]) > 1:
+        problems.append("tags: at most one of easy, medium, hard")
+    problems.extend(_expected_problems(scenario, services, changes))
+    return problems
+
+
+def _expected_problems(scenario: Scenario, services: set[str], changes: set[str]) -> list[str]:
+    """The expected outcome must agree with the scenario's own action effects."""
+    problems: list[str] = []
+    expected = scenario.expected
+    causes = [("expected.root_cause", expected.root_cause)] + [
+        (f"expected.other_causes[{i}]", cause) for i, cause in enumerate(expected.other_causes)
+    ]
+    for where, root in causes:
+        if root is None:
+            continue
         if root.entity not in services:
-            problems.append(f"expected.root_cause.entity: {_unknown('service', root.entity, services)}")
-        if root.change is not None and root.change not in changes:
-            problems.append(f"expected.root_cause.change: {_unknown('change', root.change, changes)}")
-    for i, herring in enumerate(scenario.expected.red_herrings):
+            problems.append(f"{where}.entity: {_unknown('service', root.entity, services)}")
+        if root.change_id is not None and root.change_id not in changes:
+            problems.append(f"{where}.change_id: {_unknown('change', root.change_id, changes)}")
+    for i, herring in enumerate(expected.red_herrings):
         if herring not in changes:
             problems.append(f"expected.red_herrings[{i}]: {_unknown('change', herring, changes)}")
+    incident_faults = {f.id for f in scenario.incident_faults}
+    for i, action in enumerate(expected.acceptable_remediations):
+        rule = scenario.effect_for(action.tool, witness_args(action.args))
+        if rule is None or not any(kind == "fixes" and fault in incident_faults for kind, fault in rule.effects):
+            problems.append(
+                f"expected.acceptable_remediations[{i}]: no action_effects rule makes {action.tool} {witness_args(action.args)} "
+                "fix one of the incident's faults"
+            )
+    for i, action in enumerate(expected.harmful_actions):
+        rule = scenario.effect_for(action.tool, witness_args(action.args))
+        if rule is None or not rule.does("worsens"):
+            problems.append(
+                f"expected.harmful_actions[{i}]: no action_effects rule makes {action.tool} {witness_args(action.args)} worsen a fault"
+            )
+    if expected.resolution == "remediate" and not expected.acceptable_remediations:
+        problems.append("expected.resolution: remediate needs at least one acceptable remediation")
+    if not expected.incident and expected.resolution != "close":
+        problems.append("expected.resolution: must be close when no incident is expected")
     return problems
 
 

@@ -15,6 +15,7 @@ From synchronous code (tests, the CLI, the eval runner)::
 
     with start_sim(load_scenario("evals/scenarios/checkout-migration.yaml")) as sim:
         config["tools"] = sim.tools_config()     # adapters pointed at the simulator
+        sim.write_catalog(state_dir / "catalog.yaml")   # and knowledge.catalog at its service catalog
         payload = sim.world.alertmanager_payload("CheckoutHighErrorRate")
         ...
         sim.world.applied_actions                # what the agents did
@@ -38,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from evals.sim.apis import comms, control, github, kubernetes, loki, prometheus
+from evals.sim.catalog import catalog_yaml
 from evals.sim.library import load_scenario
 from evals.sim.scenario import Scenario
 from evals.sim.timeutil import SimClock
@@ -92,6 +94,17 @@ class RunningSim:
         if "statuspage" in config and self.world.statuspage.page_id is not None:
             config["statuspage"]["page_id"] = self.world.statuspage.page_id
         return config
+
+    def catalog_yaml(self) -> str:
+        """The scenario's service catalog as YAML (`evals.sim.catalog`): write it to a file and point
+        ``knowledge.catalog`` at it, so the agents see this scenario's services, SLIs and log selectors."""
+        return catalog_yaml(self.world.scenario)
+
+    def write_catalog(self, path: Path) -> Path:
+        """Write `catalog_yaml` to ``path`` (parents created) and return the path."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.catalog_yaml(), encoding="utf-8")
+        return path
 
     def alertmanager_payload(self, alert_name: str) -> dict[str, Any]:
         """The alert's webhook payload with this server's URLs in ``externalURL``/``generatorURL``."""

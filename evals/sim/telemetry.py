@@ -7,7 +7,11 @@ Series, per service (labels ``service``, ``namespace``, ``job`` plus those shown
   median and 99th percentile follow the service's p50 and p99),
 - ``pg_queries_total``, ``pg_errors_total``, ``pg_connections_in_use``, ``pg_connections_max``
   (databases),
-- ``container_cpu_usage_ratio``, ``container_memory_usage_ratio``, ``up`` (everything in the cluster).
+- ``container_cpu_usage_ratio``, ``container_memory_usage_ratio``, ``up`` (everything in the cluster),
+- the service's extra ``gauges`` (disk usage, pool connections, queue depth, certificate expiry...),
+  with their own labels.
+
+A fault with ``metrics_missing`` leaves only ``up`` (at 0) while it lasts, as a failed scrape does.
 
 Samples sit on a 15 s grid anchored at the alert time, from three hours before it up to the clock's
 now; nothing exists beyond now. A service's arrays are computed on the first query that touches
@@ -160,8 +164,9 @@ class Telemetry:
         steps = np.arange(first, last + 1)
         times: FloatArray = (self.anchor + steps * STEP_SECONDS).astype(np.float64)
         cond = self._conditions(spec.name, times)
-        present = cond.available
-        served = present.astype(np.float64)
+        served = cond.available.astype(np.float64)
+        # Where the scrape fails, Prometheus records up=0 and nothing else (the service may well be serving).
+        present = cond.available & cond.scraped
         name = spec.name
 
         requests = np.maximum(cond.request_rate * (1 + 0.04 * self.noise(name, "rate", first, last)), 0.0) * STEP_SECONDS * served
@@ -171,10 +176,15 @@ class Telemetry:
         cpu = np.clip(cond.saturation + 0.015 * self.noise(name, "cpu", first, last), 0.0, 1.0)
         memory = np.clip(cond.memory + 0.005 * self.noise(name, "memory", first, last), 0.0, 1.0)
         columns: dict[str, FloatArray] = {
-            "up": served,
+            "up": present.astype(np.float64),
             "cpu": np.round(cpu, 4),
             "memory": np.round(memory, 4),
         }
+        for index, gauge in enumerate(spec.gauges):
+            values = cond.gauges[index]
+            if gauge.noise:
+                values = values * (1 + gauge.noise * self.noise(name, f"gauge:{index}", first, last))
+            columns[f"gauge|{index}"] = np.round(values) if gauge.integer else np.round(values, 6)
         if spec.kind == "database":
             columns["pg_queries"] = self._counter(spec, "pg_queries", requests, daily)
             columns["pg_errors"] = self._counter(spec, "pg_errors", errors, daily * spec.baseline.error_ratio)
@@ -217,14 +227,15 @@ def _series_for(spec: ServiceSpec) -> list[SeriesDef]:
         return []  # nothing of ours runs there, so nothing is scraped
     common = {"service": spec.name, "namespace": spec.namespace, "job": spec.name}
 
-    def series(metric: str, column: str, **extra: str) -> SeriesDef:
-        return SeriesDef({"__name__": metric, **common, **extra}, spec.name, column)
+    def series(metric: str, column: str, labels: dict[str, str] | None = None, **extra: str) -> SeriesDef:
+        return SeriesDef({"__name__": metric, **common, **(labels or {}), **extra}, spec.name, column)
 
     out = [
         series("up", "up", instance=f"{spec.name}.{spec.namespace}.svc:9090"),
         series("container_cpu_usage_ratio", "cpu"),
         series("container_memory_usage_ratio", "memory"),
     ]
+    out += [series(gauge.name, f"gauge|{index}", gauge.labels) for index, gauge in enumerate(spec.gauges)]
     if spec.kind == "database":
         out += [
             series("pg_queries_total", "pg_queries"),

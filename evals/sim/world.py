@@ -13,9 +13,10 @@ Typical use (the server does the same through HTTP)::
     world.active_faults()                      # []: the error ratio is back to baseline from now on
     world.alertmanager_payload("CheckoutHighErrorRate")   # the webhook body, with real times
 
-Actions are matched against the scenario's ``action_effects`` (first rule whose ``match`` arguments
-all equal the call's): ``fixes:<fault>`` ends the fault at the time of the action, ``worsens:<fault>``
-multiplies its severity from then on, ``none`` (or no rule) changes nothing. Applying an action is
+Actions are matched against the scenario's ``action_effects`` (first rule whose ``match`` the call's
+arguments satisfy): ``fixes:<fault>`` ends the fault at the time of the action, ``worsens:<fault>``
+multiplies its severity from then on, ``mitigates:<fault>`` suspends it for the rule's
+``relapse_after`` (then it comes back), ``none`` (or no rule) changes nothing. A rule may list several. Applying an action is
 idempotent per request id, and every application is kept in `applied_actions`.
 """
 
@@ -147,23 +148,30 @@ class World:
             if cache.version == self._version:
                 return cache.timelines
             timelines = {
-                f.id: FaultTimeline(f, self.at(f.starts_at), self.at(f.ends_at) if f.ends_at is not None else None)
+                f.id: FaultTimeline(
+                    f,
+                    self.at(f.starts_at),
+                    self.at(f.ends_at) if f.ends_at is not None else None,
+                    build_start=self.at(f.builds_from) if f.builds_from is not None else None,
+                )
                 for f in self.scenario.faults
             }
             for applied in self._actions:
-                kind, _, fault_id = applied.effect.partition(":")
-                timeline = timelines.get(fault_id)
-                if timeline is None:
-                    continue
-                end = timeline.end
-                if end is not None and applied.at >= end:
-                    continue  # already over: fixing or worsening it changes nothing
-                if kind == "fixes":
-                    timeline.fixed_at = applied.at
-                    timeline.fixed_by = applied.id
-                elif kind == "worsens":
-                    rule = self.effect_for(applied.action, applied.args)
-                    timeline.worsened.append((applied.at, rule.factor if rule else 1.5))
+                rule = self.effect_for(applied.action, applied.args)
+                for kind, fault_id in rule.effects if rule else []:
+                    timeline = timelines.get(fault_id or "")
+                    if timeline is None:
+                        continue
+                    end = timeline.end
+                    if end is not None and applied.at >= end:
+                        continue  # already over: fixing or worsening it changes nothing
+                    if kind == "fixes":
+                        timeline.fixed_at = applied.at
+                        timeline.fixed_by = applied.id
+                    elif kind == "worsens":
+                        timeline.worsened.append((applied.at, rule.factor if rule else 1.5))
+                    elif kind == "mitigates" and rule is not None and timeline.is_active(applied.at):
+                        timeline.relief.append((applied.at, applied.at + rule.relapse_after))
             self._timeline_cache = _TimelineCache(self._version, timelines)
             return timelines
 
@@ -175,7 +183,8 @@ class World:
     def conditions(self, service: str, times: FloatArray) -> Conditions:
         """A service's health at each of ``times``: baseline plus every fault that reaches it."""
         return service_conditions(
-            self.scenario.service(service), self._influences[service], self.timelines(), self._target_baseline, times
+            self.scenario.service(service), self._influences[service], self.timelines(), self._target_baseline, times,
+            anchor=self.anchor,
         )
 
     def pod_effects(self, service: str, at: float) -> list[tuple[FaultTimeline, PodEffect]]:
@@ -197,10 +206,7 @@ class World:
 
     def effect_for(self, action: str, args: dict[str, Any]) -> ActionEffect | None:
         """The first ``action_effects`` rule matching the call, or None."""
-        for rule in self.scenario.action_effects:
-            if rule.action == action and all(args.get(k) == v for k, v in rule.match.items()):
-                return rule
-        return None
+        return self.scenario.effect_for(action, args)
 
     def apply_action(
         self, action: str, args: dict[str, Any], *, request_id: str | None = None, at: float | None = None
@@ -218,7 +224,7 @@ class World:
                 action=action,
                 args=dict(args),
                 at=self.now_ts() if at is None else at,
-                effect=rule.effect if rule else "none",
+                effect=rule.effect_text if rule else "none",
                 request_id=request_id,
             )
             self._actions.append(applied)
@@ -257,7 +263,7 @@ class World:
         labels = {"alertname": alert.name, **alert.labels}
         status, ends_at = "firing", ZERO_TIME
         if alert.fault is not None:
-            end = self.timelines()[alert.fault].end
+            end = self.timelines()[alert.fault].inactive_since(now)
             if end is not None and now >= end + alert.resolves_after:
                 status, ends_at = "resolved", rfc3339(end + alert.resolves_after)
         generator = f"{prometheus_url}/graph?g0.expr={quote(alert.expr or alert.name, safe='')}&g0.tab=1"
@@ -287,6 +293,12 @@ class World:
         }
 
     # -- inspection
+    def service_catalog(self) -> dict[str, Any]:
+        """The scenario's service catalog mapping (`evals.sim.catalog`), for ``knowledge.catalog``."""
+        from evals.sim.catalog import service_catalog
+
+        return service_catalog(self.scenario)
+
     def snapshot(self) -> dict[str, Any]:
         """Everything an eval scorer needs: actions, faults, deployments and what was communicated."""
         with self._lock:
@@ -307,6 +319,8 @@ class World:
                         "ends_at": rfc3339(t.end) if t.end is not None else None,
                         "fixed_by": t.fixed_by,
                         "worsened": [{"at": rfc3339(at), "factor": factor} for at, factor in t.worsened],
+                        "relieved": [{"from": rfc3339(a), "until": rfc3339(b)} for a, b in t.relief],
+                        "background": t.fault.background,
                     }
                     for fault_id, t in timelines.items()
                 ],

@@ -9,7 +9,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -27,6 +27,9 @@ from firstline.config import FirstlineConfig
 from firstline.console import Console
 from firstline.intake.alertmanager import AlertPayloadError, parse_alertmanager
 from firstline.wiring import open_runtime
+
+if TYPE_CHECKING:
+    from evals.sim.scenario import Scenario
 
 
 def approval_mode(requested: str | None, console: Console, *, default_without_terminal: str | None) -> str:
@@ -117,7 +120,8 @@ def write_record(path: Path | None, outcome: RunOutcome, console: Console) -> No
 
 
 def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> FirstlineConfig:
-    """The base configuration pointed at a running sandbox (tools and clock), state under ``state_dir``."""
+    """The base configuration pointed at a running sandbox (tools, clock, and the scenario's service
+    catalog, written to ``state_dir/catalog.yaml``), state under ``state_dir``."""
     from firstline.config import ClockSettings
     from tools.registry import available_kinds
 
@@ -129,7 +133,13 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
             "incidents": state_dir / "incidents.sqlite",
         }
     )
-    knowledge = base.knowledge.model_copy(update={"chroma": base.knowledge.chroma.model_copy(update={"mode": "embedded", "path": state_dir / "chroma"})})
+    catalog = sim.write_catalog(state_dir / "catalog.yaml")
+    knowledge = base.knowledge.model_copy(
+        update={
+            "catalog": catalog,
+            "chroma": base.knowledge.chroma.model_copy(update={"mode": "embedded", "path": state_dir / "chroma"}),
+        }
+    )
     clock = ClockSettings(kind="sandbox", url=f"{sim.base_url}/_sim")
     return base.model_copy(update={"tools": tools, "storage": storage, "knowledge": knowledge, "clock": clock})
 
@@ -153,16 +163,32 @@ async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         config = sandbox_config(base, sim, state_dir)
         console.progress("system", f"simulated environment for scenario {scenario.name!r} on {sim.base_url}")
         ingest_examples(config, console)
-        payload = sim.alertmanager_payload(scenario.alerts[0].name)
-        alerts = [a for a in parse_alertmanager(payload) if a.status == "firing"]
+        alerts = [a for alert in scenario.alerts for a in parse_alertmanager(sim.alertmanager_payload(alert.name)) if a.status == "firing"]
+        if not alerts:
+            console.info(f"scenario {scenario.name!r} has no firing alert at its start; nothing to respond to")
+            return EXIT_OK
         console.progress("system", f"alert fired: {alerts[0].title} ({alerts[0].service}, {alerts[0].severity})")
         async with open_runtime(config, progress=console.progress) as responder:
             outcome = await responder.start(alerts[0])
             outcome = await answer_gate(responder, outcome, mode, console)
         summarize(outcome, console)
+        show_answer_key(scenario, console)
         write_record(args.json, outcome, console)
         console.info(f"state kept in {state_dir}")
     return exit_code_for(outcome)
+
+
+def show_answer_key(scenario: Scenario, console: Console) -> None:
+    """What the scenario expects, to compare with what the agents concluded."""
+    expected = scenario.expected
+    root = expected.root_cause
+    cause = f"{root.category} on {root.entity}" + (f" ({root.change_id})" if root.change_id else "") if root else "none"
+    fixes = ", ".join(f"{a.tool} {json.dumps(a.args, default=str)}" for a in expected.acceptable_remediations) or "none"
+    console.info(
+        f"  scenario expects: {'an incident' if expected.incident else 'no incident'}"
+        f"{f' ({expected.severity})' if expected.severity else ''}; root cause {cause}; "
+        f"resolution {expected.resolution}; acceptable fixes: {fixes}"
+    )
 
 
 def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
@@ -183,8 +209,11 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             data = json.loads(config.model_dump_json(exclude_defaults=False))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("# Written by `firstline sandbox run`: adapters point at the simulated environment.\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-            console.info(f"config written to {path}")
+            console.info(f"config written to {path} (service catalog: {config.knowledge.catalog})")
             ingest_examples(config, console)
+        else:
+            catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
+            console.info(f"service catalog written to {catalog} (point knowledge.catalog at it, or use --write-config)")
         if args.alert_file:
             payload = sim.alertmanager_payload(scenario.alerts[0].name)
             args.alert_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -195,6 +224,22 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
                 pass
         except KeyboardInterrupt:
             pass
+    return EXIT_OK
+
+
+def cmd_sandbox_list(args: argparse.Namespace, console: Console) -> int:
+    from evals.sim.library import library_index
+
+    entries = library_index()
+    if args.json:
+        write_json(Path("-"), entries)
+        return EXIT_OK
+    width = max((len(e["name"]) for e in entries), default=8)
+    for entry in entries:
+        tags = ", ".join(t for t in entry["tags"] if t != entry["difficulty"])
+        console.info(f"{entry['name']:<{width}}  {entry['difficulty'] or '-':<6}  {entry['category'] or '-':<16}  {tags}")
+        console.info(f"{'':<{width}}  {entry['summary']}")
+    console.info(f"{len(entries)} scenarios; run one with `firstline demo --scenario NAME` or `firstline sandbox run NAME`")
     return EXIT_OK
 
 
@@ -337,7 +382,8 @@ def register(sub: Any) -> dict[str, Any]:
         description="Start the simulated environment on loopback, ingest the example knowledge, fire the "
         "scenario's alert and work the incident to resolution. Nothing outside this machine is touched.",
     )
-    demo.add_argument("--scenario", default="checkout-migration", help="scenario name (default: checkout-migration)")
+    demo.add_argument("--scenario", default="checkout-migration",
+                      help="scenario name or YAML path (default: checkout-migration; list them with `firstline sandbox list`)")
     demo.add_argument(
         "--approve", choices=["prompt", "auto", "reject"], default=None,
         help="how to answer the approval gate: prompt asks on the terminal (the default on one); auto approves "
@@ -400,6 +446,13 @@ def register(sub: Any) -> dict[str, Any]:
     run.add_argument("--alert-file", type=Path, metavar="PATH", help="write the scenario's alert payload (with live times) to PATH")
     run.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     add_common(run)
+    listing = sandbox_sub.add_parser(
+        "list", help="list the scenario library with difficulty, root-cause category and tags",
+        description="List every scenario in evals/scenarios: its name, difficulty (easy, medium, hard), the category "
+        "of its root cause, its tags and a one-line story. Use a name with `firstline demo --scenario NAME`.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON (name, tags, difficulty, category, incident, description)")
+    add_common(listing)
     return {
         "demo": cmd_demo,
         "respond": cmd_respond,
@@ -409,4 +462,5 @@ def register(sub: Any) -> dict[str, Any]:
         "incidents list": cmd_incidents_list,
         "incidents show": cmd_incidents_show,
         "sandbox run": cmd_sandbox_run,
+        "sandbox list": cmd_sandbox_list,
     }

@@ -82,13 +82,24 @@ def test_wrong_version_is_refused(raw: dict[str, Any]) -> None:
         (lambda r: r["changes"][1]["commit"].update(sha="xyz"), "changes[1].commit.sha: String should match pattern"),
         (lambda r: r["alerts"][0].update(fault="nope"), "alerts[0].fault: unknown fault 'nope'"),
         (lambda r: r["action_effects"][0].update(effect="fixes:nope"), "action_effects[0].effect: unknown fault 'nope'"),
-        (lambda r: r["action_effects"][0].update(effect="repairs"), "action_effects[0].effect: String should match pattern"),
+        (lambda r: r["action_effects"][0].update(effect="repairs"), "action_effects[0].effect: expected none, fixes:<fault>"),
+        (lambda r: r["action_effects"][0].update(effect=[]), "action_effects[0].effect: expected at least one effect"),
+        (lambda r: r["expected"]["root_cause"].update(category="gremlins"), "expected.root_cause.category: Input should be 'migration'"),
+        (lambda r: r["expected"]["acceptable_remediations"][0]["args"].update(name="inventory"),
+         "expected.acceptable_remediations[0]: no action_effects rule makes kubernetes.rollout_undo"),
+        (lambda r: r["expected"].update(harmful_actions=[{"tool": "kubernetes.rollout_restart", "args": {"namespace": "shop", "name": "checkout"}}]),
+         "expected.harmful_actions[0]: no action_effects rule makes kubernetes.rollout_restart"),
+        (lambda r: r["expected"].update(incident=False), "expected.resolution: must be close when no incident is expected"),
+        (lambda r: r["tags"].append("hard"), "tags: at most one of easy, medium, hard"),
+        (lambda r: r["faults"][0]["effects"].update(gauges=[{"name": "disk_used_ratio", "value": 1}]),
+         "faults[0].effects.gauges[0].name: unknown gauge of checkout 'disk_used_ratio'"),
+        (lambda r: r["faults"][0].update(builds_from="-1m"), "faults[0].builds_from: must be before starts_at"),
         (lambda r: r["topology"]["services"][0].update(dependencies=["ghost"]), "topology.services[0].dependencies: unknown service 'ghost'"),
         (lambda r: r["topology"]["services"][0]["baseline"].update(latency_p99=0.01), "topology.services[0].baseline: latency_p99 must not be below latency_p50"),
         (lambda r: r["topology"]["services"][0].update(colour="blue"), "topology.services[0].colour: Extra inputs are not permitted"),
         (lambda r: r["logs"]["checkout"][0].update(template="{nope}"), "logs.checkout[0].template: unknown placeholder {nope}"),
         (lambda r: r["logs"].update(ghost=[]), "logs.ghost: unknown service 'ghost'"),
-        (lambda r: r["expected"]["root_cause"].update(change="nope"), "expected.root_cause.change: unknown change 'nope'"),
+        (lambda r: r["expected"]["root_cause"].update(change_id="nope"), "expected.root_cause.change_id: unknown change 'nope'"),
         (lambda r: r["integrations"]["pagerduty"]["oncalls"][0].update(user="nobody"), "integrations.pagerduty.oncalls[0].user: unknown user"),
         (lambda r: r.pop("expected"), "expected: Field required"),
     ],
@@ -146,7 +157,7 @@ def test_checkout_scenario_tells_the_story(scenario: Scenario) -> None:
     fault = scenario.fault("orders-column-renamed")
     assert (fault.type, fault.target, fault.starts_at, fault.effects.error_ratio) == ("migration", "checkout", -300, 0.35)
     assert scenario.service("checkout").baseline.request_rate == 40
-    assert scenario.expected.root_cause is not None and scenario.expected.root_cause.change == "migration-0042"
+    assert scenario.expected.root_cause is not None and scenario.expected.root_cause.change_id == "migration-0042"
 
 
 def test_schema_documents_offsets() -> None:
