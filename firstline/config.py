@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firstline.intake.settings import IntakeSettings
 from tools.policy import PolicySettings
 
 ReasonerName = Literal["deterministic", "llm"]
@@ -116,6 +117,7 @@ class FirstlineConfig(BaseModel):
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     statuspage_link: str = Field(default="", description="Public status page URL used in communications.")
     incident_link: str = Field(default="", description="Base URL for incident links, e.g. https://firstline.example/incidents/")
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     def resolve_paths(self, base: Path) -> FirstlineConfig:
         """Make every relative path absolute against ``base`` (the config file's directory)."""
@@ -137,6 +139,7 @@ class FirstlineConfig(BaseModel):
                         "chroma": k.chroma.model_copy(update={"path": fix(k.chroma.path)}),
                     }
                 ),
+                "intake": self.intake.model_copy(update={"inbox": fix(self.intake.inbox)}),
             }
         )
 
