@@ -71,6 +71,8 @@ def build_knowledge(config: FirstlineConfig) -> KnowledgeSearch | None:
 
 def build_memory(store: Any) -> Any:
     """Outcome-linked memory over the same Chroma store as the knowledge, when there is one."""
+    if store is None:
+        return None
     from knowledge.memory import IncidentMemory
     from knowledge.service import KnowledgeBase
 
