@@ -1,0 +1,71 @@
+"""The durable inbox: every accepted delivery, raw, until the worker has correlated it.
+
+The receiver validates a delivery, stores it here, and only then answers 202; the worker takes
+pending items in order, and marks them processed in the same transaction that records what they
+changed. Processed items are kept for ``retention_hours``: on start the engine's memory is rebuilt
+by replaying them (event time makes that exact), then they are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+# The only headers a normalizer reads; nothing else (authorization included) is ever stored.
+KEPT_HEADERS = ("x-amz-sns-message-type", "x-amz-sns-message-id", "x-amz-sns-topic-arn")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    source: str
+    received_at: float
+    headers: dict[str, str]
+    body: bytes
+
+
+class Inbox:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def enqueue(self, source: str, received_at: float, headers: Mapping[str, str], body: bytes) -> int:
+        kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
+        cursor = self._conn.execute(
+            "INSERT INTO inbox (source, received_at, headers, body) VALUES (?, ?, ?, ?)",
+            (source, received_at, json.dumps(kept), body),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def pending(self, limit: int = 500) -> list[InboxItem]:
+        rows = self._conn.execute(
+            "SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+        return [InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4])) for r in rows]
+
+    def processed_since(self, since: float) -> Iterator[InboxItem]:
+        """Processed items received at or after ``since``, oldest first (to rebuild the engine)."""
+        cursor = self._conn.execute(
+            "SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'processed' AND received_at >= ? ORDER BY id",
+            (since,),
+        )
+        for r in cursor:
+            yield InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4]))
+
+    def mark_processed(self, ids: list[int], at: float, notes: Mapping[int, str] | None = None) -> None:
+        self._conn.executemany("UPDATE inbox SET state = 'processed', processed_at = ? WHERE id = ?", [(at, i) for i in ids])
+        for item_id, note in (notes or {}).items():
+            self._conn.execute("UPDATE inbox SET note = ? WHERE id = ?", (note, item_id))
+
+    def note(self, item_id: int, note: str) -> None:
+        self._conn.execute("UPDATE inbox SET note = ? WHERE id = ?", (note, item_id))
+
+    def prune(self, before: float) -> int:
+        """Forget processed items received before ``before``."""
+        cursor = self._conn.execute("DELETE FROM inbox WHERE state = 'processed' AND received_at < ?", (before,))
+        return cursor.rowcount
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT state, COUNT(*) FROM inbox GROUP BY state").fetchall()
+        return {state: count for state, count in rows}

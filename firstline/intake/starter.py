@@ -1,0 +1,75 @@
+"""Starting the workflow for an incident: injectable, so tests (and ``serve --dry-run``) can use another.
+
+A starter is an async callable taking an `InvestigationRequest` and returning a short status
+(``awaiting_approval``, ``resolved``...). `RuntimeStarter` is the real one: it opens the runtime
+(`firstline.wiring.open_runtime`) on first use, keeps it for the server's life, and runs
+`Responder.start` for the request's alert. Approvals then go through ``firstline approve`` as for
+any incident, from any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import structlog
+
+from agents.runner import Responder
+from agents.state import Alert
+from firstline.config import FirstlineConfig
+
+log = structlog.get_logger("firstline.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class InvestigationRequest:
+    incident_id: str
+    revision: int
+    workflow_id: str
+    reasons: tuple[str, ...]
+    alert: Alert
+
+
+WorkflowStarter = Callable[[InvestigationRequest], Awaitable[str]]
+
+
+async def record_only(request: InvestigationRequest) -> str:
+    """The ``--dry-run`` starter: correlate and record, start nothing."""
+    return "not started (dry run)"
+
+
+class RuntimeStarter:
+    """Runs the incident workflow in this process through `open_runtime(config)`."""
+
+    def __init__(self, config: FirstlineConfig) -> None:
+        self.config = config
+        self._stack: AsyncExitStack | None = None
+        self._responder: Responder | None = None
+
+    async def _open(self) -> Responder:
+        if self._responder is None:
+            from firstline.wiring import open_runtime
+
+            stack = AsyncExitStack()
+            try:
+                self._responder = await stack.enter_async_context(open_runtime(self.config))
+            except BaseException:
+                await stack.aclose()
+                raise
+            self._stack = stack
+        return self._responder
+
+    async def __call__(self, request: InvestigationRequest) -> str:
+        responder = await self._open()
+        outcome = await responder.start(request.alert)
+        status = outcome.state.status
+        if outcome.waiting_for is not None:
+            action = outcome.waiting_for.get("action_id")
+            return f"{status}: firstline approve {outcome.incident_id} {action} --by NAME"
+        return str(status)
+
+    async def aclose(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack, self._responder = None, None
