@@ -1,10 +1,11 @@
-"""Atlassian Statuspage API (``https://api.statuspage.io/v1``): create, update and read incidents.
+"""Atlassian Statuspage API (``https://api.statuspage.io/v1``): create, update, resolve and read
+incidents; read components and set a component's status.
 
 Auth is ``Authorization: OAuth <api key>`` (the key belongs to a user with the Incident Manager role
 on the page). Incidents live under ``/pages/{page_id}/incidents``; request bodies wrap the fields in
 ``{"incident": {...}}``. Errors are ``{"error": "..."}`` (sometimes a list of messages).
 
-Creating and updating are mutating calls (customers see them), so they need an execution grant; the
+Creating, updating, resolving and setting a component's status are mutating calls (customers see them), so they need an execution grant; the
 default tier is ``auto`` because a status update is cheap to correct and slow to send by hand.
 """
 
@@ -17,7 +18,16 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.base import Adapter, AdapterSettings, SafetyMetadata, ToolResult, tool_call
-from tools.wire import as_list, clip, decode_json, expect_dict, json_field, malformed, opt_str
+from tools.wire import (
+    as_list,
+    clip,
+    decode_json,
+    expect_dict,
+    expect_list,
+    json_field,
+    malformed,
+    opt_str,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -98,6 +108,38 @@ class GetIncidentInput(BaseModel):
     incident_id: str = Field(pattern=ID_PATTERN, description="Incident id.")
 
 
+class ResolveIncidentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str = Field(pattern=ID_PATTERN, description="Id returned by create_incident.")
+    body: str = Field(min_length=1, description="The closing update customers read: what happened, that it is fixed.")
+    component_ids: list[str] = Field(
+        default_factory=list,
+        description="Components to set back to operational (usually the ones the incident affected).",
+    )
+    deliver_notifications: bool = Field(default=True, description="Notify the page's subscribers.")
+
+    @model_validator(mode="after")
+    def _ids_are_safe(self) -> ResolveIncidentInput:
+        _check_ids(self.component_ids)
+        return self
+
+
+class ListComponentsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    only_affected: bool = Field(default=False, description="Only components that are not operational.")
+
+
+class SetComponentStatusInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    component_id: str = Field(pattern=ID_PATTERN, description="Component id (from list_components).")
+    status: ComponentStatus = Field(
+        description="operational, under_maintenance, degraded_performance, partial_outage or major_outage."
+    )
+
+
 def _check_ids(ids: list[str]) -> None:
     bad = [i for i in ids if not re.match(ID_PATTERN, i)]
     if bad:
@@ -108,7 +150,9 @@ class StatuspageAdapter(Adapter):
     """Publishes incidents on one Statuspage page."""
 
     kind: ClassVar[str] = "statuspage"
-    description: ClassVar[str] = "Atlassian Statuspage: create, update and read public incidents."
+    description: ClassVar[str] = (
+        "Atlassian Statuspage: create, update, resolve and read public incidents; component statuses."
+    )
     settings_model: ClassVar[type[AdapterSettings]] = StatuspageSettings
     auth_scheme: ClassVar[str] = "OAuth"
     settings: StatuspageSettings
@@ -179,6 +223,69 @@ class StatuspageAdapter(Adapter):
             f"{data['updates_count']} updates; latest: {clip(str(latest.get('body') or ''), 120)!r}",
         )
 
+    @tool_call(
+        description="Resolve a public incident with a closing update, setting the given components back to operational.",
+        safety=COMMUNICATE_SAFETY,
+    )
+    async def resolve_incident(self, args: ResolveIncidentInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/incidents/{args.incident_id}"
+        incident: dict[str, Any] = {
+            "status": "resolved",
+            "body": args.body,
+            "deliver_notifications": args.deliver_notifications,
+        }
+        if args.component_ids:
+            incident["components"] = dict.fromkeys(args.component_ids, "operational")
+        body = {"incident": incident}
+        data = await self._send("PATCH", path, body)
+        return ToolResult(
+            tool=self.tool_id("resolve_incident"),
+            status="ok",
+            query=f"PATCH {path}",
+            params=body,
+            data=data,
+            summary=f"resolved incident {data['id']} {data['name']!r}: now {data['status']}{_components_text(data)}",
+        )
+
+    @tool_call(description="List the status page's components and their current status.")
+    async def list_components(self, args: ListComponentsInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/components"
+        response = await self.http.request("GET", path, describe_error=describe_statuspage_error)
+        items = expect_list(self.http, response, path, decode_json(self.http, response, path), "the body")
+        components = [_component(c) for c in items if isinstance(c, dict)]
+        affected = [c for c in components if c["status"] != "operational"]
+        shown = affected if args.only_affected else components
+        return ToolResult(
+            tool=self.tool_id("list_components"),
+            status="ok" if shown else "no_data",
+            query=f"GET {path}",
+            params={"only_affected": args.only_affected},
+            data={"components": shown, "count": len(shown)},
+            summary=f"{len(components)} components, {len(affected)} not operational"
+            + (": " + ", ".join(f"{c['name']}={c['status']}" for c in affected[:8]) if affected else ""),
+        )
+
+    @tool_call(
+        description="Set one component's status on the status page (without an incident), e.g. degraded_performance.",
+        safety=COMMUNICATE_SAFETY,
+    )
+    async def set_component_status(self, args: SetComponentStatusInput) -> ToolResult:
+        path = f"/pages/{self.settings.page_id}/components/{args.component_id}"
+        body = {"component": {"status": args.status}}
+        response = await self.http.request("PATCH", path, json=body, describe_error=describe_statuspage_error)
+        answer = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
+        if not isinstance(answer.get("id"), str):
+            raise malformed(self.http, response, path, "the body is not a component (no id)")
+        component = _component(answer)
+        return ToolResult(
+            tool=self.tool_id("set_component_status"),
+            status="ok",
+            query=f"PATCH {path}",
+            params=body,
+            data=component,
+            summary=f"component {component['name'] or component['id']} is now {component['status']}",
+        )
+
     async def check(self) -> str:
         """``GET /pages/{page_id}``: proves the key and that it can see this page."""
         path = f"/pages/{self.settings.page_id}"
@@ -231,6 +338,16 @@ def _incident(incident: dict[str, Any]) -> dict[str, Any]:
             else None
         ),
         "updates_count": len(updates),
+    }
+
+
+def _component(component: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": opt_str(component.get("id")),
+        "name": opt_str(component.get("name")),
+        "status": opt_str(component.get("status")),
+        "group_id": opt_str(component.get("group_id")),
+        "updated_at": opt_str(component.get("updated_at")),
     }
 
 

@@ -25,12 +25,14 @@ def info_logs_reach_capture_logs() -> Iterator[None]:
     """Let `structlog.testing.capture_logs` see info lines (one per request and per call).
 
     The suite configures structlog to drop everything below WARNING before any processor runs, and
-    `capture_logs` only swaps the processors, so without this it would capture nothing.
+    `capture_logs` only swaps the processors, so without this it would capture nothing. The whole
+    configuration is restored afterwards: a test that runs the CLI's `main` reconfigures logging to
+    print to a stderr that pytest closes after the test.
     """
-    previous = structlog.get_config()["wrapper_class"]
+    previous = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     yield
-    structlog.configure(wrapper_class=previous)
+    structlog.configure(**previous)
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ def plugin_installed(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def test_the_plugin_is_not_installed_in_the_project_environment() -> None:
-    assert "healthchecks" not in available_kinds()
+    # Otherwise the tests below could pass without the temporary install being what firstline found.
+    assert "healthchecks" not in available_kinds(), "uninstall firstline-example-plugin from this environment"
 
 
 def test_an_installed_plugin_is_an_available_kind(plugin_installed: Path) -> None:

@@ -217,7 +217,7 @@ def test_page_id_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_safety_metadata() -> None:
-    for name in ("create_incident", "update_incident"):
+    for name in ("create_incident", "update_incident", "resolve_incident", "set_component_status"):
         safety = StatuspageAdapter.calls[name].safety
         assert (
             safety.mutating,
@@ -229,6 +229,7 @@ def test_safety_metadata() -> None:
         ) == (True, "communicate", "auto", True, False, "external")
         assert safety.undo == "post a correcting update or resolve the incident"
     assert not StatuspageAdapter.calls["get_incident"].safety.mutating
+    assert not StatuspageAdapter.calls["list_components"].safety.mutating
 
 
 async def test_odd_incident_fields_do_not_crash(sp: StatuspageAdapter) -> None:
@@ -238,3 +239,77 @@ async def test_odd_incident_fields_do_not_crash(sp: StatuspageAdapter) -> None:
         result = await sp.invoke("get_incident", {"incident_id": "inc9q"})
     assert result.status == "ok"
     assert result.data["components"] == [] and result.data["updates_count"] == 0
+
+
+async def test_resolve_incident_sets_components_operational(sp: StatuspageAdapter, ledger: ActionLedger) -> None:
+    args = {"incident_id": "inc9q", "body": "Checkout is fixed: we rolled back a bad release.", "component_ids": ["cmp-checkout"]}
+    grant = grant_for(ledger, sp, "resolve_incident", args)
+    resolved = incident("resolved", components=[{"id": "cmp-checkout", "name": "Checkout", "status": "operational"}])
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.patch(f"{INCIDENTS}/inc9q").respond(200, json=resolved)
+        result = await sp.invoke("resolve_incident", args, grant=grant)
+    assert json.loads(route.calls.last.request.content) == {
+        "incident": {
+            "status": "resolved",
+            "body": "Checkout is fixed: we rolled back a bad release.",
+            "deliver_notifications": True,
+            "components": {"cmp-checkout": "operational"},
+        }
+    }
+    assert result.status == "ok" and result.query == f"PATCH {INCIDENTS}/inc9q"
+    assert result.summary == "resolved incident inc9q 'Elevated checkout errors': now resolved; components: Checkout=operational"
+
+
+COMPONENTS = [
+    {"id": "cmp-checkout", "name": "Checkout", "status": "partial_outage", "group_id": None},
+    {"id": "cmp-search", "name": "Search", "status": "operational"},
+]
+
+
+async def test_list_components_and_only_the_affected(sp: StatuspageAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/pages/{PAGE}/components").respond(200, json=COMPONENTS)
+        everything = await sp.invoke("list_components", {})
+        affected = await sp.invoke("list_components", {"only_affected": True})
+    assert route.call_count == 2 and route.calls.last.request.headers["Authorization"] == f"OAuth {TOKEN}"
+    assert [c["id"] for c in everything.data["components"]] == ["cmp-checkout", "cmp-search"]
+    assert [c["id"] for c in affected.data["components"]] == ["cmp-checkout"]
+    assert affected.summary == "2 components, 1 not operational: Checkout=partial_outage"
+
+
+async def test_no_affected_components_is_no_data(sp: StatuspageAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/pages/{PAGE}/components").respond(200, json=[COMPONENTS[1]])
+        result = await sp.invoke("list_components", {"only_affected": True})
+    assert result.status == "no_data" and result.summary == "1 components, 0 not operational"
+
+
+async def test_set_component_status(sp: StatuspageAdapter, ledger: ActionLedger) -> None:
+    args = {"component_id": "cmp-checkout", "status": "degraded_performance"}
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.patch(f"/pages/{PAGE}/components/cmp-checkout").respond(
+            200, json={**COMPONENTS[0], "status": "degraded_performance"}
+        )
+        refused = await sp.invoke("set_component_status", args)
+        assert refused.status == "approval_required" and not route.called
+        result = await sp.invoke("set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args))
+    assert json.loads(route.calls.last.request.content) == {"component": {"status": "degraded_performance"}}
+    assert result.summary == "component Checkout is now degraded_performance"
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "expected"),
+    [
+        (404, b'{"error": "Could not find component"}', "HTTP 404: Statuspage: Could not find component"),
+        (200, b'{"name": "x"}', "not a component"),
+    ],
+)
+async def test_set_component_status_errors(
+    sp: StatuspageAdapter, ledger: ActionLedger, status: int, content: bytes, expected: str
+) -> None:
+    args = {"component_id": "cmp-x", "status": "operational"}
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.patch(f"/pages/{PAGE}/components/cmp-x").respond(status, content=content)
+        result = await sp.invoke("set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args))
+    assert route.call_count == 1
+    assert result.error is not None and expected in result.error.message

@@ -182,3 +182,20 @@ def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["tools", "list", "--help"])
     assert "entry point" in capsys.readouterr().out
+
+
+def test_the_commented_examples_in_config_yaml_are_valid() -> None:
+    """Uncommenting the example instances in config.yaml gives instances that start (secrets aside)."""
+    from firstline.commands.tools import describe_tools
+    from firstline.config import FirstlineConfig
+
+    text = (Path(__file__).resolve().parents[2] / "config.yaml").read_text()
+    examples = "\n".join(line.replace("  # ", "  ", 1) for line in text.splitlines() if line.startswith("  # "))
+    tools = yaml.safe_load("tools:\n" + examples)["tools"]
+    assert {t["kind"] for t in tools.values()} >= {
+        "prometheus", "elasticsearch", "argocd", "pagerduty", "pagerduty_events", "teams", "http_action",
+    }
+    described = describe_tools(FirstlineConfig(tools=tools), available_kinds(include_plugins=False))
+    for instance in described["instances"]:
+        assert instance["calls"], instance
+        assert all(p.endswith("is not set") for p in instance["problems"]), instance["problems"]
