@@ -186,3 +186,65 @@ def test_a_plugin_mutating_call_without_safety_metadata_is_refused_at_start_up(b
 def test_the_cli_refuses_to_start_with_it(broken_plugin: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tools", "list"]) == 2
     assert "entry point 'careless' in package careless-plugin 1.0" in capsys.readouterr().err
+
+
+async def test_the_llm_reasoner_calls_the_plugin_as_a_tool(
+    plugin_installed: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The model sees the plugin's read-only call with its schema, calls it, and cites what it returned."""
+    from datetime import UTC, datetime
+
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    from agents.context import AgentContext
+    from agents.evidence import EvidenceBundle
+    from agents.reasoners.deterministic import DeterministicReasoner
+    from agents.reasoners.llm import LLMReasoner
+    from agents.state import Alert, Evidence
+    from firstline.config import WorkflowSettings
+    from knowledge.catalog import ServiceCatalog
+    from tools.policy import ApprovalPolicy
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    registry = ToolRegistry.from_config({"hc": {"kind": "healthchecks", "base_url": BASE, "token_env": TOKEN_ENV}})
+    ledger = ActionLedger(tmp_path / "l.sqlite")
+    ctx = AgentContext(
+        registry=registry, ledger=ledger, policy=ApprovalPolicy(), catalog=ServiceCatalog(),
+        reasoner=DeterministicReasoner(), fallback=DeterministicReasoner(), settings=WorkflowSettings(),
+    )
+    alert = Alert(fingerprint="f", name="BackupMissing", title="nightly backup missing", service="db",
+                  started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    bundle = EvidenceBundle(service="db", alert=alert, evidence=[
+        Evidence(id="r0-e1", source="prometheus.query", query="up", observation="db up"),
+    ])
+    diagnosis = {"root_cause": "the nightly backup job stopped pinging", "category": "crash", "entity": "db",
+                 "confidence": 0.6, "evidence_ids": ["llm-e1"], "ruled_out": []}
+
+    def completion(name: str, arguments: dict[str, object], call_id: str) -> httpx.Response:
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        return httpx.Response(200, json={
+            "id": "c", "object": "chat.completion", "created": 1, "model": "local",
+            "choices": [{"index": 0, "finish_reason": "tool_calls",
+                         "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+
+    model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
+    try:
+        with respx.mock() as mock:
+            llm = mock.post("http://llm.test/v1/chat/completions").mock(side_effect=[
+                completion("hc__list_checks", {"tag": "prod"}, "call_1"),
+                completion("submit_diagnosis", diagnosis, "call_2"),
+            ])
+            checks = mock.get(f"{BASE}/api/v3/checks/").respond(200, json=CHECKS)
+            result, gathered = await LLMReasoner(model, max_tool_rounds=3).diagnose(bundle, ctx)
+        offered = {t["function"]["name"]: t["function"] for t in json.loads(llm.calls[0].request.content)["tools"]}
+        assert "hc__list_checks" in offered and "hc__pause_check" not in offered  # mutating calls are never offered
+        assert offered["hc__list_checks"]["parameters"]["properties"]["tag"]["description"] == "Only checks with this tag, e.g. prod."
+        assert checks.calls.last.request.url.params["tag"] == "prod"
+        assert gathered[0].source == "hc.list_checks" and "nightly-backup" in gathered[0].observation
+        assert [e.id for e in result.evidence] == ["llm-e1"]
+    finally:
+        ledger.close()
+        await registry.aclose()
