@@ -103,6 +103,8 @@ class IntakeService:
         self.rejected_unauthenticated = 0
         self.started_at = 0.0
         self.rebuilt_items = 0
+        self._stopped = False
+        self._busy = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -123,6 +125,10 @@ class IntakeService:
         self._tasks = [asyncio.create_task(self._work(), name="intake-worker"), asyncio.create_task(self._tick(), name="intake-timer")]
 
     async def stop(self, *, grace_seconds: float = 10.0) -> None:
+        """Stop the worker and timer, give running investigations ``grace_seconds``, close the database. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -205,7 +211,11 @@ class IntakeService:
                 except TimeoutError:
                     pass
                 continue
-            await self._process(items)
+            self._busy = True
+            try:
+                await self._process(items)
+            finally:
+                self._busy = False
 
     async def _process(self, items: list[InboxItem]) -> None:
         failures: list[tuple[InboxItem, AlertPayloadError | UnknownSource | ValueError]] = []
@@ -277,8 +287,12 @@ class IntakeService:
             self.engine.advance(now)
             decisions = self.engine.drain()
             if decisions:
-                for run in await self._record([], decisions, []):
-                    self._launch(run)
+                self._busy = True
+                try:
+                    for run in await self._record([], decisions, []):
+                        self._launch(run)
+                finally:
+                    self._busy = False
             if now - last_prune > 600:
                 last_prune = now
                 await self._db(self.inbox.prune, now - self.settings.retention_hours * 3600)
@@ -353,18 +367,25 @@ class IntakeService:
             "uptime_seconds": round(self.clock() - self.started_at, 1),
         }
 
+    def _live(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """The stored summary, refreshed from the engine while it still holds the incident (repeats are not written)."""
+        incident = self.engine.incidents.get(stored["id"])
+        return stored if incident is None else {**stored, **incident.summary()}
+
     async def incidents(self, status: str | None, limit: int) -> list[dict[str, Any]]:
-        return await self._db(lambda: self.store.incidents(status=status, limit=limit))
+        rows = await self._db(lambda: self.store.incidents(status=status, limit=limit))
+        return [self._live(row) for row in rows]
 
     async def incident(self, incident_id: str) -> dict[str, Any] | None:
-        return await self._db(self.store.incident, incident_id)
+        stored = await self._db(self.store.incident, incident_id)
+        return None if stored is None else self._live(stored)
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until the inbox is drained and no investigation runs (tests and shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             counts = await self._db(self.inbox.counts)
-            if not counts.get("pending") and not self._runs:
+            if not counts.get("pending") and not self._busy and not self._runs:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError(f"intake not idle after {timeout}s: {await self._db(self.inbox.counts)}, {len(self._runs)} runs")
