@@ -9,6 +9,7 @@ Mount points (each answers the real system's paths below it)::
     /statuspage   Statuspage API              (like https://api.statuspage.io/v1)
     /slack        Slack Web API               (like https://slack.com/api)
     /pagerduty    PagerDuty REST API          (like https://api.pagerduty.com)
+    /elasticsearch  Elasticsearch ``_search`` over the same logs as Loki, index ``logs-<app>``
     /_sim         state, clock and alert payloads for tests and scoring
 
 From synchronous code (tests, the CLI, the eval runner)::
@@ -38,14 +39,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from evals.sim.apis import comms, control, github, kubernetes, loki, prometheus
+from evals.sim.apis import comms, control, elasticsearch, github, kubernetes, loki, prometheus
 from evals.sim.catalog import catalog_yaml
 from evals.sim.library import load_scenario
 from evals.sim.scenario import Scenario
 from evals.sim.timeutil import SimClock
 from evals.sim.world import World
 
-INTEGRATIONS = ("prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty")
+INTEGRATIONS = ("prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty", "elasticsearch")
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
@@ -60,6 +61,7 @@ def create_app(world: World) -> Starlette:
             Mount("/statuspage", routes=comms.statuspage_routes(world)),
             Mount("/slack", routes=comms.slack_routes(world)),
             Mount("/pagerduty", routes=comms.pagerduty_routes(world)),
+            Mount("/elasticsearch", routes=elasticsearch.routes(world)),
             Mount("/_sim", routes=control.routes(world)),
         ]
     )
@@ -93,6 +95,8 @@ class RunningSim:
         }
         if "statuspage" in config and self.world.statuspage.page_id is not None:
             config["statuspage"]["page_id"] = self.world.statuspage.page_id
+        if "elasticsearch" in config:
+            config["elasticsearch"]["default_index"] = "logs-*"
         return config
 
     def catalog_yaml(self) -> str:

@@ -287,3 +287,42 @@ async def test_check_names_opensearch(build: BuildAdapter) -> None:
 
 def test_search_is_read_only() -> None:
     assert not ElasticsearchAdapter.calls["search"].safety.mutating
+
+
+async def test_against_the_simulator() -> None:
+    """The production adapter on the simulator's Elasticsearch (in process, no socket)."""
+    from datetime import UTC, datetime, timedelta
+
+    from evals.sim import World, create_app, load_scenario
+    from evals.sim.timeutil import SimClock
+    from tools.base import AdapterSettings
+    from tools.registry import ToolRegistry
+
+    anchor = datetime(2026, 11, 20, 19, 42, tzinfo=UTC)
+    world = World(load_scenario("checkout-migration"), anchor=anchor, clock=SimClock.frozen(anchor + timedelta(minutes=2)))
+    app = create_app(world)
+
+    def factory(name: str, settings: AdapterSettings, headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url, headers=headers)
+
+    registry = ToolRegistry.from_config(
+        {"es": {"kind": "elasticsearch", "base_url": "http://sim/elasticsearch", "default_index": "logs-*"}},
+        kinds={"elasticsearch": ElasticsearchAdapter}, client_factory=factory,
+    )
+    try:
+        result = await registry.invoke("es.search", {
+            "query": "UndefinedColumn", "filters": {"service.name": "checkout"},
+            "start": "2026-11-20T19:34:00Z", "end": "2026-11-20T19:44:00Z", "size": 3,
+        })
+        assert result.status == "ok", result.summary
+        assert result.data["returned"] == 3 and result.data["total"] >= 3
+        assert all("UndefinedColumn" in h["message"] for h in result.data["hits"])
+        assert result.data["hits"][0]["source"]["kubernetes"]["namespace"] == "shop"
+        quiet = await registry.invoke("es.search", {
+            "query": "UndefinedColumn", "start": "2026-11-20T18:00:00Z", "end": "2026-11-20T18:10:00Z",
+        })
+        assert quiet.status == "no_data"
+        checked = await check_adapter(registry.adapters["es"])
+        assert checked.status == "ok" and checked.detail.startswith("Elasticsearch 8.15.0 (cluster firstline-sim); logs-* readable")
+    finally:
+        await registry.aclose()

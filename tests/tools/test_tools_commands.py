@@ -115,7 +115,7 @@ def test_check_against_the_simulator(
     monkeypatch.setenv("FIRSTLINE_TEST_TEAMS_URL", "https://teams.test/workflows/1/invoke?sig=abcdef123456")
     monkeypatch.delenv("FIRSTLINE_TEST_UNSET", raising=False)
     tools = sim.tools_config(kinds=set(available_kinds()))
-    assert set(tools) == {"prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty"}
+    assert set(tools) == {"prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty", "elasticsearch"}
     tools["teams"] = {"kind": "teams", "base_url_env": "FIRSTLINE_TEST_TEAMS_URL"}
     tools["gh-enterprise"] = {"kind": "github", "base_url": f"{sim.base_url}/github", "token_env": "FIRSTLINE_TEST_UNSET"}
     config = write_config(tmp_path / "sim.yaml", tools)
@@ -124,7 +124,7 @@ def test_check_against_the_simulator(
     results = {r["instance"]: r for r in json.loads(out)}
     assert code == 1  # gh-enterprise cannot be built
     assert {n for n, r in results.items() if r["status"] == "ok"} == {
-        "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty",
+        "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty", "elasticsearch",
     }
     assert results["kubernetes"]["detail"] == "Kubernetes v1.31.0-sim"
     assert results["statuspage"]["detail"] == "page page-acme (Acme Status)"
