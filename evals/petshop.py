@@ -250,6 +250,8 @@ class MethodSettings:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     onset_threshold: float = 4.0
     incident_steps: int = 2
+    use_normal_noise: bool = True
+    """False scores every scenario the way the temporal ones must be (sampling floors only): an ablation."""
 
 
 def analyze(
@@ -266,7 +268,7 @@ def analyze(
         target.node,
         target.metric_name,
         target.alert_time,
-        noise=noise,
+        noise=noise if settings.use_normal_noise else NoiseModel.empty(),
         onset_threshold=settings.onset_threshold,
         incident_steps=settings.incident_steps,
         config=settings.ranking,
@@ -936,6 +938,7 @@ def run_benchmark(
             "ranking": dataclasses.asdict(settings.ranking),
             "onset_threshold": settings.onset_threshold,
             "incident_steps": settings.incident_steps,
+            "use_normal_noise": settings.use_normal_noise,
         },
         "method": (
             "tools.analytics.analyze_incident: onset of the alerting SLI from the step containing the alert; "
@@ -1109,12 +1112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=MethodSettings().onset_threshold,
         help="noise units (default 4)",
     )
+    parser.add_argument(
+        "--no-noise-model",
+        action="store_true",
+        help="ablation: ignore the noissue data when scoring (sampling floors only, as in the temporal scenarios)",
+    )
     args = parser.parse_args(argv)
     try:
         overrides = _parse_overrides(args.ranking)
     except ValueError as error:
         parser.error(str(error))
-    settings = MethodSettings(ranking=RankingConfig(**overrides), onset_threshold=args.onset_threshold)
+    settings = MethodSettings(
+        ranking=RankingConfig(**overrides),
+        onset_threshold=args.onset_threshold,
+        use_normal_noise=not args.no_noise_model,
+    )
 
     def show(stage: str, done: int, total: int) -> None:
         if done == total or done % 25 == 0:

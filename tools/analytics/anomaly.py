@@ -17,8 +17,11 @@ Design choices that matter for trust (each is visible in the result's ``reasons`
   just before the incident (so slow drift and months-old baselines do not look like anomalies) and
   scaled by how much that series moves between steps in normal operation (`NoiseModel`), never less
   than its sampling noise given its traffic.
-- **Dependencies explain.** A component whose callee moved as much as it did (same kind, relative
-  terms) is mostly a victim; its score is discounted, and the callee is named in ``explained_by``.
+- **Dependencies explain.** A component whose dependencies added as much extra latency (or as many
+  failed requests) as it shows is a victim; its score is discounted, and they are named in
+  ``explained_by``.
+- **Causes must be big enough.** A candidate whose own excess cannot account for the target's is a
+  real but irrelevant blip, and is discounted ("coverage").
 - **Paths matter.** A candidate deep in the graph must reach the target through anomalous components;
   an isolated blip three hops away ranks below a direct, well-supported one.
 - **Abstain rather than guess.** No onset on the alerting SLI, no candidate above the naming threshold,
