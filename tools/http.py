@@ -71,8 +71,9 @@ def auth_headers(settings: AdapterSettings, *, instance: str, scheme: str = "Bea
     secrets: list[str] = []
     token = resolve_secret(settings.token_env, field="token_env", instance=instance)
     if token:
-        separator = "" if scheme.endswith("=") else " "
-        headers["Authorization"] = f"{scheme}{separator}{token}"
+        # "Bearer x", "Token token=x" (no space after "="), or the bare token when the scheme is empty.
+        prefix = scheme if not scheme or scheme.endswith("=") else f"{scheme} "
+        headers["Authorization"] = f"{prefix}{token}"
         secrets.append(token)
     user = resolve_secret(settings.username_env, field="username_env", instance=instance)
     password = resolve_secret(settings.password_env, field="password_env", instance=instance)

@@ -176,14 +176,12 @@ class HttpActionAdapter(Adapter):
 
     @classmethod
     def auth_headers(cls, settings: AdapterSettings, *, instance: str) -> tuple[dict[str, str], list[str]]:
-        if not isinstance(settings, HttpActionSettings) or settings.token_header == "Authorization":
-            scheme = settings.token_scheme if isinstance(settings, HttpActionSettings) else "Bearer"
-            return auth_headers(settings, instance=instance, scheme=scheme)
-        headers, secrets = auth_headers(settings, instance=instance, scheme="Bearer")
-        token = headers.pop("Authorization", "").removeprefix("Bearer ")
-        if settings.token_env and token:
-            prefix = f"{settings.token_scheme} " if settings.token_scheme else ""
-            headers[settings.token_header] = f"{prefix}{token}"
+        """The token in ``token_header`` with ``token_scheme`` (Rundeck: ``X-Rundeck-Auth-Token``, bare)."""
+        if not isinstance(settings, HttpActionSettings):
+            return auth_headers(settings, instance=instance)
+        headers, secrets = auth_headers(settings, instance=instance, scheme=settings.token_scheme)
+        if settings.token_env and settings.token_header != "Authorization" and "Authorization" in headers:
+            headers[settings.token_header] = headers.pop("Authorization")
         return headers, secrets
 
     async def run_action(self, name: str, args: BaseModel) -> ToolResult:

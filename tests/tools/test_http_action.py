@@ -302,3 +302,16 @@ async def test_basic_auth_for_jenkins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert request.headers["Authorization"] == "Basic Ym90OmFwaS10b2tlbi0xMjM0"
     assert dict(request.url.params) == {"SERVICE": "checkout"} and request.content == b""
     assert result.status == "ok" and result.data is None
+
+
+async def test_a_bare_token_in_authorization(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    config = rundeck_config(token_header="Authorization", token_scheme="", check_path="/ping")
+    registry = ToolRegistry.from_config({"rundeck": config}, kinds=KINDS)
+    try:
+        with respx.mock(base_url=BASE) as mock:
+            route = mock.get("/ping").respond(200)
+            await check_adapter(registry.adapters["rundeck"])
+        assert route.calls.last.request.headers["Authorization"] == TOKEN
+    finally:
+        await registry.aclose()
