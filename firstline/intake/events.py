@@ -34,6 +34,21 @@ _SEVERITY_ALIASES = {
 }
 
 
+_ENVIRONMENT_ALIASES = {
+    "prod": "production", "prd": "production", "production": "production", "live": "production",
+    "stage": "staging", "stg": "staging", "staging": "staging",
+    "dev": "development", "development": "development",
+}
+
+
+def canonical_environment(value: str | None, default: str) -> str:
+    """``prod``/``prd``/``live`` are ``production``, ``stage``/``stg`` are ``staging``, ``dev`` is ``development``;
+    anything else is kept as written. Alerts of different environments are never grouped."""
+    if not value:
+        return default
+    return _ENVIRONMENT_ALIASES.get(value.lower(), value)
+
+
 class AlertPayloadError(ValueError):
     """The payload cannot be used; the message starts with the field (``alerts[0].startsAt: ...``)."""
 

@@ -16,6 +16,7 @@ from firstline.intake.events import (
     AlertEvent,
     AlertPayloadError,
     Normalized,
+    canonical_environment,
     canonical_severity,
     parse_time,
     str_map,
@@ -84,7 +85,7 @@ def normalize_alertmanager_style(
         links = [u for u in (item.get("generatorURL"), annotations.get("runbook_url")) if u and isinstance(u, str)]
         if source == "grafana":
             links.extend(u for k in _EXTRA_LINKS if (u := item.get(k)) and isinstance(u, str))
-        environment = labels.get("env") or labels.get("environment") or settings.default_environment
+        environment = canonical_environment(labels.get("env") or labels.get("environment"), settings.default_environment)
         events.append(
             AlertEvent(
                 source=source,

@@ -16,6 +16,7 @@ from firstline.intake.events import (
     EventStatus,
     Normalized,
     as_object,
+    canonical_environment,
     canonical_severity,
     optional_str,
     parse_time,
@@ -55,7 +56,9 @@ def normalize_opsgenie(payload: Any, headers: Mapping[str, str], received_at: fl
         title=message or action,
         severity=canonical_severity(optional_str(alert, "priority", "alert.priority"), settings.default_severity),
         service=details.get("service") or tags.get("service") or entity or "",
-        environment=details.get("environment") or details.get("env") or tags.get("env") or settings.default_environment,
+        environment=canonical_environment(
+            details.get("environment") or details.get("env") or tags.get("env"), settings.default_environment
+        ),
         received_at=received_at,
         labels=labels,
         started_at=parse_time(alert.get("createdAt"), "alert.createdAt"),

@@ -90,7 +90,7 @@ def test_pagerduty_trigger_without_dedup_key_gets_a_stable_one() -> None:
 def test_datadog_custom_and_default_payloads() -> None:
     [triggered] = normalize("datadog", fixture("datadog", "triggered")).events
     assert triggered.key == "datadog:7f3e2b1a9c8d7e6f5a4b3c2d1e0f9a8b"
-    assert (triggered.status, triggered.severity, triggered.service, triggered.environment) == ("firing", "error", "checkout", "prod")
+    assert (triggered.status, triggered.severity, triggered.service, triggered.environment) == ("firing", "error", "checkout", "production")
     assert triggered.title == "checkout p99 latency high"
     assert triggered.started_at is not None and triggered.started_at.year == 2026
     [recovered] = normalize("datadog", fixture("datadog", "recovered")).events
