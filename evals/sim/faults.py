@@ -202,7 +202,9 @@ def service_conditions(
         p50 *= 1.0 + (effects.latency_p50_multiplier - 1.0) * strength
         p99 *= 1.0 + (effects.latency_p99_multiplier - 1.0) * strength
         if influence.hops == 0:
-            rate *= 1.0 + (effects.request_rate_multiplier - 1.0) * strength
+            # A power, not a linear blend: a worsened fault that cuts traffic cuts it further,
+            # it never turns the rate negative.
+            rate *= np.power(effects.request_rate_multiplier, strength)
             if not effects.available:
                 available &= ~active
             if effects.metrics_missing:

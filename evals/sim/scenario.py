@@ -129,6 +129,7 @@ FaultType = Literal[
     "network",
     "noisy_neighbour",
     "queue_backlog",
+    "cascading",
     "failover",
     "disk_full",
     "capacity",

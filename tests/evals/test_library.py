@@ -162,7 +162,6 @@ def rule_cases(kind: str) -> list[Any]:
 # -- the library as a whole -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="the library is being written; remove once it has 30 scenarios", strict=False)
 def test_the_library_covers_the_issue() -> None:
     entries = library_index()
     assert len(entries) >= 30
@@ -180,7 +179,6 @@ def test_the_library_covers_the_issue() -> None:
     assert len({e["services"] for e in entries}) >= 4  # topologies of varied sizes
 
 
-@pytest.mark.xfail(reason="the library is being written; remove once it has 30 scenarios", strict=False)
 def test_services_namespaces_and_repos_vary() -> None:
     services = [s.name for n in NAMES for s in scenario(n).topology.services]
     namespaces = {s.namespace for n in NAMES for s in scenario(n).topology.services}
@@ -393,3 +391,9 @@ async def test_kubernetes_remediation_through_the_api(name: str, index: int) -> 
     [applied] = w.applied_actions
     assert applied.action == remediation.tool and remediation.matches(applied.action, applied.args), applied
     assert not set(w.active_faults()) & fixes_of(name, remediation)
+
+
+def test_the_readme_lists_every_scenario() -> None:
+    readme = (SCENARIO_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in NAMES if f"| `{name}` |" not in readme]
+    assert not missing, f"add them to the library table of evals/scenarios/README.md: {missing}"
