@@ -18,8 +18,8 @@ from agents.state import Diagnosis, IncidentState, ProposedAction, Risk
 from agents.timeline import note
 
 CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "feature_flag", "deploy"}
-RESTART_CATEGORIES = {"crash", "memory_leak", "resource_exhaustion", "oom"}
-SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity"}
+RESTART_CATEGORIES = {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
+SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity", "resource_exhaustion", "queue_backlog"}
 
 
 def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentContext) -> list[RemediationOption]:
@@ -36,7 +36,7 @@ def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentC
         return []
     namespace, name = deployment["namespace"], deployment["name"]
     options: list[RemediationOption] = []
-    if diagnosis.category in CHANGE_CATEGORIES and deployment.get("previous_revision"):
+    if (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id) and deployment.get("previous_revision"):
         prev, cur = deployment["previous_revision"], deployment.get("current_revision")
         options.append(
             RemediationOption(

@@ -79,6 +79,7 @@ class Hypothesis(BaseModel):
     description: str
     score: float = 0.0
     evidence_ids: list[str] = Field(default_factory=list)
+    change_id: str = Field(default="", description="The change that caused or triggered it, if one did.")
 
 
 class Diagnosis(BaseModel):
@@ -91,6 +92,7 @@ class Diagnosis(BaseModel):
     candidates: list[Hypothesis] = Field(default_factory=list)
     inconclusive: bool = False
     reasoner: str = "deterministic"
+    change_id: str = Field(default="", description="The change that caused or triggered it (rolling it back is an option).")
 
 
 class ApprovalRecord(BaseModel):
@@ -203,6 +205,7 @@ class IncidentState(BaseModel):
                 "confidence": diagnosis.confidence,
                 "inconclusive": diagnosis.inconclusive,
                 "reasoner": diagnosis.reasoner,
+                "change_id": diagnosis.change_id,
                 "evidence": [
                     {
                         "id": e.id, "source": e.source, "query": e.query, "observation": e.observation,

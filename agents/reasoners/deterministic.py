@@ -7,6 +7,7 @@ diagnosis is inconclusive, names the best lead and what would separate the leade
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from agents.context import AgentContext
@@ -60,11 +61,67 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
         description="; ".join(parts),
         score=change.score,
         evidence_ids=[e for e in dict.fromkeys(evidence_ids) if e],
+        change_id=change.id,
     )
+
+
+# Log signatures of failure modes, checked in order (the first match names the category). Generic
+# phrases from common runtimes and infrastructure, never names of particular services.
+SIGNATURES: list[tuple[str, re.Pattern[str]]] = [
+    ("disk_full", re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I)),
+    ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
+    ("dns", re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I)),
+    ("connection_pool", re.compile(r"connection pool|pool (is )?exhausted|connection is not available|too many (clients|connections)|timeout waiting for (a )?connection|remaining connection slots|acquire connection", re.I)),
+    ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
+    ("queue_backlog", re.compile(r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|behind by", re.I)),
+    ("traffic_surge", re.compile(r"queue full|shedding|worker pool exhausted|too many requests|overloaded", re.I)),
+    ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|deadline exceeded|exceeded deadline", re.I)),
+    ("crash", re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I)),
+]
+SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
+
+
+def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...)."""
+    found: dict[str, Hypothesis] = {}
+    for log in bundle.logs:
+        text = f"{log.template} {log.example}"
+        for category, pattern in SIGNATURES:
+            if pattern.search(text):
+                if category not in found:
+                    found[category] = Hypothesis(
+                        entity=bundle.service, category=category,
+                        description=f"{bundle.service} logs show {category.replace('_', ' ')}: {log.example[:200]}",
+                        score=0.6 + (0.05 if log.is_new else 0.0), evidence_ids=[log.evidence_id],
+                    )
+                break
+    return sorted(found.values(), key=lambda h: h.score, reverse=True)
+
+
+def triggering_change(bundle: EvidenceBundle, entity: str) -> ChangeFact | None:
+    """The most likely change on ``entity`` before the onset, if any: a symptom's probable trigger."""
+    return next((c for c in bundle.changes if c.service == entity and c.distance == 0), None)
 
 
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     hypotheses: list[Hypothesis] = []
+    symptoms = symptom_hypotheses(bundle)
+    linked = [c for c in bundle.changes if c.linked_tokens]
+    top_change = bundle.changes[0] if bundle.changes else None
+    if symptoms and not linked and not (top_change is not None and top_change.kind in SEMANTIC_CHANGES and top_change.score >= 0.4):
+        # A failure mode the logs name outranks a change that shares nothing with the errors; the change,
+        # if on the same service, stays as its probable trigger (so rolling it back is an option).
+        lead = symptoms[0]
+        trigger = triggering_change(bundle, lead.entity)
+        if trigger is not None:
+            lead = lead.model_copy(update={
+                "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
+                "evidence_ids": [*lead.evidence_ids, trigger.evidence_id],
+                "score": max(lead.score, 0.7),
+                "change_id": trigger.id,
+            })
+        hypotheses.append(lead)
+        hypotheses.extend(symptoms[1:])
     for change in bundle.changes:  # already ranked: a change related to a stronger one is folded into it
         if any(change.evidence_id in h.evidence_ids for h in hypotheses):
             continue
@@ -161,6 +218,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         evidence=list({e.id: e for e in cited}.values()),
         ruled_out=ruled_out_items(bundle, lead),
         candidates=hypotheses[:3],
+        change_id=lead.change_id,
     )
 
 
@@ -186,6 +244,10 @@ class DeterministicReasoner:
         if diagnosis.inconclusive or diagnosis.confidence < 0.4:
             return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
         preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+        if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
+            rollback = next(o for o in preferred if o.id == "rollback")
+            return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+
         order = {"low": 0, "medium": 1, "high": 2}
         choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change", "feature_flag") else preferred[0]
         return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")

@@ -17,16 +17,6 @@ from firstline.console import Console
 THRESHOLDS = Path(__file__).resolve().parent.parent.parent / "evals" / "thresholds.json"
 
 
-def scenario_catalog(sim: Any, state_dir: Path, base: FirstlineConfig) -> Path:
-    """The service catalog for the scenario being served: the scenario's own when it renders one."""
-    render = getattr(sim, "catalog_yaml", None)
-    if callable(render):
-        path = state_dir / "catalog.yaml"
-        path.write_text(render(), encoding="utf-8")
-        return path
-    return base.knowledge.catalog
-
-
 def runtime_factory(base: FirstlineConfig, *, chat_model: Any = None) -> Any:
     """What the harness calls per case: a runtime pointed at that case's simulator and state dir."""
     from firstline.commands.incidents import sandbox_config
@@ -34,9 +24,7 @@ def runtime_factory(base: FirstlineConfig, *, chat_model: Any = None) -> Any:
 
     @asynccontextmanager
     async def factory(sim: Any, state_dir: Path) -> AsyncIterator[Any]:
-        config = sandbox_config(base, sim, state_dir)
-        knowledge = config.knowledge.model_copy(update={"catalog": scenario_catalog(sim, state_dir, base)})
-        config = config.model_copy(update={"knowledge": knowledge})
+        config = sandbox_config(base, sim, state_dir)  # tools, clock and the scenario's own service catalog
         async with open_runtime(config, knowledge=None, chat_model=chat_model) as responder:
             yield responder
 

@@ -126,6 +126,8 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
     from tools.registry import available_kinds
 
     tools = sim.tools_config(kinds=set(available_kinds()))
+    if "page_id" not in tools.get("statuspage", {"page_id": None}):
+        tools.pop("statuspage")  # the scenario has no status page: there is nothing to point at
     storage = base.storage.model_copy(
         update={
             "checkpoints": state_dir / "checkpoints.sqlite",
@@ -213,7 +215,11 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             ingest_examples(config, console)
         else:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
-            console.info(f"service catalog written to {catalog} (point knowledge.catalog at it, or use --write-config)")
+            from tools.registry import available_kinds
+
+            snippet = {"knowledge": {"catalog": str(catalog)}, "tools": sim.tools_config(kinds=set(available_kinds()))}
+            console.info("config to point at it (or let --write-config PATH write a whole file):")
+            console.info(yaml.safe_dump(snippet, sort_keys=False).rstrip())
         if args.alert_file:
             payload = sim.alertmanager_payload(scenario.alerts[0].name)
             args.alert_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
     from firstline.intake.auth import AuthSetupError, build_authenticators
-    from firstline.intake.server import build_app
+    from firstline.intake.server import QuietServer, build_app
     from firstline.intake.service import IntakeService
     from firstline.intake.starter import RuntimeStarter, WorkflowStarter, record_only
 
@@ -72,9 +74,11 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     starter: WorkflowStarter = record_only if runtime is None else runtime
     service = IntakeService(settings, topology, starter=starter)
     app = build_app(service, authenticators)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on")
-    )
+    server = QuietServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            loop.add_signal_handler(sig, server.request_exit, sig)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started and not task.done():
@@ -94,6 +98,8 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         if open_sources:
             console.warn(f"sources without authentication: {', '.join(open_sources)}")
         await task
+        console.info(f"stopped ({signal.Signals(server.exit_signal).name if server.exit_signal else 'shutdown'}); "
+                     "accepted alerts not yet correlated stay in the inbox for the next start")
     finally:
         if not task.done():
             server.should_exit = True
