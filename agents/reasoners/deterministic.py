@@ -245,7 +245,6 @@ class DeterministicReasoner:
             return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
         preferred = [o for o in options if o.addresses == diagnosis.entity] or options
         if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
-            rollback = next(o for o in preferred if o.id == "rollback")
             return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
 
         order = {"low": 0, "medium": 1, "high": 2}
