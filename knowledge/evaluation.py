@@ -343,12 +343,12 @@ def score_mode(
         mrr=headline.mrr,
         by_set={k: v for k, v in by_set.items() if v.queries},
         all_queries=pooled(per_query),
-        query_p50_ms=round(_percentile(latencies, 50), 2),
-        query_p95_ms=round(_percentile(latencies, 95), 2),
+        query_p50_ms=round(percentile(latencies, 50), 2),
+        query_p95_ms=round(percentile(latencies, 95), 2),
     )
 
 
-def _percentile(values: Sequence[float], percent: float) -> float:
+def percentile(values: Sequence[float], percent: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -95,6 +96,28 @@ class _LexicalIndex:
     metadatas: list[Mapping[str, MetadataValue]]
     bm25: bm25s.BM25 | None
     position: dict[str, int]
+    # Filter columns, so a filter is a few vectorised comparisons instead of a loop over metadata.
+    services: np.ndarray
+    kinds: np.ndarray
+    date_ts: np.ndarray
+
+    def allowed(
+        self, services: Sequence[str], kinds: Sequence[str], since_ts: int | None, until_ts: int | None
+    ) -> np.ndarray:
+        """Boolean mask of the chunks that pass the filters (the same semantics as :func:`build_where`)."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        if services:
+            mask &= np.isin(self.services, list(services))
+        if kinds:
+            mask &= np.isin(self.kinds, list(kinds))
+        if since_ts is not None or until_ts is not None:
+            dated = ~np.isnan(self.date_ts)
+            mask &= dated
+            if since_ts is not None:
+                mask &= np.where(dated, self.date_ts >= since_ts, False)
+            if until_ts is not None:
+                mask &= np.where(dated, self.date_ts <= until_ts, False)
+        return mask
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         if self.bm25 is None:
@@ -110,12 +133,54 @@ class _LexicalIndex:
 # ---------------------------------------------------------------------------------------------------
 
 
+class _VectorCache:
+    """Stored vectors by chunk id, least recently used dropped past ``max_bytes``.
+
+    Chunk ids are content hashes, so a cached vector never goes stale: a changed chunk has a new id.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def fetch(self, store: KnowledgeStore, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        missing = []
+        for chunk_id in ids:
+            vector = self._vectors.get(chunk_id)
+            if vector is None:
+                missing.append(chunk_id)
+            else:
+                self._vectors.move_to_end(chunk_id)
+                found[chunk_id] = vector
+        for start in range(0, len(missing), _FETCH_PAGE):
+            fetched_ids, matrix = store.get_embedding_matrix(missing[start : start + _FETCH_PAGE])
+            for chunk_id, vector in zip(fetched_ids, matrix, strict=True):
+                found[chunk_id] = vector
+                self._vectors[chunk_id] = vector
+                self._bytes += vector.nbytes
+        while self._bytes > self.max_bytes and self._vectors:
+            _, dropped = self._vectors.popitem(last=False)
+            self._bytes -= dropped.nbytes
+        return found
+
+
+_FETCH_PAGE = 500
+
+
 class KnowledgeRetriever:
     """Search the knowledge store; keep one per store so the lexical index is reused.
 
     ``vector_weight`` and ``lexical_weight`` weight the two rankings in the fusion; ``rrf_k`` is the
     usual RRF damping constant (higher flattens the difference between ranks); ``candidates`` is
     how many chunks each retriever contributes before fusion.
+
+    Filtered vector search: Chroma's filtered HNSW search costs 35-70 ms on 10,000 chunks whatever
+    the filter, so the retriever filters itself. When at most ``exact_search_limit`` chunks pass the
+    filters (a service, a service and a kind), it compares the query with their stored vectors
+    exactly (fetched once, then cached up to ``vector_cache_bytes``); for broader filters it asks
+    Chroma for the nearest among exactly the ids that pass.
     """
 
     def __init__(
@@ -126,6 +191,8 @@ class KnowledgeRetriever:
         lexical_weight: float = 1.0,
         rrf_k: int = 60,
         candidates: int = 50,
+        exact_search_limit: int = 1000,
+        vector_cache_bytes: int = 128 * 1024 * 1024,
     ) -> None:
         if vector_weight < 0 or lexical_weight < 0 or vector_weight + lexical_weight == 0:
             raise ValueError("vector_weight and lexical_weight must be >= 0 and not both 0")
@@ -134,8 +201,10 @@ class KnowledgeRetriever:
         self.lexical_weight = lexical_weight
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self.exact_search_limit = exact_search_limit
         self._tokenize = LexicalTokenizer()
         self._lexical: _LexicalIndex | None = None
+        self._vectors = _VectorCache(vector_cache_bytes)
 
     def search(
         self,
@@ -167,24 +236,19 @@ class KnowledgeRetriever:
             raise ValueError(f"unknown kind {', '.join(unknown)}; expected one of {', '.join(DOC_KINDS)}")
         since_ts = _timestamp(since, end_of_day=False)
         until_ts = _timestamp(until, end_of_day=True)
-        where = build_where(services=services, kinds=kinds, since_ts=since_ts, until_ts=until_ts)
+        filtered = bool(services or kinds or since_ts is not None or until_ts is not None)
 
         index = self._lexical_index()
         if not index.ids:
             return []
         query_vector = np.asarray(self.store.embedder.embed_query(query), dtype=np.float64)
         pool = self.candidates + k * max_chunks_per_doc
+        allowed = index.allowed(services, kinds, since_ts, until_ts)
 
-        vector_matches = self.store.query(
-            query_vector.tolist(), n_results=min(pool, len(index.ids)), where=where, include_payload=False
-        )
-        vector_rank = [m.id for m in vector_matches]
-        vector_sim = {m.id: 1.0 - m.distance for m in vector_matches}
+        vector_sim = self._vector_candidates(index, query_vector, allowed, filtered=filtered, n=pool)
+        vector_rank = list(vector_sim)
 
         lexical = index.scores(self._tokenize(query))
-        allowed = np.array(
-            [_matches(m, services, kinds, since_ts, until_ts) for m in index.metadatas], dtype=bool
-        )
         lexical_masked = np.where(allowed, lexical, 0.0)
         order = np.argsort(-lexical_masked, kind="stable")[:pool]
         lexical_rank = [index.ids[i] for i in order if lexical_masked[i] > 0]
@@ -242,12 +306,42 @@ class KnowledgeRetriever:
         log.debug(
             "knowledge_search",
             query_chars=len(query),
-            where=where,
+            services=services,
+            kinds=kinds,
+            since_ts=since_ts,
+            until_ts=until_ts,
             vector_candidates=len(vector_rank),
             lexical_candidates=len(lexical_rank),
             hits=len(hits),
         )
         return hits
+
+    def _vector_candidates(
+        self, index: _LexicalIndex, query_vector: np.ndarray, allowed: np.ndarray, *, filtered: bool, n: int
+    ) -> dict[str, float]:
+        """The ``n`` chunks nearest to the query among those allowed, with their cosine similarity, best first."""
+        if not filtered:
+            matches = self.store.query(
+                query_vector.tolist(), n_results=min(n, len(index.ids)), include_payload=False
+            )
+            return {m.id: 1.0 - m.distance for m in matches}
+        allowed_ids = [index.ids[i] for i in np.flatnonzero(allowed)]
+        if not allowed_ids:
+            return {}
+        if len(allowed_ids) > self.exact_search_limit:
+            matches = self.store.query(
+                query_vector.tolist(), n_results=min(n, len(allowed_ids)), ids=allowed_ids, include_payload=False
+            )
+            return {m.id: 1.0 - m.distance for m in matches}
+        vectors = self._vectors.fetch(self.store, allowed_ids)
+        ids = [chunk_id for chunk_id in allowed_ids if chunk_id in vectors]
+        if not ids:
+            return {}
+        matrix = np.vstack([vectors[chunk_id] for chunk_id in ids]).astype(np.float64)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query_vector) or 1.0)
+        similarity = np.divide(matrix @ query_vector, norms, out=np.zeros(len(ids)), where=norms > 0)
+        best = np.argsort(-similarity, kind="stable")[:n]
+        return {ids[i]: float(similarity[i]) for i in best}
 
     def _lexical_index(self) -> _LexicalIndex:
         key = (self.store.generation, self.store.revision())
@@ -269,6 +363,9 @@ class KnowledgeRetriever:
             metadatas=[c.metadata for c in chunks],
             bm25=bm25,
             position={c.id: i for i, c in enumerate(chunks)},
+            services=np.array([str(c.metadata.get("service", "")) for c in chunks], dtype=object),
+            kinds=np.array([str(c.metadata.get("kind", "")) for c in chunks], dtype=object),
+            date_ts=np.array([_as_timestamp(c.metadata.get("date_ts")) for c in chunks], dtype=np.float64),
         )
         log.debug("knowledge_lexical_index_built", chunks=len(chunks), generation=key[0])
         return self._lexical
@@ -302,27 +399,11 @@ def build_where(
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _matches(
-    metadata: Mapping[str, MetadataValue],
-    services: Sequence[str],
-    kinds: Sequence[str],
-    since_ts: int | None,
-    until_ts: int | None,
-) -> bool:
-    """The same filter as :func:`build_where`, applied in Python to the lexical candidates."""
-    if services and metadata.get("service") not in services:
-        return False
-    if kinds and metadata.get("kind") not in kinds:
-        return False
-    if since_ts is not None or until_ts is not None:
-        ts = metadata.get("date_ts")
-        if not isinstance(ts, int | float) or isinstance(ts, bool):
-            return False
-        if since_ts is not None and ts < since_ts:
-            return False
-        if until_ts is not None and ts > until_ts:
-            return False
-    return True
+def _as_timestamp(value: MetadataValue | None) -> float:
+    """A metadata timestamp as a float; NaN when the chunk has none (undated chunks fail date filters)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:

@@ -205,21 +205,28 @@ class KnowledgeStore:
         ids: Sequence[str],
         texts: Sequence[str],
         metadatas: Sequence[Mapping[str, MetadataValue]],
+        *,
+        embeddings: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        """Insert or replace chunks; embeddings are computed by the store's embedder."""
+        """Insert or replace chunks; the store's embedder computes the vectors unless ``embeddings`` are given
+        (they must come from the same embedder)."""
         if not (len(ids) == len(texts) == len(metadatas)):
             raise ValueError(
                 f"upsert needs as many ids ({len(ids)}), texts ({len(texts)}) and metadatas ({len(metadatas)})"
             )
+        if embeddings is not None and len(embeddings) != len(ids):
+            raise ValueError(f"upsert got {len(embeddings)} embeddings for {len(ids)} ids")
         for start in range(0, len(ids), _PAGE):
             end = start + _PAGE
             batch_texts = list(texts[start:end])
-            embeddings = self.embedder.embed_documents(batch_texts)
+            batch_embeddings = (
+                self.embedder.embed_documents(batch_texts) if embeddings is None else embeddings[start:end]
+            )
             with _server_errors(self.settings):
                 self.collection.upsert(
                     ids=list(ids[start:end]),
                     documents=batch_texts,
-                    embeddings=cast(Any, embeddings),
+                    embeddings=cast(Any, batch_embeddings),
                     metadatas=[_clean_metadata(m) for m in metadatas[start:end]],
                 )
         if ids:
@@ -249,6 +256,9 @@ class KnowledgeStore:
                     embedding_function=self._function,  # type: ignore[arg-type]  # see open()
                 )
             token = (current.metadata or {}).get(_REVISION_KEY)
+        if token is not None:
+            # Every write through a KnowledgeStore sets a fresh token; counting too would cost a call.
+            return str(token)
         return f"{token}/{self.count()}"
 
     def clear(self) -> None:
@@ -310,13 +320,15 @@ class KnowledgeStore:
         *,
         n_results: int,
         where: Mapping[str, Any] | None = None,
+        ids: Sequence[str] | None = None,
         include_payload: bool = True,
     ) -> list[VectorMatch]:
         """Nearest chunks to ``embedding`` by cosine distance (0 = same direction, 2 = opposite).
 
         With ``include_payload=False`` the matches carry ids and distances only (empty text and
         metadata): reading documents and metadata back is most of a query's cost (15 of 17 ms on
-        500 chunks), and the retriever already holds both in its lexical index.
+        500 chunks), and the retriever already holds both in its lexical index. ``ids`` restricts
+        the search to those chunks.
         """
         if n_results < 1:
             return []
@@ -326,20 +338,21 @@ class KnowledgeStore:
                 query_embeddings=cast(Any, [list(embedding)]),
                 n_results=n_results,
                 where=cast(Any, dict(where)) if where else None,
+                ids=list(ids) if ids is not None else None,
                 include=include,
             )
-        ids = result["ids"][0]
+        found = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
         # Documents and metadatas are absent when not included: pad with None.
         raw_documents: Any = result.get("documents")
         raw_metadatas: Any = result.get("metadatas")
-        documents: Sequence[str | None] = raw_documents[0] if raw_documents else [None] * len(ids)
-        metadatas: Sequence[Any] = raw_metadatas[0] if raw_metadatas else [None] * len(ids)
+        documents: Sequence[str | None] = raw_documents[0] if raw_documents else [None] * len(found)
+        metadatas: Sequence[Any] = raw_metadatas[0] if raw_metadatas else [None] * len(found)
         return [
             VectorMatch(
                 id=i, distance=float(d), text=t or "", metadata=cast(Mapping[str, MetadataValue], m or {})
             )
-            for i, d, t, m in zip(ids, distances, documents, metadatas, strict=True)
+            for i, d, t, m in zip(found, distances, documents, metadatas, strict=True)
         ]
 
     def stats(self) -> KnowledgeStats:

@@ -13,7 +13,7 @@ from knowledge.ingest import (
     parse_document,
     slugify,
 )
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, KnowledgeStoreUnavailable
 
 EXAMPLE_DOCS = {
     "services/checkout",
@@ -349,10 +349,23 @@ def test_queued_writes_keep_the_last_operation_per_id(store: KnowledgeStore) -> 
 
     first, second = chunk_document(_document("# Doc\n\n## A\n\none\n\n## B\n\ntwo\n"))
     writes = _PendingWrites(store, batch_size=2)
-    writes.delete([first.id])
-    writes.upsert([first, second])  # reaches the batch size: flushed
-    assert store.count() == 2
-    writes.upsert([first])
-    writes.delete([first.id])
-    writes.flush()
+    try:
+        writes.delete([first.id])
+        writes.upsert([first, second])  # reaches the batch size: flushed, written by the writer thread
+        writes.wait()
+        assert store.count() == 2
+        writes.upsert([first])
+        writes.delete([first.id])
+        writes.close()
+    finally:
+        writes.shutdown()
     assert _ids(store) == {second.id}
+
+
+def test_a_failed_background_write_raises_and_stops_the_ingest(store: KnowledgeStore, knowledge_dir: Path) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise KnowledgeStoreUnavailable("Chroma server http://127.0.0.1:9 is not reachable")
+
+    store.upsert = refuse  # type: ignore[method-assign]  # simulate the server going down mid-ingest
+    with pytest.raises(KnowledgeStoreUnavailable, match="not reachable"):
+        ingest_paths(store, [knowledge_dir])
