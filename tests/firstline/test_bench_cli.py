@@ -1,0 +1,18 @@
+from pathlib import Path
+
+import pytest
+
+from firstline.cli import main
+
+
+def test_bench_petshop_names_a_bad_dataset_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope"
+    assert main(["bench", "petshop", str(missing), "--out", str(tmp_path / "out"), "--inject", "0"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_bench_petshop_help_explains_the_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "petshop", "--help"])
+    out = capsys.readouterr().out
+    assert "ac1" in out and "specificity" in out
