@@ -1,7 +1,8 @@
 """Command line for the simulator.
 
     python -m evals.sim serve checkout-migration [--port 8321]      (a library name or a YAML path)
-        Serve the scenario on loopback; prints the tools: mapping for config.yaml. Ctrl-C stops it.
+        Serve the scenario on loopback; prints the tools: mapping for config.yaml and writes the
+        scenario's service catalog (for knowledge.catalog). Ctrl-C stops it.
     python -m evals.sim alert evals/scenarios/checkout-migration.yaml CheckoutHighErrorRate [--anchor 2026-11-20T19:42:00Z]
         Print the Alertmanager webhook payload of a scenario alert (anchored now unless --anchor).
     python -m evals.sim schema
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from evals.sim.library import load_scenario
 from evals.sim.scenario import ScenarioError, write_schema
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sim = start_sim(scenario, host=args.host, port=args.port)
     print(f"serving scenario {scenario.name!r} at {sim.base_url} (alert time {sim.world.anchor_time.isoformat()})")
-    print(json.dumps({"tools": sim.tools_config()}, indent=2))
+    catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sim-")) / "catalog.yaml")
+    print(json.dumps({"tools": sim.tools_config(), "knowledge": {"catalog": str(catalog)}}, indent=2))
     try:
         while sim.running:
             time.sleep(0.5)

@@ -52,7 +52,14 @@ Skeleton (see ``evals/scenarios/checkout-migration.yaml`` for a complete one, an
     expected:
       incident: true
       severity: SEV1
-      root_cause: {entity: checkout, category: migration, change: migration-0042}
+      resolution: remediate                  # remediate | escalate | close
+      root_cause: {entity: checkout, category: migration, change_id: migration-0042}
+      acceptable_remediations: [{tool: kubernetes.rollout_undo, args: {namespace: shop, name: checkout}}]
+      requires_approval: [kubernetes.rollout_undo]
+      comms_facts: [checkout, rolled back]
+      evidence_sources: [metrics, logs, changes, kubernetes]
+
+Every field is documented in ``evals/scenarios/README.md``.
 
 Load a file with `load_scenario`; a problem raises `ScenarioError` whose message names the file and
 the field (``faults[0].target: unknown service 'chekout' ...``).

@@ -217,7 +217,10 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
             from tools.registry import available_kinds
 
-            snippet = {"knowledge": {"catalog": str(catalog)}, "tools": sim.tools_config(kinds=set(available_kinds()))}
+            tools = sim.tools_config(kinds=set(available_kinds()))
+            if "page_id" not in tools.get("statuspage", {"page_id": None}):
+                tools.pop("statuspage")  # the scenario has no status page: there is nothing to point at
+            snippet = {"knowledge": {"catalog": str(catalog)}, "tools": tools}
             console.info("config to point at it (or let --write-config PATH write a whole file):")
             console.info(yaml.safe_dump(snippet, sort_keys=False).rstrip())
         if args.alert_file:
