@@ -106,7 +106,7 @@ def triggering_change(bundle: EvidenceBundle, entity: str) -> ChangeFact | None:
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     hypotheses: list[Hypothesis] = []
     symptoms = symptom_hypotheses(bundle)
-    linked = [c for c in bundle.changes if c.linked_tokens]
+    linked = [c for c in bundle.changes if c.linked_tokens and c.score >= LINKED]
     top_change = bundle.changes[0] if bundle.changes else None
     if symptoms and not linked and not (top_change is not None and top_change.kind in SEMANTIC_CHANGES and top_change.score >= 0.4):
         # A failure mode the logs name outranks a change that shares nothing with the errors; the change,
@@ -120,14 +120,18 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 "score": max(lead.score, 0.7),
                 "change_id": trigger.id,
             })
+        # Other failure modes in the same logs and unhealthy pods are co-symptoms: they support the lead.
+        support = [i for h in symptoms[1:] for i in h.evidence_ids]
+        if bundle.pods is not None and not bundle.pods.healthy:
+            support.append(bundle.pods.evidence_id)
+        lead = lead.model_copy(update={"evidence_ids": [*lead.evidence_ids, *support]})
         hypotheses.append(lead)
-        hypotheses.extend(symptoms[1:])
     for change in bundle.changes:  # already ranked: a change related to a stronger one is folded into it
         if any(change.evidence_id in h.evidence_ids for h in hypotheses):
             continue
         hypotheses.append(change_hypothesis(change, bundle))
     pods = bundle.pods
-    if pods is not None and not pods.healthy:
+    if pods is not None and not pods.healthy and not any(pods.evidence_id in h.evidence_ids for h in hypotheses):
         reasons = set(pods.reasons)
         category = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
