@@ -157,15 +157,15 @@ def resolve_kind(name: str, raw: Mapping[str, Any], kinds: Mapping[str, type[Ada
     return adapter_cls, settings
 
 
+SECRET_PARAM_WORDS = ("sig", "token", "key", "code", "secret", "auth", "pass")
+
+
 def url_secrets(url: str) -> list[str]:
     """The values to redact for a URL that is itself a secret: the URL, its query, credential-like parameters."""
     parsed = httpx.URL(url)
     secrets = [url, parsed.query.decode()]
     secrets += [v for k, v in parsed.params.multi_items() if any(w in k.lower() for w in SECRET_PARAM_WORDS)]
     return secrets
-
-
-SECRET_PARAM_WORDS = ("sig", "token", "key", "code", "secret", "auth", "pass")
 
 
 def build_instance(
@@ -207,7 +207,7 @@ def build_instance(
 
 
 class ToolInfo(BaseModel):
-    """One call of one instance, as `firstline tools list` shows it."""
+    """One call of one configured instance (the LLM reasoner offers the read-only ones as tools)."""
 
     tool: str
     instance: str
