@@ -14,11 +14,12 @@ content type says.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import structlog
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -150,3 +151,18 @@ def build_app(service: IntakeService, authenticators: dict[str, SourceAuth], *, 
         ],
         lifespan=lifespan,
     )
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server without its own signal capture: uvicorn re-raises SIGTERM after a graceful
+    shutdown, so the process would die of it. ``serve`` installs handlers that call `request_exit`."""
+
+    exit_signal: int | None = None
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self, sig: int) -> None:
+        self.exit_signal = sig
+        self.should_exit = True

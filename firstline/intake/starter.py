@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -42,8 +43,10 @@ async def record_only(request: InvestigationRequest) -> str:
 class RuntimeStarter:
     """Runs the incident workflow in this process through `open_runtime(config)`."""
 
-    def __init__(self, config: FirstlineConfig) -> None:
+    def __init__(self, config: FirstlineConfig, **runtime_options: Any) -> None:
+        """``runtime_options`` go to `open_runtime` (e.g. ``knowledge=None`` in tests)."""
         self.config = config
+        self.runtime_options = runtime_options
         self._stack: AsyncExitStack | None = None
         self._responder: Responder | None = None
 
@@ -53,7 +56,7 @@ class RuntimeStarter:
 
             stack = AsyncExitStack()
             try:
-                self._responder = await stack.enter_async_context(open_runtime(self.config))
+                self._responder = await stack.enter_async_context(open_runtime(self.config, **self.runtime_options))
             except BaseException:
                 await stack.aclose()
                 raise
