@@ -76,17 +76,19 @@ class IntakeSource(BaseModel):
 
 
 class GroupingSettings(BaseModel):
-    """When alerts become one incident: same environment, within the window, and related by service or labels."""
+    """When alerts become one incident: same environment, and related by service, labels or topology in time."""
 
     model_config = ConfigDict(extra="forbid")
 
     window_minutes: float = Field(
-        default=30, gt=0, le=24 * 60, description="An incident takes new related alerts until this long after its last alert."
+        default=30, gt=0, le=24 * 60,
+        description="A new alert joins an incident whose alerts on the same service (or with the same same_labels value) "
+        "were delivered this recently.",
     )
     topology_window_minutes: float = Field(
         default=10, gt=0, le=24 * 60,
-        description="An alert on a related (not the same) service joins only this soon after the incident's latest new "
-        "alert: a cascade spreads in minutes, and a busy estate would otherwise glue unrelated problems together.",
+        description="An alert on a related service (a caller or dependency in the catalog) joins only an incident opened "
+        "this recently: a cascade spreads in minutes, and a busy estate would otherwise glue unrelated problems together.",
     )
     max_hops: int = Field(
         default=2, ge=0, le=6, description="Catalog dependency hops that still relate two services (0: same service only)."
