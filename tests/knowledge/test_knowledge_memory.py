@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,103 +18,7 @@ from knowledge.records import (
 )
 from knowledge.retrieval import KnowledgeRetriever
 from knowledge.store import KnowledgeStore
-
-NOW = datetime(2026, 11, 22, 3, 46, 35, tzinfo=UTC)
-
-
-def make_record(
-    incident_id: str = "inc-1",
-    *,
-    started: datetime = NOW,
-    service: str = "checkout",
-    alert: str = "CheckoutHighErrorRate",
-    category: str = "migration",
-    entity: str = "checkout",
-    status: str = "resolved",
-    follow_ups: list[Any] | None = None,
-) -> dict[str, Any]:
-    """A record shaped like ``IncidentState.record()`` (trimmed to what memory reads)."""
-    at = started.isoformat().replace("+00:00", "Z")
-
-    def later(minutes: float) -> str:
-        return (started + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-
-    record: dict[str, Any] = {
-        "id": incident_id,
-        "status": status,
-        "severity": "SEV1",
-        "service": service,
-        "summary": f"SEV1: {service} 5xx ratio above 5% on {service} (customer-facing, tier 1).",
-        "diagnosis": {
-            "root_cause": "migration 0042 renamed orders.customer_id to buyer_id while the code still read customer_id",
-            "category": category,
-            "entity": entity,
-            "confidence": 0.9,
-            "inconclusive": False,
-            "reasoner": "deterministic",
-            "evidence": [
-                {
-                    "id": "r1-e1",
-                    "source": "loki.query_range",
-                    "query": '{app="checkout"} |= "ERROR"',
-                    "observation": 'log pattern x38 since the onset, e.g. ERROR column "customer_id" does not exist',
-                },
-                {
-                    "id": "r1-e2",
-                    "source": "knowledge:runbooks/checkout-5xx.md#rollback",
-                    "query": "knowledge.search(...)",
-                    "observation": "runbook 'Runbook: checkout 5xx errors'",
-                },
-            ],
-            "ruled_out": [{"what": "deploy of inventory", "why": "no identifier in common with the error lines"}],
-            "candidates": [],
-        },
-        "actions": [
-            {
-                "id": "comms-opened-chat",
-                "tool": "slack.post_message",
-                "title": "Chat update",
-                "kind": "communication",
-                "status": "executed",
-                "approval": {"decision": "approved", "by": "policy:auto", "at": later(0.2), "comment": ""},
-            },
-            {
-                "id": "restart-1",
-                "tool": "kubernetes.rollout_restart",
-                "title": "Restart deployment/checkout",
-                "kind": "remediation",
-                "status": "rejected",
-                "approval": {"decision": "rejected", "by": "bob", "at": later(1), "comment": "not a pod problem"},
-            },
-            {
-                "id": "rollback-1",
-                "tool": "kubernetes.rollout_undo",
-                "title": "Roll back deployment/checkout in shop from revision 7 to 6",
-                "kind": "remediation",
-                "status": "verified",
-                "approval": {"decision": "approved", "by": "alice", "at": later(2), "comment": "go"},
-            },
-        ],
-        "verification": {"ok": True, "detail": "error ratio 0.0020 vs baseline 0.0020", "at": later(12)},
-        "communications": [],
-        "timeline": [
-            {"at": at, "actor": "triage", "kind": "triaged", "text": "SEV1"},
-            {"at": later(3), "actor": "execution", "kind": "executed", "text": "ran Roll back deployment/checkout in shop from revision 7 to 6"},
-            {"at": later(12), "actor": "verification", "kind": "verified", "text": "back to baseline"},
-        ],
-        "alert": {
-            "name": alert,
-            "title": f"{service} 5xx ratio above 5%",
-            "service": service,
-            "started_at": at,
-            "links": ["https://runbooks.example.test/checkout-5xx"],
-        },
-        "external_refs": {"statuspage_link": "https://status.example.test/inc/1", "chat_ts": "1.2"},
-    }
-    if follow_ups is not None:
-        record["follow_ups"] = follow_ups
-    return record
-
+from tests.knowledge.conftest import NOW, make_record
 
 # -- reading records ------------------------------------------------------------------------------
 
