@@ -690,9 +690,3 @@ class CorrelationEngine:
             del self._suppressed[tracked.key]
             if self.alerts.get(tracked.key) is tracked:
                 del self.alerts[tracked.key]
-
-    # -- views -----------------------------------------------------------------------------------
-
-    def find(self, incident_id: str) -> Incident | None:
-        incident = self.incidents.get(incident_id)
-        return incident.root() if incident else None

@@ -14,6 +14,7 @@ content type says.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -94,7 +95,7 @@ def build_app(service: IntakeService, authenticators: dict[str, SourceAuth], *, 
             return _error(401, "unauthenticated", str(exc))
         try:
             result = await service.accept(source, headers, body)
-        except OSError as exc:  # the inbox cannot be written (disk full...): 503, so the sender retries
+        except (OSError, sqlite3.Error) as exc:  # the inbox cannot be written (disk full...): 503, so the sender retries
             log.error("intake.inbox_unavailable", source=source, error=repr(exc))
             return _error(503, "inbox_unavailable", f"the inbox could not store the delivery ({exc}); retry later")
         if isinstance(result, Accepted):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -257,9 +258,8 @@ class IntakeService:
             if decision.kind == "investigate":
                 fields = run_request_fields(incident, self.topology, decision.revision, decision.reasons)
                 requests.append(RunRequest(incident.id, decision.revision, fields["workflow_id"], decision.reasons, fields["alert"]))
-            if decision.kind != "opened" or incident.revision == 0:
-                log.info("intake.decision", kind=decision.kind, incident_id=incident.id, revision=decision.revision or None,
-                         reasons="; ".join(decision.reasons) or None, into=decision.into.id if decision.into else None)
+            log.info("intake.decision", kind=decision.kind, incident_id=incident.id, revision=decision.revision or None,
+                     reasons="; ".join(decision.reasons) or None, into=decision.into.id if decision.into else None)
 
         def write() -> list[RunRequest]:
             fresh = []
@@ -277,7 +277,16 @@ class IntakeService:
                         fresh.append(request)
             return fresh
 
-        return await self._db(write)
+        # The engine has moved on: these decisions must reach the disk. SQLite errors here are transient
+        # (locked, disk full); retry, holding the worker back, rather than lose a requested investigation.
+        delay = 0.5
+        while True:
+            try:
+                return await self._db(write)
+            except sqlite3.OperationalError as exc:
+                log.error("intake.store_retry", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _tick(self) -> None:
         last_prune = 0.0

@@ -339,3 +339,17 @@ async def test_dry_run_starter_records_without_starting(start_service: Any) -> N
     [run] = (await intake.client.get(f"/v1/incidents/{incident['id']}")).json()["runs"]
     assert run["state"] == "started" and run["detail"] == "not started (dry run)"
     assert json.loads(json.dumps(run))  # JSON-ready
+
+
+async def test_a_full_disk_answers_503_so_the_sender_retries(start_service: Any) -> None:
+    import sqlite3
+
+    intake = await start_service()
+
+    def full(*args: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    intake.service.inbox.enqueue = full
+    response = await intake.post("alertmanager", fixture_bytes("alertmanager", "firing"))
+    assert response.status_code == 503 and response.json()["error"] == "inbox_unavailable"
+    assert "retry" in response.json()["message"]
