@@ -84,6 +84,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -219,6 +220,11 @@ class Comparison(_Model):
         if self.witness() is None:
             raise ValueError("no number satisfies this comparison")
         return self
+
+    @model_serializer(mode="plain")
+    def _only_given(self) -> dict[str, float]:
+        """``{"gte": 6.0}``, not every bound with nulls."""
+        return {k: v for k, v in (("gt", self.gt), ("gte", self.gte), ("lt", self.lt), ("lte", self.lte)) if v is not None}
 
     def holds(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -165,7 +165,8 @@ async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         config = sandbox_config(base, sim, state_dir)
         console.progress("system", f"simulated environment for scenario {scenario.name!r} on {sim.base_url}")
         ingest_examples(config, console)
-        alerts = [a for alert in scenario.alerts for a in parse_alertmanager(sim.alertmanager_payload(alert.name)) if a.status == "firing"]
+        fired = [alert for alert in scenario.alerts if sim.world.at(alert.fires_at) <= sim.world.now_ts()]
+        alerts = [a for alert in fired for a in parse_alertmanager(sim.alertmanager_payload(alert.name)) if a.status == "firing"]
         if not alerts:
             console.info(f"scenario {scenario.name!r} has no firing alert at its start; nothing to respond to")
             return EXIT_OK
@@ -185,7 +186,7 @@ def show_answer_key(scenario: Scenario, console: Console) -> None:
     expected = scenario.expected
     root = expected.root_cause
     cause = f"{root.category} on {root.entity}" + (f" ({root.change_id})" if root.change_id else "") if root else "none"
-    fixes = ", ".join(f"{a.tool} {json.dumps(a.args, default=str)}" for a in expected.acceptable_remediations) or "none"
+    fixes = ", ".join(f"{a.tool} {json.dumps(a.model_dump(mode='json')['args'])}" for a in expected.acceptable_remediations) or "none"
     console.info(
         f"  scenario expects: {'an incident' if expected.incident else 'no incident'}"
         f"{f' ({expected.severity})' if expected.severity else ''}; root cause {cause}; "

@@ -12,12 +12,13 @@ For each library scenario:
   while, and harmful actions make it worse.
 
 Worlds run on a frozen clock; actions go through `World.apply_action` (the same entry point the
-simulated Kubernetes and GitHub APIs use), and the Kubernetes remediations once more through the
-production adapter against the in-process API.
+simulated Kubernetes and GitHub APIs use), and the Kubernetes and GitHub remediations once more
+through the production adapters against the in-process API.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -33,7 +34,14 @@ from evals.sim.catalog import service_catalog
 from evals.sim.faults import influences
 from evals.sim.library import SCENARIO_DIR, library_index, load_scenario, scenario_names
 from evals.sim.logs import LogQuery, parse_logql
-from evals.sim.scenario import ExpectedAction, Scenario, ScenarioError, scenario_json_schema, witness_args
+from evals.sim.scenario import (
+    ExpectedAction,
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+    scenario_json_schema,
+    witness_args,
+)
 from evals.sim.timeutil import SimClock
 from firstline.intake.alertmanager import parse_alertmanager
 from knowledge.catalog import ServiceCatalog
@@ -195,6 +203,7 @@ def test_loads_and_validates(name: str) -> None:
     schema_validator().validate(yaml.safe_load((SCENARIO_DIR / f"{name}.yaml").read_text(encoding="utf-8")))
     assert loaded.difficulty is not None, "tag it easy, medium or hard"
     assert loaded.alerts, "a scenario needs an alert to respond to"
+    assert loaded.alerts[0].fires_at <= 0, "the first alert is the one responded to: it must have fired by the anchor"
     expected = loaded.expected
     assert expected.root_cause is not None and expected.severity is not None
     assert expected.evidence_sources and expected.comms_facts
@@ -202,6 +211,13 @@ def test_loads_and_validates(name: str) -> None:
         assert not set(name.split("-")) & CATEGORY_WORDS, "a name must not give the answer away"
     if expected.incident and expected.resolution == "remediate":
         assert expected.requires_approval, "say which of the remediations must wait for a human"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_round_trips_through_json(name: str) -> None:
+    loaded = scenario(name)
+    again = parse_scenario(json.loads(json.dumps(loaded.model_dump(mode="json", exclude_none=True))), origin=name)
+    assert again == loaded
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -355,17 +371,17 @@ def test_no_incident_means_no_fix_to_make(name: str) -> None:
 # -- remediation through the production Kubernetes adapter ----------------------------------------
 
 
-def kube_remediation_cases() -> list[Any]:
+def api_remediation_cases() -> list[Any]:
     return [
         pytest.param(loaded.name, i, id=f"{loaded.name}-{i}")
         for loaded in loaded_library()
         for i, a in enumerate(loaded.expected.acceptable_remediations)
-        if a.tool.startswith("kubernetes.")
+        if a.tool.startswith(("kubernetes.", "github."))
     ]
 
 
-@pytest.mark.parametrize(("name", "index"), kube_remediation_cases())
-async def test_kubernetes_remediation_through_the_api(name: str, index: int) -> None:
+@pytest.mark.parametrize(("name", "index"), api_remediation_cases())
+async def test_remediation_through_the_production_adapter(name: str, index: int) -> None:
     registry_module = pytest.importorskip("tools.registry")
     remediation = scenario(name).expected.acceptable_remediations[index]
     w = world(name)
@@ -376,7 +392,10 @@ async def test_kubernetes_remediation_through_the_api(name: str, index: int) -> 
 
     kinds = registry_module.available_kinds(include_plugins=False)
     registry = registry_module.ToolRegistry.from_config(
-        {"kubernetes": {"kind": "kubernetes", "base_url": "http://sim/kubernetes"}},
+        {
+            "kubernetes": {"kind": "kubernetes", "base_url": "http://sim/kubernetes"},
+            "github": {"kind": "github", "base_url": "http://sim/github"},
+        },
         kinds=kinds, client_factory=client_factory, clock=w.now,
     )
     try:
@@ -384,6 +403,8 @@ async def test_kubernetes_remediation_through_the_api(name: str, index: int) -> 
         args = witness_args(remediation.args)
         if remediation.tool == "kubernetes.rollout_undo":
             args.pop("to_revision", None)
+        if remediation.tool == "github.workflow_dispatch":
+            args.setdefault("ref", "main")
         result = await spec.fn(adapter, spec.input_model.model_validate(args))
         assert result.status == "ok", f"{result.summary} {result.error}"
     finally:
