@@ -46,6 +46,11 @@ _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Page size for full scans (lexical index, stale-chunk diffing); well under Chroma's max batch size.
 _PAGE = 1000
 _REVISION_KEY = "firstline_revision"
+# HNSW build parameters for new collections. Chroma's defaults (ef_construction 100, 16 neighbours)
+# spent 26 CPU seconds inserting 10,000 hashed 2048-d chunks; 64/12 spent 20 with the same top-50
+# neighbours for every test query (48/8 was faster but found only 76% of them). Existing collections
+# keep the parameters they were created with.
+_HNSW: dict[str, Any] = {"space": "cosine", "ef_construction": 64, "max_neighbors": 12}
 
 
 class KnowledgeStoreError(RuntimeError):
@@ -185,7 +190,7 @@ class KnowledgeStore:
                 collection = client.get_or_create_collection(
                     settings.collection,
                     embedding_function=function,  # type: ignore[arg-type]  # chroma types the EF over Embeddable
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration=cast(Any, {"hnsw": _HNSW}),
                 )
         except ValueError as exc:
             if "Embedding function conflict" in str(exc):

@@ -297,3 +297,14 @@ def test_local_embedder_embeds_offline_with_the_packaged_model(monkeypatch: pyte
     assert embedder.dimension == len(query) == 384
     assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-4
     assert float(np.dot(query, close)) > float(np.dot(query, far))
+
+
+def test_hashing_char_ngrams_are_exactly_scikit_learns_char_wb() -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from knowledge.embedders import char_wb_ngrams
+
+    texts = ["Hello  World\tfoo\nBAR a ab abc", "", "Ünïcode straße café", 'column "customer_id" does not exist (42703)']
+    reference = HashingVectorizer(n_features=2048, analyzer="char_wb", ngram_range=(3, 5), norm=None)
+    assert [reference.build_analyzer()(t) for t in texts] == [char_wb_ngrams(t) for t in texts]
+    assert (reference.transform(texts) != HashingEmbedder()._chars.transform(texts)).nnz == 0
