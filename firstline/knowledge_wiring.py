@@ -1,15 +1,19 @@
-"""Knowledge store wiring: open the configured store, ingest paths with progress."""
+"""Knowledge store wiring: open the configured store, ingest paths with progress, write incidents back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from firstline.config import KnowledgeSettings
 from knowledge.catalog import ServiceCatalog
+from knowledge.embedders import EmbeddingError
 from knowledge.ingest import IngestReport
+from knowledge.memory import RememberedIncident
+from knowledge.records import IncidentRecordError
 from knowledge.service import KnowledgeBase, open_knowledge
 from knowledge.store import KnowledgeStoreError
 
@@ -40,3 +44,18 @@ def ingest(
 ) -> IngestReport:
     catalog = ServiceCatalog.load(settings.catalog) if settings.catalog.exists() else None
     return open_store(settings).ingest(list(paths), catalog=catalog, on_progress=progress)
+
+
+def remember_ended_incident(kb: KnowledgeBase | None, record: Mapping[str, Any]) -> RememberedIncident | None:
+    """Write an ended incident (its record, as a dict) back to memory; None when it could not be.
+
+    Memory must never fail an incident: a store that is down, an embedder error or a record memory
+    cannot read is logged with the incident id and the reason, and the caller goes on.
+    """
+    if kb is None:
+        return None
+    try:
+        return kb.remember_incident(record)
+    except (KnowledgeStoreError, EmbeddingError, IncidentRecordError) as exc:
+        log.warning("incident_not_remembered", incident_id=record.get("id"), error=str(exc))
+        return None
