@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from firstline.config import KnowledgeSettings
+from firstline.config import FirstlineConfig, KnowledgeSettings
 from knowledge.catalog import ServiceCatalog
 from knowledge.embedders import EmbeddingError
 from knowledge.ingest import IngestReport
@@ -18,6 +18,18 @@ from knowledge.service import KnowledgeBase, open_knowledge
 from knowledge.store import KnowledgeStoreError
 
 log = structlog.get_logger("firstline.knowledge")
+
+
+def knowledge_settings(config: FirstlineConfig) -> KnowledgeSettings:
+    """``config.knowledge`` with an ``openai-compatible`` embedder's missing ``base_url`` and
+    ``api_key_env`` taken from ``config.llm``: one endpoint serves the model and the embeddings."""
+    settings = config.knowledge
+    embedder = dict(settings.embedder)
+    if embedder.get("kind") != "openai-compatible":
+        return settings
+    embedder.setdefault("base_url", config.llm.base_url)
+    embedder.setdefault("api_key_env", config.llm.api_key_env)
+    return settings.model_copy(update={"embedder": embedder})
 
 
 def open_store(settings: KnowledgeSettings) -> KnowledgeBase:

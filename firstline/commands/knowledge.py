@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from firstline.commands import EXIT_OK, EXIT_USAGE, REPO_ROOT, CommandError, add_common, load, write_json
 from firstline.config import FirstlineConfig
 from firstline.console import Console
+from firstline.knowledge_wiring import knowledge_settings
 from knowledge.catalog import CatalogError, ServiceCatalog
 from knowledge.embedders import (
     Embedder,
@@ -42,7 +43,7 @@ EMBEDDER_CHOICES = ("hashing", "local")
 def open_kb(config: FirstlineConfig) -> KnowledgeBase:
     """The configured knowledge base; an unreachable server or a wrong embedder is a clear CommandError."""
     try:
-        return open_knowledge(config.knowledge)
+        return open_knowledge(knowledge_settings(config))
     except KnowledgeStoreUnavailable as exc:
         raise CommandError(f"knowledge.chroma: {exc}") from exc
     except EmbedderMismatchError as exc:

@@ -46,3 +46,25 @@ def test_a_failed_write_back_is_logged_not_raised(tmp_path: Path) -> None:
         ("incident_not_remembered", "inc-9"),
     ]
     assert "not reachable" in logs[0]["error"] and "'service' (or 'alert.service') is missing" in logs[1]["error"]
+
+
+def test_an_openai_compatible_embedder_defaults_to_the_model_endpoint() -> None:
+    from firstline.config import parse_config
+    from firstline.knowledge_wiring import knowledge_settings
+
+    config = parse_config(
+        {
+            "llm": {"base_url": "http://127.0.0.1:11434/v1", "api_key_env": None},
+            "knowledge": {"embedder": {"kind": "openai-compatible", "model": "nomic-embed-text", "dimension": 768}},
+        }
+    )
+    explicit = parse_config(
+        {"knowledge": {"embedder": {"kind": "openai-compatible", "model": "m", "dimension": 8, "base_url": "http://embed:9/v1"}}}
+    )
+
+    assert knowledge_settings(config).embedder == {
+        "kind": "openai-compatible", "model": "nomic-embed-text", "dimension": 768,
+        "base_url": "http://127.0.0.1:11434/v1", "api_key_env": None,
+    }
+    assert knowledge_settings(explicit).embedder["base_url"] == "http://embed:9/v1"
+    assert knowledge_settings(parse_config({})).embedder == {"kind": "default"}
