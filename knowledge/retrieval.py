@@ -134,7 +134,7 @@ class _LexicalIndex:
 
 
 class _VectorCache:
-    """Stored vectors by chunk id, least recently used dropped past ``max_bytes``.
+    """Stored vectors by chunk id (unit length), least recently used dropped past ``max_bytes``.
 
     Chunk ids are content hashes, so a cached vector never goes stale: a changed chunk has a new id.
     """
@@ -156,7 +156,10 @@ class _VectorCache:
                 found[chunk_id] = vector
         for start in range(0, len(missing), _FETCH_PAGE):
             fetched_ids, matrix = store.get_embedding_matrix(missing[start : start + _FETCH_PAGE])
-            for chunk_id, vector in zip(fetched_ids, matrix, strict=True):
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(fetched_ids) else matrix
+            # Kept unit-length (float32), so a similarity is one matrix-vector product.
+            units = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0) if len(fetched_ids) else matrix
+            for chunk_id, vector in zip(fetched_ids, units, strict=True):
                 found[chunk_id] = vector
                 self._vectors[chunk_id] = vector
                 self._bytes += vector.nbytes
@@ -337,9 +340,8 @@ class KnowledgeRetriever:
         ids = [chunk_id for chunk_id in allowed_ids if chunk_id in vectors]
         if not ids:
             return {}
-        matrix = np.vstack([vectors[chunk_id] for chunk_id in ids]).astype(np.float64)
-        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query_vector) or 1.0)
-        similarity = np.divide(matrix @ query_vector, norms, out=np.zeros(len(ids)), where=norms > 0)
+        unit_query = (query_vector / (np.linalg.norm(query_vector) or 1.0)).astype(np.float32)
+        similarity = np.vstack([vectors[chunk_id] for chunk_id in ids]) @ unit_query
         best = np.argsort(-similarity, kind="stable")[:n]
         return {ids[i]: float(similarity[i]) for i in best}
 

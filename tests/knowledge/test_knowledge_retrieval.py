@@ -260,3 +260,36 @@ def test_demo_incident_query_finds_runbook_and_postmortem(retriever: KnowledgeRe
     assert runbook[0].source_id == "knowledge:runbooks/checkout-5xx.md#check-recent-deploys-and-migrations"
     assert postmortem[0].doc_id == ORDERS_POSTMORTEM
     assert service_doc[0].doc_id == "services/checkout"
+
+
+# -- filtered vector search: exact over cached vectors, or Chroma restricted to the ids -----------
+
+
+@pytest.mark.parametrize(
+    ("service", "kind"),
+    [("checkout", None), (None, "postmortem"), ("checkout", "runbook"), (["checkout", "payments-db"], None)],
+)
+def test_exact_and_chroma_filtered_vector_search_agree(
+    examples_store: KnowledgeStore, service: str | list[str] | None, kind: str | None
+) -> None:
+    exact = KnowledgeRetriever(examples_store, lexical_weight=0.0)
+    through_chroma = KnowledgeRetriever(examples_store, lexical_weight=0.0, exact_search_limit=0)
+    query = "roll back the deploy when the migration broke orders"
+
+    exact_hits = exact.search(query, service=service, kind=kind, k=5, max_chunks_per_doc=3)
+    chroma_hits = through_chroma.search(query, service=service, kind=kind, k=5, max_chunks_per_doc=3)
+
+    assert exact_hits, "the filter matches example documents"
+    assert [h.chunk_id for h in exact_hits] == [h.chunk_id for h in chroma_hits]
+    assert [h.vector_score for h in exact_hits] == pytest.approx([h.vector_score for h in chroma_hits], abs=1e-5)
+    services = [service] if isinstance(service, str) else service
+    assert all((services is None or h.service in services) and (kind is None or h.kind == kind) for h in exact_hits)
+
+
+def test_vector_cache_stays_within_its_byte_budget(examples_store: KnowledgeStore) -> None:
+    retriever = KnowledgeRetriever(examples_store, vector_cache_bytes=3 * 2048 * 4)
+
+    hits = retriever.search("checkout errors", service="checkout", k=3)
+
+    assert hits
+    assert retriever._vectors._bytes <= 3 * 2048 * 4
