@@ -4,6 +4,7 @@ happy path, against respx for failures."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,10 @@ def test_the_commented_examples_in_config_yaml_are_valid() -> None:
     from firstline.config import FirstlineConfig
 
     text = (Path(__file__).resolve().parents[2] / "config.yaml").read_text()
-    examples = "\n".join(line.replace("  # ", "  ", 1) for line in text.splitlines() if line.startswith("  # "))
+    # Only the tools: section (other sections have prose comments at the same indentation).
+    section = text.split("\ntools:\n", 1)[1]
+    section = section[: next((m.start() for m in re.finditer(r"^\S", section, re.MULTILINE)), len(section))]
+    examples = "\n".join(line.replace("  # ", "  ", 1) for line in section.splitlines() if line.startswith("  # "))
     tools = yaml.safe_load("tools:\n" + examples)["tools"]
     assert {t["kind"] for t in tools.values()} >= {
         "prometheus", "elasticsearch", "argocd", "pagerduty", "pagerduty_events", "teams", "http_action",
