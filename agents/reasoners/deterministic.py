@@ -114,7 +114,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         lead = symptoms[0]
         trigger = triggering_change(bundle, lead.entity)
         if trigger is not None:
+            # A crash right after a change of the same service is that change's failure (a bad deploy);
+            # resource failure modes (disk, memory, pools...) keep their own name, the change is their trigger.
+            category = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
             lead = lead.model_copy(update={
+                "category": category,
                 "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
                 "evidence_ids": [*lead.evidence_ids, trigger.evidence_id],
                 "score": max(lead.score, 0.7),
@@ -131,6 +135,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             continue
         hypotheses.append(change_hypothesis(change, bundle))
     pods = bundle.pods
+    own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
+    if pods is not None and not pods.healthy and own_change is not None and not any("OOMKilled" in r for r in pods.reasons):
+        # Pods crashing after a strong change of their own service are that change's symptom, not a rival cause.
+        index = hypotheses.index(own_change)
+        hypotheses[index] = own_change.model_copy(update={"evidence_ids": [*own_change.evidence_ids, pods.evidence_id]})
     if pods is not None and not pods.healthy and not any(pods.evidence_id in h.evidence_ids for h in hypotheses):
         reasons = set(pods.reasons)
         category = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
