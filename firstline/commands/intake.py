@@ -11,12 +11,15 @@ import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load, write_json
 from firstline.config import FirstlineConfig
 from firstline.console import Console
 from firstline.intake.topology import Topology
+
+if TYPE_CHECKING:
+    from firstline.intake.server import QuietServer
 
 TARGETS = {"alerts_per_second": 5000, "peak_memory_mb": 500, "compression": 0.95, "purity": 0.95, "lost": 0}
 
@@ -44,18 +47,12 @@ def _loopback(host: str) -> bool:
         return False
 
 
-async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    import uvicorn
-
+def _serve_setup(args: argparse.Namespace, console: Console) -> tuple[FirstlineConfig, Any, Topology, dict[str, Any], list[str]]:
+    """Configuration, intake settings, topology and authenticators for ``serve``; refuses unsafe setups."""
     from firstline.intake.auth import AuthSetupError, build_authenticators
-    from firstline.intake.server import QuietServer, build_app
-    from firstline.intake.service import IntakeService
-    from firstline.intake.starter import RuntimeStarter, WorkflowStarter, record_only
 
     config = load(args)
-    settings = config.intake.model_copy(
-        update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    )
+    settings = config.intake.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
     topology = _topology(config, None, console, required=True)
     try:
         authenticators = build_authenticators(settings, os.environ)
@@ -70,26 +67,26 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
             "intake.sources.<name>.auth, or pass --allow-unauthenticated if a proxy in front authenticates",
             EXIT_USAGE,
         )
+    return config, settings, topology, authenticators, open_sources
+
+
+async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    import uvicorn
+
+    from firstline.intake.server import QuietServer, build_app
+    from firstline.intake.service import IntakeService
+    from firstline.intake.starter import RuntimeStarter, record_only
+
+    config, settings, topology, authenticators, open_sources = _serve_setup(args, console)
     runtime = None if args.dry_run else RuntimeStarter(config)
-    starter: WorkflowStarter = record_only if runtime is None else runtime
-    service = IntakeService(settings, topology, starter=starter)
-    app = build_app(service, authenticators)
-    server = QuietServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not the main thread
-            loop.add_signal_handler(sig, server.request_exit, sig)
-    task = asyncio.create_task(server.serve())
     try:
-        while not server.started and not task.done():
-            await asyncio.sleep(0.05)
-        if task.done():
-            try:
-                task.result()
-            except SystemExit:  # uvicorn exits on startup failures (port in use...) after logging why
-                pass
-            raise CommandError(f"the server did not start on {settings.host}:{settings.port} (see the log above)")
-        port = server.servers[0].sockets[0].getsockname()[1]
+        if runtime is not None:
+            await runtime.open()  # bad tool settings or an unset secret stop the start, naming the setting
+        service = IntakeService(settings, topology, starter=record_only if runtime is None else runtime)
+        config_ = uvicorn.Config(build_app(service, authenticators), host=settings.host, port=settings.port,
+                                 log_level="warning", access_log=False, lifespan="on")
+        server = QuietServer(config_)
+        port, task = await _start(server, settings.host, settings.port)
         console.info(f"firstline intake listening on http://{settings.host}:{port}")
         console.info(f"  POST /v1/alerts/{{{','.join(sorted(authenticators))}}}   GET /healthz   GET /v1/incidents   GET /openapi.json")
         console.info(f"  inbox: {settings.inbox}   catalog: {config.knowledge.catalog}")
@@ -98,15 +95,28 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         if open_sources:
             console.warn(f"sources without authentication: {', '.join(open_sources)}")
         await task
-        console.info(f"stopped ({signal.Signals(server.exit_signal).name if server.exit_signal else 'shutdown'}); "
-                     "accepted alerts not yet correlated stay in the inbox for the next start")
+        stop = signal.Signals(server.exit_signal).name if server.exit_signal else "shutdown"
+        console.info(f"stopped ({stop}); accepted alerts not yet correlated stay in the inbox for the next start")
     finally:
-        if not task.done():
-            server.should_exit = True
-            await asyncio.gather(task, return_exceptions=True)
         if runtime is not None:
             await runtime.aclose()
     return EXIT_OK
+
+
+async def _start(server: QuietServer, host: str, port: int) -> tuple[int, asyncio.Task[None]]:
+    """Run ``server`` in a task with graceful SIGINT/SIGTERM; the port it listens on, and the task."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            loop.add_signal_handler(sig, server.request_exit, sig)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if task.done():
+        with contextlib.suppress(SystemExit):  # uvicorn exits on startup failures (port in use...) after logging why
+            task.result()
+        raise CommandError(f"the server did not start on {host}:{port} (see the log above)")
+    return int(server.servers[0].sockets[0].getsockname()[1]), task
 
 
 def _summary(results: dict[str, Any], console: Console, *, bench: bool) -> None:

@@ -223,7 +223,7 @@ class CorrelationEngine:
         self._sequence = 0
         self._flapping: dict[str, TrackedAlert] = {}
         self._suppressed: dict[str, TrackedAlert] = {}
-        self._closed: deque[Incident] = deque()
+        self._closed: deque[tuple[float, Incident]] = deque()  # (closed at, incident), oldest first
         self._next_housekeeping = 0.0
 
     # -- the entry points ----------------------------------------------------------------------
@@ -522,7 +522,7 @@ class CorrelationEngine:
         source.resolution = f"merged into {target.id}"
         source.pending_due = None
         self.open.pop(source.id, None)
-        self._closed.append(source)
+        self._closed.append((now, source))
         self.stats.merges += 1
         self.decisions.append(Decision("merged", source, now, into=target))
         if target.revision:
@@ -585,7 +585,7 @@ class CorrelationEngine:
                 self.stats.resolved_before_investigation += 1
         self._unindex(incident)
         self.open.pop(incident.id, None)
-        self._closed.append(incident)
+        self._closed.append((now, incident))
         self.stats.resolved += 1
         self.decisions.append(Decision("resolved", incident, now, reasons=(resolution,)))
 
@@ -677,10 +677,10 @@ class CorrelationEngine:
             incident.active = 0
             self._close(incident, now, f"stale: no alert for {self.stale_after / 60:g} minutes")
         horizon = now - self.retention
-        while self._closed and (self._closed[0].closed_at or now) <= horizon:
-            incident = self._closed.popleft()
-            if incident.status == "open" or incident.closed_at is None or incident.closed_at > horizon:
-                continue  # reopened since; it is queued again when it closes
+        while self._closed and self._closed[0][0] <= horizon:
+            closed_at, incident = self._closed.popleft()
+            if incident.status == "open" or incident.closed_at != closed_at:
+                continue  # reopened since: queued again when it closed again (or will be)
             for key, tracked in incident.alerts.items():
                 if self.alerts.get(key) is tracked:
                     del self.alerts[key]

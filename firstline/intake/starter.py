@@ -50,7 +50,8 @@ class RuntimeStarter:
         self._stack: AsyncExitStack | None = None
         self._responder: Responder | None = None
 
-    async def _open(self) -> Responder:
+    async def open(self) -> Responder:
+        """Open the runtime now (``serve`` does, so broken tool settings stop it at start, not at the first incident)."""
         if self._responder is None:
             from firstline.wiring import open_runtime
 
@@ -64,7 +65,7 @@ class RuntimeStarter:
         return self._responder
 
     async def __call__(self, request: InvestigationRequest) -> str:
-        responder = await self._open()
+        responder = await self.open()
         outcome = await responder.start(request.alert)
         status = outcome.state.status
         if outcome.waiting_for is not None:

@@ -262,3 +262,17 @@ def test_replaying_the_same_events_gives_the_same_incidents() -> None:
         e = engine()
         runs.append([(o.incident.root().id if o.incident else o.reason) for o in map(e.process, events)])
     assert runs[0] == runs[1]
+
+
+def test_a_reopened_incident_does_not_hold_back_forgetting_the_others() -> None:
+    e = engine(retention_hours=1)
+    flappy = e.process(event("flap-1", "checkout", 0)).incident
+    other = e.process(event("disk-1", "search", 1)).incident
+    e.process(event("flap-1", "checkout", 60, "resolved"))
+    e.process(event("disk-1", "search", 61, "resolved"))
+    e.process(event("flap-1", "checkout", 120))  # reopens; stays open for hours with repeats
+    for t in range(1, 200):
+        e.process(event("flap-1", "checkout", 120 + t * 60))
+    assert flappy is not None and flappy.status == "open"
+    assert other is not None and other.id not in e.incidents  # closed more than an hour ago: forgotten
+    assert "disk-1" not in e.alerts and flappy.id in e.incidents
