@@ -78,6 +78,18 @@ def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentC
     return options
 
 
+def already_tried(option: RemediationOption, state: IncidentState) -> bool:
+    """An action of the same kind on the same target already ran: never repeat it. After a rollback,
+    "the previous revision" is the release that was just rolled back, so a second rollback would put
+    the suspect change back."""
+    target = (option.tool, option.args.get("namespace"), option.args.get("name"))
+    return any(
+        (a.tool, a.args.get("namespace"), a.args.get("name")) == target
+        for a in state.actions
+        if a.kind == "remediation" and a.status in ("executed", "verified", "failed")
+    )
+
+
 def describe_blast_radius(service: str, declared: str, ctx: AgentContext) -> str:
     entry = ctx.catalog.get(service)
     dependents = ctx.catalog.dependents_of(service)
@@ -92,7 +104,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
     ctx = runtime.context
     assert state.diagnosis is not None  # the supervisor routes here only with a diagnosis
     diagnosis = state.diagnosis
-    options = remediation_options(diagnosis, state.facts, ctx)
+    options = [o for o in remediation_options(diagnosis, state.facts, ctx) if not already_tried(o, state)]
     entries = []
     if not options:
         why = (

@@ -59,3 +59,16 @@ def test_investigation_rounds_are_bounded() -> None:
 
 def test_done_ends() -> None:
     assert next_node(_state(step="done"), 20, 2)[0] == "__end__"
+
+
+def test_an_action_that_already_ran_is_never_proposed_again() -> None:
+    from agents.reasoners.base import RemediationOption
+    from agents.remediation import already_tried
+
+    option = RemediationOption(id="rollback", tool="kubernetes.rollout_undo", args={"namespace": "shop", "name": "checkout", "to_revision": 7},
+                               title="roll back", rationale="r", risk="medium", addresses="checkout")
+    ran = _action("executed").model_copy(update={"args": {"namespace": "shop", "name": "checkout", "to_revision": 6}})
+    assert already_tried(option, _state(actions=[ran]))
+    other = ran.model_copy(update={"args": {"namespace": "shop", "name": "inventory"}})
+    assert not already_tried(option, _state(actions=[other]))
+    assert not already_tried(option, _state(actions=[_action("proposed")]))
