@@ -158,6 +158,12 @@ def test_serve_refuses_bad_setups_with_the_setting_named(tmp_path: Path) -> None
     exposed = firstline("--config", str(open_config), "serve", "--host", "0.0.0.0", "--port", "0")
     assert exposed.returncode == 2
     assert "refusing to listen on 0.0.0.0 with unauthenticated sources" in exposed.stderr
+    broken_tools = write_config(tmp_path)
+    broken_tools.write_text(broken_tools.read_text() + "tools:\n  github: {kind: github, base_url: https://api.github.com, "
+                            "token_env: FIRSTLINE_TEST_UNSET_GITHUB}\n", encoding="utf-8")
+    early = firstline("--config", str(broken_tools), "serve", "--port", "0")  # not --dry-run: the workflow runtime opens first
+    assert early.returncode == 2
+    assert "instance 'github': token_env names environment variable 'FIRSTLINE_TEST_UNSET_GITHUB'" in early.stderr
 
 
 def test_replay_command_writes_results(tmp_path: Path) -> None:
