@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from firstline.intake.pipeline import IntakePipeline
 from firstline.intake.scoring import Tally
 from firstline.intake.settings import IntakeSettings
@@ -42,6 +44,24 @@ def bench_settings(base: IntakeSettings, builder: StormBuilder) -> IntakeSetting
     return IntakeSettings.model_validate({**data, **builder.suppression_config()})
 
 
+def write_replay_config(directory: Path, builder: StormBuilder, settings: IntakeSettings) -> Path:
+    """``storm-catalog.yaml`` (the storm's estate) and ``storm-config.yaml`` (these intake settings, that
+    catalog), so ``firstline --config DIR/storm-config.yaml intake replay DIR/storm.jsonl`` decides the same."""
+    directory.mkdir(parents=True, exist_ok=True)
+    catalog = directory / "storm-catalog.yaml"
+    services = {
+        name: {"dependencies": deps, "kind": {"app": "service"}.get(builder.kinds[name], builder.kinds[name])}
+        for name, deps in builder.dependencies.items()
+    }
+    catalog.write_text("# The estate of `firstline intake bench`'s storm (knowledge/catalog.py format).\n"
+                       + yaml.safe_dump({"services": services}, sort_keys=True), encoding="utf-8")
+    config = directory / "storm-config.yaml"
+    intake = settings.model_dump(mode="json", exclude={"inbox"})
+    config.write_text("# Replays the bench storm: firstline --config storm-config.yaml intake replay storm.jsonl\n"
+                      + yaml.safe_dump({"knowledge": {"catalog": catalog.name}, "intake": intake}, sort_keys=False), encoding="utf-8")
+    return config
+
+
 def run_bench(
     alerts: int,
     *,
@@ -53,6 +73,8 @@ def run_bench(
 ) -> dict[str, Any]:
     builder = StormBuilder(alerts, seed=seed, rules=rules)
     settings = bench_settings(base or IntakeSettings(), builder)
+    if storm_file is not None:
+        write_replay_config(storm_file.parent, builder, settings)
     pipeline = IntakePipeline(settings, Topology(builder.dependencies, settings.grouping.max_hops))
     engine = pipeline.engine
     tally = Tally()

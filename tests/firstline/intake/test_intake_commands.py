@@ -191,5 +191,11 @@ def test_bench_command_writes_results_with_memory(tmp_path: Path) -> None:
         assert key in results, key
     assert results["alerts_in"] == 3000 and results["lost"] == 0
     assert results["command"].startswith("firstline intake bench --alerts 3000")
-    assert (tmp_path / "storm.jsonl").stat().st_size > 0
     assert "alerts_per_second" in result.stdout
+    # The storm it wrote, replayed with the config it wrote, decides exactly the same: one engine.
+    replay = firstline("--config", str(tmp_path / "storm-config.yaml"), "intake", "replay", str(tmp_path / "storm.jsonl"),
+                       "--out", str(tmp_path / "replay"))
+    assert replay.returncode == 0, replay.stderr
+    replayed = json.loads((tmp_path / "replay" / "results.json").read_text())
+    for key in ("alerts_in", "incidents_out", "purity", "completeness", "investigations", "suppressed", "merges", "lost"):
+        assert replayed[key] == results[key], key
