@@ -64,9 +64,10 @@ def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reason
 
 def build_knowledge(config: FirstlineConfig) -> KnowledgeSearch | None:
     """The retrieval API over the configured Chroma store, or None when it cannot be opened."""
-    from firstline.knowledge_wiring import open_store_or_none
+    from firstline.knowledge_wiring import knowledge_settings, open_store_or_none
 
-    return open_store_or_none(config.knowledge)
+    # knowledge_settings: an OpenAI-compatible embedder defaults to the model's endpoint and key variable.
+    return open_store_or_none(knowledge_settings(config))
 
 
 def build_memory(store: Any) -> Any:
