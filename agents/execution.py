@@ -8,13 +8,13 @@ has not recovered, the incident goes back to investigation with that observation
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
+from agents.series import latest_value
 from agents.state import Evidence, IncidentState, Verification
 from agents.timeline import note
 from tools.actions import execute_action
@@ -45,25 +45,6 @@ async def execute(state: IncidentState, runtime: Runtime[AgentContext]) -> Comma
     updated = action.model_copy(update={"status": status, "result_summary": outcome.detail})
     actions = [updated if a.id == action.id else a for a in state.actions]
     return Command(goto="supervisor", update={**update, "actions": actions, "step": step, "timeline": entries})
-
-
-def latest_value(data: Any) -> float | None:
-    """The most recent sample of the first series in a Prometheus adapter result, if any."""
-    series = (data or {}).get("series") or []
-    if not series:
-        return None
-    first = series[0]
-    if first.get("value"):
-        value = first["value"][1]
-    elif first.get("values"):
-        value = first["values"][-1][1]
-    else:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def recovered(observed: float, baseline: float, tolerance: float) -> bool:

@@ -29,6 +29,7 @@ from agents.evidence import (
 )
 from agents.gate import apply_evidence_gate
 from agents.reasoners.base import ReasonerFailure
+from agents.series import first_series
 from agents.state import Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
@@ -127,7 +128,7 @@ class EvidenceCollector:
         if result.status == "error":
             self.failed(f"{service.name} {label}", result)
             return None
-        times, values = _first_series(result.data)
+        times, values = first_series(result.data)
         if len(values) < 3:
             evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry)")
             return SignalSummary(service=service.name, signal=signal, query=query, evidence_id=evidence_id)
@@ -470,23 +471,6 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
 
 
 # -- parsing helpers (adapter result data -> plain values) ---------------------------------------
-
-
-def _first_series(data: Any) -> tuple[list[datetime], list[float]]:
-    series = (data or {}).get("series") or []
-    if not series:
-        return [], []
-    times, values = [], []
-    for ts, value in series[0].get("values") or []:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if number != number:  # NaN: no traffic in that step
-            continue
-        times.append(datetime.fromtimestamp(float(ts), tz=UTC))
-        values.append(number)
-    return times, values
 
 
 def _list_of(result: ToolResult | None, key: str) -> list[dict[str, Any]]:

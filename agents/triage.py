@@ -11,6 +11,7 @@ from langgraph.types import Command
 
 from agents.context import AgentContext
 from agents.reasoners.base import ReasonerFailure, TriageFacts
+from agents.series import first_series
 from agents.state import IncidentState, Severity, Triage
 from agents.timeline import note
 from knowledge.catalog import Service
@@ -61,9 +62,7 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
         {"query": query, "start": now - timedelta(minutes=CONFIRM_MINUTES), "end": now, "step": 60},
         budget=None,
     )
-    series = (result.data or {}).get("series") if result.status == "ok" and isinstance(result.data, dict) else None
-    values = [float(v) for _, v in (series[0].get("values") or [])] if series else []
-    values = [v for v in values if v == v]
+    _, values = first_series(result.data) if result.status == "ok" else ([], [])
     if len(values) < 4:
         return True, f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert"
     half = values[: len(values) // 2]
