@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from evals.harness.scoring import CaseScore, call_name, score_case, summarize
+from evals.harness.scoring import CaseScore, score_case, summarize
 from evals.sim.scenario import Scenario
 from evals.sim.server import RunningSim, start_sim
 
@@ -54,7 +54,7 @@ class EvalApprovalPolicy:
         self.acceptable = scenario.expected.acceptable_remediations
 
     def decide(self, request: dict[str, Any]) -> tuple[Literal["approved", "rejected"], str]:
-        tool, args = call_name(str(request.get("tool", ""))), dict(request.get("args") or {})
+        tool, args = str(request.get("tool", "")), dict(request.get("args") or {})
         for want in self.acceptable:
             if want.matches(tool, args):
                 return "approved", f"acceptable remediation for this scenario ({want.tool})"
