@@ -11,16 +11,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from agents.reasoners.base import Reasoner
+from agents.settings import WorkflowSettings
 from knowledge.catalog import ServiceCatalog
 from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy
 from tools.registry import ToolRegistry
-
-if TYPE_CHECKING:
-    from agents.reasoners.base import Reasoner
-    from firstline.config import WorkflowSettings
 
 
 class KnowledgeHit(Protocol):

@@ -17,6 +17,10 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from agents.analytics.anomaly import detect_onset
+from agents.analytics.changes import Change, ChangeKind, rank_changes
+from agents.analytics.logs import mine_patterns
+from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
 from agents.evidence import (
     ChangeFact,
@@ -33,10 +37,6 @@ from agents.series import first_series
 from agents.state import Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
-from tools.analytics.anomaly import detect_onset
-from tools.analytics.changes import Change, ChangeKind, rank_changes
-from tools.analytics.logs import mine_patterns
-from tools.analytics.metrics import MetricKind
 from tools.base import ToolResult
 
 LOG_WINDOW_MINUTES = 10

@@ -11,7 +11,6 @@ nothing and says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from langgraph.types import Command
 from agents import state as state_models
 from agents.context import AgentContext
 from agents.graph import build_graph
+from agents.ids import incident_id_for
 from agents.state import Alert, IncidentState
 from tools.actions import args_hash_for
 from tools.ledger import DecisionRecord
@@ -49,12 +49,6 @@ class IncidentNotFound(LookupError):
 
 class NotWaiting(RuntimeError):
     """The incident is not waiting for a decision on that action."""
-
-
-def incident_id_for(alert: Alert) -> str:
-    """Stable id: the same alert (fingerprint and start) always maps to the same incident."""
-    digest = hashlib.sha256(f"{alert.fingerprint}|{alert.started_at.isoformat()}".encode()).hexdigest()[:8]
-    return f"inc-{alert.started_at:%Y%m%d}-{digest}"
 
 
 class IncidentIndex:

@@ -13,7 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from firstline.intake.settings import IntakeSettings
+from agents.settings import LLMSettings, WorkflowSettings
+from intake.settings import IntakeSettings
 from tools.policy import PolicySettings
 
 ReasonerName = Literal["deterministic", "llm"]
@@ -23,22 +24,6 @@ class ConfigError(ValueError):
     """The configuration file is missing or invalid; the message names the file and the field."""
 
 
-class LLMSettings(BaseModel):
-    """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp...)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str = "http://127.0.0.1:11434/v1"
-    model: str = "llama3.1"
-    api_key_env: str | None = Field(
-        default="OPENAI_API_KEY",
-        description="Environment variable holding the API key; local servers accept any value.",
-    )
-    timeout_seconds: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=1, ge=0, le=5)
-    temperature: float = 0.0
-    structured_output_method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling"
-    max_tool_rounds: int = Field(default=6, ge=1, le=30)
 
 
 class Price(BaseModel):
@@ -75,23 +60,6 @@ class KnowledgeSettings(BaseModel):
     embedder: dict[str, Any] = Field(default_factory=lambda: {"kind": "default"})
 
 
-class WorkflowSettings(BaseModel):
-    """Bounds the supervisor enforces, and how verification judges recovery."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_turns: int = Field(default=20, ge=4, le=100)
-    max_investigation_rounds: int = Field(default=2, ge=1, le=5)
-    token_budget: int = Field(default=200_000, ge=1_000)
-    lookback_minutes: int = Field(default=180, ge=10, description="How far back to look for changes.")
-    baseline_minutes: int = Field(default=60, ge=5)
-    verify_settle_seconds: float = Field(
-        default=300.0, ge=0, description="Wait after an action before verifying (rate windows need to cover it)."
-    )
-    verify_tolerance: float = Field(
-        default=0.005, ge=0, description="Absolute slack over the baseline error ratio that still counts as recovered."
-    )
-    environment: str = "production"
 
 
 class ClockSettings(BaseModel):

@@ -12,8 +12,9 @@ from agents.context import AgentContext, KnowledgeSearch, ProgressFn
 from agents.reasoners.base import Reasoner
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.runner import Responder, open_responder
+from agents.settings import LLMSettings
 from firstline.clock import SandboxClock, SystemClock
-from firstline.config import FirstlineConfig, LLMSettings
+from firstline.config import FirstlineConfig
 from knowledge.catalog import ServiceCatalog
 from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from functools import lru_cache
 
-from tools.base import ExecutionGrant
+from tools.values import ExecutionGrant
 
 
 @lru_cache(maxsize=1)

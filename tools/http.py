@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
-from tools.base import AdapterSettings, UpstreamError, UpstreamTimeout
+from tools.values import AdapterSettings, UpstreamError, UpstreamTimeout
 
 log = structlog.get_logger("firstline.tools.http")
 

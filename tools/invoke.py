@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from tools.base import (
+from tools.grants import verify_grant
+from tools.values import (
     ExecutionGrant,
     ToolErrorInfo,
     ToolInputError,
@@ -22,10 +23,9 @@ from tools.base import (
     UpstreamError,
     UpstreamTimeout,
 )
-from tools.grants import verify_grant
 
 if TYPE_CHECKING:
-    from tools.base import Adapter
+    from tools.adapter import Adapter
 
 log = structlog.get_logger("firstline.tools")
 

@@ -7,15 +7,36 @@ Code, not the reasoner, decides severity rules, approval, and what may be execut
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from agents.evidence import EvidenceBundle
 from agents.state import Diagnosis, Evidence, IncidentState, Severity
+from knowledge.catalog import ServiceCatalog
+from tools.registry import ToolRegistry
 
-if TYPE_CHECKING:
-    from agents.context import AgentContext
+
+class ReasonerContext(Protocol):
+    """What a reasoner may use of the run's dependencies (`agents.context.AgentContext` satisfies it).
+
+    Narrower than the agents' context on purpose: a reasoner reads tools, the catalog and the clock;
+    it never sees the ledger or the policy.
+    """
+
+    @property
+    def registry(self) -> ToolRegistry: ...
+
+    @property
+    def catalog(self) -> ServiceCatalog: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def links(self) -> dict[str, str]: ...
 
 
 class TriageFacts(BaseModel):
@@ -56,19 +77,19 @@ UpdatePhase = Literal["opened", "identified", "mitigated", "resolved", "escalate
 class Reasoner(Protocol):
     name: str
 
-    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
         """One paragraph: what is happening, to what, how bad, who owns it."""
         ...
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
         """A diagnosis citing evidence ids from the bundle, plus any new evidence it gathered."""
         ...
 
     async def choose_remediation(
-        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext
+        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
     ) -> RemediationChoice: ...
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
         """Text for a status page update or a chat message at one phase of the incident."""
         ...
 

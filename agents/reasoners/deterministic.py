@@ -10,9 +10,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from agents.context import AgentContext
 from agents.evidence import ChangeFact, EvidenceBundle
-from agents.reasoners.base import RemediationChoice, RemediationOption, TriageFacts, UpdatePhase
+from agents.reasoners.base import (
+    ReasonerContext,
+    RemediationChoice,
+    RemediationOption,
+    TriageFacts,
+    UpdatePhase,
+)
 from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, ProposedAction, RuledOut
 
 CHANGE_CATEGORY = {
@@ -240,7 +245,7 @@ class DeterministicReasoner:
 
     name = "deterministic"
 
-    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
         impact = "customer-facing" if facts.customer_facing else "internal"
         callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
         return (
@@ -250,10 +255,10 @@ class DeterministicReasoner:
             f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
         )
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
         return diagnose_bundle(bundle), []
 
-    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext) -> RemediationChoice:
+    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext) -> RemediationChoice:
         if diagnosis.inconclusive or diagnosis.confidence < 0.4:
             return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
         preferred = [o for o in options if o.addresses == diagnosis.entity] or options
@@ -264,7 +269,7 @@ class DeterministicReasoner:
         choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change", "feature_flag") else preferred[0]
         return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
         return render_update(incident, phase, audience, ctx)
 
 
@@ -281,7 +286,7 @@ def action_phrase(action: ProposedAction | None) -> str:
     }.get(call, f"we ran {action.title.lower()}")
 
 
-def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
     """Template text for each phase and audience."""
     service = incident.service
     entry = ctx.catalog.get(service)

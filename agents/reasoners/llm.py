@@ -22,9 +22,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, Field, ValidationError
 
 from agents import prompts
-from agents.context import AgentContext
 from agents.evidence import EvidenceBundle
 from agents.reasoners.base import (
+    ReasonerContext,
     ReasonerFailure,
     RemediationChoice,
     RemediationOption,
@@ -89,7 +89,7 @@ class LLMReasoner:
         self.last_tokens += int(usage.get("total_tokens", 0))
         return response
 
-    async def summarize(self, facts: TriageFacts, ctx: AgentContext) -> str:
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
         self.last_tokens = 0
         response = await self._ask([SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))])
         text = _text(response)
@@ -97,7 +97,7 @@ class LLMReasoner:
             raise ReasonerFailure("the model's summary was empty or too short")
         return text
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: AgentContext) -> tuple[Diagnosis, list[Evidence]]:
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
         self.last_tokens = 0
         read_only = {tool_name(info.tool): info for info in ctx.registry.list_tools() if not info.mutating}
         tools: list[dict[str, Any]] = [
@@ -168,7 +168,7 @@ class LLMReasoner:
             reasoner=self.name,
         )
 
-    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: AgentContext) -> RemediationChoice:
+    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext) -> RemediationChoice:
         self.last_tokens = 0
         try:
             structured = self.model.with_structured_output(RemediationChoice, method=self.structured_output_method, include_raw=True)  # type: ignore[arg-type]
@@ -185,7 +185,7 @@ class LLMReasoner:
             raise ReasonerFailure(f"the model chose {parsed.option_id!r}, which is not one of the options")
         return parsed
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> str:
+    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
         self.last_tokens = 0
         response = await self._ask([SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))])
         text = _text(response)

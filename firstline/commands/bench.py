@@ -11,7 +11,7 @@ from firstline.console import Console
 
 
 def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
-    from evals.petshop import DatasetError, run_benchmark
+    from evals.benchmarks.petshop import DatasetError, run_benchmark
 
     last: dict[str, int] = {}
 

@@ -45,7 +45,7 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
     from evals.harness.runner import CaseResult, run_suite
     from evals.sim.library import load_library, load_scenario
     from evals.sim.scenario import ScenarioError
-    from firstline.intake.alertmanager import parse_alertmanager
+    from intake.alertmanager import parse_alertmanager
 
     base = load(args, required=False)
     try:

@@ -25,8 +25,8 @@ from firstline.commands import (
 )
 from firstline.config import FirstlineConfig
 from firstline.console import Console
-from firstline.intake.alertmanager import AlertPayloadError, parse_alertmanager
 from firstline.wiring import open_runtime
+from intake.alertmanager import AlertPayloadError, parse_alertmanager
 
 if TYPE_CHECKING:
     from evals.sim.scenario import Scenario

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load, write_json
 from firstline.config import FirstlineConfig
 from firstline.console import Console
-from firstline.intake.topology import Topology
+from intake.topology import Topology
 
 if TYPE_CHECKING:
-    from firstline.intake.server import QuietServer
+    from intake.http.server import QuietServer
 
 TARGETS = {"alerts_per_second": 5000, "peak_memory_mb": 500, "compression": 0.95, "purity": 0.95, "lost": 0}
 
@@ -49,7 +49,7 @@ def _loopback(host: str) -> bool:
 
 def _serve_setup(args: argparse.Namespace, console: Console) -> tuple[FirstlineConfig, Any, Topology, dict[str, Any], list[str]]:
     """Configuration, intake settings, topology and authenticators for ``serve``; refuses unsafe setups."""
-    from firstline.intake.auth import AuthSetupError, build_authenticators
+    from intake.http.auth import AuthSetupError, build_authenticators
 
     config = load(args)
     settings = config.intake.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
@@ -73,9 +73,10 @@ def _serve_setup(args: argparse.Namespace, console: Console) -> tuple[FirstlineC
 async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
-    from firstline.intake.server import QuietServer, build_app
-    from firstline.intake.service import IntakeService
-    from firstline.intake.starter import RuntimeStarter, record_only
+    from firstline.intake_runtime import RuntimeStarter
+    from intake.http.server import QuietServer, build_app
+    from intake.service import IntakeService
+    from intake.starter import record_only
 
     config, settings, topology, authenticators, open_sources = _serve_setup(args, console)
     runtime = None if args.dry_run else RuntimeStarter(config)
@@ -148,7 +149,7 @@ def _targets_met(results: dict[str, Any]) -> list[str]:
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
-    from firstline.intake.replay import replay_file
+    from evals.benchmarks.intake.replay import replay_file
 
     config = load(args, required=False)
     if not args.file.is_file():
@@ -165,7 +166,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from firstline.intake.bench import run_bench
+    from evals.benchmarks.intake.bench import run_bench
 
     config = load(args, required=False)
     rules = args.rules or (Path(os.environ["FIRSTLINE_ALERT_RULES"]) if os.environ.get("FIRSTLINE_ALERT_RULES") else None)
@@ -197,8 +198,8 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace, console: Console) -> int:
-    from firstline.intake.db import open_db
-    from firstline.intake.deadletters import DeadLetters
+    from intake.db import open_db
+    from intake.deadletters import DeadLetters
 
     config = load(args, required=False)
     path = config.intake.inbox

@@ -298,7 +298,13 @@ def cmd_recall(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from knowledge.evaluation import DatasetNotFound, as_jsonable, corpus_folder, evaluate, render_report
+    from evals.benchmarks.knowledge.retrieval import (
+        DatasetNotFound,
+        as_jsonable,
+        corpus_folder,
+        evaluate,
+        render_report,
+    )
 
     try:
         folder = corpus_folder(datasets_dir(args))
@@ -327,8 +333,8 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from knowledge.benchmark import run_benchmark
-    from knowledge.evaluation import DatasetNotFound, corpus_folder
+    from evals.benchmarks.knowledge.retrieval import DatasetNotFound, corpus_folder
+    from evals.benchmarks.knowledge.speed import run_benchmark
 
     source: Path | None = None
     if not args.synthetic:
@@ -456,7 +462,7 @@ def register(sub: Any) -> dict[str, Any]:
         help="measure retrieval quality (recall@5, MRR) per embedder on the public postmortems corpus",
         description="Ingest the postmortems corpus (postmortems/data under --datasets, $FIRSTLINE_DATASETS or "
         "../shared/datasets) into a temporary store per embedder and score labelled query sets: summary "
-        "sentences, paraphrases, keywords, hand-written queries, topics (how each is made: knowledge/evaluation.py). "
+        "sentences, paraphrases, keywords, hand-written queries, topics (how each is made: evals/benchmarks/knowledge/retrieval.py). "
         "Writes results.json (recall_at_5 and mrr per embedder), queries.jsonl and report.md to --out.",
         formatter_class=formatter,
     )

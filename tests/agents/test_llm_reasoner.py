@@ -17,8 +17,8 @@ from agents.evidence import EvidenceBundle
 from agents.reasoners.base import ReasonerFailure, RemediationOption
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.reasoners.llm import LLMReasoner
+from agents.settings import WorkflowSettings
 from agents.state import Alert, Diagnosis, Evidence
-from firstline.config import WorkflowSettings
 from knowledge.catalog import ServiceCatalog
 from tools.base import Adapter, AdapterSettings, ToolResult, tool_call
 from tools.http import HttpCaller

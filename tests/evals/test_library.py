@@ -43,7 +43,7 @@ from evals.sim.scenario import (
     witness_args,
 )
 from evals.sim.timeutil import SimClock
-from firstline.intake.alertmanager import parse_alertmanager
+from intake.alertmanager import parse_alertmanager
 from knowledge.catalog import ServiceCatalog
 
 ANCHOR = datetime(2027, 5, 12, 14, 30, tzinfo=UTC)

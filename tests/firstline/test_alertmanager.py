@@ -1,6 +1,6 @@
 import pytest
 
-from firstline.intake.alertmanager import AlertPayloadError, parse_alertmanager
+from intake.alertmanager import AlertPayloadError, parse_alertmanager
 
 PAYLOAD = {
     "receiver": "firstline", "status": "firing", "version": "4", "groupKey": "{}:{alertname=\"X\"}", "truncatedAlerts": 0,

@@ -17,8 +17,8 @@ from agents.state import Alert
 from evals.sim.server import RunningSim, start_sim
 from firstline.commands.incidents import sandbox_config
 from firstline.config import FirstlineConfig, load_config
-from firstline.intake.alertmanager import parse_alertmanager
 from firstline.wiring import open_runtime
+from intake.alertmanager import parse_alertmanager
 from tools.actions import execute_action
 from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy

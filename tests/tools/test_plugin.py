@@ -201,8 +201,8 @@ async def test_the_llm_reasoner_calls_the_plugin_as_a_tool(
     from agents.evidence import EvidenceBundle
     from agents.reasoners.deterministic import DeterministicReasoner
     from agents.reasoners.llm import LLMReasoner
+    from agents.settings import WorkflowSettings
     from agents.state import Alert, Evidence
-    from firstline.config import WorkflowSettings
     from knowledge.catalog import ServiceCatalog
     from tools.policy import ApprovalPolicy
 

@@ -1,0 +1,47 @@
+"""The agents' own settings: the workflow's bounds and the model endpoint of the LLM reasoner.
+
+The composition root (`firstline.config`) nests them under ``workflow:`` and ``llm:`` in config.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LLMSettings(BaseModel):
+    """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "llama3.1"
+    api_key_env: str | None = Field(
+        default="OPENAI_API_KEY",
+        description="Environment variable holding the API key; local servers accept any value.",
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=1, ge=0, le=5)
+    temperature: float = 0.0
+    structured_output_method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling"
+    max_tool_rounds: int = Field(default=6, ge=1, le=30)
+
+
+class WorkflowSettings(BaseModel):
+    """Bounds the supervisor enforces, and how verification judges recovery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_turns: int = Field(default=20, ge=4, le=100)
+    max_investigation_rounds: int = Field(default=2, ge=1, le=5)
+    token_budget: int = Field(default=200_000, ge=1_000)
+    lookback_minutes: int = Field(default=180, ge=10, description="How far back to look for changes.")
+    baseline_minutes: int = Field(default=60, ge=5)
+    verify_settle_seconds: float = Field(
+        default=300.0, ge=0, description="Wait after an action before verifying (rate windows need to cover it)."
+    )
+    verify_tolerance: float = Field(
+        default=0.005, ge=0, description="Absolute slack over the baseline error ratio that still counts as recovered."
+    )
+    environment: str = "production"

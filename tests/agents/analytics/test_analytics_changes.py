@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agents.analytics.changes import Change, rank_changes, token_weight
+from agents.analytics.graph import hop_distances
+
+ONSET = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+GRAPH = {
+    "checkout": ["payments", "orders-db"],
+    "payments": ["ledger"],
+    "orders-db": [],
+    "ledger": [],
+    "search": [],
+}
+DISTANCES = hop_distances(GRAPH, "checkout", undirected=True)
+ERRORS = [
+    'ERROR checkout: column "customer_id" does not exist (SQLSTATE 42703) in SELECT ... FROM orders',
+    "ERROR checkout: request failed after 3 retries",
+]
+
+
+def _change(id: str, component: str, minutes_before: float, **fields: str) -> Change:
+    return Change(id=id, component=component, time=ONSET - timedelta(minutes=minutes_before), **fields)  # type: ignore[arg-type]
+
+
+def test_a_migration_sharing_an_identifier_with_the_errors_outranks_a_fresher_deploy() -> None:
+    changes = [
+        _change(
+            "deploy-checkout", "checkout", 5, kind="deploy", description="checkout v2.4.1: bump dependencies"
+        ),
+        _change(
+            "migrate-orders",
+            "orders-db",
+            40,
+            kind="migration",
+            description="rename customer column",
+            diff="ALTER TABLE orders RENAME COLUMN customer_id TO client_id;",
+        ),
+    ]
+
+    ranked = rank_changes(changes, "checkout", DISTANCES, ONSET, error_lines=ERRORS)
+
+    assert [r.change.id for r in ranked] == ["migrate-orders", "deploy-checkout"]
+    top = ranked[0]
+    assert top.shared_tokens[0] == "customer_id"
+    assert top.text_link >= 0.8
+    assert any("customer_id" in reason for reason in top.reasons)
+    assert ranked[1].text_link == 0.0
+
+
+def test_without_a_textual_link_recency_and_proximity_decide() -> None:
+    changes = [
+        _change("old-here", "checkout", 180, kind="deploy"),
+        _change("recent-here", "checkout", 10, kind="deploy"),
+        _change("recent-two-hops", "ledger", 10, kind="config"),
+    ]
+
+    ranked = rank_changes(changes, "checkout", DISTANCES, ONSET)
+
+    assert [r.change.id for r in ranked] == ["recent-here", "recent-two-hops", "old-here"]
+    assert ranked[0].topology == 1.0
+    assert ranked[1].hops == 2 and ranked[1].topology == pytest.approx(1 / 3)
+    assert ranked[0].time_proximity == pytest.approx(0.5 ** (10 / 30))
+    assert ranked[0].minutes_before_onset == pytest.approx(10)
+
+
+def test_changes_after_the_onset_outside_the_lookback_or_the_blast_radius_are_left_out() -> None:
+    changes = [
+        _change("after", "checkout", -10),
+        _change("skewed", "checkout", -0.5),  # within the 1-minute clock skew tolerance
+        _change("ancient", "checkout", 60 * 30),
+        _change("elsewhere", "search", 5),
+        _change("unknown", "billing", 5),
+    ]
+
+    ranked = rank_changes(changes, "checkout", DISTANCES, ONSET)
+
+    assert [r.change.id for r in ranked] == ["skewed"]
+
+
+def test_max_hops_bounds_the_blast_radius() -> None:
+    changes = [_change("two-hops", "ledger", 5)]
+
+    assert rank_changes(changes, "checkout", DISTANCES, ONSET, max_hops=1) == []
+    assert len(rank_changes(changes, "checkout", DISTANCES, ONSET, max_hops=2)) == 1
+
+
+def test_a_global_change_is_in_everyone_s_blast_radius_at_half_weight() -> None:
+    ranked = rank_changes([_change("flag", "*", 5, kind="feature_flag")], "checkout", DISTANCES, ONSET)
+
+    assert ranked[0].hops is None
+    assert ranked[0].topology == 0.5
+    assert "touches every component" in ranked[0].reasons[1]
+
+
+def test_generic_words_do_not_make_a_link_and_identifiers_weigh_more_than_words() -> None:
+    changes = [
+        _change("noise", "checkout", 5, description="fix error handling when request failed after retries")
+    ]
+
+    ranked = rank_changes(changes, "checkout", DISTANCES, ONSET, error_lines=ERRORS)
+
+    assert ranked[0].text_link == 0.0
+    assert token_weight("customer_id") > token_weight("orders") + 0.4
+    assert token_weight("maxPoolSize") >= 0.8
+
+
+def test_dotted_names_link_through_their_parts() -> None:
+    changes = [_change("m", "orders-db", 5, diff="DROP INDEX idx_orders_customer; -- touches customer_id")]
+
+    ranked = rank_changes(
+        changes, "checkout", DISTANCES, ONSET, error_lines=["lookup on orders.customer_id timed out"]
+    )
+
+    assert "customer_id" in ranked[0].shared_tokens
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        rank_changes([], "checkout", DISTANCES, datetime(2024, 5, 1))
+    naive = Change(id="n", component="checkout", time=datetime(2024, 5, 1, 11, 0))
+    with pytest.raises(ValueError, match="change 'n'"):
+        rank_changes([naive], "checkout", DISTANCES, ONSET)
