@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.settings import LLMSettings, WorkflowSettings
 from intake.settings import IntakeSettings
+from knowledge.service import KnowledgeSettings
 from tools.policy import PolicySettings
 
 ReasonerName = Literal["deterministic", "llm"]
@@ -41,23 +42,6 @@ class StorageSettings(BaseModel):
     incidents: Path = Path(".firstline/incidents.sqlite")
 
 
-class ChromaConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["embedded", "server"] = "embedded"
-    path: Path = Path(".firstline/chroma")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    collection: str = "firstline-knowledge"
-
-
-class KnowledgeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    catalog: Path = Path("examples/catalog.yaml")
-    paths: list[Path] = Field(default_factory=lambda: [Path("examples/knowledge")])
-    chroma: ChromaConfig = Field(default_factory=ChromaConfig)
-    embedder: dict[str, Any] = Field(default_factory=lambda: {"kind": "default"})
 
 
 
@@ -94,26 +78,23 @@ class FirstlineConfig(BaseModel):
             return p if p.is_absolute() else (base / p)
 
         s = self.storage
-        k = self.knowledge
         return self.model_copy(
             update={
                 "storage": s.model_copy(
                     update={"checkpoints": fix(s.checkpoints), "ledger": fix(s.ledger), "incidents": fix(s.incidents)}
                 ),
-                "knowledge": k.model_copy(
-                    update={
-                        "catalog": fix(k.catalog),
-                        "paths": [fix(p) for p in k.paths],
-                        "chroma": k.chroma.model_copy(update={"path": fix(k.chroma.path)}),
-                    }
-                ),
+                "knowledge": self.knowledge.resolve_paths(base),
                 "intake": self.intake.model_copy(update={"inbox": fix(self.intake.inbox)}),
             }
         )
 
 
-def load_config(path: str | Path) -> FirstlineConfig:
-    """Load and validate config.yaml. Errors name the file and the offending field."""
+def load_config(path: str | Path, *, check_tools: bool = True) -> FirstlineConfig:
+    """Load and validate config.yaml. Errors name the file and the offending field.
+
+    ``check_tools=False`` leaves the tool instances' own settings to the caller: ``firstline tools
+    list|check`` report a broken instance next to the working ones instead of refusing to start.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -125,14 +106,37 @@ def load_config(path: str | Path) -> FirstlineConfig:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return parse_config(raw, origin=str(path)).resolve_paths(path.resolve().parent)
+    return parse_config(raw, origin=str(path), check_tools=check_tools).resolve_paths(path.resolve().parent)
 
 
-def parse_config(raw: dict[str, Any], *, origin: str = "config") -> FirstlineConfig:
+def parse_config(raw: dict[str, Any], *, origin: str = "config", check_tools: bool = True) -> FirstlineConfig:
+    """Validate every section, the tool instances' settings included (by their adapter's own model)."""
     try:
-        return FirstlineConfig.model_validate(raw)
+        config = FirstlineConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"{origin}: {problems}") from exc
+    if check_tools:
+        _validate_tool_settings(config.tools, origin=origin)
+    return config
+
+
+def _validate_tool_settings(tools: dict[str, dict[str, Any]], *, origin: str) -> None:
+    """Each ``tools.<name>`` against its kind's settings model, so a typo fails at load, not at first use.
+
+    Secrets are not read here (only the names of their variables are checked): an unset secret is
+    reported when the tools are built, by ``firstline tools check`` and at start.
+    """
+    if not tools:
+        return
+    from tools.registry import available_kinds, parse_settings, resolve_kind
+
+    kinds = available_kinds()
+    for name, raw in tools.items():
+        try:
+            adapter_cls, rest = resolve_kind(name, raw, kinds)
+            parse_settings(name, adapter_cls, rest)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from exc

@@ -8,13 +8,13 @@ from typing import Any
 
 import structlog
 
-from firstline.config import FirstlineConfig, KnowledgeSettings
+from firstline.config import FirstlineConfig
 from knowledge.catalog import ServiceCatalog
 from knowledge.embedders import EmbeddingError
 from knowledge.ingest import IngestReport
 from knowledge.memory import RememberedIncident
 from knowledge.records import IncidentRecordError
-from knowledge.service import KnowledgeBase, open_knowledge
+from knowledge.service import KnowledgeBase, KnowledgeSettings, open_knowledge
 from knowledge.store import KnowledgeStoreError
 
 log = structlog.get_logger("firstline.knowledge")
@@ -24,12 +24,16 @@ def knowledge_settings(config: FirstlineConfig) -> KnowledgeSettings:
     """``config.knowledge`` with an ``openai-compatible`` embedder's missing ``base_url`` and
     ``api_key_env`` taken from ``config.llm``: one endpoint serves the model and the embeddings."""
     settings = config.knowledge
-    embedder = dict(settings.embedder)
-    if embedder.get("kind") != "openai-compatible":
+    embedder = settings.embedder
+    if embedder.kind != "openai-compatible":
         return settings
-    embedder.setdefault("base_url", config.llm.base_url)
-    embedder.setdefault("api_key_env", config.llm.api_key_env)
-    return settings.model_copy(update={"embedder": embedder})
+    given = embedder.model_fields_set
+    inherited = {
+        name: value
+        for name, value in (("base_url", config.llm.base_url), ("api_key_env", config.llm.api_key_env))
+        if name not in given
+    }
+    return settings.model_copy(update={"embedder": embedder.model_copy(update=inherited)})
 
 
 def open_store(settings: KnowledgeSettings) -> KnowledgeBase:

@@ -2,7 +2,7 @@
 
 ::
 
-    kb = open_knowledge(KnowledgeBaseSettings())            # embedded Chroma, offline embedder
+    kb = open_knowledge(KnowledgeSettings())            # embedded Chroma, offline embedder
     report = kb.ingest(["examples/knowledge"], on_progress=print_progress)
     hits = kb.search('column "customer_id" does not exist', service="checkout", kind="runbook", k=3)
     kb.remember_incident(record)                             # an ended incident, written back
@@ -32,13 +32,40 @@ from knowledge.retrieval import Hit, KnowledgeRetriever
 from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
 
 
-class KnowledgeBaseSettings(BaseModel):
-    """Where the knowledge lives and how it is embedded."""
+class KnowledgeSettings(BaseModel):
+    """The ``knowledge:`` section of config.yaml: the catalog, what to ingest, where it lives, how it is embedded.
 
-    model_config = ConfigDict(extra="ignore")
+    Owned by this package and validated in full when the configuration loads (a bad collection name,
+    an unknown embedder kind or a misspelt field is refused there, naming the field).
+    """
 
+    model_config = ConfigDict(extra="forbid")
+
+    catalog: Path = Field(default=Path("examples/catalog.yaml"), description="The service catalog (YAML).")
+    paths: list[Path] = Field(
+        default_factory=lambda: [Path("examples/knowledge")],
+        description="Markdown docs, runbooks and postmortems to ingest.",
+    )
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+
+    def resolve_paths(self, base: Path) -> KnowledgeSettings:
+        """Every relative path made absolute against ``base`` (the config file's directory)."""
+
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else base / p
+
+        return self.model_copy(
+            update={
+                "catalog": fix(self.catalog),
+                "paths": [fix(p) for p in self.paths],
+                "chroma": self.chroma.model_copy(update={"path": fix(self.chroma.path)}),
+            }
+        )
+
+
+# The name this model had when it held only the store's fields; kept for code written against it.
+KnowledgeBaseSettings = KnowledgeSettings
 
 
 class KnowledgeBase:
@@ -128,7 +155,7 @@ class KnowledgeBase:
 
 
 def open_knowledge(
-    settings: KnowledgeBaseSettings | Any = None,
+    settings: KnowledgeSettings | BaseModel | Mapping[str, Any] | None = None,
     *,
     embedder: Embedder | None = None,
     client: ClientAPI | None = None,
@@ -142,12 +169,13 @@ def open_knowledge(
     :class:`~knowledge.store.EmbedderMismatchError` when the collection was built with another
     embedder, and ``ValueError`` naming the setting when the settings are incomplete.
     """
-    if isinstance(settings, KnowledgeBaseSettings):
+    if isinstance(settings, KnowledgeSettings):
         resolved = settings
     elif isinstance(settings, BaseModel):
-        # The application's own settings model: keep the fields this package knows.
-        resolved = KnowledgeBaseSettings.model_validate(settings.model_dump())
+        # Another application's settings model: keep the fields this package knows.
+        known = {k: v for k, v in settings.model_dump().items() if k in KnowledgeSettings.model_fields}
+        resolved = KnowledgeSettings.model_validate(known)
     else:
-        resolved = KnowledgeBaseSettings.model_validate(settings if settings is not None else {})
+        resolved = KnowledgeSettings.model_validate(dict(settings) if settings is not None else {})
     chosen = embedder or build_embedder(resolved.embedder, http_client=http_client)
     return KnowledgeBase(KnowledgeStore.open(resolved.chroma, chosen, client=client))

@@ -72,7 +72,7 @@ class ChromaSettings(BaseModel):
 
     mode: Literal["embedded", "server"] = "embedded"
     path: Path = Field(default=Path(".firstline/chroma"), description="Directory for embedded mode.")
-    host: str = Field(default="localhost", description="Chroma server host for server mode.")
+    host: str = Field(default="127.0.0.1", description="Chroma server host for server mode.")
     port: int = Field(default=8000, ge=1, le=65535, description="Chroma server port for server mode.")
     ssl: bool = False
     collection: str = Field(default="firstline-knowledge", description="Collection name.")

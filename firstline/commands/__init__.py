@@ -34,14 +34,17 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=verbose_default, help="log tool calls and steps to stderr (-vv for debug)")
 
 
-def load(args: argparse.Namespace, *, required: bool = True) -> FirstlineConfig:
-    """The configuration, with --reasoner applied. Without a file, defaults only if not required."""
+def load(args: argparse.Namespace, *, required: bool = True, check_tools: bool = True) -> FirstlineConfig:
+    """The configuration, with --reasoner applied. Without a file, defaults only if not required.
+
+    ``check_tools=False`` for the commands that diagnose the tool instances themselves (see `load_config`).
+    """
     path: Path = args.config
     if not path.exists() and not required:
         config = FirstlineConfig().resolve_paths(REPO_ROOT)
     else:
         try:
-            config = load_config(path)
+            config = load_config(path, check_tools=check_tools)
         except ConfigError as exc:
             raise CommandError(str(exc), EXIT_USAGE) from exc
     if getattr(args, "reasoner", None):

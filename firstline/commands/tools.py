@@ -142,7 +142,7 @@ def _call_info(instance: str, spec: CallSpec, policy: ApprovalPolicy) -> dict[st
 
 
 def cmd_tools_list(args: argparse.Namespace, console: Console) -> int:
-    config = load(args, required=False)
+    config = load(args, required=False, check_tools=False)
     data = describe_tools(config, _kinds())
     if args.json:
         console.info(json.dumps(data, indent=2))
@@ -197,7 +197,7 @@ STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 
 
 async def cmd_tools_check(args: argparse.Namespace, console: Console) -> int:
-    config = load(args)
+    config = load(args, check_tools=False)
     if not config.tools:
         raise CommandError(f"no tool instances are configured in {args.config} (add them under tools:)", EXIT_USAGE)
     try:

@@ -62,9 +62,9 @@ def test_an_openai_compatible_embedder_defaults_to_the_model_endpoint() -> None:
         {"knowledge": {"embedder": {"kind": "openai-compatible", "model": "m", "dimension": 8, "base_url": "http://embed:9/v1"}}}
     )
 
-    assert knowledge_settings(config).embedder == {
-        "kind": "openai-compatible", "model": "nomic-embed-text", "dimension": 768,
-        "base_url": "http://127.0.0.1:11434/v1", "api_key_env": None,
-    }
-    assert knowledge_settings(explicit).embedder["base_url"] == "http://embed:9/v1"
-    assert knowledge_settings(parse_config({})).embedder == {"kind": "default"}
+    inherited = knowledge_settings(config).embedder
+    assert (inherited.kind, inherited.model, inherited.dimension) == ("openai-compatible", "nomic-embed-text", 768)
+    assert (inherited.base_url, inherited.api_key_env) == ("http://127.0.0.1:11434/v1", None)
+    assert knowledge_settings(explicit).embedder.base_url == "http://embed:9/v1"
+    assert knowledge_settings(explicit).embedder.api_key_env == "OPENAI_API_KEY"  # the llm section's default
+    assert knowledge_settings(parse_config({})).embedder.kind == "default"
