@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean venv
+.PHONY: demo test test-fast lint typecheck bench clean venv
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	@if [ -t 0 ]; then $(BIN)/firstline demo --approve prompt; else $(BIN)/firstline demo --approve auto; fi
 
+# The whole suite (the README's and CI's command).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# For development: everything but the tests marked slow (subprocesses, whole-library evals, real servers).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

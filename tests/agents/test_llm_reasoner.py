@@ -26,6 +26,9 @@ from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy
 from tools.registry import ToolRegistry
 
+# Every test here talks to a chat-completions endpoint mocked with respx.
+pytestmark = pytest.mark.model_mocked
+
 LLM_URL = "http://llm.test/v1/chat/completions"
 
 

@@ -5,9 +5,12 @@ through the real workflow against the simulator."""
 import json
 from pathlib import Path
 
+import pytest
+
 from firstline.cli import main
 
 
+@pytest.mark.slow
 def test_library_meets_the_deterministic_thresholds(tmp_path: Path) -> None:
     code = main(["eval", "run", "--out", str(tmp_path), "--check-thresholds", "--concurrency", "2"])
     results = json.loads((tmp_path / "results.json").read_text())

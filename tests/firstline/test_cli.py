@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+# Each test runs the firstline command in a subprocess (several seconds each).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -9,11 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from evals.sim import start_sim
 from evals.sim.library import scenario_names
 from firstline.commands.incidents import sandbox_config
 from firstline.config import FirstlineConfig
 from knowledge.catalog import ServiceCatalog
+
+# Each test runs the sandbox or the demo in a subprocess.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 

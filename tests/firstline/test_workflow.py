@@ -47,6 +47,7 @@ def _undos(sim: RunningSim) -> list[Any]:
     return [a for a in sim.world.applied_actions if "rollout_undo" in str(a)]
 
 
+@pytest.mark.slow
 async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: RunningSim, tmp_path: Path) -> None:
     config = _config(sim, tmp_path)
     async with open_runtime(config, knowledge=None) as responder:
@@ -130,6 +131,7 @@ async def test_mutating_call_without_approval_record_is_impossible(sim: RunningS
     assert _undos(sim) == []
 
 
+@pytest.mark.slow
 async def test_crash_after_execution_is_not_repeated_on_resume(sim: RunningSim, tmp_path: Path) -> None:
     config = _config(sim, tmp_path)
     async with open_runtime(config, knowledge=None) as responder:
@@ -168,6 +170,7 @@ class BrokenModel(FakeMessagesListChatModel):
         return self
 
 
+@pytest.mark.slow
 async def test_model_nonsense_falls_back_to_deterministic_with_timeline_notes(sim: RunningSim, tmp_path: Path) -> None:
     model = BrokenModel(responses=[AIMessage(content="banana")] * 200)
     config = _config(sim, tmp_path, reasoner="llm")
@@ -209,6 +212,7 @@ async def test_same_alert_twice_is_one_incident(sim: RunningSim, tmp_path: Path)
     assert len([t for t in second.state.timeline if t.kind == "triaged"]) == 1
 
 
+@pytest.mark.model_mocked
 async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningSim, tmp_path: Path) -> None:
     import respx
     from langchain_openai import ChatOpenAI
@@ -227,6 +231,7 @@ async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningS
     assert first.state.status == "awaiting_approval"
 
 
+@pytest.mark.slow
 async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(sim: RunningSim, tmp_path: Path) -> None:
     from datetime import timedelta
 

@@ -19,6 +19,9 @@ import httpx
 import pytest
 from intake_helpers import FIXTURES, fixture
 
+# Each test runs firstline serve or an intake command in a subprocess.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -100,6 +100,7 @@ def test_storm_is_deterministic_and_exactly_sized() -> None:
     assert sources == {"alertmanager", "grafana", "pagerduty", "datadog", "generic", "cloudwatch", "opsgenie"}
 
 
+@pytest.mark.slow
 def test_small_bench_meets_the_quality_targets_and_replays_identically(tmp_path: Path) -> None:
     storm = tmp_path / "storm.jsonl"
     results = run_bench(8000, seed=5, storm_file=storm)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from intake_helpers import settings
 
 from agents.runner import IncidentIndex
@@ -23,6 +24,7 @@ from knowledge.catalog import ServiceCatalog
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 async def test_intake_incident_runs_the_workflow_to_the_approval_gate(tmp_path: Path) -> None:
     with start_sim("checkout-migration") as sim:
         config = sandbox_config(load_config(REPO / "config.yaml"), sim, tmp_path)

@@ -19,7 +19,7 @@ from knowledge.ingest import ingest_paths
 from knowledge.retrieval import KnowledgeRetriever
 from knowledge.store import ChromaSettings, KnowledgeStore, KnowledgeStoreUnavailable
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "knowledge"
 

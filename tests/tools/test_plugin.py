@@ -67,6 +67,7 @@ def test_the_plugin_is_not_installed_in_the_project_environment() -> None:
     assert "healthchecks" not in available_kinds(), "uninstall firstline-example-plugin from this environment"
 
 
+@pytest.mark.slow
 def test_an_installed_plugin_is_an_available_kind(plugin_installed: Path) -> None:
     kinds = available_kinds()
     cls = kinds["healthchecks"]
@@ -119,6 +120,7 @@ async def test_a_registry_from_config_calls_the_plugin_with_the_sdk_rules(
         await registry.aclose()
 
 
+@pytest.mark.slow
 def test_tools_list_shows_the_plugin_from_another_process(plugin_site: Path, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"tools:\n  hc: {{kind: healthchecks, base_url: {BASE}, token_env: FIRSTLINE_TEST_UNSET_KEY}}\n")
@@ -188,6 +190,7 @@ def test_the_cli_refuses_to_start_with_it(broken_plugin: Path, capsys: pytest.Ca
     assert "entry point 'careless' in package careless-plugin 1.0" in capsys.readouterr().err
 
 
+@pytest.mark.model_mocked
 async def test_the_llm_reasoner_calls_the_plugin_as_a_tool(
     plugin_installed: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evals import petshop
+from evals.benchmarks import petshop
 from evals.benchmarks.petshop import (
     DatasetError,
     MetricTable,
