@@ -1,0 +1,55 @@
+"""The method under test: the agents' analytics (`agents.analytics`) applied to one PetShop window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.analytics.anomaly import IncidentAnalysis, RankingConfig, analyze_incident
+from agents.analytics.metrics import NoiseModel
+from evals.benchmarks.petshop.dataset import MetricTable, Target
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """How the benchmark calls `analyze_incident` (the defaults are the library's)."""
+
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    onset_threshold: float = 4.0
+    incident_steps: int = 2
+    use_normal_noise: bool = True
+    """False scores every scenario the way the temporal ones must be (sampling floors only): an ablation."""
+
+
+def analyze(
+    table: MetricTable,
+    graph: Mapping[str, Sequence[str]],
+    target: Target,
+    noise: NoiseModel,
+    settings: MethodSettings,
+) -> IncidentAnalysis:
+    return analyze_incident(
+        table.series,
+        table.times,
+        graph,
+        target.node,
+        target.metric_name,
+        target.alert_time,
+        noise=noise if settings.use_normal_noise else NoiseModel.empty(),
+        onset_threshold=settings.onset_threshold,
+        incident_steps=settings.incident_steps,
+        config=settings.ranking,
+    )
+
+
+def normal_noise(normal: MetricTable | None, exclude: tuple[int, int] | None = None) -> NoiseModel:
+    """The noise model from the normal-operation window, leaving out steps ``exclude`` = (start, stop)."""
+    if normal is None:
+        return NoiseModel.empty()
+    mask = None
+    if exclude is not None:
+        mask = np.zeros(len(normal), dtype=bool)
+        mask[exclude[0] : exclude[1]] = True
+    return NoiseModel.from_normal_operation(normal.series, exclude=mask)
