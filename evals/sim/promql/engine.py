@@ -14,7 +14,6 @@ from evals.sim.promql.nodes import Call, MatrixSelector, Node
 from evals.sim.promql.parser import parse, parse_selector
 
 
-
 def format_value(value: float) -> str:
     """Prometheus' sample rendering (Go ``FormatFloat(v, 'f', -1, 64)``)."""
     if math.isnan(value):

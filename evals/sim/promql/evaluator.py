@@ -33,7 +33,6 @@ from evals.sim.promql.nodes import (
 )
 
 
-
 @dataclass
 class Series:
     """One series over the query's steps: a value per step and whether a sample exists there."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from evals.sim.promql.errors import PromQLParseError
 
-
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)

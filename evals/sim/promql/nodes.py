@@ -11,7 +11,6 @@ import numpy as np
 
 from evals.sim.promql.errors import BoolArray, FloatArray
 
-
 ValueType = Literal["scalar", "vector", "matrix"]
 MatchOp = Literal["=", "!=", "=~", "!~"]
 MATCH_OPS: dict[str, MatchOp] = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~"}

@@ -36,7 +36,6 @@ from evals.sim.promql.nodes import (
 from evals.sim.timeutil import parse_duration
 
 
-
 class Parser:
     """Recursive descent, one method per precedence level (lowest first)::
 
