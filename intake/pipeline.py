@@ -43,7 +43,16 @@ class IntakePipeline:
         normalizer = NORMALIZERS.get(source)
         if normalizer is None:
             raise UnknownSource(f"source: unknown {source!r}; known: {', '.join(SOURCE_NAMES)}")
-        return normalizer(payload, headers, received_at, self.source_settings(source))
+        try:
+            return normalizer(payload, headers, received_at, self.source_settings(source))
+        except AlertPayloadError:
+            raise
+        except RecursionError as exc:
+            raise AlertPayloadError("payload: nested too deeply to read") from exc
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as exc:
+            # A shape no normalizer check anticipated: refuse it (a sender retries a 5xx forever) and keep the
+            # type of the failure, so the missing check can be added; the delivery is kept as a dead letter.
+            raise AlertPayloadError(f"payload: unexpected shape for a {source} alert ({type(exc).__name__}: {exc})"[:300]) from exc
 
     def correlate(self, normalized: Normalized) -> list[Outcome]:
         process = self.engine.process

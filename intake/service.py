@@ -171,6 +171,8 @@ class IntakeService:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return await self._reject(source, received_at, body, "body", f"body: not valid JSON ({exc})")
+        except RecursionError:
+            return await self._reject(source, received_at, body, "body", "body: JSON nested too deeply to read")
         try:
             normalized = self.pipeline.normalize(source, payload, received_at, headers)
         except AlertPayloadError as exc:

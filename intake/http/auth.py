@@ -54,8 +54,9 @@ class SourceAuth:
         if scheme.lower() != "basic" or not credentials:
             raise AuthError("missing basic credentials (Authorization: Basic ...)")
         try:
+            # A non-ASCII header (latin-1 from the wire) is a ValueError, not a binascii.Error.
             user, _, password = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except (binascii.Error, ValueError) as exc:
             raise AuthError("basic credentials are not valid base64 of user:password") from exc
         expected_user = (self.settings.username or "").encode()
         if not (hmac.compare_digest(user.encode(), expected_user) & hmac.compare_digest(password.encode(), self.secret)):
@@ -70,15 +71,18 @@ class SourceAuth:
         if not signature:
             raise AuthError(f"missing signature header {self.settings.signature_header}")
         signature = signature.removeprefix("sha256=").lower()
+        if not (signature.isascii() and len(signature) == 64 and all(c in "0123456789abcdef" for c in signature)):
+            raise AuthError(f"signature in {self.settings.signature_header} is not a hex SHA-256 digest")
         mac = hmac.new(self.secret, digestmod=hashlib.sha256)
         if self.settings.timestamp_header:
             stamp = headers.get(self.settings.timestamp_header.lower(), "").strip()
             if not stamp:
                 raise AuthError(f"missing timestamp header {self.settings.timestamp_header}")
-            try:
-                sent = int(stamp)
-            except ValueError as exc:
-                raise AuthError(f"timestamp header {self.settings.timestamp_header} is not Unix seconds") from exc
+            # Unix seconds have 10 digits for centuries; a longer number is not a time (and 400 digits would
+            # overflow the float arithmetic below).
+            if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+                raise AuthError(f"timestamp header {self.settings.timestamp_header} is not Unix seconds")
+            sent = int(stamp)
             if abs(now - sent) > self.settings.max_skew_seconds:
                 raise AuthError(f"timestamp is {now - sent:+.0f}s from now (more than {self.settings.max_skew_seconds}s): replayed or clock skew")
             mac.update(stamp.encode() + b":")

@@ -58,7 +58,7 @@ def _service(dimensions: list[dict[str, Any]], alarm_name: str) -> str:
 def _alarm_event(alarm: dict[str, Any], where: str, received_at: float, settings: IntakeSource, subject: str | None) -> AlertEvent:
     name = require_str(alarm, "AlarmName", f"{where}.AlarmName")
     state = alarm.get("NewStateValue")
-    if state not in _STATES:
+    if not isinstance(state, str) or state not in _STATES:
         raise AlertPayloadError(f"{where}.NewStateValue: expected ALARM, OK or INSUFFICIENT_DATA, got {state!r}")
     trigger = alarm.get("Trigger") or {}
     if not isinstance(trigger, dict):

@@ -35,7 +35,7 @@ def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: f
     body = as_object(payload, "payload")
     routing_key = require_str(body, "routing_key", "routing_key")
     action = body.get("event_action")
-    if action not in _ACTIONS:
+    if not isinstance(action, str) or action not in _ACTIONS:
         raise AlertPayloadError(f"event_action: expected trigger, acknowledge or resolve, got {action!r}")
     dedup_key = optional_str(body, "dedup_key", "dedup_key")
     if dedup_key is not None and len(dedup_key) > 255:
@@ -55,7 +55,7 @@ def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: f
         raise AlertPayloadError("payload.summary: longer than 1024 characters")
     origin = require_str(details, "source", "payload.source")
     severity = details.get("severity")
-    if severity not in _SEVERITIES:
+    if not isinstance(severity, str) or severity not in _SEVERITIES:
         raise AlertPayloadError(f"payload.severity: expected one of {', '.join(_SEVERITIES)}, got {severity!r}")
     component = optional_str(details, "component", "payload.component")
     group = optional_str(details, "group", "payload.group")
