@@ -85,3 +85,26 @@ async def test_hostile_hmac_headers_are_401_and_counted(start_service: Any, sign
     )
     assert response.status_code == 401, response.text
     assert intake.service.rejected_unauthenticated == 1
+
+
+async def test_the_generic_receiver_maps_common_label_names_and_keeps_the_rest(start_service: Any) -> None:
+    intake = await start_service()
+    # Shaped like other tools' alert JSON: no "service" field, Kubernetes label names, the pod at the top.
+    alerts = [
+        {"title": "High memory", "severity": "warning", "pod": pod, "namespace": "shop", "container": "app",
+         "labels": {"app.kubernetes.io/name": "checkout", "env": "prod"}, "details": {"usage": 0.97}}
+        for pod in ("checkout-7d9f-abcde", "checkout-7d9f-fghij")
+    ]
+    response = await intake.post("generic", {"alerts": alerts})
+    assert response.status_code == 202, response.text
+    assert response.json()["alerts"] == 2
+    await intake.settle()
+    [request] = intake.starter.requests
+    alert = request.alert
+    assert alert.service == "checkout"
+    assert alert.environment == "production"
+    assert alert.labels["pod"] == "checkout-7d9f-abcde" and alert.labels["namespace"] == "shop"
+    assert alert.labels["container"] == "app"
+    assert alert.annotations["details"] == '{"usage":0.97}'
+    [incident] = await intake.incidents()
+    assert incident["alerts"] == 2  # two pods are two alerts, not merged into one
