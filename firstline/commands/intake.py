@@ -188,7 +188,11 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     storm = results["storm"]
     console.info(f"storm: {storm['services']} services over {storm['span_hours']} h, {storm['scenarios']} scenarios; {storm['rules']}")
     if storm_file:
-        console.info(f"storm written to {storm_file} (replay it with `firstline intake replay {storm_file}`)")
+        config_file = storm_file.parent / "storm-config.yaml"
+        console.info(
+            f"storm written to {storm_file} (replay it with its own settings: "
+            f"`firstline --config {config_file} intake replay {storm_file}`)"
+        )
     console.info(f"results written to {out}")
     missed = _targets_met(results)
     if missed and args.check:

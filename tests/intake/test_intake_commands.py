@@ -195,9 +195,10 @@ def test_bench_command_writes_results_with_memory(tmp_path: Path) -> None:
     assert results["alerts_in"] == 3000 and results["lost"] == 0
     assert results["command"].startswith("firstline intake bench --alerts 3000")
     assert "alerts_per_second" in result.stdout
-    # The storm it wrote, replayed with the config it wrote, decides exactly the same: one engine.
-    replay = firstline("--config", str(tmp_path / "storm-config.yaml"), "intake", "replay", str(tmp_path / "storm.jsonl"),
-                       "--out", str(tmp_path / "replay"))
+    # The storm it wrote, replayed as the printed hint says (with the config it wrote), decides exactly the same.
+    hint = re.search(r"`firstline (--config \S+ intake replay \S+)`", result.stdout + result.stderr)
+    assert hint is not None, result.stdout + result.stderr
+    replay = firstline(*hint.group(1).split(), "--out", str(tmp_path / "replay"))
     assert replay.returncode == 0, replay.stderr
     replayed = json.loads((tmp_path / "replay" / "results.json").read_text())
     for key in ("alerts_in", "incidents_out", "purity", "completeness", "investigations", "suppressed", "merges", "lost"):
