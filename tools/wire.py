@@ -51,15 +51,20 @@ def parse_rfc3339(value: Any) -> datetime | None:
         return None
 
 
-def _from_unix_seconds(value: Any) -> Any:
+def from_unix_seconds(value: float) -> datetime:
+    """Unix seconds (Prometheus sample times) as an aware UTC datetime, to the microsecond."""
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _unix_seconds_to_datetime(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
+        return from_unix_seconds(float(value))
     return value
 
 
 UnixTime = Annotated[
     datetime,
-    BeforeValidator(_from_unix_seconds),
+    BeforeValidator(_unix_seconds_to_datetime),
     AfterValidator(as_utc),
     PlainSerializer(lambda value: as_utc(value).timestamp(), return_type=float, when_used="json"),
 ]
