@@ -60,7 +60,7 @@ from tools.kubernetes import (
     PodList,
     ReplicaSetList,
 )
-from tools.loki import LogLines, LogRangeQuery
+from tools.loki import LogEntry, LogLines, LogRangeQuery
 from tools.prometheus import RangeQuery
 
 LOG_WINDOW_MINUTES = 10
@@ -528,11 +528,9 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts a change without a time first
 
 
-def _log_entries(result: ToolResult) -> list[Any]:
-    """The lines of a Loki log query (none for a metric query, which the service's selector is not)."""
-    if not result.ok:
-        return []
-    return list(result.payload(LogLines).entries)
+def _log_entries(result: ToolResult) -> list[LogEntry]:
+    """The lines of a Loki log query; none for a result without lines (``no_data``)."""
+    return result.payload(LogLines).entries if result.ok else []
 
 
 def _images(images: dict[str, str]) -> str:

@@ -191,9 +191,22 @@ class ToolResult(BaseModel):
         return self.status == "ok"
 
     @classmethod
-    def with_payload(cls, payload: BaseModel, **fields: Any) -> ToolResult:
+    def with_payload(
+        cls,
+        payload: BaseModel,
+        *,
+        tool: str,
+        status: ToolStatus,
+        query: str,
+        params: dict[str, Any] | None = None,
+        window: TimeWindow | None = None,
+        summary: str = "",
+    ) -> ToolResult:
         """A result whose ``data`` is ``payload``'s JSON dump and whose typed payload is ``payload``."""
-        result = cls(**fields, data=payload.model_dump(mode="json"))
+        result = cls(
+            tool=tool, status=status, query=query, params=params or {}, window=window, summary=summary,
+            data=payload.model_dump(mode="json"),
+        )
         result._payload = payload
         return result
 

@@ -45,8 +45,8 @@ def parse_rfc3339(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        # fromisoformat reads "Z" from Python 3.11 on; the replace keeps older readers of this code honest.
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        # From Python 3.11 this reads "Z" and Go's nanosecond fractions (cut to microseconds).
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         return None
 
