@@ -18,6 +18,7 @@ from agents.series import latest_value
 from agents.state import Evidence, IncidentState, Verification
 from agents.timeline import note
 from tools.actions import execute_action
+from tools.prometheus import InstantQuery
 
 
 async def execute(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
@@ -65,8 +66,8 @@ async def verify(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
     query = state.sli_query
     detail = "no metrics backend configured"
     if prom is not None and query:
-        result = await ctx.registry.invoke(prom.tool_id("query"), {"query": query, "time": now})
-        observed = latest_value(result.data) if result.status == "ok" else None
+        result = await ctx.registry.invoke(prom.tool_id("query"), InstantQuery(query=query, time=now), budget=None)
+        observed = latest_value(result)
         detail = result.summary
     baseline = state.baseline if state.baseline is not None else 0.0
     ok = observed is not None and recovered(observed, baseline, settings.verify_tolerance)

@@ -11,11 +11,14 @@ incidents from the knowledge store. A check that fails is recorded as such and t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from pydantic import BaseModel, ValidationError
 
 from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import Change, ChangeKind, rank_changes
@@ -37,7 +40,28 @@ from agents.series import first_series
 from agents.state import Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
-from tools.base import ToolResult
+from tools.base import ToolErrorInfo, ToolResult
+from tools.github import (
+    CommitList,
+    CompareInput,
+    Comparison,
+    DeploymentList,
+    ListCommitsInput,
+    ListDeploymentsInput,
+    ListWorkflowRunsInput,
+    WorkflowRunList,
+)
+from tools.invoke import describe_validation_error
+from tools.kubernetes import (
+    DeploymentRef,
+    DeploymentState,
+    ListPodsInput,
+    ListReplicaSetsInput,
+    PodList,
+    ReplicaSetList,
+)
+from tools.loki import LogEntry, LogLines, LogRangeQuery
+from tools.prometheus import RangeQuery
 
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
@@ -98,13 +122,30 @@ class EvidenceCollector:
         self.bundle.failures.append(f"{what}: {result.summary}")
         self.add(result, f"could not check {what}: {result.summary}")
 
-    async def call(self, kind: str, call: str, args: dict[str, Any]) -> ToolResult | None:
+    async def call(self, kind: str, call: str, args: Callable[[], BaseModel]) -> ToolResult | None:
+        """Run ``call`` on the first instance of ``kind`` with the input model ``args`` builds.
+
+        ``args`` builds the model (``partial(ListPodsInput, namespace=..., label_selector=...)``: mypy
+        checks the fields) so that a value the model refuses (a catalog namespace that is not a DNS
+        label, an empty time window) becomes an error result, as the invoker reports an invalid
+        argument, and the check is recorded as failed instead of ending the investigation.
+        None when no instance of ``kind`` is configured.
+        """
         adapter = self.ctx.registry.first(kind)
         if adapter is None:
             self.bundle.failures.append(f"no {kind} instance configured: skipped {call}")
             return None
+        tool_id = adapter.tool_id(call)
+        try:
+            model = args()
+        except ValidationError as exc:
+            message = f"invalid arguments for {tool_id}: {describe_validation_error(exc)}"
+            return ToolResult(
+                tool=tool_id, status="error", query=tool_id, summary=message,
+                error=ToolErrorInfo(kind="input", message=message),
+            )
         # Code reads the whole result; the output budget is for what a model sees.
-        return await self.ctx.registry.invoke(adapter.tool_id(call), args, budget=None)
+        return await self.ctx.registry.invoke(tool_id, model, budget=None)
 
     # -- metrics --------------------------------------------------------------------------------
 
@@ -121,14 +162,16 @@ class EvidenceCollector:
         query = getattr(service.sli, signal)
         if not query:
             return None
-        result = await self.call("prometheus", "query_range", {"query": query, "start": self.start, "end": self.now, "step": 60})
+        result = await self.call(
+            "prometheus", "query_range", partial(RangeQuery, query=query, start=self.start, end=self.now, step=60)
+        )
         if result is None:
             return None
         label = SIGNAL_LABEL[signal]
         if result.status == "error":
             self.failed(f"{service.name} {label}", result)
             return None
-        times, values = first_series(result.data)
+        times, values = first_series(result)
         if len(values) < 3:
             evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry)")
             return SignalSummary(service=service.name, signal=signal, query=query, evidence_id=evidence_id)
@@ -178,48 +221,51 @@ class EvidenceCollector:
             svc = self.ctx.catalog.get(name)
             if svc is None or not svc.repo:
                 continue
-            deploys = await self.call("github", "list_deployments", {"repo": svc.repo, "per_page": 20})
+            repo = svc.repo
+            deploys = await self.call("github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20))
             if deploys is not None and deploys.status == "error":
-                self.failed(f"deployments of {svc.repo}", deploys)
-            items = sorted(_list_of(deploys, "deployments"), key=lambda d: str(d.get("created_at") or ""))
+                self.failed(f"deployments of {repo}", deploys)
+            listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
+            items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
             for index, item in enumerate(items):
-                at = _parse_time(item.get("created_at"))
+                at = item.created_at
                 if at is None or not (self.start <= at <= onset):
                     continue
-                sha = str(item.get("sha") or "")
-                previous = str(items[index - 1].get("sha") or "") if index > 0 else ""
-                diff = await self.diff(svc.repo, previous, sha) if previous and sha and previous != sha else ""
-                description = f"deployment of {svc.repo}@{sha[:7]} to {item.get('environment') or 'an environment'}: {item.get('description') or ''}".strip()
+                sha = item.sha or ""
+                previous = (items[index - 1].sha or "") if index > 0 else ""
+                diff = await self.diff(repo, previous, sha) if previous and sha and previous != sha else ""
+                description = f"deployment of {repo}@{sha[:7]} to {item.environment or 'an environment'}: {item.description or ''}".strip()
                 change = Change(
-                    id=f"deploy-{item.get('id')}", kind=classify_change(f"{description}\n{diff}"), component=name, time=at,
+                    id=f"deploy-{item.id}", kind=classify_change(f"{description}\n{diff}"), component=name, time=at,
                     description=description, diff=diff,
                 )
                 refs[change.id] = sha
                 changes.append(change)
                 assert deploys is not None
-                evidence_for[change.id] = self.add(deploys, f"{svc.repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.get('description') or ''}", {"change": change.id})
-            runs = await self.call("github", "list_workflow_runs", {"repo": svc.repo, "created_after": self.start})
+                evidence_for[change.id] = self.add(deploys, f"{repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.description or ''}", {"change": change.id})
+            runs = await self.call("github", "list_workflow_runs", partial(ListWorkflowRunsInput, repo=repo, created_after=self.start))
             if runs is not None and runs.status == "error":
-                self.failed(f"workflow runs of {svc.repo}", runs)
-            for run in _list_of(runs, "runs"):
-                at = _parse_time(run.get("updated_at") or run.get("created_at"))
+                self.failed(f"workflow runs of {repo}", runs)
+            for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
+                at = run.updated_at or run.created_at
                 if at is None or not (self.start <= at <= onset):
                     continue
-                title = " ".join(dict.fromkeys(str(run.get(k) or "") for k in ("name", "title"))).strip()
+                title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
                 kind: ChangeKind = "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
-                sha = str(run.get("sha") or "")
+                sha = run.sha or ""
                 change = Change(
-                    id=f"run-{run.get('id')}", kind=kind, component=name, time=at,
-                    description=f"workflow run {title} ({run.get('conclusion') or run.get('status')}) on {svc.repo}@{sha[:7]}",
+                    id=f"run-{run.id}", kind=kind, component=name, time=at,
+                    description=f"workflow run {title} ({run.conclusion or run.status}) on {repo}@{sha[:7]}",
                 )
                 refs[change.id] = sha
                 changes.append(change)
                 assert runs is not None
-                evidence_for[change.id] = self.add(runs, f"{svc.repo} ran {title} ending {at:%H:%M} UTC ({run.get('conclusion')})", {"change": change.id})
-            commits = await self.call("github", "list_commits", {"repo": svc.repo, "since": self.start, "until": onset})
+                evidence_for[change.id] = self.add(runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id})
+            commits = await self.call("github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset))
             if commits is not None and commits.status == "error":
-                self.failed(f"commits of {svc.repo}", commits)
-            messages = {str(c.get("sha", "")): str(c.get("message", "")) for c in _list_of(commits, "commits")}
+                self.failed(f"commits of {repo}", commits)
+            found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
+            messages = {c.sha: c.message for c in found}
             enriched = []
             for c in changes:
                 if c.component == name and refs.get(c.id) in messages:
@@ -241,14 +287,14 @@ class EvidenceCollector:
 
     async def diff(self, repo: str, base: str, head: str) -> str:
         """What a deploy changed: file names and patch excerpts from GitHub's compare."""
-        result = await self.call("github", "compare", {"repo": repo, "base": base, "head": head})
-        if result is None or result.status != "ok" or not isinstance(result.data, dict):
+        result = await self.call("github", "compare", partial(CompareInput, repo=repo, base=base, head=head))
+        if result is None or not result.ok:
             return ""
         parts = []
-        for f in result.data.get("files") or []:
-            parts.append(str(f.get("filename") or ""))
-            if f.get("patch"):
-                parts.append(str(f["patch"])[:600])
+        for f in result.payload(Comparison).files:
+            parts.append(f.filename)
+            if f.patch:
+                parts.append(f.patch[:600])
         return "\n".join(parts)[:3000]
 
     # -- logs -----------------------------------------------------------------------------------
@@ -267,16 +313,22 @@ class EvidenceCollector:
         after_end = min(self.now, onset + span)
         if after_end <= onset:
             after_end = onset + timedelta(seconds=1)
-        before = await self.call("loki", "query_range", {"query": selector, "start": onset - span, "end": onset, "limit": LOG_LIMIT, "direction": "backward"})
-        after = await self.call("loki", "query_range", {"query": selector, "start": onset, "end": after_end, "limit": LOG_LIMIT, "direction": "forward"})
+        before = await self.call(
+            "loki", "query_range",
+            partial(LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"),
+        )
+        after = await self.call(
+            "loki", "query_range",
+            partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
+        )
         if before is None or after is None:
             return [], []
         for result in (before, after):
             if result.status == "error":
                 self.failed(f"{self.service.name} logs", result)
                 return [], []
-        lines_before = [(_parse_time(i.get("ts")) or onset, str(i.get("line", ""))) for i in _list_of(before, "entries")]
-        lines_after = [(_parse_time(i.get("ts")) or onset, str(i.get("line", ""))) for i in _list_of(after, "entries")]
+        lines_before = [(e.ts, e.line) for e in _log_entries(before)]
+        lines_after = [(e.ts, e.line) for e in _log_entries(after)]
         start = min(t for t, _ in lines_before) if len(lines_before) >= LOG_LIMIT else onset - span
         end = max(t for t, _ in lines_after) if len(lines_after) >= LOG_LIMIT else after_end
         patterns = mine_patterns(lines_before + lines_after, onset, start=start, end=end)
@@ -297,45 +349,46 @@ class EvidenceCollector:
     # -- kubernetes -----------------------------------------------------------------------------
 
     async def pods(self) -> PodFact | None:
-        result = await self.call("kubernetes", "list_pods", {"namespace": self.service.namespace, "label_selector": f"app={self.service.deployment_name}"})
+        namespace, selector = self.service.namespace, f"app={self.service.deployment_name}"
+        result = await self.call("kubernetes", "list_pods", partial(ListPodsInput, namespace=namespace, label_selector=selector))
         if result is None:
             return None
         if result.status == "error":
             self.failed(f"pods of {self.service.name}", result)
             return None
-        pods = _list_of(result, "pods")
+        pods = result.payload(PodList).pods
         total = len(pods)
-        ready = sum(1 for p in pods if p.get("ready"))
-        restarts = sum(int(p.get("restarts") or 0) for p in pods)
-        reasons = sorted({str(r) for p in pods for r in (p.get("reasons") or []) if r})
+        ready = sum(1 for p in pods if p.ready)
+        restarts = sum(p.restarts for p in pods)
+        reasons = sorted({r for p in pods for r in p.reasons if r})
         text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (f", reasons: {', '.join(reasons)}" if reasons else "")
         return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
 
     async def deployment(self) -> DeploymentFact | None:
         ns, name = self.service.namespace, self.service.deployment_name
-        result = await self.call("kubernetes", "get_deployment", {"namespace": ns, "name": name})
+        result = await self.call("kubernetes", "get_deployment", partial(DeploymentRef, namespace=ns, name=name))
         if result is None:
             return None
         if result.status != "ok":
             self.failed(f"deployment {ns}/{name}", result)
             return None
-        data = result.data or {}
-        current = _int(data.get("revision"))
-        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=_images(data), paused=bool(data.get("paused")))
-        sets = await self.call("kubernetes", "list_replicasets", {"namespace": ns, "label_selector": f"app={name}"})
-        if sets is not None and sets.status == "ok":
+        state = result.payload(DeploymentState)
+        current = state.revision
+        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=_images(state.images), paused=state.paused)
+        sets = await self.call("kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}"))
+        if sets is not None and sets.ok and current is not None:
             older = sorted(
-                ((_int(rs.get("revision")), rs) for rs in _list_of(sets, "replicasets") if _int(rs.get("revision")) is not None and current is not None and (_int(rs.get("revision")) or 0) < current),
-                key=lambda pair: pair[0] or 0,
+                (rs for rs in sets.payload(ReplicaSetList).replicasets if rs.revision is not None and rs.revision < current),
+                key=lambda rs: rs.revision or 0,
             )
             if older:
-                fact.previous_revision = older[-1][0]
-                fact.previous_image = _images(older[-1][1])
+                fact.previous_revision = older[-1].revision
+                fact.previous_image = _images(older[-1].images)
         text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
             f"; previous revision {fact.previous_revision} ({fact.previous_image})" if fact.previous_revision else "; no previous revision found"
         )
-        fact.evidence_id = self.add(result, text, {"replicas": data.get("replicas")})
-        self.state.facts.setdefault("deployment_replicas", data.get("replicas"))
+        fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
+        self.state.facts.setdefault("deployment_replicas", state.replicas)
         return fact
 
     # -- knowledge ------------------------------------------------------------------------------
@@ -470,39 +523,18 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     return Command(goto="supervisor", update=update)
 
 
-# -- parsing helpers (adapter result data -> plain values) ---------------------------------------
+# -- reading typed payloads ---------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts a change without a time first
 
 
-def _list_of(result: ToolResult | None, key: str) -> list[dict[str, Any]]:
-    """The list under ``key`` in a successful result's data (empty for errors and no data)."""
-    if result is None or result.status != "ok" or not isinstance(result.data, dict):
-        return []
-    items = result.data.get(key)
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+def _log_entries(result: ToolResult) -> list[LogEntry]:
+    """The lines of a Loki log query; none for a result without lines (``no_data``)."""
+    return result.payload(LogLines).entries if result.ok else []
 
 
-def _images(summary: dict[str, Any]) -> str:
-    images = summary.get("images") or {}
-    return ", ".join(str(v) for v in images.values()) if isinstance(images, dict) else str(images)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _images(images: dict[str, str]) -> str:
+    return ", ".join(images.values())
 
 
 def _median(values: list[float]) -> float:

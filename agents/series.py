@@ -1,31 +1,23 @@
-"""Reading the Prometheus adapter's result data: one place for the shape
-``{"series": [{"metric": {...}, "values": [[unix_seconds, value], ...]}]}``."""
+"""Reading a Prometheus query's typed payload (`tools.prometheus.QueryResult`) the way the agents use
+it: the first series' numeric samples, split into times and values for the analytics."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+
+from tools.base import ToolResult
+from tools.prometheus import QueryResult
 
 
-def first_series(data: Any) -> tuple[list[datetime], list[float]]:
-    """Times and values of the first series; NaN steps (no traffic) and unparsable values skipped."""
-    series = data.get("series") if isinstance(data, dict) else None
-    if not series:
+def first_series(result: ToolResult) -> tuple[list[datetime], list[float]]:
+    """Times and values of the first series; NaN steps (no traffic) skipped. Empty unless ``ok``."""
+    if not result.ok:
         return [], []
-    times, values = [], []
-    for ts, value in series[0].get("values") or []:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if number != number:  # NaN: no traffic in that step
-            continue
-        times.append(datetime.fromtimestamp(float(ts), tz=UTC))
-        values.append(number)
-    return times, values
+    points = result.payload(QueryResult).first_points()
+    return [at for at, _ in points], [value for _, value in points]
 
 
-def latest_value(data: Any) -> float | None:
+def latest_value(result: ToolResult) -> float | None:
     """The most recent usable sample of the first series, if any."""
-    _, values = first_series(data)
+    _, values = first_series(result)
     return values[-1] if values else None

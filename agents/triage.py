@@ -15,6 +15,7 @@ from agents.series import first_series
 from agents.state import IncidentState, Severity, Triage
 from agents.timeline import note
 from knowledge.catalog import Service
+from tools.prometheus import RangeQuery
 
 ALERT_WEIGHT = {"critical": 3.0, "page": 3.0, "high": 2.0, "error": 2.0, "warning": 1.0, "medium": 1.0, "low": 0.5, "info": 0.0}
 
@@ -59,10 +60,10 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
     now = ctx.clock()
     result = await ctx.registry.invoke(
         prom.tool_id("query_range"),
-        {"query": query, "start": now - timedelta(minutes=CONFIRM_MINUTES), "end": now, "step": 60},
+        RangeQuery(query=query, start=now - timedelta(minutes=CONFIRM_MINUTES), end=now, step=60),
         budget=None,
     )
-    _, values = first_series(result.data) if result.status == "ok" else ([], [])
+    _, values = first_series(result)
     if len(values) < 4:
         return True, f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert"
     half = values[: len(values) // 2]

@@ -2,7 +2,9 @@
 
 An *adapter* speaks one integration's wire format (Prometheus, Loki, Kubernetes...). It is configured
 as one or more named *instances* and exposes *calls*: async methods decorated with `tool_call`, each
-taking one pydantic input model and returning a `ToolResult` (see `tools.values`).
+taking one pydantic input model and returning a `ToolResult` (see `tools.values`). A read call
+declares its result model too (``tool_call(..., result=PodList)``): the invoker then checks that every
+``ok`` or ``no_data`` result carries that payload, so the agents can read typed values from it.
 """
 
 from __future__ import annotations
@@ -34,23 +36,32 @@ CallFn = Callable[[Any, Any], Awaitable[ToolResult]]
 
 @dataclass(frozen=True)
 class CallSpec:
-    """A declared call: its name, the schema the model sees, and its safety metadata."""
+    """A declared call: its name, the schema the model sees, its safety metadata and, for a call whose
+    results code reads, the model of its typed payload (None: ``data`` is free-form JSON)."""
 
     name: str
     description: str
     input_model: type[BaseModel]
     safety: SafetyMetadata
     fn: CallFn
+    result_model: type[BaseModel] | None = None
 
 
 def tool_call(
-    *, description: str, safety: SafetyMetadata = READ_ONLY, name: str | None = None
+    *,
+    description: str,
+    safety: SafetyMetadata = READ_ONLY,
+    name: str | None = None,
+    result: type[BaseModel] | None = None,
 ) -> Callable[[Callable[[Any, InputT], Awaitable[ToolResult]]], Callable[[Any, InputT], Awaitable[ToolResult]]]:
     """Declare an adapter method as a call.
 
     The method takes exactly one argument, a pydantic model (its type annotation is the input schema),
     and returns a `ToolResult`. Invoke calls through `Adapter.invoke` (or the registry), which adds
     validation, the approval guard, the output budget and the log line.
+
+    ``result`` is the model of the call's typed payload: the method builds its results with
+    ``ToolResult.with_payload(model_instance, ...)`` and callers read ``result.payload(Model)``.
     """
 
     def decorate(fn: Callable[[Any, InputT], Awaitable[ToolResult]]) -> Callable[[Any, InputT], Awaitable[ToolResult]]:
@@ -58,6 +69,7 @@ def tool_call(
             "name": name or fn.__name__,
             "description": description,
             "safety": safety,
+            "result": result,
         }
         return fn
 
@@ -143,6 +155,7 @@ class Adapter:
                     input_model=input_model,
                     safety=marker["safety"],
                     fn=attr,
+                    result_model=marker.get("result"),
                 )
         cls.calls = found
 

@@ -11,7 +11,8 @@ Errors, by intent (the caller decides what to do from the type, never from the m
      ├── UpstreamError         the backend failed or answered nonsense; visible on the result
      │    └── UpstreamTimeout  no answer within the per-call timeout
      ├── ApprovalRequired      a mutating call without a valid execution grant; needs a human
-     └── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
+     ├── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
+     └── ResultShapeError      a result's data is not the payload model declared or asked for (a bug)
 
 `CheckSkipped` is not an error: an adapter's `Adapter.check` raises it when the integration has no
 read that could prove connectivity without side effects (a webhook that only posts).
@@ -31,6 +32,8 @@ from tools.values import (
     BlastRadius,
     CheckSkipped,
     ExecutionGrant,
+    PayloadT,
+    ResultShapeError,
     SafetyMetadata,
     TimeWindow,
     ToolError,
@@ -45,7 +48,7 @@ from tools.values import (
 
 __all__ = [
     "READ_ONLY", "Adapter", "AdapterDefinitionError", "AdapterSettings", "ApprovalRequired", "ApprovalTier",
-    "BlastRadius", "CallFn", "CallSpec", "CheckSkipped", "ExecutionGrant", "InputT", "SafetyMetadata",
+    "BlastRadius", "CallFn", "CallSpec", "CheckSkipped", "ExecutionGrant", "InputT", "PayloadT", "ResultShapeError", "SafetyMetadata",
     "TimeWindow", "ToolError", "ToolErrorInfo", "ToolInputError", "ToolResult", "ToolStatus", "UpstreamError",
     "UpstreamTimeout", "hash_args", "tool_call",
 ]

@@ -1,8 +1,10 @@
 """Invoke one adapter call with the cross-cutting rules applied in one place.
 
 Order: find the call, validate the input (errors name the field), check the execution grant for a
-mutating call, run it, turn expected errors into an error result, apply the output budget, write one
-log line. Unexpected exceptions (bugs) propagate: they are not the backend's fault.
+mutating call, run it, turn expected errors into an error result, check the typed payload of a call
+that declares one, apply the output budget, write one log line. Unexpected exceptions (bugs, such as
+a `ResultShapeError` from an adapter whose data does not fit its declared result model) propagate:
+they are not the backend's fault.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ async def invoke_call(
     except UpstreamError as exc:
         result = _upstream_error(tool_id, "upstream", exc, model)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    if spec.result_model is not None and result.status in ("ok", "no_data"):
+        # Before the budget: the adapter's whole answer must fit the model it declared.
+        result.payload(spec.result_model)
     if budget is not None:
         apply_output_budget(result, adapter.settings.output_budget_chars if budget == "default" else budget)
     log.info(
@@ -98,7 +103,11 @@ async def invoke_call(
 
 
 def apply_output_budget(result: ToolResult, budget_chars: int) -> None:
-    """Trim ``result.data`` to the budget, keeping whole items, and say what was cut."""
+    """Trim ``result.data`` to the budget, keeping whole items, and say what was cut.
+
+    A trimmed result drops its typed payload (`ToolResult.replace_data`): a later ``payload`` reads
+    what the model was shown, never the part that was cut.
+    """
     try:
         size = len(json.dumps(result.data, default=str))
     except (TypeError, ValueError):
@@ -107,7 +116,8 @@ def apply_output_budget(result: ToolResult, budget_chars: int) -> None:
         return
     data = result.data
     if isinstance(data, list):
-        result.data, note = _trim_list(data, budget_chars)
+        trimmed_list, note = _trim_list(data, budget_chars)
+        result.replace_data(trimmed_list)
     elif isinstance(data, dict):
         key = max(
             (k for k, v in data.items() if isinstance(v, list)),
@@ -116,15 +126,15 @@ def apply_output_budget(result: ToolResult, budget_chars: int) -> None:
         )
         if key is None:
             text = json.dumps(data, default=str)
-            result.data = text[:budget_chars]
+            result.replace_data(text[:budget_chars])
             note = f"kept the first {budget_chars} of {size} characters"
         else:
             rest = size - len(json.dumps(data[key], default=str))
             trimmed, note = _trim_list(data[key], max(budget_chars - rest, 200))
-            result.data = {**data, key: trimmed}
+            result.replace_data({**data, key: trimmed})
             note = f"{key}: {note}"
     else:
-        result.data = str(data)[:budget_chars]
+        result.replace_data(str(data)[:budget_chars])
         note = f"kept the first {budget_chars} of {size} characters"
     result.truncated = f"output budget of {budget_chars} characters: {note}"
 

@@ -5,19 +5,22 @@ nanosecond epochs (``end`` exclusive); a log query answers ``resultType: "stream
 ``{"stream": {labels}, "values": [["<ns epoch string>", "<line>"], ...]}``, a metric query answers
 ``"matrix"`` like Prometheus. ``result`` is ``null`` (or empty) when nothing matched. Errors are plain
 text, not JSON. Multi-tenant deployments need the ``X-Scope-OrgID`` header (setting ``org_id``).
+
+``query_range`` returns a `LogQueryResult` payload: `LogLines` (entries with aware UTC times) for a
+log query, `LogSeries` (Prometheus `Series`) for a metric query; ``resultType`` says which.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, field_validator
 
 from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_call
-from tools.prometheus import format_value
+from tools.prometheus import Series, format_value
 from tools.wire import (
     UtcDatetime,
     as_list,
@@ -27,6 +30,7 @@ from tools.wire import (
     expect_list,
     format_number,
     from_unix_nanos,
+    from_unix_seconds,
     malformed,
     plain_text,
     rfc3339,
@@ -74,6 +78,35 @@ class LogRangeQuery(BaseModel):
         return end
 
 
+class LogEntry(BaseModel):
+    labels: dict[str, str] = Field(description="The stream's labels.")
+    ts: datetime
+    line: str = Field(description="The log line, clipped to 2000 characters.")
+
+
+class LogLines(BaseModel):
+    """A log query's lines, merged across streams in the requested direction."""
+
+    resultType: Literal["streams"] = "streams"
+    entries: list[LogEntry]
+    returned: int
+    streams: int
+    limit: int
+    limit_reached: bool = Field(description="As many lines as the limit: the window may hold more.")
+
+
+class LogSeries(BaseModel):
+    """A metric query's series (``count_over_time`` and friends)."""
+
+    resultType: Literal["matrix"] = "matrix"
+    series: list[Series]
+    series_count: int
+
+
+class LogQueryResult(RootModel[Annotated[LogLines | LogSeries, Field(discriminator="resultType")]]):
+    """The payload of ``query_range``: read it with ``result.payload(LogLines)`` (or `LogSeries`)."""
+
+
 class LokiAdapter(Adapter):
     """Reads logs from Loki (or any server speaking its query API, e.g. Grafana Cloud Logs)."""
 
@@ -84,7 +117,8 @@ class LokiAdapter(Adapter):
 
     @tool_call(
         description="Run a LogQL query over a time window. Log queries return lines with their stream labels; "
-        "metric queries return series like Prometheus."
+        "metric queries return series like Prometheus.",
+        result=LogQueryResult,
     )
     async def query_range(self, args: LogRangeQuery) -> ToolResult:
         params: dict[str, Any] = {
@@ -114,6 +148,7 @@ class LokiAdapter(Adapter):
         span = f"{rfc3339(args.start)} to {rfc3339(args.end)}"
         result_type = data.get("resultType")
         raw_result = data.get("result") or []  # null when nothing matched (grafana/grafana#40246)
+        payload: LogLines | LogSeries
         try:
             if result_type == "streams":
                 payload, summary = _streams(
@@ -137,14 +172,14 @@ class LokiAdapter(Adapter):
                 QUERY_RANGE_PATH,
                 f"a {result_type} result has an unexpected shape ({exc})",
             ) from None
-        found = payload["returned"] if result_type == "streams" else payload["series_count"]
-        return ToolResult(
+        found = payload.returned if isinstance(payload, LogLines) else payload.series_count
+        return ToolResult.with_payload(
+            LogQueryResult(payload),
             tool=self.tool_id("query_range"),
             status="ok" if found else "no_data",
             query=args.query,
             params=params,
             window=window,
-            data=payload,
             summary=summary,
         )
 
@@ -165,35 +200,23 @@ def describe_loki_error(response: httpx.Response) -> str | None:
     return f"Loki: {text}" if text else None
 
 
-def _streams(result: list[Any], args: LogRangeQuery, span: str) -> tuple[dict[str, Any], str]:
-    entries: list[tuple[int, dict[str, Any]]] = []
+def _streams(result: list[Any], args: LogRangeQuery, span: str) -> tuple[LogLines, str]:
+    entries: list[tuple[int, LogEntry]] = []
     for stream in result:
         labels = stream["stream"]
         if not isinstance(labels, dict):
             raise TypeError("stream labels are not an object")
         for ns, line in stream["values"]:
             entries.append(
-                (
-                    int(ns),
-                    {
-                        "labels": labels,
-                        "ts": rfc3339(from_unix_nanos(ns)),
-                        "line": clip(str(line), MAX_LINE_CHARS),
-                    },
-                )
+                (int(ns), LogEntry(labels=labels, ts=from_unix_nanos(ns), line=clip(str(line), MAX_LINE_CHARS)))
             )
     # Streams come one after another; merge them into one timeline in the requested direction.
     entries.sort(key=lambda item: item[0], reverse=args.direction == "backward")
     lines = [entry for _, entry in entries]
     limit_reached = len(lines) >= args.limit
-    payload = {
-        "resultType": "streams",
-        "entries": lines,
-        "returned": len(lines),
-        "streams": len(result),
-        "limit": args.limit,
-        "limit_reached": limit_reached,
-    }
+    payload = LogLines(
+        entries=lines, returned=len(lines), streams=len(result), limit=args.limit, limit_reached=limit_reached
+    )
     if not lines:
         return payload, f"no log lines matched from {span}"
     newest = max(entries, key=lambda item: item[0])[1]
@@ -206,29 +229,31 @@ def _streams(result: list[Any], args: LogRangeQuery, span: str) -> tuple[dict[st
         else ""
     )
     summary = (
-        f"{len(lines)} log lines from {len(result)} streams between {oldest['ts']} and {newest['ts']}{more}; "
-        f"newest: {clip(newest['line'], 160)}"
+        f"{len(lines)} log lines from {len(result)} streams between {rfc3339(oldest.ts)} and {rfc3339(newest.ts)}"
+        f"{more}; newest: {clip(newest.line, 160)}"
     )
     return payload, summary
 
 
-def _matrix(result: list[Any], span: str) -> tuple[dict[str, Any], str]:
-    series: list[dict[str, Any]] = []
+def _matrix(result: list[Any], span: str) -> tuple[LogSeries, str]:
+    series: list[Series] = []
     for item in result:
         metric = item["metric"]
         if not isinstance(metric, dict):
             raise TypeError("metric is not an object")
-        series.append({"metric": metric, "values": [[float(ts), float(v)] for ts, v in item["values"]]})
-    payload = {"resultType": "matrix", "series": series, "series_count": len(series)}
+        series.append(
+            Series(metric=metric, values=[(from_unix_seconds(float(ts)), float(v)) for ts, v in item["values"]])
+        )
+    payload = LogSeries(series=series, series_count=len(series))
     if not series:
         return payload, f"no series from {span}"
 
-    def latest(entry: dict[str, Any]) -> float:
-        values = entry["values"]
-        return float(values[-1][1]) if values else math.nan
+    def latest(entry: Series) -> float:
+        value = entry.values[-1][1] if entry.values else math.nan
+        return value if isinstance(value, float) else math.nan
 
     top = max(series, key=lambda e: latest(e) if not math.isnan(latest(e)) else -math.inf)
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(top["metric"].items()))
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(top.metric.items()))
     return (
         payload,
         f"matrix: {len(series)} series from {span}; highest latest: {{{labels}}} = {format_value(latest(top))}",

@@ -4,7 +4,8 @@ Wire format (prometheus ``docs/querying/api.md``): every answer is an envelope
 ``{"status": "success"|"error", "data": ..., "errorType", "error", "warnings"}``; errors come with
 HTTP 400 (bad parameters), 422 (the expression cannot be executed) or 503 (timeout, abort).
 Sample values are strings and may be ``"NaN"``, ``"+Inf"`` or ``"-Inf"``; they are returned here as
-floats. Timestamps are sent as unix seconds.
+floats. Timestamps are sent as unix seconds. ``query`` and ``query_range`` return a `QueryResult`
+payload: each `Series` with its samples as (aware UTC datetime, float) pairs, unix seconds in ``data``.
 
 Queries longer than `POST_THRESHOLD_CHARS` once URL-encoded go as a form POST, which Prometheus
 accepts on the same endpoints, so a long PromQL expression never hits a URL length limit.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, UpstreamError, tool_call
 from tools.http import HttpCaller
 from tools.wire import (
+    UnixTime,
     UtcDatetime,
     as_dict,
     as_list,
@@ -31,6 +33,9 @@ from tools.wire import (
     expect_dict,
     expect_list,
     format_number,
+    from_unix_seconds,
+    is_empty,
+    is_none,
     json_field,
     malformed,
     opt_str,
@@ -43,7 +48,45 @@ BUILDINFO_PATH = "/api/v1/status/buildinfo"
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus refuses query_range beyond this resolution
 SUMMARY_SERIES = 3
 
-Sample = list[Any]  # [unix seconds (float), value (float, or str for a string result)]
+ResultType = Literal["vector", "matrix", "scalar", "string"]
+
+
+class HistogramSummary(BaseModel):
+    """A native histogram sample reduced to what a reader uses (the buckets are large and rarely read)."""
+
+    count: float
+    sum: float
+
+
+class Series(BaseModel):
+    """One series: its labels and samples. ``values`` holds floats (``NaN``/``Inf`` included), or the
+    text of a ``string`` result; a native-histogram series has ``histograms`` instead."""
+
+    metric: dict[str, str]
+    values: list[tuple[UnixTime, float | str]] | None = Field(default=None, exclude_if=is_none)
+    histograms: list[tuple[UnixTime, HistogramSummary]] | None = Field(default=None, exclude_if=is_none)
+
+    def points(self) -> list[tuple[datetime, float]]:
+        """The numeric samples in time order, without NaN steps (a ratio over no traffic is no data)."""
+        return [
+            (at, value)
+            for at, value in self.values or []
+            if isinstance(value, float) and not math.isnan(value)
+        ]
+
+
+class QueryResult(BaseModel):
+    """The payload of ``query`` and ``query_range``; a scalar or string answer is one label-less series."""
+
+    # camelCase as Prometheus names it, so data keeps the wire's key.
+    resultType: ResultType
+    series: list[Series]
+    warnings: list[str] = Field(default_factory=list, exclude_if=is_empty)
+    infos: list[str] = Field(default_factory=list, exclude_if=is_empty)
+
+    def first_points(self) -> list[tuple[datetime, float]]:
+        """`Series.points` of the first series (a single-series SLI query has only that one)."""
+        return self.series[0].points() if self.series else []
 
 
 class InstantQuery(BaseModel):
@@ -136,30 +179,32 @@ class PrometheusAdapter(Adapter):
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
 
     @tool_call(
-        description="Evaluate a PromQL expression at one instant (default now). Returns each series' value."
+        description="Evaluate a PromQL expression at one instant (default now). Returns each series' value.",
+        result=QueryResult,
     )
     async def query(self, args: InstantQuery) -> ToolResult:
         at = args.time or self.clock()
         params = {"query": args.query, "time": unix_seconds(at)}
         answer = await self._api("/api/v1/query", list(params.items()))
         result_type, series = _parse_query_data(self.http, answer)
-        data, warnings = _payload(result_type, series, answer.body)
+        payload, warnings = _payload(result_type, series, answer.body)
         summary = (
             f"{_summarize_series(result_type, series)} at {rfc3339(at)}{warnings}"
             if series
             else f"no series matched at {rfc3339(at)}{warnings}"
         )
-        return ToolResult(
+        return ToolResult.with_payload(
+            payload,
             tool=self.tool_id("query"),
             status="ok" if series else "no_data",
             query=args.query,
             params=params,
-            data=data,
             summary=summary,
         )
 
     @tool_call(
-        description="Evaluate a PromQL expression over a time range at a fixed step (a matrix of samples)."
+        description="Evaluate a PromQL expression over a time range at a fixed step (a matrix of samples).",
+        result=QueryResult,
     )
     async def query_range(self, args: RangeQuery) -> ToolResult:
         params = {
@@ -170,20 +215,20 @@ class PrometheusAdapter(Adapter):
         }
         answer = await self._api("/api/v1/query_range", list(params.items()))
         result_type, series = _parse_query_data(self.http, answer)
-        data, warnings = _payload(result_type, series, answer.body)
+        payload, warnings = _payload(result_type, series, answer.body)
         span = f"{rfc3339(args.start)} to {rfc3339(args.end)} at {format_number(args.step)}s"
         summary = (
             f"{_summarize_series(result_type, series)} from {span}{warnings}"
             if series
             else f"no series matched from {span}{warnings}"
         )
-        return ToolResult(
+        return ToolResult.with_payload(
+            payload,
             tool=self.tool_id("query_range"),
             status="ok" if series else "no_data",
             query=args.query,
             params=params,
             window=TimeWindow(start=args.start, end=args.end),
-            data=data,
             summary=summary,
         )
 
@@ -308,7 +353,7 @@ def _envelope(http: HttpCaller, response: httpx.Response, path: str) -> dict[str
     return body
 
 
-def _parse_query_data(http: HttpCaller, answer: _Answer) -> tuple[str, list[dict[str, Any]]]:
+def _parse_query_data(http: HttpCaller, answer: _Answer) -> tuple[ResultType, list[Series]]:
     response, path = answer.response, answer.path
     data = expect_dict(http, response, path, answer.body.get("data"), "data")
     result_type = data.get("resultType")
@@ -318,10 +363,10 @@ def _parse_query_data(http: HttpCaller, answer: _Answer) -> tuple[str, list[dict
             items = expect_list(http, response, path, result, "data.result")
             return result_type, [_series(item, result_type) for item in items]
         if result_type == "scalar":
-            return result_type, [{"metric": {}, "values": [_sample(result)]}]
+            return "scalar", [Series(metric={}, values=[_sample(result)])]
         if result_type == "string":
-            return result_type, [{"metric": {}, "values": [[float(result[0]), str(result[1])]]}]
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+            return "string", [Series(metric={}, values=[(from_unix_seconds(float(result[0])), str(result[1]))])]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # ValueError includes pydantic's ValidationError
         raise malformed(
             http, response, path, f"a {result_type} result has an unexpected shape ({exc})"
         ) from None
@@ -330,48 +375,44 @@ def _parse_query_data(http: HttpCaller, answer: _Answer) -> tuple[str, list[dict
     )
 
 
-def _series(item: dict[str, Any], result_type: str) -> dict[str, Any]:
+def _series(item: dict[str, Any], result_type: str) -> Series:
     metric = item["metric"]
     if not isinstance(metric, dict):
         raise TypeError("metric is not an object")
-    entry: dict[str, Any] = {"metric": metric}
+    values: list[Any] | None = None
+    histograms: list[Any] | None = None
     if result_type == "vector":
         if "value" in item:
-            entry["values"] = [_sample(item["value"])]
+            values = [_sample(item["value"])]
         if "histogram" in item:
-            entry["histograms"] = [_histogram_sample(item["histogram"])]
+            histograms = [_histogram_sample(item["histogram"])]
     else:
         if "values" in item:
-            entry["values"] = [_sample(pair) for pair in item["values"]]
+            values = [_sample(pair) for pair in item["values"]]
         if "histograms" in item:
-            entry["histograms"] = [_histogram_sample(pair) for pair in item["histograms"]]
-    if "values" not in entry and "histograms" not in entry:
+            histograms = [_histogram_sample(pair) for pair in item["histograms"]]
+    if values is None and histograms is None:
         raise KeyError("value" if result_type == "vector" else "values")
-    return entry
+    return Series(metric=metric, values=values, histograms=histograms)
 
 
-def _sample(pair: Any) -> Sample:
+def _sample(pair: Any) -> tuple[datetime, float]:
     # float() reads Prometheus' "NaN", "+Inf" and "-Inf" directly.
-    return [float(pair[0]), float(pair[1])]
+    return from_unix_seconds(float(pair[0])), float(pair[1])
 
 
-def _histogram_sample(pair: Any) -> Sample:
+def _histogram_sample(pair: Any) -> tuple[datetime, HistogramSummary]:
     # Native histograms: keep count and sum (the buckets are rarely useful to a reader and are large).
     histogram = pair[1]
-    return [float(pair[0]), {"count": float(histogram["count"]), "sum": float(histogram["sum"])}]
+    return from_unix_seconds(float(pair[0])), HistogramSummary(
+        count=float(histogram["count"]), sum=float(histogram["sum"])
+    )
 
 
-def _payload(
-    result_type: str, series: list[dict[str, Any]], body: dict[str, Any]
-) -> tuple[dict[str, Any], str]:
-    data: dict[str, Any] = {"resultType": result_type, "series": series}
-    notes = ""
-    for key in ("warnings", "infos"):
-        if as_list(body.get(key)):
-            data[key] = [str(item) for item in body[key]]
-    if data.get("warnings"):
-        notes = f" (Prometheus warnings: {'; '.join(data['warnings'])})"
-    return data, notes
+def _payload(result_type: ResultType, series: list[Series], body: dict[str, Any]) -> tuple[QueryResult, str]:
+    notes = {key: [str(item) for item in as_list(body.get(key))] for key in ("warnings", "infos")}
+    payload = QueryResult(resultType=result_type, series=series, **notes)
+    return payload, f" (Prometheus warnings: {'; '.join(payload.warnings)})" if payload.warnings else ""
 
 
 def _shown_params(params: list[tuple[str, str]]) -> dict[str, Any]:
@@ -401,9 +442,8 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _latest(entry: dict[str, Any]) -> Any:
-    values = entry.get("values") or []
-    return values[-1][1] if values else None
+def _latest(entry: Series) -> Any:
+    return entry.values[-1][1] if entry.values else None
 
 
 def _sort_key(value: Any) -> float:
@@ -413,12 +453,12 @@ def _sort_key(value: Any) -> float:
     return math.inf
 
 
-def _summarize_series(result_type: str, series: list[dict[str, Any]]) -> str:
+def _summarize_series(result_type: str, series: list[Series]) -> str:
     ranked = sorted(series, key=lambda e: _sort_key(_latest(e)))
     shown = "; ".join(
-        f"{_labels_text(e['metric'])} = {format_value(_latest(e))}" for e in ranked[:SUMMARY_SERIES]
+        f"{_labels_text(e.metric)} = {format_value(_latest(e))}" for e in ranked[:SUMMARY_SERIES]
     )
-    samples = sum(len(e.get("values") or []) for e in series)
+    samples = sum(len(e.values or []) for e in series)
     count = f"{len(series)} series" + (f", {samples} samples" if result_type == "matrix" else "")
     lead = "highest latest" if len(series) > 1 else "latest"
     return f"{result_type}: {count}; {lead}: {shown}"

@@ -7,7 +7,9 @@ Errors, by intent (the caller decides what to do from the type, never from the m
      ├── UpstreamError         the backend failed or answered nonsense; visible on the result
      │    └── UpstreamTimeout  no answer within the per-call timeout
      ├── ApprovalRequired      a mutating call without a valid execution grant; needs a human
-     └── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
+     ├── AdapterDefinitionError  a developer mistake found at registration (bad safety metadata...)
+     └── ResultShapeError      a developer mistake found at run time: a result's data is not the
+                               payload model the adapter declared or the caller asked for
 
 `CheckSkipped` is not an error: an adapter's `Adapter.check` raises it when the integration has no
 read that could prove connectivity without side effects (a webhook that only posts).
@@ -15,6 +17,12 @@ read that could prove connectivity without side effects (a webhook that only pos
 `ToolResult.status` is ``ok``, ``no_data`` (the query worked and found nothing: not an error),
 ``error`` or ``approval_required``. Every result echoes the exact query, parameters and time window so
 that evidence built on it can be cited and re-run.
+
+Two views of one result: ``data`` is the JSON the model sees, the output budget trims and the ledger
+records; a read call that declares a result model (``tool_call(result=PodList)``) also carries that
+model as its typed *payload*, read with ``result.payload(PodList)``. ``data`` is always the payload's
+JSON dump, so the two cannot disagree; a payload lost on the way (a result read back from the ledger,
+a list trimmed by the budget) is validated again from ``data``, once.
 
 This module imports nothing else of ``tools``: the HTTP layer, the invoker, the grants and the
 adapter class all build on it.
@@ -27,11 +35,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, ValidationError, model_validator
 
 ToolStatus = Literal["ok", "no_data", "error", "approval_required"]
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
 ApprovalTier = Literal["auto", "approve", "forbid"]
 BlastRadius = Literal["none", "single_resource", "service", "namespace", "cluster", "external"]
 
@@ -83,6 +92,14 @@ class AdapterDefinitionError(ToolError, ValueError):
     """An adapter or instance is declared wrongly (a developer or configuration mistake).
 
     A `ValueError` too, so start-up code that reports bad configuration reports it the same way.
+    """
+
+
+class ResultShapeError(ToolError, TypeError):
+    """A result's data does not fit the payload model asked for: an adapter or a caller is wrong.
+
+    A `TypeError` too: like a wrong argument type, it is a bug to fix in code, never a state a model
+    or an operator can act on, so nothing catches it on purpose.
     """
 
 
@@ -165,9 +182,73 @@ class ToolResult(BaseModel):
     truncated: str | None = Field(default=None, description="What the output budget cut, if anything.")
     duration_ms: float = 0.0
 
+    # The typed payload behind ``data`` (see the module docstring). Private: never serialized, so the
+    # JSON shape of a result (for the model, the ledger, the run record) does not depend on it.
+    _payload: BaseModel | None = PrivateAttr(default=None)
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @classmethod
+    def with_payload(
+        cls,
+        payload: BaseModel,
+        *,
+        tool: str,
+        status: ToolStatus,
+        query: str,
+        params: dict[str, Any] | None = None,
+        window: TimeWindow | None = None,
+        summary: str = "",
+    ) -> ToolResult:
+        """A result whose ``data`` is ``payload``'s JSON dump and whose typed payload is ``payload``."""
+        result = cls(
+            tool=tool, status=status, query=query, params=params or {}, window=window, summary=summary,
+            data=payload.model_dump(mode="json"),
+        )
+        result._payload = payload
+        return result
+
+    def replace_data(self, data: Any) -> None:
+        """Set ``data`` to another value (the output budget trims it) and drop the typed payload, so
+        that a later `payload` reads what is left rather than what was cut."""
+        self.data = data
+        self._payload = None
+
+    def payload(self, model: type[PayloadT]) -> PayloadT:
+        """The result's data as ``model``: datetimes, ints and lists of models instead of JSON.
+
+        Returns the payload the adapter built when it is a ``model`` (or a `RootModel` union whose
+        value is one), else validates ``data`` once and keeps the answer. Works for ``ok`` and
+        ``no_data`` results (an empty list is a payload); check ``status`` first, because an
+        ``error`` or ``approval_required`` result has none. Raises `ResultShapeError`, naming the
+        call, when there is no payload or ``data`` does not fit ``model``.
+        """
+        if self.status not in ("ok", "no_data"):
+            raise ResultShapeError(
+                f"{self.tool} returned {self.status!r}, which carries no {model.__name__} payload: {self.summary}"
+            )
+        cached = self._payload
+        if isinstance(cached, RootModel) and isinstance(cached.root, model):
+            return cached.root
+        if isinstance(cached, model):
+            return cached
+        try:
+            parsed = model.model_validate(self.data)
+        except ValidationError as exc:
+            cut = f" (the output budget cut it: {self.truncated})" if self.truncated else ""
+            raise ResultShapeError(
+                f"{self.tool}: the result's data is not a {model.__name__}{cut}: {_first_errors(exc)}"
+            ) from exc
+        self._payload = parsed
+        return parsed
+
+
+def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+    errors = exc.errors()
+    shown = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:limit])
+    return shown + (f"; and {len(errors) - limit} more" if len(errors) > limit else "")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Helpers the integration adapters share: UTC times, timestamp formats, JSON bodies, error texts.
 
+`parse_rfc3339` is the one reader of upstream timestamps: the adapters turn every wire time into an
+aware UTC datetime with it, so nothing downstream parses time strings again.
+
 Every adapter reads a success body through `decode_json` and checks its shape; anything unexpected is
 reported with `malformed`, an `UpstreamError` that names the request and carries a redacted body
 excerpt, so a backend answering nonsense never crashes a call.
@@ -12,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 from tools.base import UpstreamError
 from tools.http import BODY_EXCERPT_CHARS, HttpCaller
@@ -29,6 +32,44 @@ def as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 """A datetime input field, normalised to UTC (a value without an offset is taken as UTC)."""
+
+
+def parse_rfc3339(value: Any) -> datetime | None:
+    """An upstream timestamp (``2026-11-20T10:05:00Z``, with any offset or fraction) as aware UTC.
+
+    None for anything else: a missing, empty, non-string or unparsable field is "unknown time", never a
+    crash (a backend's odd field must not fail the whole read). A value without an offset is UTC.
+    """
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        # From Python 3.11 this reads "Z" and Go's nanosecond fractions (cut to microseconds).
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def from_unix_seconds(value: float) -> datetime:
+    """Unix seconds (Prometheus sample times) as an aware UTC datetime, to the microsecond."""
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _unix_seconds_to_datetime(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return from_unix_seconds(float(value))
+    return value
+
+
+UnixTime = Annotated[
+    datetime,
+    BeforeValidator(_unix_seconds_to_datetime),
+    AfterValidator(as_utc),
+    PlainSerializer(lambda value: as_utc(value).timestamp(), return_type=float, when_used="json"),
+]
+"""A result field that is unix seconds on the wire and in ``data`` (Prometheus sample times), an aware
+UTC datetime in the typed payload."""
 
 
 def utc_now() -> datetime:
@@ -155,3 +196,14 @@ def plain_text(response: httpx.Response, limit: int = BODY_EXCERPT_CHARS) -> str
     """A trimmed plain-text error body, or None when it is empty."""
     text = response.text.strip()
     return clip(text, limit) if text else None
+
+
+def is_none(value: Any) -> bool:
+    """``Field(exclude_if=is_none)``: a result key that the JSON leaves out when it has no value, as
+    the wire format does (an optional key, not a key holding null)."""
+    return value is None
+
+
+def is_empty(value: Any) -> bool:
+    """``Field(exclude_if=is_empty)``: a list key left out of the JSON when it is empty."""
+    return not value

@@ -12,7 +12,14 @@ import respx
 from structlog.testing import capture_logs
 
 from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent, grant_for
-from tools.github import GitHubAdapter
+from tools.github import (
+    CommitList,
+    Comparison,
+    DeploymentList,
+    GitHubAdapter,
+    ListDeploymentsInput,
+    WorkflowRunList,
+)
 from tools.ledger import ActionLedger
 
 # A base URL with a path prefix, as the simulator serves it: every path must stay relative to it.
@@ -520,3 +527,46 @@ async def test_unreadable_rate_limit_reset_is_still_a_clear_error(gh: GitHubAdap
         )
         result = await gh.invoke("list_commits", {"repo": REPO})
     assert result.error is not None and "resets at an unknown time" in result.error.message
+
+
+# -- typed payloads -----------------------------------------------------------------------------------
+
+
+async def test_read_payloads_are_typed(gh: GitHubAdapter) -> None:
+    run = {"id": 3, "name": "db-migrate", "display_title": "Apply 0042", "head_sha": "9f1c", "status": "completed",
+           "conclusion": "success", "run_number": 88, "created_at": "2026-11-20T09:45:00Z",
+           "updated_at": "2026-11-20T09:47:30+00:00"}
+    comparison = {"status": "ahead", "ahead_by": 1, "behind_by": 0, "total_commits": 1,
+                  "commits": [commit("bbb222", "Raise pool", "2026-11-20T09:00:00Z")],
+                  "files": [{"filename": "config/pool.yaml", "status": "modified", "additions": 1, "deletions": 1,
+                             "changes": 2, "patch": "-50\n+5"}]}
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/deployments").respond(
+            200, json=[deployment(202, "9f1c2e3d", "v1.4.3", "2026-11-20T09:58:00Z")]
+        )
+        mock.get(f"/repos/{REPO}/deployments/202/statuses").respond(
+            200, json=[{"state": "failure", "created_at": "2026-11-20T10:00:00Z"}]
+        )
+        mock.get(f"/repos/{REPO}/commits").respond(200, json=[commit("9f1c2e3d", "Raise pool size", "2026-11-20T09:40:00Z")])
+        mock.get(f"/repos/{REPO}/actions/runs").respond(200, json={"total_count": 1, "workflow_runs": [run]})
+        mock.get(f"/repos/{REPO}/compare/v1...v2").respond(200, json=comparison)
+        deployments = (await gh.invoke("list_deployments", ListDeploymentsInput(repo=REPO))).payload(DeploymentList)
+        commits = (await gh.invoke("list_commits", {"repo": REPO})).payload(CommitList)
+        runs = (await gh.invoke("list_workflow_runs", {"repo": REPO})).payload(WorkflowRunList)
+        compared = await gh.invoke("compare", {"repo": REPO, "base": "v1", "head": "v2"})
+
+    first = deployments.deployments[0]
+    assert first.id == 202 and first.state == "failure"
+    assert first.created_at == datetime(2026, 11, 20, 9, 58, tzinfo=UTC)
+    assert first.state_at == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert commits.commits[0].date == datetime(2026, 11, 20, 9, 40, tzinfo=UTC)
+    assert runs.runs[0].updated_at == datetime(2026, 11, 20, 9, 47, 30, tzinfo=UTC) and runs.runs[0].run_number == 88
+    files = compared.payload(Comparison).files
+    assert files[0].filename == "config/pool.yaml" and files[0].additions == 1
+    # data keeps the wire shape: no status keys GitHub did not send, times as RFC 3339.
+    assert DeploymentList.model_validate(
+        {"deployments": [first.model_dump(mode="json")], "count": 1, "has_more": False}
+    ) == deployments
+    assert "log_url" not in first.model_dump(mode="json") and "status_error" not in first.model_dump(mode="json")
+    assert compared.data["files"][0] == {"filename": "config/pool.yaml", "status": "modified", "additions": 1,
+                                         "deletions": 1, "changes": 2, "patch": "-50\n+5"}

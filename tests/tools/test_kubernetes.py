@@ -14,7 +14,17 @@ from structlog.testing import capture_logs
 
 from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent, grant_for
 from tools.actions import args_hash_for, execute_action
-from tools.kubernetes import KubernetesAdapter, KubernetesSettings, merge_patch_replacing
+from tools.kubernetes import (
+    DeploymentRef,
+    DeploymentState,
+    EventList,
+    KubernetesAdapter,
+    KubernetesSettings,
+    ListPodsInput,
+    PodList,
+    ReplicaSetList,
+    merge_patch_replacing,
+)
 from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy, PolicySettings
 from tools.registry import ToolRegistry
@@ -731,3 +741,74 @@ async def test_events_with_odd_timestamps_still_sort(k8s: KubernetesAdapter) -> 
     assert result.status == "ok"
     assert [e["reason"] for e in result.data["events"]] == ["Pulled", "BackOff"]
     assert result.data["events"][1]["count"] == 1
+
+
+# -- typed payloads -----------------------------------------------------------------------------------
+
+
+async def test_list_pods_payload_is_typed(k8s: KubernetesAdapter) -> None:
+    pod = {
+        "metadata": {"name": "checkout-7a9c-abc", "ownerReferences": [{"kind": "ReplicaSet", "name": "checkout-7a9c"}]},
+        "spec": {"nodeName": "node-a", "containers": [{"name": "checkout", "image": "registry/checkout:1.4.3"}]},
+        "status": {
+            "phase": "Running",
+            "startTime": "2026-11-20T09:50:00Z",
+            "containerStatuses": [
+                {
+                    "name": "checkout",
+                    "ready": False,
+                    "restartCount": 7,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {
+                        "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-20T10:00:40+01:00"}
+                    },
+                }
+            ],
+        },
+    }
+    pending = {"metadata": {"name": "checkout-7a9c-new"}, "spec": {"containers": [{"name": "checkout", "image": "x:1"}]}}
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(PODS_PATH).respond(200, json={"items": [pod, pending], "metadata": {"continue": "abc"}})
+        result = await k8s.invoke("list_pods", ListPodsInput(namespace="shop", label_selector="app=checkout"))
+
+    pods = result.payload(PodList)
+    assert pods.count == 2 and pods.more_available is True
+    first = pods.pods[0]
+    assert first.restarts == 7 and isinstance(first.restarts, int)
+    assert first.started_at == datetime(2026, 11, 20, 9, 50, tzinfo=UTC) and first.started_at.tzinfo is UTC
+    container = first.containers[0]
+    assert container.last_termination is not None
+    assert container.last_termination.reason == "OOMKilled" and container.last_termination.exit_code == 137
+    assert container.last_termination.finished_at == datetime(2026, 11, 20, 9, 0, 40, tzinfo=UTC)
+    # data is the payload's JSON: what the model sees, and what a ledger or record reads back.
+    assert PodList.model_validate(result.data) == pods
+    assert result.data["pods"][0]["started_at"] == "2026-11-20T09:50:00Z"
+    # A pending pod's container shows only what is known: no null ready/restarts/state keys.
+    assert result.data["pods"][1]["containers"] == [{"name": "checkout", "image": "x:1"}]
+
+
+async def test_deployment_replicaset_and_event_payloads_are_typed(k8s: KubernetesAdapter) -> None:
+    events = {
+        "items": [
+            {"type": "Warning", "reason": "BackOff", "involvedObject": {"kind": "Pod", "name": "a"},
+             "count": 14, "firstTimestamp": "2026-11-20T09:52:00Z", "lastTimestamp": "2026-11-20T10:04:00Z"},
+            {"type": "Normal", "reason": "Pulled", "involvedObject": {"kind": "Pod", "name": "a"},
+             "lastTimestamp": "not a time"},
+        ]
+    }
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(DEP_PATH).respond(200, json=deployment())
+        mock.get(RS_PATH).respond(200, json=RS_HISTORY)
+        mock.get(EVENTS_PATH).respond(200, json=events)
+        dep = (await k8s.invoke("get_deployment", DeploymentRef(namespace="shop", name="checkout"))).payload(DeploymentState)
+        sets = (await k8s.invoke("list_replicasets", {"namespace": "shop"})).payload(ReplicaSetList)
+        found = (await k8s.invoke("list_events", {"namespace": "shop"})).payload(EventList)
+
+    assert (dep.revision, dep.replicas, dep.ready, dep.unavailable) == (7, 3, 1, 2)
+    assert dep.conditions[0].type == "Available" and dep.conditions[0].status == "False"
+    assert [rs.revision for rs in sets.replicasets] == [9, 7, 6, 5]
+    assert sets.replicasets[2].created == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    assert sets.replicasets[2].deployment == "checkout"
+    backoff, pulled = found.events
+    assert backoff.count == 14 and backoff.last_seen == datetime(2026, 11, 20, 10, 4, tzinfo=UTC)
+    assert pulled.last_seen is None and pulled.count == 1  # an unreadable time is unknown, not a crash

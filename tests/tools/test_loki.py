@@ -10,7 +10,8 @@ import respx
 from structlog.testing import capture_logs
 
 from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent
-from tools.loki import LokiAdapter
+from tools.base import ResultShapeError
+from tools.loki import LogLines, LogSeries, LokiAdapter
 
 BASE = "http://loki:3100"
 PATH = "/loki/api/v1/query_range"
@@ -213,3 +214,22 @@ async def test_very_long_line_is_clipped(loki: LokiAdapter) -> None:
         result = await loki.invoke("query_range", ARGS)
     line = result.data["entries"][0]["line"]
     assert len(line) < 2100 and line.endswith("[8000 more characters]")
+
+
+async def test_log_and_metric_payloads_are_typed(loki: LokiAdapter) -> None:
+    body = streams(({"app": "a"}, [[ns(4, 12), "two"], [ns(1, 0), "one"]]))
+    matrix = {"status": "success", "data": {"resultType": "matrix",
+                                            "result": [{"metric": {"level": "error"}, "values": [[1795168800, "3"]]}]}}
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(PATH).mock(side_effect=[httpx.Response(200, json=body), httpx.Response(200, json=matrix)])
+        lines = await loki.invoke("query_range", ARGS)
+        series = await loki.invoke("query_range", {**ARGS, "query": 'sum(count_over_time({app="a"}[1m]))'})
+
+    entries = lines.payload(LogLines).entries
+    assert [e.line for e in entries] == ["two", "one"]
+    assert entries[0].ts == datetime(2026, 11, 20, 10, 4, 12, 123456, tzinfo=UTC) and entries[0].ts.tzinfo is UTC
+    assert entries[0].labels == {"app": "a"}
+    assert series.payload(LogSeries).series[0].points() == [(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), 3.0)]
+    # Asking a log query's result for series names the call and what it is not.
+    with pytest.raises(ResultShapeError, match=r"loki\.query_range: the result's data is not a LogSeries"):
+        lines.payload(LogSeries)

@@ -13,9 +13,9 @@ import respx
 from structlog.testing import capture_logs
 
 from tests.tools.conftest import TOKEN, BuildAdapter, assert_secret_absent
-from tools.base import AdapterSettings
+from tools.base import AdapterSettings, ToolResult
 from tools.http import HttpCaller, Redactor
-from tools.prometheus import PrometheusAdapter
+from tools.prometheus import PrometheusAdapter, QueryResult, RangeQuery
 
 BASE = "http://prom:9090"
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -335,3 +335,27 @@ async def test_odd_warnings_field_does_not_crash(prom: PrometheusAdapter) -> Non
         mock.get("/api/v1/query").respond(200, json=body)
         result = await prom.invoke("query", {"query": "up"})
     assert result.status == "ok" and "warnings" not in result.data
+
+
+async def test_query_payload_is_typed(prom: PrometheusAdapter) -> None:
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {"service": "checkout"}, "values": [[1795168800, "0.5"], [1795168860.5, "NaN"],
+                                                                     [1795168920, "0.25"]]}],
+        },
+    }
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/api/v1/query_range").respond(200, json=body)
+        result = await prom.invoke("query_range", RangeQuery(query="x", start=T0, end=T1, step=60))
+    payload = result.payload(QueryResult)
+    assert payload.resultType == "matrix" and payload.series[0].metric == {"service": "checkout"}
+    at, value = (payload.series[0].values or [])[1]
+    assert at == datetime(2026, 11, 20, 10, 1, 0, 500000, tzinfo=UTC)
+    assert isinstance(value, float) and math.isnan(value)
+    assert payload.first_points() == [(T0, 0.5), (datetime(2026, 11, 20, 10, 2, tzinfo=UTC), 0.25)]
+    # data keeps unix seconds for the model; read back (from a record), it is the same payload.
+    assert result.data["series"][0]["values"][0] == [1795168800.0, 0.5]
+    restored = ToolResult.model_validate_json(result.model_dump_json())
+    assert restored.payload(QueryResult).first_points() == payload.first_points()

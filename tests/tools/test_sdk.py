@@ -19,6 +19,7 @@ from tools.base import (
     AdapterDefinitionError,
     AdapterSettings,
     ExecutionGrant,
+    ResultShapeError,
     SafetyMetadata,
     ToolResult,
     UpstreamError,
@@ -453,3 +454,68 @@ def test_registry_refuses_an_unknown_kind_and_a_bad_setting() -> None:
         ToolRegistry.from_config(
             {"k8s": {"kind": "kubernetes", "base_url": "http://k", "verify_tls": "maybe"}}, kinds=kinds
         )
+
+
+# -- typed payloads ------------------------------------------------------------------------------------
+
+
+class Row(BaseModel):
+    i: int
+    pad: str
+
+
+class RowList(BaseModel):
+    title: str
+    rows: list[Row]
+
+
+class TypedToy(Adapter):
+    kind: ClassVar[str] = "typedtoy"
+
+    @tool_call(description="Rows as a typed payload.", result=RowList)
+    async def rows(self, args: CountInput) -> ToolResult:
+        payload = RowList(title=args.label, rows=[Row(i=i, pad="z" * 50) for i in range(args.count)])
+        return ToolResult.with_payload(payload, tool=self.tool_id("rows"), status="ok", query="rows")
+
+    @tool_call(description="Claims a payload but builds dicts of another shape.", result=RowList)
+    async def sloppy(self, args: CountInput) -> ToolResult:
+        return ToolResult(tool=self.tool_id("sloppy"), status="ok", query="sloppy", data={"rows": "none"})
+
+
+@pytest.fixture
+async def typed() -> AsyncIterator[TypedToy]:
+    async with httpx.AsyncClient(base_url="http://toy") as client:
+        settings = AdapterSettings(base_url="http://toy", output_budget_chars=500)
+        yield TypedToy("typed", settings, HttpCaller(client, instance="typed", backoff_seconds=0))
+
+
+def test_the_result_model_is_declared_with_the_call() -> None:
+    assert TypedToy.calls["rows"].result_model is RowList
+    assert ToyAdapter.calls["items"].result_model is None
+
+
+async def test_code_reading_the_whole_result_gets_the_adapters_payload(typed: TypedToy) -> None:
+    result = await typed.invoke("rows", {"count": 100}, budget=None)
+    rows = result.payload(RowList)
+    assert len(rows.rows) == 100 and rows.rows[99].i == 99
+    assert result.payload(RowList) is rows  # validated (here: built) once
+    assert result.data == rows.model_dump(mode="json")
+
+
+async def test_a_trimmed_result_payload_is_what_the_model_was_shown(typed: TypedToy) -> None:
+    result = await typed.invoke("rows", {"count": 100})
+    kept = len(result.data["rows"])
+    assert 0 < kept < 100 and result.truncated is not None
+    assert len(result.payload(RowList).rows) == kept
+
+
+async def test_data_that_does_not_fit_the_declared_model_is_a_bug_that_names_the_call(typed: TypedToy) -> None:
+    with pytest.raises(ResultShapeError, match=r"typed\.sloppy: the result's data is not a RowList: title: Field required; rows: "):
+        await typed.invoke("sloppy", {"count": 1})
+
+
+async def test_an_error_result_has_no_payload(typed: TypedToy) -> None:
+    result = await typed.invoke("rows", {"count": -1})
+    assert result.status == "error"
+    with pytest.raises(ResultShapeError, match=r"typed\.rows returned 'error', which carries no RowList payload"):
+        result.payload(RowList)

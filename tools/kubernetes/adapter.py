@@ -29,10 +29,10 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from tools.base import (
     Adapter,
@@ -43,27 +43,50 @@ from tools.base import (
     tool_call,
 )
 from tools.http import HttpCaller
+from tools.kubernetes.models import (
+    DeploymentRef,
+    DeploymentState,
+    Event,
+    EventList,
+    KubernetesSettings,
+    ListEventsInput,
+    ListPodsInput,
+    ListReplicaSetsInput,
+    Pod,
+    PodList,
+    ReplicaSet,
+    ReplicaSetList,
+    RolloutUndoInput,
+    ScaleInput,
+)
+from tools.kubernetes.wire import (
+    REVISION_ANNOTATION,
+    as_array,
+    as_object,
+    describe_kubernetes_error,
+    images_of,
+    read_deployment,
+    read_event,
+    read_pod,
+    read_replicaset,
+    revision_of,
+)
 from tools.wire import (
     clip,
     decode_json,
     expect_dict,
     expect_list,
-    json_field,
     malformed,
-    opt_int,
     opt_str,
 )
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 LIST_LIMIT = 500
-MAX_REPLICAS = 1000  # a sanity bound: a model asking for more is almost certainly wrong
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ParsedT = TypeVar("ParsedT")
 
 # kubectl rollback.go: annotations kept from the Deployment rather than copied from the ReplicaSet.
 ANNOTATIONS_KEPT_ON_ROLLBACK = frozenset(
@@ -111,77 +134,6 @@ SCALE_SAFETY = SafetyMetadata(
 )
 
 
-class KubernetesSettings(AdapterSettings):
-    # TLS settings are for the client factory that builds the httpx client (``verify=ca_file`` or
-    # ``verify=verify_tls``). `tools.registry.default_client_factory` ignores them for now, so an
-    # in-cluster deployment with a private CA needs a factory that reads them.
-    verify_tls: bool = Field(default=True, description="Verify the API server's TLS certificate.")
-    ca_file: str | None = Field(
-        default=None,
-        description="CA bundle for the API server, e.g. /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.",
-    )
-
-
-NamespaceField = Field(pattern=DNS_LABEL, max_length=63, description="Namespace, e.g. shop.")
-
-
-class ListPodsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    namespace: str = NamespaceField
-    label_selector: str | None = Field(
-        default=None, description="Label selector, e.g. app=checkout or app in (checkout,cart)."
-    )
-
-
-class DeploymentRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    namespace: str = NamespaceField
-    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Deployment name, e.g. checkout.")
-
-
-class ListReplicaSetsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    namespace: str = NamespaceField
-    label_selector: str | None = Field(
-        default=None, description="Label selector, usually the Deployment's selector, e.g. app=checkout."
-    )
-
-
-class ListEventsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    namespace: str = NamespaceField
-    involved_kind: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z]+$",
-        description="Only events about this kind, e.g. Pod or Deployment.",
-    )
-    involved_name: str | None = Field(
-        default=None,
-        pattern=DNS_SUBDOMAIN,
-        max_length=253,
-        description="Only events about the object with this name.",
-    )
-    event_type: Literal["Normal", "Warning"] | None = Field(
-        default=None, description="Only Normal or only Warning events."
-    )
-
-
-class RolloutUndoInput(DeploymentRef):
-    to_revision: int | None = Field(
-        default=None,
-        ge=1,
-        description="Revision to go back to (see list_replicasets). Default: the revision before the current one.",
-    )
-
-
-class ScaleInput(DeploymentRef):
-    replicas: int = Field(ge=0, le=MAX_REPLICAS, description="Desired number of replicas.")
-
-
 class KubernetesAdapter(Adapter):
     """Talks to one cluster's API server with a bearer token."""
 
@@ -195,20 +147,21 @@ class KubernetesAdapter(Adapter):
 
     @tool_call(
         description="List pods with phase, readiness, restarts, images and problem reasons "
-        "(CrashLoopBackOff, OOMKilled, ImagePullBackOff...)."
+        "(CrashLoopBackOff, OOMKilled, ImagePullBackOff...).",
+        result=PodList,
     )
     async def list_pods(self, args: ListPodsInput) -> ToolResult:
         path = f"/api/v1/namespaces/{args.namespace}/pods"
         params = _list_params(labelSelector=args.label_selector)
         response, items, more = await self._list(path, params)
-        pods = _parse(self.http, response, path, lambda: [_pod_summary(_dict(item)) for item in items])
+        pods = _parse(self.http, response, path, lambda: [read_pod(item) for item in items])
         selection = f" matching {args.label_selector}" if args.label_selector else ""
-        return ToolResult(
+        return ToolResult.with_payload(
+            PodList(pods=pods, count=len(pods), more_available=more),
             tool=self.tool_id("list_pods"),
             status="ok" if pods else "no_data",
             query=f"GET {path}",
             params=params,
-            data={"pods": pods, "count": len(pods), "more_available": more},
             summary=_pods_line(pods, f"{args.namespace}{selection}", more)
             if pods
             else f"no pods in {args.namespace}{selection}",
@@ -216,38 +169,40 @@ class KubernetesAdapter(Adapter):
 
     @tool_call(
         description="Get one Deployment: replicas (desired/ready/updated/available), images, current revision, "
-        "paused flag and conditions."
+        "paused flag and conditions.",
+        result=DeploymentState,
     )
     async def get_deployment(self, args: DeploymentRef) -> ToolResult:
         path = _deployment_path(args.namespace, args.name)
         response, deployment = await self._get(path)
-        summary_data = _parse(self.http, response, path, lambda: _deployment_summary(deployment))
-        return ToolResult(
+        state = _parse(self.http, response, path, lambda: read_deployment(deployment))
+        return ToolResult.with_payload(
+            state,
             tool=self.tool_id("get_deployment"),
             status="ok",
             query=f"GET {path}",
             params={},
-            data=summary_data,
-            summary=_deployment_line(summary_data),
+            summary=_deployment_line(state),
         )
 
     @tool_call(
         description="List ReplicaSets (one per Deployment revision) with revision, images, replicas and creation "
-        "time, newest revision first. Use it to see what a rollback would go back to."
+        "time, newest revision first. Use it to see what a rollback would go back to.",
+        result=ReplicaSetList,
     )
     async def list_replicasets(self, args: ListReplicaSetsInput) -> ToolResult:
         path = f"/apis/apps/v1/namespaces/{args.namespace}/replicasets"
         params = _list_params(labelSelector=args.label_selector)
         response, items, more = await self._list(path, params)
-        sets = _parse(self.http, response, path, lambda: [_replicaset_summary(_dict(item)) for item in items])
-        sets.sort(key=lambda rs: rs["revision"] if rs["revision"] is not None else -1, reverse=True)
+        sets = _parse(self.http, response, path, lambda: [read_replicaset(item) for item in items])
+        sets.sort(key=lambda rs: rs.revision if rs.revision is not None else -1, reverse=True)
         selection = f" matching {args.label_selector}" if args.label_selector else ""
-        return ToolResult(
+        return ToolResult.with_payload(
+            ReplicaSetList(replicasets=sets, count=len(sets), more_available=more),
             tool=self.tool_id("list_replicasets"),
             status="ok" if sets else "no_data",
             query=f"GET {path}",
             params=params,
-            data={"replicasets": sets, "count": len(sets), "more_available": more},
             summary=_replicasets_line(sets, f"{args.namespace}{selection}")
             if sets
             else f"no replicasets in {args.namespace}{selection}",
@@ -255,7 +210,8 @@ class KubernetesAdapter(Adapter):
 
     @tool_call(
         description="List events (core/v1) in a namespace, newest first, optionally about one object "
-        "(kind and name) or of one type (Warning)."
+        "(kind and name) or of one type (Warning).",
+        result=EventList,
     )
     async def list_events(self, args: ListEventsInput) -> ToolResult:
         path = f"/api/v1/namespaces/{args.namespace}/events"
@@ -268,15 +224,16 @@ class KubernetesAdapter(Adapter):
             selectors.append(f"type={args.event_type}")
         params = _list_params(fieldSelector=",".join(selectors) or None)
         response, items, more = await self._list(path, params)
-        events = _parse(self.http, response, path, lambda: [_event_summary(_dict(item)) for item in items])
-        events.sort(key=lambda e: e["last_seen"] or "", reverse=True)
+        events = _parse(self.http, response, path, lambda: [read_event(item) for item in items])
+        # Newest first; an event whose time cannot be read goes last rather than failing the sort.
+        events.sort(key=lambda e: (e.last_seen is not None, e.last_seen or _EPOCH), reverse=True)
         about = f" ({', '.join(selectors)})" if selectors else ""
-        return ToolResult(
+        return ToolResult.with_payload(
+            EventList(events=events, count=len(events), more_available=more),
             tool=self.tool_id("list_events"),
             status="ok" if events else "no_data",
             query=f"GET {path}",
             params=params,
-            data={"events": events, "count": len(events), "more_available": more},
             summary=_events_line(events, f"{args.namespace}{about}")
             if events
             else f"no events in {args.namespace}{about}",
@@ -292,11 +249,11 @@ class KubernetesAdapter(Adapter):
     async def rollout_undo(self, args: RolloutUndoInput) -> ToolResult:
         path = _deployment_path(args.namespace, args.name)
         response, deployment = await self._get(path)
-        spec = _dict(deployment.get("spec"))
-        metadata = _dict(deployment.get("metadata"))
+        spec = as_object(deployment.get("spec"))
+        metadata = as_object(deployment.get("metadata"))
         if spec.get("paused"):
             raise ToolInputError(PAUSED_UNDO_MESSAGE)
-        match_labels = _dict(_dict(spec.get("selector")).get("matchLabels"))
+        match_labels = as_object(as_object(spec.get("selector")).get("matchLabels"))
         current_template = spec.get("template")
         if not match_labels or not isinstance(current_template, dict):
             raise malformed(
@@ -308,29 +265,29 @@ class KubernetesAdapter(Adapter):
         rs_response, items, _ = await self._list(rs_path, rs_params)
         history = [
             (revision, rs)
-            for rs in (_dict(item) for item in items)
-            if _controlled_by(rs, metadata) and (revision := _revision(rs)) is not None
+            for rs in (as_object(item) for item in items)
+            if _controlled_by(rs, metadata) and (revision := revision_of(rs)) is not None
         ]
-        current = _revision(deployment)
+        current = revision_of(deployment)
         if current is None:
             current = max((rev for rev, _ in history), default=None)
         target = _pick_revision(history, current, args.to_revision, args.name)
         target_revision, target_rs = target
-        target_template = copy.deepcopy(_dict(target_rs.get("spec")).get("template"))
+        target_template = copy.deepcopy(as_object(target_rs.get("spec")).get("template"))
         if not isinstance(target_template, dict):
             raise malformed(
                 self.http, rs_response, rs_path, f"ReplicaSet for revision {target_revision} has no template"
             )
-        _dict(_dict(target_template.get("metadata")).get("labels")).pop(POD_TEMPLATE_HASH_LABEL, None)
+        as_object(as_object(target_template.get("metadata")).get("labels")).pop(POD_TEMPLATE_HASH_LABEL, None)
 
-        before = _images(current_template)
-        after = _images(target_template)
+        before = images_of(current_template)
+        after = images_of(target_template)
         result_base = {
             "deployment": args.name,
             "namespace": args.namespace,
             "from_revision": current,
             "to_revision": target_revision,
-            "replicaset": _dict(target_rs.get("metadata")).get("name"),
+            "replicaset": as_object(target_rs.get("metadata")).get("name"),
             "images_before": before,
             "images_after": after,
         }
@@ -344,12 +301,12 @@ class KubernetesAdapter(Adapter):
                 summary=f"skipped rollback (current template already matches revision {target_revision})",
             )
 
-        annotations = _dict(metadata.get("annotations"))
+        annotations = as_object(metadata.get("annotations"))
         new_annotations = {k: v for k, v in annotations.items() if k in ANNOTATIONS_KEPT_ON_ROLLBACK}
         new_annotations.update(
             {
                 k: v
-                for k, v in _dict(_dict(target_rs.get("metadata")).get("annotations")).items()
+                for k, v in as_object(as_object(target_rs.get("metadata")).get("annotations")).items()
                 if k not in ANNOTATIONS_KEPT_ON_ROLLBACK
             }
         )
@@ -360,7 +317,7 @@ class KubernetesAdapter(Adapter):
         if metadata.get("resourceVersion"):
             patch["metadata"]["resourceVersion"] = metadata["resourceVersion"]
         patched = await self._patch(path, patch, MERGE_PATCH)
-        images_now = _images(_dict(_dict(patched.get("spec")).get("template")))
+        images_now = images_of(as_object(as_object(patched.get("spec")).get("template")))
         return ToolResult(
             tool=self.tool_id("rollout_undo"),
             status="ok",
@@ -382,13 +339,13 @@ class KubernetesAdapter(Adapter):
     async def rollout_restart(self, args: DeploymentRef) -> ToolResult:
         path = _deployment_path(args.namespace, args.name)
         _, deployment = await self._get(path)
-        if _dict(deployment.get("spec")).get("paused"):
+        if as_object(deployment.get("spec")).get("paused"):
             raise ToolInputError(PAUSED_RESTART_MESSAGE)
         # kubectl formats the time as RFC 3339 without fractional seconds.
         restarted_at = self.clock().isoformat(timespec="seconds").replace("+00:00", "Z")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: restarted_at}}}}}
         patched = await self._patch(path, patch, STRATEGIC_MERGE_PATCH)
-        replicas = _dict(patched.get("spec")).get("replicas")
+        replicas = as_object(patched.get("spec")).get("replicas")
         return ToolResult(
             tool=self.tool_id("rollout_restart"),
             status="ok",
@@ -399,7 +356,7 @@ class KubernetesAdapter(Adapter):
                 "namespace": args.namespace,
                 "restarted_at": restarted_at,
                 "replicas": replicas,
-                "revision_before": _revision(deployment),
+                "revision_before": revision_of(deployment),
             },
             summary=f"restarted deployment {args.namespace}/{args.name} at {restarted_at}: "
             f"{replicas if replicas is not None else 'its'} pods will be replaced by a rolling update",
@@ -409,11 +366,11 @@ class KubernetesAdapter(Adapter):
     async def scale(self, args: ScaleInput) -> ToolResult:
         path = _deployment_path(args.namespace, args.name) + "/scale"
         _, before = await self._get(path)
-        previous = _dict(before.get("spec")).get("replicas")
+        previous = as_object(before.get("spec")).get("replicas")
         patch = {"spec": {"replicas": args.replicas}}
         after = await self._patch(path, patch, MERGE_PATCH)
-        running = _dict(after.get("status")).get("replicas")
-        desired = _dict(after.get("spec")).get("replicas", args.replicas)
+        running = as_object(after.get("status")).get("replicas")
+        desired = as_object(after.get("spec")).get("replicas", args.replicas)
         change = "kept" if previous == args.replicas else f"from {previous} to"
         return ToolResult(
             tool=self.tool_id("scale"),
@@ -456,7 +413,7 @@ class KubernetesAdapter(Adapter):
         items = expect_list(self.http, response, path, body.get("items") or [], "items")
         if not all(isinstance(item, dict) for item in items):
             raise malformed(self.http, response, path, "items is not a list of objects")
-        more = bool(_dict(body.get("metadata")).get("continue"))
+        more = bool(as_object(body.get("metadata")).get("continue"))
         return response, items, more
 
     async def _patch(self, path: str, patch: dict[str, Any], content_type: str) -> dict[str, Any]:
@@ -468,15 +425,6 @@ class KubernetesAdapter(Adapter):
             describe_error=describe_kubernetes_error,
         )
         return expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
-
-
-def describe_kubernetes_error(response: httpx.Response) -> str | None:
-    """``Kubernetes NotFound: deployments.apps "x" not found`` from a Status object."""
-    message = json_field(response, "message")
-    if not isinstance(message, str):
-        return None
-    reason = json_field(response, "reason")
-    return f"Kubernetes {reason}: {message}" if isinstance(reason, str) else f"Kubernetes: {message}"
 
 
 def merge_patch_replacing(current: Any, target: Any) -> Any:
@@ -505,32 +453,16 @@ def _list_params(**selectors: str | None) -> dict[str, Any]:
     return params
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _parse(http: HttpCaller, response: httpx.Response, path: str, build: Callable[[], Any]) -> Any:
+def _parse(http: HttpCaller, response: httpx.Response, path: str, build: Callable[[], ParsedT]) -> ParsedT:
     try:
         return build()
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise malformed(http, response, path, f"an object has an unexpected shape ({exc!r})") from None
 
 
-def _revision(obj: dict[str, Any]) -> int | None:
-    value = _dict(_dict(obj.get("metadata")).get("annotations")).get(REVISION_ANNOTATION)
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _controlled_by(replicaset: dict[str, Any], deployment_meta: dict[str, Any]) -> bool:
     """True when the Deployment controls the ReplicaSet, or would adopt it (it has no controller)."""
-    refs = map(_dict, _list(_dict(replicaset.get("metadata")).get("ownerReferences")))
+    refs = map(as_object, as_array(as_object(replicaset.get("metadata")).get("ownerReferences")))
     controllers = [ref for ref in refs if ref.get("controller", True)]
     if not controllers:
         return True
@@ -569,7 +501,7 @@ def _pick_revision(
 
 def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     stripped = copy.deepcopy(template)
-    _dict(_dict(stripped.get("metadata")).get("labels")).pop(POD_TEMPLATE_HASH_LABEL, None)
+    as_object(as_object(stripped.get("metadata")).get("labels")).pop(POD_TEMPLATE_HASH_LABEL, None)
     return stripped
 
 
@@ -583,87 +515,18 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def _images(template: dict[str, Any]) -> dict[str, str]:
-    containers = _list(_dict(template.get("spec")).get("containers"))
-    return {str(_dict(c).get("name")): str(_dict(c).get("image")) for c in containers}
-
-
 def _images_text(images: dict[str, str]) -> str:
     return ", ".join(f"{name}={image}" for name, image in images.items()) or "no containers"
 
 
-def _container_state(state: dict[str, Any]) -> str:
-    if "waiting" in state:
-        return f"waiting: {_dict(state['waiting']).get('reason') or 'unknown'}"
-    if "terminated" in state:
-        terminated = _dict(state["terminated"])
-        return f"terminated: {terminated.get('reason') or 'unknown'} (exit {terminated.get('exitCode')})"
-    if "running" in state:
-        return "running"
-    return "unknown"
 
 
-def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
-    metadata, spec, status = _dict(pod.get("metadata")), _dict(pod.get("spec")), _dict(pod.get("status"))
-    images = {str(c.get("name")): c.get("image") for c in map(_dict, _list(spec.get("containers")))}
-    containers = []
-    reasons: list[str] = []
-    if status.get("reason"):
-        reasons.append(str(status["reason"]))  # pod-level, e.g. Evicted
-    for cs in map(_dict, _list(status.get("initContainerStatuses"))):
-        waiting = _dict(_dict(cs.get("state")).get("waiting"))
-        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
-            reasons.append(f"Init:{waiting['reason']}")
-    for cs in map(_dict, _list(status.get("containerStatuses"))):
-        state = _dict(cs.get("state"))
-        entry: dict[str, Any] = {
-            "name": cs.get("name"),
-            "image": cs.get("image") or images.get(str(cs.get("name"))),
-            "ready": bool(cs.get("ready")),
-            "restarts": int(cs.get("restartCount") or 0),
-            "state": _container_state(state),
-        }
-        for key in ("waiting", "terminated"):
-            reason = _dict(state.get(key)).get("reason")
-            if reason and reason != "Completed":
-                reasons.append(str(reason))
-        last = _dict(_dict(cs.get("lastState")).get("terminated"))
-        if last:
-            entry["last_terminated"] = (
-                f"{last.get('reason') or 'unknown'} (exit {last.get('exitCode')}) at {last.get('finishedAt')}"
-            )
-            if last.get("reason") and last["reason"] != "Completed":
-                reasons.append(f"last terminated: {last['reason']}")
-        containers.append(entry)
-    if not containers:  # pending pods have no statuses yet; still show what they run
-        containers = [{"name": name, "image": image} for name, image in images.items()]
-    ready_condition = next(
-        (c for c in map(_dict, _list(status.get("conditions"))) if c.get("type") == "Ready"), None
-    )
-    statuses = _list(status.get("containerStatuses"))
-    ready_count = sum(1 for c in map(_dict, statuses) if c.get("ready"))
-    owner = next(iter(_list(metadata.get("ownerReferences"))), None)
-    return {
-        "name": metadata.get("name"),
-        "phase": status.get("phase"),
-        "ready": ready_condition.get("status") == "True"
-        if ready_condition
-        else bool(statuses) and ready_count == len(statuses),
-        "ready_containers": f"{ready_count}/{len(images) or len(statuses)}",
-        "restarts": sum(int(_dict(c).get("restartCount") or 0) for c in statuses),
-        "reasons": list(dict.fromkeys(reasons)),
-        "node": spec.get("nodeName"),
-        "owner": f"{_dict(owner).get('kind')}/{_dict(owner).get('name')}" if owner else None,
-        "started_at": status.get("startTime"),
-        "containers": containers,
-    }
 
-
-def _pods_line(pods: list[dict[str, Any]], where: str, more: bool) -> str:
-    ready = sum(1 for p in pods if p["ready"])
-    restarts = sum(p["restarts"] for p in pods)
-    reasons = Counter(reason for p in pods for reason in p["reasons"])
-    images = Counter(str(c.get("image")) for p in pods for c in p["containers"])
+def _pods_line(pods: list[Pod], where: str, more: bool) -> str:
+    ready = sum(1 for p in pods if p.ready)
+    restarts = sum(p.restarts for p in pods)
+    reasons = Counter(reason for p in pods for reason in p.reasons)
+    images = Counter(str(c.image) for p in pods for c in p.containers)
     parts = [
         f"{len(pods)} pods in {where}{' (first page only)' if more else ''}: {ready} ready, {len(pods) - ready} not ready"
     ]
@@ -675,105 +538,30 @@ def _pods_line(pods: list[dict[str, Any]], where: str, more: bool) -> str:
     return "; ".join(parts)
 
 
-def _deployment_summary(deployment: dict[str, Any]) -> dict[str, Any]:
-    metadata, spec, status = (_dict(deployment.get(k)) for k in ("metadata", "spec", "status"))
-    template = _dict(spec.get("template"))
-    return {
-        "name": metadata.get("name"),
-        "namespace": metadata.get("namespace"),
-        "revision": _revision(deployment),
-        "replicas": spec.get("replicas"),
-        "ready": status.get("readyReplicas", 0),
-        "updated": status.get("updatedReplicas", 0),
-        "available": status.get("availableReplicas", 0),
-        "unavailable": status.get("unavailableReplicas", 0),
-        "paused": bool(spec.get("paused", False)),
-        "images": _images(template),
-        "selector": _dict(_dict(spec.get("selector")).get("matchLabels")),
-        "strategy": _dict(spec.get("strategy")).get("type"),
-        "generation": metadata.get("generation"),
-        "observed_generation": status.get("observedGeneration"),
-        "conditions": [
-            {
-                "type": c.get("type"),
-                "status": c.get("status"),
-                "reason": c.get("reason"),
-                "message": clip(str(c.get("message") or ""), 200),
-                "last_update": c.get("lastUpdateTime"),
-            }
-            for c in map(_dict, _list(status.get("conditions")))
-        ],
-        "created": metadata.get("creationTimestamp"),
-    }
-
-
-def _deployment_line(d: dict[str, Any]) -> str:
-    conditions = ", ".join(f"{c['type']}={c['status']} ({c['reason']})" for c in d["conditions"])
+def _deployment_line(d: DeploymentState) -> str:
+    conditions = ", ".join(f"{c.type}={c.status} ({c.reason})" for c in d.conditions)
     return (
-        f"deployment {d['namespace']}/{d['name']} revision {d['revision']}: {d['ready']}/{d['replicas']} ready, "
-        f"{d['updated']} updated, {d['available']} available; {_images_text(d['images'])}"
-        f"{'; PAUSED' if d['paused'] else ''}{'; ' + conditions if conditions else ''}"
+        f"deployment {d.namespace}/{d.name} revision {d.revision}: {d.ready}/{d.replicas} ready, "
+        f"{d.updated} updated, {d.available} available; {_images_text(d.images)}"
+        f"{'; PAUSED' if d.paused else ''}{'; ' + conditions if conditions else ''}"
     )
 
 
-def _replicaset_summary(rs: dict[str, Any]) -> dict[str, Any]:
-    metadata, spec, status = (_dict(rs.get(k)) for k in ("metadata", "spec", "status"))
-    owner = next(
-        (
-            ref
-            for ref in map(_dict, _list(metadata.get("ownerReferences")))
-            if ref.get("kind") == "Deployment"
-        ),
-        None,
-    )
-    return {
-        "name": metadata.get("name"),
-        "revision": _revision(rs),
-        "images": _images(_dict(spec.get("template"))),
-        "replicas": spec.get("replicas", 0),
-        "ready": status.get("readyReplicas", 0),
-        "available": status.get("availableReplicas", 0),
-        "created": metadata.get("creationTimestamp"),
-        "deployment": owner.get("name") if owner else None,
-        "change_cause": _dict(metadata.get("annotations")).get("kubernetes.io/change-cause"),
-    }
-
-
-def _replicasets_line(sets: list[dict[str, Any]], where: str) -> str:
+def _replicasets_line(sets: list[ReplicaSet], where: str) -> str:
     described = [
-        f"{rs['name']} (revision {rs['revision']}, {rs['ready']}/{rs['replicas']} ready, {_images_text(rs['images'])})"
+        f"{rs.name} (revision {rs.revision}, {rs.ready}/{rs.replicas} ready, {_images_text(rs.images)})"
         for rs in sets[:3]
     ]
     return f"{len(sets)} replicasets in {where}, newest revision first: " + "; ".join(described)
 
 
-def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
-    involved = _dict(event.get("involvedObject"))
-    series = _dict(event.get("series"))
-    last_seen = (
-        opt_str(event.get("lastTimestamp"))
-        or opt_str(series.get("lastObservedTime"))
-        or opt_str(event.get("eventTime"))
-        or opt_str(_dict(event.get("metadata")).get("creationTimestamp"))
-    )
-    return {
-        "type": opt_str(event.get("type")),
-        "reason": opt_str(event.get("reason")),
-        "object": f"{involved.get('kind')}/{involved.get('name')}",
-        "message": clip(str(event.get("message") or ""), 300),
-        "count": opt_int(event.get("count")) or opt_int(series.get("count")) or 1,
-        "first_seen": opt_str(event.get("firstTimestamp")) or opt_str(event.get("eventTime")),
-        "last_seen": last_seen,
-    }
-
-
-def _events_line(events: list[dict[str, Any]], where: str) -> str:
-    warnings = [e for e in events if e["type"] == "Warning"]
-    reasons = Counter(str(e["reason"]) for e in (warnings or events))
+def _events_line(events: list[Event], where: str) -> str:
+    warnings = [e for e in events if e.type == "Warning"]
+    reasons = Counter(str(e.reason) for e in (warnings or events))
     top = ", ".join(f"{reason} x{n}" for reason, n in reasons.most_common(4))
     newest = events[0]
     return (
         f"{len(events)} events in {where} ({len(warnings)} Warning); "
         f"{'warning reasons' if warnings else 'reasons'}: {top}; "
-        f"newest: {newest['reason']} on {newest['object']}: {clip(newest['message'], 120)}"
+        f"newest: {newest.reason} on {newest.object}: {clip(newest.message, 120)}"
     )

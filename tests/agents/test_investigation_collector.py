@@ -1,0 +1,256 @@
+"""The investigation's evidence collector at the tools -> agents seam.
+
+Fake adapters (one per kind) answer with typed payloads, as the real adapters do; a recording
+registry keeps what the collector sent. The facts must be built from the payloads' typed values
+(datetimes, ints, models) and every call must be made with its input model, not a hand-built dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from agents.context import AgentContext
+from agents.investigation import EvidenceCollector
+from agents.reasoners.deterministic import DeterministicReasoner
+from agents.settings import WorkflowSettings
+from agents.state import Alert, IncidentState
+from knowledge.catalog import Service, ServiceCatalog
+from tools.base import Adapter, AdapterSettings, ExecutionGrant, ToolResult, tool_call
+from tools.github import (
+    ChangedFile,
+    Commit,
+    CommitList,
+    CompareInput,
+    Comparison,
+    DeploymentList,
+    DeploymentRecord,
+    ListCommitsInput,
+    ListDeploymentsInput,
+    ListWorkflowRunsInput,
+    WorkflowRun,
+    WorkflowRunList,
+)
+from tools.http import HttpCaller
+from tools.kubernetes import (
+    ContainerStatus,
+    DeploymentRef,
+    DeploymentState,
+    ListPodsInput,
+    ListReplicaSetsInput,
+    Pod,
+    PodList,
+    ReplicaSet,
+    ReplicaSetList,
+    Termination,
+)
+from tools.ledger import ActionLedger
+from tools.loki import LogEntry, LogLines, LogQueryResult, LogRangeQuery
+from tools.policy import ApprovalPolicy
+from tools.prometheus import QueryResult, RangeQuery, Series
+from tools.registry import ToolRegistry
+
+NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+ONSET = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+DEPLOYED = datetime(2026, 11, 20, 10, 10, tzinfo=UTC)
+MIGRATED = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+GOOD_SHA, BAD_SHA = "a" * 40, "b" * 40
+SLI = 'sum(rate(http_requests_total{app="orders",code=~"5.."}[5m])) / sum(rate(http_requests_total{app="orders"}[5m]))'
+
+
+def _ok(adapter: Adapter, call: str, payload: BaseModel, status: Literal["ok", "no_data"] = "ok") -> ToolResult:
+    return ToolResult.with_payload(payload, tool=adapter.tool_id(call), status=status, query=f"{call}(...)", summary=call)
+
+
+class FakeCluster(Adapter):
+    kind: ClassVar[str] = "kubernetes"
+
+    @tool_call(description="pods", result=PodList)
+    async def list_pods(self, args: ListPodsInput) -> ToolResult:
+        pods = [
+            Pod(
+                name="orders-1", phase="Running", ready=False, ready_containers="0/1", restarts=4,
+                reasons=["CrashLoopBackOff", "last terminated: OOMKilled"], started_at=DEPLOYED,
+                containers=[ContainerStatus(name="orders", image="orders:2", ready=False, restarts=4,
+                                            last_termination=Termination(reason="OOMKilled", exit_code=137))],
+            ),
+            Pod(name="orders-2", phase="Running", ready=True, ready_containers="1/1", restarts=1, started_at=DEPLOYED),
+        ]
+        return _ok(self, "list_pods", PodList(pods=pods, count=2, more_available=False))
+
+    @tool_call(description="deployment", result=DeploymentState)
+    async def get_deployment(self, args: DeploymentRef) -> ToolResult:
+        state = DeploymentState(name=args.name, namespace=args.namespace, revision=7, replicas=3, images={"orders": "orders:2"})
+        return _ok(self, "get_deployment", state)
+
+    @tool_call(description="replicasets", result=ReplicaSetList)
+    async def list_replicasets(self, args: ListReplicaSetsInput) -> ToolResult:
+        sets = [
+            ReplicaSet(name="orders-7", revision=7, images={"orders": "orders:2"}),
+            ReplicaSet(name="orders-6", revision=6, images={"orders": "orders:1"}),
+            ReplicaSet(name="orders-5", revision=5, images={"orders": "orders:0"}),
+            ReplicaSet(name="orders-x", revision=None, images={"orders": "orders:x"}),
+        ]
+        return _ok(self, "list_replicasets", ReplicaSetList(replicasets=sets, count=4, more_available=False))
+
+
+class FakeGitHub(Adapter):
+    kind: ClassVar[str] = "github"
+
+    @tool_call(description="deployments", result=DeploymentList)
+    async def list_deployments(self, args: ListDeploymentsInput) -> ToolResult:
+        deployments = [
+            DeploymentRecord(id=2, sha=BAD_SHA, environment="production", description="orders 2.0: new pricing",
+                             created_at=DEPLOYED, state="success"),
+            DeploymentRecord(id=1, sha=GOOD_SHA, environment="production", description="orders 1.9",
+                             created_at=NOW - timedelta(hours=4), state="inactive"),
+        ]
+        return _ok(self, "list_deployments", DeploymentList(deployments=deployments, count=2, has_more=False))
+
+    @tool_call(description="runs", result=WorkflowRunList)
+    async def list_workflow_runs(self, args: ListWorkflowRunsInput) -> ToolResult:
+        run = WorkflowRun(id=9, name="db-migrate", title="Apply migration 0042 on orders-db", sha=BAD_SHA,
+                          status="completed", conclusion="success", created_at=MIGRATED - timedelta(minutes=3), updated_at=MIGRATED)
+        return _ok(self, "list_workflow_runs", WorkflowRunList(runs=[run], returned=1, total_count=1, has_more=False))
+
+    @tool_call(description="commits", result=CommitList)
+    async def list_commits(self, args: ListCommitsInput) -> ToolResult:
+        commits = [Commit(sha=BAD_SHA, message="Price rounding via the new pricing client", date=DEPLOYED)]
+        return _ok(self, "list_commits", CommitList(commits=commits, count=1, has_more=False))
+
+    @tool_call(description="compare", result=Comparison)
+    async def compare(self, args: CompareInput) -> ToolResult:
+        files = [ChangedFile(filename="src/pricing/client.py", status="modified", additions=3, deletions=1, patch="+round(price, 2)")]
+        return _ok(self, "compare", Comparison(status="ahead", ahead_by=1, behind_by=0, total_commits=1, files=files))
+
+
+class FakeLoki(Adapter):
+    kind: ClassVar[str] = "loki"
+
+    @tool_call(description="logs", result=LogQueryResult)
+    async def query_range(self, args: LogRangeQuery) -> ToolResult:
+        if args.end <= ONSET:  # the window before the onset: healthy lines only
+            lines = [(ONSET - timedelta(seconds=30 * i), "GET /orders 200 in 12ms") for i in range(1, 11)]
+        else:
+            lines = [(ONSET + timedelta(seconds=10 * i), f"ERROR pricing client timeout order={i}") for i in range(1, 31)]
+        entries = [LogEntry(labels={"app": "orders"}, ts=at, line=line) for at, line in lines]
+        payload = LogLines(entries=entries, returned=len(entries), streams=1, limit=args.limit, limit_reached=False)
+        return _ok(self, "query_range", LogQueryResult(payload))
+
+
+class FakePrometheus(Adapter):
+    kind: ClassVar[str] = "prometheus"
+
+    @tool_call(description="range", result=QueryResult)
+    async def query_range(self, args: RangeQuery) -> ToolResult:
+        samples = []
+        at = args.start
+        while at <= args.end:
+            samples.append((at, 0.001 if at < ONSET else 0.2))
+            at += timedelta(seconds=args.step)
+        series = Series(metric={"app": "orders"}, values=samples)
+        return _ok(self, "query_range", QueryResult(resultType="matrix", series=[series]))
+
+
+class RecordingRegistry(ToolRegistry):
+    """A registry that keeps every call's tool id and the arguments exactly as the caller passed them."""
+
+    def __init__(self, adapters: dict[str, Adapter]) -> None:
+        super().__init__(adapters)
+        self.sent: list[tuple[str, Any]] = []
+
+    async def invoke(
+        self, tool_id: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None,
+        budget: int | None | Literal["default"] = "default",
+    ) -> ToolResult:
+        self.sent.append((tool_id, args))
+        return await super().invoke(tool_id, args, grant=grant, budget=budget)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[HttpCaller]:
+    async with httpx.AsyncClient(base_url="http://fake.test") as client:
+        yield HttpCaller(client, instance="fake")
+
+
+def _registry(http: HttpCaller) -> RecordingRegistry:
+    settings = AdapterSettings(base_url="http://fake.test")
+    fakes: list[type[Adapter]] = [FakeCluster, FakeGitHub, FakeLoki, FakePrometheus]
+    return RecordingRegistry({cls.kind: cls(cls.kind, settings, http) for cls in fakes})
+
+
+def _collector(tmp_path: Path, registry: ToolRegistry, *, namespace: str = "shop") -> EvidenceCollector:
+    service = Service(name="orders", namespace=namespace, repo="acme/orders", logs='{app="orders"}')
+    service.sli.error_rate = SLI
+    ctx = AgentContext(
+        registry=registry, ledger=ActionLedger(tmp_path / "ledger.sqlite"), policy=ApprovalPolicy(),
+        catalog=ServiceCatalog(services={"orders": service}), reasoner=DeterministicReasoner(),
+        fallback=DeterministicReasoner(), settings=WorkflowSettings(), clock=lambda: NOW,
+    )
+    alert = Alert(fingerprint="f", name="HighErrorRate", title="orders 5xx", service="orders", started_at=ONSET + timedelta(minutes=2))
+    return EvidenceCollector(IncidentState(id="INC-1", alert=alert, service="orders"), service, ctx)
+
+
+async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: HttpCaller) -> None:
+    registry = _registry(http)
+    await _collector(tmp_path, registry).collect()
+    sent = dict(registry.sent)
+    expected = {
+        "prometheus.query_range": RangeQuery, "loki.query_range": LogRangeQuery,
+        "github.list_deployments": ListDeploymentsInput, "github.list_workflow_runs": ListWorkflowRunsInput,
+        "github.list_commits": ListCommitsInput, "github.compare": CompareInput, "kubernetes.list_pods": ListPodsInput,
+        "kubernetes.get_deployment": DeploymentRef, "kubernetes.list_replicasets": ListReplicaSetsInput,
+    }
+    assert set(sent) == set(expected)
+    for tool, model in expected.items():
+        assert isinstance(sent[tool], model), f"{tool} was called with {type(sent[tool]).__name__}"
+    pods_args = sent["kubernetes.list_pods"]
+    assert isinstance(pods_args, ListPodsInput)
+    assert (pods_args.namespace, pods_args.label_selector) == ("shop", "app=orders")
+
+
+async def test_facts_are_built_from_typed_payloads(tmp_path: Path, http: HttpCaller) -> None:
+    bundle = await _collector(tmp_path, _registry(http)).collect()
+
+    assert bundle.primary is not None and bundle.primary.onset == ONSET and bundle.primary.anomalous
+    assert bundle.pods is not None
+    assert (bundle.pods.total, bundle.pods.ready, bundle.pods.restarts) == (2, 1, 5)
+    assert bundle.pods.reasons == ["CrashLoopBackOff", "last terminated: OOMKilled"]
+
+    deployment = bundle.deployment
+    assert deployment is not None
+    assert (deployment.current_revision, deployment.previous_revision) == (7, 6)
+    assert (deployment.current_image, deployment.previous_image) == ("orders:2", "orders:1")
+
+    changes = {c.id: c for c in bundle.changes}
+    # Only the deployment inside the lookback before the onset is a change (the older one is its diff base).
+    assert set(changes) == {"deploy-2", "run-9"}
+    deploy = changes["deploy-2"]
+    assert deploy.at == DEPLOYED and deploy.ref == BAD_SHA
+    assert "commit: Price rounding via the new pricing client" in deploy.description
+    assert "src/pricing/client.py" in deploy.description  # the compare payload's file, read for the diff
+    assert changes["run-9"].kind == "migration" and changes["run-9"].at == MIGRATED
+
+    assert bundle.logs, "the new error template after the onset must be found"
+    new = bundle.logs[0]
+    assert new.is_new and new.count_after == 30 and new.count_before == 0
+    assert "pricing client timeout" in new.example
+
+
+async def test_an_input_the_model_refuses_is_a_failed_check_not_a_call(tmp_path: Path, http: HttpCaller) -> None:
+    registry = _registry(http)
+    collector = _collector(tmp_path, registry, namespace="Not_A_DNS_Label")
+    assert await collector.pods() is None
+    assert not [tool for tool, _ in registry.sent if tool == "kubernetes.list_pods"]
+    assert collector.bundle.failures == [
+        "pods of orders: invalid arguments for kubernetes.list_pods: namespace: "
+        "String should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"
+    ]
+    evidence = collector.bundle.evidence[-1]
+    assert evidence.status == "error" and evidence.source == "kubernetes.list_pods"

@@ -1,0 +1,207 @@
+"""The Kubernetes adapter's settings, call inputs and typed results.
+
+The result models are what a read call returns as its payload (`ToolResult.payload`) and, dumped to
+JSON, the ``data`` the model sees: compact summaries of the API objects, not the objects themselves.
+Times are aware UTC datetimes (``null`` when the API left them out or sent something unreadable).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.values import AdapterSettings
+from tools.wire import is_none
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+MAX_REPLICAS = 1000  # a sanity bound: a model asking for more is almost certainly wrong
+
+
+class KubernetesSettings(AdapterSettings):
+    # TLS settings are for the client factory that builds the httpx client (``verify=ca_file`` or
+    # ``verify=verify_tls``). `tools.registry.default_client_factory` ignores them for now, so an
+    # in-cluster deployment with a private CA needs a factory that reads them.
+    verify_tls: bool = Field(default=True, description="Verify the API server's TLS certificate.")
+    ca_file: str | None = Field(
+        default=None,
+        description="CA bundle for the API server, e.g. /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.",
+    )
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+
+NamespaceField = Field(pattern=DNS_LABEL, max_length=63, description="Namespace, e.g. shop.")
+
+
+class ListPodsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = NamespaceField
+    label_selector: str | None = Field(
+        default=None, description="Label selector, e.g. app=checkout or app in (checkout,cart)."
+    )
+
+
+class DeploymentRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = NamespaceField
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Deployment name, e.g. checkout.")
+
+
+class ListReplicaSetsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = NamespaceField
+    label_selector: str | None = Field(
+        default=None, description="Label selector, usually the Deployment's selector, e.g. app=checkout."
+    )
+
+
+class ListEventsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = NamespaceField
+    involved_kind: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]+$",
+        description="Only events about this kind, e.g. Pod or Deployment.",
+    )
+    involved_name: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Only events about the object with this name.",
+    )
+    event_type: Literal["Normal", "Warning"] | None = Field(
+        default=None, description="Only Normal or only Warning events."
+    )
+
+
+class RolloutUndoInput(DeploymentRef):
+    to_revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Revision to go back to (see list_replicasets). Default: the revision before the current one.",
+    )
+
+
+class ScaleInput(DeploymentRef):
+    replicas: int = Field(ge=0, le=MAX_REPLICAS, description="Desired number of replicas.")
+
+
+# -- results ------------------------------------------------------------------------------------------
+
+
+class Termination(BaseModel):
+    """How a container's previous run ended (``lastState.terminated``)."""
+
+    reason: str | None = None
+    exit_code: int | None = None
+    finished_at: datetime | None = None
+
+
+class ContainerStatus(BaseModel):
+    """One container of a pod. A pending pod has no statuses yet: only ``name`` and ``image`` are set,
+    and the other keys are left out of the JSON rather than shown as null."""
+
+    name: str | None = None
+    image: str | None = None
+    ready: bool | None = Field(default=None, exclude_if=is_none)
+    restarts: int | None = Field(default=None, exclude_if=is_none)
+    state: str | None = Field(default=None, exclude_if=is_none, description="e.g. waiting: CrashLoopBackOff")
+    last_terminated: str | None = Field(
+        default=None, exclude_if=is_none, description="The previous run's end, as text for the model."
+    )
+    last_termination: Termination | None = Field(
+        default=None, exclude_if=is_none, description="The previous run's end, for code."
+    )
+
+
+class Pod(BaseModel):
+    name: str | None = None
+    phase: str | None = None
+    ready: bool = False
+    ready_containers: str = Field(default="0/0", description="ready/total, e.g. 1/2")
+    restarts: int = 0
+    reasons: list[str] = Field(
+        default_factory=list, description="Problem reasons: CrashLoopBackOff, Init:..., last terminated: OOMKilled"
+    )
+    node: str | None = None
+    owner: str | None = Field(default=None, description="kind/name of the first owner, e.g. ReplicaSet/checkout-7a9c")
+    started_at: datetime | None = None
+    containers: list[ContainerStatus] = Field(default_factory=list)
+
+
+class PodList(BaseModel):
+    pods: list[Pod]
+    count: int
+    more_available: bool = Field(description="The API had another page (only the first is read).")
+
+
+class DeploymentCondition(BaseModel):
+    type: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    message: str = ""
+    last_update: datetime | None = None
+
+
+class DeploymentState(BaseModel):
+    """One Deployment as ``get_deployment`` reports it: desired and observed replicas, images, revision."""
+
+    name: str | None = None
+    namespace: str | None = None
+    revision: int | None = Field(default=None, description="deployment.kubernetes.io/revision")
+    replicas: int | None = Field(default=None, description="Desired replicas (spec).")
+    ready: int = 0
+    updated: int = 0
+    available: int = 0
+    unavailable: int = 0
+    paused: bool = False
+    images: dict[str, str] = Field(default_factory=dict, description="container name -> image")
+    selector: dict[str, str] = Field(default_factory=dict)
+    strategy: str | None = None
+    generation: int | None = None
+    observed_generation: int | None = None
+    conditions: list[DeploymentCondition] = Field(default_factory=list)
+    created: datetime | None = None
+
+
+class ReplicaSet(BaseModel):
+    """One ReplicaSet: one revision of a Deployment's pod template."""
+
+    name: str | None = None
+    revision: int | None = None
+    images: dict[str, str] = Field(default_factory=dict)
+    replicas: int = 0
+    ready: int = 0
+    available: int = 0
+    created: datetime | None = None
+    deployment: str | None = Field(default=None, description="The owning Deployment's name.")
+    change_cause: str | None = None
+
+
+class ReplicaSetList(BaseModel):
+    replicasets: list[ReplicaSet] = Field(description="Newest revision first.")
+    count: int
+    more_available: bool
+
+
+class Event(BaseModel):
+    type: str | None = None
+    reason: str | None = None
+    object: str = Field(description="kind/name of the involved object")
+    message: str = ""
+    count: int = 1
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class EventList(BaseModel):
+    events: list[Event] = Field(description="Newest first; events without a time last.")
+    count: int
+    more_available: bool
