@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
+
 from agents.context import AgentContext, KnowledgeSearch, ProgressFn
 from agents.reasoners.base import Reasoner
 from agents.reasoners.deterministic import DeterministicReasoner
@@ -19,6 +21,8 @@ from knowledge.catalog import ServiceCatalog
 from tools.ledger import ActionLedger
 from tools.policy import ApprovalPolicy
 from tools.registry import ToolRegistry
+
+log = structlog.get_logger("firstline.wiring")
 
 
 class SetupError(RuntimeError):
@@ -95,10 +99,17 @@ async def open_runtime(
     """Build every dependency from the configuration and yield a `Responder`; close them after."""
     clock = build_clock(config)
     try:
-        registry = registry or ToolRegistry.from_config(config.tools, clock=clock.now)
+        # An integration whose secret is unset is left out with a warning, not a refusal to start: the
+        # incident is still worked with what can be reached (its checks are recorded as not run).
+        registry = registry or ToolRegistry.from_config(config.tools, clock=clock.now, missing_secrets="disable")
         catalog = ServiceCatalog.load(config.knowledge.catalog)
     except ValueError as exc:  # bad tool settings, unset secret variables, a broken catalog: all name the field
         raise SetupError(str(exc)) from exc
+    for name, missing in registry.disabled.items():
+        log.warning(
+            "tool_disabled", instance=name, variable=missing.variable, setting=f"tools.{name}.{missing.field}",
+            reason=f"{missing.variable} is not set; `firstline tools check` lists every instance's problems",
+        )
     ledger = ActionLedger(config.storage.ledger)
     store = knowledge(config) if callable(knowledge) else knowledge
     ctx = AgentContext(

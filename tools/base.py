@@ -32,6 +32,7 @@ from tools.values import (
     BlastRadius,
     CheckSkipped,
     ExecutionGrant,
+    MissingSecret,
     PayloadT,
     ResultShapeError,
     SafetyMetadata,
@@ -48,7 +49,7 @@ from tools.values import (
 
 __all__ = [
     "READ_ONLY", "Adapter", "AdapterDefinitionError", "AdapterSettings", "ApprovalRequired", "ApprovalTier",
-    "BlastRadius", "CallFn", "CallSpec", "CheckSkipped", "ExecutionGrant", "InputT", "PayloadT", "ResultShapeError", "SafetyMetadata",
+    "BlastRadius", "CallFn", "CallSpec", "CheckSkipped", "ExecutionGrant", "InputT", "MissingSecret", "PayloadT", "ResultShapeError", "SafetyMetadata",
     "TimeWindow", "ToolError", "ToolErrorInfo", "ToolInputError", "ToolResult", "ToolStatus", "UpstreamError",
     "UpstreamTimeout", "hash_args", "tool_call",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
-from tools.values import AdapterSettings, UpstreamError, UpstreamTimeout
+from tools.values import AdapterSettings, MissingSecret, UpstreamError, UpstreamTimeout
 
 log = structlog.get_logger("firstline.tools.http")
 
@@ -48,16 +48,14 @@ class Redactor:
 def resolve_secret(env_name: str | None, *, field: str, instance: str) -> str | None:
     """Read a secret from the environment variable the configuration names.
 
-    Raises a `ValueError` naming the instance, the setting and the variable when it is unset, so a
-    misconfiguration is found at start-up rather than on the first call during an incident.
+    Raises `MissingSecret` (a `ValueError`) naming the instance, the setting and the variable when it
+    is unset, so a misconfiguration is found at start-up rather than on the first call during an incident.
     """
     if not env_name:
         return None
     value = os.environ.get(env_name)
     if value is None:
-        raise ValueError(
-            f"instance {instance!r}: {field} names environment variable {env_name!r}, which is not set"
-        )
+        raise MissingSecret(instance=instance, field=field, variable=env_name)
     return value
 
 

@@ -24,6 +24,7 @@ from tools.base import (
     AdapterSettings,
     CallSpec,
     ExecutionGrant,
+    MissingSecret,
     SafetyMetadata,
     ToolResult,
 )
@@ -224,8 +225,10 @@ class ToolInfo(BaseModel):
 class ToolRegistry:
     """Configured adapter instances by name, with one invocation entry point."""
 
-    def __init__(self, adapters: Mapping[str, Adapter]) -> None:
+    def __init__(self, adapters: Mapping[str, Adapter], *, disabled: Mapping[str, MissingSecret] | None = None) -> None:
         self.adapters = dict(adapters)
+        # Instances left out because a secret they need is not set (see `from_config`).
+        self.disabled: dict[str, MissingSecret] = dict(disabled or {})
 
     @classmethod
     def from_config(
@@ -235,19 +238,27 @@ class ToolRegistry:
         kinds: Mapping[str, type[Adapter]] | None = None,
         client_factory: ClientFactory = default_client_factory,
         clock: Callable[[], datetime] | None = None,
+        missing_secrets: Literal["fail", "disable"] = "fail",
     ) -> ToolRegistry:
         """Build every instance from its config mapping (``kind`` plus that kind's settings).
 
-        Raises `ValueError` naming the instance and the field for a bad setting or an unset
-        environment variable. ``clock`` replaces the adapters' wall clock (the simulator's clock in
-        the sandbox).
+        Raises `ValueError` naming the instance and the field for a bad setting. An unset secret
+        variable raises `MissingSecret` too, unless ``missing_secrets="disable"``: then that instance is
+        left out and listed in `disabled` (the runtime warns; an investigation records the checks it
+        could not run), so a first run starts with the integrations it can reach. ``clock`` replaces the
+        adapters' wall clock (the simulator's clock in the sandbox).
         """
         kinds = kinds if kinds is not None else available_kinds()
-        adapters = {
-            name: build_instance(name, raw, kinds=kinds, client_factory=client_factory, clock=clock)
-            for name, raw in instances.items()
-        }
-        return cls(adapters)
+        adapters: dict[str, Adapter] = {}
+        disabled: dict[str, MissingSecret] = {}
+        for name, raw in instances.items():
+            try:
+                adapters[name] = build_instance(name, raw, kinds=kinds, client_factory=client_factory, clock=clock)
+            except MissingSecret as exc:
+                if missing_secrets == "fail":
+                    raise
+                disabled[name] = exc
+        return cls(adapters, disabled=disabled)
 
     async def aclose(self) -> None:
         for adapter in self.adapters.values():

@@ -103,6 +103,18 @@ class ResultShapeError(ToolError, TypeError):
     """
 
 
+class MissingSecret(ValueError):
+    """A ``*_env`` setting names an environment variable that is not set (a configuration problem).
+
+    Carries the instance, the setting and the variable, so the runtime can disable just that
+    instance with a warning naming them, while ``tools check`` reports it.
+    """
+
+    def __init__(self, *, instance: str, field: str, variable: str) -> None:
+        super().__init__(f"instance {instance!r}: {field} names environment variable {variable!r}, which is not set")
+        self.instance, self.field, self.variable = instance, field, variable
+
+
 class CheckSkipped(Exception):
     """`Adapter.check` cannot test this instance without a side effect; the message says why."""
 

@@ -111,13 +111,18 @@ def test_bad_config_names_the_field(tmp_path: Path) -> None:
     assert "workflow.max_turns" in result.stderr
 
 
-def test_missing_secret_variable_is_named(tmp_path: Path) -> None:
+def test_a_tool_with_an_unset_secret_is_disabled_with_a_warning_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f"knowledge: {{catalog: {REPO / 'examples/catalog.yaml'}}}\ntools:\n  gh: {{kind: github, base_url: http://127.0.0.1:9, token_env: FIRSTLINE_TEST_UNSET_TOKEN}}\n")
+    config.write_text(
+        f"knowledge: {{catalog: {REPO / 'examples/catalog.yaml'}}}\n"
+        f"storage: {{checkpoints: {tmp_path / 'c.sqlite'}, ledger: {tmp_path / 'l.sqlite'}, incidents: {tmp_path / 'i.sqlite'}}}\n"
+        "tools:\n  gh: {kind: github, base_url: http://127.0.0.1:9, token_env: FIRSTLINE_TEST_UNSET_TOKEN}\n"
+    )
     alert = REPO / "examples/alerts/checkout-5xx.json"
     result = firstline("--config", str(config), "respond", str(alert), "--approve", "wait")
-    assert result.returncode == 2
-    assert "FIRSTLINE_TEST_UNSET_TOKEN" in result.stderr
+    assert result.returncode != 2, result.stderr  # the incident is worked with what can be reached
+    assert "tool_disabled" in result.stderr and "FIRSTLINE_TEST_UNSET_TOKEN" in result.stderr
+    assert "tools.gh.token_env" in result.stderr
 
 
 def test_help_teaches_every_command() -> None:
