@@ -34,7 +34,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.reasoners.base import ReasonerFailure
 from agents.series import first_series
-from agents.state import Evidence, IncidentState, TimelineEntry
+from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolResult
@@ -462,7 +462,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         update["sli_query"] = bundle.primary.query
         if state.baseline is None and bundle.primary.baseline is not None:
             update["baseline"] = bundle.primary.baseline
-    if diagnosis.category in ("no_incident", "recovered"):
+    if diagnosis.category in QUIET_CATEGORIES:
         update.update({"step": "communicate", "comms_phase": "resolved", "after_comms": "done"})
         entries.append(note(ctx, "investigation", diagnosis.category, f"{diagnosis.root_cause}; closing without action"))
     else:

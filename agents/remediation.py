@@ -14,12 +14,13 @@ from langgraph.types import Command
 
 from agents.context import AgentContext
 from agents.reasoners.base import ReasonerFailure, RemediationChoice, RemediationOption
-from agents.state import Diagnosis, IncidentState, ProposedAction, Risk
+from agents.state import CHANGE_CATEGORIES, Diagnosis, IncidentState, ProposedAction, Risk, RootCauseCategory
 from agents.timeline import note
 
-CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "feature_flag", "deploy"}
-RESTART_CATEGORIES = {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
-SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity", "resource_exhaustion", "queue_backlog"}
+# Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
+# A category in none of them gets no automated action and the incident goes to the on-call.
+RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"crash", "memory_leak", "oom", "certificate", "connection_pool"})
+SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"})
 
 
 def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentContext) -> list[RemediationOption]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,45 @@ Risk = Literal["low", "medium", "high"]
 Actor = Literal["supervisor", "triage", "investigation", "remediation", "approval", "execution", "verification", "communication", "human", "system"]
 CommsPhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
 Step = Literal["triage", "investigate", "remediate", "approve", "execute", "verify", "communicate", "done"]
+
+# The one root-cause vocabulary: what a diagnosis may name, what the LLM's structured output offers,
+# what remediation maps to actions and what a scenario's answer key may expect. One value per line,
+# so adding a category is one line (then decide in agents/remediation.py which actions address it).
+RootCauseCategory = Literal[
+    # a change that shipped
+    "migration",
+    "bad_deploy",
+    "config_change",
+    "feature_flag",
+    # a failure mode of the component itself
+    "oom",
+    "memory_leak",
+    "crash",
+    "resource_exhaustion",
+    "saturation",
+    "disk_full",
+    "connection_pool",
+    "certificate",
+    "dns",
+    "noisy_neighbour",
+    "traffic_surge",
+    "queue_backlog",
+    # something outside the component
+    "dependency",
+    "third_party",
+    "cascading",
+    "failover",
+    # nothing to fix: a false alarm, or a real problem that was over before anyone could act
+    "no_incident",
+    "recovered",
+    # no cause could be named
+    "unknown",
+]
+ROOT_CAUSE_CATEGORIES: tuple[RootCauseCategory, ...] = get_args(RootCauseCategory)
+# Categories that blame a change: rolling it back is the remedy.
+CHANGE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"migration", "bad_deploy", "config_change", "feature_flag"})
+# Categories that close an incident without action.
+QUIET_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"no_incident", "recovered"})
 
 
 def utcnow() -> datetime:
@@ -75,7 +114,7 @@ class RuledOut(BaseModel):
 
 class Hypothesis(BaseModel):
     entity: str = Field(description="The component or change at fault, e.g. deploy:checkout@abc123.")
-    category: str
+    category: RootCauseCategory
     description: str
     score: float = 0.0
     evidence_ids: list[str] = Field(default_factory=list)
@@ -84,7 +123,7 @@ class Hypothesis(BaseModel):
 
 class Diagnosis(BaseModel):
     root_cause: str
-    category: str
+    category: RootCauseCategory
     entity: str = ""
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[Evidence] = Field(default_factory=list)

@@ -18,9 +18,21 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, ProposedAction, RuledOut
+from agents.state import (
+    CHANGE_CATEGORIES,
+    QUIET_CATEGORIES,
+    Diagnosis,
+    Evidence,
+    Hypothesis,
+    IncidentState,
+    ProposedAction,
+    RootCauseCategory,
+    RuledOut,
+)
 
-CHANGE_CATEGORY = {
+# The category a change of each kind is diagnosed as (`ChangeFact.kind` is free text: unknown kinds
+# are read as a bad deploy).
+CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "migration": "migration", "deploy": "bad_deploy", "config": "config_change", "feature_flag": "feature_flag",
     "infrastructure": "config_change", "other": "bad_deploy",
 }
@@ -72,7 +84,7 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
 
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
-SIGNATURES: list[tuple[str, re.Pattern[str]]] = [
+SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     ("disk_full", re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I)),
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
     ("dns", re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I)),
@@ -88,7 +100,7 @@ SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
 def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...)."""
-    found: dict[str, Hypothesis] = {}
+    found: dict[RootCauseCategory, Hypothesis] = {}
     for log in bundle.logs:
         text = f"{log.template} {log.example}"
         for category, pattern in SIGNATURES:
@@ -121,7 +133,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         if trigger is not None:
             # A crash right after a change of the same service is that change's failure (a bad deploy);
             # resource failure modes (disk, memory, pools...) keep their own name, the change is their trigger.
-            category = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
+            category: RootCauseCategory = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
             lead = lead.model_copy(update={
                 "category": category,
                 "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
@@ -147,11 +159,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         hypotheses[index] = own_change.model_copy(update={"evidence_ids": [*own_change.evidence_ids, pods.evidence_id]})
     if pods is not None and not pods.healthy and not any(pods.evidence_id in h.evidence_ids for h in hypotheses):
         reasons = set(pods.reasons)
-        category = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
+        pod_category: RootCauseCategory = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
         hypotheses.append(
             Hypothesis(
-                entity=bundle.service, category=category,
+                entity=bundle.service, category=pod_category,
                 description=f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts ({', '.join(sorted(reasons)) or 'not ready'})",
                 score=score, evidence_ids=[pods.evidence_id],
             )
@@ -266,7 +278,7 @@ class DeterministicReasoner:
             return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
 
         order = {"low": 0, "medium": 1, "high": 2}
-        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change", "feature_flag") else preferred[0]
+        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
         return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
 
     async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
@@ -303,7 +315,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
             "resolved": f"The errors with {service} ({what}) have been resolved: {action_phrase(action)}. Impact window: {start} to {end}.",
             "escalated": f"We are continuing to investigate elevated errors with {service}.",
         }[phase]
-    quiet = diagnosis is not None and diagnosis.category in ("no_incident", "recovered")
+    quiet = diagnosis is not None and diagnosis.category in QUIET_CATEGORIES
     if quiet and phase == "resolved":
         closing = f"No action needed: {diagnosis.root_cause}." if diagnosis else "No action needed."
         return closing if audience != "customers" else f"The errors with {service} have cleared; no further impact is expected."

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import openai
 import structlog
@@ -31,7 +31,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.state import Diagnosis, Evidence, IncidentState, RuledOut
+from agents.state import Diagnosis, Evidence, IncidentState, RootCauseCategory, RuledOut
 from tools.invoke import describe_validation_error
 
 log = structlog.get_logger("firstline.llm")
@@ -50,10 +50,7 @@ class DiagnosisDraft(BaseModel):
     """What the model submits. Code checks every cited id against the evidence."""
 
     root_cause: str = Field(description="One sentence naming the component or change at fault and the mechanism.")
-    category: Literal[
-        "migration", "bad_deploy", "config_change", "feature_flag", "dependency", "oom", "crash",
-        "resource_exhaustion", "traffic_surge", "saturation", "no_incident", "unknown",
-    ]
+    category: RootCauseCategory = Field(description="The kind of root cause; it decides which remediations apply.")
     entity: str = Field(description="The service (or dependency) at fault, as named in the evidence.")
     confidence: float = Field(ge=0, le=1)
     evidence_ids: list[str] = Field(description="Ids of the evidence that supports the root cause.")
