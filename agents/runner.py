@@ -37,8 +37,8 @@ from tools.ledger import DecisionRecord
 STATE_TYPES = [
     getattr(state_models, name)
     for name in (
-        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "ApprovalRecord",
-        "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
+        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "DeploymentFact", "Usage",
+        "ApprovalRecord", "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
     )
 ]
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from agents.evidence import ChangeFact, EvidenceBundle
 from agents.reasoners.base import (
+    Reasoned,
     ReasonerContext,
     RemediationChoice,
     RemediationOption,
@@ -22,7 +23,6 @@ from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
     Diagnosis,
-    Evidence,
     Hypothesis,
     IncidentState,
     ProposedAction,
@@ -257,32 +257,47 @@ class DeterministicReasoner:
 
     name = "deterministic"
 
-    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
-        impact = "customer-facing" if facts.customer_facing else "internal"
-        callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
-        return (
-            f"{facts.severity}: {facts.alert_title} on {facts.service} ({impact}, tier {facts.tier}"
-            f"{': ' + facts.service_description if facts.service_description else ''}). "
-            f"{facts.alert_description + ' ' if facts.alert_description else ''}"
-            f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
-        )
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
+        return Reasoned(summary_text(facts))
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
-        return diagnose_bundle(bundle), []
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        return Reasoned(diagnose_bundle(bundle))
 
-    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext) -> RemediationChoice:
-        if diagnosis.inconclusive or diagnosis.confidence < 0.4:
-            return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
-        preferred = [o for o in options if o.addresses == diagnosis.entity] or options
-        if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
-            return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+    async def choose_remediation(
+        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
+    ) -> Reasoned[RemediationChoice]:
+        return Reasoned(choose_option(diagnosis, options))
 
-        order = {"low": 0, "medium": 1, "high": 2}
-        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
-        return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
+    async def write_update(
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+    ) -> Reasoned[str]:
+        return Reasoned(render_update(incident, phase, audience, ctx))
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
-        return render_update(incident, phase, audience, ctx)
+
+def summary_text(facts: TriageFacts) -> str:
+    """The triage paragraph from the facts alone."""
+    impact = "customer-facing" if facts.customer_facing else "internal"
+    callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
+    return (
+        f"{facts.severity}: {facts.alert_title} on {facts.service} ({impact}, tier {facts.tier}"
+        f"{': ' + facts.service_description if facts.service_description else ''}). "
+        f"{facts.alert_description + ' ' if facts.alert_description else ''}"
+        f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
+    )
+
+
+def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> RemediationChoice:
+    """Roll back the change behind the diagnosis when possible, else the least risky fitting option;
+    nothing when the diagnosis is too weak to act on."""
+    if diagnosis.inconclusive or diagnosis.confidence < 0.4:
+        return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
+    preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+    if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
+        return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+
+    order = {"low": 0, "medium": 1, "high": 2}
+    choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
+    return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
 
 
 def action_phrase(action: ProposedAction | None) -> str:
@@ -305,7 +320,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
     what = entry.description.rstrip(".").lower() if entry and entry.description else service
     action = next((a for a in reversed(incident.actions) if a.kind == "remediation"), None)
     diagnosis = incident.diagnosis
-    start = incident.facts.get("onset") or incident.alert.started_at.isoformat()
+    start = (incident.onset or incident.alert.started_at).isoformat()
     end = incident.verification.at.isoformat() if incident.verification else ctx.clock().isoformat()
     if audience == "customers":
         return {

@@ -86,7 +86,8 @@ async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
         _completion(_tool_call("submit_diagnosis", json.dumps(DIAGNOSIS), "call_2")),
     ])
     reasoner = _reasoner()
-    diagnosis, gathered = await reasoner.diagnose(_bundle(), _ctx(tmp_path))
+    reasoned = await reasoner.diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis, gathered = reasoned.answer, reasoned.gathered
     assert route.call_count == 2
     first = json.loads(route.calls[0].request.content)
     assert {t["function"]["name"] for t in first["tools"]} == {"k8s__list_pods", "submit_diagnosis"}
@@ -96,7 +97,7 @@ async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
     assert diagnosis.category == "bad_deploy"
     assert [e.id for e in diagnosis.evidence] == ["r0-e2", "llm-e1"]
     assert gathered[0].source == "k8s.list_pods"
-    assert reasoner.last_tokens == 40
+    assert (reasoned.usage.prompt_tokens, reasoned.usage.completion_tokens) == (20, 20)
 
 
 @respx.mock
@@ -106,7 +107,7 @@ async def test_malformed_arguments_and_unknown_tool_are_answered_and_recovered(t
         _completion(_tool_call("delete_everything", "{}", "call_2")),
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e2"], "ruled_out": []}), "call_3")),
     ])
-    diagnosis, _ = await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.entity == "api"
     second = json.loads(route.calls[1].request.content)
     assert any(m["role"] == "tool" and "not valid JSON" in m["content"] for m in second["messages"])
@@ -120,7 +121,7 @@ async def test_invalid_diagnosis_gets_field_errors_back(tmp_path: Any) -> None:
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "confidence": 7}))),
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e1"], "ruled_out": []}), "call_2")),
     ])
-    diagnosis, _ = await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.confidence == 0.8
     second = json.loads(route.calls[1].request.content)
     assert any(m["role"] == "tool" and "confidence" in m["content"] for m in second["messages"])
@@ -149,7 +150,7 @@ OPTIONS = [RemediationOption(id="rollback", tool="k8s.rollout_undo", args={}, ti
 async def test_choose_remediation_structured_output(tmp_path: Any) -> None:
     route = respx.post(LLM_URL).mock(return_value=_completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo the deploy"}))))
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
-    choice = await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+    choice = (await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))).answer
     assert choice.option_id == "rollback"
     body = json.loads(route.calls[0].request.content)
     assert body["tool_choice"]["function"]["name"] == "RemediationChoice"
