@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agents.context import AgentContext
 from agents.evidence import EvidenceBundle
-from agents.reasoners.base import ReasonerFailure, RemediationOption
+from agents.reasoners.base import ReasonerFailure, RemediationOption, TriageFacts
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.reasoners.llm import LLMReasoner
 from agents.settings import WorkflowSettings
@@ -162,3 +162,52 @@ async def test_choosing_an_option_that_does_not_exist_fails(tmp_path: Any) -> No
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
     with pytest.raises(ReasonerFailure, match="not one of the options"):
         await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+
+
+# -- token usage: returned by every call, never kept on the (shared) reasoner ----------------------
+
+
+@respx.mock
+async def test_every_method_returns_the_usage_the_server_reported(tmp_path: Any) -> None:
+    from agents.state import Alert as AlertModel
+    from agents.state import IncidentState, Usage
+
+    respx.post(LLM_URL).mock(side_effect=[
+        _completion({"content": "api is failing for every customer; SEV1, owned by team-api."}, tokens=3),
+        _completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo it"})), tokens=5),
+        _completion({"content": "We are investigating errors with api."}, tokens=7),
+    ])
+    reasoner, ctx = _reasoner(), _ctx(tmp_path)
+    facts = TriageFacts(alert_title="t", alert_description="", alert_severity="critical", service="api", service_description="",
+                        tier=1, customer_facing=True, owner="o", oncall="c", severity="SEV1", severity_reasons=[])
+    summary = await reasoner.summarize(facts, ctx)
+    diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
+    choice = await reasoner.choose_remediation(diagnosis, OPTIONS, ctx)
+    alert = AlertModel(fingerprint="f", name="n", title="t", service="api", started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    update = await reasoner.write_update(IncidentState(id="i", alert=alert), "opened", "customers", ctx)
+    assert [r.usage for r in (summary, choice, update)] == [Usage(prompt_tokens=n, completion_tokens=n) for n in (3, 5, 7)]
+
+
+@respx.mock
+async def test_a_failed_diagnosis_reports_what_its_turns_cost(tmp_path: Any) -> None:
+    respx.post(LLM_URL).mock(return_value=_completion({"content": "I think it is DNS."}, tokens=6))
+    with pytest.raises(ReasonerFailure) as failure:
+        await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    assert (failure.value.usage.prompt_tokens, failure.value.usage.completion_tokens) == (24, 24)  # 4 turns
+
+
+async def test_two_concurrent_diagnoses_sharing_one_reasoner_keep_their_own_counts(tmp_path: Any) -> None:
+    import asyncio
+
+    from tests.agents.conftest import ScriptedChatModel
+
+    # "api" needs two turns (a text reply first), "web" one; their calls interleave on one reasoner.
+    model = ScriptedChatModel(usage_by_service={"api": (100, 10), "web": (7, 3)}, text_turns={"api": 1}, delay=0.01, category="bad_deploy")
+    reasoner = LLMReasoner(model)
+    ctx = _ctx(tmp_path)
+    web = _bundle().model_copy(update={"service": "web"})
+    api_result, web_result = await asyncio.gather(reasoner.diagnose(_bundle(), ctx), reasoner.diagnose(web, ctx))
+    assert (api_result.usage.prompt_tokens, api_result.usage.completion_tokens) == (200, 20)
+    assert (web_result.usage.prompt_tokens, web_result.usage.completion_tokens) == (7, 3)
+    assert api_result.answer.entity == "api" and web_result.answer.entity == "web"
+    assert not hasattr(reasoner, "last_tokens")

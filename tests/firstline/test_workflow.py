@@ -53,10 +53,10 @@ async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: Runnin
         first = await responder.start(_alert(sim))
     assert first.state.status == "awaiting_approval"
     assert first.waiting_for is not None
-    assert first.waiting_for["tool"] == "kubernetes.rollout_undo"
-    assert first.waiting_for["args"] == {"namespace": "shop", "name": "checkout", "to_revision": 6}
+    assert first.waiting_for.tool == "kubernetes.rollout_undo"
+    assert first.waiting_for.args == {"namespace": "shop", "name": "checkout", "to_revision": 6}
     assert _undos(sim) == []  # nothing ran before the approval
-    incident, action = first.incident_id, first.waiting_for["action_id"]
+    incident, action = first.incident_id, first.waiting_for.action_id
 
     # A new runtime (as another process would build): same SQLite files, fresh graph and clients.
     async with open_runtime(config, knowledge=None) as responder:
@@ -91,7 +91,7 @@ async def test_rejection_escalates_and_executes_nothing(sim: RunningSim, tmp_pat
     async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
-        decided = await responder.decide(first.incident_id, first.waiting_for["action_id"], "rejected", "carol", "not now")
+        decided = await responder.decide(first.incident_id, first.waiting_for.action_id, "rejected", "carol", "not now")
     assert decided.run is not None
     assert decided.run.state.status == "escalated"
     assert _undos(sim) == []
@@ -105,7 +105,7 @@ async def test_resume_without_a_recorded_decision_executes_nothing(sim: RunningS
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
         # Resume the graph directly, bypassing `decide` (so no ledger record exists).
-        forged = await responder._run(Command(resume={"action_id": first.waiting_for["action_id"], "decision": "approved"}), first.incident_id)
+        forged = await responder._run(Command(resume={"action_id": first.waiting_for.action_id, "decision": "approved"}), first.incident_id)
     assert forged.waiting_for is not None  # still at the gate
     assert forged.state.status == "awaiting_approval"
     assert _undos(sim) == []
@@ -135,13 +135,13 @@ async def test_crash_after_execution_is_not_repeated_on_resume(sim: RunningSim, 
     async with open_runtime(config, knowledge=None) as responder:
         first = await responder.start(_alert(sim))
     assert first.waiting_for is not None
-    incident, action = first.incident_id, first.waiting_for["action_id"]
+    incident, action = first.incident_id, first.waiting_for.action_id
     # The process approved, claimed the execution, ran the call... and died before recording it.
     ledger = ActionLedger(config.storage.ledger)
     from tools.actions import args_hash_for
 
     registry = ToolRegistry.from_config(config.tools)
-    args = first.waiting_for["args"]
+    args = first.waiting_for.args
     args_hash = args_hash_for(registry, "kubernetes.rollout_undo", args)
     ledger.record_decision(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo",
                            args_hash=args_hash, decision="approved", decided_by="dave")
@@ -234,7 +234,7 @@ async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
     async with open_runtime(config) as responder:  # the default knowledge store: Chroma under tmp_path
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
-        done = await responder.decide(first.incident_id, first.waiting_for["action_id"], "approved", "erin")
+        done = await responder.decide(first.incident_id, first.waiting_for.action_id, "approved", "erin")
         assert done.run is not None and done.run.state.status == "resolved"
         assert any(t.kind == "remembered" for t in done.run.state.timeline)
         again = _alert(sim).model_copy(update={"fingerprint": "again", "started_at": _alert(sim).started_at + timedelta(minutes=30)})
