@@ -59,7 +59,6 @@ async def test_the_budget_trips_when_the_sum_across_steps_passes_it(sim: Running
     async with open_runtime(_config(sim, tmp_path, token_budget=1000), knowledge=None, chat_model=model) as responder:
         outcome = await responder.start(_alert(sim))
     kinds = [kind for kind, _, _ in model.reported]
-    print(kinds)
     state = outcome.state
     assert state.budget_exhausted
     assert state.tokens_used == sum(p + c for _, p, c in model.reported) >= 1000

@@ -15,8 +15,9 @@ from langchain_core.messages import AIMessage
 
 from agents.state import Alert
 from evals.sim.server import RunningSim, start_sim
-from firstline.commands.incidents import sandbox_config
+from firstline.commands.incidents import sandbox_config, terminal_decider
 from firstline.config import FirstlineConfig, load_config
+from firstline.console import Console
 from firstline.wiring import open_runtime
 from intake.alertmanager import parse_alertmanager
 from tools.actions import execute_action
@@ -243,3 +244,62 @@ async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
     assert notes and "2nd time in 30 days" in notes[0]
     assert second.record()["recurrence"] == notes[0]
     assert any(e.source.startswith("knowledge:incidents/") for e in second.state.evidence)
+
+
+class ScriptedConsole(Console):
+    """A console whose prompts are answered from a script; everything shown is kept."""
+
+    def __init__(self, answers: list[str]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.shown: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        return self.answers.pop(0)
+
+    def info(self, text: str) -> None:
+        self.shown.append(text)
+
+    def heading(self, text: str) -> None:
+        self.shown.append(text)
+
+
+def test_the_terminal_decider_asks_and_records_who_decided() -> None:
+    from datetime import UTC, datetime
+
+    from agents.approval import ApprovalRequest
+
+    request = ApprovalRequest(
+        incident_id="inc-1", action_id="rollback-0", tool="kubernetes.rollout_undo", args={"to_revision": 6}, title="Roll back",
+        rationale="r", risk="medium", blast_radius="b", undo="u", policy_reason="p", diagnosis="d",
+        evidence=["[prometheus] errors 30%"], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    console = ScriptedConsole(["y", "alice"])
+    answer = terminal_decider("prompt", console)(request)
+    assert (answer.decision, answer.by) == ("approved", "alice")
+    assert any("kubernetes.rollout_undo" in line for line in console.shown)
+    assert any("errors 30%" in line for line in console.shown)
+    assert terminal_decider("reject", ScriptedConsole([]))(request).decision == "rejected"
+    assert "--approve auto" in terminal_decider("auto", ScriptedConsole([]))(request).by
+
+
+async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(sim: RunningSim, tmp_path: Path) -> None:
+    from agents.approval import ApprovalAnswer, ApprovalRequest
+    from agents.runner import answer_approvals
+    from evals.harness.runner import EvalApprovalPolicy
+    from evals.sim.library import load_scenario
+
+    policy = EvalApprovalPolicy(load_scenario("checkout-migration"))
+    asked: list[ApprovalRequest] = []
+
+    def decide(request: ApprovalRequest) -> ApprovalAnswer:
+        asked.append(request)
+        return policy.decide(request)
+
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        run = await answer_approvals(responder, await responder.start(_alert(sim)), decide)
+    assert [type(r) for r in asked] == [ApprovalRequest]
+    assert asked[0].risk in ("low", "medium", "high") and asked[0].tool == "kubernetes.rollout_undo"
+    assert [(a.answer.decision, a.answer.by, a.status) for a in run.answered] == [("approved", "eval-policy", "resumed")]
+    assert run.outcome.waiting_for is None and run.outcome.state.status == "resolved"
+    assert len(_undos(sim)) == 1
