@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -131,8 +131,14 @@ class Responder:
     def _config(incident_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": incident_id}}
 
+    @staticmethod
+    def _log_context(incident_id: str) -> AbstractContextManager[None]:
+        """Bind the incident to every log line until the block ends (the thread id is the incident id).
+        Context variables are per task, so concurrent incidents never see each other's."""
+        return structlog.contextvars.bound_contextvars(incident_id=incident_id, thread_id=incident_id)
+
     async def _run(self, payload: Any, incident_id: str) -> RunOutcome:
-        with structlog.contextvars.bound_contextvars(incident_id=incident_id, thread_id=incident_id):
+        with self._log_context(incident_id):
             await self.graph.ainvoke(payload, self._config(incident_id), context=self.ctx, durability="sync")
         return await self.snapshot(incident_id)
 
