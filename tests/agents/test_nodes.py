@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import respx
 from langgraph.runtime import Runtime
 
+from agents.communication import communicate
 from agents.context import AgentContext
 from agents.evidence import EvidenceBundle
 from agents.investigation import investigate
@@ -170,3 +172,23 @@ async def test_the_deterministic_reasoner_reports_zero_usage(tmp_path: Path) -> 
     reasoned = await DeterministicReasoner().write_update(incident(summary="s"), "opened", "responders", ctx)
     assert reasoned.usage == Usage() and reasoned.answer
 
+
+
+@pytest.mark.parametrize(("confirmed", "posts_publicly"), [(True, True), (None, True), (False, False)])
+async def test_the_status_page_waits_for_a_confirmed_signal(tmp_path: Path, confirmed: bool | None, posts_publicly: bool) -> None:
+    from tools.http import HttpCaller
+    from tools.registry import ToolRegistry
+    from tools.statuspage import StatuspageAdapter, StatuspageSettings
+
+    base = "https://statuspage.test/v1"
+    adapter = StatuspageAdapter("statuspage", StatuspageSettings(base_url=base, page_id="pg1abc"),
+                                HttpCaller(httpx.AsyncClient(base_url=base), instance="statuspage"))
+    service = Service(name="api", tier=1, customer_facing=True, statuspage_component="cmp1")
+    ctx = agent_context(tmp_path, registry=ToolRegistry({"statuspage": adapter}), services=[service])
+    state = incident(service="api", severity="SEV1", step="communicate", comms_phase="opened", signal_confirmed=confirmed)
+    with respx.mock(base_url=base, assert_all_called=False) as mock:
+        mock.post("/pages/pg1abc/incidents").respond(201, json={"id": "sp1", "shortlink": "https://stspg.io/x"})
+        update = _update(await communicate(state, _runtime(ctx)))
+    tools = [a.tool for a in update["actions"]]
+    assert ("statuspage.create_incident" in tools) is posts_publicly
+    assert update["usage"] == Usage()
