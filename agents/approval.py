@@ -8,6 +8,10 @@ so resuming without a recorded decision changes nothing and the gate asks again.
 
 On resume LangGraph re-runs this node from the top, which is why nothing before `interrupt()` may
 have an effect.
+
+The interrupt carries the request as JSON (so a checkpoint stays readable whatever the model's
+Python class becomes); `agents.runner.Responder` validates it back into an `ApprovalRequest`, and
+from there it stays typed to the CLI and the eval harness (`agents.runner.answer_approvals`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agents.context import AgentContext
-from agents.state import ApprovalRecord, IncidentState, ProposedAction
+from agents.state import ApprovalRecord, IncidentState, ProposedAction, Risk
 from agents.timeline import note
 
 
@@ -33,13 +37,21 @@ class ApprovalRequest(BaseModel):
     args: dict[str, Any]
     title: str
     rationale: str
-    risk: str
+    risk: Risk
     blast_radius: str
     undo: str
     policy_reason: str
     diagnosis: str
     evidence: list[str]
     requested_at: datetime
+
+
+class ApprovalAnswer(BaseModel):
+    """A decision on an `ApprovalRequest`: what a human (or a policy acting for one) answered."""
+
+    decision: Literal["approved", "rejected"]
+    by: str = Field(min_length=1, description="Who decided; recorded in the ledger and on the timeline.")
+    comment: str = ""
 
 
 def build_request(state: IncidentState, action: ProposedAction, at: datetime) -> ApprovalRequest:

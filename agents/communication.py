@@ -14,8 +14,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
-from agents.reasoners.base import ReasonerFailure, UpdatePhase
-from agents.state import ApprovalRecord, Communication, IncidentState, ProposedAction, TimelineEntry
+from agents.reasoners.base import Reasoned, UpdatePhase
+from agents.reasoning import ask, reasoner_for
+from agents.state import ApprovalRecord, Communication, IncidentState, ProposedAction, TimelineEntry, Usage
 from agents.timeline import note
 from tools.actions import execute_action
 
@@ -24,13 +25,13 @@ COMPONENT_STATUS = {"SEV1": "major_outage", "SEV2": "partial_outage", "SEV3": "d
 IMPACT = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "minor"}
 
 
-async def _write(state: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext) -> tuple[str, list[TimelineEntry]]:
-    reasoner = ctx.fallback if state.budget_exhausted else ctx.reasoner
-    try:
-        return await reasoner.write_update(state, phase, audience, ctx), []
-    except ReasonerFailure as exc:
-        entry = note(ctx, "communication", "fallback", f"{reasoner.name} reasoner failed to draft the {phase} update ({exc}); used the template")
-        return await ctx.fallback.write_update(state, phase, audience, ctx), [entry]
+async def _write(
+    state: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext
+) -> tuple[Reasoned[str], list[TimelineEntry]]:
+    return await ask(
+        ctx, reasoner_for(state, ctx), lambda r: r.write_update(state, phase, audience, ctx),
+        actor="communication", task=f"draft the {phase} update", instead="the template",
+    )
 
 
 async def _post(
@@ -87,13 +88,16 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     refs = dict(state.external_refs)
     service = ctx.catalog.get(state.service)
     now = ctx.clock()
+    usage = Usage()
 
     if phase not in state.comms_sent and service is not None:
-        public, extra = await _write(state, phase, "customers", ctx)
+        drafted, extra = await _write(state, phase, "customers", ctx)
+        public, usage = drafted.answer, usage + drafted.usage
         entries += extra
         statuspage = ctx.registry.first("statuspage")
-        # Public communication waits for evidence: at "opened" only when triage saw the alert in the SLI.
-        public_ok = phase != "opened" or bool(state.facts.get("signal_confirmed", True))
+        # Public communication waits for evidence: at "opened" only when triage saw the alert in the SLI
+        # (or could not check it: unconfirmed is not refuted).
+        public_ok = phase != "opened" or state.signal_confirmed is not False
         if statuspage is not None and service.customer_facing and service.statuspage_component and public_ok:
             component = {service.statuspage_component: "operational" if phase == "resolved" else COMPONENT_STATUS[state.severity or "SEV3"]}
             if "statuspage_incident" not in refs and phase != "resolved":
@@ -126,7 +130,8 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
 
         slack = ctx.registry.first("slack")
         if slack is not None and service.chat_channel:
-            text, extra = await _write(state, phase, "responders", ctx)
+            drafted, extra = await _write(state, phase, "responders", ctx)
+            text, usage = drafted.answer, usage + drafted.usage
             entries += extra
             args = {"channel": service.chat_channel, "text": text}
             if "chat_ts" in refs:
@@ -140,7 +145,8 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
                 comms.append(Communication(channel=f"slack:{service.chat_channel}", audience="responders", text=text, at=now))
 
         if phase in ("resolved", "escalated"):
-            summary, extra = await _write(state, phase, "stakeholders", ctx)
+            drafted, extra = await _write(state, phase, "stakeholders", ctx)
+            summary, usage = drafted.answer, usage + drafted.usage
             entries += extra
             comms.append(Communication(channel="summary", audience="stakeholders", text=summary, at=now, link=ctx.links.get("incident")))
             entries.append(note(ctx, "communication", "summary", "stakeholder summary written"))
@@ -153,6 +159,7 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         "timeline": entries,
         "comms_sent": [*state.comms_sent, phase] if phase not in state.comms_sent else state.comms_sent,
         "step": state.after_comms,
+        "usage": usage,
     }
     if phase == "resolved":
         update["status"] = "resolved"

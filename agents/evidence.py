@@ -10,7 +10,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from agents.state import Alert, Evidence
+# DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
+# so a bundle's readers find it with the other facts.
+from agents.state import Alert, DeploymentFact, Evidence
+
+__all__ = ["ChangeFact", "DeploymentFact", "EvidenceBundle", "KnowledgeFact", "LogFact", "PodFact", "SignalSummary"]
 
 
 class SignalSummary(BaseModel):
@@ -62,17 +66,6 @@ class PodFact(BaseModel):
     @property
     def healthy(self) -> bool:
         return self.total > 0 and self.ready == self.total and self.restarts == 0 and not self.reasons
-
-
-class DeploymentFact(BaseModel):
-    namespace: str
-    name: str
-    current_revision: int | None = None
-    previous_revision: int | None = None
-    current_image: str = ""
-    previous_image: str = ""
-    paused: bool = False
-    evidence_id: str = ""
 
 
 class KnowledgeFact(BaseModel):

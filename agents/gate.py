@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from agents.evidence import EvidenceBundle
-from agents.state import Diagnosis
+from agents.state import QUIET_CATEGORIES, Diagnosis
 
 UNSUPPORTED_CAP = 0.3
 
@@ -27,7 +27,7 @@ def apply_evidence_gate(diagnosis: Diagnosis, bundle: EvidenceBundle) -> tuple[D
     candidates = [c.model_copy(update={"evidence_ids": [i for i in c.evidence_ids if i in known]}) for c in diagnosis.candidates]
     usable = [e for e in cited if e.status == "ok"]
     update: dict[str, object] = {"evidence": cited, "ruled_out": ruled_out, "candidates": candidates}
-    if not usable and diagnosis.category not in ("no_incident", "recovered"):
+    if not usable and diagnosis.category not in QUIET_CATEGORIES:
         update["confidence"] = min(diagnosis.confidence, UNSUPPORTED_CAP)
         if not diagnosis.inconclusive:
             update["inconclusive"] = True

@@ -35,9 +35,9 @@ from agents.evidence import (
     SignalSummary,
 )
 from agents.gate import apply_evidence_gate
-from agents.reasoners.base import ReasonerFailure
+from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
-from agents.state import Evidence, IncidentState, TimelineEntry
+from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
@@ -388,7 +388,7 @@ class EvidenceCollector:
             f"; previous revision {fact.previous_revision} ({fact.previous_image})" if fact.previous_revision else "; no previous revision found"
         )
         fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
-        self.state.facts.setdefault("deployment_replicas", state.replicas)
+        fact.replicas = state.replicas
         return fact
 
     # -- knowledge ------------------------------------------------------------------------------
@@ -470,22 +470,24 @@ class EvidenceCollector:
 
 
 async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
+    """One investigation round: collect the evidence, ask the reasoner for a diagnosis, gate it.
+
+    Returns an update (never touches ``state``): the diagnosis, the new evidence, what later steps
+    need (the inspected deployment, the onset, a recurrence) and the tokens the reasoner used.
+    """
     ctx = runtime.context
     service = ctx.catalog.get(state.service)
     assert service is not None  # triage escalates unknown services before investigation
     collector = EvidenceCollector(state, service, ctx)
     entries = [note(ctx, "investigation", "started", f"round {state.investigation_rounds + 1}: checking metrics, changes, logs, pods and knowledge for {service.name}")]
     bundle = await collector.collect()
-    reasoner = ctx.fallback if state.budget_exhausted else ctx.reasoner
-    tokens = 0
-    try:
-        diagnosis, extra = await reasoner.diagnose(bundle, ctx)
-        tokens = int(getattr(reasoner, "last_tokens", 0))
-    except ReasonerFailure as exc:
-        entries.append(note(ctx, "investigation", "fallback", f"{reasoner.name} reasoner failed to diagnose ({exc}); used the deterministic diagnosis"))
-        diagnosis, extra = await ctx.fallback.diagnose(bundle, ctx)
-    bundle.evidence.extend(extra)
-    diagnosis, gate_notes = apply_evidence_gate(diagnosis, bundle)
+    reasoned, fallback = await ask(
+        ctx, reasoner_for(state, ctx), lambda r: r.diagnose(bundle, ctx),
+        actor="investigation", task="diagnose", instead="the deterministic diagnosis",
+    )
+    entries += fallback
+    bundle.evidence.extend(reasoned.gathered)
+    diagnosis, gate_notes = apply_evidence_gate(reasoned.answer, bundle)
     for text in gate_notes:
         entries.append(note(ctx, "investigation", "evidence_gate", text))
     for failure in bundle.failures:
@@ -496,31 +498,37 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         note(ctx, "investigation", "diagnosis", f"{'inconclusive' if diagnosis.inconclusive else diagnosis.category} "
              f"({diagnosis.confidence:.0%}): {diagnosis.root_cause}; {len(diagnosis.evidence)} evidence cited, {len(diagnosis.ruled_out)} ruled out")
     )
-    facts = dict(state.facts)
-    if collector.recurrence:
-        facts["recurrence"] = collector.recurrence
-    if bundle.deployment is not None:
-        facts["deployment"] = {**bundle.deployment.model_dump(mode="json"), "replicas": state.facts.get("deployment_replicas")}
-    if bundle.primary is not None and bundle.primary.onset is not None:
-        facts["onset"] = bundle.primary.onset.isoformat()
     update: dict[str, Any] = {
         "diagnosis": diagnosis,
         "evidence": [e for e in bundle.evidence if not e.id.endswith("verify")],
         "investigation_rounds": state.investigation_rounds + 1,
-        "facts": facts,
         "timeline": entries,
-        "tokens_used": state.tokens_used + tokens,
+        "usage": reasoned.usage,
     }
+    if collector.recurrence:
+        update["recurrence"] = collector.recurrence
+    if bundle.deployment is not None:
+        update["deployment"] = inspected_deployment(bundle.deployment, state.deployment)
+    if bundle.primary is not None and bundle.primary.onset is not None:
+        update["onset"] = bundle.primary.onset
     if bundle.primary is not None:
         update["sli_query"] = bundle.primary.query
         if state.baseline is None and bundle.primary.baseline is not None:
             update["baseline"] = bundle.primary.baseline
-    if diagnosis.category in ("no_incident", "recovered"):
+    if diagnosis.category in QUIET_CATEGORIES:
         update.update({"step": "communicate", "comms_phase": "resolved", "after_comms": "done"})
         entries.append(note(ctx, "investigation", diagnosis.category, f"{diagnosis.root_cause}; closing without action"))
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)
+
+
+def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) -> DeploymentFact:
+    """The deployment as this round found it, with the replica count the first round saw: a scale
+    proposed after a failed verification is sized from the service before any action of ours."""
+    if earlier is None or earlier.replicas is None:
+        return found
+    return found.model_copy(update={"replicas": earlier.replicas})
 
 
 # -- reading typed payloads ---------------------------------------------------------------------

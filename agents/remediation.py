@@ -13,31 +13,39 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
-from agents.reasoners.base import ReasonerFailure, RemediationChoice, RemediationOption
-from agents.state import Diagnosis, IncidentState, ProposedAction, Risk
+from agents.reasoners.base import RemediationChoice, RemediationOption
+from agents.reasoning import ask, reasoner_for
+from agents.state import (
+    CHANGE_CATEGORIES,
+    DeploymentFact,
+    Diagnosis,
+    IncidentState,
+    ProposedAction,
+    Risk,
+    RootCauseCategory,
+)
 from agents.timeline import note
 
-CHANGE_CATEGORIES = {"migration", "bad_deploy", "config_change", "feature_flag", "deploy"}
-RESTART_CATEGORIES = {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
-SCALE_CATEGORIES = {"traffic_surge", "saturation", "capacity", "resource_exhaustion", "queue_backlog"}
+# Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
+# A category in none of them gets no automated action and the incident goes to the on-call.
+RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"crash", "memory_leak", "oom", "certificate", "connection_pool"})
+SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"})
 
 
-def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentContext) -> list[RemediationOption]:
-    """The actions that address this diagnosis, from its category and what the investigation found.
-
-    ``facts`` carries the deployment the investigation inspected (namespace, name, current and
-    previous revision, replicas).
-    """
+def remediation_options(
+    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext
+) -> list[RemediationOption]:
+    """The actions that address this diagnosis, from its category and the deployment the
+    investigation inspected (its revisions for a rollback, its replicas for scaling)."""
     if diagnosis.inconclusive:
         return []
     k8s = ctx.registry.first("kubernetes")
-    deployment = facts.get("deployment") or {}
-    if k8s is None or not deployment.get("name"):
+    if k8s is None or deployment is None or not deployment.name:
         return []
-    namespace, name = deployment["namespace"], deployment["name"]
+    namespace, name = deployment.namespace, deployment.name
     options: list[RemediationOption] = []
-    if (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id) and deployment.get("previous_revision"):
-        prev, cur = deployment["previous_revision"], deployment.get("current_revision")
+    if (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id) and deployment.previous_revision:
+        prev, cur = deployment.previous_revision, deployment.current_revision
         options.append(
             RemediationOption(
                 id="rollback",
@@ -61,8 +69,8 @@ def remediation_options(diagnosis: Diagnosis, facts: dict[str, Any], ctx: AgentC
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in SCALE_CATEGORIES and deployment.get("replicas"):
-        replicas = int(deployment["replicas"])
+    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas:
+        replicas = deployment.replicas
         target = max(replicas + 1, round(replicas * 1.5))
         options.append(
             RemediationOption(
@@ -104,7 +112,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
     ctx = runtime.context
     assert state.diagnosis is not None  # the supervisor routes here only with a diagnosis
     diagnosis = state.diagnosis
-    options = [o for o in remediation_options(diagnosis, state.facts, ctx) if not already_tried(o, state)]
+    options = [o for o in remediation_options(diagnosis, state.deployment, ctx) if not already_tried(o, state)]
     entries = []
     if not options:
         why = (
@@ -117,18 +125,19 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
             goto="supervisor",
             update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated", "timeline": entries},
         )
-    reasoner = ctx.fallback if state.budget_exhausted else ctx.reasoner
-    try:
-        choice = await reasoner.choose_remediation(diagnosis, options, ctx)
-    except ReasonerFailure as exc:
-        entries.append(note(ctx, "remediation", "fallback", f"{reasoner.name} reasoner failed to choose ({exc}); used the deterministic choice"))
-        choice = await ctx.fallback.choose_remediation(diagnosis, options, ctx)
+    reasoned, fallback = await ask(
+        ctx, reasoner_for(state, ctx), lambda r: r.choose_remediation(diagnosis, options, ctx),
+        actor="remediation", task="choose", instead="the deterministic choice",
+    )
+    entries += fallback
+    choice = reasoned.answer
     option = next((o for o in options if o.id == choice.option_id), None)
     if option is None:
         entries.append(note(ctx, "remediation", "declined", f"no option chosen: {choice.rationale}"))
         return Command(
             goto="supervisor",
-            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated", "timeline": entries},
+            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated",
+                    "timeline": entries, "usage": reasoned.usage},
         )
     _, spec = ctx.registry.resolve(option.tool)
     decision = ctx.policy.decide(spec.safety)
@@ -154,7 +163,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         return Command(
             goto="supervisor",
             update={"actions": [*state.actions, action], "step": "communicate", "comms_phase": "escalated",
-                    "after_comms": "done", "status": "escalated", "timeline": entries},
+                    "after_comms": "done", "status": "escalated", "timeline": entries, "usage": reasoned.usage},
         )
     update: dict[str, Any] = {
         "actions": [*state.actions, action],
@@ -162,6 +171,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         "comms_phase": "identified",
         "after_comms": "approve" if action.requires_approval else "execute",
         "timeline": entries,
+        "usage": reasoned.usage,
     }
     if action.requires_approval:
         update["status"] = "awaiting_approval"

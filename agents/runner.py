@@ -6,20 +6,25 @@ incident record is written to a small index (`IncidentIndex`) that `incidents li
 
 Approve and reject write the decision to the action ledger first, then resume the graph; the
 approval gate reads the ledger. A decision for an incident that is no longer waiting changes
-nothing and says so.
+nothing and says so. `answer_approvals` is the one loop that answers the gate's requests until the
+incident stops waiting; the CLI and the eval harness call it, each with its own way of deciding.
+
+Every run and resume binds ``incident_id`` and ``thread_id`` to structlog's context, so each log
+line written meanwhile (tool calls, HTTP requests, timeline entries) says which incident it is for.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiosqlite
+import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -27,6 +32,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agents import state as state_models
+from agents.approval import ApprovalAnswer, ApprovalRequest
 from agents.context import AgentContext
 from agents.graph import build_graph
 from agents.ids import incident_id_for
@@ -37,8 +43,8 @@ from tools.ledger import DecisionRecord
 STATE_TYPES = [
     getattr(state_models, name)
     for name in (
-        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "ApprovalRecord",
-        "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
+        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "DeploymentFact", "Usage",
+        "ApprovalRecord", "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
     )
 ]
 
@@ -100,7 +106,7 @@ class IncidentIndex:
 class RunOutcome:
     incident_id: str
     state: IncidentState
-    waiting_for: dict[str, Any] | None
+    waiting_for: ApprovalRequest | None
 
     def record(self) -> dict[str, Any]:
         return self.state.record()
@@ -125,8 +131,15 @@ class Responder:
     def _config(incident_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": incident_id}}
 
+    @staticmethod
+    def _log_context(incident_id: str) -> AbstractContextManager[None]:
+        """Bind the incident to every log line until the block ends (the thread id is the incident id).
+        Context variables are per task, so concurrent incidents never see each other's."""
+        return structlog.contextvars.bound_contextvars(incident_id=incident_id, thread_id=incident_id)
+
     async def _run(self, payload: Any, incident_id: str) -> RunOutcome:
-        await self.graph.ainvoke(payload, self._config(incident_id), context=self.ctx, durability="sync")
+        with self._log_context(incident_id):
+            await self.graph.ainvoke(payload, self._config(incident_id), context=self.ctx, durability="sync")
         return await self.snapshot(incident_id)
 
     async def snapshot(self, incident_id: str) -> RunOutcome:
@@ -134,7 +147,8 @@ class Responder:
         if not snap.values:
             raise IncidentNotFound(f"no incident {incident_id!r} in {self.index_path_hint()}")
         state = IncidentState.model_validate(snap.values)
-        waiting = snap.interrupts[0].value if snap.interrupts else None
+        # The gate interrupts with the request's JSON; it becomes the typed request again here.
+        waiting = ApprovalRequest.model_validate(snap.interrupts[0].value) if snap.interrupts else None
         self.index.save(state.record(), self.ctx.clock().isoformat())
         return RunOutcome(incident_id=incident_id, state=state, waiting_for=waiting)
 
@@ -162,7 +176,7 @@ class Responder:
             known = ", ".join(a.id for a in outcome.state.actions if a.kind == "remediation") or "none"
             raise NotWaiting(f"incident {incident_id} has no action {action_id!r} (remediation actions: {known})")
         existing = self.ctx.ledger.get_decision(incident_id, action_id)
-        waiting = outcome.waiting_for is not None and outcome.waiting_for.get("action_id") == action_id
+        waiting = outcome.waiting_for is not None and outcome.waiting_for.action_id == action_id
         if not waiting:
             if existing is not None:
                 return DecisionOutcome(status="already_decided", decision=existing, run=outcome)
@@ -179,6 +193,51 @@ class Responder:
         )
         run = await self._run(Command(resume={"action_id": action_id, "decision": record.decision}), incident_id)
         return DecisionOutcome(status="resumed", decision=record, run=run)
+
+
+class DecidingResponder(Protocol):
+    """What `answer_approvals` needs of a `Responder` (a test may pass a fake)."""
+
+    async def decide(
+        self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
+    ) -> DecisionOutcome: ...
+
+
+Decider = Callable[[ApprovalRequest], ApprovalAnswer]
+
+
+@dataclass(frozen=True)
+class AnsweredRequest:
+    request: ApprovalRequest
+    answer: ApprovalAnswer
+    status: Literal["resumed", "already_decided"]
+
+
+@dataclass
+class ApprovalRun:
+    """Where the incident stands after `answer_approvals`, and every request it answered, in order."""
+
+    outcome: RunOutcome
+    answered: list[AnsweredRequest] = field(default_factory=list)
+
+
+async def answer_approvals(responder: DecidingResponder, outcome: RunOutcome, decide: Decider) -> ApprovalRun:
+    """Answer the approval gate's requests with ``decide`` until the incident no longer waits.
+
+    Each answer is recorded through `Responder.decide` (the ledger first, then the graph resumes),
+    so it is exactly what ``firstline approve|reject`` would do. ``decide`` is the caller's way of
+    deciding: a prompt at the terminal, a flag, or the eval's policy.
+    """
+    run = ApprovalRun(outcome=outcome)
+    while run.outcome.waiting_for is not None:
+        request = run.outcome.waiting_for
+        answer = decide(request)
+        decided = await responder.decide(request.incident_id, request.action_id, answer.decision, answer.by, answer.comment)
+        run.answered.append(AnsweredRequest(request=request, answer=answer, status=decided.status))
+        if decided.run is None:
+            break
+        run.outcome = decided.run
+    return run
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,45 @@ Risk = Literal["low", "medium", "high"]
 Actor = Literal["supervisor", "triage", "investigation", "remediation", "approval", "execution", "verification", "communication", "human", "system"]
 CommsPhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
 Step = Literal["triage", "investigate", "remediate", "approve", "execute", "verify", "communicate", "done"]
+
+# The one root-cause vocabulary: what a diagnosis may name, what the LLM's structured output offers,
+# what remediation maps to actions and what a scenario's answer key may expect. One value per line,
+# so adding a category is one line (then decide in agents/remediation.py which actions address it).
+RootCauseCategory = Literal[
+    # a change that shipped
+    "migration",
+    "bad_deploy",
+    "config_change",
+    "feature_flag",
+    # a failure mode of the component itself
+    "oom",
+    "memory_leak",
+    "crash",
+    "resource_exhaustion",
+    "saturation",
+    "disk_full",
+    "connection_pool",
+    "certificate",
+    "dns",
+    "noisy_neighbour",
+    "traffic_surge",
+    "queue_backlog",
+    # something outside the component
+    "dependency",
+    "third_party",
+    "cascading",
+    "failover",
+    # nothing to fix: a false alarm, or a real problem that was over before anyone could act
+    "no_incident",
+    "recovered",
+    # no cause could be named
+    "unknown",
+]
+ROOT_CAUSE_CATEGORIES: tuple[RootCauseCategory, ...] = get_args(RootCauseCategory)
+# Categories that blame a change: rolling it back is the remedy.
+CHANGE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"migration", "bad_deploy", "config_change", "feature_flag"})
+# Categories that close an incident without action.
+QUIET_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"no_incident", "recovered"})
 
 
 def utcnow() -> datetime:
@@ -75,7 +114,7 @@ class RuledOut(BaseModel):
 
 class Hypothesis(BaseModel):
     entity: str = Field(description="The component or change at fault, e.g. deploy:checkout@abc123.")
-    category: str
+    category: RootCauseCategory
     description: str
     score: float = 0.0
     evidence_ids: list[str] = Field(default_factory=list)
@@ -84,7 +123,7 @@ class Hypothesis(BaseModel):
 
 class Diagnosis(BaseModel):
     root_cause: str
-    category: str
+    category: RootCauseCategory
     entity: str = ""
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[Evidence] = Field(default_factory=list)
@@ -93,6 +132,43 @@ class Diagnosis(BaseModel):
     inconclusive: bool = False
     reasoner: str = "deterministic"
     change_id: str = Field(default="", description="The change that caused or triggered it (rolling it back is an option).")
+
+
+class DeploymentFact(BaseModel):
+    """The deployment the investigation inspected: what a rollback, restart or scale would act on."""
+
+    namespace: str
+    name: str
+    current_revision: int | None = None
+    previous_revision: int | None = None
+    current_image: str = ""
+    previous_image: str = ""
+    paused: bool = False
+    replicas: int | None = None
+    evidence_id: str = ""
+
+
+class Usage(BaseModel):
+    """Tokens one reasoner call (or a sum of calls) used. The deterministic reasoner uses none.
+
+    Added with ``+``; the incident state sums every step's usage through that (a LangGraph reducer),
+    so a node returns only what its own calls used.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
 
 
 class ApprovalRecord(BaseModel):
@@ -172,14 +248,25 @@ class IncidentState(BaseModel):
     comms_phase: CommsPhase | None = None
     after_comms: Step = "investigate"
     comms_sent: list[str] = Field(default_factory=list)
-    facts: dict[str, Any] = Field(default_factory=dict, description="Investigation facts later steps need.")
+    # What triage and investigation found that later steps need.
+    signal_confirmed: bool | None = Field(
+        default=None, description="Triage saw the alert in the SLI (None: not checked). Public posts wait for it."
+    )
+    deployment: DeploymentFact | None = Field(default=None, description="The deployment the investigation inspected.")
+    onset: datetime | None = Field(default=None, description="When the alerting SLI started to rise.")
+    recurrence: str | None = Field(default=None, description="How this incident repeats earlier ones, if it does.")
     sli_query: str = ""
     baseline: float | None = None
     budget_exhausted: bool = False
     turns: int = 0
     investigation_rounds: int = 0
-    tokens_used: int = 0
+    usage: Annotated[Usage, operator.add] = Field(default_factory=Usage, description="Tokens of every reasoner call.")
     notes: Annotated[list[str], operator.add] = Field(default_factory=list)
+
+    @property
+    def tokens_used(self) -> int:
+        """Every token the reasoners used for this incident, all steps together (the budget's measure)."""
+        return self.usage.total_tokens
 
     def pending_action(self) -> ProposedAction | None:
         return next(
@@ -237,8 +324,9 @@ class IncidentState(BaseModel):
             "communications": [c.model_dump(mode="json") for c in self.communications],
             "timeline": [t.model_dump(mode="json") for t in self.timeline],
             "consulted": sorted({e.source for e in self.evidence}),
-            "recurrence": self.facts.get("recurrence"),
+            "recurrence": self.recurrence,
             "alert": self.alert.model_dump(mode="json"),
             "external_refs": self.external_refs,
             "tokens_used": self.tokens_used,
+            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
         }

@@ -10,7 +10,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
-from agents.reasoners.base import ReasonerFailure, TriageFacts
+from agents.reasoners.base import TriageFacts
+from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
 from agents.state import IncidentState, Severity, Triage
 from agents.timeline import note
@@ -117,11 +118,12 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
     entries = []
     confirmed, confirmation = await confirm_signal(service, ctx)
     entries.append(note(ctx, "triage", "signal", confirmation))
-    try:
-        summary = await ctx.reasoner.summarize(facts, ctx)
-    except ReasonerFailure as exc:
-        entries.append(note(ctx, "triage", "fallback", f"{ctx.reasoner.name} reasoner failed to summarize ({exc}); used the deterministic summary"))
-        summary = await ctx.fallback.summarize(facts, ctx)
+    reasoned, fallback = await ask(
+        ctx, reasoner_for(state, ctx), lambda r: r.summarize(facts, ctx),
+        actor="triage", task="summarize", instead="the deterministic summary",
+    )
+    entries += fallback
+    summary = reasoned.answer
     result = Triage(
         severity=severity,
         service=service.name,
@@ -144,6 +146,7 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
             "summary": summary,
             "step": "communicate",
             "timeline": entries,
-            "facts": {**state.facts, "signal_confirmed": confirmed},
+            "signal_confirmed": confirmed,
+            "usage": reasoned.usage,
         },
     )

@@ -44,7 +44,7 @@ class RuntimeStarter:
         outcome = await responder.start(request.alert)
         status = outcome.state.status
         if outcome.waiting_for is not None:
-            action = outcome.waiting_for.get("action_id")
+            action = outcome.waiting_for.action_id
             return f"{status}: firstline approve {outcome.incident_id} {action} --by NAME"
         return str(status)
 

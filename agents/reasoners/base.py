@@ -8,13 +8,14 @@ Code, not the reasoner, decides severity rules, approval, and what may be execut
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
 from agents.evidence import EvidenceBundle
-from agents.state import Diagnosis, Evidence, IncidentState, Severity
+from agents.state import Diagnosis, Evidence, IncidentState, Severity, Usage
 from knowledge.catalog import ServiceCatalog
 from tools.registry import ToolRegistry
 
@@ -73,26 +74,50 @@ class RemediationChoice(BaseModel):
 
 UpdatePhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
 
+AnswerT = TypeVar("AnswerT", covariant=True)
+
+
+@dataclass(frozen=True)
+class Reasoned(Generic[AnswerT]):
+    """A reasoner's answer with what it cost and what it gathered on the way.
+
+    Returned, never kept on the reasoner: one reasoner object serves concurrent incidents, so a count
+    stored on it would mix theirs. The calling node adds ``usage`` to the incident's state.
+    """
+
+    answer: AnswerT
+    usage: Usage = field(default_factory=Usage)
+    gathered: list[Evidence] = field(default_factory=list)
+
 
 class Reasoner(Protocol):
     name: str
 
-    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
         """One paragraph: what is happening, to what, how bad, who owns it."""
         ...
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
-        """A diagnosis citing evidence ids from the bundle, plus any new evidence it gathered."""
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        """A diagnosis citing evidence ids from the bundle; new evidence it gathered is in ``gathered``."""
         ...
 
     async def choose_remediation(
         self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
-    ) -> RemediationChoice: ...
+    ) -> Reasoned[RemediationChoice]: ...
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
+    async def write_update(
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+    ) -> Reasoned[str]:
         """Text for a status page update or a chat message at one phase of the incident."""
         ...
 
 
 class ReasonerFailure(Exception):
-    """The reasoner could not produce a usable answer for this step (the caller falls back)."""
+    """The reasoner could not produce a usable answer for this step (the caller falls back).
+
+    ``usage`` is what the failed attempt still cost: the caller counts it against the budget too.
+    """
+
+    def __init__(self, message: str, *, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage if usage is not None else Usage()

@@ -12,15 +12,27 @@ from datetime import datetime
 
 from agents.evidence import ChangeFact, EvidenceBundle
 from agents.reasoners.base import (
+    Reasoned,
     ReasonerContext,
     RemediationChoice,
     RemediationOption,
     TriageFacts,
     UpdatePhase,
 )
-from agents.state import Diagnosis, Evidence, Hypothesis, IncidentState, ProposedAction, RuledOut
+from agents.state import (
+    CHANGE_CATEGORIES,
+    QUIET_CATEGORIES,
+    Diagnosis,
+    Hypothesis,
+    IncidentState,
+    ProposedAction,
+    RootCauseCategory,
+    RuledOut,
+)
 
-CHANGE_CATEGORY = {
+# The category a change of each kind is diagnosed as (`ChangeFact.kind` is free text: unknown kinds
+# are read as a bad deploy).
+CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "migration": "migration", "deploy": "bad_deploy", "config": "config_change", "feature_flag": "feature_flag",
     "infrastructure": "config_change", "other": "bad_deploy",
 }
@@ -72,7 +84,7 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
 
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
-SIGNATURES: list[tuple[str, re.Pattern[str]]] = [
+SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     ("disk_full", re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I)),
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
     ("dns", re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I)),
@@ -88,7 +100,7 @@ SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
 def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...)."""
-    found: dict[str, Hypothesis] = {}
+    found: dict[RootCauseCategory, Hypothesis] = {}
     for log in bundle.logs:
         text = f"{log.template} {log.example}"
         for category, pattern in SIGNATURES:
@@ -121,7 +133,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         if trigger is not None:
             # A crash right after a change of the same service is that change's failure (a bad deploy);
             # resource failure modes (disk, memory, pools...) keep their own name, the change is their trigger.
-            category = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
+            category: RootCauseCategory = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
             lead = lead.model_copy(update={
                 "category": category,
                 "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
@@ -147,11 +159,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         hypotheses[index] = own_change.model_copy(update={"evidence_ids": [*own_change.evidence_ids, pods.evidence_id]})
     if pods is not None and not pods.healthy and not any(pods.evidence_id in h.evidence_ids for h in hypotheses):
         reasons = set(pods.reasons)
-        category = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
+        pod_category: RootCauseCategory = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
         hypotheses.append(
             Hypothesis(
-                entity=bundle.service, category=category,
+                entity=bundle.service, category=pod_category,
                 description=f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts ({', '.join(sorted(reasons)) or 'not ready'})",
                 score=score, evidence_ids=[pods.evidence_id],
             )
@@ -245,32 +257,47 @@ class DeterministicReasoner:
 
     name = "deterministic"
 
-    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
-        impact = "customer-facing" if facts.customer_facing else "internal"
-        callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
-        return (
-            f"{facts.severity}: {facts.alert_title} on {facts.service} ({impact}, tier {facts.tier}"
-            f"{': ' + facts.service_description if facts.service_description else ''}). "
-            f"{facts.alert_description + ' ' if facts.alert_description else ''}"
-            f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
-        )
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
+        return Reasoned(summary_text(facts))
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
-        return diagnose_bundle(bundle), []
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        return Reasoned(diagnose_bundle(bundle))
 
-    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext) -> RemediationChoice:
-        if diagnosis.inconclusive or diagnosis.confidence < 0.4:
-            return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
-        preferred = [o for o in options if o.addresses == diagnosis.entity] or options
-        if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
-            return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+    async def choose_remediation(
+        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
+    ) -> Reasoned[RemediationChoice]:
+        return Reasoned(choose_option(diagnosis, options))
 
-        order = {"low": 0, "medium": 1, "high": 2}
-        choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in ("migration", "bad_deploy", "config_change", "feature_flag") else preferred[0]
-        return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
+    async def write_update(
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+    ) -> Reasoned[str]:
+        return Reasoned(render_update(incident, phase, audience, ctx))
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
-        return render_update(incident, phase, audience, ctx)
+
+def summary_text(facts: TriageFacts) -> str:
+    """The triage paragraph from the facts alone."""
+    impact = "customer-facing" if facts.customer_facing else "internal"
+    callers = f" Callers that may be affected: {', '.join(facts.dependents)}." if facts.dependents else ""
+    return (
+        f"{facts.severity}: {facts.alert_title} on {facts.service} ({impact}, tier {facts.tier}"
+        f"{': ' + facts.service_description if facts.service_description else ''}). "
+        f"{facts.alert_description + ' ' if facts.alert_description else ''}"
+        f"Owner {facts.owner}; on-call {facts.oncall}.{callers} Severity because: {'; '.join(facts.severity_reasons)}."
+    )
+
+
+def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> RemediationChoice:
+    """Roll back the change behind the diagnosis when possible, else the least risky fitting option;
+    nothing when the diagnosis is too weak to act on."""
+    if diagnosis.inconclusive or diagnosis.confidence < 0.4:
+        return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
+    preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+    if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
+        return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+
+    order = {"low": 0, "medium": 1, "high": 2}
+    choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
+    return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
 
 
 def action_phrase(action: ProposedAction | None) -> str:
@@ -293,7 +320,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
     what = entry.description.rstrip(".").lower() if entry and entry.description else service
     action = next((a for a in reversed(incident.actions) if a.kind == "remediation"), None)
     diagnosis = incident.diagnosis
-    start = incident.facts.get("onset") or incident.alert.started_at.isoformat()
+    start = (incident.onset or incident.alert.started_at).isoformat()
     end = incident.verification.at.isoformat() if incident.verification else ctx.clock().isoformat()
     if audience == "customers":
         return {
@@ -303,7 +330,7 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
             "resolved": f"The errors with {service} ({what}) have been resolved: {action_phrase(action)}. Impact window: {start} to {end}.",
             "escalated": f"We are continuing to investigate elevated errors with {service}.",
         }[phase]
-    quiet = diagnosis is not None and diagnosis.category in ("no_incident", "recovered")
+    quiet = diagnosis is not None and diagnosis.category in QUIET_CATEGORIES
     if quiet and phase == "resolved":
         closing = f"No action needed: {diagnosis.root_cause}." if diagnosis else "No action needed."
         return closing if audience != "customers" else f"The errors with {service} have cleared; no further impact is expected."

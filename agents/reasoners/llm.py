@@ -8,12 +8,15 @@
 - `choose_remediation` uses structured output to pick one of the options code built.
 - Any API failure (connection, 429, 5xx, timeout) or an unusable answer raises `ReasonerFailure`; the
   calling agent then uses the deterministic reasoner for that step and notes it on the timeline.
+- Every method returns the tokens its model calls used (`Reasoned.usage`, also on a
+  `ReasonerFailure`). Nothing is counted on the reasoner itself: one instance serves concurrent
+  incidents.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import openai
 import structlog
@@ -24,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from agents import prompts
 from agents.evidence import EvidenceBundle
 from agents.reasoners.base import (
+    Reasoned,
     ReasonerContext,
     ReasonerFailure,
     RemediationChoice,
@@ -31,7 +35,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.state import Diagnosis, Evidence, IncidentState, RuledOut
+from agents.state import Diagnosis, Evidence, IncidentState, RootCauseCategory, RuledOut, Usage
 from tools.invoke import describe_validation_error
 
 log = structlog.get_logger("firstline.llm")
@@ -50,10 +54,7 @@ class DiagnosisDraft(BaseModel):
     """What the model submits. Code checks every cited id against the evidence."""
 
     root_cause: str = Field(description="One sentence naming the component or change at fault and the mechanism.")
-    category: Literal[
-        "migration", "bad_deploy", "config_change", "feature_flag", "dependency", "oom", "crash",
-        "resource_exhaustion", "traffic_surge", "saturation", "no_incident", "unknown",
-    ]
+    category: RootCauseCategory = Field(description="The kind of root cause; it decides which remediations apply.")
     entity: str = Field(description="The service (or dependency) at fault, as named in the evidence.")
     confidence: float = Field(ge=0, le=1)
     evidence_ids: list[str] = Field(description="Ids of the evidence that supports the root cause.")
@@ -66,8 +67,34 @@ def tool_name(tool_id: str) -> str:
     return tool_id.replace(".", "__")
 
 
+class UsageMeter:
+    """The tokens of one reasoner call, summed over its model turns. Local to that call, so two
+    incidents sharing the reasoner never mix counts."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+
+    def add(self, message: object) -> None:
+        if not isinstance(message, AIMessage) or not message.usage_metadata:
+            return
+        metadata = message.usage_metadata
+        prompt = int(metadata.get("input_tokens") or 0)
+        completion = int(metadata.get("output_tokens") or 0)
+        if not prompt and not completion:
+            # Some servers report only a total: count it as prompt tokens rather than lose it.
+            prompt = int(metadata.get("total_tokens") or 0)
+        self.usage = self.usage + Usage(prompt_tokens=prompt, completion_tokens=completion)
+
+    def failure(self, message: str) -> ReasonerFailure:
+        """A `ReasonerFailure` that still reports what the failed attempt cost."""
+        return ReasonerFailure(message, usage=self.usage)
+
+
 class LLMReasoner:
-    """Reasoning with a chat model. Build it with any `BaseChatModel` (ChatOpenAI in production)."""
+    """Reasoning with a chat model. Build it with any `BaseChatModel` (ChatOpenAI in production).
+
+    Stateless between calls (safe to share between concurrent incidents).
+    """
 
     name = "llm"
 
@@ -75,30 +102,28 @@ class LLMReasoner:
         self.model = model
         self.max_tool_rounds = max_tool_rounds
         self.structured_output_method = structured_output_method
-        self.last_tokens = 0
 
-    async def _ask(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
+    async def _ask(self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None) -> AIMessage:
         try:
-            runnable = self.model.bind_tools(kwargs["tools"]) if "tools" in kwargs else self.model
+            runnable = self.model.bind_tools(tools) if tools is not None else self.model
             response = await runnable.ainvoke(messages)
         except MODEL_ERRORS as exc:
-            raise ReasonerFailure(f"model call failed: {describe_model_error(exc)}") from exc
+            raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         if not isinstance(response, AIMessage):
-            raise ReasonerFailure(f"model returned {type(response).__name__}, not a message")
-        usage: dict[str, Any] = dict(response.usage_metadata or {})
-        self.last_tokens += int(usage.get("total_tokens", 0))
+            raise meter.failure(f"model returned {type(response).__name__}, not a message")
+        meter.add(response)
         return response
 
-    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> str:
-        self.last_tokens = 0
-        response = await self._ask([SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))])
+    async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
+        meter = UsageMeter()
+        response = await self._ask(meter, [SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))])
         text = _text(response)
         if len(text) < 20:
-            raise ReasonerFailure("the model's summary was empty or too short")
-        return text
+            raise meter.failure("the model's summary was empty or too short")
+        return Reasoned(text, meter.usage)
 
-    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> tuple[Diagnosis, list[Evidence]]:
-        self.last_tokens = 0
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        meter = UsageMeter()
         read_only = {tool_name(info.tool): info for info in ctx.registry.list_tools() if not info.mutating}
         tools: list[dict[str, Any]] = [
             {
@@ -116,14 +141,14 @@ class LLMReasoner:
         gathered: list[Evidence] = []
         known = {e.id for e in bundle.evidence}
         for _ in range(self.max_tool_rounds):
-            response = await self._ask(messages, tools=tools)
+            response = await self._ask(meter, messages, tools=tools)
             messages.append(response)
             for bad in response.invalid_tool_calls:
                 messages.append(ToolMessage(f"error: the arguments of {bad.get('name')} are not valid JSON ({bad.get('error')}); call it again with a JSON object", tool_call_id=bad.get("id") or "invalid"))
             if not response.tool_calls:
                 draft = _draft_from_text(_text(response))
                 if draft is not None:
-                    return self._finish(draft, bundle, gathered), gathered
+                    return Reasoned(self._finish(draft, bundle, gathered), meter.usage, gathered)
                 messages.append(HumanMessage(f"Call {SUBMIT} with your diagnosis, citing evidence ids."))
                 continue
             for call in response.tool_calls:
@@ -138,7 +163,7 @@ class LLMReasoner:
                     if unknown and not set(draft.evidence_ids) - set(unknown):
                         messages.append(ToolMessage(f"error: none of the cited evidence ids exist ({', '.join(unknown)}); cite ids from the evidence list", tool_call_id=call_id))
                         continue
-                    return self._finish(draft, bundle, gathered), gathered
+                    return Reasoned(self._finish(draft, bundle, gathered), meter.usage, gathered)
                 info = read_only.get(call["name"])
                 if info is None:
                     messages.append(ToolMessage(f"error: unknown tool {call['name']!r}; available: {', '.join(read_only)}, {SUBMIT}", tool_call_id=call_id))
@@ -152,7 +177,7 @@ class LLMReasoner:
                 gathered.append(evidence)
                 known.add(evidence.id)
                 messages.append(ToolMessage(f"evidence {evidence.id} ({result.status}): {_short(json.dumps(result.data, default=str), 3000)}\n{result.summary}", tool_call_id=call_id))
-        raise ReasonerFailure(f"no diagnosis after {self.max_tool_rounds} model turns")
+        raise meter.failure(f"no diagnosis after {self.max_tool_rounds} model turns")
 
     def _finish(self, draft: DiagnosisDraft, bundle: EvidenceBundle, gathered: list[Evidence]) -> Diagnosis:
         by_id = {e.id: e for e in [*bundle.evidence, *gathered]}
@@ -168,30 +193,32 @@ class LLMReasoner:
             reasoner=self.name,
         )
 
-    async def choose_remediation(self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext) -> RemediationChoice:
-        self.last_tokens = 0
+    async def choose_remediation(
+        self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
+    ) -> Reasoned[RemediationChoice]:
+        meter = UsageMeter()
         try:
             structured = self.model.with_structured_output(RemediationChoice, method=self.structured_output_method, include_raw=True)  # type: ignore[arg-type]
             answer = await structured.ainvoke([SystemMessage(prompts.REMEDIATION_SYSTEM), HumanMessage(prompts.remediation_request(diagnosis, options))])
         except MODEL_ERRORS as exc:
-            raise ReasonerFailure(f"model call failed: {describe_model_error(exc)}") from exc
-        raw = answer.get("raw") if isinstance(answer, dict) else None
-        if isinstance(raw, AIMessage) and raw.usage_metadata:
-            self.last_tokens += int(raw.usage_metadata.get("total_tokens", 0))
+            raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
+        meter.add(answer.get("raw") if isinstance(answer, dict) else None)
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
         if not isinstance(parsed, RemediationChoice):
-            raise ReasonerFailure(f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}")
+            raise meter.failure(f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}")
         if parsed.option_id is not None and parsed.option_id not in {o.id for o in options}:
-            raise ReasonerFailure(f"the model chose {parsed.option_id!r}, which is not one of the options")
-        return parsed
+            raise meter.failure(f"the model chose {parsed.option_id!r}, which is not one of the options")
+        return Reasoned(parsed, meter.usage)
 
-    async def write_update(self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
-        self.last_tokens = 0
-        response = await self._ask([SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))])
+    async def write_update(
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+    ) -> Reasoned[str]:
+        meter = UsageMeter()
+        response = await self._ask(meter, [SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))])
         text = _text(response)
         if len(text) < 10:
-            raise ReasonerFailure("the model's update was empty")
-        return text
+            raise meter.failure("the model's update was empty")
+        return Reasoned(text, meter.usage)
 
 
 def describe_model_error(exc: BaseException) -> str:

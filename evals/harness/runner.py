@@ -19,26 +19,21 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from agents.approval import ApprovalAnswer, ApprovalRequest
+from agents.runner import DecisionOutcome, RunOutcome, answer_approvals
 from evals.harness.scoring import CaseScore, score_case, summarize
 from evals.sim.scenario import Scenario
 from evals.sim.server import RunningSim, start_sim
 
 
-class Outcome(Protocol):
-    incident_id: str
-    waiting_for: dict[str, Any] | None
-
-    def record(self) -> dict[str, Any]: ...
-
-
-class Decided(Protocol):
-    run: Any
-
-
 class ResponderLike(Protocol):
-    async def start(self, alert: Any) -> Any: ...
+    """What the harness drives (`agents.runner.Responder` satisfies it)."""
 
-    async def decide(self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = "") -> Any: ...
+    async def start(self, alert: Any) -> RunOutcome: ...
+
+    async def decide(
+        self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
+    ) -> DecisionOutcome: ...
 
 
 RuntimeFactory = Callable[[RunningSim, Path], AbstractAsyncContextManager[ResponderLike]]
@@ -53,12 +48,11 @@ class EvalApprovalPolicy:
     def __init__(self, scenario: Scenario) -> None:
         self.acceptable = scenario.expected.acceptable_remediations
 
-    def decide(self, request: dict[str, Any]) -> tuple[Literal["approved", "rejected"], str]:
-        tool, args = str(request.get("tool", "")), dict(request.get("args") or {})
+    def decide(self, request: ApprovalRequest) -> ApprovalAnswer:
         for want in self.acceptable:
-            if want.matches(tool, args):
-                return "approved", f"acceptable remediation for this scenario ({want.tool})"
-        return "rejected", "not an acceptable remediation for this scenario"
+            if want.matches(request.tool, request.args):
+                return ApprovalAnswer(decision="approved", by="eval-policy", comment=f"acceptable remediation for this scenario ({want.tool})")
+        return ApprovalAnswer(decision="rejected", by="eval-policy", comment="not an acceptable remediation for this scenario")
 
 
 class CaseResult(BaseModel):
@@ -105,22 +99,22 @@ async def run_case(
     started = time.perf_counter()
     policy = EvalApprovalPolicy(scenario)
     approvals: list[dict[str, Any]] = []
+
+    def decide(request: ApprovalRequest) -> ApprovalAnswer:
+        # Noted as asked, before it is recorded: a crash later in the case keeps what was asked.
+        answer = policy.decide(request)
+        approvals.append({"action_id": request.action_id, "tool": request.tool, "args": request.args,
+                          "decision": answer.decision, "why": answer.comment})
+        return answer
+
     case_dir = work_dir / f"{scenario.name}-{repeat}"
     case_dir.mkdir(parents=True, exist_ok=True)
     try:
         with start_sim(scenario) as sim:
             alerts = [a for a in parse_alerts(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"]
             async with factory(sim, case_dir) as responder:
-                outcome = await responder.start(alerts[0])
-                while outcome.waiting_for is not None:
-                    request = outcome.waiting_for
-                    decision, why = policy.decide(request)
-                    approvals.append({"action_id": request["action_id"], "tool": request["tool"], "args": request["args"], "decision": decision, "why": why})
-                    decided = await responder.decide(request["incident_id"], request["action_id"], decision, "eval-policy", why)
-                    if decided.run is None:
-                        break
-                    outcome = decided.run
-            record = outcome.record()
+                run = await answer_approvals(responder, await responder.start(alerts[0]), decide)
+            record = run.outcome.record()
             sim_state = sim.world.snapshot()
     except Exception as exc:
         return CaseResult(

@@ -33,12 +33,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agents.state import QUIET_CATEGORIES
+
 EVIDENCE_KINDS = {
     "prometheus": "metrics", "loki": "logs", "elasticsearch": "logs", "github": "changes", "argocd": "changes",
     "kubernetes": "kubernetes", "knowledge": "knowledge",
 }
 DEFAULT_EVIDENCE = ["metrics", "logs", "changes", "kubernetes"]
-QUIET_CATEGORIES = {"no_incident", "recovered"}
 
 
 class CaseScore(BaseModel):

@@ -88,6 +88,7 @@ from pydantic import (
     model_validator,
 )
 
+from agents.state import RootCauseCategory
 from evals.sim.timeutil import OFFSET_PATTERN, parse_offset
 
 SCENARIO_VERSION = 1
@@ -143,31 +144,6 @@ FaultType = Literal[
     "capacity",
     "telemetry_gap",
     "other",
-]
-# What a responder names as the root cause (``expected.root_cause.category``); a closed set, so that
-# a scorer can compare it exactly. ``no_incident``: nothing is wrong (a false alarm); ``recovered``:
-# a real but transient problem that was over before anyone could act.
-RootCauseCategory = Literal[
-    "migration",
-    "bad_deploy",
-    "config_change",
-    "feature_flag",
-    "oom",
-    "crash",
-    "resource_exhaustion",
-    "disk_full",
-    "connection_pool",
-    "dependency",
-    "third_party",
-    "certificate",
-    "dns",
-    "noisy_neighbour",
-    "traffic_surge",
-    "queue_backlog",
-    "cascading",
-    "failover",
-    "no_incident",
-    "recovered",
 ]
 EvidenceSource = Literal["metrics", "logs", "changes", "kubernetes", "knowledge"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -725,6 +701,7 @@ class RootCause(_Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_earlier_names_in_schema({"change": "change_id"}))
 
     entity: str = Field(description="The service or dependency at fault (a topology name).")
+    # The responder's own vocabulary (`agents.state.RootCauseCategory`), so a scorer compares exactly.
     category: RootCauseCategory
     change_id: str | None = Field(default=None, description="The id of the change that caused it (earlier name: change).")
 

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from agents.runner import IncidentIndex, IncidentNotFound, NotWaiting, Responder, RunOutcome
+from agents.approval import ApprovalAnswer, ApprovalRequest
+from agents.runner import (
+    Decider,
+    IncidentIndex,
+    IncidentNotFound,
+    NotWaiting,
+    Responder,
+    RunOutcome,
+    answer_approvals,
+)
 from firstline.commands import (
     EXIT_NEEDS_HUMAN,
     EXIT_OK,
@@ -42,38 +51,46 @@ def approval_mode(requested: str | None, console: Console, *, default_without_te
     return default_without_terminal
 
 
-async def answer_gate(responder: Responder, outcome: RunOutcome, mode: str, console: Console) -> RunOutcome:
-    """Answer approval requests per the mode until the incident no longer waits (or mode is wait)."""
-    while outcome.waiting_for is not None and mode != "wait":
-        request = outcome.waiting_for
+def terminal_decider(mode: str, console: Console) -> Decider:
+    """How the command line decides: ask at the terminal (``prompt``), approve on the operator's
+    behalf (``auto``), or reject (``reject``). Each shows the request first."""
+    user = getpass.getuser()
+
+    def decide(request: ApprovalRequest) -> ApprovalAnswer:
         show_request(request, console)
         if mode == "prompt":
             answer = console.ask("Approve this action? [y/N] ").strip().lower()
-            decision = "approved" if answer in ("y", "yes") else "rejected"
-            by = console.ask(f"Your name [{getpass.getuser()}]: ").strip() or getpass.getuser()
-            comment = "approved at the terminal" if decision == "approved" else "rejected at the terminal"
-        elif mode == "auto":
-            decision, by = "approved", f"{getpass.getuser()} (via --approve auto)"
-            comment = "auto-approved on the operator's behalf by --approve auto"
+            approved = answer in ("y", "yes")
+            by = console.ask(f"Your name [{user}]: ").strip() or user
+            return ApprovalAnswer(
+                decision="approved" if approved else "rejected", by=by,
+                comment="approved at the terminal" if approved else "rejected at the terminal",
+            )
+        if mode == "auto":
+            by = f"{user} (via --approve auto)"
             console.info(f"--approve auto: approving on the operator's behalf, recorded as {by!r}")
-        else:
-            decision, by, comment = "rejected", f"{getpass.getuser()} (via --approve reject)", "rejected by --approve reject"
-        result = await responder.decide(request["incident_id"], request["action_id"], decision, by, comment)  # type: ignore[arg-type]
-        if result.run is None:
-            break
-        outcome = result.run
-    return outcome
+            return ApprovalAnswer(decision="approved", by=by, comment="auto-approved on the operator's behalf by --approve auto")
+        return ApprovalAnswer(decision="rejected", by=f"{user} (via --approve reject)", comment="rejected by --approve reject")
+
+    return decide
 
 
-def show_request(request: dict[str, Any], console: Console) -> None:
-    console.heading(f"Approval needed for incident {request['incident_id']}: {request['title']}")
-    console.info(f"  action:       {request['action_id']}  ({request['tool']} {json.dumps(request['args'])})")
-    console.info(f"  why:          {request['rationale']}")
-    console.info(f"  risk:         {request['risk']}")
-    console.info(f"  blast radius: {request['blast_radius']}")
-    console.info(f"  undo:         {request['undo']}")
-    console.info(f"  policy:       {request['policy_reason']}")
-    for line in request.get("evidence", [])[:6]:
+async def answer_gate(responder: Responder, outcome: RunOutcome, mode: str, console: Console) -> RunOutcome:
+    """Answer approval requests per the mode until the incident no longer waits (or mode is wait)."""
+    if mode == "wait":
+        return outcome
+    return (await answer_approvals(responder, outcome, terminal_decider(mode, console))).outcome
+
+
+def show_request(request: ApprovalRequest, console: Console) -> None:
+    console.heading(f"Approval needed for incident {request.incident_id}: {request.title}")
+    console.info(f"  action:       {request.action_id}  ({request.tool} {json.dumps(request.args)})")
+    console.info(f"  why:          {request.rationale}")
+    console.info(f"  risk:         {request.risk}")
+    console.info(f"  blast radius: {request.blast_radius}")
+    console.info(f"  undo:         {request.undo}")
+    console.info(f"  policy:       {request.policy_reason}")
+    for line in request.evidence[:6]:
         console.info(f"  evidence:     {line}")
 
 
@@ -94,7 +111,7 @@ def summarize(outcome: RunOutcome, console: Console) -> None:
     if outcome.waiting_for:
         request = outcome.waiting_for
         console.info(
-            f"  waiting for approval: firstline approve {request['incident_id']} {request['action_id']} --by NAME"
+            f"  waiting for approval: firstline approve {request.incident_id} {request.action_id} --by NAME"
             f"  (or firstline reject ...)"
         )
 

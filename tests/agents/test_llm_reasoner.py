@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agents.context import AgentContext
 from agents.evidence import EvidenceBundle
-from agents.reasoners.base import ReasonerFailure, RemediationOption
+from agents.reasoners.base import ReasonerFailure, RemediationOption, TriageFacts
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.reasoners.llm import LLMReasoner
 from agents.settings import WorkflowSettings
@@ -89,7 +89,8 @@ async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
         _completion(_tool_call("submit_diagnosis", json.dumps(DIAGNOSIS), "call_2")),
     ])
     reasoner = _reasoner()
-    diagnosis, gathered = await reasoner.diagnose(_bundle(), _ctx(tmp_path))
+    reasoned = await reasoner.diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis, gathered = reasoned.answer, reasoned.gathered
     assert route.call_count == 2
     first = json.loads(route.calls[0].request.content)
     assert {t["function"]["name"] for t in first["tools"]} == {"k8s__list_pods", "submit_diagnosis"}
@@ -99,7 +100,7 @@ async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
     assert diagnosis.category == "bad_deploy"
     assert [e.id for e in diagnosis.evidence] == ["r0-e2", "llm-e1"]
     assert gathered[0].source == "k8s.list_pods"
-    assert reasoner.last_tokens == 40
+    assert (reasoned.usage.prompt_tokens, reasoned.usage.completion_tokens) == (20, 20)
 
 
 @respx.mock
@@ -109,7 +110,7 @@ async def test_malformed_arguments_and_unknown_tool_are_answered_and_recovered(t
         _completion(_tool_call("delete_everything", "{}", "call_2")),
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e2"], "ruled_out": []}), "call_3")),
     ])
-    diagnosis, _ = await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.entity == "api"
     second = json.loads(route.calls[1].request.content)
     assert any(m["role"] == "tool" and "not valid JSON" in m["content"] for m in second["messages"])
@@ -123,7 +124,7 @@ async def test_invalid_diagnosis_gets_field_errors_back(tmp_path: Any) -> None:
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "confidence": 7}))),
         _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e1"], "ruled_out": []}), "call_2")),
     ])
-    diagnosis, _ = await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.confidence == 0.8
     second = json.loads(route.calls[1].request.content)
     assert any(m["role"] == "tool" and "confidence" in m["content"] for m in second["messages"])
@@ -152,7 +153,7 @@ OPTIONS = [RemediationOption(id="rollback", tool="k8s.rollout_undo", args={}, ti
 async def test_choose_remediation_structured_output(tmp_path: Any) -> None:
     route = respx.post(LLM_URL).mock(return_value=_completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo the deploy"}))))
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
-    choice = await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+    choice = (await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))).answer
     assert choice.option_id == "rollback"
     body = json.loads(route.calls[0].request.content)
     assert body["tool_choice"]["function"]["name"] == "RemediationChoice"
@@ -164,3 +165,52 @@ async def test_choosing_an_option_that_does_not_exist_fails(tmp_path: Any) -> No
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
     with pytest.raises(ReasonerFailure, match="not one of the options"):
         await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+
+
+# -- token usage: returned by every call, never kept on the (shared) reasoner ----------------------
+
+
+@respx.mock
+async def test_every_method_returns_the_usage_the_server_reported(tmp_path: Any) -> None:
+    from agents.state import Alert as AlertModel
+    from agents.state import IncidentState, Usage
+
+    respx.post(LLM_URL).mock(side_effect=[
+        _completion({"content": "api is failing for every customer; SEV1, owned by team-api."}, tokens=3),
+        _completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo it"})), tokens=5),
+        _completion({"content": "We are investigating errors with api."}, tokens=7),
+    ])
+    reasoner, ctx = _reasoner(), _ctx(tmp_path)
+    facts = TriageFacts(alert_title="t", alert_description="", alert_severity="critical", service="api", service_description="",
+                        tier=1, customer_facing=True, owner="o", oncall="c", severity="SEV1", severity_reasons=[])
+    summary = await reasoner.summarize(facts, ctx)
+    diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
+    choice = await reasoner.choose_remediation(diagnosis, OPTIONS, ctx)
+    alert = AlertModel(fingerprint="f", name="n", title="t", service="api", started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    update = await reasoner.write_update(IncidentState(id="i", alert=alert), "opened", "customers", ctx)
+    assert [r.usage for r in (summary, choice, update)] == [Usage(prompt_tokens=n, completion_tokens=n) for n in (3, 5, 7)]
+
+
+@respx.mock
+async def test_a_failed_diagnosis_reports_what_its_turns_cost(tmp_path: Any) -> None:
+    respx.post(LLM_URL).mock(return_value=_completion({"content": "I think it is DNS."}, tokens=6))
+    with pytest.raises(ReasonerFailure) as failure:
+        await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
+    assert (failure.value.usage.prompt_tokens, failure.value.usage.completion_tokens) == (24, 24)  # 4 turns
+
+
+async def test_two_concurrent_diagnoses_sharing_one_reasoner_keep_their_own_counts(tmp_path: Any) -> None:
+    import asyncio
+
+    from tests.agents.conftest import ScriptedChatModel
+
+    # "api" needs two turns (a text reply first), "web" one; their calls interleave on one reasoner.
+    model = ScriptedChatModel(usage_by_service={"api": (100, 10), "web": (7, 3)}, text_turns={"api": 1}, delay=0.01, category="bad_deploy")
+    reasoner = LLMReasoner(model)
+    ctx = _ctx(tmp_path)
+    web = _bundle().model_copy(update={"service": "web"})
+    api_result, web_result = await asyncio.gather(reasoner.diagnose(_bundle(), ctx), reasoner.diagnose(web, ctx))
+    assert (api_result.usage.prompt_tokens, api_result.usage.completion_tokens) == (200, 20)
+    assert (web_result.usage.prompt_tokens, web_result.usage.completion_tokens) == (7, 3)
+    assert api_result.answer.entity == "api" and web_result.answer.entity == "web"
+    assert not hasattr(reasoner, "last_tokens")

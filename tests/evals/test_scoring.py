@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
+from agents.approval import ApprovalRequest
 from evals.harness.report import compare, html_report, markdown_report
 from evals.harness.runner import EvalApprovalPolicy
 from evals.harness.scoring import hop_distance, score_case, summarize
@@ -79,11 +81,19 @@ def test_wrong_remediation_is_flagged() -> None:
     assert any("remediation" in p for p in score.problems)
 
 
+def _request(tool: str, args: dict[str, Any]) -> ApprovalRequest:
+    return ApprovalRequest(
+        incident_id="inc-1", action_id="a-0", tool=tool, args=args, title="t", rationale="r", risk="medium",
+        blast_radius="b", undo="u", policy_reason="p", diagnosis="d", evidence=[], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
 def test_eval_policy_approves_only_acceptable_remediations() -> None:
     policy = EvalApprovalPolicy(SCENARIO)
-    assert policy.decide({"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "checkout"}})[0] == "approved"
-    assert policy.decide({"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "inventory"}})[0] == "rejected"
-    assert policy.decide({"tool": "kubernetes.scale", "args": {"namespace": "shop", "name": "checkout"}})[0] == "rejected"
+    assert policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "checkout"})).decision == "approved"
+    assert policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "inventory"})).decision == "rejected"
+    rejected = policy.decide(_request("kubernetes.scale", {"namespace": "shop", "name": "checkout"}))
+    assert (rejected.decision, rejected.by) == ("rejected", "eval-policy")
 
 
 def test_hop_distance() -> None:

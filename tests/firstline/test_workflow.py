@@ -15,8 +15,9 @@ from langchain_core.messages import AIMessage
 
 from agents.state import Alert
 from evals.sim.server import RunningSim, start_sim
-from firstline.commands.incidents import sandbox_config
+from firstline.commands.incidents import sandbox_config, terminal_decider
 from firstline.config import FirstlineConfig, load_config
+from firstline.console import Console
 from firstline.wiring import open_runtime
 from intake.alertmanager import parse_alertmanager
 from tools.actions import execute_action
@@ -54,10 +55,10 @@ async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: Runnin
         first = await responder.start(_alert(sim))
     assert first.state.status == "awaiting_approval"
     assert first.waiting_for is not None
-    assert first.waiting_for["tool"] == "kubernetes.rollout_undo"
-    assert first.waiting_for["args"] == {"namespace": "shop", "name": "checkout", "to_revision": 6}
+    assert first.waiting_for.tool == "kubernetes.rollout_undo"
+    assert first.waiting_for.args == {"namespace": "shop", "name": "checkout", "to_revision": 6}
     assert _undos(sim) == []  # nothing ran before the approval
-    incident, action = first.incident_id, first.waiting_for["action_id"]
+    incident, action = first.incident_id, first.waiting_for.action_id
 
     # A new runtime (as another process would build): same SQLite files, fresh graph and clients.
     async with open_runtime(config, knowledge=None) as responder:
@@ -92,7 +93,7 @@ async def test_rejection_escalates_and_executes_nothing(sim: RunningSim, tmp_pat
     async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
-        decided = await responder.decide(first.incident_id, first.waiting_for["action_id"], "rejected", "carol", "not now")
+        decided = await responder.decide(first.incident_id, first.waiting_for.action_id, "rejected", "carol", "not now")
     assert decided.run is not None
     assert decided.run.state.status == "escalated"
     assert _undos(sim) == []
@@ -106,7 +107,7 @@ async def test_resume_without_a_recorded_decision_executes_nothing(sim: RunningS
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
         # Resume the graph directly, bypassing `decide` (so no ledger record exists).
-        forged = await responder._run(Command(resume={"action_id": first.waiting_for["action_id"], "decision": "approved"}), first.incident_id)
+        forged = await responder._run(Command(resume={"action_id": first.waiting_for.action_id, "decision": "approved"}), first.incident_id)
     assert forged.waiting_for is not None  # still at the gate
     assert forged.state.status == "awaiting_approval"
     assert _undos(sim) == []
@@ -137,13 +138,13 @@ async def test_crash_after_execution_is_not_repeated_on_resume(sim: RunningSim, 
     async with open_runtime(config, knowledge=None) as responder:
         first = await responder.start(_alert(sim))
     assert first.waiting_for is not None
-    incident, action = first.incident_id, first.waiting_for["action_id"]
+    incident, action = first.incident_id, first.waiting_for.action_id
     # The process approved, claimed the execution, ran the call... and died before recording it.
     ledger = ActionLedger(config.storage.ledger)
     from tools.actions import args_hash_for
 
     registry = ToolRegistry.from_config(config.tools)
-    args = first.waiting_for["args"]
+    args = first.waiting_for.args
     args_hash = args_hash_for(registry, "kubernetes.rollout_undo", args)
     ledger.record_decision(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo",
                            args_hash=args_hash, decision="approved", decided_by="dave")
@@ -239,7 +240,7 @@ async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
     async with open_runtime(config) as responder:  # the default knowledge store: Chroma under tmp_path
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
-        done = await responder.decide(first.incident_id, first.waiting_for["action_id"], "approved", "erin")
+        done = await responder.decide(first.incident_id, first.waiting_for.action_id, "approved", "erin")
         assert done.run is not None and done.run.state.status == "resolved"
         assert any(t.kind == "remembered" for t in done.run.state.timeline)
         again = _alert(sim).model_copy(update={"fingerprint": "again", "started_at": _alert(sim).started_at + timedelta(minutes=30)})
@@ -248,3 +249,62 @@ async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
     assert notes and "2nd time in 30 days" in notes[0]
     assert second.record()["recurrence"] == notes[0]
     assert any(e.source.startswith("knowledge:incidents/") for e in second.state.evidence)
+
+
+class ScriptedConsole(Console):
+    """A console whose prompts are answered from a script; everything shown is kept."""
+
+    def __init__(self, answers: list[str]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.shown: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        return self.answers.pop(0)
+
+    def info(self, text: str) -> None:
+        self.shown.append(text)
+
+    def heading(self, text: str) -> None:
+        self.shown.append(text)
+
+
+def test_the_terminal_decider_asks_and_records_who_decided() -> None:
+    from datetime import UTC, datetime
+
+    from agents.approval import ApprovalRequest
+
+    request = ApprovalRequest(
+        incident_id="inc-1", action_id="rollback-0", tool="kubernetes.rollout_undo", args={"to_revision": 6}, title="Roll back",
+        rationale="r", risk="medium", blast_radius="b", undo="u", policy_reason="p", diagnosis="d",
+        evidence=["[prometheus] errors 30%"], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    console = ScriptedConsole(["y", "alice"])
+    answer = terminal_decider("prompt", console)(request)
+    assert (answer.decision, answer.by) == ("approved", "alice")
+    assert any("kubernetes.rollout_undo" in line for line in console.shown)
+    assert any("errors 30%" in line for line in console.shown)
+    assert terminal_decider("reject", ScriptedConsole([]))(request).decision == "rejected"
+    assert "--approve auto" in terminal_decider("auto", ScriptedConsole([]))(request).by
+
+
+async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(sim: RunningSim, tmp_path: Path) -> None:
+    from agents.approval import ApprovalAnswer, ApprovalRequest
+    from agents.runner import answer_approvals
+    from evals.harness.runner import EvalApprovalPolicy
+    from evals.sim.library import load_scenario
+
+    policy = EvalApprovalPolicy(load_scenario("checkout-migration"))
+    asked: list[ApprovalRequest] = []
+
+    def decide(request: ApprovalRequest) -> ApprovalAnswer:
+        asked.append(request)
+        return policy.decide(request)
+
+    async with open_runtime(_config(sim, tmp_path), knowledge=None) as responder:
+        run = await answer_approvals(responder, await responder.start(_alert(sim)), decide)
+    assert [type(r) for r in asked] == [ApprovalRequest]
+    assert asked[0].risk in ("low", "medium", "high") and asked[0].tool == "kubernetes.rollout_undo"
+    assert [(a.answer.decision, a.answer.by, a.status) for a in run.answered] == [("approved", "eval-policy", "resumed")]
+    assert run.outcome.waiting_for is None and run.outcome.state.status == "resolved"
+    assert len(_undos(sim)) == 1

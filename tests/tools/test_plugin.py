@@ -241,7 +241,8 @@ async def test_the_llm_reasoner_calls_the_plugin_as_a_tool(
                 completion("submit_diagnosis", diagnosis, "call_2"),
             ])
             checks = mock.get(f"{BASE}/api/v3/checks/").respond(200, json=CHECKS)
-            result, gathered = await LLMReasoner(model, max_tool_rounds=3).diagnose(bundle, ctx)
+            reasoned = await LLMReasoner(model, max_tool_rounds=3).diagnose(bundle, ctx)
+            result, gathered = reasoned.answer, reasoned.gathered
         offered = {t["function"]["name"]: t["function"] for t in json.loads(llm.calls[0].request.content)["tools"]}
         assert "hc__list_checks" in offered and "hc__pause_check" not in offered  # mutating calls are never offered
         assert offered["hc__list_checks"]["parameters"]["properties"]["tag"]["description"] == "Only checks with this tag, e.g. prod."
