@@ -46,6 +46,8 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _state(url: str) -> dict[str, Any]:

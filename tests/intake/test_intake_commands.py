@@ -92,6 +92,14 @@ class Server:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
 
+    def close(self) -> None:
+        """Kill the child if it still runs and close its output pipe (warnings are errors in this suite)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
 
 def iter_queue(lines: queue.Queue[str]) -> Iterator[str]:
     while True:
@@ -106,9 +114,7 @@ def servers() -> Iterator[list[Server]]:
     started: list[Server] = []
     yield started
     for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
+        server.close()
 
 
 def test_serve_receives_correlates_and_stops_cleanly(tmp_path: Path, servers: list[Server]) -> None:
@@ -162,11 +168,24 @@ def test_serve_refuses_bad_setups_with_the_setting_named(tmp_path: Path) -> None
     assert exposed.returncode == 2
     assert "refusing to listen on 0.0.0.0 with unauthenticated sources" in exposed.stderr
     broken_tools = write_config(tmp_path)
-    broken_tools.write_text(broken_tools.read_text() + "tools:\n  github: {kind: github, base_url: https://api.github.com, "
-                            "token_env: FIRSTLINE_TEST_UNSET_GITHUB}\n", encoding="utf-8")
-    early = firstline("--config", str(broken_tools), "serve", "--port", "0")  # not --dry-run: the workflow runtime opens first
+    broken_tools.write_text(broken_tools.read_text() + "tools:\n  teams: {kind: teams, base_url_env: FIRSTLINE_TEST_NOT_A_URL}\n",
+                            encoding="utf-8")
+    # not --dry-run: the workflow runtime opens first, so a broken tool stops the start, naming it
+    early = firstline("--config", str(broken_tools), "serve", "--port", "0", env={"FIRSTLINE_TEST_NOT_A_URL": "not-a-url"})
     assert early.returncode == 2
-    assert "instance 'github': token_env names environment variable 'FIRSTLINE_TEST_UNSET_GITHUB'" in early.stderr
+    assert "instance 'teams': base_url_env names 'FIRSTLINE_TEST_NOT_A_URL', which does not hold an http(s) URL" in early.stderr
+
+
+def test_serve_starts_with_a_tool_whose_secret_is_unset_and_warns(tmp_path: Path, servers: list[Server]) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + "tools:\n  github: {kind: github, base_url: https://api.github.com, "
+                      "token_env: FIRSTLINE_TEST_UNSET_GITHUB}\n", encoding="utf-8")
+    server = Server(config)  # not --dry-run: the workflow runtime opens at start
+    servers.append(server)
+    assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    assert server.stop() == 0
+    output = "".join(server.output) + "".join(iter_queue(server.lines))
+    assert "tool_disabled" in output and "FIRSTLINE_TEST_UNSET_GITHUB" in output and "tools.github.token_env" in output
 
 
 def test_replay_command_writes_results(tmp_path: Path) -> None:
