@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.settings import LLMSettings, WorkflowSettings
 from intake.settings import IntakeSettings
-from knowledge.service import KnowledgeSettings
+from knowledge.settings import KnowledgeSettings
 from tools.policy import PolicySettings
 
 ReasonerName = Literal["deterministic", "llm"]

@@ -34,16 +34,19 @@ import os
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import numpy as np
 import structlog
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import HashingVectorizer
+
+from knowledge.settings import (
+    EmbedderSettings as EmbedderSettings,  # re-exported: its home before knowledge.settings
+)
 
 log = structlog.get_logger(__name__)
 
@@ -447,26 +450,6 @@ def local_embedder_available() -> bool:
 # ---------------------------------------------------------------------------------------------------
 
 
-class EmbedderSettings(BaseModel):
-    """How to build the embedder; ``kind: default`` (= ``hashing``, offline) needs nothing else."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["default", "hashing", "openai-compatible", "local"] = "default"
-    dimension: int | None = Field(
-        default=None, description="Vector length; hashing defaults to 2048, openai-compatible requires it."
-    )
-    base_url: str | None = Field(
-        default=None, description="For openai-compatible, e.g. https://api.openai.com/v1"
-    )
-    model: str | None = Field(default=None, description="For openai-compatible, e.g. text-embedding-3-small")
-    api_key_env: str | None = Field(
-        default="OPENAI_API_KEY", description="Environment variable holding the API key; null for none."
-    )
-    model_path: str | None = Field(
-        default=None,
-        description="For local: a sentence-transformers model directory; default the packaged all-MiniLM-L6-v2.",
-    )
 
 
 def build_embedder(settings: EmbedderSettings, *, http_client: httpx.Client | None = None) -> Embedder:

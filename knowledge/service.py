@@ -22,47 +22,17 @@ from typing import Any
 
 import httpx
 from chromadb.api import ClientAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from knowledge.catalog import ServiceCatalog
-from knowledge.embedders import Embedder, EmbedderSettings, build_embedder
+from knowledge.embedders import Embedder, build_embedder
 from knowledge.ingest import DEFAULT_MAX_CHUNK_CHARS, DocKind, IngestReport, ProgressCallback, ingest_paths
 from knowledge.memory import IncidentMemory, Recall, RememberedIncident
 from knowledge.retrieval import Hit, KnowledgeRetriever
-from knowledge.store import ChromaSettings, KnowledgeStats, KnowledgeStore
-
-
-class KnowledgeSettings(BaseModel):
-    """The ``knowledge:`` section of config.yaml: the catalog, what to ingest, where it lives, how it is embedded.
-
-    Owned by this package and validated in full when the configuration loads (a bad collection name,
-    an unknown embedder kind or a misspelt field is refused there, naming the field).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    catalog: Path = Field(default=Path("examples/catalog.yaml"), description="The service catalog (YAML).")
-    paths: list[Path] = Field(
-        default_factory=lambda: [Path("examples/knowledge")],
-        description="Markdown docs, runbooks and postmortems to ingest.",
-    )
-    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
-    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
-
-    def resolve_paths(self, base: Path) -> KnowledgeSettings:
-        """Every relative path made absolute against ``base`` (the config file's directory)."""
-
-        def fix(p: Path) -> Path:
-            return p if p.is_absolute() else base / p
-
-        return self.model_copy(
-            update={
-                "catalog": fix(self.catalog),
-                "paths": [fix(p) for p in self.paths],
-                "chroma": self.chroma.model_copy(update={"path": fix(self.chroma.path)}),
-            }
-        )
-
+from knowledge.settings import (
+    KnowledgeSettings as KnowledgeSettings,  # re-exported for callers of open_knowledge
+)
+from knowledge.store import KnowledgeStats, KnowledgeStore
 
 # The name this model had when it held only the store's fields; kept for code written against it.
 KnowledgeBaseSettings = KnowledgeSettings

@@ -19,14 +19,12 @@ Errors::
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import chromadb
 import httpx
@@ -34,15 +32,17 @@ import numpy as np
 import structlog
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from knowledge.embedders import ChromaEmbeddingFunction, Embedder, HashingEmbedder
+from knowledge.settings import (
+    ChromaSettings as ChromaSettings,  # re-exported: its home before knowledge.settings
+)
 
 log = structlog.get_logger(__name__)
 
 MetadataValue = str | int | float | bool
 
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Page size for full scans (lexical index, stale-chunk diffing); well under Chroma's max batch size.
 _PAGE = 1000
 _REVISION_KEY = "firstline_revision"
@@ -65,33 +65,6 @@ class EmbedderMismatchError(KnowledgeStoreError):
     """The collection holds vectors from another embedder; querying it with this one would be wrong."""
 
 
-class ChromaSettings(BaseModel):
-    """Where the knowledge lives. Embedded mode needs only ``path``; server mode ``host`` and ``port``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["embedded", "server"] = "embedded"
-    path: Path = Field(default=Path(".firstline/chroma"), description="Directory for embedded mode.")
-    host: str = Field(default="127.0.0.1", description="Chroma server host for server mode.")
-    port: int = Field(default=8000, ge=1, le=65535, description="Chroma server port for server mode.")
-    ssl: bool = False
-    collection: str = Field(default="firstline-knowledge", description="Collection name.")
-
-    @field_validator("collection")
-    @classmethod
-    def _valid_collection_name(cls, value: str) -> str:
-        if not _COLLECTION_NAME.match(value):
-            raise ValueError(
-                f"chroma.collection {value!r} is not a valid Chroma collection name: use 3-512 characters "
-                "from letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
-            )
-        return value
-
-    def describe(self) -> str:
-        if self.mode == "server":
-            scheme = "https" if self.ssl else "http"
-            return f"Chroma server {scheme}://{self.host}:{self.port}, collection {self.collection}"
-        return f"embedded Chroma at {self.path}, collection {self.collection}"
 
 
 @dataclass(frozen=True)
