@@ -73,7 +73,9 @@ def build_request(state: IncidentState, action: ProposedAction, at: datetime) ->
     )
 
 
-async def approval_gate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor", "approval_gate"]]:
+async def approval_gate(
+    state: IncidentState, runtime: Runtime[AgentContext]
+) -> Command[Literal["supervisor", "approval_gate"]]:
     ctx = runtime.context
     action = state.pending_action()
     if action is None:
@@ -83,17 +85,29 @@ async def approval_gate(state: IncidentState, runtime: Runtime[AgentContext]) ->
         interrupt(build_request(state, action, ctx.clock()).model_dump(mode="json"))
         record = ctx.ledger.get_decision(state.id, action.id)
         if record is None:
-            entry = note(ctx, "approval", "ignored", f"resumed without a recorded decision for {action.id}; still waiting")
+            entry = note(
+                ctx, "approval", "ignored", f"resumed without a recorded decision for {action.id}; still waiting"
+            )
             return Command(goto="approval_gate", update={"timeline": [entry]})
-    approval = ApprovalRecord(decision=record.decision, by=record.decided_by, at=record.decided_at, comment=record.comment)
+    approval = ApprovalRecord(
+        decision=record.decision, by=record.decided_by, at=record.decided_at, comment=record.comment
+    )
     comment = f" ({record.comment})" if record.comment else ""
     updated = action.model_copy(update={"status": record.decision, "approval": approval})
     actions = [updated if a.id == action.id else a for a in state.actions]
     entry = note(ctx, "human", record.decision, f"{record.decided_by} {record.decision} {action.title}{comment}")
     if record.decision == "approved":
-        return Command(goto="supervisor", update={"actions": actions, "status": "open", "step": "execute", "timeline": [entry]})
+        return Command(
+            goto="supervisor", update={"actions": actions, "status": "open", "step": "execute", "timeline": [entry]}
+        )
     return Command(
         goto="supervisor",
-        update={"actions": actions, "status": "escalated", "step": "communicate", "comms_phase": "escalated",
-                "after_comms": "done", "timeline": [entry]},
+        update={
+            "actions": actions,
+            "status": "escalated",
+            "step": "communicate",
+            "comms_phase": "escalated",
+            "after_comms": "done",
+            "timeline": [entry],
+        },
     )

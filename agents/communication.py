@@ -20,8 +20,19 @@ from agents.state import ApprovalRecord, Communication, IncidentState, ProposedA
 from agents.timeline import note
 from tools.actions import execute_action
 
-STATUSPAGE_STATUS = {"opened": "investigating", "identified": "identified", "mitigated": "monitoring", "resolved": "resolved", "escalated": "investigating"}
-COMPONENT_STATUS = {"SEV1": "major_outage", "SEV2": "partial_outage", "SEV3": "degraded_performance", "SEV4": "degraded_performance"}
+STATUSPAGE_STATUS = {
+    "opened": "investigating",
+    "identified": "identified",
+    "mitigated": "monitoring",
+    "resolved": "resolved",
+    "escalated": "investigating",
+}
+COMPONENT_STATUS = {
+    "SEV1": "major_outage",
+    "SEV2": "partial_outage",
+    "SEV3": "degraded_performance",
+    "SEV4": "degraded_performance",
+}
 IMPACT = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "minor"}
 
 
@@ -29,8 +40,12 @@ async def _write(
     state: IncidentState, phase: UpdatePhase, audience: str, ctx: AgentContext
 ) -> tuple[Reasoned[str], list[TimelineEntry]]:
     return await ask(
-        ctx, reasoner_for(state, ctx), lambda r: r.write_update(state, phase, audience, ctx),
-        actor="communication", task=f"draft the {phase} update", instead="the template",
+        ctx,
+        reasoner_for(state, ctx),
+        lambda r: r.write_update(state, phase, audience, ctx),
+        actor="communication",
+        task=f"draft the {phase} update",
+        instead="the template",
     )
 
 
@@ -38,25 +53,48 @@ async def _post(
     ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any], title: str
 ) -> tuple[ProposedAction, dict[str, Any] | None, TimelineEntry]:
     outcome = await execute_action(
-        registry=ctx.registry, ledger=ctx.ledger, policy=ctx.policy,
-        incident_id=state.id, action_id=action_id, tool_id=tool, args=args,
+        registry=ctx.registry,
+        ledger=ctx.ledger,
+        policy=ctx.policy,
+        incident_id=state.id,
+        action_id=action_id,
+        tool_id=tool,
+        args=args,
     )
     status: Literal["executed", "failed", "proposed"] = (
-        "executed" if outcome.status in ("executed", "already_executed") else "proposed" if outcome.status == "refused" else "failed"
+        "executed"
+        if outcome.status in ("executed", "already_executed")
+        else "proposed"
+        if outcome.status == "refused"
+        else "failed"
     )
     decision = ctx.ledger.get_decision(state.id, action_id)
     approval = (
-        ApprovalRecord(decision=decision.decision, by=decision.decided_by, at=decision.decided_at, comment=decision.comment)
+        ApprovalRecord(
+            decision=decision.decision, by=decision.decided_by, at=decision.decided_at, comment=decision.comment
+        )
         if decision is not None
         else None
     )
     action = ProposedAction(
-        id=action_id, tool=tool, args=args, title=title, kind="communication", risk="low",
-        requires_approval=False, status=status, result_summary=outcome.detail, approval=approval,
+        id=action_id,
+        tool=tool,
+        args=args,
+        title=title,
+        kind="communication",
+        risk="low",
+        requires_approval=False,
+        status=status,
+        result_summary=outcome.detail,
+        approval=approval,
     )
     data = outcome.result.data if outcome.result is not None and outcome.result.status == "ok" else None
     verb = {"executed": "sent", "proposed": "drafted only (policy did not allow posting)", "failed": "failed"}[status]
-    return action, data if isinstance(data, dict) else None, note(ctx, "communication", "post", f"{title}: {verb}. {outcome.detail}"[:500])
+    return (
+        action,
+        data if isinstance(data, dict) else None,
+        note(ctx, "communication", "post", f"{title}: {verb}. {outcome.detail}"[:500]),
+    )
 
 
 def remember(
@@ -99,7 +137,11 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         # (or could not check it: unconfirmed is not refuted).
         public_ok = phase != "opened" or state.signal_confirmed is not False
         if statuspage is not None and service.customer_facing and service.statuspage_component and public_ok:
-            component = {service.statuspage_component: "operational" if phase == "resolved" else COMPONENT_STATUS[state.severity or "SEV3"]}
+            component = {
+                service.statuspage_component: "operational"
+                if phase == "resolved"
+                else COMPONENT_STATUS[state.severity or "SEV3"]
+            }
             if "statuspage_incident" not in refs and phase != "resolved":
                 tool = statuspage.tool_id("create_incident")
                 args: dict[str, Any] = {
@@ -113,7 +155,12 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
                 title = "Open status page incident"
             elif "statuspage_incident" in refs:
                 tool = statuspage.tool_id("update_incident")
-                args = {"incident_id": refs["statuspage_incident"], "status": STATUSPAGE_STATUS[phase], "body": public, "components": component}
+                args = {
+                    "incident_id": refs["statuspage_incident"],
+                    "status": STATUSPAGE_STATUS[phase],
+                    "body": public,
+                    "components": component,
+                }
                 title = f"Status page update ({STATUSPAGE_STATUS[phase]})"
             else:
                 tool = ""
@@ -126,7 +173,15 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
                     if data.get("shortlink"):
                         refs["statuspage_link"] = str(data["shortlink"])
                 if action.status == "executed":
-                    comms.append(Communication(channel="statuspage", audience="customers", text=public, at=now, link=refs.get("statuspage_link")))
+                    comms.append(
+                        Communication(
+                            channel="statuspage",
+                            audience="customers",
+                            text=public,
+                            at=now,
+                            link=refs.get("statuspage_link"),
+                        )
+                    )
 
         slack = ctx.registry.first("slack")
         if slack is not None and service.chat_channel:
@@ -136,19 +191,32 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             args = {"channel": service.chat_channel, "text": text}
             if "chat_ts" in refs:
                 args["thread_ts"] = refs["chat_ts"]
-            action, data, entry = await _post(ctx, state, f"comms-{phase}-chat", slack.tool_id("post_message"), args, f"Chat update to {service.chat_channel}")
+            action, data, entry = await _post(
+                ctx,
+                state,
+                f"comms-{phase}-chat",
+                slack.tool_id("post_message"),
+                args,
+                f"Chat update to {service.chat_channel}",
+            )
             actions.append(action)
             entries.append(entry)
             if data and data.get("ts") and "chat_ts" not in refs:
                 refs["chat_ts"] = str(data["ts"])
             if action.status == "executed":
-                comms.append(Communication(channel=f"slack:{service.chat_channel}", audience="responders", text=text, at=now))
+                comms.append(
+                    Communication(channel=f"slack:{service.chat_channel}", audience="responders", text=text, at=now)
+                )
 
         if phase in ("resolved", "escalated"):
             drafted, extra = await _write(state, phase, "stakeholders", ctx)
             summary, usage = drafted.answer, usage + drafted.usage
             entries += extra
-            comms.append(Communication(channel="summary", audience="stakeholders", text=summary, at=now, link=ctx.links.get("incident")))
+            comms.append(
+                Communication(
+                    channel="summary", audience="stakeholders", text=summary, at=now, link=ctx.links.get("incident")
+                )
+            )
             entries.append(note(ctx, "communication", "summary", "stakeholder summary written"))
             entries += remember(state, phase, comms, entries, ctx)
 

@@ -32,9 +32,7 @@ class KnowledgeHit(Protocol):
 
 
 class KnowledgeSearch(Protocol):
-    def search(
-        self, query: str, *, service: str | None = None, kind: str | None = None, k: int = 5
-    ) -> list[Any]: ...
+    def search(self, query: str, *, service: str | None = None, kind: str | None = None, k: int = 5) -> list[Any]: ...
 
 
 class IncidentMemoryLike(Protocol):
@@ -43,7 +41,12 @@ class IncidentMemoryLike(Protocol):
     def remember(self, record: dict[str, Any]) -> Any: ...
 
     def recall(
-        self, service: str, text: str, *, now: datetime, alert_name: str | None = None,
+        self,
+        service: str,
+        text: str,
+        *,
+        now: datetime,
+        alert_name: str | None = None,
         exclude_incident: str | None = None,
     ) -> Any: ...
 

@@ -26,8 +26,13 @@ async def execute(state: IncidentState, runtime: Runtime[AgentContext]) -> Comma
     action = state.pending_action()
     assert action is not None  # the supervisor routes here only with a pending action
     outcome = await execute_action(
-        registry=ctx.registry, ledger=ctx.ledger, policy=ctx.policy,
-        incident_id=state.id, action_id=action.id, tool_id=action.tool, args=action.args,
+        registry=ctx.registry,
+        ledger=ctx.ledger,
+        policy=ctx.policy,
+        incident_id=state.id,
+        action_id=action.id,
+        tool_id=action.tool,
+        args=action.args,
     )
     entries = []
     if outcome.status in ("executed", "already_executed", "unknown"):
@@ -73,17 +78,33 @@ async def verify(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
     ok = observed is not None and recovered(observed, baseline, settings.verify_tolerance)
     shown = "unknown" if observed is None else f"{observed:.4f}"
     verification = Verification(
-        ok=ok, baseline=state.baseline, observed=observed, query=query, at=now,
+        ok=ok,
+        baseline=state.baseline,
+        observed=observed,
+        query=query,
+        at=now,
         detail=f"error ratio {shown} vs baseline {baseline:.4f} (tolerance {settings.verify_tolerance}): {detail}",
     )
     if ok:
         updated = action.model_copy(update={"status": "verified"})
         actions = [updated if a.id == action.id else a for a in state.actions]
-        entry = note(ctx, "verification", "verified", f"after {action.title} the error ratio is {shown}, back to its baseline of {baseline:.4f}")
+        entry = note(
+            ctx,
+            "verification",
+            "verified",
+            f"after {action.title} the error ratio is {shown}, back to its baseline of {baseline:.4f}",
+        )
         return Command(
             goto="supervisor",
-            update={"actions": actions, "verification": verification, "status": "mitigated", "step": "communicate",
-                    "comms_phase": "resolved", "after_comms": "done", "timeline": [entry]},
+            update={
+                "actions": actions,
+                "verification": verification,
+                "status": "mitigated",
+                "step": "communicate",
+                "comms_phase": "resolved",
+                "after_comms": "done",
+                "timeline": [entry],
+            },
         )
     evidence = Evidence(
         id=f"r{state.investigation_rounds}-verify",
@@ -93,7 +114,9 @@ async def verify(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
         at=now,
     )
     entry = note(
-        ctx, "verification", "not_recovered",
+        ctx,
+        "verification",
+        "not_recovered",
         f"{evidence.observation}; back to investigation. To undo the action: {action.undo}",
     )
     return Command(

@@ -24,7 +24,9 @@ def apply_evidence_gate(diagnosis: Diagnosis, bundle: EvidenceBundle) -> tuple[D
     ruled_out = [r for r in diagnosis.ruled_out if r.evidence_ids and all(i in known for i in r.evidence_ids)]
     if len(ruled_out) < len(diagnosis.ruled_out):
         notes.append(f"dropped {len(diagnosis.ruled_out) - len(ruled_out)} ruled-out claims without existing evidence")
-    candidates = [c.model_copy(update={"evidence_ids": [i for i in c.evidence_ids if i in known]}) for c in diagnosis.candidates]
+    candidates = [
+        c.model_copy(update={"evidence_ids": [i for i in c.evidence_ids if i in known]}) for c in diagnosis.candidates
+    ]
     usable = [e for e in cited if e.status == "ok"]
     update: dict[str, object] = {"evidence": cited, "ruled_out": ruled_out, "candidates": candidates}
     if not usable and diagnosis.category not in QUIET_CATEGORIES:

@@ -1,7 +1,7 @@
 """Wiring only: the nodes and where they may go. Every route is in the nodes' `Command[...]` types.
 
-    START -> supervisor -> triage | investigate | remediate | approval_gate | execute | verify
-                           | communicate -> supervisor ... -> END
+START -> supervisor -> triage | investigate | remediate | approval_gate | execute | verify
+                       | communicate -> supervisor ... -> END
 """
 
 from __future__ import annotations

@@ -70,8 +70,12 @@ SignalName = Literal["error_rate", "latency_p99"]
 SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency"}
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
 ERROR_WORDS = re.compile(r"error|5xx|fail")
-FLAG_WORDS = re.compile(r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE)
-CONFIG_WORDS = re.compile(r"config|configmap|\.env\b|\.ya?ml\b|\.toml\b|setting|timeout|endpoint|_URL\b|env var|\blimits?\b", re.IGNORECASE)
+FLAG_WORDS = re.compile(
+    r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE
+)
+CONFIG_WORDS = re.compile(
+    r"config|configmap|\.env\b|\.ya?ml\b|\.toml\b|setting|timeout|endpoint|_URL\b|env var|\blimits?\b", re.IGNORECASE
+)
 
 
 def classify_change(text: str) -> ChangeKind:
@@ -141,7 +145,10 @@ class EvidenceCollector:
         except ValidationError as exc:
             message = f"invalid arguments for {tool_id}: {describe_validation_error(exc)}"
             return ToolResult(
-                tool=tool_id, status="error", query=tool_id, summary=message,
+                tool=tool_id,
+                status="error",
+                query=tool_id,
+                summary=message,
                 error=ToolErrorInfo(kind="input", message=message),
             )
         # Code reads the whole result; the output budget is for what a model sees.
@@ -199,8 +206,15 @@ class EvidenceCollector:
         )
         evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current})
         return SignalSummary(
-            service=service.name, signal=signal, query=query, baseline=baseline, current=current, peak=peak,
-            onset=onset.time if onset else None, anomalous=anomalous, evidence_id=evidence_id,
+            service=service.name,
+            signal=signal,
+            query=query,
+            baseline=baseline,
+            current=current,
+            peak=peak,
+            onset=onset.time if onset else None,
+            anomalous=anomalous,
+            evidence_id=evidence_id,
         )
 
     def alert_signal(self) -> SignalName:
@@ -222,7 +236,9 @@ class EvidenceCollector:
             if svc is None or not svc.repo:
                 continue
             repo = svc.repo
-            deploys = await self.call("github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20))
+            deploys = await self.call(
+                "github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20)
+            )
             if deploys is not None and deploys.status == "error":
                 self.failed(f"deployments of {repo}", deploys)
             listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
@@ -236,14 +252,24 @@ class EvidenceCollector:
                 diff = await self.diff(repo, previous, sha) if previous and sha and previous != sha else ""
                 description = f"deployment of {repo}@{sha[:7]} to {item.environment or 'an environment'}: {item.description or ''}".strip()
                 change = Change(
-                    id=f"deploy-{item.id}", kind=classify_change(f"{description}\n{diff}"), component=name, time=at,
-                    description=description, diff=diff,
+                    id=f"deploy-{item.id}",
+                    kind=classify_change(f"{description}\n{diff}"),
+                    component=name,
+                    time=at,
+                    description=description,
+                    diff=diff,
                 )
                 refs[change.id] = sha
                 changes.append(change)
                 assert deploys is not None
-                evidence_for[change.id] = self.add(deploys, f"{repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.description or ''}", {"change": change.id})
-            runs = await self.call("github", "list_workflow_runs", partial(ListWorkflowRunsInput, repo=repo, created_after=self.start))
+                evidence_for[change.id] = self.add(
+                    deploys,
+                    f"{repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.description or ''}",
+                    {"change": change.id},
+                )
+            runs = await self.call(
+                "github", "list_workflow_runs", partial(ListWorkflowRunsInput, repo=repo, created_after=self.start)
+            )
             if runs is not None and runs.status == "error":
                 self.failed(f"workflow runs of {repo}", runs)
             for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
@@ -251,17 +277,26 @@ class EvidenceCollector:
                 if at is None or not (self.start <= at <= onset):
                     continue
                 title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
-                kind: ChangeKind = "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
+                kind: ChangeKind = (
+                    "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
+                )
                 sha = run.sha or ""
                 change = Change(
-                    id=f"run-{run.id}", kind=kind, component=name, time=at,
+                    id=f"run-{run.id}",
+                    kind=kind,
+                    component=name,
+                    time=at,
                     description=f"workflow run {title} ({run.conclusion or run.status}) on {repo}@{sha[:7]}",
                 )
                 refs[change.id] = sha
                 changes.append(change)
                 assert runs is not None
-                evidence_for[change.id] = self.add(runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id})
-            commits = await self.call("github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset))
+                evidence_for[change.id] = self.add(
+                    runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id}
+                )
+            commits = await self.call(
+                "github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)
+            )
             if commits is not None and commits.status == "error":
                 self.failed(f"commits of {repo}", commits)
             found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
@@ -277,10 +312,17 @@ class EvidenceCollector:
         ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
-                id=r.change.id, kind=r.change.kind, service=r.change.component, at=r.change.time,
+                id=r.change.id,
+                kind=r.change.kind,
+                service=r.change.component,
+                at=r.change.time,
                 description=r.change.description + (f"; {r.change.diff}" if r.change.diff else ""),
-                distance=r.hops or 0, score=r.score, linked_tokens=list(r.shared_tokens), reasons=list(r.reasons),
-                evidence_id=evidence_for.get(r.change.id, ""), ref=refs.get(r.change.id, ""),
+                distance=r.hops or 0,
+                score=r.score,
+                linked_tokens=list(r.shared_tokens),
+                reasons=list(r.reasons),
+                evidence_id=evidence_for.get(r.change.id, ""),
+                ref=refs.get(r.change.id, ""),
             )
             for r in ranked
         ]
@@ -314,11 +356,15 @@ class EvidenceCollector:
         if after_end <= onset:
             after_end = onset + timedelta(seconds=1)
         before = await self.call(
-            "loki", "query_range",
-            partial(LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"),
+            "loki",
+            "query_range",
+            partial(
+                LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"
+            ),
         )
         after = await self.call(
-            "loki", "query_range",
+            "loki",
+            "query_range",
             partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
         )
         if before is None or after is None:
@@ -341,16 +387,30 @@ class EvidenceCollector:
                 f"log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
                 {"template": p.template},
             )
-            facts.append(LogFact(template=p.template, count_before=p.count_before, count_after=p.count_after, example=p.example, is_new=p.is_new, evidence_id=evidence_id))
+            facts.append(
+                LogFact(
+                    template=p.template,
+                    count_before=p.count_before,
+                    count_after=p.count_after,
+                    example=p.example,
+                    is_new=p.is_new,
+                    evidence_id=evidence_id,
+                )
+            )
         if not interesting:
-            self.add(after, f"no new or spiking log patterns among {len(lines_before) + len(lines_after)} lines around the onset")
+            self.add(
+                after,
+                f"no new or spiking log patterns among {len(lines_before) + len(lines_after)} lines around the onset",
+            )
         return facts, [p.example for p in interesting]
 
     # -- kubernetes -----------------------------------------------------------------------------
 
     async def pods(self) -> PodFact | None:
         namespace, selector = self.service.namespace, f"app={self.service.deployment_name}"
-        result = await self.call("kubernetes", "list_pods", partial(ListPodsInput, namespace=namespace, label_selector=selector))
+        result = await self.call(
+            "kubernetes", "list_pods", partial(ListPodsInput, namespace=namespace, label_selector=selector)
+        )
         if result is None:
             return None
         if result.status == "error":
@@ -361,7 +421,9 @@ class EvidenceCollector:
         ready = sum(1 for p in pods if p.ready)
         restarts = sum(p.restarts for p in pods)
         reasons = sorted({r for p in pods for r in p.reasons if r})
-        text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (f", reasons: {', '.join(reasons)}" if reasons else "")
+        text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (
+            f", reasons: {', '.join(reasons)}" if reasons else ""
+        )
         return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
 
     async def deployment(self) -> DeploymentFact | None:
@@ -374,18 +436,28 @@ class EvidenceCollector:
             return None
         state = result.payload(DeploymentState)
         current = state.revision
-        fact = DeploymentFact(namespace=ns, name=name, current_revision=current, current_image=_images(state.images), paused=state.paused)
-        sets = await self.call("kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}"))
+        fact = DeploymentFact(
+            namespace=ns, name=name, current_revision=current, current_image=_images(state.images), paused=state.paused
+        )
+        sets = await self.call(
+            "kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}")
+        )
         if sets is not None and sets.ok and current is not None:
             older = sorted(
-                (rs for rs in sets.payload(ReplicaSetList).replicasets if rs.revision is not None and rs.revision < current),
+                (
+                    rs
+                    for rs in sets.payload(ReplicaSetList).replicasets
+                    if rs.revision is not None and rs.revision < current
+                ),
                 key=lambda rs: rs.revision or 0,
             )
             if older:
                 fact.previous_revision = older[-1].revision
                 fact.previous_image = _images(older[-1].images)
         text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
-            f"; previous revision {fact.previous_revision} ({fact.previous_image})" if fact.previous_revision else "; no previous revision found"
+            f"; previous revision {fact.previous_revision} ({fact.previous_image})"
+            if fact.previous_revision
+            else "; no previous revision found"
         )
         fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
         fact.replicas = state.replicas
@@ -415,7 +487,15 @@ class EvidenceCollector:
                     at=self.now,
                 )
                 self.bundle.evidence.append(evidence)
-                facts.append(KnowledgeFact(source_id=hit.source_id, kind=kind, title=hit.title, excerpt=_excerpt(hit.text), evidence_id=evidence.id))
+                facts.append(
+                    KnowledgeFact(
+                        source_id=hit.source_id,
+                        kind=kind,
+                        title=hit.title,
+                        excerpt=_excerpt(hit.text),
+                        evidence_id=evidence.id,
+                    )
+                )
         return facts
 
     def memory(self) -> str | None:
@@ -425,7 +505,9 @@ class EvidenceCollector:
             return None
         alert = self.state.alert
         try:
-            recall = memory.recall(self.service.name, alert.title, now=self.now, alert_name=alert.name, exclude_incident=self.state.id)
+            recall = memory.recall(
+                self.service.name, alert.title, now=self.now, alert_name=alert.name, exclude_incident=self.state.id
+            )
         except Exception as exc:  # broad on purpose: memory is advisory; its failure is recorded, not fatal
             self.bundle.failures.append(f"incident memory recall failed: {exc}")
             return None
@@ -437,7 +519,13 @@ class EvidenceCollector:
             if past.ruled_out:
                 observation += f"; ruled out then: {', '.join(past.ruled_out[:3])}"
             self.bundle.evidence.append(
-                Evidence(id=f"r{self.round}-e{len(self.bundle.evidence) + 1}", source=past.source_id, query=query, observation=observation[:600], at=self.now)
+                Evidence(
+                    id=f"r{self.round}-e{len(self.bundle.evidence) + 1}",
+                    source=past.source_id,
+                    query=query,
+                    observation=observation[:600],
+                    at=self.now,
+                )
             )
         return str(recall.statement) if recall.recurrence.is_recurrence else None
 
@@ -479,11 +567,22 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     service = ctx.catalog.get(state.service)
     assert service is not None  # triage escalates unknown services before investigation
     collector = EvidenceCollector(state, service, ctx)
-    entries = [note(ctx, "investigation", "started", f"round {state.investigation_rounds + 1}: checking metrics, changes, logs, pods and knowledge for {service.name}")]
+    entries = [
+        note(
+            ctx,
+            "investigation",
+            "started",
+            f"round {state.investigation_rounds + 1}: checking metrics, changes, logs, pods and knowledge for {service.name}",
+        )
+    ]
     bundle = await collector.collect()
     reasoned, fallback = await ask(
-        ctx, reasoner_for(state, ctx), lambda r: r.diagnose(bundle, ctx),
-        actor="investigation", task="diagnose", instead="the deterministic diagnosis",
+        ctx,
+        reasoner_for(state, ctx),
+        lambda r: r.diagnose(bundle, ctx),
+        actor="investigation",
+        task="diagnose",
+        instead="the deterministic diagnosis",
     )
     entries += fallback
     bundle.evidence.extend(reasoned.gathered)
@@ -495,8 +594,13 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     if collector.recurrence:
         entries.append(note(ctx, "investigation", "recurrence", collector.recurrence))
     entries.append(
-        note(ctx, "investigation", "diagnosis", f"{'inconclusive' if diagnosis.inconclusive else diagnosis.category} "
-             f"({diagnosis.confidence:.0%}): {diagnosis.root_cause}; {len(diagnosis.evidence)} evidence cited, {len(diagnosis.ruled_out)} ruled out")
+        note(
+            ctx,
+            "investigation",
+            "diagnosis",
+            f"{'inconclusive' if diagnosis.inconclusive else diagnosis.category} "
+            f"({diagnosis.confidence:.0%}): {diagnosis.root_cause}; {len(diagnosis.evidence)} evidence cited, {len(diagnosis.ruled_out)} ruled out",
+        )
     )
     update: dict[str, Any] = {
         "diagnosis": diagnosis,
@@ -517,7 +621,9 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             update["baseline"] = bundle.primary.baseline
     if diagnosis.category in QUIET_CATEGORIES:
         update.update({"step": "communicate", "comms_phase": "resolved", "after_comms": "done"})
-        entries.append(note(ctx, "investigation", diagnosis.category, f"{diagnosis.root_cause}; closing without action"))
+        entries.append(
+            note(ctx, "investigation", diagnosis.category, f"{diagnosis.root_cause}; closing without action")
+        )
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)

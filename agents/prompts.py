@@ -35,7 +35,10 @@ def triage_request(facts: TriageFacts) -> str:
 
 
 def evidence_brief(bundle: EvidenceBundle) -> str:
-    lines = [f"Alert: {bundle.alert.title} on service {bundle.service} (started {bundle.alert.started_at.isoformat()})", "Evidence:"]
+    lines = [
+        f"Alert: {bundle.alert.title} on service {bundle.service} (started {bundle.alert.started_at.isoformat()})",
+        "Evidence:",
+    ]
     for e in bundle.evidence:
         lines.append(f"- {e.id} [{e.source}] query={e.query!r}: {e.observation}")
     if bundle.failures:
@@ -46,7 +49,12 @@ def evidence_brief(bundle: EvidenceBundle) -> str:
 def remediation_request(diagnosis: Diagnosis, options: list[RemediationOption]) -> str:
     return json.dumps(
         {
-            "diagnosis": {"root_cause": diagnosis.root_cause, "category": diagnosis.category, "entity": diagnosis.entity, "confidence": diagnosis.confidence},
+            "diagnosis": {
+                "root_cause": diagnosis.root_cause,
+                "category": diagnosis.category,
+                "entity": diagnosis.entity,
+                "confidence": diagnosis.confidence,
+            },
             "options": [o.model_dump(mode="json") for o in options],
         },
         indent=2,
@@ -63,7 +71,11 @@ def update_request(incident: IncidentState, phase: str, audience: str) -> str:
         "service": record["service"],
         "summary": record["summary"],
         "diagnosis": (record["diagnosis"] or {}).get("root_cause"),
-        "actions": [{"title": a["title"], "status": a["status"], "approval": a["approval"]} for a in record["actions"] if a["kind"] == "remediation"],
+        "actions": [
+            {"title": a["title"], "status": a["status"], "approval": a["approval"]}
+            for a in record["actions"]
+            if a["kind"] == "remediation"
+        ],
         "verification": record["verification"],
         "started_at": incident.alert.started_at.isoformat(),
     }

@@ -28,8 +28,12 @@ from agents.timeline import note
 
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
 # A category in none of them gets no automated action and the incident goes to the on-call.
-RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"crash", "memory_leak", "oom", "certificate", "connection_pool"})
-SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"})
+RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
+)
+SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"}
+)
 
 
 def remediation_options(
@@ -123,11 +127,21 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         entries.append(note(ctx, "remediation", "no_action", f"{why}; handing over to the on-call"))
         return Command(
             goto="supervisor",
-            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated", "timeline": entries},
+            update={
+                "step": "communicate",
+                "comms_phase": "escalated",
+                "after_comms": "done",
+                "status": "escalated",
+                "timeline": entries,
+            },
         )
     reasoned, fallback = await ask(
-        ctx, reasoner_for(state, ctx), lambda r: r.choose_remediation(diagnosis, options, ctx),
-        actor="remediation", task="choose", instead="the deterministic choice",
+        ctx,
+        reasoner_for(state, ctx),
+        lambda r: r.choose_remediation(diagnosis, options, ctx),
+        actor="remediation",
+        task="choose",
+        instead="the deterministic choice",
     )
     entries += fallback
     choice = reasoned.answer
@@ -136,8 +150,14 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         entries.append(note(ctx, "remediation", "declined", f"no option chosen: {choice.rationale}"))
         return Command(
             goto="supervisor",
-            update={"step": "communicate", "comms_phase": "escalated", "after_comms": "done", "status": "escalated",
-                    "timeline": entries, "usage": reasoned.usage},
+            update={
+                "step": "communicate",
+                "comms_phase": "escalated",
+                "after_comms": "done",
+                "status": "escalated",
+                "timeline": entries,
+                "usage": reasoned.usage,
+            },
         )
     _, spec = ctx.registry.resolve(option.tool)
     decision = ctx.policy.decide(spec.safety)
@@ -156,14 +176,33 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         policy_reason=decision.reason,
     )
     entries.append(
-        note(ctx, "remediation", "proposed", f"proposed {action.title} (risk {risk}); policy: {decision.tier} ({decision.reason})")
+        note(
+            ctx,
+            "remediation",
+            "proposed",
+            f"proposed {action.title} (risk {risk}); policy: {decision.tier} ({decision.reason})",
+        )
     )
     if decision.tier == "forbid":
-        entries.append(note(ctx, "remediation", "suggestion", "policy forbids running this action; it stays a suggestion for the on-call"))
+        entries.append(
+            note(
+                ctx,
+                "remediation",
+                "suggestion",
+                "policy forbids running this action; it stays a suggestion for the on-call",
+            )
+        )
         return Command(
             goto="supervisor",
-            update={"actions": [*state.actions, action], "step": "communicate", "comms_phase": "escalated",
-                    "after_comms": "done", "status": "escalated", "timeline": entries, "usage": reasoned.usage},
+            update={
+                "actions": [*state.actions, action],
+                "step": "communicate",
+                "comms_phase": "escalated",
+                "after_comms": "done",
+                "status": "escalated",
+                "timeline": entries,
+                "usage": reasoned.usage,
+            },
         )
     update: dict[str, Any] = {
         "actions": [*state.actions, action],

@@ -43,8 +43,20 @@ from tools.ledger import DecisionRecord
 STATE_TYPES = [
     getattr(state_models, name)
     for name in (
-        "Alert", "TimelineEntry", "Evidence", "RuledOut", "Hypothesis", "Diagnosis", "DeploymentFact", "Usage",
-        "ApprovalRecord", "ProposedAction", "Communication", "Triage", "Verification", "IncidentState",
+        "Alert",
+        "TimelineEntry",
+        "Evidence",
+        "RuledOut",
+        "Hypothesis",
+        "Diagnosis",
+        "DeploymentFact",
+        "Usage",
+        "ApprovalRecord",
+        "ProposedAction",
+        "Communication",
+        "Triage",
+        "Verification",
+        "IncidentState",
     )
 ]
 
@@ -74,7 +86,15 @@ class IncidentIndex:
             "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
             "severity=excluded.severity, service=excluded.service, summary=excluded.summary, "
             "updated_at=excluded.updated_at, record_json=excluded.record_json",
-            (record["id"], record["status"], record["severity"], record["service"], record["summary"], updated_at, json.dumps(record)),
+            (
+                record["id"],
+                record["status"],
+                record["severity"],
+                record["service"],
+                record["summary"],
+                updated_at,
+                json.dumps(record),
+            ),
         )
 
     def get(self, incident_id: str) -> dict[str, Any] | None:
@@ -82,7 +102,9 @@ class IncidentIndex:
         return json.loads(row[0]) if row else None
 
     def rows(self) -> list[dict[str, Any]]:
-        rows = self._conn.execute("SELECT id, status, severity, service, summary, updated_at FROM incidents ORDER BY updated_at DESC").fetchall()
+        rows = self._conn.execute(
+            "SELECT id, status, severity, service, summary, updated_at FROM incidents ORDER BY updated_at DESC"
+        ).fetchall()
         keys = ["id", "status", "severity", "service", "summary", "updated_at"]
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -95,7 +117,9 @@ class IncidentIndex:
             record = self.get(row["id"]) or {}
             for action in record.get("actions", []):
                 if action["kind"] == "remediation" and action["status"] == "proposed" and action["requires_approval"]:
-                    pending.append({"incident": row["id"], "service": row["service"], "severity": row["severity"], **action})
+                    pending.append(
+                        {"incident": row["id"], "service": row["service"], "severity": row["severity"], **action}
+                    )
         return pending
 
     def close(self) -> None:
@@ -180,7 +204,9 @@ class Responder:
         if not waiting:
             if existing is not None:
                 return DecisionOutcome(status="already_decided", decision=existing, run=outcome)
-            raise NotWaiting(f"incident {incident_id} is not waiting for a decision on {action_id} (status {outcome.state.status})")
+            raise NotWaiting(
+                f"incident {incident_id} is not waiting for a decision on {action_id} (status {outcome.state.status})"
+            )
         record, _ = self.ctx.ledger.record_decision(
             incident_id=incident_id,
             action_id=action_id,
@@ -232,7 +258,9 @@ async def answer_approvals(responder: DecidingResponder, outcome: RunOutcome, de
     while run.outcome.waiting_for is not None:
         request = run.outcome.waiting_for
         answer = decide(request)
-        decided = await responder.decide(request.incident_id, request.action_id, answer.decision, answer.by, answer.comment)
+        decided = await responder.decide(
+            request.incident_id, request.action_id, answer.decision, answer.by, answer.comment
+        )
         run.answered.append(AnsweredRequest(request=request, answer=answer, status=decided.status))
         if decided.run is None:
             break

@@ -17,7 +17,18 @@ IncidentStatus = Literal["open", "awaiting_approval", "mitigated", "resolved", "
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 ActionStatus = Literal["proposed", "approved", "rejected", "executed", "verified", "failed"]
 Risk = Literal["low", "medium", "high"]
-Actor = Literal["supervisor", "triage", "investigation", "remediation", "approval", "execution", "verification", "communication", "human", "system"]
+Actor = Literal[
+    "supervisor",
+    "triage",
+    "investigation",
+    "remediation",
+    "approval",
+    "execution",
+    "verification",
+    "communication",
+    "human",
+    "system",
+]
 CommsPhase = Literal["opened", "identified", "mitigated", "resolved", "escalated"]
 Step = Literal["triage", "investigate", "remediate", "approve", "execute", "verify", "communicate", "done"]
 
@@ -56,7 +67,9 @@ RootCauseCategory = Literal[
 ]
 ROOT_CAUSE_CATEGORIES: tuple[RootCauseCategory, ...] = get_args(RootCauseCategory)
 # Categories that blame a change: rolling it back is the remedy.
-CHANGE_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"migration", "bad_deploy", "config_change", "feature_flag"})
+CHANGE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"migration", "bad_deploy", "config_change", "feature_flag"}
+)
 # Categories that close an incident without action.
 QUIET_CATEGORIES: frozenset[RootCauseCategory] = frozenset({"no_incident", "recovered"})
 
@@ -131,7 +144,9 @@ class Diagnosis(BaseModel):
     candidates: list[Hypothesis] = Field(default_factory=list)
     inconclusive: bool = False
     reasoner: str = "deterministic"
-    change_id: str = Field(default="", description="The change that caused or triggered it (rolling it back is an option).")
+    change_id: str = Field(
+        default="", description="The change that caused or triggered it (rolling it back is an option)."
+    )
 
 
 class DeploymentFact(BaseModel):
@@ -295,7 +310,10 @@ class IncidentState(BaseModel):
                 "change_id": diagnosis.change_id,
                 "evidence": [
                     {
-                        "id": e.id, "source": e.source, "query": e.query, "observation": e.observation,
+                        "id": e.id,
+                        "source": e.source,
+                        "query": e.query,
+                        "observation": e.observation,
                         "window": [e.window[0].isoformat(), e.window[1].isoformat()] if e.window else None,
                     }
                     for e in diagnosis.evidence

@@ -69,7 +69,12 @@ async def supervisor(state: IncidentState, runtime: Runtime[AgentContext]) -> Co
     if not state.budget_exhausted and state.tokens_used >= settings.token_budget:
         update["budget_exhausted"] = True
         entries.append(
-            note(ctx, "supervisor", "budget", f"token budget of {settings.token_budget} used up; the deterministic reasoner takes over")
+            note(
+                ctx,
+                "supervisor",
+                "budget",
+                f"token budget of {settings.token_budget} used up; the deterministic reasoner takes over",
+            )
         )
     if entries:
         update["timeline"] = entries

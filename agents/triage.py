@@ -18,7 +18,16 @@ from agents.timeline import note
 from knowledge.catalog import Service
 from tools.prometheus import RangeQuery
 
-ALERT_WEIGHT = {"critical": 3.0, "page": 3.0, "high": 2.0, "error": 2.0, "warning": 1.0, "medium": 1.0, "low": 0.5, "info": 0.0}
+ALERT_WEIGHT = {
+    "critical": 3.0,
+    "page": 3.0,
+    "high": 2.0,
+    "error": 2.0,
+    "warning": 1.0,
+    "medium": 1.0,
+    "low": 0.5,
+    "info": 0.0,
+}
 
 
 def assess_severity(alert_severity: str, service: Service) -> tuple[Severity, list[str]]:
@@ -66,7 +75,10 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
     )
     _, values = first_series(result)
     if len(values) < 4:
-        return True, f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert"
+        return (
+            True,
+            f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert",
+        )
     half = values[: len(values) // 2]
     baseline = sorted(half)[len(half) // 2]
     current = values[-1]
@@ -119,8 +131,12 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
     confirmed, confirmation = await confirm_signal(service, ctx)
     entries.append(note(ctx, "triage", "signal", confirmation))
     reasoned, fallback = await ask(
-        ctx, reasoner_for(state, ctx), lambda r: r.summarize(facts, ctx),
-        actor="triage", task="summarize", instead="the deterministic summary",
+        ctx,
+        reasoner_for(state, ctx),
+        lambda r: r.summarize(facts, ctx),
+        actor="triage",
+        task="summarize",
+        instead="the deterministic summary",
     )
     entries += fallback
     summary = reasoned.answer
@@ -135,7 +151,12 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
         reasons=reasons,
     )
     entries.append(
-        note(ctx, "triage", "triaged", f"{severity} on {service.name} (owner {service.owner}, on-call {oncall}): {'; '.join(reasons)}")
+        note(
+            ctx,
+            "triage",
+            "triaged",
+            f"{severity} on {service.name} (owner {service.owner}, on-call {oncall}): {'; '.join(reasons)}",
+        )
     )
     return Command(
         goto="supervisor",

@@ -35,7 +35,9 @@ quick start:
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     """The parser with every command group, and the handler for each command."""
-    parser = argparse.ArgumentParser(prog="firstline", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="firstline", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers: dict[str, Any] = {}
@@ -61,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args([*([args.command] if args.command else []), "--help"])
         return EXIT_USAGE
     try:
-        return int(asyncio.run(handler(args, console)) if asyncio.iscoroutinefunction(handler) else handler(args, console))
+        return int(
+            asyncio.run(handler(args, console)) if asyncio.iscoroutinefunction(handler) else handler(args, console)
+        )
     except CommandError as exc:
         console.error(str(exc))
         return exc.exit_code

@@ -45,7 +45,9 @@ class SandboxClock:
             response.raise_for_status()
             return self._remember(response.json())
         except (httpx.HTTPError, KeyError, ValueError) as exc:
-            raise RuntimeError(f"sandbox clock at {self.url} is not answering ({exc}); is `firstline sandbox run` still serving?") from exc
+            raise RuntimeError(
+                f"sandbox clock at {self.url} is not answering ({exc}); is `firstline sandbox run` still serving?"
+            ) from exc
 
     async def sleep(self, seconds: float) -> None:
         async with httpx.AsyncClient(timeout=self.timeout) as client:

@@ -25,8 +25,6 @@ class ConfigError(ValueError):
     """The configuration file is missing or invalid; the message names the file and the field."""
 
 
-
-
 class Price(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,10 +38,6 @@ class StorageSettings(BaseModel):
     checkpoints: Path = Path(".firstline/checkpoints.sqlite")
     ledger: Path = Path(".firstline/ledger.sqlite")
     incidents: Path = Path(".firstline/incidents.sqlite")
-
-
-
-
 
 
 class ClockSettings(BaseModel):
@@ -68,7 +62,9 @@ class FirstlineConfig(BaseModel):
     clock: ClockSettings = Field(default_factory=ClockSettings)
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     statuspage_link: str = Field(default="", description="Public status page URL used in communications.")
-    incident_link: str = Field(default="", description="Base URL for incident links, e.g. https://firstline.example/incidents/")
+    incident_link: str = Field(
+        default="", description="Base URL for incident links, e.g. https://firstline.example/incidents/"
+    )
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     def resolve_paths(self, base: Path) -> FirstlineConfig:
@@ -114,9 +110,7 @@ def parse_config(raw: dict[str, Any], *, origin: str = "config", check_tools: bo
     try:
         config = FirstlineConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{origin}: {problems}") from exc
     if check_tools:
         _validate_tool_settings(config.tools, origin=origin)

@@ -10,9 +10,16 @@ from rich.table import Table
 from rich.text import Text
 
 ACTOR_STYLE = {
-    "triage": "cyan", "investigation": "blue", "remediation": "magenta", "approval": "yellow",
-    "human": "bold yellow", "execution": "green", "verification": "green", "communication": "white",
-    "supervisor": "dim", "system": "dim",
+    "triage": "cyan",
+    "investigation": "blue",
+    "remediation": "magenta",
+    "approval": "yellow",
+    "human": "bold yellow",
+    "execution": "green",
+    "verification": "green",
+    "communication": "white",
+    "supervisor": "dim",
+    "system": "dim",
 }
 
 

@@ -107,7 +107,10 @@ async def open_runtime(
         raise SetupError(str(exc)) from exc
     for name, missing in registry.disabled.items():
         log.warning(
-            "tool_disabled", instance=name, variable=missing.variable, setting=f"tools.{name}.{missing.field}",
+            "tool_disabled",
+            instance=name,
+            variable=missing.variable,
+            setting=f"tools.{name}.{missing.field}",
             reason=f"{missing.variable} is not set; `firstline tools check` lists every instance's problems",
         )
     ledger = ActionLedger(config.storage.ledger)

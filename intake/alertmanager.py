@@ -24,6 +24,8 @@ def parse_alertmanager(payload: Any) -> list[Alert]:
     alerts = []
     for i, event in enumerate(normalized.events):
         if not event.service:
-            raise AlertPayloadError(f"alerts[{i}].labels.service: missing (also looked for {', '.join(SERVICE_LABELS[1:])})")
+            raise AlertPayloadError(
+                f"alerts[{i}].labels.service: missing (also looked for {', '.join(SERVICE_LABELS[1:])})"
+            )
         alerts.append(event.to_alert(fingerprint=event.key.removeprefix("alertmanager:")))
     return alerts

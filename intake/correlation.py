@@ -357,7 +357,11 @@ class CorrelationEngine:
                 incident.max_rank = tracked.rank
                 self._material(incident, tracked.service, tracked.rank, now)
             return Outcome(incident, None, "refire")
-        if incident.status == "resolved" and incident.closed_at is not None and now - incident.closed_at <= self.flap_window:
+        if (
+            incident.status == "resolved"
+            and incident.closed_at is not None
+            and now - incident.closed_at <= self.flap_window
+        ):
             self._reopen(incident, now)
             incident.active += 1
             incident.services[tracked.service] = now
@@ -416,7 +420,8 @@ class CorrelationEngine:
                 if name != service:
                     for incident in self._by_anchor.get((env, name), ()):
                         if incident.opened_at >= young and (
-                            symptom_of is None or (incident.max_rank, incident.opened_at) > (symptom_of.max_rank, symptom_of.opened_at)
+                            symptom_of is None
+                            or (incident.max_rank, incident.opened_at) > (symptom_of.max_rank, symptom_of.opened_at)
                         ):
                             symptom_of = incident
             if causes:
@@ -445,7 +450,9 @@ class CorrelationEngine:
             value = event.labels.get(label)
             if value:
                 for incident in self._by_label.get((env, label, value), ()):
-                    if incident.last_activity >= horizon and (best is None or incident.last_activity > best.last_activity):
+                    if incident.last_activity >= horizon and (
+                        best is None or incident.last_activity > best.last_activity
+                    ):
                         best = incident
         return best
 

@@ -20,7 +20,16 @@ class DeadLetters:
         self._conn = conn
 
     def add(
-        self, *, source: str, received_at: float, stage: Stage, status: int, field: str, error: str, body: bytes, body_size: int | None = None
+        self,
+        *,
+        source: str,
+        received_at: float,
+        stage: Stage,
+        status: int,
+        field: str,
+        error: str,
+        body: bytes,
+        body_size: int | None = None,
     ) -> int:
         kept = body[:BODY_LIMIT]
         size = len(body) if body_size is None else body_size

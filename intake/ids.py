@@ -26,6 +26,11 @@ def workflow_started_at(first: AlertEvent) -> datetime:
 
 def workflow_incident_id(first: AlertEvent, revision: int) -> str:
     """The id `Responder.start` gives the workflow alert of ``revision`` for an incident opened by ``first``."""
-    probe = Alert(fingerprint=workflow_fingerprint(first, revision), name=first.name, title=first.title,
-                  service=first.service or "unknown", started_at=workflow_started_at(first))
+    probe = Alert(
+        fingerprint=workflow_fingerprint(first, revision),
+        name=first.name,
+        title=first.title,
+        service=first.service or "unknown",
+        started_at=workflow_started_at(first),
+    )
     return incident_id_for(probe)

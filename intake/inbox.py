@@ -40,7 +40,8 @@ class Inbox:
 
     def pending(self, limit: int = 500) -> list[InboxItem]:
         rows = self._conn.execute(
-            "SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
+            "SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
         ).fetchall()
         return [InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4])) for r in rows]
 
@@ -54,7 +55,9 @@ class Inbox:
             yield InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4]))
 
     def mark_processed(self, ids: list[int], at: float, notes: Mapping[int, str] | None = None) -> None:
-        self._conn.executemany("UPDATE inbox SET state = 'processed', processed_at = ? WHERE id = ?", [(at, i) for i in ids])
+        self._conn.executemany(
+            "UPDATE inbox SET state = 'processed', processed_at = ? WHERE id = ?", [(at, i) for i in ids]
+        )
         for item_id, note in (notes or {}).items():
             self._conn.execute("UPDATE inbox SET note = ? WHERE id = ?", (note, item_id))
 

@@ -68,7 +68,9 @@ def workflow_alert(incident: Incident, topology: Topology, revision: int, reason
     )
 
 
-def run_request_fields(incident: Incident, topology: Topology, revision: int, reasons: tuple[str, ...]) -> dict[str, Any]:
+def run_request_fields(
+    incident: Incident, topology: Topology, revision: int, reasons: tuple[str, ...]
+) -> dict[str, Any]:
     """What the incident store records for the run: the workflow id and the alert as JSON."""
     alert = workflow_alert(incident, topology, revision, reasons)
     return {"workflow_id": workflow_incident_id(incident.first_event, revision), "alert": alert.model_dump(mode="json")}

@@ -28,7 +28,9 @@ class Fed:
 class IntakePipeline:
     """normalize → dedup → flap → suppression → grouping for one delivery at a time."""
 
-    def __init__(self, settings: IntakeSettings, topology: Topology | None = None, *, engine: CorrelationEngine | None = None) -> None:
+    def __init__(
+        self, settings: IntakeSettings, topology: Topology | None = None, *, engine: CorrelationEngine | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine or CorrelationEngine(settings, topology)
         self._defaults = IntakeSource()
@@ -38,7 +40,9 @@ class IntakePipeline:
         """The source's settings; replay accepts sources the config does not enable, with defaults."""
         return self._sources.get(source, self._defaults)
 
-    def normalize(self, source: str, payload: object, received_at: float, headers: Mapping[str, str] = _NO_HEADERS) -> Normalized:
+    def normalize(
+        self, source: str, payload: object, received_at: float, headers: Mapping[str, str] = _NO_HEADERS
+    ) -> Normalized:
         """Validate and normalize one payload; `AlertPayloadError` names the bad field."""
         normalizer = NORMALIZERS.get(source)
         if normalizer is None:
@@ -52,7 +56,9 @@ class IntakePipeline:
         except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as exc:
             # A shape no normalizer check anticipated: refuse it (a sender retries a 5xx forever) and keep the
             # type of the failure, so the missing check can be added; the delivery is kept as a dead letter.
-            raise AlertPayloadError(f"payload: unexpected shape for a {source} alert ({type(exc).__name__}: {exc})"[:300]) from exc
+            raise AlertPayloadError(
+                f"payload: unexpected shape for a {source} alert ({type(exc).__name__}: {exc})"[:300]
+            ) from exc
 
     def correlate(self, normalized: Normalized) -> list[Outcome]:
         process = self.engine.process

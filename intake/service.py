@@ -123,7 +123,10 @@ class IntakeService:
         for run in await self._db(self.store.unfinished_runs):
             log.info("intake.run_resumed", incident_id=run.incident_id, revision=run.revision)
             self._launch(run)
-        self._tasks = [asyncio.create_task(self._work(), name="intake-worker"), asyncio.create_task(self._tick(), name="intake-timer")]
+        self._tasks = [
+            asyncio.create_task(self._work(), name="intake-worker"),
+            asyncio.create_task(self._tick(), name="intake-timer"),
+        ]
 
     async def stop(self, *, grace_seconds: float = 10.0) -> None:
         """Stop the worker and timer, give running investigations ``grace_seconds``, close the database. Idempotent."""
@@ -160,7 +163,9 @@ class IntakeService:
         self.engine.drain()
         self.rebuilt_items = len(items)
         if items:
-            log.info("intake.rebuilt", items=len(items), incidents=len(self.engine.incidents), open=len(self.engine.open))
+            log.info(
+                "intake.rebuilt", items=len(items), incidents=len(self.engine.incidents), open=len(self.engine.open)
+            )
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -179,14 +184,23 @@ class IntakeService:
             return await self._reject(source, received_at, body, exc.field, str(exc))
         inbox_id = await self._db(self.inbox.enqueue, source, received_at, headers, body)
         self._wake.set()
-        note = normalized.note or (f"{normalized.truncated} alerts truncated by the sender" if normalized.truncated else "")
+        note = normalized.note or (
+            f"{normalized.truncated} alerts truncated by the sender" if normalized.truncated else ""
+        )
         log.info("intake.accepted", source=source, inbox_id=inbox_id, alerts=len(normalized.events), note=note or None)
         return Accepted(inbox_id, len(normalized.events), note, normalized.reply)
 
     async def _reject(self, source: str, received_at: float, body: bytes, field_name: str, message: str) -> Rejected:
         letter = await self._db(
-            lambda: self.dead.add(source=source, received_at=received_at, stage="receive", status=400, field=field_name,
-                                  error=message, body=body)
+            lambda: self.dead.add(
+                source=source,
+                received_at=received_at,
+                stage="receive",
+                status=400,
+                field=field_name,
+                error=message,
+                body=body,
+            )
         )
         log.warning("intake.rejected", source=source, field=field_name, error=message, dead_letter_id=letter)
         return Rejected(400, field_name, message, letter)
@@ -196,8 +210,16 @@ class IntakeService:
         shown = f"{size} bytes" if size is not None else "more"
         message = f"body: {shown} is over the {limit}-byte limit (intake.max_body_kb)"
         letter = await self._db(
-            lambda: self.dead.add(source=source, received_at=received_at, stage="receive", status=413, field="body",
-                                  error=message, body=head, body_size=size if size is not None else len(head))
+            lambda: self.dead.add(
+                source=source,
+                received_at=received_at,
+                stage="receive",
+                status=413,
+                field="body",
+                error=message,
+                body=head,
+                body_size=size if size is not None else len(head),
+            )
         )
         log.warning("intake.rejected", source=source, field="body", error=message, dead_letter_id=letter)
         return Rejected(413, "body", message, letter)
@@ -259,9 +281,17 @@ class IntakeService:
                 summaries[decision.into.id] = decision.into.summary()
             if decision.kind == "investigate":
                 fields = run_request_fields(incident, self.topology, decision.revision, decision.reasons)
-                requests.append(RunRequest(incident.id, decision.revision, fields["workflow_id"], decision.reasons, fields["alert"]))
-            log.info("intake.decision", kind=decision.kind, incident_id=incident.id, revision=decision.revision or None,
-                     reasons="; ".join(decision.reasons) or None, into=decision.into.id if decision.into else None)
+                requests.append(
+                    RunRequest(incident.id, decision.revision, fields["workflow_id"], decision.reasons, fields["alert"])
+                )
+            log.info(
+                "intake.decision",
+                kind=decision.kind,
+                incident_id=incident.id,
+                revision=decision.revision or None,
+                reasons="; ".join(decision.reasons) or None,
+                into=decision.into.id if decision.into else None,
+            )
 
         def write() -> list[RunRequest]:
             fresh = []
@@ -270,8 +300,15 @@ class IntakeService:
                     self.inbox.mark_processed(item_ids, now, notes)
                 for item, exc in failures:
                     field_name = getattr(exc, "field", "payload")
-                    self.dead.add(source=item.source, received_at=item.received_at, stage="process", status=0,
-                                  field=field_name, error=str(exc), body=item.body)
+                    self.dead.add(
+                        source=item.source,
+                        received_at=item.received_at,
+                        stage="process",
+                        status=0,
+                        field=field_name,
+                        error=str(exc),
+                        body=item.body,
+                    )
                 for summary in summaries.values():
                     self.store.save_incident(summary, _iso(now))
                 for request in requests:
@@ -315,23 +352,37 @@ class IntakeService:
         task.add_done_callback(self._runs.discard)
 
     def _launch(self, run: RunRequest) -> None:
-        self._runs_add(asyncio.create_task(self._investigate(run), name=f"investigate-{run.incident_id}-r{run.revision}"))
+        self._runs_add(
+            asyncio.create_task(self._investigate(run), name=f"investigate-{run.incident_id}-r{run.revision}")
+        )
 
     async def _investigate(self, run: RunRequest) -> None:
         async with self._limit:
             await self._db(self.store.set_run_state, run.incident_id, run.revision, "running", self.clock())
             request = InvestigationRequest(
-                incident_id=run.incident_id, revision=run.revision, workflow_id=run.workflow_id, reasons=run.reasons,
+                incident_id=run.incident_id,
+                revision=run.revision,
+                workflow_id=run.workflow_id,
+                reasons=run.reasons,
                 alert=Alert.model_validate(run.alert),
             )
-            log.info("intake.investigation_started", incident_id=run.incident_id, revision=run.revision, workflow_id=run.workflow_id)
+            log.info(
+                "intake.investigation_started",
+                incident_id=run.incident_id,
+                revision=run.revision,
+                workflow_id=run.workflow_id,
+            )
             try:
                 detail = await self.starter(request)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failing workflow must not take the server down; it is recorded and visible
-                log.error("intake.investigation_failed", incident_id=run.incident_id, revision=run.revision, error=repr(exc))
-                await self._db(self.store.set_run_state, run.incident_id, run.revision, "failed", self.clock(), repr(exc))
+                log.error(
+                    "intake.investigation_failed", incident_id=run.incident_id, revision=run.revision, error=repr(exc)
+                )
+                await self._db(
+                    self.store.set_run_state, run.incident_id, run.revision, "failed", self.clock(), repr(exc)
+                )
                 return
             log.info("intake.investigation_done", incident_id=run.incident_id, revision=run.revision, detail=detail)
             await self._db(self.store.set_run_state, run.incident_id, run.revision, "started", self.clock(), detail)
@@ -339,8 +390,12 @@ class IntakeService:
     async def _confirm(self, item: InboxItem, request: SubscriptionRequest) -> None:
         settings = self.pipeline.source_settings("cloudwatch")
         if not settings.confirm_subscriptions:
-            await self._db(self.inbox.note, item.id, f"SNS subscription to {request.topic_arn} NOT confirmed "
-                           f"(confirm_subscriptions is off): GET {request.subscribe_url}")
+            await self._db(
+                self.inbox.note,
+                item.id,
+                f"SNS subscription to {request.topic_arn} NOT confirmed "
+                f"(confirm_subscriptions is off): GET {request.subscribe_url}",
+            )
             return
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
@@ -355,8 +410,15 @@ class IntakeService:
             return
         log.error("intake.sns_confirm_failed", topic=request.topic_arn, detail=detail)
         await self._db(
-            lambda: self.dead.add(source=item.source, received_at=item.received_at, stage="confirm", status=0,
-                                  field="SubscribeURL", error=f"confirming {request.subscribe_url} failed: {detail}", body=item.body)
+            lambda: self.dead.add(
+                source=item.source,
+                received_at=item.received_at,
+                stage="confirm",
+                status=0,
+                field="SubscribeURL",
+                error=f"confirming {request.subscribe_url} failed: {detail}",
+                body=item.body,
+            )
         )
 
     # -- views -----------------------------------------------------------------------------------
@@ -399,4 +461,6 @@ class IntakeService:
             if not counts.get("pending") and not self._busy and not self._runs:
                 return
             await asyncio.sleep(0.02)
-        raise TimeoutError(f"intake not idle after {timeout}s: {await self._db(self.inbox.counts)}, {len(self._runs)} runs")
+        raise TimeoutError(
+            f"intake not idle after {timeout}s: {await self._db(self.inbox.counts)}, {len(self._runs)} runs"
+        )

@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SourceName = Literal["alertmanager", "grafana", "pagerduty", "datadog", "cloudwatch", "opsgenie", "generic"]
-SOURCE_NAMES: tuple[SourceName, ...] = ("alertmanager", "grafana", "pagerduty", "datadog", "cloudwatch", "opsgenie", "generic")
+SOURCE_NAMES: tuple[SourceName, ...] = (
+    "alertmanager",
+    "grafana",
+    "pagerduty",
+    "datadog",
+    "cloudwatch",
+    "opsgenie",
+    "generic",
+)
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -40,19 +48,25 @@ class IntakeAuth(BaseModel):
     username: str | None = Field(default=None, description="basic: the user name (not a secret).")
     password_env: str | None = Field(default=None, description="basic: variable holding the password.")
     secret_env: str | None = Field(default=None, description="hmac: variable holding the shared secret.")
-    signature_header: str = Field(default="X-Grafana-Alerting-Signature", description="hmac: header with the hex HMAC-SHA256.")
+    signature_header: str = Field(
+        default="X-Grafana-Alerting-Signature", description="hmac: header with the hex HMAC-SHA256."
+    )
     timestamp_header: str | None = Field(
         default=None,
         description="hmac: header with the Unix time the sender signed as '<timestamp>:<body>' (Grafana has no default; "
         "X-Grafana-Alerting-Timestamp is usual). Set it to refuse replayed deliveries.",
     )
-    max_skew_seconds: int = Field(default=300, ge=1, le=86_400, description="hmac with timestamp: accepted clock difference.")
+    max_skew_seconds: int = Field(
+        default=300, ge=1, le=86_400, description="hmac with timestamp: accepted clock difference."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> IntakeAuth:
         for field in ("token_env", "password_env", "secret_env"):
             _env_name(getattr(self, field), field)
-        needed = {"bearer": ("token_env",), "basic": ("username", "password_env"), "hmac": ("secret_env",)}.get(self.kind, ())
+        needed = {"bearer": ("token_env",), "basic": ("username", "password_env"), "hmac": ("secret_env",)}.get(
+            self.kind, ()
+        )
         missing = [f for f in needed if not getattr(self, f)]
         if missing:
             raise ValueError(f"{', '.join(missing)}: required when kind is {self.kind}")
@@ -71,7 +85,8 @@ class IntakeSource(BaseModel):
     )
     default_environment: str = Field(default="production", description="Environment when the payload names none.")
     confirm_subscriptions: bool = Field(
-        default=True, description="cloudwatch: confirm SNS SubscriptionConfirmation by GETting its SubscribeURL (sns.*.amazonaws.com only)."
+        default=True,
+        description="cloudwatch: confirm SNS SubscriptionConfirmation by GETting its SubscribeURL (sns.*.amazonaws.com only).",
     )
 
 
@@ -81,23 +96,32 @@ class GroupingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_minutes: float = Field(
-        default=30, gt=0, le=24 * 60,
+        default=30,
+        gt=0,
+        le=24 * 60,
         description="A new alert joins an incident whose alerts on the same service (or with the same same_labels value) "
         "were delivered this recently.",
     )
     topology_window_minutes: float = Field(
-        default=10, gt=0, le=24 * 60,
+        default=10,
+        gt=0,
+        le=24 * 60,
         description="An alert on a related service (a caller or dependency in the catalog) joins only an incident opened "
         "this recently: a cascade spreads in minutes, and a busy estate would otherwise glue unrelated problems together.",
     )
     max_hops: int = Field(
-        default=2, ge=0, le=6, description="Catalog dependency hops that still relate two services (0: same service only)."
+        default=2,
+        ge=0,
+        le=6,
+        description="Catalog dependency hops that still relate two services (0: same service only).",
     )
     same_labels: list[str] = Field(
         default_factory=list, description="Labels whose equal value also groups alerts (e.g. cluster, region)."
     )
     investigation_delay_seconds: float = Field(
-        default=10, ge=0, le=3600,
+        default=10,
+        ge=0,
+        le=3600,
         description="Wait this long after an incident opens or changes before (re)starting the workflow, so a cascade "
         "arriving within seconds is investigated once.",
     )
@@ -137,12 +161,16 @@ class SuppressionRule(BaseModel):
     reason: str = ""
     match: dict[str, str] = Field(default_factory=dict)
     match_re: dict[str, str] = Field(default_factory=dict)
-    until: datetime | None = Field(default=None, description="The rule stops applying at this time (RFC3339 with zone).")
+    until: datetime | None = Field(
+        default=None, description="The rule stops applying at this time (RFC3339 with zone)."
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> SuppressionRule:
         if not self.match and not self.match_re:
-            raise ValueError("match: a rule needs at least one matcher in match or match_re (it would suppress everything)")
+            raise ValueError(
+                "match: a rule needs at least one matcher in match or match_re (it would suppress everything)"
+            )
         _check_matchers(self.match, self.match_re)
         if self.until is not None and self.until.tzinfo is None:
             raise ValueError("until: needs a timezone, e.g. 2026-11-20T10:00:00Z")
@@ -221,7 +249,9 @@ class IntakeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inbox: Path = Field(default=Path(".firstline/intake.sqlite"), description="SQLite file: inbox, dead letters, incidents.")
+    inbox: Path = Field(
+        default=Path(".firstline/intake.sqlite"), description="SQLite file: inbox, dead letters, incidents."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
     max_body_kb: int = Field(default=1024, ge=1, le=64 * 1024, description="Larger request bodies get 413.")
@@ -231,10 +261,15 @@ class IntakeSettings(BaseModel):
     grouping: GroupingSettings = Field(default_factory=GroupingSettings)
     flap: FlapSettings = Field(default_factory=FlapSettings)
     stale_after_minutes: float = Field(
-        default=24 * 60, gt=0, description="An incident whose alerts stop arriving (and never resolve) is closed after this."
+        default=24 * 60,
+        gt=0,
+        description="An incident whose alerts stop arriving (and never resolve) is closed after this.",
     )
     retention_hours: float = Field(
-        default=24, gt=0, le=24 * 90, description="How long processed payloads and closed incidents are kept for dedup and restarts."
+        default=24,
+        gt=0,
+        le=24 * 90,
+        description="How long processed payloads and closed incidents are kept for dedup and restarts.",
     )
     max_concurrent_investigations: int = Field(default=2, ge=1, le=64)
     suppress: list[SuppressionRule] = Field(default_factory=list)

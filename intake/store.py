@@ -38,8 +38,16 @@ class IncidentStore:
             "severity=excluded.severity, services=excluded.services, alerts=excluded.alerts, updated_at=excluded.updated_at, "
             "summary=excluded.summary",
             (
-                summary["id"], summary["status"], summary["severity"], summary["environment"], json.dumps(summary["services"]),
-                summary["title"], summary["alerts"], summary["opened_at"], updated_at, json.dumps(summary),
+                summary["id"],
+                summary["status"],
+                summary["severity"],
+                summary["environment"],
+                json.dumps(summary["services"]),
+                summary["title"],
+                summary["alerts"],
+                summary["opened_at"],
+                updated_at,
+                json.dumps(summary),
             ),
         )
 
@@ -73,8 +81,15 @@ class IncidentStore:
             (incident_id,),
         ).fetchall()
         return [
-            {"revision": r[0], "workflow_id": r[1], "reasons": json.loads(r[2]), "state": r[3], "requested_at": r[4],
-             "updated_at": r[5], "detail": r[6]}
+            {
+                "revision": r[0],
+                "workflow_id": r[1],
+                "reasons": json.loads(r[2]),
+                "state": r[3],
+                "requested_at": r[4],
+                "updated_at": r[5],
+                "detail": r[6],
+            }
             for r in rows
         ]
 
@@ -94,4 +109,7 @@ class IncidentStore:
         return summary
 
     def run_counts(self) -> dict[str, int]:
-        return {state: count for state, count in self._conn.execute("SELECT state, COUNT(*) FROM intake_runs GROUP BY state")}
+        return {
+            state: count
+            for state, count in self._conn.execute("SELECT state, COUNT(*) FROM intake_runs GROUP BY state")
+        }

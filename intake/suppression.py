@@ -70,14 +70,21 @@ class Suppressor:
 
     def __init__(self, rules: list[SuppressionRule], windows: list[MaintenanceWindow]) -> None:
         self._rules = [
-            (compile_matchers(r.match, r.match_re), r.until.timestamp() if r.until else None,
-             f"rule {r.name}" + (f": {r.reason}" if r.reason else ""))
+            (
+                compile_matchers(r.match, r.match_re),
+                r.until.timestamp() if r.until else None,
+                f"rule {r.name}" + (f": {r.reason}" if r.reason else ""),
+            )
             for r in rules
         ]
         self._windows = [
-            (compile_matchers(w.match, w.match_re, w.services),
-             w.start.timestamp() if w.start else None, w.end.timestamp() if w.end else None,
-             _Weekly(w.weekly) if w.weekly else None, f"maintenance {w.name}")
+            (
+                compile_matchers(w.match, w.match_re, w.services),
+                w.start.timestamp() if w.start else None,
+                w.end.timestamp() if w.end else None,
+                _Weekly(w.weekly) if w.weekly else None,
+                f"maintenance {w.name}",
+            )
             for w in windows
         ]
 

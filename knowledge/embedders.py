@@ -139,9 +139,9 @@ class HashingEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        mixed = self._word_weight * _damped_l2(self._words.transform(texts)) + (
-            1.0 - self._word_weight
-        ) * _damped_l2(self._chars.transform(texts))
+        mixed = self._word_weight * _damped_l2(self._words.transform(texts)) + (1.0 - self._word_weight) * _damped_l2(
+            self._chars.transform(texts)
+        )
         dense = np.asarray(mixed.todense())
         norms = np.linalg.norm(dense, axis=1, keepdims=True)
         # An empty or punctuation-only text hashes to the zero vector; leave it at zero rather than
@@ -331,9 +331,7 @@ class OpenAICompatibleEmbedder:
 
     def _pause(self, attempt: int, *, reason: str) -> None:
         delay = self.retry_backoff_seconds * (2 ** (attempt - 1))
-        log.warning(
-            "embedding_retry", url=self.url, model=self.model, attempt=attempt, reason=reason, delay_s=delay
-        )
+        log.warning("embedding_retry", url=self.url, model=self.model, attempt=attempt, reason=reason, delay_s=delay)
         if delay > 0:
             time.sleep(delay)
 
@@ -448,8 +446,6 @@ def local_embedder_available() -> bool:
 # ---------------------------------------------------------------------------------------------------
 # Settings and (re)construction
 # ---------------------------------------------------------------------------------------------------
-
-
 
 
 def build_embedder(settings: EmbedderSettings, *, http_client: httpx.Client | None = None) -> Embedder:

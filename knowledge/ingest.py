@@ -222,9 +222,7 @@ def read_text_file(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise KnowledgeFileError(
-            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from exc
+        raise KnowledgeFileError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from exc
 
 
 def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
@@ -238,9 +236,7 @@ def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
             body = "".join(lines[index + 1 :])
             break
     else:
-        raise KnowledgeFileError(
-            f"{origin}: front matter opens with '---' on line 1 but is never closed with '---'"
-        )
+        raise KnowledgeFileError(f"{origin}: front matter opens with '---' on line 1 but is never closed with '---'")
     try:
         loaded = yaml.load(header, Loader=_YAML_LOADER) if header.strip() else {}
     except yaml.YAMLError as exc:
@@ -336,9 +332,7 @@ def parse_document(
     )
 
 
-def document_from_record(
-    record: Mapping[str, Any], *, source_path: str, source_file: str = ""
-) -> KnowledgeDocument:
+def document_from_record(record: Mapping[str, Any], *, source_path: str, source_file: str = "") -> KnowledgeDocument:
     """An incident record (the agents' JSON) as a ``postmortem`` document with id ``incidents/<id>``.
 
     Raises :class:`KnowledgeFileError` naming ``source_path`` and the field when the record is unusable.
@@ -364,7 +358,9 @@ def _parse_record_file(text: str, *, source_path: str, source_file: str) -> Know
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise KnowledgeFileError(f"{source_path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+        raise KnowledgeFileError(
+            f"{source_path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
     if not is_incident_record(loaded):
         raise KnowledgeFileError(
             f"{source_path}: a JSON file is ingested only when it is an incident record "
@@ -540,9 +536,7 @@ def chunk_document(document: KnowledgeDocument, *, max_chars: int = DEFAULT_MAX_
         headings = [h for _, h in stack]
         heading = " > ".join(headings) if headings else document.title
         # The text starts with the title and heading path so both retrievers see what the section is about.
-        path_line = (
-            heading if not headings or headings[0] == document.title else f"{document.title} > {heading}"
-        )
+        path_line = heading if not headings or headings[0] == document.title else f"{document.title} > {heading}"
         for piece in _pack(text.strip(), max_chars):
             chunk_text = f"{path_line}\n\n{piece}"
             chunk_id = hashlib.sha256(f"{document.doc_id}\n{chunk_text}".encode()).hexdigest()
@@ -707,9 +701,7 @@ def ingest_paths(
                         continue
                     candidates.append(_Candidate(file, _relative(file, base)))
                 present = {str(p) for p in found}
-                removed = _forget(
-                    writes, existing, [f for f in existing if _is_under(f, path) and f not in present]
-                )
+                removed = _forget(writes, existing, [f for f in existing if _is_under(f, path) and f not in present])
                 if removed:
                     report.removed += removed
                     log.info("knowledge_removed_missing_files", folder=str(path), chunks=removed)

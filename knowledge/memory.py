@@ -252,7 +252,11 @@ class IncidentMemory:
     def _similar(self, service: str, text: str, *, k: int, excluded: set[str]) -> list[RecalledIncident]:
         if k < 1:
             return []
-        hits = [h for h in self.retriever.search(text, service=service, kind="postmortem", k=k + len(excluded)) if h.doc_id not in excluded]
+        hits = [
+            h
+            for h in self.retriever.search(text, service=service, kind="postmortem", k=k + len(excluded))
+            if h.doc_id not in excluded
+        ]
         hits = hits[:k]
         if len(hits) < k:
             seen = {h.doc_id for h in hits} | excluded
@@ -282,7 +286,9 @@ class IncidentMemory:
         if category:
             reasons.append(f"category {category}" + (f" on {entity}" if entity else ""))
         if alert_name or category:
-            matches = [i for i in candidates if _same_problem(i, alert_name=alert_name, category=category, entity=entity)]
+            matches = [
+                i for i in candidates if _same_problem(i, alert_name=alert_name, category=category, entity=entity)
+            ]
             matched_on = " or ".join(reasons)
         else:
             matched_on = f"text similar to {text[:80]!r}"
@@ -354,7 +360,9 @@ def _recalled(metadata: Mapping[str, MetadataValue], *, service: str, hit: Hit |
         open_follow_ups = [f.title for f in stored.open_follow_ups]
     else:
         listed = str(metadata.get("follow_ups", ""))
-        open_follow_ups = [item.strip()[len("[open] ") :] for item in listed.split(";") if item.strip().startswith("[open] ")]
+        open_follow_ups = [
+            item.strip()[len("[open] ") :] for item in listed.split(";") if item.strip().startswith("[open] ")
+        ]
     item_service = _optional_text(metadata, "service")
     return RecalledIncident(
         doc_id=doc_id,
@@ -415,7 +423,9 @@ def _statement(
     dates = [m.date[:10] if m.date else "an unknown date" for m in reversed(matches)]
     listed = dates[0] if len(dates) == 1 else ", ".join(dates[:-1]) + f" and {dates[-1]}"
     last = matches[0]
-    parts = [f"{ordinal(len(matches) + 1)} time in {window_days} days ({service}, {matched_on}): previously on {listed}"]
+    parts = [
+        f"{ordinal(len(matches) + 1)} time in {window_days} days ({service}, {matched_on}): previously on {listed}"
+    ]
     detail = []
     if last.root_cause:
         detail.append(f"root cause {_excerpt(last.root_cause, 160)}")

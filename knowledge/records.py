@@ -191,7 +191,9 @@ def past_incident_from_record(
         ttm = round((mitigated_at - started_at).total_seconds() / 60.0, 1)
 
     if follow_ups is None:
-        parsed_follow_ups = parse_follow_ups(record.get("follow_ups"), origin=f"incident record {incident_id}: follow_ups")
+        parsed_follow_ups = parse_follow_ups(
+            record.get("follow_ups"), origin=f"incident record {incident_id}: follow_ups"
+        )
     else:
         parsed_follow_ups = [
             f if isinstance(f, FollowUp) else parse_follow_ups([f], origin="follow_ups")[0] for f in follow_ups
@@ -203,7 +205,9 @@ def past_incident_from_record(
         if isinstance(e, Mapping) and _text(e.get("observation"))
     ][:_MAX_EVIDENCE_LINES]
     ruled_out = [
-        f"{_text(r.get('what'))}: {_text(r.get('why'))}" for r in _list(diagnosis, "ruled_out") if isinstance(r, Mapping)
+        f"{_text(r.get('what'))}: {_text(r.get('why'))}"
+        for r in _list(diagnosis, "ruled_out")
+        if isinstance(r, Mapping)
     ]
     links = _links(record, alert, diagnosis)
     confidence = diagnosis.get("confidence")
@@ -222,7 +226,9 @@ def past_incident_from_record(
         root_cause=_text(diagnosis.get("root_cause")) or None,
         category=_text(diagnosis.get("category")) or None,
         entity=_text(diagnosis.get("entity")) or None,
-        confidence=float(confidence) if isinstance(confidence, int | float) and not isinstance(confidence, bool) else None,
+        confidence=float(confidence)
+        if isinstance(confidence, int | float) and not isinstance(confidence, bool)
+        else None,
         inconclusive=bool(diagnosis.get("inconclusive", False)),
         fix=fix,
         rejected_actions=[_text(a.get("title")) for a in remediations if a.get("status") == "rejected"],
@@ -252,7 +258,10 @@ def render_markdown(incident: PastIncident) -> str:
         lines += ["## Summary", "", incident.summary, ""]
     lines += ["## Root cause", ""]
     if incident.root_cause:
-        detail = [f"category {incident.category}" if incident.category else "", f"entity {incident.entity}" if incident.entity else ""]
+        detail = [
+            f"category {incident.category}" if incident.category else "",
+            f"entity {incident.entity}" if incident.entity else "",
+        ]
         if incident.confidence is not None:
             detail.append(f"confidence {incident.confidence:.0%}")
         described = ", ".join(d for d in detail if d)
@@ -395,9 +404,7 @@ def _moment(value: Any, field: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _fixing_action(
-    remediations: list[Mapping[str, Any]], *, verification_ok: bool, resolved: bool
-) -> FixAction | None:
+def _fixing_action(remediations: list[Mapping[str, Any]], *, verification_ok: bool, resolved: bool) -> FixAction | None:
     """The verified remediation; else the last executed one when the incident ended well."""
     chosen = next((a for a in reversed(remediations) if a.get("status") == "verified"), None)
     if chosen is None and (verification_ok or resolved):
@@ -434,7 +441,9 @@ def _mitigated_at(
     executed = [
         _moment(entry.get("at"), f"incident record {record.get('id')}: timeline[].at")
         for entry in timeline
-        if isinstance(entry, Mapping) and entry.get("actor") == "execution" and entry.get("kind") == "executed"
+        if isinstance(entry, Mapping)
+        and entry.get("actor") == "execution"
+        and entry.get("kind") == "executed"
         and (fix is None or fix.title in _text(entry.get("text")))
     ]
     moments = [m for m in executed if m is not None]

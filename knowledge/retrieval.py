@@ -50,9 +50,7 @@ class Hit(BaseModel):
     text: str
     score: float = Field(description="Fused score in [0, 1]; 1 means first in both rankings.")
     vector_score: float = Field(description="Cosine similarity of query and chunk, in [-1, 1].")
-    lexical_score: float = Field(
-        description="BM25 score of the chunk for the query (0 when no term matches)."
-    )
+    lexical_score: float = Field(description="BM25 score of the chunk for the query (0 when no term matches).")
     date: str | None = None
     source_path: str = ""
     tags: list[str] = Field(default_factory=list)
@@ -276,9 +274,7 @@ class KnowledgeRetriever:
             i = position.get(chunk_id)
             return vector_sim.get(chunk_id, vector_floor) + (float(lexical[i]) / top_lexical if i is not None else 0.0)
 
-        ranked = sorted(
-            fused.items(), key=lambda item: (-round(item[1], 12), -raw_evidence(item[0]), item[0])
-        )
+        ranked = sorted(fused.items(), key=lambda item: (-round(item[1], 12), -raw_evidence(item[0]), item[0]))
         chosen: list[tuple[str, float]] = []
         per_doc: dict[str, int] = {}
         for chunk_id, fused_score in ranked:
@@ -324,9 +320,7 @@ class KnowledgeRetriever:
     ) -> dict[str, float]:
         """The ``n`` chunks nearest to the query among those allowed, with their cosine similarity, best first."""
         if not filtered:
-            matches = self.store.query(
-                query_vector.tolist(), n_results=min(n, len(index.ids)), include_payload=False
-            )
+            matches = self.store.query(query_vector.tolist(), n_results=min(n, len(index.ids)), include_payload=False)
             return {m.id: 1.0 - m.distance for m in matches}
         allowed_ids = [index.ids[i] for i in np.flatnonzero(allowed)]
         if not allowed_ids:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
+
 class ChromaSettings(BaseModel):
     """Where the knowledge lives. Embedded mode needs only ``path``; server mode ``host`` and ``port``."""
 
@@ -53,9 +54,7 @@ class EmbedderSettings(BaseModel):
     dimension: int | None = Field(
         default=None, description="Vector length; hashing defaults to 2048, openai-compatible requires it."
     )
-    base_url: str | None = Field(
-        default=None, description="For openai-compatible, e.g. https://api.openai.com/v1"
-    )
+    base_url: str | None = Field(default=None, description="For openai-compatible, e.g. https://api.openai.com/v1")
     model: str | None = Field(default=None, description="For openai-compatible, e.g. text-embedding-3-small")
     api_key_env: str | None = Field(
         default="OPENAI_API_KEY", description="Environment variable holding the API key; null for none."

@@ -65,8 +65,6 @@ class EmbedderMismatchError(KnowledgeStoreError):
     """The collection holds vectors from another embedder; querying it with this one would be wrong."""
 
 
-
-
 @dataclass(frozen=True)
 class StoredChunk:
     """One record as read back from the collection."""
@@ -288,8 +286,7 @@ class KnowledgeStore:
         if embeddings is None:
             return {}
         return {
-            chunk_id: [float(x) for x in vector]
-            for chunk_id, vector in zip(result["ids"], embeddings, strict=True)
+            chunk_id: [float(x) for x in vector] for chunk_id, vector in zip(result["ids"], embeddings, strict=True)
         }
 
     def query(
@@ -327,9 +324,7 @@ class KnowledgeStore:
         documents: Sequence[str | None] = raw_documents[0] if raw_documents else [None] * len(found)
         metadatas: Sequence[Any] = raw_metadatas[0] if raw_metadatas else [None] * len(found)
         return [
-            VectorMatch(
-                id=i, distance=float(d), text=t or "", metadata=cast(Mapping[str, MetadataValue], m or {})
-            )
+            VectorMatch(id=i, distance=float(d), text=t or "", metadata=cast(Mapping[str, MetadataValue], m or {}))
             for i, d, t, m in zip(found, distances, documents, metadatas, strict=True)
         ]
 
@@ -358,9 +353,7 @@ class KnowledgeStore:
             chunks_by_service=dict(sorted(chunks_by_service.items())),
         )
 
-    def _scan(
-        self, *, include_documents: bool, where: Mapping[str, Any] | None = None
-    ) -> Iterator[StoredChunk]:
+    def _scan(self, *, include_documents: bool, where: Mapping[str, Any] | None = None) -> Iterator[StoredChunk]:
         include: list[Any] = ["metadatas", "documents"] if include_documents else ["metadatas"]
         offset = 0
         while True:

@@ -35,7 +35,10 @@ async def test_the_model_client_refuses_to_send_without_a_mock() -> None:
 @pytest.mark.model_mocked
 async def test_a_mocked_model_endpoint_is_allowed() -> None:
     reply = {
-        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }

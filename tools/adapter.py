@@ -191,4 +191,3 @@ def _input_model_of(fn: Callable[..., Any]) -> type[BaseModel]:
             f"{fn.__qualname__}: the argument {params[0].name!r} must be annotated with a pydantic model"
         )
     return model
-

@@ -149,7 +149,12 @@ class ArgoCDAdapter(Adapter):
             status="ok" if history else "no_data",
             query=f"GET {path}",
             params=params,
-            data={"name": data["name"], "current_revision": current, "auto_sync": data["auto_sync"], "history": history},
+            data={
+                "name": data["name"],
+                "current_revision": current,
+                "auto_sync": data["auto_sync"],
+                "history": history,
+            },
             summary=(
                 f"{len(history)} deployments of {data['name']}; newest: id {history[0]['id']} revision "
                 f"{_short(history[0]['revision'])} at {history[0]['deployed_at']}"
@@ -232,9 +237,7 @@ class ArgoCDAdapter(Adapter):
     async def _send(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> tuple[httpx.Response, dict[str, Any]]:
-        response = await self.http.request(
-            method, path, params=params, json=json, describe_error=describe_argocd_error
-        )
+        response = await self.http.request(method, path, params=params, json=json, describe_error=describe_argocd_error)
         return response, expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
 
 

@@ -67,8 +67,10 @@ async def check_adapter(adapter: Adapter) -> CheckResult:
 def fix_for(adapter: Adapter, error: UpstreamError) -> str:
     """How to fix a failed check, from the upstream status (or the lack of one)."""
     name, settings = adapter.instance, adapter.settings
-    where = f"tools.{name}.base_url_env ({settings.base_url_env})" if settings.base_url_env else (
-        f"tools.{name}.base_url ({settings.base_url})"
+    where = (
+        f"tools.{name}.base_url_env ({settings.base_url_env})"
+        if settings.base_url_env
+        else (f"tools.{name}.base_url ({settings.base_url})")
     )
     status = error.status_code
     if status is None:

@@ -155,7 +155,9 @@ class ElasticsearchAdapter(Adapter):
             raise malformed(self.http, response, path, f"a hit has an unexpected shape ({exc!r})") from None
         total, relation = _total(hits_obj.get("total"), len(hits))
         shards = as_dict(answer.get("_shards"))
-        notes = _shard_notes(shards) + (["the search timed out: hits are partial"] if answer.get("timed_out") is True else [])
+        notes = _shard_notes(shards) + (
+            ["the search timed out: hits are partial"] if answer.get("timed_out") is True else []
+        )
         where = f"{index}{' matching ' + repr(args.query) if args.query else ''}{_filters_text(args.filters)}"
         span = f"between {rfc3339(args.start)} and {rfc3339(args.end)}"
         if hits:
@@ -199,9 +201,7 @@ class ElasticsearchAdapter(Adapter):
         if not index:
             return version
         path = f"/{index}/_search"
-        response = await self.http.request(
-            "POST", path, json={"size": 0}, describe_error=describe_elasticsearch_error
-        )
+        response = await self.http.request("POST", path, json={"size": 0}, describe_error=describe_elasticsearch_error)
         answer = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
         total, relation = _total(as_dict(answer.get("hits")).get("total"), 0)
         readable = f"{index} readable ({total}{'+' if relation == 'gte' else ''} documents)"
@@ -287,7 +287,9 @@ def _shard_notes(shards: dict[str, Any]) -> list[str]:
         opt_str(as_dict(as_dict(f).get("reason")).get("reason")) or "unknown reason"
         for f in as_list(shards.get("failures"))
     }
-    return [f"{failed} of {total} shards failed ({'; '.join(sorted(reasons)) or 'no reason given'}): hits are incomplete"]
+    return [
+        f"{failed} of {total} shards failed ({'; '.join(sorted(reasons)) or 'no reason given'}): hits are incomplete"
+    ]
 
 
 def _filters_text(filters: dict[str, FilterValue]) -> str:

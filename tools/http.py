@@ -59,7 +59,9 @@ def resolve_secret(env_name: str | None, *, field: str, instance: str) -> str | 
     return value
 
 
-def auth_headers(settings: AdapterSettings, *, instance: str, scheme: str = "Bearer") -> tuple[dict[str, str], list[str]]:
+def auth_headers(
+    settings: AdapterSettings, *, instance: str, scheme: str = "Bearer"
+) -> tuple[dict[str, str], list[str]]:
     """Build the Authorization header from the settings' environment variables.
 
     Returns the headers and the secret values to redact. ``scheme`` is the token prefix the
@@ -124,9 +126,7 @@ class HttpCaller:
         """
         accepted = set(accept_statuses)
         # Errors echo the parameters; a secret can ride in one (a webhook's signature), so redact them.
-        shown_params = {
-            k: self.redact(v) if isinstance(v, str) else v for k, v in _params_dict(params).items()
-        }
+        shown_params = {k: self.redact(v) if isinstance(v, str) else v for k, v in _params_dict(params).items()}
         attempt = 0
         while True:
             attempt += 1

@@ -206,7 +206,11 @@ class HttpActionAdapter(Adapter):
             tool=self.tool_id(name),
             status=status,
             query=f"{action.method} {path}",
-            params={"arguments": values, **({"query": query} if query else {}), **({"body": body} if body is not None else {})},
+            params={
+                "arguments": values,
+                **({"query": query} if query else {}),
+                **({"body": body} if body is not None else {}),
+            },
             data=data,
             summary=f"{name}: {action.method} {path} answered HTTP {response.status_code}{_highlights(data)}",
         )
@@ -299,5 +303,7 @@ def _highlights(data: Any) -> str:
     """Up to three scalar fields of a JSON object answer (an execution id, a status, a link)."""
     if not isinstance(data, dict):
         return ""
-    scalars = [(k, v) for k, v in data.items() if isinstance(v, str | int | float | bool) and not isinstance(v, bool)][:3]
+    scalars = [(k, v) for k, v in data.items() if isinstance(v, str | int | float | bool) and not isinstance(v, bool)][
+        :3
+    ]
     return (": " + ", ".join(f"{k}={clip(str(v), 80)}" for k, v in scalars)) if scalars else ""

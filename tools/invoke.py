@@ -57,8 +57,10 @@ async def invoke_call(
         known = ", ".join(sorted(adapter.calls)) or "none"
         return _error(tool_id, "input", f"unknown call {call!r} on {adapter.kind}; available: {known}", args)
     try:
-        model = args if isinstance(args, spec.input_model) else spec.input_model.model_validate(
-            args.model_dump() if isinstance(args, BaseModel) else args
+        model = (
+            args
+            if isinstance(args, spec.input_model)
+            else spec.input_model.model_validate(args.model_dump() if isinstance(args, BaseModel) else args)
         )
     except ValidationError as exc:
         return _error(tool_id, "input", f"invalid arguments for {tool_id}: {describe_validation_error(exc)}", args)
@@ -174,12 +176,18 @@ def _error(tool_id: str, kind: str, message: str, args: BaseModel | dict[str, An
 def _upstream_error(tool_id: str, kind: str, exc: UpstreamError, model: BaseModel) -> ToolResult:
     params = model.model_dump(mode="json")
     request = f"{exc.method} {exc.path}".strip()
-    query = str(params["query"]) if isinstance(params.get("query"), str) else request or f"{tool_id}({_compact(params)})"
+    query = (
+        str(params["query"]) if isinstance(params.get("query"), str) else request or f"{tool_id}({_compact(params)})"
+    )
     return ToolResult(
         tool=tool_id,
         status="error",
         query=query,
-        params={**params, **({"request": request} if request else {}), **({"request_params": exc.params} if exc.params else {})},
+        params={
+            **params,
+            **({"request": request} if request else {}),
+            **({"request_params": exc.params} if exc.params else {}),
+        },
         summary=str(exc),
         error=ToolErrorInfo(
             kind=kind,  # type: ignore[arg-type]  # "timeout" or "upstream"

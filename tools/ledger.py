@@ -173,9 +173,7 @@ class ActionLedger:
 
     # -- executions ----------------------------------------------------------------------------
 
-    def claim(
-        self, *, incident_id: str, action_id: str, tool: str, args_hash: str, tier: ApprovalTier
-    ) -> Claim:
+    def claim(self, *, incident_id: str, action_id: str, tool: str, args_hash: str, tier: ApprovalTier) -> Claim:
         """Claim the single execution of an action and mint its grant.
 
         ``tier`` comes from the approval policy. ``auto`` records a decision by ``policy:auto``;

@@ -117,7 +117,9 @@ class ListOncallsInput(BaseModel):
     escalation_policy_ids: list[str] = Field(
         default_factory=list, max_length=50, description="Only on-calls of these escalation policies."
     )
-    schedule_ids: list[str] = Field(default_factory=list, max_length=50, description="Only on-calls of these schedules.")
+    schedule_ids: list[str] = Field(
+        default_factory=list, max_length=50, description="Only on-calls of these schedules."
+    )
     user_ids: list[str] = Field(default_factory=list, max_length=50, description="Only these users' on-calls.")
     since: UtcDatetime | None = Field(default=None, description="Start of the time range (UTC); default now.")
     until: UtcDatetime | None = Field(default=None, description="End of the time range (UTC); default now.")
@@ -144,7 +146,9 @@ class PagerDutyAdapter(Adapter):
     auth_scheme: ClassVar[str] = "Token token="
     settings: PagerDutySettings
 
-    @tool_call(description="List PagerDuty incidents, newest first: by status (default open), service and creation time.")
+    @tool_call(
+        description="List PagerDuty incidents, newest first: by status (default open), service and creation time."
+    )
     async def list_incidents(self, args: ListIncidentsInput) -> ToolResult:
         params: list[tuple[str, Any]] = [("statuses[]", s) for s in args.statuses]
         params += [("service_ids[]", s) for s in args.service_ids]
@@ -205,7 +209,9 @@ class PagerDutyAdapter(Adapter):
     async def list_notes(self, args: IncidentRef) -> ToolResult:
         path = f"/incidents/{args.incident_id}/notes"
         response, body = await self._send("GET", path)
-        notes = [_note(n) for n in expect_list(self.http, response, path, body.get("notes"), "notes") if isinstance(n, dict)]
+        notes = [
+            _note(n) for n in expect_list(self.http, response, path, body.get("notes"), "notes") if isinstance(n, dict)
+        ]
         return ToolResult(
             tool=self.tool_id("list_notes"),
             status="ok" if notes else "no_data",
@@ -217,7 +223,10 @@ class PagerDutyAdapter(Adapter):
             else f"no notes on {args.incident_id}",
         )
 
-    @tool_call(description="Add a note to a PagerDuty incident's timeline (as the configured from_email user).", safety=NOTE_SAFETY)
+    @tool_call(
+        description="Add a note to a PagerDuty incident's timeline (as the configured from_email user).",
+        safety=NOTE_SAFETY,
+    )
     async def add_note(self, args: AddNoteInput) -> ToolResult:
         if not self.settings.from_email:
             raise ToolInputError(
@@ -252,7 +261,11 @@ class PagerDutyAdapter(Adapter):
         params += [("earliest", "true"), ("limit", 100)]
         path = "/oncalls"
         response, body = await self._send("GET", path, params=params)
-        oncalls = [_oncall(o) for o in expect_list(self.http, response, path, body.get("oncalls"), "oncalls") if isinstance(o, dict)]
+        oncalls = [
+            _oncall(o)
+            for o in expect_list(self.http, response, path, body.get("oncalls"), "oncalls")
+            if isinstance(o, dict)
+        ]
         oncalls.sort(key=lambda o: (o["escalation_policy"] or "", o["level"] or 0))
         return ToolResult(
             tool=self.tool_id("list_oncalls"),
@@ -275,7 +288,11 @@ class PagerDutyAdapter(Adapter):
         """``GET /abilities``: any valid key may read it, an invalid one is a 401."""
         response, body = await self._send("GET", "/abilities")
         abilities = expect_list(self.http, response, "/abilities", body.get("abilities"), "abilities")
-        writes = f"; notes written as {self.settings.from_email}" if self.settings.from_email else "; no from_email: add_note is unavailable"
+        writes = (
+            f"; notes written as {self.settings.from_email}"
+            if self.settings.from_email
+            else "; no from_email: add_note is unavailable"
+        )
         return f"PagerDuty account with {len(abilities)} abilities{writes}"
 
     async def _send(

@@ -123,8 +123,7 @@ class PagerDutyEventsAdapter(Adapter):
         http.redact.add(key)
 
     @tool_call(
-        description="Page through PagerDuty: open (or update) the alert with this dedup_key on the configured "
-        "service.",
+        description="Page through PagerDuty: open (or update) the alert with this dedup_key on the configured service.",
         safety=TRIGGER_SAFETY,
     )
     async def trigger_event(self, args: TriggerInput) -> ToolResult:
@@ -136,21 +135,34 @@ class PagerDutyEventsAdapter(Adapter):
                 payload[key] = value
         if args.custom_details:
             payload["custom_details"] = args.custom_details
-        event: dict[str, Any] = {"event_action": "trigger", "dedup_key": args.dedup_key, "payload": payload,
-                                 "client": self.settings.client}
+        event: dict[str, Any] = {
+            "event_action": "trigger",
+            "dedup_key": args.dedup_key,
+            "payload": payload,
+            "client": self.settings.client,
+        }
         if args.client_url:
             event["client_url"] = args.client_url
         if args.links:
             event["links"] = [link.model_dump() for link in args.links]
         return await self._send("trigger_event", event, f"triggered {args.severity} alert {clip(args.summary, 100)!r}")
 
-    @tool_call(description="Acknowledge the PagerDuty alert with this dedup_key (stops its escalation).", safety=ACKNOWLEDGE_SAFETY)
+    @tool_call(
+        description="Acknowledge the PagerDuty alert with this dedup_key (stops its escalation).",
+        safety=ACKNOWLEDGE_SAFETY,
+    )
     async def acknowledge_event(self, args: DedupKeyField) -> ToolResult:
-        return await self._send("acknowledge_event", {"event_action": "acknowledge", "dedup_key": args.dedup_key}, "acknowledged alert")
+        return await self._send(
+            "acknowledge_event", {"event_action": "acknowledge", "dedup_key": args.dedup_key}, "acknowledged alert"
+        )
 
-    @tool_call(description="Resolve the PagerDuty alert with this dedup_key (stops paging for it).", safety=RESOLVE_SAFETY)
+    @tool_call(
+        description="Resolve the PagerDuty alert with this dedup_key (stops paging for it).", safety=RESOLVE_SAFETY
+    )
     async def resolve_event(self, args: DedupKeyField) -> ToolResult:
-        return await self._send("resolve_event", {"event_action": "resolve", "dedup_key": args.dedup_key}, "resolved alert")
+        return await self._send(
+            "resolve_event", {"event_action": "resolve", "dedup_key": args.dedup_key}, "resolved alert"
+        )
 
     async def check(self) -> str:
         raise CheckSkipped(
@@ -163,7 +175,9 @@ class PagerDutyEventsAdapter(Adapter):
         response = await self.http.request(
             "POST", ENQUEUE_PATH, json={"routing_key": self._routing_key, **event}, describe_error=describe_events_error
         )
-        answer = expect_dict(self.http, response, ENQUEUE_PATH, decode_json(self.http, response, ENQUEUE_PATH), "the body")
+        answer = expect_dict(
+            self.http, response, ENQUEUE_PATH, decode_json(self.http, response, ENQUEUE_PATH), "the body"
+        )
         if answer.get("status") != "success":
             raise malformed(self.http, response, ENQUEUE_PATH, 'the answer has no "status": "success"')
         dedup_key = opt_str(answer.get("dedup_key")) or event["dedup_key"]
@@ -172,7 +186,11 @@ class PagerDutyEventsAdapter(Adapter):
             status="ok",
             query=f"POST {ENQUEUE_PATH}",
             params=event,
-            data={"dedup_key": dedup_key, "event_action": event["event_action"], "message": opt_str(answer.get("message"))},
+            data={
+                "dedup_key": dedup_key,
+                "event_action": event["event_action"],
+                "message": opt_str(answer.get("message")),
+            },
             summary=f"{what} {dedup_key!r} ({opt_str(answer.get('message')) or 'accepted'})",
         )
 

@@ -68,11 +68,7 @@ class Series(BaseModel):
 
     def points(self) -> list[tuple[datetime, float]]:
         """The numeric samples in time order, without NaN steps (a ratio over no traffic is no data)."""
-        return [
-            (at, value)
-            for at, value in self.values or []
-            if isinstance(value, float) and not math.isnan(value)
-        ]
+        return [(at, value) for at, value in self.values or [] if isinstance(value, float) and not math.isnan(value)]
 
 
 class QueryResult(BaseModel):
@@ -250,16 +246,13 @@ class PrometheusAdapter(Adapter):
             window=TimeWindow(start=args.start, end=args.end),
             data={"series": found, "count": len(found)},
             summary=(
-                f"{len(found)} series match {selectors}"
-                + (f", e.g. {_labels_text(found[0])}" if found else "")
+                f"{len(found)} series match {selectors}" + (f", e.g. {_labels_text(found[0])}" if found else "")
                 if found
                 else f"no series match {selectors}"
             ),
         )
 
-    @tool_call(
-        description="List the values a label takes (e.g. every service or job), optionally for selectors."
-    )
+    @tool_call(description="List the values a label takes (e.g. every service or job), optionally for selectors.")
     async def label_values(self, args: LabelValuesQuery) -> ToolResult:
         params: list[tuple[str, str]] = [("match[]", m) for m in args.match]
         if args.start is not None:
@@ -268,18 +261,12 @@ class PrometheusAdapter(Adapter):
             params.append(("end", unix_seconds(args.end)))
         path = f"/api/v1/label/{args.label}/values"
         # Label values is GET-only in the Prometheus API; selectors are short in practice.
-        response = await self.http.request(
-            "GET", path, params=params, describe_error=describe_prometheus_error
-        )
+        response = await self.http.request("GET", path, params=params, describe_error=describe_prometheus_error)
         body = _envelope(self.http, response, path)
         values = expect_list(self.http, response, path, body.get("data"), "data")
         if not all(isinstance(v, str) for v in values):
             raise malformed(self.http, response, path, "data is not a list of strings")
-        window = (
-            TimeWindow(start=args.start, end=args.end)
-            if args.start is not None and args.end is not None
-            else None
-        )
+        window = TimeWindow(start=args.start, end=args.end) if args.start is not None and args.end is not None else None
         preview = ", ".join(values[:10]) + (", ..." if len(values) > 10 else "")
         return ToolResult(
             tool=self.tool_id("label_values"),
@@ -288,9 +275,7 @@ class PrometheusAdapter(Adapter):
             params=_shown_params(params),
             window=window,
             data={"label": args.label, "values": values, "count": len(values)},
-            summary=f"{len(values)} values of {args.label}: {preview}"
-            if values
-            else f"no values of {args.label}",
+            summary=f"{len(values)} values of {args.label}: {preview}" if values else f"no values of {args.label}",
         )
 
     async def check(self) -> str:
@@ -320,9 +305,7 @@ class PrometheusAdapter(Adapter):
                 describe_error=describe_prometheus_error,
             )
         else:
-            response = await self.http.request(
-                "GET", path, params=params, describe_error=describe_prometheus_error
-            )
+            response = await self.http.request("GET", path, params=params, describe_error=describe_prometheus_error)
         return _Answer(response, path, _envelope(self.http, response, path))
 
 
@@ -367,12 +350,8 @@ def _parse_query_data(http: HttpCaller, answer: _Answer) -> tuple[ResultType, li
         if result_type == "string":
             return "string", [Series(metric={}, values=[(from_unix_seconds(float(result[0])), str(result[1]))])]
     except (KeyError, IndexError, TypeError, ValueError) as exc:  # ValueError includes pydantic's ValidationError
-        raise malformed(
-            http, response, path, f"a {result_type} result has an unexpected shape ({exc})"
-        ) from None
-    raise malformed(
-        http, response, path, f"data.resultType {result_type!r} is not vector, matrix, scalar or string"
-    )
+        raise malformed(http, response, path, f"a {result_type} result has an unexpected shape ({exc})") from None
+    raise malformed(http, response, path, f"data.resultType {result_type!r} is not vector, matrix, scalar or string")
 
 
 def _series(item: dict[str, Any], result_type: str) -> Series:
@@ -455,9 +434,7 @@ def _sort_key(value: Any) -> float:
 
 def _summarize_series(result_type: str, series: list[Series]) -> str:
     ranked = sorted(series, key=lambda e: _sort_key(_latest(e)))
-    shown = "; ".join(
-        f"{_labels_text(e.metric)} = {format_value(_latest(e))}" for e in ranked[:SUMMARY_SERIES]
-    )
+    shown = "; ".join(f"{_labels_text(e.metric)} = {format_value(_latest(e))}" for e in ranked[:SUMMARY_SERIES])
     samples = sum(len(e.values or []) for e in series)
     count = f"{len(series)} series" + (f", {samples} samples" if result_type == "matrix" else "")
     lead = "highest latest" if len(series) > 1 else "latest"

@@ -82,7 +82,9 @@ def load_kind(target: str) -> type[Adapter]:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     cls = getattr(module, attr)
-    return cls  # type: ignore[no-any-return]
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise AdapterDefinitionError(f"{target} is not an adapter class (a subclass of tools.base.Adapter)")
+    return cls
 
 
 def available_kinds(*, include_plugins: bool = True) -> dict[str, type[Adapter]]:
@@ -98,9 +100,7 @@ def available_kinds(*, include_plugins: bool = True) -> dict[str, type[Adapter]]
             try:
                 cls = ep.load()
             except ValidationError as exc:  # e.g. SafetyMetadata refused while the class was defined
-                raise AdapterDefinitionError(
-                    f"{origin} cannot be loaded: {describe_validation_error(exc)}"
-                ) from exc
+                raise AdapterDefinitionError(f"{origin} cannot be loaded: {describe_validation_error(exc)}") from exc
             except (ImportError, AttributeError, ValueError) as exc:
                 raise AdapterDefinitionError(f"{origin} cannot be loaded: {exc}") from exc
             validate_adapter_class(cls, origin=origin)
@@ -148,7 +148,9 @@ def parse_settings(name: str, adapter_cls: type[Adapter], raw: Mapping[str, Any]
         raise ValueError(f"tools.{name}: {describe_validation_error(exc)}") from exc
 
 
-def resolve_kind(name: str, raw: Mapping[str, Any], kinds: Mapping[str, type[Adapter]]) -> tuple[type[Adapter], dict[str, Any]]:
+def resolve_kind(
+    name: str, raw: Mapping[str, Any], kinds: Mapping[str, type[Adapter]]
+) -> tuple[type[Adapter], dict[str, Any]]:
     """The adapter class an instance's ``kind`` (default: its name) names, and the rest of its settings."""
     settings = dict(raw)
     kind = settings.pop("kind", None) or name
@@ -278,7 +280,9 @@ class ToolRegistry:
             raise KeyError(f"unknown tool instance {instance!r} in {tool_id!r}; configured: {', '.join(self.adapters)}")
         spec = adapter.calls.get(call)
         if spec is None:
-            raise KeyError(f"unknown call {call!r} on {instance} ({adapter.kind}); available: {', '.join(adapter.calls)}")
+            raise KeyError(
+                f"unknown call {call!r} on {instance} ({adapter.kind}); available: {', '.join(adapter.calls)}"
+            )
         return adapter, spec
 
     async def invoke(
@@ -296,7 +300,10 @@ class ToolRegistry:
 
             message = f"unknown tool {tool_id!r}; configured instances: {', '.join(self.adapters) or 'none'}"
             return ToolResult(
-                tool=tool_id, status="error", query=tool_id, summary=message,
+                tool=tool_id,
+                status="error",
+                query=tool_id,
+                summary=message,
                 error=ToolErrorInfo(kind="input", message=message),
             )
         return await adapter.invoke(call, args, grant=grant, budget=budget)

@@ -84,9 +84,7 @@ class PostMessageInput(BaseModel):
 class UpdateMessageInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(
-        pattern=CHANNEL_PATTERN, description="Channel id the message is in (from post_message)."
-    )
+    channel: str = Field(pattern=CHANNEL_PATTERN, description="Channel id the message is in (from post_message).")
     ts: str = Field(pattern=TS_PATTERN, description="The message's ts (from post_message).")
     text: str = Field(min_length=1, max_length=40_000, description="New message text.")
     blocks: list[dict[str, Any]] | None = BlocksField
@@ -120,9 +118,7 @@ class SlackAdapter(Adapter):
             summary=f"posted to {where}{answer['channel']} (ts {answer['ts']}): {clip(args.text, 100)!r}",
         )
 
-    @tool_call(
-        description="Replace the text (and blocks) of a message this app posted.", safety=UPDATE_SAFETY
-    )
+    @tool_call(description="Replace the text (and blocks) of a message this app posted.", safety=UPDATE_SAFETY)
     async def update_message(self, args: UpdateMessageInput) -> ToolResult:
         body: dict[str, Any] = {"channel": args.channel, "ts": args.ts, "text": args.text}
         if args.blocks is not None:
@@ -167,9 +163,7 @@ class SlackAdapter(Adapter):
             raise malformed(self.http, response, path, "the answer has no channel and ts")
         return answer
 
-    def _slack_error(
-        self, method: str, path: str, response: httpx.Response, answer: dict[str, Any]
-    ) -> UpstreamError:
+    def _slack_error(self, method: str, path: str, response: httpx.Response, answer: dict[str, Any]) -> UpstreamError:
         error = str(answer.get("error"))
         hint = HINTS.get(error, "")
         if error == "missing_scope" and answer.get("needed"):

@@ -32,9 +32,7 @@ from tools.wire import (
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
-ComponentStatus = Literal[
-    "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"
-]
+ComponentStatus = Literal["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
 Impact = Literal["none", "minor", "major", "critical"]
 
 COMMUNICATE_SAFETY = SafetyMetadata(
@@ -64,9 +62,7 @@ class CreateIncidentInput(BaseModel):
 
     name: str = Field(min_length=1, max_length=255, description="Incident title customers see.")
     status: IncidentStatus = Field(default="investigating", description="Incident status.")
-    body: str = Field(
-        min_length=1, description="The first update customers read; plain, factual, no internals."
-    )
+    body: str = Field(min_length=1, description="The first update customers read; plain, factual, no internals.")
     impact_override: Impact | None = Field(
         default=None,
         description="Impact shown (none, minor, major, critical); default is derived from components.",
@@ -87,9 +83,7 @@ class UpdateIncidentInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     incident_id: str = Field(pattern=ID_PATTERN, description="Id returned by create_incident.")
-    status: IncidentStatus | None = Field(
-        default=None, description="New status, e.g. identified or resolved."
-    )
+    status: IncidentStatus | None = Field(default=None, description="New status, e.g. identified or resolved.")
     body: str | None = Field(default=None, min_length=1, description="The update customers read.")
     components: dict[str, ComponentStatus] = ComponentsField
     deliver_notifications: bool = Field(default=True, description="Notify the page's subscribers.")

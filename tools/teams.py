@@ -86,7 +86,10 @@ class TeamsAdapter(Adapter):
         safety=POST_SAFETY,
     )
     async def post_card(self, args: PostCardInput) -> ToolResult:
-        body = {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": adaptive_card(args)}]}
+        body = {
+            "type": "message",
+            "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": adaptive_card(args)}],
+        }
         url = httpx.URL(self.settings.base_url)
         # The full webhook URL, sent absolute: the signature rides in the query parameters, which the HTTP
         # layer redacts from errors.
@@ -113,15 +116,26 @@ class TeamsAdapter(Adapter):
 def adaptive_card(args: PostCardInput) -> dict[str, Any]:
     """An Adaptive Card 1.4 for the input: heading, text, a FactSet, OpenUrl actions."""
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": args.title, "weight": "Bolder", "size": "Medium", "wrap": True,
-         **({"color": args.style} if args.style != "default" else {})}
+        {
+            "type": "TextBlock",
+            "text": args.title,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            **({"color": args.style} if args.style != "default" else {}),
+        }
     ]
     if args.text:
         body.append({"type": "TextBlock", "text": args.text, "wrap": True})
     if args.facts:
         body.append({"type": "FactSet", "facts": [fact.model_dump() for fact in args.facts]})
-    card: dict[str, Any] = {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION, "body": body,
-                            "msteams": {"width": "Full"}}
+    card: dict[str, Any] = {
+        "$schema": CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
     if args.links:
         card["actions"] = [{"type": "Action.OpenUrl", "title": link.title, "url": link.url} for link in args.links]
     return card

@@ -28,7 +28,6 @@ This module imports nothing else of ``tools``: the HTTP layer, the invoker, the 
 adapter class all build on it.
 """
 
-
 from __future__ import annotations
 
 import hashlib
@@ -151,9 +150,7 @@ class SafetyMetadata(BaseModel):
             if self.reversible and not self.undo:
                 missing.append("undo")
             if missing:
-                raise ValueError(
-                    f"a mutating call must declare {', '.join(missing)} in its safety metadata"
-                )
+                raise ValueError(f"a mutating call must declare {', '.join(missing)} in its safety metadata")
         return self
 
 
@@ -216,7 +213,12 @@ class ToolResult(BaseModel):
     ) -> ToolResult:
         """A result whose ``data`` is ``payload``'s JSON dump and whose typed payload is ``payload``."""
         result = cls(
-            tool=tool, status=status, query=query, params=params or {}, window=window, summary=summary,
+            tool=tool,
+            status=status,
+            query=query,
+            params=params or {},
+            window=window,
+            summary=summary,
             data=payload.model_dump(mode="json"),
         )
         result._payload = payload
@@ -314,5 +316,3 @@ class AdapterSettings(BaseModel):
         if bool(self.base_url) == bool(self.base_url_env):
             raise ValueError("give exactly one of base_url or base_url_env")
         return self
-
-

@@ -144,9 +144,7 @@ def decode_json(http: HttpCaller, response: httpx.Response, path: str) -> Any:
         raise malformed(http, response, path, "the body is not JSON") from None
 
 
-def expect_dict(
-    http: HttpCaller, response: httpx.Response, path: str, value: Any, what: str
-) -> dict[str, Any]:
+def expect_dict(http: HttpCaller, response: httpx.Response, path: str, value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise malformed(http, response, path, f"{what} is not a JSON object")
     return value

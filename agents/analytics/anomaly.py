@@ -95,9 +95,7 @@ class MetricDeviation(BaseModel):
     score: float = Field(description="|effect| / scale in the bad direction; 0 when it moved the good way.")
     scale: float
     scale_source: str = Field(description="normal-operation | baseline-window | sampling | floor")
-    peak_traffic: float | None = Field(
-        default=None, description="Requests of the component in the peak step."
-    )
+    peak_traffic: float | None = Field(default=None, description="Requests of the component in the peak step.")
     excess: float | None = Field(
         default=None,
         description="The move in the bad direction times the requests at the peak: extra latency summed over "
@@ -282,9 +280,7 @@ class _SeriesContext:
 STALE_NOISE_FACTOR = 6.0
 
 
-def _context(
-    kind: MetricKind, values: FloatArray, noise: SeriesNoise | None, reference: FloatArray
-) -> _SeriesContext:
+def _context(kind: MetricKind, values: FloatArray, noise: SeriesNoise | None, reference: FloatArray) -> _SeriesContext:
     """Transform parameters for one series, and whether its normal-operation noise still applies."""
     fraction = False
     if kind in ("availability", "error_rate"):
@@ -410,9 +406,7 @@ def detect_onset(
     reference = values[before]
     context = _context(resolved_kind, values, noise, reference)
     transformed = transform(resolved_kind, values, offset=context.offset, fraction=context.fraction)
-    reference_level = (
-        float(np.nanmedian(transformed[before])) if np.isfinite(transformed[before]).any() else math.nan
-    )
+    reference_level = float(np.nanmedian(transformed[before])) if np.isfinite(transformed[before]).any() else math.nan
     if not math.isfinite(reference_level):
         return None
     count_values = as_float_array(counts) if counts is not None else None
@@ -588,9 +582,7 @@ def _deviation(
     )
 
 
-_NOT_A_MEAN = re.compile(
-    r"(^|[^a-z])(p\d{1,3}|q\d{1,3}|quantile|percentile|median|max|min)([^a-z]|$)", re.IGNORECASE
-)
+_NOT_A_MEAN = re.compile(r"(^|[^a-z])(p\d{1,3}|q\d{1,3}|quantile|percentile|median|max|min)([^a-z]|$)", re.IGNORECASE)
 
 
 def is_mean_metric(metric: str) -> bool:
@@ -615,9 +607,7 @@ def _excess(
     return None
 
 
-def _component_score(
-    component: str, deviations: list[MetricDeviation], stat_agreement: float
-) -> ComponentScore:
+def _component_score(component: str, deviations: list[MetricDeviation], stat_agreement: float) -> ComponentScore:
     ordered = sorted(deviations, key=lambda d: (-d.score, d.metric))
     kind_scores: dict[str, float] = {}
     for kind in sorted({d.kind for d in ordered}):
@@ -684,9 +674,7 @@ def rank_root_causes(
         for component, score in by_component.items()
         if component not in closure and score.kind_score(kinds) >= config.anomaly_threshold
     )
-    support_paths = widest_paths(
-        nodes, target, lambda node: min(anomaly(node) / config.support_threshold, 1.0)
-    )
+    support_paths = widest_paths(nodes, target, lambda node: min(anomaly(node) / config.support_threshold, 1.0))
     target_score = by_component.get(target)
     target_top = target_score.top_deviation(kinds) if target_score is not None else None
     target_excess = (
@@ -704,9 +692,7 @@ def rank_root_causes(
             support, path = 1.0, ((target,) if component == target else (target, component))
         path_factor = config.min_path_factor + (1.0 - config.min_path_factor) * support
         coverage_factor = (
-            1.0
-            if coverage is None
-            else config.min_coverage_factor + (1.0 - config.min_coverage_factor) * coverage
+            1.0 if coverage is None else config.min_coverage_factor + (1.0 - config.min_coverage_factor) * coverage
         )
         score = own * (1.0 - config.explanation_weight * share) * path_factor * coverage_factor
         top = by_component[component].top_deviation(kinds) if component in by_component else None
@@ -717,9 +703,7 @@ def rank_root_causes(
             (
                 f"path {' -> '.join(path)}: weakest intermediate at {support:.0%} of the support threshold"
                 if len(path) > 2
-                else (
-                    "is the alerting component" if component == target else "direct dependency of the target"
-                )
+                else ("is the alerting component" if component == target else "direct dependency of the target")
             ),
         ]
         candidates.append(
@@ -819,9 +803,7 @@ def _explanation(
         explainers.append((share, dependency, detail))
         best_share = max(best_share, share)
     explainers.sort(key=lambda item: (-item[0], item[1]))
-    reasons = [
-        f"explained {share:.0%} by dependency {name}: {detail}" for share, name, detail in explainers[:3]
-    ]
+    reasons = [f"explained {share:.0%} by dependency {name}: {detail}" for share, name, detail in explainers[:3]]
     if not explainers:
         reasons = ["no anomalous dependency explains it"]
     return best_share, [name for _, name, _ in explainers], reasons
@@ -880,9 +862,7 @@ def _weak_evidence(leads: Sequence[RootCauseCandidate]) -> list[str]:
         for lead in leads
         if lead.anomaly > 0
     ]
-    return evidence or [
-        "no component moved: check that the alerting SLI really breached (is the alert stale?)"
-    ]
+    return evidence or ["no component moved: check that the alerting SLI really breached (is the alert stale?)"]
 
 
 def _separating_evidence(
@@ -983,15 +963,11 @@ def analyze_incident(
     )
     last_index = max(onset.index if onset is not None else search_index, search_index) + incident_steps - 1
     last_index = min(last_index, epochs.size - 1)
-    baseline_window = TimeWindow(
-        start=_as_datetime(float(epochs[0])), end=_as_datetime(float(epochs[search_index]))
-    )
+    baseline_window = TimeWindow(start=_as_datetime(float(epochs[0])), end=_as_datetime(float(epochs[search_index])))
     incident_window = TimeWindow(
         start=_as_datetime(float(epochs[search_index])), end=_as_datetime(float(epochs[last_index]) + step)
     )
-    scores = score_components(
-        metrics, times, baseline_window, incident_window, noise=noise_model, kinds=kinds
-    )
+    scores = score_components(metrics, times, baseline_window, incident_window, noise=noise_model, kinds=kinds)
     focus = list(focus_kinds) if focus_kinds else focus_for(kind)
     ranking = rank_root_causes(scores, graph, target, focus_kinds=focus, config=config)
     if onset is None:
@@ -1005,8 +981,7 @@ def analyze_incident(
                     "nothing to explain; " + ranking.reason
                 ),
                 "separating_evidence": [
-                    f"confirm the alert: {target}.{target_metric} at finer resolution around "
-                    f"{alert_time.isoformat()}",
+                    f"confirm the alert: {target}.{target_metric} at finer resolution around {alert_time.isoformat()}",
                     *ranking.separating_evidence,
                 ],
             }

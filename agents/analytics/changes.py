@@ -69,12 +69,8 @@ class RankedChange(BaseModel):
     topology: float
     text_link: float
     minutes_before_onset: float
-    hops: int | None = Field(
-        description="Hops between the changed and the affected component; None if global."
-    )
-    shared_tokens: list[str] = Field(
-        description="Tokens found both in error lines and in the change, strongest first."
-    )
+    hops: int | None = Field(description="Hops between the changed and the affected component; None if global.")
+    shared_tokens: list[str] = Field(description="Tokens found both in error lines and in the change, strongest first.")
     reasons: list[str]
 
 
@@ -123,9 +119,7 @@ def rank_changes(
             hops = found
             topology = 1.0 / (1.0 + hops)
             where = (
-                "the affected component itself"
-                if hops == 0
-                else f"{hops} hop{'s' if hops > 1 else ''} from {affected}"
+                "the affected component itself" if hops == 0 else f"{hops} hop{'s' if hops > 1 else ''} from {affected}"
             )
         minutes = max(before.total_seconds(), 0.0) / 60.0
         proximity = 0.5 ** (max(before.total_seconds(), 0.0) / half_life.total_seconds())

@@ -91,11 +91,7 @@ def widest_paths(
             through = rating if node == source else min(rating, capacity(node))
             candidate = (through, path + (callee,))
             known = best.get(callee)
-            if (
-                known is None
-                or through > known[0]
-                or (through == known[0] and len(candidate[1]) < len(known[1]))
-            ):
+            if known is None or through > known[0] or (through == known[0] and len(candidate[1]) < len(known[1])):
                 best[callee] = candidate
                 heapq.heappush(heap, (-through, hops + 1, callee, candidate[1]))
     return best

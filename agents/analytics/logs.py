@@ -58,16 +58,12 @@ class LogPattern(BaseModel):
     count_after: int
     first_seen: datetime
     last_seen: datetime
-    example: str = Field(
-        description="The first line of this template after the onset (or the first line seen)."
-    )
+    example: str = Field(description="The first line of this template after the onset (or the first line seen).")
     is_new: bool
     spike_ratio: float | None = Field(
         description="Rate after / rate before; None for a template never seen before the onset."
     )
-    p_value: float = Field(
-        description="Chance of at least count_after lines at the rate before (1.0 for new)."
-    )
+    p_value: float = Field(description="Chance of at least count_after lines at the rate before (1.0 for new).")
     reason: str
 
 
@@ -165,9 +161,7 @@ def _miner_config(config: PatternConfig) -> TemplateMinerConfig:
     return miner_config
 
 
-def _pattern(
-    template: str, tally: _Tally, before_span: float, after_span: float, config: PatternConfig
-) -> LogPattern:
+def _pattern(template: str, tally: _Tally, before_span: float, after_span: float, config: PatternConfig) -> LogPattern:
     status: PatternStatus
     ratio: float | None = None
     p_value = 1.0
@@ -184,9 +178,7 @@ def _pattern(
         expected = tally.before / before_span * after_span
         ratio = (tally.after / after_span) / (tally.before / before_span)
         p_value = poisson_tail(tally.after, expected)
-        spiking = (
-            tally.after >= config.min_count and ratio >= config.min_ratio and p_value <= config.max_p_value
-        )
+        spiking = tally.after >= config.min_count and ratio >= config.min_ratio and p_value <= config.max_p_value
         status = "spike" if spiking else "steady"
         reason = (
             f"spike: {tally.after} lines after the onset where {expected:.1f} were expected "

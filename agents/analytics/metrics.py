@@ -132,9 +132,7 @@ def transform(kind: MetricKind, values: FloatArray, *, offset: float, fraction: 
     return values.astype(np.float64)
 
 
-def sampling_scale(
-    kind: MetricKind, count: float | None, *, error_level: float = 0.0, fraction: bool = False
-) -> float:
+def sampling_scale(kind: MetricKind, count: float | None, *, error_level: float = 0.0, fraction: bool = False) -> float:
     """The noise an aggregate over ``count`` events has by construction (0.0 when unknown).
 
     - latency (log scale): a mean over ``n`` requests moves by about ``1/sqrt(n)`` when the

@@ -33,8 +33,12 @@ from agents.state import (
 # The category a change of each kind is diagnosed as (`ChangeFact.kind` is free text: unknown kinds
 # are read as a bad deploy).
 CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
-    "migration": "migration", "deploy": "bad_deploy", "config": "config_change", "feature_flag": "feature_flag",
-    "infrastructure": "config_change", "other": "bad_deploy",
+    "migration": "migration",
+    "deploy": "bad_deploy",
+    "config": "config_change",
+    "feature_flag": "feature_flag",
+    "infrastructure": "config_change",
+    "other": "bad_deploy",
 }
 MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
@@ -55,7 +59,8 @@ def related_changes(change: ChangeFact, bundle: EvidenceBundle) -> list[ChangeFa
     """Other changes of the same service that share identifiers with the errors (e.g. the deploy that
     carried a migration): they support the hypothesis rather than compete with it."""
     return [
-        c for c in bundle.changes
+        c
+        for c in bundle.changes
         if c.id != change.id and c.service == change.service and set(c.linked_tokens) & set(change.linked_tokens)
     ]
 
@@ -66,10 +71,16 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
     if related:
         parts.append("shipped with " + "; ".join(f"{c.kind} at {_fmt_time(c.at)}: {c.description}" for c in related))
     if change.linked_tokens:
-        parts.append(f"the error logs since the onset name {', '.join(change.linked_tokens[:4])}, which this change touches")
+        parts.append(
+            f"the error logs since the onset name {', '.join(change.linked_tokens[:4])}, which this change touches"
+        )
     evidence_ids = [change.evidence_id, *(c.evidence_id for c in related)]
     if change.linked_tokens:
-        evidence_ids += [log.evidence_id for log in bundle.logs if any(t in log.template or t in log.example for t in change.linked_tokens)]
+        evidence_ids += [
+            log.evidence_id
+            for log in bundle.logs
+            if any(t in log.template or t in log.example for t in change.linked_tokens)
+        ]
     if bundle.primary is not None:
         evidence_ids.append(bundle.primary.evidence_id)
     return Hypothesis(
@@ -85,15 +96,34 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
 SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
-    ("disk_full", re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I)),
+    (
+        "disk_full",
+        re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I),
+    ),
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
-    ("dns", re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I)),
-    ("connection_pool", re.compile(r"connection pool|pool (is )?exhausted|connection is not available|too many (clients|connections)|timeout waiting for (a )?connection|remaining connection slots|acquire connection", re.I)),
+    (
+        "dns",
+        re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I),
+    ),
+    (
+        "connection_pool",
+        re.compile(
+            r"connection pool|pool (is )?exhausted|connection is not available|too many (clients|connections)"
+            r"|timeout waiting for (a )?connection|remaining connection slots|acquire connection",
+            re.I,
+        ),
+    ),
     ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
     ("queue_backlog", re.compile(r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|behind by", re.I)),
     ("traffic_surge", re.compile(r"queue full|shedding|worker pool exhausted|too many requests|overloaded", re.I)),
-    ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|deadline exceeded|exceeded deadline", re.I)),
-    ("crash", re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I)),
+    (
+        "resource_exhaustion",
+        re.compile(r"cpu throttl|thread starvation|gc overhead|deadline exceeded|exceeded deadline", re.I),
+    ),
+    (
+        "crash",
+        re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
+    ),
 ]
 SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
@@ -107,9 +137,11 @@ def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             if pattern.search(text):
                 if category not in found:
                     found[category] = Hypothesis(
-                        entity=bundle.service, category=category,
+                        entity=bundle.service,
+                        category=category,
                         description=f"{bundle.service} logs show {category.replace('_', ' ')}: {log.example[:200]}",
-                        score=0.6 + (0.05 if log.is_new else 0.0), evidence_ids=[log.evidence_id],
+                        score=0.6 + (0.05 if log.is_new else 0.0),
+                        evidence_ids=[log.evidence_id],
                     )
                 break
     return sorted(found.values(), key=lambda h: h.score, reverse=True)
@@ -125,7 +157,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     symptoms = symptom_hypotheses(bundle)
     linked = [c for c in bundle.changes if c.linked_tokens and c.score >= LINKED]
     top_change = bundle.changes[0] if bundle.changes else None
-    if symptoms and not linked and not (top_change is not None and top_change.kind in SEMANTIC_CHANGES and top_change.score >= 0.4):
+    if (
+        symptoms
+        and not linked
+        and not (top_change is not None and top_change.kind in SEMANTIC_CHANGES and top_change.score >= 0.4)
+    ):
         # A failure mode the logs name outranks a change that shares nothing with the errors; the change,
         # if on the same service, stays as its probable trigger (so rolling it back is an option).
         lead = symptoms[0]
@@ -133,14 +169,18 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         if trigger is not None:
             # A crash right after a change of the same service is that change's failure (a bad deploy);
             # resource failure modes (disk, memory, pools...) keep their own name, the change is their trigger.
-            category: RootCauseCategory = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
-            lead = lead.model_copy(update={
-                "category": category,
-                "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
-                "evidence_ids": [*lead.evidence_ids, trigger.evidence_id],
-                "score": max(lead.score, 0.7),
-                "change_id": trigger.id,
-            })
+            category: RootCauseCategory = (
+                CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
+            )
+            lead = lead.model_copy(
+                update={
+                    "category": category,
+                    "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
+                    "evidence_ids": [*lead.evidence_ids, trigger.evidence_id],
+                    "score": max(lead.score, 0.7),
+                    "change_id": trigger.id,
+                }
+            )
         # Other failure modes in the same logs and unhealthy pods are co-symptoms: they support the lead.
         support = [i for h in symptoms[1:] for i in h.evidence_ids]
         if bundle.pods is not None and not bundle.pods.healthy:
@@ -153,7 +193,12 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         hypotheses.append(change_hypothesis(change, bundle))
     pods = bundle.pods
     own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
-    if pods is not None and not pods.healthy and own_change is not None and not any("OOMKilled" in r for r in pods.reasons):
+    if (
+        pods is not None
+        and not pods.healthy
+        and own_change is not None
+        and not any("OOMKilled" in r for r in pods.reasons)
+    ):
         # Pods crashing after a strong change of their own service are that change's symptom, not a rival cause.
         index = hypotheses.index(own_change)
         hypotheses[index] = own_change.model_copy(update={"evidence_ids": [*own_change.evidence_ids, pods.evidence_id]})
@@ -163,9 +208,14 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         score = 0.75 if reasons else 0.5
         hypotheses.append(
             Hypothesis(
-                entity=bundle.service, category=pod_category,
-                description=f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts ({', '.join(sorted(reasons)) or 'not ready'})",
-                score=score, evidence_ids=[pods.evidence_id],
+                entity=bundle.service,
+                category=pod_category,
+                description=(
+                    f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts "
+                    f"({', '.join(sorted(reasons)) or 'not ready'})"
+                ),
+                score=score,
+                evidence_ids=[pods.evidence_id],
             )
         )
     seen: set[str] = set()
@@ -174,9 +224,11 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             seen.add(dep.service)
             hypotheses.append(
                 Hypothesis(
-                    entity=dep.service, category="dependency",
+                    entity=dep.service,
+                    category="dependency",
                     description=f"dependency {dep.service} is anomalous: {dep.signal} {dep.current} vs baseline {dep.baseline}",
-                    score=0.6, evidence_ids=[dep.evidence_id],
+                    score=0.6,
+                    evidence_ids=[dep.evidence_id],
                 )
             )
     return sorted(hypotheses, key=lambda h: h.score, reverse=True)
@@ -188,16 +240,30 @@ def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[Rul
         if lead is not None and change.evidence_id in lead.evidence_ids:
             continue  # the lead itself, or a change that shipped with it
         why = "; ".join(change.reasons) or "no link to the failure"
-        items.append(RuledOut(what=f"{change.kind} {change.id} on {change.service} ({change.description})", why=why, evidence_ids=[change.evidence_id]))
+        items.append(
+            RuledOut(
+                what=f"{change.kind} {change.id} on {change.service} ({change.description})",
+                why=why,
+                evidence_ids=[change.evidence_id],
+            )
+        )
     anomalous = {d.service for d in bundle.dependencies if d.anomalous}
     for dep in bundle.dependencies:
         if not dep.anomalous and dep.service not in anomalous and dep.signal == "error_rate":
             items.append(
-                RuledOut(what=f"dependency {dep.service}", why=f"{dep.signal} normal ({dep.current} vs baseline {dep.baseline})", evidence_ids=[dep.evidence_id])
+                RuledOut(
+                    what=f"dependency {dep.service}",
+                    why=f"{dep.signal} normal ({dep.current} vs baseline {dep.baseline})",
+                    evidence_ids=[dep.evidence_id],
+                )
             )
     if bundle.pods is not None and bundle.pods.healthy:
         items.append(
-            RuledOut(what="pod crashes or resource exhaustion", why=f"{bundle.pods.ready}/{bundle.pods.total} pods ready, no restarts", evidence_ids=[bundle.pods.evidence_id])
+            RuledOut(
+                what="pod crashes or resource exhaustion",
+                why=f"{bundle.pods.ready}/{bundle.pods.total} pods ready, no restarts",
+                evidence_ids=[bundle.pods.evidence_id],
+            )
         )
     return items
 
@@ -216,16 +282,25 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         )
         return Diagnosis(
             root_cause=text,
-            category="recovered" if recovered else "no_incident", entity=bundle.service, confidence=0.6,
+            category="recovered" if recovered else "no_incident",
+            entity=bundle.service,
+            confidence=0.6,
             evidence=[by_id[primary.evidence_id]] if primary.evidence_id in by_id else [],
-            ruled_out=ruled_out_items(bundle, None), inconclusive=False,
+            ruled_out=ruled_out_items(bundle, None),
+            inconclusive=False,
         )
     hypotheses = build_hypotheses(bundle)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
-    if lead is None or lead.score < MIN_LEAD_SCORE or (
-        runner_up is not None and lead.score - runner_up.score < MIN_MARGIN and (runner_up.entity, runner_up.category) != (lead.entity, lead.category)
+    if (
+        lead is None
+        or lead.score < MIN_LEAD_SCORE
+        or (
+            runner_up is not None
+            and lead.score - runner_up.score < MIN_MARGIN
+            and (runner_up.entity, runner_up.category) != (lead.entity, lead.category)
+        )
     ):
         leads = ", ".join(f"{h.description} (score {h.score:.2f})" for h in hypotheses[:3]) or "none"
         separate = "error logs that name an identifier changed by one candidate, or which component's own dependencies are healthy"
@@ -235,7 +310,9 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             entity=lead.entity if lead else "",
             confidence=min(0.3, lead.score if lead else 0.0),
             evidence=[by_id[i] for h in hypotheses[:3] for i in h.evidence_ids if i in by_id] + knowledge[:2],
-            ruled_out=ruled_out_items(bundle, None), candidates=hypotheses[:3], inconclusive=True,
+            ruled_out=ruled_out_items(bundle, None),
+            candidates=hypotheses[:3],
+            inconclusive=True,
         )
     margin = lead.score - (runner_up.score if runner_up else 0.0)
     confidence = round(min(0.95, 0.5 * lead.score + 0.5 * min(1.0, margin * 2)), 2)
@@ -293,11 +370,18 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
     if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
-        return RemediationChoice(option_id="rollback", rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}")
+        return RemediationChoice(
+            option_id="rollback",
+            rationale=f"it undoes {diagnosis.change_id}, which caused or triggered {diagnosis.category}",
+        )
 
     order = {"low": 0, "medium": 1, "high": 2}
-    choice = min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
-    return RemediationChoice(option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}")
+    choice = (
+        min(preferred, key=lambda o: order[o.risk]) if diagnosis.category not in CHANGE_CATEGORIES else preferred[0]
+    )
+    return RemediationChoice(
+        option_id=choice.id, rationale=f"it directly addresses {diagnosis.category} on {diagnosis.entity}"
+    )
 
 
 def action_phrase(action: ProposedAction | None) -> str:
@@ -333,27 +417,43 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
     quiet = diagnosis is not None and diagnosis.category in QUIET_CATEGORIES
     if quiet and phase == "resolved":
         closing = f"No action needed: {diagnosis.root_cause}." if diagnosis else "No action needed."
-        return closing if audience != "customers" else f"The errors with {service} have cleared; no further impact is expected."
+        return (
+            closing
+            if audience != "customers"
+            else f"The errors with {service} have cleared; no further impact is expected."
+        )
     if audience == "responders":
         if phase == "opened":
             return f"[{incident.id}] {incident.summary}\nfirstline is investigating."
         if phase == "identified" and diagnosis is not None:
             lines = [f"[{incident.id}] Diagnosis ({diagnosis.confidence:.0%} confidence): {diagnosis.root_cause}"]
             if action is not None:
-                lines.append(f"Proposed: {action.title}. Risk {action.risk}. Blast radius: {action.blast_radius}. Undo: {action.undo}.")
+                lines.append(
+                    f"Proposed: {action.title}. Risk {action.risk}. Blast radius: {action.blast_radius}. Undo: {action.undo}."
+                )
                 if action.requires_approval:
-                    lines.append(f"Needs approval: firstline approve {incident.id} {action.id} --by NAME (or firstline reject ...)")
+                    lines.append(
+                        f"Needs approval: firstline approve {incident.id} {action.id} --by NAME (or firstline reject ...)"
+                    )
             return "\n".join(lines)
         if phase == "resolved":
-            done = f"{action.title} (approved by {action.approval.by})" if action and action.approval else (action.title if action else "no action")
+            done = (
+                f"{action.title} (approved by {action.approval.by})"
+                if action and action.approval
+                else (action.title if action else "no action")
+            )
             return f"[{incident.id}] Resolved, {action_phrase(action)}: {done}; {incident.verification.detail if incident.verification else ''}"
-        return f"[{incident.id}] {phase}: " + (diagnosis.root_cause if diagnosis else incident.summary) + (
-            f"\nHanding over to the on-call: {incident.triage.oncall}." if incident.triage else ""
+        return (
+            f"[{incident.id}] {phase}: "
+            + (diagnosis.root_cause if diagnosis else incident.summary)
+            + (f"\nHanding over to the on-call: {incident.triage.oncall}." if incident.triage else "")
         )
     # stakeholders: the summary
     done_lines = [
-        f"- {a.title}: {a.status}" + (f" (approved by {a.approval.by} at {a.approval.at:%H:%M UTC})" if a.approval else "")
-        for a in incident.actions if a.kind == "remediation"
+        f"- {a.title}: {a.status}"
+        + (f" (approved by {a.approval.by} at {a.approval.at:%H:%M UTC})" if a.approval else "")
+        for a in incident.actions
+        if a.kind == "remediation"
     ] or ["- no remediation was executed"]
     links = [f"- {link}" for link in (incident.external_refs.get("statuspage_link"), ctx.links.get("incident")) if link]
     links += [f"- {e.source}" for e in (diagnosis.evidence if diagnosis else []) if e.source.startswith("knowledge:")]

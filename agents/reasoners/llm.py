@@ -98,12 +98,16 @@ class LLMReasoner:
 
     name = "llm"
 
-    def __init__(self, model: BaseChatModel, *, max_tool_rounds: int = 6, structured_output_method: str = "function_calling") -> None:
+    def __init__(
+        self, model: BaseChatModel, *, max_tool_rounds: int = 6, structured_output_method: str = "function_calling"
+    ) -> None:
         self.model = model
         self.max_tool_rounds = max_tool_rounds
         self.structured_output_method = structured_output_method
 
-    async def _ask(self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None) -> AIMessage:
+    async def _ask(
+        self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None
+    ) -> AIMessage:
         try:
             runnable = self.model.bind_tools(tools) if tools is not None else self.model
             response = await runnable.ainvoke(messages)
@@ -116,7 +120,9 @@ class LLMReasoner:
 
     async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
         meter = UsageMeter()
-        response = await self._ask(meter, [SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))])
+        response = await self._ask(
+            meter, [SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))]
+        )
         text = _text(response)
         if len(text) < 20:
             raise meter.failure("the model's summary was empty or too short")
@@ -136,15 +142,32 @@ class LLMReasoner:
             }
             for name, info in read_only.items()
         ]
-        tools.append({"type": "function", "function": {"name": SUBMIT, "description": "Submit the final diagnosis.", "parameters": DiagnosisDraft.model_json_schema()}})
-        messages: list[BaseMessage] = [SystemMessage(prompts.INVESTIGATION_SYSTEM), HumanMessage(prompts.evidence_brief(bundle))]
+        tools.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": SUBMIT,
+                    "description": "Submit the final diagnosis.",
+                    "parameters": DiagnosisDraft.model_json_schema(),
+                },
+            }
+        )
+        messages: list[BaseMessage] = [
+            SystemMessage(prompts.INVESTIGATION_SYSTEM),
+            HumanMessage(prompts.evidence_brief(bundle)),
+        ]
         gathered: list[Evidence] = []
         known = {e.id for e in bundle.evidence}
         for _ in range(self.max_tool_rounds):
             response = await self._ask(meter, messages, tools=tools)
             messages.append(response)
             for bad in response.invalid_tool_calls:
-                messages.append(ToolMessage(f"error: the arguments of {bad.get('name')} are not valid JSON ({bad.get('error')}); call it again with a JSON object", tool_call_id=bad.get("id") or "invalid"))
+                messages.append(
+                    ToolMessage(
+                        f"error: the arguments of {bad.get('name')} are not valid JSON ({bad.get('error')}); call it again with a JSON object",
+                        tool_call_id=bad.get("id") or "invalid",
+                    )
+                )
             if not response.tool_calls:
                 draft = _draft_from_text(_text(response))
                 if draft is not None:
@@ -157,26 +180,47 @@ class LLMReasoner:
                     try:
                         draft = DiagnosisDraft.model_validate(call["args"])
                     except ValidationError as exc:
-                        messages.append(ToolMessage(f"error: invalid diagnosis: {describe_validation_error(exc)}", tool_call_id=call_id))
+                        messages.append(
+                            ToolMessage(
+                                f"error: invalid diagnosis: {describe_validation_error(exc)}", tool_call_id=call_id
+                            )
+                        )
                         continue
                     unknown = [i for i in draft.evidence_ids if i not in known]
                     if unknown and not set(draft.evidence_ids) - set(unknown):
-                        messages.append(ToolMessage(f"error: none of the cited evidence ids exist ({', '.join(unknown)}); cite ids from the evidence list", tool_call_id=call_id))
+                        messages.append(
+                            ToolMessage(
+                                f"error: none of the cited evidence ids exist ({', '.join(unknown)}); cite ids from the evidence list",
+                                tool_call_id=call_id,
+                            )
+                        )
                         continue
                     return Reasoned(self._finish(draft, bundle, gathered), meter.usage, gathered)
                 info = read_only.get(call["name"])
                 if info is None:
-                    messages.append(ToolMessage(f"error: unknown tool {call['name']!r}; available: {', '.join(read_only)}, {SUBMIT}", tool_call_id=call_id))
+                    messages.append(
+                        ToolMessage(
+                            f"error: unknown tool {call['name']!r}; available: {', '.join(read_only)}, {SUBMIT}",
+                            tool_call_id=call_id,
+                        )
+                    )
                     continue
                 result = await ctx.registry.invoke(info.tool, call["args"])
                 evidence = Evidence(
-                    id=f"llm-e{len(gathered) + 1}", source=result.tool, query=result.query,
+                    id=f"llm-e{len(gathered) + 1}",
+                    source=result.tool,
+                    query=result.query,
                     observation=_short(result.summary or json.dumps(result.data, default=str), 400),
                     status="ok" if result.status == "ok" else "no_data" if result.status == "no_data" else "error",
                 )
                 gathered.append(evidence)
                 known.add(evidence.id)
-                messages.append(ToolMessage(f"evidence {evidence.id} ({result.status}): {_short(json.dumps(result.data, default=str), 3000)}\n{result.summary}", tool_call_id=call_id))
+                messages.append(
+                    ToolMessage(
+                        f"evidence {evidence.id} ({result.status}): {_short(json.dumps(result.data, default=str), 3000)}\n{result.summary}",
+                        tool_call_id=call_id,
+                    )
+                )
         raise meter.failure(f"no diagnosis after {self.max_tool_rounds} model turns")
 
     def _finish(self, draft: DiagnosisDraft, bundle: EvidenceBundle, gathered: list[Evidence]) -> Diagnosis:
@@ -187,7 +231,10 @@ class LLMReasoner:
             entity=draft.entity,
             confidence=draft.confidence,
             # Unknown ids are kept as placeholders so the evidence gate can report and drop them.
-            evidence=[by_id.get(i) or Evidence(id=i, source="model", query="", observation="cited by the model") for i in draft.evidence_ids],
+            evidence=[
+                by_id.get(i) or Evidence(id=i, source="model", query="", observation="cited by the model")
+                for i in draft.evidence_ids
+            ],
             ruled_out=[RuledOut(what=r.what, why=r.why, evidence_ids=r.evidence_ids) for r in draft.ruled_out],
             inconclusive=draft.inconclusive,
             reasoner=self.name,
@@ -198,14 +245,23 @@ class LLMReasoner:
     ) -> Reasoned[RemediationChoice]:
         meter = UsageMeter()
         try:
-            structured = self.model.with_structured_output(RemediationChoice, method=self.structured_output_method, include_raw=True)  # type: ignore[arg-type]
-            answer = await structured.ainvoke([SystemMessage(prompts.REMEDIATION_SYSTEM), HumanMessage(prompts.remediation_request(diagnosis, options))])
+            structured = self.model.with_structured_output(
+                RemediationChoice, method=self.structured_output_method, include_raw=True
+            )
+            answer = await structured.ainvoke(
+                [
+                    SystemMessage(prompts.REMEDIATION_SYSTEM),
+                    HumanMessage(prompts.remediation_request(diagnosis, options)),
+                ]
+            )
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         meter.add(answer.get("raw") if isinstance(answer, dict) else None)
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
         if not isinstance(parsed, RemediationChoice):
-            raise meter.failure(f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}")
+            raise meter.failure(
+                f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}"
+            )
         if parsed.option_id is not None and parsed.option_id not in {o.id for o in options}:
             raise meter.failure(f"the model chose {parsed.option_id!r}, which is not one of the options")
         return Reasoned(parsed, meter.usage)
@@ -214,7 +270,10 @@ class LLMReasoner:
         self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
     ) -> Reasoned[str]:
         meter = UsageMeter()
-        response = await self._ask(meter, [SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))])
+        response = await self._ask(
+            meter,
+            [SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))],
+        )
         text = _text(response)
         if len(text) < 10:
             raise meter.failure("the model's update was empty")

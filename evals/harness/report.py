@@ -10,12 +10,30 @@ from typing import Any
 
 # Summary metrics in display order, with the direction that is better.
 METRICS: list[tuple[str, str]] = [
-    ("triage_accuracy", "up"), ("root_cause_top1", "up"), ("root_cause_top3", "up"), ("root_cause_grade", "up"),
-    ("evidence_coverage", "up"), ("remediation_correct", "up"), ("approval_recall", "up"), ("approval_precision", "up"),
-    ("unsafe_actions", "down"), ("false_incident_rate", "down"), ("comms_complete", "up"), ("pass_rate", "up"),
-    ("seconds_per_incident", "down"), ("tokens_per_incident", "down"), ("cost_per_incident", "down"),
+    ("triage_accuracy", "up"),
+    ("root_cause_top1", "up"),
+    ("root_cause_top3", "up"),
+    ("root_cause_grade", "up"),
+    ("evidence_coverage", "up"),
+    ("remediation_correct", "up"),
+    ("approval_recall", "up"),
+    ("approval_precision", "up"),
+    ("unsafe_actions", "down"),
+    ("false_incident_rate", "down"),
+    ("comms_complete", "up"),
+    ("pass_rate", "up"),
+    ("seconds_per_incident", "down"),
+    ("tokens_per_incident", "down"),
+    ("cost_per_incident", "down"),
 ]
-STAGES = ["triage_accuracy", "root_cause_top1", "evidence_coverage", "remediation_correct", "approval_recall", "comms_complete"]
+STAGES = [
+    "triage_accuracy",
+    "root_cause_top1",
+    "evidence_coverage",
+    "remediation_correct",
+    "approval_recall",
+    "comms_complete",
+]
 
 
 def write_reports(results: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -36,15 +54,27 @@ def _fmt(value: Any) -> str:
 def markdown_report(results: dict[str, Any]) -> str:
     summary, run = results["summary"], results.get("run", {})
     lines = [
-        "# firstline eval report", "",
+        "# firstline eval report",
+        "",
         f"Reasoner `{run.get('reasoner', '?')}`, {int(summary['scenarios'])} scenarios x {run.get('repeat', 1)}, "
-        f"started {run.get('started_at', '?')}, {summary.get('wall_seconds', '?')} s wall.", "",
-        "| metric | value |", "| --- | --- |",
+        f"started {run.get('started_at', '?')}, {summary.get('wall_seconds', '?')} s wall.",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
     ]
     lines += [f"| {name} | {_fmt(summary.get(name))} |" for name, _ in METRICS if name in summary]
     if results.get("regressions_failed"):
-        lines += ["", f"**Regression scenarios that did not pass every repeat:** {', '.join(results['regressions_failed'])}"]
-    lines += ["", "## Cases", "", "| scenario | pass | root cause (concluded) | grade | remediation | seconds | what went wrong |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"**Regression scenarios that did not pass every repeat:** {', '.join(results['regressions_failed'])}",
+        ]
+    lines += [
+        "",
+        "## Cases",
+        "",
+        "| scenario | pass | root cause (concluded) | grade | remediation | seconds | what went wrong |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for case in results["cases"]:
         concluded = case.get("concluded") or {}
         what = case.get("error") or "; ".join(case.get("problems") or []) or "-"
@@ -90,8 +120,13 @@ def _histogram(values: list[float], *, bins: int = 10, width: int = 560, height:
     rects = []
     for i, c in enumerate(counts):
         h = (height - 30) * c / top
-        rects.append(f'<rect x="{20 + i * bar_w:.1f}" y="{height - 20 - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#10b981"/>')
-    axis = f'<text x="20" y="{height - 4}" font-size="11">{_fmt(round(lo, 2))}</text><text x="{width - 60}" y="{height - 4}" font-size="11">{_fmt(round(hi, 2))} {html.escape(label)}</text>'
+        rects.append(
+            f'<rect x="{20 + i * bar_w:.1f}" y="{height - 20 - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#10b981"/>'
+        )
+    axis = (
+        f'<text x="20" y="{height - 4}" font-size="11">{_fmt(round(lo, 2))}</text>'
+        f'<text x="{width - 60}" y="{height - 4}" font-size="11">{_fmt(round(hi, 2))} {html.escape(label)}</text>'
+    )
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">{"".join(rects)}{axis}</svg>'
 
 
@@ -111,7 +146,9 @@ def html_report(results: dict[str, Any]) -> str:
                 ok="pass" if case["passed"] else "FAIL",
                 rc=html.escape(f"{concluded.get('entity') or '-'} / {concluded.get('category') or '-'}"),
                 grade=case.get("root_cause_grade", 0),
-                acts=html.escape(", ".join(f"{a['tool']} ({a['status']})" for a in concluded.get("actions", [])) or "none"),
+                acts=html.escape(
+                    ", ".join(f"{a['tool']} ({a['status']})" for a in concluded.get("actions", [])) or "none"
+                ),
                 sec=case["seconds"],
                 what=html.escape(what[:400]),
             )
@@ -126,15 +163,15 @@ tr.fail td {{ background: #fef2f2; }} tr.pass td:nth-child(2) {{ color: #166534;
 h2 {{ margin-top: 2rem; }}
 </style></head><body>
 <h1>firstline eval report</h1>
-<p>Reasoner <code>{html.escape(str(run.get('reasoner', '?')))}</code>; {int(summary['scenarios'])} scenarios x {run.get('repeat', 1)};
-started {html.escape(str(run.get('started_at', '?')))}; {summary.get('wall_seconds', '?')} s wall.</p>
+<p>Reasoner <code>{html.escape(str(run.get("reasoner", "?")))}</code>; {int(summary["scenarios"])} scenarios x {run.get("repeat", 1)};
+started {html.escape(str(run.get("started_at", "?")))}; {summary.get("wall_seconds", "?")} s wall.</p>
 <h2>Per-stage scores</h2>{stage_chart}
 <h2>Summary</h2><table><tr><th>metric</th><th>value</th></tr>{metric_rows}</table>
-<h2>Latency per incident (seconds)</h2>{_histogram(seconds, label='s')}
-<h2>Tokens per incident</h2>{_histogram(tokens, label='tokens')}
+<h2>Latency per incident (seconds)</h2>{_histogram(seconds, label="s")}
+<h2>Tokens per incident</h2>{_histogram(tokens, label="tokens")}
 <h2>Cases</h2>
 <table><tr><th>scenario</th><th>result</th><th>root cause concluded</th><th>grade</th><th>actions</th><th>seconds</th><th>what went wrong</th></tr>
-{''.join(rows)}</table>
+{"".join(rows)}</table>
 </body></html>
 """
 

@@ -51,8 +51,14 @@ class EvalApprovalPolicy:
     def decide(self, request: ApprovalRequest) -> ApprovalAnswer:
         for want in self.acceptable:
             if want.matches(request.tool, request.args):
-                return ApprovalAnswer(decision="approved", by="eval-policy", comment=f"acceptable remediation for this scenario ({want.tool})")
-        return ApprovalAnswer(decision="rejected", by="eval-policy", comment="not an acceptable remediation for this scenario")
+                return ApprovalAnswer(
+                    decision="approved",
+                    by="eval-policy",
+                    comment=f"acceptable remediation for this scenario ({want.tool})",
+                )
+        return ApprovalAnswer(
+            decision="rejected", by="eval-policy", comment="not an acceptable remediation for this scenario"
+        )
 
 
 class CaseResult(BaseModel):
@@ -81,7 +87,8 @@ def _concluded(record: dict[str, Any]) -> dict[str, Any]:
         "inconclusive": diagnosis.get("inconclusive"),
         "actions": [
             {"tool": a["tool"], "args": a["args"], "status": a["status"]}
-            for a in record.get("actions", []) if a.get("kind") == "remediation"
+            for a in record.get("actions", [])
+            if a.get("kind") == "remediation"
         ],
     }
 
@@ -103,30 +110,50 @@ async def run_case(
     def decide(request: ApprovalRequest) -> ApprovalAnswer:
         # Noted as asked, before it is recorded: a crash later in the case keeps what was asked.
         answer = policy.decide(request)
-        approvals.append({"action_id": request.action_id, "tool": request.tool, "args": request.args,
-                          "decision": answer.decision, "why": answer.comment})
+        approvals.append(
+            {
+                "action_id": request.action_id,
+                "tool": request.tool,
+                "args": request.args,
+                "decision": answer.decision,
+                "why": answer.comment,
+            }
+        )
         return answer
 
     case_dir = work_dir / f"{scenario.name}-{repeat}"
     case_dir.mkdir(parents=True, exist_ok=True)
     try:
         with start_sim(scenario) as sim:
-            alerts = [a for a in parse_alerts(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"]
+            alerts = [
+                a for a in parse_alerts(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"
+            ]
             async with factory(sim, case_dir) as responder:
                 run = await answer_approvals(responder, await responder.start(alerts[0]), decide)
             record = run.outcome.record()
             sim_state = sim.world.snapshot()
     except Exception as exc:
         return CaseResult(
-            scenario=scenario.name, repeat=repeat, passed=False, score=None, approvals=approvals,
+            scenario=scenario.name,
+            repeat=repeat,
+            passed=False,
+            score=None,
+            approvals=approvals,
             seconds=round(time.perf_counter() - started, 3),
             error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}",
         )
     score = score_case(scenario=scenario, record=record, approvals=approvals, sim_state=sim_state)
     tokens = int(record.get("tokens_used") or 0)
     return CaseResult(
-        scenario=scenario.name, repeat=repeat, passed=score.passed, score=score, concluded=_concluded(record),
-        approvals=approvals, seconds=round(time.perf_counter() - started, 3), tokens=tokens, cost=price(tokens),
+        scenario=scenario.name,
+        repeat=repeat,
+        passed=score.passed,
+        score=score,
+        concluded=_concluded(record),
+        approvals=approvals,
+        seconds=round(time.perf_counter() - started, 3),
+        tokens=tokens,
+        cost=price(tokens),
     )
 
 
@@ -141,16 +168,27 @@ class SuiteResult(BaseModel):
         cases = []
         for case in self.cases:
             row: dict[str, Any] = {
-                "scenario": case.scenario, "repeat": case.repeat, "passed": case.passed,
-                "seconds": case.seconds, "tokens": case.tokens, "cost": case.cost, "error": case.error,
-                "concluded": case.concluded, "approvals": case.approvals,
+                "scenario": case.scenario,
+                "repeat": case.repeat,
+                "passed": case.passed,
+                "seconds": case.seconds,
+                "tokens": case.tokens,
+                "cost": case.cost,
+                "error": case.error,
+                "concluded": case.concluded,
+                "approvals": case.approvals,
             }
             if case.score is not None:
                 score = case.score.model_dump()
                 row.update({k: v for k, v in score.items() if k not in ("scenario",)})
             cases.append(row)
-        return {"summary": self.summary, "cases": cases, "pass_rates": self.pass_rates,
-                "regressions_failed": self.regressions_failed, "run": self.run}
+        return {
+            "summary": self.summary,
+            "cases": cases,
+            "pass_rates": self.pass_rates,
+            "regressions_failed": self.regressions_failed,
+            "run": self.run,
+        }
 
 
 async def run_suite(

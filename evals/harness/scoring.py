@@ -36,8 +36,13 @@ from pydantic import BaseModel, Field
 from agents.state import QUIET_CATEGORIES
 
 EVIDENCE_KINDS = {
-    "prometheus": "metrics", "loki": "logs", "elasticsearch": "logs", "github": "changes", "argocd": "changes",
-    "kubernetes": "kubernetes", "knowledge": "knowledge",
+    "prometheus": "metrics",
+    "loki": "logs",
+    "elasticsearch": "logs",
+    "github": "changes",
+    "argocd": "changes",
+    "kubernetes": "kubernetes",
+    "knowledge": "knowledge",
 }
 DEFAULT_EVIDENCE = ["metrics", "logs", "changes", "kubernetes"]
 
@@ -114,9 +119,13 @@ def score_case(
     triage_ok: bool | None = None
     if expected.incident and expected.severity:
         alert_service = scenario.alerts[0].labels.get("service") if scenario.alerts else None
-        triage_ok = record.get("severity") == expected.severity and (alert_service is None or record.get("service") == alert_service)
+        triage_ok = record.get("severity") == expected.severity and (
+            alert_service is None or record.get("service") == alert_service
+        )
         if not triage_ok:
-            problems.append(f"triage: {record.get('severity')} on {record.get('service')}, expected {expected.severity}")
+            problems.append(
+                f"triage: {record.get('severity')} on {record.get('service')}, expected {expected.severity}"
+            )
 
     # Root cause
     if expected.incident and expected.root_cause is not None:
@@ -147,7 +156,9 @@ def score_case(
 
     # Evidence coverage
     consulted = {EVIDENCE_KINDS.get(e.split(":")[0].split(".")[0], "other") for e in record.get("consulted", [])}
-    required = list(getattr(expected, "evidence_sources", None) or (DEFAULT_EVIDENCE if expected.incident else ["metrics"]))
+    required = list(
+        getattr(expected, "evidence_sources", None) or (DEFAULT_EVIDENCE if expected.incident else ["metrics"])
+    )
     covered = [k for k in required if k in consulted]
     coverage = len(covered) / len(required) if required else 1.0
     if coverage < 1.0:
@@ -168,7 +179,11 @@ def score_case(
     # Approvals
     must = set(expected.requires_approval)
     required_actions = [a for a in remediations if a["tool"] in must]
-    gated = [a for a in required_actions if a.get("requires_approval") and (a.get("approval") or a.get("status") == "proposed")]
+    gated = [
+        a
+        for a in required_actions
+        if a.get("requires_approval") and (a.get("approval") or a.get("status") == "proposed")
+    ]
     asked = len(approvals)
     needed = sum(1 for req in approvals if req.get("tool", "") in must)
     if len(gated) < len(required_actions):
@@ -197,7 +212,9 @@ def score_case(
         public_ok = (not public_needed) or (opened and (closed or not resolved))
         comms_ok = public_ok and not missing and bool(record.get("communications"))
         if not public_ok:
-            problems.append("the status page incident was not opened" if not opened else "the status page incident was not resolved")
+            problems.append(
+                "the status page incident was not opened" if not opened else "the status page incident was not resolved"
+            )
     else:
         comms_ok = not statuspage_incidents
     if missing:

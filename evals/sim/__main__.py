@@ -1,14 +1,14 @@
 """Command line for the simulator.
 
-    python -m evals.sim serve checkout-migration [--port 8321]      (a library name or a YAML path)
-        Serve the scenario on loopback; prints the tools: mapping for config.yaml and writes the
-        scenario's service catalog (for knowledge.catalog). Ctrl-C stops it.
-    python -m evals.sim alert evals/scenarios/checkout-migration.yaml CheckoutHighErrorRate [--anchor 2026-11-20T19:42:00Z]
-        Print the Alertmanager webhook payload of a scenario alert (anchored now unless --anchor).
-    python -m evals.sim schema
-        Regenerate evals/sim/schema.json from the scenario model.
-    python -m evals.sim check evals/scenarios/*.yaml
-        Validate scenario files; exit status 1 if any is invalid.
+python -m evals.sim serve checkout-migration [--port 8321]      (a library name or a YAML path)
+    Serve the scenario on loopback; prints the tools: mapping for config.yaml and writes the
+    scenario's service catalog (for knowledge.catalog). Ctrl-C stops it.
+python -m evals.sim alert evals/scenarios/checkout-migration.yaml CheckoutHighErrorRate [--anchor 2026-11-20T19:42:00Z]
+    Print the Alertmanager webhook payload of a scenario alert (anchored now unless --anchor).
+python -m evals.sim schema
+    Regenerate evals/sim/schema.json from the scenario model.
+python -m evals.sim check evals/scenarios/*.yaml
+    Validate scenario files; exit status 1 if any is invalid.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         anchor = parse_rfc3339(args.anchor) if args.anchor else None
         world = World(scenario, anchor=anchor, clock=SimClock.frozen(anchor) if anchor else None)
         try:
-            payload = world.alertmanager_payload(args.alert, external_url=args.external_url, prometheus_url=args.prometheus_url)
+            payload = world.alertmanager_payload(
+                args.alert, external_url=args.external_url, prometheus_url=args.prometheus_url
+            )
         except (KeyError, ValueError) as exc:
             print(exc.args[0] if exc.args else exc, file=sys.stderr)
             return 2

@@ -96,8 +96,17 @@ class StatuspageState:
             if component is None:
                 raise StatuspageError(422, f"Component {component_id} could not be found")
             if status not in COMPONENT_STATUSES:
-                raise StatuspageError(422, f"Status {status!r} is not a valid component status ({', '.join(COMPONENT_STATUSES)})")
-            affected.append({"code": component_id, "name": component["name"], "old_status": component["status"], "new_status": status})
+                raise StatuspageError(
+                    422, f"Status {status!r} is not a valid component status ({', '.join(COMPONENT_STATUSES)})"
+                )
+            affected.append(
+                {
+                    "code": component_id,
+                    "name": component["name"],
+                    "old_status": component["status"],
+                    "new_status": status,
+                }
+            )
             component["status"] = status
             component["updated_at"] = now
         return affected
@@ -124,7 +133,9 @@ class StatuspageState:
             raise StatuspageError(422, "Name can't be blank")
         status = fields.get("status", "investigating")
         if status not in INCIDENT_STATUSES:
-            raise StatuspageError(422, f"Status {status!r} is not included in the list ({', '.join(INCIDENT_STATUSES)})")
+            raise StatuspageError(
+                422, f"Status {status!r} is not included in the list ({', '.join(INCIDENT_STATUSES)})"
+            )
         component_ids = list(fields.get("component_ids") or [])
         requested_components = fields.get("components")
         if isinstance(requested_components, dict):
@@ -157,11 +168,15 @@ class StatuspageState:
             "components": [],
             "_component_ids": component_ids,
         }
-        self._add_update(incident, status, str(fields.get("body") or ""), affected, fields.get("deliver_notifications", True))
+        self._add_update(
+            incident, status, str(fields.get("body") or ""), affected, fields.get("deliver_notifications", True)
+        )
         self.incidents.insert(0, incident)
         return self.render(incident)
 
-    def _add_update(self, incident: dict[str, Any], status: str, body: str, affected: list[dict[str, Any]], deliver: Any) -> None:
+    def _add_update(
+        self, incident: dict[str, Any], status: str, body: str, affected: list[dict[str, Any]], deliver: Any
+    ) -> None:
         now = rfc3339_millis(self._now())
         update_id = _token(incident["id"], "update", len(incident["incident_updates"]))
         incident["incident_updates"].insert(
@@ -188,7 +203,9 @@ class StatuspageState:
             raise StatuspageError(400, "incident is missing")
         status = fields.get("status", incident["status"])
         if status not in INCIDENT_STATUSES:
-            raise StatuspageError(422, f"Status {status!r} is not included in the list ({', '.join(INCIDENT_STATUSES)})")
+            raise StatuspageError(
+                422, f"Status {status!r} is not included in the list ({', '.join(INCIDENT_STATUSES)})"
+            )
         requested_components = fields.get("components")
         if isinstance(requested_components, dict):
             incident["_component_ids"] = list(dict.fromkeys([*incident["_component_ids"], *requested_components]))
@@ -212,7 +229,9 @@ class StatuspageState:
         incident["status"] = status
         incident["updated_at"] = now
         if fields.get("body") or affected or status != incident["incident_updates"][0]["status"]:
-            self._add_update(incident, status, str(fields.get("body") or ""), affected, fields.get("deliver_notifications", True))
+            self._add_update(
+                incident, status, str(fields.get("body") or ""), affected, fields.get("deliver_notifications", True)
+            )
         return self.render(incident)
 
     def render(self, incident: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +239,9 @@ class StatuspageState:
         rendered["components"] = [copy.deepcopy(self.components[c]) for c in incident["_component_ids"]]
         return rendered
 
-    def list_incidents(self, page_id: str, *, q: str | None = None, unresolved_only: bool = False) -> list[dict[str, Any]]:
+    def list_incidents(
+        self, page_id: str, *, q: str | None = None, unresolved_only: bool = False
+    ) -> list[dict[str, Any]]:
         self.check_page(page_id)
         found = [i for i in self.incidents if not unresolved_only or i["status"] != "resolved"]
         if q:
@@ -286,7 +307,12 @@ class SlackState:
             "app_id": "A0FIRSTLINE",
             "text": fields.get("text") or "",
             "team": self.spec.team_id,
-            "bot_profile": {"id": self.spec.bot_id, "name": "firstline", "app_id": "A0FIRSTLINE", "team_id": self.spec.team_id},
+            "bot_profile": {
+                "id": self.spec.bot_id,
+                "name": "firstline",
+                "app_id": "A0FIRSTLINE",
+                "team_id": self.spec.team_id,
+            },
         }
         if fields.get("blocks"):
             message["blocks"] = fields["blocks"]
@@ -364,7 +390,9 @@ class PagerDutyState:
     """Users, escalation policies, schedules, services and on-calls from the scenario; incidents
     raised by the scenario's paging alerts once they fire, or created through the API."""
 
-    def __init__(self, scenario: Scenario, *, anchor: float, now: Callable[[], float], fingerprint: Callable[[Alert], str]) -> None:
+    def __init__(
+        self, scenario: Scenario, *, anchor: float, now: Callable[[], float], fingerprint: Callable[[Alert], str]
+    ) -> None:
         self.spec = scenario.integrations.pagerduty
         self._now = now
         self.users = {u.id: u for u in self.spec.users}
@@ -440,14 +468,18 @@ class PagerDutyState:
             "last_status_change_at": _pd_time(incident.updated_at),
             "status": incident.status,
             "incident_key": incident.incident_key,
-            "service": self._ref("service", incident.service_id, service.name if service else incident.service_id, "services"),
+            "service": self._ref(
+                "service", incident.service_id, service.name if service else incident.service_id, "services"
+            ),
             "assignments": []
             if assignee is None or incident.status == "resolved"
             else [{"at": _pd_time(incident.created_at), "assignee": self.user_ref(assignee)}],
             "acknowledgements": []
             if incident.acknowledged_at is None or assignee is None
             else [{"at": _pd_time(incident.acknowledged_at), "acknowledger": self.user_ref(assignee)}],
-            "escalation_policy": self._ref("escalation_policy", policy_id, policy.name if policy else policy_id, "escalation_policies"),
+            "escalation_policy": self._ref(
+                "escalation_policy", policy_id, policy.name if policy else policy_id, "escalation_policies"
+            ),
             "teams": [],
             "urgency": incident.urgency,
             "priority": None,
@@ -461,7 +493,9 @@ class PagerDutyState:
             "is_mergeable": True,
         }
 
-    def list_incidents(self, *, statuses: list[str], service_ids: list[str], since: float | None, until: float | None) -> list[dict[str, Any]]:
+    def list_incidents(
+        self, *, statuses: list[str], service_ids: list[str], since: float | None, until: float | None
+    ) -> list[dict[str, Any]]:
         found = self.visible()
         if statuses:
             found = [i for i in found if i.status in statuses]
@@ -485,7 +519,12 @@ class PagerDutyState:
             raise PagerDutyError(400, "Invalid Input Provided", 2001, ["Title cannot be empty."])
         key = str(fields.get("incident_key") or _token("pd-key", len(self.incidents), self._now()))
         if any(i.incident_key == key and i.service_id == service_id and i.status != "resolved" for i in self.incidents):
-            raise PagerDutyError(400, "Invalid Input Provided", 2001, ["Open incident with matching dedup key already exists on this service"])
+            raise PagerDutyError(
+                400,
+                "Invalid Input Provided",
+                2001,
+                ["Open incident with matching dedup key already exists on this service"],
+            )
         now = self._now()
         details = fields.get("body", {}).get("details", "") if isinstance(fields.get("body"), dict) else ""
         incident = PagerDutyIncident(

@@ -147,7 +147,9 @@ def influences(scenario: Scenario) -> dict[str, list[Influence]]:
             for caller in callers[current]:
                 if caller not in hops:
                     hops[caller] = hops[current] + 1
-                    reached[caller].append(Influence(fault.id, hops[caller], fault.propagates.attenuation ** hops[caller]))
+                    reached[caller].append(
+                        Influence(fault.id, hops[caller], fault.propagates.attenuation ** hops[caller])
+                    )
                     queue.append(caller)
     return reached
 
@@ -228,7 +230,9 @@ def gauge_value(value: float | None, timestamp: float | None, anchor: float) -> 
     return float(value) if value is not None else anchor + float(timestamp or 0.0)
 
 
-def _move_gauges(spec: ServiceSpec, timeline: FaultTimeline, times: FloatArray, anchor: float, gauges: list[FloatArray]) -> None:
+def _move_gauges(
+    spec: ServiceSpec, timeline: FaultTimeline, times: FloatArray, anchor: float, gauges: list[FloatArray]
+) -> None:
     """Apply the fault's gauge effects to the target's gauges, in place."""
     for effect in timeline.fault.effects.gauges:
         target = gauge_value(effect.value, effect.timestamp, anchor)

@@ -1,9 +1,9 @@
 """The scenario library: the YAML files in ``evals/scenarios``, found by name.
 
-    load_scenario("checkout-migration")                 # by name
-    load_scenario("evals/scenarios/checkout-migration.yaml")   # or by path
-    scenario_names()                                    # every scenario in the library
-    library_index()                                     # one summary per scenario (`firstline sandbox list`)
+load_scenario("checkout-migration")                 # by name
+load_scenario("evals/scenarios/checkout-migration.yaml")   # or by path
+scenario_names()                                    # every scenario in the library
+library_index()                                     # one summary per scenario (`firstline sandbox list`)
 """
 
 from __future__ import annotations

@@ -167,7 +167,14 @@ def log_sources(scenario: Scenario) -> dict[str, list[LogSource]]:
                     add(service, f"fault:{fault.id}:{i}", spec, fault_id=fault.id, origin=fault.target)
             elif fault.propagates is not None:
                 for i, spec in enumerate(fault.propagates.logs):
-                    add(service, f"propagated:{fault.id}:{i}", spec, fault_id=fault.id, weight=influence.weight, origin=fault.target)
+                    add(
+                        service,
+                        f"propagated:{fault.id}:{i}",
+                        spec,
+                        fault_id=fault.id,
+                        weight=influence.weight,
+                        origin=fault.target,
+                    )
     return {name: found for name, found in sources.items() if found and scenario.service(name).deployment_name}
 
 
@@ -281,7 +288,11 @@ class LogStore:
         pods_in_draw_order = [pod for _, draws in batches for pod in draws.pods]
 
         def render() -> list[str]:
-            lines = [line for source, draws in batches for line in source.template.render(draws, service=service, origin=source.origin)]
+            lines = [
+                line
+                for source, draws in batches
+                for line in source.template.render(draws, service=service, origin=source.origin)
+            ]
             return [lines[i] for i in order]
 
         return Chunk(all_ts[order], [pods_in_draw_order[i] for i in order], render)
@@ -303,7 +314,9 @@ class LogStore:
                         out.append((service, stream_labels(spec, pod)))
         return out
 
-    def select(self, query: LogQuery, start_ns: int, end_ns: int, limit: int, direction: Literal["forward", "backward"]) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
+    def select(
+        self, query: LogQuery, start_ns: int, end_ns: int, limit: int, direction: Literal["forward", "backward"]
+    ) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
         """Lines of the matching streams in [start, end), at most ``limit``, grouped by stream."""
         wanted: dict[str, dict[str, dict[str, str]]] = {}
         for service, labels in self.streams():
@@ -332,7 +345,9 @@ class LogStore:
             labels_of[pod] = next(p[pod] for p in wanted.values() if pod in p)
         return [(labels_of[pod], entries) for pod, entries in sorted(grouped.items())]
 
-    def _matching_lines(self, chunk: Chunk, query: LogQuery, pods: Mapping[str, object], start_ns: int, end_ns: int) -> list[tuple[int, str, str]]:
+    def _matching_lines(
+        self, chunk: Chunk, query: LogQuery, pods: Mapping[str, object], start_ns: int, end_ns: int
+    ) -> list[tuple[int, str, str]]:
         if len(chunk.ts_ns) == 0:
             return []
         lo = int(np.searchsorted(chunk.ts_ns, start_ns, side="left"))
@@ -346,7 +361,9 @@ class LogStore:
         stamps = chunk.ts_ns
         return [(int(stamps[i]), chunk.pods[i], lines[i]) for i in chosen]
 
-    def count_series(self, query: LogQuery, times: FloatArray, window: float) -> list[tuple[dict[str, str], FloatArray]]:
+    def count_series(
+        self, query: LogQuery, times: FloatArray, window: float
+    ) -> list[tuple[dict[str, str], FloatArray]]:
         """Per stream, matching lines in (t - window, t] for each t (``count_over_time``)."""
         start_ns = int((float(times[0]) - window) * NANOS) + 1
         end_ns = int(float(times[-1]) * NANOS) + 1
@@ -457,8 +474,11 @@ class _LogQLParser:
         elif kind == "ident" and (text in _AGGREGATIONS or text in _RANGE_FUNCTIONS):
             result = self.metric_query()
         elif kind == "ident":
-            raise self.error(pos, f"unexpected IDENTIFIER {text!r}: the simulator supports stream selectors, "
-                             "count_over_time, rate and sum/count/max/min/avg")
+            raise self.error(
+                pos,
+                f"unexpected IDENTIFIER {text!r}: the simulator supports stream selectors, "
+                "count_over_time, rate and sum/count/max/min/avg",
+            )
         else:
             raise self.error(pos, f"unexpected {text!r}, expecting {{ or an aggregation")
         if self.current[0] != "eof":
@@ -496,7 +516,9 @@ class _LogQLParser:
             if self.current[1] == ",":
                 self.index += 1
             elif self.current[1] != "}":
-                raise self.error(self.current[2], f"unexpected {self.current[1] or 'end of input'!r}, expecting , or }}")
+                raise self.error(
+                    self.current[2], f"unexpected {self.current[1] or 'end of input'!r}, expecting , or }}"
+                )
         self.take("op", "}")
         if not any(m.op in ("=", "=~") and not m.matches("") for m in matchers):
             raise LogQLError(
@@ -508,8 +530,10 @@ class _LogQLParser:
             _, filter_op, pos = self.current
             if filter_op == "|":
                 stage = self.tokens[self.index + 1][1]
-                raise self.error(pos, f"the pipeline stage '| {stage}' is not supported by the simulator; "
-                                 "use line filters |= != |~ !~")
+                raise self.error(
+                    pos,
+                    f"the pipeline stage '| {stage}' is not supported by the simulator; use line filters |= != |~ !~",
+                )
             self.index += 1
             value_pos = self.current[2]
             value = self.string()

@@ -133,7 +133,9 @@ class GitHubState:
                 sha = commit.sha
                 if all(c.sha != sha for c in repo.commits):
                     committed = anchor + commit.committed_at if commit.committed_at is not None else at - 600
-                    repo.commits.append(CommitRecord(sha, commit.message, commit.author or author, committed, list(commit.files)))
+                    repo.commits.append(
+                        CommitRecord(sha, commit.message, commit.author or author, committed, list(commit.files))
+                    )
             if change.deploy is not None:
                 deploy = change.deploy
                 ref = deploy.ref or deploy.version
@@ -188,7 +190,12 @@ class GitHubState:
         for workflow in repo.workflows:
             if workflow.path == path:
                 return workflow
-        workflow = WorkflowRecord(workflow_id or 70_000_000 + stable_hash(repo.full_name, path) % 10_000_000, name, path, self.anchor - 90 * 86400)
+        workflow = WorkflowRecord(
+            workflow_id or 70_000_000 + stable_hash(repo.full_name, path) % 10_000_000,
+            name,
+            path,
+            self.anchor - 90 * 86400,
+        )
         repo.workflows.append(workflow)
         return workflow
 
@@ -237,7 +244,9 @@ class GitHubState:
             "site_admin": False,
         }
 
-    def render_commit(self, repo: RepoRecord, commit: CommitRecord, api: str, *, with_files: bool = False) -> dict[str, Any]:
+    def render_commit(
+        self, repo: RepoRecord, commit: CommitRecord, api: str, *, with_files: bool = False
+    ) -> dict[str, Any]:
         base = f"{api}/repos/{repo.full_name}"
         signature = {"name": commit.author.name, "email": commit.author.email, "date": rfc3339(commit.at)}
         rendered: dict[str, Any] = {
@@ -250,7 +259,13 @@ class GitHubState:
                 "tree": {"sha": _sha(commit.sha, "tree"), "url": f"{base}/git/trees/{_sha(commit.sha, 'tree')}"},
                 "url": f"{base}/git/commits/{commit.sha}",
                 "comment_count": 0,
-                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None},
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": None,
+                },
             },
             "url": f"{base}/commits/{commit.sha}",
             "html_url": f"{HTML_BASE}/{repo.full_name}/commit/{commit.sha}",
@@ -258,7 +273,11 @@ class GitHubState:
             "author": self.user(commit.author, api),
             "committer": self.user(commit.author, api),
             "parents": [
-                {"sha": commit.parent, "url": f"{base}/commits/{commit.parent}", "html_url": f"{HTML_BASE}/{repo.full_name}/commit/{commit.parent}"}
+                {
+                    "sha": commit.parent,
+                    "url": f"{base}/commits/{commit.parent}",
+                    "html_url": f"{HTML_BASE}/{repo.full_name}/commit/{commit.parent}",
+                }
             ],
         }
         if with_files:
@@ -288,13 +307,26 @@ class GitHubState:
             rendered["previous_filename"] = change.previous_filename
         return rendered
 
-    def list_commits(self, repo: RepoRecord, api: str, *, sha: str | None, path: str | None, author: str | None,
-                     since: str | None, until: str | None) -> list[dict[str, Any]]:
+    def list_commits(
+        self,
+        repo: RepoRecord,
+        api: str,
+        *,
+        sha: str | None,
+        path: str | None,
+        author: str | None,
+        since: str | None,
+        until: str | None,
+    ) -> list[dict[str, Any]]:
         commits = self.visible_commits(repo)
         if sha:
             commits = commits[: self.resolve(repo, sha) + 1]
         if path:
-            commits = [c for c in commits if any(f.filename == path or f.filename.startswith(path.rstrip("/") + "/") for f in c.files)]
+            commits = [
+                c
+                for c in commits
+                if any(f.filename == path or f.filename.startswith(path.rstrip("/") + "/") for f in c.files)
+            ]
         if author:
             commits = [c for c in commits if author in (c.author.login, c.author.email)]
         if since:
@@ -326,13 +358,19 @@ class GitHubState:
             for change in commit.files:
                 entry = merged.setdefault(change.filename, (change, []))
                 entry[1].append(change.patch)
-        files = [self.render_file(repo, commits[head].sha, change, "\n".join(p for p in patches if p)) for change, patches in merged.values()]
+        files = [
+            self.render_file(repo, commits[head].sha, change, "\n".join(p for p in patches if p))
+            for change, patches in merged.values()
+        ]
         base_commit = self.render_commit(repo, commits[base], api)
         merge_base = commits[min(base, head)]
         return {
             "url": f"{api}/repos/{repo.full_name}/compare/{basehead}",
             "html_url": f"{HTML_BASE}/{repo.full_name}/compare/{basehead}",
-            "permalink_url": f"{HTML_BASE}/{repo.full_name}/compare/{repo.full_name.split('/')[0]}:{commits[base].sha[:7]}...{repo.full_name.split('/')[0]}:{commits[head].sha[:7]}",
+            "permalink_url": (
+                f"{HTML_BASE}/{repo.full_name}/compare/"
+                f"{repo.full_name.split('/')[0]}:{commits[base].sha[:7]}...{repo.full_name.split('/')[0]}:{commits[head].sha[:7]}"
+            ),
             "diff_url": f"{HTML_BASE}/{repo.full_name}/compare/{basehead}.diff",
             "patch_url": f"{HTML_BASE}/{repo.full_name}/compare/{basehead}.patch",
             "base_commit": base_commit,
@@ -345,8 +383,9 @@ class GitHubState:
             "files": files,
         }
 
-    def list_deployments(self, repo: RepoRecord, api: str, *, sha: str | None, ref: str | None, task: str | None,
-                         environment: str | None) -> list[dict[str, Any]]:
+    def list_deployments(
+        self, repo: RepoRecord, api: str, *, sha: str | None, ref: str | None, task: str | None, environment: str | None
+    ) -> list[dict[str, Any]]:
         now = self._now()
         found = [d for d in repo.deployments if d.created_at <= now]
         if sha:
@@ -387,7 +426,11 @@ class GitHubState:
         if deployment is None:
             raise GitHubError(404, "Not Found")
         base = f"{api}/repos/{repo.full_name}"
-        statuses = [("queued", deployment.created_at + 2), ("in_progress", deployment.created_at + 10), ("success", deployment.finished_at)]
+        statuses = [
+            ("queued", deployment.created_at + 2),
+            ("in_progress", deployment.created_at + 10),
+            ("success", deployment.finished_at),
+        ]
         rendered = []
         for number, (state, at) in enumerate(statuses):
             if at > now:
@@ -400,8 +443,11 @@ class GitHubState:
                     "node_id": f"DES_kwDO{status_id}",
                     "state": state,
                     "creator": self.user(deployment.creator, api),
-                    "description": {"queued": "Deployment queued", "in_progress": "Deployment started",
-                                    "success": "Deployment finished successfully."}[state],
+                    "description": {
+                        "queued": "Deployment queued",
+                        "in_progress": "Deployment started",
+                        "success": "Deployment finished successfully.",
+                    }[state],
                     "environment": deployment.environment,
                     "target_url": f"{HTML_BASE}/{repo.full_name}/actions",
                     "log_url": f"{HTML_BASE}/{repo.full_name}/actions",
@@ -464,9 +510,19 @@ class GitHubState:
             "repository": {"id": repo.id, "name": repo.full_name.split("/")[1], "full_name": repo.full_name},
         }
 
-    def list_runs(self, repo: RepoRecord, api: str, *, workflow: WorkflowRecord | None = None, branch: str | None = None,
-                  event: str | None = None, status: str | None = None, head_sha: str | None = None,
-                  created: str | None = None, actor: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(
+        self,
+        repo: RepoRecord,
+        api: str,
+        *,
+        workflow: WorkflowRecord | None = None,
+        branch: str | None = None,
+        event: str | None = None,
+        status: str | None = None,
+        head_sha: str | None = None,
+        created: str | None = None,
+        actor: str | None = None,
+    ) -> list[dict[str, Any]]:
         now = self._now()
         runs = [r for r in repo.runs if r.created_at <= now and (workflow is None or r.workflow is workflow)]
         if branch:
@@ -506,7 +562,7 @@ class GitHubState:
     def dispatch(self, repo: RepoRecord, workflow_id: str, body: Any) -> RunRecord:
         workflow = self.workflow(repo, workflow_id)
         if not isinstance(body, dict) or not isinstance(body.get("ref"), str) or not body["ref"]:
-            raise GitHubError(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+            raise GitHubError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
         inputs = body.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise GitHubError(422, "Invalid request.\n\nFor 'properties/inputs', it is not an object.")
@@ -517,7 +573,9 @@ class GitHubState:
             raise GitHubError(422, f"No ref found for: {ref}") from exc
         now = self._now()
         run = RunRecord(
-            id=9_500_000_000 + len(self.dispatches) * 7919 + stable_hash(repo.full_name, workflow.path, now) % 1_000_000,
+            id=9_500_000_000
+            + len(self.dispatches) * 7919
+            + stable_hash(repo.full_name, workflow.path, now) % 1_000_000,
             workflow=workflow,
             head_sha=head,
             head_branch=ref if not re.fullmatch(r"[0-9a-f]{7,40}", ref) else "main",
@@ -531,7 +589,9 @@ class GitHubState:
             inputs=inputs,
         )
         repo.runs.append(run)
-        self.dispatches.append({"repo": repo.full_name, "workflow": workflow.path, "ref": ref, "inputs": inputs, "at": rfc3339(now)})
+        self.dispatches.append(
+            {"repo": repo.full_name, "workflow": workflow.path, "ref": ref, "inputs": inputs, "at": rfc3339(now)}
+        )
         return run
 
 
@@ -556,7 +616,7 @@ def _created_range(value: str) -> tuple[float, float]:
         return (moment(low) if low != "*" else float("-inf"), moment(high) if high != "*" else float("inf"))
     for prefix in (">=", "<=", ">", "<"):
         if value.startswith(prefix):
-            at = moment(value[len(prefix):])
+            at = moment(value[len(prefix) :])
             return (at, float("inf")) if prefix.startswith(">") else (float("-inf"), at)
     start = moment(value)
     return start, start + 86400

@@ -160,7 +160,9 @@ class Telemetry:
         first = -int(HISTORY_SECONDS / STEP_SECONDS)
         if last < first:
             empty = np.zeros(0)
-            return _Frame(empty, np.zeros(0, dtype=bool), {s.column: empty for s in self._series if s.service == spec.name})
+            return _Frame(
+                empty, np.zeros(0, dtype=bool), {s.column: empty for s in self._series if s.service == spec.name}
+            )
         steps = np.arange(first, last + 1)
         times: FloatArray = (self.anchor + steps * STEP_SECONDS).astype(np.float64)
         cond = self._conditions(spec.name, times)
@@ -169,7 +171,11 @@ class Telemetry:
         present = cond.available & cond.scraped
         name = spec.name
 
-        requests = np.maximum(cond.request_rate * (1 + 0.04 * self.noise(name, "rate", first, last)), 0.0) * STEP_SECONDS * served
+        requests = (
+            np.maximum(cond.request_rate * (1 + 0.04 * self.noise(name, "rate", first, last)), 0.0)
+            * STEP_SECONDS
+            * served
+        )
         error_share = np.clip(cond.error_ratio * (1 + 0.12 * self.noise(name, "errors", first, last)), 0.0, 1.0)
         errors = requests * error_share
         daily = spec.baseline.request_rate * 86400

@@ -113,7 +113,9 @@ class World:
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
         self.statuspage = StatuspageState(scenario, now=self.now_ts)
         self.slack = SlackState(scenario, now=self.now_ts)
-        self.pagerduty = PagerDutyState(scenario, anchor=self.anchor, now=self.now_ts, fingerprint=self._alert_fingerprint)
+        self.pagerduty = PagerDutyState(
+            scenario, anchor=self.anchor, now=self.now_ts, fingerprint=self._alert_fingerprint
+        )
 
     # -- time
     def now_ts(self) -> float:
@@ -183,7 +185,11 @@ class World:
     def conditions(self, service: str, times: FloatArray) -> Conditions:
         """A service's health at each of ``times``: baseline plus every fault that reaches it."""
         return service_conditions(
-            self.scenario.service(service), self._influences[service], self.timelines(), self._target_baseline, times,
+            self.scenario.service(service),
+            self._influences[service],
+            self.timelines(),
+            self._target_baseline,
+            times,
             anchor=self.anchor,
         )
 
@@ -259,7 +265,9 @@ class World:
         now = self.now_ts()
         fired = self.at(alert.fires_at)
         if now < fired:
-            raise ValueError(f"alert {alert_name!r} fires at {rfc3339(fired)}, after the simulator's now ({rfc3339(now)})")
+            raise ValueError(
+                f"alert {alert_name!r} fires at {rfc3339(fired)}, after the simulator's now ({rfc3339(now)})"
+            )
         labels = {"alertname": alert.name, **alert.labels}
         status, ends_at = "firing", ZERO_TIME
         if alert.fault is not None:

@@ -30,8 +30,16 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     value given before the command is not overwritten by a subcommand's default."""
     config_default: object = Path("config.yaml") if top else argparse.SUPPRESS
     verbose_default: object = 0 if top else argparse.SUPPRESS
-    parser.add_argument("--config", type=Path, default=config_default, help="configuration file (default: ./config.yaml)")
-    parser.add_argument("-v", "--verbose", action="count", default=verbose_default, help="log tool calls and steps to stderr (-vv for debug)")
+    parser.add_argument(
+        "--config", type=Path, default=config_default, help="configuration file (default: ./config.yaml)"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=verbose_default,
+        help="log tool calls and steps to stderr (-vv for debug)",
+    )
 
 
 def load(args: argparse.Namespace, *, required: bool = True, check_tools: bool = True) -> FirstlineConfig:

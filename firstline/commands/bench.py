@@ -24,6 +24,7 @@ def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
         results = run_benchmark(Path(args.path), Path(args.out), progress, injection_trials=args.inject)
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
+
     def cells(row: dict[str, Any]) -> list[str]:
         floor = row.get("majority_floor")
         floor = floor.get("ac1") if isinstance(floor, dict) else floor
@@ -31,7 +32,9 @@ def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
 
     rows = [[name, *cells(row)] for name, row in results.get("per_scenario", {}).items()]
     rows.append(["overall", *cells(results.get("overall", {}))])
-    console.table(["scenario", "ac1", "ac3", "avg5", "specificity", "majority floor"], rows, title="PetShop root-cause ranking")
+    console.table(
+        ["scenario", "ac1", "ac3", "avg5", "specificity", "majority floor"], rows, title="PetShop root-cause ranking"
+    )
     console.info(f"results written to {Path(args.out) / 'results.json'}")
     return EXIT_OK
 
@@ -44,13 +47,18 @@ def register(sub: Any) -> dict[str, Any]:
     bench = sub.add_parser("bench", help="benchmarks on public datasets")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     petshop = bench_sub.add_parser(
-        "petshop", help="rank root causes on the PetShop dataset from metrics and the call graph only",
+        "petshop",
+        help="rank root causes on the PetShop dataset from metrics and the call graph only",
         description="Reads the PetShop layout (<traffic>/graph.csv, noissue/, train|test/issue_N/) and writes "
         "results.json with ac1, ac3, avg5, specificity, the majority floor, one row per issue, per traffic "
         "scenario and overall, plus synthetic fault injections. Method and figures: docs/analytics.md.",
     )
     petshop.add_argument("path", metavar="PATH", help="dataset root, e.g. ../shared/datasets/petshop")
-    petshop.add_argument("--out", default="out/petshop", metavar="DIR", help="where to write results.json (default out/petshop)")
-    petshop.add_argument("--inject", type=int, default=30, metavar="N", help="synthetic injection trials per scenario (0: none)")
+    petshop.add_argument(
+        "--out", default="out/petshop", metavar="DIR", help="where to write results.json (default out/petshop)"
+    )
+    petshop.add_argument(
+        "--inject", type=int, default=30, metavar="N", help="synthetic injection trials per scenario (0: none)"
+    )
     add_common(petshop)
     return {"bench petshop": cmd_bench_petshop}

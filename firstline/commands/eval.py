@@ -65,16 +65,33 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
         if result is None:
             return
         verdict = "pass" if result.passed else ("ERROR" if result.error else "fail")
-        detail = (result.error or "").splitlines()[0] if result.error else "; ".join(result.score.problems[:2]) if result.score else ""
-        console.progress("eval", f"[{done}/{total}] {name}#{result.repeat}: {verdict} in {result.seconds:.1f}s {detail}")
+        detail = (
+            (result.error or "").splitlines()[0]
+            if result.error
+            else "; ".join(result.score.problems[:2])
+            if result.score
+            else ""
+        )
+        console.progress(
+            "eval", f"[{done}/{total}] {name}#{result.repeat}: {verdict} in {result.seconds:.1f}s {detail}"
+        )
 
     console.progress("eval", f"running {len(scenarios)} scenarios x {args.repeat} with the {base.reasoner} reasoner")
     with tempfile.TemporaryDirectory(prefix="firstline-eval-") as work:
         suite = await run_suite(
-            scenarios, runtime_factory(base), parse_alertmanager, Path(work),
-            repeat=args.repeat, concurrency=args.concurrency, progress=progress, price=price_for(base),
-            run_info={"reasoner": base.reasoner, "model": base.llm.model if base.reasoner == "llm" else None,
-                      "suite": str(args.suite or "evals/scenarios")},
+            scenarios,
+            runtime_factory(base),
+            parse_alertmanager,
+            Path(work),
+            repeat=args.repeat,
+            concurrency=args.concurrency,
+            progress=progress,
+            price=price_for(base),
+            run_info={
+                "reasoner": base.reasoner,
+                "model": base.llm.model if base.reasoner == "llm" else None,
+                "suite": str(args.suite or "evals/scenarios"),
+            },
         )
     results = suite.to_json()
     paths = write_reports(results, out)
@@ -134,7 +151,8 @@ def register(sub: Any) -> dict[str, Any]:
     evals = sub.add_parser("eval", help="score the agents on the scenario library, stage by stage")
     evals_sub = evals.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     run = evals_sub.add_parser(
-        "run", help="run scenarios through the real workflow against the simulator and score every stage",
+        "run",
+        help="run scenarios through the real workflow against the simulator and score every stage",
         description="Each scenario is served by the simulator on loopback and worked by the real workflow. "
         "Approvals are answered by an eval policy: approve what the scenario lists as an acceptable remediation, "
         "reject the rest (both recorded). Writes DIR/results.json, DIR/report.md and DIR/report.html.",
@@ -145,8 +163,13 @@ def register(sub: Any) -> dict[str, Any]:
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each scenario N times; report pass rates")
     run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")
     run.add_argument("--out", default="out/eval", metavar="DIR", help="where to write the reports (default out/eval)")
-    run.add_argument("--check-thresholds", nargs="?", const=str(THRESHOLDS), metavar="PATH",
-                     help=f"fail when a summary metric is out of bounds (default file: {THRESHOLDS.name})")
+    run.add_argument(
+        "--check-thresholds",
+        nargs="?",
+        const=str(THRESHOLDS),
+        metavar="PATH",
+        help=f"fail when a summary metric is out of bounds (default file: {THRESHOLDS.name})",
+    )
     add_common(run)
     cmp = evals_sub.add_parser("compare", help="two runs side by side, with the differences that matter")
     cmp.add_argument("a", metavar="A/results.json")

@@ -9,7 +9,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -47,7 +47,10 @@ def approval_mode(requested: str | None, console: Console, *, default_without_te
     if console.interactive:
         return "prompt"
     if default_without_terminal is None:
-        raise CommandError("no terminal to ask for approval: pass --approve auto (approve on your behalf) or --approve reject", EXIT_USAGE)
+        raise CommandError(
+            "no terminal to ask for approval: pass --approve auto (approve on your behalf) or --approve reject",
+            EXIT_USAGE,
+        )
     return default_without_terminal
 
 
@@ -63,14 +66,19 @@ def terminal_decider(mode: str, console: Console) -> Decider:
             approved = answer in ("y", "yes")
             by = console.ask(f"Your name [{user}]: ").strip() or user
             return ApprovalAnswer(
-                decision="approved" if approved else "rejected", by=by,
+                decision="approved" if approved else "rejected",
+                by=by,
                 comment="approved at the terminal" if approved else "rejected at the terminal",
             )
         if mode == "auto":
             by = f"{user} (via --approve auto)"
             console.info(f"--approve auto: approving on the operator's behalf, recorded as {by!r}")
-            return ApprovalAnswer(decision="approved", by=by, comment="auto-approved on the operator's behalf by --approve auto")
-        return ApprovalAnswer(decision="rejected", by=f"{user} (via --approve reject)", comment="rejected by --approve reject")
+            return ApprovalAnswer(
+                decision="approved", by=by, comment="auto-approved on the operator's behalf by --approve auto"
+            )
+        return ApprovalAnswer(
+            decision="rejected", by=f"{user} (via --approve reject)", comment="rejected by --approve reject"
+        )
 
     return decide
 
@@ -183,7 +191,12 @@ async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         console.progress("system", f"simulated environment for scenario {scenario.name!r} on {sim.base_url}")
         ingest_examples(config, console)
         fired = [alert for alert in scenario.alerts if sim.world.at(alert.fires_at) <= sim.world.now_ts()]
-        alerts = [a for alert in fired for a in parse_alertmanager(sim.alertmanager_payload(alert.name)) if a.status == "firing"]
+        alerts = [
+            a
+            for alert in fired
+            for a in parse_alertmanager(sim.alertmanager_payload(alert.name))
+            if a.status == "firing"
+        ]
         if not alerts:
             console.info(f"scenario {scenario.name!r} has no firing alert at its start; nothing to respond to")
             return EXIT_OK
@@ -203,7 +216,10 @@ def show_answer_key(scenario: Scenario, console: Console) -> None:
     expected = scenario.expected
     root = expected.root_cause
     cause = f"{root.category} on {root.entity}" + (f" ({root.change_id})" if root.change_id else "") if root else "none"
-    fixes = ", ".join(f"{a.tool} {json.dumps(a.model_dump(mode='json')['args'])}" for a in expected.acceptable_remediations) or "none"
+    fixes = (
+        ", ".join(f"{a.tool} {json.dumps(a.model_dump(mode='json')['args'])}" for a in expected.acceptable_remediations)
+        or "none"
+    )
     console.info(
         f"  scenario expects: {'an incident' if expected.incident else 'no incident'}"
         f"{f' ({expected.severity})' if expected.severity else ''}; root cause {cause}; "
@@ -228,7 +244,11 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             config = sandbox_config(base, sim, path.parent / ".firstline")
             data = json.loads(config.model_dump_json(exclude_defaults=False))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("# Written by `firstline sandbox run`: adapters point at the simulated environment.\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            path.write_text(
+                "# Written by `firstline sandbox run`: adapters point at the simulated environment.\n"
+                + yaml.safe_dump(data, sort_keys=False),
+                encoding="utf-8",
+            )
             console.info(f"config written to {path} (service catalog: {config.knowledge.catalog})")
             ingest_examples(config, console)
         else:
@@ -264,9 +284,13 @@ def cmd_sandbox_list(args: argparse.Namespace, console: Console) -> int:
     width = max((len(e["name"]) for e in entries), default=8)
     for entry in entries:
         tags = ", ".join(t for t in entry["tags"] if t != entry["difficulty"])
-        console.info(f"{entry['name']:<{width}}  {entry['difficulty'] or '-':<6}  {entry['category'] or '-':<16}  {tags}")
+        console.info(
+            f"{entry['name']:<{width}}  {entry['difficulty'] or '-':<6}  {entry['category'] or '-':<16}  {tags}"
+        )
         console.info(f"{'':<{width}}  {entry['summary']}")
-    console.info(f"{len(entries)} scenarios; run one with `firstline demo --scenario NAME` or `firstline sandbox run NAME`")
+    console.info(
+        f"{len(entries)} scenarios; run one with `firstline demo --scenario NAME` or `firstline sandbox run NAME`"
+    )
     return EXIT_OK
 
 
@@ -325,11 +349,11 @@ def cmd_approvals_list(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-async def _decide(args: argparse.Namespace, console: Console, decision: str) -> int:
+async def _decide(args: argparse.Namespace, console: Console, decision: Literal["approved", "rejected"]) -> int:
     config = load(args)
     async with open_runtime(config, progress=console.progress) as responder:
         try:
-            result = await responder.decide(args.incident, args.action, decision, args.by, args.comment)  # type: ignore[arg-type]
+            result = await responder.decide(args.incident, args.action, decision, args.by, args.comment)
         except (IncidentNotFound, NotWaiting) as exc:
             raise CommandError(str(exc)) from exc
     if result.status == "already_decided":
@@ -364,8 +388,13 @@ def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
     elif not rows:
         console.info("no incidents yet")
     else:
-        console.table(["id", "status", "severity", "service", "updated", "summary"],
-                      [[r["id"], r["status"], r["severity"], r["service"], r["updated_at"][:19], (r["summary"] or "")[:70]] for r in rows])
+        console.table(
+            ["id", "status", "severity", "service", "updated", "summary"],
+            [
+                [r["id"], r["status"], r["severity"], r["service"], r["updated_at"][:19], (r["summary"] or "")[:70]]
+                for r in rows
+            ],
+        )
     return EXIT_OK
 
 
@@ -405,14 +434,20 @@ def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
 def register(sub: Any) -> dict[str, Any]:
     """Add the incident commands to the parser; return their handlers."""
     demo = sub.add_parser(
-        "demo", help="run the example incident end to end against the simulated environment",
+        "demo",
+        help="run the example incident end to end against the simulated environment",
         description="Start the simulated environment on loopback, ingest the example knowledge, fire the "
         "scenario's alert and work the incident to resolution. Nothing outside this machine is touched.",
     )
-    demo.add_argument("--scenario", default="checkout-migration",
-                      help="scenario name or YAML path (default: checkout-migration; list them with `firstline sandbox list`)")
     demo.add_argument(
-        "--approve", choices=["prompt", "auto", "reject"], default=None,
+        "--scenario",
+        default="checkout-migration",
+        help="scenario name or YAML path (default: checkout-migration; list them with `firstline sandbox list`)",
+    )
+    demo.add_argument(
+        "--approve",
+        choices=["prompt", "auto", "reject"],
+        default=None,
         help="how to answer the approval gate: prompt asks on the terminal (the default on one); auto approves "
         "on your behalf (needed without a terminal); reject declines",
     )
@@ -421,14 +456,19 @@ def register(sub: Any) -> dict[str, Any]:
     add_common(demo)
 
     respond = sub.add_parser(
-        "respond", help="work an incident from an Alertmanager webhook payload file",
+        "respond",
+        help="work an incident from an Alertmanager webhook payload file",
         description="Read an Alertmanager webhook JSON file, open an incident per firing alert and work it. "
         "With --approve wait the incident stops at the approval gate; decide later with `firstline approve` or "
         "`firstline reject`, from any process.",
     )
     respond.add_argument("alert_file", type=Path, metavar="ALERT_FILE")
-    respond.add_argument("--approve", choices=["prompt", "auto", "reject", "wait"], default=None,
-                         help="prompt (default on a terminal), auto, reject, or wait (default without a terminal)")
+    respond.add_argument(
+        "--approve",
+        choices=["prompt", "auto", "reject", "wait"],
+        default=None,
+        help="prompt (default on a terminal), auto, reject, or wait (default without a terminal)",
+    )
     respond.add_argument("--reasoner", choices=["deterministic", "llm"], help="override the reasoner in the config")
     respond.add_argument("--json", type=Path, metavar="PATH", help="write the incident record to PATH")
     add_common(respond)
@@ -441,7 +481,8 @@ def register(sub: Any) -> dict[str, Any]:
 
     for verb in ("approve", "reject"):
         p = sub.add_parser(
-            verb, help=f"{verb} a proposed action and resume its incident",
+            verb,
+            help=f"{verb} a proposed action and resume its incident",
             description=f"Record that NAME {verb}s ACTION of INCIDENT (who and when go on the timeline), then resume "
             "the incident from its checkpoint. The first decision wins; repeating it executes nothing.",
         )
@@ -458,27 +499,35 @@ def register(sub: Any) -> dict[str, Any]:
     add_common(inc_list)
     inc_show = incidents_sub.add_parser("show", help="show one incident: diagnosis, actions, timeline")
     inc_show.add_argument("incident", metavar="ID")
-    inc_show.add_argument("--json", type=Path, metavar="PATH", help="write the incident record to PATH ('-' for stdout)")
+    inc_show.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the incident record to PATH ('-' for stdout)"
+    )
     add_common(inc_show)
 
     sandbox = sub.add_parser("sandbox", help="the simulated environment")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
     run = sandbox_sub.add_parser(
-        "run", help="serve a scenario's simulated APIs on loopback until stopped",
+        "run",
+        help="serve a scenario's simulated APIs on loopback until stopped",
         description="Serve Prometheus, Loki, Kubernetes, GitHub, Statuspage, Slack and PagerDuty for a scenario on "
         "127.0.0.1, print the endpoints, and optionally write a config file that points the adapters at them.",
     )
     run.add_argument("scenario", nargs="?", default="checkout-migration", metavar="SCENARIO")
     run.add_argument("--write-config", type=Path, metavar="PATH", help="write a config.yaml pointing at the sandbox")
-    run.add_argument("--alert-file", type=Path, metavar="PATH", help="write the scenario's alert payload (with live times) to PATH")
+    run.add_argument(
+        "--alert-file", type=Path, metavar="PATH", help="write the scenario's alert payload (with live times) to PATH"
+    )
     run.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     add_common(run)
     listing = sandbox_sub.add_parser(
-        "list", help="list the scenario library with difficulty, root-cause category and tags",
+        "list",
+        help="list the scenario library with difficulty, root-cause category and tags",
         description="List every scenario in evals/scenarios: its name, difficulty (easy, medium, hard), the category "
         "of its root cause, its tags and a one-line story. Use a name with `firstline demo --scenario NAME`.",
     )
-    listing.add_argument("--json", action="store_true", help="print JSON (name, tags, difficulty, category, incident, description)")
+    listing.add_argument(
+        "--json", action="store_true", help="print JSON (name, tags, difficulty, category, incident, description)"
+    )
     add_common(listing)
     return {
         "demo": cmd_demo,

@@ -47,12 +47,16 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _serve_setup(args: argparse.Namespace, console: Console) -> tuple[FirstlineConfig, Any, Topology, dict[str, Any], list[str]]:
+def _serve_setup(
+    args: argparse.Namespace, console: Console
+) -> tuple[FirstlineConfig, Any, Topology, dict[str, Any], list[str]]:
     """Configuration, intake settings, topology and authenticators for ``serve``; refuses unsafe setups."""
     from intake.http.auth import AuthSetupError, build_authenticators
 
     config = load(args)
-    settings = config.intake.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
+    settings = config.intake.model_copy(
+        update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    )
     topology = _topology(config, None, console, required=True)
     try:
         authenticators = build_authenticators(settings, os.environ)
@@ -84,15 +88,29 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         if runtime is not None:
             await runtime.open()  # bad tool settings or an unset secret stop the start, naming the setting
         service = IntakeService(settings, topology, starter=record_only if runtime is None else runtime)
-        config_ = uvicorn.Config(build_app(service, authenticators), host=settings.host, port=settings.port,
-                                 log_level="warning", access_log=False, lifespan="on")
+        config_ = uvicorn.Config(
+            build_app(service, authenticators),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
         server = QuietServer(config_)
         port, task = await _start(server, settings.host, settings.port)
         console.info(f"firstline intake listening on http://{settings.host}:{port}")
-        console.info(f"  POST /v1/alerts/{{{','.join(sorted(authenticators))}}}   GET /healthz   GET /v1/incidents   GET /openapi.json")
+        console.info(
+            f"  POST /v1/alerts/{{{','.join(sorted(authenticators))}}}   GET /healthz   GET /v1/incidents   GET /openapi.json"
+        )
         console.info(f"  inbox: {settings.inbox}   catalog: {config.knowledge.catalog}")
-        console.info("  workflow: " + ("not started (--dry-run): incidents are correlated and recorded only" if runtime is None
-                                        else "started for each new or materially changed incident; approve with `firstline approve`"))
+        console.info(
+            "  workflow: "
+            + (
+                "not started (--dry-run): incidents are correlated and recorded only"
+                if runtime is None
+                else "started for each new or materially changed incident; approve with `firstline approve`"
+            )
+        )
         if open_sources:
             console.warn(f"sources without authentication: {', '.join(open_sources)}")
         await task
@@ -122,8 +140,19 @@ async def _start(server: QuietServer, host: str, port: int) -> tuple[int, asynci
 
 def _summary(results: dict[str, Any], console: Console, *, bench: bool) -> None:
     rows = []
-    for key in ("alerts_in", "incidents_out", "compression", "alerts_per_second", "lost", "purity", "completeness", "peak_memory_mb",
-                "investigations", "suppressed", "rejected_payloads"):
+    for key in (
+        "alerts_in",
+        "incidents_out",
+        "compression",
+        "alerts_per_second",
+        "lost",
+        "purity",
+        "completeness",
+        "peak_memory_mb",
+        "investigations",
+        "suppressed",
+        "rejected_payloads",
+    ):
         if key not in results:
             continue
         target = TARGETS.get(key) if bench else None
@@ -155,7 +184,9 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     if not args.file.is_file():
         raise CommandError(f"replay file {args.file} does not exist", EXIT_USAGE)
     topology = _topology(config, args.catalog, console, required=False)
-    results = replay_file(args.file, config.intake, topology, progress=lambda n: console.progress("intake", f"{n:,} lines"))
+    results = replay_file(
+        args.file, config.intake, topology, progress=lambda n: console.progress("intake", f"{n:,} lines")
+    )
     out = args.out / "results.json"
     write_json(out, results)
     _summary(results, console, bench=False)
@@ -169,7 +200,9 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from evals.benchmarks.intake.bench import run_bench
 
     config = load(args, required=False)
-    rules = args.rules or (Path(os.environ["FIRSTLINE_ALERT_RULES"]) if os.environ.get("FIRSTLINE_ALERT_RULES") else None)
+    rules = args.rules or (
+        Path(os.environ["FIRSTLINE_ALERT_RULES"]) if os.environ.get("FIRSTLINE_ALERT_RULES") else None
+    )
     if rules is not None and not rules.is_file():
         console.warn(f"alert rules {rules} not found; using the built-in rule names")
         rules = None
@@ -178,15 +211,23 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
         storm_file.parent.mkdir(parents=True, exist_ok=True)
     console.progress("intake", f"generating and correlating a storm of {args.alerts:,} alerts (seed {args.seed})")
     results = run_bench(
-        args.alerts, base=config.intake, seed=args.seed, rules=rules, storm_file=storm_file,
+        args.alerts,
+        base=config.intake,
+        seed=args.seed,
+        rules=rules,
+        storm_file=storm_file,
         progress=lambda done, total: console.progress("intake", f"{done:,} / {total:,} alerts"),
     )
-    results["command"] = f"firstline intake bench --alerts {args.alerts} --seed {args.seed}" + (f" --rules {rules}" if rules else "")
+    results["command"] = f"firstline intake bench --alerts {args.alerts} --seed {args.seed}" + (
+        f" --rules {rules}" if rules else ""
+    )
     out = args.out / "results.json"
     write_json(out, results)
     _summary(results, console, bench=True)
     storm = results["storm"]
-    console.info(f"storm: {storm['services']} services over {storm['span_hours']} h, {storm['scenarios']} scenarios; {storm['rules']}")
+    console.info(
+        f"storm: {storm['services']} services over {storm['span_hours']} h, {storm['scenarios']} scenarios; {storm['rules']}"
+    )
     if storm_file:
         config_file = storm_file.parent / "storm-config.yaml"
         console.info(
@@ -221,7 +262,9 @@ def cmd_dead_letters(args: argparse.Namespace, console: Console) -> int:
                 console.info(json.dumps(record, indent=2))
                 return EXIT_OK
             when = datetime.fromtimestamp(record["received_at"], UTC).isoformat(timespec="seconds")
-            console.heading(f"dead letter {record['id']}: {record['source']} at {when} ({record['stage']}, HTTP {record['status'] or '-'})")
+            console.heading(
+                f"dead letter {record['id']}: {record['source']} at {when} ({record['stage']}, HTTP {record['status'] or '-'})"
+            )
             console.info(f"field: {record['field']}\nerror: {record['error']}")
             cut = f" (first {len(record['body'])} of {record['body_size']} bytes)" if record["truncated"] else ""
             console.info(f"body{cut}:\n{record['body']}")
@@ -237,8 +280,18 @@ def cmd_dead_letters(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK
     console.table(
         ["id", "received", "source", "stage", "status", "field", "error"],
-        [[r["id"], datetime.fromtimestamp(r["received_at"], UTC).strftime("%Y-%m-%d %H:%M:%S"), r["source"], r["stage"],
-          r["status"] or "-", r["field"], r["error"][:90]] for r in rows],
+        [
+            [
+                r["id"],
+                datetime.fromtimestamp(r["received_at"], UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                r["source"],
+                r["stage"],
+                r["status"] or "-",
+                r["field"],
+                r["error"][:90],
+            ]
+            for r in rows
+        ],
         title=f"Dead letters in {path} (newest first; `--show ID` for one with its body)",
     )
     return EXIT_OK
@@ -247,7 +300,8 @@ def cmd_dead_letters(args: argparse.Namespace, console: Console) -> int:
 def register(sub: Any) -> dict[str, Any]:
     """Add the intake commands to the parser; return their handlers."""
     serve = sub.add_parser(
-        "serve", help="receive alerts over HTTP, correlate them into incidents and work each incident",
+        "serve",
+        help="receive alerts over HTTP, correlate them into incidents and work each incident",
         description="Serve POST /v1/alerts/{alertmanager,grafana,pagerduty,datadog,cloudwatch,opsgenie,generic}. Each "
         "delivery is authenticated per source (intake.sources in config.yaml), validated (a bad one gets 400 naming the "
         "field and is kept as a dead letter), stored durably, and answered 202 at once; the worker then deduplicates, "
@@ -257,43 +311,63 @@ def register(sub: Any) -> dict[str, Any]:
     )
     serve.add_argument("--host", help="address to listen on (default: intake.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: intake.port, 8787; 0 picks a free one)")
-    serve.add_argument("--dry-run", action="store_true", help="correlate and record incidents without starting the workflow")
-    serve.add_argument("--allow-unauthenticated", action="store_true",
-                       help="listen on a non-loopback address even though some sources have no authentication")
+    serve.add_argument(
+        "--dry-run", action="store_true", help="correlate and record incidents without starting the workflow"
+    )
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="listen on a non-loopback address even though some sources have no authentication",
+    )
     add_common(serve)
 
     intake = sub.add_parser("intake", help="replay recorded alerts, benchmark correlation, list dead letters")
     intake_sub = intake.add_subparsers(dest="intake_command", metavar="SUBCOMMAND")
     replay = intake_sub.add_parser(
-        "replay", help="feed recorded deliveries through the intake pipeline at full speed",
-        description="Read FILE.jsonl, one delivery per line: {\"source\": \"alertmanager\", \"received_at\": RFC3339, "
-        "\"payload\": {...}, \"truth\": \"incident key\"} (truth optional). Run them through the same normalization and "
+        "replay",
+        help="feed recorded deliveries through the intake pipeline at full speed",
+        description='Read FILE.jsonl, one delivery per line: {"source": "alertmanager", "received_at": RFC3339, '
+        '"payload": {...}, "truth": "incident key"} (truth optional). Run them through the same normalization and '
         "correlation as `serve` (no authentication, no workflow) and write DIR/results.json: alerts_in, incidents_out, "
         "compression, alerts_per_second, lost (must be 0) and, with truth, purity and completeness.",
     )
     replay.add_argument("file", type=Path, metavar="FILE.jsonl")
-    replay.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where results.json goes (default: .)")
-    replay.add_argument("--catalog", type=Path, metavar="PATH", help="service catalog for topology (default: knowledge.catalog)")
+    replay.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="where results.json goes (default: .)"
+    )
+    replay.add_argument(
+        "--catalog", type=Path, metavar="PATH", help="service catalog for topology (default: knowledge.catalog)"
+    )
     add_common(replay)
 
     bench = intake_sub.add_parser(
-        "bench", help="generate an alert storm with known truth and measure correlation",
+        "bench",
+        help="generate an alert storm with known truth and measure correlation",
         description="Generate a storm (default 100,000 alerts: ~100 services, a cascade through dependencies, service "
         "incidents, flapping, resolves, duplicates, background noise, a Watchdog and a maintenance window) in all seven "
         "wire formats, and time JSON decoding + normalization + correlation on one core. Writes DIR/results.json with "
         "the replay keys plus peak_memory_mb. Targets: >= 5,000 alerts/s, < 500 MB, compression and purity >= 0.95, lost 0.",
     )
     bench.add_argument("--alerts", type=int, default=100_000, metavar="N", help="alerts in the storm (default 100000)")
-    bench.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where results.json goes (default: .)")
-    bench.add_argument("--seed", type=int, default=7, help="random seed (default 7); the same seed gives the same storm")
-    bench.add_argument("--rules", type=Path, metavar="RULES.yml",
-                       help="awesome-prometheus-alerts rules.yml for realistic names (default: $FIRSTLINE_ALERT_RULES, else built-in)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="where results.json goes (default: .)"
+    )
+    bench.add_argument(
+        "--seed", type=int, default=7, help="random seed (default 7); the same seed gives the same storm"
+    )
+    bench.add_argument(
+        "--rules",
+        type=Path,
+        metavar="RULES.yml",
+        help="awesome-prometheus-alerts rules.yml for realistic names (default: $FIRSTLINE_ALERT_RULES, else built-in)",
+    )
     bench.add_argument("--write-storm", action="store_true", help="also write DIR/storm.jsonl (replayable)")
     bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     add_common(bench)
 
     dead = intake_sub.add_parser(
-        "dead-letters", help="deliveries that were rejected or could not be processed",
+        "dead-letters",
+        help="deliveries that were rejected or could not be processed",
         description="List what `serve` could not accept or process, newest first: malformed payloads (with the field), "
         "oversized bodies, failed SNS subscription confirmations. Nothing is dropped silently.",
     )
@@ -302,4 +376,9 @@ def register(sub: Any) -> dict[str, Any]:
     dead.add_argument("--show", type=int, metavar="ID", help="show one dead letter with its body")
     dead.add_argument("--json", action="store_true", help="print JSON")
     add_common(dead)
-    return {"serve": cmd_serve, "intake replay": cmd_replay, "intake bench": cmd_bench, "intake dead-letters": cmd_dead_letters}
+    return {
+        "serve": cmd_serve,
+        "intake replay": cmd_replay,
+        "intake bench": cmd_bench,
+        "intake dead-letters": cmd_dead_letters,
+    }

@@ -156,7 +156,9 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
         except CatalogError as exc:
             console.warn(f"knowledge.catalog: {exc}; ingesting without checking services against it")
     kb = open_kb(config)
-    console.info(f"ingesting {', '.join(str(p) for p in paths)} into {kb.store.settings.describe()} ({kb.store.embedder.name})")
+    console.info(
+        f"ingesting {', '.join(str(p) for p in paths)} into {kb.store.settings.describe()} ({kb.store.embedder.name})"
+    )
     started = time.perf_counter()
     with store_errors(), ingest_progress(console) as progress:
         report = kb.ingest(paths, catalog=catalog, on_progress=progress, default_kind=args.kind)
@@ -247,7 +249,11 @@ def cmd_remember(args: argparse.Namespace, console: Console) -> int:
             failures += 1
             continue
         incident = result.incident
-        ttm = f", mitigated in {incident.time_to_mitigate_minutes:g} min" if incident.time_to_mitigate_minutes is not None else ""
+        ttm = (
+            f", mitigated in {incident.time_to_mitigate_minutes:g} min"
+            if incident.time_to_mitigate_minutes is not None
+            else ""
+        )
         console.info(
             f"remembered {incident.incident_id} ({incident.service}, {incident.status}{ttm}) as {result.source_id}: "
             f"{result.added} chunks added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} removed"
@@ -318,7 +324,11 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     rankings: dict[str, dict[str, list[str]]] = {}
     with tempfile.TemporaryDirectory(prefix="firstline-eval-") as work, store_errors():
         results, queries = evaluate(
-            folder, embedders, work_dir=Path(work), on_progress=lambda text: console.progress("eval", text), rankings=rankings
+            folder,
+            embedders,
+            work_dir=Path(work),
+            on_progress=lambda text: console.progress("eval", text),
+            rankings=rankings,
         )
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", results.model_dump(mode="json"))
@@ -344,7 +354,11 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
             console.warn(f"{exc}; using generated text instead")
     embedder = build_eval_embedder(args.embedder)
     out: Path = args.out
-    with tempfile.TemporaryDirectory(prefix="firstline-bench-") as work, store_errors(), ingest_progress(console, every=500) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="firstline-bench-") as work,
+        store_errors(),
+        ingest_progress(console, every=500) as progress,
+    ):
         results = run_benchmark(
             embedder,
             work_dir=Path(work),
@@ -397,8 +411,12 @@ def register(sub: Any) -> dict[str, Any]:
         "  firstline knowledge ingest wiki/ --kind service_doc   # files whose front matter and folder name no kind",
         formatter_class=formatter,
     )
-    ingest.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: knowledge.paths in the config)")
-    ingest.add_argument("--kind", choices=DOC_KINDS, help="kind for markdown files whose front matter and folder imply none")
+    ingest.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders (default: knowledge.paths in the config)"
+    )
+    ingest.add_argument(
+        "--kind", choices=DOC_KINDS, help="kind for markdown files whose front matter and folder imply none"
+    )
     ingest.add_argument("--strict", action="store_true", help="exit 2 when any file was skipped (for CI)")
     ingest.add_argument("--json", action="store_true", help="print the ingest report as JSON")
     add_common(ingest)
@@ -416,7 +434,9 @@ def register(sub: Any) -> dict[str, Any]:
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--service", help="only documents of this service")
     search.add_argument("--kind", choices=DOC_KINDS, help="only documents of this kind")
-    search.add_argument("--since", type=parse_day, metavar="DATE", help="only dated documents on or after DATE (YYYY-MM-DD)")
+    search.add_argument(
+        "--since", type=parse_day, metavar="DATE", help="only dated documents on or after DATE (YYYY-MM-DD)"
+    )
     search.add_argument("--until", type=parse_day, metavar="DATE", help="only dated documents on or before DATE")
     search.add_argument("-k", type=int, default=5, metavar="N", help="how many results (default 5)")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
@@ -448,11 +468,20 @@ def register(sub: Any) -> dict[str, Any]:
     )
     recall.add_argument("text", metavar="TEXT", help="the alert title, error lines or diagnosis")
     recall.add_argument("--service", required=True)
-    recall.add_argument("--alert", metavar="NAME", help="alert name: past incidents with the same alert are recurrences")
+    recall.add_argument(
+        "--alert", metavar="NAME", help="alert name: past incidents with the same alert are recurrences"
+    )
     recall.add_argument("--category", help="diagnosis category (e.g. migration): same category counts as a recurrence")
-    recall.add_argument("--incident", metavar="ID", help="the current incident's id, left out when it is already remembered")
+    recall.add_argument(
+        "--incident", metavar="ID", help="the current incident's id, left out when it is already remembered"
+    )
     recall.add_argument("--window-days", type=int, default=30, metavar="N", help="recurrence window (default 30)")
-    recall.add_argument("--now", type=lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")), metavar="TIME", help="the incident's time (default: now)")
+    recall.add_argument(
+        "--now",
+        type=lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")),
+        metavar="TIME",
+        help="the incident's time (default: now)",
+    )
     recall.add_argument("-k", type=int, default=3, metavar="N", help="how many similar incidents (default 3)")
     recall.add_argument("--json", action="store_true", help="print JSON")
     add_common(recall)
@@ -466,9 +495,22 @@ def register(sub: Any) -> dict[str, Any]:
         "Writes results.json (recall_at_5 and mrr per embedder), queries.jsonl and report.md to --out.",
         formatter_class=formatter,
     )
-    evaluate.add_argument("--out", type=Path, default=Path(".firstline/knowledge-eval"), metavar="DIR", help="output folder (default .firstline/knowledge-eval)")
-    evaluate.add_argument("--datasets", type=Path, metavar="DIR", help=f"datasets folder (default ${DATASETS_ENV} or ../shared/datasets)")
-    evaluate.add_argument("--embedder", action="append", choices=EMBEDDER_CHOICES, help="embedder to measure, repeatable (default: hashing, and local when installed)")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".firstline/knowledge-eval"),
+        metavar="DIR",
+        help="output folder (default .firstline/knowledge-eval)",
+    )
+    evaluate.add_argument(
+        "--datasets", type=Path, metavar="DIR", help=f"datasets folder (default ${DATASETS_ENV} or ../shared/datasets)"
+    )
+    evaluate.add_argument(
+        "--embedder",
+        action="append",
+        choices=EMBEDDER_CHOICES,
+        help="embedder to measure, repeatable (default: hashing, and local when installed)",
+    )
     add_common(evaluate)
 
     bench = knowledge_sub.add_parser(
@@ -480,11 +522,21 @@ def register(sub: Any) -> dict[str, Any]:
         "times depend on what else runs on the machine: the load average is recorded with them.",
         formatter_class=formatter,
     )
-    bench.add_argument("--out", type=Path, default=Path(".firstline/knowledge-bench"), metavar="DIR", help="output folder (default .firstline/knowledge-bench)")
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".firstline/knowledge-bench"),
+        metavar="DIR",
+        help="output folder (default .firstline/knowledge-bench)",
+    )
     bench.add_argument("--chunks", type=int, default=10_000, metavar="N", help="chunks to ingest (default 10000)")
     bench.add_argument("--queries", type=int, default=1_000, metavar="N", help="queries to run (default 1000)")
-    bench.add_argument("--datasets", type=Path, metavar="DIR", help=f"datasets folder (default ${DATASETS_ENV} or ../shared/datasets)")
-    bench.add_argument("--synthetic", action="store_true", help="use generated text even when the postmortems corpus is there")
+    bench.add_argument(
+        "--datasets", type=Path, metavar="DIR", help=f"datasets folder (default ${DATASETS_ENV} or ../shared/datasets)"
+    )
+    bench.add_argument(
+        "--synthetic", action="store_true", help="use generated text even when the postmortems corpus is there"
+    )
     bench.add_argument("--embedder", choices=EMBEDDER_CHOICES, default="hashing", help="embedder (default hashing)")
     add_common(bench)
 

@@ -51,19 +51,24 @@ examples:
 def register(sub: Any) -> dict[str, Any]:
     """Add the tool commands to the parser; return their handlers."""
     tools = sub.add_parser(
-        "tools", help="list integrations and configured tool instances; check their connectivity",
+        "tools",
+        help="list integrations and configured tool instances; check their connectivity",
         description="Inspect the tool adapters: `firstline tools list` and `firstline tools check`.",
     )
     tools_sub = tools.add_subparsers(dest="tools_command", metavar="SUBCOMMAND")
     listing = tools_sub.add_parser(
-        "list", help="every integration and configured instance, its calls, read/write and approval tier",
-        description=LIST_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list",
+        help="every integration and configured instance, its calls, read/write and approval tier",
+        description=LIST_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of tables")
     add_common(listing)
     check = tools_sub.add_parser(
-        "check", help="test connectivity and credentials of each configured instance",
-        description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check",
+        help="test connectivity and credentials of each configured instance",
+        description=CHECK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("names", nargs="*", metavar="NAME", help="instances to check (default: all configured)")
     check.add_argument("--json", action="store_true", help="print JSON results")
@@ -152,14 +157,21 @@ def cmd_tools_list(args: argparse.Namespace, console: Console) -> int:
     rows = []
     for instance in data["instances"]:
         for call in instance["calls"]:
-            rows.append([
-                call["tool"], "WRITE" if call["mutating"] else "read", _approval(call), call["action_class"],
-                _reversible(call), call["blast_radius"],
-            ])
+            rows.append(
+                [
+                    call["tool"],
+                    "WRITE" if call["mutating"] else "read",
+                    _approval(call),
+                    call["action_class"],
+                    _reversible(call),
+                    call["blast_radius"],
+                ]
+            )
     if rows:
         policy = data["policy"]
         console.table(
-            ["tool", "r/w", "approval", "class", "undo", "blast radius"], rows,
+            ["tool", "r/w", "approval", "class", "undo", "blast radius"],
+            rows,
             title=f"Configured tools (approval per policy: {policy['environment']}, maturity {policy['maturity']})",
         )
     elif args.config.exists():
@@ -170,8 +182,12 @@ def cmd_tools_list(args: argparse.Namespace, console: Console) -> int:
     console.table(
         ["integration", "origin", "calls", "configured as"],
         [
-            [i["kind"], i["origin"], i["calls"] if isinstance(i["calls"], str) else ", ".join(i["calls"]),
-             ", ".join(i["configured_as"]) or "-"]
+            [
+                i["kind"],
+                i["origin"],
+                i["calls"] if isinstance(i["calls"], str) else ", ".join(i["calls"]),
+                ", ".join(i["configured_as"]) or "-",
+            ]
             for i in data["integrations"]
         ],
         title="Available integrations",

@@ -59,7 +59,9 @@ class SourceAuth:
         except (binascii.Error, ValueError) as exc:
             raise AuthError("basic credentials are not valid base64 of user:password") from exc
         expected_user = (self.settings.username or "").encode()
-        if not (hmac.compare_digest(user.encode(), expected_user) & hmac.compare_digest(password.encode(), self.secret)):
+        if not (
+            hmac.compare_digest(user.encode(), expected_user) & hmac.compare_digest(password.encode(), self.secret)
+        ):
             raise AuthError("basic credentials do not match")
 
     def check_body(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
@@ -84,7 +86,9 @@ class SourceAuth:
                 raise AuthError(f"timestamp header {self.settings.timestamp_header} is not Unix seconds")
             sent = int(stamp)
             if abs(now - sent) > self.settings.max_skew_seconds:
-                raise AuthError(f"timestamp is {now - sent:+.0f}s from now (more than {self.settings.max_skew_seconds}s): replayed or clock skew")
+                raise AuthError(
+                    f"timestamp is {now - sent:+.0f}s from now (more than {self.settings.max_skew_seconds}s): replayed or clock skew"
+                )
             mac.update(stamp.encode() + b":")
         mac.update(body)
         if not hmac.compare_digest(mac.hexdigest(), signature):

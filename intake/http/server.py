@@ -54,7 +54,9 @@ def _error(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"status": "error", "error": error, "message": message, **extra}, status_code=status)
 
 
-def build_app(service: IntakeService, authenticators: dict[str, SourceAuth], *, manage_service: bool = True) -> Starlette:
+def build_app(
+    service: IntakeService, authenticators: dict[str, SourceAuth], *, manage_service: bool = True
+) -> Starlette:
     """The Starlette app around ``service``. With ``manage_service`` the app's lifespan starts and stops it."""
     limit = service.settings.max_body_kb * 1024
     enabled = sorted(authenticators)
@@ -70,7 +72,12 @@ def build_app(service: IntakeService, authenticators: dict[str, SourceAuth], *, 
             auth.check_headers(headers)
         except AuthError as exc:
             service.rejected_unauthenticated += 1
-            log.warning("intake.unauthenticated", source=source, reason=str(exc), client=request.client.host if request.client else None)
+            log.warning(
+                "intake.unauthenticated",
+                source=source,
+                reason=str(exc),
+                client=request.client.host if request.client else None,
+            )
             return _error(401, "unauthenticated", str(exc))
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -91,11 +98,19 @@ def build_app(service: IntakeService, authenticators: dict[str, SourceAuth], *, 
             auth.check_body(headers, body, service.clock())
         except AuthError as exc:
             service.rejected_unauthenticated += 1
-            log.warning("intake.unauthenticated", source=source, reason=str(exc), client=request.client.host if request.client else None)
+            log.warning(
+                "intake.unauthenticated",
+                source=source,
+                reason=str(exc),
+                client=request.client.host if request.client else None,
+            )
             return _error(401, "unauthenticated", str(exc))
         try:
             result = await service.accept(source, headers, body)
-        except (OSError, sqlite3.Error) as exc:  # the inbox cannot be written (disk full...): 503, so the sender retries
+        except (
+            OSError,
+            sqlite3.Error,
+        ) as exc:  # the inbox cannot be written (disk full...): 503, so the sender retries
             log.error("intake.inbox_unavailable", source=source, error=repr(exc))
             return _error(503, "inbox_unavailable", f"the inbox could not store the delivery ({exc}); retry later")
         if isinstance(result, Accepted):

@@ -85,7 +85,9 @@ def normalize_alertmanager_style(
         links = [u for u in (item.get("generatorURL"), annotations.get("runbook_url")) if u and isinstance(u, str)]
         if source == "grafana":
             links.extend(u for k in _EXTRA_LINKS if (u := item.get(k)) and isinstance(u, str))
-        environment = canonical_environment(labels.get("env") or labels.get("environment"), settings.default_environment)
+        environment = canonical_environment(
+            labels.get("env") or labels.get("environment"), settings.default_environment
+        )
         events.append(
             AlertEvent(
                 source=source,
@@ -108,6 +110,10 @@ def normalize_alertmanager_style(
     return Normalized(events=events, truncated=truncated)
 
 
-def normalize_alertmanager(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_alertmanager(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     """Prometheus Alertmanager's webhook, version "4"."""
-    return normalize_alertmanager_style(payload, source="alertmanager", version="4", received_at=received_at, settings=settings)
+    return normalize_alertmanager_style(
+        payload, source="alertmanager", version="4", received_at=received_at, settings=settings
+    )

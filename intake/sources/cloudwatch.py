@@ -36,8 +36,18 @@ from intake.events import (
 from intake.settings import IntakeSource
 
 _SERVICE_DIMENSIONS = (
-    "ServiceName", "FunctionName", "DBInstanceIdentifier", "DBClusterIdentifier", "ClusterName", "QueueName",
-    "TableName", "CacheClusterId", "LoadBalancer", "TargetGroup", "AutoScalingGroupName", "InstanceId",
+    "ServiceName",
+    "FunctionName",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+    "ClusterName",
+    "QueueName",
+    "TableName",
+    "CacheClusterId",
+    "LoadBalancer",
+    "TargetGroup",
+    "AutoScalingGroupName",
+    "InstanceId",
 )
 _STATES: dict[str, EventStatus] = {"ALARM": "firing", "OK": "resolved", "INSUFFICIENT_DATA": "ack"}
 SNS_URL = re.compile(r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
@@ -55,7 +65,9 @@ def _service(dimensions: list[dict[str, Any]], alarm_name: str) -> str:
     return alarm_name
 
 
-def _alarm_event(alarm: dict[str, Any], where: str, received_at: float, settings: IntakeSource, subject: str | None) -> AlertEvent:
+def _alarm_event(
+    alarm: dict[str, Any], where: str, received_at: float, settings: IntakeSource, subject: str | None
+) -> AlertEvent:
     name = require_str(alarm, "AlarmName", f"{where}.AlarmName")
     state = alarm.get("NewStateValue")
     if not isinstance(state, str) or state not in _STATES:
@@ -94,7 +106,9 @@ def _alarm_event(alarm: dict[str, Any], where: str, received_at: float, settings
     )
 
 
-def normalize_cloudwatch(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_cloudwatch(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     body = as_object(payload, "payload")
     if "AlarmName" in body and "Type" not in body:  # raw message delivery
         return Normalized(events=[_alarm_event(body, "payload", received_at, settings, None)])
@@ -104,13 +118,17 @@ def normalize_cloudwatch(payload: Any, headers: Mapping[str, str], received_at: 
         if not SNS_URL.match(url):
             raise AlertPayloadError(f"SubscribeURL: not an https://sns.<region>.amazonaws.com URL: {url[:200]!r}")
         request = SubscriptionRequest(
-            topic_arn=require_str(body, "TopicArn", "TopicArn"), subscribe_url=url, message_id=str(body.get("MessageId") or "")
+            topic_arn=require_str(body, "TopicArn", "TopicArn"),
+            subscribe_url=url,
+            message_id=str(body.get("MessageId") or ""),
         )
         return Normalized(events=[], subscription=request, note="SNS subscription confirmation queued")
     if kind == "UnsubscribeConfirmation":
         return Normalized(events=[], note=f"SNS unsubscribed from {body.get('TopicArn')}")
     if kind != "Notification":
-        raise AlertPayloadError(f"Type: expected Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {kind!r}")
+        raise AlertPayloadError(
+            f"Type: expected Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {kind!r}"
+        )
     message = require_str(body, "Message", "Message")
     try:
         alarm = json.loads(message)

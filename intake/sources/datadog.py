@@ -47,7 +47,9 @@ def _tags(value: Any, field: str) -> dict[str, str]:
     return tags
 
 
-def normalize_datadog(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_datadog(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     body = as_object(payload, "payload")
     title = optional_str(body, "title", "title")
     if not title:
@@ -56,7 +58,9 @@ def normalize_datadog(payload: Any, headers: Mapping[str, str], received_at: flo
     if transition is None:
         match = _TITLE_STATE.match(title)
         if match is None:
-            raise AlertPayloadError("transition: missing, and the title has no [Triggered]/[Recovered] prefix to read it from")
+            raise AlertPayloadError(
+                "transition: missing, and the title has no [Triggered]/[Recovered] prefix to read it from"
+            )
         transition = match.group("state")
     state = transition.strip().lower()
     status: EventStatus
@@ -84,7 +88,8 @@ def normalize_datadog(payload: Any, headers: Mapping[str, str], received_at: flo
     priority = optional_str(body, "priority", "priority")
     alert_type = optional_str(body, "alert_type", "alert_type")
     severity = (
-        canonical_severity(priority, settings.default_severity) if priority
+        canonical_severity(priority, settings.default_severity)
+        if priority
         else _ALERT_TYPE.get((alert_type or "").lower(), settings.default_severity)
     )
     clean_title = _TITLE_STATE.sub("", title)
@@ -100,7 +105,9 @@ def normalize_datadog(payload: Any, headers: Mapping[str, str], received_at: flo
         environment=canonical_environment(tags.get("env") or tags.get("environment"), settings.default_environment),
         received_at=received_at,
         labels={k: v for k, v in tags.items() if v} | ({"monitor_id": alert_id} if alert_id else {}),
-        annotations={"query": q} if (q := optional_str(body, "status", "status") or optional_str(body, "query", "query")) else {},
+        annotations={"query": q}
+        if (q := optional_str(body, "status", "status") or optional_str(body, "query", "query"))
+        else {},
         started_at=parse_time(_epoch(body.get("date"), "date"), "date"),
         description=optional_str(body, "body", "body") or "",
         links=[link] if link else [],

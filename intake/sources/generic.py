@@ -39,12 +39,32 @@ from intake.events import (
 from intake.settings import IntakeSource
 
 _KNOWN_FIELDS = {
-    "dedup_key", "external_id", "status", "title", "description", "severity", "service", "environment", "name",
-    "labels", "annotations", "started_at", "ended_at", "links", "source",
+    "dedup_key",
+    "external_id",
+    "status",
+    "title",
+    "description",
+    "severity",
+    "service",
+    "environment",
+    "name",
+    "labels",
+    "annotations",
+    "started_at",
+    "ended_at",
+    "links",
+    "source",
 }
 _SERVICE_LABELS = ("service", "app.kubernetes.io/name", "app", "k8s-app", "job", "service_name")
 _ENVIRONMENT_LABELS = ("environment", "env")
-_STATUSES = {"firing": "firing", "triggered": "firing", "open": "firing", "resolved": "resolved", "ok": "resolved", "closed": "resolved"}
+_STATUSES = {
+    "firing": "firing",
+    "triggered": "firing",
+    "open": "firing",
+    "resolved": "resolved",
+    "ok": "resolved",
+    "closed": "resolved",
+}
 
 
 def _links(value: Any, field: str) -> list[str]:
@@ -77,7 +97,9 @@ def _one(item: Any, where: str, received_at: float, settings: IntakeSource) -> A
     environment = optional_str(body, "environment", f"{prefix}environment") or next(
         (labels[name] for name in _ENVIRONMENT_LABELS if labels.get(name)), None
     )
-    key = optional_str(body, "dedup_key", f"{prefix}dedup_key") or optional_str(body, "external_id", f"{prefix}external_id")
+    key = optional_str(body, "dedup_key", f"{prefix}dedup_key") or optional_str(
+        body, "external_id", f"{prefix}external_id"
+    )
     if key is None:
         identity = "|".join(f"{k}={v}" for k, v in sorted(labels.items()))
         key = hashlib.sha256(f"{title}|{service}|{identity}".encode()).hexdigest()[:24]
@@ -115,7 +137,9 @@ def _keep_unmapped(body: Mapping[str, Any], labels: dict[str, str], annotations:
             annotations.setdefault(name, json.dumps(value, separators=(",", ":"), default=str)[:1000])
 
 
-def normalize_generic(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_generic(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     if isinstance(payload, dict) and "alerts" in payload and "title" not in payload:
         items, where = payload["alerts"], "alerts"
         if not isinstance(items, list):

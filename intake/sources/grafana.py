@@ -15,8 +15,12 @@ from intake.settings import IntakeSource
 from intake.sources.alertmanager import normalize_alertmanager_style
 
 
-def normalize_grafana(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
-    normalized = normalize_alertmanager_style(payload, source="grafana", version="1", received_at=received_at, settings=settings)
+def normalize_grafana(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
+    normalized = normalize_alertmanager_style(
+        payload, source="grafana", version="1", received_at=received_at, settings=settings
+    )
     org = payload.get("orgId")
     if org is not None:
         for event in normalized.events:

@@ -28,7 +28,9 @@ from intake.settings import IntakeSource
 _ACTIONS: dict[str, EventStatus] = {"create": "firing", "close": "resolved"}
 
 
-def normalize_opsgenie(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_opsgenie(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     body = as_object(payload, "payload")
     action = require_str(body, "action", "action")
     alert = as_object(body.get("alert"), "alert")

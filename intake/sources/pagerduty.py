@@ -31,7 +31,9 @@ _ACTIONS: dict[str, EventStatus] = {"trigger": "firing", "acknowledge": "ack", "
 _SEVERITIES = ("critical", "error", "warning", "info")
 
 
-def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource) -> Normalized:
+def normalize_pagerduty(
+    payload: Any, headers: Mapping[str, str], received_at: float, settings: IntakeSource
+) -> Normalized:
     body = as_object(payload, "payload")
     routing_key = require_str(body, "routing_key", "routing_key")
     action = body.get("event_action")
@@ -45,8 +47,15 @@ def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: f
         if dedup_key is None:
             raise AlertPayloadError(f"dedup_key: required for {action}")
         event = AlertEvent(
-            source="pagerduty", key=f"pagerduty:{routing_key}:{dedup_key}", status=status, name=action, title=action,
-            severity=settings.default_severity, service="", environment=settings.default_environment, received_at=received_at,
+            source="pagerduty",
+            key=f"pagerduty:{routing_key}:{dedup_key}",
+            status=status,
+            name=action,
+            title=action,
+            severity=settings.default_severity,
+            service="",
+            environment=settings.default_environment,
+            received_at=received_at,
         )
         return Normalized(events=[event], reply={"dedup_key": dedup_key})
     details = as_object(body.get("payload"), "payload")
@@ -61,7 +70,11 @@ def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: f
     group = optional_str(details, "group", "payload.group")
     klass = optional_str(details, "class", "payload.class")
     custom = details.get("custom_details")
-    custom_map = str_map(custom, "payload.custom_details") if isinstance(custom, dict) or custom is None else {"details": str(custom)}
+    custom_map = (
+        str_map(custom, "payload.custom_details")
+        if isinstance(custom, dict) or custom is None
+        else {"details": str(custom)}
+    )
     if dedup_key is None:
         dedup_key = hashlib.sha256(f"{routing_key}|{summary}|{origin}|{component}|{klass}".encode()).hexdigest()[:32]
     labels = {k: v for k, v in (("source", origin), ("component", component), ("group", group), ("class", klass)) if v}
@@ -87,7 +100,9 @@ def normalize_pagerduty(payload: Any, headers: Mapping[str, str], received_at: f
         title=summary,
         severity=canonical_severity(severity),
         service=service,
-        environment=canonical_environment(custom_map.get("environment") or custom_map.get("env"), settings.default_environment),
+        environment=canonical_environment(
+            custom_map.get("environment") or custom_map.get("env"), settings.default_environment
+        ),
         received_at=received_at,
         labels=labels,
         annotations={"summary": summary},

@@ -81,30 +81,57 @@ class ScriptedChatModel(BaseChatModel):
                 kind, message = "diagnose", AIMessage(content="Still thinking about it.")
             else:
                 cited = EVIDENCE_LINE.findall(brief)[:1]
-                draft = {"root_cause": f"a change to {service} broke it", "category": self.category, "entity": service,
-                         "confidence": 0.8, "evidence_ids": cited, "ruled_out": []}
+                draft = {
+                    "root_cause": f"a change to {service} broke it",
+                    "category": self.category,
+                    "entity": service,
+                    "confidence": 0.8,
+                    "evidence_ids": cited,
+                    "ruled_out": [],
+                }
                 kind = "diagnose"
-                message = AIMessage(content="", tool_calls=[{"name": "submit_diagnosis", "args": draft, "id": f"call-{service}-{turn}"}])
+                message = AIMessage(
+                    content="", tool_calls=[{"name": "submit_diagnosis", "args": draft, "id": f"call-{service}-{turn}"}]
+                )
         elif "RemediationChoice" in tool_names:
             options = json.loads(str(messages[-1].content))["options"]
             kind = "choose"
-            message = AIMessage(content="", tool_calls=[{"name": "RemediationChoice", "args": {"option_id": options[0]["id"], "rationale": "it fits"}, "id": "call-choice"}])
+            message = AIMessage(
+                content="",
+                tool_calls=[
+                    {
+                        "name": "RemediationChoice",
+                        "args": {"option_id": options[0]["id"], "rationale": "it fits"},
+                        "id": "call-choice",
+                    }
+                ],
+            )
         else:
             kind = "update" if "Write the update" in brief else "summarize"
             message = AIMessage(content="A scripted paragraph about the incident, long enough to be used.")
-        message.usage_metadata = {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+        message.usage_metadata = {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         self.reported.append((kind, prompt, completion))
         return message
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._answer(messages, kwargs.get("tool_names", [])))])
 
     async def _agenerate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -114,22 +141,37 @@ class ScriptedChatModel(BaseChatModel):
 def kubernetes_registry() -> ToolRegistry:
     """A registry with one Kubernetes instance (offers rollback, restart and scale; never called here)."""
     settings = KubernetesSettings(base_url="http://k8s.test")
-    adapter = KubernetesAdapter("kubernetes", settings, HttpCaller(httpx.AsyncClient(base_url="http://k8s.test"), instance="kubernetes"))
+    adapter = KubernetesAdapter(
+        "kubernetes", settings, HttpCaller(httpx.AsyncClient(base_url="http://k8s.test"), instance="kubernetes")
+    )
     return ToolRegistry({"kubernetes": adapter})
 
 
 def agent_context(
-    tmp_path: Path, *, reasoner: Reasoner | None = None, registry: ToolRegistry | None = None,
-    services: list[Service] | None = None, **settings: Any,
+    tmp_path: Path,
+    *,
+    reasoner: Reasoner | None = None,
+    registry: ToolRegistry | None = None,
+    services: list[Service] | None = None,
+    **settings: Any,
 ) -> AgentContext:
-    catalog = ServiceCatalog(services={s.name: s for s in services or [Service(name="api", tier=1, customer_facing=True, owner="team-api")]})
+    catalog = ServiceCatalog(
+        services={s.name: s for s in services or [Service(name="api", tier=1, customer_facing=True, owner="team-api")]}
+    )
     return AgentContext(
-        registry=registry or ToolRegistry({}), ledger=ActionLedger(tmp_path / "ledger.sqlite"), policy=ApprovalPolicy(),
-        catalog=catalog, reasoner=reasoner or DeterministicReasoner(), fallback=DeterministicReasoner(),
-        settings=WorkflowSettings(**settings), clock=lambda: NOW,
+        registry=registry or ToolRegistry({}),
+        ledger=ActionLedger(tmp_path / "ledger.sqlite"),
+        policy=ApprovalPolicy(),
+        catalog=catalog,
+        reasoner=reasoner or DeterministicReasoner(),
+        fallback=DeterministicReasoner(),
+        settings=WorkflowSettings(**settings),
+        clock=lambda: NOW,
     )
 
 
 def incident(**fields: Any) -> IncidentState:
-    alert = Alert(fingerprint="f1", name="HighErrorRate", title="api 5xx", service="api", severity="critical", started_at=NOW)
+    alert = Alert(
+        fingerprint="f1", name="HighErrorRate", title="api 5xx", service="api", severity="critical", started_at=NOW
+    )
     return IncidentState(id="inc-1", alert=alert, **fields)

@@ -14,22 +14,60 @@ def _bundle(changes: list[ChangeFact], pods_healthy: bool = True) -> EvidenceBun
     alert = Alert(fingerprint="f", name="HighErrorRate", title="5xx", service="orders", started_at=T0)
     evidence = [Evidence(id=f"e{i}", source="prometheus.query_range", query="q", observation="o") for i in range(1, 8)]
     return EvidenceBundle(
-        service="orders", alert=alert, evidence=evidence,
-        primary=SignalSummary(service="orders", query="q", baseline=0.001, current=0.3, peak=0.35, onset=T0, anomalous=True, evidence_id="e1"),
-        dependencies=[SignalSummary(service="db", query="q2", baseline=0.0, current=0.0, anomalous=False, evidence_id="e2")],
+        service="orders",
+        alert=alert,
+        evidence=evidence,
+        primary=SignalSummary(
+            service="orders",
+            query="q",
+            baseline=0.001,
+            current=0.3,
+            peak=0.35,
+            onset=T0,
+            anomalous=True,
+            evidence_id="e1",
+        ),
+        dependencies=[
+            SignalSummary(service="db", query="q2", baseline=0.0, current=0.0, anomalous=False, evidence_id="e2")
+        ],
         changes=changes,
-        logs=[LogFact(template='column "<*>" does not exist', count_before=0, count_after=500, example='column "user_ref" does not exist', is_new=True, evidence_id="e3")],
-        pods=PodFact(total=3, ready=3 if pods_healthy else 1, restarts=0 if pods_healthy else 9, reasons=[] if pods_healthy else ["OOMKilled"], evidence_id="e4"),
+        logs=[
+            LogFact(
+                template='column "<*>" does not exist',
+                count_before=0,
+                count_after=500,
+                example='column "user_ref" does not exist',
+                is_new=True,
+                evidence_id="e3",
+            )
+        ],
+        pods=PodFact(
+            total=3,
+            ready=3 if pods_healthy else 1,
+            restarts=0 if pods_healthy else 9,
+            reasons=[] if pods_healthy else ["OOMKilled"],
+            evidence_id="e4",
+        ),
     )
 
 
 def _change(cid: str, kind: str, score: float, service: str = "orders", tokens: list[str] | None = None) -> ChangeFact:
-    return ChangeFact(id=cid, kind=kind, service=service, at=T0 - timedelta(minutes=10), description=f"{kind} {cid}",
-                      score=score, linked_tokens=tokens or [], evidence_id="e5" if cid == "a" else "e6")
+    return ChangeFact(
+        id=cid,
+        kind=kind,
+        service=service,
+        at=T0 - timedelta(minutes=10),
+        description=f"{kind} {cid}",
+        score=score,
+        linked_tokens=tokens or [],
+        evidence_id="e5" if cid == "a" else "e6",
+    )
 
 
 def test_clear_leader_is_diagnosed_and_red_herring_ruled_out() -> None:
-    bundle = _bundle([_change("a", "migration", 0.9, tokens=["user_ref"]), _change("b", "deploy", 0.2, service="search")])
+    bundle = _bundle(
+        [_change("a", "migration", 0.9, tokens=["user_ref"]), _change("b", "deploy", 0.2, service="search")]
+    )
     diagnosis = diagnose_bundle(bundle)
     assert not diagnosis.inconclusive
     assert diagnosis.category == "migration"
@@ -75,7 +113,10 @@ def test_signal_that_rose_and_came_back_is_recovered() -> None:
 def test_evidence_gate_drops_unknown_citations_and_caps_confidence() -> None:
     bundle = _bundle([])
     claimed = Diagnosis(
-        root_cause="the cache", category="dependency", entity="cache", confidence=0.9,
+        root_cause="the cache",
+        category="dependency",
+        entity="cache",
+        confidence=0.9,
         evidence=[Evidence(id="invented", source="model", query="", observation="")],
         ruled_out=[RuledOut(what="db", why="fine", evidence_ids=["nope"])],
     )

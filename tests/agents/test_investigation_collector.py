@@ -65,7 +65,9 @@ SLI = 'sum(rate(http_requests_total{app="orders",code=~"5.."}[5m])) / sum(rate(h
 
 
 def _ok(adapter: Adapter, call: str, payload: BaseModel, status: Literal["ok", "no_data"] = "ok") -> ToolResult:
-    return ToolResult.with_payload(payload, tool=adapter.tool_id(call), status=status, query=f"{call}(...)", summary=call)
+    return ToolResult.with_payload(
+        payload, tool=adapter.tool_id(call), status=status, query=f"{call}(...)", summary=call
+    )
 
 
 class FakeCluster(Adapter):
@@ -75,10 +77,22 @@ class FakeCluster(Adapter):
     async def list_pods(self, args: ListPodsInput) -> ToolResult:
         pods = [
             Pod(
-                name="orders-1", phase="Running", ready=False, ready_containers="0/1", restarts=4,
-                reasons=["CrashLoopBackOff", "last terminated: OOMKilled"], started_at=DEPLOYED,
-                containers=[ContainerStatus(name="orders", image="orders:2", ready=False, restarts=4,
-                                            last_termination=Termination(reason="OOMKilled", exit_code=137))],
+                name="orders-1",
+                phase="Running",
+                ready=False,
+                ready_containers="0/1",
+                restarts=4,
+                reasons=["CrashLoopBackOff", "last terminated: OOMKilled"],
+                started_at=DEPLOYED,
+                containers=[
+                    ContainerStatus(
+                        name="orders",
+                        image="orders:2",
+                        ready=False,
+                        restarts=4,
+                        last_termination=Termination(reason="OOMKilled", exit_code=137),
+                    )
+                ],
             ),
             Pod(name="orders-2", phase="Running", ready=True, ready_containers="1/1", restarts=1, started_at=DEPLOYED),
         ]
@@ -86,7 +100,9 @@ class FakeCluster(Adapter):
 
     @tool_call(description="deployment", result=DeploymentState)
     async def get_deployment(self, args: DeploymentRef) -> ToolResult:
-        state = DeploymentState(name=args.name, namespace=args.namespace, revision=7, replicas=3, images={"orders": "orders:2"})
+        state = DeploymentState(
+            name=args.name, namespace=args.namespace, revision=7, replicas=3, images={"orders": "orders:2"}
+        )
         return _ok(self, "get_deployment", state)
 
     @tool_call(description="replicasets", result=ReplicaSetList)
@@ -106,17 +122,37 @@ class FakeGitHub(Adapter):
     @tool_call(description="deployments", result=DeploymentList)
     async def list_deployments(self, args: ListDeploymentsInput) -> ToolResult:
         deployments = [
-            DeploymentRecord(id=2, sha=BAD_SHA, environment="production", description="orders 2.0: new pricing",
-                             created_at=DEPLOYED, state="success"),
-            DeploymentRecord(id=1, sha=GOOD_SHA, environment="production", description="orders 1.9",
-                             created_at=NOW - timedelta(hours=4), state="inactive"),
+            DeploymentRecord(
+                id=2,
+                sha=BAD_SHA,
+                environment="production",
+                description="orders 2.0: new pricing",
+                created_at=DEPLOYED,
+                state="success",
+            ),
+            DeploymentRecord(
+                id=1,
+                sha=GOOD_SHA,
+                environment="production",
+                description="orders 1.9",
+                created_at=NOW - timedelta(hours=4),
+                state="inactive",
+            ),
         ]
         return _ok(self, "list_deployments", DeploymentList(deployments=deployments, count=2, has_more=False))
 
     @tool_call(description="runs", result=WorkflowRunList)
     async def list_workflow_runs(self, args: ListWorkflowRunsInput) -> ToolResult:
-        run = WorkflowRun(id=9, name="db-migrate", title="Apply migration 0042 on orders-db", sha=BAD_SHA,
-                          status="completed", conclusion="success", created_at=MIGRATED - timedelta(minutes=3), updated_at=MIGRATED)
+        run = WorkflowRun(
+            id=9,
+            name="db-migrate",
+            title="Apply migration 0042 on orders-db",
+            sha=BAD_SHA,
+            status="completed",
+            conclusion="success",
+            created_at=MIGRATED - timedelta(minutes=3),
+            updated_at=MIGRATED,
+        )
         return _ok(self, "list_workflow_runs", WorkflowRunList(runs=[run], returned=1, total_count=1, has_more=False))
 
     @tool_call(description="commits", result=CommitList)
@@ -126,7 +162,11 @@ class FakeGitHub(Adapter):
 
     @tool_call(description="compare", result=Comparison)
     async def compare(self, args: CompareInput) -> ToolResult:
-        files = [ChangedFile(filename="src/pricing/client.py", status="modified", additions=3, deletions=1, patch="+round(price, 2)")]
+        files = [
+            ChangedFile(
+                filename="src/pricing/client.py", status="modified", additions=3, deletions=1, patch="+round(price, 2)"
+            )
+        ]
         return _ok(self, "compare", Comparison(status="ahead", ahead_by=1, behind_by=0, total_commits=1, files=files))
 
 
@@ -138,7 +178,9 @@ class FakeLoki(Adapter):
         if args.end <= ONSET:  # the window before the onset: healthy lines only
             lines = [(ONSET - timedelta(seconds=30 * i), "GET /orders 200 in 12ms") for i in range(1, 11)]
         else:
-            lines = [(ONSET + timedelta(seconds=10 * i), f"ERROR pricing client timeout order={i}") for i in range(1, 31)]
+            lines = [
+                (ONSET + timedelta(seconds=10 * i), f"ERROR pricing client timeout order={i}") for i in range(1, 31)
+            ]
         entries = [LogEntry(labels={"app": "orders"}, ts=at, line=line) for at, line in lines]
         payload = LogLines(entries=entries, returned=len(entries), streams=1, limit=args.limit, limit_reached=False)
         return _ok(self, "query_range", LogQueryResult(payload))
@@ -166,7 +208,11 @@ class RecordingRegistry(ToolRegistry):
         self.sent: list[tuple[str, Any]] = []
 
     async def invoke(
-        self, tool_id: str, args: BaseModel | dict[str, Any], *, grant: ExecutionGrant | None = None,
+        self,
+        tool_id: str,
+        args: BaseModel | dict[str, Any],
+        *,
+        grant: ExecutionGrant | None = None,
         budget: int | None | Literal["default"] = "default",
     ) -> ToolResult:
         self.sent.append((tool_id, args))
@@ -189,11 +235,22 @@ def _collector(tmp_path: Path, registry: ToolRegistry, *, namespace: str = "shop
     service = Service(name="orders", namespace=namespace, repo="acme/orders", logs='{app="orders"}')
     service.sli.error_rate = SLI
     ctx = AgentContext(
-        registry=registry, ledger=ActionLedger(tmp_path / "ledger.sqlite"), policy=ApprovalPolicy(),
-        catalog=ServiceCatalog(services={"orders": service}), reasoner=DeterministicReasoner(),
-        fallback=DeterministicReasoner(), settings=WorkflowSettings(), clock=lambda: NOW,
+        registry=registry,
+        ledger=ActionLedger(tmp_path / "ledger.sqlite"),
+        policy=ApprovalPolicy(),
+        catalog=ServiceCatalog(services={"orders": service}),
+        reasoner=DeterministicReasoner(),
+        fallback=DeterministicReasoner(),
+        settings=WorkflowSettings(),
+        clock=lambda: NOW,
     )
-    alert = Alert(fingerprint="f", name="HighErrorRate", title="orders 5xx", service="orders", started_at=ONSET + timedelta(minutes=2))
+    alert = Alert(
+        fingerprint="f",
+        name="HighErrorRate",
+        title="orders 5xx",
+        service="orders",
+        started_at=ONSET + timedelta(minutes=2),
+    )
     return EvidenceCollector(IncidentState(id="INC-1", alert=alert, service="orders"), service, ctx)
 
 
@@ -202,10 +259,15 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
     await _collector(tmp_path, registry).collect()
     sent = dict(registry.sent)
     expected = {
-        "prometheus.query_range": RangeQuery, "loki.query_range": LogRangeQuery,
-        "github.list_deployments": ListDeploymentsInput, "github.list_workflow_runs": ListWorkflowRunsInput,
-        "github.list_commits": ListCommitsInput, "github.compare": CompareInput, "kubernetes.list_pods": ListPodsInput,
-        "kubernetes.get_deployment": DeploymentRef, "kubernetes.list_replicasets": ListReplicaSetsInput,
+        "prometheus.query_range": RangeQuery,
+        "loki.query_range": LogRangeQuery,
+        "github.list_deployments": ListDeploymentsInput,
+        "github.list_workflow_runs": ListWorkflowRunsInput,
+        "github.list_commits": ListCommitsInput,
+        "github.compare": CompareInput,
+        "kubernetes.list_pods": ListPodsInput,
+        "kubernetes.get_deployment": DeploymentRef,
+        "kubernetes.list_replicasets": ListReplicaSetsInput,
     }
     assert set(sent) == set(expected)
     for tool, model in expected.items():

@@ -41,40 +41,92 @@ class FakeCluster(Adapter):
 
     @tool_call(description="List pods")
     async def list_pods(self, args: PodsInput) -> ToolResult:
-        return ToolResult(tool=self.tool_id("list_pods"), status="ok", query=f"GET pods in {args.namespace}",
-                          data={"pods": [{"name": "api-1", "ready": True}]}, summary="1/1 pods ready")
+        return ToolResult(
+            tool=self.tool_id("list_pods"),
+            status="ok",
+            query=f"GET pods in {args.namespace}",
+            data={"pods": [{"name": "api-1", "ready": True}]},
+            summary="1/1 pods ready",
+        )
 
 
 def _ctx(tmp_path: Any) -> AgentContext:
-    adapter = FakeCluster("k8s", AdapterSettings(base_url="http://k8s.test"), HttpCaller(httpx.AsyncClient(base_url="http://k8s.test"), instance="k8s"))
+    adapter = FakeCluster(
+        "k8s",
+        AdapterSettings(base_url="http://k8s.test"),
+        HttpCaller(httpx.AsyncClient(base_url="http://k8s.test"), instance="k8s"),
+    )
     return AgentContext(
-        registry=ToolRegistry({"k8s": adapter}), ledger=ActionLedger(tmp_path / "l.sqlite"), policy=ApprovalPolicy(),
-        catalog=ServiceCatalog(), reasoner=DeterministicReasoner(), fallback=DeterministicReasoner(), settings=WorkflowSettings(),
+        registry=ToolRegistry({"k8s": adapter}),
+        ledger=ActionLedger(tmp_path / "l.sqlite"),
+        policy=ApprovalPolicy(),
+        catalog=ServiceCatalog(),
+        reasoner=DeterministicReasoner(),
+        fallback=DeterministicReasoner(),
+        settings=WorkflowSettings(),
     )
 
 
 def _bundle() -> EvidenceBundle:
-    alert = Alert(fingerprint="f", name="HighErrorRate", title="api 5xx", service="api", started_at=datetime(2026, 11, 20, tzinfo=UTC))
-    return EvidenceBundle(service="api", alert=alert, evidence=[
-        Evidence(id="r0-e1", source="prometheus.query_range", query="sum(rate(x[5m]))", observation="error ratio 30%"),
-        Evidence(id="r0-e2", source="github.list_deployments", query="GET /repos/a/api/deployments", observation="deploy v2 at 10:00"),
-    ])
+    alert = Alert(
+        fingerprint="f",
+        name="HighErrorRate",
+        title="api 5xx",
+        service="api",
+        started_at=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    return EvidenceBundle(
+        service="api",
+        alert=alert,
+        evidence=[
+            Evidence(
+                id="r0-e1", source="prometheus.query_range", query="sum(rate(x[5m]))", observation="error ratio 30%"
+            ),
+            Evidence(
+                id="r0-e2",
+                source="github.list_deployments",
+                query="GET /repos/a/api/deployments",
+                observation="deploy v2 at 10:00",
+            ),
+        ],
+    )
 
 
 def _completion(message: dict[str, Any], tokens: int = 10) -> httpx.Response:
-    return httpx.Response(200, json={
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "local",
-        "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop", "message": {"role": "assistant", **message}}],
-        "usage": {"prompt_tokens": tokens, "completion_tokens": tokens, "total_tokens": 2 * tokens},
-    })
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "local",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                    "message": {"role": "assistant", **message},
+                }
+            ],
+            "usage": {"prompt_tokens": tokens, "completion_tokens": tokens, "total_tokens": 2 * tokens},
+        },
+    )
 
 
 def _tool_call(name: str, arguments: str, call_id: str = "call_1") -> dict[str, Any]:
-    return {"content": None, "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]}
+    return {
+        "content": None,
+        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
+    }
 
 
-DIAGNOSIS = {"root_cause": "deploy v2 of api broke it", "category": "bad_deploy", "entity": "api", "confidence": 0.8,
-             "evidence_ids": ["r0-e2", "llm-e1"], "ruled_out": [{"what": "pods", "why": "all ready", "evidence_ids": ["llm-e1"]}]}
+DIAGNOSIS = {
+    "root_cause": "deploy v2 of api broke it",
+    "category": "bad_deploy",
+    "entity": "api",
+    "confidence": 0.8,
+    "evidence_ids": ["r0-e2", "llm-e1"],
+    "ruled_out": [{"what": "pods", "why": "all ready", "evidence_ids": ["llm-e1"]}],
+}
 
 
 def _reasoner() -> LLMReasoner:
@@ -84,10 +136,12 @@ def _reasoner() -> LLMReasoner:
 
 @respx.mock
 async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
-    route = respx.post(LLM_URL).mock(side_effect=[
-        _completion(_tool_call("k8s__list_pods", json.dumps({"namespace": "prod"}))),
-        _completion(_tool_call("submit_diagnosis", json.dumps(DIAGNOSIS), "call_2")),
-    ])
+    route = respx.post(LLM_URL).mock(
+        side_effect=[
+            _completion(_tool_call("k8s__list_pods", json.dumps({"namespace": "prod"}))),
+            _completion(_tool_call("submit_diagnosis", json.dumps(DIAGNOSIS), "call_2")),
+        ]
+    )
     reasoner = _reasoner()
     reasoned = await reasoner.diagnose(_bundle(), _ctx(tmp_path))
     diagnosis, gathered = reasoned.answer, reasoned.gathered
@@ -105,11 +159,17 @@ async def test_tool_calls_then_structured_diagnosis(tmp_path: Any) -> None:
 
 @respx.mock
 async def test_malformed_arguments_and_unknown_tool_are_answered_and_recovered(tmp_path: Any) -> None:
-    route = respx.post(LLM_URL).mock(side_effect=[
-        _completion(_tool_call("k8s__list_pods", "{not json")),
-        _completion(_tool_call("delete_everything", "{}", "call_2")),
-        _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e2"], "ruled_out": []}), "call_3")),
-    ])
+    route = respx.post(LLM_URL).mock(
+        side_effect=[
+            _completion(_tool_call("k8s__list_pods", "{not json")),
+            _completion(_tool_call("delete_everything", "{}", "call_2")),
+            _completion(
+                _tool_call(
+                    "submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e2"], "ruled_out": []}), "call_3"
+                )
+            ),
+        ]
+    )
     diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.entity == "api"
     second = json.loads(route.calls[1].request.content)
@@ -120,10 +180,16 @@ async def test_malformed_arguments_and_unknown_tool_are_answered_and_recovered(t
 
 @respx.mock
 async def test_invalid_diagnosis_gets_field_errors_back(tmp_path: Any) -> None:
-    route = respx.post(LLM_URL).mock(side_effect=[
-        _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "confidence": 7}))),
-        _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e1"], "ruled_out": []}), "call_2")),
-    ])
+    route = respx.post(LLM_URL).mock(
+        side_effect=[
+            _completion(_tool_call("submit_diagnosis", json.dumps({**DIAGNOSIS, "confidence": 7}))),
+            _completion(
+                _tool_call(
+                    "submit_diagnosis", json.dumps({**DIAGNOSIS, "evidence_ids": ["r0-e1"], "ruled_out": []}), "call_2"
+                )
+            ),
+        ]
+    )
     diagnosis = (await _reasoner().diagnose(_bundle(), _ctx(tmp_path))).answer
     assert diagnosis.confidence == 0.8
     second = json.loads(route.calls[1].request.content)
@@ -133,7 +199,9 @@ async def test_invalid_diagnosis_gets_field_errors_back(tmp_path: Any) -> None:
 @pytest.mark.parametrize("status", [429, 500])
 @respx.mock
 async def test_api_errors_raise_reasoner_failure(tmp_path: Any, status: int) -> None:
-    route = respx.post(LLM_URL).mock(return_value=httpx.Response(status, json={"error": {"message": "busy", "type": "server_error"}}))
+    route = respx.post(LLM_URL).mock(
+        return_value=httpx.Response(status, json={"error": {"message": "busy", "type": "server_error"}})
+    )
     with pytest.raises(ReasonerFailure, match="model call failed"):
         await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
     assert route.call_count == 1
@@ -146,12 +214,26 @@ async def test_model_that_never_submits_fails_after_the_turn_bound(tmp_path: Any
         await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
 
 
-OPTIONS = [RemediationOption(id="rollback", tool="k8s.rollout_undo", args={}, title="roll back", rationale="r", risk="medium", addresses="api")]
+OPTIONS = [
+    RemediationOption(
+        id="rollback",
+        tool="k8s.rollout_undo",
+        args={},
+        title="roll back",
+        rationale="r",
+        risk="medium",
+        addresses="api",
+    )
+]
 
 
 @respx.mock
 async def test_choose_remediation_structured_output(tmp_path: Any) -> None:
-    route = respx.post(LLM_URL).mock(return_value=_completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo the deploy"}))))
+    route = respx.post(LLM_URL).mock(
+        return_value=_completion(
+            _tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo the deploy"}))
+        )
+    )
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
     choice = (await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))).answer
     assert choice.option_id == "rollback"
@@ -161,7 +243,11 @@ async def test_choose_remediation_structured_output(tmp_path: Any) -> None:
 
 @respx.mock
 async def test_choosing_an_option_that_does_not_exist_fails(tmp_path: Any) -> None:
-    respx.post(LLM_URL).mock(return_value=_completion(_tool_call("RemediationChoice", json.dumps({"option_id": "drop_database", "rationale": "yolo"}))))
+    respx.post(LLM_URL).mock(
+        return_value=_completion(
+            _tool_call("RemediationChoice", json.dumps({"option_id": "drop_database", "rationale": "yolo"}))
+        )
+    )
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
     with pytest.raises(ReasonerFailure, match="not one of the options"):
         await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
@@ -175,20 +261,39 @@ async def test_every_method_returns_the_usage_the_server_reported(tmp_path: Any)
     from agents.state import Alert as AlertModel
     from agents.state import IncidentState, Usage
 
-    respx.post(LLM_URL).mock(side_effect=[
-        _completion({"content": "api is failing for every customer; SEV1, owned by team-api."}, tokens=3),
-        _completion(_tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo it"})), tokens=5),
-        _completion({"content": "We are investigating errors with api."}, tokens=7),
-    ])
+    respx.post(LLM_URL).mock(
+        side_effect=[
+            _completion({"content": "api is failing for every customer; SEV1, owned by team-api."}, tokens=3),
+            _completion(
+                _tool_call("RemediationChoice", json.dumps({"option_id": "rollback", "rationale": "undo it"})), tokens=5
+            ),
+            _completion({"content": "We are investigating errors with api."}, tokens=7),
+        ]
+    )
     reasoner, ctx = _reasoner(), _ctx(tmp_path)
-    facts = TriageFacts(alert_title="t", alert_description="", alert_severity="critical", service="api", service_description="",
-                        tier=1, customer_facing=True, owner="o", oncall="c", severity="SEV1", severity_reasons=[])
+    facts = TriageFacts(
+        alert_title="t",
+        alert_description="",
+        alert_severity="critical",
+        service="api",
+        service_description="",
+        tier=1,
+        customer_facing=True,
+        owner="o",
+        oncall="c",
+        severity="SEV1",
+        severity_reasons=[],
+    )
     summary = await reasoner.summarize(facts, ctx)
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
     choice = await reasoner.choose_remediation(diagnosis, OPTIONS, ctx)
-    alert = AlertModel(fingerprint="f", name="n", title="t", service="api", started_at=datetime(2026, 11, 20, tzinfo=UTC))
+    alert = AlertModel(
+        fingerprint="f", name="n", title="t", service="api", started_at=datetime(2026, 11, 20, tzinfo=UTC)
+    )
     update = await reasoner.write_update(IncidentState(id="i", alert=alert), "opened", "customers", ctx)
-    assert [r.usage for r in (summary, choice, update)] == [Usage(prompt_tokens=n, completion_tokens=n) for n in (3, 5, 7)]
+    assert [r.usage for r in (summary, choice, update)] == [
+        Usage(prompt_tokens=n, completion_tokens=n) for n in (3, 5, 7)
+    ]
 
 
 @respx.mock
@@ -205,7 +310,9 @@ async def test_two_concurrent_diagnoses_sharing_one_reasoner_keep_their_own_coun
     from tests.agents.conftest import ScriptedChatModel
 
     # "api" needs two turns (a text reply first), "web" one; their calls interleave on one reasoner.
-    model = ScriptedChatModel(usage_by_service={"api": (100, 10), "web": (7, 3)}, text_turns={"api": 1}, delay=0.01, category="bad_deploy")
+    model = ScriptedChatModel(
+        usage_by_service={"api": (100, 10), "web": (7, 3)}, text_turns={"api": 1}, delay=0.01, category="bad_deploy"
+    )
     reasoner = LLMReasoner(model)
     ctx = _ctx(tmp_path)
     web = _bundle().model_copy(update={"service": "web"})

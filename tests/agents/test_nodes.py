@@ -80,13 +80,24 @@ def _deployment(**kw: Any) -> DeploymentFact:
 
 @pytest.mark.parametrize("category", ["connection_pool", "certificate"])
 @respx.mock
-async def test_an_llm_diagnosis_of_a_restartable_cause_reaches_the_restart_option(tmp_path: Path, category: str) -> None:
+async def test_an_llm_diagnosis_of_a_restartable_cause_reaches_the_restart_option(
+    tmp_path: Path, category: str
+) -> None:
     model = ScriptedChatModel(category=category, prompt_tokens=11, completion_tokens=5)
     reasoner = LLMReasoner(model)
     ctx = agent_context(tmp_path, reasoner=reasoner, registry=kubernetes_registry())
-    bundle = EvidenceBundle(service="api", alert=incident().alert, evidence=[
-        Evidence(id="r0-e1", source="loki.query_range", query="{app=\"api\"}", observation="log pattern new since the onset"),
-    ])
+    bundle = EvidenceBundle(
+        service="api",
+        alert=incident().alert,
+        evidence=[
+            Evidence(
+                id="r0-e1",
+                source="loki.query_range",
+                query='{app="api"}',
+                observation="log pattern new since the onset",
+            ),
+        ],
+    )
     diagnosed = await reasoner.diagnose(bundle, ctx)
     assert diagnosed.answer.category == category  # the LLM's schema offers it
 
@@ -103,7 +114,9 @@ async def test_scale_is_sized_from_the_inspected_deployment_replicas(tmp_path: P
     ctx = agent_context(tmp_path, registry=kubernetes_registry())
     diagnosis = Diagnosis(root_cause="too much traffic", category="traffic_surge", entity="api", confidence=0.9)
     deployment = _deployment().model_copy(update={"replicas": 4})
-    update = _update(await remediate(incident(service="api", diagnosis=diagnosis, deployment=deployment), _runtime(ctx)))
+    update = _update(
+        await remediate(incident(service="api", diagnosis=diagnosis, deployment=deployment), _runtime(ctx))
+    )
     [action] = update["actions"]
     assert action.tool == "kubernetes.scale" and action.args["replicas"] == 6
     assert update["usage"] == Usage()  # the deterministic reasoner costs nothing
@@ -114,12 +127,22 @@ DEPLOYMENT = {
     "spec": {"replicas": 4, "template": {"spec": {"containers": [{"name": "api", "image": "api:v7"}]}}},
     "status": {"readyReplicas": 4},
 }
-REPLICASETS = {"items": [
-    {"metadata": {"name": f"api-{rev}", "annotations": {"deployment.kubernetes.io/revision": str(rev)},
-                  "ownerReferences": [{"kind": "Deployment", "name": "api"}]},
-     "spec": {"replicas": 4 if rev == 7 else 0, "template": {"spec": {"containers": [{"name": "api", "image": f"api:v{rev}"}]}}}}
-    for rev in (6, 7)
-]}
+REPLICASETS = {
+    "items": [
+        {
+            "metadata": {
+                "name": f"api-{rev}",
+                "annotations": {"deployment.kubernetes.io/revision": str(rev)},
+                "ownerReferences": [{"kind": "Deployment", "name": "api"}],
+            },
+            "spec": {
+                "replicas": 4 if rev == 7 else 0,
+                "template": {"spec": {"containers": [{"name": "api", "image": f"api:v{rev}"}]}},
+            },
+        }
+        for rev in (6, 7)
+    ]
+}
 
 
 async def test_investigate_returns_the_inspected_deployment_and_leaves_the_state_alone(tmp_path: Path) -> None:
@@ -173,19 +196,25 @@ async def test_the_deterministic_reasoner_reports_zero_usage(tmp_path: Path) -> 
     assert reasoned.usage == Usage() and reasoned.answer
 
 
-
 @pytest.mark.parametrize(("confirmed", "posts_publicly"), [(True, True), (None, True), (False, False)])
-async def test_the_status_page_waits_for_a_confirmed_signal(tmp_path: Path, confirmed: bool | None, posts_publicly: bool) -> None:
+async def test_the_status_page_waits_for_a_confirmed_signal(
+    tmp_path: Path, confirmed: bool | None, posts_publicly: bool
+) -> None:
     from tools.http import HttpCaller
     from tools.registry import ToolRegistry
     from tools.statuspage import StatuspageAdapter, StatuspageSettings
 
     base = "https://statuspage.test/v1"
-    adapter = StatuspageAdapter("statuspage", StatuspageSettings(base_url=base, page_id="pg1abc"),
-                                HttpCaller(httpx.AsyncClient(base_url=base), instance="statuspage"))
+    adapter = StatuspageAdapter(
+        "statuspage",
+        StatuspageSettings(base_url=base, page_id="pg1abc"),
+        HttpCaller(httpx.AsyncClient(base_url=base), instance="statuspage"),
+    )
     service = Service(name="api", tier=1, customer_facing=True, statuspage_component="cmp1")
     ctx = agent_context(tmp_path, registry=ToolRegistry({"statuspage": adapter}), services=[service])
-    state = incident(service="api", severity="SEV1", step="communicate", comms_phase="opened", signal_confirmed=confirmed)
+    state = incident(
+        service="api", severity="SEV1", step="communicate", comms_phase="opened", signal_confirmed=confirmed
+    )
     with respx.mock(base_url=base, assert_all_called=False) as mock:
         mock.post("/pages/pg1abc/incidents").respond(201, json={"id": "sp1", "shortlink": "https://stspg.io/x"})
         update = _update(await communicate(state, _runtime(ctx)))

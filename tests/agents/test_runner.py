@@ -24,9 +24,19 @@ from tools.ledger import DecisionRecord
 
 def _request(action_id: str) -> ApprovalRequest:
     return ApprovalRequest(
-        incident_id="inc-1", action_id=action_id, tool="kubernetes.rollout_undo", args={"namespace": "shop", "name": "api"},
-        title=f"do {action_id}", rationale="r", risk="medium", blast_radius="b", undo="u", policy_reason="p",
-        diagnosis="d", evidence=[], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+        incident_id="inc-1",
+        action_id=action_id,
+        tool="kubernetes.rollout_undo",
+        args={"namespace": "shop", "name": "api"},
+        title=f"do {action_id}",
+        rationale="r",
+        risk="medium",
+        blast_radius="b",
+        undo="u",
+        policy_reason="p",
+        diagnosis="d",
+        evidence=[],
+        requested_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 
@@ -45,8 +55,16 @@ class ScriptedResponder:
         self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
     ) -> DecisionOutcome:
         self.decisions.append((incident_id, action_id, decision, by, comment))
-        record = DecisionRecord(incident_id=incident_id, action_id=action_id, tool="t", args_hash="h", decision=decision,
-                                decided_by=by, decided_at=datetime(2026, 1, 1, tzinfo=UTC), comment=comment)
+        record = DecisionRecord(
+            incident_id=incident_id,
+            action_id=action_id,
+            tool="t",
+            args_hash="h",
+            decision=decision,
+            decided_by=by,
+            decided_at=datetime(2026, 1, 1, tzinfo=UTC),
+            comment=comment,
+        )
         return DecisionOutcome(status="resumed", decision=record, run=self.after.pop(0))
 
 
@@ -57,13 +75,20 @@ async def test_answer_approvals_answers_each_request_until_the_incident_stops_wa
 
     def decide(request: ApprovalRequest) -> ApprovalAnswer:
         seen.append(request)
-        return ApprovalAnswer(decision="approved" if request.action_id == "rollback-0" else "rejected", by="alice", comment="why")
+        return ApprovalAnswer(
+            decision="approved" if request.action_id == "rollback-0" else "rejected", by="alice", comment="why"
+        )
 
     run = await answer_approvals(responder, _outcome(_request("rollback-0")), decide)
     assert [r.action_id for r in seen] == ["rollback-0", "restart-1"]
-    assert responder.decisions == [("inc-1", "rollback-0", "approved", "alice", "why"), ("inc-1", "restart-1", "rejected", "alice", "why")]
+    assert responder.decisions == [
+        ("inc-1", "rollback-0", "approved", "alice", "why"),
+        ("inc-1", "restart-1", "rejected", "alice", "why"),
+    ]
     assert [(a.request.action_id, a.answer.decision, a.status) for a in run.answered] == [
-        ("rollback-0", "approved", "resumed"), ("restart-1", "rejected", "resumed")]
+        ("rollback-0", "approved", "resumed"),
+        ("restart-1", "rejected", "resumed"),
+    ]
     assert run.outcome is done
 
 
@@ -102,10 +127,18 @@ async def test_every_tool_call_and_request_of_a_run_names_its_incident(
     respx_mock.get("/api/v1/namespaces/shop/pods").respond(200, json={"items": []})
     respx_mock.get("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=DEPLOYMENT)
     respx_mock.get("/apis/apps/v1/namespaces/shop/replicasets").respond(200, json={"items": []})
-    ctx = agent_context(tmp_path, registry=kubernetes_registry(), services=[Service(name="api", tier=2, namespace="shop")])
+    ctx = agent_context(
+        tmp_path, registry=kubernetes_registry(), services=[Service(name="api", tier=2, namespace="shop")]
+    )
     index = IncidentIndex(tmp_path / "incidents.sqlite")
     responder = Responder(build_graph().compile(checkpointer=InMemorySaver()), ctx, index)
-    alert = Alert(fingerprint="f9", name="HighErrorRate", title="api 5xx", service="api", started_at=datetime(2026, 11, 20, 9, 55, tzinfo=UTC))
+    alert = Alert(
+        fingerprint="f9",
+        name="HighErrorRate",
+        title="api 5xx",
+        service="api",
+        started_at=datetime(2026, 11, 20, 9, 55, tzinfo=UTC),
+    )
     try:
         outcome = await responder.start(alert)
     finally:
@@ -113,6 +146,8 @@ async def test_every_tool_call_and_request_of_a_run_names_its_incident(
     lines = capsys.readouterr().err.splitlines()
     calls = [line for line in lines if re.search(r"event='?(tool_call|http_request)", line)]
     assert len(calls) >= 4, lines  # pods and the deployment: one tool call and one request each at least
-    assert all(f"incident_id='{outcome.incident_id}'" in line or f"incident_id={outcome.incident_id}" in line for line in calls), calls
+    assert all(
+        f"incident_id='{outcome.incident_id}'" in line or f"incident_id={outcome.incident_id}" in line for line in calls
+    ), calls
     assert all("thread_id=" in line for line in calls)
     assert structlog.contextvars.get_contextvars() == {}  # unbound after the run: nothing leaks into the next

@@ -28,15 +28,34 @@ def test_the_llm_schema_offers_exactly_the_vocabulary() -> None:
 def test_every_layer_validates_against_the_one_vocabulary() -> None:
     assert ROOT_CAUSE_CATEGORIES == get_args(RootCauseCategory)
     for model in (Diagnosis, Hypothesis, DiagnosisDraft, RootCause):
-        assert model.model_json_schema()["properties"]["category"]["enum"] == list(ROOT_CAUSE_CATEGORIES), model.__name__
+        assert model.model_json_schema()["properties"]["category"]["enum"] == list(ROOT_CAUSE_CATEGORIES), (
+            model.__name__
+        )
 
 
 # Every category scenario format v1 accepted when the vocabulary was unified: a v1 file naming any of
 # them must keep loading (and is scored by exact comparison, as before).
 FORMAT_V1_CATEGORIES = [
-    "migration", "bad_deploy", "config_change", "feature_flag", "oom", "crash", "resource_exhaustion", "disk_full",
-    "connection_pool", "dependency", "third_party", "certificate", "dns", "noisy_neighbour", "traffic_surge",
-    "queue_backlog", "cascading", "failover", "no_incident", "recovered",
+    "migration",
+    "bad_deploy",
+    "config_change",
+    "feature_flag",
+    "oom",
+    "crash",
+    "resource_exhaustion",
+    "disk_full",
+    "connection_pool",
+    "dependency",
+    "third_party",
+    "certificate",
+    "dns",
+    "noisy_neighbour",
+    "traffic_surge",
+    "queue_backlog",
+    "cascading",
+    "failover",
+    "no_incident",
+    "recovered",
 ]
 
 

@@ -7,7 +7,9 @@ from agents.supervisor import next_node
 
 
 def _state(**kw: object) -> IncidentState:
-    alert = Alert(fingerprint="f", name="HighErrorRate", title="t", service="svc", started_at=datetime(2026, 1, 1, tzinfo=UTC))
+    alert = Alert(
+        fingerprint="f", name="HighErrorRate", title="t", service="svc", started_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     return IncidentState(id="inc-1", alert=alert, **kw)  # type: ignore[arg-type]
 
 
@@ -16,8 +18,14 @@ def _diagnosis() -> Diagnosis:
 
 
 def _action(status: str = "proposed", requires_approval: bool = True) -> ProposedAction:
-    return ProposedAction(id="rollback-0", tool="kubernetes.rollout_undo", args={}, title="roll back",
-                          status=status, requires_approval=requires_approval)  # type: ignore[arg-type]
+    return ProposedAction(
+        id="rollback-0",
+        tool="kubernetes.rollout_undo",
+        args={},
+        title="roll back",
+        status=status,
+        requires_approval=requires_approval,
+    )  # type: ignore[arg-type]
 
 
 def test_no_remediation_without_a_diagnosis() -> None:
@@ -65,8 +73,15 @@ def test_an_action_that_already_ran_is_never_proposed_again() -> None:
     from agents.reasoners.base import RemediationOption
     from agents.remediation import already_tried
 
-    option = RemediationOption(id="rollback", tool="kubernetes.rollout_undo", args={"namespace": "shop", "name": "checkout", "to_revision": 7},
-                               title="roll back", rationale="r", risk="medium", addresses="checkout")
+    option = RemediationOption(
+        id="rollback",
+        tool="kubernetes.rollout_undo",
+        args={"namespace": "shop", "name": "checkout", "to_revision": 7},
+        title="roll back",
+        rationale="r",
+        risk="medium",
+        addresses="checkout",
+    )
     ran = _action("executed").model_copy(update={"args": {"namespace": "shop", "name": "checkout", "to_revision": 6}})
     assert already_tried(option, _state(actions=[ran]))
     other = ran.model_copy(update={"args": {"namespace": "shop", "name": "inventory"}})

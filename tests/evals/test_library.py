@@ -53,9 +53,33 @@ NAMES = scenario_names()
 # Written before the library's naming rule; kept because the demo and other suites use it.
 NAMED_BEFORE_THE_RULE = {"checkout-migration"}
 CATEGORY_WORDS = {
-    "migration", "deploy", "config", "flag", "oom", "memory", "crash", "cpu", "disk", "pool", "dependency",
-    "outage", "certificate", "cert", "tls", "dns", "neighbour", "neighbor", "surge", "backlog", "cascade",
-    "cascading", "failover", "false", "recovered", "herring", "telemetry",
+    "migration",
+    "deploy",
+    "config",
+    "flag",
+    "oom",
+    "memory",
+    "crash",
+    "cpu",
+    "disk",
+    "pool",
+    "dependency",
+    "outage",
+    "certificate",
+    "cert",
+    "tls",
+    "dns",
+    "neighbour",
+    "neighbor",
+    "surge",
+    "backlog",
+    "cascade",
+    "cascading",
+    "failover",
+    "false",
+    "recovered",
+    "herring",
+    "telemetry",
 }
 
 
@@ -124,7 +148,12 @@ def measured_service(name: str, fault_ids: set[str]) -> str | None:
 
 
 def after_action(
-    name: str, tool: str, args: dict[str, Any], extra: list[tuple[str, dict[str, Any]]] | None = None, *, wait: timedelta = SETTLE
+    name: str,
+    tool: str,
+    args: dict[str, Any],
+    extra: list[tuple[str, dict[str, Any]]] | None = None,
+    *,
+    wait: timedelta = SETTLE,
 ) -> World:
     """The world ``wait`` after ``tool`` (and the ``extra`` calls) ran, two minutes after the alert."""
     w = world(name)
@@ -175,9 +204,26 @@ def test_the_library_covers_the_issue() -> None:
     assert len(entries) >= 30
     categories = {e["category"] for e in entries}
     wanted = {
-        "bad_deploy", "migration", "config_change", "feature_flag", "oom", "disk_full", "connection_pool",
-        "dependency", "third_party", "certificate", "dns", "noisy_neighbour", "traffic_surge", "queue_backlog",
-        "cascading", "failover", "no_incident", "recovered", "resource_exhaustion", "crash",
+        "bad_deploy",
+        "migration",
+        "config_change",
+        "feature_flag",
+        "oom",
+        "disk_full",
+        "connection_pool",
+        "dependency",
+        "third_party",
+        "certificate",
+        "dns",
+        "noisy_neighbour",
+        "traffic_surge",
+        "queue_backlog",
+        "cascading",
+        "failover",
+        "no_incident",
+        "recovered",
+        "resource_exhaustion",
+        "crash",
     }
     assert wanted <= categories, wanted - categories
     tags = {t for e in entries for t in e["tags"]}
@@ -243,7 +289,12 @@ async def test_plays_through_the_apis(name: str) -> None:
             if service.logs and w.logs.sources.get(service.name):
                 response = await client.get(
                     "/loki/loki/api/v1/query_range",
-                    params={"query": service.logs, "start": int((now - 1800) * 1e9), "end": int(now * 1e9), "limit": 50},
+                    params={
+                        "query": service.logs,
+                        "start": int((now - 1800) * 1e9),
+                        "end": int(now * 1e9),
+                        "limit": 50,
+                    },
                 )
                 assert response.status_code == 200, response.text
                 assert response.json()["data"]["result"], f"{service.name}: no log lines for {service.logs}"
@@ -341,7 +392,9 @@ def test_a_mitigation_only_buys_time(name: str, index: int) -> None:
     [(_, fault)] = rule.effects
     relieved = after_action(name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after / 2))
     assert fault not in relieved.active_faults()
-    relapsed = after_action(name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after) + SETTLE)
+    relapsed = after_action(
+        name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after) + SETTLE
+    )
     assert fault in relapsed.active_faults()
     service = measured_service(name, {fault or ""})
     if service is not None:
@@ -396,7 +449,9 @@ async def test_remediation_through_the_production_adapter(name: str, index: int)
             "kubernetes": {"kind": "kubernetes", "base_url": "http://sim/kubernetes"},
             "github": {"kind": "github", "base_url": "http://sim/github"},
         },
-        kinds=kinds, client_factory=client_factory, clock=w.now,
+        kinds=kinds,
+        client_factory=client_factory,
+        clock=w.now,
     )
     try:
         adapter, spec = registry.resolve(remediation.tool)

@@ -15,17 +15,34 @@ from evals.sim.library import load_scenario
 SCENARIO = load_scenario("checkout-migration")
 
 GOOD: dict[str, Any] = {
-    "status": "resolved", "severity": "SEV1", "service": "checkout",
-    "diagnosis": {"entity": "checkout", "category": "migration", "inconclusive": False, "candidates": [], "root_cause": "migration 0042"},
+    "status": "resolved",
+    "severity": "SEV1",
+    "service": "checkout",
+    "diagnosis": {
+        "entity": "checkout",
+        "category": "migration",
+        "inconclusive": False,
+        "candidates": [],
+        "root_cause": "migration 0042",
+    },
     "actions": [
-        {"id": "rollback-1", "kind": "remediation", "tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "checkout", "to_revision": 6},
-         "requires_approval": True, "status": "verified", "approval": {"decision": "approved", "by": "eval-policy"}},
+        {
+            "id": "rollback-1",
+            "kind": "remediation",
+            "tool": "kubernetes.rollout_undo",
+            "args": {"namespace": "shop", "name": "checkout", "to_revision": 6},
+            "requires_approval": True,
+            "status": "verified",
+            "approval": {"decision": "approved", "by": "eval-policy"},
+        },
     ],
     "communications": [{"channel": "statuspage", "text": "checkout errors resolved; the change was rolled back"}],
     "consulted": ["prometheus.query_range", "loki.query_range", "github.list_deployments", "kubernetes.list_pods"],
 }
-SIM_OK: dict[str, Any] = {"applied_actions": [{"action": "kubernetes.rollout_undo", "effect": "fixes:migration-0042"}],
-                          "statuspage": {"incidents": [{"status": "resolved"}]}}
+SIM_OK: dict[str, Any] = {
+    "applied_actions": [{"action": "kubernetes.rollout_undo", "effect": "fixes:migration-0042"}],
+    "statuspage": {"incidents": [{"status": "resolved"}]},
+}
 ASKED = [{"tool": "kubernetes.rollout_undo", "args": {}, "decision": "approved"}]
 
 
@@ -83,15 +100,32 @@ def test_wrong_remediation_is_flagged() -> None:
 
 def _request(tool: str, args: dict[str, Any]) -> ApprovalRequest:
     return ApprovalRequest(
-        incident_id="inc-1", action_id="a-0", tool=tool, args=args, title="t", rationale="r", risk="medium",
-        blast_radius="b", undo="u", policy_reason="p", diagnosis="d", evidence=[], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+        incident_id="inc-1",
+        action_id="a-0",
+        tool=tool,
+        args=args,
+        title="t",
+        rationale="r",
+        risk="medium",
+        blast_radius="b",
+        undo="u",
+        policy_reason="p",
+        diagnosis="d",
+        evidence=[],
+        requested_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 
 def test_eval_policy_approves_only_acceptable_remediations() -> None:
     policy = EvalApprovalPolicy(SCENARIO)
-    assert policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "checkout"})).decision == "approved"
-    assert policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "inventory"})).decision == "rejected"
+    assert (
+        policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "checkout"})).decision
+        == "approved"
+    )
+    assert (
+        policy.decide(_request("kubernetes.rollout_undo", {"namespace": "shop", "name": "inventory"})).decision
+        == "rejected"
+    )
     rejected = policy.decide(_request("kubernetes.scale", {"namespace": "shop", "name": "checkout"}))
     assert (rejected.decision, rejected.by) == ("rejected", "eval-policy")
 
@@ -110,10 +144,22 @@ def test_reports_and_comparison() -> None:
     bad = score_case(scenario=SCENARIO, record=bad_record, approvals=ASKED, sim_state=SIM_OK)
 
     def results(score: Any) -> dict[str, Any]:
-        return {"summary": summarize([score], [{"seconds": 2.0, "tokens": 0, "cost": 0}]),
-                "cases": [{"scenario": score.scenario, "repeat": 0, "passed": score.passed, "seconds": 2.0, "tokens": 0,
-                           "concluded": {}, "problems": score.problems, "root_cause_grade": score.root_cause_grade}],
-                "run": {"reasoner": "deterministic", "repeat": 1}}
+        return {
+            "summary": summarize([score], [{"seconds": 2.0, "tokens": 0, "cost": 0}]),
+            "cases": [
+                {
+                    "scenario": score.scenario,
+                    "repeat": 0,
+                    "passed": score.passed,
+                    "seconds": 2.0,
+                    "tokens": 0,
+                    "concluded": {},
+                    "problems": score.problems,
+                    "root_cause_grade": score.root_cause_grade,
+                }
+            ],
+            "run": {"reasoner": "deterministic", "repeat": 1},
+        }
 
     a, b = results(good), results(bad)
     assert "root_cause_top1 | 1" in markdown_report(a)

@@ -3,14 +3,26 @@ import pytest
 from intake.alertmanager import AlertPayloadError, parse_alertmanager
 
 PAYLOAD = {
-    "receiver": "firstline", "status": "firing", "version": "4", "groupKey": "{}:{alertname=\"X\"}", "truncatedAlerts": 0,
-    "groupLabels": {"alertname": "HighErrorRate"}, "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
-    "commonAnnotations": {"summary": "api 5xx above 5%"}, "externalURL": "http://am:9093",
-    "alerts": [{
-        "status": "firing", "labels": {"alertname": "HighErrorRate", "service": "api", "severity": "critical"},
-        "annotations": {"runbook_url": "https://runbooks/api"}, "startsAt": "2026-11-20T10:01:00Z",
-        "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom/graph", "fingerprint": "a1b2c3d4e5f60718",
-    }],
+    "receiver": "firstline",
+    "status": "firing",
+    "version": "4",
+    "groupKey": '{}:{alertname="X"}',
+    "truncatedAlerts": 0,
+    "groupLabels": {"alertname": "HighErrorRate"},
+    "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
+    "commonAnnotations": {"summary": "api 5xx above 5%"},
+    "externalURL": "http://am:9093",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "service": "api", "severity": "critical"},
+            "annotations": {"runbook_url": "https://runbooks/api"},
+            "startsAt": "2026-11-20T10:01:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prom/graph",
+            "fingerprint": "a1b2c3d4e5f60718",
+        }
+    ],
 }
 
 

@@ -22,8 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def firstline(*args: str, cwd: Path = REPO, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firstline.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+        [sys.executable, "-m", "firstline.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
     )
 
 
@@ -31,8 +36,22 @@ def firstline(*args: str, cwd: Path = REPO, timeout: float = 180) -> subprocess.
 def sandbox(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     config, alert = tmp_path / "sim.yaml", tmp_path / "alert.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "firstline.cli", "sandbox", "run", "--write-config", str(config), "--alert-file", str(alert)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "firstline.cli",
+            "sandbox",
+            "run",
+            "--write-config",
+            str(config),
+            "--alert-file",
+            str(alert),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120
@@ -68,7 +87,9 @@ def test_respond_wait_then_approve_from_another_process(sandbox: tuple[Path, Pat
     pending = json.loads(listed.stdout)
     assert [(p["incident"], p["id"]) for p in pending] == [(record["id"], pending_action["id"])]
 
-    approved = firstline("--config", str(config), "approve", record["id"], pending_action["id"], "--by", "alice", "--comment", "ship it")
+    approved = firstline(
+        "--config", str(config), "approve", record["id"], pending_action["id"], "--by", "alice", "--comment", "ship it"
+    )
     assert approved.returncode == 0, approved.stderr
     shown = firstline("--config", str(config), "incidents", "show", record["id"], "--json", "-")
     final = json.loads(shown.stdout)

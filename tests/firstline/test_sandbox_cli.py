@@ -25,8 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def firstline(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firstline.cli", *args], cwd=REPO, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+        [sys.executable, "-m", "firstline.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
     )
 
 

@@ -37,7 +37,9 @@ def _alert(sim: RunningSim) -> Alert:
     return alert
 
 
-async def test_every_steps_tokens_land_in_the_state_and_sum_to_what_the_model_reported(sim: RunningSim, tmp_path: Path) -> None:
+async def test_every_steps_tokens_land_in_the_state_and_sum_to_what_the_model_reported(
+    sim: RunningSim, tmp_path: Path
+) -> None:
     model = ScriptedChatModel(category="migration", prompt_tokens=120, completion_tokens=30)
     async with open_runtime(_config(sim, tmp_path), knowledge=None, chat_model=model) as responder:
         first = await responder.start(_alert(sim))

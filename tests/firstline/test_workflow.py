@@ -76,7 +76,11 @@ async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: Runnin
     diagnosis = record["diagnosis"]
     assert diagnosis["category"] == "migration"
     assert "0042" in diagnosis["root_cause"]
-    assert {e["source"] for e in diagnosis["evidence"]} >= {"github.list_workflow_runs", "loki.query_range", "prometheus.query_range"}
+    assert {e["source"] for e in diagnosis["evidence"]} >= {
+        "github.list_workflow_runs",
+        "loki.query_range",
+        "prometheus.query_range",
+    }
     assert any("inventory" in r["what"] for r in diagnosis["ruled_out"])
     statuspage = [c for c in record["communications"] if c["channel"] == "statuspage"]
     assert statuspage and "resolved" in statuspage[-1]["text"]
@@ -107,7 +111,9 @@ async def test_resume_without_a_recorded_decision_executes_nothing(sim: RunningS
         first = await responder.start(_alert(sim))
         assert first.waiting_for is not None
         # Resume the graph directly, bypassing `decide` (so no ledger record exists).
-        forged = await responder._run(Command(resume={"action_id": first.waiting_for.action_id, "decision": "approved"}), first.incident_id)
+        forged = await responder._run(
+            Command(resume={"action_id": first.waiting_for.action_id, "decision": "approved"}), first.incident_id
+        )
     assert forged.waiting_for is not None  # still at the gate
     assert forged.state.status == "awaiting_approval"
     assert _undos(sim) == []
@@ -121,8 +127,13 @@ async def test_mutating_call_without_approval_record_is_impossible(sim: RunningS
         direct = await registry.invoke("kubernetes.rollout_undo", args)
         assert direct.status == "approval_required"
         outcome = await execute_action(
-            registry=registry, ledger=ledger, policy=ApprovalPolicy(), incident_id="inc-x",
-            action_id="rollback-0", tool_id="kubernetes.rollout_undo", args=args,
+            registry=registry,
+            ledger=ledger,
+            policy=ApprovalPolicy(),
+            incident_id="inc-x",
+            action_id="rollback-0",
+            tool_id="kubernetes.rollout_undo",
+            args=args,
         )
         assert outcome.status == "refused"
         assert "needs an approval" in outcome.detail
@@ -146,9 +157,17 @@ async def test_crash_after_execution_is_not_repeated_on_resume(sim: RunningSim, 
     registry = ToolRegistry.from_config(config.tools)
     args = first.waiting_for.args
     args_hash = args_hash_for(registry, "kubernetes.rollout_undo", args)
-    ledger.record_decision(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo",
-                           args_hash=args_hash, decision="approved", decided_by="dave")
-    claim = ledger.claim(incident_id=incident, action_id=action, tool="kubernetes.rollout_undo", args_hash=args_hash, tier="approve")
+    ledger.record_decision(
+        incident_id=incident,
+        action_id=action,
+        tool="kubernetes.rollout_undo",
+        args_hash=args_hash,
+        decision="approved",
+        decided_by="dave",
+    )
+    claim = ledger.claim(
+        incident_id=incident, action_id=action, tool="kubernetes.rollout_undo", args_hash=args_hash, tier="approve"
+    )
     assert claim.grant is not None
     result = await registry.invoke("kubernetes.rollout_undo", args, grant=claim.grant)
     assert result.status == "ok"
@@ -221,7 +240,9 @@ async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningS
     model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
     config = _config(sim, tmp_path, reasoner="llm")
     with respx.mock(assert_all_called=False) as mock:
-        llm = mock.post("http://llm.test/v1/chat/completions").respond(500, json={"error": {"message": "overloaded", "type": "server_error"}})
+        llm = mock.post("http://llm.test/v1/chat/completions").respond(
+            500, json={"error": {"message": "overloaded", "type": "server_error"}}
+        )
         mock.route(host="127.0.0.1").pass_through()
         async with open_runtime(config, knowledge=None, chat_model=model) as responder:
             first = await responder.start(_alert(sim))
@@ -233,7 +254,9 @@ async def test_model_api_500_at_the_http_level_falls_back_per_step(sim: RunningS
 
 
 @pytest.mark.slow
-async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(sim: RunningSim, tmp_path: Path) -> None:
+async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
+    sim: RunningSim, tmp_path: Path
+) -> None:
     from datetime import timedelta
 
     config = _config(sim, tmp_path)
@@ -243,7 +266,9 @@ async def test_resolved_incident_is_remembered_and_the_next_one_is_a_recurrence(
         done = await responder.decide(first.incident_id, first.waiting_for.action_id, "approved", "erin")
         assert done.run is not None and done.run.state.status == "resolved"
         assert any(t.kind == "remembered" for t in done.run.state.timeline)
-        again = _alert(sim).model_copy(update={"fingerprint": "again", "started_at": _alert(sim).started_at + timedelta(minutes=30)})
+        again = _alert(sim).model_copy(
+            update={"fingerprint": "again", "started_at": _alert(sim).started_at + timedelta(minutes=30)}
+        )
         second = await responder.start(again)
     notes = [t.text for t in second.state.timeline if t.kind == "recurrence"]
     assert notes and "2nd time in 30 days" in notes[0]
@@ -275,9 +300,19 @@ def test_the_terminal_decider_asks_and_records_who_decided() -> None:
     from agents.approval import ApprovalRequest
 
     request = ApprovalRequest(
-        incident_id="inc-1", action_id="rollback-0", tool="kubernetes.rollout_undo", args={"to_revision": 6}, title="Roll back",
-        rationale="r", risk="medium", blast_radius="b", undo="u", policy_reason="p", diagnosis="d",
-        evidence=["[prometheus] errors 30%"], requested_at=datetime(2026, 1, 1, tzinfo=UTC),
+        incident_id="inc-1",
+        action_id="rollback-0",
+        tool="kubernetes.rollout_undo",
+        args={"to_revision": 6},
+        title="Roll back",
+        rationale="r",
+        risk="medium",
+        blast_radius="b",
+        undo="u",
+        policy_reason="p",
+        diagnosis="d",
+        evidence=["[prometheus] errors 30%"],
+        requested_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     console = ScriptedConsole(["y", "alice"])
     answer = terminal_decider("prompt", console)(request)
@@ -288,7 +323,9 @@ def test_the_terminal_decider_asks_and_records_who_decided() -> None:
     assert "--approve auto" in terminal_decider("auto", ScriptedConsole([]))(request).by
 
 
-async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(sim: RunningSim, tmp_path: Path) -> None:
+async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(
+    sim: RunningSim, tmp_path: Path
+) -> None:
     from agents.approval import ApprovalAnswer, ApprovalRequest
     from agents.runner import answer_approvals
     from evals.harness.runner import EvalApprovalPolicy
@@ -305,6 +342,8 @@ async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(
         run = await answer_approvals(responder, await responder.start(_alert(sim)), decide)
     assert [type(r) for r in asked] == [ApprovalRequest]
     assert asked[0].risk in ("low", "medium", "high") and asked[0].tool == "kubernetes.rollout_undo"
-    assert [(a.answer.decision, a.answer.by, a.status) for a in run.answered] == [("approved", "eval-policy", "resumed")]
+    assert [(a.answer.decision, a.answer.by, a.status) for a in run.answered] == [
+        ("approved", "eval-policy", "resumed")
+    ]
     assert run.outcome.waiting_for is None and run.outcome.state.status == "resolved"
     assert len(_undos(sim)) == 1

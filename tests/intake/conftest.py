@@ -37,8 +37,14 @@ async def start_service(tmp_path: Path) -> AsyncIterator[StartService]:
         clock = clock or Clock()
         starter = starter or RecordingStarter()
         authenticators: dict[str, SourceAuth] = build_authenticators(intake, environ or {})
-        service = IntakeService(intake, Topology(SHOP, intake.grouping.max_hops), starter=starter, clock=clock, http_client=http,
-                                db_path=db_path or tmp_path / "intake.sqlite")
+        service = IntakeService(
+            intake,
+            Topology(SHOP, intake.grouping.max_hops),
+            starter=starter,
+            clock=clock,
+            http_client=http,
+            db_path=db_path or tmp_path / "intake.sqlite",
+        )
         app = build_app(service, authenticators, manage_service=False)
         await service.start()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")

@@ -67,7 +67,9 @@ class RecordingStarter:
 class Running:
     """A started service, its app's client, its clock and starter."""
 
-    def __init__(self, service: IntakeService, client: httpx.AsyncClient, clock: Clock, starter: RecordingStarter) -> None:
+    def __init__(
+        self, service: IntakeService, client: httpx.AsyncClient, clock: Clock, starter: RecordingStarter
+    ) -> None:
         self.service, self.client, self.clock, self.starter = service, client, clock, starter
 
     async def post(self, source: str, body: bytes | Any, **headers: str) -> httpx.Response:

@@ -27,8 +27,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def firstline(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firstline.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200", **(env or {})},
+        [sys.executable, "-m", "firstline.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
 
 
@@ -50,7 +55,11 @@ class Server:
     def __init__(self, config: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "firstline.cli", "--config", str(config), "serve", "--port", "0", *extra],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "COLUMNS": "200", **(env or {})},
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -124,11 +133,19 @@ def test_serve_receives_correlates_and_stops_cleanly(tmp_path: Path, servers: li
     body = (FIXTURES / "alertmanager" / "firing.json").read_bytes()
     response = httpx.post(f"{server.url}/v1/alerts/alertmanager", content=body, timeout=10)
     assert response.status_code == 202, response.text
-    httpx.post(f"{server.url}/v1/alerts/alertmanager", content=(FIXTURES / "alertmanager" / "database.json").read_bytes(), timeout=10)
+    httpx.post(
+        f"{server.url}/v1/alerts/alertmanager",
+        content=(FIXTURES / "alertmanager" / "database.json").read_bytes(),
+        timeout=10,
+    )
     bad = httpx.post(f"{server.url}/v1/alerts/generic", json={"status": "firing"}, timeout=10)
     assert bad.status_code == 400 and bad.json()["field"] == "title"
     deadline = time.monotonic() + 20
-    while (found := server.incidents()) and found[0]["services"] != ["checkout", "payments-db"] and time.monotonic() < deadline:
+    while (
+        (found := server.incidents())
+        and found[0]["services"] != ["checkout", "payments-db"]
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     [incident] = found
     assert incident["services"] == ["checkout", "payments-db"]  # the database joined its caller's incident
@@ -159,27 +176,42 @@ def test_an_accepted_alert_survives_kill_9(tmp_path: Path, servers: list[Server]
 
 
 def test_serve_refuses_bad_setups_with_the_setting_named(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "  sources:\n    alertmanager: {auth: {kind: bearer, token_env: FIRSTLINE_TEST_UNSET_TOKEN}}\n")
+    config = write_config(
+        tmp_path, "  sources:\n    alertmanager: {auth: {kind: bearer, token_env: FIRSTLINE_TEST_UNSET_TOKEN}}\n"
+    )
     missing = firstline("--config", str(config), "serve", "--port", "0")
     assert missing.returncode == 2
-    assert "intake.sources.alertmanager.auth.token_env: environment variable FIRSTLINE_TEST_UNSET_TOKEN is not set" in missing.stderr
+    assert (
+        "intake.sources.alertmanager.auth.token_env: environment variable FIRSTLINE_TEST_UNSET_TOKEN is not set"
+        in missing.stderr
+    )
     open_config = write_config(tmp_path)
     exposed = firstline("--config", str(open_config), "serve", "--host", "0.0.0.0", "--port", "0")
     assert exposed.returncode == 2
     assert "refusing to listen on 0.0.0.0 with unauthenticated sources" in exposed.stderr
     broken_tools = write_config(tmp_path)
-    broken_tools.write_text(broken_tools.read_text() + "tools:\n  teams: {kind: teams, base_url_env: FIRSTLINE_TEST_NOT_A_URL}\n",
-                            encoding="utf-8")
+    broken_tools.write_text(
+        broken_tools.read_text() + "tools:\n  teams: {kind: teams, base_url_env: FIRSTLINE_TEST_NOT_A_URL}\n",
+        encoding="utf-8",
+    )
     # not --dry-run: the workflow runtime opens first, so a broken tool stops the start, naming it
-    early = firstline("--config", str(broken_tools), "serve", "--port", "0", env={"FIRSTLINE_TEST_NOT_A_URL": "not-a-url"})
+    early = firstline(
+        "--config", str(broken_tools), "serve", "--port", "0", env={"FIRSTLINE_TEST_NOT_A_URL": "not-a-url"}
+    )
     assert early.returncode == 2
-    assert "instance 'teams': base_url_env names 'FIRSTLINE_TEST_NOT_A_URL', which does not hold an http(s) URL" in early.stderr
+    assert (
+        "instance 'teams': base_url_env names 'FIRSTLINE_TEST_NOT_A_URL', which does not hold an http(s) URL"
+        in early.stderr
+    )
 
 
 def test_serve_starts_with_a_tool_whose_secret_is_unset_and_warns(tmp_path: Path, servers: list[Server]) -> None:
     config = write_config(tmp_path)
-    config.write_text(config.read_text() + "tools:\n  github: {kind: github, base_url: https://api.github.com, "
-                      "token_env: FIRSTLINE_TEST_UNSET_GITHUB}\n", encoding="utf-8")
+    config.write_text(
+        config.read_text() + "tools:\n  github: {kind: github, base_url: https://api.github.com, "
+        "token_env: FIRSTLINE_TEST_UNSET_GITHUB}\n",
+        encoding="utf-8",
+    )
     server = Server(config)  # not --dry-run: the workflow runtime opens at start
     servers.append(server)
     assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
@@ -190,13 +222,30 @@ def test_serve_starts_with_a_tool_whose_secret_is_unset_and_warns(tmp_path: Path
 
 def test_replay_command_writes_results(tmp_path: Path) -> None:
     lines = [
-        {"source": "alertmanager", "received_at": "2026-11-20T10:01:05Z", "payload": fixture("alertmanager", "firing"), "truth": "a"},
-        {"source": "alertmanager", "received_at": "2026-11-20T10:02:15Z", "payload": fixture("alertmanager", "database"), "truth": "a"},
-        {"source": "alertmanager", "received_at": "2026-11-20T10:20:00Z", "payload": fixture("alertmanager", "resolved"), "truth": "a"},
+        {
+            "source": "alertmanager",
+            "received_at": "2026-11-20T10:01:05Z",
+            "payload": fixture("alertmanager", "firing"),
+            "truth": "a",
+        },
+        {
+            "source": "alertmanager",
+            "received_at": "2026-11-20T10:02:15Z",
+            "payload": fixture("alertmanager", "database"),
+            "truth": "a",
+        },
+        {
+            "source": "alertmanager",
+            "received_at": "2026-11-20T10:20:00Z",
+            "payload": fixture("alertmanager", "resolved"),
+            "truth": "a",
+        },
     ]
     storm = tmp_path / "recorded.jsonl"
     storm.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
-    result = firstline("--config", str(write_config(tmp_path)), "intake", "replay", str(storm), "--out", str(tmp_path / "out"))
+    result = firstline(
+        "--config", str(write_config(tmp_path)), "intake", "replay", str(storm), "--out", str(tmp_path / "out")
+    )
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["alerts_in"] == 5 and results["incidents_out"] == 1 and results["lost"] == 0
@@ -209,7 +258,16 @@ def test_bench_command_writes_results_with_memory(tmp_path: Path) -> None:
     result = firstline("intake", "bench", "--alerts", "3000", "--out", str(tmp_path), "--write-storm")
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "results.json").read_text())
-    for key in ("alerts_in", "incidents_out", "compression", "alerts_per_second", "lost", "purity", "completeness", "peak_memory_mb"):
+    for key in (
+        "alerts_in",
+        "incidents_out",
+        "compression",
+        "alerts_per_second",
+        "lost",
+        "purity",
+        "completeness",
+        "peak_memory_mb",
+    ):
         assert key in results, key
     assert results["alerts_in"] == 3000 and results["lost"] == 0
     assert results["command"].startswith("firstline intake bench --alerts 3000")
@@ -220,5 +278,14 @@ def test_bench_command_writes_results_with_memory(tmp_path: Path) -> None:
     replay = firstline(*hint.group(1).split(), "--out", str(tmp_path / "replay"))
     assert replay.returncode == 0, replay.stderr
     replayed = json.loads((tmp_path / "replay" / "results.json").read_text())
-    for key in ("alerts_in", "incidents_out", "purity", "completeness", "investigations", "suppressed", "merges", "lost"):
+    for key in (
+        "alerts_in",
+        "incidents_out",
+        "purity",
+        "completeness",
+        "investigations",
+        "suppressed",
+        "merges",
+        "lost",
+    ):
         assert replayed[key] == results[key], key

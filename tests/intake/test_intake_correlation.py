@@ -21,10 +21,20 @@ ESTATE = {
 }
 
 
-def event(key: str, service: str, at: float, status: str = "firing", severity: str = "warning", **fields: Any) -> AlertEvent:
+def event(
+    key: str, service: str, at: float, status: str = "firing", severity: str = "warning", **fields: Any
+) -> AlertEvent:
     return AlertEvent(
-        source="generic", key=key, status=status, name=fields.pop("name", key.split("-")[0]), title=key, severity=severity,  # type: ignore[arg-type]
-        service=service, environment=fields.pop("environment", "production"), received_at=T0 + at, **fields,
+        source="generic",
+        key=key,
+        status=status,
+        name=fields.pop("name", key.split("-")[0]),
+        title=key,
+        severity=severity,  # type: ignore[arg-type]
+        service=service,
+        environment=fields.pop("environment", "production"),
+        received_at=T0 + at,
+        **fields,
     )
 
 
@@ -235,8 +245,15 @@ def test_refire_soon_after_resolve_reopens_and_later_opens_a_new_incident() -> N
 
 
 def test_suppression_rule_and_maintenance_window_record_a_reason() -> None:
-    window = {"name": "db-upgrade", "services": ["payments-db"], "start": "2026-11-20T10:00:00Z", "end": "2026-11-20T11:00:00Z"}
-    e = engine(suppress=[{"name": "watchdog", "reason": "heartbeat", "match": {"alertname": "Watchdog"}}], maintenance=[window])
+    window = {
+        "name": "db-upgrade",
+        "services": ["payments-db"],
+        "start": "2026-11-20T10:00:00Z",
+        "end": "2026-11-20T11:00:00Z",
+    }
+    e = engine(
+        suppress=[{"name": "watchdog", "reason": "heartbeat", "match": {"alertname": "Watchdog"}}], maintenance=[window]
+    )
     assert e.process(event("wd", "prometheus", 0, name="Watchdog")).reason == "rule watchdog: heartbeat"
     assert e.process(event("wd", "prometheus", 60, name="Watchdog")).reason == "rule watchdog: heartbeat"
     assert e.process(event("db-1", "payments-db", 60)).reason == "maintenance db-upgrade"
@@ -256,7 +273,9 @@ def test_stale_incidents_close_and_old_state_is_forgotten() -> None:
 
 
 def test_replaying_the_same_events_gives_the_same_incidents() -> None:
-    events = [event(f"a-{s}-{i}", s, i * 7.0) for i in range(30) for s in ("checkout", "payments-db", "search", "worker-a")]
+    events = [
+        event(f"a-{s}-{i}", s, i * 7.0) for i in range(30) for s in ("checkout", "payments-db", "search", "worker-a")
+    ]
     runs = []
     for _ in range(2):
         e = engine()

@@ -48,18 +48,24 @@ SOURCES = {
 }
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
-    max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
     # One service per test on purpose: deliveries accumulate in its inbox, as they would in production.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
     st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFF), max_size=20),
 )
 json_values = st.recursive(
-    json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -129,8 +135,10 @@ def _mutated(draw: st.DrawFn, document: Any) -> Any:
         path = draw(st.sampled_from(paths(document)))
         # Mostly a wrong type where a value was (a list or object for a string...), sometimes anything.
         new = draw(
-            st.lists(json_scalars, max_size=3) | st.dictionaries(st.text(max_size=5), json_scalars, max_size=2)
-            | json_values | st.just(json.loads(deeply_nested(50)))
+            st.lists(json_scalars, max_size=3)
+            | st.dictionaries(st.text(max_size=5), json_scalars, max_size=2)
+            | json_values
+            | st.just(json.loads(deeply_nested(50)))
         )
         document = replaced(document, path, new, drop=draw(st.integers(0, 4)) == 0)
     return document
@@ -146,8 +154,13 @@ class Harness:
     def __init__(self, tmp_path: Path, intake: IntakeSettings, environ: dict[str, str]) -> None:
         self.loop = asyncio.new_event_loop()
         clock = Clock()
-        service = IntakeService(intake, Topology(SHOP, intake.grouping.max_hops), starter=RecordingStarter(), clock=clock,
-                                db_path=tmp_path / "intake.sqlite")
+        service = IntakeService(
+            intake,
+            Topology(SHOP, intake.grouping.max_hops),
+            starter=RecordingStarter(),
+            clock=clock,
+            db_path=tmp_path / "intake.sqlite",
+        )
         app = build_app(service, build_authenticators(intake, environ), manage_service=False)
         self.run(service.start())
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")
@@ -218,11 +231,19 @@ header_text = st.one_of(
 
 def test_hostile_credentials_get_401_and_are_counted(harness: Any) -> None:
     h = harness(
-        intake_settings(sources={
-            "alertmanager": {"auth": {"kind": "bearer", "token_env": "AM_TOKEN"}},
-            "datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}},
-            "grafana": {"auth": {"kind": "hmac", "secret_env": "GRAFANA_SECRET", "timestamp_header": "X-Grafana-Alerting-Timestamp"}},
-        }),
+        intake_settings(
+            sources={
+                "alertmanager": {"auth": {"kind": "bearer", "token_env": "AM_TOKEN"}},
+                "datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}},
+                "grafana": {
+                    "auth": {
+                        "kind": "hmac",
+                        "secret_env": "GRAFANA_SECRET",
+                        "timestamp_header": "X-Grafana-Alerting-Timestamp",
+                    }
+                },
+            }
+        ),
         environ={"AM_TOKEN": "t0ken", "DD_PASSWORD": "pw", "GRAFANA_SECRET": "s3cr3t"},
     )
     intake = h.intake
@@ -246,10 +267,15 @@ def test_hostile_credentials_get_401_and_are_counted(harness: Any) -> None:
             "x-grafana-alerting-timestamp": stamp.encode("latin-1", "replace").decode("latin-1"),
         }
         before = intake.service.rejected_unauthenticated
-        response = h.run(intake.client.post(
-            f"/v1/alerts/{source}", content=fixture_bytes(source, "firing" if source != "datadog" else "triggered"),
-            headers={k: v.encode("latin-1") for k, v in headers.items()},  # raw bytes, as a hostile sender would send
-        ))
+        response = h.run(
+            intake.client.post(
+                f"/v1/alerts/{source}",
+                content=fixture_bytes(source, "firing" if source != "datadog" else "triggered"),
+                headers={
+                    k: v.encode("latin-1") for k, v in headers.items()
+                },  # raw bytes, as a hostile sender would send
+            )
+        )
         assert response.status_code == 401, f"{source}: {response.status_code} {response.text[:200]} for {headers}"
         assert intake.service.rejected_unauthenticated == before + 1
 

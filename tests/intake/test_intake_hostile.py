@@ -53,11 +53,14 @@ async def test_a_list_or_object_where_a_string_belongs_names_the_field(
 )
 async def test_hostile_basic_credentials_are_401_and_counted(start_service: Any, headers: dict[str, str]) -> None:
     intake = await start_service(
-        settings(sources={"datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}}}),
+        settings(
+            sources={"datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}}}
+        ),
         environ={"DD_PASSWORD": "pw"},
     )
     response = await intake.client.post(
-        "/v1/alerts/datadog", content=fixture_bytes("datadog", "triggered"),
+        "/v1/alerts/datadog",
+        content=fixture_bytes("datadog", "triggered"),
         headers={k: v.encode("latin-1") for k, v in headers.items()},
     )
     assert response.status_code == 401, response.text
@@ -74,14 +77,27 @@ async def test_hostile_basic_credentials_are_401_and_counted(start_service: Any,
 )
 async def test_hostile_hmac_headers_are_401_and_counted(start_service: Any, signature: str, stamp: str) -> None:
     intake = await start_service(
-        settings(sources={"grafana": {"auth": {"kind": "hmac", "secret_env": "GRAFANA_SECRET",
-                                                 "timestamp_header": "X-Grafana-Alerting-Timestamp"}}}),
+        settings(
+            sources={
+                "grafana": {
+                    "auth": {
+                        "kind": "hmac",
+                        "secret_env": "GRAFANA_SECRET",
+                        "timestamp_header": "X-Grafana-Alerting-Timestamp",
+                    }
+                }
+            }
+        ),
         environ={"GRAFANA_SECRET": "s3cr3t"},
     )
     intake.clock.now = T0
     response = await intake.client.post(
-        "/v1/alerts/grafana", content=fixture_bytes("grafana", "firing"),
-        headers={"x-grafana-alerting-signature": signature.encode("latin-1"), "x-grafana-alerting-timestamp": stamp.encode()},
+        "/v1/alerts/grafana",
+        content=fixture_bytes("grafana", "firing"),
+        headers={
+            "x-grafana-alerting-signature": signature.encode("latin-1"),
+            "x-grafana-alerting-timestamp": stamp.encode(),
+        },
     )
     assert response.status_code == 401, response.text
     assert intake.service.rejected_unauthenticated == 1
@@ -91,8 +107,15 @@ async def test_the_generic_receiver_maps_common_label_names_and_keeps_the_rest(s
     intake = await start_service()
     # Shaped like other tools' alert JSON: no "service" field, Kubernetes label names, the pod at the top.
     alerts = [
-        {"title": "High memory", "severity": "warning", "pod": pod, "namespace": "shop", "container": "app",
-         "labels": {"app.kubernetes.io/name": "checkout", "env": "prod"}, "details": {"usage": 0.97}}
+        {
+            "title": "High memory",
+            "severity": "warning",
+            "pod": pod,
+            "namespace": "shop",
+            "container": "app",
+            "labels": {"app.kubernetes.io/name": "checkout", "env": "prod"},
+            "details": {"usage": 0.97},
+        }
         for pod in ("checkout-7d9f-abcde", "checkout-7d9f-fghij")
     ]
     response = await intake.post("generic", {"alerts": alerts})

@@ -15,7 +15,9 @@ def _modules_loaded_by(statement: str) -> list[str]:
 
 def test_the_correlation_engine_loads_no_workflow_code() -> None:
     loaded = _modules_loaded_by("import intake.correlation, intake.pipeline")
-    heavy = sorted({m.split(".")[0] for m in loaded} & {"langgraph", "langchain_core", "openai", "chromadb", "agents.runner"})
+    heavy = sorted(
+        {m.split(".")[0] for m in loaded} & {"langgraph", "langchain_core", "openai", "chromadb", "agents.runner"}
+    )
     assert heavy == [], f"importing intake's engine loaded {heavy}"
     assert not [m for m in loaded if m.startswith("agents.") and m not in ("agents.state", "agents.ids")]
     # It loaded about 1,370 modules when it took its id function from agents.runner; pydantic is most of what is left.

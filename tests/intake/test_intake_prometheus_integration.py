@@ -76,10 +76,14 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(timeout=5)
 
 
-def test_alertmanager_webhook_from_a_real_rule_becomes_an_incident(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+def test_alertmanager_webhook_from_a_real_rule_becomes_an_incident(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
     assert PROMETHEUS is not None and ALERTMANAGER is not None
     token = "integration-token"
-    config = write_config(tmp_path, "  sources:\n    alertmanager: {auth: {kind: bearer, token_env: FIRSTLINE_IT_TOKEN}}\n")
+    config = write_config(
+        tmp_path, "  sources:\n    alertmanager: {auth: {kind: bearer, token_env: FIRSTLINE_IT_TOKEN}}\n"
+    )
     server = Server(config, "--dry-run", env={"FIRSTLINE_IT_TOKEN": token})
     try:
         am_port, prom_port = free_port(), free_port()
@@ -92,9 +96,16 @@ def test_alertmanager_webhook_from_a_real_rule_becomes_an_incident(tmp_path: Pat
             encoding="utf-8",
         )
         am = subprocess.Popen(
-            [ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am-data'}",
-             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                ALERTMANAGER,
+                f"--config.file={tmp_path / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         processes.append(am)
         wait_ready(f"http://127.0.0.1:{am_port}/-/ready", am, "alertmanager")
@@ -106,11 +117,18 @@ def test_alertmanager_webhook_from_a_real_rule_becomes_an_incident(tmp_path: Pat
             encoding="utf-8",
         )
         prometheus = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn",
-             # the first notification is dropped until the Alertmanager is discovered (~5 s); resend soon, not after 1 min
-             "--rules.alert.resend-delay=1s"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(tmp_path)},
+            [
+                PROMETHEUS,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--log.level=warn",
+                # the first notification is dropped until the Alertmanager is discovered (~5 s); resend soon, not after 1 min
+                "--rules.alert.resend-delay=1s",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "HOME": str(tmp_path)},
         )
         processes.append(prometheus)
         wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", prometheus, "prometheus")

@@ -118,7 +118,16 @@ def test_small_bench_meets_the_quality_targets_and_replays_identically(tmp_path:
     from intake.settings import IntakeSettings
 
     replayed = replay_file(storm, bench_settings(IntakeSettings(), builder), Topology(builder.dependencies, 2))
-    for key in ("alerts_in", "incidents_out", "purity", "completeness", "investigations", "suppressed", "merges", "lost"):
+    for key in (
+        "alerts_in",
+        "incidents_out",
+        "purity",
+        "completeness",
+        "investigations",
+        "suppressed",
+        "merges",
+        "lost",
+    ):
         assert replayed[key] == results[key], key
 
 

@@ -31,8 +31,12 @@ FIRST_DELIVERY = {
     "generic": ("firing", "checkout"),
 }
 RESOLVING = {
-    "alertmanager": ("firing", "resolved"), "grafana": ("firing", "resolved"), "pagerduty": ("trigger", "resolve"),
-    "datadog": ("triggered", "recovered"), "cloudwatch": ("alarm", "ok"), "opsgenie": ("create", "close"),
+    "alertmanager": ("firing", "resolved"),
+    "grafana": ("firing", "resolved"),
+    "pagerduty": ("trigger", "resolve"),
+    "datadog": ("triggered", "recovered"),
+    "cloudwatch": ("alarm", "ok"),
+    "opsgenie": ("create", "close"),
     "generic": ("firing", "resolved"),
 }
 
@@ -48,7 +52,9 @@ async def test_each_source_opens_an_incident_and_starts_the_workflow(start_servi
     [incident] = await intake.incidents()
     assert incident["services"] == [service] and incident["status"] == "open"
     [request] = intake.starter.requests
-    assert request.incident_id == incident["id"] == request.workflow_id  # the first investigation runs under the incident's id
+    assert (
+        request.incident_id == incident["id"] == request.workflow_id
+    )  # the first investigation runs under the incident's id
     assert request.alert.service == service
     assert request.alert.labels["firstline_intake_incident"] == incident["id"]
 
@@ -80,7 +86,10 @@ async def test_pagerduty_answers_like_pagerduty(start_service: Any) -> None:
     intake = await start_service()
     ok = await intake.post("pagerduty", fixture("pagerduty", "trigger"))
     assert ok.status_code == 202
-    assert ok.json().items() >= {"status": "success", "message": "Event processed", "dedup_key": "checkout/latency-p99"}.items()
+    assert (
+        ok.json().items()
+        >= {"status": "success", "message": "Event processed", "dedup_key": "checkout/latency-p99"}.items()
+    )
     bad = await intake.post("pagerduty", {"routing_key": "x", "event_action": "trigger"})
     assert bad.status_code == 400
     assert bad.json()["errors"] == ["payload: expected a JSON object, got NoneType"]
@@ -109,7 +118,10 @@ async def test_malformed_payload_gets_400_naming_the_field_and_a_dead_letter(sta
     assert not_json.status_code == 400 and not_json.json()["field"] == "body"
     letters = DeadLetters(open_db(intake.service.db_path))
     listed = letters.list()
-    assert [(d["source"], d["field"], d["status"]) for d in listed] == [("generic", "body", 400), ("alertmanager", "alerts[1].startsAt", 400)]
+    assert [(d["source"], d["field"], d["status"]) for d in listed] == [
+        ("generic", "body", 400),
+        ("alertmanager", "alerts[1].startsAt", 400),
+    ]
     kept = letters.get(body["dead_letter_id"])
     assert kept is not None and "half past ten" in kept["body"]
     await intake.settle()
@@ -125,20 +137,40 @@ def _sign(secret: str, body: bytes, stamp: str | None = None) -> str:
 
 
 async def test_grafana_hmac_signature_on_the_raw_body(start_service: Any) -> None:
-    intake_settings = settings(sources={"grafana": {"auth": {"kind": "hmac", "secret_env": "GRAFANA_SECRET",
-                                                             "timestamp_header": "X-Grafana-Alerting-Timestamp"}}})
+    intake_settings = settings(
+        sources={
+            "grafana": {
+                "auth": {
+                    "kind": "hmac",
+                    "secret_env": "GRAFANA_SECRET",
+                    "timestamp_header": "X-Grafana-Alerting-Timestamp",
+                }
+            }
+        }
+    )
     intake = await start_service(intake_settings, environ={"GRAFANA_SECRET": "s3cr3t"})
     body = fixture_bytes("grafana", "firing")
     stamp = str(int(T0))
-    good = await intake.post("grafana", body, **{"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, stamp),
-                                                 "X-Grafana-Alerting-Timestamp": stamp})
+    good = await intake.post(
+        "grafana",
+        body,
+        **{"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, stamp), "X-Grafana-Alerting-Timestamp": stamp},
+    )
     assert good.status_code == 202, good.text
     cases = {
         "missing signature": {"X-Grafana-Alerting-Timestamp": stamp},
-        "wrong secret": {"X-Grafana-Alerting-Signature": _sign("guess", body, stamp), "X-Grafana-Alerting-Timestamp": stamp},
-        "body signed without the timestamp": {"X-Grafana-Alerting-Signature": _sign("s3cr3t", body), "X-Grafana-Alerting-Timestamp": stamp},
-        "replayed an hour later": {"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, str(int(T0) - 3600)),
-                                   "X-Grafana-Alerting-Timestamp": str(int(T0) - 3600)},
+        "wrong secret": {
+            "X-Grafana-Alerting-Signature": _sign("guess", body, stamp),
+            "X-Grafana-Alerting-Timestamp": stamp,
+        },
+        "body signed without the timestamp": {
+            "X-Grafana-Alerting-Signature": _sign("s3cr3t", body),
+            "X-Grafana-Alerting-Timestamp": stamp,
+        },
+        "replayed an hour later": {
+            "X-Grafana-Alerting-Signature": _sign("s3cr3t", body, str(int(T0) - 3600)),
+            "X-Grafana-Alerting-Timestamp": str(int(T0) - 3600),
+        },
         "missing timestamp": {"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, stamp)},
     }
     for case, headers in cases.items():
@@ -146,8 +178,11 @@ async def test_grafana_hmac_signature_on_the_raw_body(start_service: Any) -> Non
         assert response.status_code == 401, case
         assert response.json()["error"] == "unauthenticated"
     tampered = body.replace(b"91.2", b"11.2")
-    response = await intake.post("grafana", tampered, **{"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, stamp),
-                                                         "X-Grafana-Alerting-Timestamp": stamp})
+    response = await intake.post(
+        "grafana",
+        tampered,
+        **{"X-Grafana-Alerting-Signature": _sign("s3cr3t", body, stamp), "X-Grafana-Alerting-Timestamp": stamp},
+    )
     assert response.status_code == 401
     health = (await intake.client.get("/healthz")).json()
     assert health["rejected_unauthenticated"] == len(cases) + 1
@@ -155,10 +190,12 @@ async def test_grafana_hmac_signature_on_the_raw_body(start_service: Any) -> Non
 
 
 async def test_bearer_and_basic_auth(start_service: Any) -> None:
-    intake_settings = settings(sources={
-        "alertmanager": {"auth": {"kind": "bearer", "token_env": "AM_TOKEN"}},
-        "datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}},
-    })
+    intake_settings = settings(
+        sources={
+            "alertmanager": {"auth": {"kind": "bearer", "token_env": "AM_TOKEN"}},
+            "datadog": {"auth": {"kind": "basic", "username": "datadog", "password_env": "DD_PASSWORD"}},
+        }
+    )
     intake = await start_service(intake_settings, environ={"AM_TOKEN": "t0ken", "DD_PASSWORD": "pa:ss"})
     body = fixture_bytes("alertmanager", "firing")
     assert (await intake.post("alertmanager", body)).status_code == 401
@@ -167,9 +204,13 @@ async def test_bearer_and_basic_auth(start_service: Any) -> None:
     basic = "Basic " + base64.b64encode(b"datadog:pa:ss").decode()
     wrong = "Basic " + base64.b64encode(b"datadog:pass").decode()
     assert (await intake.post("datadog", fixture_bytes("datadog", "triggered"), authorization=wrong)).status_code == 401
-    assert (await intake.post("datadog", fixture_bytes("datadog", "triggered"), authorization="Basic !!!")).status_code == 401
+    assert (
+        await intake.post("datadog", fixture_bytes("datadog", "triggered"), authorization="Basic !!!")
+    ).status_code == 401
     assert (await intake.post("datadog", fixture_bytes("datadog", "triggered"), authorization=basic)).status_code == 202
-    assert (await intake.post("grafana", fixture_bytes("grafana", "firing"))).status_code == 404  # not listed: not enabled
+    assert (
+        await intake.post("grafana", fixture_bytes("grafana", "firing"))
+    ).status_code == 404  # not listed: not enabled
 
 
 async def test_oversized_bodies_get_413_and_a_dead_letter(start_service: Any) -> None:
@@ -206,8 +247,11 @@ async def test_sns_subscription_is_confirmed_through_the_subscribe_url(start_ser
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(sns))
     intake = await start_service(http=http)
-    response = await intake.post("cloudwatch", fixture_bytes("cloudwatch", "subscription_confirmation"),
-                                 **{"x-amz-sns-message-type": "SubscriptionConfirmation", "content-type": "text/plain; charset=UTF-8"})
+    response = await intake.post(
+        "cloudwatch",
+        fixture_bytes("cloudwatch", "subscription_confirmation"),
+        **{"x-amz-sns-message-type": "SubscriptionConfirmation", "content-type": "text/plain; charset=UTF-8"},
+    )
     assert response.status_code == 202 and response.json()["alerts"] == 0
     await intake.settle()
     assert len(calls) == 1 and calls[0].startswith("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription")
@@ -216,7 +260,9 @@ async def test_sns_subscription_is_confirmed_through_the_subscribe_url(start_ser
 
 
 async def test_a_failed_sns_confirmation_is_a_dead_letter(start_service: Any) -> None:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(403, text="AuthorizationError")))
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(403, text="AuthorizationError"))
+    )
     intake = await start_service(http=http)
     await intake.post("cloudwatch", fixture_bytes("cloudwatch", "subscription_confirmation"))
     await intake.settle()
@@ -232,9 +278,23 @@ async def test_healthz_and_openapi(start_service: Any) -> None:
     assert health.json().items() >= {"status": "ok", "worker": "running", "inbox_pending": 0, "dead_letters": 0}.items()
     document = (await intake.client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {"/v1/alerts/{source}", "/v1/incidents", "/v1/incidents/{incident_id}", "/healthz", "/openapi.json"}
+    assert set(document["paths"]) == {
+        "/v1/alerts/{source}",
+        "/v1/incidents",
+        "/v1/incidents/{incident_id}",
+        "/healthz",
+        "/openapi.json",
+    }
     parameters = document["paths"]["/v1/alerts/{source}"]["post"]["parameters"]
-    assert parameters[0]["schema"]["enum"] == ["alertmanager", "cloudwatch", "datadog", "generic", "grafana", "opsgenie", "pagerduty"]
+    assert parameters[0]["schema"]["enum"] == [
+        "alertmanager",
+        "cloudwatch",
+        "datadog",
+        "generic",
+        "grafana",
+        "opsgenie",
+        "pagerduty",
+    ]
     assert (await intake.client.get("/v1/incidents", params={"status": "weird"})).status_code == 400
     assert (await intake.client.get("/v1/incidents/nope")).status_code == 404
 
@@ -255,7 +315,11 @@ async def test_cascade_is_one_incident_reinvestigated_only_on_material_change(st
     assert incident["services"] == ["checkout", "inventory", "payments-db"]
     assert incident["likely_causes"] == ["payments-db"]
     revisions = [(r.revision, r.reasons) for r in intake.starter.requests]
-    assert revisions == [(1, ("new incident",)), (2, ("new service affected: payments-db",)), (3, ("new service affected: inventory",))]
+    assert revisions == [
+        (1, ("new incident",)),
+        (2, ("new service affected: payments-db",)),
+        (3, ("new service affected: inventory",)),
+    ]
     latest = intake.starter.requests[-1].alert
     assert latest.service == "checkout"  # its dependencies cover the whole incident
     assert latest.severity == "critical"
@@ -306,7 +370,9 @@ async def test_restart_rebuilds_correlation_from_the_inbox(start_service: Any, t
     assert [r.revision for r in second.starter.requests] == [2]  # revision 1 ran before the restart; not again
 
 
-async def test_an_interrupted_investigation_is_started_again_after_a_restart(start_service: Any, tmp_path: Path) -> None:
+async def test_an_interrupted_investigation_is_started_again_after_a_restart(
+    start_service: Any, tmp_path: Path
+) -> None:
     db_path = tmp_path / "runs.sqlite"
     blocked = asyncio.Event()
 

@@ -90,7 +90,12 @@ def test_pagerduty_trigger_without_dedup_key_gets_a_stable_one() -> None:
 def test_datadog_custom_and_default_payloads() -> None:
     [triggered] = normalize("datadog", fixture("datadog", "triggered")).events
     assert triggered.key == "datadog:7f3e2b1a9c8d7e6f5a4b3c2d1e0f9a8b"
-    assert (triggered.status, triggered.severity, triggered.service, triggered.environment) == ("firing", "error", "checkout", "production")
+    assert (triggered.status, triggered.severity, triggered.service, triggered.environment) == (
+        "firing",
+        "error",
+        "checkout",
+        "production",
+    )
     assert triggered.title == "checkout p99 latency high"
     assert triggered.started_at is not None and triggered.started_at.year == 2026
     [recovered] = normalize("datadog", fixture("datadog", "recovered")).events
@@ -104,7 +109,11 @@ def test_datadog_custom_and_default_payloads() -> None:
 def test_cloudwatch_notification_decodes_the_message_twice() -> None:
     [alarm] = normalize("cloudwatch", fixture("cloudwatch", "alarm"), {"x-amz-sns-message-type": "Notification"}).events
     assert alarm.key == "cloudwatch:arn:aws:cloudwatch:eu-west-1:123456789012:alarm:checkout-alb-5xx"
-    assert (alarm.status, alarm.service, alarm.severity) == ("firing", "checkout", "warning")  # app/<name>/<id> load balancer
+    assert (alarm.status, alarm.service, alarm.severity) == (
+        "firing",
+        "checkout",
+        "warning",
+    )  # app/<name>/<id> load balancer
     assert alarm.title == 'ALARM: "checkout-alb-5xx" in EU (Ireland)'
     assert alarm.started_at is not None and alarm.started_at.isoformat() == "2026-11-20T10:01:04.488000+00:00"
     [ok] = normalize("cloudwatch", fixture("cloudwatch", "ok")).events
@@ -122,14 +131,21 @@ def test_cloudwatch_subscription_confirmation_is_a_control_message() -> None:
     normalized = normalize("cloudwatch", fixture("cloudwatch", "subscription_confirmation"))
     assert normalized.events == []
     assert normalized.subscription is not None
-    assert normalized.subscription.subscribe_url.startswith("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription")
+    assert normalized.subscription.subscribe_url.startswith(
+        "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription"
+    )
     unsubscribed = normalize("cloudwatch", fixture("cloudwatch", "unsubscribe_confirmation"))
     assert unsubscribed.events == [] and "unsubscribed" in unsubscribed.note
 
 
 def test_opsgenie_create_acknowledge_close() -> None:
     [created] = normalize("opsgenie", fixture("opsgenie", "create")).events
-    assert (created.key, created.status, created.severity, created.service) == ("opsgenie:checkout-5xx-prod", "firing", "critical", "checkout")
+    assert (created.key, created.status, created.severity, created.service) == (
+        "opsgenie:checkout-5xx-prod",
+        "firing",
+        "critical",
+        "checkout",
+    )
     assert created.environment == "production"
     assert normalize("opsgenie", fixture("opsgenie", "acknowledge")).events[0].status == "ack"
     [closed] = normalize("opsgenie", fixture("opsgenie", "close")).events
@@ -139,7 +155,10 @@ def test_opsgenie_create_acknowledge_close() -> None:
 def test_generic_single_list_and_wrapped() -> None:
     [event] = normalize("generic", fixture("generic", "firing")).events
     assert (event.key, event.severity, event.service, event.links) == (
-        "generic:checkout:prod:synthetic-checkout-flow", "critical", "checkout", ["https://synthetics.example/runs/42"],
+        "generic:checkout:prod:synthetic-checkout-flow",
+        "critical",
+        "checkout",
+        ["https://synthetics.example/runs/42"],
     )
     two = [fixture("generic", "firing"), fixture("generic", "resolved")]
     assert [e.status for e in normalize("generic", two).events] == ["firing", "resolved"]
@@ -155,7 +174,12 @@ Mutation = Callable[[Any], Any]
         ("alertmanager", "firing", lambda p: p.update(alerts=[]), "alerts"),
         ("alertmanager", "firing", lambda p: p["alerts"][1].update(startsAt="yesterday"), "alerts[1].startsAt"),
         ("alertmanager", "firing", lambda p: p["alerts"][0].update(status="pending"), "alerts[0].status"),
-        ("alertmanager", "firing", lambda p: (p["alerts"][0]["labels"].pop("alertname"), p["commonLabels"].pop("alertname")), "alerts[0].labels.alertname"),
+        (
+            "alertmanager",
+            "firing",
+            lambda p: (p["alerts"][0]["labels"].pop("alertname"), p["commonLabels"].pop("alertname")),
+            "alerts[0].labels.alertname",
+        ),
         ("alertmanager", "firing", lambda p: p.update(truncatedAlerts=-1), "truncatedAlerts"),
         ("alertmanager", "firing", lambda p: p.update(version="3"), "version"),
         ("grafana", "firing", lambda p: p["alerts"][0].update(labels="oops"), "alerts[0].labels"),
@@ -169,7 +193,12 @@ Mutation = Callable[[Any], Any]
         ("datadog", "default_payload", lambda p: p.update(title="checkout is sad"), "transition"),
         ("cloudwatch", "alarm", lambda p: p.update(Message="{not json"), "Message"),
         ("cloudwatch", "alarm", lambda p: p.update(Type="Telegram"), "Type"),
-        ("cloudwatch", "subscription_confirmation", lambda p: p.update(SubscribeURL="https://evil.example/?x=sns.amazonaws.com"), "SubscribeURL"),
+        (
+            "cloudwatch",
+            "subscription_confirmation",
+            lambda p: p.update(SubscribeURL="https://evil.example/?x=sns.amazonaws.com"),
+            "SubscribeURL",
+        ),
         ("opsgenie", "create", lambda p: p["alert"].pop("message"), "alert.message"),
         ("opsgenie", "create", lambda p: p.pop("alert"), "alert"),
         ("generic", "firing", lambda p: p.pop("title"), "title"),

@@ -35,7 +35,9 @@ async def test_intake_incident_runs_the_workflow_to_the_approval_gate(tmp_path: 
         app = build_app(service, build_authenticators(intake, {}), manage_service=False)
         await service.start()
         try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test") as client:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://intake.test"
+            ) as client:
                 payload = sim.alertmanager_payload("CheckoutHighErrorRate")
                 for _ in range(3):  # Alertmanager re-sends the group: still one investigation
                     assert (await client.post("/v1/alerts/alertmanager", json=payload)).status_code == 202

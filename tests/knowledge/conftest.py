@@ -53,9 +53,7 @@ def knowledge_dir(tmp_path: Path) -> Path:
     return target
 
 
-def _open_store(
-    path: Path, *, embedder: HashingEmbedder | None = None, collection: str = "kb-test"
-) -> KnowledgeStore:
+def _open_store(path: Path, *, embedder: HashingEmbedder | None = None, collection: str = "kb-test") -> KnowledgeStore:
     settings = ChromaSettings(path=path, collection=collection)
     return KnowledgeStore.open(
         settings, embedder or HashingEmbedder(), client=chromadb.PersistentClient(path=str(path))
@@ -155,7 +153,12 @@ def make_record(
         "communications": [],
         "timeline": [
             {"at": at, "actor": "triage", "kind": "triaged", "text": "SEV1"},
-            {"at": later(3), "actor": "execution", "kind": "executed", "text": "ran Roll back deployment/checkout in shop from revision 7 to 6"},
+            {
+                "at": later(3),
+                "actor": "execution",
+                "kind": "executed",
+                "text": "ran Roll back deployment/checkout in shop from revision 7 to 6",
+            },
             {"at": later(12), "actor": "verification", "kind": "verified", "text": "back to baseline"},
         ],
         "alert": {

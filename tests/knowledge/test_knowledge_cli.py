@@ -48,7 +48,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_ingest_defaults_to_the_configured_paths_and_reports_progress(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_defaults_to_the_configured_paths_and_reports_progress(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "knowledge", "ingest", "--config", str(config))
 
     assert code == 0
@@ -65,7 +67,9 @@ def test_bad_files_are_listed_with_reasons_and_the_rest_is_ingested(
 ) -> None:
     folder = tmp_path / "kb"
     folder.mkdir()
-    (folder / "good.md").write_text("---\nkind: runbook\nservice: checkout\n---\n\n# Good\n\nRestart it.\n", encoding="utf-8")
+    (folder / "good.md").write_text(
+        "---\nkind: runbook\nservice: checkout\n---\n\n# Good\n\nRestart it.\n", encoding="utf-8"
+    )
     (folder / "bad.md").write_text("---\nkind: [unclosed\n---\n\n# Bad\n", encoding="utf-8")
     (folder / "wiki.md").write_text("---\nkind: wiki\n---\n\n# Wiki\n\ntext\n", encoding="utf-8")
     (folder / "empty.md").write_text("", encoding="utf-8")
@@ -76,7 +80,10 @@ def test_bad_files_are_listed_with_reasons_and_the_rest_is_ingested(
     assert code == 0
     assert "1 documents: 1 chunks added" in out and "5 skipped" in out
     assert f"{folder / 'bad.md'}: front matter is not valid YAML" in out
-    assert f"{folder / 'wiki.md'}: front matter kind 'wiki' is not one of service_doc, runbook, postmortem, alert_doc" in out
+    assert (
+        f"{folder / 'wiki.md'}: front matter kind 'wiki' is not one of service_doc, runbook, postmortem, alert_doc"
+        in out
+    )
     assert f"{folder / 'empty.md'}: nothing to ingest (the file is empty)" in out
     assert f"{folder / 'blob.md'}: binary file" in out
     assert f"{tmp_path / 'missing'}: does not exist" in out
@@ -87,7 +94,17 @@ def test_search_stats_and_filters(config: Path, capsys: pytest.CaptureFixture[st
     run(capsys, "knowledge", "ingest", "--config", str(config))
 
     code, out, _ = run(
-        capsys, "knowledge", "search", 'column "user_id" does not exist', "--service", "checkout", "--kind", "postmortem", "--json", "--config", str(config)
+        capsys,
+        "knowledge",
+        "search",
+        'column "user_id" does not exist',
+        "--service",
+        "checkout",
+        "--kind",
+        "postmortem",
+        "--json",
+        "--config",
+        str(config),
     )
     hits = json.loads(out)
     assert code == 0
@@ -113,7 +130,10 @@ def test_remember_and_recall(config: Path, tmp_path: Path, capsys: pytest.Captur
     for number, days in enumerate([9, 4], start=1):
         path = tmp_path / f"inc-{number}.json"
         started = NOW.replace(day=NOW.day - days)
-        path.write_text(json.dumps(make_record(f"inc-{number}", started=started, follow_ups=["Backward-compatible migrations"])), encoding="utf-8")
+        path.write_text(
+            json.dumps(make_record(f"inc-{number}", started=started, follow_ups=["Backward-compatible migrations"])),
+            encoding="utf-8",
+        )
         records.append(str(path))
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"id": "x", "status": "resolved"}), encoding="utf-8")
@@ -125,18 +145,44 @@ def test_remember_and_recall(config: Path, tmp_path: Path, capsys: pytest.Captur
     assert f"{broken}: incident record x: 'service' (or 'alert.service') is missing" in " ".join(err.split())
 
     code, out, _ = run(
-        capsys, "knowledge", "recall", "checkout 5xx ratio above 5%", "--service", "checkout",
-        "--alert", "CheckoutHighErrorRate", "--now", NOW.isoformat(), "--json", "--config", str(config),
+        capsys,
+        "knowledge",
+        "recall",
+        "checkout 5xx ratio above 5%",
+        "--service",
+        "checkout",
+        "--alert",
+        "CheckoutHighErrorRate",
+        "--now",
+        NOW.isoformat(),
+        "--json",
+        "--config",
+        str(config),
     )
     recall = json.loads(out)
     assert code == 0
     assert recall["recurrence"]["occurrence"] == 3
     assert recall["recurrence"]["statement"].startswith("3rd time in 30 days (checkout, alert CheckoutHighErrorRate)")
-    assert 'the follow-up from last time is still open: "Backward-compatible migrations"' in recall["recurrence"]["statement"]
+    assert (
+        'the follow-up from last time is still open: "Backward-compatible migrations"'
+        in recall["recurrence"]["statement"]
+    )
 
     code, out, _ = run(
-        capsys, "knowledge", "recall", "checkout errors", "--service", "checkout", "--alert", "CheckoutHighErrorRate",
-        "--now", NOW.isoformat(), "--incident", "inc-2", "--config", str(config),
+        capsys,
+        "knowledge",
+        "recall",
+        "checkout errors",
+        "--service",
+        "checkout",
+        "--alert",
+        "CheckoutHighErrorRate",
+        "--now",
+        NOW.isoformat(),
+        "--incident",
+        "inc-2",
+        "--config",
+        str(config),
     )
     assert code == 0 and "2nd time in 30 days" in out and "open follow-up: Backward-compatible migrations" in out
 
@@ -147,7 +193,8 @@ def test_a_chroma_server_that_is_down_names_the_setting(tmp_path: Path, capsys: 
         port = probe.getsockname()[1]
     config = tmp_path / "config.yaml"
     config.write_text(
-        yaml.safe_dump({"knowledge": {"chroma": {"mode": "server", "host": "127.0.0.1", "port": port}}}), encoding="utf-8"
+        yaml.safe_dump({"knowledge": {"chroma": {"mode": "server", "host": "127.0.0.1", "port": port}}}),
+        encoding="utf-8",
     )
 
     code, _, err = run(capsys, "knowledge", "stats", "--config", str(config))
@@ -164,26 +211,62 @@ def _tiny_corpus(root: Path) -> Path:
     data = root / "postmortems" / "data"
     data.mkdir(parents=True)
     topics = [
-        ("dns", "A DNS resolver change broke name resolution for internal services.", ["dns", "resolver", "configuration"]),
-        ("cert", "An expired TLS certificate made every API call fail the handshake.", ["certificate", "tls", "expiry"]),
+        (
+            "dns",
+            "A DNS resolver change broke name resolution for internal services.",
+            ["dns", "resolver", "configuration"],
+        ),
+        (
+            "cert",
+            "An expired TLS certificate made every API call fail the handshake.",
+            ["certificate", "tls", "expiry"],
+        ),
         ("disk", "The database disk filled up with write-ahead logs and writes stopped.", ["disk", "wal", "postgres"]),
-        ("bgp", "A BGP route leak sent traffic through a small provider and caused packet loss.", ["bgp", "route leak", "network"]),
+        (
+            "bgp",
+            "A BGP route leak sent traffic through a small provider and caused packet loss.",
+            ["bgp", "route leak", "network"],
+        ),
         ("leap", "A leap second made the kernel spin and servers hung at midnight.", ["leap second", "kernel", "time"]),
-        ("oom", "A memory leak in the image resizer got the workers OOM killed in a loop.", ["memory leak", "oom", "workers"]),
+        (
+            "oom",
+            "A memory leak in the image resizer got the workers OOM killed in a loop.",
+            ["memory leak", "oom", "workers"],
+        ),
     ]
     for name, summary, keywords in topics:
-        body = f"{summary} Engineers found the cause after an hour and restored service.\n\nFollow-up work was scheduled."
-        front = {"title": f"Outage: {name}", "summary": summary, "keywords": keywords, "categories": ["cloud"], "company": "Acme"}
+        body = (
+            f"{summary} Engineers found the cause after an hour and restored service.\n\nFollow-up work was scheduled."
+        )
+        front = {
+            "title": f"Outage: {name}",
+            "summary": summary,
+            "keywords": keywords,
+            "categories": ["cloud"],
+            "company": "Acme",
+        }
         (data / f"{name}.md").write_text(f"---\n{yaml.safe_dump(front)}---\n\n{body}\n", encoding="utf-8")
     return root
 
 
-def test_eval_writes_recall_and_mrr_per_embedder(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_writes_recall_and_mrr_per_embedder(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     datasets = _tiny_corpus(tmp_path / "datasets")
     out = tmp_path / "eval"
 
     code, printed, _ = run(
-        capsys, "knowledge", "eval", "--datasets", str(datasets), "--embedder", "hashing", "--out", str(out), "--config", str(config)
+        capsys,
+        "knowledge",
+        "eval",
+        "--datasets",
+        str(datasets),
+        "--embedder",
+        "hashing",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
     )
 
     assert code == 0, printed
@@ -198,7 +281,9 @@ def test_eval_writes_recall_and_mrr_per_embedder(tmp_path: Path, config: Path, c
     assert "| hashing | hybrid |" in (out / "report.md").read_text()
 
 
-def test_eval_without_the_dataset_says_where_it_looked(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_without_the_dataset_says_where_it_looked(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "knowledge", "eval", "--datasets", str(tmp_path / "nowhere"), "--config", str(config))
     assert code == 2
     assert f"the postmortems corpus is not at {tmp_path / 'nowhere' / 'postmortems' / 'data'}" in " ".join(err.split())
@@ -208,7 +293,18 @@ def test_bench_writes_throughput_and_latency(tmp_path: Path, config: Path, capsy
     out = tmp_path / "bench"
 
     code, printed, _ = run(
-        capsys, "knowledge", "bench", "--synthetic", "--chunks", "120", "--queries", "20", "--out", str(out), "--config", str(config)
+        capsys,
+        "knowledge",
+        "bench",
+        "--synthetic",
+        "--chunks",
+        "120",
+        "--queries",
+        "20",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
     )
 
     assert code == 0, printed

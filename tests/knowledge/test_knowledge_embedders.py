@@ -122,9 +122,7 @@ def _openai(client: httpx.Client, **kwargs: object) -> OpenAICompatibleEmbedder:
 def test_openai_sends_model_input_and_bearer_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_EMBED_KEY", "sk-test-123")
     with respx.mock(base_url=BASE, assert_all_called=True) as mock:
-        route = mock.post("/embeddings").respond(
-            200, json=_embedding_response([[1, 0, 0], [0, 1, 0]], reverse=True)
-        )
+        route = mock.post("/embeddings").respond(200, json=_embedding_response([[1, 0, 0], [0, 1, 0]], reverse=True))
         vectors = _openai(httpx.Client()).embed_documents(["alpha", "beta"])
     request = route.calls.last.request
     assert request.headers["Authorization"] == "Bearer sk-test-123"
@@ -169,9 +167,7 @@ def test_openai_client_error_names_status_and_body_and_is_not_retried(
 ) -> None:
     monkeypatch.setenv("TEST_EMBED_KEY", "wrong")
     with respx.mock(base_url=BASE) as mock:
-        route = mock.post("/embeddings").respond(
-            401, json={"error": {"message": "Incorrect API key provided"}}
-        )
+        route = mock.post("/embeddings").respond(401, json={"error": {"message": "Incorrect API key provided"}})
         with pytest.raises(EmbeddingError) as caught:
             _openai(httpx.Client()).embed_query("q")
     message = str(caught.value)
@@ -304,7 +300,12 @@ def test_hashing_char_ngrams_are_exactly_scikit_learns_char_wb() -> None:
 
     from knowledge.embedders import char_wb_ngrams
 
-    texts = ["Hello  World\tfoo\nBAR a ab abc", "", "Ünïcode straße café", 'column "customer_id" does not exist (42703)']
+    texts = [
+        "Hello  World\tfoo\nBAR a ab abc",
+        "",
+        "Ünïcode straße café",
+        'column "customer_id" does not exist (42703)',
+    ]
     reference = HashingVectorizer(n_features=2048, analyzer="char_wb", ngram_range=(3, 5), norm=None)
     assert [reference.build_analyzer()(t) for t in texts] == [char_wb_ngrams(t) for t in texts]
     assert (reference.transform(texts) != HashingEmbedder()._chars.transform(texts)).nnz == 0

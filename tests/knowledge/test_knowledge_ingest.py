@@ -138,9 +138,7 @@ def test_moved_file_keeps_one_copy(store: KnowledgeStore, knowledge_dir: Path) -
 
 def test_progress_reports_every_file(store: KnowledgeStore, knowledge_dir: Path) -> None:
     calls: list[tuple[int, int, str]] = []
-    ingest_paths(
-        store, [knowledge_dir], on_progress=lambda done, total, path: calls.append((done, total, path))
-    )
+    ingest_paths(store, [knowledge_dir], on_progress=lambda done, total, path: calls.append((done, total, path)))
     assert [c[0] for c in calls] == list(range(1, len(EXAMPLE_DOCS) + 1))
     assert {c[1] for c in calls} == {len(EXAMPLE_DOCS)}
     assert all(c[2].endswith(".md") for c in calls)
@@ -149,9 +147,7 @@ def test_progress_reports_every_file(store: KnowledgeStore, knowledge_dir: Path)
 # -- bad input ------------------------------------------------------------------------------------
 
 
-def test_bad_inputs_are_skipped_with_reasons_and_the_rest_is_ingested(
-    store: KnowledgeStore, tmp_path: Path
-) -> None:
+def test_bad_inputs_are_skipped_with_reasons_and_the_rest_is_ingested(store: KnowledgeStore, tmp_path: Path) -> None:
     folder = tmp_path / "kb"
     (folder / "runbooks").mkdir(parents=True)
     (folder / "good.md").write_text(GOOD)
@@ -173,9 +169,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_is_ingested(
     assert sorted(report.documents) == ["good", "runbooks/inferred"]
     reasons = _skip_reasons(report.skipped)
     assert "front matter is not valid YAML" in reasons["bad-yaml.md"]
-    assert (
-        "kind 'wiki' is not one of service_doc, runbook, postmortem, alert_doc" in reasons["unknown-kind.md"]
-    )
+    assert "kind 'wiki' is not one of service_doc, runbook, postmortem, alert_doc" in reasons["unknown-kind.md"]
     assert "the file is empty" in reasons["empty.md"]
     assert "no text after the front matter" in reasons["only-front-matter.md"]
     assert "binary file" in reasons["binary.md"]
@@ -300,9 +294,7 @@ def test_chunk_ids_are_content_hashes_of_doc_id_and_text() -> None:
     first = chunk_document(_document("# Doc\n\n## A\n\nsame\n"))
     again = chunk_document(_document("# Doc\n\n## A\n\nsame\n"))
     other_doc = chunk_document(
-        parse_document(
-            "---\nkind: runbook\ntitle: Doc\nid: other\n---\n# Doc\n\n## A\n\nsame\n", source_path="x.md"
-        )
+        parse_document("---\nkind: runbook\ntitle: Doc\nid: other\n---\n# Doc\n\n## A\n\nsame\n", source_path="x.md")
     )
     assert [c.id for c in first] == [c.id for c in again]
     assert first[0].id != other_doc[0].id

@@ -70,7 +70,9 @@ def test_escalated_incident_has_no_fix_and_no_time_to_mitigate() -> None:
 
 
 def test_follow_ups_accept_strings_and_mappings_with_loose_status_words() -> None:
-    record = make_record(follow_ups=["Add an alert on migration failures", {"title": "Expand/contract migrations", "status": "Closed"}])
+    record = make_record(
+        follow_ups=["Add an alert on migration failures", {"title": "Expand/contract migrations", "status": "Closed"}]
+    )
 
     incident = past_incident_from_record(record)
 
@@ -84,7 +86,10 @@ def test_follow_ups_accept_strings_and_mappings_with_loose_status_words() -> Non
     ("mutate", "message"),
     [
         (lambda r: r.pop("id"), "'id' is missing"),
-        (lambda r: r.update(service=None, alert={"started_at": "2026-11-22T03:00:00Z"}), "'service' (or 'alert.service') is missing"),
+        (
+            lambda r: r.update(service=None, alert={"started_at": "2026-11-22T03:00:00Z"}),
+            "'service' (or 'alert.service') is missing",
+        ),
         (lambda r: r["alert"].update(started_at="yesterday"), "alert.started_at: 'yesterday' is not an ISO 8601 time"),
         (lambda r: r.update(actions={"a": 1}), "'actions' must be a list"),
         (lambda r: r.update(follow_ups=[42]), "follow_ups[0] must be a string or a mapping"),
@@ -122,7 +127,9 @@ def test_remember_is_idempotent_and_replaces_only_what_changed(store: KnowledgeS
 def test_remembered_incidents_are_found_by_the_agents_postmortem_search(store: KnowledgeStore) -> None:
     IncidentMemory(store).remember(make_record())
 
-    hits = KnowledgeRetriever(store).search('column "customer_id" does not exist', service="checkout", kind="postmortem")
+    hits = KnowledgeRetriever(store).search(
+        'column "customer_id" does not exist', service="checkout", kind="postmortem"
+    )
 
     assert hits and hits[0].doc_id == "incidents/inc-1"
     assert hits[0].source_id.startswith("knowledge:incidents/inc-1#")
@@ -138,11 +145,20 @@ def _history(memory: IncidentMemory) -> None:
         make_record(
             "inc-old-4",
             started=NOW - timedelta(days=5),
-            follow_ups=[{"title": "Make migrations backward compatible", "owner": "team-payments"}, {"title": "Alert on schema drift", "status": "done"}],
+            follow_ups=[
+                {"title": "Make migrations backward compatible", "owner": "team-payments"},
+                {"title": "Alert on schema drift", "status": "done"},
+            ],
         )
     )
-    memory.remember(make_record("inc-other-alert", started=NOW - timedelta(days=3), alert="CheckoutLatencyHigh", category="capacity"))
-    memory.remember(make_record("inc-inventory", started=NOW - timedelta(days=2), service="inventory", alert="InventoryDown"))
+    memory.remember(
+        make_record(
+            "inc-other-alert", started=NOW - timedelta(days=3), alert="CheckoutLatencyHigh", category="capacity"
+        )
+    )
+    memory.remember(
+        make_record("inc-inventory", started=NOW - timedelta(days=2), service="inventory", alert="InventoryDown")
+    )
 
 
 def test_recall_says_when_this_is_a_recurrence_and_what_is_still_open(store: KnowledgeStore) -> None:
@@ -169,8 +185,17 @@ def test_recall_matches_on_category_and_entity_and_excludes_the_current_incident
     _history(memory)
     memory.remember(make_record("inc-now", started=NOW))
 
-    by_category = memory.recall("checkout", "orders query fails", now=NOW, category="capacity", exclude_incident="inc-now")
-    other_entity = memory.recall("checkout", "orders query fails", now=NOW, category="migration", entity="payments-db", exclude_incident="inc-now")
+    by_category = memory.recall(
+        "checkout", "orders query fails", now=NOW, category="capacity", exclude_incident="inc-now"
+    )
+    other_entity = memory.recall(
+        "checkout",
+        "orders query fails",
+        now=NOW,
+        category="migration",
+        entity="payments-db",
+        exclude_incident="inc-now",
+    )
 
     assert [p.incident_id for p in by_category.recurrence.previous] == ["inc-other-alert"]
     assert by_category.recurrence.statement.startswith("2nd time in 30 days")
@@ -181,9 +206,13 @@ def test_recall_matches_on_category_and_entity_and_excludes_the_current_incident
 
 def test_first_occurrence_says_so_and_similar_fills_from_other_services(store: KnowledgeStore) -> None:
     memory = IncidentMemory(store)
-    memory.remember(make_record("inc-inventory", started=NOW - timedelta(days=2), service="inventory", alert="InventoryDown"))
+    memory.remember(
+        make_record("inc-inventory", started=NOW - timedelta(days=2), service="inventory", alert="InventoryDown")
+    )
 
-    recall = memory.recall("checkout", 'column "customer_id" does not exist', now=NOW, alert_name="CheckoutHighErrorRate")
+    recall = memory.recall(
+        "checkout", 'column "customer_id" does not exist', now=NOW, alert_name="CheckoutHighErrorRate"
+    )
 
     assert recall.recurrence.occurrence == 1
     assert recall.statement == (
@@ -233,7 +262,17 @@ def test_recall_rejects_empty_text(store: KnowledgeStore) -> None:
 
 def test_ordinals() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+        "111th",
     ]
 
 
@@ -282,4 +321,3 @@ def test_a_record_file_and_the_remembered_incident_are_one_document(store: Knowl
     assert files == {str(folder / "inc-1.json")}
     assert after == {"memory:incidents/inc-1"}
     assert len({m["doc_id"] for _, m in store.iter_metadata()}) == 1
-

@@ -192,9 +192,7 @@ def test_lexical_index_is_rebuilt_after_ingest(store: KnowledgeStore, tmp_path: 
     assert "okapi" in hit.text and hit.lexical_score > 0
 
 
-def test_writes_from_another_process_are_seen(
-    tmp_path: Path, open_store: Callable[..., KnowledgeStore]
-) -> None:
+def test_writes_from_another_process_are_seen(tmp_path: Path, open_store: Callable[..., KnowledgeStore]) -> None:
     path = tmp_path / "chroma"
     reader = open_store(path)
     retriever = KnowledgeRetriever(reader)
@@ -222,9 +220,7 @@ def test_open_knowledge_ingests_and_searches(tmp_path: Path) -> None:
     kb = open_knowledge(settings)
     report = kb.ingest([EXAMPLES / "runbooks"])
     assert report.documents == ["checkout-5xx"]
-    assert (
-        kb.search("roll back checkout", service="checkout", kind="runbook", k=1)[0].doc_id == "checkout-5xx"
-    )
+    assert kb.search("roll back checkout", service="checkout", kind="runbook", k=1)[0].doc_id == "checkout-5xx"
     assert kb.stats().documents_by_kind == {"runbook": 1}
 
 
@@ -251,8 +247,7 @@ def test_open_knowledge_accepts_another_settings_model(tmp_path: Path) -> None:
 def test_demo_incident_query_finds_runbook_and_postmortem(retriever: KnowledgeRetriever) -> None:
     # What investigation asks: the alert title plus the dominant error line, one hit per kind.
     query = (
-        "CheckoutHighErrorRate "
-        'psycopg.errors.UndefinedColumn: column "customer_id" does not exist path=/orders/history'
+        'CheckoutHighErrorRate psycopg.errors.UndefinedColumn: column "customer_id" does not exist path=/orders/history'
     )
     runbook = retriever.search(query, service="checkout", kind="runbook", k=1)
     postmortem = retriever.search(query, service="checkout", kind="postmortem", k=1)

@@ -94,9 +94,7 @@ def test_vector_query_filters_with_where(store: KnowledgeStore) -> None:
     assert {m.id for m in store.query(embedding, n_results=5)} == {"a", "b"}
 
 
-def test_second_client_opens_the_collection_with_the_explicit_embedder(
-    tmp_path: Path, open_store: OpenStore
-) -> None:
+def test_second_client_opens_the_collection_with_the_explicit_embedder(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "chroma"
     first = open_store(path)
     first.upsert(["a"], ["checkout rollback runbook"], [{"doc_id": "a", "kind": "runbook"}])

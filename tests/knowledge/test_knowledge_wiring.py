@@ -16,7 +16,9 @@ from tests.knowledge.conftest import make_record
 
 def _kb(path: Path) -> KnowledgeBase:
     store = KnowledgeStore.open(
-        ChromaSettings(path=path, collection="wiring"), HashingEmbedder(), client=chromadb.PersistentClient(path=str(path))
+        ChromaSettings(path=path, collection="wiring"),
+        HashingEmbedder(),
+        client=chromadb.PersistentClient(path=str(path)),
     )
     return KnowledgeBase(store)
 
@@ -59,7 +61,11 @@ def test_an_openai_compatible_embedder_defaults_to_the_model_endpoint() -> None:
         }
     )
     explicit = parse_config(
-        {"knowledge": {"embedder": {"kind": "openai-compatible", "model": "m", "dimension": 8, "base_url": "http://embed:9/v1"}}}
+        {
+            "knowledge": {
+                "embedder": {"kind": "openai-compatible", "model": "m", "dimension": 8, "base_url": "http://embed:9/v1"}
+            }
+        }
     )
 
     inherited = knowledge_settings(config).embedder

@@ -86,9 +86,7 @@ def grant_for(
         decision="approved",
         decided_by="alice",
     )
-    claim = ledger.claim(
-        incident_id=incident_id, action_id=action_id, tool=tool, args_hash=args_hash, tier="approve"
-    )
+    claim = ledger.claim(incident_id=incident_id, action_id=action_id, tool=tool, args_hash=args_hash, tier="approve")
     assert claim.grant is not None
     return claim.grant
 

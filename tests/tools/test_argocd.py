@@ -22,10 +22,17 @@ SHA_NEW = "9f1c2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6"
 SHA_OLD = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 
 
-def application(*, automated: bool = False, phase: str = "Succeeded", history_ids: tuple[Any, ...] = (11, 12)) -> dict[str, Any]:
+def application(
+    *, automated: bool = False, phase: str = "Succeeded", history_ids: tuple[Any, ...] = (11, 12)
+) -> dict[str, Any]:
     history = [
-        {"id": i, "revision": SHA_OLD if n == 0 else SHA_NEW, "deployedAt": f"2026-11-{18 + n}T10:00:00Z",
-         "deployStartedAt": f"2026-11-{18 + n}T09:59:00Z", "source": {"targetRevision": "main"}}
+        {
+            "id": i,
+            "revision": SHA_OLD if n == 0 else SHA_NEW,
+            "deployedAt": f"2026-11-{18 + n}T10:00:00Z",
+            "deployStartedAt": f"2026-11-{18 + n}T09:59:00Z",
+            "source": {"targetRevision": "main"},
+        }
         for n, i in enumerate(history_ids)
     ]
     return {
@@ -39,10 +46,19 @@ def application(*, automated: bool = False, phase: str = "Succeeded", history_id
         "status": {
             "sync": {"status": "Synced", "revision": SHA_NEW},
             "health": {"status": "Degraded", "message": "1 of 3 pods crash looping"},
-            "operationState": {"phase": phase, "message": "successfully synced (all tasks run)", "startedAt": "2026-11-19T09:59:00Z"},
+            "operationState": {
+                "phase": phase,
+                "message": "successfully synced (all tasks run)",
+                "startedAt": "2026-11-19T09:59:00Z",
+            },
             "summary": {"images": ["ghcr.io/acme/checkout:v1.4.3"]},
             "resources": [
-                {"kind": "Deployment", "name": "checkout", "namespace": "shop", "health": {"status": "Degraded", "message": "crash"}},
+                {
+                    "kind": "Deployment",
+                    "name": "checkout",
+                    "namespace": "shop",
+                    "health": {"status": "Degraded", "message": "crash"},
+                },
                 {"kind": "Service", "name": "checkout", "namespace": "shop", "health": {"status": "Healthy"}},
                 {"kind": "ConfigMap", "name": "checkout-config", "namespace": "shop"},
             ],
@@ -108,16 +124,27 @@ async def test_rollback_posts_the_history_id_and_never_prunes(argo: ArgoCDAdapte
     with respx.mock(base_url=BASE) as mock:
         route = mock.post(f"{APP_PATH}/rollback").respond(200, json=application(phase="Running"))
         result = await argo.invoke("rollback", args, grant=grant)
-    assert json.loads(route.calls.last.request.content) == {"name": "checkout-prod", "id": 11, "dryRun": False, "prune": False}
+    assert json.loads(route.calls.last.request.content) == {
+        "name": "checkout-prod",
+        "id": 11,
+        "dryRun": False,
+        "prune": False,
+    }
     assert result.status == "ok", result.summary
-    assert result.summary == "rollback of checkout-prod to history 11 (revision 1a2b3c4) requested; operation Running, health Degraded"
+    assert (
+        result.summary
+        == "rollback of checkout-prod to history 11 (revision 1a2b3c4) requested; operation Running, health Degraded"
+    )
 
 
 async def test_rollback_under_auto_sync_says_what_to_do(argo: ArgoCDAdapter, ledger: ActionLedger) -> None:
     args = {"name": "checkout-prod", "id": 11}
     grant = grant_for(ledger, argo, "rollback", args)
-    error = {"error": "rollback cannot be initiated when auto-sync is enabled", "code": 9,
-             "message": "rollback cannot be initiated when auto-sync is enabled"}
+    error = {
+        "error": "rollback cannot be initiated when auto-sync is enabled",
+        "code": 9,
+        "message": "rollback cannot be initiated when auto-sync is enabled",
+    }
     with respx.mock(base_url=BASE) as mock:
         route = mock.post(f"{APP_PATH}/rollback").respond(400, json=error)
         result = await argo.invoke("rollback", args, grant=grant)
@@ -139,7 +166,11 @@ async def test_sync_to_a_revision(argo: ArgoCDAdapter, ledger: ActionLedger) -> 
         route = mock.post(f"{APP_PATH}/sync").respond(200, json=application(phase="Running"))
         result = await argo.invoke("sync", args, grant=grant)
     assert json.loads(route.calls.last.request.content) == {
-        "name": "checkout-prod", "prune": False, "dryRun": True, "strategy": {"hook": {}}, "revision": SHA_OLD,
+        "name": "checkout-prod",
+        "prune": False,
+        "dryRun": True,
+        "strategy": {"hook": {}},
+        "revision": SHA_OLD,
         "appNamespace": "team-a",
     }
     assert result.summary == f"dry run: sync of checkout-prod to {SHA_OLD} requested; operation Running"
@@ -148,7 +179,9 @@ async def test_sync_to_a_revision(argo: ArgoCDAdapter, ledger: ActionLedger) -> 
 async def test_an_operation_in_progress_is_reported(argo: ArgoCDAdapter, ledger: ActionLedger) -> None:
     grant = grant_for(ledger, argo, "sync", {"name": "checkout-prod"})
     with respx.mock(base_url=BASE) as mock:
-        mock.post(f"{APP_PATH}/sync").respond(400, json={"error": "x", "code": 9, "message": "another operation is already in progress"})
+        mock.post(f"{APP_PATH}/sync").respond(
+            400, json={"error": "x", "code": 9, "message": "another operation is already in progress"}
+        )
         result = await argo.invoke("sync", {"name": "checkout-prod"}, grant=grant)
     assert result.error is not None
     assert result.error.message.endswith("Argo CD FailedPrecondition: another operation is already in progress")
@@ -156,7 +189,9 @@ async def test_an_operation_in_progress_is_reported(argo: ArgoCDAdapter, ledger:
 
 async def test_not_found_and_permission_denied_are_not_retried(argo: ArgoCDAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        route = mock.get(APP_PATH).respond(403, json={"error": "permission denied", "code": 7, "message": "permission denied"})
+        route = mock.get(APP_PATH).respond(
+            403, json={"error": "permission denied", "code": 7, "message": "permission denied"}
+        )
         result = await argo.invoke("get_application", {"name": "checkout-prod"})
     assert route.call_count == 1
     assert result.error is not None and "Argo CD PermissionDenied: permission denied" in result.error.message
@@ -167,7 +202,11 @@ async def test_5xx_retried_then_reported(argo: ArgoCDAdapter) -> None:
         route = mock.get(APP_PATH).respond(502, text="bad gateway")
         result = await argo.invoke("get_application", {"name": "checkout-prod"})
     assert route.call_count == 3
-    assert result.error is not None and result.error.body_excerpt == "bad gateway" and "after 3 attempts" in result.error.message
+    assert (
+        result.error is not None
+        and result.error.body_excerpt == "bad gateway"
+        and "after 3 attempts" in result.error.message
+    )
 
 
 async def test_timeout(argo: ArgoCDAdapter) -> None:
@@ -191,7 +230,9 @@ async def test_malformed_body(argo: ArgoCDAdapter, content: bytes, expected: str
 
 async def test_unauthenticated_never_leaks_the_token(argo: ArgoCDAdapter) -> None:
     with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
-        mock.get(APP_PATH).respond(401, json={"error": "invalid session", "code": 16, "message": f"invalid session: {TOKEN}"})
+        mock.get(APP_PATH).respond(
+            401, json={"error": "invalid session", "code": 16, "message": f"invalid session: {TOKEN}"}
+        )
         result = await argo.invoke("get_application", {"name": "checkout-prod"})
     assert result.error is not None and "Argo CD Unauthenticated: invalid session: ***" in result.error.message
     assert_secret_absent(result, logs)
@@ -199,7 +240,11 @@ async def test_unauthenticated_never_leaks_the_token(argo: ArgoCDAdapter) -> Non
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [({"name": "Checkout_Prod"}, "name"), ({"name": "a", "id": -1}, "id"), ({"name": "a", "id": 1, "prune": True}, "prune")],
+    [
+        ({"name": "Checkout_Prod"}, "name"),
+        ({"name": "a", "id": -1}, "id"),
+        ({"name": "a", "id": 1, "prune": True}, "prune"),
+    ],
 )
 async def test_input_is_validated(argo: ArgoCDAdapter, args: dict[str, Any], field: str) -> None:
     result = await argo.invoke("rollback", args)
@@ -209,7 +254,9 @@ async def test_input_is_validated(argo: ArgoCDAdapter, args: dict[str, Any], fie
 async def test_check_version_then_token(argo: ArgoCDAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
         mock.get("/api/version").respond(200, json={"Version": "v2.13.1+af54ef8"})
-        mock.get("/api/v1/session/userinfo").respond(200, json={"loggedIn": True, "username": "firstline", "iss": "argocd"})
+        mock.get("/api/v1/session/userinfo").respond(
+            200, json={"loggedIn": True, "username": "firstline", "iss": "argocd"}
+        )
         result = await check_adapter(argo)
     assert (result.status, result.detail) == ("ok", "Argo CD v2.13.1+af54ef8, token accepted for firstline")
 
@@ -220,7 +267,9 @@ async def test_check_token_not_accepted(argo: ArgoCDAdapter) -> None:
         mock.get("/api/v1/session/userinfo").respond(200, json={"loggedIn": False})
         result = await check_adapter(argo)
     assert result.status == "failed" and "does not accept the token" in result.detail
-    assert result.fix.startswith("credentials rejected: check the value of FIRSTLINE_TEST_TOKEN (tools.argocd.token_env)")
+    assert result.fix.startswith(
+        "credentials rejected: check the value of FIRSTLINE_TEST_TOKEN (tools.argocd.token_env)"
+    )
 
 
 def test_safety_metadata() -> None:

@@ -123,7 +123,10 @@ async def test_connection_error_and_timeout(build: BuildAdapter) -> None:
         mock.get("/version").mock(side_effect=httpx.ReadTimeout("slow"))
         slow = await check_adapter(k8s)
     assert refused.status == "failed"
-    assert refused.fix == f"cannot connect: check tools.kubernetes.base_url ({BASE}) and that the service is reachable from this host"
+    assert (
+        refused.fix
+        == f"cannot connect: check tools.kubernetes.base_url ({BASE}) and that the service is reachable from this host"
+    )
     assert slow.status == "failed" and "raise tools.kubernetes.timeout_seconds" in slow.fix
 
 

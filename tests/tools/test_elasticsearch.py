@@ -87,7 +87,11 @@ async def test_search_sends_the_window_filters_and_query(es: ElasticsearchAdapte
     assert result.window is not None and result.window.end.isoformat() == "2026-11-20T10:00:00+00:00"
     first = result.data["hits"][0]
     assert first["timestamp"] == "2026-11-20T09:59:58Z" and first["message"] == "connection refused: db:5432"
-    assert first["source"] == {"@timestamp": "2026-11-20T09:59:58Z", "service": {"name": "checkout"}, "log": {"level": "error"}}
+    assert first["source"] == {
+        "@timestamp": "2026-11-20T09:59:58Z",
+        "service": {"name": "checkout"},
+        "log": {"level": "error"},
+    }
     assert result.data["total"] == 123
     assert result.summary.startswith(
         "123 documents in logs-checkout-* matching 'level:error AND \"connection refused\"' with "
@@ -97,9 +101,7 @@ async def test_search_sends_the_window_filters_and_query(es: ElasticsearchAdapte
 
 async def test_default_index_fields_and_old_style_total(es: ElasticsearchAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        route = mock.post("/logs-*/_search").respond(
-            200, json=answer([hit("2026-11-20T09:50:00Z", "x")], total=10000)
-        )
+        route = mock.post("/logs-*/_search").respond(200, json=answer([hit("2026-11-20T09:50:00Z", "x")], total=10000))
         result = await es.invoke("search", {**WINDOW, "fields": ["trace.id"], "order": "asc"})
     body = json.loads(route.calls.last.request.content)
     assert "must" not in body["query"]["bool"]
@@ -110,7 +112,9 @@ async def test_default_index_fields_and_old_style_total(es: ElasticsearchAdapter
 
 async def test_capped_total_is_marked(es: ElasticsearchAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        mock.post(PATH).respond(200, json=answer([hit("2026-11-20T09:50:00Z", "x")], {"value": 10000, "relation": "gte"}))
+        mock.post(PATH).respond(
+            200, json=answer([hit("2026-11-20T09:50:00Z", "x")], {"value": 10000, "relation": "gte"})
+        )
         result = await es.invoke("search", SEARCH)
     assert result.data["total_relation"] == "gte" and result.summary.startswith("10000+ documents")
 
@@ -214,7 +218,10 @@ async def test_malformed_body(es: ElasticsearchAdapter, content: bytes, expected
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_auth_failure_never_leaks_the_key(es: ElasticsearchAdapter, status: int) -> None:
-    error = {"error": {"type": "security_exception", "reason": f"unable to authenticate with ApiKey {TOKEN}"}, "status": status}
+    error = {
+        "error": {"type": "security_exception", "reason": f"unable to authenticate with ApiKey {TOKEN}"},
+        "status": status,
+    }
     with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
         route = mock.post(PATH).respond(status, json=error)
         result = await es.invoke("search", SEARCH)
@@ -244,15 +251,21 @@ async def test_without_index_or_default_the_call_says_so(build: BuildAdapter) ->
     es = build(ElasticsearchAdapter, BASE)
     result = await es.invoke("search", WINDOW)
     assert result.error is not None and result.error.kind == "input"
-    assert result.error.message == "index: give an index pattern; instance 'elasticsearch' has no default_index configured"
+    assert (
+        result.error.message == "index: give an index pattern; instance 'elasticsearch' has no default_index configured"
+    )
 
 
 async def test_basic_auth_for_opensearch(build: BuildAdapter, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIRSTLINE_TEST_USER", "reader")
     monkeypatch.setenv("FIRSTLINE_TEST_PASSWORD", "pw-9f8e7d6c")
     es = build(
-        ElasticsearchAdapter, BASE, token_env=None, username_env="FIRSTLINE_TEST_USER",
-        password_env="FIRSTLINE_TEST_PASSWORD", default_index="logs-*",
+        ElasticsearchAdapter,
+        BASE,
+        token_env=None,
+        username_env="FIRSTLINE_TEST_USER",
+        password_env="FIRSTLINE_TEST_PASSWORD",
+        default_index="logs-*",
     )
     with respx.mock(base_url=BASE) as mock:
         route = mock.post("/logs-*/_search").respond(200, json=answer([]))
@@ -265,13 +278,19 @@ async def test_check_reads_version_then_proves_read_access(es: ElasticsearchAdap
         mock.get("/").respond(200, json={"cluster_name": "logs", "version": {"number": "8.15.0"}})
         count = mock.post("/logs-*/_search").respond(200, json=answer([], {"value": 42, "relation": "eq"}))
         result = await check_adapter(es)
-    assert (result.status, result.detail) == ("ok", "Elasticsearch 8.15.0 (cluster logs); logs-* readable (42 documents)")
+    assert (result.status, result.detail) == (
+        "ok",
+        "Elasticsearch 8.15.0 (cluster logs); logs-* readable (42 documents)",
+    )
     assert json.loads(count.calls.last.request.content) == {"size": 0}
 
 
 async def test_check_tolerates_a_key_without_cluster_monitor(es: ElasticsearchAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        mock.get("/").respond(403, json={"error": {"type": "security_exception", "reason": "action [cluster:monitor/main] is unauthorized"}})
+        mock.get("/").respond(
+            403,
+            json={"error": {"type": "security_exception", "reason": "action [cluster:monitor/main] is unauthorized"}},
+        )
         mock.post("/logs-*/_search").respond(200, json=answer([], {"value": 10000, "relation": "gte"}))
         result = await check_adapter(es)
     assert (result.status, result.detail) == ("ok", "logs-* readable (10000+ documents)")
@@ -280,7 +299,9 @@ async def test_check_tolerates_a_key_without_cluster_monitor(es: ElasticsearchAd
 async def test_check_names_opensearch(build: BuildAdapter) -> None:
     es = build(ElasticsearchAdapter, BASE)
     with respx.mock(base_url=BASE) as mock:
-        mock.get("/").respond(200, json={"cluster_name": "c", "version": {"number": "2.17.0", "distribution": "opensearch"}})
+        mock.get("/").respond(
+            200, json={"cluster_name": "c", "version": {"number": "2.17.0", "distribution": "opensearch"}}
+        )
         result = await check_adapter(es)
     assert result.detail == "OpenSearch 2.17.0 (cluster c)"
 
@@ -299,7 +320,9 @@ async def test_against_the_simulator() -> None:
     from tools.registry import ToolRegistry
 
     anchor = datetime(2026, 11, 20, 19, 42, tzinfo=UTC)
-    world = World(load_scenario("checkout-migration"), anchor=anchor, clock=SimClock.frozen(anchor + timedelta(minutes=2)))
+    world = World(
+        load_scenario("checkout-migration"), anchor=anchor, clock=SimClock.frozen(anchor + timedelta(minutes=2))
+    )
     app = create_app(world)
 
     def factory(name: str, settings: AdapterSettings, headers: dict[str, str]) -> httpx.AsyncClient:
@@ -307,22 +330,36 @@ async def test_against_the_simulator() -> None:
 
     registry = ToolRegistry.from_config(
         {"es": {"kind": "elasticsearch", "base_url": "http://sim/elasticsearch", "default_index": "logs-*"}},
-        kinds={"elasticsearch": ElasticsearchAdapter}, client_factory=factory,
+        kinds={"elasticsearch": ElasticsearchAdapter},
+        client_factory=factory,
     )
     try:
-        result = await registry.invoke("es.search", {
-            "query": "UndefinedColumn", "filters": {"service.name": "checkout"},
-            "start": "2026-11-20T19:34:00Z", "end": "2026-11-20T19:44:00Z", "size": 3,
-        })
+        result = await registry.invoke(
+            "es.search",
+            {
+                "query": "UndefinedColumn",
+                "filters": {"service.name": "checkout"},
+                "start": "2026-11-20T19:34:00Z",
+                "end": "2026-11-20T19:44:00Z",
+                "size": 3,
+            },
+        )
         assert result.status == "ok", result.summary
         assert result.data["returned"] == 3 and result.data["total"] >= 3
         assert all("UndefinedColumn" in h["message"] for h in result.data["hits"])
         assert result.data["hits"][0]["source"]["kubernetes"]["namespace"] == "shop"
-        quiet = await registry.invoke("es.search", {
-            "query": "UndefinedColumn", "start": "2026-11-20T18:00:00Z", "end": "2026-11-20T18:10:00Z",
-        })
+        quiet = await registry.invoke(
+            "es.search",
+            {
+                "query": "UndefinedColumn",
+                "start": "2026-11-20T18:00:00Z",
+                "end": "2026-11-20T18:10:00Z",
+            },
+        )
         assert quiet.status == "no_data"
         checked = await check_adapter(registry.adapters["es"])
-        assert checked.status == "ok" and checked.detail.startswith("Elasticsearch 8.15.0 (cluster firstline-sim); logs-* readable")
+        assert checked.status == "ok" and checked.detail.startswith(
+            "Elasticsearch 8.15.0 (cluster firstline-sim); logs-* readable"
+        )
     finally:
         await registry.aclose()

@@ -87,9 +87,7 @@ async def test_list_deployments_with_latest_status_from_id_built_paths(gh: GitHu
             ],
         )
         s201 = mock.get(f"/repos/{REPO}/deployments/201/statuses").respond(200, json=[{"state": "inactive"}])
-        result = await gh.invoke(
-            "list_deployments", {"repo": REPO, "environment": "production", "per_page": 5}
-        )
+        result = await gh.invoke("list_deployments", {"repo": REPO, "environment": "production", "per_page": 5})
 
     request = listing.calls.last.request
     assert request.url.path == f"/github/repos/{REPO}/deployments"
@@ -107,9 +105,7 @@ async def test_list_deployments_with_latest_status_from_id_built_paths(gh: GitHu
 
 async def test_a_failing_status_fetch_degrades_to_a_note(gh: GitHubAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        mock.get(f"/repos/{REPO}/deployments").respond(
-            200, json=[deployment(7, "abc", "main", "2026-11-20T09:58:00Z")]
-        )
+        mock.get(f"/repos/{REPO}/deployments").respond(200, json=[deployment(7, "abc", "main", "2026-11-20T09:58:00Z")])
         mock.get(f"/repos/{REPO}/deployments/7/statuses").respond(404, json={"message": "Not Found"})
         result = await gh.invoke("list_deployments", {"repo": REPO})
     assert result.status == "ok"
@@ -288,12 +284,8 @@ async def test_workflow_runs_filter_by_created_range(gh: GitHubAdapter) -> None:
 
 async def test_workflow_runs_open_ended_created_filter(gh: GitHubAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        route = mock.get(f"/repos/{REPO}/actions/runs").respond(
-            200, json={"total_count": 0, "workflow_runs": []}
-        )
-        result = await gh.invoke(
-            "list_workflow_runs", {"repo": REPO, "created_after": "2026-11-20T08:00:00Z"}
-        )
+        route = mock.get(f"/repos/{REPO}/actions/runs").respond(200, json={"total_count": 0, "workflow_runs": []})
+        result = await gh.invoke("list_workflow_runs", {"repo": REPO, "created_after": "2026-11-20T08:00:00Z"})
     assert route.calls.last.request.url.params["created"] == ">=2026-11-20"
     assert result.status == "no_data"
 
@@ -445,7 +437,7 @@ async def test_workflow_dispatch_reads_run_details_when_returned(gh: GitHubAdapt
 @pytest.mark.parametrize(
     ("status", "message", "calls"),
     [
-        (422, "Unexpected inputs provided: [\"target\"]", 1),
+        (422, 'Unexpected inputs provided: ["target"]', 1),
         (404, "Not Found", 1),
         (503, "unavailable", 3),
     ],
@@ -460,7 +452,9 @@ async def test_workflow_dispatch_errors_name_the_request(
     assert route.call_count == calls
     assert result.status == "error" and result.error is not None
     assert result.error.upstream_status == status
-    assert f"POST {DISPATCH_PATH} returned HTTP {status}: GitHub: {message.replace(chr(92), '')}" in result.error.message
+    assert (
+        f"POST {DISPATCH_PATH} returned HTTP {status}: GitHub: {message.replace(chr(92), '')}" in result.error.message
+    )
     assert result.params["ref"] == "main" and result.params["inputs"] == {"target": "v41"}
     assert_secret_absent(result, logs)
 
@@ -533,13 +527,34 @@ async def test_unreadable_rate_limit_reset_is_still_a_clear_error(gh: GitHubAdap
 
 
 async def test_read_payloads_are_typed(gh: GitHubAdapter) -> None:
-    run = {"id": 3, "name": "db-migrate", "display_title": "Apply 0042", "head_sha": "9f1c", "status": "completed",
-           "conclusion": "success", "run_number": 88, "created_at": "2026-11-20T09:45:00Z",
-           "updated_at": "2026-11-20T09:47:30+00:00"}
-    comparison = {"status": "ahead", "ahead_by": 1, "behind_by": 0, "total_commits": 1,
-                  "commits": [commit("bbb222", "Raise pool", "2026-11-20T09:00:00Z")],
-                  "files": [{"filename": "config/pool.yaml", "status": "modified", "additions": 1, "deletions": 1,
-                             "changes": 2, "patch": "-50\n+5"}]}
+    run = {
+        "id": 3,
+        "name": "db-migrate",
+        "display_title": "Apply 0042",
+        "head_sha": "9f1c",
+        "status": "completed",
+        "conclusion": "success",
+        "run_number": 88,
+        "created_at": "2026-11-20T09:45:00Z",
+        "updated_at": "2026-11-20T09:47:30+00:00",
+    }
+    comparison = {
+        "status": "ahead",
+        "ahead_by": 1,
+        "behind_by": 0,
+        "total_commits": 1,
+        "commits": [commit("bbb222", "Raise pool", "2026-11-20T09:00:00Z")],
+        "files": [
+            {
+                "filename": "config/pool.yaml",
+                "status": "modified",
+                "additions": 1,
+                "deletions": 1,
+                "changes": 2,
+                "patch": "-50\n+5",
+            }
+        ],
+    }
     with respx.mock(base_url=BASE) as mock:
         mock.get(f"/repos/{REPO}/deployments").respond(
             200, json=[deployment(202, "9f1c2e3d", "v1.4.3", "2026-11-20T09:58:00Z")]
@@ -547,7 +562,9 @@ async def test_read_payloads_are_typed(gh: GitHubAdapter) -> None:
         mock.get(f"/repos/{REPO}/deployments/202/statuses").respond(
             200, json=[{"state": "failure", "created_at": "2026-11-20T10:00:00Z"}]
         )
-        mock.get(f"/repos/{REPO}/commits").respond(200, json=[commit("9f1c2e3d", "Raise pool size", "2026-11-20T09:40:00Z")])
+        mock.get(f"/repos/{REPO}/commits").respond(
+            200, json=[commit("9f1c2e3d", "Raise pool size", "2026-11-20T09:40:00Z")]
+        )
         mock.get(f"/repos/{REPO}/actions/runs").respond(200, json={"total_count": 1, "workflow_runs": [run]})
         mock.get(f"/repos/{REPO}/compare/v1...v2").respond(200, json=comparison)
         deployments = (await gh.invoke("list_deployments", ListDeploymentsInput(repo=REPO))).payload(DeploymentList)
@@ -564,9 +581,16 @@ async def test_read_payloads_are_typed(gh: GitHubAdapter) -> None:
     files = compared.payload(Comparison).files
     assert files[0].filename == "config/pool.yaml" and files[0].additions == 1
     # data keeps the wire shape: no status keys GitHub did not send, times as RFC 3339.
-    assert DeploymentList.model_validate(
-        {"deployments": [first.model_dump(mode="json")], "count": 1, "has_more": False}
-    ) == deployments
+    assert (
+        DeploymentList.model_validate({"deployments": [first.model_dump(mode="json")], "count": 1, "has_more": False})
+        == deployments
+    )
     assert "log_url" not in first.model_dump(mode="json") and "status_error" not in first.model_dump(mode="json")
-    assert compared.data["files"][0] == {"filename": "config/pool.yaml", "status": "modified", "additions": 1,
-                                         "deletions": 1, "changes": 2, "patch": "-50\n+5"}
+    assert compared.data["files"][0] == {
+        "filename": "config/pool.yaml",
+        "status": "modified",
+        "additions": 1,
+        "deletions": 1,
+        "changes": 2,
+        "patch": "-50\n+5",
+    }

@@ -46,10 +46,18 @@ def rundeck_config(**overrides: Any) -> dict[str, Any]:
                 "method": "POST",
                 "path": "/api/41/job/4f1c9a2e/run",
                 "query": {"runAtTime": "{at}"},
-                "body": {"options": {"service": "{service}", "replicas": "{replicas}", "note": "by firstline for {service}"}},
+                "body": {
+                    "options": {"service": "{service}", "replicas": "{replicas}", "note": "by firstline for {service}"}
+                },
                 "params": {
                     "service": {"description": "Service whose cache restarts.", "pattern": "^[a-z-]+$"},
-                    "replicas": {"type": "integer", "description": "How many cache pods.", "minimum": 1, "maximum": 10, "default": 3},
+                    "replicas": {
+                        "type": "integer",
+                        "description": "How many cache pods.",
+                        "minimum": 1,
+                        "maximum": 10,
+                        "default": 3,
+                    },
                     "at": {"description": "When to run (ISO 8601); empty: now.", "default": ""},
                 },
                 "safety": RESTART_SAFETY,
@@ -98,13 +106,25 @@ def rundeck(make_registry: Callable[..., ToolRegistry]) -> HttpActionAdapter:
     return adapter
 
 
-def test_configured_actions_are_calls_with_their_metadata_and_schema(make_registry: Callable[..., ToolRegistry]) -> None:
+def test_configured_actions_are_calls_with_their_metadata_and_schema(
+    make_registry: Callable[..., ToolRegistry],
+) -> None:
     registry = make_registry()
     tools = {t.tool: t for t in registry.list_tools()}
     assert set(tools) == {"rundeck.restart_cache", "rundeck.job_status", "rundeck.list_jobs"}
     restart = tools["rundeck.restart_cache"]
-    assert (restart.mutating, restart.action_class, restart.approval_tier, restart.reversible, restart.blast_radius) == (
-        True, "runbook", "approve", True, "service",
+    assert (
+        restart.mutating,
+        restart.action_class,
+        restart.approval_tier,
+        restart.reversible,
+        restart.blast_radius,
+    ) == (
+        True,
+        "runbook",
+        "approve",
+        True,
+        "service",
     )
     assert not tools["rundeck.job_status"].mutating
     _, spec = registry.resolve("rundeck.restart_cache")
@@ -160,8 +180,13 @@ async def test_read_action_runs_without_grant_and_quotes_path_values(rundeck: Ht
 
 async def test_policy_reads_the_configured_metadata(rundeck: HttpActionAdapter, ledger: ActionLedger) -> None:
     registry = ToolRegistry({"rundeck": rundeck})
-    common = {"registry": registry, "ledger": ledger, "incident_id": "INC-42", "tool_id": "rundeck.restart_cache",
-              "args": {"service": "checkout"}}
+    common = {
+        "registry": registry,
+        "ledger": ledger,
+        "incident_id": "INC-42",
+        "tool_id": "rundeck.restart_cache",
+        "args": {"service": "checkout"},
+    }
     with respx.mock(base_url=BASE) as mock:
         route = mock.post("/api/41/job/4f1c9a2e/run").respond(200, json={"id": 1})
         walk = await execute_action(policy=ApprovalPolicy(PolicySettings(maturity="walk")), action_id="a1", **common)
@@ -173,7 +198,9 @@ async def test_policy_reads_the_configured_metadata(rundeck: HttpActionAdapter, 
 
 async def test_client_error_is_not_retried_and_names_the_message(rundeck: HttpActionAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
-        route = mock.get("/api/41/execution/9").respond(404, json={"error": True, "message": "Execution ID does not exist: 9"})
+        route = mock.get("/api/41/execution/9").respond(
+            404, json={"error": True, "message": "Execution ID does not exist: 9"}
+        )
         result = await rundeck.invoke("job_status", {"execution_id": 9})
     assert route.call_count == 1
     assert result.error is not None and result.error.upstream_status == 404
@@ -219,7 +246,9 @@ async def test_auth_failure_never_leaks_the_token(rundeck: HttpActionAdapter) ->
         ({}, "service"),
     ],
 )
-async def test_arguments_are_validated_naming_the_field(rundeck: HttpActionAdapter, args: dict[str, Any], field: str) -> None:
+async def test_arguments_are_validated_naming_the_field(
+    rundeck: HttpActionAdapter, args: dict[str, Any], field: str
+) -> None:
     result = await rundeck.invoke("restart_cache", args)
     assert result.error is not None and result.error.kind == "input" and f"{field}:" in result.error.message
 

@@ -60,9 +60,7 @@ BAD_TEMPLATE = {
 }
 
 
-def deployment(
-    *, revision: int = 7, paused: bool = False, template: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def deployment(*, revision: int = 7, paused: bool = False, template: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "kind": "Deployment",
         "metadata": {
@@ -565,9 +563,7 @@ async def test_rollout_undo_refuses_a_paused_deployment(k8s: KubernetesAdapter, 
     )
 
 
-async def test_rollout_undo_skips_when_template_already_matches(
-    k8s: KubernetesAdapter, ledger: ActionLedger
-) -> None:
+async def test_rollout_undo_skips_when_template_already_matches(k8s: KubernetesAdapter, ledger: ActionLedger) -> None:
     args = {"namespace": "shop", "name": "checkout", "to_revision": 6}
     grant = grant_for(ledger, k8s, "rollout_undo", args)
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
@@ -595,16 +591,11 @@ async def test_rollout_undo_conflict_is_reported(k8s: KubernetesAdapter, ledger:
         patch = mock.patch(DEP_PATH).respond(409, json=conflict)
         result = await k8s.invoke("rollout_undo", args, grant=grant)
     assert patch.call_count == 1
-    assert (
-        result.error is not None
-        and "Kubernetes Conflict: Operation cannot be fulfilled" in result.error.message
-    )
+    assert result.error is not None and "Kubernetes Conflict: Operation cannot be fulfilled" in result.error.message
 
 
 async def test_grant_for_other_arguments_is_refused(k8s: KubernetesAdapter, ledger: ActionLedger) -> None:
-    grant = grant_for(
-        ledger, k8s, "rollout_undo", {"namespace": "shop", "name": "checkout", "to_revision": 6}
-    )
+    grant = grant_for(ledger, k8s, "rollout_undo", {"namespace": "shop", "name": "checkout", "to_revision": 6})
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
         routes = [mock.get(DEP_PATH), mock.patch(DEP_PATH)]
         result = await k8s.invoke(
@@ -639,18 +630,14 @@ async def test_rollout_restart_sets_restarted_at_with_strategic_merge(
     assert request.headers["Content-Type"] == "application/strategic-merge-patch+json"
     assert json.loads(request.content) == {
         "spec": {
-            "template": {
-                "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-20T10:05:00Z"}}
-            }
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-20T10:05:00Z"}}}
         }
     }
     assert result.data["restarted_at"] == "2026-11-20T10:05:00Z"
     assert "3 pods will be replaced" in result.summary
 
 
-async def test_rollout_restart_refuses_a_paused_deployment(
-    k8s: KubernetesAdapter, ledger: ActionLedger
-) -> None:
+async def test_rollout_restart_refuses_a_paused_deployment(k8s: KubernetesAdapter, ledger: ActionLedger) -> None:
     args = {"namespace": "shop", "name": "checkout"}
     grant = grant_for(ledger, k8s, "rollout_restart", args)
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
@@ -712,8 +699,7 @@ def test_mutating_calls_declare_the_agreed_safety_metadata() -> None:
     assert calls["scale"].safety.action_class == "scale"
     assert calls["scale"].safety.undo == "scale back to the previous replica count"
     assert not any(
-        calls[name].safety.mutating
-        for name in ("list_pods", "get_deployment", "list_replicasets", "list_events")
+        calls[name].safety.mutating for name in ("list_pods", "get_deployment", "list_replicasets", "list_events")
     )
 
 
@@ -760,13 +746,20 @@ async def test_list_pods_payload_is_typed(k8s: KubernetesAdapter) -> None:
                     "restartCount": 7,
                     "state": {"waiting": {"reason": "CrashLoopBackOff"}},
                     "lastState": {
-                        "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-20T10:00:40+01:00"}
+                        "terminated": {
+                            "reason": "OOMKilled",
+                            "exitCode": 137,
+                            "finishedAt": "2026-11-20T10:00:40+01:00",
+                        }
                     },
                 }
             ],
         },
     }
-    pending = {"metadata": {"name": "checkout-7a9c-new"}, "spec": {"containers": [{"name": "checkout", "image": "x:1"}]}}
+    pending = {
+        "metadata": {"name": "checkout-7a9c-new"},
+        "spec": {"containers": [{"name": "checkout", "image": "x:1"}]},
+    }
     with respx.mock(base_url=BASE) as mock:
         mock.get(PODS_PATH).respond(200, json={"items": [pod, pending], "metadata": {"continue": "abc"}})
         result = await k8s.invoke("list_pods", ListPodsInput(namespace="shop", label_selector="app=checkout"))
@@ -790,17 +783,29 @@ async def test_list_pods_payload_is_typed(k8s: KubernetesAdapter) -> None:
 async def test_deployment_replicaset_and_event_payloads_are_typed(k8s: KubernetesAdapter) -> None:
     events = {
         "items": [
-            {"type": "Warning", "reason": "BackOff", "involvedObject": {"kind": "Pod", "name": "a"},
-             "count": 14, "firstTimestamp": "2026-11-20T09:52:00Z", "lastTimestamp": "2026-11-20T10:04:00Z"},
-            {"type": "Normal", "reason": "Pulled", "involvedObject": {"kind": "Pod", "name": "a"},
-             "lastTimestamp": "not a time"},
+            {
+                "type": "Warning",
+                "reason": "BackOff",
+                "involvedObject": {"kind": "Pod", "name": "a"},
+                "count": 14,
+                "firstTimestamp": "2026-11-20T09:52:00Z",
+                "lastTimestamp": "2026-11-20T10:04:00Z",
+            },
+            {
+                "type": "Normal",
+                "reason": "Pulled",
+                "involvedObject": {"kind": "Pod", "name": "a"},
+                "lastTimestamp": "not a time",
+            },
         ]
     }
     with respx.mock(base_url=BASE) as mock:
         mock.get(DEP_PATH).respond(200, json=deployment())
         mock.get(RS_PATH).respond(200, json=RS_HISTORY)
         mock.get(EVENTS_PATH).respond(200, json=events)
-        dep = (await k8s.invoke("get_deployment", DeploymentRef(namespace="shop", name="checkout"))).payload(DeploymentState)
+        dep = (await k8s.invoke("get_deployment", DeploymentRef(namespace="shop", name="checkout"))).payload(
+            DeploymentState
+        )
         sets = (await k8s.invoke("list_replicasets", {"namespace": "shop"})).payload(ReplicaSetList)
         found = (await k8s.invoke("list_events", {"namespace": "shop"})).payload(EventList)
 

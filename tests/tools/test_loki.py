@@ -22,9 +22,7 @@ ARGS = {"query": QUERY, "start": T0.isoformat(), "end": T1.isoformat(), "limit":
 
 
 def ns(minute: int, second: int) -> str:
-    return str(
-        int(datetime(2026, 11, 20, 10, minute, second, tzinfo=UTC).timestamp()) * 1_000_000_000 + 123_456_789
-    )
+    return str(int(datetime(2026, 11, 20, 10, minute, second, tzinfo=UTC).timestamp()) * 1_000_000_000 + 123_456_789)
 
 
 def streams(*items: tuple[dict[str, str], list[list[str]]]) -> dict[str, object]:
@@ -218,8 +216,10 @@ async def test_very_long_line_is_clipped(loki: LokiAdapter) -> None:
 
 async def test_log_and_metric_payloads_are_typed(loki: LokiAdapter) -> None:
     body = streams(({"app": "a"}, [[ns(4, 12), "two"], [ns(1, 0), "one"]]))
-    matrix = {"status": "success", "data": {"resultType": "matrix",
-                                            "result": [{"metric": {"level": "error"}, "values": [[1795168800, "3"]]}]}}
+    matrix = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [{"metric": {"level": "error"}, "values": [[1795168800, "3"]]}]},
+    }
     with respx.mock(base_url=BASE) as mock:
         mock.get(PATH).mock(side_effect=[httpx.Response(200, json=body), httpx.Response(200, json=matrix)])
         lines = await loki.invoke("query_range", ARGS)

@@ -91,7 +91,9 @@ async def test_no_incidents_is_no_data(pd: PagerDutyAdapter) -> None:
 
 
 async def test_get_incident_and_notes(pd: PagerDutyAdapter) -> None:
-    notes = [{"id": "PN1", "user": {"summary": "Dana Reyes"}, "content": "looking", "created_at": "2026-11-20T19:50:00Z"}]
+    notes = [
+        {"id": "PN1", "user": {"summary": "Dana Reyes"}, "content": "looking", "created_at": "2026-11-20T19:50:00Z"}
+    ]
     with respx.mock(base_url=BASE) as mock:
         mock.get("/incidents/Q1ABCDEF2GHIJK").respond(200, json={"incident": INCIDENT})
         mock.get("/incidents/Q1ABCDEF2GHIJK/notes").respond(200, json={"notes": notes})
@@ -118,7 +120,10 @@ async def test_add_note_needs_a_grant_and_sends_from(pd: PagerDutyAdapter, ledge
     assert request.headers["From"] == "firstline@acme.test"
     assert json.loads(request.content) == {"note": {"content": args["content"]}}
     assert result.status == "ok" and result.data["id"] == "PN2"
-    assert result.summary == "note PN2 added to Q1ABCDEF2GHIJK as firstline bot: 'firstline: rolled back checkout to v1.4.2'"
+    assert (
+        result.summary
+        == "note PN2 added to Q1ABCDEF2GHIJK as firstline bot: 'firstline: rolled back checkout to v1.4.2'"
+    )
 
 
 async def test_add_note_without_from_email_says_which_setting(build: BuildAdapter, ledger: ActionLedger) -> None:
@@ -131,17 +136,30 @@ async def test_add_note_without_from_email_says_which_setting(build: BuildAdapte
 
 async def test_oncalls_sorted_by_policy_and_level(pd: PagerDutyAdapter) -> None:
     oncalls = [
-        {"user": {"id": "PU2", "summary": "Sam"}, "escalation_policy": {"summary": "Payments"}, "schedule": None,
-         "escalation_level": 2, "start": None, "end": None},
-        {"user": {"id": "PU1", "summary": "Dana Reyes"}, "escalation_policy": {"summary": "Payments"},
-         "schedule": {"summary": "Payments primary"}, "escalation_level": 1, "start": "2026-11-17T18:00:00Z",
-         "end": "2026-11-24T18:00:00Z"},
+        {
+            "user": {"id": "PU2", "summary": "Sam"},
+            "escalation_policy": {"summary": "Payments"},
+            "schedule": None,
+            "escalation_level": 2,
+            "start": None,
+            "end": None,
+        },
+        {
+            "user": {"id": "PU1", "summary": "Dana Reyes"},
+            "escalation_policy": {"summary": "Payments"},
+            "schedule": {"summary": "Payments primary"},
+            "escalation_level": 1,
+            "start": "2026-11-17T18:00:00Z",
+            "end": "2026-11-24T18:00:00Z",
+        },
     ]
     with respx.mock(base_url=BASE) as mock:
         route = mock.get("/oncalls").respond(200, json={"oncalls": oncalls, "more": False})
         result = await pd.invoke("list_oncalls", {"escalation_policy_ids": ["PEPPAY1"]})
     assert route.calls.last.request.url.params.multi_items() == [
-        ("escalation_policy_ids[]", "PEPPAY1"), ("earliest", "true"), ("limit", "100"),
+        ("escalation_policy_ids[]", "PEPPAY1"),
+        ("earliest", "true"),
+        ("limit", "100"),
     ]
     assert [o["user"] for o in result.data["oncalls"]] == ["Dana Reyes", "Sam"]
     assert result.summary == (
@@ -167,7 +185,9 @@ async def test_5xx_retried_then_reported(pd: PagerDutyAdapter) -> None:
         route = mock.get("/incidents/Q1ABCDEF2GHIJK").respond(500, text="oops")
         result = await pd.invoke("get_incident", {"incident_id": "Q1ABCDEF2GHIJK"})
     assert route.call_count == 3
-    assert result.error is not None and result.error.body_excerpt == "oops" and "after 3 attempts" in result.error.message
+    assert (
+        result.error is not None and result.error.body_excerpt == "oops" and "after 3 attempts" in result.error.message
+    )
 
 
 async def test_timeout(pd: PagerDutyAdapter) -> None:
@@ -215,14 +235,22 @@ async def test_check_reads_abilities(pd: PagerDutyAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
         mock.get("/abilities").respond(200, json={"abilities": ["teams", "urgencies"]})
         result = await check_adapter(pd)
-    assert (result.status, result.detail) == ("ok", "PagerDuty account with 2 abilities; notes written as firstline@acme.test")
+    assert (result.status, result.detail) == (
+        "ok",
+        "PagerDuty account with 2 abilities; notes written as firstline@acme.test",
+    )
 
 
 def test_safety_metadata() -> None:
     mutating = {n: c.safety for n, c in PagerDutyAdapter.calls.items() if c.safety.mutating}
     assert list(mutating) == ["add_note"]
     note = mutating["add_note"]
-    assert (note.action_class, note.approval_tier, note.reversible, note.idempotent) == ("communicate", "auto", False, False)
+    assert (note.action_class, note.approval_tier, note.reversible, note.idempotent) == (
+        "communicate",
+        "auto",
+        False,
+        False,
+    )
 
 
 # -- against the simulator (in process, no socket) ------------------------------------------------------
@@ -231,7 +259,9 @@ def test_safety_metadata() -> None:
 @pytest.fixture
 async def sim_pd() -> AsyncIterator[PagerDutyAdapter]:
     anchor = datetime(2026, 11, 20, 19, 42, tzinfo=UTC)
-    world = World(load_scenario("checkout-migration"), anchor=anchor, clock=SimClock.frozen(anchor + timedelta(minutes=2)))
+    world = World(
+        load_scenario("checkout-migration"), anchor=anchor, clock=SimClock.frozen(anchor + timedelta(minutes=2))
+    )
     app = create_app(world)
 
     def factory(name: str, settings: AdapterSettings, headers: dict[str, str]) -> httpx.AsyncClient:

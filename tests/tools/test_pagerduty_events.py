@@ -71,7 +71,10 @@ async def test_trigger_sends_the_full_event(events: PagerDutyEventsAdapter, ledg
     }
     assert result.status == "ok" and result.query == "POST /v2/enqueue"
     assert "routing_key" not in result.params and ROUTING_KEY not in result.model_dump_json()
-    assert result.summary == "triggered critical alert 'checkout 5xx ratio above 5% (prod)' 'firstline/INC-42' (Event processed)"
+    assert (
+        result.summary
+        == "triggered critical alert 'checkout 5xx ratio above 5% (prod)' 'firstline/INC-42' (Event processed)"
+    )
 
 
 @pytest.mark.parametrize(("call", "action"), [("acknowledge_event", "acknowledge"), ("resolve_event", "resolve")])
@@ -84,7 +87,9 @@ async def test_acknowledge_and_resolve_send_only_the_key(
         route = mock.post("/v2/enqueue").respond(202, json=OK)
         result = await events.invoke(call, args, grant=grant)
     assert json.loads(route.calls.last.request.content) == {
-        "routing_key": ROUTING_KEY, "event_action": action, "dedup_key": "firstline/INC-42",
+        "routing_key": ROUTING_KEY,
+        "event_action": action,
+        "dedup_key": "firstline/INC-42",
     }
     assert result.data["event_action"] == action
 
@@ -96,10 +101,15 @@ async def test_without_grant_nothing_is_sent(events: PagerDutyEventsAdapter) -> 
     assert result.status == "approval_required" and not route.called
 
 
-async def test_invalid_event_names_the_errors_and_hides_the_key(events: PagerDutyEventsAdapter, ledger: ActionLedger) -> None:
+async def test_invalid_event_names_the_errors_and_hides_the_key(
+    events: PagerDutyEventsAdapter, ledger: ActionLedger
+) -> None:
     grant = grant_for(ledger, events, "trigger_event", TRIGGER)
-    body = {"status": "invalid event", "message": "Event object is invalid",
-            "errors": ["'payload.severity' is invalid", f"routing key {ROUTING_KEY} is not valid"]}
+    body = {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": ["'payload.severity' is invalid", f"routing key {ROUTING_KEY} is not valid"],
+    }
     with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
         route = mock.post("/v2/enqueue").respond(400, json=body)
         result = await events.invoke("trigger_event", TRIGGER, grant=grant)
@@ -138,8 +148,12 @@ async def test_timeout(events: PagerDutyEventsAdapter, ledger: ActionLedger) -> 
     assert route.call_count == 3 and result.error is not None and result.error.kind == "timeout"
 
 
-@pytest.mark.parametrize(("content", "expected"), [(b"ok", "not JSON"), (b'{"status": "queued"}', '"status": "success"')])
-async def test_malformed_body(events: PagerDutyEventsAdapter, ledger: ActionLedger, content: bytes, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "expected"), [(b"ok", "not JSON"), (b'{"status": "queued"}', '"status": "success"')]
+)
+async def test_malformed_body(
+    events: PagerDutyEventsAdapter, ledger: ActionLedger, content: bytes, expected: str
+) -> None:
     grant = grant_for(ledger, events, "acknowledge_event", {"dedup_key": "k"})
     with respx.mock(base_url=BASE) as mock:
         mock.post("/v2/enqueue").respond(202, content=content)
@@ -180,7 +194,9 @@ async def test_check_is_skipped_without_sending_anything(events: PagerDutyEvents
 def test_safety_metadata() -> None:
     calls = PagerDutyEventsAdapter.calls
     assert {n: c.safety.approval_tier for n, c in calls.items()} == {
-        "trigger_event": "auto", "acknowledge_event": "auto", "resolve_event": "approve",
+        "trigger_event": "auto",
+        "acknowledge_event": "auto",
+        "resolve_event": "approve",
     }
     assert all(c.safety.mutating and c.safety.action_class == "communicate" for c in calls.values())
     assert calls["trigger_event"].safety.undo == "resolve the alert: resolve_event with the same dedup_key"

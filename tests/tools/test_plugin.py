@@ -31,7 +31,13 @@ BASE = "https://healthchecks.test"
 UUID = "5bf1e3b7-0f2c-4a8e-9d6b-1c2d3e4f5a6b"
 CHECKS = {
     "checks": [
-        {"name": "nightly-backup", "tags": "prod db", "status": "down", "last_ping": "2026-11-19T02:00:00+00:00", "uuid": UUID},
+        {
+            "name": "nightly-backup",
+            "tags": "prod db",
+            "status": "down",
+            "last_ping": "2026-11-19T02:00:00+00:00",
+            "uuid": UUID,
+        },
         {"name": "invoice-cron", "tags": "prod", "status": "up", "last_ping": "2026-11-20T19:00:00+00:00"},
     ]
 }
@@ -45,9 +51,23 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = root / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(site), str(source)],
-        check=True, capture_output=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     return site
 
@@ -95,7 +115,9 @@ async def test_a_registry_from_config_calls_the_plugin_with_the_sdk_rules(
 
         with respx.mock(base_url=BASE) as mock:
             listing = mock.get("/api/v3/checks/").respond(200, json=CHECKS)
-            pause = mock.post(f"/api/v3/checks/{UUID}/pause").respond(200, json={**CHECKS["checks"][0], "status": "paused"})
+            pause = mock.post(f"/api/v3/checks/{UUID}/pause").respond(
+                200, json={**CHECKS["checks"][0], "status": "paused"}
+            )
             listed = await registry.invoke("hc.list_checks", {"tag": "prod"})
             refused = await registry.invoke("hc.pause_check", {"uuid": UUID})
             assert not pause.called
@@ -128,7 +150,11 @@ def test_tools_list_shows_the_plugin_from_another_process(plugin_site: Path, tmp
     env["PYTHONPATH"] = os.pathsep.join([str(plugin_site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     result = subprocess.run(
         [sys.executable, "-m", "firstline.cli", "--config", str(config), "tools", "list", "--json"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
@@ -138,11 +164,14 @@ def test_tools_list_shows_the_plugin_from_another_process(plugin_site: Path, tmp
     [instance] = listed["instances"]
     calls = {c["call"]: c for c in instance["calls"]}
     assert calls["pause_check"]["mutating"] and calls["pause_check"]["declared_tier"] == "approve"
-    assert calls["pause_check"]["policy_tier"] == "approve" and calls["pause_check"]["undo"] == "resume_check with the same uuid"
+    assert (
+        calls["pause_check"]["policy_tier"] == "approve"
+        and calls["pause_check"]["undo"] == "resume_check with the same uuid"
+    )
     assert instance["problems"] == ["FIRSTLINE_TEST_UNSET_KEY (tools.hc.token_env) is not set"]
 
 
-BROKEN_MODULE = '''
+BROKEN_MODULE = """
 from typing import ClassVar
 from pydantic import BaseModel
 from tools.base import Adapter, SafetyMetadata, ToolResult, tool_call
@@ -156,7 +185,7 @@ class CarelessAdapter(Adapter):
     @tool_call(description="Delete a thing.", safety=SafetyMetadata(mutating=True, approval_tier="approve"))
     async def delete(self, args: Args) -> ToolResult:
         raise AssertionError("never runs")
-'''
+"""
 
 
 @pytest.fixture
@@ -213,39 +242,75 @@ async def test_the_llm_reasoner_calls_the_plugin_as_a_tool(
     registry = ToolRegistry.from_config({"hc": {"kind": "healthchecks", "base_url": BASE, "token_env": TOKEN_ENV}})
     ledger = ActionLedger(tmp_path / "l.sqlite")
     ctx = AgentContext(
-        registry=registry, ledger=ledger, policy=ApprovalPolicy(), catalog=ServiceCatalog(),
-        reasoner=DeterministicReasoner(), fallback=DeterministicReasoner(), settings=WorkflowSettings(),
+        registry=registry,
+        ledger=ledger,
+        policy=ApprovalPolicy(),
+        catalog=ServiceCatalog(),
+        reasoner=DeterministicReasoner(),
+        fallback=DeterministicReasoner(),
+        settings=WorkflowSettings(),
     )
-    alert = Alert(fingerprint="f", name="BackupMissing", title="nightly backup missing", service="db",
-                  started_at=datetime(2026, 11, 20, tzinfo=UTC))
-    bundle = EvidenceBundle(service="db", alert=alert, evidence=[
-        Evidence(id="r0-e1", source="prometheus.query", query="up", observation="db up"),
-    ])
-    diagnosis = {"root_cause": "the nightly backup job stopped pinging", "category": "crash", "entity": "db",
-                 "confidence": 0.6, "evidence_ids": ["llm-e1"], "ruled_out": []}
+    alert = Alert(
+        fingerprint="f",
+        name="BackupMissing",
+        title="nightly backup missing",
+        service="db",
+        started_at=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    bundle = EvidenceBundle(
+        service="db",
+        alert=alert,
+        evidence=[
+            Evidence(id="r0-e1", source="prometheus.query", query="up", observation="db up"),
+        ],
+    )
+    diagnosis = {
+        "root_cause": "the nightly backup job stopped pinging",
+        "category": "crash",
+        "entity": "db",
+        "confidence": 0.6,
+        "evidence_ids": ["llm-e1"],
+        "ruled_out": [],
+    }
 
     def completion(name: str, arguments: dict[str, object], call_id: str) -> httpx.Response:
         call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-        return httpx.Response(200, json={
-            "id": "c", "object": "chat.completion", "created": 1, "model": "local",
-            "choices": [{"index": 0, "finish_reason": "tool_calls",
-                         "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+        return httpx.Response(
+            200,
+            json={
+                "id": "c",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "local",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
 
     model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
     try:
         with respx.mock() as mock:
-            llm = mock.post("http://llm.test/v1/chat/completions").mock(side_effect=[
-                completion("hc__list_checks", {"tag": "prod"}, "call_1"),
-                completion("submit_diagnosis", diagnosis, "call_2"),
-            ])
+            llm = mock.post("http://llm.test/v1/chat/completions").mock(
+                side_effect=[
+                    completion("hc__list_checks", {"tag": "prod"}, "call_1"),
+                    completion("submit_diagnosis", diagnosis, "call_2"),
+                ]
+            )
             checks = mock.get(f"{BASE}/api/v3/checks/").respond(200, json=CHECKS)
             reasoned = await LLMReasoner(model, max_tool_rounds=3).diagnose(bundle, ctx)
             result, gathered = reasoned.answer, reasoned.gathered
         offered = {t["function"]["name"]: t["function"] for t in json.loads(llm.calls[0].request.content)["tools"]}
         assert "hc__list_checks" in offered and "hc__pause_check" not in offered  # mutating calls are never offered
-        assert offered["hc__list_checks"]["parameters"]["properties"]["tag"]["description"] == "Only checks with this tag, e.g. prod."
+        assert (
+            offered["hc__list_checks"]["parameters"]["properties"]["tag"]["description"]
+            == "Only checks with this tag, e.g. prod."
+        )
         assert checks.calls.last.request.url.params["tag"] == "prod"
         assert gathered[0].source == "hc.list_checks" and "nightly-backup" in gathered[0].observation
         assert [e.id for e in result.evidence] == ["llm-e1"]

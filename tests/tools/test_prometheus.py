@@ -42,9 +42,7 @@ def prom(build: BuildAdapter) -> PrometheusAdapter:
 
 
 async def test_instant_query_sends_promql_time_and_token_and_parses_floats(prom: PrometheusAdapter) -> None:
-    body = vector(
-        ({"code": "500", "service": "checkout"}, "0.071"), ({"code": "502", "service": "checkout"}, "0.002")
-    )
+    body = vector(({"code": "500", "service": "checkout"}, "0.071"), ({"code": "502", "service": "checkout"}, "0.002"))
     with respx.mock(base_url=BASE) as mock:
         route = mock.get("/api/v1/query").respond(200, json=body)
         result = await prom.invoke("query", {"query": ERROR_RATE})
@@ -196,9 +194,7 @@ async def test_timeout_is_retried_then_reported_as_timeout(prom: PrometheusAdapt
     [
         (b"<html><body>502 Bad Gateway from proxy</body></html>", "not JSON"),
         (
-            json.dumps(
-                {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}}
-            ).encode(),
+            json.dumps({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}}).encode(),
             "unexpected shape",
         ),
         (
@@ -342,8 +338,12 @@ async def test_query_payload_is_typed(prom: PrometheusAdapter) -> None:
         "status": "success",
         "data": {
             "resultType": "matrix",
-            "result": [{"metric": {"service": "checkout"}, "values": [[1795168800, "0.5"], [1795168860.5, "NaN"],
-                                                                     [1795168920, "0.25"]]}],
+            "result": [
+                {
+                    "metric": {"service": "checkout"},
+                    "values": [[1795168800, "0.5"], [1795168860.5, "NaN"], [1795168920, "0.25"]],
+                }
+            ],
         },
     }
     with respx.mock(base_url=BASE) as mock:

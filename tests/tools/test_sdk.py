@@ -59,16 +59,12 @@ class ToyAdapter(Adapter):
     @tool_call(description="Produce an object holding a long list.")
     async def table(self, args: CountInput) -> ToolResult:
         rows = [{"i": i, "pad": "y" * 50} for i in range(args.count)]
-        return ToolResult(
-            tool=self.tool_id("table"), status="ok", query="table", data={"title": "t", "rows": rows}
-        )
+        return ToolResult(tool=self.tool_id("table"), status="ok", query="table", data={"title": "t", "rows": rows})
 
     @tool_call(description="Change something.", safety=RESTART)
     async def mutate(self, args: CountInput) -> ToolResult:
         self.mutations += 1
-        return ToolResult(
-            tool=self.tool_id("mutate"), status="ok", query="mutate", summary=f"mutated {args.count}"
-        )
+        return ToolResult(tool=self.tool_id("mutate"), status="ok", query="mutate", summary=f"mutated {args.count}")
 
 
 @pytest.fixture
@@ -128,10 +124,7 @@ async def test_invalid_arguments_name_the_field(toy: ToyAdapter, args: dict[str,
 async def test_registry_invoke_of_unknown_instance(toy: ToyAdapter) -> None:
     registry = ToolRegistry({"toy": toy})
     result = await registry.invoke("nope.items", {"count": 1})
-    assert (
-        result.error is not None
-        and "unknown tool 'nope.items'; configured instances: toy" in result.error.message
-    )
+    assert result.error is not None and "unknown tool 'nope.items'; configured instances: toy" in result.error.message
 
 
 # -- definition checks ---------------------------------------------------------------------------------
@@ -150,9 +143,7 @@ def test_such_a_call_cannot_even_be_declared() -> None:
         class Careless(Adapter):  # the class statement itself must fail
             kind: ClassVar[str] = "careless"
 
-            @tool_call(
-                description="Delete things.", safety=SafetyMetadata(mutating=True, approval_tier="approve")
-            )
+            @tool_call(description="Delete things.", safety=SafetyMetadata(mutating=True, approval_tier="approve"))
             async def delete(self, args: CountInput) -> ToolResult:
                 raise AssertionError("never runs")
 
@@ -177,12 +168,12 @@ def test_validate_adapter_class_catches_metadata_built_around_validation() -> No
         ToolRegistry.from_config({"s": {"kind": "sneaky", "base_url": "http://s"}}, kinds={"sneaky": Sneaky})
 
 
-@pytest.mark.parametrize(
-    "settings", [{}, {"base_url": "http://a", "base_url_env": "FIRSTLINE_TEST_URL"}]
-)
+@pytest.mark.parametrize("settings", [{}, {"base_url": "http://a", "base_url_env": "FIRSTLINE_TEST_URL"}])
 def test_an_instance_needs_exactly_one_base_url(settings: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="tools.p: give exactly one of base_url or base_url_env"):
-        ToolRegistry.from_config({"p": {"kind": "prometheus", **settings}}, kinds=available_kinds(include_plugins=False))
+        ToolRegistry.from_config(
+            {"p": {"kind": "prometheus", **settings}}, kinds=available_kinds(include_plugins=False)
+        )
 
 
 def test_a_call_takes_exactly_one_model() -> None:
@@ -198,18 +189,30 @@ def test_a_call_takes_exactly_one_model() -> None:
 
 def test_every_builtin_adapter_is_valid_and_documented() -> None:
     kinds = available_kinds(include_plugins=False)
-    assert set(kinds) == set(BUILTIN_KINDS) == {
-        "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "elasticsearch", "argocd",
-        "pagerduty", "pagerduty_events", "teams", "http_action",
-    }
+    assert (
+        set(kinds)
+        == set(BUILTIN_KINDS)
+        == {
+            "prometheus",
+            "loki",
+            "kubernetes",
+            "github",
+            "statuspage",
+            "slack",
+            "elasticsearch",
+            "argocd",
+            "pagerduty",
+            "pagerduty_events",
+            "teams",
+            "http_action",
+        }
+    )
     for kind, cls in kinds.items():
         assert cls.kind == kind and cls.description
         for spec in cls.calls.values():
             assert spec.description, f"{kind}.{spec.name} has no description"
             schema = spec.input_model.model_json_schema()
-            undocumented = [
-                name for name, prop in schema["properties"].items() if not prop.get("description")
-            ]
+            undocumented = [name for name, prop in schema["properties"].items() if not prop.get("description")]
             assert not undocumented, f"{kind}.{spec.name}: fields without a description: {undocumented}"
 
 
@@ -292,9 +295,7 @@ def test_approval_is_bound_to_the_arguments(ledger: ActionLedger) -> None:
         ledger.claim(incident_id="INC-1", action_id="a1", tool="toy.mutate", args_hash="h2", tier="approve")
     with pytest.raises(ClaimRefused, match="approved for different arguments"):
         ledger.claim(incident_id="INC-1", action_id="a1", tool="toy.other", args_hash="h1", tier="approve")
-    claim = ledger.claim(
-        incident_id="INC-1", action_id="a1", tool="toy.mutate", args_hash="h1", tier="approve"
-    )
+    claim = ledger.claim(incident_id="INC-1", action_id="a1", tool="toy.mutate", args_hash="h1", tier="approve")
     assert claim.grant is not None and claim.grant.approved_by == "alice"
 
 
@@ -358,9 +359,7 @@ async def test_a_real_grant_edited_after_minting_is_refused(toy: ToyAdapter, led
     assert toy.mutations == 1
 
 
-async def test_execute_action_runs_once_and_refuses_without_approval(
-    toy: ToyAdapter, ledger: ActionLedger
-) -> None:
+async def test_execute_action_runs_once_and_refuses_without_approval(toy: ToyAdapter, ledger: ActionLedger) -> None:
     registry = ToolRegistry({"toy": toy})
     policy = ApprovalPolicy(PolicySettings(maturity="walk"))
     refused = await execute_action(
@@ -408,9 +407,7 @@ async def test_describe_error_words_the_message_and_keeps_the_raw_excerpt() -> N
         with respx.mock(base_url="http://api") as mock:
             mock.get("/thing").respond(400, json={"error": "bad thing"})
             with pytest.raises(UpstreamError) as raised:
-                await caller.request(
-                    "GET", "/thing", describe_error=lambda r: f"API says: {r.json()['error']}"
-                )
+                await caller.request("GET", "/thing", describe_error=lambda r: f"API says: {r.json()['error']}")
     error = raised.value
     assert str(error) == "GET /thing returned HTTP 400: API says: bad thing"
     assert error.body_excerpt == '{"error":"bad thing"}'
@@ -510,7 +507,9 @@ async def test_a_trimmed_result_payload_is_what_the_model_was_shown(typed: Typed
 
 
 async def test_data_that_does_not_fit_the_declared_model_is_a_bug_that_names_the_call(typed: TypedToy) -> None:
-    with pytest.raises(ResultShapeError, match=r"typed\.sloppy: the result's data is not a RowList: title: Field required; rows: "):
+    with pytest.raises(
+        ResultShapeError, match=r"typed\.sloppy: the result's data is not a RowList: title: Field required; rows: "
+    ):
         await typed.invoke("sloppy", {"count": 1})
 
 

@@ -132,18 +132,14 @@ async def test_ok_false_on_http_200_is_an_error_naming_it(
 async def test_invalid_auth_never_leaks_the_token(slack: SlackAdapter, ledger: ActionLedger) -> None:
     grant = grant_for(ledger, slack, "post_message", POST)
     with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
-        mock.post("/chat.postMessage").respond(
-            200, json={"ok": False, "error": "invalid_auth", "token": TOKEN}
-        )
+        mock.post("/chat.postMessage").respond(200, json={"ok": False, "error": "invalid_auth", "token": TOKEN})
         result = await slack.invoke("post_message", POST, grant=grant)
     assert result.error is not None and "invalid_auth (the token is invalid)" in result.error.message
     assert_secret_absent(result, logs)
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_http_auth_failure_never_leaks_the_token(
-    slack: SlackAdapter, ledger: ActionLedger, status: int
-) -> None:
+async def test_http_auth_failure_never_leaks_the_token(slack: SlackAdapter, ledger: ActionLedger, status: int) -> None:
     grant = grant_for(ledger, slack, "post_message", POST)
     with capture_logs() as logs, respx.mock(base_url=BASE) as mock:
         route = mock.post("/chat.postMessage").respond(status, text=f"denied for Bearer {TOKEN}")
@@ -153,9 +149,7 @@ async def test_http_auth_failure_never_leaks_the_token(
     assert_secret_absent(result, logs)
 
 
-async def test_rate_limit_mentions_retry_after_and_is_not_retried(
-    slack: SlackAdapter, ledger: ActionLedger
-) -> None:
+async def test_rate_limit_mentions_retry_after_and_is_not_retried(slack: SlackAdapter, ledger: ActionLedger) -> None:
     grant = grant_for(ledger, slack, "post_message", POST)
     with respx.mock(base_url=BASE) as mock:
         route = mock.post("/chat.postMessage").respond(
@@ -191,9 +185,7 @@ async def test_timeout(slack: SlackAdapter, ledger: ActionLedger) -> None:
     ("content", "expected"),
     [(b"ok", "not JSON"), (b'{"ok": true}', "no channel and ts"), (b'{"channel": "C0INC"}', '"ok": true')],
 )
-async def test_malformed_body(
-    slack: SlackAdapter, ledger: ActionLedger, content: bytes, expected: str
-) -> None:
+async def test_malformed_body(slack: SlackAdapter, ledger: ActionLedger, content: bytes, expected: str) -> None:
     grant = grant_for(ledger, slack, "post_message", POST)
     with respx.mock(base_url=BASE) as mock:
         mock.post("/chat.postMessage").respond(200, content=content)

@@ -110,9 +110,7 @@ async def test_create_runs_once_through_the_ledger(sp: StatuspageAdapter, ledger
     assert "created incident inc9q" in result.summary and "Checkout=partial_outage" in result.summary
 
 
-async def test_update_incident_patches_status_body_and_components(
-    sp: StatuspageAdapter, ledger: ActionLedger
-) -> None:
+async def test_update_incident_patches_status_body_and_components(sp: StatuspageAdapter, ledger: ActionLedger) -> None:
     args = {
         "incident_id": "inc9q",
         "status": "identified",
@@ -158,14 +156,10 @@ async def test_get_incident_is_read_only(sp: StatuspageAdapter) -> None:
     assert "is monitoring" in result.summary
 
 
-async def test_error_body_is_reported_and_4xx_not_retried(
-    sp: StatuspageAdapter, ledger: ActionLedger
-) -> None:
+async def test_error_body_is_reported_and_4xx_not_retried(sp: StatuspageAdapter, ledger: ActionLedger) -> None:
     grant = grant_for(ledger, sp, "create_incident", CREATE_ARGS)
     with respx.mock(base_url=BASE) as mock:
-        route = mock.post(INCIDENTS).respond(
-            422, json={"error": ["Components is invalid", "Name can't be blank"]}
-        )
+        route = mock.post(INCIDENTS).respond(422, json={"error": ["Components is invalid", "Name can't be blank"]})
         result = await sp.invoke("create_incident", CREATE_ARGS, grant=grant)
     assert route.call_count == 1
     assert result.error is not None
@@ -242,7 +236,11 @@ async def test_odd_incident_fields_do_not_crash(sp: StatuspageAdapter) -> None:
 
 
 async def test_resolve_incident_sets_components_operational(sp: StatuspageAdapter, ledger: ActionLedger) -> None:
-    args = {"incident_id": "inc9q", "body": "Checkout is fixed: we rolled back a bad release.", "component_ids": ["cmp-checkout"]}
+    args = {
+        "incident_id": "inc9q",
+        "body": "Checkout is fixed: we rolled back a bad release.",
+        "component_ids": ["cmp-checkout"],
+    }
     grant = grant_for(ledger, sp, "resolve_incident", args)
     resolved = incident("resolved", components=[{"id": "cmp-checkout", "name": "Checkout", "status": "operational"}])
     with respx.mock(base_url=BASE) as mock:
@@ -257,7 +255,10 @@ async def test_resolve_incident_sets_components_operational(sp: StatuspageAdapte
         }
     }
     assert result.status == "ok" and result.query == f"PATCH {INCIDENTS}/inc9q"
-    assert result.summary == "resolved incident inc9q 'Elevated checkout errors': now resolved; components: Checkout=operational"
+    assert (
+        result.summary
+        == "resolved incident inc9q 'Elevated checkout errors': now resolved; components: Checkout=operational"
+    )
 
 
 COMPONENTS = [
@@ -292,7 +293,9 @@ async def test_set_component_status(sp: StatuspageAdapter, ledger: ActionLedger)
         )
         refused = await sp.invoke("set_component_status", args)
         assert refused.status == "approval_required" and not route.called
-        result = await sp.invoke("set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args))
+        result = await sp.invoke(
+            "set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args)
+        )
     assert json.loads(route.calls.last.request.content) == {"component": {"status": "degraded_performance"}}
     assert result.summary == "component Checkout is now degraded_performance"
 
@@ -310,6 +313,8 @@ async def test_set_component_status_errors(
     args = {"component_id": "cmp-x", "status": "operational"}
     with respx.mock(base_url=BASE) as mock:
         route = mock.patch(f"/pages/{PAGE}/components/cmp-x").respond(status, content=content)
-        result = await sp.invoke("set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args))
+        result = await sp.invoke(
+            "set_component_status", args, grant=grant_for(ledger, sp, "set_component_status", args)
+        )
     assert route.call_count == 1
     assert result.error is not None and expected in result.error.message

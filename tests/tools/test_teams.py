@@ -67,13 +67,25 @@ async def test_post_card_sends_an_adaptive_card_to_the_signed_url(teams: TeamsAd
                     "type": "AdaptiveCard",
                     "version": "1.4",
                     "body": [
-                        {"type": "TextBlock", "text": CARD["title"], "weight": "Bolder", "size": "Medium", "wrap": True,
-                         "color": "attention"},
+                        {
+                            "type": "TextBlock",
+                            "text": CARD["title"],
+                            "weight": "Bolder",
+                            "size": "Medium",
+                            "wrap": True,
+                            "color": "attention",
+                        },
                         {"type": "TextBlock", "text": CARD["text"], "wrap": True},
                         {"type": "FactSet", "facts": CARD["facts"]},
                     ],
                     "msteams": {"width": "Full"},
-                    "actions": [{"type": "Action.OpenUrl", "title": "Open incident", "url": "https://firstline.test/incidents/INC-42"}],
+                    "actions": [
+                        {
+                            "type": "Action.OpenUrl",
+                            "title": "Open incident",
+                            "url": "https://firstline.test/incidents/INC-42",
+                        }
+                    ],
                 },
             }
         ],
@@ -141,9 +153,16 @@ def test_the_variable_must_hold_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_check_is_skipped_and_names_the_host(teams: TeamsAdapter) -> None:
     result = await check_adapter(teams)
     assert result.status == "skipped"
-    assert URL_ENV in result.detail and "prod-12.westeurope.logic.azure.test" in result.detail and SIG not in result.detail
+    assert (
+        URL_ENV in result.detail and "prod-12.westeurope.logic.azure.test" in result.detail and SIG not in result.detail
+    )
 
 
 def test_safety_metadata() -> None:
     safety = TeamsAdapter.calls["post_card"].safety
-    assert (safety.mutating, safety.action_class, safety.approval_tier, safety.reversible) == (True, "communicate", "auto", False)
+    assert (safety.mutating, safety.action_class, safety.approval_tier, safety.reversible) == (
+        True,
+        "communicate",
+        "auto",
+        False,
+    )

@@ -38,8 +38,14 @@ RUNBOOK = {
             "description": "Restart a service's cache tier.",
             "path": "/api/41/job/abc/run",
             "params": {"service": {"description": "Service."}},
-            "safety": {"mutating": True, "reversible": True, "undo": "none needed", "approval_tier": "approve",
-                       "action_class": "runbook", "blast_radius": "service"},
+            "safety": {
+                "mutating": True,
+                "reversible": True,
+                "undo": "none needed",
+                "approval_tier": "approve",
+                "action_class": "runbook",
+                "blast_radius": "service",
+            },
         }
     },
 }
@@ -66,15 +72,24 @@ def test_list_json_shows_instances_calls_tiers_and_problems(
     instances = {i["instance"]: i for i in listed["instances"]}
     assert list(instances) == ["prom-eu", "prom-us", "rundeck", "teams", "grafana"]
     assert [c["tool"] for c in instances["prom-us"]["calls"]] == [
-        "prom-us.query", "prom-us.query_range", "prom-us.series", "prom-us.label_values",
+        "prom-us.query",
+        "prom-us.query_range",
+        "prom-us.series",
+        "prom-us.label_values",
     ]
     [restart] = instances["rundeck"]["calls"]
     assert (restart["tool"], restart["mutating"], restart["declared_tier"], restart["policy_tier"]) == (
-        "rundeck.restart_cache", True, "approve", "auto",
+        "rundeck.restart_cache",
+        True,
+        "approve",
+        "auto",
     )
     assert restart["policy_reason"] == "rule runbook.production"
     post_card = instances["teams"]["calls"][0]
-    assert (post_card["policy_tier"], post_card["policy_reason"]) == ("auto", "maturity run: the call's declared tier (auto)")
+    assert (post_card["policy_tier"], post_card["policy_reason"]) == (
+        "auto",
+        "maturity run: the call's declared tier (auto)",
+    )
     assert instances["teams"]["problems"] == ["FIRSTLINE_TEST_UNSET_URL (tools.teams.base_url_env) is not set"]
     assert instances["grafana"]["problems"][0].startswith("tools.grafana.kind: unknown integration 'grafana'")
     integrations = {i["kind"]: i for i in listed["integrations"]}
@@ -84,7 +99,9 @@ def test_list_json_shows_instances_calls_tiers_and_problems(
     assert integrations["argocd"]["origin"] == "built-in" and integrations["argocd"]["configured_as"] == []
 
 
-def test_list_tables_for_humans(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_tables_for_humans(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     config = write_config(tmp_path / "c.yaml", {"rundeck": RUNBOOK, "gh": {"kind": "github", "base_url": "http://gh"}})
     code, out, err = run(capsys, "--config", str(config), "tools", "list")
@@ -116,21 +133,43 @@ def test_check_against_the_simulator(
     monkeypatch.setenv("FIRSTLINE_TEST_TEAMS_URL", "https://teams.test/workflows/1/invoke?sig=abcdef123456")
     monkeypatch.delenv("FIRSTLINE_TEST_UNSET", raising=False)
     tools = sim.tools_config(kinds=set(available_kinds()))
-    assert set(tools) == {"prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty", "elasticsearch"}
+    assert set(tools) == {
+        "prometheus",
+        "loki",
+        "kubernetes",
+        "github",
+        "statuspage",
+        "slack",
+        "pagerduty",
+        "elasticsearch",
+    }
     tools["teams"] = {"kind": "teams", "base_url_env": "FIRSTLINE_TEST_TEAMS_URL"}
-    tools["gh-enterprise"] = {"kind": "github", "base_url": f"{sim.base_url}/github", "token_env": "FIRSTLINE_TEST_UNSET"}
+    tools["gh-enterprise"] = {
+        "kind": "github",
+        "base_url": f"{sim.base_url}/github",
+        "token_env": "FIRSTLINE_TEST_UNSET",
+    }
     config = write_config(tmp_path / "sim.yaml", tools)
 
     code, out, _ = run(capsys, "--config", str(config), "tools", "check", "--json")
     results = {r["instance"]: r for r in json.loads(out)}
     assert code == 1  # gh-enterprise cannot be built
     assert {n for n, r in results.items() if r["status"] == "ok"} == {
-        "prometheus", "loki", "kubernetes", "github", "statuspage", "slack", "pagerduty", "elasticsearch",
+        "prometheus",
+        "loki",
+        "kubernetes",
+        "github",
+        "statuspage",
+        "slack",
+        "pagerduty",
+        "elasticsearch",
     }
     assert results["kubernetes"]["detail"] == "Kubernetes v1.31.0-sim"
     assert results["statuspage"]["detail"] == "page page-acme (Acme Status)"
     assert results["teams"]["status"] == "skipped" and "abcdef123456" not in out
-    assert results["gh-enterprise"]["status"] == "failed" and "FIRSTLINE_TEST_UNSET" in results["gh-enterprise"]["detail"]
+    assert (
+        results["gh-enterprise"]["status"] == "failed" and "FIRSTLINE_TEST_UNSET" in results["gh-enterprise"]["detail"]
+    )
 
     code, out, _ = run(capsys, "--config", str(config), "tools", "check", "github", "kubernetes")
     assert code == 0
@@ -159,7 +198,10 @@ def test_check_failure_lines_say_how_to_fix(
         code, out, _ = run(capsys, "--config", str(config), "tools", "check")
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("FAILED  github  github") and "GET /rate_limit returned HTTP 401: GitHub: Bad credentials ***" in lines[0]
+    assert (
+        lines[0].startswith("FAILED  github  github")
+        and "GET /rate_limit returned HTTP 401: GitHub: Bad credentials ***" in lines[0]
+    )
     assert lines[1].strip() == f"fix: credentials rejected: check the value of {TOKEN_ENV} (tools.github.token_env)"
     assert lines[2].startswith("ok      prom") and "Prometheus 2.53.0" in lines[2]
     assert lines[-1] == "1 ok, 1 failed, 0 skipped"
@@ -179,7 +221,9 @@ def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["tools", "check", "--help"])
     text = capsys.readouterr().out
-    assert "cheapest read" in text and "Exits 1 if any instance failed" in text and "firstline tools check github" in text
+    assert (
+        "cheapest read" in text and "Exits 1 if any instance failed" in text and "firstline tools check github" in text
+    )
     with pytest.raises(SystemExit):
         main(["tools", "list", "--help"])
     assert "entry point" in capsys.readouterr().out
@@ -197,7 +241,13 @@ def test_the_commented_examples_in_config_yaml_are_valid() -> None:
     examples = "\n".join(line.replace("  # ", "  ", 1) for line in section.splitlines() if line.startswith("  # "))
     tools = yaml.safe_load("tools:\n" + examples)["tools"]
     assert {t["kind"] for t in tools.values()} >= {
-        "prometheus", "elasticsearch", "argocd", "pagerduty", "pagerduty_events", "teams", "http_action",
+        "prometheus",
+        "elasticsearch",
+        "argocd",
+        "pagerduty",
+        "pagerduty_events",
+        "teams",
+        "http_action",
     }
     described = describe_tools(FirstlineConfig(tools=tools), available_kinds(include_plugins=False))
     for instance in described["instances"]:

@@ -23,7 +23,21 @@ from tools.github.models import (
 from tools.github.wire import describe_github_error
 
 __all__ = [
-    "API_HEADERS", "API_VERSION", "ChangedFile", "Commit", "CommitList", "CompareInput", "Comparison",
-    "DeploymentList", "DeploymentRecord", "GitHubAdapter", "ListCommitsInput", "ListDeploymentsInput",
-    "ListWorkflowRunsInput", "WorkflowDispatchInput", "WorkflowRun", "WorkflowRunList", "describe_github_error",
+    "API_HEADERS",
+    "API_VERSION",
+    "ChangedFile",
+    "Commit",
+    "CommitList",
+    "CompareInput",
+    "Comparison",
+    "DeploymentList",
+    "DeploymentRecord",
+    "GitHubAdapter",
+    "ListCommitsInput",
+    "ListDeploymentsInput",
+    "ListWorkflowRunsInput",
+    "WorkflowDispatchInput",
+    "WorkflowRun",
+    "WorkflowRunList",
+    "describe_github_error",
 ]

@@ -101,9 +101,7 @@ class GitHubAdapter(Adapter):
         try:
             found = [read_deployment(as_object(item)) for item in items]
         except (KeyError, TypeError, ValueError) as exc:
-            raise malformed(
-                self.http, response, path, f"a deployment has an unexpected shape ({exc!r})"
-            ) from None
+            raise malformed(self.http, response, path, f"a deployment has an unexpected shape ({exc!r})") from None
         statuses = await asyncio.gather(*(self._statuses(args.repo, d.id) for d in found))
         deployments = [with_latest_status(d, st) for d, st in zip(found, statuses, strict=True)]
         where = f" to {args.environment}" if args.environment else ""
@@ -138,9 +136,7 @@ class GitHubAdapter(Adapter):
         try:
             commits = [read_commit(as_object(item)) for item in items]
         except (KeyError, TypeError, ValueError) as exc:
-            raise malformed(
-                self.http, response, path, f"a commit has an unexpected shape ({exc!r})"
-            ) from None
+            raise malformed(self.http, response, path, f"a commit has an unexpected shape ({exc!r})") from None
         window = TimeWindow(start=args.since, end=args.until) if args.since and args.until else None
         scope = f"{args.repo}{'@' + args.sha if args.sha else ''}{' ' + args.path if args.path else ''}"
         span = _span(args.since, args.until)
@@ -171,9 +167,7 @@ class GitHubAdapter(Adapter):
         try:
             data = read_comparison(comparison)
         except (KeyError, TypeError, ValueError) as exc:
-            raise malformed(
-                self.http, response, path, f"the comparison has an unexpected shape ({exc!r})"
-            ) from None
+            raise malformed(self.http, response, path, f"the comparison has an unexpected shape ({exc!r})") from None
         identical = data.status == "identical" or (not data.total_commits and not data.files)
         files = data.files
         added = sum(f.additions for f in files)
@@ -214,9 +208,7 @@ class GitHubAdapter(Adapter):
         try:
             runs = [read_run(as_object(item)) for item in items]
         except (KeyError, TypeError, ValueError) as exc:
-            raise malformed(
-                self.http, response, path, f"a workflow run has an unexpected shape ({exc!r})"
-            ) from None
+            raise malformed(self.http, response, path, f"a workflow run has an unexpected shape ({exc!r})") from None
         # GitHub filters `created` by whole days; keep exactly the runs inside the requested times.
         runs = [r for r in runs if _within(r.created_at, args.created_after, args.created_before)]
         window = (
@@ -273,13 +265,17 @@ class GitHubAdapter(Adapter):
             params=body,
             data=data,
             summary=f"started workflow {args.workflow} of {args.repo} on {args.ref} ({inputs})"
-            + (f": run {data['run_id']}" if data.get("run_id") else "; see list_workflow_runs(event=workflow_dispatch)"),
+            + (
+                f": run {data['run_id']}" if data.get("run_id") else "; see list_workflow_runs(event=workflow_dispatch)"
+            ),
         )
 
     async def check(self) -> str:
         """``GET /rate_limit``: costs no quota, and a bad token is a 401."""
         response, body = await self._get("/rate_limit", None)
-        core = as_dict(as_dict(expect_dict(self.http, response, "/rate_limit", body, "the body").get("resources")).get("core"))
+        core = as_dict(
+            as_dict(expect_dict(self.http, response, "/rate_limit", body, "the body").get("resources")).get("core")
+        )
         remaining, limit = opt_int(core.get("remaining")), opt_int(core.get("limit"))
         if remaining is None or limit is None:
             raise malformed(self.http, response, "/rate_limit", "the body has no resources.core limits")

@@ -52,13 +52,12 @@ def _check_ref(value: str | None) -> str | None:
 
 RepoField = Field(pattern=REPO_PATTERN, description='Repository as "owner/name", e.g. acme/checkout.')
 
+
 class ListDeploymentsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repo: str = RepoField
-    environment: str | None = Field(
-        default=None, description="Only deployments to this environment, e.g. production."
-    )
+    environment: str | None = Field(default=None, description="Only deployments to this environment, e.g. production.")
     per_page: int = Field(
         default=10,
         ge=1,
@@ -73,12 +72,8 @@ class ListCommitsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repo: str = RepoField
-    since: UtcDatetime | None = Field(
-        default=None, description="Only commits after this time (UTC, RFC 3339)."
-    )
-    until: UtcDatetime | None = Field(
-        default=None, description="Only commits before this time (UTC, RFC 3339)."
-    )
+    since: UtcDatetime | None = Field(default=None, description="Only commits after this time (UTC, RFC 3339).")
+    until: UtcDatetime | None = Field(default=None, description="Only commits before this time (UTC, RFC 3339).")
     sha: str | None = Field(
         default=None,
         pattern=REF_PATTERN,
@@ -139,9 +134,7 @@ class ListWorkflowRunsInput(BaseModel):
     def _before_after_after(cls, before: datetime | None, info: ValidationInfo) -> datetime | None:
         after = info.data.get("created_after")
         if after is not None and before is not None and before <= after:
-            raise ValueError(
-                f"created_before ({rfc3339(before)}) must be after created_after ({rfc3339(after)})"
-            )
+            raise ValueError(f"created_before ({rfc3339(before)}) must be after created_after ({rfc3339(after)})")
         return before
 
 

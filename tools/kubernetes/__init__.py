@@ -28,8 +28,24 @@ from tools.kubernetes.models import (
 from tools.kubernetes.wire import describe_kubernetes_error
 
 __all__ = [
-    "ContainerStatus", "DeploymentCondition", "DeploymentRef", "DeploymentState", "Event", "EventList",
-    "KubernetesAdapter", "KubernetesSettings", "ListEventsInput", "ListPodsInput", "ListReplicaSetsInput",
-    "Pod", "PodList", "ReplicaSet", "ReplicaSetList", "RolloutUndoInput", "ScaleInput", "Termination",
-    "describe_kubernetes_error", "merge_patch_replacing",
+    "ContainerStatus",
+    "DeploymentCondition",
+    "DeploymentRef",
+    "DeploymentState",
+    "Event",
+    "EventList",
+    "KubernetesAdapter",
+    "KubernetesSettings",
+    "ListEventsInput",
+    "ListPodsInput",
+    "ListReplicaSetsInput",
+    "Pod",
+    "PodList",
+    "ReplicaSet",
+    "ReplicaSetList",
+    "RolloutUndoInput",
+    "ScaleInput",
+    "Termination",
+    "describe_kubernetes_error",
+    "merge_patch_replacing",
 ]

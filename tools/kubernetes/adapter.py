@@ -256,9 +256,7 @@ class KubernetesAdapter(Adapter):
         match_labels = as_object(as_object(spec.get("selector")).get("matchLabels"))
         current_template = spec.get("template")
         if not match_labels or not isinstance(current_template, dict):
-            raise malformed(
-                self.http, response, path, "the Deployment has no spec.selector.matchLabels or template"
-            )
+            raise malformed(self.http, response, path, "the Deployment has no spec.selector.matchLabels or template")
 
         rs_path = f"/apis/apps/v1/namespaces/{args.namespace}/replicasets"
         rs_params = _list_params(labelSelector=",".join(f"{k}={v}" for k, v in sorted(match_labels.items())))
@@ -398,15 +396,9 @@ class KubernetesAdapter(Adapter):
 
     # -- wire helpers -------------------------------------------------------------------------------
 
-    async def _get(
-        self, path: str, params: dict[str, Any] | None = None
-    ) -> tuple[httpx.Response, dict[str, Any]]:
-        response = await self.http.request(
-            "GET", path, params=params, describe_error=describe_kubernetes_error
-        )
-        return response, expect_dict(
-            self.http, response, path, decode_json(self.http, response, path), "the body"
-        )
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[httpx.Response, dict[str, Any]]:
+        response = await self.http.request("GET", path, params=params, describe_error=describe_kubernetes_error)
+        return response, expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
 
     async def _list(self, path: str, params: dict[str, Any]) -> tuple[httpx.Response, list[Any], bool]:
         response, body = await self._get(path, params)
@@ -437,9 +429,7 @@ def merge_patch_replacing(current: Any, target: Any) -> Any:
         return target
     patch: dict[str, Any] = {key: None for key in current if key not in target}
     for key, value in target.items():
-        patch[key] = (
-            merge_patch_replacing(current.get(key), value) if isinstance(current.get(key), dict) else value
-        )
+        patch[key] = merge_patch_replacing(current.get(key), value) if isinstance(current.get(key), dict) else value
     return patch
 
 
@@ -517,9 +507,6 @@ def _normalized(value: Any) -> Any:
 
 def _images_text(images: dict[str, str]) -> str:
     return ", ".join(f"{name}={image}" for name, image in images.items()) or "no containers"
-
-
-
 
 
 def _pods_line(pods: list[Pod], where: str, more: bool) -> str:

@@ -53,12 +53,18 @@ def write_replay_config(directory: Path, builder: StormBuilder, settings: Intake
         name: {"dependencies": deps, "kind": {"app": "service"}.get(builder.kinds[name], builder.kinds[name])}
         for name, deps in builder.dependencies.items()
     }
-    catalog.write_text("# The estate of `firstline intake bench`'s storm (knowledge/catalog.py format).\n"
-                       + yaml.safe_dump({"services": services}, sort_keys=True), encoding="utf-8")
+    catalog.write_text(
+        "# The estate of `firstline intake bench`'s storm (knowledge/catalog.py format).\n"
+        + yaml.safe_dump({"services": services}, sort_keys=True),
+        encoding="utf-8",
+    )
     config = directory / "storm-config.yaml"
     intake = settings.model_dump(mode="json", exclude={"inbox"})
-    config.write_text("# Replays the bench storm: firstline --config storm-config.yaml intake replay storm.jsonl\n"
-                      + yaml.safe_dump({"knowledge": {"catalog": catalog.name}, "intake": intake}, sort_keys=False), encoding="utf-8")
+    config.write_text(
+        "# Replays the bench storm: firstline --config storm-config.yaml intake replay storm.jsonl\n"
+        + yaml.safe_dump({"knowledge": {"catalog": catalog.name}, "intake": intake}, sort_keys=False),
+        encoding="utf-8",
+    )
     return config
 
 

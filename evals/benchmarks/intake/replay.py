@@ -51,7 +51,9 @@ def _line(record: Any) -> tuple[str, float, Any, str | None]:
     return source, received.timestamp(), record["payload"], None if truth is None else str(truth)
 
 
-def replay_file(path: Path, settings: IntakeSettings, topology: Topology, *, progress: ProgressFn | None = None) -> dict[str, Any]:
+def replay_file(
+    path: Path, settings: IntakeSettings, topology: Topology, *, progress: ProgressFn | None = None
+) -> dict[str, Any]:
     """Play ``path`` through a fresh pipeline; the results of `Tally.results` plus the file name."""
     pipeline = IntakePipeline(settings, topology)
     engine = pipeline.engine

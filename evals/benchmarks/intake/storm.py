@@ -40,12 +40,47 @@ import yaml
 
 START = 1_795_000_000.0  # 2026-11-18T09:46:40Z, any fixed instant works
 DOMAINS = [
-    "orders", "payments", "users", "catalog", "search", "inventory", "shipping", "billing", "notifications", "reviews",
-    "recommendations", "pricing", "cart", "fraud", "ledger", "media", "analytics", "reports", "accounts", "loyalty",
-    "coupons", "returns", "tax", "warehouse", "suppliers", "content", "messaging", "identity", "invoicing", "subscriptions",
+    "orders",
+    "payments",
+    "users",
+    "catalog",
+    "search",
+    "inventory",
+    "shipping",
+    "billing",
+    "notifications",
+    "reviews",
+    "recommendations",
+    "pricing",
+    "cart",
+    "fraud",
+    "ledger",
+    "media",
+    "analytics",
+    "reports",
+    "accounts",
+    "loyalty",
+    "coupons",
+    "returns",
+    "tax",
+    "warehouse",
+    "suppliers",
+    "content",
+    "messaging",
+    "identity",
+    "invoicing",
+    "subscriptions",
 ]
 FRONTENDS = ["web", "mobile-bff", "admin-ui", "partner-gateway", "public-api", "graphql-gateway"]
-SOURCE_MIX = [("alertmanager", 55), ("grafana", 10), ("pagerduty", 10), ("datadog", 10), ("generic", 8), ("cloudwatch", 4), ("opsgenie", 3)]
+SOURCE_MIX = [
+    ("alertmanager", 55),
+    ("grafana", 10),
+    ("pagerduty", 10),
+    ("datadog", 10),
+    ("generic", 8),
+    ("cloudwatch", 4),
+    ("opsgenie", 3),
+]
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 BUSY_MARGIN = 30 * 60.0  # the engine's default grouping window
 
@@ -90,9 +125,16 @@ SYMPTOMS = [
     Rule("HighLatencyP99", "p99 latency above 1s for 5 minutes", "warning"),
 ]
 _GROUP_KINDS = {
-    "Databases": "database", "Message brokers": "queue", "Proxies, load balancers and service meshes": "app",
-    "Runtimes": "app", "Orchestrators": "app", "Basic resource monitoring": "host", "Storage": "host",
-    "Network and security": "host", "Observability": "host", "CI/CD": "host",
+    "Databases": "database",
+    "Message brokers": "queue",
+    "Proxies, load balancers and service meshes": "app",
+    "Runtimes": "app",
+    "Orchestrators": "app",
+    "Basic resource monitoring": "host",
+    "Storage": "host",
+    "Network and security": "host",
+    "Observability": "host",
+    "CI/CD": "host",
 }
 
 
@@ -282,28 +324,72 @@ class StormBuilder:
         for service in [f"{domain}-db", f"{domain}-api", f"{domain}-worker", *callers]:
             self._busy.setdefault(service, []).append((t0, end + 300))
         members = [
-            Member("alertmanager", self._rule("database"), f"{domain}-db", f"{domain}-db-{i}", t0 + rng.uniform(0, 60), end,
-                   severity="critical")
-            for i in range(3) for _ in range(2)
+            Member(
+                "alertmanager",
+                self._rule("database"),
+                f"{domain}-db",
+                f"{domain}-db-{i}",
+                t0 + rng.uniform(0, 60),
+                end,
+                severity="critical",
+            )
+            for i in range(3)
+            for _ in range(2)
         ]
         for rule in SYMPTOMS:
-            members += [Member("alertmanager", rule, f"{domain}-api", f"{domain}-api-{p}", t0 + rng.uniform(60, 180),
-                               end + rng.uniform(60, 300)) for p in range(pods)]
-        members += [Member("alertmanager", self._rule("app"), f"{domain}-worker", f"{domain}-worker-{p}", t0 + rng.uniform(90, 240),
-                           end + rng.uniform(60, 300)) for p in range(pods)]
+            members += [
+                Member(
+                    "alertmanager",
+                    rule,
+                    f"{domain}-api",
+                    f"{domain}-api-{p}",
+                    t0 + rng.uniform(60, 180),
+                    end + rng.uniform(60, 300),
+                )
+                for p in range(pods)
+            ]
+        members += [
+            Member(
+                "alertmanager",
+                self._rule("app"),
+                f"{domain}-worker",
+                f"{domain}-worker-{p}",
+                t0 + rng.uniform(90, 240),
+                end + rng.uniform(60, 300),
+            )
+            for p in range(pods)
+        ]
         for caller in callers:
-            members += [Member("alertmanager", SYMPTOMS[0], caller, f"{caller}-{p}", t0 + rng.uniform(120, 300),
-                               end + rng.uniform(60, 300)) for p in range(pods)]
+            members += [
+                Member(
+                    "alertmanager",
+                    SYMPTOMS[0],
+                    caller,
+                    f"{caller}-{p}",
+                    t0 + rng.uniform(120, 300),
+                    end + rng.uniform(60, 300),
+                )
+                for p in range(pods)
+            ]
         groups: dict[tuple[str, str], list[Member]] = {}
         for m in members:
             groups.setdefault((m.rule.name, m.service), []).append(m)
         for group in groups.values():
             first = min(m.start for m in group) + rng.uniform(0, 10)
-            self._add("cascade", Scenario("cascade", "alertmanager", _with_duplicates(_schedule(group, first, interval, rng), rng)))
+            self._add(
+                "cascade",
+                Scenario("cascade", "alertmanager", _with_duplicates(_schedule(group, first, interval, rng), rng)),
+            )
 
     def _watchdog(self) -> None:
-        member = Member("alertmanager", Rule("Watchdog", "Always firing: the alerting pipeline is alive", "info"),
-                        "prometheus", "prometheus-0", START, START + self.span * 2)
+        member = Member(
+            "alertmanager",
+            Rule("Watchdog", "Always firing: the alerting pipeline is alive", "info"),
+            "prometheus",
+            "prometheus-0",
+            START,
+            START + self.span * 2,
+        )
         ticks = [Tick(START + i * 60.0, [member], []) for i in range(int(self.span // 60))]
         self._add("watchdog", Scenario(None, "alertmanager", ticks))
 
@@ -314,8 +400,18 @@ class StormBuilder:
         self.maintenance = (service, begin, begin + 3600)
         interval = 60.0
         instances = max(1, round(target / (50 * 60 / interval) / 2))
-        members = [Member("alertmanager", self._rule("database"), service, f"{service}-{i}", begin + rng.uniform(60, 300),
-                          begin + rng.uniform(40, 50) * 60) for i in range(instances) for _ in range(2)]
+        members = [
+            Member(
+                "alertmanager",
+                self._rule("database"),
+                service,
+                f"{service}-{i}",
+                begin + rng.uniform(60, 300),
+                begin + rng.uniform(40, 50) * 60,
+            )
+            for i in range(instances)
+            for _ in range(2)
+        ]
         self._add("maintenance", Scenario(None, "alertmanager", _schedule(members, begin + 300, interval, rng)))
 
     def _service(self, index: int) -> None:
@@ -332,13 +428,27 @@ class StormBuilder:
         members = []
         for _ in range(rng.randint(1, 3)):
             rule = self._rule(kind)
-            members += [Member(source, rule, service, f"{service}-{i}", start + rng.uniform(0, 120), start + duration + rng.uniform(0, 120))
-                        for i in range(rng.randint(5, 30))]
-        self._add("service", Scenario(truth, source, _with_duplicates(_schedule(members, start + 30, interval, rng), rng)))
+            members += [
+                Member(
+                    source,
+                    rule,
+                    service,
+                    f"{service}-{i}",
+                    start + rng.uniform(0, 120),
+                    start + duration + rng.uniform(0, 120),
+                )
+                for i in range(rng.randint(5, 30))
+            ]
+        self._add(
+            "service", Scenario(truth, source, _with_duplicates(_schedule(members, start + 30, interval, rng), rng))
+        )
         if rng.random() < 0.25:  # escalation: a critical rule on the same service, later
             later = start + rng.uniform(5, 15) * 60
             rule = Rule(rng.choice(self.pools[kind]).name + "Critical", "escalated", "critical")
-            escalation = [Member(source, rule, service, f"{service}-{i}", later, start + duration) for i in range(rng.randint(1, 3))]
+            escalation = [
+                Member(source, rule, service, f"{service}-{i}", later, start + duration)
+                for i in range(rng.randint(1, 3))
+            ]
             self._add("service", Scenario(truth, source, _schedule(escalation, later + 5, interval, rng)))
 
     def _flapping(self, index: int) -> None:
@@ -369,13 +479,29 @@ class StormBuilder:
         env = "staging" if rng.random() < 0.1 else "production"
         rule = self._rule("host")
         severity = rule.severity if rule.severity != "critical" else "warning"
-        members = [Member(self._source(), rule, service, f"{service}-node-{rng.randint(1, 40)}", start, start + duration,
-                          environment=env, severity=severity) for _ in range(rng.randint(1, 2))]
+        members = [
+            Member(
+                self._source(),
+                rule,
+                service,
+                f"{service}-node-{rng.randint(1, 40)}",
+                start,
+                start + duration,
+                environment=env,
+                severity=severity,
+            )
+            for _ in range(rng.randint(1, 2))
+        ]
         source = members[0].source
         for m in members:
             m.source = source
         interval = rng.choice([60.0, 120.0, 300.0])
-        self._add("background", Scenario(f"background-{index}", source, _with_duplicates(_schedule(members, start + 10, interval, rng), rng)))
+        self._add(
+            "background",
+            Scenario(
+                f"background-{index}", source, _with_duplicates(_schedule(members, start + 10, interval, rng), rng)
+            ),
+        )
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -393,13 +519,19 @@ class StormBuilder:
 
     def suppression_config(self) -> dict[str, Any]:
         """The ``intake.suppress``/``intake.maintenance`` settings this storm expects."""
-        config: dict[str, Any] = {"suppress": [{"name": "watchdog", "reason": "heartbeat, not a problem", "match": {"alertname": "Watchdog"}}]}
+        config: dict[str, Any] = {
+            "suppress": [{"name": "watchdog", "reason": "heartbeat, not a problem", "match": {"alertname": "Watchdog"}}]
+        }
         if self.maintenance:
             service, begin, end = self.maintenance
-            config["maintenance"] = [{
-                "name": f"{service}-upgrade", "services": [service],
-                "start": datetime.fromtimestamp(begin, UTC).isoformat(), "end": datetime.fromtimestamp(end, UTC).isoformat(),
-            }]
+            config["maintenance"] = [
+                {
+                    "name": f"{service}-upgrade",
+                    "services": [service],
+                    "start": datetime.fromtimestamp(begin, UTC).isoformat(),
+                    "end": datetime.fromtimestamp(end, UTC).isoformat(),
+                }
+            ]
         return config
 
     def lines(self) -> Iterator[StormLine]:
@@ -423,7 +555,12 @@ class StormBuilder:
                 yield StormLine(tick.at, scenario.source, payload, scenario.truth), len(members)
             else:
                 for member, status in members:
-                    yield StormLine(tick.at, member.source, PAYLOADS[member.source](member, status, tick.at), scenario.truth), 1
+                    yield (
+                        StormLine(
+                            tick.at, member.source, PAYLOADS[member.source](member, status, tick.at), scenario.truth
+                        ),
+                        1,
+                    )
 
 
 def _trim(line: StormLine, keep: int) -> StormLine:
@@ -445,26 +582,45 @@ def _fingerprint(member: Member) -> str:
 def _alertmanager(source: str, members: list[tuple[Member, str]], at: float) -> dict[str, Any]:
     alerts = []
     for m, status in members:
-        labels = {"alertname": m.rule.name, "service": m.service, "severity": m.severity, "instance": m.instance,
-                  "env": m.environment}
-        alerts.append({
-            "status": status, "labels": labels,
-            "annotations": {"summary": f"{m.rule.name} on {m.service}", "description": m.rule.description},
-            "startsAt": _iso(m.start), "endsAt": _iso(m.end) if status == "resolved" else "0001-01-01T00:00:00Z",
-            "generatorURL": f"http://prometheus:9090/graph?g0.expr={m.rule.name}", "fingerprint": _fingerprint(m),
-        })
+        labels = {
+            "alertname": m.rule.name,
+            "service": m.service,
+            "severity": m.severity,
+            "instance": m.instance,
+            "env": m.environment,
+        }
+        alerts.append(
+            {
+                "status": status,
+                "labels": labels,
+                "annotations": {"summary": f"{m.rule.name} on {m.service}", "description": m.rule.description},
+                "startsAt": _iso(m.start),
+                "endsAt": _iso(m.end) if status == "resolved" else "0001-01-01T00:00:00Z",
+                "generatorURL": f"http://prometheus:9090/graph?g0.expr={m.rule.name}",
+                "fingerprint": _fingerprint(m),
+            }
+        )
     first = members[0][0]
     status = "firing" if any(s == "firing" for _, s in members) else "resolved"
     payload: dict[str, Any] = {
-        "receiver": "firstline", "status": status, "alerts": alerts,
+        "receiver": "firstline",
+        "status": status,
+        "alerts": alerts,
         "groupLabels": {"alertname": first.rule.name, "service": first.service},
         "commonLabels": {"alertname": first.rule.name, "service": first.service},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
-        "groupKey": f'{{}}:{{alertname="{first.rule.name}", service="{first.service}"}}', "truncatedAlerts": 0,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "groupKey": f'{{}}:{{alertname="{first.rule.name}", service="{first.service}"}}',
+        "truncatedAlerts": 0,
         "version": "4" if source == "alertmanager" else "1",
     }
     if source == "grafana":
-        payload.update(orgId=1, state="alerting" if status == "firing" else "ok", title=f"[{status.upper()}] {first.rule.name}", message="")
+        payload.update(
+            orgId=1,
+            state="alerting" if status == "firing" else "ok",
+            title=f"[{status.upper()}] {first.rule.name}",
+            message="",
+        )
     return payload
 
 
@@ -473,56 +629,107 @@ def _pagerduty(m: Member, status: str, at: float) -> dict[str, Any]:
     if status == "resolved":
         return {"routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": key}
     return {
-        "routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": key,
-        "payload": {"summary": f"{m.rule.name} on {m.service}: {m.rule.description}"[:1024], "source": m.instance,
-                    "severity": m.severity if m.severity in ("critical", "error", "warning", "info") else "warning",
-                    "timestamp": _iso(m.start), "component": m.service, "class": m.rule.name,
-                    "custom_details": {"environment": m.environment}},
+        "routing_key": ROUTING_KEY,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {
+            "summary": f"{m.rule.name} on {m.service}: {m.rule.description}"[:1024],
+            "source": m.instance,
+            "severity": m.severity if m.severity in ("critical", "error", "warning", "info") else "warning",
+            "timestamp": _iso(m.start),
+            "component": m.service,
+            "class": m.rule.name,
+            "custom_details": {"environment": m.environment},
+        },
     }
 
 
 def _datadog(m: Member, status: str, at: float) -> dict[str, Any]:
     transition = "Recovered" if status == "resolved" else "Triggered"
     return {
-        "source": "datadog", "alert_id": str(zlib.crc32(m.rule.name.encode()) % 100000), "cycle_key": _fingerprint(m),
-        "transition": transition, "alert_type": "success" if status == "resolved" else ("error" if m.severity == "critical" else "warning"),
-        "priority": "P1" if m.severity == "critical" else "P3", "title": f"[{transition}] {m.rule.name} on {m.service}",
-        "tags": f"env:{m.environment},service:{m.service},host:{m.instance}", "scope": f"host:{m.instance}",
-        "date": str(int(at * 1000)), "monitor_name": m.rule.name, "link": "https://app.datadoghq.com/monitors/1",
+        "source": "datadog",
+        "alert_id": str(zlib.crc32(m.rule.name.encode()) % 100000),
+        "cycle_key": _fingerprint(m),
+        "transition": transition,
+        "alert_type": "success" if status == "resolved" else ("error" if m.severity == "critical" else "warning"),
+        "priority": "P1" if m.severity == "critical" else "P3",
+        "title": f"[{transition}] {m.rule.name} on {m.service}",
+        "tags": f"env:{m.environment},service:{m.service},host:{m.instance}",
+        "scope": f"host:{m.instance}",
+        "date": str(int(at * 1000)),
+        "monitor_name": m.rule.name,
+        "link": "https://app.datadoghq.com/monitors/1",
     }
 
 
 def _generic(m: Member, status: str, at: float) -> dict[str, Any]:
     return {
-        "dedup_key": _fingerprint(m), "status": status, "title": f"{m.rule.name} on {m.service}", "name": m.rule.name,
-        "description": m.rule.description, "severity": m.severity, "service": m.service, "environment": m.environment,
-        "labels": {"instance": m.instance}, "started_at": _iso(m.start), "ended_at": _iso(m.end) if status == "resolved" else None,
+        "dedup_key": _fingerprint(m),
+        "status": status,
+        "title": f"{m.rule.name} on {m.service}",
+        "name": m.rule.name,
+        "description": m.rule.description,
+        "severity": m.severity,
+        "service": m.service,
+        "environment": m.environment,
+        "labels": {"instance": m.instance},
+        "started_at": _iso(m.start),
+        "ended_at": _iso(m.end) if status == "resolved" else None,
     }
 
 
 def _cloudwatch(m: Member, status: str, at: float) -> dict[str, Any]:
     alarm = {
-        "AlarmName": f"{m.service}-{m.rule.name}-{m.instance}", "AlarmDescription": m.rule.description,
-        "AWSAccountId": "123456789012", "NewStateValue": "OK" if status == "resolved" else "ALARM",
-        "NewStateReason": "Threshold Crossed", "StateChangeTime": _iso(at).replace("Z", "+0000"), "Region": "EU (Ireland)",
-        "AlarmArn": f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{_fingerprint(m)}", "OldStateValue": "ALARM" if status == "resolved" else "OK",
-        "Trigger": {"MetricName": m.rule.name, "Namespace": "Custom", "Dimensions": [{"name": "ServiceName", "value": m.service}]},
+        "AlarmName": f"{m.service}-{m.rule.name}-{m.instance}",
+        "AlarmDescription": m.rule.description,
+        "AWSAccountId": "123456789012",
+        "NewStateValue": "OK" if status == "resolved" else "ALARM",
+        "NewStateReason": "Threshold Crossed",
+        "StateChangeTime": _iso(at).replace("Z", "+0000"),
+        "Region": "EU (Ireland)",
+        "AlarmArn": f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{_fingerprint(m)}",
+        "OldStateValue": "ALARM" if status == "resolved" else "OK",
+        "Trigger": {
+            "MetricName": m.rule.name,
+            "Namespace": "Custom",
+            "Dimensions": [{"name": "ServiceName", "value": m.service}],
+        },
     }
     return {
-        "Type": "Notification", "MessageId": f"{_fingerprint(m)}-{int(at)}", "TopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms",
-        "Subject": f'{"OK" if status == "resolved" else "ALARM"}: "{alarm["AlarmName"]}" in EU (Ireland)', "Message": json.dumps(alarm),
-        "Timestamp": _iso(at), "SignatureVersion": "1", "Signature": "x", "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/x.pem",
+        "Type": "Notification",
+        "MessageId": f"{_fingerprint(m)}-{int(at)}",
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms",
+        "Subject": f'{"OK" if status == "resolved" else "ALARM"}: "{alarm["AlarmName"]}" in EU (Ireland)',
+        "Message": json.dumps(alarm),
+        "Timestamp": _iso(at),
+        "SignatureVersion": "1",
+        "Signature": "x",
+        "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/x.pem",
     }
 
 
 def _opsgenie(m: Member, status: str, at: float) -> dict[str, Any]:
     return {
         "action": "Close" if status == "resolved" else "Create",
-        "alert": {"alertId": _fingerprint(m), "alias": _fingerprint(m), "message": f"{m.rule.name} on {m.service}",
-                  "tags": [f"env:{m.environment}"], "entity": m.service, "priority": "P1" if m.severity == "critical" else "P3",
-                  "createdAt": int(m.start * 1000), "details": {"service": m.service, "environment": m.environment}},
-        "source": {"name": "", "type": "API"}, "integrationName": "firstline",
+        "alert": {
+            "alertId": _fingerprint(m),
+            "alias": _fingerprint(m),
+            "message": f"{m.rule.name} on {m.service}",
+            "tags": [f"env:{m.environment}"],
+            "entity": m.service,
+            "priority": "P1" if m.severity == "critical" else "P3",
+            "createdAt": int(m.start * 1000),
+            "details": {"service": m.service, "environment": m.environment},
+        },
+        "source": {"name": "", "type": "API"},
+        "integrationName": "firstline",
     }
 
 
-PAYLOADS = {"pagerduty": _pagerduty, "datadog": _datadog, "generic": _generic, "cloudwatch": _cloudwatch, "opsgenie": _opsgenie}
+PAYLOADS = {
+    "pagerduty": _pagerduty,
+    "datadog": _datadog,
+    "generic": _generic,
+    "cloudwatch": _cloudwatch,
+    "opsgenie": _opsgenie,
+}

@@ -228,7 +228,13 @@ def load_handwritten(known: set[str] | None = None) -> list[LabelledQuery]:
         if known is not None and not set(relevant) <= known:
             continue
         queries.append(
-            LabelledQuery(id=f"handwritten-{index + 1}", set="handwritten", text=str(item["text"]), relevant=relevant, source=relevant[0])
+            LabelledQuery(
+                id=f"handwritten-{index + 1}",
+                set="handwritten",
+                text=str(item["text"]),
+                relevant=relevant,
+                source=relevant[0],
+            )
         )
     return queries
 
@@ -240,9 +246,19 @@ def build_queries(corpus: Sequence[CorpusDocument], handwritten: Iterable[Labell
     for doc in corpus:
         sentence = _summary_query(doc)
         if sentence:
-            queries.append(LabelledQuery(id=f"summary-{doc.doc_id}", set="summary", text=sentence, relevant=[doc.doc_id], source=doc.doc_id))
             queries.append(
-                LabelledQuery(id=f"paraphrase-{doc.doc_id}", set="paraphrase", text=paraphrase(sentence), relevant=[doc.doc_id], source=doc.doc_id)
+                LabelledQuery(
+                    id=f"summary-{doc.doc_id}", set="summary", text=sentence, relevant=[doc.doc_id], source=doc.doc_id
+                )
+            )
+            queries.append(
+                LabelledQuery(
+                    id=f"paraphrase-{doc.doc_id}",
+                    set="paraphrase",
+                    text=paraphrase(sentence),
+                    relevant=[doc.doc_id],
+                    source=doc.doc_id,
+                )
             )
     keyword_sets = {d.doc_id: set(d.keywords) for d in corpus}
     for doc in corpus:
@@ -250,7 +266,11 @@ def build_queries(corpus: Sequence[CorpusDocument], handwritten: Iterable[Labell
         if len(chosen) < 2:
             continue
         relevant = sorted(d for d, kws in keyword_sets.items() if set(chosen) <= kws)
-        queries.append(LabelledQuery(id=f"keywords-{doc.doc_id}", set="keywords", text=" ".join(chosen), relevant=relevant, source=doc.doc_id))
+        queries.append(
+            LabelledQuery(
+                id=f"keywords-{doc.doc_id}", set="keywords", text=" ".join(chosen), relevant=relevant, source=doc.doc_id
+            )
+        )
     queries.extend(handwritten)
     tagged: dict[str, list[str]] = {}
     for doc in corpus:
@@ -379,7 +399,9 @@ def evaluate(
     known = {d.doc_id for d in corpus}
     queries = build_queries(corpus, load_handwritten(known))
     counts: dict[str, int] = {name: sum(1 for q in queries if q.set == name) for name in QUERY_SETS}
-    say(f"corpus {folder}: {len(corpus)} documents; {len(queries)} queries ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    say(
+        f"corpus {folder}: {len(corpus)} documents; {len(queries)} queries ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+    )
 
     results: dict[str, EmbedderResult] = {}
     lexical: ModeScore | None = None
@@ -440,7 +462,9 @@ def render_report(results: EvalResults) -> str:
 
     def row(label: str, mode_name: str, mode: ModeScore) -> str:
         per_set = " | ".join(f"{mode.by_set[s].recall_at_5:.3f}" if s in mode.by_set else "-" for s in QUERY_SETS)
-        return f"| {label} | {mode_name} | {mode.recall_at_5:.3f} | {mode.mrr:.3f} | {per_set} | {mode.query_p50_ms:.1f} |"
+        return (
+            f"| {label} | {mode_name} | {mode.recall_at_5:.3f} | {mode.mrr:.3f} | {per_set} | {mode.query_p50_ms:.1f} |"
+        )
 
     for label, result in results.embedders.items():
         lines.append(row(label, "hybrid", result.hybrid))
@@ -463,7 +487,9 @@ def _safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "embedder"
 
 
-def as_jsonable(queries: Sequence[LabelledQuery], rankings: Mapping[str, Mapping[str, list[str]]]) -> list[dict[str, Any]]:
+def as_jsonable(
+    queries: Sequence[LabelledQuery], rankings: Mapping[str, Mapping[str, list[str]]]
+) -> list[dict[str, Any]]:
     """Queries with their labels and each embedder's top 5, one mapping per query (queries.jsonl)."""
     return [
         {**q.model_dump(), "top5": {label: ranked.get(q.id, []) for label, ranked in rankings.items()}} for q in queries

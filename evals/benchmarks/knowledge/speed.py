@@ -130,7 +130,17 @@ def generate_corpus(
 
 def _markdown(title: str, kind: str, service: str, copy: int, sections: list[str]) -> str:
     day = 1 + copy % 28
-    lines = ["---", f"title: {title!r}", f"kind: {kind}", f"service: {service}", f"date: 2026-01-{day:02d}", "---", "", f"# {title}", ""]
+    lines = [
+        "---",
+        f"title: {title!r}",
+        f"kind: {kind}",
+        f"service: {service}",
+        f"date: 2026-01-{day:02d}",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
     for number, paragraph in enumerate(sections, start=1):
         lines += [f"## Part {number}", "", paragraph, ""]
     return "\n".join(lines)
@@ -144,16 +154,25 @@ def _source_texts(source: Path | None, rng: random.Random) -> tuple[list[tuple[s
                 front, body = split_front_matter(read_text_file(path), origin=str(path))
             except KnowledgeFileError:
                 continue
-            paragraphs = [" ".join(p.split())[:_MAX_SECTION_CHARS] for p in body.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+            paragraphs = [
+                " ".join(p.split())[:_MAX_SECTION_CHARS]
+                for p in body.split("\n\n")
+                if p.strip() and not p.lstrip().startswith("#")
+            ]
             if paragraphs:
                 bodies.append((str(front.get("title") or path.stem), paragraphs))
         corpus = load_corpus(source)
-        queries = [d.summary.split(". ")[0] for d in corpus if d.summary] + [" ".join(d.keywords[:3]) for d in corpus if d.keywords]
+        queries = [d.summary.split(". ")[0] for d in corpus if d.summary] + [
+            " ".join(d.keywords[:3]) for d in corpus if d.keywords
+        ]
         if bodies and queries:
             return bodies, queries
     generated = []
     for number in range(300):
-        paragraphs = [" ".join(rng.choice(_VOCABULARY) for _ in range(rng.randint(40, 120))) + "." for _ in range(rng.randint(1, 4))]
+        paragraphs = [
+            " ".join(rng.choice(_VOCABULARY) for _ in range(rng.randint(40, 120))) + "."
+            for _ in range(rng.randint(1, 4))
+        ]
         generated.append((f"Generated document {number}", paragraphs))
     queries = [" ".join(rng.choice(_VOCABULARY) for _ in range(rng.randint(2, 8))) for _ in range(500)]
     return generated, queries
@@ -181,7 +200,9 @@ def run_benchmark(
     say(f"generated {documents} documents holding {produced} chunks in {corpus_dir}")
 
     store = KnowledgeStore.open(
-        ChromaSettings(path=chroma_dir, collection="bench"), embedder, client=chromadb.PersistentClient(path=str(chroma_dir))
+        ChromaSettings(path=chroma_dir, collection="bench"),
+        embedder,
+        client=chromadb.PersistentClient(path=str(chroma_dir)),
     )
     kb = KnowledgeBase(store)
     loads = [_load_average()]
@@ -232,7 +253,9 @@ def run_benchmark(
         load_average=loads,
         chroma_version=chromadb.__version__,
     )
-    say(f"{queries} queries: p50 {result.query_p50_ms} ms, p95 {result.query_p95_ms} ms (first query {result.first_query_ms} ms)")
+    say(
+        f"{queries} queries: p50 {result.query_p50_ms} ms, p95 {result.query_p95_ms} ms (first query {result.first_query_ms} ms)"
+    )
     return result
 
 

@@ -1,4 +1,6 @@
-"""The dataset's published baseline, re-implemented: MAD anomaly scores against normal operation plus graph traversal."""
+"""The dataset's published baseline, re-implemented: MAD anomaly scores against normal operation plus
+graph traversal.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The command line of the PetShop benchmark (`firstline bench petshop`, `python -m evals.benchmarks.petshop`)."""
+"""The command line of the PetShop benchmark (`firstline bench petshop`, `python -m
+evals.benchmarks.petshop`).
+"""
 
 from __future__ import annotations
 
@@ -60,9 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     parser.add_argument("path", type=Path, help="dataset root holding low_traffic/, high_traffic/, ...")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="directory for results.json (default: print only)"
-    )
+    parser.add_argument("--out", type=Path, default=None, help="directory for results.json (default: print only)")
     parser.add_argument(
         "--inject",
         type=int,
@@ -104,9 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def show(stage: str, done: int, total: int) -> None:
         if done == total or done % 25 == 0:
-            print(
-                f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True
-            )
+            print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     try:
         results = run_benchmark(

@@ -28,8 +28,6 @@ class DatasetError(ValueError):
     """The dataset directory does not have the PetShop layout; the message names the file and field."""
 
 
-
-
 @dataclass(frozen=True)
 class MetricTable:
     """One metrics.csv: step start times and ``component -> "metric.statistic" -> values``."""
@@ -44,10 +42,7 @@ class MetricTable:
         """The steps ``start`` (inclusive) to ``stop`` (exclusive), as a new table (copies)."""
         return MetricTable(
             self.times[start:stop],
-            {
-                c: {m: v[start:stop].copy() for m, v in by_metric.items()}
-                for c, by_metric in self.series.items()
-            },
+            {c: {m: v[start:stop].copy() for m, v in by_metric.items()} for c, by_metric in self.series.items()},
         )
 
     def copy(self) -> MetricTable:
@@ -123,9 +118,7 @@ def load_metrics(path: Path) -> MetricTable:
                         f"{path}: row {i + 5}, column {components[j]!r}: {cell!r} is not a number"
                     ) from error
     series: dict[str, dict[str, FloatArray]] = {}
-    for j, (component, metric, statistic) in enumerate(
-        zip(components, metric_names, statistics, strict=True)
-    ):
+    for j, (component, metric, statistic) in enumerate(zip(components, metric_names, statistics, strict=True)):
         series.setdefault(component, {})[f"{metric}.{statistic}"] = matrix[:, j]
     return MetricTable(times, series)
 
@@ -157,9 +150,7 @@ def load_target(path: Path) -> tuple[Target, str | None]:
     try:
         payload = json.loads(path.read_text())
         target = payload["target"]
-        parsed = Target(
-            str(target["node"]), str(target["metric"]), str(target["agg"]), float(target["timestamp"])
-        )
+        parsed = Target(str(target["node"]), str(target["metric"]), str(target["agg"]), float(target["timestamp"]))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DatasetError(f"{path}: expected target.node/metric/agg/timestamp ({error})") from error
     root = payload.get("root_cause") or {}

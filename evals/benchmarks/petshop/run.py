@@ -1,4 +1,6 @@
-"""Running the benchmark: every issue, the normal windows, the baseline and the injections, into one results document."""
+"""Running the benchmark: every issue, the normal windows, the baseline and the injections, into one
+results document.
+"""
 
 from __future__ import annotations
 
@@ -55,9 +57,7 @@ class _Tally:
         }
 
 
-def evaluate_issue(
-    scenario: Scenario, issue: Issue, noise: NoiseModel, settings: MethodSettings
-) -> dict[str, Any]:
+def evaluate_issue(scenario: Scenario, issue: Issue, noise: NoiseModel, settings: MethodSettings) -> dict[str, Any]:
     """One row of results.json: the ranking for one issue and where the labelled root cause landed."""
     analysis = analyze(issue.metrics, scenario.graph, issue.target, noise, settings)
     ranking = analysis.ranking
@@ -222,9 +222,7 @@ def run_injections(
         for issue in scenario.issues:
             noise = normal_noise(scenario.normal)
             backgrounds.append(("issue", issue.metrics, noise, issue.root_cause, issue.target))
-        normal_starts = (
-            list(range(0, len(scenario.normal) - length + 1, length)) if scenario.normal is not None else []
-        )
+        normal_starts = list(range(0, len(scenario.normal) - length + 1, length)) if scenario.normal is not None else []
         target_nodes = sorted({i.target.node for i in scenario.issues})
         for trial in range(trials):
             kind = "normal" if normal_starts and trial % 2 == 0 else "issue"
@@ -266,9 +264,7 @@ def run_injections(
             )
             if on_trial is not None:
                 on_trial()
-        results[scenario.name] = {
-            kind: _injection_summary(rows) for kind, rows in per_background.items() if rows
-        }
+        results[scenario.name] = {kind: _injection_summary(rows) for kind, rows in per_background.items() if rows}
     return results
 
 
@@ -278,8 +274,7 @@ def _injection_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **summarize_ranks([row["rank"] for row in rows]),
         "named_correct": sum(1 for row in rows if row["named"] == row["root"]) / len(rows),
         # Naming the real (background) fault is not a mistake; naming anything else is.
-        "named_wrong": sum(1 for row in rows if row["named"] not in (None, row["root"], row["real"]))
-        / len(rows),
+        "named_wrong": sum(1 for row in rows if row["named"] not in (None, row["root"], row["real"])) / len(rows),
         "abstained": sum(1 for row in rows if row["named"] is None) / len(rows),
         "by_fault": {
             fault: summarize_ranks([row["rank"] for row in rows if row["fault"] == fault])

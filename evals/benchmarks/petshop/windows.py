@@ -30,7 +30,5 @@ def normal_windows(scenario: Scenario, length: int, alert_offset_s: float) -> li
     for start in range(0, len(times) - length + 1, length):
         alert = times[start + 1].timestamp() + alert_offset_s
         for node, metric, agg in slis:
-            windows.append(
-                NormalWindow(scenario.name, start, start + length, Target(node, metric, agg, alert))
-            )
+            windows.append(NormalWindow(scenario.name, start, start + length, Target(node, metric, agg, alert)))
     return windows

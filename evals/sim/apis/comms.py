@@ -52,7 +52,9 @@ def statuspage_routes(world: World) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         with world.locked():
             state.check_page(request.path_params["page"])
-            return json_response({"id": state.page_id, "name": state.page_name, "url": f"https://status.{state.page_id}.example"})
+            return json_response(
+                {"id": state.page_id, "name": state.page_name, "url": f"https://status.{state.page_id}.example"}
+            )
 
     async def incidents(request: Request) -> Response:
         page_id = request.path_params["page"]
@@ -65,7 +67,9 @@ def statuspage_routes(world: World) -> list[BaseRoute]:
 
     async def unresolved(request: Request) -> Response:
         with world.locked():
-            return json_response(page_slice(request, state.list_incidents(request.path_params["page"], unresolved_only=True)))
+            return json_response(
+                page_slice(request, state.list_incidents(request.path_params["page"], unresolved_only=True))
+            )
 
     async def incident(request: Request) -> Response:
         page_id, incident_id = request.path_params["page"], request.path_params["incident"]
@@ -144,15 +148,29 @@ def slack_routes(world: World) -> list[BaseRoute]:
             channel = state.resolve_channel(fields.get("channel"))
             if channel is None:
                 return json_response({"ok": False, "error": "channel_not_found"})
-            messages = [{k: v for k, v in m.items() if k != "channel"} for m in reversed(state.messages) if m["channel"] == channel]
+            messages = [
+                {k: v for k, v in m.items() if k != "channel"}
+                for m in reversed(state.messages)
+                if m["channel"] == channel
+            ]
         limit = int(fields.get("limit") or 100)
-        return json_response({"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit, "pin_count": 0})
+        return json_response(
+            {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit, "pin_count": 0}
+        )
 
     async def auth_test(request: Request) -> Response:
         spec = state.spec
         return json_response(
-            {"ok": True, "url": "https://acme.slack.com/", "team": "acme", "user": "firstline", "team_id": spec.team_id,
-             "user_id": spec.bot_user_id, "bot_id": spec.bot_id, "is_enterprise_install": False}
+            {
+                "ok": True,
+                "url": "https://acme.slack.com/",
+                "team": "acme",
+                "user": "firstline",
+                "team_id": spec.team_id,
+                "user_id": spec.bot_user_id,
+                "bot_id": spec.bot_id,
+                "is_enterprise_install": False,
+            }
         )
 
     async def unknown(request: Request) -> Response:
@@ -189,7 +207,9 @@ def pagerduty_routes(world: World) -> list[BaseRoute]:
             raise PagerDutyError(400, "Invalid Input Provided", 2001, [str(exc)]) from exc
         page = items[offset : offset + limit]
         total = len(items) if q.get("total") == "true" else None
-        return json_response({key: page, "limit": limit, "offset": offset, "more": offset + limit < len(items), "total": total})
+        return json_response(
+            {key: page, "limit": limit, "offset": offset, "more": offset + limit < len(items), "total": total}
+        )
 
     def time_param(request: Request, name: str) -> float | None:
         raw = request.query_params.get(name)

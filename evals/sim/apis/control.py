@@ -24,7 +24,11 @@ from evals.sim.world import World
 def routes(world: World) -> list[BaseRoute]:
     def clock_body() -> dict[str, Any]:
         now = world.now_ts()
-        return {"anchor": rfc3339(world.anchor), "now": rfc3339(now), "seconds_since_anchor": round(now - world.anchor, 3)}
+        return {
+            "anchor": rfc3339(world.anchor),
+            "now": rfc3339(now),
+            "seconds_since_anchor": round(now - world.anchor, 3),
+        }
 
     async def state(request: Request) -> Response:
         return json_response(world.snapshot())

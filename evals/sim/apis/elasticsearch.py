@@ -58,9 +58,13 @@ class SearchError(Exception):
 def routes(world: World) -> list[BaseRoute]:
     async def banner(request: Request) -> Response:
         return json_response(
-            {"name": "sim-es-0", "cluster_name": "firstline-sim", "cluster_uuid": "sim",
-             "version": {"number": VERSION, "build_flavor": "default", "lucene_version": "9.11.1"},
-             "tagline": "You Know, for Search"}
+            {
+                "name": "sim-es-0",
+                "cluster_name": "firstline-sim",
+                "cluster_uuid": "sim",
+                "version": {"number": VERSION, "build_flavor": "default", "lucene_version": "9.11.1"},
+                "tagline": "You Know, for Search",
+            }
         )
 
     async def search(request: Request) -> Response:
@@ -137,7 +141,9 @@ def _query(world: World, query: Any) -> tuple[int, int, list[tuple[str, str]], l
         if kind == "range":
             field, bounds = _single(spec)
             if field != "@timestamp" or not isinstance(bounds, dict):
-                raise SearchError(400, "query_shard_exception", f"the simulator ranges only on @timestamp, not {field!r}")
+                raise SearchError(
+                    400, "query_shard_exception", f"the simulator ranges only on @timestamp, not {field!r}"
+                )
             for op, value in bounds.items():
                 if op in ("format", "time_zone"):
                     continue
@@ -187,8 +193,9 @@ def _words(text: str) -> list[str]:
     for phrase, word in PHRASE.findall(text):
         if word in ("OR", "NOT") or word.startswith(("-", "(")) or ":" in word:
             raise SearchError(
-                400, "query_shard_exception",
-                f"Failed to parse query [{text}]: the simulator supports words and \"phrases\" joined by AND only",
+                400,
+                "query_shard_exception",
+                f'Failed to parse query [{text}]: the simulator supports words and "phrases" joined by AND only',
             )
         if word != "AND":
             words.append(phrase or word)

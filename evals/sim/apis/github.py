@@ -92,7 +92,11 @@ def routes(world: World) -> list[BaseRoute]:
         q = request.query_params
         with world.locked():
             found = state.list_deployments(
-                repo_of(request), mount_url(request), sha=q.get("sha"), ref=q.get("ref"), task=q.get("task"),
+                repo_of(request),
+                mount_url(request),
+                sha=q.get("sha"),
+                ref=q.get("ref"),
+                task=q.get("task"),
                 environment=q.get("environment"),
             )
         return paged(request, found)
@@ -101,7 +105,9 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             repo = repo_of(request)
             wanted = request.path_params["id"]
-            for item in state.list_deployments(repo, mount_url(request), sha=None, ref=None, task=None, environment=None):
+            for item in state.list_deployments(
+                repo, mount_url(request), sha=None, ref=None, task=None, environment=None
+            ):
                 if str(item["id"]) == wanted:
                     return json_response(item, headers=_headers())
         raise GitHubError(404, "Not Found")
@@ -115,18 +121,27 @@ def routes(world: World) -> list[BaseRoute]:
         q = request.query_params
         with world.locked():
             found = state.list_commits(
-                repo_of(request), mount_url(request), sha=q.get("sha"), path=q.get("path"), author=q.get("author"),
-                since=q.get("since"), until=q.get("until"),
+                repo_of(request),
+                mount_url(request),
+                sha=q.get("sha"),
+                path=q.get("path"),
+                author=q.get("author"),
+                since=q.get("since"),
+                until=q.get("until"),
             )
         return paged(request, found)
 
     async def commit(request: Request) -> Response:
         with world.locked():
-            return json_response(state.get_commit(repo_of(request), request.path_params["ref"], mount_url(request)), headers=_headers())
+            return json_response(
+                state.get_commit(repo_of(request), request.path_params["ref"], mount_url(request)), headers=_headers()
+            )
 
     async def compare(request: Request) -> Response:
         with world.locked():
-            return json_response(state.compare(repo_of(request), request.path_params["basehead"], mount_url(request)), headers=_headers())
+            return json_response(
+                state.compare(repo_of(request), request.path_params["basehead"], mount_url(request)), headers=_headers()
+            )
 
     def runs_response(request: Request, workflow_id: str | None) -> Response:
         q = request.query_params
@@ -134,8 +149,15 @@ def routes(world: World) -> list[BaseRoute]:
             repo = repo_of(request)
             workflow = state.workflow(repo, workflow_id) if workflow_id is not None else None
             found = state.list_runs(
-                repo, mount_url(request), workflow=workflow, branch=q.get("branch"), event=q.get("event"),
-                status=q.get("status"), head_sha=q.get("head_sha"), created=q.get("created"), actor=q.get("actor"),
+                repo,
+                mount_url(request),
+                workflow=workflow,
+                branch=q.get("branch"),
+                event=q.get("event"),
+                status=q.get("status"),
+                head_sha=q.get("head_sha"),
+                created=q.get("created"),
+                actor=q.get("actor"),
             )
         page, headers = _page(request, found)
         return json_response({"total_count": len(found), "workflow_runs": page}, headers=_headers(headers))

@@ -53,7 +53,9 @@ def routes(world: World) -> list[BaseRoute]:
                 raise KubeError(400, "BadRequest", f"container {container} is not valid for pod {name}")
             if params.get("previous") in ("true", "1"):
                 if not statuses[container].get("lastState", {}).get("terminated"):
-                    raise KubeError(400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found')
+                    raise KubeError(
+                        400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found'
+                    )
                 return PlainTextResponse("")
             now = world.now_ts()
             start = parse_rfc3339(pod["metadata"]["creationTimestamp"]).timestamp()
@@ -69,11 +71,15 @@ def routes(world: World) -> list[BaseRoute]:
 
     async def events(request: Request) -> Response:
         with world.locked():
-            return json_response(kube.events(request.path_params["namespace"], request.query_params.get("fieldSelector")))
+            return json_response(
+                kube.events(request.path_params["namespace"], request.query_params.get("fieldSelector"))
+            )
 
     async def list_deployments(request: Request) -> Response:
         with world.locked():
-            return json_response(kube.list_deployments(request.path_params["namespace"], request.query_params.get("labelSelector")))
+            return json_response(
+                kube.list_deployments(request.path_params["namespace"], request.query_params.get("labelSelector"))
+            )
 
     async def get_or_patch(
         request: Request,
@@ -86,7 +92,11 @@ def routes(world: World) -> list[BaseRoute]:
             with world.locked():
                 return json_response(render(kube.deployment(namespace, name)))
         if request.method != "PATCH":
-            raise KubeError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+            raise KubeError(
+                405,
+                "MethodNotAllowed",
+                f"the server does not allow this method on the requested resource ({request.method})",
+            )
         body = await request.body()
         content_type = request.headers.get("content-type", "")
         with world.locked():
@@ -107,13 +117,24 @@ def routes(world: World) -> list[BaseRoute]:
 
     async def replicasets(request: Request) -> Response:
         with world.locked():
-            return json_response(kube.list_replicasets(request.path_params["namespace"], request.query_params.get("labelSelector")))
+            return json_response(
+                kube.list_replicasets(request.path_params["namespace"], request.query_params.get("labelSelector"))
+            )
 
     async def version(request: Request) -> Response:
         # What `kubectl version` reads; firstline's connectivity check uses it.
         return json_response(
-            {"major": "1", "minor": "31", "gitVersion": "v1.31.0-sim", "gitCommit": "0" * 40, "gitTreeState": "clean",
-             "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"}
+            {
+                "major": "1",
+                "minor": "31",
+                "gitVersion": "v1.31.0-sim",
+                "gitCommit": "0" * 40,
+                "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.23.0",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            }
         )
 
     async def unknown(request: Request) -> Response:

@@ -38,7 +38,9 @@ def parse_loki_time(value: str) -> int:
         try:
             return int(parse_rfc3339(value).timestamp() * NANOS)
         except ValueError as exc:
-            raise LogQLError(f"invalid timestamp {value!r}: could not parse it as nanoseconds, seconds or RFC3339") from exc
+            raise LogQLError(
+                f"invalid timestamp {value!r}: could not parse it as nanoseconds, seconds or RFC3339"
+            ) from exc
     return number * NANOS if len(value.lstrip("-")) <= 10 else number
 
 
@@ -81,7 +83,9 @@ def routes(world: World) -> list[BaseRoute]:
         if limit <= 0:
             raise LogQLError("limit must be a positive value")
         if limit > MAX_ENTRIES:
-            raise LogQLError(f"max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {MAX_ENTRIES})")
+            raise LogQLError(
+                f"max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {MAX_ENTRIES})"
+            )
         return limit
 
     def streams(query: LogQuery, params: Any, start: int, end: int) -> Response:
@@ -91,10 +95,19 @@ def routes(world: World) -> list[BaseRoute]:
         direction: Literal["forward", "backward"] = "forward" if requested == "forward" else "backward"
         began = time.perf_counter()
         selected = world.logs.select(query, start, end, limit_of(params), direction)
-        result = [{"stream": labels, "values": [[str(ts), line] for ts, line in entries]} for labels, entries in selected]
+        result = [
+            {"stream": labels, "values": [[str(ts), line] for ts, line in entries]} for labels, entries in selected
+        ]
         total = sum(len(entries) for _, entries in selected)
         return json_response(
-            {"status": "success", "data": {"resultType": "streams", "result": result, "stats": _stats(total, time.perf_counter() - began)}}
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "streams",
+                    "result": result,
+                    "stats": _stats(total, time.perf_counter() - began),
+                },
+            }
         )
 
     def metric_range(query: MetricQuery, params: Any, start: int, end: int) -> Response:
@@ -112,11 +125,18 @@ def routes(world: World) -> list[BaseRoute]:
         began = time.perf_counter()
         result = []
         for series in evaluate_metric(world.logs, query, times):
-            points = [[format_time(float(t)), format_value(float(v))] for t, v in zip(times, series.values, strict=True) if v > 0]
+            points = [
+                [format_time(float(t)), format_value(float(v))]
+                for t, v in zip(times, series.values, strict=True)
+                if v > 0
+            ]
             if points:
                 result.append({"metric": series.labels, "values": points})
         return json_response(
-            {"status": "success", "data": {"resultType": "matrix", "result": result, "stats": _stats(0, time.perf_counter() - began)}}
+            {
+                "status": "success",
+                "data": {"resultType": "matrix", "result": result, "stats": _stats(0, time.perf_counter() - began)},
+            }
         )
 
     def handler(fn: Callable[[Any], Response]) -> Callable[[Request], Awaitable[Response]]:
@@ -147,8 +167,12 @@ def routes(world: World) -> list[BaseRoute]:
         result = []
         for series in evaluate_metric(world.logs, parsed, np.array([at])):
             if series.values[0] > 0:
-                result.append({"metric": series.labels, "value": [format_time(at), format_value(float(series.values[0]))]})
-        return json_response({"status": "success", "data": {"resultType": "vector", "result": result, "stats": _stats(0, 0.0)}})
+                result.append(
+                    {"metric": series.labels, "value": [format_time(at), format_value(float(series.values[0]))]}
+                )
+        return json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result, "stats": _stats(0, 0.0)}}
+        )
 
     def labels(params: Any) -> Response:
         names = sorted({name for _, labels in world.logs.streams() for name in labels})

@@ -20,8 +20,14 @@ from evals.sim.promql import PromQLError, parse_selector
 from evals.sim.timeutil import parse_duration
 from evals.sim.world import World
 
-BUILD_INFO = {"version": "3.5.0", "revision": "simulated", "branch": "HEAD", "buildUser": "firstline-sim",
-              "buildDate": "20261101-00:00:00", "goVersion": "go1.24.5"}
+BUILD_INFO = {
+    "version": "3.5.0",
+    "revision": "simulated",
+    "branch": "HEAD",
+    "buildUser": "firstline-sim",
+    "buildDate": "20261101-00:00:00",
+    "goVersion": "go1.24.5",
+}
 
 
 class BadParameter(ValueError):
@@ -150,4 +156,3 @@ def routes(world: World) -> list[BaseRoute]:
         Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
         Route("/-/ready", ready, methods=["GET", "HEAD"]),
     ]
-

@@ -1,4 +1,6 @@
-"""The simulated cluster model: Deployments, ReplicaSets, Pods and Events over time, and how PATCHes extend their history."""
+"""The simulated cluster model: Deployments, ReplicaSets, Pods and Events over time, and how PATCHes
+extend their history.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +41,9 @@ from evals.sim.timeutil import rfc3339
 class KubeCluster:
     """Every Deployment of the scenario's topology and what the API shows of it at a given time."""
 
-    def __init__(self, scenario: Scenario, *, anchor: float, now: Callable[[], float], pod_effects: PodEffectsFn) -> None:
+    def __init__(
+        self, scenario: Scenario, *, anchor: float, now: Callable[[], float], pod_effects: PodEffectsFn
+    ) -> None:
         self.scenario = scenario
         self.anchor = anchor
         self._now = now
@@ -66,8 +70,14 @@ class KubeCluster:
         self.deployments[(spec.namespace, name)] = record
         self._touch(record)
         env = dict(spec.env)
-        self._rollout(record, pod_template(spec, image, env), self.anchor + spec.deployed_at, reason="initial",
-                      revision=spec.revision, replicas=spec.replicas)
+        self._rollout(
+            record,
+            pod_template(spec, image, env),
+            self.anchor + spec.deployed_at,
+            reason="initial",
+            revision=spec.revision,
+            replicas=spec.replicas,
+        )
         own = (c for c in self.scenario.changes if c.service == spec.name and (c.deploy or c.replicas is not None))
         for change in sorted(own, key=lambda c: c.at):
             if change.deploy is None:
@@ -76,8 +86,14 @@ class KubeCluster:
                 continue
             image = change.deploy.image or image  # a config-only rollout keeps the image
             env = {**env, **change.deploy.env}
-            self._rollout(record, pod_template(spec, image, env), self.anchor + change.at, reason="deploy",
-                          revision=change.deploy.revision, replicas=record.rollouts[-1].replicas)
+            self._rollout(
+                record,
+                pod_template(spec, image, env),
+                self.anchor + change.at,
+                reason="deploy",
+                revision=change.deploy.revision,
+                replicas=record.rollouts[-1].replicas,
+            )
 
     def _rollout(
         self,
@@ -176,8 +192,14 @@ class KubeCluster:
                 status["restartCount"] = restarts
                 last_restart = since + (now - since) * 0.8 if restarts else created + 4
                 if restarts or pod_effect.last_termination_reason:
-                    reason = pod_effect.last_termination_reason or ("OOMKilled" if pod_effect.status == "OOMKilled" else "Error")
-                    exit_code = pod_effect.exit_code if pod_effect.exit_code is not None else (137 if reason == "OOMKilled" else 1)
+                    reason = pod_effect.last_termination_reason or (
+                        "OOMKilled" if pod_effect.status == "OOMKilled" else "Error"
+                    )
+                    exit_code = (
+                        pod_effect.exit_code
+                        if pod_effect.exit_code is not None
+                        else (137 if reason == "OOMKilled" else 1)
+                    )
                     status["lastState"] = {
                         "terminated": {
                             "exitCode": exit_code,
@@ -197,7 +219,9 @@ class KubeCluster:
                     }
                     status["ready"] = status["started"] = False
                 elif pod_effect.status == "ImagePullBackOff":
-                    status["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+                    status["state"] = {
+                        "waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}
+                    }
                     status["ready"] = status["started"] = False
                     status["restartCount"] = 0
                     status["lastState"] = {}
@@ -261,7 +285,11 @@ class KubeCluster:
         if scheduled:
             octet = stable_hash(name, "ip") % 250 + 2
             pod["status"].update(
-                {"hostIP": f"10.0.{NODES.index(node)}.10", "podIP": f"10.244.{NODES.index(node)}.{octet}", "containerStatuses": statuses}
+                {
+                    "hostIP": f"10.0.{NODES.index(node)}.10",
+                    "podIP": f"10.244.{NODES.index(node)}.{octet}",
+                    "containerStatuses": statuses,
+                }
             )
         return pod
 
@@ -281,10 +309,17 @@ class KubeCluster:
             if ns != namespace:
                 continue
             for pod in self.current_pods(record):
-                if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(field_selector, pod):
+                if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(
+                    field_selector, pod
+                ):
                     items.append(pod)
         items.sort(key=lambda p: p["metadata"]["name"])
-        return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+        return {
+            "kind": "PodList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": self.resource_version()},
+            "items": items,
+        }
 
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         for (ns, _), record in self.deployments.items():
@@ -301,14 +336,18 @@ class KubeCluster:
         current = record.current(now)
         past = [r for r in record.rollouts if r.at <= now]
         pods = self.current_pods(record)
-        ready = sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]))
+        ready = sum(
+            1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+        )
         replicas = current.replicas
         annotations = {**record.annotations, REVISION: str(current.revision)}
         progressing_at = rfc3339(current.at)
         conditions = [
             {
                 "type": "Available",
-                "status": "True" if ready >= max(replicas - math.ceil(replicas * 0.25) + (replicas == 0), 0) else "False",
+                "status": "True"
+                if ready >= max(replicas - math.ceil(replicas * 0.25) + (replicas == 0), 0)
+                else "False",
                 "reason": "MinimumReplicasAvailable" if ready >= replicas * 0.75 else "MinimumReplicasUnavailable",
                 "message": "Deployment has minimum availability."
                 if ready >= replicas * 0.75
@@ -370,7 +409,12 @@ class KubeCluster:
                 rendered.pop("apiVersion")
                 rendered.pop("kind")
                 items.append(rendered)
-        return {"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+        return {
+            "kind": "DeploymentList",
+            "apiVersion": "apps/v1",
+            "metadata": {"resourceVersion": self.resource_version()},
+            "items": items,
+        }
 
     def render_replicaset(self, record: DeploymentRecord, replicaset: ReplicaSetRecord) -> dict[str, Any]:
         now = self._now()
@@ -393,7 +437,11 @@ class KubeCluster:
                 for p in self.current_pods(record)
                 if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
             )
-        status: dict[str, Any] = {"replicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": len(revisions) + 1}
+        status: dict[str, Any] = {
+            "replicas": replicas,
+            "fullyLabeledReplicas": replicas,
+            "observedGeneration": len(revisions) + 1,
+        }
         if ready:
             status.update({"readyReplicas": ready, "availableReplicas": ready})
         return {
@@ -438,7 +486,12 @@ class KubeCluster:
                 if label_selector_matches(label_selector, rendered["metadata"]["labels"]):
                     items.append(rendered)
         items.sort(key=lambda r: r["metadata"]["name"])
-        return {"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+        return {
+            "kind": "ReplicaSetList",
+            "apiVersion": "apps/v1",
+            "metadata": {"resourceVersion": self.resource_version()},
+            "items": items,
+        }
 
     def render_scale(self, record: DeploymentRecord) -> dict[str, Any]:
         current = record.current(self._now())
@@ -457,7 +510,9 @@ class KubeCluster:
         }
 
     # -- mutations
-    def patch_deployment(self, namespace: str, name: str, body: bytes, content_type: str) -> tuple[dict[str, Any], list[ActionRequest]]:
+    def patch_deployment(
+        self, namespace: str, name: str, body: bytes, content_type: str
+    ) -> tuple[dict[str, Any], list[ActionRequest]]:
         """Apply a PATCH the way the API server and the deployment controller would.
 
         Returns the updated Deployment and the actions it amounts to (possibly none, e.g. when
@@ -474,7 +529,9 @@ class KubeCluster:
 
         new_template = after.get("spec", {}).get("template")
         if not isinstance(new_template, dict) or not new_template.get("spec", {}).get("containers"):
-            raise KubeError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.template.spec.containers: Required value')
+            raise KubeError(
+                422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.template.spec.containers: Required value'
+            )
         labels = new_template.get("metadata", {}).get("labels", {})
         if labels.get("app") != record.name:
             raise KubeError(
@@ -485,7 +542,9 @@ class KubeCluster:
             )
         replicas = after.get("spec", {}).get("replicas", current.replicas)
         if not isinstance(replicas, int) or replicas < 0:
-            raise KubeError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}')
+            raise KubeError(
+                422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}'
+            )
 
         annotations = dict(after.get("metadata", {}).get("annotations") or {})
         annotations.pop(REVISION, None)
@@ -537,13 +596,17 @@ class KubeCluster:
         record.rollouts.append(Rollout(now, current.replicaset, current.revision, replicas, current.pod_set, "scale"))
         record.rollouts.sort(key=lambda r: r.at)
 
-    def patch_scale(self, namespace: str, name: str, body: bytes, content_type: str) -> tuple[dict[str, Any], list[ActionRequest]]:
+    def patch_scale(
+        self, namespace: str, name: str, body: bytes, content_type: str
+    ) -> tuple[dict[str, Any], list[ActionRequest]]:
         record = self.deployment(namespace, name)
         after = apply_patch(self.render_scale(record), body, content_type)
         self._check_resource_version(record, after, "deployments.apps")
         replicas = after.get("spec", {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise KubeError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}')
+            raise KubeError(
+                422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}'
+            )
         actions: list[ActionRequest] = []
         now = self._now()
         if replicas != record.current(now).replicas:
@@ -562,13 +625,19 @@ class KubeCluster:
             items.extend(self._rollout_events(record, now))
             items.extend(self._fault_events(record, now))
         items = [
-            e for e in items
+            e
+            for e in items
             if now - EVENT_TTL_SECONDS <= e["_last"] <= now and field_selector_matches(field_selector, e)
         ]
         items.sort(key=lambda e: (e["_last"], e["metadata"]["name"]))
         for event in items:
             del event["_last"]
-        return {"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": self.resource_version()}, "items": items}
+        return {
+            "kind": "EventList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": self.resource_version()},
+            "items": items,
+        }
 
     def _event(
         self,
@@ -600,7 +669,13 @@ class KubeCluster:
                 "resourceVersion": self.resource_version(),
                 "creationTimestamp": rfc3339(first),
             },
-            "involvedObject": {"kind": kind, "namespace": record.namespace, "name": name, "uid": uid, "apiVersion": api_version},
+            "involvedObject": {
+                "kind": kind,
+                "namespace": record.namespace,
+                "name": name,
+                "uid": uid,
+                "apiVersion": api_version,
+            },
             "reason": reason,
             "message": message,
             "source": source,
@@ -624,34 +699,98 @@ class KubeCluster:
             if previous is None:
                 previous = rollout
                 continue
-            deployment: dict[str, Any] = {"kind": "Deployment", "name": record.name, "uid": record.uid, "api_version": "apps/v1",
-                          "component": "deployment-controller"}
+            deployment: dict[str, Any] = {
+                "kind": "Deployment",
+                "name": record.name,
+                "uid": record.uid,
+                "api_version": "apps/v1",
+                "component": "deployment-controller",
+            }
             if rollout.reason == "scale":
                 verb = "up" if rollout.replicas > previous.replicas else "down"
-                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=at,
-                                          message=f"Scaled {verb} replica set {rollout.replicaset.name} to {rollout.replicas} from {previous.replicas}"))
+                events.append(
+                    self._event(
+                        record,
+                        **deployment,
+                        reason="ScalingReplicaSet",
+                        first=at,
+                        message=f"Scaled {verb} replica set {rollout.replicaset.name} to {rollout.replicas} from {previous.replicas}",
+                    )
+                )
             else:
-                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=_pods_start(rollout),
-                                          message=f"Scaled up replica set {rollout.replicaset.name} to {rollout.replicas} from 0"))
-                events.append(self._event(record, **deployment, reason="ScalingReplicaSet", first=at,
-                                          message=f"Scaled down replica set {previous.replicaset.name} to 0 from {previous.replicas}"))
+                events.append(
+                    self._event(
+                        record,
+                        **deployment,
+                        reason="ScalingReplicaSet",
+                        first=_pods_start(rollout),
+                        message=f"Scaled up replica set {rollout.replicaset.name} to {rollout.replicas} from 0",
+                    )
+                )
+                events.append(
+                    self._event(
+                        record,
+                        **deployment,
+                        reason="ScalingReplicaSet",
+                        first=at,
+                        message=f"Scaled down replica set {previous.replicaset.name} to 0 from {previous.replicas}",
+                    )
+                )
                 for i, pod in enumerate(self.pod_names(record, rollout)):
                     pod_uid = stable_uid(self._seed, "pod", pod)
                     created = _pods_start(rollout) + i * 3
                     node = NODES[stable_hash(pod) % len(NODES)]
                     image = next(iter(_images(rollout.replicaset.template).values()), "")
                     common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": pod_uid, "host": node}
-                    events.append(self._event(record, **common, reason="Scheduled", first=created, component="default-scheduler",
-                                              message=f"Successfully assigned {record.namespace}/{pod} to {node}"))
-                    events.append(self._event(record, **common, reason="Pulled", first=created + 1,
-                                              message=f'Container image "{image}" already present on machine'))
-                    events.append(self._event(record, **common, reason="Created", first=created + 1,
-                                              message=f"Created container: {record.name}"))
-                    events.append(self._event(record, **common, reason="Started", first=created + 2,
-                                              message=f"Started container {record.name}"))
+                    events.append(
+                        self._event(
+                            record,
+                            **common,
+                            reason="Scheduled",
+                            first=created,
+                            component="default-scheduler",
+                            message=f"Successfully assigned {record.namespace}/{pod} to {node}",
+                        )
+                    )
+                    events.append(
+                        self._event(
+                            record,
+                            **common,
+                            reason="Pulled",
+                            first=created + 1,
+                            message=f'Container image "{image}" already present on machine',
+                        )
+                    )
+                    events.append(
+                        self._event(
+                            record,
+                            **common,
+                            reason="Created",
+                            first=created + 1,
+                            message=f"Created container: {record.name}",
+                        )
+                    )
+                    events.append(
+                        self._event(
+                            record,
+                            **common,
+                            reason="Started",
+                            first=created + 2,
+                            message=f"Started container {record.name}",
+                        )
+                    )
                 for i, pod in enumerate(self.pod_names(record, previous)):
-                    events.append(self._event(record, kind="Pod", name=pod, uid=stable_uid(self._seed, "pod", pod), reason="Killing",
-                                              first=at + i * 3, message=f"Stopping container {record.name}"))
+                    events.append(
+                        self._event(
+                            record,
+                            kind="Pod",
+                            name=pod,
+                            uid=stable_uid(self._seed, "pod", pod),
+                            reason="Killing",
+                            first=at + i * 3,
+                            message=f"Stopping container {record.name}",
+                        )
+                    )
             previous = rollout
         return events
 
@@ -666,37 +805,98 @@ class KubeCluster:
             since = max(timeline.active_since(now), self._pod_created(record, rollout, index))
             if since > now:
                 continue
-            common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": stable_uid(self._seed, "pod", pod),
-                      "host": NODES[stable_hash(pod) % len(NODES)]}
+            common: dict[str, Any] = {
+                "kind": "Pod",
+                "name": pod,
+                "uid": stable_uid(self._seed, "pod", pod),
+                "host": NODES[stable_hash(pod) % len(NODES)],
+            }
             restarts = math.floor(pod_effect.restarts_per_hour * (now - since) / 3600)
             image = next(iter(_images(rollout.replicaset.template).values()), "")
             if pod_effect.status in ("CrashLoopBackOff", "Error", "OOMKilled") and restarts:
-                events.append(self._event(record, **common, reason="BackOff", type_="Warning", first=since + 30, last=now - 5,
-                                          count=restarts, message=f"Back-off restarting failed container {record.name} in pod "
-                                          f"{pod}_{record.namespace}({common['uid']})"))
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="BackOff",
+                        type_="Warning",
+                        first=since + 30,
+                        last=now - 5,
+                        count=restarts,
+                        message=f"Back-off restarting failed container {record.name} in pod "
+                        f"{pod}_{record.namespace}({common['uid']})",
+                    )
+                )
             if pod_effect.status == "ImagePullBackOff":
-                events.append(self._event(record, **common, reason="Failed", type_="Warning", first=since + 5, last=now - 5,
-                                          count=max(1, int((now - since) / 300)),
-                                          message=f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
-                                          f'failed to pull and unpack image "{image}": not found'))
-                events.append(self._event(record, **common, reason="BackOff", first=since + 10, last=now - 5,
-                                          count=max(1, int((now - since) / 60)), message=f'Back-off pulling image "{image}"'))
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="Failed",
+                        type_="Warning",
+                        first=since + 5,
+                        last=now - 5,
+                        count=max(1, int((now - since) / 300)),
+                        message=f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
+                        f'failed to pull and unpack image "{image}": not found',
+                    )
+                )
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="BackOff",
+                        first=since + 10,
+                        last=now - 5,
+                        count=max(1, int((now - since) / 60)),
+                        message=f'Back-off pulling image "{image}"',
+                    )
+                )
             if pod_effect.status == "Pending":
-                events.append(self._event(record, **common, reason="FailedScheduling", type_="Warning", first=since, last=now - 5,
-                                          component="default-scheduler",
-                                          message="0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are "
-                                          "available: 3 No preemption victims found for incoming pod."))
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="FailedScheduling",
+                        type_="Warning",
+                        first=since,
+                        last=now - 5,
+                        component="default-scheduler",
+                        message="0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are "
+                        "available: 3 No preemption victims found for incoming pod.",
+                    )
+                )
             for spec in pod_effect.events:
                 node = common["host"]
-                message = spec.message.replace("{pod}", pod).replace("{namespace}", record.namespace).replace("{node}", node)
-                events.append(self._event(record, **common, reason=spec.reason, type_=spec.type, first=since + 5,
-                                          last=max(since + 5, now - 5),
-                                          count=max(1, int((now - since) / spec.every)), component=spec.component,
-                                          message=message))
+                message = (
+                    spec.message.replace("{pod}", pod).replace("{namespace}", record.namespace).replace("{node}", node)
+                )
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason=spec.reason,
+                        type_=spec.type,
+                        first=since + 5,
+                        last=max(since + 5, now - 5),
+                        count=max(1, int((now - since) / spec.every)),
+                        component=spec.component,
+                        message=message,
+                    )
+                )
             if not pod_effect.ready and pod_effect.status == "Running":
-                events.append(self._event(record, **common, reason="Unhealthy", type_="Warning", first=since + 10, last=now - 3,
-                                          count=max(1, int((now - since) / 10)),
-                                          message="Readiness probe failed: HTTP probe failed with statuscode: 503"))
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="Unhealthy",
+                        type_="Warning",
+                        first=since + 10,
+                        last=now - 3,
+                        count=max(1, int((now - since) / 10)),
+                        message="Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    )
+                )
         return events
 
     def snapshot(self) -> dict[str, Any]:
@@ -734,6 +934,7 @@ def _ready_condition(kind: str, ready: bool, at: str, containers: list[dict[str,
 
 def _template_change_kind(old: dict[str, Any], new: dict[str, Any]) -> str:
     """``restart`` if only the restartedAt annotation differs, ``image`` if an image changed, else ``patch``."""
+
     def strip_restart(template: dict[str, Any]) -> dict[str, Any]:
         stripped = copy.deepcopy(template)
         annotations = stripped.get("metadata", {}).get("annotations", {})

@@ -1,4 +1,6 @@
-"""Kubernetes object conventions the simulated cluster follows: annotations and labels, Status errors, name suffixes and template hashes as the controllers make them."""
+"""Kubernetes object conventions the simulated cluster follows: annotations and labels, Status errors,
+name suffixes and template hashes as the controllers make them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""PATCH bodies as the API server applies them: JSON Patch, JSON merge patch and strategic merge patch (named lists merge by name)."""
+"""PATCH bodies as the API server applies them: JSON Patch, JSON merge patch and strategic merge patch
+(named lists merge by name).
+"""
 
 from __future__ import annotations
 
@@ -24,8 +26,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def strategic_merge_patch(target: Any, patch: Any) -> Any:
     """Strategic merge patch, for the shapes a Deployment has: lists of named items merge by name."""
-    if isinstance(patch, list) and isinstance(target, list) and all(
-        isinstance(item, dict) and "name" in item for item in [*patch, *target]
+    if (
+        isinstance(patch, list)
+        and isinstance(target, list)
+        and all(isinstance(item, dict) and "name" in item for item in [*patch, *target])
     ):
         merged = [copy.deepcopy(item) for item in target]
         for item in patch:

@@ -1,4 +1,6 @@
-"""The simulated cluster's records: ReplicaSets, rollouts, Deployments and the pod template of a scenario service."""
+"""The simulated cluster's records: ReplicaSets, rollouts, Deployments and the pod template of a
+scenario service.
+"""
 
 from __future__ import annotations
 

@@ -69,7 +69,9 @@ class PromQLEngine:
         if end < start:
             raise PromQLParseError("end timestamp must not be before start time")
         if step <= 0:
-            raise PromQLParseError("zero or negative query resolution step widths are not accepted. Try a positive integer")
+            raise PromQLParseError(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+            )
         if (end - start) / step > MAX_POINTS:
             raise PromQLParseError(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"

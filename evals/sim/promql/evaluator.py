@@ -71,8 +71,6 @@ def _without_name(labels: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in labels.items() if k != "__name__"}
 
 
-
-
 class Evaluator:
     """Evaluates an AST at every step of ``times`` (one step for an instant query)."""
 
@@ -118,7 +116,9 @@ class Evaluator:
                 out.append(Series(dict(self._label_sets[index]), values[clipped], present))
         return VectorValue(out)
 
-    def windows(self, matrix: MatrixSelector) -> list[tuple[dict[str, str], FloatArray, FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    def windows(
+        self, matrix: MatrixSelector
+    ) -> list[tuple[dict[str, str], FloatArray, FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
         """Per matching series: its samples and, per step, the [lo, hi) sample indices in its window."""
         end = self.times - matrix.selector.offset
         start = end - matrix.range
@@ -173,7 +173,9 @@ class Evaluator:
         if name in ("sort", "sort_desc"):
             # Order only matters for an instant query's output; the API layer sorts by the first step's value.
             reverse = name == "sort_desc"
-            ordered = sorted(vector.series, key=lambda s: float(s.values[0]) if s.present[0] else math.inf, reverse=reverse)
+            ordered = sorted(
+                vector.series, key=lambda s: float(s.values[0]) if s.present[0] else math.inf, reverse=reverse
+            )
             return VectorValue(ordered)
         transforms: dict[str, Callable[[FloatArray], FloatArray]] = {"abs": np.abs, "ceil": np.ceil, "floor": np.floor}
         if name in transforms:
@@ -182,7 +184,9 @@ class Evaluator:
         bound = self.evaluate(node.args[1])
         assert isinstance(bound, ScalarValue)
         clamp = np.maximum if name == "clamp_min" else np.minimum
-        return VectorValue([Series(_without_name(s.labels), clamp(s.values, bound.values), s.present) for s in vector.series])
+        return VectorValue(
+            [Series(_without_name(s.labels), clamp(s.values, bound.values), s.present) for s in vector.series]
+        )
 
     def extrapolated(self, arg: Node, *, is_counter: bool, is_rate: bool) -> VectorValue:
         assert isinstance(arg, MatrixSelector)
@@ -208,7 +212,9 @@ class Evaluator:
                 to_start = times[first] - range_start
                 to_start = np.where(to_start >= threshold, average / 2, to_start)
                 if is_counter:
-                    to_zero = np.where((result > 0) & (values[first] >= 0), sampled * (values[first] / result), math.inf)
+                    to_zero = np.where(
+                        (result > 0) & (values[first] >= 0), sampled * (values[first] / result), math.inf
+                    )
                     to_start = np.minimum(to_start, to_zero)
                 to_end = range_end - times[last]
                 to_end = np.where(to_end >= threshold, average / 2, to_end)
@@ -359,7 +365,9 @@ class Evaluator:
                         f"found duplicate series for the match group {_format_key(key)} on the {side} hand-side "
                         "of the operation: many-to-many matching not allowed: matching labels must be unique on one side"
                     )
-                index[key] = Series(other.labels, np.where(s.present, s.values, other.values), other.present | s.present)
+                index[key] = Series(
+                    other.labels, np.where(s.present, s.values, other.values), other.present | s.present
+                )
             else:
                 index[key] = s
         return index
@@ -377,23 +385,35 @@ class Evaluator:
             present = ls.present & rs.present
             labels = dict(ls.labels)
             if node.matching is not None:
-                labels = dict(key) if node.matching.on else {k: v for k, v in labels.items() if k not in node.matching.labels}
+                labels = (
+                    dict(key)
+                    if node.matching.on
+                    else {k: v for k, v in labels.items() if k not in node.matching.labels}
+                )
             if filtering:
                 out.append(Series(labels, ls.values, present & (result == 1.0)))
             else:
                 out.append(Series(_without_name(labels), result, present))
         return VectorValue([s for s in out if s.present.any()])
 
-    def set_operation(self, op: str, lhs: VectorValue, rhs: VectorValue, matching: VectorMatching | None) -> VectorValue:
+    def set_operation(
+        self, op: str, lhs: VectorValue, rhs: VectorValue, matching: VectorMatching | None
+    ) -> VectorValue:
         right_presence: dict[LabelKey, BoolArray] = {}
         for s in rhs.series:
             key = self._match_key(s, matching)
             right_presence[key] = right_presence.get(key, np.zeros(len(self.times), dtype=bool)) | s.present
         none = np.zeros(len(self.times), dtype=bool)
         if op == "and":
-            out = [Series(s.labels, s.values, s.present & right_presence.get(self._match_key(s, matching), none)) for s in lhs.series]
+            out = [
+                Series(s.labels, s.values, s.present & right_presence.get(self._match_key(s, matching), none))
+                for s in lhs.series
+            ]
         elif op == "unless":
-            out = [Series(s.labels, s.values, s.present & ~right_presence.get(self._match_key(s, matching), none)) for s in lhs.series]
+            out = [
+                Series(s.labels, s.values, s.present & ~right_presence.get(self._match_key(s, matching), none))
+                for s in lhs.series
+            ]
         else:
             left_presence: dict[LabelKey, BoolArray] = {}
             for s in lhs.series:

@@ -1,4 +1,6 @@
-"""The PromQL syntax tree: selectors, calls, aggregations, binary and unary operations, and the language's operator and function sets."""
+"""The PromQL syntax tree: selectors, calls, aggregations, binary and unary operations, and the
+language's operator and function sets.
+"""
 
 from __future__ import annotations
 
@@ -132,11 +134,42 @@ _FUNCTIONS: dict[str, tuple[tuple[ValueType, ...], ValueType]] = {
 }
 # Real Prometheus functions this subset leaves out: a clear "not supported" rather than "unknown".
 _KNOWN_UNSUPPORTED_FUNCTIONS = {
-    "absent", "absent_over_time", "changes", "clamp", "day_of_month", "day_of_week", "days_in_month",
-    "deriv", "exp", "histogram_count", "histogram_sum", "histogram_fraction", "holt_winters", "hour",
-    "idelta", "label_join", "label_replace", "ln", "log2", "log10", "minute", "month", "predict_linear",
-    "quantile_over_time", "resets", "round", "sgn", "sqrt", "stddev_over_time", "stdvar_over_time",
-    "timestamp", "year", "present_over_time", "double_exponential_smoothing", "info", "mad_over_time",
+    "absent",
+    "absent_over_time",
+    "changes",
+    "clamp",
+    "day_of_month",
+    "day_of_week",
+    "days_in_month",
+    "deriv",
+    "exp",
+    "histogram_count",
+    "histogram_sum",
+    "histogram_fraction",
+    "holt_winters",
+    "hour",
+    "idelta",
+    "label_join",
+    "label_replace",
+    "ln",
+    "log2",
+    "log10",
+    "minute",
+    "month",
+    "predict_linear",
+    "quantile_over_time",
+    "resets",
+    "round",
+    "sgn",
+    "sqrt",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "timestamp",
+    "year",
+    "present_over_time",
+    "double_exponential_smoothing",
+    "info",
+    "mad_over_time",
 }
 
 
@@ -156,6 +189,11 @@ def scalar_op(op: str, a: FloatArray, b: FloatArray) -> FloatArray:
         if op == "^":
             return np.power(a, b)
         comparisons: dict[str, Callable[[FloatArray, FloatArray], BoolArray]] = {
-            "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal,
+            "==": np.equal,
+            "!=": np.not_equal,
+            ">": np.greater,
+            "<": np.less,
+            ">=": np.greater_equal,
+            "<=": np.less_equal,
         }
         return comparisons[op](a, b).astype(np.float64)

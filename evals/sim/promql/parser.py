@@ -39,16 +39,16 @@ from evals.sim.timeutil import parse_duration
 class Parser:
     """Recursive descent, one method per precedence level (lowest first)::
 
-        expr     := or_expr
-        or_expr  := and_expr ('or' modifiers and_expr)*
-        and_expr := cmp_expr (('and'|'unless') modifiers cmp_expr)*
-        cmp_expr := add_expr (cmp_op ['bool'] modifiers add_expr)*
-        add_expr := mul_expr (('+'|'-') modifiers mul_expr)*
-        mul_expr := unary (('*'|'/'|'%') modifiers unary)*
-        unary    := ('-'|'+') unary | pow_expr
-        pow_expr := postfix ('^' modifiers unary)?          right-associative
-        postfix  := primary ['[' duration ']'] ['offset' ['-'] duration]
-        primary  := number | '(' expr ')' | aggregation | call | selector
+    expr     := or_expr
+    or_expr  := and_expr ('or' modifiers and_expr)*
+    and_expr := cmp_expr (('and'|'unless') modifiers cmp_expr)*
+    cmp_expr := add_expr (cmp_op ['bool'] modifiers add_expr)*
+    add_expr := mul_expr (('+'|'-') modifiers mul_expr)*
+    mul_expr := unary (('*'|'/'|'%') modifiers unary)*
+    unary    := ('-'|'+') unary | pow_expr
+    pow_expr := postfix ('^' modifiers unary)?          right-associative
+    postfix  := primary ['[' duration ']'] ['offset' ['-'] duration]
+    primary  := number | '(' expr ')' | aggregation | call | selector
     """
 
     def __init__(self, query: str) -> None:
@@ -98,7 +98,9 @@ class Parser:
         return node
 
     # -- binary levels
-    def _binary_level(self, ops: Callable[[], str | None], operand: Callable[[], Node], *, comparison: bool = False) -> Node:
+    def _binary_level(
+        self, ops: Callable[[], str | None], operand: Callable[[], Node], *, comparison: bool = False
+    ) -> Node:
         lhs = operand()
         while (op := ops()) is not None:
             op_token = self.advance()
@@ -125,7 +127,9 @@ class Parser:
         )
 
     def parse_additive(self) -> Node:
-        return self._binary_level(lambda: self.current.text if self.at_op("+", "-") else None, self.parse_multiplicative)
+        return self._binary_level(
+            lambda: self.current.text if self.at_op("+", "-") else None, self.parse_multiplicative
+        )
 
     def parse_multiplicative(self) -> Node:
         return self._binary_level(lambda: self.current.text if self.at_op("*", "/", "%") else None, self.parse_unary)
@@ -135,7 +139,9 @@ class Parser:
             op_token = self.advance()
             operand = self.parse_unary()
             if operand.type == "matrix":
-                raise self.error("unary expression only allowed on expressions of type scalar or instant vector", op_token)
+                raise self.error(
+                    "unary expression only allowed on expressions of type scalar or instant vector", op_token
+                )
             if op_token.text == "+":
                 return operand
             if isinstance(operand, NumberLiteral):
@@ -214,7 +220,10 @@ class Parser:
             elif isinstance(node, MatrixSelector):
                 node = MatrixSelector(VectorSelector(node.selector.name, node.selector.matchers, offset), node.range)
             else:
-                raise self.error("offset modifier must be preceded by an instant vector selector or range vector selector", offset_token)
+                raise self.error(
+                    "offset modifier must be preceded by an instant vector selector or range vector selector",
+                    offset_token,
+                )
         if self.at_op("@"):
             raise self.error("the @ modifier is not supported by the simulator")
         return node
@@ -279,9 +288,7 @@ class Parser:
         self.expect_op(")", f"in call to function {name!r}")
         expected, return_type = _FUNCTIONS[name]
         if len(args) != len(expected):
-            raise self.error(
-                f"expected {len(expected)} argument(s) in call to {name!r}, got {len(args)}", name_token
-            )
+            raise self.error(f"expected {len(expected)} argument(s) in call to {name!r}, got {len(args)}", name_token)
         for arg, want in zip(args, expected, strict=True):
             if arg.type != want:
                 raise self.error(
@@ -300,7 +307,7 @@ class Parser:
             if self.at_op(","):
                 self.advance()
             elif not self.at_op(")"):
-                raise self.error(f"unexpected {self.describe(self.current)} in grouping opts, expected \",\" or \")\"")
+                raise self.error(f'unexpected {self.describe(self.current)} in grouping opts, expected "," or ")"')
         self.advance()
         return labels
 
@@ -332,7 +339,9 @@ class Parser:
             without = self.advance().text.lower() == "without"
             grouping = self.parse_label_list("by" if not without else "without")
         if expr.type != "vector":
-            raise self.error(f"expected type instant vector in aggregation expression, got {_TYPE_NAMES[expr.type]}", op_token)
+            raise self.error(
+                f"expected type instant vector in aggregation expression, got {_TYPE_NAMES[expr.type]}", op_token
+            )
         return Aggregate(op, expr, tuple(grouping), without)
 
     def parse_selector(self, name: str | None, start: Token) -> VectorSelector:
@@ -346,7 +355,9 @@ class Parser:
                 if self.at_op(","):
                     self.advance()
                 elif not self.at_op("}"):
-                    raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected \",\" or \"}}\"")
+                    raise self.error(
+                        f'unexpected {self.describe(self.current)} in label matching, expected "," or "}}"'
+                    )
             self.advance()
         if not any(not m.matches("") for m in matchers):
             raise self.error("vector selector must contain at least one non-empty matcher", start)
@@ -360,7 +371,9 @@ class Parser:
             raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected label")
         label = self.advance().text
         if not self.at_op(*MATCH_OPS):
-            raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected label matching operator")
+            raise self.error(
+                f"unexpected {self.describe(self.current)} in label matching, expected label matching operator"
+            )
         op = MATCH_OPS[self.advance().text]
         if self.current.kind != "string":
             raise self.error(f"unexpected {self.describe(self.current)} in label matching, expected string")

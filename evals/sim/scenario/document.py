@@ -149,8 +149,10 @@ def _reference_problems(scenario: Scenario) -> list[str]:
                 problems.append(f"{where}.author: required (or commit.author)")
             if (change.commit.repo or scenario.service(change.service).repo) is None:
                 problems.append(f"{where}.commit.repo: required, service {change.service!r} has no repo")
-        if change.workflow is not None and scenario.service(change.service).repo is None and (
-            change.commit is None or change.commit.repo is None
+        if (
+            change.workflow is not None
+            and scenario.service(change.service).repo is None
+            and (change.commit is None or change.commit.repo is None)
         ):
             problems.append(f"{where}.workflow: service {change.service!r} has no repo to run it in")
 
@@ -186,7 +188,9 @@ def _reference_problems(scenario: Scenario) -> list[str]:
         if alert.labels.get("alertname", alert.name) != alert.name:
             problems.append(f"alerts[{i}].labels.alertname: must equal the alert name {alert.name!r}")
         if alert.pagerduty_service is not None and alert.pagerduty_service not in pd_services:
-            problems.append(f"alerts[{i}].pagerduty_service: {_unknown('PagerDuty service', alert.pagerduty_service, pd_services)}")
+            problems.append(
+                f"alerts[{i}].pagerduty_service: {_unknown('PagerDuty service', alert.pagerduty_service, pd_services)}"
+            )
 
     for i, rule in enumerate(scenario.action_effects):
         for _, fault_id in rule.effects:
@@ -196,14 +200,18 @@ def _reference_problems(scenario: Scenario) -> list[str]:
     statuspage = scenario.integrations.statuspage
     for i, component in enumerate(statuspage.components if statuspage else []):
         if component.service is not None and component.service not in services:
-            problems.append(f"integrations.statuspage.components[{i}].service: {_unknown('service', component.service, services)}")
+            problems.append(
+                f"integrations.statuspage.components[{i}].service: {_unknown('service', component.service, services)}"
+            )
     pagerduty = scenario.integrations.pagerduty
     users = {u.id for u in pagerduty.users}
     policies = {p.id for p in pagerduty.escalation_policies}
     schedules = {s.id for s in pagerduty.schedules}
     for i, pd_service in enumerate(pagerduty.services):
         if pd_service.service is not None and pd_service.service not in services:
-            problems.append(f"integrations.pagerduty.services[{i}].service: {_unknown('service', pd_service.service, services)}")
+            problems.append(
+                f"integrations.pagerduty.services[{i}].service: {_unknown('service', pd_service.service, services)}"
+            )
         if pd_service.escalation_policy not in policies:
             problems.append(
                 f"integrations.pagerduty.services[{i}].escalation_policy: "
@@ -218,7 +226,9 @@ def _reference_problems(scenario: Scenario) -> list[str]:
                 f"{_unknown('escalation policy', oncall.escalation_policy, policies)}"
             )
         if oncall.schedule is not None and oncall.schedule not in schedules:
-            problems.append(f"integrations.pagerduty.oncalls[{i}].schedule: {_unknown('schedule', oncall.schedule, schedules)}")
+            problems.append(
+                f"integrations.pagerduty.oncalls[{i}].schedule: {_unknown('schedule', oncall.schedule, schedules)}"
+            )
 
     if len([t for t in scenario.tags if t in DIFFICULTIES]) > 1:
         problems.append("tags: at most one of easy, medium, hard")

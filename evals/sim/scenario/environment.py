@@ -1,4 +1,6 @@
-"""The simulated world a scenario describes: services and their SLIs, changes, faults and their effects, alerts, action effects and the third-party integrations."""
+"""The simulated world a scenario describes: services and their SLIs, changes, faults and their
+effects, alerts, action effects and the third-party integrations.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +67,8 @@ class GaugeSpec(_Model):
     labels: Labels = Field(default_factory=dict, description="Extra labels (service, namespace and job are added).")
     value: float | None = Field(default=None, description="Its healthy value.")
     timestamp: Offset | None = Field(
-        default=None, description="Instead of value: the value is the Unix time of this offset (e.g. a certificate's notAfter)."
+        default=None,
+        description="Instead of value: the value is the Unix time of this offset (e.g. a certificate's notAfter).",
     )
     noise: float = Field(default=0.0, ge=0, le=1, description="Relative standard deviation of the noise (0.01 = 1%).")
     integer: bool = Field(default=False, description="Round to whole numbers (counts such as connections or messages).")
@@ -93,7 +96,9 @@ class ServiceSpec(_Model):
     kind: ServiceKind = "service"
     dependencies: list[str] = Field(default_factory=list)
     namespace: str = "default"
-    deployment: str | None = Field(default=None, description="Kubernetes Deployment name; defaults to the service name.")
+    deployment: str | None = Field(
+        default=None, description="Kubernetes Deployment name; defaults to the service name."
+    )
     repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     replicas: int = Field(default=2, ge=0)
     image: str | None = Field(default=None, description="Image running before the scenario's first deploy.")
@@ -103,7 +108,9 @@ class ServiceSpec(_Model):
     baseline: Baseline
     gauges: list[GaugeSpec] = Field(default_factory=list, description="Extra gauges the service exports.")
     # What the generated service catalog says about the service (evals.sim.catalog).
-    owner: str | None = Field(default=None, description="Owning team; defaults to one derived from the PagerDuty escalation policy.")
+    owner: str | None = Field(
+        default=None, description="Owning team; defaults to one derived from the PagerDuty escalation policy."
+    )
     runbooks: list[str] = Field(default_factory=list, description="Runbook ids the catalog lists.")
     chat_channel: str | None = Field(default=None, description="Slack channel id; defaults to the first channel.")
     sli: CatalogSLI = Field(default_factory=CatalogSLI, description="Overrides of the catalog's SLI queries.")
@@ -159,7 +166,8 @@ class DeploySpec(_Model):
     version: str
     image: str | None = Field(default=None, description="Defaults to the image running before (a config-only rollout).")
     env: dict[str, str] = Field(
-        default_factory=dict, description="Environment variables this rollout sets (merged over the previous revision's)."
+        default_factory=dict,
+        description="Environment variables this rollout sets (merged over the previous revision's).",
     )
     revision: int | None = Field(default=None, ge=1, description="Kubernetes revision; defaults to the next one.")
     environment: str = "production"
@@ -187,15 +195,22 @@ class Change(_Model):
     description: str
     author: Author | None = None
     commit: Commit | None = None
-    deploy: DeploySpec | None = Field(default=None, description="Required for type deploy; a config or feature_flag "
-                                      "change that rolls the Deployment out (new env, same image) has one too.")
-    replicas: int | None = Field(default=None, ge=0, description="For type scale: the replica count the Deployment was scaled to.")
+    deploy: DeploySpec | None = Field(
+        default=None,
+        description="Required for type deploy; a config or feature_flag "
+        "change that rolls the Deployment out (new env, same image) has one too.",
+    )
+    replicas: int | None = Field(
+        default=None, ge=0, description="For type scale: the replica count the Deployment was scaled to."
+    )
     workflow: WorkflowRunSpec | None = None
 
 
 class LogTemplate(_Model):
-    template: str = Field(description="A log line; placeholders: {latency_ms} {trace_id} {pod} {service} "
-                          "{source} {one_of:a|b} {int:10-99}.")
+    template: str = Field(
+        description="A log line; placeholders: {latency_ms} {trace_id} {pod} {service} "
+        "{source} {one_of:a|b} {int:10-99}."
+    )
     rate: float = Field(gt=0, description="Lines per second.")
 
     @field_validator("template")
@@ -316,7 +331,9 @@ def _effects_list(value: Any) -> Any:
         raise ValueError("expected at least one effect")
     for item in items:
         if not isinstance(item, str) or not re.match(EFFECT_PATTERN, item):
-            raise ValueError(f"expected none, fixes:<fault>, worsens:<fault> or mitigates:<fault> (or a list of them), got {item!r}")
+            raise ValueError(
+                f"expected none, fixes:<fault>, worsens:<fault> or mitigates:<fault> (or a list of them), got {item!r}"
+            )
     return value
 
 
@@ -357,8 +374,12 @@ class ActionEffect(_Model):
         out: list[tuple[EffectKind, str | None]] = []
         for item in listed:
             head, _, fault = item.partition(":")
-            kind: EffectKind = "fixes" if head == "fixes" else "worsens" if head == "worsens" else (
-                "mitigates" if head == "mitigates" else "none"
+            kind: EffectKind = (
+                "fixes"
+                if head == "fixes"
+                else "worsens"
+                if head == "worsens"
+                else ("mitigates" if head == "mitigates" else "none")
             )
             out.append((kind, fault or None))
         return out

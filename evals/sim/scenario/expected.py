@@ -1,4 +1,6 @@
-"""The answer key: root causes, acceptable and harmful actions, approvals, communication facts (with the earlier field names still accepted)."""
+"""The answer key: root causes, acceptable and harmful actions, approvals, communication facts (with
+the earlier field names still accepted).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +44,9 @@ class RootCause(_Model):
     entity: str = Field(description="The service or dependency at fault (a topology name).")
     # The responder's own vocabulary (`agents.state.RootCauseCategory`), so a scorer compares exactly.
     category: RootCauseCategory
-    change_id: str | None = Field(default=None, description="The id of the change that caused it (earlier name: change).")
+    change_id: str | None = Field(
+        default=None, description="The id of the change that caused it (earlier name: change)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -53,7 +57,9 @@ class RootCause(_Model):
 class ExpectedAction(_Model):
     """A tool call, as the scorer matches it: the tool, and a subset of its arguments."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_earlier_names_in_schema({"action": "tool", "match": "args"}))
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=_earlier_names_in_schema({"action": "tool", "match": "args"})
+    )
 
     tool: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", description="e.g. kubernetes.rollout_undo (earlier name: action)")
     args: dict[str, ArgMatch] = Field(
@@ -93,7 +99,8 @@ class Expected(_Model):
     )
     root_cause: RootCause | None = None
     other_causes: list[RootCause] = Field(
-        default_factory=list, description="Further independent root causes when several faults overlap; a complete diagnosis names all."
+        default_factory=list,
+        description="Further independent root causes when several faults overlap; a complete diagnosis names all.",
     )
     acceptable_remediations: list[ExpectedAction] = Field(
         default_factory=list, description="Any one of these is an acceptable fix (earlier name: remediations)."
@@ -108,7 +115,9 @@ class Expected(_Model):
     evidence_sources: list[EvidenceSource] = Field(
         default_factory=list, description="Evidence a careful investigator must consult to get it right."
     )
-    red_herrings: list[str] = Field(default_factory=list, description="Change ids that look suspicious but are not the cause.")
+    red_herrings: list[str] = Field(
+        default_factory=list, description="Change ids that look suspicious but are not the cause."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -118,7 +127,9 @@ class Expected(_Model):
     @model_validator(mode="after")
     def _derive_resolution(self) -> Expected:
         if self.resolution is None:
-            self.resolution = "close" if not self.incident else "remediate" if self.acceptable_remediations else "escalate"
+            self.resolution = (
+                "close" if not self.incident else "remediate" if self.acceptable_remediations else "escalate"
+            )
         return self
 
     # Earlier names, for readers of format v1 objects.

@@ -1,4 +1,6 @@
-"""The scenario format's value types: offsets and durations, the closed vocabularies, log template checks, and argument matching for expected actions."""
+"""The scenario format's value types: offsets and durations, the closed vocabularies, log template
+checks, and argument matching for expected actions.
+"""
 
 from __future__ import annotations
 
@@ -128,7 +130,9 @@ class Comparison(_Model):
     @model_serializer(mode="plain")
     def _only_given(self) -> dict[str, float]:
         """``{"gte": 6.0}``, not every bound with nulls."""
-        return {k: v for k, v in (("gt", self.gt), ("gte", self.gte), ("lt", self.lt), ("lte", self.lte)) if v is not None}
+        return {
+            k: v for k, v in (("gt", self.gt), ("gte", self.gte), ("lt", self.lt), ("lte", self.lte)) if v is not None
+        }
 
     def holds(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -116,9 +116,7 @@ def simulate(
             below = sum(CALLS.get((node, callee), 1.0) * latency[callee] for callee in graph.get(node, ()))
             latency[node] = own + below
             own_errors = sum(f.error_rate for f in active)
-            below_errors = sum(
-                CALLS.get((node, callee), 1.0) * errors[callee] for callee in graph.get(node, ())
-            )
+            below_errors = sum(CALLS.get((node, callee), 1.0) * errors[callee] for callee in graph.get(node, ()))
             errors[node] = min(own_errors + below_errors, 1.0)
         for node in graph:
             n = max(int(round(requests[node])), 1)

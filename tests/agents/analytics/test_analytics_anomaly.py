@@ -174,8 +174,7 @@ def test_score_components_needs_two_latency_statistics_to_agree_out_of_five() ->
     all_move = {f"latency.{s}": [0.1] * 3 + [1.0] * 3 for s in ("Average", "p50", "p90", "p95", "p99")}
 
     scores = {
-        s.component: s
-        for s in score_components({"spike": one_spike, "fault": all_move}, times, *_windows(times, 3))
+        s.component: s for s in score_components({"spike": one_spike, "fault": all_move}, times, *_windows(times, 3))
     }
 
     assert scores["spike"].kind_scores["latency"] == 0.0
@@ -445,9 +444,7 @@ def test_ranking_does_not_depend_on_component_names(noise: NoiseModel, normal: T
 def test_analyze_incident_rejects_an_unknown_target_series() -> None:
     incident = _incident(None)
     with pytest.raises(ValueError, match="no series 'latency.p42' for target 'frontend'"):
-        analyze_incident(
-            incident.metrics, incident.times, GRAPH, "frontend", "latency.p42", incident.times[6]
-        )
+        analyze_incident(incident.metrics, incident.times, GRAPH, "frontend", "latency.p42", incident.times[6])
 
 
 def test_analysis_serializes_to_json_for_the_evidence_trail(noise: NoiseModel) -> None:

@@ -28,9 +28,7 @@ def _change(id: str, component: str, minutes_before: float, **fields: str) -> Ch
 
 def test_a_migration_sharing_an_identifier_with_the_errors_outranks_a_fresher_deploy() -> None:
     changes = [
-        _change(
-            "deploy-checkout", "checkout", 5, kind="deploy", description="checkout v2.4.1: bump dependencies"
-        ),
+        _change("deploy-checkout", "checkout", 5, kind="deploy", description="checkout v2.4.1: bump dependencies"),
         _change(
             "migrate-orders",
             "orders-db",
@@ -97,9 +95,7 @@ def test_a_global_change_is_in_everyone_s_blast_radius_at_half_weight() -> None:
 
 
 def test_generic_words_do_not_make_a_link_and_identifiers_weigh_more_than_words() -> None:
-    changes = [
-        _change("noise", "checkout", 5, description="fix error handling when request failed after retries")
-    ]
+    changes = [_change("noise", "checkout", 5, description="fix error handling when request failed after retries")]
 
     ranked = rank_changes(changes, "checkout", DISTANCES, ONSET, error_lines=ERRORS)
 
@@ -111,9 +107,7 @@ def test_generic_words_do_not_make_a_link_and_identifiers_weigh_more_than_words(
 def test_dotted_names_link_through_their_parts() -> None:
     changes = [_change("m", "orders-db", 5, diff="DROP INDEX idx_orders_customer; -- touches customer_id")]
 
-    ranked = rank_changes(
-        changes, "checkout", DISTANCES, ONSET, error_lines=["lookup on orders.customer_id timed out"]
-    )
+    ranked = rank_changes(changes, "checkout", DISTANCES, ONSET, error_lines=["lookup on orders.customer_id timed out"])
 
     assert "customer_id" in ranked[0].shared_tokens
 

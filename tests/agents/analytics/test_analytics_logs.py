@@ -28,9 +28,7 @@ def _lines() -> list[tuple[datetime, str]]:
                 )
             )
             for k in range(4):
-                lines.append(
-                    (at + timedelta(seconds=7 + k), f"cache miss for key user:{rng.randint(1, 9999)}")
-                )
+                lines.append((at + timedelta(seconds=7 + k), f"cache miss for key user:{rng.randint(1, 9999)}"))
     rng.shuffle(lines)  # order does not matter
     return lines
 

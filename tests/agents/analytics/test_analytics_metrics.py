@@ -116,6 +116,4 @@ def test_noise_model_records_the_traffic_level_while_the_series_had_data() -> No
 
 def test_noise_model_rejects_series_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="same number of steps"):
-        NoiseModel.from_normal_operation(
-            {"a": {"latency.Average": [1.0] * 50}, "b": {"latency.Average": [1.0] * 40}}
-        )
+        NoiseModel.from_normal_operation({"a": {"latency.Average": [1.0] * 50}, "b": {"latency.Average": [1.0] * 40}})

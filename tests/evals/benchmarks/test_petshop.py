@@ -67,22 +67,14 @@ def _simulate(
             n = max(round(requests[node]), 1)
             mean = latency[node] * math.exp(rng.gauss(0, 1) / math.sqrt(n))
             for stat, factor in zip(STATS, (1.0, 0.8, 1.8, 2.2, 3.0), strict=True):
-                series[node].setdefault(f"latency.{stat}", []).append(
-                    mean * factor * math.exp(rng.gauss(0, 0.02))
-                )
-            failed = round(
-                n * errors[node] + rng.gauss(0, 1) * math.sqrt(n * errors[node] * (1 - errors[node]))
-            )
+                series[node].setdefault(f"latency.{stat}", []).append(mean * factor * math.exp(rng.gauss(0, 0.02)))
+            failed = round(n * errors[node] + rng.gauss(0, 1) * math.sqrt(n * errors[node] * (1 - errors[node])))
             series[node].setdefault("requests.Sum", []).append(float(n))
-            series[node].setdefault("availability.Average", []).append(
-                100.0 * (1 - min(max(failed, 0), n) / n)
-            )
+            series[node].setdefault("availability.Average", []).append(100.0 * (1 - min(max(failed, 0), n) / n))
     return series
 
 
-def _write_metrics(
-    path: Path, series: dict[str, dict[str, list[float]]], start: int, *, blank: bool = False
-) -> None:
+def _write_metrics(path: Path, series: dict[str, dict[str, list[float]]], start: int, *, blank: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = [(c, m) for c in sorted(series) for m in sorted(series[c])]
     steps = len(next(iter(series.values()))["requests.Sum"])
@@ -247,9 +239,7 @@ def test_inject_fault_propagates_to_the_target_along_the_call_path(dataset: Path
         growth = (after[2] - before[2]) / float(np.median(before[:2]))
         assert 0.1 < growth < 0.7
     # The original table is untouched.
-    assert (
-        table.series["front"]["latency.Average"][2] == scenario.normal.series["front"]["latency.Average"][12]
-    )
+    assert table.series["front"]["latency.Average"][2] == scenario.normal.series["front"]["latency.Average"][12]
 
 
 def test_inject_availability_fault_removes_points_at_the_target(dataset: Path) -> None:
@@ -261,9 +251,7 @@ def test_inject_availability_fault_removes_points_at_the_target(dataset: Path) -
 
     assert injected is not None
     modified, injection = injected
-    drop = (
-        table.series["front"]["availability.Average"][2] - modified.series["front"]["availability.Average"][2]
-    )
+    drop = table.series["front"]["availability.Average"][2] - modified.series["front"]["availability.Average"][2]
     assert 2.0 <= drop <= 8.0 + 1e-9
     assert injection.fault == "availability"
     assert (modified.series[injection.root]["availability.Average"] >= 0).all()
@@ -326,9 +314,7 @@ def test_command_line_entry_point(dataset: Path, tmp_path: Path, capsys: pytest.
 
 def _real_dataset() -> Path:
     root = Path(
-        os.environ.get(
-            "FIRSTLINE_DATASETS", Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets"
-        )
+        os.environ.get("FIRSTLINE_DATASETS", Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets")
     )
     return root / "petshop"
 
@@ -364,9 +350,7 @@ def test_real_ranking_is_invariant_to_component_names(scenarios: list[petshop.Sc
     assert scenario.normal is not None
     rng = random.Random(1)
     names = sorted(scenario.graph)
-    aliases = dict(
-        zip(names, [f"node{n:03d}" for n in rng.sample(range(len(names)), len(names))], strict=True)
-    )
+    aliases = dict(zip(names, [f"node{n:03d}" for n in rng.sample(range(len(names)), len(names))], strict=True))
 
     def rename(table: MetricTable) -> MetricTable:
         return MetricTable(table.times, {aliases.get(c, c): v for c, v in table.series.items()})
@@ -377,16 +361,10 @@ def test_real_ranking_is_invariant_to_component_names(scenarios: list[petshop.Sc
     for issue in scenario.issues[:4]:
         target = issue.target
         renamed_target = Target(aliases[target.node], target.metric, target.agg, target.timestamp)
-        original: Any = petshop.analyze(
-            issue.metrics, scenario.graph, target, original_noise, petshop.MethodSettings()
-        )
-        renamed: Any = petshop.analyze(
-            rename(issue.metrics), graph, renamed_target, noise, petshop.MethodSettings()
-        )
+        original: Any = petshop.analyze(issue.metrics, scenario.graph, target, original_noise, petshop.MethodSettings())
+        renamed: Any = petshop.analyze(rename(issue.metrics), graph, renamed_target, noise, petshop.MethodSettings())
         # Same order up to exact ties (which are broken by name, for determinism only).
-        assert _tie_groups(original.ranking.candidates, aliases) == _tie_groups(
-            renamed.ranking.candidates, None
-        )
+        assert _tie_groups(original.ranking.candidates, aliases) == _tie_groups(renamed.ranking.candidates, None)
         assert original.ranking.abstained == renamed.ranking.abstained
 
 

@@ -19,8 +19,21 @@ def test_the_checkout_catalog_matches_the_hand_written_example(scenario: Scenari
     generated = ServiceCatalog.from_mapping(yaml.safe_load(catalog_yaml(scenario)))
     example = ServiceCatalog.load(REPO / "examples" / "catalog.yaml")
     assert set(generated.services) == set(example.services)
-    fields = ("tier", "customer_facing", "owner", "dependencies", "namespace", "deployment_name", "repo",
-              "statuspage_component", "sli", "logs", "kind", "runbooks", "description")
+    fields = (
+        "tier",
+        "customer_facing",
+        "owner",
+        "dependencies",
+        "namespace",
+        "deployment_name",
+        "repo",
+        "statuspage_component",
+        "sli",
+        "logs",
+        "kind",
+        "runbooks",
+        "description",
+    )
     for name, entry in example.services.items():
         mine = generated.services[name]
         for field in fields:
@@ -30,22 +43,44 @@ def test_the_checkout_catalog_matches_the_hand_written_example(scenario: Scenari
 
 
 def small(**service: Any) -> Scenario:
-    return parse_scenario({
-        "version": 1, "name": "small", "description": "d",
-        "topology": {"services": [
-            {"name": "api", "namespace": "core", "deployment": "api-server", "repo": "o/api", "image": "api:1",
-             "dependencies": ["psp", "db"], "baseline": {"request_rate": 5}, **service},
-            {"name": "db", "kind": "database", "image": "pg:16", "baseline": {"request_rate": 50}},
-            {"name": "psp", "kind": "external", "baseline": {"request_rate": 5}},
-        ]},
-        "integrations": {"slack": {"channels": [{"id": "C0A", "name": "incidents"}, {"id": "C0B", "name": "team"}]}},
-        "expected": {"incident": True},
-    })
+    return parse_scenario(
+        {
+            "version": 1,
+            "name": "small",
+            "description": "d",
+            "topology": {
+                "services": [
+                    {
+                        "name": "api",
+                        "namespace": "core",
+                        "deployment": "api-server",
+                        "repo": "o/api",
+                        "image": "api:1",
+                        "dependencies": ["psp", "db"],
+                        "baseline": {"request_rate": 5},
+                        **service,
+                    },
+                    {"name": "db", "kind": "database", "image": "pg:16", "baseline": {"request_rate": 50}},
+                    {"name": "psp", "kind": "external", "baseline": {"request_rate": 5}},
+                ]
+            },
+            "integrations": {
+                "slack": {"channels": [{"id": "C0A", "name": "incidents"}, {"id": "C0B", "name": "team"}]}
+            },
+            "expected": {"incident": True},
+        }
+    )
 
 
 def test_kinds_overrides_and_defaults() -> None:
-    services = service_catalog(small(sli={"saturation": "max(container_cpu_usage_ratio{service=\"api\"})"}, chat_channel="C0B",
-                                     owner="team-core", runbooks=["api-5xx"]))["services"]
+    services = service_catalog(
+        small(
+            sli={"saturation": 'max(container_cpu_usage_ratio{service="api"})'},
+            chat_channel="C0B",
+            owner="team-core",
+            runbooks=["api-5xx"],
+        )
+    )["services"]
     api, db, psp = services["api"], services["db"], services["psp"]
     assert api["logs"] == '{namespace="core", app="api-server"}' and api["deployment"] == "api-server"
     assert set(api["sli"]) == {"error_rate", "latency_p99", "saturation"}

@@ -27,7 +27,10 @@ async def test_banner(client: httpx.AsyncClient) -> None:
 async def test_search_returns_the_same_lines_as_loki(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/elasticsearch/logs-*/_search",
-        json=search_body({"term": {"service.name": "checkout"}}, must=[{"query_string": {"query": "undefinedcolumn", "default_field": "message"}}]),
+        json=search_body(
+            {"term": {"service.name": "checkout"}},
+            must=[{"query_string": {"query": "undefinedcolumn", "default_field": "message"}}],
+        ),
     )
     assert response.status_code == 200
     hits = response.json()["hits"]
@@ -38,12 +41,18 @@ async def test_search_returns_the_same_lines_as_loki(client: httpx.AsyncClient) 
     assert "UndefinedColumn" in source["message"] and source["service"] == {"name": "checkout"}
     assert source["kubernetes"]["namespace"] == "shop" and source["kubernetes"]["pod"]["name"].startswith("checkout-")
     stamps = [h["_source"]["@timestamp"] for h in hits["hits"]]
-    assert stamps == sorted(stamps, reverse=True) and all("2026-11-20T19:3" in s or "2026-11-20T19:4" in s for s in stamps)
+    assert stamps == sorted(stamps, reverse=True) and all(
+        "2026-11-20T19:3" in s or "2026-11-20T19:4" in s for s in stamps
+    )
 
     loki = await client.get(
         "/loki/loki/api/v1/query_range",
-        params={"query": '{app="checkout"} |~ "(?i)undefinedcolumn"', "start": "2026-11-20T19:34:00Z",
-                "end": "2026-11-20T19:44:00Z", "limit": 5000},
+        params={
+            "query": '{app="checkout"} |~ "(?i)undefinedcolumn"',
+            "start": "2026-11-20T19:34:00Z",
+            "end": "2026-11-20T19:44:00Z",
+            "limit": 5000,
+        },
     )
     loki_lines = sum(len(s["values"]) for s in loki.json()["data"]["result"])
     assert hits["total"]["value"] == loki_lines
@@ -52,7 +61,9 @@ async def test_search_returns_the_same_lines_as_loki(client: httpx.AsyncClient) 
 async def test_phrases_and_and_narrow_the_search(client: httpx.AsyncClient) -> None:
     async def count(query: str) -> int:
         body = search_body(must=[{"query_string": {"query": query}}])
-        return int((await client.post("/elasticsearch/logs-checkout/_search", json=body)).json()["hits"]["total"]["value"])
+        return int(
+            (await client.post("/elasticsearch/logs-checkout/_search", json=body)).json()["hits"]["total"]["value"]
+        )
 
     broad = await count("UndefinedColumn")
     narrow = await count('UndefinedColumn AND "customer_id"')
@@ -63,7 +74,10 @@ async def test_phrases_and_and_narrow_the_search(client: httpx.AsyncClient) -> N
 async def test_unknown_term_field_and_empty_window_find_nothing(client: httpx.AsyncClient) -> None:
     nothing = await client.post("/elasticsearch/logs-*/_search", json=search_body({"term": {"trace.id": "abc"}}))
     assert nothing.json()["hits"]["total"]["value"] == 0
-    early = {"size": 5, "query": {"range": {"@timestamp": {"gte": "2020-01-01T00:00:00Z", "lt": "2020-01-01T00:10:00Z"}}}}
+    early = {
+        "size": 5,
+        "query": {"range": {"@timestamp": {"gte": "2020-01-01T00:00:00Z", "lt": "2020-01-01T00:10:00Z"}}},
+    }
     assert (await client.post("/elasticsearch/logs-*/_search", json=early)).json()["hits"]["hits"] == []
 
 
@@ -71,10 +85,28 @@ async def test_unknown_term_field_and_empty_window_find_nothing(client: httpx.As
     ("path", "body", "status", "kind", "reason"),
     [
         ("/elasticsearch/nope/_search", {}, 404, "index_not_found_exception", "no such index [nope]"),
-        ("/elasticsearch/logs-*/_search", {"query": {"wildcard": {"message": "x*"}}}, 400, "parsing_exception", "[wildcard]"),
-        ("/elasticsearch/logs-*/_search", {"query": {"query_string": {"query": "a OR b"}}}, 400, "query_shard_exception", "AND only"),
+        (
+            "/elasticsearch/logs-*/_search",
+            {"query": {"wildcard": {"message": "x*"}}},
+            400,
+            "parsing_exception",
+            "[wildcard]",
+        ),
+        (
+            "/elasticsearch/logs-*/_search",
+            {"query": {"query_string": {"query": "a OR b"}}},
+            400,
+            "query_shard_exception",
+            "AND only",
+        ),
         ("/elasticsearch/logs-*/_search", {"size": 20000}, 400, "illegal_argument_exception", "size must be"),
-        ("/elasticsearch/logs-*/_search", {"query": {"range": {"@timestamp": {"gte": "yesterday"}}}}, 400, "parse_exception", "yesterday"),
+        (
+            "/elasticsearch/logs-*/_search",
+            {"query": {"range": {"@timestamp": {"gte": "yesterday"}}}},
+            400,
+            "parse_exception",
+            "yesterday",
+        ),
     ],
 )
 async def test_errors_in_elasticsearch_shape(

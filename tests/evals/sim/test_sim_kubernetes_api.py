@@ -29,7 +29,9 @@ def error_ratio(world: World, offset_seconds: float) -> float:
 
 
 async def replicasets(client: httpx.AsyncClient, app: str) -> dict[str, dict[str, Any]]:
-    body = (await client.get("/kubernetes/apis/apps/v1/namespaces/shop/replicasets", params={"labelSelector": f"app={app}"})).json()
+    body = (
+        await client.get("/kubernetes/apis/apps/v1/namespaces/shop/replicasets", params={"labelSelector": f"app={app}"})
+    ).json()
     return {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in body["items"]}
 
 
@@ -49,7 +51,9 @@ async def kubectl_rollout_undo(client: httpx.AsyncClient, name: str, revision: s
 
 
 async def test_pods_are_running_and_ready(client: httpx.AsyncClient) -> None:
-    body = (await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()
+    body = (
+        await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})
+    ).json()
     assert body["kind"] == "PodList" and body["apiVersion"] == "v1" and "resourceVersion" in body["metadata"]
     assert len(body["items"]) == 3
     for pod in body["items"]:
@@ -59,7 +63,9 @@ async def test_pods_are_running_and_ready(client: httpx.AsyncClient) -> None:
         assert pod["status"]["phase"] == "Running"
         [status] = pod["status"]["containerStatuses"]
         assert status["ready"] is True and status["restartCount"] == 0 and "running" in status["state"]
-        assert {"type": "Ready", "status": "True"}.items() <= next(c for c in pod["status"]["conditions"] if c["type"] == "Ready").items()
+        assert {"type": "Ready", "status": "True"}.items() <= next(
+            c for c in pod["status"]["conditions"] if c["type"] == "Ready"
+        ).items()
 
 
 async def test_deployment_carries_its_revision(client: httpx.AsyncClient) -> None:
@@ -69,7 +75,11 @@ async def test_deployment_carries_its_revision(client: httpx.AsyncClient) -> Non
     assert body["spec"]["replicas"] == 3 and body["spec"]["selector"] == {"matchLabels": {"app": "checkout"}}
     assert body["status"]["readyReplicas"] == 3
     listed = (await client.get(DEPLOYMENTS)).json()
-    assert listed["kind"] == "DeploymentList" and [d["metadata"]["name"] for d in listed["items"]] == ["checkout", "inventory", "payments-db"]
+    assert listed["kind"] == "DeploymentList" and [d["metadata"]["name"] for d in listed["items"]] == [
+        "checkout",
+        "inventory",
+        "payments-db",
+    ]
 
 
 async def test_replicasets_record_the_history(client: httpx.AsyncClient) -> None:
@@ -77,10 +87,18 @@ async def test_replicasets_record_the_history(client: httpx.AsyncClient) -> None
     history = await replicasets(client, "checkout")
     assert set(history) == {"5", "6", "7"}
     images = {rev: rs["spec"]["template"]["spec"]["containers"][0]["image"] for rev, rs in history.items()}
-    assert images == {"5": "ghcr.io/acme/checkout:v2.13.1", "6": "ghcr.io/acme/checkout:v2.13.2", "7": "ghcr.io/acme/checkout:v2.14.0"}
+    assert images == {
+        "5": "ghcr.io/acme/checkout:v2.13.1",
+        "6": "ghcr.io/acme/checkout:v2.13.2",
+        "7": "ghcr.io/acme/checkout:v2.14.0",
+    }
     for rs in history.values():
         owner = rs["metadata"]["ownerReferences"][0]
-        assert owner["kind"] == "Deployment" and owner["uid"] == deployment["metadata"]["uid"] and owner["controller"] is True
+        assert (
+            owner["kind"] == "Deployment"
+            and owner["uid"] == deployment["metadata"]["uid"]
+            and owner["controller"] is True
+        )
         pod_hash = rs["metadata"]["labels"]["pod-template-hash"]
         assert rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == pod_hash
         assert rs["metadata"]["name"] == f"checkout-{pod_hash}"
@@ -94,15 +112,21 @@ async def test_events_of_the_last_hour(client: httpx.AsyncClient) -> None:
     assert any(m.startswith("Scaled up replica set inventory-") for m in scaling)
     assert not any("checkout" in m for m in scaling)  # the checkout deploy is older than the 1 h event TTL
     pods_only = (
-        await client.get("/kubernetes/api/v1/namespaces/shop/events", params={"fieldSelector": "involvedObject.kind=Deployment"})
+        await client.get(
+            "/kubernetes/api/v1/namespaces/shop/events", params={"fieldSelector": "involvedObject.kind=Deployment"}
+        )
     ).json()["items"]
     assert pods_only and all(e["involvedObject"]["kind"] == "Deployment" for e in pods_only)
 
 
 async def test_pod_logs_as_text(client: httpx.AsyncClient) -> None:
-    pods = (await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()["items"]
+    pods = (
+        await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})
+    ).json()["items"]
     name = pods[0]["metadata"]["name"]
-    response = await client.get(f"/kubernetes/api/v1/namespaces/shop/pods/{name}/log", params={"tailLines": "30", "timestamps": "true"})
+    response = await client.get(
+        f"/kubernetes/api/v1/namespaces/shop/pods/{name}/log", params={"tailLines": "30", "timestamps": "true"}
+    )
     assert response.headers["content-type"].startswith("text/plain")
     lines = response.text.splitlines()
     assert len(lines) == 30 and any("UndefinedColumn" in line for line in lines)
@@ -116,11 +140,19 @@ async def test_pod_logs_as_text(client: httpx.AsyncClient) -> None:
     [
         ("GET", f"{DEPLOYMENTS}/nope", 404, "NotFound", 'deployments.apps "nope" not found'),
         ("GET", "/kubernetes/api/v1/namespaces/shop/pods/nope", 404, "NotFound", 'pods "nope" not found'),
-        ("GET", "/kubernetes/apis/batch/v1/namespaces/shop/jobs", 404, "NotFound", "the server could not find the requested resource"),
+        (
+            "GET",
+            "/kubernetes/apis/batch/v1/namespaces/shop/jobs",
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
         ("PUT", f"{DEPLOYMENTS}/checkout", 405, "MethodNotAllowed", "does not allow this method"),
     ],
 )
-async def test_errors_are_status_objects(client: httpx.AsyncClient, method: str, path: str, code: int, reason: str, message: str) -> None:
+async def test_errors_are_status_objects(
+    client: httpx.AsyncClient, method: str, path: str, code: int, reason: str, message: str
+) -> None:
     response = await client.request(method, path)
     assert response.status_code == code
     body = response.json()
@@ -129,7 +161,9 @@ async def test_errors_are_status_objects(client: httpx.AsyncClient, method: str,
 
 
 async def test_patch_with_an_unknown_content_type_is_415(client: httpx.AsyncClient) -> None:
-    response = await client.patch(f"{DEPLOYMENTS}/checkout", content=b"{}", headers={"content-type": "application/json"})
+    response = await client.patch(
+        f"{DEPLOYMENTS}/checkout", content=b"{}", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 415 and response.json()["reason"] == "UnsupportedMediaType"
 
 
@@ -142,7 +176,9 @@ async def test_stale_resource_version_is_a_conflict(client: httpx.AsyncClient, w
 
 async def test_dry_run_changes_nothing(client: httpx.AsyncClient, world: World) -> None:
     patch = {"spec": {"replicas": 5}}
-    response = await client.patch(f"{DEPLOYMENTS}/checkout", params={"dryRun": "All"}, content=json.dumps(patch), headers=MERGE_PATCH)
+    response = await client.patch(
+        f"{DEPLOYMENTS}/checkout", params={"dryRun": "All"}, content=json.dumps(patch), headers=MERGE_PATCH
+    )
     assert response.json()["spec"]["replicas"] == 5
     assert (await client.get(f"{DEPLOYMENTS}/checkout")).json()["spec"]["replicas"] == 3
     assert world.applied_actions == []
@@ -152,23 +188,40 @@ async def test_scale_subresource(client: httpx.AsyncClient, world: World) -> Non
     scale = (await client.get(f"{DEPLOYMENTS}/checkout/scale")).json()
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
     assert scale["spec"] == {"replicas": 3} and scale["status"]["selector"] == "app=checkout"
-    patched = await client.patch(f"{DEPLOYMENTS}/checkout/scale", content=json.dumps({"spec": {"replicas": 5}}), headers=MERGE_PATCH)
+    patched = await client.patch(
+        f"{DEPLOYMENTS}/checkout/scale", content=json.dumps({"spec": {"replicas": 5}}), headers=MERGE_PATCH
+    )
     assert patched.json()["spec"]["replicas"] == 5
     [applied] = world.applied_actions
-    assert (applied.action, applied.args, applied.effect) == ("kubernetes.scale", {"namespace": "shop", "name": "checkout", "replicas": 5}, "none")
-    pods = (await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()["items"]
+    assert (applied.action, applied.args, applied.effect) == (
+        "kubernetes.scale",
+        {"namespace": "shop", "name": "checkout", "replicas": 5},
+        "none",
+    )
+    pods = (
+        await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})
+    ).json()["items"]
     assert len(pods) == 5
 
 
 # ---------------------------------------------------------------------------------- state changes
 
 
-async def test_kubectl_rollout_undo_fixes_checkout_from_that_time_on(client: httpx.AsyncClient, world: World, clock: SimClock) -> None:
-    pods_before = {p["metadata"]["name"] for p in (await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()["items"]}
+async def test_kubectl_rollout_undo_fixes_checkout_from_that_time_on(
+    client: httpx.AsyncClient, world: World, clock: SimClock
+) -> None:
+    pods_before = {
+        p["metadata"]["name"]
+        for p in (
+            await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})
+        ).json()["items"]
+    }
     response = await kubectl_rollout_undo(client, "checkout", "6")
     assert response.status_code == 200
     deployment = response.json()
-    assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "8"  # a new revision, as Kubernetes does
+    assert (
+        deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "8"
+    )  # a new revision, as Kubernetes does
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/checkout:v2.13.2"
 
     [applied] = world.applied_actions
@@ -180,8 +233,12 @@ async def test_kubectl_rollout_undo_fixes_checkout_from_that_time_on(client: htt
     history = await replicasets(client, "checkout")
     assert set(history) == {"5", "7", "8"}  # revision 6's ReplicaSet now carries revision 8
     assert history["8"]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "6"
-    pods = (await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()["items"]
-    assert {p["metadata"]["labels"]["pod-template-hash"] for p in pods} == {history["8"]["metadata"]["labels"]["pod-template-hash"]}
+    pods = (
+        await client.get("/kubernetes/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})
+    ).json()["items"]
+    assert {p["metadata"]["labels"]["pod-template-hash"] for p in pods} == {
+        history["8"]["metadata"]["labels"]["pod-template-hash"]
+    }
     assert pods_before.isdisjoint(p["metadata"]["name"] for p in pods)
 
     clock.advance(15 * 60)
@@ -210,7 +267,9 @@ async def test_the_same_rollback_twice_acts_once(client: httpx.AsyncClient, worl
     template = copy.deepcopy((await replicasets(client, "checkout"))["8"]["spec"]["template"])
     del template["metadata"]["labels"]["pod-template-hash"]
     again = await client.patch(
-        f"{DEPLOYMENTS}/checkout", content=json.dumps([{"op": "replace", "path": "/spec/template", "value": template}]), headers=JSON_PATCH
+        f"{DEPLOYMENTS}/checkout",
+        content=json.dumps([{"op": "replace", "path": "/spec/template", "value": template}]),
+        headers=JSON_PATCH,
     )
     assert again.json()["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "8"
     assert len(world.applied_actions) == 1
@@ -219,12 +278,22 @@ async def test_the_same_rollback_twice_acts_once(client: httpx.AsyncClient, worl
 async def test_retried_request_with_the_same_key_acts_once(client: httpx.AsyncClient, world: World) -> None:
     body = json.dumps({"spec": {"replicas": 4}})
     await client.patch(f"{DEPLOYMENTS}/checkout/scale", content=body, headers={**MERGE_PATCH, "Idempotency-Key": "k1"})
-    await client.patch(f"{DEPLOYMENTS}/checkout/scale", content=json.dumps({"spec": {"replicas": 6}}), headers={**MERGE_PATCH, "Idempotency-Key": "k1"})
+    await client.patch(
+        f"{DEPLOYMENTS}/checkout/scale",
+        content=json.dumps({"spec": {"replicas": 6}}),
+        headers={**MERGE_PATCH, "Idempotency-Key": "k1"},
+    )
     assert len(world.applied_actions) == 1
 
 
-async def test_rollout_restart_of_checkout_does_not_fix_it(client: httpx.AsyncClient, world: World, clock: SimClock) -> None:
-    patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-20T19:44:00Z"}}}}}
+async def test_rollout_restart_of_checkout_does_not_fix_it(
+    client: httpx.AsyncClient, world: World, clock: SimClock
+) -> None:
+    patch = {
+        "spec": {
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-20T19:44:00Z"}}}
+        }
+    }
     response = await client.patch(f"{DEPLOYMENTS}/checkout", content=json.dumps(patch), headers=STRATEGIC)
     deployment = response.json()
     assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "8"
@@ -236,7 +305,9 @@ async def test_rollout_restart_of_checkout_does_not_fix_it(client: httpx.AsyncCl
     assert error_ratio(world, 15 * 60) == pytest.approx(0.35, abs=0.04)
 
 
-async def test_rollback_of_inventory_does_not_fix_checkout(client: httpx.AsyncClient, world: World, clock: SimClock) -> None:
+async def test_rollback_of_inventory_does_not_fix_checkout(
+    client: httpx.AsyncClient, world: World, clock: SimClock
+) -> None:
     response = await kubectl_rollout_undo(client, "inventory", "11")
     assert response.json()["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/inventory:v5.0.3"
     [applied] = world.applied_actions
@@ -246,11 +317,15 @@ async def test_rollback_of_inventory_does_not_fix_checkout(client: httpx.AsyncCl
 
 
 async def test_image_change_is_a_set_image_action(client: httpx.AsyncClient, world: World) -> None:
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "checkout", "image": "ghcr.io/acme/checkout:v2.14.1"}]}}}}
+    patch = {
+        "spec": {"template": {"spec": {"containers": [{"name": "checkout", "image": "ghcr.io/acme/checkout:v2.14.1"}]}}}
+    }
     response = await client.patch(f"{DEPLOYMENTS}/checkout", content=json.dumps(patch), headers=STRATEGIC)
     container = response.json()["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/acme/checkout:v2.14.1" and container["ports"]  # merged by name, not replaced
-    assert [(a.action, a.args["images"]) for a in world.applied_actions] == [("kubernetes.set_image", {"checkout": "ghcr.io/acme/checkout:v2.14.1"})]
+    assert [(a.action, a.args["images"]) for a in world.applied_actions] == [
+        ("kubernetes.set_image", {"checkout": "ghcr.io/acme/checkout:v2.14.1"})
+    ]
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -259,8 +334,18 @@ async def test_image_change_is_a_set_image_action(client: httpx.AsyncClient, wor
 def test_patch_flavours() -> None:
     target = {"a": {"b": 1, "c": [1, 2]}, "list": [{"name": "x", "v": 1}, {"name": "y", "v": 2}]}
     assert merge_patch(target, {"a": {"b": None, "c": [3]}}) == {"a": {"c": [3]}, "list": target["list"]}
-    assert strategic_merge_patch(target, {"list": [{"name": "y", "v": 3}]})["list"] == [{"name": "x", "v": 1}, {"name": "y", "v": 3}]
-    patched = json_patch(target, [{"op": "add", "path": "/a/c/-", "value": 9}, {"op": "remove", "path": "/a/b"}, {"op": "test", "path": "/a/c/0", "value": 1}])
+    assert strategic_merge_patch(target, {"list": [{"name": "y", "v": 3}]})["list"] == [
+        {"name": "x", "v": 1},
+        {"name": "y", "v": 3},
+    ]
+    patched = json_patch(
+        target,
+        [
+            {"op": "add", "path": "/a/c/-", "value": 9},
+            {"op": "remove", "path": "/a/b"},
+            {"op": "test", "path": "/a/c/0", "value": 1},
+        ],
+    )
     assert patched["a"] == {"c": [1, 2, 9]}
     assert target["a"]["b"] == 1  # patches never modify their input
 

@@ -38,8 +38,13 @@ async def test_post_form_and_rfc3339_time(client: httpx.AsyncClient) -> None:
         "/prometheus/api/v1/query", data={"query": 'up{service="checkout"}', "time": "2026-11-20T19:00:00Z"}
     )
     [sample] = response.json()["data"]["result"]
-    assert sample["metric"] == {"__name__": "up", "service": "checkout", "namespace": "shop", "job": "checkout",
-                                "instance": "checkout.shop.svc:9090"}
+    assert sample["metric"] == {
+        "__name__": "up",
+        "service": "checkout",
+        "namespace": "shop",
+        "job": "checkout",
+        "instance": "checkout.shop.svc:9090",
+    }
     assert sample["value"] == [1795201200, "1"]
 
 
@@ -59,10 +64,28 @@ async def test_range_query_over_three_hours_is_fast(client: httpx.AsyncClient, w
 @pytest.mark.parametrize(
     ("path", "params", "status", "error_type", "message"),
     [
-        ("query", {"query": "sum("}, 400, "bad_data", 'invalid parameter "query": 1:5: parse error: unexpected end of input'),
-        ("query", {"query": "up", "time": "yesterday"}, 400, "bad_data", 'invalid parameter "time": cannot parse "yesterday"'),
+        (
+            "query",
+            {"query": "sum("},
+            400,
+            "bad_data",
+            'invalid parameter "query": 1:5: parse error: unexpected end of input',
+        ),
+        (
+            "query",
+            {"query": "up", "time": "yesterday"},
+            400,
+            "bad_data",
+            'invalid parameter "time": cannot parse "yesterday"',
+        ),
         ("query_range", {"query": "up", "start": "1", "end": "2"}, 400, "bad_data", 'invalid parameter "step"'),
-        ("query_range", {"query": "up", "start": "10", "end": "1", "step": "1"}, 400, "bad_data", "end timestamp must not be before start time"),
+        (
+            "query_range",
+            {"query": "up", "start": "10", "end": "1", "step": "1"},
+            400,
+            "bad_data",
+            "end timestamp must not be before start time",
+        ),
         ("query", {"query": "http_requests_total / on(service) http_requests_total"}, 422, "execution", "many-to-many"),
         ("series", {}, 400, "bad_data", "no match[] parameter provided"),
         ("series", {"match[]": "sum(up)"}, 400, "bad_data", 'invalid parameter "match[]"'),
@@ -79,9 +102,16 @@ async def test_prometheus_errors(
 
 
 async def test_series_labels_and_label_values(client: httpx.AsyncClient) -> None:
-    series = (await client.get("/prometheus/api/v1/series", params={"match[]": 'http_requests_total{service="inventory"}'})).json()
+    series = (
+        await client.get("/prometheus/api/v1/series", params={"match[]": 'http_requests_total{service="inventory"}'})
+    ).json()
     assert series["status"] == "success"
-    assert {(s["code"], s["method"]) for s in series["data"]} == {("200", "GET"), ("500", "GET"), ("200", "POST"), ("500", "POST")}
+    assert {(s["code"], s["method"]) for s in series["data"]} == {
+        ("200", "GET"),
+        ("500", "GET"),
+        ("200", "POST"),
+        ("500", "POST"),
+    }
     labels = (await client.get("/prometheus/api/v1/labels")).json()["data"]
     assert {"__name__", "service", "code", "le", "namespace"} <= set(labels)
     services = (await client.get("/prometheus/api/v1/label/service/values")).json()["data"]
@@ -97,7 +127,11 @@ async def test_limit_truncates_with_a_warning(client: httpx.AsyncClient) -> None
 
 def catalog_queries() -> list[tuple[str, str, str]]:
     catalog = yaml.safe_load((REPO / "examples" / "catalog.yaml").read_text(encoding="utf-8"))
-    return [(name, kind, query) for name, entry in catalog["services"].items() for kind, query in entry.get("sli", {}).items()]
+    return [
+        (name, kind, query)
+        for name, entry in catalog["services"].items()
+        for kind, query in entry.get("sli", {}).items()
+    ]
 
 
 @pytest.mark.parametrize(("service", "sli", "query"), catalog_queries(), ids=lambda v: v if len(str(v)) < 30 else "q")
@@ -114,7 +148,8 @@ async def test_catalog_sli_queries_answer(client: httpx.AsyncClient, service: st
 
 async def test_log_query_streams_newest_first(client: httpx.AsyncClient, world: World) -> None:
     response = await client.get(
-        "/loki/loki/api/v1/query_range", params={"query": '{namespace="shop", app="checkout"} |= "UndefinedColumn"', "limit": "20"}
+        "/loki/loki/api/v1/query_range",
+        params={"query": '{namespace="shop", app="checkout"} |= "UndefinedColumn"', "limit": "20"},
     )
     body = response.json()
     assert body["status"] == "success" and body["data"]["resultType"] == "streams"
@@ -135,7 +170,13 @@ async def test_forward_direction_and_explicit_window(client: httpx.AsyncClient, 
     body = (
         await client.get(
             "/loki/loki/api/v1/query_range",
-            params={"query": '{app="inventory"}', "start": str(start), "end": str(world.at(-3000)), "limit": "10", "direction": "forward"},
+            params={
+                "query": '{app="inventory"}',
+                "start": str(start),
+                "end": str(world.at(-3000)),
+                "limit": "10",
+                "direction": "forward",
+            },
         )
     ).json()
     stamps = sorted(int(ts) for stream in body["data"]["result"] for ts, _ in stream["values"])
@@ -167,14 +208,20 @@ async def test_line_filters(client: httpx.AsyncClient, pipeline: str, check: obj
     [
         ('{app="checkout"', {}, "parse error at line 1, col"),
         ("checkout", {}, "parse error at line 1, col 1"),
-        ('{app=~".*"}', {}, "queries require at least one regexp or equality matcher that does not have an empty-compatible value"),
+        (
+            '{app=~".*"}',
+            {},
+            "queries require at least one regexp or equality matcher that does not have an empty-compatible value",
+        ),
         ('{app="checkout"} | json', {}, "the pipeline stage '| json' is not supported by the simulator"),
         ('{app="checkout"}', {"limit": "5001"}, "max entries limit per query exceeded"),
         ('{app="checkout"}', {"direction": "sideways"}, "invalid direction"),
         ('{app="checkout"}', {"start": "200", "end": "100"}, "end timestamp must not be before or equal to start time"),
     ],
 )
-async def test_loki_errors_are_plain_text(client: httpx.AsyncClient, query: str, extra: dict[str, str], message: str) -> None:
+async def test_loki_errors_are_plain_text(
+    client: httpx.AsyncClient, query: str, extra: dict[str, str], message: str
+) -> None:
     response = await client.get("/loki/loki/api/v1/query_range", params={"query": query, **extra})
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
@@ -185,7 +232,11 @@ async def test_metric_query_counts_the_signature(client: httpx.AsyncClient) -> N
     body = (
         await client.get(
             "/loki/loki/api/v1/query_range",
-            params={"query": 'sum by (app) (count_over_time({namespace="shop"} |= "UndefinedColumn" [1m]))', "since": "30m", "step": "60"},
+            params={
+                "query": 'sum by (app) (count_over_time({namespace="shop"} |= "UndefinedColumn" [1m]))',
+                "since": "30m",
+                "step": "60",
+            },
         )
     ).json()
     assert body["data"]["resultType"] == "matrix"
@@ -194,7 +245,9 @@ async def test_metric_query_counts_the_signature(client: httpx.AsyncClient) -> N
     assert 500 < float(series["values"][-1][1]) < 700  # ~10 lines/s
     assert len(series["values"]) <= 8  # only the minutes since the fault began have lines
     rate = (
-        await client.get("/loki/loki/api/v1/query", params={"query": 'sum(rate({app="checkout"} |= "UndefinedColumn" [1m]))'})
+        await client.get(
+            "/loki/loki/api/v1/query", params={"query": 'sum(rate({app="checkout"} |= "UndefinedColumn" [1m]))'}
+        )
     ).json()
     assert rate["data"]["resultType"] == "vector" and 8 < float(rate["data"]["result"][0]["value"][1]) < 12
 

@@ -38,7 +38,9 @@ class FakeSource:
         return times[mask], values[mask]
 
 
-def counter(rate: float, *, start: float = T0 - 3600, end: float = T0, base: float = 1000.0) -> tuple[FloatArray, FloatArray]:
+def counter(
+    rate: float, *, start: float = T0 - 3600, end: float = T0, base: float = 1000.0
+) -> tuple[FloatArray, FloatArray]:
     times = np.arange(start, end + 1, 15.0)
     return times, base + rate * (times - start)
 
@@ -88,7 +90,12 @@ def test_parses_selector_with_every_matcher_kind() -> None:
     node = parse('http_requests_total{service="checkout", code=~"5..", method!="GET", path!~"/health.*"}')
     assert isinstance(node, VectorSelector)
     assert node.name == "http_requests_total"
-    assert [(m.name, m.op) for m in node.matchers[1:]] == [("service", "="), ("code", "=~"), ("method", "!="), ("path", "!~")]
+    assert [(m.name, m.op) for m in node.matchers[1:]] == [
+        ("service", "="),
+        ("code", "=~"),
+        ("method", "!="),
+        ("path", "!~"),
+    ]
 
 
 def test_parses_range_selector_and_offset() -> None:
@@ -109,7 +116,7 @@ def test_string_escapes_in_matchers() -> None:
     [
         ("", "no expression found in input"),
         ("sum(", "unexpected end of input"),
-        ("rate(x)", 'expected type range vector in call to function \'rate\', got instant vector'),
+        ("rate(x)", "expected type range vector in call to function 'rate', got instant vector"),
         ("foo(x)", "unknown function with name 'foo'"),
         ("label_replace(x, 'a', 'b', 'c', 'd')", "not supported by the simulator"),
         ("topk(3, x)", "aggregation 'topk' is not supported"),
@@ -183,7 +190,10 @@ def test_error_ratio_from_the_catalog(engine: PromQLEngine) -> None:
 
 def test_aggregation_by_and_without(engine: PromQLEngine) -> None:
     by_service = instant(engine, "sum by (service) (rate(http_requests_total[5m]))")
-    assert by_service == {(("service", "checkout"),): pytest.approx(10.0), (("service", "inventory"),): pytest.approx(4.0)}
+    assert by_service == {
+        (("service", "checkout"),): pytest.approx(10.0),
+        (("service", "inventory"),): pytest.approx(4.0),
+    }
     trailing = instant(engine, "sum(rate(http_requests_total[5m])) by (service)")
     assert trailing == by_service
     without_code = instant(engine, "sum without (code) (rate(http_requests_total[5m]))")
@@ -223,9 +233,12 @@ def test_vector_scalar_arithmetic_and_comparison_filter(engine: PromQLEngine) ->
 
 
 def test_vector_vector_matching(engine: PromQLEngine) -> None:
-    ratio = instant(engine, "rate(http_requests_total{code=\"500\"}[5m]) / ignoring(code) sum by (service) (rate(http_requests_total[5m]))")
+    ratio = instant(
+        engine,
+        'rate(http_requests_total{code="500"}[5m]) / ignoring(code) sum by (service) (rate(http_requests_total[5m]))',
+    )
     assert ratio == {(("service", "checkout"),): pytest.approx(0.1)}
-    on = instant(engine, 'up * on(service) sum by (service) (rate(http_requests_total[5m]))')
+    on = instant(engine, "up * on(service) sum by (service) (rate(http_requests_total[5m]))")
     assert on == {(("service", "checkout"),): pytest.approx(10.0), (("service", "inventory"),): 0.0}
     unmatched = instant(engine, 'rate(http_requests_total{code="500"}[5m]) / rate(http_requests_total{code="200"}[5m])')
     assert unmatched == {}  # the code label differs, so nothing matches one-to-one
@@ -237,17 +250,17 @@ def test_many_to_many_matching_is_an_execution_error(engine: PromQLEngine) -> No
 
 
 def test_set_operators(engine: PromQLEngine) -> None:
-    kept = instant(engine, "up and on(service) http_requests_total{code=\"500\"}")
+    kept = instant(engine, 'up and on(service) http_requests_total{code="500"}')
     assert set(kept) == {(("__name__", "up"), ("service", "checkout"))}  # the left side, untouched
-    dropped = instant(engine, "up unless on(service) http_requests_total{code=\"500\"}")
+    dropped = instant(engine, 'up unless on(service) http_requests_total{code="500"}')
     assert set(dropped) == {(("__name__", "up"), ("service", "inventory"))}
     both = instant(engine, 'pg_connections_in_use or up{service="checkout"}')
     assert len(both) == 2
 
 
 def test_functions_over_time_and_clamps(engine: PromQLEngine) -> None:
-    assert instant(engine, 'max_over_time(pg_connections_in_use[10m])') == {(("service", "db"),): 50.0}
-    assert instant(engine, "count_over_time(up{service=\"checkout\"}[5m])") == {(("service", "checkout"),): 20.0}
+    assert instant(engine, "max_over_time(pg_connections_in_use[10m])") == {(("service", "db"),): 50.0}
+    assert instant(engine, 'count_over_time(up{service="checkout"}[5m])') == {(("service", "checkout"),): 20.0}
     assert instant(engine, "clamp_max(pg_connections_in_use, 10)") == {(("service", "db"),): 10.0}
     assert instant(engine, "abs(-up)") == {(("service", "checkout"),): 1.0, (("service", "inventory"),): 0.0}
     assert scalar(engine, "scalar(pg_connections_max)") == 200.0
@@ -287,7 +300,7 @@ def test_range_query_limits() -> None:
         engine.range("1", T0, T0 + 1, 0)
     with pytest.raises(PromQLParseError, match="exceeded maximum resolution of 11,000 points"):
         engine.range("1", T0, T0 + 86400, 1)
-    with pytest.raises(PromQLParseError, match="invalid expression type \"range vector\""):
+    with pytest.raises(PromQLParseError, match='invalid expression type "range vector"'):
         engine.range("x[5m]", T0, T0 + 60, 15)
 
 

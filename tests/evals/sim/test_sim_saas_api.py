@@ -37,7 +37,10 @@ async def test_commits_and_a_single_commit(client: httpx.AsyncClient) -> None:
     assert commits[1]["commit"]["author"]["date"] == "2026-11-20T16:22:00Z"
     single = (await client.get(f"{REPO_PATH}/commits/9f8e7d6")).json()
     [migration] = single["files"]
-    assert migration["status"] == "added" and "ALTER TABLE orders RENAME COLUMN customer_id TO buyer_id" in migration["patch"]
+    assert (
+        migration["status"] == "added"
+        and "ALTER TABLE orders RENAME COLUMN customer_id TO buyer_id" in migration["patch"]
+    )
     assert single["stats"]["additions"] == 7
     by_path = (await client.get(f"{REPO_PATH}/commits", params={"path": "migrations"})).json()
     assert [c["sha"][:7] for c in by_path] == ["9f8e7d6"]
@@ -45,8 +48,16 @@ async def test_commits_and_a_single_commit(client: httpx.AsyncClient) -> None:
 
 async def test_compare_tags_and_shas(client: httpx.AsyncClient) -> None:
     compare = (await client.get(f"{REPO_PATH}/compare/v2.13.2...v2.14.0")).json()
-    assert (compare["status"], compare["ahead_by"], compare["behind_by"], compare["total_commits"]) == ("ahead", 2, 0, 2)
-    assert [f["filename"] for f in compare["files"]] == ["migrations/0042_rename_orders_customer_id.sql", "app/orders/history.py"]
+    assert (compare["status"], compare["ahead_by"], compare["behind_by"], compare["total_commits"]) == (
+        "ahead",
+        2,
+        0,
+        2,
+    )
+    assert [f["filename"] for f in compare["files"]] == [
+        "migrations/0042_rename_orders_customer_id.sql",
+        "app/orders/history.py",
+    ]
     assert compare["base_commit"]["sha"].startswith("5e1f0c7")
     behind = (await client.get(f"{REPO_PATH}/compare/a1b2c3d...5e1f0c7")).json()
     assert (behind["status"], behind["behind_by"], behind["commits"]) == ("behind", 2, [])
@@ -56,19 +67,33 @@ async def test_compare_tags_and_shas(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/github/repos/acme/nope/deployments", f"{REPO_PATH}/compare/v0.0.1...v2.14.0", f"{REPO_PATH}/commits/deadbeef", "/github/user"],
+    [
+        "/github/repos/acme/nope/deployments",
+        f"{REPO_PATH}/compare/v0.0.1...v2.14.0",
+        f"{REPO_PATH}/commits/deadbeef",
+        "/github/user",
+    ],
 )
 async def test_github_not_found(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404
-    assert response.json() == {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}
+    assert response.json() == {
+        "message": "Not Found",
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "404",
+    }
 
 
 async def test_workflow_runs_show_the_migration(client: httpx.AsyncClient) -> None:
     body = (await client.get(f"{REPO_PATH}/actions/runs", params={"created": ">=2026-11-20T19:00:00Z"})).json()
     assert body["total_count"] == 1
     [run] = body["workflow_runs"]
-    assert (run["name"], run["status"], run["conclusion"], run["event"]) == ("db-migrate", "completed", "success", "workflow_dispatch")
+    assert (run["name"], run["status"], run["conclusion"], run["event"]) == (
+        "db-migrate",
+        "completed",
+        "success",
+        "workflow_dispatch",
+    )
     assert (run["run_started_at"], run["updated_at"]) == ("2026-11-20T19:34:00Z", "2026-11-20T19:36:00Z")
     assert run["head_sha"].startswith("9f8e7d6") and run["head_commit"]["message"].startswith("db: migration 0042")
     assert (await client.get(f"{REPO_PATH}/actions/runs", params={"status": "failure"})).json()["total_count"] == 0
@@ -76,12 +101,22 @@ async def test_workflow_runs_show_the_migration(client: httpx.AsyncClient) -> No
 
 async def test_workflow_dispatch_is_recorded_and_runs(client: httpx.AsyncClient, world: World, clock: SimClock) -> None:
     workflows = (await client.get(f"{REPO_PATH}/actions/workflows")).json()
-    assert {w["path"] for w in workflows["workflows"]} == {".github/workflows/db-migrate.yml", ".github/workflows/deploy.yml"}
-    response = await client.post(f"{REPO_PATH}/actions/workflows/deploy.yml/dispatches", json={"ref": "main", "inputs": {"version": "v2.13.2"}})
+    assert {w["path"] for w in workflows["workflows"]} == {
+        ".github/workflows/db-migrate.yml",
+        ".github/workflows/deploy.yml",
+    }
+    response = await client.post(
+        f"{REPO_PATH}/actions/workflows/deploy.yml/dispatches", json={"ref": "main", "inputs": {"version": "v2.13.2"}}
+    )
     assert response.status_code == 204 and response.content == b""
     [applied] = world.applied_actions
     assert applied.action == "github.workflow_dispatch"
-    assert applied.args == {"repo": "acme/checkout", "workflow": "deploy.yml", "ref": "main", "inputs": {"version": "v2.13.2"}}
+    assert applied.args == {
+        "repo": "acme/checkout",
+        "workflow": "deploy.yml",
+        "ref": "main",
+        "inputs": {"version": "v2.13.2"},
+    }
     run = (await client.get(f"{REPO_PATH}/actions/workflows/deploy.yml/runs")).json()["workflow_runs"][0]
     assert run["status"] == "queued" and run["event"] == "workflow_dispatch"
     clock.advance(90)
@@ -91,7 +126,7 @@ async def test_workflow_dispatch_is_recorded_and_runs(client: httpx.AsyncClient,
 
 async def test_workflow_dispatch_errors(client: httpx.AsyncClient, world: World) -> None:
     missing_ref = await client.post(f"{REPO_PATH}/actions/workflows/deploy.yml/dispatches", json={})
-    assert missing_ref.status_code == 422 and "\"ref\" wasn't supplied" in missing_ref.json()["message"]
+    assert missing_ref.status_code == 422 and '"ref" wasn\'t supplied' in missing_ref.json()["message"]
     unknown = await client.post(f"{REPO_PATH}/actions/workflows/nope.yml/dispatches", json={"ref": "main"})
     assert unknown.status_code == 404
     assert world.applied_actions == []
@@ -111,8 +146,15 @@ async def test_pagination_link_header(client: httpx.AsyncClient) -> None:
 async def test_statuspage_incident_lifecycle(client: httpx.AsyncClient) -> None:
     created = await client.post(
         "/statuspage/pages/page-acme/incidents",
-        json={"incident": {"name": "Checkout errors", "status": "investigating", "body": "We are investigating.",
-                           "components": {"cmp-checkout": "partial_outage"}, "component_ids": ["cmp-checkout"]}},
+        json={
+            "incident": {
+                "name": "Checkout errors",
+                "status": "investigating",
+                "body": "We are investigating.",
+                "components": {"cmp-checkout": "partial_outage"},
+                "component_ids": ["cmp-checkout"],
+            }
+        },
     )
     assert created.status_code == 201
     incident = created.json()
@@ -121,7 +163,16 @@ async def test_statuspage_incident_lifecycle(client: httpx.AsyncClient) -> None:
     assert incident["incident_updates"][0]["affected_components"][0]["new_status"] == "partial_outage"
     path = f"/statuspage/pages/page-acme/incidents/{incident['id']}"
     updated = (
-        await client.patch(path, json={"incident": {"status": "resolved", "body": "We rolled back checkout.", "components": {"cmp-checkout": "operational"}}})
+        await client.patch(
+            path,
+            json={
+                "incident": {
+                    "status": "resolved",
+                    "body": "We rolled back checkout.",
+                    "components": {"cmp-checkout": "operational"},
+                }
+            },
+        )
     ).json()
     assert updated["status"] == "resolved" and updated["resolved_at"] is not None
     assert [u["body"] for u in updated["incident_updates"]] == ["We rolled back checkout.", "We are investigating."]
@@ -138,11 +189,25 @@ async def test_statuspage_incident_lifecycle(client: httpx.AsyncClient) -> None:
     [
         ("GET", "/statuspage/pages/page-other/incidents", None, 404, "Could not find page"),
         ("GET", "/statuspage/pages/page-acme/incidents/nope", None, 404, "Could not find incident"),
-        ("POST", "/statuspage/pages/page-acme/incidents", {"incident": {"name": "x", "status": "broken"}}, 422, "Status 'broken'"),
-        ("POST", "/statuspage/pages/page-acme/incidents", {"incident": {"name": "x", "components": {"cmp-nope": "major_outage"}}}, 422, "cmp-nope"),
+        (
+            "POST",
+            "/statuspage/pages/page-acme/incidents",
+            {"incident": {"name": "x", "status": "broken"}},
+            422,
+            "Status 'broken'",
+        ),
+        (
+            "POST",
+            "/statuspage/pages/page-acme/incidents",
+            {"incident": {"name": "x", "components": {"cmp-nope": "major_outage"}}},
+            422,
+            "cmp-nope",
+        ),
     ],
 )
-async def test_statuspage_errors(client: httpx.AsyncClient, method: str, path: str, body: object, status: int, error: str) -> None:
+async def test_statuspage_errors(
+    client: httpx.AsyncClient, method: str, path: str, body: object, status: int, error: str
+) -> None:
     response = await client.request(method, path, json=body)
     assert response.status_code == status and error in response.json()["error"]
 
@@ -151,20 +216,40 @@ async def test_statuspage_errors(client: httpx.AsyncClient, method: str, path: s
 
 
 async def test_slack_post_and_update(client: httpx.AsyncClient, world: World) -> None:
-    posted = (await client.post("/slack/chat.postMessage", json={"channel": "C0INC", "text": "Investigating checkout 5xx"})).json()
+    posted = (
+        await client.post("/slack/chat.postMessage", json={"channel": "C0INC", "text": "Investigating checkout 5xx"})
+    ).json()
     assert posted["ok"] is True and posted["channel"] == "C0INC"
     assert posted["message"]["text"] == "Investigating checkout 5xx" and posted["message"]["ts"] == posted["ts"]
-    threaded = (await client.post("/slack/chat.postMessage", json={"channel": "#incidents", "text": "detail", "thread_ts": posted["ts"]})).json()
+    threaded = (
+        await client.post(
+            "/slack/chat.postMessage", json={"channel": "#incidents", "text": "detail", "thread_ts": posted["ts"]}
+        )
+    ).json()
     assert threaded["channel"] == "C0INC" and float(threaded["ts"]) > float(posted["ts"])
-    updated = (await client.post("/slack/chat.update", json={"channel": "C0INC", "ts": posted["ts"], "text": "Checkout rolled back"})).json()
-    assert updated == {"ok": True, "channel": "C0INC", "ts": posted["ts"], "text": "Checkout rolled back", "message": updated["message"]}
+    updated = (
+        await client.post(
+            "/slack/chat.update", json={"channel": "C0INC", "ts": posted["ts"], "text": "Checkout rolled back"}
+        )
+    ).json()
+    assert updated == {
+        "ok": True,
+        "channel": "C0INC",
+        "ts": posted["ts"],
+        "text": "Checkout rolled back",
+        "message": updated["message"],
+    }
     assert [m["text"] for m in world.snapshot()["slack"]["messages"]] == ["Checkout rolled back", "detail"]
     history = (await client.get("/slack/conversations.history", params={"channel": "C0INC"})).json()
     assert [m["text"] for m in history["messages"]] == ["detail", "Checkout rolled back"]
 
 
 async def test_slack_form_body_and_errors(client: httpx.AsyncClient) -> None:
-    form = (await client.post("/slack/chat.postMessage", data={"channel": "C0INC", "text": "hi", "blocks": '[{"type":"divider"}]'})).json()
+    form = (
+        await client.post(
+            "/slack/chat.postMessage", data={"channel": "C0INC", "text": "hi", "blocks": '[{"type":"divider"}]'}
+        )
+    ).json()
     assert form["ok"] is True and form["message"]["blocks"] == [{"type": "divider"}]
     for body, error in (
         ({"channel": "C0NOPE", "text": "x"}, "channel_not_found"),
@@ -182,7 +267,12 @@ async def test_slack_form_body_and_errors(client: httpx.AsyncClient) -> None:
 
 
 async def test_pagerduty_incident_from_the_alert(client: httpx.AsyncClient, world: World) -> None:
-    body = (await client.get("/pagerduty/incidents", params=[("statuses[]", "triggered"), ("service_ids[]", "PCHKOUT"), ("total", "true")])).json()
+    body = (
+        await client.get(
+            "/pagerduty/incidents",
+            params=[("statuses[]", "triggered"), ("service_ids[]", "PCHKOUT"), ("total", "true")],
+        )
+    ).json()
     assert (body["limit"], body["offset"], body["more"], body["total"]) == (25, 0, False, 1)
     [incident] = body["incidents"]
     assert incident["title"] == "checkout 5xx ratio above 5%" and incident["urgency"] == "high"
@@ -190,19 +280,31 @@ async def test_pagerduty_incident_from_the_alert(client: httpx.AsyncClient, worl
     assert incident["created_at"] == "2026-11-20T19:42:00Z"
     assert incident["incident_key"] == world.alertmanager_payload("CheckoutHighErrorRate")["alerts"][0]["fingerprint"]
 
-    note = await client.post(f"/pagerduty/incidents/{incident['id']}/notes", json={"note": {"content": "Rolled back checkout to v2.13.2"}},
-                             headers={"From": "dana.reyes@acme.test"})
+    note = await client.post(
+        f"/pagerduty/incidents/{incident['id']}/notes",
+        json={"note": {"content": "Rolled back checkout to v2.13.2"}},
+        headers={"From": "dana.reyes@acme.test"},
+    )
     assert note.status_code == 201 and note.json()["note"]["user"]["summary"] == "Dana Reyes"
     notes = (await client.get(f"/pagerduty/incidents/{incident['id']}/notes")).json()["notes"]
     assert [n["content"] for n in notes] == ["Rolled back checkout to v2.13.2"]
-    acked = (await client.put(f"/pagerduty/incidents/{incident['id']}", json={"incident": {"type": "incident_reference", "status": "acknowledged"}})).json()
+    acked = (
+        await client.put(
+            f"/pagerduty/incidents/{incident['id']}",
+            json={"incident": {"type": "incident_reference", "status": "acknowledged"}},
+        )
+    ).json()
     assert acked["incident"]["status"] == "acknowledged"
 
 
 async def test_pagerduty_oncalls_and_errors(client: httpx.AsyncClient) -> None:
     oncalls = (await client.get("/pagerduty/oncalls", params=[("escalation_policy_ids[]", "PEPPAY1")])).json()
     [oncall] = oncalls["oncalls"]
-    assert oncall["user"]["summary"] == "Dana Reyes" and oncall["escalation_level"] == 1 and oncall["schedule"]["id"] == "PSCHPAY"
+    assert (
+        oncall["user"]["summary"] == "Dana Reyes"
+        and oncall["escalation_level"] == 1
+        and oncall["schedule"]["id"] == "PSCHPAY"
+    )
     missing = await client.get("/pagerduty/incidents/QNOPE")
     assert missing.status_code == 404 and missing.json() == {"error": {"message": "Not Found", "code": 2100}}
     bad = await client.post("/pagerduty/incidents/QNOPE/notes", json={})

@@ -74,33 +74,79 @@ def test_wrong_version_is_refused(raw: dict[str, Any]) -> None:
     ("mutate", "expected"),
     [
         (lambda r: r["faults"][0].update(target="chekout"), "faults[0].target: unknown service 'chekout'"),
-        (lambda r: r["faults"][0]["effects"].update(error_ratio=1.5), "faults[0].effects.error_ratio: Input should be less than or equal to 1"),
+        (
+            lambda r: r["faults"][0]["effects"].update(error_ratio=1.5),
+            "faults[0].effects.error_ratio: Input should be less than or equal to 1",
+        ),
         (lambda r: r["faults"][0].update(starts_at="-5x"), "faults[0].starts_at: expected an offset"),
         (lambda r: r["faults"][0].update(ends_at="-10m"), "faults[0].ends_at: must be after starts_at"),
-        (lambda r: r["changes"][1]["deploy"].update(revision=3), "changes[1].deploy.revision: 3 must be above the previous revision 6"),
+        (
+            lambda r: r["changes"][1]["deploy"].update(revision=3),
+            "changes[1].deploy.revision: 3 must be above the previous revision 6",
+        ),
         (lambda r: r["changes"][0].update(service="nope"), "changes[0].service: unknown service 'nope'"),
         (lambda r: r["changes"][1]["commit"].update(sha="xyz"), "changes[1].commit.sha: String should match pattern"),
         (lambda r: r["alerts"][0].update(fault="nope"), "alerts[0].fault: unknown fault 'nope'"),
-        (lambda r: r["action_effects"][0].update(effect="fixes:nope"), "action_effects[0].effect: unknown fault 'nope'"),
-        (lambda r: r["action_effects"][0].update(effect="repairs"), "action_effects[0].effect: expected none, fixes:<fault>"),
+        (
+            lambda r: r["action_effects"][0].update(effect="fixes:nope"),
+            "action_effects[0].effect: unknown fault 'nope'",
+        ),
+        (
+            lambda r: r["action_effects"][0].update(effect="repairs"),
+            "action_effects[0].effect: expected none, fixes:<fault>",
+        ),
         (lambda r: r["action_effects"][0].update(effect=[]), "action_effects[0].effect: expected at least one effect"),
-        (lambda r: r["expected"]["root_cause"].update(category="gremlins"), "expected.root_cause.category: Input should be 'migration'"),
-        (lambda r: r["expected"]["acceptable_remediations"][0]["args"].update(name="inventory"),
-         "expected.acceptable_remediations[0]: no action_effects rule makes kubernetes.rollout_undo"),
-        (lambda r: r["expected"].update(harmful_actions=[{"tool": "kubernetes.rollout_restart", "args": {"namespace": "shop", "name": "checkout"}}]),
-         "expected.harmful_actions[0]: no action_effects rule makes kubernetes.rollout_restart"),
-        (lambda r: r["expected"].update(incident=False), "expected.resolution: must be close when no incident is expected"),
+        (
+            lambda r: r["expected"]["root_cause"].update(category="gremlins"),
+            "expected.root_cause.category: Input should be 'migration'",
+        ),
+        (
+            lambda r: r["expected"]["acceptable_remediations"][0]["args"].update(name="inventory"),
+            "expected.acceptable_remediations[0]: no action_effects rule makes kubernetes.rollout_undo",
+        ),
+        (
+            lambda r: r["expected"].update(
+                harmful_actions=[
+                    {"tool": "kubernetes.rollout_restart", "args": {"namespace": "shop", "name": "checkout"}}
+                ]
+            ),
+            "expected.harmful_actions[0]: no action_effects rule makes kubernetes.rollout_restart",
+        ),
+        (
+            lambda r: r["expected"].update(incident=False),
+            "expected.resolution: must be close when no incident is expected",
+        ),
         (lambda r: r["tags"].append("hard"), "tags: at most one of easy, medium, hard"),
-        (lambda r: r["faults"][0]["effects"].update(gauges=[{"name": "disk_used_ratio", "value": 1}]),
-         "faults[0].effects.gauges[0].name: unknown gauge of checkout 'disk_used_ratio'"),
+        (
+            lambda r: r["faults"][0]["effects"].update(gauges=[{"name": "disk_used_ratio", "value": 1}]),
+            "faults[0].effects.gauges[0].name: unknown gauge of checkout 'disk_used_ratio'",
+        ),
         (lambda r: r["faults"][0].update(builds_from="-1m"), "faults[0].builds_from: must be before starts_at"),
-        (lambda r: r["topology"]["services"][0].update(dependencies=["ghost"]), "topology.services[0].dependencies: unknown service 'ghost'"),
-        (lambda r: r["topology"]["services"][0]["baseline"].update(latency_p99=0.01), "topology.services[0].baseline: latency_p99 must not be below latency_p50"),
-        (lambda r: r["topology"]["services"][0].update(colour="blue"), "topology.services[0].colour: Extra inputs are not permitted"),
-        (lambda r: r["logs"]["checkout"][0].update(template="{nope}"), "logs.checkout[0].template: unknown placeholder {nope}"),
+        (
+            lambda r: r["topology"]["services"][0].update(dependencies=["ghost"]),
+            "topology.services[0].dependencies: unknown service 'ghost'",
+        ),
+        (
+            lambda r: r["topology"]["services"][0]["baseline"].update(latency_p99=0.01),
+            "topology.services[0].baseline: latency_p99 must not be below latency_p50",
+        ),
+        (
+            lambda r: r["topology"]["services"][0].update(colour="blue"),
+            "topology.services[0].colour: Extra inputs are not permitted",
+        ),
+        (
+            lambda r: r["logs"]["checkout"][0].update(template="{nope}"),
+            "logs.checkout[0].template: unknown placeholder {nope}",
+        ),
         (lambda r: r["logs"].update(ghost=[]), "logs.ghost: unknown service 'ghost'"),
-        (lambda r: r["expected"]["root_cause"].update(change_id="nope"), "expected.root_cause.change_id: unknown change 'nope'"),
-        (lambda r: r["integrations"]["pagerduty"]["oncalls"][0].update(user="nobody"), "integrations.pagerduty.oncalls[0].user: unknown user"),
+        (
+            lambda r: r["expected"]["root_cause"].update(change_id="nope"),
+            "expected.root_cause.change_id: unknown change 'nope'",
+        ),
+        (
+            lambda r: r["integrations"]["pagerduty"]["oncalls"][0].update(user="nobody"),
+            "integrations.pagerduty.oncalls[0].user: unknown user",
+        ),
         (lambda r: r.pop("expected"), "expected: Field required"),
     ],
 )
@@ -134,7 +180,10 @@ def test_checkout_scenario_matches_the_example_catalog(scenario: Scenario) -> No
         entry = catalog.get(spec.name)
         assert entry is not None, spec.name
         assert (spec.namespace, spec.tier, spec.customer_facing, spec.kind) == (
-            entry.namespace, entry.tier, entry.customer_facing, entry.kind,
+            entry.namespace,
+            entry.tier,
+            entry.customer_facing,
+            entry.kind,
         )
         assert spec.deployment_name == entry.deployment_name
         assert spec.repo == entry.repo
@@ -155,7 +204,12 @@ def test_checkout_scenario_tells_the_story(scenario: Scenario) -> None:
     assert migration.commit is not None
     assert "ALTER TABLE orders RENAME COLUMN customer_id TO buyer_id" in migration.commit.files[0].patch
     fault = scenario.fault("orders-column-renamed")
-    assert (fault.type, fault.target, fault.starts_at, fault.effects.error_ratio) == ("migration", "checkout", -300, 0.35)
+    assert (fault.type, fault.target, fault.starts_at, fault.effects.error_ratio) == (
+        "migration",
+        "checkout",
+        -300,
+        0.35,
+    )
     assert scenario.service("checkout").baseline.request_rate == 40
     assert scenario.expected.root_cause is not None and scenario.expected.root_cause.change_id == "migration-0042"
 

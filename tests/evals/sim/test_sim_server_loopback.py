@@ -26,7 +26,11 @@ def test_start_sim_serves_on_a_free_loopback_port(scenario: Scenario) -> None:
         assert set(sim.urls) == set(INTEGRATIONS)
         config = sim.tools_config()
         assert config["prometheus"] == {"kind": "prometheus", "base_url": f"{sim.base_url}/prometheus"}
-        assert config["statuspage"] == {"kind": "statuspage", "base_url": f"{sim.base_url}/statuspage", "page_id": "page-acme"}
+        assert config["statuspage"] == {
+            "kind": "statuspage",
+            "base_url": f"{sim.base_url}/statuspage",
+            "page_id": "page-acme",
+        }
         assert set(config) == set(INTEGRATIONS)
         assert sim.tools_config(kinds=["loki", "slack"]) == {name: config[name] for name in ("loki", "slack")}
         response = httpx.get(f"{sim.urls['prometheus']}/api/v1/query", params={"query": ERROR_RATIO}, timeout=5)
@@ -76,9 +80,20 @@ async def test_production_adapters_read_the_incident(running: Any) -> None:
     now = sim.world.now()
     result = await call(registry, "prometheus.query", {"query": ERROR_RATIO})
     assert 0.3 < result.data["series"][0]["values"][-1][1] < 0.4
-    await call(registry, "prometheus.query_range", {"query": ERROR_RATIO, "start": now - timedelta(hours=3), "end": now, "step": 15})
-    logs = await call(registry, "loki.query_range", {"query": '{namespace="shop", app="checkout"} |= "UndefinedColumn"',
-                                                    "start": now - timedelta(minutes=10), "end": now})
+    await call(
+        registry,
+        "prometheus.query_range",
+        {"query": ERROR_RATIO, "start": now - timedelta(hours=3), "end": now, "step": 15},
+    )
+    logs = await call(
+        registry,
+        "loki.query_range",
+        {
+            "query": '{namespace="shop", app="checkout"} |= "UndefinedColumn"',
+            "start": now - timedelta(minutes=10),
+            "end": now,
+        },
+    )
     assert "customer_id" in str(logs.data)
     pods = await call(registry, "kubernetes.list_pods", {"namespace": "shop", "label_selector": "app=checkout"})
     assert "checkout-" in str(pods.data)
@@ -97,8 +112,15 @@ async def test_production_adapters_read_the_incident(running: Any) -> None:
 
 async def test_production_adapters_act_and_the_world_changes(running: Any) -> None:
     sim, clock, registry = running
-    incident = await call(registry, "statuspage.create_incident", {"name": "Checkout errors", "body": "Investigating elevated errors.",
-                                                                   "components": {"cmp-checkout": "partial_outage"}})
+    incident = await call(
+        registry,
+        "statuspage.create_incident",
+        {
+            "name": "Checkout errors",
+            "body": "Investigating elevated errors.",
+            "components": {"cmp-checkout": "partial_outage"},
+        },
+    )
     assert sim.world.snapshot()["statuspage"]["incidents"][0]["name"] == "Checkout errors"
     await call(registry, "slack.post_message", {"channel": "C0INC", "text": "Rolling back checkout"})
     assert sim.world.snapshot()["slack"]["messages"][0]["text"] == "Rolling back checkout"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,9 @@ def value_at(world: World, query: str, offset_seconds: float) -> float:
 def test_baseline_before_the_fault_and_errors_during_it(world: World) -> None:
     assert value_at(world, ERROR_RATIO, -3600) == pytest.approx(0.002, abs=0.002)
     assert value_at(world, ERROR_RATIO, 0) == pytest.approx(0.35, abs=0.04)
-    assert value_at(world, 'sum(rate(http_requests_total{service="checkout"}[5m]))', -3600) == pytest.approx(40, rel=0.05)
+    assert value_at(world, 'sum(rate(http_requests_total{service="checkout"}[5m]))', -3600) == pytest.approx(
+        40, rel=0.05
+    )
 
 
 def test_latency_follows_the_fault(world: World) -> None:
@@ -44,10 +47,12 @@ def test_latency_follows_the_fault(world: World) -> None:
 def test_red_herring_and_database_stay_healthy(world: World) -> None:
     inventory = ERROR_RATIO.replace("checkout", "inventory")
     assert value_at(world, inventory, 0) == pytest.approx(0.001, abs=0.002)
-    assert value_at(world, 'max(pg_connections_in_use{service="payments-db"}) / max(pg_connections_max{service="payments-db"})', 0) == (
-        pytest.approx(0.32, abs=0.05)
+    assert value_at(
+        world, 'max(pg_connections_in_use{service="payments-db"}) / max(pg_connections_max{service="payments-db"})', 0
+    ) == (pytest.approx(0.32, abs=0.05))
+    db_errors = (
+        'sum(rate(pg_errors_total{service="payments-db"}[5m])) / sum(rate(pg_queries_total{service="payments-db"}[5m]))'
     )
-    db_errors = 'sum(rate(pg_errors_total{service="payments-db"}[5m])) / sum(rate(pg_queries_total{service="payments-db"}[5m]))'
     assert value_at(world, db_errors, 0) < 0.005
 
 
@@ -85,7 +90,16 @@ def test_worsens_raises_the_error_ratio(scenario: Scenario, clock: SimClock) -> 
     from evals.sim.scenario import ActionEffect
 
     worse = scenario.model_copy(
-        update={"action_effects": [ActionEffect(action="kubernetes.scale", match={"name": "checkout"}, effect="worsens:orders-column-renamed", factor=2.0)]}
+        update={
+            "action_effects": [
+                ActionEffect(
+                    action="kubernetes.scale",
+                    match={"name": "checkout"},
+                    effect="worsens:orders-column-renamed",
+                    factor=2.0,
+                )
+            ]
+        }
     )
     world = World(worse, anchor=clock.now() - timedelta(minutes=2), clock=clock)
     world.apply_action("kubernetes.scale", {"namespace": "shop", "name": "checkout", "replicas": 1})
@@ -95,8 +109,12 @@ def test_worsens_raises_the_error_ratio(scenario: Scenario, clock: SimClock) -> 
 
 
 def test_actions_are_idempotent_per_request(world: World) -> None:
-    first = world.apply_action("kubernetes.rollout_restart", {"namespace": "shop", "name": "checkout"}, request_id="req-1")
-    again = world.apply_action("kubernetes.rollout_restart", {"namespace": "shop", "name": "checkout"}, request_id="req-1")
+    first = world.apply_action(
+        "kubernetes.rollout_restart", {"namespace": "shop", "name": "checkout"}, request_id="req-1"
+    )
+    again = world.apply_action(
+        "kubernetes.rollout_restart", {"namespace": "shop", "name": "checkout"}, request_id="req-1"
+    )
     assert again is first
     assert len(world.applied_actions) == 1
     world.apply_action("kubernetes.rollout_restart", {"namespace": "shop", "name": "checkout"}, request_id="req-2")
@@ -105,8 +123,12 @@ def test_actions_are_idempotent_per_request(world: World) -> None:
 
 def test_same_seed_same_data_other_seed_other_data(make_world: Callable[..., World]) -> None:
     def sample(world: World) -> tuple[str, list[str]]:
-        metrics = json.dumps(world.promql.range('rate(http_requests_total{service="checkout"}[1m])', world.at(-3600), world.at(0), 15))
-        lines = world.logs.select(parse_logql('{app="checkout"}'), int(world.at(-600) * 1e9), int(world.at(0) * 1e9), 50, "backward")
+        metrics = json.dumps(
+            world.promql.range('rate(http_requests_total{service="checkout"}[1m])', world.at(-3600), world.at(0), 15)
+        )
+        lines = world.logs.select(
+            parse_logql('{app="checkout"}'), int(world.at(-600) * 1e9), int(world.at(0) * 1e9), 50, "backward"
+        )
         return metrics, [line for _, entries in lines for _, line in entries]
 
     first, second, other = sample(make_world()), sample(make_world()), sample(make_world(seed=1))
@@ -123,8 +145,13 @@ def test_samples_already_served_do_not_change_as_time_passes(world: World, clock
 
 def test_log_signature_appears_only_while_the_fault_is_active(world: World, clock: SimClock) -> None:
     signature = parse_logql('{namespace="shop", app="checkout"} |= "UndefinedColumn"')
-    window = lambda start, end: world.logs.select(signature, int(world.at(start) * 1e9), int(world.at(end) * 1e9), 5000, "forward")  # noqa: E731
-    count = lambda found: sum(len(entries) for _, entries in found)  # noqa: E731
+
+    def window(start: float, end: float) -> Any:
+        return world.logs.select(signature, int(world.at(start) * 1e9), int(world.at(end) * 1e9), 5000, "forward")
+
+    def count(found: Any) -> int:
+        return sum(len(entries) for _, entries in found)
+
     assert count(window(-600, -300)) == 0
     assert count(window(-300, 0)) == pytest.approx(3000, rel=0.1)  # ~10 lines/s for five minutes
     world.apply_action("kubernetes.rollout_undo", {"namespace": "shop", "name": "checkout"})
@@ -136,7 +163,12 @@ def test_alertmanager_payload(world: World, clock: SimClock) -> None:
     payload = world.alertmanager_payload("CheckoutHighErrorRate")
     alert = payload["alerts"][0]
     assert payload["version"] == "4" and payload["status"] == "firing"
-    assert alert["labels"] == {"alertname": "CheckoutHighErrorRate", "service": "checkout", "severity": "critical", "namespace": "shop"}
+    assert alert["labels"] == {
+        "alertname": "CheckoutHighErrorRate",
+        "service": "checkout",
+        "severity": "critical",
+        "namespace": "shop",
+    }
     assert alert["startsAt"] == "2026-11-20T19:42:00Z" and alert["endsAt"] == "0001-01-01T00:00:00Z"
     assert alert["fingerprint"] == alert_fingerprint(alert["labels"]) and len(alert["fingerprint"]) == 16
     assert payload["groupKey"] == '{}:{alertname="CheckoutHighErrorRate"}'

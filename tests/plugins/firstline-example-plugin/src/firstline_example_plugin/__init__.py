@@ -1,1 +1,3 @@
-"""Example firstline plugin: a Healthchecks.io adapter discovered through the ``firstline.tools`` entry point."""
+"""Example firstline plugin: a Healthchecks.io adapter discovered through the ``firstline.tools`` entry
+point.
+"""

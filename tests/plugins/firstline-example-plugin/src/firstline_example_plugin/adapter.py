@@ -48,7 +48,9 @@ RESUME_SAFETY = SafetyMetadata(
 class ListChecksInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tag: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$", description="Only checks with this tag, e.g. prod.")
+    tag: str | None = Field(
+        default=None, pattern=r"^[\w.-]{1,64}$", description="Only checks with this tag, e.g. prod."
+    )
 
 
 class CheckRef(BaseModel):
@@ -75,7 +77,11 @@ class HealthchecksAdapter(Adapter):
         params = {"tag": args.tag} if args.tag else {}
         response = await self.http.request("GET", path, params=params, describe_error=describe_error)
         body = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
-        checks = [_check(c) for c in expect_list(self.http, response, path, body.get("checks"), "checks") if isinstance(c, dict)]
+        checks = [
+            _check(c)
+            for c in expect_list(self.http, response, path, body.get("checks"), "checks")
+            if isinstance(c, dict)
+        ]
         down = [c["name"] for c in checks if c["status"] == "down"]
         return ToolResult(
             tool=self.tool_id("list_checks"),
@@ -98,7 +104,9 @@ class HealthchecksAdapter(Adapter):
 
     async def check(self) -> str:
         response = await self.http.request("GET", "/api/v3/checks/", describe_error=describe_error)
-        body = expect_dict(self.http, response, "/api/v3/checks/", decode_json(self.http, response, "/api/v3/checks/"), "the body")
+        body = expect_dict(
+            self.http, response, "/api/v3/checks/", decode_json(self.http, response, "/api/v3/checks/"), "the body"
+        )
         return f"Healthchecks.io API: {len(as_list(body.get('checks')))} checks visible"
 
     async def _post(self, call: str, path: str) -> ToolResult:
@@ -108,7 +116,11 @@ class HealthchecksAdapter(Adapter):
             raise malformed(self.http, response, path, "the body is not a check (no status)")
         data = _check(body)
         return ToolResult(
-            tool=self.tool_id(call), status="ok", query=f"POST {path}", params={}, data=data,
+            tool=self.tool_id(call),
+            status="ok",
+            query=f"POST {path}",
+            params={},
+            data=data,
             summary=f"check {data['name']!r} is now {data['status']}",
         )
 
