@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from intake_helpers import SHOP, T0, fixture, settings
 
 from evals.benchmarks.intake.bench import run_bench
 from evals.benchmarks.intake.replay import replay_file
 from evals.benchmarks.intake.storm import StormBuilder, load_rules
 from intake.topology import Topology
+from tests.intake.intake_helpers import SHOP, T0, fixture, settings
 
 RULES = Path("/work/shared/datasets/prometheus-alert-rules/rules.yml")
 
