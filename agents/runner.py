@@ -143,6 +143,18 @@ class DecisionOutcome:
     run: RunOutcome | None
 
 
+ResumeStatus = Literal["resumed", "waiting", "finished"]
+
+
+@dataclass
+class ResumeOutcome:
+    """What `Responder.resume` found: it ran the workflow on (``resumed``), or there was nothing to run
+    (``waiting`` for a human decision not yet recorded, or ``finished``)."""
+
+    status: ResumeStatus
+    run: RunOutcome
+
+
 class Responder:
     """The incident workflow compiled against a durable checkpointer, with its dependencies."""
 
@@ -182,13 +194,53 @@ class Responder:
     async def start(self, alert: Alert) -> RunOutcome:
         """Open an incident for the alert and run until it is done or waits for a human.
 
-        The same alert twice gives the same incident: the second call reports it without re-running.
+        The same alert twice gives the same incident: the second call reports it without re-running,
+        or, if the first run was cut short (a crash), resumes it from its last checkpoint.
         """
         incident_id = incident_id_for(alert)
         existing = await self.graph.aget_state(self._config(incident_id))
         if existing.values:
-            return await self.snapshot(incident_id)
-        return await self._run(IncidentState(id=incident_id, alert=alert), incident_id)
+            return (await self.resume(incident_id)).run
+        initial = IncidentState(id=incident_id, alert=alert)
+        # Listed before the first step runs, so a crash during it leaves an incident `resume_unfinished` finds.
+        self.index.save(initial.record(), self.ctx.clock().isoformat())
+        return await self._run(initial, incident_id)
+
+    async def resume(self, incident_id: str) -> ResumeOutcome:
+        """Continue an incident from its last checkpoint, whatever stopped it.
+
+        - A run cut short (a crash between or inside steps) runs on from the last completed step; an
+          action whose execution was claimed but never recorded is verified, not repeated (the ledger).
+        - Waiting at the gate with the decision already in the ledger (``approve`` died before it
+          resumed): resumes with that decision.
+        - Waiting with no decision, or finished: nothing runs; the outcome says which.
+        """
+        snap = await self.graph.aget_state(self._config(incident_id))
+        if not snap.values:
+            raise IncidentNotFound(f"no incident {incident_id!r} in {self.index_path_hint()}")
+        if snap.interrupts:
+            request = ApprovalRequest.model_validate(snap.interrupts[0].value)
+            record = self.ctx.ledger.get_decision(incident_id, request.action_id)
+            if record is None:
+                return ResumeOutcome("waiting", await self.snapshot(incident_id))
+            command: Command[Any] = Command(resume={"action_id": request.action_id, "decision": record.decision})
+            return ResumeOutcome("resumed", await self._run(command, incident_id))
+        if not snap.next:
+            return ResumeOutcome("finished", await self.snapshot(incident_id))
+        return ResumeOutcome("resumed", await self._run(None, incident_id))
+
+    async def resume_unfinished(self) -> list[ResumeOutcome]:
+        """Resume every listed incident that is neither finished nor waiting for a human (``serve`` at start)."""
+        resumed = []
+        for row in self.index.rows():
+            if row["status"] in ("resolved", "escalated"):
+                continue
+            snap = await self.graph.aget_state(self._config(row["id"]))
+            if snap.values and snap.next:
+                outcome = await self.resume(row["id"])
+                if outcome.status == "resumed":
+                    resumed.append(outcome)
+        return resumed
 
     async def decide(
         self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
@@ -203,7 +255,11 @@ class Responder:
         waiting = outcome.waiting_for is not None and outcome.waiting_for.action_id == action_id
         if not waiting:
             if existing is not None:
-                return DecisionOutcome(status="already_decided", decision=existing, run=outcome)
+                # Decided before; if the run that followed was cut short, finish it now.
+                resumed = await self.resume(incident_id)
+                if resumed.status == "resumed":
+                    return DecisionOutcome(status="resumed", decision=existing, run=resumed.run)
+                return DecisionOutcome(status="already_decided", decision=existing, run=resumed.run)
             raise NotWaiting(
                 f"incident {incident_id} is not waiting for a decision on {action_id} (status {outcome.state.status})"
             )

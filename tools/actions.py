@@ -76,7 +76,15 @@ async def execute_action(
         return ActionOutcome(status="refused", detail=str(exc))
     if claim.previous is not None:
         prev = claim.previous
-        detail = f"{tool_id} already ran for this action (state {prev.state}); not running it again"
+        if prev.state == "unknown":
+            # Claimed, then the process stopped before the result was recorded: the call may or may not have
+            # been sent. Running it again could do it twice; the caller verifies the world instead.
+            detail = (
+                f"{tool_id} was claimed for this action but its result was never recorded (the process stopped "
+                "during the call): it may or may not have run; not running it again"
+            )
+        else:
+            detail = f"{tool_id} already ran for this action (state {prev.state}); not running it again"
         log.info("action_already_executed", incident_id=incident_id, action_id=action_id, state=prev.state)
         result = ToolResult.model_validate(prev.result) if prev.result else None
         return ActionOutcome(

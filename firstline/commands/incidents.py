@@ -376,6 +376,27 @@ async def cmd_reject(args: argparse.Namespace, console: Console) -> int:
     return await _decide(args, console, "rejected")
 
 
+async def cmd_incidents_resume(args: argparse.Namespace, console: Console) -> int:
+    """Continue an incident from its last checkpoint (after a crash); never repeats an executed action."""
+    config = load(args)
+    async with open_runtime(config, progress=console.progress) as responder:
+        try:
+            resumed = await responder.resume(args.incident)
+        except IncidentNotFound as exc:
+            raise CommandError(str(exc)) from exc
+    if resumed.status == "waiting":
+        request = resumed.run.waiting_for
+        assert request is not None
+        console.info(
+            f"{args.incident} is waiting for a decision on {request.action_id}, which nobody has recorded; nothing to "
+            f"resume (decide with `firstline approve {args.incident} {request.action_id} --by NAME`)"
+        )
+    elif resumed.status == "finished":
+        console.info(f"{args.incident} has finished ({resumed.run.state.status}); nothing to resume")
+    summarize(resumed.run, console)
+    return exit_code_for(resumed.run)
+
+
 def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
     index = IncidentIndex(config.storage.incidents)
@@ -503,6 +524,15 @@ def register(sub: Any) -> dict[str, Any]:
         "--json", type=Path, metavar="PATH", help="write the incident record to PATH ('-' for stdout)"
     )
     add_common(inc_show)
+    inc_resume = incidents_sub.add_parser(
+        "resume",
+        help="continue an incident from its last checkpoint (after a crash)",
+        description="Continue an incident whose run was cut short (a crash, a kill) from its last completed step. "
+        "An action whose execution was claimed but whose result was never recorded is verified against the world, "
+        "not run again. An incident waiting for a human decision, or finished, is left as it is (and says so).",
+    )
+    inc_resume.add_argument("incident", metavar="ID")
+    add_common(inc_resume)
 
     sandbox = sub.add_parser("sandbox", help="the simulated environment")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
@@ -537,6 +567,7 @@ def register(sub: Any) -> dict[str, Any]:
         "reject": cmd_reject,
         "incidents list": cmd_incidents_list,
         "incidents show": cmd_incidents_show,
+        "incidents resume": cmd_incidents_resume,
         "sandbox run": cmd_sandbox_run,
         "sandbox list": cmd_sandbox_list,
     }

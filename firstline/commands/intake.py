@@ -86,7 +86,10 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     runtime = None if args.dry_run else RuntimeStarter(config)
     try:
         if runtime is not None:
-            await runtime.open()  # bad tool settings or an unset secret stop the start, naming the setting
+            responder = await runtime.open()  # bad tool settings stop the start, naming the setting
+            # Workflows a crash cut short (this process killed mid-investigation or mid-execution) go on first.
+            for resumed in await responder.resume_unfinished():
+                console.info(f"resumed unfinished incident {resumed.run.incident_id}: now {resumed.run.state.status}")
         service = IntakeService(settings, topology, starter=record_only if runtime is None else runtime)
         config_ = uvicorn.Config(
             build_app(service, authenticators),
