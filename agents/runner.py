@@ -69,6 +69,10 @@ class NotWaiting(RuntimeError):
     """The incident is not waiting for a decision on that action."""
 
 
+class UnknownAction(NotWaiting, LookupError):
+    """The incident has no action of that id."""
+
+
 class IncidentIndex:
     """The latest record of every incident, for listing without replaying checkpoints."""
 
@@ -250,7 +254,7 @@ class Responder:
         action = next((a for a in outcome.state.actions if a.id == action_id), None)
         if action is None:
             known = ", ".join(a.id for a in outcome.state.actions if a.kind == "remediation") or "none"
-            raise NotWaiting(f"incident {incident_id} has no action {action_id!r} (remediation actions: {known})")
+            raise UnknownAction(f"incident {incident_id} has no action {action_id!r} (remediation actions: {known})")
         existing = self.ctx.ledger.get_decision(incident_id, action_id)
         waiting = outcome.waiting_for is not None and outcome.waiting_for.action_id == action_id
         if not waiting:

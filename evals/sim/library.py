@@ -18,15 +18,25 @@ from evals.sim.scenario import load_scenario as load_scenario_file
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
 def scenario_names(directory: Path = SCENARIO_DIR) -> list[str]:
     return sorted(path.stem for path in directory.glob("*.yaml"))
 
 
 def scenario_path(name_or_path: str | Path, directory: Path = SCENARIO_DIR) -> Path:
-    """The file for a library name, or the path itself when it names a file."""
+    """The file for a library name (``checkout-migration``), or a path to a scenario file (``.yaml``,
+    ``.yml`` or ``.json``). Anything else is refused: a name is never read as an arbitrary file."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+    if candidate.suffix in SCENARIO_SUFFIXES:
         return candidate
+    if not SCENARIO_NAME.fullmatch(str(name_or_path)):
+        raise ScenarioError(
+            f"{str(name_or_path)!r} is neither a library scenario name (letters, digits and dashes) nor a scenario "
+            f"file ({', '.join(SCENARIO_SUFFIXES)}); `firstline sandbox list` shows the library"
+        )
     path = directory / f"{name_or_path}.yaml"
     if not path.exists():
         known = ", ".join(scenario_names(directory)) or "none"

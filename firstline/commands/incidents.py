@@ -54,6 +54,25 @@ def approval_mode(requested: str | None, console: Console, *, default_without_te
     return default_without_terminal
 
 
+def _scenario_or_usage_error(name_or_path: str) -> Any:
+    """A library scenario by name, or a scenario file; a bad name or file is a usage error (exit 2)."""
+    from evals.sim.library import load_scenario
+    from evals.sim.scenario import ScenarioError
+
+    try:
+        return load_scenario(name_or_path)
+    except ScenarioError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+
+
+def _decider_name(text: str) -> str:
+    """``--by``: who decides, recorded in the ledger; an empty or blank name is refused (exit 2)."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("--by needs the name of who decides (it is recorded)")
+    return name
+
+
 def terminal_decider(mode: str, console: Console) -> Decider:
     """How the command line decides: ask at the terminal (``prompt``), approve on the operator's
     behalf (``auto``), or reject (``reject``). Each shows the request first."""
@@ -62,9 +81,19 @@ def terminal_decider(mode: str, console: Console) -> Decider:
     def decide(request: ApprovalRequest) -> ApprovalAnswer:
         show_request(request, console)
         if mode == "prompt":
-            answer = console.ask("Approve this action? [y/N] ").strip().lower()
+            try:
+                answer = console.ask("Approve this action? [y/N] ").strip().lower()
+            except EOFError:  # Ctrl-D: no answer is not a rejection; nothing is recorded and the incident waits
+                raise CommandError(
+                    f"no answer (end of input): nothing was recorded and {request.incident_id} keeps waiting; decide "
+                    f"later with `firstline approve|reject {request.incident_id} {request.action_id} --by NAME`",
+                    EXIT_NEEDS_HUMAN,
+                ) from None
             approved = answer in ("y", "yes")
-            by = console.ask(f"Your name [{user}]: ").strip() or user
+            try:
+                by = console.ask(f"Your name [{user}]: ").strip() or user
+            except EOFError:
+                by = user
             return ApprovalAnswer(
                 decision="approved" if approved else "rejected",
                 by=by,
@@ -179,12 +208,11 @@ def ingest_examples(config: FirstlineConfig, console: Console) -> None:
 
 
 async def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    from evals.sim.library import load_scenario
     from evals.sim.server import start_sim
 
     mode = approval_mode(args.approve, console, default_without_terminal=None)
     base = load(args, required=False)
-    scenario = load_scenario(args.scenario)
+    scenario = _scenario_or_usage_error(args.scenario)
     state_dir = Path(tempfile.mkdtemp(prefix="firstline-demo-"))
     with start_sim(scenario) as sim:
         config = sandbox_config(base, sim, state_dir)
@@ -228,10 +256,9 @@ def show_answer_key(scenario: Scenario, console: Console) -> None:
 
 
 def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
-    from evals.sim.library import load_scenario
     from evals.sim.server import start_sim
 
-    scenario = load_scenario(args.scenario)
+    scenario = _scenario_or_usage_error(args.scenario)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with start_sim(scenario, port=args.port) as sim:
@@ -354,8 +381,8 @@ async def _decide(args: argparse.Namespace, console: Console, decision: Literal[
     async with open_runtime(config, progress=console.progress) as responder:
         try:
             result = await responder.decide(args.incident, args.action, decision, args.by, args.comment)
-        except (IncidentNotFound, NotWaiting) as exc:
-            raise CommandError(str(exc)) from exc
+        except (IncidentNotFound, NotWaiting) as exc:  # a wrong id or an action not waiting: bad input, nothing done
+            raise CommandError(str(exc), EXIT_USAGE) from exc
     if result.status == "already_decided":
         d = result.decision
         console.info(
@@ -509,7 +536,7 @@ def register(sub: Any) -> dict[str, Any]:
         )
         p.add_argument("incident", metavar="INCIDENT")
         p.add_argument("action", metavar="ACTION")
-        p.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded)")
+        p.add_argument("--by", required=True, type=_decider_name, metavar="NAME", help="who decides (recorded)")
         p.add_argument("--comment", default="", metavar="TEXT")
         add_common(p)
 
