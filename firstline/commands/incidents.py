@@ -268,7 +268,10 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
         if args.write_config:
             path: Path = args.write_config.resolve()
             base = load(args, required=False)
-            config = sandbox_config(base, sim, path.parent / ".firstline")
+            # The sandbox's incidents, ledger and memory live apart from the real state folder (.firstline/), so
+            # invented incidents never come back as "past incidents" of a real run.
+            state_dir = (args.state or path.with_name(f"{path.stem}-state")).resolve()
+            config = sandbox_config(base, sim, state_dir)
             data = json.loads(config.model_dump_json(exclude_defaults=False))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(
@@ -276,7 +279,7 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
                 + yaml.safe_dump(data, sort_keys=False),
                 encoding="utf-8",
             )
-            console.info(f"config written to {path} (service catalog: {config.knowledge.catalog})")
+            console.info(f"config written to {path} (service catalog: {config.knowledge.catalog}; state in {state_dir})")
             ingest_examples(config, console)
         else:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
@@ -575,6 +578,13 @@ def register(sub: Any) -> dict[str, Any]:
         "--alert-file", type=Path, metavar="PATH", help="write the scenario's alert payload (with live times) to PATH"
     )
     run.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    run.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="where the written config keeps incidents, ledger and memory (default: NAME-state/ beside the config "
+        "file, never the real .firstline/)",
+    )
     add_common(run)
     listing = sandbox_sub.add_parser(
         "list",
