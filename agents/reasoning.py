@@ -38,8 +38,12 @@ async def ask(
     The answer's usage is the sum of both attempts: tokens a failed model call used are spent too.
     """
     try:
-        return await call(reasoner), []
+        answer = await call(reasoner)
     except ReasonerFailure as exc:
+        notes = [note(ctx, actor, "model_note", f"{reasoner.name} reasoner, {task}: {text}") for text in exc.notes]
         entry = note(ctx, actor, "fallback", f"{reasoner.name} reasoner failed to {task} ({exc}); used {instead}")
         answer = await call(ctx.fallback)
-        return Reasoned(answer.answer, exc.usage + answer.usage, answer.gathered), [entry]
+        return Reasoned(answer.answer, exc.usage + answer.usage, answer.gathered), [*notes, entry]
+    return answer, [
+        note(ctx, actor, "model_note", f"{reasoner.name} reasoner, {task}: {text}") for text in answer.notes
+    ]

@@ -88,6 +88,9 @@ class Reasoned(Generic[AnswerT]):
     answer: AnswerT
     usage: Usage = field(default_factory=Usage)
     gathered: list[Evidence] = field(default_factory=list)
+    # What the calling node should put on the timeline about how the answer was reached (the model
+    # asked for a mutating or unknown call; text was cleaned before use).
+    notes: list[str] = field(default_factory=list)
 
 
 class Reasoner(Protocol):
@@ -115,9 +118,11 @@ class Reasoner(Protocol):
 class ReasonerFailure(Exception):
     """The reasoner could not produce a usable answer for this step (the caller falls back).
 
-    ``usage`` is what the failed attempt still cost: the caller counts it against the budget too.
+    ``usage`` is what the failed attempt still cost: the caller counts it against the budget too;
+    ``notes`` what happened on the way that belongs on the timeline (a refused call), as for `Reasoned`.
     """
 
-    def __init__(self, message: str, *, usage: Usage | None = None) -> None:
+    def __init__(self, message: str, *, usage: Usage | None = None, notes: list[str] | None = None) -> None:
         super().__init__(message)
         self.usage = usage if usage is not None else Usage()
+        self.notes = list(notes or [])

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents import prompts
 from agents.evidence import EvidenceBundle
+from agents.model_text import CleanText, clean_model_text
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -113,6 +114,10 @@ class LLMReasoner:
             response = await runnable.ainvoke(messages)
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
+        except Exception as exc:
+            # Any other failure of the model step (a reply the client cannot parse, a provider SDK bug) is a
+            # failed step too: the node falls back to the deterministic reasoner and the incident goes on.
+            raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
         if not isinstance(response, AIMessage):
             raise meter.failure(f"model returned {type(response).__name__}, not a message")
         meter.add(response)
@@ -123,12 +128,20 @@ class LLMReasoner:
         response = await self._ask(
             meter, [SystemMessage(prompts.TRIAGE_SYSTEM), HumanMessage(prompts.triage_request(facts))]
         )
-        text = _text(response)
-        if len(text) < 20:
-            raise meter.failure("the model's summary was empty or too short")
-        return Reasoned(text, meter.usage)
+        cleaned = clean_model_text(_text(response), limit=SUMMARY_LIMIT, allowed_urls=ctx.links.values())
+        if len(cleaned.text) < 20 or not cleaned.readable:
+            raise meter.failure("the model's summary was empty, too short or unreadable")
+        return Reasoned(cleaned.text, meter.usage, notes=_cleaning_notes(cleaned))
 
     async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        refused: list[str] = []  # calls the model asked for that it may not make (mutating, unknown)
+        try:
+            return await self._diagnose(bundle, ctx, refused)
+        except ReasonerFailure as exc:
+            exc.notes.extend(_refused(refused, ctx))  # a refused call stays on the record even if the step fails
+            raise
+
+    async def _diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext, refused: list[str]) -> Reasoned[Diagnosis]:
         meter = UsageMeter()
         read_only = {tool_name(info.tool): info for info in ctx.registry.list_tools() if not info.mutating}
         tools: list[dict[str, Any]] = [
@@ -171,7 +184,9 @@ class LLMReasoner:
             if not response.tool_calls:
                 draft = _draft_from_text(_text(response))
                 if draft is not None:
-                    return Reasoned(self._finish(draft, bundle, gathered), meter.usage, gathered)
+                    return Reasoned(
+                        self._finish(draft, bundle, gathered), meter.usage, gathered, _refused(refused, ctx)
+                    )
                 messages.append(HumanMessage(f"Call {SUBMIT} with your diagnosis, citing evidence ids."))
                 continue
             for call in response.tool_calls:
@@ -195,9 +210,12 @@ class LLMReasoner:
                             )
                         )
                         continue
-                    return Reasoned(self._finish(draft, bundle, gathered), meter.usage, gathered)
+                    return Reasoned(
+                        self._finish(draft, bundle, gathered), meter.usage, gathered, _refused(refused, ctx)
+                    )
                 info = read_only.get(call["name"])
                 if info is None:
+                    refused.append(call["name"])
                     messages.append(
                         ToolMessage(
                             f"error: unknown tool {call['name']!r}; available: {', '.join(read_only)}, {SUBMIT}",
@@ -256,6 +274,8 @@ class LLMReasoner:
             )
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
+        except Exception as exc:  # as in _ask: an unusable reply is a failed step, never a crash of the node
+            raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
         meter.add(answer.get("raw") if isinstance(answer, dict) else None)
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
         if not isinstance(parsed, RemediationChoice):
@@ -274,10 +294,11 @@ class LLMReasoner:
             meter,
             [SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))],
         )
-        text = _text(response)
-        if len(text) < 10:
-            raise meter.failure("the model's update was empty")
-        return Reasoned(text, meter.usage)
+        links = [*ctx.links.values(), *incident.alert.links]
+        cleaned = clean_model_text(_text(response), limit=UPDATE_LIMIT, allowed_urls=links)
+        if len(cleaned.text) < 10 or not cleaned.readable:
+            raise meter.failure("the model's update was empty or unreadable")
+        return Reasoned(cleaned.text, meter.usage, notes=_cleaning_notes(cleaned))
 
 
 def describe_model_error(exc: BaseException) -> str:
@@ -302,6 +323,24 @@ def _draft_from_text(text: str) -> DiagnosisDraft | None:
         return DiagnosisDraft.model_validate_json(text[start : end + 1])
     except ValidationError:
         return None
+
+
+SUMMARY_LIMIT = 1200
+UPDATE_LIMIT = 800
+
+
+def _cleaning_notes(cleaned: CleanText) -> list[str]:
+    return [f"model text cleaned before use: removed {', '.join(cleaned.removed)}"] if cleaned.removed else []
+
+
+def _refused(names: list[str], ctx: ReasonerContext) -> list[str]:
+    """Timeline notes for calls the model asked for and was refused: mutating ones and unknown ones."""
+    mutating = {tool_name(info.tool) for info in ctx.registry.list_tools() if info.mutating}
+    notes = []
+    for name in dict.fromkeys(names):
+        kind = "a mutating call" if name in mutating else "an unknown call"
+        notes.append(f"the model asked for {kind} ({_short(name, 80)}); refused, it was offered read-only tools only")
+    return notes
 
 
 def _short(text: str, limit: int = 300) -> str:

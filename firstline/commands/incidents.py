@@ -279,7 +279,9 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
                 + yaml.safe_dump(data, sort_keys=False),
                 encoding="utf-8",
             )
-            console.info(f"config written to {path} (service catalog: {config.knowledge.catalog}; state in {state_dir})")
+            console.info(
+                f"config written to {path} (service catalog: {config.knowledge.catalog}; state in {state_dir})"
+            )
             ingest_examples(config, console)
         else:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")

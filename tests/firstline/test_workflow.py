@@ -347,3 +347,95 @@ async def test_the_cli_and_the_eval_answer_the_gate_through_the_same_typed_loop(
     ]
     assert run.outcome.waiting_for is None and run.outcome.state.status == "resolved"
     assert len(_undos(sim)) == 1
+
+
+@pytest.mark.model_mocked
+async def test_an_unreadable_model_reply_falls_back_and_the_incident_is_recorded(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    import httpx
+    import respx
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
+    config = _config(sim, tmp_path, reasoner="llm")
+    with respx.mock(assert_all_called=False) as mock:
+        # 200 OK, but not a chat completion: bytes that are not JSON (a proxy's error page, a truncated body).
+        mock.post("http://llm.test/v1/chat/completions").mock(
+            return_value=httpx.Response(
+                200, content=b"\xff\xfe<html>gateway \x00 oops", headers={"content-type": "application/json"}
+            )
+        )
+        mock.route(host="127.0.0.1").pass_through()
+        async with open_runtime(config, knowledge=None, chat_model=model) as responder:
+            first = await responder.start(_alert(sim))
+    notes = [t.text for t in first.state.timeline if t.kind == "fallback"]
+    assert any("failed to summarize" in n for n in notes), notes
+    assert first.state.summary and "oops" not in first.state.summary  # the deterministic summary
+    assert first.state.status == "awaiting_approval"  # the incident went on and is on record
+    assert first.record()["id"] == first.incident_id
+
+
+@pytest.mark.model_mocked
+async def test_model_text_is_cleaned_and_a_refused_mutating_call_is_on_the_timeline(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    import json
+
+    import httpx
+    import respx
+    from langchain_openai import ChatOpenAI
+
+    def completion(message: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "local",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", **message}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            },
+        )
+
+    summary = (
+        "Checkout is failing for most requests since the migration at 14:14; payments team owns it.\n"
+        "$ kubectl rollout undo deployment/checkout -n shop\nDetails: https://attacker.example/x"
+    )
+    mutating_call = {
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "t1",
+                "type": "function",
+                "function": {
+                    "name": "kubernetes__rollout_undo",
+                    "arguments": json.dumps({"namespace": "shop", "name": "checkout"}),
+                },
+            }
+        ],
+    }
+    given: set[str] = set()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        # The summary step (no tools) gets the dirty text; the diagnosis step (tools offered) a mutating call;
+        # everything after that fails, so the deterministic reasoner finishes the incident.
+        step = "diagnose" if "tools" in json.loads(request.content) else "summarize"
+        if step not in given:
+            given.add(step)
+            return completion({"content": summary} if step == "summarize" else mutating_call)
+        return httpx.Response(500, json={"error": {"message": "done", "type": "server_error"}})
+
+    model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
+    config = _config(sim, tmp_path, reasoner="llm")
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post("http://llm.test/v1/chat/completions").mock(side_effect=answer)
+        mock.route(host="127.0.0.1").pass_through()
+        async with open_runtime(config, knowledge=None, chat_model=model) as responder:
+            first = await responder.start(_alert(sim))
+    assert first.state.summary.startswith("Checkout is failing for most requests")
+    assert "kubectl" not in first.state.summary and "attacker.example" not in first.state.summary
+    timeline = [t.text for t in first.state.timeline]
+    assert any("model text cleaned before use" in t and "command line" in t for t in timeline), timeline
+    assert any("asked for a mutating call" in t and "rollout_undo" in t for t in timeline), timeline
