@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench clean venv
 
+# -qq: only errors; pip's warnings about this machine's package mirrors (hundreds of lines) are not news.
 $(STAMP): pyproject.toml requirements.lock
+	@echo "setting up $(VENV) from requirements.lock (about a minute, once)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -r requirements.lock
+	$(BIN)/python -m pip install -qq --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

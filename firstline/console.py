@@ -23,6 +23,18 @@ ACTOR_STYLE = {
 }
 
 
+def one_line(text: str, limit: int = 180) -> str:
+    """The first line of ``text``, at most ``limit`` characters, cut at a word: what a terminal shows of a
+    long observation (a commit diff, a log excerpt). The incident record keeps the whole text."""
+    first, _, rest = text.strip().partition("\n")
+    more = bool(rest.strip())
+    if len(first) > limit:
+        cut = first[: limit - 1]
+        space = cut.rfind(" ")
+        first, more = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:"), True
+    return first + ("…" if more else "")
+
+
 class Console:
     def __init__(self) -> None:
         self.out = RichConsole(highlight=False, soft_wrap=True)
@@ -34,7 +46,7 @@ class Console:
 
     def progress(self, actor: str, text: str) -> None:
         style = ACTOR_STYLE.get(actor, "white")
-        self.out.print(Text.assemble((f"{actor:>13} ", style), text))
+        self.out.print(Text.assemble((f"{actor:>13} ", style), one_line(text, 200)))
 
     def info(self, text: str) -> None:
         self.out.print(text, markup=False)

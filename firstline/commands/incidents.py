@@ -33,7 +33,7 @@ from firstline.commands import (
     write_json,
 )
 from firstline.config import FirstlineConfig
-from firstline.console import Console
+from firstline.console import Console, one_line
 from firstline.wiring import open_runtime
 from intake.alertmanager import AlertPayloadError, parse_alertmanager
 
@@ -122,13 +122,13 @@ async def answer_gate(responder: Responder, outcome: RunOutcome, mode: str, cons
 def show_request(request: ApprovalRequest, console: Console) -> None:
     console.heading(f"Approval needed for incident {request.incident_id}: {request.title}")
     console.info(f"  action:       {request.action_id}  ({request.tool} {json.dumps(request.args)})")
-    console.info(f"  why:          {request.rationale}")
+    console.info(f"  why:          {one_line(request.rationale)}")
     console.info(f"  risk:         {request.risk}")
     console.info(f"  blast radius: {request.blast_radius}")
     console.info(f"  undo:         {request.undo}")
     console.info(f"  policy:       {request.policy_reason}")
     for line in request.evidence[:6]:
-        console.info(f"  evidence:     {line}")
+        console.info(f"  evidence:     {one_line(line, 150)}")
 
 
 def summarize(outcome: RunOutcome, console: Console) -> None:
@@ -136,11 +136,11 @@ def summarize(outcome: RunOutcome, console: Console) -> None:
     console.heading(f"Incident {record['id']}: {record['status']} ({record['severity']}, {record['service']})")
     diagnosis = record.get("diagnosis")
     if diagnosis:
-        console.info(f"  diagnosis: {diagnosis['root_cause']} (confidence {diagnosis['confidence']:.0%})")
+        console.info(f"  diagnosis: {one_line(diagnosis['root_cause'])} (confidence {diagnosis['confidence']:.0%})")
         for item in diagnosis["evidence"][:6]:
-            console.info(f"    - [{item['source']}] {item['observation']}")
+            console.info(f"    - [{item['source']}] {one_line(item['observation'], 150)}")
         for item in diagnosis["ruled_out"][:4]:
-            console.info(f"    ruled out: {item['what']}: {item['why']}")
+            console.info(f"    ruled out: {one_line(item['what'] + ': ' + item['why'], 150)}")
     for action in record["actions"]:
         if action["kind"] == "remediation":
             who = f" by {action['approval']['by']}" if action.get("approval") else ""

@@ -65,3 +65,27 @@ def test_demo_runs_a_scenario_without_an_incident(tmp_path: Path) -> None:
     record = json.loads(record_path.read_text())
     assert record["service"] == "stock-api"
     assert "scenario expects: no incident" in result.stdout
+
+
+def test_the_demo_output_is_short_and_readable(tmp_path: Path) -> None:
+    record_path = tmp_path / "record.json"
+    result = firstline("demo", "--approve", "auto", "--json", str(record_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # The example's diagnosis carries a commit diff: the terminal shows one line of it, the record all of it.
+    assert not [line for line in lines if line.startswith(("+", "-", "@@ ", "diff ")) and not line.startswith("--")], (
+        result.stdout
+    )
+    assert max(len(line) for line in lines) <= 260
+    assert len(lines) <= 60
+    assert "@@ " in json.dumps(json.loads(record_path.read_text())["diagnosis"])  # nothing lost in the record
+    assert "resolved" in result.stdout and "state kept in" in result.stdout
+
+
+def test_one_line_keeps_the_first_line_and_cuts_at_a_word() -> None:
+    from firstline.console import one_line
+
+    assert one_line("migration on checkout\n@@ -1 +1 @@\n+ALTER TABLE") == "migration on checkout…"
+    assert one_line("short") == "short"
+    cut = one_line("word " * 100, 50)
+    assert len(cut) <= 50 and cut.endswith("word…")
