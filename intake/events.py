@@ -147,8 +147,14 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed
 
 
-def str_map(value: Any, field: str) -> dict[str, str]:
-    """A JSON object of scalars as ``dict[str, str]``; null is empty. All-string objects are returned as they are."""
+def str_map(value: Any, field: str, *, strict: bool = False) -> dict[str, str]:
+    """A JSON object of scalars as ``dict[str, str]``; null is empty. All-string objects are returned as they are.
+
+    ``strict=True`` where the format says string values (label sets: service, severity, alert name, pod;
+    Alertmanager's annotations, which become the title): a list or object value is
+    refused naming the field, never turned into a string such as ``['checkout']`` that would become a
+    service name. Annotations and details keep nested values as compact JSON.
+    """
     if value is None:
         return {}
     if value.__class__ is not dict:
@@ -158,6 +164,10 @@ def str_map(value: Any, field: str) -> dict[str, str]:
             raise AlertPayloadError(f"{field}: expected an object, got {type(value).__name__}")
     for item in value.values():
         if item.__class__ is not str:
+            if strict:
+                for key, v in value.items():
+                    if isinstance(v, dict | list):
+                        raise AlertPayloadError(f"{field}.{key}: expected a string label value, got {type(v).__name__}")
             return {str(k): v if isinstance(v, str) else _scalar(v) for k, v in value.items()}
     return value  # type: ignore[no-any-return]  # checked above: every value is a str (JSON keys always are)
 

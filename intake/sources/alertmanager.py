@@ -52,8 +52,8 @@ def normalize_alertmanager_style(
     items = payload.get("alerts")
     if not isinstance(items, list) or not items:
         raise AlertPayloadError(f"alerts: missing or empty; a {source} webhook carries at least one alert")
-    common_labels = str_map(payload.get("commonLabels"), "commonLabels")
-    common_annotations = str_map(payload.get("commonAnnotations"), "commonAnnotations")
+    common_labels = str_map(payload.get("commonLabels"), "commonLabels", strict=True)
+    common_annotations = str_map(payload.get("commonAnnotations"), "commonAnnotations", strict=True)
     group_status = payload.get("status", "firing")
     truncated = payload.get("truncatedAlerts") or 0
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
@@ -64,10 +64,10 @@ def normalize_alertmanager_style(
         where = f"alerts[{i}]"
         if not isinstance(item, dict):
             raise AlertPayloadError(f"{where}: expected an object, got {type(item).__name__}")
-        labels = str_map(item.get("labels"), f"{where}.labels")
+        labels = str_map(item.get("labels"), f"{where}.labels", strict=True)
         if common_labels:
             labels = {**common_labels, **labels}
-        annotations = str_map(item.get("annotations"), f"{where}.annotations")
+        annotations = str_map(item.get("annotations"), f"{where}.annotations", strict=True)
         if common_annotations:
             annotations = {**common_annotations, **annotations}
         name = labels.get("alertname")

@@ -88,7 +88,7 @@ def _one(item: Any, where: str, received_at: float, settings: IntakeSource) -> A
     status = _STATUSES.get(str(body.get("status", "firing")).lower())
     if status is None:
         raise AlertPayloadError(f"{prefix}status: expected firing or resolved, got {body.get('status')!r}")
-    labels = str_map(body.get("labels"), f"{prefix}labels")
+    labels = str_map(body.get("labels"), f"{prefix}labels", strict=True)
     annotations = str_map(body.get("annotations"), f"{prefix}annotations")
     _keep_unmapped(body, labels, annotations)
     service = optional_str(body, "service", f"{prefix}service") or next(

@@ -131,3 +131,18 @@ async def test_the_generic_receiver_maps_common_label_names_and_keeps_the_rest(s
     assert alert.annotations["details"] == '{"usage":0.97}'
     [incident] = await intake.incidents()
     assert incident["alerts"] == 2  # two pods are two alerts, not merged into one
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "field"),
+    [("labels", "service", "alerts[0].labels.service"), ("annotations", "summary", "alerts[0].annotations.summary")],
+)
+async def test_a_list_as_an_alertmanager_label_or_annotation_is_refused_not_stringified(
+    start_service: Any, where: str, key: str, field: str
+) -> None:
+    intake = await start_service()
+    document = fixture("alertmanager", "firing")
+    document["alerts"][0][where][key] = ["checkout"]  # would have become the service name "['checkout']"
+    response = await intake.post("alertmanager", document)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field
