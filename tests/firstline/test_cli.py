@@ -155,3 +155,15 @@ def test_help_teaches_every_command() -> None:
         assert command in top.stdout
     respond = firstline("respond", "--help")
     assert "--approve" in respond.stdout and "wait" in respond.stdout
+
+
+def test_the_sandbox_config_keeps_its_state_apart_from_the_real_state_folder(
+    sandbox: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    config, _, _ = sandbox
+    written = __import__("yaml").safe_load(config.read_text())
+    state = tmp_path / "sim-state"
+    for key in ("checkpoints", "ledger", "incidents"):
+        assert Path(written["storage"][key]).parent == state, written["storage"]
+    assert Path(written["knowledge"]["chroma"]["path"]).parent == state
+    assert ".firstline" not in json.dumps(written["storage"])
