@@ -1,4 +1,4 @@
-"""The scenario format (version 1): one YAML file describes one simulated incident, as data.
+"""The scenario format (versions 1 and 2): one YAML file describes one simulated incident, as data.
 
 A scenario names the services (`topology`), what changed and when (`changes`), what breaks
 (`faults`, with their effect on telemetry, pods and logs), the background log noise (`logs`), the
@@ -110,6 +110,7 @@ from evals.sim.scenario.expected import Expected, ExpectedAction, Resolution, Ro
 from evals.sim.scenario.fields import (
     DIFFICULTIES,
     SCENARIO_VERSION,
+    SCENARIO_VERSIONS,
     SCHEMA_PATH,
     TEMPLATE_FIELD_RE,
     TEMPLATE_FIELDS,
@@ -131,10 +132,51 @@ from evals.sim.scenario.fields import (
     template_problems,
     witness_args,
 )
+from evals.sim.scenario.kubernetes import (
+    ACTION_TARGET_KINDS,
+    ActionTarget,
+    ConfigObjectSpec,
+    ConfigRevision,
+    ContainerSpec,
+    HPASpec,
+    JobRun,
+    KubernetesSpec,
+    KubeServiceSpec,
+    NamespaceSpec,
+    NetworkPolicySpec,
+    NodeCondition,
+    NodeConditionEffect,
+    NodeSpec,
+    ObjectKind,
+    ResourceQuotaSpec,
+    WorkloadKind,
+    WorkloadSpec,
+    target_matches,
+)
 from evals.sim.scenario.loading import ScenarioError, describe_errors, load_scenario, parse_scenario
 from evals.sim.scenario.schema import render_schema, scenario_json_schema, write_schema
 
 __all__ = [
+    "ACTION_TARGET_KINDS",
+    "ActionTarget",
+    "ConfigObjectSpec",
+    "ConfigRevision",
+    "ContainerSpec",
+    "HPASpec",
+    "JobRun",
+    "KubernetesSpec",
+    "KubeServiceSpec",
+    "NamespaceSpec",
+    "NetworkPolicySpec",
+    "NodeCondition",
+    "NodeConditionEffect",
+    "NodeSpec",
+    "ObjectKind",
+    "ResourceQuotaSpec",
+    "WorkloadKind",
+    "WorkloadSpec",
+    "target_matches",
+    "SCENARIO_VERSIONS",
     "ActionEffect",
     "Alert",
     "ArgMatch",
