@@ -40,7 +40,7 @@ from evals.sim.kube import KubeCluster
 from evals.sim.logs import LogStore
 from evals.sim.promql import PromQLEngine
 from evals.sim.repos import GitHubState
-from evals.sim.scenario import ActionEffect, Alert, PodEffect, Scenario
+from evals.sim.scenario import ActionEffect, Alert, NodeConditionEffect, PodEffect, Scenario
 from evals.sim.telemetry import Telemetry
 from evals.sim.timeutil import SimClock, from_epoch, rfc3339
 
@@ -108,7 +108,9 @@ class World:
             scenario, anchor=self.anchor, conditions=self.conditions, now=self.now_ts, version=lambda: self._version
         )
         self.promql = PromQLEngine(self.telemetry)
-        self.kube = KubeCluster(scenario, anchor=self.anchor, now=self.now_ts, pod_effects=self.pod_effects)
+        self.kube = KubeCluster(
+            scenario, anchor=self.anchor, now=self.now_ts, pod_effects=self.pod_effects, node_effects=self.node_effects
+        )
         self.logs = LogStore(self)
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
         self.statuspage = StatuspageState(scenario, now=self.now_ts)
@@ -200,6 +202,15 @@ class World:
             if effect is not None and timeline.fault.target == service and timeline.is_active(at):
                 found.append((timeline, effect))
         return found
+
+    def node_effects(self, at: float) -> list[NodeConditionEffect]:
+        """The node conditions set by the faults active at ``at`` (format v2)."""
+        return [
+            condition
+            for timeline in self.timelines().values()
+            if timeline.is_active(at)
+            for condition in timeline.fault.effects.node_conditions
+        ]
 
     def pod_timeline(self, service: str) -> list[tuple[float, list[str]]]:
         return self.kube.pod_timeline(service)
@@ -332,7 +343,10 @@ class World:
                     }
                     for fault_id, t in timelines.items()
                 ],
-                "kubernetes": {"deployments": self.kube.snapshot()},
+                "kubernetes": {
+                    "deployments": self.kube.snapshot(),
+                    **({"objects": self.kube.objects.snapshot()} if self.scenario.kubernetes is not None else {}),
+                },
                 "github": {"dispatches": list(self.github.dispatches)},
                 "statuspage": {
                     "page_id": self.statuspage.page_id,

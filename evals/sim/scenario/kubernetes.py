@@ -37,6 +37,7 @@ ObjectKind = Literal[
 ]
 NodeConditionType = Literal["Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"]
 ConditionStatus = Literal["True", "False", "Unknown"]
+PolicyType = Literal["Ingress", "Egress"]
 
 
 class NamespaceSpec(_Model):
@@ -194,7 +195,7 @@ class NetworkPolicySpec(_Model):
     name: str = Field(pattern=K8S_NAME)
     namespace: str = Field(default="default", pattern=K8S_NAME)
     pod_selector: Labels = Field(default_factory=dict, description="matchLabels; empty selects every pod.")
-    policy_types: list[Literal["Ingress", "Egress"]] = Field(default_factory=lambda: ["Ingress"])
+    policy_types: list[PolicyType] = Field(default_factory=lambda: list[PolicyType](["Ingress"]))
     ingress: list[dict[str, Any]] = Field(default_factory=list, description="Rules in the API's own shape.")
     egress: list[dict[str, Any]] = Field(default_factory=list, description="Rules in the API's own shape.")
     created_at: Offset = Field(default=-30 * 86400.0)
