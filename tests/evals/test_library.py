@@ -298,7 +298,11 @@ async def test_plays_through_the_apis(name: str) -> None:
                 )
                 assert response.status_code == 200, response.text
                 assert response.json()["data"]["result"], f"{service.name}: no log lines for {service.logs}"
-            if spec.deployment_name:
+            workload = _workload_path(scenario(name), spec.name)
+            if workload is not None:
+                response = await client.get(f"/kubernetes{workload}")
+                assert response.status_code == 200, response.text
+            elif spec.deployment_name:
                 response = await client.get(
                     f"/kubernetes/apis/apps/v1/namespaces/{spec.namespace}/deployments/{spec.deployment_name}"
                 )
@@ -460,6 +464,8 @@ async def test_remediation_through_the_production_adapter(name: str, index: int)
             args.pop("to_revision", None)
         if remediation.tool == "github.workflow_dispatch":
             args.setdefault("ref", "main")
+        if remediation.tool == "kubernetes.revert_configmap":
+            args.setdefault("data", _data_before_the_last_change(scenario(name), args["namespace"], args["name"]))
         result = await spec.fn(adapter, spec.input_model.model_validate(args))
         assert result.status == "ok", f"{result.summary} {result.error}"
     finally:
@@ -467,6 +473,27 @@ async def test_remediation_through_the_production_adapter(name: str, index: int)
     [applied] = w.applied_actions
     assert applied.action == remediation.tool and remediation.matches(applied.action, applied.args), applied
     assert not set(w.active_faults()) & fixes_of(name, remediation)
+
+
+def _workload_path(loaded: Scenario, service: str) -> str | None:
+    """The API path of the v2 workload that runs ``service``, if one does (it has no Deployment then)."""
+    plurals = {"StatefulSet": "apps/v1/namespaces/{ns}/statefulsets", "DaemonSet": "apps/v1/namespaces/{ns}/daemonsets"}
+    plurals |= {"Job": "batch/v1/namespaces/{ns}/jobs", "CronJob": "batch/v1/namespaces/{ns}/cronjobs"}
+    for workload in loaded.kubernetes.workloads if loaded.kubernetes else []:
+        if workload.service == service:
+            if workload.kind == "Job":
+                return f"/apis/{plurals['Job'].format(ns=workload.namespace)}/{workload.job_runs()[0].name}"
+            return f"/apis/{plurals[workload.kind].format(ns=workload.namespace)}/{workload.name}"
+    return None
+
+
+def _data_before_the_last_change(loaded: Scenario, namespace: str, name: str) -> dict[str, str]:
+    """What a responder reverting a ConfigMap writes back: the data of the revision before the current one."""
+    assert loaded.kubernetes is not None
+    [configmap] = [c for c in loaded.kubernetes.configmaps if (c.namespace, c.name) == (namespace, name)]
+    current = max(i for i, r in enumerate(configmap.revisions) if r.at <= 0)
+    assert current >= 1, f"configmap {namespace}/{name} has no earlier revision to revert to"
+    return dict(configmap.revisions[current - 1].data)
 
 
 def test_the_readme_lists_every_scenario() -> None:

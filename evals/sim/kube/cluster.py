@@ -70,6 +70,7 @@ class KubeCluster:
             anchor=anchor,
             now=now,
             next_version=self._next_version,
+            current_version=lambda: self._resource_version,
             pod_effects=pod_effects,
             node_effects=node_effects or (lambda _now: []),
         )

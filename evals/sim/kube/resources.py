@@ -131,6 +131,7 @@ class ClusterObjects:
         anchor: float,
         now: Callable[[], float],
         next_version: Callable[[], int],
+        current_version: Callable[[], int],
         pod_effects: Callable[[str, float], list[tuple[FaultTimeline, PodEffect]]],
         node_effects: NodeEffectsFn,
     ) -> None:
@@ -138,6 +139,7 @@ class ClusterObjects:
         self.anchor = anchor
         self._now = now
         self._next_version = next_version
+        self._current_version = current_version
         self._pod_effects = pod_effects
         self._node_effects = node_effects
         self._seed = scenario.seed
@@ -211,7 +213,7 @@ class ClusterObjects:
         return {
             "kind": f"{kind}List",
             "apiVersion": api_version,
-            "metadata": {"resourceVersion": str(self._next_version_peek())},
+            "metadata": {"resourceVersion": str(self._current_list_version())},
             "items": items,
         }
 
@@ -223,8 +225,8 @@ class ClusterObjects:
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
         raise not_found(plural, name, group)
 
-    def _next_version_peek(self) -> int:
-        return max([*self._node_versions.values(), *self._versions.values(), 1000])
+    def _current_list_version(self) -> int:
+        return self._current_version()
 
     def _render_all(self, plural: str) -> list[dict[str, Any]]:
         now = self._now()
@@ -417,10 +419,11 @@ class ClusterObjects:
 
     def _services(self) -> list[dict[str, Any]]:
         out = []
+        batch = {w.service for w in self.workloads if w.kind in ("Job", "CronJob")}
         for spec in self.scenario.topology.services:
             name = spec.deployment_name
-            if name is None:
-                continue
+            if name is None or spec.name in batch:
+                continue  # nothing to route to: external, or a batch job that serves no traffic
             port = 5432 if spec.kind == "database" else 8080
             out.append(
                 self._service(
@@ -869,7 +872,7 @@ class ClusterObjects:
                 "name": name,
                 "namespace": workload.namespace,
                 "uid": stable_uid(self._seed, "pod", workload.namespace, name),
-                "resourceVersion": str(self._next_version_peek()),
+                "resourceVersion": str(self._current_list_version()),
                 "creationTimestamp": rfc3339(created),
                 "labels": dict(labels),
                 "ownerReferences": [
