@@ -377,11 +377,20 @@ def test_acceptable_remediation_clears_its_fault(name: str, index: int) -> None:
         assert failing(name, control, service), f"without the action {service} should still fail ({control})"
 
 
+def rule_args(rule: Any) -> dict[str, Any]:
+    """Arguments of a call the rule applies to: its match, plus the object its v2 target names."""
+    args = witness_args(rule.match)
+    if rule.target is not None:
+        args |= {k: v for k, v in (("namespace", rule.target.namespace), ("name", rule.target.name)) if v is not None}
+        args["kind"] = rule.target.kind
+    return args
+
+
 @pytest.mark.parametrize(("name", "index"), rule_cases("none"))
 def test_a_wrong_action_changes_nothing(name: str, index: int) -> None:
     loaded = scenario(name)
     rule = loaded.action_effects[index]
-    w = after_action(name, rule.action, witness_args(rule.match))
+    w = after_action(name, rule.action, rule_args(rule))
     control = no_action(name)
     assert w.active_faults() == control.active_faults()
     service = alert_service(name)
@@ -394,11 +403,9 @@ def test_a_mitigation_only_buys_time(name: str, index: int) -> None:
     loaded = scenario(name)
     rule = loaded.action_effects[index]
     [(_, fault)] = rule.effects
-    relieved = after_action(name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after / 2))
+    relieved = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after / 2))
     assert fault not in relieved.active_faults()
-    relapsed = after_action(
-        name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after) + SETTLE
-    )
+    relapsed = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after) + SETTLE)
     assert fault in relapsed.active_faults()
     service = measured_service(name, {fault or ""})
     if service is not None:
@@ -411,7 +418,7 @@ def test_a_harmful_action_makes_it_worse(name: str, index: int) -> None:
     rule = loaded.action_effects[index]
     worsened = {fault for _, fault in rule.effects if fault}
     assert any(a.tool == rule.action for a in loaded.expected.harmful_actions), "list it in expected.harmful_actions"
-    w = after_action(name, rule.action, witness_args(rule.match))
+    w = after_action(name, rule.action, rule_args(rule))
     control = no_action(name)
     targets = {loaded.fault(f).target for f in worsened} | {alert_service(name)}
     compared = [(s, error_ratio(w, s), error_ratio(control, s)) for s in targets]

@@ -113,3 +113,48 @@ async def test_the_oversized_feature_file_is_reverted_not_rolled_back(registry_f
         "kubernetes.patch_configmap",
         "kubernetes.revert_configmap",
     ]
+
+
+async def test_the_leaking_agent_on_every_node_is_reverted_at_its_config(registry_for: Any) -> None:
+    world = world_of("volumes-slow-monday")
+    registry = registry_for(world)
+    incident = {"reporter-buffers-grow", "volume-store-starved"}
+    assert set(world.active_faults()) == incident
+    nodes = await registry.invoke("kubernetes.list_nodes", {})
+    assert [n["problems"] for n in nodes.data["nodes"]] == [["MemoryPressure"]] * 3
+    daemonsets = await registry.invoke("kubernetes.list_daemonsets", {"namespace": "ops"})
+    assert daemonsets.data["daemonsets"][0]["desired"] == 3
+    pods = await registry.invoke("kubernetes.list_pods", {"namespace": "ops", "label_selector": "app=metrics-reporter"})
+    for pod in pods.data["pods"]:
+        ends = {c["name"]: (c.get("last_termination") or {}).get("reason") for c in pod["containers"]}
+        assert ends == {"reporter": "OOMKilled", "node-probe": None}  # the leaking container only
+    store = await registry.invoke("kubernetes.get_statefulset", {"namespace": "storage", "name": "volume-store"})
+    assert store.data["replicas"] == 3
+
+    # Wrong: cordoning moves nothing; more volume-store replicas land on the same nodes.
+    await act(registry, "kubernetes.cordon_node", {"name": "node-a"})
+    await act(registry, "kubernetes.scale_statefulset", {"namespace": "storage", "name": "volume-store", "replicas": 4})
+    assert set(world.active_faults()) == incident
+    assert [a.effect for a in world.applied_actions] == ["none", "none"]
+    # Right: point the reporters back at the live collector.
+    await act(
+        registry,
+        "kubernetes.revert_configmap",
+        {
+            "namespace": "ops",
+            "name": "metrics-reporter-config",
+            "data": {"reporter.yaml": "collector: stats-collector.ops.svc:9125\nflush_interval: 10s\n"},
+        },
+    )
+    assert world.active_faults() == []
+    nodes = await registry.invoke("kubernetes.list_nodes", {})
+    assert [n["problems"] for n in nodes.data["nodes"]] == [["cordoned"], [], []]
+
+
+async def test_removing_volume_store_replicas_makes_it_worse(registry_for: Any) -> None:
+    world = world_of("volumes-slow-monday")
+    registry = registry_for(world)
+    await act(registry, "kubernetes.scale_statefulset", {"namespace": "storage", "name": "volume-store", "replicas": 2})
+    [applied] = world.applied_actions
+    assert applied.effect == "worsens:volume-store-starved"
+    assert "volume-store-starved" in world.active_faults()
