@@ -109,7 +109,12 @@ class World:
         )
         self.promql = PromQLEngine(self.telemetry)
         self.kube = KubeCluster(
-            scenario, anchor=self.anchor, now=self.now_ts, pod_effects=self.pod_effects, node_effects=self.node_effects
+            scenario,
+            anchor=self.anchor,
+            now=self.now_ts,
+            pod_effects=self.pod_effects,
+            node_effects=self.node_effects,
+            node_history=self.node_condition_history,
         )
         self.logs = LogStore(self)
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
@@ -203,12 +208,25 @@ class World:
                 found.append((timeline, effect))
         return found
 
-    def node_effects(self, at: float) -> list[NodeConditionEffect]:
-        """The node conditions set by the faults active at ``at`` (format v2)."""
+    def node_effects(self, at: float) -> list[tuple[float, NodeConditionEffect]]:
+        """The node conditions set by the faults active at ``at``, each with when it was set (format v2)."""
         return [
-            condition
+            (timeline.active_since(at), condition)
             for timeline in self.timelines().values()
             if timeline.is_active(at)
+            for condition in timeline.fault.effects.node_conditions
+        ]
+
+    def node_condition_history(self, at: float) -> list[tuple[float, float | None, NodeConditionEffect]]:
+        """Every node condition a fault set by ``at``: when it was set, when it cleared (None: still set)."""
+        return [
+            (
+                timeline.active_since(at) if timeline.is_active(at) else timeline.start,
+                timeline.inactive_since(at),
+                condition,
+            )
+            for timeline in self.timelines().values()
+            if timeline.start <= at
             for condition in timeline.fault.effects.node_conditions
         ]
 

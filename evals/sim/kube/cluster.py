@@ -31,7 +31,7 @@ from evals.sim.kube.objects import (
 )
 from evals.sim.kube.patches import apply_patch
 from evals.sim.kube.records import DeploymentRecord, ReplicaSetRecord, Rollout, _images, pod_template
-from evals.sim.kube.resources import ClusterObjects, NodeEffectsFn, container_status
+from evals.sim.kube.resources import ClusterObjects, NodeEffectsFn, NodeHistoryFn, container_status
 from evals.sim.kube.selectors import field_selector_matches, label_selector_matches
 from evals.sim.scenario import PodEffect, Scenario, ServiceSpec
 from evals.sim.telemetry import stable_hash
@@ -49,6 +49,7 @@ class KubeCluster:
         now: Callable[[], float],
         pod_effects: PodEffectsFn,
         node_effects: NodeEffectsFn | None = None,
+        node_history: NodeHistoryFn | None = None,
     ) -> None:
         self.scenario = scenario
         self.anchor = anchor
@@ -73,6 +74,7 @@ class KubeCluster:
             current_version=lambda: self._resource_version,
             pod_effects=pod_effects,
             node_effects=node_effects or (lambda _now: []),
+            node_history=node_history or (lambda _now: []),
         )
 
     def _next_version(self) -> int:
@@ -716,6 +718,7 @@ class KubeCluster:
                 continue
             items.extend(self._rollout_events(record, now))
             items.extend(self._fault_events(record, now))
+        items.extend(self.objects.events(namespace, now))
         items = [
             e
             for e in items

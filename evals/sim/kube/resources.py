@@ -32,7 +32,10 @@ from evals.sim.scenario import (
 )
 from evals.sim.timeutil import rfc3339
 
-NodeEffectsFn = Callable[[float], list[NodeConditionEffect]]
+# The node conditions the active faults set at a time, each with when it was set.
+NodeEffectsFn = Callable[[float], list[tuple[float, NodeConditionEffect]]]
+# Every node condition the faults set by a time: when it was set, and when it cleared (None: still set).
+NodeHistoryFn = Callable[[float], list[tuple[float, float | None, NodeConditionEffect]]]
 
 # What the kubelet writes for each node condition, healthy and not (pkg/kubelet/nodestatus/setters.go).
 _CONDITION_TEXT: dict[tuple[str, str], tuple[str, str]] = {
@@ -134,6 +137,7 @@ class ClusterObjects:
         current_version: Callable[[], int],
         pod_effects: Callable[[str, float], list[tuple[FaultTimeline, PodEffect]]],
         node_effects: NodeEffectsFn,
+        node_history: NodeHistoryFn,
     ) -> None:
         self.scenario = scenario
         self.anchor = anchor
@@ -142,6 +146,7 @@ class ClusterObjects:
         self._current_version = current_version
         self._pod_effects = pod_effects
         self._node_effects = node_effects
+        self._node_history = node_history
         self._seed = scenario.seed
         kube = scenario.kubernetes
         self.node_names = scenario.node_names
@@ -311,9 +316,9 @@ class ClusterObjects:
         for condition in spec.conditions if spec else []:
             since = self.anchor + condition.since if condition.since is not None else None
             conditions[condition.type] = (condition.status, condition.reason, condition.message, since)
-        for effect in self._node_effects(now):
+        for since, effect in self._node_effects(now):
             if effect.node == name:
-                conditions[effect.type] = (effect.status, effect.reason, effect.message, None)
+                conditions[effect.type] = (effect.status, effect.reason, effect.message, since)
         return conditions
 
     def _node(self, name: str, now: float) -> dict[str, Any]:
@@ -1001,6 +1006,199 @@ class ClusterObjects:
                 else:
                     actions.append(("kubernetes.patch_configmap", {**ref, "kind": "ConfigMap"}))
         return self.get_object(plural, namespace, name), actions
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        namespace: str,
+        *,
+        kind: str,
+        name: str,
+        api_version: str,
+        reason: str,
+        message: str,
+        at: float,
+        component: str,
+        type_: str = "Normal",
+        host: str | None = None,
+    ) -> dict[str, Any]:
+        event_name = (
+            f"{name}.{hashlib.sha256(f'{self._seed}/{name}/{reason}/{at}/{message}'.encode()).hexdigest()[:16]}"
+        )
+        source: dict[str, Any] = {"component": component, **({"host": host} if host else {})}
+        involved: dict[str, Any] = {
+            "kind": kind,
+            "name": name,
+            "uid": stable_uid(self._seed, kind.lower(), namespace if kind != "Node" else "", name),
+            "apiVersion": api_version,
+        }
+        if kind != "Node":
+            involved["namespace"] = namespace
+        return {
+            "metadata": {
+                "name": event_name,
+                "namespace": namespace,
+                "uid": stable_uid(self._seed, "event", event_name),
+                "resourceVersion": str(self._current_list_version()),
+                "creationTimestamp": rfc3339(at),
+            },
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "source": source,
+            "firstTimestamp": rfc3339(at),
+            "lastTimestamp": rfc3339(at),
+            "count": 1,
+            "type": type_,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+            "_last": at,
+        }
+
+    def events(self, namespace: str, now: float) -> list[dict[str, Any]]:
+        """What the controllers and kubelets record about these objects: Jobs created and finished,
+        CronJob runs, StatefulSet scaling, and (in ``default``, as nodes' events are) node conditions
+        and cordons. Each carries ``_last``, its time, for the caller to filter and sort on."""
+        out: list[dict[str, Any]] = []
+        for job in self.jobs.values():
+            if job.namespace != namespace:
+                continue
+            start, end = self._job_window(job)
+            if start > now:
+                continue
+            common = {"kind": "Job", "name": job.name, "api_version": "batch/v1", "component": "job-controller"}
+            for i in range(int(job.parallelism.initial)):
+                pod = f"{job.name}-{random_suffix(5, self._seed, job.name, i)}"
+                out.append(
+                    self._event(
+                        namespace, **common, reason="SuccessfulCreate", message=f"Created pod: {pod}", at=start + 1
+                    )
+                )
+            for at, parallelism in job.parallelism.changes:
+                if at <= now and parallelism == 0:
+                    out.append(
+                        self._event(
+                            namespace,
+                            **common,
+                            reason="SuccessfulDelete",
+                            message="Deleted pods: parallelism set to 0",
+                            at=at,
+                        )
+                    )
+            if end is not None and end <= now:
+                if job.run.failed:
+                    out.append(
+                        self._event(
+                            namespace,
+                            **common,
+                            reason="BackoffLimitExceeded",
+                            message="Job has reached the specified backoff limit",
+                            at=end,
+                            type_="Warning",
+                        )
+                    )
+                else:
+                    out.append(self._event(namespace, **common, reason="Completed", message="Job completed", at=end))
+            if job.owner is not None:
+                cron = {
+                    "kind": "CronJob",
+                    "name": job.owner.name,
+                    "api_version": "batch/v1",
+                    "component": "cronjob-controller",
+                }
+                out.append(
+                    self._event(
+                        namespace, **cron, reason="SuccessfulCreate", message=f"Created job {job.name}", at=start
+                    )
+                )
+                if end is not None and end <= now:
+                    status = "Failed" if job.run.failed else "Complete"
+                    out.append(
+                        self._event(
+                            namespace,
+                            **cron,
+                            reason="SawCompletedJob",
+                            message=f"Saw completed job: {job.name}, condition: {status}",
+                            at=end + 2,
+                        )
+                    )
+        for (ns, name), history in self._replicas.items():
+            if ns != namespace:
+                continue
+            previous = int(history.initial)
+            for at, replicas in history.changes:
+                if at > now:
+                    break
+                for ordinal in range(previous, replicas):
+                    out.append(
+                        self._event(
+                            namespace,
+                            kind="StatefulSet",
+                            name=name,
+                            api_version="apps/v1",
+                            component="statefulset-controller",
+                            reason="SuccessfulCreate",
+                            message=f"create Pod {name}-{ordinal} in StatefulSet {name} successful",
+                            at=at,
+                        )
+                    )
+                for ordinal in range(previous - 1, replicas - 1, -1):
+                    out.append(
+                        self._event(
+                            namespace,
+                            kind="StatefulSet",
+                            name=name,
+                            api_version="apps/v1",
+                            component="statefulset-controller",
+                            reason="SuccessfulDelete",
+                            message=f"delete Pod {name}-{ordinal} in StatefulSet {name} successful",
+                            at=at,
+                        )
+                    )
+                previous = int(replicas)
+        if namespace == "default":
+            for since, until, effect in self._node_history(now):
+                healthy = "True" if effect.type == "Ready" else "False"
+                if effect.status == healthy:
+                    continue
+                set_reason = "NodeNotReady" if effect.type == "Ready" else f"NodeHas{effect.type}"
+                cleared_reason = "NodeReady" if effect.type == "Ready" else f"NodeHasNo{effect.type}"
+                component = "node-controller" if effect.type == "Ready" else "kubelet"
+                for reason, moment in ((set_reason, since), (cleared_reason, until)):
+                    if moment is not None and moment <= now:
+                        out.append(
+                            self._event(
+                                namespace,
+                                kind="Node",
+                                name=effect.node,
+                                api_version="v1",
+                                component=component,
+                                reason=reason,
+                                message=f"Node {effect.node} status is now: {reason}",
+                                at=moment,
+                                host=effect.node,
+                            )
+                        )
+            for name, history in self._cordoned.items():
+                for at, cordoned in history.changes:
+                    if at <= now:
+                        reason = "NodeNotSchedulable" if cordoned else "NodeSchedulable"
+                        out.append(
+                            self._event(
+                                namespace,
+                                kind="Node",
+                                name=name,
+                                api_version="v1",
+                                component="kubelet",
+                                reason=reason,
+                                message=f"Node {name} status is now: {reason}",
+                                at=at,
+                                host=name,
+                            )
+                        )
+        return out
 
     def snapshot(self) -> dict[str, Any]:
         now = self._now()

@@ -61,7 +61,7 @@ V2_ADDITIONS: dict[str, Any] = {
                 "containers": [{"name": "report", "image": "ghcr.io/acme/report:2.2"}],
                 "runs": [
                     {"name": "nightly-report-1", "started_at": "-1d", "duration": "20m"},
-                    {"name": "nightly-report-2", "started_at": "-1h"},
+                    {"name": "nightly-report-2", "started_at": "-50m"},
                 ],
             },
         ],
@@ -504,3 +504,30 @@ async def test_the_production_adapter_reads_and_changes_the_v2_cluster(v2: Scena
     snapshot = sim.world.snapshot()["kubernetes"]["objects"]
     assert snapshot["statefulsets"] == {"shop/orders-db": 4} and snapshot["nodes"]["node-b"]["unschedulable"] is True
     assert snapshot["configmaps"]["shop/checkout-settings"]["revision"] == 3
+
+
+async def test_events_of_jobs_cronjobs_statefulsets_and_nodes(kube: httpx.AsyncClient) -> None:
+    await kube.patch(f"{K}/api/v1/nodes/node-b", json={"spec": {"unschedulable": True}}, headers=STRATEGIC)
+    await kube.patch(
+        f"{K}/apis/apps/v1/namespaces/shop/statefulsets/orders-db", json={"spec": {"replicas": 4}}, headers=MERGE
+    )
+    nodes = (
+        await kube.get(f"{K}/api/v1/namespaces/default/events", params={"fieldSelector": "involvedObject.kind=Node"})
+    ).json()
+    seen = [(e["involvedObject"]["name"], e["reason"]) for e in nodes["items"]]
+    # The leak set MemoryPressure; the cordon that fixes it cleared it: all three are on record.
+    assert {
+        ("node-b", "NodeHasMemoryPressure"),
+        ("node-b", "NodeNotSchedulable"),
+        ("node-b", "NodeHasNoMemoryPressure"),
+    } <= set(seen)
+    shop = (await kube.get(f"{K}/api/v1/namespaces/shop/events")).json()["items"]
+    about = {(e["involvedObject"]["kind"], e["involvedObject"]["name"], e["reason"]): e["message"] for e in shop}
+    assert about[("Job", "reindex", "SuccessfulCreate")].startswith("Created pod: reindex-")
+    assert about[("CronJob", "nightly-report", "SuccessfulCreate")] == "Created job nightly-report-2"
+    assert (
+        about[("StatefulSet", "orders-db", "SuccessfulCreate")]
+        == "create Pod orders-db-3 in StatefulSet orders-db successful"
+    )
+    # Events older than an hour are gone, as the API server's TTL drops them.
+    assert ("Job", "nightly-report-1", "Completed") not in about
