@@ -59,6 +59,13 @@ Skeleton (see ``evals/scenarios/checkout-migration.yaml`` for a complete one, an
       comms_facts: [checkout, rolled back]
       evidence_sources: [metrics, logs, changes, kubernetes]
 
+Version 2 (``version: 2``) adds a ``kubernetes`` section (`KubernetesSpec`: nodes, StatefulSets,
+DaemonSets, Jobs, CronJobs, ConfigMaps and Secrets with their revisions, Services, NetworkPolicies,
+HPAs, ResourceQuotas, namespaces), per-pod detail on faults (the container, node or stale image an
+effect hits; evictions), node conditions a fault sets, sidecars and node placement of a service's
+pods, and ``action_effects[].target`` (the kind and name of the object an action must act on). A
+version 1 file reads exactly as it always did and may not use these.
+
 Every field is documented in ``evals/scenarios/README.md``.
 
 Load a file with `load_scenario`; a problem raises `ScenarioError` whose message names the file and
