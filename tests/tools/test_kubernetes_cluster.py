@@ -20,6 +20,7 @@ from tools.kubernetes import (
     DaemonSetList,
     HPAList,
     JobList,
+    JobState,
     KubernetesAdapter,
     NetworkPolicyList,
     NodeList,
@@ -27,6 +28,7 @@ from tools.kubernetes import (
     SecretList,
     ServiceList,
     StatefulSetList,
+    StatefulSetState,
     parse_quantity,
 )
 from tools.ledger import ActionLedger
@@ -580,3 +582,22 @@ def test_the_new_mutations_declare_their_safety() -> None:
         assert (safety.action_class, safety.blast_radius) == (action_class, blast_radius), name
     reads = [name for name in calls if name.startswith(("list_", "get_"))]
     assert len(reads) >= 19 and not any(calls[name].safety.mutating for name in reads)
+
+
+async def test_get_one_job_and_one_statefulset(k8s: KubernetesAdapter) -> None:
+    manual = job("reindex-by-hand", active=3)
+    manual["metadata"]["ownerReferences"] = []
+    manual["spec"]["suspend"] = True
+    statefulset = {
+        "metadata": {"name": "orders-db", "namespace": "shop"},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "pg", "image": "postgres:16.4"}]}}},
+        "status": {"readyReplicas": 2, "currentRevision": "orders-db-5d4f", "updateRevision": "orders-db-5d4f"},
+    }
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/apis/batch/v1/namespaces/vault/jobs/reindex-by-hand").respond(200, json=manual)
+        mock.get("/apis/apps/v1/namespaces/shop/statefulsets/orders-db").respond(200, json=statefulset)
+        one_job = await k8s.invoke("get_job", {"namespace": "vault", "name": "reindex-by-hand"})
+        one_set = await k8s.invoke("get_statefulset", {"namespace": "shop", "name": "orders-db"})
+    state = one_job.payload(JobState)
+    assert (state.status, state.suspended, state.started_by, state.owner) == ("suspended", True, "manual", None)
+    assert one_set.payload(StatefulSetState).ready == 2 and "updating" not in one_set.summary
