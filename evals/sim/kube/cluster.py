@@ -979,7 +979,18 @@ class KubeCluster:
                         message=message,
                     )
                 )
-            if not pod_effect.ready and pod_effect.status == "Running":
+            if pod_effect.evicted:  # format v2: the kubelet's eviction, once
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="Evicted",
+                        type_="Warning",
+                        first=since + 5,
+                        message=f"The node {common['host']} was low on resource: ephemeral-storage.",
+                    )
+                )
+            elif not pod_effect.ready and pod_effect.status == "Running":
                 events.append(
                     self._event(
                         record,

@@ -531,3 +531,34 @@ async def test_events_of_jobs_cronjobs_statefulsets_and_nodes(kube: httpx.AsyncC
     )
     # Events older than an hour are gone, as the API server's TTL drops them.
     assert ("Job", "nightly-report-1", "Completed") not in about
+
+
+async def test_evicted_pods_and_a_node_not_ready(v2: Scenario) -> None:
+    raw = v2_raw()
+    raw["faults"].append(
+        {
+            "id": "node-c-lost",
+            "type": "capacity",
+            "target": "inventory",
+            "starts_at": "-5m",
+            "effects": {
+                "pods": {"evicted": True, "affected": 1},
+                "node_conditions": [{"node": "node-c", "type": "Ready", "status": "Unknown"}],
+            },
+        }
+    )
+    world = World(
+        parse_scenario(raw, origin="v2.yaml"), anchor=ANCHOR, clock=SimClock.frozen(ANCHOR + timedelta(minutes=2))
+    )
+    pods = world.kube.list_pods("shop", "app=inventory", None)["items"]
+    evicted = [p for p in pods if p["status"]["phase"] == "Failed"]
+    assert len(evicted) == 1 and evicted[0]["status"]["reason"] == "Evicted"
+    assert all(not s["ready"] for s in evicted[0]["status"]["containerStatuses"])
+    events = world.kube.events("shop", "reason=Evicted")["items"]
+    assert [e["involvedObject"]["name"] for e in events] == [evicted[0]["metadata"]["name"]]
+    node_c = world.kube.objects.get_object("nodes", None, "node-c")
+    ready = next(c for c in node_c["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
+    assert {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"} in node_c["spec"]["taints"]
+    node_events = world.kube.events("default", "involvedObject.name=node-c")["items"]
+    assert [e["reason"] for e in node_events] == ["NodeNotReady"]
