@@ -255,7 +255,7 @@ class ClusterObjects:
         if plural == "daemonsets":
             return [self._daemonset(w, now) for w in self.workloads if w.kind == "DaemonSet"]
         if plural == "jobs":
-            return [self._job(job, now) for job in self.jobs.values() if self.anchor + job.run.started_at <= now]
+            return [self._job(job, now) for job in self.jobs.values() if self.job_started(job, now)]
         if plural == "cronjobs":
             return [self._cronjob(w, now) for w in self.workloads if w.kind == "CronJob"]
         if plural == "networkpolicies":
@@ -641,10 +641,20 @@ class ClusterObjects:
         start = self.anchor + job.run.started_at
         return start, (start + job.run.duration if job.run.duration is not None else None)
 
+    def job_started(self, job: _JobState, now: float) -> bool:
+        """Whether the Job exists at ``now``: its start has come, and, for a scheduled run, its CronJob
+        was not suspended at that moment (a suspended CronJob starts nothing)."""
+        start = self.anchor + job.run.started_at
+        if start > now:
+            return False
+        if job.owner is not None and job.run.started_by == "schedule":
+            return not self._cron_suspend[(job.owner.namespace, job.owner.name)].at(start)
+        return True
+
     def job_active(self, job: _JobState, now: float) -> int:
         """How many of the Job's pods run at ``now`` (0 when finished, suspended or scaled to 0)."""
-        start, end = self._job_window(job)
-        if now < start or (end is not None and now >= end) or job.suspend.at(now):
+        _, end = self._job_window(job)
+        if not self.job_started(job, now) or (end is not None and now >= end) or job.suspend.at(now):
             return 0
         return int(job.parallelism.at(now))
 
@@ -716,7 +726,7 @@ class ClusterObjects:
         return {"metadata": meta, "spec": spec, "status": status}
 
     def _cronjob(self, workload: WorkloadSpec, now: float) -> dict[str, Any]:
-        runs = [job for job in self.jobs.values() if job.owner is workload and self.anchor + job.run.started_at <= now]
+        runs = [job for job in self.jobs.values() if job.owner is workload and self.job_started(job, now)]
         ends = {job.name: self._job_window(job)[1] for job in runs}
         active = [job for job in runs if (end := ends[job.name]) is None or now < end]
         status: dict[str, Any] = {}
@@ -1066,7 +1076,7 @@ class ClusterObjects:
             if job.namespace != namespace:
                 continue
             start, end = self._job_window(job)
-            if start > now:
+            if not self.job_started(job, now):
                 continue
             common = {"kind": "Job", "name": job.name, "api_version": "batch/v1", "component": "job-controller"}
             for i in range(int(job.parallelism.initial)):

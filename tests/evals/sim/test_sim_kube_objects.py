@@ -562,3 +562,20 @@ async def test_evicted_pods_and_a_node_not_ready(v2: Scenario) -> None:
     assert {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"} in node_c["spec"]["taints"]
     node_events = world.kube.events("default", "involvedObject.name=node-c")["items"]
     assert [e["reason"] for e in node_events] == ["NodeNotReady"]
+
+
+async def test_a_suspended_cronjob_starts_no_new_run(v2: Scenario) -> None:
+    raw = v2_raw()
+    raw["kubernetes"]["workloads"][3]["runs"].append({"name": "nightly-report-3", "started_at": "+10m"})
+    clock = SimClock.frozen(ANCHOR + timedelta(minutes=2))
+    world = World(parse_scenario(raw, origin="v2.yaml"), anchor=ANCHOR, clock=clock)
+    control = World(
+        parse_scenario(raw, origin="v2.yaml"), anchor=ANCHOR, clock=SimClock.frozen(ANCHOR + timedelta(minutes=15))
+    )
+    assert "nightly-report-3" in names(control.kube.objects.list_objects("jobs", "shop", None))
+    world.kube.objects.patch(
+        "cronjobs", "shop", "nightly-report", b'{"spec": {"suspend": true}}', "application/merge-patch+json"
+    )
+    clock.advance(13 * 60)
+    assert "nightly-report-3" not in names(world.kube.objects.list_objects("jobs", "shop", None))
+    assert world.kube.list_pods("shop", "job-name=nightly-report-3", None)["items"] == []
