@@ -40,7 +40,7 @@ from evals.sim.kube import KubeCluster
 from evals.sim.logs import LogStore
 from evals.sim.promql import PromQLEngine
 from evals.sim.repos import GitHubState
-from evals.sim.scenario import ActionEffect, Alert, PodEffect, Scenario
+from evals.sim.scenario import ActionEffect, Alert, NodeConditionEffect, PodEffect, Scenario
 from evals.sim.telemetry import Telemetry
 from evals.sim.timeutil import SimClock, from_epoch, rfc3339
 
@@ -108,7 +108,14 @@ class World:
             scenario, anchor=self.anchor, conditions=self.conditions, now=self.now_ts, version=lambda: self._version
         )
         self.promql = PromQLEngine(self.telemetry)
-        self.kube = KubeCluster(scenario, anchor=self.anchor, now=self.now_ts, pod_effects=self.pod_effects)
+        self.kube = KubeCluster(
+            scenario,
+            anchor=self.anchor,
+            now=self.now_ts,
+            pod_effects=self.pod_effects,
+            node_effects=self.node_effects,
+            node_history=self.node_condition_history,
+        )
         self.logs = LogStore(self)
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
         self.statuspage = StatuspageState(scenario, now=self.now_ts)
@@ -200,6 +207,28 @@ class World:
             if effect is not None and timeline.fault.target == service and timeline.is_active(at):
                 found.append((timeline, effect))
         return found
+
+    def node_effects(self, at: float) -> list[tuple[float, NodeConditionEffect]]:
+        """The node conditions set by the faults active at ``at``, each with when it was set (format v2)."""
+        return [
+            (timeline.active_since(at), condition)
+            for timeline in self.timelines().values()
+            if timeline.is_active(at)
+            for condition in timeline.fault.effects.node_conditions
+        ]
+
+    def node_condition_history(self, at: float) -> list[tuple[float, float | None, NodeConditionEffect]]:
+        """Every node condition a fault set by ``at``: when it was set, when it cleared (None: still set)."""
+        return [
+            (
+                timeline.active_since(at) if timeline.is_active(at) else timeline.start,
+                timeline.inactive_since(at),
+                condition,
+            )
+            for timeline in self.timelines().values()
+            if timeline.start <= at
+            for condition in timeline.fault.effects.node_conditions
+        ]
 
     def pod_timeline(self, service: str) -> list[tuple[float, list[str]]]:
         return self.kube.pod_timeline(service)
@@ -332,7 +361,10 @@ class World:
                     }
                     for fault_id, t in timelines.items()
                 ],
-                "kubernetes": {"deployments": self.kube.snapshot()},
+                "kubernetes": {
+                    "deployments": self.kube.snapshot(),
+                    **({"objects": self.kube.objects.snapshot()} if self.scenario.kubernetes is not None else {}),
+                },
                 "github": {"dispatches": list(self.github.dispatches)},
                 "statuspage": {
                     "page_id": self.statuspage.page_id,

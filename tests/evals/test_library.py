@@ -298,7 +298,11 @@ async def test_plays_through_the_apis(name: str) -> None:
                 )
                 assert response.status_code == 200, response.text
                 assert response.json()["data"]["result"], f"{service.name}: no log lines for {service.logs}"
-            if spec.deployment_name:
+            workload = _workload_path(scenario(name), spec.name)
+            if workload is not None:
+                response = await client.get(f"/kubernetes{workload}")
+                assert response.status_code == 200, response.text
+            elif spec.deployment_name:
                 response = await client.get(
                     f"/kubernetes/apis/apps/v1/namespaces/{spec.namespace}/deployments/{spec.deployment_name}"
                 )
@@ -373,11 +377,20 @@ def test_acceptable_remediation_clears_its_fault(name: str, index: int) -> None:
         assert failing(name, control, service), f"without the action {service} should still fail ({control})"
 
 
+def rule_args(rule: Any) -> dict[str, Any]:
+    """Arguments of a call the rule applies to: its match, plus the object its v2 target names."""
+    args = witness_args(rule.match)
+    if rule.target is not None:
+        args |= {k: v for k, v in (("namespace", rule.target.namespace), ("name", rule.target.name)) if v is not None}
+        args["kind"] = rule.target.kind
+    return args
+
+
 @pytest.mark.parametrize(("name", "index"), rule_cases("none"))
 def test_a_wrong_action_changes_nothing(name: str, index: int) -> None:
     loaded = scenario(name)
     rule = loaded.action_effects[index]
-    w = after_action(name, rule.action, witness_args(rule.match))
+    w = after_action(name, rule.action, rule_args(rule))
     control = no_action(name)
     assert w.active_faults() == control.active_faults()
     service = alert_service(name)
@@ -390,11 +403,9 @@ def test_a_mitigation_only_buys_time(name: str, index: int) -> None:
     loaded = scenario(name)
     rule = loaded.action_effects[index]
     [(_, fault)] = rule.effects
-    relieved = after_action(name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after / 2))
+    relieved = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after / 2))
     assert fault not in relieved.active_faults()
-    relapsed = after_action(
-        name, rule.action, witness_args(rule.match), wait=timedelta(seconds=rule.relapse_after) + SETTLE
-    )
+    relapsed = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after) + SETTLE)
     assert fault in relapsed.active_faults()
     service = measured_service(name, {fault or ""})
     if service is not None:
@@ -407,7 +418,7 @@ def test_a_harmful_action_makes_it_worse(name: str, index: int) -> None:
     rule = loaded.action_effects[index]
     worsened = {fault for _, fault in rule.effects if fault}
     assert any(a.tool == rule.action for a in loaded.expected.harmful_actions), "list it in expected.harmful_actions"
-    w = after_action(name, rule.action, witness_args(rule.match))
+    w = after_action(name, rule.action, rule_args(rule))
     control = no_action(name)
     targets = {loaded.fault(f).target for f in worsened} | {alert_service(name)}
     compared = [(s, error_ratio(w, s), error_ratio(control, s)) for s in targets]
@@ -460,6 +471,8 @@ async def test_remediation_through_the_production_adapter(name: str, index: int)
             args.pop("to_revision", None)
         if remediation.tool == "github.workflow_dispatch":
             args.setdefault("ref", "main")
+        if remediation.tool == "kubernetes.revert_configmap":
+            args.setdefault("data", _data_before_the_last_change(scenario(name), args["namespace"], args["name"]))
         result = await spec.fn(adapter, spec.input_model.model_validate(args))
         assert result.status == "ok", f"{result.summary} {result.error}"
     finally:
@@ -467,6 +480,27 @@ async def test_remediation_through_the_production_adapter(name: str, index: int)
     [applied] = w.applied_actions
     assert applied.action == remediation.tool and remediation.matches(applied.action, applied.args), applied
     assert not set(w.active_faults()) & fixes_of(name, remediation)
+
+
+def _workload_path(loaded: Scenario, service: str) -> str | None:
+    """The API path of the v2 workload that runs ``service``, if one does (it has no Deployment then)."""
+    plurals = {"StatefulSet": "apps/v1/namespaces/{ns}/statefulsets", "DaemonSet": "apps/v1/namespaces/{ns}/daemonsets"}
+    plurals |= {"Job": "batch/v1/namespaces/{ns}/jobs", "CronJob": "batch/v1/namespaces/{ns}/cronjobs"}
+    for workload in loaded.kubernetes.workloads if loaded.kubernetes else []:
+        if workload.service == service:
+            if workload.kind == "Job":
+                return f"/apis/{plurals['Job'].format(ns=workload.namespace)}/{workload.job_runs()[0].name}"
+            return f"/apis/{plurals[workload.kind].format(ns=workload.namespace)}/{workload.name}"
+    return None
+
+
+def _data_before_the_last_change(loaded: Scenario, namespace: str, name: str) -> dict[str, str]:
+    """What a responder reverting a ConfigMap writes back: the data of the revision before the current one."""
+    assert loaded.kubernetes is not None
+    [configmap] = [c for c in loaded.kubernetes.configmaps if (c.namespace, c.name) == (namespace, name)]
+    current = max(i for i, r in enumerate(configmap.revisions) if r.at <= 0)
+    assert current >= 1, f"configmap {namespace}/{name} has no earlier revision to revert to"
+    return dict(configmap.revisions[current - 1].data)
 
 
 def test_the_readme_lists_every_scenario() -> None:

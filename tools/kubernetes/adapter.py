@@ -44,20 +44,44 @@ from tools.base import (
 )
 from tools.http import HttpCaller
 from tools.kubernetes.models import (
+    ConfigMapList,
+    ConfigMapState,
+    CronJobList,
+    CronJobState,
+    DaemonSetList,
     DeploymentRef,
     DeploymentState,
     Event,
     EventList,
+    HPAList,
+    JobList,
+    JobState,
     KubernetesSettings,
     ListEventsInput,
+    ListInNamespaceInput,
+    ListNodesInput,
     ListPodsInput,
     ListReplicaSetsInput,
+    NetworkPolicyList,
+    NodeList,
+    NodeRef,
+    NodeState,
+    ObjectRef,
     Pod,
     PodList,
     ReplicaSet,
     ReplicaSetList,
+    ResourceQuotaList,
+    RevertConfigMapInput,
     RolloutUndoInput,
     ScaleInput,
+    ScaleJobInput,
+    ScaleStatefulSetInput,
+    SecretList,
+    SecretState,
+    ServiceList,
+    StatefulSetList,
+    StatefulSetState,
 )
 from tools.kubernetes.wire import (
     REVISION_ANNOTATION,
@@ -65,10 +89,21 @@ from tools.kubernetes.wire import (
     as_object,
     describe_kubernetes_error,
     images_of,
+    read_configmap,
+    read_cronjob,
+    read_daemonset,
     read_deployment,
     read_event,
+    read_hpa,
+    read_job,
+    read_network_policy,
+    read_node,
     read_pod,
     read_replicaset,
+    read_resource_quota,
+    read_secret,
+    read_service,
+    read_statefulset,
     revision_of,
 )
 from tools.wire import (
@@ -134,12 +169,85 @@ SCALE_SAFETY = SafetyMetadata(
 )
 
 
+STATEFULSET_SCALE_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="scale_statefulset back to the previous replica count (returned as previous_replicas)",
+    idempotent=True,
+    blast_radius="service",
+    approval_tier="approve",
+    action_class="scale",
+)
+SUSPEND_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="resume_cronjob (the schedules missed meanwhile are not run, except the last one within startingDeadlineSeconds)",
+    idempotent=True,
+    blast_radius="single_resource",
+    approval_tier="approve",
+    action_class="suspend",
+)
+RESUME_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="suspend_cronjob",
+    idempotent=True,
+    blast_radius="single_resource",
+    approval_tier="approve",
+    action_class="resume",
+)
+# Stopping a Job by setting parallelism to 0 rather than deleting it: the Job, its completed pods and
+# their logs stay for the investigation and the post-incident review, and the change is undone by
+# setting parallelism back; a deletion (with its pods, under the default propagation) is neither.
+JOB_SCALE_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="scale_job back to the previous parallelism (returned as previous_parallelism); pods restart from scratch",
+    idempotent=True,
+    blast_radius="single_resource",
+    approval_tier="approve",
+    action_class="scale",
+)
+CONFIG_REVERT_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="revert_configmap with the data it replaced (returned as previous_data)",
+    idempotent=True,
+    # Every workload in the namespace that mounts or reads the ConfigMap sees the change.
+    blast_radius="namespace",
+    approval_tier="approve",
+    action_class="config_revert",
+)
+CORDON_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="uncordon_node",
+    idempotent=True,
+    # New pods of every namespace stop landing on the node; running pods stay (cordon does not drain).
+    blast_radius="cluster",
+    approval_tier="approve",
+    action_class="cordon",
+)
+UNCORDON_SAFETY = SafetyMetadata(
+    mutating=True,
+    reversible=True,
+    undo="cordon_node",
+    idempotent=True,
+    blast_radius="cluster",
+    approval_tier="approve",
+    action_class="cordon",
+)
+
+
 class KubernetesAdapter(Adapter):
     """Talks to one cluster's API server with a bearer token."""
 
     kind: ClassVar[str] = "kubernetes"
     description: ClassVar[str] = (
-        "Kubernetes: pods, deployments, replica sets, events; rollback, restart and scale of Deployments."
+        "Kubernetes: pods, deployments, replica sets, events, statefulsets, daemonsets, jobs, cronjobs, "
+        "configmaps, secrets (keys only), services, network policies, HPAs, nodes, resource quotas; rollback, "
+        "restart and scale of Deployments, scale of StatefulSets and Jobs, CronJob suspend, ConfigMap revert, "
+        "node cordon."
     )
     settings_model: ClassVar[type[AdapterSettings]] = KubernetesSettings
 
@@ -386,6 +494,535 @@ class KubernetesAdapter(Adapter):
             f"({running} running now)",
         )
 
+    # -- the cluster beyond Deployments: reads ------------------------------------------------------
+
+    async def _read_list(
+        self, path: str, label_selector: str | None, read: Callable[[dict[str, Any]], ParsedT]
+    ) -> tuple[list[ParsedT], bool, dict[str, Any]]:
+        params = _list_params(labelSelector=label_selector)
+        response, items, more = await self._list(path, params)
+        parsed = _parse(self.http, response, path, lambda: [read(item) for item in items])
+        return parsed, more, params
+
+    def _listed(
+        self, call: str, path: str, params: dict[str, Any], payload: Any, count: int, what: str, where: str, line: str
+    ) -> ToolResult:
+        return ToolResult.with_payload(
+            payload,
+            tool=self.tool_id(call),
+            status="ok" if count else "no_data",
+            query=f"GET {path}",
+            params=params,
+            summary=line if count else f"no {what} in {where}",
+        )
+
+    @tool_call(
+        description="List StatefulSets: desired/ready replicas, current and update revisions, images.",
+        result=StatefulSetList,
+    )
+    async def list_statefulsets(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/apps/v1/namespaces/{args.namespace}/statefulsets"
+        sets, more, params = await self._read_list(path, args.label_selector, read_statefulset)
+        line = f"{len(sets)} statefulsets in {args.namespace}: " + "; ".join(_statefulset_text(s) for s in sets[:5])
+        return self._listed(
+            "list_statefulsets",
+            path,
+            params,
+            StatefulSetList(statefulsets=sets, count=len(sets), more_available=more),
+            len(sets),
+            "statefulsets",
+            _where(args),
+            line,
+        )
+
+    @tool_call(description="Get one StatefulSet: replicas, revisions, images.", result=StatefulSetState)
+    async def get_statefulset(self, args: ObjectRef) -> ToolResult:
+        path = f"/apis/apps/v1/namespaces/{args.namespace}/statefulsets/{args.name}"
+        response, body = await self._get(path)
+        state = _parse(self.http, response, path, lambda: read_statefulset(body))
+        return ToolResult.with_payload(
+            state,
+            tool=self.tool_id("get_statefulset"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"statefulset {args.namespace}/{_statefulset_text(state)}",
+        )
+
+    @tool_call(
+        description="List DaemonSets: nodes that should run a pod, ready, unavailable and misscheduled counts.",
+        result=DaemonSetList,
+    )
+    async def list_daemonsets(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/apps/v1/namespaces/{args.namespace}/daemonsets"
+        sets, more, params = await self._read_list(path, args.label_selector, read_daemonset)
+        line = f"{len(sets)} daemonsets in {args.namespace}: " + "; ".join(
+            f"{d.name} {d.ready}/{d.desired} ready ({_images_text(d.images)})" for d in sets[:5]
+        )
+        return self._listed(
+            "list_daemonsets",
+            path,
+            params,
+            DaemonSetList(daemonsets=sets, count=len(sets), more_available=more),
+            len(sets),
+            "daemonsets",
+            _where(args),
+            line,
+        )
+
+    @tool_call(
+        description="List Jobs, newest first: active/succeeded/failed pods, parallelism, suspended, who started "
+        "each (a CronJob's schedule or by hand), start and completion times.",
+        result=JobList,
+    )
+    async def list_jobs(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/jobs"
+        jobs, more, params = await self._read_list(path, args.label_selector, read_job)
+        jobs.sort(key=lambda j: (j.started is not None, j.started or _EPOCH), reverse=True)
+        active = [j for j in jobs if j.status == "active"]
+        line = f"{len(jobs)} jobs in {args.namespace}, {len(active)} active: " + "; ".join(
+            _job_text(j) for j in jobs[:5]
+        )
+        return self._listed(
+            "list_jobs",
+            path,
+            params,
+            JobList(jobs=jobs, count=len(jobs), more_available=more),
+            len(jobs),
+            "jobs",
+            _where(args),
+            line,
+        )
+
+    @tool_call(description="Get one Job: status, active pods, parallelism, owner, times.", result=JobState)
+    async def get_job(self, args: ObjectRef) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/jobs/{args.name}"
+        response, body = await self._get(path)
+        job = _parse(self.http, response, path, lambda: read_job(body))
+        return ToolResult.with_payload(
+            job,
+            tool=self.tool_id("get_job"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"job {args.namespace}/{_job_text(job)}",
+        )
+
+    @tool_call(
+        description="List CronJobs: schedule, suspended, last schedule and last success, the Jobs running now.",
+        result=CronJobList,
+    )
+    async def list_cronjobs(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/cronjobs"
+        crons, more, params = await self._read_list(path, args.label_selector, read_cronjob)
+        line = f"{len(crons)} cronjobs in {args.namespace}: " + "; ".join(_cronjob_text(c) for c in crons[:5])
+        return self._listed(
+            "list_cronjobs",
+            path,
+            params,
+            CronJobList(cronjobs=crons, count=len(crons), more_available=more),
+            len(crons),
+            "cronjobs",
+            _where(args),
+            line,
+        )
+
+    @tool_call(description="Get one CronJob: schedule, suspended, last runs, active Jobs.", result=CronJobState)
+    async def get_cronjob(self, args: ObjectRef) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/cronjobs/{args.name}"
+        response, body = await self._get(path)
+        cron = _parse(self.http, response, path, lambda: read_cronjob(body))
+        return ToolResult.with_payload(
+            cron,
+            tool=self.tool_id("get_cronjob"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"cronjob {args.namespace}/{_cronjob_text(cron)}",
+        )
+
+    @tool_call(
+        description="List ConfigMaps with their keys, resourceVersion and when each was last written "
+        "(get_configmap reads the data).",
+        result=ConfigMapList,
+    )
+    async def list_configmaps(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/configmaps"
+        maps, more, params = await self._read_list(
+            path, args.label_selector, lambda o: read_configmap(o, with_data=False)
+        )
+        maps.sort(key=lambda m: (m.last_written is not None, m.last_written or _EPOCH), reverse=True)
+        line = f"{len(maps)} configmaps in {args.namespace}, last written first: " + "; ".join(
+            f"{m.name} ({len(m.keys)} keys, written {_when(m.last_written)})" for m in maps[:5]
+        )
+        return self._listed(
+            "list_configmaps",
+            path,
+            params,
+            ConfigMapList(configmaps=maps, count=len(maps), more_available=more),
+            len(maps),
+            "configmaps",
+            _where(args),
+            line,
+        )
+
+    @tool_call(
+        description="Get one ConfigMap's data (each value clipped at 2,000 characters), resourceVersion and "
+        "last write time.",
+        result=ConfigMapState,
+    )
+    async def get_configmap(self, args: ObjectRef) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/configmaps/{args.name}"
+        response, body = await self._get(path)
+        state = _parse(self.http, response, path, lambda: read_configmap(body, with_data=True))
+        return ToolResult.with_payload(
+            state,
+            tool=self.tool_id("get_configmap"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"configmap {args.namespace}/{args.name} resourceVersion {state.resource_version}, "
+            f"last written {_when(state.last_written)}: keys {', '.join(state.keys) or 'none'}",
+        )
+
+    @tool_call(
+        description="List Secrets: names, types, keys, resourceVersion and last write time. Never their values.",
+        result=SecretList,
+    )
+    async def list_secrets(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/secrets"
+        secrets, more, params = await self._read_list(path, args.label_selector, read_secret)
+        line = f"{len(secrets)} secrets in {args.namespace}: " + "; ".join(
+            f"{s.name} ({s.type}, keys {', '.join(s.keys)}, written {_when(s.last_written)})" for s in secrets[:5]
+        )
+        return self._listed(
+            "list_secrets",
+            path,
+            params,
+            SecretList(secrets=secrets, count=len(secrets), more_available=more),
+            len(secrets),
+            "secrets",
+            _where(args),
+            line,
+        )
+
+    @tool_call(description="Get one Secret's type, keys and version (never its values).", result=SecretState)
+    async def get_secret(self, args: ObjectRef) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/secrets/{args.name}"
+        response, body = await self._get(path)
+        secret = _parse(self.http, response, path, lambda: read_secret(body))
+        return ToolResult.with_payload(
+            secret,
+            tool=self.tool_id("get_secret"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"secret {args.namespace}/{args.name} ({secret.type}) resourceVersion {secret.resource_version}, "
+            f"last written {_when(secret.last_written)}: keys {', '.join(secret.keys) or 'none'}",
+        )
+
+    @tool_call(description="List Services: type, cluster IP, pod selector and ports.", result=ServiceList)
+    async def list_services(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/services"
+        services, more, params = await self._read_list(path, args.label_selector, read_service)
+        line = f"{len(services)} services in {args.namespace}: " + "; ".join(
+            f"{s.name} {s.type} {','.join(s.ports)} -> {_labels_text(s.selector) or 'no selector'}"
+            for s in services[:6]
+        )
+        return self._listed(
+            "list_services",
+            path,
+            params,
+            ServiceList(services=services, count=len(services), more_available=more),
+            len(services),
+            "services",
+            _where(args),
+            line,
+        )
+
+    @tool_call(
+        description="List NetworkPolicies: the pods each selects, its ingress/egress rules, and whether it denies "
+        "all traffic in a direction.",
+        result=NetworkPolicyList,
+    )
+    async def list_networkpolicies(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/networking.k8s.io/v1/namespaces/{args.namespace}/networkpolicies"
+        policies, more, params = await self._read_list(path, args.label_selector, read_network_policy)
+        line = f"{len(policies)} network policies in {args.namespace}: " + "; ".join(
+            f"{p.name} on {_labels_text(p.pod_selector) or 'every pod'} ({'/'.join(p.policy_types)}"
+            f"{', denies all ingress' if p.denies_all_ingress else ''}{', denies all egress' if p.denies_all_egress else ''})"
+            for p in policies[:5]
+        )
+        return self._listed(
+            "list_networkpolicies",
+            path,
+            params,
+            NetworkPolicyList(networkpolicies=policies, count=len(policies), more_available=more),
+            len(policies),
+            "network policies",
+            _where(args),
+            line,
+        )
+
+    @tool_call(
+        description="List HorizontalPodAutoscalers (autoscaling/v2): target, min/max, current and desired "
+        "replicas, metrics against targets, conditions (ScalingLimited, ScalingActive).",
+        result=HPAList,
+    )
+    async def list_hpas(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/apis/autoscaling/v2/namespaces/{args.namespace}/horizontalpodautoscalers"
+        hpas, more, params = await self._read_list(path, args.label_selector, read_hpa)
+        line = f"{len(hpas)} autoscalers in {args.namespace}: " + "; ".join(
+            f"{h.name} -> {h.target} {h.current_replicas}/{h.min_replicas}..{h.max_replicas} ({', '.join(h.metrics)})"
+            for h in hpas[:5]
+        )
+        return self._listed(
+            "list_hpas",
+            path,
+            params,
+            HPAList(hpas=hpas, count=len(hpas), more_available=more),
+            len(hpas),
+            "autoscalers",
+            _where(args),
+            line,
+        )
+
+    @tool_call(
+        description="List nodes: ready, pressure conditions (MemoryPressure, DiskPressure, PIDPressure), cordoned, "
+        "taints, allocatable CPU/memory/storage, kubelet version.",
+        result=NodeList,
+    )
+    async def list_nodes(self, args: ListNodesInput) -> ToolResult:
+        path = "/api/v1/nodes"
+        nodes, more, params = await self._read_list(path, args.label_selector, read_node)
+        troubled = [n for n in nodes if n.problems]
+        line = f"{len(nodes)} nodes, {len(troubled)} with problems" + (
+            ": " + "; ".join(f"{n.name} {', '.join(n.problems)}" for n in troubled[:6]) if troubled else ""
+        )
+        return self._listed(
+            "list_nodes",
+            path,
+            params,
+            NodeList(nodes=nodes, count=len(nodes), more_available=more),
+            len(nodes),
+            "nodes",
+            "the cluster",
+            line,
+        )
+
+    @tool_call(description="Get one node: conditions, cordon, taints, allocatable.", result=NodeState)
+    async def get_node(self, args: NodeRef) -> ToolResult:
+        path = f"/api/v1/nodes/{args.name}"
+        response, body = await self._get(path)
+        node = _parse(self.http, response, path, lambda: read_node(body))
+        return ToolResult.with_payload(
+            node,
+            tool=self.tool_id("get_node"),
+            status="ok",
+            query=f"GET {path}",
+            params={},
+            summary=f"node {args.name}: {', '.join(node.problems) or 'Ready, no pressure'}",
+        )
+
+    @tool_call(
+        description="List ResourceQuotas: hard limits, use, and which resources are exhausted (new pods refused).",
+        result=ResourceQuotaList,
+    )
+    async def list_resourcequotas(self, args: ListInNamespaceInput) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/resourcequotas"
+        quotas, more, params = await self._read_list(path, args.label_selector, read_resource_quota)
+        line = f"{len(quotas)} quotas in {args.namespace}: " + "; ".join(
+            f"{q.name} " + (f"exhausted: {', '.join(q.exhausted)}" if q.exhausted else "within limits")
+            for q in quotas[:5]
+        )
+        return self._listed(
+            "list_resourcequotas",
+            path,
+            params,
+            ResourceQuotaList(resourcequotas=quotas, count=len(quotas), more_available=more),
+            len(quotas),
+            "resource quotas",
+            _where(args),
+            line,
+        )
+
+    # -- the cluster beyond Deployments: mutations --------------------------------------------------
+
+    @tool_call(
+        description="Set a StatefulSet's replica count (kubectl scale statefulset).", safety=STATEFULSET_SCALE_SAFETY
+    )
+    async def scale_statefulset(self, args: ScaleStatefulSetInput) -> ToolResult:
+        path = f"/apis/apps/v1/namespaces/{args.namespace}/statefulsets/{args.name}/scale"
+        _, before = await self._get(path)
+        previous = as_object(before.get("spec")).get("replicas")
+        patch = {"spec": {"replicas": args.replicas}}
+        after = await self._patch(path, patch, MERGE_PATCH)
+        desired = as_object(after.get("spec")).get("replicas", args.replicas)
+        return ToolResult(
+            tool=self.tool_id("scale_statefulset"),
+            status="ok",
+            query=f"PATCH {path}",
+            params={"content_type": MERGE_PATCH, "patch": patch},
+            data={
+                "statefulset": args.name,
+                "namespace": args.namespace,
+                "previous_replicas": previous,
+                "replicas": desired,
+            },
+            summary=f"scaled statefulset {args.namespace}/{args.name} from {previous} to {desired} replicas "
+            "(pods are added or removed one at a time, highest ordinal first)",
+        )
+
+    async def _set_cronjob_suspend(self, call: str, args: ObjectRef, suspend: bool) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/cronjobs/{args.name}"
+        _, before = await self._get(path)
+        was = bool(as_object(before.get("spec")).get("suspend", False))
+        patch = {"spec": {"suspend": suspend}}
+        after = await self._patch(path, patch, MERGE_PATCH)
+        cron = read_cronjob(after)
+        verb = "suspended" if suspend else "resumed"
+        running = f"; still running: {', '.join(cron.active_jobs)}" if cron.active_jobs else ""
+        return ToolResult(
+            tool=self.tool_id(call),
+            status="ok",
+            query=f"PATCH {path}",
+            params={"content_type": MERGE_PATCH, "patch": patch},
+            data={
+                "cronjob": args.name,
+                "namespace": args.namespace,
+                "suspended_before": was,
+                "suspended": cron.suspended,
+                "active_jobs": cron.active_jobs,
+            },
+            summary=f"{verb} cronjob {args.namespace}/{args.name} (was {'suspended' if was else 'active'})"
+            + (f"{running} (suspending stops new runs, not the running Jobs: scale_job them to 0)" if suspend else ""),
+        )
+
+    @tool_call(
+        description="Suspend a CronJob (spec.suspend: true): no new runs start. Jobs already running keep running.",
+        safety=SUSPEND_SAFETY,
+    )
+    async def suspend_cronjob(self, args: ObjectRef) -> ToolResult:
+        return await self._set_cronjob_suspend("suspend_cronjob", args, True)
+
+    @tool_call(description="Resume a suspended CronJob (spec.suspend: false).", safety=RESUME_SAFETY)
+    async def resume_cronjob(self, args: ObjectRef) -> ToolResult:
+        return await self._set_cronjob_suspend("resume_cronjob", args, False)
+
+    @tool_call(
+        description="Set a running Job's parallelism; 0 stops its pods now and keeps the Job (and its history) to "
+        "resume later. Refuses a finished Job.",
+        safety=JOB_SCALE_SAFETY,
+    )
+    async def scale_job(self, args: ScaleJobInput) -> ToolResult:
+        path = f"/apis/batch/v1/namespaces/{args.namespace}/jobs/{args.name}"
+        _, before = await self._get(path)
+        job = read_job(before)
+        if job.status in ("complete", "failed"):
+            raise ToolInputError(
+                f"job {args.namespace}/{args.name} has already finished ({job.status}); there is nothing to scale"
+            )
+        patch = {"spec": {"parallelism": args.parallelism}}
+        after = read_job(await self._patch(path, patch, MERGE_PATCH))
+        stopping = " (its pods are being terminated)" if args.parallelism == 0 else ""
+        return ToolResult(
+            tool=self.tool_id("scale_job"),
+            status="ok",
+            query=f"PATCH {path}",
+            params={"content_type": MERGE_PATCH, "patch": patch},
+            data={
+                "job": args.name,
+                "namespace": args.namespace,
+                "previous_parallelism": job.parallelism,
+                "parallelism": after.parallelism,
+                "active": after.active,
+                "owner": job.owner,
+            },
+            summary=f"set job {args.namespace}/{args.name} parallelism from {job.parallelism} to {after.parallelism}"
+            f"{stopping}; {after.active} pods active"
+            + (f"; it belongs to {job.owner}, which will start new runs unless suspended" if job.owner else ""),
+        )
+
+    @tool_call(
+        description="Write a ConfigMap's data back to an earlier revision's (the complete data; other keys are "
+        "removed). Pods see it on their next read of a mounted file (up to a minute) or, for env vars, on restart.",
+        safety=CONFIG_REVERT_SAFETY,
+    )
+    async def revert_configmap(self, args: RevertConfigMapInput) -> ToolResult:
+        path = f"/api/v1/namespaces/{args.namespace}/configmaps/{args.name}"
+        response, before = await self._get(path)
+        current = {str(k): str(v) for k, v in as_object(before.get("data")).items()}
+        version = opt_str(as_object(before.get("metadata")).get("resourceVersion"))
+        if args.resource_version is not None and version is not None and args.resource_version != version:
+            raise ToolInputError(
+                f"resource_version: configmap {args.namespace}/{args.name} is at resourceVersion {version}, not "
+                f"{args.resource_version}: it changed since it was read; read it again before reverting"
+            )
+        changed = sorted(k for k in {*current, *args.data} if current.get(k) != args.data.get(k))
+        if not changed:
+            return ToolResult(
+                tool=self.tool_id("revert_configmap"),
+                status="ok",
+                query=f"GET {path}",
+                params={},
+                data={"configmap": args.name, "namespace": args.namespace, "skipped": True, "changed_keys": []},
+                summary=f"skipped: configmap {args.namespace}/{args.name} already has this data",
+            )
+        patch: dict[str, Any] = {"data": merge_patch_replacing(current, args.data)}
+        if version is not None:
+            patch["metadata"] = {"resourceVersion": version}  # 409 Conflict if it changed after the read
+        after = await self._patch(path, patch, MERGE_PATCH)
+        return ToolResult(
+            tool=self.tool_id("revert_configmap"),
+            status="ok",
+            query=f"PATCH {path}",
+            params={"content_type": MERGE_PATCH, "changed_keys": changed},
+            data={
+                "configmap": args.name,
+                "namespace": args.namespace,
+                "skipped": False,
+                "changed_keys": changed,
+                "previous_data": {k: v[:2000] for k, v in current.items()},
+                "resource_version_before": version,
+                "resource_version": opt_str(as_object(after.get("metadata")).get("resourceVersion")),
+            },
+            summary=f"reverted configmap {args.namespace}/{args.name}: {len(changed)} keys changed "
+            f"({', '.join(changed[:5])}); pods reading it as env vars need a restart to see it",
+        )
+
+    async def _set_unschedulable(self, call: str, args: NodeRef, unschedulable: bool) -> ToolResult:
+        path = f"/api/v1/nodes/{args.name}"
+        _, before = await self._get(path)
+        was = bool(as_object(before.get("spec")).get("unschedulable", False))
+        # What kubectl cordon sends; uncordon removes the field rather than writing false.
+        patch = {"spec": {"unschedulable": True if unschedulable else None}}
+        after = read_node(await self._patch(path, patch, STRATEGIC_MERGE_PATCH))
+        verb = "cordoned" if unschedulable else "uncordoned"
+        return ToolResult(
+            tool=self.tool_id(call),
+            status="ok",
+            query=f"PATCH {path}",
+            params={"content_type": STRATEGIC_MERGE_PATCH, "patch": patch},
+            data={"node": args.name, "unschedulable_before": was, "unschedulable": after.unschedulable},
+            summary=f"{verb} node {args.name}"
+            + (" (already)" if was == unschedulable else "")
+            + ("; its running pods stay until drained or evicted" if unschedulable else ""),
+        )
+
+    @tool_call(
+        description="Cordon a node (spec.unschedulable: true, kubectl cordon): no new pods land on it; running pods "
+        "stay.",
+        safety=CORDON_SAFETY,
+    )
+    async def cordon_node(self, args: NodeRef) -> ToolResult:
+        return await self._set_unschedulable("cordon_node", args, True)
+
+    @tool_call(
+        description="Uncordon a node (kubectl uncordon): pods may be scheduled on it again.", safety=UNCORDON_SAFETY
+    )
+    async def uncordon_node(self, args: NodeRef) -> ToolResult:
+        return await self._set_unschedulable("uncordon_node", args, False)
+
     async def check(self) -> str:
         """``GET /version``: readable by any authenticated identity, and an invalid token is a 401 even here."""
         response, body = await self._get("/version")
@@ -552,3 +1189,32 @@ def _events_line(events: list[Event], where: str) -> str:
         f"{'warning reasons' if warnings else 'reasons'}: {top}; "
         f"newest: {newest.reason} on {newest.object}: {clip(newest.message, 120)}"
     )
+
+
+def _where(args: ListInNamespaceInput) -> str:
+    return f"{args.namespace} matching {args.label_selector}" if args.label_selector else args.namespace
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat().replace("+00:00", "Z") if moment else "unknown"
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _statefulset_text(s: StatefulSetState) -> str:
+    rolling = (
+        f", updating to {s.update_revision}" if s.update_revision and s.update_revision != s.current_revision else ""
+    )
+    return f"{s.name} {s.ready}/{s.replicas} ready, revision {s.current_revision}{rolling} ({_images_text(s.images)})"
+
+
+def _job_text(j: JobState) -> str:
+    by = f", {j.started_by}" + (f" by {j.owner}" if j.owner else "") if j.started_by else ""
+    return f"{j.name} {j.status} ({j.active} active, parallelism {j.parallelism}, started {_when(j.started)}{by})"
+
+
+def _cronjob_text(c: CronJobState) -> str:
+    running = f", running {', '.join(c.active_jobs)}" if c.active_jobs else ""
+    return f"{c.name} '{c.schedule}'{' SUSPENDED' if c.suspended else ''}, last run {_when(c.last_schedule)}{running}"

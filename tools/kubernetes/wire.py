@@ -7,22 +7,38 @@ an object at all fails the read, which the adapter reports as a malformed answer
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
 from tools.kubernetes.models import (
+    ConfigMapState,
     ContainerStatus,
+    CronJobState,
+    DaemonSetState,
     DeploymentCondition,
     DeploymentState,
     Event,
+    HPAState,
+    JobState,
+    NetworkPolicyState,
+    NodeCondition,
+    NodeState,
     Pod,
     ReplicaSet,
+    ResourceQuotaState,
+    SecretState,
+    ServiceState,
+    StatefulSetState,
     Termination,
 )
 from tools.wire import clip, json_field, opt_int, opt_str, parse_rfc3339
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+CONFIG_VALUE_LIMIT = 2000
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 
 
@@ -219,3 +235,308 @@ def _count(value: Any) -> int:
 
 def _labels(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in as_object(value).items()}
+
+
+def _meta(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    return as_object(obj.get("metadata")), as_object(obj.get("spec")), as_object(obj.get("status"))
+
+
+def _template_images(spec: dict[str, Any]) -> dict[str, str]:
+    return images_of(as_object(spec.get("template")))
+
+
+def _last_written(metadata: dict[str, Any]) -> Any:
+    """The newest ``managedFields`` time: when anyone last wrote the object (the API keeps no history)."""
+    times = [parse_rfc3339(as_object(f).get("time")) for f in as_array(metadata.get("managedFields"))]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def read_statefulset(obj: dict[str, Any]) -> StatefulSetState:
+    metadata, spec, status = _meta(obj)
+    return StatefulSetState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        replicas=opt_int(spec.get("replicas")),
+        ready=_count(status.get("readyReplicas")),
+        current=_count(status.get("currentReplicas")),
+        updated=_count(status.get("updatedReplicas")),
+        current_revision=opt_str(status.get("currentRevision")),
+        update_revision=opt_str(status.get("updateRevision")),
+        images=_template_images(spec),
+        selector=_labels(as_object(spec.get("selector")).get("matchLabels")),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_daemonset(obj: dict[str, Any]) -> DaemonSetState:
+    metadata, spec, status = _meta(obj)
+    return DaemonSetState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        desired=_count(status.get("desiredNumberScheduled")),
+        current=_count(status.get("currentNumberScheduled")),
+        ready=_count(status.get("numberReady")),
+        available=_count(status.get("numberAvailable")),
+        unavailable=_count(status.get("numberUnavailable")),
+        misscheduled=_count(status.get("numberMisscheduled")),
+        updated=_count(status.get("updatedNumberScheduled")),
+        images=_template_images(spec),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_job(obj: dict[str, Any]) -> JobState:
+    """A ``batch/v1.Job``: running, finished or suspended, and who started it."""
+    metadata, spec, status = _meta(obj)
+    conditions = [as_object(c) for c in as_array(status.get("conditions"))]
+    true_types = {str(c.get("type")) for c in conditions if c.get("status") == "True"}
+    active = _count(status.get("active"))
+    suspended = bool(spec.get("suspend", False))
+    state: Any = (
+        "failed"
+        if "Failed" in true_types
+        else "complete"
+        if "Complete" in true_types
+        else "suspended"
+        if suspended
+        else "active"
+        if active
+        else "pending"
+    )
+    owner = next(
+        (as_object(r) for r in as_array(metadata.get("ownerReferences")) if as_object(r).get("controller")), None
+    )
+    annotations = as_object(metadata.get("annotations"))
+    started_by: Any = None
+    if owner is not None and owner.get("kind") == "CronJob":
+        started_by = "schedule"
+    elif annotations.get("cronjob.kubernetes.io/instantiate") == "manual" or owner is None:
+        started_by = "manual"
+    return JobState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        status=state,
+        active=active,
+        succeeded=_count(status.get("succeeded")),
+        failed=_count(status.get("failed")),
+        parallelism=opt_int(spec.get("parallelism")),
+        completions=opt_int(spec.get("completions")),
+        suspended=suspended,
+        started=parse_rfc3339(status.get("startTime")),
+        completed=parse_rfc3339(status.get("completionTime")),
+        owner=f"{owner.get('kind')}/{owner.get('name')}" if owner else None,
+        started_by=started_by,
+        images=_template_images(spec),
+        conditions=[
+            f"{c.get('type')}: {c.get('reason')}" if c.get("reason") else str(c.get("type"))
+            for c in conditions
+            if c.get("status") == "True"
+        ],
+    )
+
+
+def read_cronjob(obj: dict[str, Any]) -> CronJobState:
+    metadata, spec, status = _meta(obj)
+    job_spec = as_object(as_object(spec.get("jobTemplate")).get("spec"))
+    return CronJobState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        schedule=opt_str(spec.get("schedule")),
+        suspended=bool(spec.get("suspend", False)),
+        concurrency_policy=opt_str(spec.get("concurrencyPolicy")),
+        last_schedule=parse_rfc3339(status.get("lastScheduleTime")),
+        last_successful=parse_rfc3339(status.get("lastSuccessfulTime")),
+        active_jobs=[str(as_object(ref).get("name")) for ref in as_array(status.get("active"))],
+        images=images_of(as_object(job_spec.get("template"))),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_configmap(obj: dict[str, Any], *, with_data: bool) -> ConfigMapState:
+    """A ConfigMap; its values (each clipped) only when ``with_data`` (a list shows keys only)."""
+    metadata = as_object(obj.get("metadata"))
+    raw = {str(k): str(v) for k, v in as_object(obj.get("data")).items()}
+    binary = [str(k) for k in as_object(obj.get("binaryData"))]
+    data = {k: v[:CONFIG_VALUE_LIMIT] for k, v in raw.items()} if with_data else None
+    return ConfigMapState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        resource_version=opt_str(metadata.get("resourceVersion")),
+        keys=sorted([*raw, *binary]),
+        data=data,
+        truncated=sorted(k for k, v in raw.items() if len(v) > CONFIG_VALUE_LIMIT) if with_data else [],
+        last_written=_last_written(metadata),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_secret(obj: dict[str, Any]) -> SecretState:
+    """A Secret's keys and version. The values are read past, never copied."""
+    metadata = as_object(obj.get("metadata"))
+    keys = {*as_object(obj.get("data")), *as_object(obj.get("stringData"))}
+    return SecretState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        type=opt_str(obj.get("type")),
+        keys=sorted(str(k) for k in keys),
+        resource_version=opt_str(metadata.get("resourceVersion")),
+        last_written=_last_written(metadata),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_service(obj: dict[str, Any]) -> ServiceState:
+    metadata, spec, _ = _meta(obj)
+    ports = []
+    for port in map(as_object, as_array(spec.get("ports"))):
+        target = port.get("targetPort", port.get("port"))
+        ports.append(f"{port.get('port')}->{target}/{port.get('protocol') or 'TCP'}")
+    return ServiceState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        type=opt_str(spec.get("type")),
+        cluster_ip=opt_str(spec.get("clusterIP")),
+        selector=_labels(spec.get("selector")),
+        ports=ports,
+    )
+
+
+def read_network_policy(obj: dict[str, Any]) -> NetworkPolicyState:
+    metadata, spec, _ = _meta(obj)
+    types = [str(t) for t in as_array(spec.get("policyTypes"))] or ["Ingress"]
+    ingress = [
+        clip(json.dumps(rule, sort_keys=True, separators=(",", ":")), 300) for rule in as_array(spec.get("ingress"))
+    ]
+    egress = [
+        clip(json.dumps(rule, sort_keys=True, separators=(",", ":")), 300) for rule in as_array(spec.get("egress"))
+    ]
+    return NetworkPolicyState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        pod_selector=_labels(as_object(spec.get("podSelector")).get("matchLabels")),
+        policy_types=types,
+        ingress=ingress,
+        egress=egress,
+        # A policy type with no rules allows nothing in that direction for the pods it selects.
+        denies_all_ingress="Ingress" in types and not ingress,
+        denies_all_egress="Egress" in types and not egress,
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_hpa(obj: dict[str, Any]) -> HPAState:
+    """An ``autoscaling/v2`` HorizontalPodAutoscaler: bounds, replicas, metrics against targets, conditions."""
+    metadata, spec, status = _meta(obj)
+    ref = as_object(spec.get("scaleTargetRef"))
+    targets: dict[str, str] = {}
+    for metric in map(as_object, as_array(spec.get("metrics"))):
+        resource = as_object(metric.get("resource"))
+        target = as_object(resource.get("target"))
+        if resource.get("name"):
+            value = target.get("averageUtilization")
+            targets[str(resource["name"])] = f"{value}%" if value is not None else str(target.get("averageValue"))
+    metrics = []
+    for metric in map(as_object, as_array(status.get("currentMetrics"))):
+        resource = as_object(metric.get("resource"))
+        current = as_object(resource.get("current"))
+        name = str(resource.get("name"))
+        value = current.get("averageUtilization")
+        shown = f"{value}%" if value is not None else str(current.get("averageValue"))
+        metrics.append(f"{name} {shown} of {targets.get(name, '?')} target")
+    for name, wanted in targets.items():
+        if not any(m.startswith(f"{name} ") for m in metrics):
+            metrics.append(f"{name}: no current value (target {wanted})")
+    return HPAState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        target=f"{ref.get('kind')}/{ref.get('name')}" if ref else None,
+        min_replicas=opt_int(spec.get("minReplicas")),
+        max_replicas=opt_int(spec.get("maxReplicas")),
+        current_replicas=opt_int(status.get("currentReplicas")),
+        desired_replicas=opt_int(status.get("desiredReplicas")),
+        metrics=metrics,
+        conditions=[
+            f"{c.get('type')}={c.get('status')} ({c.get('reason')})"
+            for c in map(as_object, as_array(status.get("conditions")))
+        ],
+    )
+
+
+def read_node(obj: dict[str, Any]) -> NodeState:
+    """A ``v1.Node``: readiness, pressure conditions, cordon and taints, allocatable resources."""
+    metadata, spec, status = _meta(obj)
+    conditions = [
+        NodeCondition(
+            type=opt_str(c.get("type")),
+            status=opt_str(c.get("status")),
+            reason=opt_str(c.get("reason")),
+            message=clip(str(c.get("message") or ""), 200),
+            since=parse_rfc3339(c.get("lastTransitionTime")),
+        )
+        for c in map(as_object, as_array(status.get("conditions")))
+    ]
+    ready = next((c for c in conditions if c.type == "Ready"), None)
+    problems = []
+    if ready is None or ready.status != "True":
+        problems.append("NotReady" if ready is None or ready.status == "False" else "Ready=Unknown")
+    problems.extend(str(c.type) for c in conditions if c.type != "Ready" and c.status == "True")
+    unschedulable = bool(spec.get("unschedulable", False))
+    if unschedulable:
+        problems.append("cordoned")
+    return NodeState(
+        name=opt_str(metadata.get("name")),
+        ready=ready is not None and ready.status == "True",
+        problems=problems,
+        unschedulable=unschedulable,
+        taints=[f"{t.get('key')}:{t.get('effect')}" for t in map(as_object, as_array(spec.get("taints")))],
+        allocatable={str(k): str(v) for k, v in as_object(status.get("allocatable")).items()},
+        conditions=conditions,
+        kubelet_version=opt_str(as_object(status.get("nodeInfo")).get("kubeletVersion")),
+        created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([a-zA-Z]*)$")
+_SUFFIXES: dict[str, Decimal | int] = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def parse_quantity(text: str) -> Decimal | None:
+    """A Kubernetes quantity (``500m``, ``64Gi``, ``20``) as a number, or None when unreadable."""
+    match = _QUANTITY.match(text.strip())
+    if match is None or match.group(2) not in _SUFFIXES:
+        return None
+    try:
+        return Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
+    except InvalidOperation:
+        return None
+
+
+def read_resource_quota(obj: dict[str, Any]) -> ResourceQuotaState:
+    """A ResourceQuota; ``exhausted`` names what has reached its hard limit (new pods needing it are refused)."""
+    metadata, spec, status = _meta(obj)
+    hard = {str(k): str(v) for k, v in as_object(status.get("hard") or spec.get("hard")).items()}
+    used = {str(k): str(v) for k, v in as_object(status.get("used")).items()}
+    exhausted = []
+    for resource, limit in hard.items():
+        limit_value, used_value = parse_quantity(limit), parse_quantity(used.get(resource, "0"))
+        if limit_value is not None and used_value is not None and used_value >= limit_value:
+            exhausted.append(resource)
+    return ResourceQuotaState(
+        name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        hard=hard,
+        used=used,
+        exhausted=sorted(exhausted),
+    )

@@ -1,4 +1,8 @@
-"""Simulated Kubernetes: Deployments, one ReplicaSet per pod template, Pods and Events.
+"""Simulated Kubernetes: Deployments, one ReplicaSet per pod template, Pods and Events; and (format
+v2, `resources`) nodes, namespaces, StatefulSets, DaemonSets, Jobs, CronJobs, ConfigMaps and Secrets
+with their revisions, Services, NetworkPolicies, HPAs and ResourceQuotas, whose PATCHes are actions
+too (``kubernetes.scale_statefulset``, ``suspend_cronjob``, ``scale_job``, ``revert_configmap``,
+``cordon_node``...).
 
 The history of each Deployment is a list of *rollouts*: at time T, ReplicaSet R became current with
 revision N and K replicas. The scenario's deploys seed it; PATCHes from the API extend it the way the
@@ -46,10 +50,12 @@ from evals.sim.kube.objects import (
 )
 from evals.sim.kube.patches import apply_patch, json_patch, merge_patch, strategic_merge_patch
 from evals.sim.kube.records import DeploymentRecord, ReplicaSetRecord, Rollout, pod_template
+from evals.sim.kube.resources import ClusterObjects
 from evals.sim.kube.selectors import field_selector_matches, label_selector_matches
 
 __all__ = [
     "ActionRequest",
+    "ClusterObjects",
     "DESIRED_REPLICAS",
     "DeploymentRecord",
     "EVENT_TTL_SECONDS",

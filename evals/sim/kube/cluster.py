@@ -16,7 +16,6 @@ from evals.sim.kube.objects import (
     EVENT_TTL_SECONDS,
     HASH_LABEL,
     MAX_REPLICAS,
-    NODES,
     RESTARTED_AT,
     REVISION,
     REVISION_HISTORY,
@@ -32,6 +31,7 @@ from evals.sim.kube.objects import (
 )
 from evals.sim.kube.patches import apply_patch
 from evals.sim.kube.records import DeploymentRecord, ReplicaSetRecord, Rollout, _images, pod_template
+from evals.sim.kube.resources import ClusterObjects, NodeEffectsFn, NodeHistoryFn, container_status
 from evals.sim.kube.selectors import field_selector_matches, label_selector_matches
 from evals.sim.scenario import PodEffect, Scenario, ServiceSpec
 from evals.sim.telemetry import stable_hash
@@ -42,7 +42,14 @@ class KubeCluster:
     """Every Deployment of the scenario's topology and what the API shows of it at a given time."""
 
     def __init__(
-        self, scenario: Scenario, *, anchor: float, now: Callable[[], float], pod_effects: PodEffectsFn
+        self,
+        scenario: Scenario,
+        *,
+        anchor: float,
+        now: Callable[[], float],
+        pod_effects: PodEffectsFn,
+        node_effects: NodeEffectsFn | None = None,
+        node_history: NodeHistoryFn | None = None,
     ) -> None:
         self.scenario = scenario
         self.anchor = anchor
@@ -51,10 +58,28 @@ class KubeCluster:
         self._seed = scenario.seed
         self.deployments: dict[tuple[str, str], DeploymentRecord] = {}
         self._resource_version = 1000
+        self.nodes = scenario.node_names
         for spec in scenario.topology.services:
             if spec.deployment_name is None or spec.image is None:
                 continue
+            if scenario.workload_for_service(spec.name) is not None:
+                continue  # a v2 StatefulSet, DaemonSet or Job runs it instead of a Deployment
             self._add_deployment(spec, spec.image)
+        # Created after the Deployments, so that their resourceVersions are what format v1 always served.
+        self.objects = ClusterObjects(
+            scenario,
+            anchor=anchor,
+            now=now,
+            next_version=self._next_version,
+            current_version=lambda: self._resource_version,
+            pod_effects=pod_effects,
+            node_effects=node_effects or (lambda _now: []),
+            node_history=node_history or (lambda _now: []),
+        )
+
+    def _next_version(self) -> int:
+        self._resource_version += 1
+        return self._resource_version
 
     def _add_deployment(self, spec: ServiceSpec, image: str) -> None:
         name = spec.deployment_name or spec.name
@@ -149,7 +174,7 @@ class KubeCluster:
         """When each set of pods started running, oldest first (used to attribute log lines)."""
         record = self.deployment_for_service(service)
         if record is None:
-            return []
+            return self.objects.pod_timeline(service)
         return [(r.at, self.pod_names(record, r)) for r in record.rollouts]
 
     def _pod_created(self, record: DeploymentRecord, rollout: Rollout, index: int) -> float:
@@ -167,7 +192,10 @@ class KubeCluster:
         uid = stable_uid(self._seed, "pod", name)
         template = replicaset.template_with_hash()
         containers = template["spec"]["containers"]
-        effect = self._effect_for(spec.name, index, now)
+        node = self._node_of(record, name, index)
+        effect = self._effect_for(spec.name, index, now, node)
+        if effect is not None and (effect[1].container or effect[1].image or effect[1].evicted):
+            return self._render_v2_pod(record, rollout, index, name, node, effect)
         phase = "Running"
         pod_conditions_ready = True
         scheduled = True
@@ -253,7 +281,6 @@ class KubeCluster:
                     "lastTransitionTime": rfc3339(created),
                 }
             ]
-        node = NODES[stable_hash(name) % len(NODES)]
         pod: dict[str, Any] = {
             "metadata": {
                 "name": name,
@@ -286,18 +313,79 @@ class KubeCluster:
             octet = stable_hash(name, "ip") % 250 + 2
             pod["status"].update(
                 {
-                    "hostIP": f"10.0.{NODES.index(node)}.10",
-                    "podIP": f"10.244.{NODES.index(node)}.{octet}",
+                    "hostIP": f"10.0.{self.nodes.index(node)}.10",
+                    "podIP": f"10.244.{self.nodes.index(node)}.{octet}",
                     "containerStatuses": statuses,
                 }
             )
         return pod
 
-    def _effect_for(self, service: str, index: int, now: float) -> tuple[FaultTimeline, PodEffect] | None:
+    def _effect_for(
+        self, service: str, index: int, now: float, node: str | None = None
+    ) -> tuple[FaultTimeline, PodEffect] | None:
         for timeline, effect in self._pod_effects(service, now):
-            if effect.affected is None or index < effect.affected:
+            if (effect.affected is None or index < effect.affected) and (effect.node is None or effect.node == node):
                 return timeline, effect
         return None
+
+    def _node_of(self, record: DeploymentRecord, pod: str, index: int) -> str:
+        """The node a pod runs on: the service's v2 ``nodes`` in turn, else a hash of its name."""
+        if record.service.nodes:
+            return record.service.nodes[index % len(record.service.nodes)]
+        return self.nodes[stable_hash(pod) % len(self.nodes)]
+
+    def _render_v2_pod(
+        self,
+        record: DeploymentRecord,
+        rollout: Rollout,
+        index: int,
+        name: str,
+        node: str,
+        effect: tuple[FaultTimeline, PodEffect],
+    ) -> dict[str, Any]:
+        """A pod whose fault hits one container, runs a stale image or was evicted (format v2 effects)."""
+        now = self._now()
+        pod_effect = effect[1]
+        healthy = self.render_pod_without_effects(record, rollout, index, name, node)
+        containers = healthy["spec"]["containers"]
+        created = self._pod_created(record, rollout, index)
+        target = pod_effect.container or containers[0]["name"]
+        statuses = []
+        for container in containers:
+            hit = pod_effect.container is None or container["name"] == pod_effect.container
+            if pod_effect.image is not None and container["name"] == target:
+                container["image"] = pod_effect.image
+            statuses.append(
+                container_status(name, container["name"], container["image"], created, effect if hit else None, now)
+            )
+        ready = all(s["ready"] for s in statuses)
+        status = healthy["status"]
+        status["containerStatuses"] = statuses
+        for condition in status["conditions"]:
+            if condition["type"] in ("Ready", "ContainersReady"):
+                condition.update(
+                    _ready_condition(condition["type"], ready, condition["lastTransitionTime"], containers)
+                )
+        if pod_effect.evicted:
+            status.update(
+                {
+                    "phase": "Failed",
+                    "reason": "Evicted",
+                    "message": f"The node {node} was low on resource: ephemeral-storage.",
+                }
+            )
+        return healthy
+
+    def render_pod_without_effects(
+        self, record: DeploymentRecord, rollout: Rollout, index: int, name: str, node: str
+    ) -> dict[str, Any]:
+        """The pod as it runs with no fault on it."""
+        saved = self._pod_effects
+        self._pod_effects = lambda _service, _at: []
+        try:
+            return self.render_pod(record, rollout, index, name)
+        finally:
+            self._pod_effects = saved
 
     def current_pods(self, record: DeploymentRecord) -> list[dict[str, Any]]:
         rollout = record.current(self._now())
@@ -305,14 +393,17 @@ class KubeCluster:
 
     def list_pods(self, namespace: str, label_selector: str | None, field_selector: str | None) -> dict[str, Any]:
         items = []
-        for (ns, _), record in sorted(self.deployments.items()):
-            if ns != namespace:
-                continue
-            for pod in self.current_pods(record):
-                if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(
-                    field_selector, pod
-                ):
-                    items.append(pod)
+        candidates = [
+            pod
+            for (ns, _), record in sorted(self.deployments.items())
+            if ns == namespace
+            for pod in self.current_pods(record)
+        ]
+        for pod in [*candidates, *self.objects.pods(namespace)]:
+            if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(
+                field_selector, pod
+            ):
+                items.append(pod)
         items.sort(key=lambda p: p["metadata"]["name"])
         return {
             "kind": "PodList",
@@ -328,6 +419,9 @@ class KubeCluster:
             for pod in self.current_pods(record):
                 if pod["metadata"]["name"] == name:
                     return {"kind": "Pod", "apiVersion": "v1", **pod}
+        for pod in self.objects.pods(namespace):
+            if pod["metadata"]["name"] == name:
+                return {"kind": "Pod", "apiVersion": "v1", **pod}
         raise not_found("pods", name)
 
     # -- deployments and replicasets
@@ -624,6 +718,7 @@ class KubeCluster:
                 continue
             items.extend(self._rollout_events(record, now))
             items.extend(self._fault_events(record, now))
+        items.extend(self.objects.events(namespace, now))
         items = [
             e
             for e in items
@@ -739,7 +834,7 @@ class KubeCluster:
                 for i, pod in enumerate(self.pod_names(record, rollout)):
                     pod_uid = stable_uid(self._seed, "pod", pod)
                     created = _pods_start(rollout) + i * 3
-                    node = NODES[stable_hash(pod) % len(NODES)]
+                    node = self._node_of(record, pod, i)
                     image = next(iter(_images(rollout.replicaset.template).values()), "")
                     common: dict[str, Any] = {"kind": "Pod", "name": pod, "uid": pod_uid, "host": node}
                     events.append(
@@ -798,7 +893,7 @@ class KubeCluster:
         events = []
         rollout = record.current(now)
         for index, pod in enumerate(self.pod_names(record, rollout)):
-            effect = self._effect_for(record.service.name, index, now)
+            effect = self._effect_for(record.service.name, index, now, self._node_of(record, pod, index))
             if effect is None:
                 continue
             timeline, pod_effect = effect
@@ -809,7 +904,7 @@ class KubeCluster:
                 "kind": "Pod",
                 "name": pod,
                 "uid": stable_uid(self._seed, "pod", pod),
-                "host": NODES[stable_hash(pod) % len(NODES)],
+                "host": self._node_of(record, pod, index),
             }
             restarts = math.floor(pod_effect.restarts_per_hour * (now - since) / 3600)
             image = next(iter(_images(rollout.replicaset.template).values()), "")
@@ -884,7 +979,18 @@ class KubeCluster:
                         message=message,
                     )
                 )
-            if not pod_effect.ready and pod_effect.status == "Running":
+            if pod_effect.evicted:  # format v2: the kubelet's eviction, once
+                events.append(
+                    self._event(
+                        record,
+                        **common,
+                        reason="Evicted",
+                        type_="Warning",
+                        first=since + 5,
+                        message=f"The node {common['host']} was low on resource: ephemeral-storage.",
+                    )
+                )
+            elif not pod_effect.ready and pod_effect.status == "Running":
                 events.append(
                     self._event(
                         record,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evals.sim.kube.objects import HASH_LABEL, normalize, without_hash_label
+from evals.sim.kube.resources import container_json
 from evals.sim.scenario import ServiceSpec
 
 
@@ -92,10 +93,11 @@ def pod_template(spec: ServiceSpec, image: str, env: dict[str, str] | None = Non
             "successThreshold": 1,
             "failureThreshold": 3,
         }
+    sidecars = [container_json(c) for c in spec.sidecars]  # format v2; none in v1, so v1 templates are unchanged
     template = {
         "metadata": {"labels": {"app": app}},
         "spec": {
-            "containers": [container],
+            "containers": [container, *sidecars],
             "restartPolicy": "Always",
             "terminationGracePeriodSeconds": 30,
             "dnsPolicy": "ClusterFirst",

@@ -1,4 +1,4 @@
-"""The scenario format (version 1): one YAML file describes one simulated incident, as data.
+"""The scenario format (versions 1 and 2): one YAML file describes one simulated incident, as data.
 
 A scenario names the services (`topology`), what changed and when (`changes`), what breaks
 (`faults`, with their effect on telemetry, pods and logs), the background log noise (`logs`), the
@@ -59,6 +59,13 @@ Skeleton (see ``evals/scenarios/checkout-migration.yaml`` for a complete one, an
       comms_facts: [checkout, rolled back]
       evidence_sources: [metrics, logs, changes, kubernetes]
 
+Version 2 (``version: 2``) adds a ``kubernetes`` section (`KubernetesSpec`: nodes, StatefulSets,
+DaemonSets, Jobs, CronJobs, ConfigMaps and Secrets with their revisions, Services, NetworkPolicies,
+HPAs, ResourceQuotas, namespaces), per-pod detail on faults (the container, node or stale image an
+effect hits; evictions), node conditions a fault sets, sidecars and node placement of a service's
+pods, and ``action_effects[].target`` (the kind and name of the object an action must act on). A
+version 1 file reads exactly as it always did and may not use these.
+
 Every field is documented in ``evals/scenarios/README.md``.
 
 Load a file with `load_scenario`; a problem raises `ScenarioError` whose message names the file and
@@ -110,6 +117,7 @@ from evals.sim.scenario.expected import Expected, ExpectedAction, Resolution, Ro
 from evals.sim.scenario.fields import (
     DIFFICULTIES,
     SCENARIO_VERSION,
+    SCENARIO_VERSIONS,
     SCHEMA_PATH,
     TEMPLATE_FIELD_RE,
     TEMPLATE_FIELDS,
@@ -131,10 +139,51 @@ from evals.sim.scenario.fields import (
     template_problems,
     witness_args,
 )
+from evals.sim.scenario.kubernetes import (
+    ACTION_TARGET_KINDS,
+    ActionTarget,
+    ConfigObjectSpec,
+    ConfigRevision,
+    ContainerSpec,
+    HPASpec,
+    JobRun,
+    KubernetesSpec,
+    KubeServiceSpec,
+    NamespaceSpec,
+    NetworkPolicySpec,
+    NodeCondition,
+    NodeConditionEffect,
+    NodeSpec,
+    ObjectKind,
+    ResourceQuotaSpec,
+    WorkloadKind,
+    WorkloadSpec,
+    target_matches,
+)
 from evals.sim.scenario.loading import ScenarioError, describe_errors, load_scenario, parse_scenario
 from evals.sim.scenario.schema import render_schema, scenario_json_schema, write_schema
 
 __all__ = [
+    "ACTION_TARGET_KINDS",
+    "ActionTarget",
+    "ConfigObjectSpec",
+    "ConfigRevision",
+    "ContainerSpec",
+    "HPASpec",
+    "JobRun",
+    "KubernetesSpec",
+    "KubeServiceSpec",
+    "NamespaceSpec",
+    "NetworkPolicySpec",
+    "NodeCondition",
+    "NodeConditionEffect",
+    "NodeSpec",
+    "ObjectKind",
+    "ResourceQuotaSpec",
+    "WorkloadKind",
+    "WorkloadSpec",
+    "target_matches",
+    "SCENARIO_VERSIONS",
     "ActionEffect",
     "Alert",
     "ArgMatch",

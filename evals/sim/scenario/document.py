@@ -23,12 +23,15 @@ from evals.sim.scenario.environment import (
 )
 from evals.sim.scenario.expected import Expected
 from evals.sim.scenario.fields import DIFFICULTIES, Difficulty, _Model, args_match, witness_args
+from evals.sim.scenario.kubernetes import KubernetesSpec, target_matches
+
+DEFAULT_NODES = ("node-a", "node-b", "node-c")
 
 
 class Scenario(_Model):
     """One simulated incident. Field-level docs: module docstring and ``schema.json``."""
 
-    version: Literal[1]
+    version: Literal[1, 2] = Field(description="The format version: 1, or 2 for the kubernetes section and its fields.")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str
     tags: list[str] = Field(default_factory=list)
@@ -41,6 +44,9 @@ class Scenario(_Model):
     alerts: list[Alert] = Field(default_factory=list)
     action_effects: list[ActionEffect] = Field(default_factory=list)
     integrations: Integrations = Field(default_factory=Integrations)
+    kubernetes: KubernetesSpec | None = Field(
+        default=None, description="v2: the cluster beyond the topology's Deployments (nodes, workloads, config...)."
+    )
     expected: Expected
 
     def service(self, name: str) -> ServiceSpec:
@@ -80,8 +86,26 @@ class Scenario(_Model):
     def effect_for(self, action: str, args: dict[str, Any]) -> ActionEffect | None:
         """The first ``action_effects`` rule the call satisfies, or None (the call changes nothing)."""
         for rule in self.action_effects:
-            if rule.action == action and args_match(rule.match, args):
+            if (
+                rule.action == action
+                and args_match(rule.match, args)
+                and (rule.target is None or target_matches(rule.target, action, args))
+            ):
                 return rule
+        return None
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """The cluster's nodes: those of the kubernetes section, or the three default ones."""
+        if self.kubernetes is not None and self.kubernetes.nodes:
+            return tuple(node.name for node in self.kubernetes.nodes)
+        return DEFAULT_NODES
+
+    def workload_for_service(self, service: str) -> str | None:
+        """The name of the v2 workload that runs ``service`` (instead of a Deployment), if any."""
+        for workload in self.kubernetes.workloads if self.kubernetes else []:
+            if workload.service == service:
+                return workload.name
         return None
 
     @model_validator(mode="after")
@@ -232,6 +256,8 @@ def _reference_problems(scenario: Scenario) -> list[str]:
 
     if len([t for t in scenario.tags if t in DIFFICULTIES]) > 1:
         problems.append("tags: at most one of easy, medium, hard")
+    problems.extend(_version_problems(scenario))
+    problems.extend(_kubernetes_problems(scenario, services, changes))
     problems.extend(_expected_problems(scenario, services, changes))
     return problems
 
@@ -272,3 +298,107 @@ def _expected_problems(scenario: Scenario, services: set[str], changes: set[str]
     if not expected.incident and expected.resolution != "close":
         problems.append("expected.resolution: must be close when no incident is expected")
     return problems
+
+
+def _version_problems(scenario: Scenario) -> list[str]:
+    """A v1 file may not use what v2 added: it would mean something a v1 reader cannot see."""
+    if scenario.version >= 2:
+        return []
+    problems = []
+    if scenario.kubernetes is not None:
+        problems.append("kubernetes: needs version: 2")
+    for i, spec in enumerate(scenario.topology.services):
+        if spec.sidecars or spec.nodes:
+            problems.append(f"topology.services[{i}]: sidecars and nodes need version: 2")
+    for i, fault in enumerate(scenario.faults):
+        pods = fault.effects.pods
+        if fault.effects.node_conditions or (
+            pods is not None and (pods.container or pods.node or pods.image or pods.evicted)
+        ):
+            problems.append(
+                f"faults[{i}].effects: node_conditions and pods.container/node/image/evicted need version: 2"
+            )
+    for i, rule in enumerate(scenario.action_effects):
+        if rule.target is not None:
+            problems.append(f"action_effects[{i}].target: needs version: 2")
+    return problems
+
+
+def _kubernetes_problems(scenario: Scenario, services: set[str], changes: set[str]) -> list[str]:
+    """Cross-references of the v2 kubernetes section and of the fields that point into it."""
+    problems: list[str] = []
+    kube = scenario.kubernetes
+    nodes = set(scenario.node_names)
+    for i, spec in enumerate(scenario.topology.services):
+        for node in spec.nodes:
+            if node not in nodes:
+                problems.append(f"topology.services[{i}].nodes: {_unknown('node', node, nodes)}")
+    for i, fault in enumerate(scenario.faults):
+        pods = fault.effects.pods
+        if pods is not None and pods.node is not None and pods.node not in nodes:
+            problems.append(f"faults[{i}].effects.pods.node: {_unknown('node', pods.node, nodes)}")
+        if pods is not None and pods.container is not None and fault.target in services:
+            containers = _containers_of(scenario, fault.target)
+            if pods.container not in containers:
+                problems.append(
+                    f"faults[{i}].effects.pods.container: {_unknown(f'container of {fault.target}', pods.container, containers)}"
+                )
+        for j, condition in enumerate(fault.effects.node_conditions):
+            if condition.node not in nodes:
+                problems.append(
+                    f"faults[{i}].effects.node_conditions[{j}].node: {_unknown('node', condition.node, nodes)}"
+                )
+    if kube is None:
+        return problems
+    for dup in _duplicates([n.name for n in kube.nodes]):
+        problems.append(f"kubernetes.nodes: duplicate node {dup!r}")
+    names_by_kind: dict[str, set[tuple[str, str]]] = {}
+    for i, workload in enumerate(kube.workloads):
+        where = f"kubernetes.workloads[{i}]"
+        key = (workload.namespace, workload.name)
+        if key in names_by_kind.setdefault(workload.kind, set()):
+            problems.append(f"{where}.name: duplicate {workload.kind} {workload.namespace}/{workload.name}")
+        names_by_kind[workload.kind].add(key)
+        if workload.service is not None:
+            if workload.service not in services:
+                problems.append(f"{where}.service: {_unknown('service', workload.service, services)}")
+            elif scenario.service(workload.service).kind == "external":
+                problems.append(f"{where}.service: {workload.service!r} is external and runs nowhere")
+            elif workload.namespace != scenario.service(workload.service).namespace:
+                problems.append(f"{where}.namespace: must be the namespace of service {workload.service!r}")
+        for node in workload.nodes:
+            if node not in nodes:
+                problems.append(f"{where}.nodes: {_unknown('node', node, nodes)}")
+    ran_by = [w.service for w in kube.workloads if w.service is not None]
+    for dup in _duplicates(ran_by):
+        problems.append(f"kubernetes.workloads: service {dup!r} is run by more than one workload")
+    for section, objects in (("configmaps", kube.configmaps), ("secrets", kube.secrets)):
+        for dup in _duplicates([f"{o.namespace}/{o.name}" for o in objects]):
+            problems.append(f"kubernetes.{section}: duplicate {dup!r}")
+        for i, obj in enumerate(objects):
+            for j, revision in enumerate(obj.revisions):
+                if revision.change is not None and revision.change not in changes:
+                    problems.append(
+                        f"kubernetes.{section}[{i}].revisions[{j}].change: {_unknown('change', revision.change, changes)}"
+                    )
+    configmaps = {c.name for c in kube.configmaps}
+    for i, workload in enumerate(kube.workloads):
+        for j, container in enumerate(workload.containers):
+            for ref in (container.env_from_configmap, container.mounts_configmap):
+                if ref is not None and ref not in configmaps:
+                    problems.append(
+                        f"kubernetes.workloads[{i}].containers[{j}]: {_unknown('configmap', ref, configmaps)}"
+                    )
+    for i, hpa in enumerate(kube.hpas):
+        if hpa.min_replicas > hpa.max_replicas:
+            problems.append(f"kubernetes.hpas[{i}].min_replicas: above max_replicas")
+    return problems
+
+
+def _containers_of(scenario: Scenario, service: str) -> set[str]:
+    """The container names of the pods that run ``service``."""
+    for workload in scenario.kubernetes.workloads if scenario.kubernetes else []:
+        if workload.service == service:
+            return {c.name for c in workload.containers}
+    spec = scenario.service(service)
+    return {spec.deployment_name or spec.name, *(c.name for c in spec.sidecars)}

@@ -29,6 +29,7 @@ from evals.sim.scenario.fields import (
     _Model,
     template_problems,
 )
+from evals.sim.scenario.kubernetes import ActionTarget, ContainerSpec, NodeConditionEffect
 
 
 class Baseline(_Model):
@@ -105,6 +106,12 @@ class ServiceSpec(_Model):
     revision: int = Field(default=1, ge=1, description="Kubernetes revision of that image.")
     deployed_at: Offset = Field(default=-7 * 86400.0, description="When that revision rolled out.")
     env: dict[str, str] = Field(default_factory=dict, description="Container environment of that revision.")
+    sidecars: list[ContainerSpec] = Field(
+        default_factory=list, description="v2: further containers of the Deployment's pods (a proxy, a log shipper)."
+    )
+    nodes: list[str] = Field(
+        default_factory=list, description="v2: the nodes its pods run on, cycled (hashed over the nodes when empty)."
+    )
     baseline: Baseline
     gauges: list[GaugeSpec] = Field(default_factory=list, description="Extra gauges the service exports.")
     # What the generated service catalog says about the service (evals.sim.catalog).
@@ -240,6 +247,19 @@ class PodEffect(_Model):
     exit_code: int | None = None
     affected: int | None = Field(default=None, ge=0, description="How many pods; all when absent.")
     events: list[PodEventSpec] = Field(default_factory=list, description="Extra events per affected pod.")
+    container: str | None = Field(
+        default=None,
+        description="v2: the one container the effect hits (a sidecar leaking memory); the others stay healthy. "
+        "All containers when absent.",
+    )
+    node: str | None = Field(default=None, description="v2: only pods on this node are affected.")
+    image: str | None = Field(
+        default=None, description="v2: the affected pods run this image (a stale pod left on an old version)."
+    )
+    evicted: bool = Field(
+        default=False,
+        description="v2: the affected pods are Failed with reason Evicted (the kubelet reclaimed the node).",
+    )
 
 
 class GaugeEffect(_Model):
@@ -277,6 +297,9 @@ class FaultEffects(_Model):
     gauges: list[GaugeEffect] = Field(default_factory=list, description="How the target's extra gauges move.")
     pods: PodEffect | None = None
     logs: list[LogTemplate] = Field(default_factory=list)
+    node_conditions: list[NodeConditionEffect] = Field(
+        default_factory=list, description="v2: node conditions the fault sets while active (DiskPressure, NotReady)."
+    )
 
 
 class Propagation(_Model):
@@ -356,6 +379,11 @@ class ActionEffect(_Model):
     """What one tool call does to the world. The first rule whose ``match`` the call satisfies applies."""
 
     action: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", description="e.g. kubernetes.rollout_undo")
+    target: ActionTarget | None = Field(
+        default=None,
+        description="v2: the object the call must act on (kind, and optionally namespace and name), "
+        "besides the arguments in match.",
+    )
     match: dict[str, ArgMatch] = Field(
         default_factory=dict,
         description="Arguments that must be equal (or satisfy a comparison such as {gte: 6}) for the rule to apply.",

@@ -21,7 +21,10 @@ from pydantic import (
 
 from evals.sim.timeutil import OFFSET_PATTERN, parse_offset
 
-SCENARIO_VERSION = 1
+# The newest format version; the loader reads every version in SCENARIO_VERSIONS. Version 2 adds the
+# ``kubernetes`` section and the fields that use it; a v1 file means exactly what it always did.
+SCENARIO_VERSION = 2
+SCENARIO_VERSIONS: tuple[int, ...] = (1, 2)
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.json"  # evals/sim/schema.json
 
 Offset = Annotated[

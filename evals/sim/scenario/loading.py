@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from evals.sim.scenario.document import Scenario
-from evals.sim.scenario.fields import SCENARIO_VERSION
+from evals.sim.scenario.fields import SCENARIO_VERSIONS
 
 
 class ScenarioError(ValueError):
@@ -46,10 +46,10 @@ def parse_scenario(raw: Any, *, origin: str = "scenario") -> Scenario:
     """Validate an already-parsed mapping; raise `ScenarioError` naming every bad field."""
     if not isinstance(raw, dict):
         raise ScenarioError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
-    if raw.get("version") != SCENARIO_VERSION:
-        raise ScenarioError(
-            f"{origin}: version: this simulator reads scenario version {SCENARIO_VERSION}, got {raw.get('version')!r}"
-        )
+    version = raw.get("version")
+    if isinstance(version, bool) or version not in SCENARIO_VERSIONS:
+        known = " and ".join(str(v) for v in SCENARIO_VERSIONS)
+        raise ScenarioError(f"{origin}: version: this simulator reads scenario versions {known}, got {version!r}")
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:

@@ -14,7 +14,7 @@ def scenario_json_schema() -> dict[str, Any]:
     """The JSON Schema of the scenario format, as committed in ``evals/sim/schema.json``."""
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "firstline simulated incident scenario (version 1)"
+    schema["title"] = "firstline simulated incident scenario (versions 1 and 2)"
     return schema
 
 

@@ -142,7 +142,7 @@ async def test_pod_logs_as_text(client: httpx.AsyncClient) -> None:
         ("GET", "/kubernetes/api/v1/namespaces/shop/pods/nope", 404, "NotFound", 'pods "nope" not found'),
         (
             "GET",
-            "/kubernetes/apis/batch/v1/namespaces/shop/jobs",
+            "/kubernetes/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
             404,
             "NotFound",
             "the server could not find the requested resource",

@@ -66,8 +66,8 @@ def test_offsets_parse_and_format() -> None:
 
 
 def test_wrong_version_is_refused(raw: dict[str, Any]) -> None:
-    raw["version"] = 2
-    assert "version: this simulator reads scenario version 1, got 2" in invalid(raw)
+    raw["version"] = 3
+    assert "version: this simulator reads scenario versions 1 and 2, got 3" in invalid(raw)
 
 
 @pytest.mark.parametrize(
