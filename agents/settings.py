@@ -26,6 +26,23 @@ class LLMSettings(BaseModel):
     temperature: float = 0.0
     structured_output_method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling"
     max_tool_rounds: int = Field(default=6, ge=1, le=30)
+    max_tokens: int = Field(
+        default=1024,
+        ge=16,
+        le=32_768,
+        description="Most tokens one model call may generate. Without it a small model can generate until its "
+        "context is full (minutes), and every later step queues behind the abandoned request.",
+    )
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        default="max_tokens",
+        description="How the limit is sent: max_tokens (llama.cpp, vLLM, Ollama, most OpenAI models) or "
+        "max_completion_tokens (OpenAI reasoning models, which refuse max_tokens).",
+    )
+    step_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Deadline for one model step (all its retries); the request is cancelled and the step falls back.",
+    )
 
 
 class WorkflowSettings(BaseModel):

@@ -34,6 +34,13 @@ def build_chat_model(settings: LLMSettings, **overrides: Any) -> Any:
     from langchain_openai import ChatOpenAI
 
     api_key = os.environ.get(settings.api_key_env or "", "") or "not-needed"
+    # The generation limit goes in the request body under the name the server understands: langchain-openai
+    # sends its max_tokens as max_completion_tokens, which llama.cpp and older vLLM/Ollama builds ignore.
+    limit: dict[str, Any] = (
+        {"extra_body": {"max_tokens": settings.max_tokens}}
+        if settings.max_tokens_field == "max_tokens"
+        else {"max_tokens": settings.max_tokens}
+    )
     return ChatOpenAI(
         model=settings.model,
         base_url=settings.base_url,
@@ -42,7 +49,7 @@ def build_chat_model(settings: LLMSettings, **overrides: Any) -> Any:
         max_retries=settings.max_retries,
         temperature=settings.temperature,
         use_responses_api=False,
-        **overrides,
+        **{**limit, **overrides},
     )
 
 
@@ -64,6 +71,7 @@ def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reason
         model,
         max_tool_rounds=config.llm.max_tool_rounds,
         structured_output_method=config.llm.structured_output_method,
+        step_timeout_seconds=config.llm.step_timeout_seconds,
     )
 
 

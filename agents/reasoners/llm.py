@@ -15,14 +15,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import structlog
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from agents import prompts
 from agents.evidence import EvidenceBundle
@@ -100,18 +101,28 @@ class LLMReasoner:
     name = "llm"
 
     def __init__(
-        self, model: BaseChatModel, *, max_tool_rounds: int = 6, structured_output_method: str = "function_calling"
+        self,
+        model: BaseChatModel,
+        *,
+        max_tool_rounds: int = 6,
+        structured_output_method: str = "function_calling",
+        step_timeout_seconds: float = 120.0,
     ) -> None:
         self.model = model
         self.max_tool_rounds = max_tool_rounds
         self.structured_output_method = structured_output_method
+        self.step_timeout_seconds = step_timeout_seconds
 
     async def _ask(
         self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None
     ) -> AIMessage:
         try:
             runnable = self.model.bind_tools(tools) if tools is not None else self.model
-            response = await runnable.ainvoke(messages)
+            # The deadline cancels the request (httpx closes the connection), so an abandoned generation does
+            # not keep the server busy for the next step.
+            response = await asyncio.wait_for(runnable.ainvoke(messages), timeout=self.step_timeout_seconds)
+        except TimeoutError as exc:
+            raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         except Exception as exc:
@@ -121,6 +132,9 @@ class LLMReasoner:
         if not isinstance(response, AIMessage):
             raise meter.failure(f"model returned {type(response).__name__}, not a message")
         meter.add(response)
+        if response.response_metadata.get("finish_reason") == "length":
+            # A reply cut at the token limit is not an answer (half a JSON object, half a sentence).
+            raise meter.failure("the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens")
         return response
 
     async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
@@ -262,29 +276,44 @@ class LLMReasoner:
         self, diagnosis: Diagnosis, options: list[RemediationOption], ctx: ReasonerContext
     ) -> Reasoned[RemediationChoice]:
         meter = UsageMeter()
+        # The schema the model fills names the valid ids as an enum, so a constrained decoder (json_schema on
+        # llama.cpp, vLLM) cannot produce an id that is not an option.
+        choice_model = choice_schema([o.id for o in options])
         try:
             structured = self.model.with_structured_output(
-                RemediationChoice, method=self.structured_output_method, include_raw=True
+                choice_model, method=self.structured_output_method, include_raw=True
             )
-            answer = await structured.ainvoke(
-                [
-                    SystemMessage(prompts.REMEDIATION_SYSTEM),
-                    HumanMessage(prompts.remediation_request(diagnosis, options)),
-                ]
+            answer = await asyncio.wait_for(
+                structured.ainvoke(
+                    [
+                        SystemMessage(prompts.REMEDIATION_SYSTEM),
+                        HumanMessage(prompts.remediation_request(diagnosis, options)),
+                    ]
+                ),
+                timeout=self.step_timeout_seconds,
             )
+        except TimeoutError as exc:
+            raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         except Exception as exc:  # as in _ask: an unusable reply is a failed step, never a crash of the node
             raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
-        meter.add(answer.get("raw") if isinstance(answer, dict) else None)
+        raw = answer.get("raw") if isinstance(answer, dict) else None
+        meter.add(raw)
+        if isinstance(raw, AIMessage) and raw.response_metadata.get("finish_reason") == "length":
+            raise meter.failure("the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens")
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
-        if not isinstance(parsed, RemediationChoice):
+        if not isinstance(parsed, BaseModel):
+            sent = _short(_sent(raw), 200) if isinstance(raw, AIMessage) else repr(answer)[:200]
+            error = answer.get("parsing_error") if isinstance(answer, dict) else None
             raise meter.failure(
-                f"unusable remediation choice: {answer.get('parsing_error') if isinstance(answer, dict) else answer}"
+                f"unusable remediation choice: {_short(str(error), 200) if error else 'nothing parsed'}; "
+                f"the model sent: {sent!r}; valid option_id values: {', '.join(o.id for o in options) or 'none'} or null"
             )
-        if parsed.option_id is not None and parsed.option_id not in {o.id for o in options}:
-            raise meter.failure(f"the model chose {parsed.option_id!r}, which is not one of the options")
-        return Reasoned(parsed, meter.usage)
+        chosen = RemediationChoice.model_validate(parsed.model_dump())
+        if chosen.option_id is not None and chosen.option_id not in {o.id for o in options}:
+            raise meter.failure(f"the model chose {chosen.option_id!r}, which is not one of the options")
+        return Reasoned(chosen, meter.usage)
 
     async def write_update(
         self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
@@ -323,6 +352,24 @@ def _draft_from_text(text: str) -> DiagnosisDraft | None:
         return DiagnosisDraft.model_validate_json(text[start : end + 1])
     except ValidationError:
         return None
+
+
+def _sent(message: AIMessage) -> str:
+    """What the model answered: its tool call's arguments, or its text."""
+    if message.tool_calls:
+        return json.dumps(message.tool_calls[0].get("args"), default=str)
+    return _text(message)
+
+
+def choice_schema(option_ids: list[str]) -> type[BaseModel]:
+    """`RemediationChoice` with ``option_id`` limited to these ids (or null): the enum goes into the JSON
+    Schema the server constrains decoding with, and a reply naming another id fails validation."""
+    allowed: Any = Literal[tuple(option_ids)] if option_ids else type(None)  # a Literal built at run time
+    return create_model(
+        "RemediationChoice",
+        option_id=(allowed | None, Field(description="The chosen option id, or null to propose nothing.")),
+        rationale=(str, Field(description="Why, in one or two sentences.")),
+    )
 
 
 SUMMARY_LIMIT = 1200

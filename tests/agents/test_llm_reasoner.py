@@ -214,6 +214,20 @@ async def test_model_that_never_submits_fails_after_the_turn_bound(tmp_path: Any
         await _reasoner().diagnose(_bundle(), _ctx(tmp_path))
 
 
+FACTS = TriageFacts(
+    alert_title="t",
+    alert_description="",
+    alert_severity="critical",
+    service="api",
+    service_description="",
+    tier=1,
+    customer_facing=True,
+    owner="o",
+    oncall="c",
+    severity="SEV1",
+    severity_reasons=[],
+)
+
 OPTIONS = [
     RemediationOption(
         id="rollback",
@@ -249,8 +263,50 @@ async def test_choosing_an_option_that_does_not_exist_fails(tmp_path: Any) -> No
         )
     )
     diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
-    with pytest.raises(ReasonerFailure, match="not one of the options"):
+    with pytest.raises(ReasonerFailure) as failed:
         await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+    # The failure says what was wrong: what the model sent, and which ids were valid.
+    assert "drop_database" in str(failed.value)
+    assert "valid option_id values: " + ", ".join(o.id for o in OPTIONS) in str(failed.value)
+
+
+@respx.mock
+async def test_the_choice_schema_offers_only_the_valid_ids(tmp_path: Any) -> None:
+    route = respx.post(LLM_URL).mock(
+        return_value=_completion(_tool_call("RemediationChoice", json.dumps({"option_id": None, "rationale": "no"})))
+    )
+    diagnosis = Diagnosis(root_cause="deploy", category="bad_deploy", entity="api", confidence=0.8)
+    await _reasoner().choose_remediation(diagnosis, OPTIONS, _ctx(tmp_path))
+    sent = json.loads(route.calls[0].request.content)
+    option_id = sent["tools"][0]["function"]["parameters"]["properties"]["option_id"]
+    offered = [choice for branch in option_id["anyOf"] for choice in branch.get("enum", [branch.get("const")])]
+    # The ids (an enum, or a const for one) the server can constrain decoding with, or null.
+    assert sorted(filter(None, offered)) == sorted(o.id for o in OPTIONS)
+
+
+@respx.mock
+async def test_a_reply_cut_at_the_token_limit_is_a_failed_step(tmp_path: Any) -> None:
+    cut = _completion({"content": "api is failing for every cust"})
+    body = json.loads(cut.content)
+    body["choices"][0]["finish_reason"] = "length"
+    respx.post(LLM_URL).mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ReasonerFailure, match="cut at the token limit"):
+        await _reasoner().summarize(FACTS, _ctx(tmp_path))
+
+
+async def test_a_step_past_its_deadline_is_cancelled_and_fails(tmp_path: Any) -> None:
+    import asyncio
+
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    class Slow(FakeListChatModel):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(30)
+            raise AssertionError("not reached")
+
+    reasoner = LLMReasoner(Slow(responses=["x"]), step_timeout_seconds=0.2)
+    with pytest.raises(ReasonerFailure, match="step deadline of 0.2s"):
+        await reasoner.summarize(FACTS, _ctx(tmp_path))
 
 
 # -- token usage: returned by every call, never kept on the (shared) reasoner ----------------------
