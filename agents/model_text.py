@@ -77,3 +77,44 @@ def clean_model_text(text: object, *, limit: int, allowed_urls: Iterable[str] = 
         raw = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
         removed.append(f"text over {limit} characters")
     return CleanText(raw, removed)
+
+
+SENTENCE_END = re.compile(r"[.!?…)\"'\]]$")
+WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+def _shingles(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def quality_problems(
+    text: str, *, prompt: str = "", service_names: Iterable[str] = (), allowed_services: Iterable[str] = ()
+) -> list[str]:
+    """Why this model text is not fit to publish, or nothing: it ends mid-sentence (cut), repeats itself,
+    echoes the prompt it was given, or names a catalog service the evidence does not involve."""
+    problems: list[str] = []
+    if text and not SENTENCE_END.search(text.rstrip()):
+        problems.append("it ends mid-sentence")
+    words = WORD.findall(text.lower())
+    if len(words) >= 18:
+        counts: dict[tuple[str, ...], int] = {}
+        for shingle in _shingles(words, 6):
+            counts[shingle] = counts.get(shingle, 0) + 1
+        if max(counts.values(), default=0) >= 3 or len(set(words)) / len(words) < 0.3:
+            problems.append("it repeats itself")
+    prompt_words = WORD.findall(prompt.lower())
+    if prompt_words and len(words) >= 8:
+        prompt_shingles = set(_shingles(prompt_words, 8))
+        own = _shingles(words, 8)
+        if own and sum(s in prompt_shingles for s in own) / len(own) >= 0.5:
+            problems.append("it echoes the instructions it was given")
+    allowed = {s.lower() for s in allowed_services}
+    lowered = text.lower()
+    foreign = sorted(
+        name
+        for name in {n.lower() for n in service_names}
+        if name not in allowed and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered)
+    )
+    if foreign:
+        problems.append(f"it names services the evidence does not involve ({', '.join(foreign[:5])})")
+    return problems

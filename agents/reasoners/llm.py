@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from agents import prompts
 from agents.evidence import EvidenceBundle
-from agents.model_text import CleanText, clean_model_text
+from agents.model_text import CleanText, clean_model_text, quality_problems
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -145,6 +145,12 @@ class LLMReasoner:
         cleaned = clean_model_text(_text(response), limit=SUMMARY_LIMIT, allowed_urls=ctx.links.values())
         if len(cleaned.text) < 20 or not cleaned.readable:
             raise meter.failure("the model's summary was empty, too short or unreadable")
+        involved = {facts.service, *facts.dependents, *ctx.catalog.blast_radius(facts.service)}
+        problems = quality_problems(
+            cleaned.text, prompt=prompts.TRIAGE_SYSTEM, service_names=ctx.catalog.services, allowed_services=involved
+        )
+        if problems:
+            raise meter.failure(f"the model's summary is not fit to publish: {'; '.join(problems)}")
         return Reasoned(cleaned.text, meter.usage, notes=_cleaning_notes(cleaned))
 
     async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
@@ -327,6 +333,18 @@ class LLMReasoner:
         cleaned = clean_model_text(_text(response), limit=UPDATE_LIMIT, allowed_urls=links)
         if len(cleaned.text) < 10 or not cleaned.readable:
             raise meter.failure("the model's update was empty or unreadable")
+        involved = {
+            incident.service,
+            *ctx.catalog.blast_radius(incident.service),
+            *ctx.catalog.dependents_of(incident.service),
+        }
+        if incident.diagnosis is not None:
+            involved |= {incident.diagnosis.entity, *(c.entity for c in incident.diagnosis.candidates)}
+        problems = quality_problems(
+            cleaned.text, prompt=prompts.COMMS_SYSTEM, service_names=ctx.catalog.services, allowed_services=involved
+        )
+        if problems:
+            raise meter.failure(f"the model's update is not fit to publish: {'; '.join(problems)}")
         return Reasoned(cleaned.text, meter.usage, notes=_cleaning_notes(cleaned))
 
 

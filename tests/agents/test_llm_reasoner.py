@@ -377,3 +377,14 @@ async def test_two_concurrent_diagnoses_sharing_one_reasoner_keep_their_own_coun
     assert (web_result.usage.prompt_tokens, web_result.usage.completion_tokens) == (7, 3)
     assert api_result.answer.entity == "api" and web_result.answer.entity == "web"
     assert not hasattr(reasoner, "last_tokens")
+
+
+@respx.mock
+async def test_a_summary_that_is_not_fit_to_publish_is_a_failed_step(tmp_path: Any) -> None:
+    respx.post(LLM_URL).mock(
+        return_value=_completion(
+            {"content": "api is failing and api is failing and api is failing and api is failing and api is failing."}
+        )
+    )
+    with pytest.raises(ReasonerFailure, match="not fit to publish: it repeats itself"):
+        await _reasoner().summarize(FACTS, _ctx(tmp_path))

@@ -41,3 +41,29 @@ def test_plain_text_passes_untouched() -> None:
     text = "Checkout errors rose to 36% after the 14:14 migration; a rollback is proposed."
     cleaned = clean_model_text(text, limit=500)
     assert cleaned.text == text and cleaned.removed == []
+
+
+def test_the_quality_gate_refuses_cut_repetitive_echoing_or_off_evidence_text() -> None:
+    from agents.model_text import quality_problems
+
+    prompt = "You write the incident summary for on-call engineers. Use only the facts given. No markdown headings."
+    assert quality_problems("Checkout is failing for most requests since 14:15 and the payments team owns it") == [
+        "it ends mid-sentence"
+    ]
+    looping = "the service is down and the service is down and the service is down and the service is down."
+    assert "it repeats itself" in quality_problems(looping)
+    echo = "You write the incident summary for on-call engineers. Use only the facts given. No markdown headings."
+    assert "it echoes the instructions it was given" in quality_problems(echo, prompt=prompt)
+    off = quality_problems(
+        "Checkout is failing because billing-db is down.",
+        service_names=["checkout", "billing-db", "payments-db"],
+        allowed_services=["checkout", "payments-db"],
+    )
+    assert off == ["it names services the evidence does not involve (billing-db)"]
+    fine = "Checkout is failing for about 7 in 10 requests since 14:15; payments-db looks healthy."
+    assert (
+        quality_problems(
+            fine, prompt=prompt, service_names=["checkout", "payments-db"], allowed_services=["checkout", "payments-db"]
+        )
+        == []
+    )
