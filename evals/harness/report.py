@@ -176,8 +176,34 @@ started {html.escape(str(run.get("started_at", "?")))}; {summary.get("wall_secon
 """
 
 
+def common_scenarios(a: dict[str, Any], b: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """Scenarios in both runs, only in A, only in B."""
+    in_a = {c["scenario"] for c in a["cases"]}
+    in_b = {c["scenario"] for c in b["cases"]}
+    return in_a & in_b, in_a - in_b, in_b - in_a
+
+
+def restricted(results: dict[str, Any], scenarios: set[str]) -> dict[str, Any]:
+    """The run's results over ``scenarios`` only, its summary recomputed from those cases."""
+    from evals.harness.scoring import CaseScore, summarize
+
+    cases = [c for c in results["cases"] if c["scenario"] in scenarios]
+    scores = [CaseScore.model_validate(c) for c in cases]
+    costs = [
+        {"seconds": c.get("seconds", 0.0), "tokens": c.get("tokens", 0), "cost": c.get("cost", 0.0)} for c in cases
+    ]
+    return {**results, "cases": cases, "summary": summarize(scores, costs)}
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
-    """Rows for the summary (metric, A, B, delta, verdict) and the cases whose pass/fail changed."""
+    """Rows for the summary (metric, A, B, delta, verdict) and the cases whose pass/fail changed.
+
+    Runs over different scenario sets are compared on the scenarios they share only (the caller says so,
+    see `common_scenarios`): a metric over other cases is not comparable.
+    """
+    common, only_a, only_b = common_scenarios(a, b)
+    if only_a or only_b:
+        a, b = restricted(a, common), restricted(b, common)
     summary_rows = []
     for name, better in METRICS:
         if name not in a["summary"] and name not in b["summary"]:

@@ -132,12 +132,19 @@ def check_thresholds(summary: dict[str, float], path: Path) -> list[str]:
 
 
 def cmd_eval_compare(args: argparse.Namespace, console: Console) -> int:
-    from evals.harness.report import compare
+    from evals.harness.report import common_scenarios, compare
 
     try:
         a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.a, args.b))
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         raise CommandError(f"cannot read results: {exc}", EXIT_USAGE) from exc
+    common, only_a, only_b = common_scenarios(a, b)
+    if only_a or only_b:
+        console.warn(
+            f"the runs cover different scenarios: comparing the {len(common)} they share"
+            + (f"; only in A: {', '.join(sorted(only_a))}" if only_a else "")
+            + (f"; only in B: {', '.join(sorted(only_b))}" if only_b else "")
+        )
     summary_rows, case_rows = compare(a, b)
     console.table(["metric", "A", "B", "delta", ""], summary_rows, title=f"A = {args.a}   B = {args.b}")
     if case_rows:

@@ -43,7 +43,7 @@ SIM_OK: dict[str, Any] = {
     "applied_actions": [{"action": "kubernetes.rollout_undo", "effect": "fixes:migration-0042"}],
     "statuspage": {"incidents": [{"status": "resolved"}]},
 }
-ASKED = [{"tool": "kubernetes.rollout_undo", "args": {}, "decision": "approved"}]
+ASKED = [{"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "checkout"}, "decision": "approved"}]
 
 
 def test_a_correct_run_passes_every_stage() -> None:
@@ -168,3 +168,76 @@ def test_reports_and_comparison() -> None:
     summary_rows, case_rows = compare(a, b)
     assert ["root_cause_top1", "1", "0", "-1.000", "WORSE"] in summary_rows
     assert case_rows == [["checkout-migration", "1.0", "0.0", "REGRESSED"]]
+
+
+def test_the_right_entity_with_the_wrong_category_does_not_pass() -> None:
+    record = copy.deepcopy(GOOD)
+    record["diagnosis"]["category"] = "bad_deploy"  # right component, wrong mechanism
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert score.root_cause_top1 and score.remediation_correct
+    assert not score.passed
+
+
+def test_an_approval_for_the_wrong_target_is_asked_but_not_needed() -> None:
+    wrong = [
+        {"tool": "kubernetes.rollout_undo", "args": {"namespace": "shop", "name": "inventory"}, "decision": "rejected"}
+    ]
+    score = score_case(scenario=SCENARIO, record=GOOD, approvals=[*ASKED, *wrong], sim_state=SIM_OK)
+    assert score.approvals_asked == 2 and score.approvals_needed == 1
+
+
+def test_a_false_alarm_passes_only_when_the_diagnosis_names_why_it_fired() -> None:
+    scenario = load_scenario("reports-queue-weekend")
+    assert scenario.expected.root_cause is not None
+    why = scenario.expected.root_cause.entity
+    quiet: dict[str, Any] = {
+        "status": "resolved",
+        "severity": "SEV4",
+        "service": why,
+        "actions": [],
+        "consulted": [],
+        "communications": [{"channel": "chat", "text": " ".join(scenario.expected.comms_facts)}],
+        "diagnosis": {"entity": why, "category": "no_incident", "inconclusive": False, "candidates": []},
+    }
+    named = score_case(scenario=scenario, record=quiet, approvals=[], sim_state={})
+    assert named.root_cause_grade == 100
+    bare = copy.deepcopy(quiet)
+    bare["diagnosis"]["entity"] = ""
+    unnamed = score_case(scenario=scenario, record=bare, approvals=[], sim_state={})
+    assert unnamed.root_cause_grade < 100 and not unnamed.passed
+    assert any("why the alert fired" in p for p in unnamed.problems)
+
+
+def test_compare_on_different_scenario_sets_uses_only_the_common_ones() -> None:
+    from evals.harness.report import common_scenarios
+
+    def run(cases: list[tuple[str, bool]]) -> dict[str, Any]:
+        scores = []
+        for name, ok in cases:
+            score = score_case(
+                scenario=SCENARIO, record=GOOD if ok else {**GOOD, "diagnosis": None}, approvals=ASKED, sim_state=SIM_OK
+            )
+            scores.append(
+                {
+                    **score.model_dump(),
+                    "scenario": name,
+                    "passed": score.passed,
+                    "seconds": 1.0,
+                    "tokens": 0,
+                    "cost": 0.0,
+                }
+            )
+        from evals.harness.scoring import CaseScore
+
+        summary = summarize(
+            [CaseScore.model_validate(c) for c in scores], [{"seconds": 1.0, "tokens": 0, "cost": 0.0}] * len(scores)
+        )
+        return {"summary": summary, "cases": scores}
+
+    a = run([("one", True), ("two", True)])
+    b = run([("one", True), ("three", False)])  # a failing case A never ran
+    assert common_scenarios(a, b) == ({"one"}, {"two"}, {"three"})
+    summary_rows, case_rows = compare(a, b)
+    pass_row = next(r for r in summary_rows if r[0] == "pass_rate")
+    assert pass_row[1] == pass_row[2]  # on the one shared scenario nothing changed
+    assert case_rows == []
