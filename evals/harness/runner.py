@@ -157,9 +157,19 @@ async def run_case(
     )
 
 
+Part = Literal["dev", "holdout"]
+
+
+def part_of(scenario: Scenario) -> Part:
+    """The library's split: scenarios tagged ``holdout`` are reported apart and never tuned on; all others are
+    ``dev``."""
+    return "holdout" if "holdout" in scenario.tags else "dev"
+
+
 class SuiteResult(BaseModel):
     summary: dict[str, float]
     cases: list[CaseResult]
+    parts: dict[str, dict[str, float]] = Field(default_factory=dict, description="The summary of each part run.")
     pass_rates: dict[str, str]
     regressions_failed: list[str]
     run: dict[str, Any]
@@ -184,6 +194,7 @@ class SuiteResult(BaseModel):
             cases.append(row)
         return {
             "summary": self.summary,
+            "parts": self.parts,
             "cases": cases,
             "pass_rates": self.pass_rates,
             "regressions_failed": self.regressions_failed,
@@ -236,5 +247,17 @@ async def run_suite(
         pass_rates[scenario.name] = f"{passed}/{len(runs)}"
         if "regression" in tags[scenario.name] and passed < len(runs):
             regressions.append(scenario.name)
+    parts: dict[str, dict[str, float]] = {}
+    for part in ("dev", "holdout"):
+        names = {s.name for s in scenarios if part_of(s) == part}
+        in_part = [c for c in results if c.scenario in names]
+        if in_part:
+            parts[part] = summarize(
+                [c.score for c in in_part if c.score is not None],
+                [{"seconds": c.seconds, "tokens": c.tokens, "cost": c.cost} for c in in_part],
+            )
+            parts[part]["scenarios"] = len(names)
     info = {"started_at": started.isoformat(), "repeat": repeat, "concurrency": concurrency, **(run_info or {})}
-    return SuiteResult(summary=summary, cases=results, pass_rates=pass_rates, regressions_failed=regressions, run=info)
+    return SuiteResult(
+        summary=summary, cases=results, parts=parts, pass_rates=pass_rates, regressions_failed=regressions, run=info
+    )

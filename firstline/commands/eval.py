@@ -57,8 +57,12 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
             scenarios = load_library()
     except ScenarioError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
+    if args.part != "all":
+        from evals.harness.runner import part_of
+
+        scenarios = [s for s in scenarios if part_of(s) == args.part]
     if not scenarios:
-        raise CommandError("no scenarios to run", EXIT_USAGE)
+        raise CommandError("no scenarios to run" + (f" in part {args.part}" if args.part != "all" else ""), EXIT_USAGE)
     out = Path(args.out)
 
     def progress(done: int, total: int, name: str, result: CaseResult | None) -> None:
@@ -96,7 +100,16 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
     results = suite.to_json()
     paths = write_reports(results, out)
     summary = results["summary"]
-    console.table(["metric", "value"], [[k, v] for k, v in summary.items()], title="Summary")
+    parts = results.get("parts", {})
+    if len(parts) > 1:  # dev and holdout side by side: the holdout part is the one nobody tuned on
+        names = list(parts)
+        console.table(
+            ["metric", "all", *names],
+            [[k, v, *[parts[n].get(k, "") for n in names]] for k, v in summary.items()],
+            title="Summary",
+        )
+    else:
+        console.table(["metric", "value"], [[k, v] for k, v in summary.items()], title="Summary")
     console.info("written: " + ", ".join(str(p) for p in paths))
     code = EXIT_OK
     if results["regressions_failed"]:
@@ -168,6 +181,13 @@ def register(sub: Any) -> dict[str, Any]:
     run.add_argument("--scenario", action="append", metavar="NAME", help="run only this library scenario (repeatable)")
     run.add_argument("--reasoner", choices=["deterministic", "llm"], help="override the reasoner in the config")
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each scenario N times; report pass rates")
+    run.add_argument(
+        "--part",
+        choices=["all", "dev", "holdout"],
+        default="all",
+        help="the library's dev part (tuned on), its holdout part (scenarios tagged holdout: reported apart, never "
+        "tuned on), or all (default; results.json has each part's summary)",
+    )
     run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")
     run.add_argument("--out", default="out/eval", metavar="DIR", help="where to write the reports (default out/eval)")
     run.add_argument(

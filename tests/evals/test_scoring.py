@@ -241,3 +241,10 @@ def test_compare_on_different_scenario_sets_uses_only_the_common_ones() -> None:
     pass_row = next(r for r in summary_rows if r[0] == "pass_rate")
     assert pass_row[1] == pass_row[2]  # on the one shared scenario nothing changed
     assert case_rows == []
+
+
+def test_a_suite_reports_its_dev_and_holdout_parts_apart() -> None:
+    from evals.harness.runner import part_of
+
+    held = SCENARIO.model_copy(update={"tags": [*SCENARIO.tags, "holdout"]})
+    assert part_of(SCENARIO) == "dev" and part_of(held) == "holdout"
