@@ -27,6 +27,7 @@ from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
 from agents.evidence import (
     ChangeFact,
+    ComponentFacts,
     DeploymentFact,
     EvidenceBundle,
     KnowledgeFact,
@@ -55,9 +56,12 @@ from tools.invoke import describe_validation_error
 from tools.kubernetes import (
     DeploymentRef,
     DeploymentState,
+    EventList,
+    ListEventsInput,
     ListPodsInput,
     ListReplicaSetsInput,
     PodList,
+    ReplicaSet,
     ReplicaSetList,
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
@@ -66,8 +70,13 @@ from tools.prometheus import RangeQuery
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
 MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to matter
-SignalName = Literal["error_rate", "latency_p99"]
-SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency"}
+SignalName = Literal["error_rate", "latency_p99", "saturation"]
+SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency", "saturation": "saturation"}
+SIGNALS: tuple[SignalName, ...] = ("error_rate", "latency_p99", "saturation")
+MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
+MAX_HOPS = 3
+CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
+SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
 ERROR_WORDS = re.compile(r"error|5xx|fail")
 FLAG_WORDS = re.compile(
@@ -107,6 +116,9 @@ class EvidenceCollector:
         self.bundle = EvidenceBundle(service=service.name, alert=state.alert)
         self.entries: list[TimelineEntry] = []
         self.recurrence: str | None = None
+        self.calls = 0
+        # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
+        self.cluster_changes: list[tuple[Change, str]] = []
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -152,6 +164,7 @@ class EvidenceCollector:
                 error=ToolErrorInfo(kind="input", message=message),
             )
         # Code reads the whole result; the output budget is for what a model sees.
+        self.calls += 1
         return await self.ctx.registry.invoke(tool_id, model, budget=None)
 
     # -- metrics --------------------------------------------------------------------------------
@@ -180,11 +193,13 @@ class EvidenceCollector:
             return None
         times, values = first_series(result)
         if len(values) < 3:
-            evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry)")
-            return SignalSummary(service=service.name, signal=signal, query=query, evidence_id=evidence_id)
+            evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry: unknown)")
+            return SignalSummary(
+                service=service.name, signal=signal, query=query, evidence_id=evidence_id, missing=True
+            )
         primary = since is None
         search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
-        kind: MetricKind = "latency" if signal == "latency_p99" else "error_rate"
+        kind: MetricKind = {"latency_p99": "latency", "saturation": "saturation"}.get(signal, "error_rate")
         onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)
@@ -192,13 +207,19 @@ class EvidenceCollector:
         current = values[-1]
         peak = max(after) if after else current
         base = baseline or 0.0
-        floor = MIN_RISE if signal == "error_rate" else max(0.5 * base, 0.05)
+        floor = (
+            MIN_RISE
+            if signal == "error_rate"
+            else max(0.25 * base, 0.1)
+            if signal == "saturation"
+            else max(0.5 * base, 0.05)
+        )
         rise = peak - base
         if primary:
             anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
         else:
             anomalous = onset is not None and rise >= floor
-        show = _pct if signal == "error_rate" else _secs
+        show = _secs if signal == "latency_p99" else _pct
         text = (
             f"{service.name} {label} {show(baseline)} before, {show(peak)} peak, {show(current)} now"
             + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
@@ -215,6 +236,8 @@ class EvidenceCollector:
             onset=onset.time if onset else None,
             anomalous=anomalous,
             evidence_id=evidence_id,
+            times=times,
+            values=values,
         )
 
     def alert_signal(self) -> SignalName:
@@ -245,7 +268,7 @@ class EvidenceCollector:
             items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
             for index, item in enumerate(items):
                 at = item.created_at
-                if at is None or not (self.start <= at <= onset):
+                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                     continue
                 sha = item.sha or ""
                 previous = (items[index - 1].sha or "") if index > 0 else ""
@@ -274,7 +297,7 @@ class EvidenceCollector:
                 self.failed(f"workflow runs of {repo}", runs)
             for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
                 at = run.updated_at or run.created_at
-                if at is None or not (self.start <= at <= onset):
+                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                     continue
                 title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
                 kind: ChangeKind = (
@@ -309,6 +332,17 @@ class EvidenceCollector:
                     c = c.model_copy(update={"diff": diff, "kind": kind})
                 enriched.append(c)
             changes = enriched
+        for change, evidence_id in self.cluster_changes:
+            if change.time > onset + CHANGE_SKEW:
+                continue
+            same = any(
+                c.component == change.component and abs((c.time - change.time).total_seconds()) <= 300
+                for c in changes
+                if c.id.startswith("deploy-")
+            )
+            if not same:  # a GitHub deployment of the same rollout already says more
+                changes.append(change)
+                evidence_for[change.id] = evidence_id
         ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
@@ -341,14 +375,15 @@ class EvidenceCollector:
 
     # -- logs -----------------------------------------------------------------------------------
 
-    async def logs(self, onset: datetime) -> tuple[list[LogFact], list[str]]:
+    async def logs(self, onset: datetime, service: Service | None = None) -> tuple[list[LogFact], list[str]]:
         """Log templates new or spiking since the onset.
 
         Two reads, so the line limit cannot hide either side: the newest lines of the ten minutes
         before the onset, and the first lines of the ten minutes after it. When a read hits its
         limit, the window is narrowed to the lines actually seen so that rates stay honest.
         """
-        selector = self.service.logs
+        service = service or self.service
+        selector = service.logs
         if not selector:
             return [], []
         span = timedelta(minutes=LOG_WINDOW_MINUTES)
@@ -371,7 +406,7 @@ class EvidenceCollector:
             return [], []
         for result in (before, after):
             if result.status == "error":
-                self.failed(f"{self.service.name} logs", result)
+                self.failed(f"{service.name} logs", result)
                 return [], []
         lines_before = [(e.ts, e.line) for e in _log_entries(before)]
         lines_after = [(e.ts, e.line) for e in _log_entries(after)]
@@ -384,11 +419,12 @@ class EvidenceCollector:
             change = "new" if p.is_new else f"x{p.spike_ratio:.0f}" if p.spike_ratio else "spiking"
             evidence_id = self.add(
                 after,
-                f"log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
+                f"{service.name} log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
                 {"template": p.template},
             )
             facts.append(
                 LogFact(
+                    service=service.name,
                     template=p.template,
                     count_before=p.count_before,
                     count_after=p.count_after,
@@ -400,34 +436,36 @@ class EvidenceCollector:
         if not interesting:
             self.add(
                 after,
-                f"no new or spiking log patterns among {len(lines_before) + len(lines_after)} lines around the onset",
+                f"no new or spiking {service.name} log patterns among {len(lines_before) + len(lines_after)} lines around the onset",
             )
         return facts, [p.example for p in interesting]
 
     # -- kubernetes -----------------------------------------------------------------------------
 
-    async def pods(self) -> PodFact | None:
-        namespace, selector = self.service.namespace, f"app={self.service.deployment_name}"
+    async def pods(self, service: Service | None = None) -> PodFact | None:
+        service = service or self.service
+        namespace, selector = service.namespace, f"app={service.deployment_name}"
         result = await self.call(
             "kubernetes", "list_pods", partial(ListPodsInput, namespace=namespace, label_selector=selector)
         )
         if result is None:
             return None
         if result.status == "error":
-            self.failed(f"pods of {self.service.name}", result)
+            self.failed(f"pods of {service.name}", result)
             return None
         pods = result.payload(PodList).pods
         total = len(pods)
         ready = sum(1 for p in pods if p.ready)
         restarts = sum(p.restarts for p in pods)
         reasons = sorted({r for p in pods for r in p.reasons if r})
-        text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (
+        text = f"{ready}/{total} {service.name} pods ready, {restarts} restarts" + (
             f", reasons: {', '.join(reasons)}" if reasons else ""
         )
         return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
 
-    async def deployment(self) -> DeploymentFact | None:
-        ns, name = self.service.namespace, self.service.deployment_name
+    async def deployment(self, service: Service | None = None) -> DeploymentFact | None:
+        service = service or self.service
+        ns, name = service.namespace, service.deployment_name
         result = await self.call("kubernetes", "get_deployment", partial(DeploymentRef, namespace=ns, name=name))
         if result is None:
             return None
@@ -442,6 +480,8 @@ class EvidenceCollector:
         sets = await self.call(
             "kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}")
         )
+        if sets is not None and sets.ok:
+            self.rollouts(service, sets.payload(ReplicaSetList).replicasets, sets)
         if sets is not None and sets.ok and current is not None:
             older = sorted(
                 (
@@ -462,6 +502,81 @@ class EvidenceCollector:
         fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
         fact.replicas = state.replicas
         return fact
+
+    def rollouts(self, service: Service, sets: list[ReplicaSet], result: ToolResult) -> None:
+        """Rollouts of ``service``'s Deployment in the window, read from its ReplicaSets: a change
+        recorded in the cluster, whatever repository (or none) it came from."""
+        ordered = sorted((rs for rs in sets if rs.revision is not None), key=lambda rs: rs.revision or 0)
+        for previous, rs in zip(ordered, ordered[1:], strict=False):
+            at = rs.created
+            if at is None or not (self.start <= at <= self.now):
+                continue
+            same_image = rs.images == previous.images
+            text = " ".join(
+                [
+                    f"rollout of deployment {service.namespace}/{service.deployment_name} to revision {rs.revision}",
+                    "(same image: a configuration rollout)" if same_image else f"({_images(rs.images)})",
+                    rs.change_cause or "",
+                ]
+            ).strip()
+            kind = classify_change(text)
+            change = Change(
+                id=f"rollout-{service.deployment_name}-{rs.revision}",
+                kind="config" if same_image and kind == "deploy" else kind,
+                component=service.name,
+                time=at,
+                description=text,
+            )
+            evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
+            self.cluster_changes.append((change, evidence_id))
+
+    async def scale_changes(self, service: Service, facts: ComponentFacts) -> None:
+        """Replica-count changes of ``service``'s Deployment in the window, from its events
+        ("Scaled up replica set X to 20 from 4" with neither side zero: not a rollout's handover)."""
+        result = await self.call(
+            "kubernetes",
+            "list_events",
+            partial(
+                ListEventsInput,
+                namespace=service.namespace,
+                involved_kind="Deployment",
+                involved_name=service.deployment_name,
+            ),
+        )
+        if result is None or not result.ok:
+            return
+        for event in result.payload(EventList).events:
+            match = SCALED.search(event.message)
+            at = event.first_seen or event.last_seen
+            if match is None or at is None or not (self.start <= at <= self.now):
+                continue
+            to, before = int(match.group(2)), int(match.group(3))
+            if to == 0 or before == 0 or to == before:
+                continue
+            name = service.deployment_name
+            text = f"deployment {service.namespace}/{name} scaled from {before} to {to} replicas"
+            change = Change(
+                id=f"scale-{name}-{at:%H%M%S}", kind="infrastructure", component=service.name, time=at, description=text
+            )
+            evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
+            self.cluster_changes.append((change, evidence_id))
+            facts.scaled_from, facts.scale_change = before, change.id
+
+    async def component(self, service: Service, distance: int, onset: datetime) -> ComponentFacts:
+        """Pods, logs, Deployment (with its rollouts) and scale changes of one candidate."""
+        facts = ComponentFacts(
+            service=service.name,
+            kind=service.kind,
+            distance=distance,
+            dependencies=list(service.dependencies),
+        )
+        if service.kind == "external":
+            return facts  # nothing of ours runs there: its callers tell what it does
+        facts.pods = await self.pods(service)
+        facts.logs, _ = await self.logs(onset, service)
+        facts.deployment = await self.deployment(service)
+        await self.scale_changes(service, facts)
+        return facts
 
     # -- knowledge ------------------------------------------------------------------------------
 
@@ -529,6 +644,14 @@ class EvidenceCollector:
             )
         return str(recall.statement) if recall.recurrence.is_recurrence else None
 
+    def candidates(self) -> dict[str, int]:
+        """The blast radius: every catalog service within `MAX_HOPS` of the alerting one, callers and
+        callees both ways (a dependency's dependency, a job sharing its database), nearest first,
+        at most `MAX_CANDIDATES` besides the alerting service."""
+        around = self.ctx.catalog.neighbourhood(self.service.name, max_hops=MAX_HOPS)
+        ordered = sorted(around.items(), key=lambda item: (item[1], item[0]))
+        return dict(ordered[: MAX_CANDIDATES + 1])
+
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
         bundle.primary = await self.signal(self.service, self.alert_signal())
@@ -538,20 +661,32 @@ class EvidenceCollector:
             if errors is not None and errors.onset is not None:
                 bundle.primary = errors
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
-        related = self.ctx.catalog.blast_radius(self.service.name)
+        related = self.candidates()
+        since = onset - timedelta(minutes=15)
+        for signal in SIGNALS:
+            if bundle.primary is None or signal != bundle.primary.signal:
+                own = await self.signal(self.service, signal, since=since)
+                if own is not None:
+                    bundle.own.append(own)
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
-                for signal in ("error_rate", "latency_p99"):
-                    summary = await self.signal(dep, signal, since=onset - timedelta(minutes=15))
+                for signal in SIGNALS:
+                    summary = await self.signal(dep, signal, since=since)
                     if summary is not None:
                         bundle.dependencies.append(summary)
         bundle.logs, error_lines = await self.logs(onset)
-        bundle.changes = await self.changes(related, onset, error_lines)
         bundle.pods = await self.pods()
         bundle.deployment = await self.deployment()
+        for name, distance in related.items():
+            dep = self.ctx.catalog.get(name)
+            if distance > 0 and dep is not None:
+                bundle.components[name] = await self.component(dep, distance, onset)
+        error_lines += [log.example for facts in bundle.components.values() for log in facts.logs]
+        bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()
+        bundle.tool_calls = self.calls
         # Evidence gathered by an earlier round (e.g. a failed verification) is part of the picture.
         bundle.evidence = [*[e for e in self.state.evidence if e.id.endswith("verify")], *bundle.evidence]
         return bundle
