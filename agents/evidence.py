@@ -121,6 +121,9 @@ class EvidenceBundle(BaseModel):
         default_factory=dict, description="Every candidate other than the alerting service, by name."
     )
     tool_calls: int = Field(default=0, description="Tool calls the round made.")
+    graph: dict[str, list[str]] = Field(
+        default_factory=dict, description="caller -> callees among the alerting service and the candidates."
+    )
     evidence: list[Evidence] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
 

@@ -662,6 +662,9 @@ class EvidenceCollector:
                 bundle.primary = errors
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
         related = self.candidates()
+        for name in related:
+            entry = self.ctx.catalog.get(name)
+            bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
         since = onset - timedelta(minutes=15)
         for signal in SIGNALS:
             if bundle.primary is None or signal != bundle.primary.signal:
@@ -746,8 +749,9 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     }
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
-    if bundle.deployment is not None:
-        update["deployment"] = inspected_deployment(bundle.deployment, state.deployment)
+    target = root_deployment(bundle, diagnosis.entity)
+    if target is not None:
+        update["deployment"] = inspected_deployment(target, state.deployment)
     if bundle.primary is not None and bundle.primary.onset is not None:
         update["onset"] = bundle.primary.onset
     if bundle.primary is not None:
@@ -764,10 +768,26 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     return Command(goto="supervisor", update=update)
 
 
+def root_deployment(bundle: EvidenceBundle, entity: str) -> DeploymentFact | None:
+    """The Deployment remediation acts on: the root-cause entity's when the diagnosis names another
+    candidate than the alerting service (a dependency, a job sharing its database), with the scale
+    change seen on it; else the alerting service's."""
+    facts = bundle.components.get(entity)
+    if facts is not None and facts.deployment is not None:
+        return facts.deployment.model_copy(
+            update={"service": entity, "scaled_from": facts.scaled_from, "scale_change": facts.scale_change}
+        )
+    return bundle.deployment
+
+
 def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) -> DeploymentFact:
     """The deployment as this round found it, with the replica count the first round saw: a scale
     proposed after a failed verification is sized from the service before any action of ours."""
-    if earlier is None or earlier.replicas is None:
+    if (
+        earlier is None
+        or earlier.replicas is None
+        or (earlier.namespace, earlier.name) != (found.namespace, found.name)
+    ):
         return found
     return found.model_copy(update={"replicas": earlier.replicas})
 

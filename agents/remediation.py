@@ -48,7 +48,12 @@ def remediation_options(
         return []
     namespace, name = deployment.namespace, deployment.name
     options: list[RemediationOption] = []
-    if (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id) and deployment.previous_revision:
+    scale_undo = bool(diagnosis.change_id) and diagnosis.change_id == deployment.scale_change
+    if (
+        (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id)
+        and deployment.previous_revision
+        and not scale_undo
+    ):
         prev, cur = deployment.previous_revision, deployment.current_revision
         options.append(
             RemediationOption(
@@ -61,7 +66,19 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in RESTART_CATEGORIES:
+    if diagnosis.change_id and diagnosis.change_id == deployment.scale_change and deployment.scaled_from:
+        options.append(
+            RemediationOption(
+                id="rollback",
+                tool=k8s.tool_id("scale"),
+                args={"namespace": namespace, "name": name, "replicas": deployment.scaled_from},
+                title=f"Scale deployment/{name} in {namespace} back from {deployment.replicas} to {deployment.scaled_from} replicas",
+                rationale=f"Undoes {diagnosis.change_id}, the scale change behind the diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        )
+    elif diagnosis.category in RESTART_CATEGORIES:
         options.append(
             RemediationOption(
                 id="restart",
@@ -73,7 +90,7 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas:
+    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo:
         replicas = deployment.replicas
         target = max(replicas + 1, round(replicas * 1.5))
         options.append(

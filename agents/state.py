@@ -161,6 +161,9 @@ class DeploymentFact(BaseModel):
     paused: bool = False
     replicas: int | None = None
     evidence_id: str = ""
+    service: str = Field(default="", description="The catalog service it runs (empty: the alerting service).")
+    scaled_from: int | None = Field(default=None, description="Replicas before a recent scale change, if one was seen.")
+    scale_change: str = Field(default="", description="The id of that scale change.")
 
 
 class Usage(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from agents.analytics.anomaly import RankingResult
 from agents.evidence import ChangeFact, EvidenceBundle
 from agents.reasoners.base import (
     Reasoned,
@@ -19,6 +20,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
+from agents.reasoners.origin import origin_ranking
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -40,6 +42,8 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "infrastructure": "config_change",
     "other": "bad_deploy",
 }
+ORIGIN_BONUS = 0.15  # the graph says the alerting service is a victim of this origin
+CALLER_LOAD_WINDOW = 3600.0  # seconds: a caller's change this close before the onset may be the load
 MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
 
@@ -219,8 +223,9 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             )
         )
     seen: set[str] = set()
+    below = _downstream(bundle.graph, bundle.service) if bundle.graph else None
     for dep in bundle.dependencies:
-        if dep.anomalous and dep.service not in seen:
+        if dep.anomalous and dep.service not in seen and (below is None or dep.service in below):
             seen.add(dep.service)
             hypotheses.append(
                 Hypothesis(
@@ -232,6 +237,19 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 )
             )
     return sorted(hypotheses, key=lambda h: h.score, reverse=True)
+
+
+def _downstream(graph: dict[str, list[str]], source: str) -> set[str]:
+    """What ``source`` depends on, transitively (a caller's failure is not its cause)."""
+    found: set[str] = set()
+    frontier = [source]
+    while frontier:
+        node = frontier.pop()
+        for callee in graph.get(node, []):
+            if callee not in found:
+                found.add(callee)
+                frontier.append(callee)
+    return found
 
 
 def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[RuledOut]:
@@ -268,6 +286,123 @@ def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[Rul
     return items
 
 
+def _undirected(graph: dict[str, list[str]], source: str) -> dict[str, int]:
+    neighbours: dict[str, set[str]] = {}
+    for caller, callees in graph.items():
+        for callee in callees:
+            neighbours.setdefault(caller, set()).add(callee)
+            neighbours.setdefault(callee, set()).add(caller)
+    distances, frontier = {source: 0}, [source]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for other in sorted(neighbours.get(node, ())):
+                if other not in distances:
+                    distances[other] = distances[node] + 1
+                    nxt.append(other)
+        frontier = nxt
+    return distances
+
+
+def origin_view(bundle: EvidenceBundle, origin: str) -> EvidenceBundle:
+    """The bundle as if ``origin`` were the alerting service: its logs, its pods, changes re-scored by
+    their distance to it (the topology term of the change correlator, 0.25 / (1 + hops))."""
+    facts = bundle.components[origin]
+    hops = _undirected(bundle.graph, origin)
+    changes = []
+    for change in bundle.changes:
+        distance = hops.get(change.service)
+        if distance is None:
+            continue
+        score = change.score - 0.25 / (1 + change.distance) + 0.25 / (1 + distance)
+        changes.append(change.model_copy(update={"distance": distance, "score": round(score, 4)}))
+    changes.sort(key=lambda c: -c.score)
+    primary = next((d for d in bundle.dependencies if d.service == origin and d.anomalous), bundle.primary)
+    return bundle.model_copy(
+        update={"service": origin, "logs": facts.logs, "pods": facts.pods, "changes": changes, "primary": primary}
+    )
+
+
+def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hypothesis]:
+    """Hypotheses about the origin the graph ranker leads with, when it is not the alerting service.
+
+    Its own changes, log signatures and pods are read as they are for the alerting service. A third
+    party (``external``) is a third-party failure. An origin with no change of its own but whose
+    caller changed shortly before the onset (a release, a scale-up) got its load from that caller:
+    the caller is the root and undoing its change the fix; for a third party only when the change
+    shares identifiers with the errors (our release does not break a provider by being recent).
+    """
+    if not ranking.candidates or ranking.candidates[0].score <= 0:
+        return []
+    lead = ranking.candidates[0]
+    origin = lead.component
+    if origin == bundle.service or origin not in bundle.components:
+        return []
+    facts = bundle.components[origin]
+    view = origin_view(bundle, origin)
+    cited = [e for e in (s.evidence_id for s in bundle.dependencies if s.service == origin) if e]
+    if bundle.primary is not None:
+        cited.append(bundle.primary.evidence_id)
+    found = [h for h in build_hypotheses(view) if h.entity == origin and "dependency" != h.category]
+    reason = "; ".join([ranking.reason, *lead.reasons[:2]])
+    if facts.kind == "external" and not any(h.change_id for h in found):
+        found.append(
+            Hypothesis(
+                entity=origin,
+                category="third_party",
+                description=f"third party {origin} is failing its callers: {reason}",
+                score=0.7,
+                evidence_ids=cited,
+            )
+        )
+    own_change = any(h.change_id and h.entity == origin for h in found)
+    if not own_change:
+        callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
+        for change in view.changes:
+            if change.service not in callers or change.service == origin:
+                continue
+            onset = bundle.primary.onset if bundle.primary else None
+            recent = onset is not None and 0 <= (onset - change.at).total_seconds() <= CALLER_LOAD_WINDOW
+            if not recent or (facts.kind == "external" and not change.linked_tokens):
+                continue
+            symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
+            category: RootCauseCategory = (
+                symptom.category
+                if symptom is not None
+                else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
+                if change.service == bundle.service
+                else "saturation"
+            )
+            found.insert(
+                0,
+                Hypothesis(
+                    entity=change.service,
+                    category=category,
+                    description=(
+                        f"{change.kind} on {change.service} at {_fmt_time(change.at)} ({change.description}) loads "
+                        f"{origin}, where the failure starts: {reason}"
+                        + (f"; {origin}: {symptom.description}" if symptom else "")
+                    ),
+                    score=0.75,
+                    evidence_ids=[change.evidence_id, *cited, *(symptom.evidence_ids if symptom else [])],
+                    change_id=change.id,
+                ),
+            )
+            break
+    if not found:
+        found.append(
+            Hypothesis(
+                entity=origin,
+                category="dependency",
+                description=f"the failure starts at {origin}: {reason}",
+                score=0.6,
+                evidence_ids=cited,
+            )
+        )
+    bonus = 0.0 if ranking.abstained else ORIGIN_BONUS
+    return [h.model_copy(update={"score": round(min(0.95, h.score + bonus), 4)}) for h in found]
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
@@ -289,7 +424,13 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             ruled_out=ruled_out_items(bundle, None),
             inconclusive=False,
         )
+    ranking = origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
+    if ranking is not None:
+        from_origin = origin_hypotheses(bundle, ranking)
+        if from_origin:
+            rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
+            hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]

@@ -1,0 +1,92 @@
+"""Where in the blast radius an incident starts: the graph ranker of `agents.analytics` run on what
+the investigation measured.
+
+Every SLI series of every candidate (error ratio, p99 latency, saturation) is scored against its own
+level before the onset (`score_components`), then ranked over the catalog's call graph
+(`rank_root_causes`): an anomalous component whose own dependencies explain its move is a victim, not
+the origin. Components that returned no samples at all are *silent*, never healthy: a silent
+callee whose callers are all anomalous is a lead, stronger when the callers' error logs name it.
+The PetShop benchmark runs the same ranking function with the same configuration (`RANKING`).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from agents.analytics.anomaly import (
+    DEFAULT_RANKING,
+    RankingConfig,
+    RankingResult,
+    rank_root_causes,
+    score_components,
+)
+from agents.evidence import EvidenceBundle, SignalSummary
+from tools.values import TimeWindow
+
+RANKING: RankingConfig = DEFAULT_RANKING
+"""The one ranking configuration, shared with `evals.benchmarks.petshop`."""
+NAMED_SILENT = 1.0  # the callers' errors name the silent component
+UNNAMED_SILENT = 0.5  # they fail, but their logs do not say on what
+
+
+def _series(bundle: EvidenceBundle) -> list[SignalSummary]:
+    return [s for s in [bundle.primary, *bundle.own, *bundle.dependencies] if s is not None]
+
+
+def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
+    """Candidates with no samples in any SLI (or no SLI at all), weighted by whether the error logs
+    of the other components name them."""
+    measured = {s.service for s in _series(bundle) if not s.missing and s.values}
+    lines = [log.example.lower() for log in bundle.logs] + [
+        log.example.lower() for facts in bundle.components.values() for log in facts.logs
+    ]
+    silent: dict[str, float] = {}
+    for name in bundle.graph:
+        if name in measured or name == bundle.service:
+            continue
+        named = any(name.lower() in line for line in lines)
+        silent[name] = NAMED_SILENT if named else UNNAMED_SILENT
+    return silent
+
+
+def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minutes=1)) -> RankingResult | None:
+    """The graph ranking of the candidates for the alerting service, or None without an onset or
+    without any measured series.
+
+    The reference window is every step before the onset of the alerting SLI, the incident window
+    from the onset to the last sample. Series are aligned on the union of their sample times
+    (a missing step is NaN, which the scorer skips).
+    """
+    primary = bundle.primary
+    if primary is None or primary.onset is None or not primary.values:
+        return None
+    series = [s for s in _series(bundle) if s.values and not s.missing]
+    times = sorted({t for s in series for t in s.times})
+    if len(times) < 3 or times[0] >= primary.onset or times[-1] < primary.onset:
+        return None
+    index = {t: i for i, t in enumerate(times)}
+    metrics: dict[str, dict[str, list[float]]] = {}
+    for s in series:
+        values = [math.nan] * len(times)
+        for at, value in zip(s.times, s.values, strict=True):
+            values[index[at]] = value
+        metrics.setdefault(s.service, {})[s.signal] = values
+    onset: datetime = primary.onset
+    scores = score_components(
+        metrics,
+        times,
+        TimeWindow(start=times[0], end=onset),
+        TimeWindow(start=onset, end=times[-1] + step),
+        kinds={"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"},
+    )
+    graph = {name: list(callees) for name, callees in bundle.graph.items()}
+    graph.setdefault(bundle.service, [])
+    return rank_root_causes(
+        scores,
+        graph,
+        bundle.service,
+        config=RANKING,
+        also=sorted(bundle.graph),
+        silent=silent_components(bundle),
+    )
