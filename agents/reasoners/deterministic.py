@@ -20,7 +20,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.reasoners.origin import origin_ranking
+from agents.reasoners.origin import RANKING, origin_ranking
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -210,6 +210,10 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         reasons = set(pods.reasons)
         pod_category: RootCauseCategory = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
+        # Pods failing soon after a release of their own are most likely that release's failure:
+        # rolling it back is then the fix, a restart only buys time.
+        trigger = triggering_change(bundle, bundle.service)
+        recent = trigger is not None and trigger.score >= LINKED * 0.75
         hypotheses.append(
             Hypothesis(
                 entity=bundle.service,
@@ -217,9 +221,15 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 description=(
                     f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts "
                     f"({', '.join(sorted(reasons)) or 'not ready'})"
+                    + (
+                        f"; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)}"
+                        if recent and trigger
+                        else ""
+                    )
                 ),
                 score=score,
-                evidence_ids=[pods.evidence_id],
+                evidence_ids=[pods.evidence_id, *([trigger.evidence_id] if recent and trigger else [])],
+                change_id=trigger.id if recent and trigger else "",
             )
         )
     seen: set[str] = set()
@@ -426,6 +436,18 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         )
     ranking = origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
+    if ranking is not None and ranking.candidates and ranking.candidates[0].component == bundle.service:
+        # The alerting service's move is its own (no dependency explains it): an anomalous dependency
+        # the graph ranks far below it is a side effect, not a rival cause.
+        top = ranking.candidates[0].score
+        graph_score = {c.component: c.score for c in ranking.candidates}
+        hypotheses = [
+            h
+            if h.category != "dependency" or top <= 0 or graph_score.get(h.entity, 0.0) >= RANKING.lead_ratio * top
+            else h.model_copy(update={"score": round(h.score * graph_score.get(h.entity, 0.0) / top, 4)})
+            for h in hypotheses
+        ]
+        hypotheses.sort(key=lambda h: h.score, reverse=True)
     if ranking is not None:
         from_origin = origin_hypotheses(bundle, ranking)
         if from_origin:
