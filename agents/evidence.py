@@ -54,6 +54,7 @@ class ChangeFact(BaseModel):
     distance: int = 0
     score: float = 0.0
     linked_tokens: list[str] = Field(default_factory=list, description="Identifiers shared with error logs.")
+    text_link: float = Field(default=0.0, description="0..1: how strongly its text links to the errors.")
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
     ref: str = Field(default="", description="sha or revision the change produced")

@@ -354,6 +354,7 @@ class EvidenceCollector:
                 distance=r.hops or 0,
                 score=r.score,
                 linked_tokens=list(r.shared_tokens),
+                text_link=r.text_link,
                 reasons=list(r.reasons),
                 evidence_id=evidence_for.get(r.change.id, ""),
                 ref=refs.get(r.change.id, ""),

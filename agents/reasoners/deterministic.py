@@ -339,8 +339,8 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     Its own changes, log signatures and pods are read as they are for the alerting service. A third
     party (``external``) is a third-party failure. An origin with no change of its own but whose
     caller changed shortly before the onset (a release, a scale-up) got its load from that caller:
-    the caller is the root and undoing its change the fix; for a third party only when the change
-    shares identifiers with the errors (our release does not break a provider by being recent).
+    the caller is the root and undoing its change the fix; never for a third party (a recent release
+    of ours does not make a provider answer 503: the callers' releases there are red herrings).
     """
     if not ranking.candidates or ranking.candidates[0].score <= 0:
         return []
@@ -373,7 +373,7 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                 continue
             onset = bundle.primary.onset if bundle.primary else None
             recent = onset is not None and 0 <= (onset - change.at).total_seconds() <= CALLER_LOAD_WINDOW
-            if not recent or (facts.kind == "external" and not change.linked_tokens):
+            if not recent or facts.kind == "external":
                 continue
             symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
             category: RootCauseCategory = (
@@ -383,8 +383,8 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                 if change.service == bundle.service
                 else "saturation"
             )
-            found.insert(
-                0,
+            # The origin's own symptoms are how the load shows: they support this hypothesis, not rival it.
+            found = [
                 Hypothesis(
                     entity=change.service,
                     category=category,
@@ -396,8 +396,8 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                     score=0.75,
                     evidence_ids=[change.evidence_id, *cited, *(symptom.evidence_ids if symptom else [])],
                     change_id=change.id,
-                ),
-            )
+                )
+            ]
             break
     if not found:
         found.append(

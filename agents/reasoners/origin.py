@@ -12,6 +12,7 @@ The PetShop benchmark runs the same ranking function with the same configuration
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 
 from agents.analytics.anomaly import (
@@ -27,7 +28,14 @@ from tools.values import TimeWindow
 RANKING: RankingConfig = DEFAULT_RANKING
 """The one ranking configuration, shared with `evals.benchmarks.petshop`."""
 NAMED_SILENT = 1.0  # the callers' errors name the silent component
+OUTBOUND_SILENT = 0.9  # its only silent callee, and the callers' errors are failed outbound calls
 UNNAMED_SILENT = 0.5  # they fail, but their logs do not say on what
+# What a caller logs when a call it makes fails (generic runtime and HTTP phrasing, no names).
+OUTBOUND_FAILURE = re.compile(
+    r"upstream|service unavailable|bad gateway|gateway time-?out|-> ?5\d\d\b|read ?timeout|timed out"
+    r"|connection (refused|reset)|ECONNRESET|ECONNREFUSED|socket hang up|\bvia \S+ failed|after \d+ attempts",
+    re.IGNORECASE,
+)
 
 
 def _series(bundle: EvidenceBundle) -> list[SignalSummary]:
@@ -41,13 +49,33 @@ def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
     lines = [log.example.lower() for log in bundle.logs] + [
         log.example.lower() for facts in bundle.components.values() for log in facts.logs
     ]
+    logs_of = {bundle.service: bundle.logs} | {name: facts.logs for name, facts in bundle.components.items()}
+    unmeasured = {name for name in bundle.graph if name not in measured and name != bundle.service}
     silent: dict[str, float] = {}
-    for name in bundle.graph:
-        if name in measured or name == bundle.service:
-            continue
+    for name in sorted(unmeasured):
+        callers = [c for c, callees in bundle.graph.items() if name in callees]
         named = any(name.lower() in line for line in lines)
-        silent[name] = NAMED_SILENT if named else UNNAMED_SILENT
+        outbound = bool(callers) and all(
+            len([c for c in bundle.graph.get(caller, []) if c in unmeasured]) == 1
+            and any(OUTBOUND_FAILURE.search(log.example) for log in logs_of.get(caller, []))
+            and not _fails_on_its_own(bundle, caller)
+            for caller in callers
+        )
+        silent[name] = NAMED_SILENT if named else OUTBOUND_SILENT if outbound else UNNAMED_SILENT
     return silent
+
+
+STRONG_LINK = 0.5  # a change whose text shares an identifier (not just words) with the errors
+
+
+def _fails_on_its_own(bundle: EvidenceBundle, caller: str) -> bool:
+    """Whether ``caller`` has evidence of a failure of its own: pods not ready or restarting, or a
+    change whose text shares identifiers with the errors. Its failed outbound calls may then be
+    its own doing (a crashing process, a broken release), not its silent callee's."""
+    pods = bundle.pods if caller == bundle.service else getattr(bundle.components.get(caller), "pods", None)
+    if pods is not None and not pods.healthy:
+        return True
+    return any(c.service == caller and c.text_link >= STRONG_LINK for c in bundle.changes)
 
 
 def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minutes=1)) -> RankingResult | None:
