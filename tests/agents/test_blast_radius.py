@@ -1,0 +1,237 @@
+"""Finding the origin anywhere in the blast radius, and acting on it.
+
+Each test builds a small world of one incident class (hand-built evidence, as the collector would
+gather it) and checks that the deterministic reasoner names the origin, not the alerting service or
+the first anomalous dependency, and that remediation acts on the origin's own Deployment.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from agents.analytics.anomaly import ComponentScore, MetricDeviation, rank_root_causes
+from agents.evidence import ChangeFact, ComponentFacts, EvidenceBundle, LogFact, PodFact, SignalSummary
+from agents.investigation import root_deployment
+from agents.reasoners.deterministic import choose_option, diagnose_bundle
+from agents.remediation import remediation_options
+from agents.state import Alert, DeploymentFact, Evidence
+from knowledge.catalog import ServiceCatalog
+from tests.agents.conftest import agent_context, kubernetes_registry
+
+T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+TIMES = [T0 - timedelta(minutes=30) + timedelta(minutes=i) for i in range(40)]  # onset at index 30
+
+
+def _series(service: str, signal: str, before: float, after: float, evidence_id: str) -> SignalSummary:
+    values = [before * (1 + 0.01 * (i % 3)) if t < T0 else after for i, t in enumerate(TIMES)]
+    anomalous = after > before * 1.5 + 0.01
+    return SignalSummary(
+        service=service,
+        signal=signal,
+        query=f"{signal}({service})",
+        baseline=before,
+        current=after,
+        peak=after,
+        onset=T0 if anomalous else None,
+        anomalous=anomalous,
+        evidence_id=evidence_id,
+        times=TIMES,
+        values=values,
+    )
+
+
+def _silent(service: str, evidence_id: str) -> SignalSummary:
+    return SignalSummary(service=service, query=f"error_rate({service})", evidence_id=evidence_id, missing=True)
+
+
+def _log(service: str, example: str, evidence_id: str) -> LogFact:
+    return LogFact(
+        service=service, template=example, count_before=0, count_after=300, example=example, is_new=True,
+        evidence_id=evidence_id,
+    )  # fmt: skip
+
+
+def _pods(evidence_id: str, healthy: bool = True) -> PodFact:
+    return PodFact(
+        total=3, ready=3 if healthy else 1, restarts=0 if healthy else 7,
+        reasons=[] if healthy else ["CrashLoopBackOff"], evidence_id=evidence_id,
+    )  # fmt: skip
+
+
+def _deployment(name: str, replicas: int = 3) -> DeploymentFact:
+    return DeploymentFact(
+        namespace="shop", name=name, current_revision=8, previous_revision=7, replicas=replicas, evidence_id="k"
+    )
+
+
+def _bundle(
+    service: str,
+    graph: dict[str, list[str]],
+    signals: list[SignalSummary],
+    components: dict[str, ComponentFacts],
+    *,
+    changes: list[ChangeFact] = (),  # type: ignore[assignment]  # a tuple default, never mutated
+    logs: list[LogFact] = (),  # type: ignore[assignment]
+    pods: PodFact | None = None,
+) -> EvidenceBundle:
+    ids = {s.evidence_id for s in signals} | {c.evidence_id for c in changes} | {"k", "p0"}
+    ids |= {log.evidence_id for log in logs} | {
+        i for f in components.values() for i in [*(x.evidence_id for x in f.logs), f.pods.evidence_id if f.pods else ""]
+    }
+    primary = next(s for s in signals if s.service == service and s.signal == "error_rate")
+    return EvidenceBundle(
+        service=service,
+        alert=Alert(fingerprint="f", name="HighErrorRate", title="5xx", service=service, started_at=T0),
+        primary=primary,
+        dependencies=[s for s in signals if s.service != service],
+        own=[s for s in signals if s.service == service and s is not primary],
+        changes=list(changes),
+        logs=list(logs),
+        pods=pods or _pods("p0"),
+        deployment=_deployment(service),
+        components=components,
+        graph=graph,
+        evidence=[Evidence(id=i, source="prometheus.query_range", query="q", observation="o") for i in sorted(ids) if i],
+    )
+
+
+def _change(cid: str, service: str, kind: str, minutes: int, score: float, distance: int) -> ChangeFact:
+    return ChangeFact(
+        id=cid, kind=kind, service=service, at=T0 - timedelta(minutes=minutes), description=f"{kind} of {service}",
+        distance=distance, score=score, evidence_id=f"ev-{cid}",
+    )  # fmt: skip
+
+
+def test_the_chain_is_followed_to_its_origin_and_its_own_release_is_rolled_back(tmp_path: Path) -> None:
+    """Class 1 and 7: web -> api -> db. api fails most, db a little (load from api's release), web
+    because of api. The first anomalous dependency of web is api, but the origin check must still
+    stop at api (db cannot explain api's 45 % of errors), and the fix is api's rollback."""
+    graph = {"web": ["api"], "api": ["db"], "db": []}
+    signals = [
+        _series("web", "error_rate", 0.002, 0.30, "s1"),
+        _series("api", "error_rate", 0.001, 0.45, "s2"),
+        _series("db", "error_rate", 0.0002, 0.03, "s3"),
+        _series("db", "saturation", 0.4, 0.95, "s4"),
+    ]
+    components = {
+        "api": ComponentFacts(service="api", distance=1, dependencies=["db"], pods=_pods("p1"), deployment=_deployment("api")),
+        "db": ComponentFacts(service="db", kind="database", distance=2, pods=_pods("p2"), deployment=_deployment("db")),
+    }  # fmt: skip
+    changes = [
+        _change("deploy-api-12", "api", "deploy", 22, 0.45, 1),
+        _change("deploy-web-red-herring", "web", "deploy", 300, 0.3, 0),
+    ]
+    bundle = _bundle("web", graph, signals, components, changes=changes)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.change_id, diagnosis.inconclusive) == ("api", "deploy-api-12", False)
+    assert any("deploy-web-red-herring" in r.what for r in diagnosis.ruled_out)
+    target = root_deployment(bundle, diagnosis.entity)
+    assert target is not None and target.name == "api"
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    options = remediation_options(diagnosis, target, ctx)
+    choice = choose_option(diagnosis, options)
+    chosen = next(o for o in options if o.id == choice.option_id)
+    assert chosen.tool == "kubernetes.rollout_undo" and chosen.args["name"] == "api"
+
+
+def test_a_job_sharing_the_database_is_found_and_scaled_back(tmp_path: Path) -> None:
+    """Class 2: auth -> db <- worker. worker is not in auth's dependencies; it was scaled from 4 to 20
+    and took every connection of the shared database. The root is worker and the fix undoes the scale."""
+    graph = {"auth": ["db"], "worker": ["db"], "db": []}
+    signals = [
+        _series("auth", "error_rate", 0.002, 0.33, "s1"),
+        _series("db", "error_rate", 0.0002, 0.35, "s2"),
+        _series("db", "saturation", 0.45, 1.0, "s3"),
+        _series("worker", "error_rate", 0.001, 0.001, "s4"),
+    ]
+    worker_deployment = _deployment("worker", replicas=20)
+    components = {
+        "db": ComponentFacts(
+            service="db", kind="database", distance=1, pods=_pods("p1"),
+            logs=[_log("db", "FATAL:  sorry, too many clients already", "l1")],
+        ),
+        "worker": ComponentFacts(
+            service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=worker_deployment,
+            scaled_from=4, scale_change="scale-worker-1",
+        ),
+    }  # fmt: skip
+    changes = [_change("scale-worker-1", "worker", "infrastructure", 17, 0.4, 2)]
+    bundle = _bundle("auth", graph, signals, components, changes=changes)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("worker", "connection_pool", "scale-worker-1")
+    target = root_deployment(bundle, diagnosis.entity)
+    assert target is not None and target.scaled_from == 4
+    options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
+    chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
+    assert chosen.tool == "kubernetes.scale" and chosen.args == {"namespace": "shop", "name": "worker", "replicas": 4}
+
+
+def _provider_world(*, caller_pods_healthy: bool) -> EvidenceBundle:
+    graph = {"gateway": ["provider", "vault"], "provider": [], "vault": []}
+    signals = [
+        _series("gateway", "error_rate", 0.002, 0.28, "s1"),
+        _series("vault", "error_rate", 0.001, 0.001, "s2"),
+        _silent("provider", "s3"),
+    ]
+    components = {
+        "provider": ComponentFacts(service="provider", kind="external", distance=1),
+        "vault": ComponentFacts(service="vault", distance=1, pods=_pods("p1"), deployment=_deployment("vault")),
+    }
+    logs = [_log("gateway", "ERROR AuthClient - POST https://api.acquirer.test/v3/auth -> 503 Service Unavailable", "l1")]
+    changes = [_change("deploy-gateway-9", "gateway", "deploy", 40, 0.45, 0)]
+    return _bundle(
+        "gateway", graph, signals, components, changes=changes, logs=logs, pods=_pods("p0", caller_pods_healthy)
+    )
+
+
+def test_a_silent_third_party_is_a_lead_not_a_healthy_dependency(tmp_path: Path) -> None:
+    """Class 3 and 4: the provider exports nothing; its only caller fails its outbound calls with
+    503s. The provider is the root (third party, nothing to roll back), the caller's recent release a
+    red herring, and no action is offered."""
+    bundle = _provider_world(caller_pods_healthy=True)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.inconclusive) == ("provider", "third_party", False)
+    assert any("deploy-gateway-9" in r.what for r in diagnosis.ruled_out)
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    assert remediation_options(diagnosis, root_deployment(bundle, diagnosis.entity), ctx) == []
+
+
+def test_a_crashing_caller_is_not_a_victim_of_its_silent_callee() -> None:
+    """The same world with the caller's pods crash-looping: its failed calls may be its own doing, so
+    the silent provider no longer explains it and is not named as a confident third-party cause."""
+    diagnosis = diagnose_bundle(_provider_world(caller_pods_healthy=False))
+    assert not (diagnosis.entity == "provider" and diagnosis.category == "third_party" and not diagnosis.inconclusive)
+
+
+def _score(component: str, value: float) -> ComponentScore:
+    deviation = MetricDeviation(
+        metric="error_rate", kind="error_rate", direction="up", baseline_value=0.0, peak_value=value,
+        peak_time=T0, effect=value, score=value / 0.0005, scale=0.0005, scale_source="floor", change="up",
+    )  # fmt: skip
+    return ComponentScore(
+        component=component, score=value / 0.0005, kind_scores={"error_rate": value / 0.0005},
+        top_metric="error_rate", deviations=[deviation], reason="up",
+    )  # fmt: skip
+
+
+def test_the_graph_ranker_infers_a_silent_callee_only_when_all_its_callers_move() -> None:
+    graph = {"a": ["x"], "b": ["x"], "x": []}
+    both = rank_root_causes([_score("a", 0.3), _score("b", 0.2)], graph, "a", also=["b"], silent={"x": 1.0})
+    assert both.candidates[0].component == "x" and not both.abstained
+    assert "inferred anomaly" in both.candidates[0].reasons[0]
+    one = rank_root_causes([_score("a", 0.3), _score("b", 0.0)], graph, "a", also=["b"], silent={"x": 1.0})
+    assert one.candidates[0].component == "a"
+    silent_row = next(c for c in one.candidates if c.component == "x")
+    assert "unknown, not healthy" in silent_row.reasons[0]
+    without = rank_root_causes([_score("a", 0.3), _score("b", 0.2)], graph, "a")
+    assert "b" not in {c.component for c in without.candidates}  # not a candidate unless named in `also`
+
+
+def test_the_neighbourhood_walks_callers_and_callees() -> None:
+    catalog = ServiceCatalog.from_mapping(
+        {"services": {"auth": {"dependencies": ["db"]}, "worker": {"dependencies": ["db"]}, "db": {}, "far": {"dependencies": ["worker"]}}}
+    )  # fmt: skip
+    assert catalog.neighbourhood("auth") == {"auth": 0, "db": 1, "worker": 2, "far": 3}
+    assert catalog.neighbourhood("auth", max_hops=2) == {"auth": 0, "db": 1, "worker": 2}
+    assert catalog.blast_radius("auth") == {"auth": 0, "db": 1}  # the callees only, as before
