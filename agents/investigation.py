@@ -73,6 +73,11 @@ MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to 
 SignalName = Literal["error_rate", "latency_p99", "saturation"]
 SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency", "saturation": "saturation"}
 SIGNALS: tuple[SignalName, ...] = ("error_rate", "latency_p99", "saturation")
+SIGNAL_KIND: dict[SignalName, MetricKind] = {
+    "error_rate": "error_rate",
+    "latency_p99": "latency",
+    "saturation": "saturation",
+}
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
@@ -199,7 +204,7 @@ class EvidenceCollector:
             )
         primary = since is None
         search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
-        kind: MetricKind = {"latency_p99": "latency", "saturation": "saturation"}.get(signal, "error_rate")
+        kind: MetricKind = SIGNAL_KIND[signal]
         onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)

@@ -92,7 +92,9 @@ def _bundle(
         deployment=_deployment(service),
         components=components,
         graph=graph,
-        evidence=[Evidence(id=i, source="prometheus.query_range", query="q", observation="o") for i in sorted(ids) if i],
+        evidence=[
+            Evidence(id=i, source="prometheus.query_range", query="q", observation="o") for i in sorted(ids) if i
+        ],
     )
 
 
@@ -159,7 +161,11 @@ def test_a_job_sharing_the_database_is_found_and_scaled_back(tmp_path: Path) -> 
     changes = [_change("scale-worker-1", "worker", "infrastructure", 17, 0.4, 2)]
     bundle = _bundle("auth", graph, signals, components, changes=changes)
     diagnosis = diagnose_bundle(bundle)
-    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("worker", "connection_pool", "scale-worker-1")
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == (
+        "worker",
+        "connection_pool",
+        "scale-worker-1",
+    )
     target = root_deployment(bundle, diagnosis.entity)
     assert target is not None and target.scaled_from == 4
     options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
@@ -178,7 +184,9 @@ def _provider_world(*, caller_pods_healthy: bool) -> EvidenceBundle:
         "provider": ComponentFacts(service="provider", kind="external", distance=1),
         "vault": ComponentFacts(service="vault", distance=1, pods=_pods("p1"), deployment=_deployment("vault")),
     }
-    logs = [_log("gateway", "ERROR AuthClient - POST https://api.acquirer.test/v3/auth -> 503 Service Unavailable", "l1")]
+    logs = [
+        _log("gateway", "ERROR AuthClient - POST https://api.acquirer.test/v3/auth -> 503 Service Unavailable", "l1")
+    ]
     changes = [_change("deploy-gateway-9", "gateway", "deploy", 40, 0.45, 0)]
     return _bundle(
         "gateway", graph, signals, components, changes=changes, logs=logs, pods=_pods("p0", caller_pods_healthy)
