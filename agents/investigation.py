@@ -80,6 +80,9 @@ SIGNAL_KIND: dict[SignalName, MetricKind] = {
 }
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
+REPLICA_EDIT = re.compile(
+    r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
+)
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
@@ -270,6 +273,10 @@ class EvidenceCollector:
             if deploys is not None and deploys.status == "error":
                 self.failed(f"deployments of {repo}", deploys)
             listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
+            if deploys is not None and deploys.status != "error":
+                recent = [d for d in listed if d.created_at and self.start <= d.created_at <= onset + CHANGE_SKEW]
+                if not recent:
+                    self.add(deploys, f"no deployments of {repo} between {self.start:%H:%M} and the onset")
             items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
             for index, item in enumerate(items):
                 at = item.created_at
@@ -329,6 +336,19 @@ class EvidenceCollector:
                 self.failed(f"commits of {repo}", commits)
             found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
             messages = {c.sha: c.message for c in found}
+            shipped = set(refs.values())
+            for commit in found:
+                if commit.sha in shipped or commit.date is None or not (self.start <= commit.date <= onset):
+                    continue
+                found_change = self.commit_change(svc, commit.sha, commit.message, commit.date)
+                if found_change is not None:
+                    refs[found_change.id] = commit.sha
+                    changes.append(found_change)
+                    assert commits is not None
+                    evidence_for[found_change.id] = self.add(
+                        commits, f"{repo} commit {commit.sha[:7]} at {commit.date:%H:%M} UTC: {commit.message}",
+                        {"change": found_change.id},
+                    )  # fmt: skip
             enriched = []
             for c in changes:
                 if c.component == name and refs.get(c.id) in messages:
@@ -340,7 +360,7 @@ class EvidenceCollector:
         for change, evidence_id in self.cluster_changes:
             if change.time > onset + CHANGE_SKEW:
                 continue
-            same = any(
+            same = change.id.startswith("rollout-") and any(
                 c.component == change.component and abs((c.time - change.time).total_seconds()) <= 300
                 for c in changes
                 if c.id.startswith("deploy-")
@@ -352,7 +372,7 @@ class EvidenceCollector:
         return [
             ChangeFact(
                 id=r.change.id,
-                kind=r.change.kind,
+                kind=_fact_kind(r.change),
                 service=r.change.component,
                 at=r.change.time,
                 description=r.change.description + (f"; {r.change.diff}" if r.change.diff else ""),
@@ -366,6 +386,42 @@ class EvidenceCollector:
             )
             for r in ranked
         ]
+
+    def commit_change(self, service: Service, sha: str, message: str, at: datetime) -> Change | None:
+        """A commit that no deployment or workflow run carried, as a change when it says what it
+        changed: a replica count (``replicaCount 6 -> 2``: a scale change applied from the repository,
+        the way GitOps does), a configuration, a flag or a migration. Plain code commits are not
+        changes until they ship."""
+        scaled = REPLICA_EDIT.search(message)
+        if scaled is not None:
+            before, after = int(scaled.group(2)), int(scaled.group(3))
+            if before != after and after > 0:
+                direction = "up" if after > before else "down"
+                facts: ComponentFacts | DeploymentFact | None = (
+                    self.bundle.deployment
+                    if service.name == self.service.name
+                    else self.bundle.components.get(service.name)
+                )
+                change = Change(
+                    id=f"scale-{direction}-{service.deployment_name}-{sha[:7]}",
+                    kind="infrastructure",
+                    component=service.name,
+                    time=at,
+                    description=f"commit {sha[:7]} scales {service.name} {direction} from {before} to {after} replicas: {message}",
+                )
+                if facts is not None and facts.scaled_from is None:
+                    facts.scaled_from, facts.scale_change = before, change.id
+                return change
+        kind = classify_change(message)
+        if kind == "deploy":
+            return None
+        return Change(
+            id=f"commit-{sha[:12]}",
+            kind=kind,
+            component=service.name,
+            time=at,
+            description=f"commit {sha[:7]}: {message}",
+        )
 
     async def diff(self, repo: str, base: str, head: str) -> str:
         """What a deploy changed: file names and patch excerpts from GitHub's compare."""
@@ -536,7 +592,7 @@ class EvidenceCollector:
             evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
             self.cluster_changes.append((change, evidence_id))
 
-    async def scale_changes(self, service: Service, facts: ComponentFacts) -> None:
+    async def scale_changes(self, service: Service, facts: ComponentFacts | DeploymentFact) -> None:
         """Replica-count changes of ``service``'s Deployment in the window, from its events
         ("Scaled up replica set X to 20 from 4" with neither side zero: not a rollout's handover)."""
         result = await self.call(
@@ -560,9 +616,14 @@ class EvidenceCollector:
             if to == 0 or before == 0 or to == before:
                 continue
             name = service.deployment_name
-            text = f"deployment {service.namespace}/{name} scaled from {before} to {to} replicas"
+            direction = "up" if to > before else "down"
+            text = f"deployment {service.namespace}/{name} scaled {direction} from {before} to {to} replicas"
             change = Change(
-                id=f"scale-{name}-{at:%H%M%S}", kind="infrastructure", component=service.name, time=at, description=text
+                id=f"scale-{direction}-{name}-{at:%H%M%S}",
+                kind="infrastructure",
+                component=service.name,
+                time=at,
+                description=text,
             )
             evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
             self.cluster_changes.append((change, evidence_id))
@@ -687,6 +748,8 @@ class EvidenceCollector:
         bundle.logs, error_lines = await self.logs(onset)
         bundle.pods = await self.pods()
         bundle.deployment = await self.deployment()
+        if bundle.deployment is not None:
+            await self.scale_changes(self.service, bundle.deployment)
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
@@ -801,6 +864,14 @@ def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) 
 # -- reading typed payloads ---------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts a change without a time first
+
+
+def _fact_kind(change: Change) -> str:
+    """The kind a diagnosis reads: a replica-count change is a scale-up or a scale-down, not a deploy."""
+    for direction in ("up", "down"):
+        if change.id.startswith(f"scale-{direction}-"):
+            return f"scale_{direction}"
+    return change.kind
 
 
 def _log_entries(result: ToolResult) -> list[LogEntry]:

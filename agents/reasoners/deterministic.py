@@ -41,7 +41,11 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "feature_flag": "feature_flag",
     "infrastructure": "config_change",
     "other": "bad_deploy",
+    # a replica-count change: capacity removed, or a workload multiplied (its load lands elsewhere)
+    "scale_down": "resource_exhaustion",
+    "scale_up": "saturation",
 }
+SCALE_DOWN_SCORE = 0.55
 ORIGIN_BONUS = 0.15  # the graph says the alerting service is a victim of this origin
 CALLER_LOAD_WINDOW = 3600.0  # seconds: a caller's change this close before the onset may be the load
 MIN_LEAD_SCORE = 0.35
@@ -194,7 +198,18 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     for change in bundle.changes:  # already ranked: a change related to a stronger one is folded into it
         if any(change.evidence_id in h.evidence_ids for h in hypotheses):
             continue
-        hypotheses.append(change_hypothesis(change, bundle))
+        hypothesis = change_hypothesis(change, bundle)
+        primary = bundle.primary
+        if (
+            change.kind == "scale_down"
+            and change.service == bundle.service
+            and primary is not None
+            and primary.anomalous
+        ):
+            # Capacity taken from the very service that now fails: its failure waits for the load, so
+            # recency says little; the removed replicas are the lead.
+            hypothesis = hypothesis.model_copy(update={"score": max(hypothesis.score, SCALE_DOWN_SCORE)})
+        hypotheses.append(hypothesis)
     pods = bundle.pods
     own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
     if (

@@ -42,6 +42,9 @@ from tools.kubernetes import (
     ContainerStatus,
     DeploymentRef,
     DeploymentState,
+    Event,
+    EventList,
+    ListEventsInput,
     ListPodsInput,
     ListReplicaSetsInput,
     Pod,
@@ -60,6 +63,7 @@ NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 ONSET = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 DEPLOYED = datetime(2026, 11, 20, 10, 10, tzinfo=UTC)
 MIGRATED = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+SCALED_DOWN = datetime(2026, 11, 20, 10, 8, tzinfo=UTC)
 GOOD_SHA, BAD_SHA = "a" * 40, "b" * 40
 SLI = 'sum(rate(http_requests_total{app="orders",code=~"5.."}[5m])) / sum(rate(http_requests_total{app="orders"}[5m]))'
 
@@ -114,6 +118,25 @@ class FakeCluster(Adapter):
             ReplicaSet(name="orders-x", revision=None, images={"orders": "orders:x"}),
         ]
         return _ok(self, "list_replicasets", ReplicaSetList(replicasets=sets, count=4, more_available=False))
+
+    @tool_call(description="events", result=EventList)
+    async def list_events(self, args: ListEventsInput) -> ToolResult:
+        events = [
+            Event(
+                reason="ScalingReplicaSet",
+                object=f"Deployment/{args.involved_name}",
+                message="Scaled down replica set orders-7 to 2 from 6",
+                first_seen=SCALED_DOWN,
+            ),
+            # a rollout's handover (one side at zero) is not a scale change
+            Event(
+                reason="ScalingReplicaSet",
+                object=f"Deployment/{args.involved_name}",
+                message="Scaled up replica set orders-7 to 6 from 0",
+                first_seen=DEPLOYED,
+            ),
+        ]
+        return _ok(self, "list_events", EventList(events=events, count=2, more_available=False))
 
 
 class FakeGitHub(Adapter):
@@ -268,6 +291,7 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
         "kubernetes.list_pods": ListPodsInput,
         "kubernetes.get_deployment": DeploymentRef,
         "kubernetes.list_replicasets": ListReplicaSetsInput,
+        "kubernetes.list_events": ListEventsInput,
     }
     assert set(sent) == set(expected)
     for tool, model in expected.items():
@@ -290,7 +314,7 @@ async def test_facts_are_built_from_typed_payloads(tmp_path: Path, http: HttpCal
     assert (deployment.current_revision, deployment.previous_revision) == (7, 6)
     assert (deployment.current_image, deployment.previous_image) == ("orders:2", "orders:1")
 
-    changes = {c.id: c for c in bundle.changes}
+    changes = {c.id: c for c in bundle.changes if not c.kind.startswith("scale")}  # scale: its own test
     # Only the deployment inside the lookback before the onset is a change (the older one is its diff base).
     assert set(changes) == {"deploy-2", "run-9"}
     deploy = changes["deploy-2"]
@@ -316,3 +340,16 @@ async def test_an_input_the_model_refuses_is_a_failed_check_not_a_call(tmp_path:
     ]
     evidence = collector.bundle.evidence[-1]
     assert evidence.status == "error" and evidence.source == "kubernetes.list_pods"
+
+
+async def test_a_scale_change_in_the_deployment_events_is_a_change_and_can_be_undone(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """Replica-count changes are changes even when no repository records them; a rollout's handover
+    (one side at zero) is not one. The replicas before it are kept for the undo."""
+    bundle = await _collector(tmp_path, _registry(http)).collect()
+    scale = [c for c in bundle.changes if c.kind.startswith("scale")]
+    assert [(c.kind, c.service, c.at) for c in scale] == [("scale_down", "orders", SCALED_DOWN)]
+    assert bundle.deployment is not None
+    assert (bundle.deployment.scaled_from, bundle.deployment.scale_change) == (6, scale[0].id)
+    assert bundle.tool_calls > 0
