@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 from agents.analytics.anomaly import RankingResult
-from agents.evidence import ChangeFact, EvidenceBundle
+from agents.evidence import ChangeFact, EvidenceBundle, SignalSummary
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -428,10 +428,29 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     return [h.model_copy(update={"score": round(min(0.95, h.score + bonus), 4)}) for h in found]
 
 
+def callers_see_it_failing(bundle: EvidenceBundle) -> SignalSummary | None:
+    """When the alerting service's own error SLI is normal but every direct caller's error rate is
+    anomalous, the strongest caller's signal (its onset tells when it started); else None."""
+    primary = bundle.primary
+    if primary is None or primary.anomalous or primary.signal != "error_rate":
+        return None
+    callers = sorted(name for name, callees in bundle.graph.items() if bundle.service in callees)
+    seen = [d for d in bundle.dependencies if d.service in callers and d.signal == "error_rate"]
+    if not callers or len({d.service for d in seen}) < len(callers) or not all(d.anomalous for d in seen):
+        return None
+    return max(seen, key=lambda d: (d.peak or 0.0) - (d.baseline or 0.0))
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
     primary = bundle.primary
+    seen_by_callers = callers_see_it_failing(bundle)
+    if seen_by_callers is not None:
+        # Its own SLI looks fine, but what calls it fails: its telemetry is not telling the whole
+        # story (a scrape gap, a proxy answering for it). The callers' view is the symptom.
+        bundle = bundle.model_copy(update={"primary": seen_by_callers.model_copy(update={"service": bundle.service})})
+        primary = bundle.primary
     if primary is not None and not primary.anomalous and primary.current is not None:
         recovered = primary.onset is not None
         text = (

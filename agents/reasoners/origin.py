@@ -43,14 +43,16 @@ def _series(bundle: EvidenceBundle) -> list[SignalSummary]:
 
 
 def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
-    """Candidates with no samples in any SLI (or no SLI at all), weighted by whether the error logs
-    of the other components name them."""
+    """Candidates with no samples in any SLI (or no SLI at all), or with half or more of their pods
+    down, weighted by whether the error logs of the other components name them."""
     measured = {s.service for s in _series(bundle) if not s.missing and s.values}
     lines = [log.example.lower() for log in bundle.logs] + [
         log.example.lower() for facts in bundle.components.values() for log in facts.logs
     ]
     logs_of = {bundle.service: bundle.logs} | {name: facts.logs for name, facts in bundle.components.items()}
-    unmeasured = {name for name in bundle.graph if name not in measured and name != bundle.service}
+    unmeasured = {
+        name for name in bundle.graph if name != bundle.service and (name not in measured or _mostly_down(bundle, name))
+    }
     silent: dict[str, float] = {}
     for name in sorted(unmeasured):
         callers = [c for c, callees in bundle.graph.items() if name in callees]
@@ -63,6 +65,14 @@ def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
         )
         silent[name] = NAMED_SILENT if named else OUTBOUND_SILENT if outbound else UNNAMED_SILENT
     return silent
+
+
+def _mostly_down(bundle: EvidenceBundle, name: str) -> bool:
+    """Half or more of its pods not ready: what its own metrics say comes from the few that still
+    answer (or from before they stopped), so it counts as silent, judged by what its callers see."""
+    facts = bundle.components.get(name)
+    pods = facts.pods if facts is not None else None
+    return pods is not None and pods.total > 0 and pods.ready * 2 <= pods.total
 
 
 STRONG_LINK = 0.5  # a change whose text shares an identifier (not just words) with the errors
@@ -89,7 +99,8 @@ def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minute
     primary = bundle.primary
     if primary is None or primary.onset is None or not primary.values:
         return None
-    series = [s for s in _series(bundle) if s.values and not s.missing]
+    silent = silent_components(bundle)
+    series = [s for s in _series(bundle) if s.values and not s.missing and s.service not in silent]
     times = sorted({t for s in series for t in s.times})
     if len(times) < 3 or times[0] >= primary.onset or times[-1] < primary.onset:
         return None
@@ -116,5 +127,5 @@ def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minute
         bundle.service,
         config=RANKING,
         also=sorted(bundle.graph),
-        silent=silent_components(bundle),
+        silent=silent,
     )
