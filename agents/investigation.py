@@ -83,6 +83,7 @@ MAX_HOPS = 3
 REPLICA_EDIT = re.compile(
     r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
 )
+CLIENT_SIDE_CATEGORIES = {"failover"}
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
@@ -818,7 +819,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     }
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
-    target = root_deployment(bundle, diagnosis.entity)
+    target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
     if target is not None:
         update["deployment"] = inspected_deployment(target, state.deployment)
     if bundle.primary is not None and bundle.primary.onset is not None:
@@ -837,11 +838,15 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     return Command(goto="supervisor", update=update)
 
 
-def root_deployment(bundle: EvidenceBundle, entity: str) -> DeploymentFact | None:
+def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> DeploymentFact | None:
     """The Deployment remediation acts on: the root-cause entity's when the diagnosis names another
     candidate than the alerting service (a dependency, a job sharing its database), with the scale
-    change seen on it; else the alerting service's."""
+    change seen on it; else the alerting service's. For a cause fixed on the client side (after a
+    datastore failover the callers hold connections to the demoted primary: they are restarted, the
+    datastore is left alone) the alerting service's too."""
     facts = bundle.components.get(entity)
+    if category in CLIENT_SIDE_CATEGORIES:
+        return bundle.deployment
     if facts is not None and facts.deployment is not None:
         return facts.deployment.model_copy(
             update={"service": entity, "scaled_from": facts.scaled_from, "scale_change": facts.scale_change}

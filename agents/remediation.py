@@ -29,7 +29,7 @@ from agents.timeline import note
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
 # A category in none of them gets no automated action and the incident goes to the on-call.
 RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
-    {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
+    {"crash", "memory_leak", "oom", "certificate", "connection_pool", "failover"}
 )
 SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"}

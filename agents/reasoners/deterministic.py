@@ -108,6 +108,14 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         "disk_full",
         re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I),
     ),
+    (
+        "failover",
+        re.compile(
+            r"read-only transaction|in a read-only|read only replica|is in recovery|recovery is in progress"
+            r"|not (the )?(primary|master|leader)|no longer (the )?(primary|leader)|demoted|failover",
+            re.I,
+        ),
+    ),
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
     (
         "dns",
@@ -133,11 +141,31 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
     ),
 ]
+DATASTORE_KINDS = {"database", "cache", "queue"}
 SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
 
+def failed_over_datastore(bundle: EvidenceBundle) -> str | None:
+    """The direct datastore dependency whose own SLI moved around the onset (a failover shows as a
+    short burst of errors there), if exactly one did: a failover happened to it, not to the caller."""
+    callees = set(bundle.graph.get(bundle.service, []))
+    moved = sorted(
+        {
+            d.service
+            for d in bundle.dependencies
+            if d.service in callees
+            and d.onset is not None
+            and getattr(bundle.components.get(d.service), "kind", "") in DATASTORE_KINDS
+        }
+    )
+    return moved[0] if len(moved) == 1 else None
+
+
 def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
-    """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...)."""
+    """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...).
+
+    A failover is the datastore's event: the caller that keeps writing to the demoted primary is
+    where it shows, so the entity is the datastore that moved (when one did)."""
     found: dict[RootCauseCategory, Hypothesis] = {}
     for log in bundle.logs:
         text = f"{log.template} {log.example}"
@@ -145,7 +173,9 @@ def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             if pattern.search(text):
                 if category not in found:
                     found[category] = Hypothesis(
-                        entity=bundle.service,
+                        entity=(failed_over_datastore(bundle) or bundle.service)
+                        if category == "failover"
+                        else bundle.service,
                         category=category,
                         description=f"{bundle.service} logs show {category.replace('_', ' ')}: {log.example[:200]}",
                         score=0.6 + (0.05 if log.is_new else 0.0),
