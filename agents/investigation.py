@@ -845,13 +845,17 @@ def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> 
     datastore failover the callers hold connections to the demoted primary: they are restarted, the
     datastore is left alone) the alerting service's too."""
     facts = bundle.components.get(entity)
-    if category in CLIENT_SIDE_CATEGORIES:
-        return bundle.deployment
-    if facts is not None and facts.deployment is not None:
-        return facts.deployment.model_copy(
+    if category in CLIENT_SIDE_CATEGORIES or facts is None or facts.deployment is None:
+        pods = bundle.pods
+        found = bundle.deployment
+    else:
+        pods = facts.pods
+        found = facts.deployment.model_copy(
             update={"service": entity, "scaled_from": facts.scaled_from, "scale_change": facts.scale_change}
         )
-    return bundle.deployment
+    if found is not None and pods is not None:
+        found = found.model_copy(update={"crash_looping": any("CrashLoopBackOff" in r for r in pods.reasons)})
+    return found
 
 
 def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) -> DeploymentFact:

@@ -78,7 +78,9 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    elif diagnosis.category in RESTART_CATEGORIES:
+    elif diagnosis.category in RESTART_CATEGORIES and not (diagnosis.category == "crash" and deployment.crash_looping):
+        # A crash loop is Kubernetes restarting the pods already: one more restart cannot fix a crash
+        # that is not a release's (a poison message, corrupt state); that goes to a human.
         options.append(
             RemediationOption(
                 id="restart",

@@ -164,6 +164,7 @@ class DeploymentFact(BaseModel):
     service: str = Field(default="", description="The catalog service it runs (empty: the alerting service).")
     scaled_from: int | None = Field(default=None, description="Replicas before a recent scale change, if one was seen.")
     scale_change: str = Field(default="", description="The id of that scale change.")
+    crash_looping: bool = Field(default=False, description="Its pods are in CrashLoopBackOff: already restarting.")
 
 
 class Usage(BaseModel):
