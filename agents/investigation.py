@@ -70,13 +70,19 @@ from tools.prometheus import RangeQuery
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
 MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to matter
-SignalName = Literal["error_rate", "latency_p99", "saturation"]
-SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency", "saturation": "saturation"}
+SignalName = Literal["error_rate", "latency_p99", "saturation", "traffic"]
+SIGNAL_LABEL = {
+    "error_rate": "error ratio",
+    "latency_p99": "p99 latency",
+    "saturation": "saturation",
+    "traffic": "request rate",
+}
 SIGNALS: tuple[SignalName, ...] = ("error_rate", "latency_p99", "saturation")
 SIGNAL_KIND: dict[SignalName, MetricKind] = {
     "error_rate": "error_rate",
     "latency_p99": "latency",
     "saturation": "saturation",
+    "traffic": "traffic",
 }
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
@@ -188,7 +194,7 @@ class EvidenceCollector:
         ``since`` (shortly before the primary onset) and any sustained rise counts. A rise must also
         be material: one percentage point of errors, or half again the baseline latency.
         """
-        query = getattr(service.sli, signal)
+        query = traffic_query(service.sli.error_rate) if signal == "traffic" else getattr(service.sli, signal)
         if not query:
             return None
         result = await self.call(
@@ -221,6 +227,8 @@ class EvidenceCollector:
             if signal == "error_rate"
             else max(0.25 * base, 0.1)
             if signal == "saturation"
+            else base  # traffic: at least double
+            if signal == "traffic"
             else max(0.5 * base, 0.05)
         )
         rise = peak - base
@@ -228,7 +236,7 @@ class EvidenceCollector:
             anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
         else:
             anomalous = onset is not None and rise >= floor
-        show = _secs if signal == "latency_p99" else _pct
+        show = _secs if signal == "latency_p99" else _rate if signal == "traffic" else _pct
         text = (
             f"{service.name} {label} {show(baseline)} before, {show(peak)} peak, {show(current)} now"
             + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
@@ -734,7 +742,7 @@ class EvidenceCollector:
             entry = self.ctx.catalog.get(name)
             bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
         since = onset - timedelta(minutes=15)
-        for signal in SIGNALS:
+        for signal in (*SIGNALS, "traffic"):
             if bundle.primary is None or signal != bundle.primary.signal:
                 own = await self.signal(self.service, signal, since=since)
                 if own is not None:
@@ -896,6 +904,28 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _rate(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}/s"
+
+
+def traffic_query(error_rate: str | None) -> str | None:
+    """The request-rate query inside an error-ratio SLI: the denominator of ``errors / total`` at the
+    top level of the expression (``sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m]))`` gives
+    ``sum(rate(x[5m]))``); None when the SLI is not such a ratio."""
+    if not error_rate:
+        return None
+    depth = 0
+    for index, char in enumerate(error_rate):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            denominator = error_rate[index + 1 :].strip()
+            return denominator or None
+    return None
 
 
 def _pct(value: float | None) -> str:

@@ -46,6 +46,12 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "scale_up": "saturation",
 }
 SCALE_DOWN_SCORE = 0.55
+SURGE_SCORE = 0.6
+CAPACITY_WORDS = re.compile(
+    r"max_children|worker pool|pool exhausted|too many requests|queue full|shedding|overloaded|backpressure"
+    r"|rate limit|throttl|capacity|no available (workers|threads)",
+    re.I,
+)
 ORIGIN_BONUS = 0.15  # the graph says the alerting service is a victim of this origin
 CALLER_LOAD_WINDOW = 3600.0  # seconds: a caller's change this close before the onset may be the load
 MIN_LEAD_SCORE = 0.35
@@ -240,6 +246,23 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             # recency says little; the removed replicas are the lead.
             hypothesis = hypothesis.model_copy(update={"score": max(hypothesis.score, SCALE_DOWN_SCORE)})
         hypotheses.append(hypothesis)
+    surge = next((s for s in bundle.own if s.signal == "traffic" and s.anomalous), None)
+    primary = bundle.primary
+    if surge is not None and primary is not None and primary.anomalous and not linked:
+        # Twice the requests or more, and it fails: a capacity problem unless a change explains it.
+        support = [log.evidence_id for log in bundle.logs if CAPACITY_WORDS.search(f"{log.template} {log.example}")]
+        hypotheses.append(
+            Hypothesis(
+                entity=bundle.service,
+                category="traffic_surge",
+                description=(
+                    f"traffic surge on {bundle.service}: {surge.peak:.3g} requests/s against {surge.baseline:.3g} before "
+                    f"the onset ({(surge.peak or 0) / max(surge.baseline or 1e-9, 1e-9):.1f}x) and fails under it"
+                ),
+                score=SURGE_SCORE + (0.1 if support else 0.0),
+                evidence_ids=[surge.evidence_id, primary.evidence_id, *support],
+            )
+        )
     pods = bundle.pods
     own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
     if (

@@ -38,8 +38,15 @@ OUTBOUND_FAILURE = re.compile(
 )
 
 
+RANKED_SIGNALS = {"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"}
+"""What the graph ranker compares. Traffic is left out: a caller's failure lowers its callees'
+traffic, so a drop there is an effect, and a surge is read on the alerting service itself."""
+
+
 def _series(bundle: EvidenceBundle) -> list[SignalSummary]:
-    return [s for s in [bundle.primary, *bundle.own, *bundle.dependencies] if s is not None]
+    return [
+        s for s in [bundle.primary, *bundle.own, *bundle.dependencies] if s is not None and s.signal in RANKED_SIGNALS
+    ]
 
 
 def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
@@ -117,7 +124,7 @@ def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minute
         times,
         TimeWindow(start=times[0], end=onset),
         TimeWindow(start=onset, end=times[-1] + step),
-        kinds={"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"},
+        kinds={"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"},  # RANKED_SIGNALS
     )
     graph = {name: list(callees) for name, callees in bundle.graph.items()}
     graph.setdefault(bundle.service, [])
