@@ -243,3 +243,117 @@ def test_the_neighbourhood_walks_callers_and_callees() -> None:
     assert catalog.neighbourhood("auth") == {"auth": 0, "db": 1, "worker": 2, "far": 3}
     assert catalog.neighbourhood("auth", max_hops=2) == {"auth": 0, "db": 1, "worker": 2}
     assert catalog.blast_radius("auth") == {"auth": 0, "db": 1}  # the callees only, as before
+
+
+def test_a_dependency_with_its_pods_down_is_judged_by_its_callers_not_its_stale_sli(tmp_path: Path) -> None:
+    """Class 3: rates rolls out a release that crash-loops; its own error SLI stays flat (the dead
+    pods export nothing new), the caller's errors name it. The caller's own older release is the
+    red herring; the fix rolls back rates, not the caller."""
+    graph = {"checkout": ["rates", "promo"], "rates": [], "promo": []}
+    signals = [
+        _series("checkout", "error_rate", 0.002, 0.5, "s1"),
+        _series("rates", "error_rate", 0.001, 0.0012, "s2"),
+        _series("promo", "error_rate", 0.001, 0.001, "s3"),
+    ]
+    crashing = PodFact(total=2, ready=0, restarts=6, reasons=["CrashLoopBackOff"], evidence_id="p1")
+    components = {
+        "rates": ComponentFacts(
+            service="rates", distance=1, pods=crashing, deployment=_deployment("rates"),
+            logs=[_log("rates", 'panic: config: required environment variable "FEED_URL" is not set', "l2")],
+        ),
+        "promo": ComponentFacts(service="promo", distance=1, pods=_pods("p2"), deployment=_deployment("promo")),
+    }  # fmt: skip
+    logs = [
+        _log("checkout", 'msg="quote failed" err="dial tcp rates.shop.svc:8080: connect: connection refused"', "l1")
+    ]
+    changes = [
+        _change("deploy-checkout-3", "checkout", "deploy", 16, 0.62, 0),
+        _change("deploy-rates-2", "rates", "config", 3, 0.6, 1),
+    ]
+    bundle = _bundle("checkout", graph, signals, components, changes=changes, logs=logs)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.change_id, diagnosis.inconclusive) == ("rates", "deploy-rates-2", False)
+    target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
+    options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
+    chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
+    assert chosen.tool == "kubernetes.rollout_undo" and chosen.args["name"] == "rates"
+
+
+def test_an_alerting_service_whose_callers_all_fail_is_not_closed_as_healthy() -> None:
+    """Class 3, the other way round: the alerting service's own SLI is flat (a scrape gap), but its
+    only caller fails since its release. Not a false alarm: its release is the lead."""
+    graph = {"gateway": ["vault"], "vault": []}
+    signals = [_series("vault", "error_rate", 0.001, 0.001, "s1"), _series("gateway", "error_rate", 0.003, 0.16, "s2")]
+    bundle = _bundle(
+        "vault", graph, signals, {"gateway": ComponentFacts(service="gateway", distance=1, pods=_pods("p1"))},
+        changes=[_change("deploy-vault-7", "vault", "deploy", 4, 0.6, 0)],
+    )  # fmt: skip
+    diagnosis = diagnose_bundle(bundle)
+    assert diagnosis.category not in ("no_incident", "recovered")
+    assert (diagnosis.entity, diagnosis.change_id) == ("vault", "deploy-vault-7")
+
+
+def test_a_failover_blames_the_datastore_and_restarts_its_clients(tmp_path: Path) -> None:
+    """Class 7: after a database failover the service writes to the demoted primary. The entity is
+    the database (its SLI burst at the onset); the fix restarts the clients, never the database."""
+    graph = {"orders": ["db"], "db": []}
+    db_burst = _series("db", "error_rate", 0.0003, 0.05, "s2").model_copy(update={"current": 0.0003})
+    signals = [_series("orders", "error_rate", 0.002, 0.45, "s1"), db_burst]
+    components = {
+        "db": ComponentFacts(service="db", kind="database", distance=1, pods=_pods("p1"), deployment=_deployment("db"))
+    }
+    logs = [_log("orders", "ERROR SqlExceptionHelper - ERROR: cannot execute INSERT in a read-only transaction", "l1")]
+    bundle = _bundle("orders", graph, signals, components, logs=logs)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category) == ("db", "failover")
+    target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
+    options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
+    assert [(o.tool, o.args["name"]) for o in options] == [("kubernetes.rollout_restart", "orders")]
+
+
+def test_a_traffic_surge_without_a_change_is_scaled(tmp_path: Path) -> None:
+    """Class 5: five times the requests and capacity warnings in the logs, no change: a traffic
+    surge (scale out), not resource exhaustion."""
+    signals = [
+        _series("signup", "error_rate", 0.003, 0.14, "s1"),
+        _series("signup", "traffic", 40.0, 200.0, "s2"),
+        _series("db", "error_rate", 0.0003, 0.0003, "s3"),
+    ]
+    logs = [_log("signup", "WARNING: [pool www] server reached pm.max_children setting (24)", "l1")]
+    bundle = _bundle("signup", {"signup": ["db"], "db": []}, signals, {"db": ComponentFacts(service="db")}, logs=logs)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category) == ("signup", "traffic_surge")
+    options = remediation_options(diagnosis, bundle.deployment, agent_context(tmp_path, registry=kubernetes_registry()))
+    assert [o.tool for o in options] == ["kubernetes.scale"] and options[0].args["replicas"] > 3
+
+
+def test_capacity_removed_an_hour_before_is_the_lead_and_is_given_back(tmp_path: Path) -> None:
+    """Class 9: a scale-down 65 minutes before the onset (the failure waited for the lunchtime load)
+    is not ruled out as too old; undoing it restores the replicas it removed."""
+    signals = [_series("quotes", "error_rate", 0.003, 0.08, "s1")]
+    deployment = _deployment("quotes", replicas=2).model_copy(
+        update={"scaled_from": 6, "scale_change": "scale-down-quotes-74d56fa"}
+    )
+    bundle = _bundle(
+        "quotes", {"quotes": []}, signals, {},
+        changes=[_change("scale-down-quotes-74d56fa", "quotes", "scale_down", 65, 0.33, 0)],
+    ).model_copy(update={"deployment": deployment})  # fmt: skip
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.inconclusive) == ("quotes", "resource_exhaustion", False)
+    options = remediation_options(diagnosis, deployment, agent_context(tmp_path, registry=kubernetes_registry()))
+    chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
+    assert chosen.tool == "kubernetes.scale" and chosen.args["replicas"] == 6
+
+
+def test_a_crash_loop_without_a_release_behind_it_gets_no_restart(tmp_path: Path) -> None:
+    """A poison message crash-loops a consumer: Kubernetes restarts it already, so one more restart
+    is no fix; with a release behind the crash, the rollback stays on offer."""
+    from agents.state import Diagnosis
+
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    looping = _deployment("scorer").model_copy(update={"crash_looping": True})
+    crash = Diagnosis(root_cause="panic on an event", category="crash", entity="scorer", confidence=0.8)
+    assert remediation_options(crash, looping, ctx) == []
+    assert [o.tool for o in remediation_options(crash, _deployment("scorer"), ctx)] == ["kubernetes.rollout_restart"]
+    released = crash.model_copy(update={"change_id": "deploy-scorer-4"})
+    assert [o.tool for o in remediation_options(released, looping, ctx)] == ["kubernetes.rollout_undo"]

@@ -353,3 +353,14 @@ async def test_a_scale_change_in_the_deployment_events_is_a_change_and_can_be_un
     assert bundle.deployment is not None
     assert (bundle.deployment.scaled_from, bundle.deployment.scale_change) == (6, scale[0].id)
     assert bundle.tool_calls > 0
+
+
+def test_the_request_rate_is_read_from_the_error_ratio_denominator() -> None:
+    from agents.investigation import traffic_query
+
+    sli = (
+        'sum(rate(http_requests_total{service="x",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="x"}[5m]))'
+    )
+    assert traffic_query(sli) == 'sum(rate(http_requests_total{service="x"}[5m]))'
+    assert traffic_query("sum(rate(a[5m]) / rate(b[5m]))") is None  # the division is not at the top level
+    assert traffic_query("avg(errors_ratio)") is None and traffic_query(None) is None
