@@ -76,6 +76,7 @@ class PodFact(BaseModel):
     restarts: int
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
+    nodes: list[str] = Field(default_factory=list, description="The nodes its pods run on.")
 
     @property
     def healthy(self) -> bool:

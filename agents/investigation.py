@@ -134,6 +134,7 @@ class EvidenceCollector:
         self.calls = 0
         # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
         self.cluster_changes: list[tuple[Change, str]] = []
+        self.replicaset_created: dict[str, datetime] = {}
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -532,7 +533,17 @@ class EvidenceCollector:
         text = f"{ready}/{total} {service.name} pods ready, {restarts} restarts" + (
             f", reasons: {', '.join(reasons)}" if reasons else ""
         )
-        return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
+        nodes = sorted({p.node for p in pods if p.node})
+        if nodes:
+            text += f"; on nodes {', '.join(nodes)}"
+        return PodFact(
+            total=total,
+            ready=ready,
+            restarts=restarts,
+            reasons=reasons,
+            evidence_id=self.add(result, text),
+            nodes=nodes,
+        )
 
     async def deployment(self, service: Service | None = None) -> DeploymentFact | None:
         service = service or self.service
@@ -552,6 +563,9 @@ class EvidenceCollector:
             "kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}")
         )
         if sets is not None and sets.ok:
+            for rs in sets.payload(ReplicaSetList).replicasets:
+                if rs.name and rs.created:
+                    self.replicaset_created[rs.name] = rs.created
             self.rollouts(service, sets.payload(ReplicaSetList).replicasets, sets)
         if sets is not None and sets.ok and current is not None:
             older = sorted(
@@ -603,7 +617,8 @@ class EvidenceCollector:
 
     async def scale_changes(self, service: Service, facts: ComponentFacts | DeploymentFact) -> None:
         """Replica-count changes of ``service``'s Deployment in the window, from its events
-        ("Scaled up replica set X to 20 from 4" with neither side zero: not a rollout's handover)."""
+        ("Scaled up replica set X to 20 from 4"; from or to zero only for a ReplicaSet that existed
+        before: otherwise it is a rollout's handover)."""
         result = await self.call(
             "kubernetes",
             "list_events",
@@ -621,8 +636,12 @@ class EvidenceCollector:
             at = event.first_seen or event.last_seen
             if match is None or at is None or not (self.start <= at <= self.now):
                 continue
-            to, before = int(match.group(2)), int(match.group(3))
-            if to == 0 or before == 0 or to == before:
+            replicaset, to, before = match.group(1), int(match.group(2)), int(match.group(3))
+            created = self.replicaset_created.get(replicaset)
+            # A rollout hands over between ReplicaSets (one side at zero, the new one created then);
+            # a ReplicaSet that existed well before, scaled from or to zero, is a scale change.
+            existed = created is not None and (at - created).total_seconds() > 120
+            if to == before or ((to == 0 or before == 0) and not existed):
                 continue
             name = service.deployment_name
             direction = "up" if to > before else "down"

@@ -66,7 +66,7 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.change_id and diagnosis.change_id == deployment.scale_change and deployment.scaled_from:
+    if diagnosis.change_id and diagnosis.change_id == deployment.scale_change and deployment.scaled_from is not None:
         options.append(
             RemediationOption(
                 id="rollback",

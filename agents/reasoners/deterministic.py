@@ -47,6 +47,7 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
 }
 SCALE_DOWN_SCORE = 0.55
 SURGE_SCORE = 0.6
+NEIGHBOUR_SCORE = 0.7
 CAPACITY_WORDS = re.compile(
     r"max_children|worker pool|pool exhausted|too many requests|queue full|shedding|overloaded|backpressure"
     r"|rate limit|throttl|capacity|no available (workers|threads)",
@@ -494,6 +495,39 @@ def callers_see_it_failing(bundle: EvidenceBundle) -> SignalSummary | None:
     return max(seen, key=lambda d: (d.peak or 0.0) - (d.baseline or 0.0))
 
 
+def neighbour_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """Workloads scaled up onto the alerting service's nodes shortly before the onset: noisy
+    neighbours (CPU, memory, disk or network of the shared nodes), whatever the call graph says.
+    Only read when the graph finds no dependency that explains the alerting service's move."""
+    own = bundle.pods
+    primary = bundle.primary
+    if own is None or not own.nodes or primary is None or primary.onset is None:
+        return []
+    found = []
+    for change in bundle.changes:
+        facts = bundle.components.get(change.service)
+        if change.kind != "scale_up" or facts is None or facts.pods is None:
+            continue
+        shared = sorted(set(own.nodes) & set(facts.pods.nodes))
+        before = (primary.onset - change.at).total_seconds()
+        if not shared or not 0 <= before <= CALLER_LOAD_WINDOW:
+            continue
+        found.append(
+            Hypothesis(
+                entity=change.service,
+                category="noisy_neighbour",
+                description=(
+                    f"noisy neighbour: {change.description} at {_fmt_time(change.at)}, onto nodes "
+                    f"{', '.join(shared)} where {bundle.service} runs; {bundle.service}'s dependencies do not explain its move"
+                ),
+                score=NEIGHBOUR_SCORE,
+                evidence_ids=[change.evidence_id, own.evidence_id, facts.pods.evidence_id, primary.evidence_id],
+                change_id=change.id,
+            )
+        )
+    return found
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
@@ -524,6 +558,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     ranking = origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
     if ranking is not None and ranking.candidates and ranking.candidates[0].component == bundle.service:
+        hypotheses += neighbour_hypotheses(bundle)
         # The alerting service's move is its own (no dependency explains it): an anomalous dependency
         # the graph ranks far below it is a side effect, not a rival cause.
         top = ranking.candidates[0].score
