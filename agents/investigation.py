@@ -134,7 +134,7 @@ class EvidenceCollector:
         self.calls = 0
         # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
         self.cluster_changes: list[tuple[Change, str]] = []
-        self.replicaset_created: dict[str, datetime] = {}
+        self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -563,9 +563,10 @@ class EvidenceCollector:
             "kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}")
         )
         if sets is not None and sets.ok:
+            created = self.replicaset_created.setdefault(service.name, {})
             for rs in sets.payload(ReplicaSetList).replicasets:
                 if rs.name and rs.created:
-                    self.replicaset_created[rs.name] = rs.created
+                    created[rs.name] = rs.created
             self.rollouts(service, sets.payload(ReplicaSetList).replicasets, sets)
         if sets is not None and sets.ok and current is not None:
             older = sorted(
@@ -636,12 +637,12 @@ class EvidenceCollector:
             at = event.first_seen or event.last_seen
             if match is None or at is None or not (self.start <= at <= self.now):
                 continue
-            replicaset, to, before = match.group(1), int(match.group(2)), int(match.group(3))
-            created = self.replicaset_created.get(replicaset)
-            # A rollout hands over between ReplicaSets (one side at zero, the new one created then);
-            # a ReplicaSet that existed well before, scaled from or to zero, is a scale change.
-            existed = created is not None and (at - created).total_seconds() > 120
-            if to == before or ((to == 0 or before == 0) and not existed):
+            to, before = int(match.group(2)), int(match.group(3))
+            # A rollout hands over between ReplicaSets (one side at zero, a new one created then);
+            # from or to zero with no ReplicaSet created within minutes of it, it is a scale change.
+            sets = self.replicaset_created.get(service.name, {})
+            handover = not sets or any(abs((at - created).total_seconds()) <= 300 for created in sets.values())
+            if to == before or ((to == 0 or before == 0) and handover):
                 continue
             name = service.deployment_name
             direction = "up" if to > before else "down"
