@@ -632,17 +632,23 @@ class EvidenceCollector:
         )
         if result is None or not result.ok:
             return
+        scaled: list[tuple[datetime, str, int, int]] = []
         for event in result.payload(EventList).events:
             match = SCALED.search(event.message)
             at = event.first_seen or event.last_seen
-            if match is None or at is None or not (self.start <= at <= self.now):
-                continue
-            to, before = int(match.group(2)), int(match.group(3))
-            # A rollout hands over between ReplicaSets (one side at zero, a new one created then);
-            # from or to zero with no ReplicaSet created within minutes of it, it is a scale change.
+            if match is not None and at is not None and self.start <= at <= self.now:
+                scaled.append((at, match.group(1), int(match.group(2)), int(match.group(3))))
+        for at, replicaset, to, before in scaled:
+            # A rollout (or a rollback) hands over between two ReplicaSets: one scaled from zero and
+            # another to zero within minutes, or a new one created then. Otherwise a move from or to
+            # zero is a scale change (a job started by hand, a workload stopped).
             sets = self.replicaset_created.get(service.name, {})
-            handover = not sets or any(abs((at - created).total_seconds()) <= 300 for created in sets.values())
-            if to == before or ((to == 0 or before == 0) and handover):
+            paired = any(
+                other != replicaset and (o_to == 0 or o_before == 0) and abs((other_at - at).total_seconds()) <= 300
+                for other_at, other, o_to, o_before in scaled
+            )
+            created_then = any(abs((at - created).total_seconds()) <= 120 for created in sets.values())
+            if to == before or ((to == 0 or before == 0) and (paired or created_then or not sets)):
                 continue
             name = service.deployment_name
             direction = "up" if to > before else "down"
