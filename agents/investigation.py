@@ -38,7 +38,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
-from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, TimelineEntry
+from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, RuledOut, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
@@ -90,6 +90,7 @@ REPLICA_EDIT = re.compile(
     r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
 )
 CLIENT_SIDE_CATEGORIES = {"failover"}
+MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
@@ -680,6 +681,66 @@ class EvidenceCollector:
         await self.scale_changes(service, facts)
         return facts
 
+    async def targeted_checks(self, leads: list[str]) -> tuple[list[str], list[RuledOut]]:
+        """One query per lead: the Warning events of its namespace about its pods or its Deployment
+        (OOMKilling, Evicted, probes failing, FailedScheduling, node pressure), read as log lines of
+        that lead so that the failure-mode signatures apply. Returns the leads with new evidence,
+        and a ruled-out item (with its evidence) for each lead where nothing was found."""
+        found: list[str] = []
+        cleared: list[RuledOut] = []
+        for lead in leads:
+            service = self.ctx.catalog.get(lead)
+            if service is None or service.kind == "external":
+                continue  # nothing of ours runs there to ask about
+            result = await self.call(
+                "kubernetes",
+                "list_events",
+                partial(ListEventsInput, namespace=service.namespace, event_type="Warning"),
+            )
+            if result is None or result.status == "error":
+                if result is not None:
+                    self.failed(f"warning events of {lead}", result)
+                continue
+            name = service.deployment_name
+            events = [
+                e
+                for e in (result.payload(EventList).events if result.ok else [])
+                if e.object.split("/", 1)[-1].startswith(name)
+                and (e.last_seen or e.first_seen or self.now) >= self.start
+            ]
+            if not events:
+                evidence_id = self.add(result, f"no warning events about {lead} since {self.start:%H:%M} UTC")
+                cleared.append(
+                    RuledOut(
+                        what=f"a failure of {lead}'s pods or nodes",
+                        why="targeted check: no warning events about its pods or Deployment",
+                        evidence_ids=[evidence_id],
+                    )
+                )
+                continue
+            facts: list[LogFact] = []
+            for event in events[:5]:
+                line = f"{event.reason}: {event.message}"
+                evidence_id = self.add(result, f"warning event about {lead} ({event.object}, x{event.count}): {line}")
+                facts.append(
+                    LogFact(
+                        service=lead,
+                        template=line,
+                        count_before=0,
+                        count_after=event.count,
+                        example=line,
+                        is_new=True,
+                        evidence_id=evidence_id,
+                    )
+                )
+            if lead == self.service.name:
+                self.bundle.logs = [*self.bundle.logs, *facts]
+            elif lead in self.bundle.components:
+                component = self.bundle.components[lead]
+                component.logs = [*component.logs, *facts]
+            found.append(lead)
+        return found, cleared
+
     # -- knowledge ------------------------------------------------------------------------------
 
     def knowledge(self, error_examples: list[str]) -> list[KnowledgeFact]:
@@ -828,7 +889,50 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     )
     entries += fallback
     bundle.evidence.extend(reasoned.gathered)
-    diagnosis, gate_notes = apply_evidence_gate(reasoned.answer, bundle)
+    usage = reasoned.usage
+    answer = reasoned.answer
+    checked: set[str] = set()
+    ruled_out: list[RuledOut] = []
+    for _ in range(MAX_CHECK_ROUNDS):
+        # Close leads: one targeted query per lead, then ask again, before settling for "inconclusive".
+        leads = [c.entity for c in answer.candidates[:3] if c.entity and c.entity not in checked]
+        if not answer.inconclusive or not leads:
+            break
+        checked.update(leads)
+        found, cleared = await collector.targeted_checks(leads)
+        ruled_out += cleared
+        entries.append(
+            note(
+                ctx,
+                "investigation",
+                "targeted_checks",
+                f"leads too close: checked warning events of {', '.join(leads)}; "
+                f"{'new evidence on ' + ', '.join(found) if found else 'nothing new'}",
+            )
+        )
+        if not found:
+            break
+        again, more = await ask(
+            ctx,
+            reasoner_for(state, ctx),
+            lambda r: r.diagnose(bundle, ctx),
+            actor="investigation",
+            task="diagnose",
+            instead="the deterministic diagnosis",
+        )
+        entries += more
+        bundle.evidence.extend(again.gathered)
+        usage = usage + again.usage
+        answer = again.answer
+    if ruled_out:
+        answer = answer.model_copy(update={"ruled_out": [*answer.ruled_out, *ruled_out]})
+    bundle.tool_calls = collector.calls
+    entries.append(
+        note(
+            ctx, "investigation", "tool_calls", f"{collector.calls} tool calls over {len(bundle.graph) or 1} components"
+        )
+    )
+    diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
     for text in gate_notes:
         entries.append(note(ctx, "investigation", "evidence_gate", text))
     for failure in bundle.failures:
@@ -849,7 +953,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         "evidence": [e for e in bundle.evidence if not e.id.endswith("verify")],
         "investigation_rounds": state.investigation_rounds + 1,
         "timeline": entries,
-        "usage": reasoned.usage,
+        "usage": usage,
     }
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
