@@ -364,3 +364,47 @@ def test_the_request_rate_is_read_from_the_error_ratio_denominator() -> None:
     assert traffic_query(sli) == 'sum(rate(http_requests_total{service="x"}[5m]))'
     assert traffic_query("sum(rate(a[5m]) / rate(b[5m]))") is None  # the division is not at the top level
     assert traffic_query("avg(errors_ratio)") is None and traffic_query(None) is None
+
+
+class WarningCluster(FakeCluster):
+    """Warning events of the namespace: one about an orders pod, one about another workload."""
+
+    @tool_call(description="events", result=EventList)
+    async def list_events(self, args: ListEventsInput) -> ToolResult:
+        if args.event_type != "Warning":
+            return _ok(self, "list_events", EventList(events=[], count=0, more_available=False))
+        events = [
+            Event(
+                type="Warning",
+                reason="OOMKilling",
+                object="Pod/orders-7-x2k9d",
+                message="Memory cgroup out of memory: Killed process 4242 (java)",
+                count=6,
+                last_seen=NOW - timedelta(minutes=3),
+            ),
+            Event(type="Warning", reason="BackOff", object="Pod/ledger-5-aa", message="Back-off", last_seen=NOW),
+        ]
+        return _ok(self, "list_events", EventList(events=events, count=2, more_available=False))
+
+
+async def test_targeted_checks_read_each_leads_warning_events_and_rule_out_the_quiet_ones(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """The hypothesis loop's query: a lead whose pods were OOM-killed gains that as a log line (so
+    the oom signature applies); a lead with no warning events is ruled out, citing the query."""
+    from agents.reasoners.deterministic import symptom_hypotheses
+
+    settings = AdapterSettings(base_url="http://fake.test")
+    fakes: list[type[Adapter]] = [WarningCluster, FakeGitHub, FakeLoki, FakePrometheus]
+    registry = RecordingRegistry({cls.kind: cls(cls.kind, settings, http) for cls in fakes})
+    collector = _collector(tmp_path, registry)
+    collector.ctx.catalog.services["billing"] = Service(name="billing", namespace="shop")
+    found, cleared = await collector.targeted_checks(["orders", "billing"])
+    assert found == ["orders"]
+    [line] = [log for log in collector.bundle.logs if "OOMKilling" in log.template]
+    assert line.service == "orders" and line.count_after == 6
+    assert [h.category for h in symptom_hypotheses(collector.bundle)] == ["oom"]
+    [quiet] = cleared
+    assert "billing" in quiet.what and quiet.evidence_ids
+    assert collector.bundle.get(quiet.evidence_ids[0]) is not None
+    assert not any("ledger" in log.template for log in collector.bundle.logs)  # another workload's event
