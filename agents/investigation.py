@@ -701,12 +701,13 @@ class EvidenceCollector:
                 if result is not None:
                     self.failed(f"warning events of {lead}", result)
                 continue
-            name = service.deployment_name
+            # Its Deployment, its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another
+            # workload whose name merely starts the same way.
+            owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{5,10}})?(-[a-z0-9]{{5}})?$")
             events = [
                 e
                 for e in (result.payload(EventList).events if result.ok else [])
-                if e.object.split("/", 1)[-1].startswith(name)
-                and (e.last_seen or e.first_seen or self.now) >= self.start
+                if owned.match(e.object.split("/", 1)[-1]) and (e.last_seen or e.first_seen or self.now) >= self.start
             ]
             if not events:
                 evidence_id = self.add(result, f"no warning events about {lead} since {self.start:%H:%M} UTC")

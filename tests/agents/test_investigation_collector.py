@@ -383,6 +383,10 @@ class WarningCluster(FakeCluster):
                 last_seen=NOW - timedelta(minutes=3),
             ),
             Event(type="Warning", reason="BackOff", object="Pod/ledger-5-aa", message="Back-off", last_seen=NOW),
+            # another workload whose name starts like the lead's
+            Event(
+                type="Warning", reason="Evicted", object="Pod/orders-api-7d9f8-zz1q2", message="Evicted", last_seen=NOW
+            ),
         ]
         return _ok(self, "list_events", EventList(events=events, count=2, more_available=False))
 
@@ -407,4 +411,4 @@ async def test_targeted_checks_read_each_leads_warning_events_and_rule_out_the_q
     [quiet] = cleared
     assert "billing" in quiet.what and quiet.evidence_ids
     assert collector.bundle.get(quiet.evidence_ids[0]) is not None
-    assert not any("ledger" in log.template for log in collector.bundle.logs)  # another workload's event
+    assert not any(w in log.template for log in collector.bundle.logs for w in ("Back-off", "Evicted"))  # others
