@@ -703,7 +703,7 @@ class EvidenceCollector:
                 continue
             # Its Deployment, its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another
             # workload whose name merely starts the same way.
-            owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{5,10}})?(-[a-z0-9]{{5}})?$")
+            owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{1,10}})?(-[a-z0-9]{{5}})?$")
             events = [
                 e
                 for e in (result.payload(EventList).events if result.ok else [])
