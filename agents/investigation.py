@@ -38,7 +38,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
-from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, RuledOut, TimelineEntry
+from agents.state import QUIET_CATEGORIES, Diagnosis, Evidence, IncidentState, RuledOut, TimelineEntry, UndoWorkflow
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
@@ -50,6 +50,8 @@ from tools.github import (
     ListCommitsInput,
     ListDeploymentsInput,
     ListWorkflowRunsInput,
+    ListWorkflowsInput,
+    WorkflowList,
     WorkflowRunList,
 )
 from tools.invoke import describe_validation_error
@@ -90,6 +92,9 @@ REPLICA_EDIT = re.compile(
     r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
 )
 CLIENT_SIDE_CATEGORIES = {"failover"}
+UNDONE_BY_WORKFLOW = {"migration", "feature_flag"}
+REVERT_WORDS = re.compile(r"rollback|roll-back|revert|undo|\bdown\b|restore", re.I)
+WORDS = re.compile(r"[a-z0-9]+")
 MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
@@ -742,6 +747,34 @@ class EvidenceCollector:
             found.append(lead)
         return found, cleared
 
+    async def undo_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
+        """For a change a Deployment rollback cannot undo (a migration, a flag or configuration
+        pushed by a workflow), the repository's workflow that reverts it: its name says rollback,
+        revert, undo, down or restore, and it shares the most words with the workflow that carried
+        the change (db-migrate -> db-rollback). One query; None when there is no such workflow."""
+        change = next((c for c in self.bundle.changes if c.id == diagnosis.change_id), None)
+        if change is None or not (change.kind in UNDONE_BY_WORKFLOW or change.id.startswith("run-")):
+            return None
+        service = self.ctx.catalog.get(change.service)
+        if service is None or not service.repo:
+            return None
+        result = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=service.repo))
+        if result is None or not result.ok:
+            return None
+        carried = set(WORDS.findall(change.description.lower()))
+        reverting = [w for w in result.payload(WorkflowList).workflows if REVERT_WORDS.search(f"{w.name} {w.path}")]
+        if not reverting:
+            self.add(result, f"no workflow of {service.repo} reverts changes ({result.summary})")
+            return None
+        best = max(reverting, key=lambda w: (len(carried & set(WORDS.findall(w.name.lower()))), -w.id))
+        evidence_id = self.add(result, f"{service.repo} has workflow {best.name} ({best.file}) to revert {change.id}")
+        return UndoWorkflow(
+            repo=service.repo,
+            workflow=best.file,
+            reason=f"{best.name} reverts what {change.kind} {change.id} applied; a Deployment rollback leaves it in place",
+            evidence_id=evidence_id,
+        )
+
     # -- knowledge ------------------------------------------------------------------------------
 
     def knowledge(self, error_examples: list[str]) -> list[KnowledgeFact]:
@@ -933,6 +966,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             ctx, "investigation", "tool_calls", f"{collector.calls} tool calls over {len(bundle.graph) or 1} components"
         )
     )
+    undo = await collector.undo_workflow(answer) if answer.change_id and not answer.inconclusive else None
     diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
     for text in gate_notes:
         entries.append(note(ctx, "investigation", "evidence_gate", text))
@@ -958,6 +992,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     }
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
+    update["undo_workflow"] = undo
     target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
     if target is not None:
         update["deployment"] = inspected_deployment(target, state.deployment)

@@ -23,6 +23,7 @@ from agents.state import (
     ProposedAction,
     Risk,
     RootCauseCategory,
+    UndoWorkflow,
 )
 from agents.timeline import note
 
@@ -37,17 +38,31 @@ SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 
 
 def remediation_options(
-    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext
+    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext, undo: UndoWorkflow | None = None
 ) -> list[RemediationOption]:
     """The actions that address this diagnosis, from its category and the deployment the
-    investigation inspected (its revisions for a rollback, its replicas for scaling)."""
+    investigation inspected (its revisions for a rollback, its replicas for scaling), and the
+    workflow that reverts the diagnosed change when a rollback cannot (``undo``)."""
     if diagnosis.inconclusive:
         return []
+    options: list[RemediationOption] = []
+    github = ctx.registry.first("github")
+    if undo is not None and github is not None and diagnosis.change_id:
+        options.append(
+            RemediationOption(
+                id="revert_workflow",
+                tool=github.tool_id("workflow_dispatch"),
+                args={"repo": undo.repo, "workflow": undo.workflow, "ref": undo.ref},
+                title=f"Run workflow {undo.workflow} of {undo.repo} on {undo.ref}",
+                rationale=f"{undo.reason}. The diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        )
     k8s = ctx.registry.first("kubernetes")
     if k8s is None or deployment is None or not deployment.name:
-        return []
+        return options
     namespace, name = deployment.namespace, deployment.name
-    options: list[RemediationOption] = []
     scale_undo = bool(diagnosis.change_id) and diagnosis.change_id == deployment.scale_change
     if (
         (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id)
@@ -135,7 +150,11 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
     ctx = runtime.context
     assert state.diagnosis is not None  # the supervisor routes here only with a diagnosis
     diagnosis = state.diagnosis
-    options = [o for o in remediation_options(diagnosis, state.deployment, ctx) if not already_tried(o, state)]
+    options = [
+        o
+        for o in remediation_options(diagnosis, state.deployment, ctx, state.undo_workflow)
+        if not already_tried(o, state)
+    ]
     entries = []
     if not options:
         why = (

@@ -167,6 +167,17 @@ class DeploymentFact(BaseModel):
     crash_looping: bool = Field(default=False, description="Its pods are in CrashLoopBackOff: already restarting.")
 
 
+class UndoWorkflow(BaseModel):
+    """A dispatchable workflow that undoes the diagnosed change where a Deployment rollback cannot
+    (a schema migration's down step, a flag revert): what remediation may offer to run."""
+
+    repo: str
+    workflow: str = Field(description="Its file name, as workflow_dispatch takes it (db-rollback.yml).")
+    ref: str = "main"
+    reason: str = ""
+    evidence_id: str = ""
+
+
 class Usage(BaseModel):
     """Tokens one reasoner call (or a sum of calls) used. The deterministic reasoner uses none.
 
@@ -272,6 +283,9 @@ class IncidentState(BaseModel):
         default=None, description="Triage saw the alert in the SLI (None: not checked). Public posts wait for it."
     )
     deployment: DeploymentFact | None = Field(default=None, description="The deployment the investigation inspected.")
+    undo_workflow: UndoWorkflow | None = Field(
+        default=None, description="A workflow that undoes the diagnosed change, when its repository has one."
+    )
     onset: datetime | None = Field(default=None, description="When the alerting SLI started to rise.")
     recurrence: str | None = Field(default=None, description="How this incident repeats earlier ones, if it does.")
     sli_query: str = ""

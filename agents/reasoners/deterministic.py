@@ -654,6 +654,11 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
     if diagnosis.inconclusive or diagnosis.confidence < 0.4:
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+    if diagnosis.change_id and any(o.id == "revert_workflow" for o in preferred):
+        return RemediationChoice(
+            option_id="revert_workflow",
+            rationale=f"it reverts {diagnosis.change_id} where it was applied; a Deployment rollback would leave it",
+        )
     if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
         return RemediationChoice(
             option_id="rollback",
@@ -674,6 +679,8 @@ def action_phrase(action: ProposedAction | None) -> str:
     if action is None or action.status not in ("executed", "verified"):
         return "the service recovered"
     call = action.tool.rsplit(".", 1)[-1]
+    if call == "workflow_dispatch" and action.id.startswith("revert_workflow"):
+        return f"we rolled back the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
     return {
         "rollout_undo": "we rolled back the change that caused them",
         "rollback": "we rolled back the change that caused them",

@@ -34,6 +34,9 @@ from tools.github import (
     ListCommitsInput,
     ListDeploymentsInput,
     ListWorkflowRunsInput,
+    ListWorkflowsInput,
+    Workflow,
+    WorkflowList,
     WorkflowRun,
     WorkflowRunList,
 )
@@ -177,6 +180,15 @@ class FakeGitHub(Adapter):
             updated_at=MIGRATED,
         )
         return _ok(self, "list_workflow_runs", WorkflowRunList(runs=[run], returned=1, total_count=1, has_more=False))
+
+    @tool_call(description="workflows", result=WorkflowList)
+    async def list_workflows(self, args: ListWorkflowsInput) -> ToolResult:
+        workflows = [
+            Workflow(id=1, name="deploy", path=".github/workflows/deploy.yml"),
+            Workflow(id=2, name="flags-revert", path=".github/workflows/flags-revert.yml"),
+            Workflow(id=3, name="db-rollback", path=".github/workflows/db-rollback.yml"),
+        ]
+        return _ok(self, "list_workflows", WorkflowList(workflows=workflows, count=3))
 
     @tool_call(description="commits", result=CommitList)
     async def list_commits(self, args: ListCommitsInput) -> ToolResult:
@@ -412,3 +424,33 @@ async def test_targeted_checks_read_each_leads_warning_events_and_rule_out_the_q
     assert "billing" in quiet.what and quiet.evidence_ids
     assert collector.bundle.get(quiet.evidence_ids[0]) is not None
     assert not any(w in log.template for log in collector.bundle.logs for w in ("Back-off", "Evicted"))  # others
+
+
+async def test_a_migration_is_undone_by_the_repositorys_matching_revert_workflow(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """A Deployment rollback leaves a schema change in place: the repository's reverting workflow that
+    shares most with the one that applied it (db-migrate -> db-rollback, not flags-revert) is offered,
+    and chosen over the rollback."""
+    from agents.reasoners.deterministic import choose_option
+    from agents.remediation import remediation_options
+    from agents.state import Diagnosis
+    from tests.agents.conftest import agent_context, kubernetes_registry
+
+    collector = _collector(tmp_path, _registry(http))
+    bundle = await collector.collect()
+    migration = next(c for c in bundle.changes if c.id == "run-9")
+    diagnosis = Diagnosis(
+        root_cause="migration 0042", category="migration", entity="orders", confidence=0.8, change_id=migration.id
+    )
+    undo = await collector.undo_workflow(diagnosis)
+    assert undo is not None and (undo.repo, undo.workflow) == ("acme/orders", "db-rollback.yml")
+    assert bundle.get(undo.evidence_id) is not None
+    code = diagnosis.model_copy(update={"change_id": "deploy-2", "category": "bad_deploy"})
+    assert await collector.undo_workflow(code) is None  # a release is rolled back, not reverted by a job
+    ctx = agent_context(tmp_path / "ctx", registry=kubernetes_registry())
+    assert ctx.registry.first("github") is None  # no GitHub configured: no dispatch offered
+    assert [o.id for o in remediation_options(diagnosis, bundle.deployment, ctx, undo)] == ["rollback"]
+    options = remediation_options(diagnosis, bundle.deployment, collector.ctx, undo)
+    assert options[0].args == {"repo": "acme/orders", "workflow": "db-rollback.yml", "ref": "main"}
+    assert choose_option(diagnosis, options).option_id == "revert_workflow"
