@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from evals.harness.runner import run_case
 from evals.sim.library import load_scenario
 from firstline.commands.eval import runtime_factory
@@ -26,8 +28,13 @@ def _conclusions(concluded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def test_a_scenario_reaches_the_same_diagnosis_at_shifted_wall_clock_times(tmp_path: Path) -> None:
-    scenario = load_scenario("signin-failures-evening")
+@pytest.mark.parametrize(
+    ("name", "entity"), [("signin-failures-evening", "analytics-worker"), ("marketplace-wide-errors", "listings")]
+)
+async def test_a_scenario_reaches_the_same_diagnosis_at_shifted_wall_clock_times(
+    tmp_path: Path, name: str, entity: str
+) -> None:
+    scenario = load_scenario(name)
     factory = runtime_factory(load_config(REPO / "config.yaml"))
     results = []
     for index, anchor in enumerate(
@@ -37,5 +44,5 @@ async def test_a_scenario_reaches_the_same_diagnosis_at_shifted_wall_clock_times
         assert result.error is None, result.error
         results.append(result)
     first, second = (_conclusions(r.concluded) for r in results)
-    assert first["entity"] == "analytics-worker"  # the case is worked, not just equally broken twice
+    assert first["entity"] == entity  # the case is worked, not just equally broken twice
     assert first == second
