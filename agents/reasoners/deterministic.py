@@ -138,11 +138,13 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     ),
     ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
     ("queue_backlog", re.compile(r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|behind by", re.I)),
+    # A quota or rate limit someone else enforces is not our traffic surging: scaling out would only
+    # hit it harder. It names no failure mode of ours; QUOTA keeps it from reading as a surge.
     ("traffic_surge", re.compile(r"queue full|shedding|worker pool exhausted|too many requests|overloaded", re.I)),
-    (
-        "resource_exhaustion",
-        re.compile(r"cpu throttl|thread starvation|gc overhead|deadline exceeded|exceeded deadline", re.I),
-    ),
+    # A deadline exceeded, a timeout, is what any slow or unreachable dependency looks like from the
+    # caller (a partition, a stalled database): it names no failure mode, so it is not one here; the
+    # graph and the changes decide. Resource exhaustion is the process's own starvation.
+    ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|run queue", re.I)),
     (
         "crash",
         re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
@@ -168,6 +170,9 @@ def failed_over_datastore(bundle: EvidenceBundle) -> str | None:
     return moved[0] if len(moved) == 1 else None
 
 
+QUOTA = re.compile(r"quota|rate.?limit(ed)?|RESOURCE_EXHAUSTED|429 Too Many Requests|throttled by", re.I)
+
+
 def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...).
 
@@ -177,6 +182,8 @@ def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     for log in bundle.logs:
         text = f"{log.template} {log.example}"
         for category, pattern in SIGNATURES:
+            if category in ("traffic_surge", "resource_exhaustion") and QUOTA.search(text):
+                break  # a limit enforced on us, not our load: no capacity category, no scale-up
             if pattern.search(text):
                 if category not in found:
                     found[category] = Hypothesis(

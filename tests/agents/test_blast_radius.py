@@ -357,3 +357,24 @@ def test_a_crash_loop_without_a_release_behind_it_gets_no_restart(tmp_path: Path
     assert [o.tool for o in remediation_options(crash, _deployment("scorer"), ctx)] == ["kubernetes.rollout_restart"]
     released = crash.model_copy(update={"change_id": "deploy-scorer-4"})
     assert [o.tool for o in remediation_options(released, looping, ctx)] == ["kubernetes.rollout_undo"]
+
+
+def test_timeouts_and_quotas_do_not_read_as_capacity_problems() -> None:
+    """Class 5: a partition's "context deadline exceeded" is not resource exhaustion, and a quota
+    someone enforces on us ("429 Too Many Requests: quota exceeded") is not a traffic surge; neither
+    may lead to a scale-up. Real starvation and real overload still do."""
+    from agents.reasoners.deterministic import symptom_hypotheses
+
+    def categories(line: str) -> list[str]:
+        bundle = _bundle(
+            "api", {"api": []}, [_series("api", "error_rate", 0.001, 0.2, "s1")], {}, logs=[_log("api", line, "l1")]
+        )
+        return [h.category for h in symptom_hypotheses(bundle)]
+
+    assert categories('rpc error: code = DeadlineExceeded desc = context deadline exceeded (read "ledger:9090")') == []
+    assert categories("POST https://maps.example/v1/geocode -> 429 Too Many Requests: quota exceeded") == []
+    assert categories("GCE API error: RESOURCE_EXHAUSTED: Quota 'CPUS' exceeded, too many requests") == []
+    assert categories("WARN cpu throttling: 83% of periods throttled, thread starvation detected") == [
+        "resource_exhaustion"
+    ]
+    assert categories("503 shedding load: server overloaded") == ["traffic_surge"]
