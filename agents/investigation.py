@@ -95,6 +95,9 @@ CLIENT_SIDE_CATEGORIES = {"failover"}
 UNDONE_BY_WORKFLOW = {"migration", "feature_flag"}
 REVERT_WORDS = re.compile(r"rollback|roll-back|revert|undo|\bdown\b|restore", re.I)
 WORDS = re.compile(r"[a-z0-9]+")
+# How long before the alerting SLI's onset a candidate's own onset may come: a dependency often
+# degrades well before its callers alert (a filling disk, a growing backlog, a delayed failure).
+DEPENDENCY_LEAD = timedelta(minutes=30)
 MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
@@ -862,7 +865,7 @@ class EvidenceCollector:
         for name in related:
             entry = self.ctx.catalog.get(name)
             bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
-        since = onset - timedelta(minutes=15)
+        since = onset - DEPENDENCY_LEAD
         for signal in (*SIGNALS, "traffic"):
             if bundle.primary is None or signal != bundle.primary.signal:
                 own = await self.signal(self.service, signal, since=since)
