@@ -45,6 +45,9 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "scale_down": "resource_exhaustion",
     "scale_up": "saturation",
 }
+LOAD_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"connection_pool", "saturation", "resource_exhaustion", "traffic_surge", "queue_backlog", "dependency"}
+)
 SCALE_DOWN_SCORE = 0.55
 SURGE_SCORE = 0.6
 NEIGHBOUR_SCORE = 0.7
@@ -442,7 +445,11 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             )
         )
     own_change = any(h.change_id and h.entity == origin for h in found)
-    if not own_change:
+    # A disk filling up, an expired certificate, a crash or a failover is the origin's own failure;
+    # only a failure mode that more load produces (pools, saturation, backlogs, none named) may come
+    # from a caller's change.
+    own_failure = any(h.entity == origin and h.category not in LOAD_CATEGORIES for h in found)
+    if not own_change and not own_failure:
         callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
         for change in view.changes:
             if change.service not in callers or change.service == origin:

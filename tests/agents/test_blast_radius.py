@@ -378,3 +378,23 @@ def test_timeouts_and_quotas_do_not_read_as_capacity_problems() -> None:
         "resource_exhaustion"
     ]
     assert categories("503 shedding load: server overloaded") == ["traffic_surge"]
+
+
+def test_a_callers_release_is_not_blamed_for_a_datastore_failing_on_its_own() -> None:
+    """The load rule's limit: the database's disk is full (its own failure mode), and the caller
+    shipped a release 20 minutes before. The database is the root, the release a red herring."""
+    graph = {"api": ["db"], "db": []}
+    signals = [
+        _series("api", "error_rate", 0.002, 0.3, "s1"),
+        _series("db", "error_rate", 0.0002, 0.32, "s2"),
+        _series("db", "saturation", 0.3, 0.35, "s3"),
+    ]
+    components = {
+        "db": ComponentFacts(
+            service="db", kind="database", distance=1, pods=_pods("p1"), deployment=_deployment("db"),
+            logs=[_log("db", "PANIC: could not write to file pg_wal/xlogtemp.41: No space left on device", "l1")],
+        )
+    }  # fmt: skip
+    bundle = _bundle("api", graph, signals, components, changes=[_change("deploy-api-5", "api", "deploy", 20, 0.6, 0)])
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("db", "disk_full", "")
