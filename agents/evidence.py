@@ -96,6 +96,7 @@ class ComponentFacts(BaseModel):
     deployment: DeploymentFact | None = None
     scaled_from: int | None = Field(default=None, description="Replicas before a scale change seen in its events.")
     scale_change: str = Field(default="", description="The id of that scale change, if any.")
+    shared: bool = Field(default=False, description="Shared infrastructure outside the call graph (no edges).")
 
 
 class KnowledgeFact(BaseModel):

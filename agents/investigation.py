@@ -680,6 +680,7 @@ class EvidenceCollector:
             kind=service.kind,
             distance=distance,
             dependencies=list(service.dependencies),
+            shared=distance > MAX_HOPS,
         )
         if service.kind == "external":
             return facts  # nothing of ours runs there: its callers tell what it does
@@ -850,6 +851,16 @@ class EvidenceCollector:
         at most `MAX_CANDIDATES` besides the alerting service."""
         around = self.ctx.catalog.neighbourhood(self.service.name, max_hops=MAX_HOPS)
         ordered = sorted(around.items(), key=lambda item: (item[1], item[0]))
+        # Shared infrastructure the catalog describes without edges (cluster DNS, an ingress, a node
+        # pool): nobody declares it as a dependency, yet everything fails with it. Checked after
+        # the call graph, at one hop beyond it.
+        catalog = self.ctx.catalog
+        shared = sorted(
+            name
+            for name, entry in catalog.services.items()
+            if name not in around and not entry.dependencies and not catalog.dependents_of(name)
+        )
+        ordered += [(name, MAX_HOPS + 1) for name in shared]
         return dict(ordered[: MAX_CANDIDATES + 1])
 
     async def collect(self) -> EvidenceBundle:

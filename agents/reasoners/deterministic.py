@@ -49,6 +49,7 @@ LOAD_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"connection_pool", "saturation", "resource_exhaustion", "traffic_surge", "queue_backlog", "dependency"}
 )
 SCALE_DOWN_SCORE = 0.55
+SHARED_SCORE = 0.75
 SURGE_SCORE = 0.6
 NEIGHBOUR_SCORE = 0.7
 CAPACITY_WORDS = re.compile(
@@ -542,6 +543,53 @@ def neighbour_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return found
 
 
+def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> list[Hypothesis]:
+    """Shared infrastructure outside the call graph (no edges in the catalog) that failed with the
+    alerting service: its own SLI moved around the onset, or its pods are unhealthy, and it changed
+    shortly before. The failure mode is what the alerting service's logs name (a DNS lookup failing,
+    a certificate), else the change's."""
+    primary = bundle.primary
+    if primary is None or primary.onset is None:
+        return []
+    found = []
+    for name, facts in sorted(bundle.components.items()):
+        if not facts.shared:
+            continue
+        moved = [d for d in bundle.dependencies if d.service == name and d.anomalous]
+        unhealthy = facts.pods is not None and not facts.pods.healthy
+        change = next(
+            (
+                c
+                for c in bundle.changes
+                if c.service == name and 0 <= (primary.onset - c.at).total_seconds() <= CALLER_LOAD_WINDOW
+            ),
+            None,
+        )
+        if not (moved or unhealthy) or change is None:
+            continue
+        symptom = symptoms[0] if symptoms else None
+        found.append(
+            Hypothesis(
+                entity=name,
+                category=symptom.category if symptom else CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
+                description=(
+                    f"shared {name} (outside {bundle.service}'s call graph) failed with it after "
+                    f"{change.kind} {change.id} at {_fmt_time(change.at)} ({change.description})"
+                    + (f"; {symptom.description}" if symptom else "")
+                ),
+                score=SHARED_SCORE,
+                evidence_ids=[
+                    change.evidence_id,
+                    *(d.evidence_id for d in moved),
+                    *([facts.pods.evidence_id] if unhealthy and facts.pods else []),
+                    *(symptom.evidence_ids if symptom else []),
+                ],
+                change_id=change.id,
+            )
+        )
+    return found
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
@@ -584,6 +632,12 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in hypotheses
         ]
         hypotheses.sort(key=lambda h: h.score, reverse=True)
+    shared = shared_hypotheses(bundle, symptom_hypotheses(bundle))
+    if shared:
+        # The alerting service's own symptoms are how the shared failure shows: support, not rivals.
+        folded = {i for h in shared for i in h.evidence_ids}
+        hypotheses = [h for h in hypotheses if not (h.entity == bundle.service and set(h.evidence_ids) <= folded)]
+        hypotheses = sorted([*shared, *hypotheses], key=lambda h: h.score, reverse=True)
     if ranking is not None:
         from_origin = origin_hypotheses(bundle, ranking)
         if from_origin:

@@ -398,3 +398,37 @@ def test_a_callers_release_is_not_blamed_for_a_datastore_failing_on_its_own() ->
     bundle = _bundle("api", graph, signals, components, changes=[_change("deploy-api-5", "api", "deploy", 20, 0.6, 0)])
     diagnosis = diagnose_bundle(bundle)
     assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("db", "disk_full", "")
+
+
+def test_shared_infrastructure_outside_the_call_graph_is_a_candidate(tmp_path: Path) -> None:
+    """Class 2: nobody declares the cluster resolver as a dependency; it moved with the alerting
+    service right after a configuration rollout, and the service's errors are failed lookups. The
+    resolver is the root (dns), its rollout the change, its rollback the fix."""
+    catalog = ServiceCatalog.from_mapping(
+        {"services": {"wallet": {"dependencies": ["wallet-db"]}, "wallet-db": {}, "resolver": {}}}
+    )
+    assert set(catalog.neighbourhood("wallet")) == {"wallet", "wallet-db"}  # not in the call graph
+    graph = {"wallet": ["wallet-db"], "wallet-db": []}
+    signals = [
+        _series("wallet", "error_rate", 0.002, 0.26, "s1"),
+        _series("wallet-db", "error_rate", 0.0002, 0.0002, "s2"),
+        _series("resolver", "error_rate", 0.0005, 0.34, "s3"),
+    ]
+    components = {
+        "wallet-db": ComponentFacts(service="wallet-db", kind="database", distance=1, pods=_pods("p1")),
+        "resolver": ComponentFacts(
+            service="resolver", distance=4, shared=True, pods=_pods("p2"), deployment=_deployment("resolver")
+        ),
+    }
+    logs = [_log("wallet", 'err="dial tcp: lookup wallet-db.wallet.svc.cluster.local: no such host"', "l1")]
+    changes = [
+        _change("rollout-resolver-9", "resolver", "config", 6, 0.45, 4),
+        _change("deploy-wallet-11", "wallet", "deploy", 180, 0.3, 0),
+    ]
+    bundle = _bundle("wallet", graph, signals, components, changes=changes, logs=logs)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("resolver", "dns", "rollout-resolver-9")
+    target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
+    options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
+    chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
+    assert chosen.tool == "kubernetes.rollout_undo" and chosen.args["name"] == "resolver"

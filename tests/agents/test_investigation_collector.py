@@ -454,3 +454,19 @@ async def test_a_migration_is_undone_by_the_repositorys_matching_revert_workflow
     options = remediation_options(diagnosis, bundle.deployment, collector.ctx, undo)
     assert options[0].args == {"repo": "acme/orders", "workflow": "db-rollback.yml", "ref": "main"}
     assert choose_option(diagnosis, options).option_id == "revert_workflow"
+
+
+def test_candidates_are_the_neighbourhood_then_shared_infrastructure(tmp_path: Path, http: HttpCaller) -> None:
+    collector = _collector(tmp_path, _registry(http))
+    services = collector.ctx.catalog.services
+    services["orders"].dependencies = ["orders-db"]
+    services.update(
+        {
+            "orders-db": Service(name="orders-db"),
+            "batch": Service(name="batch", dependencies=["orders-db"]),  # shares the database
+            "resolver": Service(name="resolver"),  # no edges: shared infrastructure
+            "elsewhere": Service(name="elsewhere", dependencies=["other-db"]),
+            "other-db": Service(name="other-db"),
+        }
+    )
+    assert collector.candidates() == {"orders": 0, "orders-db": 1, "batch": 2, "resolver": 4}
