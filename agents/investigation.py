@@ -10,6 +10,7 @@ incidents from the knowledge store. A check that fails is recorded as such and t
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,7 @@ class EvidenceCollector:
         self.entries: list[TimelineEntry] = []
         self.recurrence: str | None = None
         self.calls = 0
+        self.prefetched: dict[tuple[str, str], ToolResult] = {}
         # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
         self.cluster_changes: list[tuple[Change, str]] = []
         self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
@@ -188,9 +190,104 @@ class EvidenceCollector:
                 summary=message,
                 error=ToolErrorInfo(kind="input", message=message),
             )
+        prefetched = self.prefetched.pop((tool_id, model.model_dump_json()), None)
+        if prefetched is not None:
+            return prefetched
         # Code reads the whole result; the output budget is for what a model sees.
         self.calls += 1
         return await self.ctx.registry.invoke(tool_id, model, budget=None)
+
+    async def prefetch(self, planned: list[tuple[str, str, Callable[[], BaseModel]]]) -> None:
+        """Make the calls the checks are about to make, concurrently; each check then reads its
+        answer through `call` in its own order, so evidence ids and conclusions stay the same as
+        with one call at a time (only faster). A call the plan did not foresee is simply made then."""
+        jobs: dict[tuple[str, str], tuple[str, BaseModel]] = {}
+        for kind, call, args in planned:
+            adapter = self.ctx.registry.first(kind)
+            if adapter is None:
+                continue
+            tool_id = adapter.tool_id(call)
+            try:
+                model = args()
+            except ValidationError:
+                continue  # `call` reports it when the check makes it
+            jobs.setdefault((tool_id, model.model_dump_json()), (tool_id, model))
+        results = await asyncio.gather(
+            *(self.ctx.registry.invoke(tool_id, model, budget=None) for tool_id, model in jobs.values())
+        )
+        self.calls += len(jobs)
+        self.prefetched.update(zip(jobs, results, strict=True))
+
+    def plan(self, related: dict[str, int], onset: datetime) -> list[tuple[str, str, Callable[[], BaseModel]]]:
+        """The calls `collect` makes after the alerting SLI: every candidate's SLIs, pods, logs,
+        Deployment, ReplicaSets, events, and its repository's deployments, runs and commits."""
+        planned: list[tuple[str, str, Callable[[], BaseModel]]] = []
+        for name in related:
+            service = self.ctx.catalog.get(name)
+            if service is None:
+                continue
+            signals: tuple[SignalName, ...] = (*SIGNALS, "traffic") if name == self.service.name else SIGNALS
+            for signal in signals:
+                primary = self.bundle.primary
+                if name == self.service.name and primary is not None and primary.signal == signal:
+                    continue  # already read
+                query = traffic_query(service.sli.error_rate) if signal == "traffic" else getattr(service.sli, signal)
+                if query:
+                    planned.append(
+                        (
+                            "prometheus",
+                            "query_range",
+                            partial(RangeQuery, query=query, start=self.start, end=self.now, step=60),
+                        )
+                    )
+            if service.kind != "external":
+                ns, deployment = service.namespace, service.deployment_name
+                planned += [
+                    (
+                        "kubernetes",
+                        "list_pods",
+                        partial(ListPodsInput, namespace=ns, label_selector=f"app={deployment}"),
+                    ),
+                    ("kubernetes", "get_deployment", partial(DeploymentRef, namespace=ns, name=deployment)),
+                    (
+                        "kubernetes",
+                        "list_replicasets",
+                        partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={deployment}"),
+                    ),
+                    (
+                        "kubernetes",
+                        "list_events",
+                        partial(ListEventsInput, namespace=ns, involved_kind="Deployment", involved_name=deployment),
+                    ),
+                ]
+                if service.logs:
+                    planned += [("loki", "query_range", query) for query in self.log_queries(onset, service.logs)]
+            if service.repo:
+                repo = service.repo
+                planned += [
+                    ("github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20)),
+                    (
+                        "github",
+                        "list_workflow_runs",
+                        partial(ListWorkflowRunsInput, repo=repo, created_after=self.start),
+                    ),
+                    ("github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)),
+                ]
+        return planned
+
+    def log_queries(self, onset: datetime, selector: str) -> tuple[Callable[[], BaseModel], Callable[[], BaseModel]]:
+        """The two log reads around the onset (see `logs`): the newest lines of the ten minutes before
+        it, the first lines of the ten minutes after it."""
+        span = timedelta(minutes=LOG_WINDOW_MINUTES)
+        after_end = min(self.now, onset + span)
+        if after_end <= onset:
+            after_end = onset + timedelta(seconds=1)
+        return (
+            partial(
+                LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"
+            ),
+            partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
+        )
 
     # -- metrics --------------------------------------------------------------------------------
 
@@ -471,18 +568,9 @@ class EvidenceCollector:
         after_end = min(self.now, onset + span)
         if after_end <= onset:
             after_end = onset + timedelta(seconds=1)
-        before = await self.call(
-            "loki",
-            "query_range",
-            partial(
-                LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"
-            ),
-        )
-        after = await self.call(
-            "loki",
-            "query_range",
-            partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
-        )
+        read_before, read_after = self.log_queries(onset, selector)
+        before = await self.call("loki", "query_range", read_before)
+        after = await self.call("loki", "query_range", read_after)
         if before is None or after is None:
             return [], []
         for result in (before, after):
@@ -876,6 +964,7 @@ class EvidenceCollector:
         for name in related:
             entry = self.ctx.catalog.get(name)
             bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
+        await self.prefetch(self.plan(related, onset))
         since = onset - DEPENDENCY_LEAD
         for signal in (*SIGNALS, "traffic"):
             if bundle.primary is None or signal != bundle.primary.signal:
@@ -943,7 +1032,10 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     ruled_out: list[RuledOut] = []
     for _ in range(MAX_CHECK_ROUNDS):
         # Close leads: one targeted query per lead, then ask again, before settling for "inconclusive".
-        leads = [c.entity for c in answer.candidates[:3] if c.entity and c.entity not in checked]
+        named = [c.entity for c in answer.candidates[:3] if c.entity]
+        if not named:  # no hypothesis at all: the alerting service and whatever moved with it
+            named = [service.name, *dict.fromkeys(d.service for d in bundle.dependencies if d.anomalous)][:3]
+        leads = [lead for lead in named if lead not in checked]
         if not answer.inconclusive or not leads:
             break
         checked.update(leads)
