@@ -22,7 +22,7 @@ from agents.analytics.anomaly import (
     rank_root_causes,
     score_components,
 )
-from agents.evidence import EvidenceBundle, SignalSummary
+from agents.evidence import EvidenceBundle, LogFact, SignalSummary
 from tools.values import TimeWindow
 
 RANKING: RankingConfig = DEFAULT_RANKING
@@ -66,7 +66,7 @@ def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
         named = any(name.lower() in line for line in lines)
         outbound = bool(callers) and all(
             len([c for c in bundle.graph.get(caller, []) if c in unmeasured]) == 1
-            and any(OUTBOUND_FAILURE.search(log.example) for log in logs_of.get(caller, []))
+            and _mostly_outbound(logs_of.get(caller, []))
             and not _fails_on_its_own(bundle, caller)
             for caller in callers
         )
@@ -80,6 +80,13 @@ def _mostly_down(bundle: EvidenceBundle, name: str) -> bool:
     facts = bundle.components.get(name)
     pods = facts.pods if facts is not None else None
     return pods is not None and pods.total > 0 and pods.ready * 2 <= pods.total
+
+
+def _mostly_outbound(logs: list[LogFact]) -> bool:
+    """Whether most of a caller's new or spiking lines are failed outbound calls: then what fails is
+    what it calls. When they are a minority, its own trouble (a backlog, a slow release) dominates."""
+    outbound = sum(log.count_after for log in logs if OUTBOUND_FAILURE.search(log.example))
+    return outbound > 0 and outbound * 2 > sum(log.count_after for log in logs)
 
 
 STRONG_LINK = 0.5  # a change whose text shares an identifier (not just words) with the errors

@@ -432,3 +432,19 @@ def test_shared_infrastructure_outside_the_call_graph_is_a_candidate(tmp_path: P
     options = remediation_options(diagnosis, target, agent_context(tmp_path, registry=kubernetes_registry()))
     chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
     assert chosen.tool == "kubernetes.rollout_undo" and chosen.args["name"] == "resolver"
+
+
+def test_a_caller_whose_own_trouble_dominates_its_logs_is_not_a_victim_of_its_silent_callee() -> None:
+    """Most of the caller's new lines are its own backlog; a minority are timeouts to the silent
+    relay. The relay is not inferred as the confident cause; the caller's release leads."""
+    bundle = _provider_world(caller_pods_healthy=True)
+    backlog = LogFact(
+        service="gateway", template="message <*> waited <*>s in queue (SLA 300s)", count_before=100,
+        count_after=600, example="WARNING consumer message 1ba5 waited 2431s in queue (SLA 300s)", is_new=False,
+        evidence_id="l2",
+    )  # fmt: skip
+    bundle = bundle.model_copy(update={"logs": [*bundle.logs, backlog]})
+    bundle.evidence.append(Evidence(id="l2", source="loki.query_range", query="q", observation="o"))
+    diagnosis = diagnose_bundle(bundle)
+    assert not (diagnosis.entity == "provider" and not diagnosis.inconclusive)
+    assert diagnosis.entity == "gateway"
