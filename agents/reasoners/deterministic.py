@@ -130,7 +130,10 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
     (
         "dns",
-        re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I),
+        re.compile(
+            r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout|lookup \S+ on \S+:53\b|server misbehaving",
+            re.I,
+        ),
     ),
     (
         "connection_pool",
@@ -434,6 +437,24 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     if bundle.primary is not None:
         cited.append(bundle.primary.evidence_id)
     found = [h for h in build_hypotheses(view) if h.entity == origin and "dependency" != h.category]
+    seen = symptom_hypotheses(bundle)  # what the alerting service's own logs name
+    if seen and found and all(h.category in CHANGE_CATEGORIES for h in found):
+        # The origin's change shows no failure mode in the origin's own logs, but its callers' do (a
+        # resolver's rollout seen as failed lookups): that mechanism is the category, the change its
+        # trigger (rolling it back stays the fix), as for a change of the alerting service itself.
+        mechanism = seen[0]
+        found = [
+            h.model_copy(
+                update={
+                    "category": mechanism.category,
+                    "description": f"{h.description}; seen by {bundle.service} as {mechanism.category.replace('_', ' ')}",
+                    "evidence_ids": [*h.evidence_ids, *mechanism.evidence_ids],
+                }
+            )
+            if h.change_id
+            else h
+            for h in found
+        ]
     reason = "; ".join([ranking.reason, *lead.reasons[:2]])
     if facts.kind == "external" and not any(h.change_id for h in found):
         found.append(

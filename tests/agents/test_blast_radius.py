@@ -448,3 +448,22 @@ def test_a_caller_whose_own_trouble_dominates_its_logs_is_not_a_victim_of_its_si
     diagnosis = diagnose_bundle(bundle)
     assert not (diagnosis.entity == "provider" and not diagnosis.inconclusive)
     assert diagnosis.entity == "gateway"
+
+
+def test_the_mechanism_the_callers_see_names_the_origins_change() -> None:
+    """A dependency's configuration rollout, nothing in its own logs, and its caller's errors are
+    failed lookups: the category is dns (the mechanism), the rollout its trigger (kept for the undo)."""
+    graph = {"wallet": ["resolver"], "resolver": []}
+    signals = [
+        _series("wallet", "error_rate", 0.002, 0.26, "s1"),
+        _series("resolver", "error_rate", 0.0005, 0.34, "s2"),
+    ]
+    components = {
+        "resolver": ComponentFacts(service="resolver", distance=1, pods=_pods("p1"), deployment=_deployment("resolver"))
+    }
+    logs = [
+        _log("wallet", 'err="dial tcp: lookup fx.wallet.svc.cluster.local on 10.96.0.10:53: server misbehaving"', "l1")
+    ]
+    changes = [_change("rollout-resolver-9", "resolver", "config", 6, 0.5, 1)]
+    diagnosis = diagnose_bundle(_bundle("wallet", graph, signals, components, changes=changes, logs=logs))
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("resolver", "dns", "rollout-resolver-9")
