@@ -677,11 +677,19 @@ class EvidenceCollector:
             if older:
                 fact.previous_revision = older[-1].revision
                 fact.previous_image = _images(older[-1].images)
+                mine = next((rs for rs in sets.payload(ReplicaSetList).replicasets if rs.revision == current), None)
+                # The current ReplicaSet is older than the previous revision's: the Deployment was
+                # rolled back to it, and "the previous revision" is the release rolled back as bad.
+                fact.rolled_back = bool(
+                    mine is not None and mine.created and older[-1].created and mine.created < older[-1].created
+                )
         text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
             f"; previous revision {fact.previous_revision} ({fact.previous_image})"
             if fact.previous_revision
             else "; no previous revision found"
         )
+        if fact.rolled_back:
+            text += "; it was rolled back to this revision: the previous one is the release rolled back"
         fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
         fact.replicas = state.replicas
         return fact

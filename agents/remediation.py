@@ -68,6 +68,7 @@ def remediation_options(
         (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id)
         and deployment.previous_revision
         and not scale_undo
+        and not deployment.rolled_back  # never redeploy the release that was rolled back as bad
     ):
         prev, cur = deployment.previous_revision, deployment.current_revision
         options.append(

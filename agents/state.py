@@ -165,6 +165,10 @@ class DeploymentFact(BaseModel):
     scaled_from: int | None = Field(default=None, description="Replicas before a recent scale change, if one was seen.")
     scale_change: str = Field(default="", description="The id of that scale change.")
     crash_looping: bool = Field(default=False, description="Its pods are in CrashLoopBackOff: already restarting.")
+    rolled_back: bool = Field(
+        default=False,
+        description="It was rolled back to the current revision: the previous one was rolled back as bad.",
+    )
 
 
 class UndoWorkflow(BaseModel):

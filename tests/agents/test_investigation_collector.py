@@ -470,3 +470,38 @@ def test_candidates_are_the_neighbourhood_then_shared_infrastructure(tmp_path: P
         }
     )
     assert collector.candidates() == {"orders": 0, "orders-db": 1, "batch": 2, "resolver": 4}
+
+
+class RolledBackCluster(FakeCluster):
+    """orders was rolled back to the template of revision 6 (now revision 8): its ReplicaSet is older
+    than revision 7's, the release that was rolled back."""
+
+    @tool_call(description="deployment", result=DeploymentState)
+    async def get_deployment(self, args: DeploymentRef) -> ToolResult:
+        state = DeploymentState(name="orders", namespace="shop", revision=8, replicas=3, images={"orders": "orders:1"})
+        return _ok(self, "get_deployment", state)
+
+    @tool_call(description="replicasets", result=ReplicaSetList)
+    async def list_replicasets(self, args: ListReplicaSetsInput) -> ToolResult:
+        sets = [
+            ReplicaSet(name="orders-8", revision=8, images={"orders": "orders:1"}, created=NOW - timedelta(days=3)),
+            ReplicaSet(name="orders-7", revision=7, images={"orders": "orders:2"}, created=DEPLOYED),
+        ]
+        return _ok(self, "list_replicasets", ReplicaSetList(replicasets=sets, count=2, more_available=False))
+
+
+async def test_a_release_rolled_back_as_bad_is_never_redeployed(tmp_path: Path, http: HttpCaller) -> None:
+    from agents.remediation import remediation_options
+    from agents.state import Diagnosis
+    from tests.agents.conftest import agent_context, kubernetes_registry
+
+    settings = AdapterSettings(base_url="http://fake.test")
+    fakes: list[type[Adapter]] = [RolledBackCluster, FakeGitHub, FakeLoki, FakePrometheus]
+    registry = RecordingRegistry({cls.kind: cls(cls.kind, settings, http) for cls in fakes})
+    deployment = await _collector(tmp_path, registry).deployment()
+    assert deployment is not None and deployment.previous_revision == 7 and deployment.rolled_back
+    diagnosis = Diagnosis(root_cause="bad release", category="bad_deploy", entity="orders", confidence=0.8)
+    ctx = agent_context(tmp_path / "ctx", registry=kubernetes_registry())
+    assert remediation_options(diagnosis, deployment, ctx) == []
+    fresh = deployment.model_copy(update={"rolled_back": False})
+    assert [o.tool for o in remediation_options(diagnosis, fresh, ctx)] == ["kubernetes.rollout_undo"]
