@@ -1,11 +1,18 @@
 """Investigation: gather evidence through the tools, then ask the reasoner for a diagnosis.
 
 The checks, each recorded as citable `Evidence` (tool, exact query, what was observed):
-the alerting SLI and its onset; the same SLI on every dependency in the blast radius; recent changes
-(deploys, workflow runs such as migrations, commits) of the service and its dependencies before the
-onset, ranked by the change correlator; error log patterns new or spiking since the onset; pod health;
-the deployment's revisions (for a rollback); and the service doc, runbooks and similar past
-incidents from the knowledge store. A check that fails is recorded as such and the rest go on.
+the alerting SLI and its onset; every candidate of the blast radius (callers and callees of the
+alerting service within three hops, both ways, then shared infrastructure the catalog describes
+without edges; at most `MAX_CANDIDATES`) with its SLIs (error ratio, p99 latency, saturation; the
+alerting service's request rate too), its pods and their nodes, its new or spiking log templates,
+its Deployment's revisions, rollouts and scale changes; the changes of every candidate's repository
+(deploys, workflow runs such as migrations, commits that change replicas, configuration or flags)
+before the onset, ranked by the change correlator; and the service doc, runbooks and similar past
+incidents from the knowledge store. The candidates' calls are made concurrently up front and read
+in a fixed order, so the evidence is the same however the answers interleave. When the diagnosis
+stays inconclusive, targeted checks (each lead's warning events) run for at most `MAX_CHECK_ROUNDS`
+rounds; when it blames a change a rollback cannot undo, the repository's reverting workflow is
+looked up. A check that fails is recorded as such and the rest go on.
 """
 
 from __future__ import annotations

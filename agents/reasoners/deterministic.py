@@ -3,6 +3,12 @@
 It is the embedded default, the baseline every model configuration must beat, and the fallback
 when the model fails for a step. It never guesses: when no hypothesis is clearly ahead it says the
 diagnosis is inconclusive, names the best lead and what would separate the leaders.
+
+Hypotheses come from the alerting service's own evidence (its changes, log signatures, pods, traffic)
+and from the origin the graph ranker finds in the blast radius (`agents.reasoners.origin`): the
+origin's own changes, signatures and pods, a third party, a caller's change that loads it, shared
+infrastructure that failed with the service, a noisy neighbour on its nodes. No component name is
+read anywhere; names from the catalog are only matched against each other and against log lines.
 """
 
 from __future__ import annotations
