@@ -505,3 +505,23 @@ async def test_a_release_rolled_back_as_bad_is_never_redeployed(tmp_path: Path, 
     assert remediation_options(diagnosis, deployment, ctx) == []
     fresh = deployment.model_copy(update={"rolled_back": False})
     assert [o.tool for o in remediation_options(diagnosis, fresh, ctx)] == ["kubernetes.rollout_undo"]
+
+
+async def test_prefetching_the_calls_changes_no_evidence(tmp_path: Path, http: HttpCaller) -> None:
+    """The candidates' calls made concurrently up front must yield the very evidence (ids, order,
+    observations) the checks produce one call at a time."""
+    concurrent_collector = _collector(tmp_path / "a", _registry(http))
+    planned = len(concurrent_collector.plan({"orders": 0}, ONSET))
+    concurrent = await concurrent_collector.collect()
+    assert planned > 5 and len(concurrent_collector.prefetched) < planned  # the checks read what was fetched
+    sequential_collector = _collector(tmp_path / "b", _registry(http))
+
+    async def no_prefetch(planned: object) -> None:
+        return None
+
+    sequential_collector.prefetch = no_prefetch  # type: ignore[method-assign]  # the one-at-a-time path
+    sequential = await sequential_collector.collect()
+    assert [(e.id, e.source, e.observation) for e in concurrent.evidence] == [
+        (e.id, e.source, e.observation) for e in sequential.evidence
+    ]
+    assert concurrent.changes == sequential.changes
