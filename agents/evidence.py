@@ -14,7 +14,16 @@ from pydantic import BaseModel, Field
 # so a bundle's readers find it with the other facts.
 from agents.state import Alert, DeploymentFact, Evidence
 
-__all__ = ["ChangeFact", "DeploymentFact", "EvidenceBundle", "KnowledgeFact", "LogFact", "PodFact", "SignalSummary"]
+__all__ = [
+    "ChangeFact",
+    "ComponentFacts",
+    "DeploymentFact",
+    "EvidenceBundle",
+    "KnowledgeFact",
+    "LogFact",
+    "PodFact",
+    "SignalSummary",
+]
 
 
 class SignalSummary(BaseModel):
@@ -29,6 +38,9 @@ class SignalSummary(BaseModel):
     onset: datetime | None = None
     anomalous: bool = False
     evidence_id: str = ""
+    missing: bool = Field(default=False, description="The query returned no samples: unknown, not healthy.")
+    times: list[datetime] = Field(default_factory=list, description="The samples, for the graph ranker.")
+    values: list[float] = Field(default_factory=list)
 
 
 class ChangeFact(BaseModel):
@@ -42,12 +54,14 @@ class ChangeFact(BaseModel):
     distance: int = 0
     score: float = 0.0
     linked_tokens: list[str] = Field(default_factory=list, description="Identifiers shared with error logs.")
+    text_link: float = Field(default=0.0, description="0..1: how strongly its text links to the errors.")
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
     ref: str = Field(default="", description="sha or revision the change produced")
 
 
 class LogFact(BaseModel):
+    service: str = ""
     template: str
     count_before: int
     count_after: int
@@ -62,10 +76,27 @@ class PodFact(BaseModel):
     restarts: int
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
+    nodes: list[str] = Field(default_factory=list, description="The nodes its pods run on.")
 
     @property
     def healthy(self) -> bool:
         return self.total > 0 and self.ready == self.total and self.restarts == 0 and not self.reasons
+
+
+class ComponentFacts(BaseModel):
+    """What the investigation saw of one candidate in the blast radius (callers and callees of the
+    alerting service, transitively): its kind, where it sits, its pods, its logs, its Deployment."""
+
+    service: str
+    kind: str = "service"
+    distance: int = 0
+    dependencies: list[str] = Field(default_factory=list, description="Its callees among the candidates.")
+    pods: PodFact | None = None
+    logs: list[LogFact] = Field(default_factory=list)
+    deployment: DeploymentFact | None = None
+    scaled_from: int | None = Field(default=None, description="Replicas before a scale change seen in its events.")
+    scale_change: str = Field(default="", description="The id of that scale change, if any.")
+    shared: bool = Field(default=False, description="Shared infrastructure outside the call graph (no edges).")
 
 
 class KnowledgeFact(BaseModel):
@@ -83,11 +114,19 @@ class EvidenceBundle(BaseModel):
     alert: Alert
     primary: SignalSummary | None = None
     dependencies: list[SignalSummary] = Field(default_factory=list)
+    own: list[SignalSummary] = Field(default_factory=list, description="The alerting service's other SLIs.")
     changes: list[ChangeFact] = Field(default_factory=list)
     logs: list[LogFact] = Field(default_factory=list)
     pods: PodFact | None = None
     deployment: DeploymentFact | None = None
     knowledge: list[KnowledgeFact] = Field(default_factory=list)
+    components: dict[str, ComponentFacts] = Field(
+        default_factory=dict, description="Every candidate other than the alerting service, by name."
+    )
+    tool_calls: int = Field(default=0, description="Tool calls the round made.")
+    graph: dict[str, list[str]] = Field(
+        default_factory=dict, description="caller -> callees among the alerting service and the candidates."
+    )
     evidence: list[Evidence] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
 

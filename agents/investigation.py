@@ -1,15 +1,23 @@
 """Investigation: gather evidence through the tools, then ask the reasoner for a diagnosis.
 
 The checks, each recorded as citable `Evidence` (tool, exact query, what was observed):
-the alerting SLI and its onset; the same SLI on every dependency in the blast radius; recent changes
-(deploys, workflow runs such as migrations, commits) of the service and its dependencies before the
-onset, ranked by the change correlator; error log patterns new or spiking since the onset; pod health;
-the deployment's revisions (for a rollback); and the service doc, runbooks and similar past
-incidents from the knowledge store. A check that fails is recorded as such and the rest go on.
+the alerting SLI and its onset; every candidate of the blast radius (callers and callees of the
+alerting service within three hops, both ways, then shared infrastructure the catalog describes
+without edges; at most `MAX_CANDIDATES`) with its SLIs (error ratio, p99 latency, saturation; the
+alerting service's request rate too), its pods and their nodes, its new or spiking log templates,
+its Deployment's revisions, rollouts and scale changes; the changes of every candidate's repository
+(deploys, workflow runs such as migrations, commits that change replicas, configuration or flags)
+before the onset, ranked by the change correlator; and the service doc, runbooks and similar past
+incidents from the knowledge store. The candidates' calls are made concurrently up front and read
+in a fixed order, so the evidence is the same however the answers interleave. When the diagnosis
+stays inconclusive, targeted checks (each lead's warning events) run for at most `MAX_CHECK_ROUNDS`
+rounds; when it blames a change a rollback cannot undo, the repository's reverting workflow is
+looked up. A check that fails is recorded as such and the rest go on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +35,7 @@ from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
 from agents.evidence import (
     ChangeFact,
+    ComponentFacts,
     DeploymentFact,
     EvidenceBundle,
     KnowledgeFact,
@@ -37,7 +46,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
-from agents.state import QUIET_CATEGORIES, Evidence, IncidentState, TimelineEntry
+from agents.state import QUIET_CATEGORIES, Diagnosis, Evidence, IncidentState, RuledOut, TimelineEntry, UndoWorkflow
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
@@ -49,15 +58,20 @@ from tools.github import (
     ListCommitsInput,
     ListDeploymentsInput,
     ListWorkflowRunsInput,
+    ListWorkflowsInput,
+    WorkflowList,
     WorkflowRunList,
 )
 from tools.invoke import describe_validation_error
 from tools.kubernetes import (
     DeploymentRef,
     DeploymentState,
+    EventList,
+    ListEventsInput,
     ListPodsInput,
     ListReplicaSetsInput,
     PodList,
+    ReplicaSet,
     ReplicaSetList,
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
@@ -66,8 +80,35 @@ from tools.prometheus import RangeQuery
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
 MIN_RISE = 0.01  # an error ratio must rise by at least one percentage point to matter
-SignalName = Literal["error_rate", "latency_p99"]
-SIGNAL_LABEL = {"error_rate": "error ratio", "latency_p99": "p99 latency"}
+SignalName = Literal["error_rate", "latency_p99", "saturation", "traffic"]
+SIGNAL_LABEL = {
+    "error_rate": "error ratio",
+    "latency_p99": "p99 latency",
+    "saturation": "saturation",
+    "traffic": "request rate",
+}
+SIGNALS: tuple[SignalName, ...] = ("error_rate", "latency_p99", "saturation")
+SIGNAL_KIND: dict[SignalName, MetricKind] = {
+    "error_rate": "error_rate",
+    "latency_p99": "latency",
+    "saturation": "saturation",
+    "traffic": "traffic",
+}
+MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
+MAX_HOPS = 3
+REPLICA_EDIT = re.compile(
+    r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
+)
+CLIENT_SIDE_CATEGORIES = {"failover"}
+UNDONE_BY_WORKFLOW = {"migration", "feature_flag"}
+REVERT_WORDS = re.compile(r"rollback|roll-back|revert|undo|\bdown\b|restore", re.I)
+WORDS = re.compile(r"[a-z0-9]+")
+# How long before the alerting SLI's onset a candidate's own onset may come: a dependency often
+# degrades well before its callers alert (a filling disk, a growing backlog, a delayed failure).
+DEPENDENCY_LEAD = timedelta(minutes=30)
+MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
+CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
+SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
 ERROR_WORDS = re.compile(r"error|5xx|fail")
 FLAG_WORDS = re.compile(
@@ -107,6 +148,11 @@ class EvidenceCollector:
         self.bundle = EvidenceBundle(service=service.name, alert=state.alert)
         self.entries: list[TimelineEntry] = []
         self.recurrence: str | None = None
+        self.calls = 0
+        self.prefetched: dict[tuple[str, str], ToolResult] = {}
+        # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
+        self.cluster_changes: list[tuple[Change, str]] = []
+        self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -151,8 +197,104 @@ class EvidenceCollector:
                 summary=message,
                 error=ToolErrorInfo(kind="input", message=message),
             )
+        prefetched = self.prefetched.pop((tool_id, model.model_dump_json()), None)
+        if prefetched is not None:
+            return prefetched
         # Code reads the whole result; the output budget is for what a model sees.
+        self.calls += 1
         return await self.ctx.registry.invoke(tool_id, model, budget=None)
+
+    async def prefetch(self, planned: list[tuple[str, str, Callable[[], BaseModel]]]) -> None:
+        """Make the calls the checks are about to make, concurrently; each check then reads its
+        answer through `call` in its own order, so evidence ids and conclusions stay the same as
+        with one call at a time (only faster). A call the plan did not foresee is simply made then."""
+        jobs: dict[tuple[str, str], tuple[str, BaseModel]] = {}
+        for kind, call, args in planned:
+            adapter = self.ctx.registry.first(kind)
+            if adapter is None:
+                continue
+            tool_id = adapter.tool_id(call)
+            try:
+                model = args()
+            except ValidationError:
+                continue  # `call` reports it when the check makes it
+            jobs.setdefault((tool_id, model.model_dump_json()), (tool_id, model))
+        results = await asyncio.gather(
+            *(self.ctx.registry.invoke(tool_id, model, budget=None) for tool_id, model in jobs.values())
+        )
+        self.calls += len(jobs)
+        self.prefetched.update(zip(jobs, results, strict=True))
+
+    def plan(self, related: dict[str, int], onset: datetime) -> list[tuple[str, str, Callable[[], BaseModel]]]:
+        """The calls `collect` makes after the alerting SLI: every candidate's SLIs, pods, logs,
+        Deployment, ReplicaSets, events, and its repository's deployments, runs and commits."""
+        planned: list[tuple[str, str, Callable[[], BaseModel]]] = []
+        for name in related:
+            service = self.ctx.catalog.get(name)
+            if service is None:
+                continue
+            signals: tuple[SignalName, ...] = (*SIGNALS, "traffic") if name == self.service.name else SIGNALS
+            for signal in signals:
+                primary = self.bundle.primary
+                if name == self.service.name and primary is not None and primary.signal == signal:
+                    continue  # already read
+                query = traffic_query(service.sli.error_rate) if signal == "traffic" else getattr(service.sli, signal)
+                if query:
+                    planned.append(
+                        (
+                            "prometheus",
+                            "query_range",
+                            partial(RangeQuery, query=query, start=self.start, end=self.now, step=60),
+                        )
+                    )
+            if service.kind != "external":
+                ns, deployment = service.namespace, service.deployment_name
+                planned += [
+                    (
+                        "kubernetes",
+                        "list_pods",
+                        partial(ListPodsInput, namespace=ns, label_selector=f"app={deployment}"),
+                    ),
+                    ("kubernetes", "get_deployment", partial(DeploymentRef, namespace=ns, name=deployment)),
+                    (
+                        "kubernetes",
+                        "list_replicasets",
+                        partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={deployment}"),
+                    ),
+                    (
+                        "kubernetes",
+                        "list_events",
+                        partial(ListEventsInput, namespace=ns, involved_kind="Deployment", involved_name=deployment),
+                    ),
+                ]
+                if service.logs:
+                    planned += [("loki", "query_range", query) for query in self.log_queries(onset, service.logs)]
+            if service.repo:
+                repo = service.repo
+                planned += [
+                    ("github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20)),
+                    (
+                        "github",
+                        "list_workflow_runs",
+                        partial(ListWorkflowRunsInput, repo=repo, created_after=self.start),
+                    ),
+                    ("github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)),
+                ]
+        return planned
+
+    def log_queries(self, onset: datetime, selector: str) -> tuple[Callable[[], BaseModel], Callable[[], BaseModel]]:
+        """The two log reads around the onset (see `logs`): the newest lines of the ten minutes before
+        it, the first lines of the ten minutes after it."""
+        span = timedelta(minutes=LOG_WINDOW_MINUTES)
+        after_end = min(self.now, onset + span)
+        if after_end <= onset:
+            after_end = onset + timedelta(seconds=1)
+        return (
+            partial(
+                LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"
+            ),
+            partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
+        )
 
     # -- metrics --------------------------------------------------------------------------------
 
@@ -166,7 +308,7 @@ class EvidenceCollector:
         ``since`` (shortly before the primary onset) and any sustained rise counts. A rise must also
         be material: one percentage point of errors, or half again the baseline latency.
         """
-        query = getattr(service.sli, signal)
+        query = traffic_query(service.sli.error_rate) if signal == "traffic" else getattr(service.sli, signal)
         if not query:
             return None
         result = await self.call(
@@ -180,11 +322,13 @@ class EvidenceCollector:
             return None
         times, values = first_series(result)
         if len(values) < 3:
-            evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry)")
-            return SignalSummary(service=service.name, signal=signal, query=query, evidence_id=evidence_id)
+            evidence_id = self.add(result, f"no {label} samples for {service.name} (missing telemetry: unknown)")
+            return SignalSummary(
+                service=service.name, signal=signal, query=query, evidence_id=evidence_id, missing=True
+            )
         primary = since is None
         search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
-        kind: MetricKind = "latency" if signal == "latency_p99" else "error_rate"
+        kind: MetricKind = SIGNAL_KIND[signal]
         onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)
@@ -192,13 +336,21 @@ class EvidenceCollector:
         current = values[-1]
         peak = max(after) if after else current
         base = baseline or 0.0
-        floor = MIN_RISE if signal == "error_rate" else max(0.5 * base, 0.05)
+        floor = (
+            MIN_RISE
+            if signal == "error_rate"
+            else max(0.25 * base, 0.1)
+            if signal == "saturation"
+            else base  # traffic: at least double
+            if signal == "traffic"
+            else max(0.5 * base, 0.05)
+        )
         rise = peak - base
         if primary:
             anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
         else:
             anomalous = onset is not None and rise >= floor
-        show = _pct if signal == "error_rate" else _secs
+        show = _secs if signal == "latency_p99" else _rate if signal == "traffic" else _pct
         text = (
             f"{service.name} {label} {show(baseline)} before, {show(peak)} peak, {show(current)} now"
             + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
@@ -215,6 +367,8 @@ class EvidenceCollector:
             onset=onset.time if onset else None,
             anomalous=anomalous,
             evidence_id=evidence_id,
+            times=times,
+            values=values,
         )
 
     def alert_signal(self) -> SignalName:
@@ -242,10 +396,14 @@ class EvidenceCollector:
             if deploys is not None and deploys.status == "error":
                 self.failed(f"deployments of {repo}", deploys)
             listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
+            if deploys is not None and deploys.status != "error":
+                recent = [d for d in listed if d.created_at and self.start <= d.created_at <= onset + CHANGE_SKEW]
+                if not recent:
+                    self.add(deploys, f"no deployments of {repo} between {self.start:%H:%M} and the onset")
             items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
             for index, item in enumerate(items):
                 at = item.created_at
-                if at is None or not (self.start <= at <= onset):
+                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                     continue
                 sha = item.sha or ""
                 previous = (items[index - 1].sha or "") if index > 0 else ""
@@ -274,7 +432,7 @@ class EvidenceCollector:
                 self.failed(f"workflow runs of {repo}", runs)
             for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
                 at = run.updated_at or run.created_at
-                if at is None or not (self.start <= at <= onset):
+                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                     continue
                 title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
                 kind: ChangeKind = (
@@ -301,6 +459,19 @@ class EvidenceCollector:
                 self.failed(f"commits of {repo}", commits)
             found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
             messages = {c.sha: c.message for c in found}
+            shipped = set(refs.values())
+            for commit in found:
+                if commit.sha in shipped or commit.date is None or not (self.start <= commit.date <= onset):
+                    continue
+                found_change = self.commit_change(svc, commit.sha, commit.message, commit.date)
+                if found_change is not None:
+                    refs[found_change.id] = commit.sha
+                    changes.append(found_change)
+                    assert commits is not None
+                    evidence_for[found_change.id] = self.add(
+                        commits, f"{repo} commit {commit.sha[:7]} at {commit.date:%H:%M} UTC: {commit.message}",
+                        {"change": found_change.id},
+                    )  # fmt: skip
             enriched = []
             for c in changes:
                 if c.component == name and refs.get(c.id) in messages:
@@ -309,23 +480,71 @@ class EvidenceCollector:
                     c = c.model_copy(update={"diff": diff, "kind": kind})
                 enriched.append(c)
             changes = enriched
+        for change, evidence_id in self.cluster_changes:
+            if change.time > onset + CHANGE_SKEW:
+                continue
+            same = change.id.startswith("rollout-") and any(
+                c.component == change.component and abs((c.time - change.time).total_seconds()) <= 300
+                for c in changes
+                if c.id.startswith("deploy-")
+            )
+            if not same:  # a GitHub deployment of the same rollout already says more
+                changes.append(change)
+                evidence_for[change.id] = evidence_id
         ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
                 id=r.change.id,
-                kind=r.change.kind,
+                kind=_fact_kind(r.change),
                 service=r.change.component,
                 at=r.change.time,
                 description=r.change.description + (f"; {r.change.diff}" if r.change.diff else ""),
                 distance=r.hops or 0,
                 score=r.score,
                 linked_tokens=list(r.shared_tokens),
+                text_link=r.text_link,
                 reasons=list(r.reasons),
                 evidence_id=evidence_for.get(r.change.id, ""),
                 ref=refs.get(r.change.id, ""),
             )
             for r in ranked
         ]
+
+    def commit_change(self, service: Service, sha: str, message: str, at: datetime) -> Change | None:
+        """A commit that no deployment or workflow run carried, as a change when it says what it
+        changed: a replica count (``replicaCount 6 -> 2``: a scale change applied from the repository,
+        the way GitOps does), a configuration, a flag or a migration. Plain code commits are not
+        changes until they ship."""
+        scaled = REPLICA_EDIT.search(message)
+        if scaled is not None:
+            before, after = int(scaled.group(2)), int(scaled.group(3))
+            if before != after and after > 0:
+                direction = "up" if after > before else "down"
+                facts: ComponentFacts | DeploymentFact | None = (
+                    self.bundle.deployment
+                    if service.name == self.service.name
+                    else self.bundle.components.get(service.name)
+                )
+                change = Change(
+                    id=f"scale-{direction}-{service.deployment_name}-{sha[:7]}",
+                    kind="infrastructure",
+                    component=service.name,
+                    time=at,
+                    description=f"commit {sha[:7]} scales {service.name} {direction} from {before} to {after} replicas: {message}",
+                )
+                if facts is not None and facts.scaled_from is None:
+                    facts.scaled_from, facts.scale_change = before, change.id
+                return change
+        kind = classify_change(message)
+        if kind == "deploy":
+            return None
+        return Change(
+            id=f"commit-{sha[:12]}",
+            kind=kind,
+            component=service.name,
+            time=at,
+            description=f"commit {sha[:7]}: {message}",
+        )
 
     async def diff(self, repo: str, base: str, head: str) -> str:
         """What a deploy changed: file names and patch excerpts from GitHub's compare."""
@@ -341,37 +560,29 @@ class EvidenceCollector:
 
     # -- logs -----------------------------------------------------------------------------------
 
-    async def logs(self, onset: datetime) -> tuple[list[LogFact], list[str]]:
+    async def logs(self, onset: datetime, service: Service | None = None) -> tuple[list[LogFact], list[str]]:
         """Log templates new or spiking since the onset.
 
         Two reads, so the line limit cannot hide either side: the newest lines of the ten minutes
         before the onset, and the first lines of the ten minutes after it. When a read hits its
         limit, the window is narrowed to the lines actually seen so that rates stay honest.
         """
-        selector = self.service.logs
+        service = service or self.service
+        selector = service.logs
         if not selector:
             return [], []
         span = timedelta(minutes=LOG_WINDOW_MINUTES)
         after_end = min(self.now, onset + span)
         if after_end <= onset:
             after_end = onset + timedelta(seconds=1)
-        before = await self.call(
-            "loki",
-            "query_range",
-            partial(
-                LogRangeQuery, query=selector, start=onset - span, end=onset, limit=LOG_LIMIT, direction="backward"
-            ),
-        )
-        after = await self.call(
-            "loki",
-            "query_range",
-            partial(LogRangeQuery, query=selector, start=onset, end=after_end, limit=LOG_LIMIT, direction="forward"),
-        )
+        read_before, read_after = self.log_queries(onset, selector)
+        before = await self.call("loki", "query_range", read_before)
+        after = await self.call("loki", "query_range", read_after)
         if before is None or after is None:
             return [], []
         for result in (before, after):
             if result.status == "error":
-                self.failed(f"{self.service.name} logs", result)
+                self.failed(f"{service.name} logs", result)
                 return [], []
         lines_before = [(e.ts, e.line) for e in _log_entries(before)]
         lines_after = [(e.ts, e.line) for e in _log_entries(after)]
@@ -384,11 +595,12 @@ class EvidenceCollector:
             change = "new" if p.is_new else f"x{p.spike_ratio:.0f}" if p.spike_ratio else "spiking"
             evidence_id = self.add(
                 after,
-                f"log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
+                f"{service.name} log pattern {change} since the onset: {p.count_after} lines after, {p.count_before} before, e.g. {p.example[:200]}",
                 {"template": p.template},
             )
             facts.append(
                 LogFact(
+                    service=service.name,
                     template=p.template,
                     count_before=p.count_before,
                     count_after=p.count_after,
@@ -400,34 +612,46 @@ class EvidenceCollector:
         if not interesting:
             self.add(
                 after,
-                f"no new or spiking log patterns among {len(lines_before) + len(lines_after)} lines around the onset",
+                f"no new or spiking {service.name} log patterns among {len(lines_before) + len(lines_after)} lines around the onset",
             )
         return facts, [p.example for p in interesting]
 
     # -- kubernetes -----------------------------------------------------------------------------
 
-    async def pods(self) -> PodFact | None:
-        namespace, selector = self.service.namespace, f"app={self.service.deployment_name}"
+    async def pods(self, service: Service | None = None) -> PodFact | None:
+        service = service or self.service
+        namespace, selector = service.namespace, f"app={service.deployment_name}"
         result = await self.call(
             "kubernetes", "list_pods", partial(ListPodsInput, namespace=namespace, label_selector=selector)
         )
         if result is None:
             return None
         if result.status == "error":
-            self.failed(f"pods of {self.service.name}", result)
+            self.failed(f"pods of {service.name}", result)
             return None
         pods = result.payload(PodList).pods
         total = len(pods)
         ready = sum(1 for p in pods if p.ready)
         restarts = sum(p.restarts for p in pods)
         reasons = sorted({r for p in pods for r in p.reasons if r})
-        text = f"{ready}/{total} {self.service.name} pods ready, {restarts} restarts" + (
+        text = f"{ready}/{total} {service.name} pods ready, {restarts} restarts" + (
             f", reasons: {', '.join(reasons)}" if reasons else ""
         )
-        return PodFact(total=total, ready=ready, restarts=restarts, reasons=reasons, evidence_id=self.add(result, text))
+        nodes = sorted({p.node for p in pods if p.node})
+        if nodes:
+            text += f"; on nodes {', '.join(nodes)}"
+        return PodFact(
+            total=total,
+            ready=ready,
+            restarts=restarts,
+            reasons=reasons,
+            evidence_id=self.add(result, text),
+            nodes=nodes,
+        )
 
-    async def deployment(self) -> DeploymentFact | None:
-        ns, name = self.service.namespace, self.service.deployment_name
+    async def deployment(self, service: Service | None = None) -> DeploymentFact | None:
+        service = service or self.service
+        ns, name = service.namespace, service.deployment_name
         result = await self.call("kubernetes", "get_deployment", partial(DeploymentRef, namespace=ns, name=name))
         if result is None:
             return None
@@ -442,6 +666,12 @@ class EvidenceCollector:
         sets = await self.call(
             "kubernetes", "list_replicasets", partial(ListReplicaSetsInput, namespace=ns, label_selector=f"app={name}")
         )
+        if sets is not None and sets.ok:
+            created = self.replicaset_created.setdefault(service.name, {})
+            for rs in sets.payload(ReplicaSetList).replicasets:
+                if rs.name and rs.created:
+                    created[rs.name] = rs.created
+            self.rollouts(service, sets.payload(ReplicaSetList).replicasets, sets)
         if sets is not None and sets.ok and current is not None:
             older = sorted(
                 (
@@ -454,14 +684,203 @@ class EvidenceCollector:
             if older:
                 fact.previous_revision = older[-1].revision
                 fact.previous_image = _images(older[-1].images)
+                mine = next((rs for rs in sets.payload(ReplicaSetList).replicasets if rs.revision == current), None)
+                # The current ReplicaSet is older than the previous revision's: the Deployment was
+                # rolled back to it, and "the previous revision" is the release rolled back as bad.
+                fact.rolled_back = bool(
+                    mine is not None and mine.created and older[-1].created and mine.created < older[-1].created
+                )
         text = f"deployment {ns}/{name} at revision {current} ({fact.current_image})" + (
             f"; previous revision {fact.previous_revision} ({fact.previous_image})"
             if fact.previous_revision
             else "; no previous revision found"
         )
+        if fact.rolled_back:
+            text += "; it was rolled back to this revision: the previous one is the release rolled back"
         fact.evidence_id = self.add(result, text, {"replicas": state.replicas})
         fact.replicas = state.replicas
         return fact
+
+    def rollouts(self, service: Service, sets: list[ReplicaSet], result: ToolResult) -> None:
+        """Rollouts of ``service``'s Deployment in the window, read from its ReplicaSets: a change
+        recorded in the cluster, whatever repository (or none) it came from."""
+        ordered = sorted((rs for rs in sets if rs.revision is not None), key=lambda rs: rs.revision or 0)
+        for previous, rs in zip(ordered, ordered[1:], strict=False):
+            at = rs.created
+            if at is None or not (self.start <= at <= self.now):
+                continue
+            same_image = rs.images == previous.images
+            text = " ".join(
+                [
+                    f"rollout of deployment {service.namespace}/{service.deployment_name} to revision {rs.revision}",
+                    "(same image: a configuration rollout)" if same_image else f"({_images(rs.images)})",
+                    rs.change_cause or "",
+                ]
+            ).strip()
+            kind = classify_change(text)
+            change = Change(
+                id=f"rollout-{service.deployment_name}-{rs.revision}",
+                kind="config" if same_image and kind == "deploy" else kind,
+                component=service.name,
+                time=at,
+                description=text,
+            )
+            evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
+            self.cluster_changes.append((change, evidence_id))
+
+    async def scale_changes(self, service: Service, facts: ComponentFacts | DeploymentFact) -> None:
+        """Replica-count changes of ``service``'s Deployment in the window, from its events
+        ("Scaled up replica set X to 20 from 4"; from or to zero only for a ReplicaSet that existed
+        before: otherwise it is a rollout's handover)."""
+        result = await self.call(
+            "kubernetes",
+            "list_events",
+            partial(
+                ListEventsInput,
+                namespace=service.namespace,
+                involved_kind="Deployment",
+                involved_name=service.deployment_name,
+            ),
+        )
+        if result is None or not result.ok:
+            return
+        scaled: list[tuple[datetime, str, int, int]] = []
+        for event in result.payload(EventList).events:
+            match = SCALED.search(event.message)
+            at = event.first_seen or event.last_seen
+            if match is not None and at is not None and self.start <= at <= self.now:
+                scaled.append((at, match.group(1), int(match.group(2)), int(match.group(3))))
+        for at, replicaset, to, before in scaled:
+            # A rollout (or a rollback) hands over between two ReplicaSets: one scaled from zero and
+            # another to zero within minutes, or a new one created then. Otherwise a move from or to
+            # zero is a scale change (a job started by hand, a workload stopped).
+            sets = self.replicaset_created.get(service.name, {})
+            paired = any(
+                other != replicaset and (o_to == 0 or o_before == 0) and abs((other_at - at).total_seconds()) <= 300
+                for other_at, other, o_to, o_before in scaled
+            )
+            created_then = any(abs((at - created).total_seconds()) <= 120 for created in sets.values())
+            if to == before or ((to == 0 or before == 0) and (paired or created_then or not sets)):
+                continue
+            name = service.deployment_name
+            direction = "up" if to > before else "down"
+            text = f"deployment {service.namespace}/{name} scaled {direction} from {before} to {to} replicas"
+            change = Change(
+                id=f"scale-{direction}-{name}-{at:%H%M%S}",
+                kind="infrastructure",
+                component=service.name,
+                time=at,
+                description=text,
+            )
+            evidence_id = self.add(result, f"{text} at {at:%H:%M} UTC", {"change": change.id})
+            self.cluster_changes.append((change, evidence_id))
+            facts.scaled_from, facts.scale_change = before, change.id
+
+    async def component(self, service: Service, distance: int, onset: datetime) -> ComponentFacts:
+        """Pods, logs, Deployment (with its rollouts) and scale changes of one candidate."""
+        facts = ComponentFacts(
+            service=service.name,
+            kind=service.kind,
+            distance=distance,
+            dependencies=list(service.dependencies),
+            shared=distance > MAX_HOPS,
+        )
+        if service.kind == "external":
+            return facts  # nothing of ours runs there: its callers tell what it does
+        facts.pods = await self.pods(service)
+        facts.logs, _ = await self.logs(onset, service)
+        facts.deployment = await self.deployment(service)
+        await self.scale_changes(service, facts)
+        return facts
+
+    async def targeted_checks(self, leads: list[str]) -> tuple[list[str], list[RuledOut]]:
+        """One query per lead: the Warning events of its namespace about its pods or its Deployment
+        (OOMKilling, Evicted, probes failing, FailedScheduling, node pressure), read as log lines of
+        that lead so that the failure-mode signatures apply. Returns the leads with new evidence,
+        and a ruled-out item (with its evidence) for each lead where nothing was found."""
+        found: list[str] = []
+        cleared: list[RuledOut] = []
+        for lead in leads:
+            service = self.ctx.catalog.get(lead)
+            if service is None or service.kind == "external":
+                continue  # nothing of ours runs there to ask about
+            result = await self.call(
+                "kubernetes",
+                "list_events",
+                partial(ListEventsInput, namespace=service.namespace, event_type="Warning"),
+            )
+            if result is None or result.status == "error":
+                if result is not None:
+                    self.failed(f"warning events of {lead}", result)
+                continue
+            # Its Deployment, its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another
+            # workload whose name merely starts the same way.
+            owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{1,10}})?(-[a-z0-9]{{5}})?$")
+            events = [
+                e
+                for e in (result.payload(EventList).events if result.ok else [])
+                if owned.match(e.object.split("/", 1)[-1]) and (e.last_seen or e.first_seen or self.now) >= self.start
+            ]
+            if not events:
+                evidence_id = self.add(result, f"no warning events about {lead} since {self.start:%H:%M} UTC")
+                cleared.append(
+                    RuledOut(
+                        what=f"a failure of {lead}'s pods or nodes",
+                        why="targeted check: no warning events about its pods or Deployment",
+                        evidence_ids=[evidence_id],
+                    )
+                )
+                continue
+            facts: list[LogFact] = []
+            for event in events[:5]:
+                line = f"{event.reason}: {event.message}"
+                evidence_id = self.add(result, f"warning event about {lead} ({event.object}, x{event.count}): {line}")
+                facts.append(
+                    LogFact(
+                        service=lead,
+                        template=line,
+                        count_before=0,
+                        count_after=event.count,
+                        example=line,
+                        is_new=True,
+                        evidence_id=evidence_id,
+                    )
+                )
+            if lead == self.service.name:
+                self.bundle.logs = [*self.bundle.logs, *facts]
+            elif lead in self.bundle.components:
+                component = self.bundle.components[lead]
+                component.logs = [*component.logs, *facts]
+            found.append(lead)
+        return found, cleared
+
+    async def undo_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
+        """For a change a Deployment rollback cannot undo (a migration, a flag or configuration
+        pushed by a workflow), the repository's workflow that reverts it: its name says rollback,
+        revert, undo, down or restore, and it shares the most words with the workflow that carried
+        the change (db-migrate -> db-rollback). One query; None when there is no such workflow."""
+        change = next((c for c in self.bundle.changes if c.id == diagnosis.change_id), None)
+        if change is None or not (change.kind in UNDONE_BY_WORKFLOW or change.id.startswith("run-")):
+            return None
+        service = self.ctx.catalog.get(change.service)
+        if service is None or not service.repo:
+            return None
+        result = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=service.repo))
+        if result is None or not result.ok:
+            return None
+        carried = set(WORDS.findall(change.description.lower()))
+        reverting = [w for w in result.payload(WorkflowList).workflows if REVERT_WORDS.search(f"{w.name} {w.path}")]
+        if not reverting:
+            self.add(result, f"no workflow of {service.repo} reverts changes ({result.summary})")
+            return None
+        best = max(reverting, key=lambda w: (len(carried & set(WORDS.findall(w.name.lower()))), -w.id))
+        evidence_id = self.add(result, f"{service.repo} has workflow {best.name} ({best.file}) to revert {change.id}")
+        return UndoWorkflow(
+            repo=service.repo,
+            workflow=best.file,
+            reason=f"{best.name} reverts what {change.kind} {change.id} applied; a Deployment rollback leaves it in place",
+            evidence_id=evidence_id,
+        )
 
     # -- knowledge ------------------------------------------------------------------------------
 
@@ -529,6 +948,24 @@ class EvidenceCollector:
             )
         return str(recall.statement) if recall.recurrence.is_recurrence else None
 
+    def candidates(self) -> dict[str, int]:
+        """The blast radius: every catalog service within `MAX_HOPS` of the alerting one, callers and
+        callees both ways (a dependency's dependency, a job sharing its database), nearest first,
+        at most `MAX_CANDIDATES` besides the alerting service."""
+        around = self.ctx.catalog.neighbourhood(self.service.name, max_hops=MAX_HOPS)
+        ordered = sorted(around.items(), key=lambda item: (item[1], item[0]))
+        # Shared infrastructure the catalog describes without edges (cluster DNS, an ingress, a node
+        # pool): nobody declares it as a dependency, yet everything fails with it. Checked after
+        # the call graph, at one hop beyond it.
+        catalog = self.ctx.catalog
+        shared = sorted(
+            name
+            for name, entry in catalog.services.items()
+            if name not in around and not entry.dependencies and not catalog.dependents_of(name)
+        )
+        ordered += [(name, MAX_HOPS + 1) for name in shared]
+        return dict(ordered[: MAX_CANDIDATES + 1])
+
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
         bundle.primary = await self.signal(self.service, self.alert_signal())
@@ -538,20 +975,38 @@ class EvidenceCollector:
             if errors is not None and errors.onset is not None:
                 bundle.primary = errors
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
-        related = self.ctx.catalog.blast_radius(self.service.name)
+        related = self.candidates()
+        for name in related:
+            entry = self.ctx.catalog.get(name)
+            bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
+        await self.prefetch(self.plan(related, onset))
+        since = onset - DEPENDENCY_LEAD
+        for signal in (*SIGNALS, "traffic"):
+            if bundle.primary is None or signal != bundle.primary.signal:
+                own = await self.signal(self.service, signal, since=since)
+                if own is not None:
+                    bundle.own.append(own)
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
-                for signal in ("error_rate", "latency_p99"):
-                    summary = await self.signal(dep, signal, since=onset - timedelta(minutes=15))
+                for signal in SIGNALS:
+                    summary = await self.signal(dep, signal, since=since)
                     if summary is not None:
                         bundle.dependencies.append(summary)
         bundle.logs, error_lines = await self.logs(onset)
-        bundle.changes = await self.changes(related, onset, error_lines)
         bundle.pods = await self.pods()
         bundle.deployment = await self.deployment()
+        if bundle.deployment is not None:
+            await self.scale_changes(self.service, bundle.deployment)
+        for name, distance in related.items():
+            dep = self.ctx.catalog.get(name)
+            if distance > 0 and dep is not None:
+                bundle.components[name] = await self.component(dep, distance, onset)
+        error_lines += [log.example for facts in bundle.components.values() for log in facts.logs]
+        bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()
+        bundle.tool_calls = self.calls
         # Evidence gathered by an earlier round (e.g. a failed verification) is part of the picture.
         bundle.evidence = [*[e for e in self.state.evidence if e.id.endswith("verify")], *bundle.evidence]
         return bundle
@@ -586,7 +1041,54 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     )
     entries += fallback
     bundle.evidence.extend(reasoned.gathered)
-    diagnosis, gate_notes = apply_evidence_gate(reasoned.answer, bundle)
+    usage = reasoned.usage
+    answer = reasoned.answer
+    checked: set[str] = set()
+    ruled_out: list[RuledOut] = []
+    for _ in range(MAX_CHECK_ROUNDS):
+        # Close leads: one targeted query per lead, then ask again, before settling for "inconclusive".
+        named = [c.entity for c in answer.candidates[:3] if c.entity]
+        if not named:  # no hypothesis at all: the alerting service and whatever moved with it
+            named = [service.name, *dict.fromkeys(d.service for d in bundle.dependencies if d.anomalous)][:3]
+        leads = [lead for lead in named if lead not in checked]
+        if not answer.inconclusive or not leads:
+            break
+        checked.update(leads)
+        found, cleared = await collector.targeted_checks(leads)
+        ruled_out += cleared
+        entries.append(
+            note(
+                ctx,
+                "investigation",
+                "targeted_checks",
+                f"leads too close: checked warning events of {', '.join(leads)}; "
+                f"{'new evidence on ' + ', '.join(found) if found else 'nothing new'}",
+            )
+        )
+        if not found:
+            break
+        again, more = await ask(
+            ctx,
+            reasoner_for(state, ctx),
+            lambda r: r.diagnose(bundle, ctx),
+            actor="investigation",
+            task="diagnose",
+            instead="the deterministic diagnosis",
+        )
+        entries += more
+        bundle.evidence.extend(again.gathered)
+        usage = usage + again.usage
+        answer = again.answer
+    if ruled_out:
+        answer = answer.model_copy(update={"ruled_out": [*answer.ruled_out, *ruled_out]})
+    bundle.tool_calls = collector.calls
+    entries.append(
+        note(
+            ctx, "investigation", "tool_calls", f"{collector.calls} tool calls over {len(bundle.graph) or 1} components"
+        )
+    )
+    undo = await collector.undo_workflow(answer) if answer.change_id and not answer.inconclusive else None
+    diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
     for text in gate_notes:
         entries.append(note(ctx, "investigation", "evidence_gate", text))
     for failure in bundle.failures:
@@ -607,12 +1109,14 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         "evidence": [e for e in bundle.evidence if not e.id.endswith("verify")],
         "investigation_rounds": state.investigation_rounds + 1,
         "timeline": entries,
-        "usage": reasoned.usage,
+        "usage": usage,
     }
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
-    if bundle.deployment is not None:
-        update["deployment"] = inspected_deployment(bundle.deployment, state.deployment)
+    update["undo_workflow"] = undo
+    target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
+    if target is not None:
+        update["deployment"] = inspected_deployment(target, state.deployment)
     if bundle.primary is not None and bundle.primary.onset is not None:
         update["onset"] = bundle.primary.onset
     if bundle.primary is not None:
@@ -629,10 +1133,34 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     return Command(goto="supervisor", update=update)
 
 
+def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> DeploymentFact | None:
+    """The Deployment remediation acts on: the root-cause entity's when the diagnosis names another
+    candidate than the alerting service (a dependency, a job sharing its database), with the scale
+    change seen on it; else the alerting service's. For a cause fixed on the client side (after a
+    datastore failover the callers hold connections to the demoted primary: they are restarted, the
+    datastore is left alone) the alerting service's too."""
+    facts = bundle.components.get(entity)
+    if category in CLIENT_SIDE_CATEGORIES or facts is None or facts.deployment is None:
+        pods = bundle.pods
+        found = bundle.deployment
+    else:
+        pods = facts.pods
+        found = facts.deployment.model_copy(
+            update={"service": entity, "scaled_from": facts.scaled_from, "scale_change": facts.scale_change}
+        )
+    if found is not None and pods is not None:
+        found = found.model_copy(update={"crash_looping": any("CrashLoopBackOff" in r for r in pods.reasons)})
+    return found
+
+
 def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) -> DeploymentFact:
     """The deployment as this round found it, with the replica count the first round saw: a scale
     proposed after a failed verification is sized from the service before any action of ours."""
-    if earlier is None or earlier.replicas is None:
+    if (
+        earlier is None
+        or earlier.replicas is None
+        or (earlier.namespace, earlier.name) != (found.namespace, found.name)
+    ):
         return found
     return found.model_copy(update={"replicas": earlier.replicas})
 
@@ -640,6 +1168,14 @@ def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) 
 # -- reading typed payloads ---------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts a change without a time first
+
+
+def _fact_kind(change: Change) -> str:
+    """The kind a diagnosis reads: a replica-count change is a scale-up or a scale-down, not a deploy."""
+    for direction in ("up", "down"):
+        if change.id.startswith(f"scale-{direction}-"):
+            return f"scale_{direction}"
+    return change.kind
 
 
 def _log_entries(result: ToolResult) -> list[LogEntry]:
@@ -655,6 +1191,28 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _rate(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}/s"
+
+
+def traffic_query(error_rate: str | None) -> str | None:
+    """The request-rate query inside an error-ratio SLI: the denominator of ``errors / total`` at the
+    top level of the expression (``sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m]))`` gives
+    ``sum(rate(x[5m]))``); None when the SLI is not such a ratio."""
+    if not error_rate:
+        return None
+    depth = 0
+    for index, char in enumerate(error_rate):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            denominator = error_rate[index + 1 :].strip()
+            return denominator or None
+    return None
 
 
 def _pct(value: float | None) -> str:

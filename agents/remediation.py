@@ -23,13 +23,14 @@ from agents.state import (
     ProposedAction,
     Risk,
     RootCauseCategory,
+    UndoWorkflow,
 )
 from agents.timeline import note
 
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
 # A category in none of them gets no automated action and the incident goes to the on-call.
 RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
-    {"crash", "memory_leak", "oom", "certificate", "connection_pool"}
+    {"crash", "memory_leak", "oom", "certificate", "connection_pool", "failover"}
 )
 SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"}
@@ -37,18 +38,38 @@ SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 
 
 def remediation_options(
-    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext
+    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext, undo: UndoWorkflow | None = None
 ) -> list[RemediationOption]:
     """The actions that address this diagnosis, from its category and the deployment the
-    investigation inspected (its revisions for a rollback, its replicas for scaling)."""
+    investigation inspected (its revisions for a rollback, its replicas for scaling), and the
+    workflow that reverts the diagnosed change when a rollback cannot (``undo``)."""
     if diagnosis.inconclusive:
         return []
+    options: list[RemediationOption] = []
+    github = ctx.registry.first("github")
+    if undo is not None and github is not None and diagnosis.change_id:
+        options.append(
+            RemediationOption(
+                id="revert_workflow",
+                tool=github.tool_id("workflow_dispatch"),
+                args={"repo": undo.repo, "workflow": undo.workflow, "ref": undo.ref},
+                title=f"Run workflow {undo.workflow} of {undo.repo} on {undo.ref}",
+                rationale=f"{undo.reason}. The diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        )
     k8s = ctx.registry.first("kubernetes")
     if k8s is None or deployment is None or not deployment.name:
-        return []
+        return options
     namespace, name = deployment.namespace, deployment.name
-    options: list[RemediationOption] = []
-    if (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id) and deployment.previous_revision:
+    scale_undo = bool(diagnosis.change_id) and diagnosis.change_id == deployment.scale_change
+    if (
+        (diagnosis.category in CHANGE_CATEGORIES or diagnosis.change_id)
+        and deployment.previous_revision
+        and not scale_undo
+        and not deployment.rolled_back  # never redeploy the release that was rolled back as bad
+    ):
         prev, cur = deployment.previous_revision, deployment.current_revision
         options.append(
             RemediationOption(
@@ -61,7 +82,21 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in RESTART_CATEGORIES:
+    if diagnosis.change_id and diagnosis.change_id == deployment.scale_change and deployment.scaled_from is not None:
+        options.append(
+            RemediationOption(
+                id="rollback",
+                tool=k8s.tool_id("scale"),
+                args={"namespace": namespace, "name": name, "replicas": deployment.scaled_from},
+                title=f"Scale deployment/{name} in {namespace} back from {deployment.replicas} to {deployment.scaled_from} replicas",
+                rationale=f"Undoes {diagnosis.change_id}, the scale change behind the diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        )
+    elif diagnosis.category in RESTART_CATEGORIES and not (diagnosis.category == "crash" and deployment.crash_looping):
+        # A crash loop is Kubernetes restarting the pods already: one more restart cannot fix a crash
+        # that is not a release's (a poison message, corrupt state); that goes to a human.
         options.append(
             RemediationOption(
                 id="restart",
@@ -73,7 +108,7 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas:
+    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo:
         replicas = deployment.replicas
         target = max(replicas + 1, round(replicas * 1.5))
         options.append(
@@ -116,7 +151,11 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
     ctx = runtime.context
     assert state.diagnosis is not None  # the supervisor routes here only with a diagnosis
     diagnosis = state.diagnosis
-    options = [o for o in remediation_options(diagnosis, state.deployment, ctx) if not already_tried(o, state)]
+    options = [
+        o
+        for o in remediation_options(diagnosis, state.deployment, ctx, state.undo_workflow)
+        if not already_tried(o, state)
+    ]
     entries = []
     if not options:
         why = (

@@ -161,6 +161,25 @@ class DeploymentFact(BaseModel):
     paused: bool = False
     replicas: int | None = None
     evidence_id: str = ""
+    service: str = Field(default="", description="The catalog service it runs (empty: the alerting service).")
+    scaled_from: int | None = Field(default=None, description="Replicas before a recent scale change, if one was seen.")
+    scale_change: str = Field(default="", description="The id of that scale change.")
+    crash_looping: bool = Field(default=False, description="Its pods are in CrashLoopBackOff: already restarting.")
+    rolled_back: bool = Field(
+        default=False,
+        description="It was rolled back to the current revision: the previous one was rolled back as bad.",
+    )
+
+
+class UndoWorkflow(BaseModel):
+    """A dispatchable workflow that undoes the diagnosed change where a Deployment rollback cannot
+    (a schema migration's down step, a flag revert): what remediation may offer to run."""
+
+    repo: str
+    workflow: str = Field(description="Its file name, as workflow_dispatch takes it (db-rollback.yml).")
+    ref: str = "main"
+    reason: str = ""
+    evidence_id: str = ""
 
 
 class Usage(BaseModel):
@@ -268,6 +287,9 @@ class IncidentState(BaseModel):
         default=None, description="Triage saw the alert in the SLI (None: not checked). Public posts wait for it."
     )
     deployment: DeploymentFact | None = Field(default=None, description="The deployment the investigation inspected.")
+    undo_workflow: UndoWorkflow | None = Field(
+        default=None, description="A workflow that undoes the diagnosed change, when its repository has one."
+    )
     onset: datetime | None = Field(default=None, description="When the alerting SLI started to rise.")
     recurrence: str | None = Field(default=None, description="How this incident repeats earlier ones, if it does.")
     sli_query: str = ""

@@ -135,3 +135,25 @@ class ServiceCatalog(BaseModel):
                     distances[dep] = distances[current] + 1
                     queue.append(dep)
         return distances
+
+    def neighbourhood(self, name: str, *, max_hops: int = 3) -> dict[str, int]:
+        """Every service within ``max_hops`` of ``name`` walking dependencies both ways (callees and
+        callers, transitively), with its hop distance; ``name`` itself at 0.
+
+        This is where the origin of an incident may sit: a dependency's dependency, or a job that
+        shares a database with the alerting service (reached through the database's other callers).
+        Ties are broken by name so that the order is reproducible.
+        """
+        distances = {name: 0}
+        queue = deque([name])
+        while queue:
+            current = queue.popleft()
+            if distances[current] >= max_hops:
+                continue
+            service = self.services.get(current)
+            neighbours = sorted({*(service.dependencies if service else []), *self.dependents_of(current)})
+            for other in neighbours:
+                if other not in distances:
+                    distances[other] = distances[current] + 1
+                    queue.append(other)
+        return distances

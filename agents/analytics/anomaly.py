@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -637,6 +637,8 @@ def rank_root_causes(
     *,
     focus_kinds: Sequence[MetricKind] | None = None,
     config: RankingConfig = DEFAULT_RANKING,
+    also: Sequence[str] = (),
+    silent: Mapping[str, float] | None = None,
 ) -> RankingResult:
     """Rank root-cause candidates for ``target`` among the components it depends on (and itself).
 
@@ -651,14 +653,22 @@ def rank_root_causes(
     - *path*: discounted when the path from the target crosses components that did not move.
 
     Anomalous components outside the target's dependency closure are listed in ``ignored``, never
-    ranked. The result abstains (still listing the leading candidates) when nobody reaches the naming
-    threshold or the runner-up is too close (see `RankingConfig`).
+    ranked, unless ``also`` names them: components that reach the target another way (a job calling
+    a database the target calls too). The result abstains (still listing the leading candidates)
+    when nobody reaches the naming threshold or the runner-up is too close (see `RankingConfig`).
+
+    ``silent`` names components that returned no samples at all (a dependency that stopped
+    answering exports nothing; a third party exports nothing of its own), each with a weight in
+    0..1: how strongly its callers' own evidence points at it (1 when their errors name it). Missing
+    telemetry is unknown, never healthy: a silent component whose callers are all anomalous gets the
+    anomaly of its least anomalous caller, times its weight, and explains that share of its callers'
+    moves, so that the callers stop tying with each other.
     """
     nodes = normalize_graph(graph)
     by_component = {score.component: score for score in scores}
     kinds = list(focus_kinds) if focus_kinds else None
 
-    def anomaly(component: str) -> float:
+    def measured(component: str) -> float:
         found = by_component.get(component)
         return found.kind_score(kinds) if found is not None else 0.0
 
@@ -668,7 +678,17 @@ def rank_root_causes(
     else:
         # Unknown topology: every scored component is a candidate at one hop, none is ruled out.
         distances = {component: (0 if component == target else 1) for component in by_component} | {target: 0}
+    if known_topology and also:
+        around = hop_distances(nodes, target, undirected=True)
+        for component in also:
+            if component not in distances and component in around:
+                distances[component] = around[component]
     closure = set(distances)
+    inferred, silent_reasons = _silent_anomalies(closure, nodes, silent or {}, measured, config)
+
+    def anomaly(component: str) -> float:
+        return inferred[component] if component in inferred else measured(component)
+
     ignored = sorted(
         component
         for component, score in by_component.items()
@@ -685,6 +705,17 @@ def rank_root_causes(
     for component in sorted(closure):
         own = anomaly(component)
         share, explainers, explanation_reasons = _explanation(component, nodes, by_component, kinds, config)
+        for callee in nodes.get(component, ()):
+            if inferred.get(callee, 0.0) >= config.explain_threshold and anomaly(component) > 0:
+                silent_share = min(1.0, (silent or {}).get(callee, 0.0))
+                if silent_share > share:
+                    share = silent_share
+                    explainers = [callee, *[e for e in explainers if e != callee]]
+                explanation_reasons = [
+                    f"explained {silent_share:.0%} by dependency {callee}, which returns no samples while "
+                    "all its callers are anomalous",
+                    *[r for r in explanation_reasons if r != "no anomalous dependency explains it"],
+                ]
         coverage, coverage_reason = _coverage(component, target, by_component, target_excess)
         if known_topology:
             support, path = support_paths.get(component, (0.0, (target, component)))
@@ -696,8 +727,9 @@ def rank_root_causes(
         )
         score = own * (1.0 - config.explanation_weight * share) * path_factor * coverage_factor
         top = by_component[component].top_deviation(kinds) if component in by_component else None
+        own_line = f"own anomaly {own:.1f}" + (f": {top.change}" if top is not None else " (no data)")
         reasons = [
-            f"own anomaly {own:.1f}" + (f": {top.change}" if top is not None else " (no data)"),
+            silent_reasons.get(component, own_line),
             *explanation_reasons,
             coverage_reason,
             (
@@ -723,6 +755,43 @@ def rank_root_causes(
         )
     candidates.sort(key=lambda c: (-c.score, -c.anomaly, c.distance, c.component))
     return _decide(target, candidates, ignored, config)
+
+
+def _silent_anomalies(
+    closure: set[str],
+    nodes: Mapping[str, tuple[str, ...]],
+    silent: Mapping[str, float],
+    anomaly: Callable[[str], float],
+    config: RankingConfig,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The anomaly inferred for each silent component from its callers, and the reason for it.
+
+    A silent component with at least one caller in ``closure``, every one of them anomalous
+    (``anomaly_threshold``), gets the smallest of their anomalies times its weight: it is a lead, as
+    strong as the evidence its weakest caller gives. Otherwise its anomaly stays unknown (0, with a
+    reason saying so): absence of samples is never read as health.
+    """
+    inferred: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    callers_of: dict[str, list[str]] = {}
+    for caller, callees in nodes.items():
+        for callee in callees:
+            callers_of.setdefault(callee, []).append(caller)
+    for component in sorted(silent):
+        if component not in closure:
+            continue
+        weight = min(max(silent[component], 0.0), 1.0)
+        callers = sorted(c for c in callers_of.get(component, []) if c in closure and c not in silent)
+        scores = [anomaly(c) for c in callers]
+        if callers and min(scores) >= config.anomaly_threshold and weight > 0:
+            inferred[component] = min(scores) * weight
+            reasons[component] = (
+                f"no samples (missing telemetry): inferred anomaly {inferred[component]:.1f} from its "
+                f"{len(callers)} caller(s), all anomalous ({', '.join(callers)}), weight {weight:.2f}"
+            )
+        else:
+            reasons[component] = "no samples (missing telemetry): unknown, not healthy; its callers do not all move"
+    return inferred, reasons
 
 
 def _coverage(

@@ -85,6 +85,7 @@ def rank_changes(
     half_life: timedelta = timedelta(minutes=30),
     max_hops: int = 3,
     clock_skew: timedelta = timedelta(minutes=1),
+    grace: timedelta = timedelta(minutes=15),
 ) -> list[RankedChange]:
     """Changes that could explain the incident on ``affected``, most likely first.
 
@@ -92,7 +93,10 @@ def rank_changes(
     ``hop_distances(graph, affected, undirected=True)``; components missing from it, or further than
     ``max_hops``, are outside the blast radius. ``error_lines`` are the affected services' error log
     lines around the onset, used for the textual link. Changes later than ``onset + clock_skew`` or
-    earlier than ``onset - lookback`` are left out. Raises ValueError on a naive ``onset``.
+    earlier than ``onset - lookback`` are left out. Time proximity is 1 for changes up to ``grace``
+    before the onset (a release often fails only once its pods take traffic, caches expire or load
+    rises: 10-15 minutes is common) and halves every ``half_life`` after that. Raises ValueError on
+    a naive ``onset``.
     """
     if onset.tzinfo is None:
         raise ValueError("onset must be timezone-aware (UTC)")
@@ -122,12 +126,12 @@ def rank_changes(
                 "the affected component itself" if hops == 0 else f"{hops} hop{'s' if hops > 1 else ''} from {affected}"
             )
         minutes = max(before.total_seconds(), 0.0) / 60.0
-        proximity = 0.5 ** (max(before.total_seconds(), 0.0) / half_life.total_seconds())
+        proximity = 0.5 ** (max(before.total_seconds() - grace.total_seconds(), 0.0) / half_life.total_seconds())
         shared, text_link = _text_link(error_tokens, f"{change.description}\n{change.diff}")
         score = TIME_WEIGHT * proximity + TOPOLOGY_WEIGHT * topology + TEXT_WEIGHT * text_link
         reasons = [
             f"{change.kind} on {change.component} {minutes:.0f} min before the onset: time proximity {proximity:.2f} "
-            f"(half-life {half_life.total_seconds() / 60:.0f} min)",
+            f"(full for {grace.total_seconds() / 60:.0f} min, then half-life {half_life.total_seconds() / 60:.0f} min)",
             f"{where}: topology {topology:.2f}",
             (
                 f"shares {', '.join(shared[:5])} with the error lines: textual link {text_link:.2f}"

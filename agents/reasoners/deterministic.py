@@ -3,6 +3,12 @@
 It is the embedded default, the baseline every model configuration must beat, and the fallback
 when the model fails for a step. It never guesses: when no hypothesis is clearly ahead it says the
 diagnosis is inconclusive, names the best lead and what would separate the leaders.
+
+Hypotheses come from the alerting service's own evidence (its changes, log signatures, pods, traffic)
+and from the origin the graph ranker finds in the blast radius (`agents.reasoners.origin`): the
+origin's own changes, signatures and pods, a third party, a caller's change that loads it, shared
+infrastructure that failed with the service, a noisy neighbour on its nodes. No component name is
+read anywhere; names from the catalog are only matched against each other and against log lines.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from agents.evidence import ChangeFact, EvidenceBundle
+from agents.analytics.anomaly import RankingResult
+from agents.evidence import ChangeFact, EvidenceBundle, SignalSummary
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -19,6 +26,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
+from agents.reasoners.origin import RANKING, origin_ranking
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -39,7 +47,24 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "feature_flag": "feature_flag",
     "infrastructure": "config_change",
     "other": "bad_deploy",
+    # a replica-count change: capacity removed, or a workload multiplied (its load lands elsewhere)
+    "scale_down": "resource_exhaustion",
+    "scale_up": "saturation",
 }
+LOAD_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"connection_pool", "saturation", "resource_exhaustion", "traffic_surge", "queue_backlog", "dependency"}
+)
+SCALE_DOWN_SCORE = 0.55
+SHARED_SCORE = 0.75
+SURGE_SCORE = 0.6
+NEIGHBOUR_SCORE = 0.7
+CAPACITY_WORDS = re.compile(
+    r"max_children|worker pool|pool exhausted|too many requests|queue full|shedding|overloaded|backpressure"
+    r"|rate limit|throttl|capacity|no available (workers|threads)",
+    re.I,
+)
+ORIGIN_BONUS = 0.15  # the graph says the alerting service is a victim of this origin
+CALLER_LOAD_WINDOW = 3600.0  # seconds: a caller's change this close before the onset may be the load
 MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
 
@@ -100,10 +125,21 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         "disk_full",
         re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I),
     ),
+    (
+        "failover",
+        re.compile(
+            r"read-only transaction|in a read-only|read only replica|is in recovery|recovery is in progress"
+            r"|not (the )?(primary|master|leader)|no longer (the )?(primary|leader)|demoted|failover",
+            re.I,
+        ),
+    ),
     ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
     (
         "dns",
-        re.compile(r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout", re.I),
+        re.compile(
+            r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout|lookup \S+ on \S+:53\b|server misbehaving",
+            re.I,
+        ),
     ),
     (
         "connection_pool",
@@ -115,29 +151,58 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     ),
     ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
     ("queue_backlog", re.compile(r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|behind by", re.I)),
+    # A quota or rate limit someone else enforces is not our traffic surging: scaling out would only
+    # hit it harder. It names no failure mode of ours; QUOTA keeps it from reading as a surge.
     ("traffic_surge", re.compile(r"queue full|shedding|worker pool exhausted|too many requests|overloaded", re.I)),
-    (
-        "resource_exhaustion",
-        re.compile(r"cpu throttl|thread starvation|gc overhead|deadline exceeded|exceeded deadline", re.I),
-    ),
+    # A deadline exceeded, a timeout, is what any slow or unreachable dependency looks like from the
+    # caller (a partition, a stalled database): it names no failure mode, so it is not one here; the
+    # graph and the changes decide. Resource exhaustion is the process's own starvation.
+    ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|run queue", re.I)),
     (
         "crash",
         re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
     ),
 ]
+DATASTORE_KINDS = {"database", "cache", "queue"}
 SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
 
+def failed_over_datastore(bundle: EvidenceBundle) -> str | None:
+    """The direct datastore dependency whose own SLI moved around the onset (a failover shows as a
+    short burst of errors there), if exactly one did: a failover happened to it, not to the caller."""
+    callees = set(bundle.graph.get(bundle.service, []))
+    moved = sorted(
+        {
+            d.service
+            for d in bundle.dependencies
+            if d.service in callees
+            and d.onset is not None
+            and getattr(bundle.components.get(d.service), "kind", "") in DATASTORE_KINDS
+        }
+    )
+    return moved[0] if len(moved) == 1 else None
+
+
+QUOTA = re.compile(r"quota|rate.?limit(ed)?|RESOURCE_EXHAUSTED|429 Too Many Requests|throttled by", re.I)
+
+
 def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
-    """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...)."""
+    """Failure modes named by the new or spiking error logs (disk full, DNS, certificates...).
+
+    A failover is the datastore's event: the caller that keeps writing to the demoted primary is
+    where it shows, so the entity is the datastore that moved (when one did)."""
     found: dict[RootCauseCategory, Hypothesis] = {}
     for log in bundle.logs:
         text = f"{log.template} {log.example}"
         for category, pattern in SIGNATURES:
+            if category in ("traffic_surge", "resource_exhaustion") and QUOTA.search(text):
+                break  # a limit enforced on us, not our load: no capacity category, no scale-up
             if pattern.search(text):
                 if category not in found:
                     found[category] = Hypothesis(
-                        entity=bundle.service,
+                        entity=(failed_over_datastore(bundle) or bundle.service)
+                        if category == "failover"
+                        else bundle.service,
                         category=category,
                         description=f"{bundle.service} logs show {category.replace('_', ' ')}: {log.example[:200]}",
                         score=0.6 + (0.05 if log.is_new else 0.0),
@@ -190,7 +255,35 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     for change in bundle.changes:  # already ranked: a change related to a stronger one is folded into it
         if any(change.evidence_id in h.evidence_ids for h in hypotheses):
             continue
-        hypotheses.append(change_hypothesis(change, bundle))
+        hypothesis = change_hypothesis(change, bundle)
+        primary = bundle.primary
+        if (
+            change.kind == "scale_down"
+            and change.service == bundle.service
+            and primary is not None
+            and primary.anomalous
+        ):
+            # Capacity taken from the very service that now fails: its failure waits for the load, so
+            # recency says little; the removed replicas are the lead.
+            hypothesis = hypothesis.model_copy(update={"score": max(hypothesis.score, SCALE_DOWN_SCORE)})
+        hypotheses.append(hypothesis)
+    surge = next((s for s in bundle.own if s.signal == "traffic" and s.anomalous), None)
+    primary = bundle.primary
+    if surge is not None and primary is not None and primary.anomalous and not linked:
+        # Twice the requests or more, and it fails: a capacity problem unless a change explains it.
+        support = [log.evidence_id for log in bundle.logs if CAPACITY_WORDS.search(f"{log.template} {log.example}")]
+        hypotheses.append(
+            Hypothesis(
+                entity=bundle.service,
+                category="traffic_surge",
+                description=(
+                    f"traffic surge on {bundle.service}: {surge.peak:.3g} requests/s against {surge.baseline:.3g} before "
+                    f"the onset ({(surge.peak or 0) / max(surge.baseline or 1e-9, 1e-9):.1f}x) and fails under it"
+                ),
+                score=SURGE_SCORE + (0.1 if support else 0.0),
+                evidence_ids=[surge.evidence_id, primary.evidence_id, *support],
+            )
+        )
     pods = bundle.pods
     own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
     if (
@@ -206,6 +299,10 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         reasons = set(pods.reasons)
         pod_category: RootCauseCategory = "oom" if any("OOMKilled" in r for r in reasons) else "crash"
         score = 0.75 if reasons else 0.5
+        # Pods failing soon after a release of their own are most likely that release's failure:
+        # rolling it back is then the fix, a restart only buys time.
+        trigger = triggering_change(bundle, bundle.service)
+        recent = trigger is not None and trigger.score >= LINKED * 0.75
         hypotheses.append(
             Hypothesis(
                 entity=bundle.service,
@@ -213,14 +310,21 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 description=(
                     f"{bundle.service} pods unhealthy: {pods.ready}/{pods.total} ready, {pods.restarts} restarts "
                     f"({', '.join(sorted(reasons)) or 'not ready'})"
+                    + (
+                        f"; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)}"
+                        if recent and trigger
+                        else ""
+                    )
                 ),
                 score=score,
-                evidence_ids=[pods.evidence_id],
+                evidence_ids=[pods.evidence_id, *([trigger.evidence_id] if recent and trigger else [])],
+                change_id=trigger.id if recent and trigger else "",
             )
         )
     seen: set[str] = set()
+    below = _downstream(bundle.graph, bundle.service) if bundle.graph else None
     for dep in bundle.dependencies:
-        if dep.anomalous and dep.service not in seen:
+        if dep.anomalous and dep.service not in seen and (below is None or dep.service in below):
             seen.add(dep.service)
             hypotheses.append(
                 Hypothesis(
@@ -232,6 +336,19 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 )
             )
     return sorted(hypotheses, key=lambda h: h.score, reverse=True)
+
+
+def _downstream(graph: dict[str, list[str]], source: str) -> set[str]:
+    """What ``source`` depends on, transitively (a caller's failure is not its cause)."""
+    found: set[str] = set()
+    frontier = [source]
+    while frontier:
+        node = frontier.pop()
+        for callee in graph.get(node, []):
+            if callee not in found:
+                found.add(callee)
+                frontier.append(callee)
+    return found
 
 
 def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[RuledOut]:
@@ -268,10 +385,248 @@ def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[Rul
     return items
 
 
+def _undirected(graph: dict[str, list[str]], source: str) -> dict[str, int]:
+    neighbours: dict[str, set[str]] = {}
+    for caller, callees in graph.items():
+        for callee in callees:
+            neighbours.setdefault(caller, set()).add(callee)
+            neighbours.setdefault(callee, set()).add(caller)
+    distances, frontier = {source: 0}, [source]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for other in sorted(neighbours.get(node, ())):
+                if other not in distances:
+                    distances[other] = distances[node] + 1
+                    nxt.append(other)
+        frontier = nxt
+    return distances
+
+
+def origin_view(bundle: EvidenceBundle, origin: str) -> EvidenceBundle:
+    """The bundle as if ``origin`` were the alerting service: its logs, its pods, changes re-scored by
+    their distance to it (the topology term of the change correlator, 0.25 / (1 + hops))."""
+    facts = bundle.components[origin]
+    hops = _undirected(bundle.graph, origin)
+    changes = []
+    for change in bundle.changes:
+        distance = hops.get(change.service)
+        if distance is None:
+            continue
+        score = change.score - 0.25 / (1 + change.distance) + 0.25 / (1 + distance)
+        changes.append(change.model_copy(update={"distance": distance, "score": round(score, 4)}))
+    changes.sort(key=lambda c: -c.score)
+    primary = next((d for d in bundle.dependencies if d.service == origin and d.anomalous), bundle.primary)
+    return bundle.model_copy(
+        update={"service": origin, "logs": facts.logs, "pods": facts.pods, "changes": changes, "primary": primary}
+    )
+
+
+def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hypothesis]:
+    """Hypotheses about the origin the graph ranker leads with, when it is not the alerting service.
+
+    Its own changes, log signatures and pods are read as they are for the alerting service. A third
+    party (``external``) is a third-party failure. An origin with no change of its own but whose
+    caller changed shortly before the onset (a release, a scale-up) got its load from that caller:
+    the caller is the root and undoing its change the fix; never for a third party (a recent release
+    of ours does not make a provider answer 503: the callers' releases there are red herrings).
+    """
+    if not ranking.candidates or ranking.candidates[0].score <= 0:
+        return []
+    lead = ranking.candidates[0]
+    origin = lead.component
+    if origin == bundle.service or origin not in bundle.components:
+        return []
+    facts = bundle.components[origin]
+    view = origin_view(bundle, origin)
+    cited = [e for e in (s.evidence_id for s in bundle.dependencies if s.service == origin) if e]
+    if bundle.primary is not None:
+        cited.append(bundle.primary.evidence_id)
+    found = [h for h in build_hypotheses(view) if h.entity == origin and "dependency" != h.category]
+    seen = symptom_hypotheses(bundle)  # what the alerting service's own logs name
+    if seen and found and all(h.category in CHANGE_CATEGORIES for h in found):
+        # The origin's change shows no failure mode in the origin's own logs, but its callers' do (a
+        # resolver's rollout seen as failed lookups): that mechanism is the category, the change its
+        # trigger (rolling it back stays the fix), as for a change of the alerting service itself.
+        mechanism = seen[0]
+        found = [
+            h.model_copy(
+                update={
+                    "category": mechanism.category,
+                    "description": f"{h.description}; seen by {bundle.service} as {mechanism.category.replace('_', ' ')}",
+                    "evidence_ids": [*h.evidence_ids, *mechanism.evidence_ids],
+                }
+            )
+            if h.change_id
+            else h
+            for h in found
+        ]
+    reason = "; ".join([ranking.reason, *lead.reasons[:2]])
+    if facts.kind == "external" and not any(h.change_id for h in found):
+        found.append(
+            Hypothesis(
+                entity=origin,
+                category="third_party",
+                description=f"third party {origin} is failing its callers: {reason}",
+                score=0.7,
+                evidence_ids=cited,
+            )
+        )
+    own_change = any(h.change_id and h.entity == origin for h in found)
+    # A disk filling up, an expired certificate, a crash or a failover is the origin's own failure;
+    # only a failure mode that more load produces (pools, saturation, backlogs, none named) may come
+    # from a caller's change.
+    own_failure = any(h.entity == origin and h.category not in LOAD_CATEGORIES for h in found)
+    if not own_change and not own_failure:
+        callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
+        for change in view.changes:
+            if change.service not in callers or change.service == origin:
+                continue
+            onset = bundle.primary.onset if bundle.primary else None
+            recent = onset is not None and 0 <= (onset - change.at).total_seconds() <= CALLER_LOAD_WINDOW
+            if not recent or facts.kind == "external":
+                continue
+            symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
+            category: RootCauseCategory = (
+                symptom.category
+                if symptom is not None
+                else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
+                if change.service == bundle.service
+                else "saturation"
+            )
+            # The origin's own symptoms are how the load shows: they support this hypothesis, not rival it.
+            found = [
+                Hypothesis(
+                    entity=change.service,
+                    category=category,
+                    description=(
+                        f"{change.kind} on {change.service} at {_fmt_time(change.at)} ({change.description}) loads "
+                        f"{origin}, where the failure starts: {reason}"
+                        + (f"; {origin}: {symptom.description}" if symptom else "")
+                    ),
+                    score=0.75,
+                    evidence_ids=[change.evidence_id, *cited, *(symptom.evidence_ids if symptom else [])],
+                    change_id=change.id,
+                )
+            ]
+            break
+    if not found:
+        found.append(
+            Hypothesis(
+                entity=origin,
+                category="dependency",
+                description=f"the failure starts at {origin}: {reason}",
+                score=0.6,
+                evidence_ids=cited,
+            )
+        )
+    bonus = 0.0 if ranking.abstained else ORIGIN_BONUS
+    return [h.model_copy(update={"score": round(min(0.95, h.score + bonus), 4)}) for h in found]
+
+
+def callers_see_it_failing(bundle: EvidenceBundle) -> SignalSummary | None:
+    """When the alerting service's own error SLI is normal but every direct caller's error rate is
+    anomalous, the strongest caller's signal (its onset tells when it started); else None."""
+    primary = bundle.primary
+    if primary is None or primary.anomalous or primary.signal != "error_rate":
+        return None
+    callers = sorted(name for name, callees in bundle.graph.items() if bundle.service in callees)
+    seen = [d for d in bundle.dependencies if d.service in callers and d.signal == "error_rate"]
+    if not callers or len({d.service for d in seen}) < len(callers) or not all(d.anomalous for d in seen):
+        return None
+    return max(seen, key=lambda d: (d.peak or 0.0) - (d.baseline or 0.0))
+
+
+def neighbour_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """Workloads scaled up onto the alerting service's nodes shortly before the onset: noisy
+    neighbours (CPU, memory, disk or network of the shared nodes), whatever the call graph says.
+    Only read when the graph finds no dependency that explains the alerting service's move."""
+    own = bundle.pods
+    primary = bundle.primary
+    if own is None or not own.nodes or primary is None or primary.onset is None:
+        return []
+    found = []
+    for change in bundle.changes:
+        facts = bundle.components.get(change.service)
+        if change.kind != "scale_up" or facts is None or facts.pods is None:
+            continue
+        shared = sorted(set(own.nodes) & set(facts.pods.nodes))
+        before = (primary.onset - change.at).total_seconds()
+        if not shared or not 0 <= before <= CALLER_LOAD_WINDOW:
+            continue
+        found.append(
+            Hypothesis(
+                entity=change.service,
+                category="noisy_neighbour",
+                description=(
+                    f"noisy neighbour: {change.description} at {_fmt_time(change.at)}, onto nodes "
+                    f"{', '.join(shared)} where {bundle.service} runs; {bundle.service}'s dependencies do not explain its move"
+                ),
+                score=NEIGHBOUR_SCORE,
+                evidence_ids=[change.evidence_id, own.evidence_id, facts.pods.evidence_id, primary.evidence_id],
+                change_id=change.id,
+            )
+        )
+    return found
+
+
+def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> list[Hypothesis]:
+    """Shared infrastructure outside the call graph (no edges in the catalog) that failed with the
+    alerting service: its own SLI moved around the onset, or its pods are unhealthy, and it changed
+    shortly before. The failure mode is what the alerting service's logs name (a DNS lookup failing,
+    a certificate), else the change's."""
+    primary = bundle.primary
+    if primary is None or primary.onset is None:
+        return []
+    found = []
+    for name, facts in sorted(bundle.components.items()):
+        if not facts.shared:
+            continue
+        moved = [d for d in bundle.dependencies if d.service == name and d.anomalous]
+        unhealthy = facts.pods is not None and not facts.pods.healthy
+        change = next(
+            (
+                c
+                for c in bundle.changes
+                if c.service == name and 0 <= (primary.onset - c.at).total_seconds() <= CALLER_LOAD_WINDOW
+            ),
+            None,
+        )
+        if not (moved or unhealthy) or change is None:
+            continue
+        symptom = symptoms[0] if symptoms else None
+        found.append(
+            Hypothesis(
+                entity=name,
+                category=symptom.category if symptom else CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
+                description=(
+                    f"shared {name} (outside {bundle.service}'s call graph) failed with it after "
+                    f"{change.kind} {change.id} at {_fmt_time(change.at)} ({change.description})"
+                    + (f"; {symptom.description}" if symptom else "")
+                ),
+                score=SHARED_SCORE,
+                evidence_ids=[
+                    change.evidence_id,
+                    *(d.evidence_id for d in moved),
+                    *([facts.pods.evidence_id] if unhealthy and facts.pods else []),
+                    *(symptom.evidence_ids if symptom else []),
+                ],
+                change_id=change.id,
+            )
+        )
+    return found
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
     primary = bundle.primary
+    seen_by_callers = callers_see_it_failing(bundle)
+    if seen_by_callers is not None:
+        # Its own SLI looks fine, but what calls it fails: its telemetry is not telling the whole
+        # story (a scrape gap, a proxy answering for it). The callers' view is the symptom.
+        bundle = bundle.model_copy(update={"primary": seen_by_callers.model_copy(update={"service": bundle.service})})
+        primary = bundle.primary
     if primary is not None and not primary.anomalous and primary.current is not None:
         recovered = primary.onset is not None
         text = (
@@ -289,7 +644,32 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             ruled_out=ruled_out_items(bundle, None),
             inconclusive=False,
         )
+    ranking = origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
+    if ranking is not None and ranking.candidates and ranking.candidates[0].component == bundle.service:
+        hypotheses += neighbour_hypotheses(bundle)
+        # The alerting service's move is its own (no dependency explains it): an anomalous dependency
+        # the graph ranks far below it is a side effect, not a rival cause.
+        top = ranking.candidates[0].score
+        graph_score = {c.component: c.score for c in ranking.candidates}
+        hypotheses = [
+            h
+            if h.category != "dependency" or top <= 0 or graph_score.get(h.entity, 0.0) >= RANKING.lead_ratio * top
+            else h.model_copy(update={"score": round(h.score * graph_score.get(h.entity, 0.0) / top, 4)})
+            for h in hypotheses
+        ]
+        hypotheses.sort(key=lambda h: h.score, reverse=True)
+    shared = shared_hypotheses(bundle, symptom_hypotheses(bundle))
+    if shared:
+        # The alerting service's own symptoms are how the shared failure shows: support, not rivals.
+        folded = {i for h in shared for i in h.evidence_ids}
+        hypotheses = [h for h in hypotheses if not (h.entity == bundle.service and set(h.evidence_ids) <= folded)]
+        hypotheses = sorted([*shared, *hypotheses], key=lambda h: h.score, reverse=True)
+    if ranking is not None:
+        from_origin = origin_hypotheses(bundle, ranking)
+        if from_origin:
+            rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
+            hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
@@ -369,6 +749,11 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
     if diagnosis.inconclusive or diagnosis.confidence < 0.4:
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+    if diagnosis.change_id and any(o.id == "revert_workflow" for o in preferred):
+        return RemediationChoice(
+            option_id="revert_workflow",
+            rationale=f"it reverts {diagnosis.change_id} where it was applied; a Deployment rollback would leave it",
+        )
     if diagnosis.change_id and any(o.id == "rollback" for o in preferred):
         return RemediationChoice(
             option_id="rollback",
@@ -389,6 +774,8 @@ def action_phrase(action: ProposedAction | None) -> str:
     if action is None or action.status not in ("executed", "verified"):
         return "the service recovered"
     call = action.tool.rsplit(".", 1)[-1]
+    if call == "workflow_dispatch" and action.id.startswith("revert_workflow"):
+        return f"we rolled back the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
     return {
         "rollout_undo": "we rolled back the change that caused them",
         "rollback": "we rolled back the change that caused them",

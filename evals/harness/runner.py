@@ -24,6 +24,7 @@ from agents.runner import DecisionOutcome, RunOutcome, answer_approvals
 from evals.harness.scoring import CaseScore, score_case, summarize
 from evals.sim.scenario import Scenario
 from evals.sim.server import RunningSim, start_sim
+from evals.sim.timeutil import SimClock
 
 
 class ResponderLike(Protocol):
@@ -101,8 +102,12 @@ async def run_case(
     *,
     repeat: int = 0,
     price: Callable[[int], float] = lambda tokens: 0.0,
+    anchor: datetime | None = None,
 ) -> CaseResult:
-    """One scenario, start to finish. Never raises: a crash is a failed case with its traceback."""
+    """One scenario, start to finish. Never raises: a crash is a failed case with its traceback.
+
+    ``anchor`` fixes the alert time (the simulator's clock then starts there, frozen until the
+    workflow advances it): the same case at two anchors must reach the same conclusions."""
     started = time.perf_counter()
     policy = EvalApprovalPolicy(scenario)
     approvals: list[dict[str, Any]] = []
@@ -124,7 +129,8 @@ async def run_case(
     case_dir = work_dir / f"{scenario.name}-{repeat}"
     case_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with start_sim(scenario) as sim:
+        clock = SimClock.frozen(anchor) if anchor is not None else None
+        with start_sim(scenario, anchor=anchor, clock=clock) as sim:
             alerts = [
                 a for a in parse_alerts(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"
             ]

@@ -34,6 +34,9 @@ from tools.github import (
     ListCommitsInput,
     ListDeploymentsInput,
     ListWorkflowRunsInput,
+    ListWorkflowsInput,
+    Workflow,
+    WorkflowList,
     WorkflowRun,
     WorkflowRunList,
 )
@@ -42,6 +45,9 @@ from tools.kubernetes import (
     ContainerStatus,
     DeploymentRef,
     DeploymentState,
+    Event,
+    EventList,
+    ListEventsInput,
     ListPodsInput,
     ListReplicaSetsInput,
     Pod,
@@ -60,6 +66,7 @@ NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 ONSET = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 DEPLOYED = datetime(2026, 11, 20, 10, 10, tzinfo=UTC)
 MIGRATED = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+SCALED_DOWN = datetime(2026, 11, 20, 10, 8, tzinfo=UTC)
 GOOD_SHA, BAD_SHA = "a" * 40, "b" * 40
 SLI = 'sum(rate(http_requests_total{app="orders",code=~"5.."}[5m])) / sum(rate(http_requests_total{app="orders"}[5m]))'
 
@@ -115,6 +122,25 @@ class FakeCluster(Adapter):
         ]
         return _ok(self, "list_replicasets", ReplicaSetList(replicasets=sets, count=4, more_available=False))
 
+    @tool_call(description="events", result=EventList)
+    async def list_events(self, args: ListEventsInput) -> ToolResult:
+        events = [
+            Event(
+                reason="ScalingReplicaSet",
+                object=f"Deployment/{args.involved_name}",
+                message="Scaled down replica set orders-7 to 2 from 6",
+                first_seen=SCALED_DOWN,
+            ),
+            # a rollout's handover (one side at zero) is not a scale change
+            Event(
+                reason="ScalingReplicaSet",
+                object=f"Deployment/{args.involved_name}",
+                message="Scaled up replica set orders-7 to 6 from 0",
+                first_seen=DEPLOYED,
+            ),
+        ]
+        return _ok(self, "list_events", EventList(events=events, count=2, more_available=False))
+
 
 class FakeGitHub(Adapter):
     kind: ClassVar[str] = "github"
@@ -154,6 +180,15 @@ class FakeGitHub(Adapter):
             updated_at=MIGRATED,
         )
         return _ok(self, "list_workflow_runs", WorkflowRunList(runs=[run], returned=1, total_count=1, has_more=False))
+
+    @tool_call(description="workflows", result=WorkflowList)
+    async def list_workflows(self, args: ListWorkflowsInput) -> ToolResult:
+        workflows = [
+            Workflow(id=1, name="deploy", path=".github/workflows/deploy.yml"),
+            Workflow(id=2, name="flags-revert", path=".github/workflows/flags-revert.yml"),
+            Workflow(id=3, name="db-rollback", path=".github/workflows/db-rollback.yml"),
+        ]
+        return _ok(self, "list_workflows", WorkflowList(workflows=workflows, count=3))
 
     @tool_call(description="commits", result=CommitList)
     async def list_commits(self, args: ListCommitsInput) -> ToolResult:
@@ -268,6 +303,7 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
         "kubernetes.list_pods": ListPodsInput,
         "kubernetes.get_deployment": DeploymentRef,
         "kubernetes.list_replicasets": ListReplicaSetsInput,
+        "kubernetes.list_events": ListEventsInput,
     }
     assert set(sent) == set(expected)
     for tool, model in expected.items():
@@ -290,7 +326,7 @@ async def test_facts_are_built_from_typed_payloads(tmp_path: Path, http: HttpCal
     assert (deployment.current_revision, deployment.previous_revision) == (7, 6)
     assert (deployment.current_image, deployment.previous_image) == ("orders:2", "orders:1")
 
-    changes = {c.id: c for c in bundle.changes}
+    changes = {c.id: c for c in bundle.changes if not c.kind.startswith("scale")}  # scale: its own test
     # Only the deployment inside the lookback before the onset is a change (the older one is its diff base).
     assert set(changes) == {"deploy-2", "run-9"}
     deploy = changes["deploy-2"]
@@ -316,3 +352,176 @@ async def test_an_input_the_model_refuses_is_a_failed_check_not_a_call(tmp_path:
     ]
     evidence = collector.bundle.evidence[-1]
     assert evidence.status == "error" and evidence.source == "kubernetes.list_pods"
+
+
+async def test_a_scale_change_in_the_deployment_events_is_a_change_and_can_be_undone(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """Replica-count changes are changes even when no repository records them; a rollout's handover
+    (one side at zero) is not one. The replicas before it are kept for the undo."""
+    bundle = await _collector(tmp_path, _registry(http)).collect()
+    scale = [c for c in bundle.changes if c.kind.startswith("scale")]
+    assert [(c.kind, c.service, c.at) for c in scale] == [("scale_down", "orders", SCALED_DOWN)]
+    assert bundle.deployment is not None
+    assert (bundle.deployment.scaled_from, bundle.deployment.scale_change) == (6, scale[0].id)
+    assert bundle.tool_calls > 0
+
+
+def test_the_request_rate_is_read_from_the_error_ratio_denominator() -> None:
+    from agents.investigation import traffic_query
+
+    sli = (
+        'sum(rate(http_requests_total{service="x",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="x"}[5m]))'
+    )
+    assert traffic_query(sli) == 'sum(rate(http_requests_total{service="x"}[5m]))'
+    assert traffic_query("sum(rate(a[5m]) / rate(b[5m]))") is None  # the division is not at the top level
+    assert traffic_query("avg(errors_ratio)") is None and traffic_query(None) is None
+
+
+class WarningCluster(FakeCluster):
+    """Warning events of the namespace: one about an orders pod, one about another workload."""
+
+    @tool_call(description="events", result=EventList)
+    async def list_events(self, args: ListEventsInput) -> ToolResult:
+        if args.event_type != "Warning":
+            return _ok(self, "list_events", EventList(events=[], count=0, more_available=False))
+        events = [
+            Event(
+                type="Warning",
+                reason="OOMKilling",
+                object="Pod/orders-7-x2k9d",
+                message="Memory cgroup out of memory: Killed process 4242 (java)",
+                count=6,
+                last_seen=NOW - timedelta(minutes=3),
+            ),
+            Event(type="Warning", reason="BackOff", object="Pod/ledger-5-aa", message="Back-off", last_seen=NOW),
+            # another workload whose name starts like the lead's
+            Event(
+                type="Warning", reason="Evicted", object="Pod/orders-api-7d9f8-zz1q2", message="Evicted", last_seen=NOW
+            ),
+        ]
+        return _ok(self, "list_events", EventList(events=events, count=2, more_available=False))
+
+
+async def test_targeted_checks_read_each_leads_warning_events_and_rule_out_the_quiet_ones(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """The hypothesis loop's query: a lead whose pods were OOM-killed gains that as a log line (so
+    the oom signature applies); a lead with no warning events is ruled out, citing the query."""
+    from agents.reasoners.deterministic import symptom_hypotheses
+
+    settings = AdapterSettings(base_url="http://fake.test")
+    fakes: list[type[Adapter]] = [WarningCluster, FakeGitHub, FakeLoki, FakePrometheus]
+    registry = RecordingRegistry({cls.kind: cls(cls.kind, settings, http) for cls in fakes})
+    collector = _collector(tmp_path, registry)
+    collector.ctx.catalog.services["billing"] = Service(name="billing", namespace="shop")
+    found, cleared = await collector.targeted_checks(["orders", "billing"])
+    assert found == ["orders"]
+    [line] = [log for log in collector.bundle.logs if "OOMKilling" in log.template]
+    assert line.service == "orders" and line.count_after == 6
+    assert [h.category for h in symptom_hypotheses(collector.bundle)] == ["oom"]
+    [quiet] = cleared
+    assert "billing" in quiet.what and quiet.evidence_ids
+    assert collector.bundle.get(quiet.evidence_ids[0]) is not None
+    assert not any(w in log.template for log in collector.bundle.logs for w in ("Back-off", "Evicted"))  # others
+
+
+async def test_a_migration_is_undone_by_the_repositorys_matching_revert_workflow(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    """A Deployment rollback leaves a schema change in place: the repository's reverting workflow that
+    shares most with the one that applied it (db-migrate -> db-rollback, not flags-revert) is offered,
+    and chosen over the rollback."""
+    from agents.reasoners.deterministic import choose_option
+    from agents.remediation import remediation_options
+    from agents.state import Diagnosis
+    from tests.agents.conftest import agent_context, kubernetes_registry
+
+    collector = _collector(tmp_path, _registry(http))
+    bundle = await collector.collect()
+    migration = next(c for c in bundle.changes if c.id == "run-9")
+    diagnosis = Diagnosis(
+        root_cause="migration 0042", category="migration", entity="orders", confidence=0.8, change_id=migration.id
+    )
+    undo = await collector.undo_workflow(diagnosis)
+    assert undo is not None and (undo.repo, undo.workflow) == ("acme/orders", "db-rollback.yml")
+    assert bundle.get(undo.evidence_id) is not None
+    code = diagnosis.model_copy(update={"change_id": "deploy-2", "category": "bad_deploy"})
+    assert await collector.undo_workflow(code) is None  # a release is rolled back, not reverted by a job
+    ctx = agent_context(tmp_path / "ctx", registry=kubernetes_registry())
+    assert ctx.registry.first("github") is None  # no GitHub configured: no dispatch offered
+    assert [o.id for o in remediation_options(diagnosis, bundle.deployment, ctx, undo)] == ["rollback"]
+    options = remediation_options(diagnosis, bundle.deployment, collector.ctx, undo)
+    assert options[0].args == {"repo": "acme/orders", "workflow": "db-rollback.yml", "ref": "main"}
+    assert choose_option(diagnosis, options).option_id == "revert_workflow"
+
+
+def test_candidates_are_the_neighbourhood_then_shared_infrastructure(tmp_path: Path, http: HttpCaller) -> None:
+    collector = _collector(tmp_path, _registry(http))
+    services = collector.ctx.catalog.services
+    services["orders"].dependencies = ["orders-db"]
+    services.update(
+        {
+            "orders-db": Service(name="orders-db"),
+            "batch": Service(name="batch", dependencies=["orders-db"]),  # shares the database
+            "resolver": Service(name="resolver"),  # no edges: shared infrastructure
+            "elsewhere": Service(name="elsewhere", dependencies=["other-db"]),
+            "other-db": Service(name="other-db"),
+        }
+    )
+    assert collector.candidates() == {"orders": 0, "orders-db": 1, "batch": 2, "resolver": 4}
+
+
+class RolledBackCluster(FakeCluster):
+    """orders was rolled back to the template of revision 6 (now revision 8): its ReplicaSet is older
+    than revision 7's, the release that was rolled back."""
+
+    @tool_call(description="deployment", result=DeploymentState)
+    async def get_deployment(self, args: DeploymentRef) -> ToolResult:
+        state = DeploymentState(name="orders", namespace="shop", revision=8, replicas=3, images={"orders": "orders:1"})
+        return _ok(self, "get_deployment", state)
+
+    @tool_call(description="replicasets", result=ReplicaSetList)
+    async def list_replicasets(self, args: ListReplicaSetsInput) -> ToolResult:
+        sets = [
+            ReplicaSet(name="orders-8", revision=8, images={"orders": "orders:1"}, created=NOW - timedelta(days=3)),
+            ReplicaSet(name="orders-7", revision=7, images={"orders": "orders:2"}, created=DEPLOYED),
+        ]
+        return _ok(self, "list_replicasets", ReplicaSetList(replicasets=sets, count=2, more_available=False))
+
+
+async def test_a_release_rolled_back_as_bad_is_never_redeployed(tmp_path: Path, http: HttpCaller) -> None:
+    from agents.remediation import remediation_options
+    from agents.state import Diagnosis
+    from tests.agents.conftest import agent_context, kubernetes_registry
+
+    settings = AdapterSettings(base_url="http://fake.test")
+    fakes: list[type[Adapter]] = [RolledBackCluster, FakeGitHub, FakeLoki, FakePrometheus]
+    registry = RecordingRegistry({cls.kind: cls(cls.kind, settings, http) for cls in fakes})
+    deployment = await _collector(tmp_path, registry).deployment()
+    assert deployment is not None and deployment.previous_revision == 7 and deployment.rolled_back
+    diagnosis = Diagnosis(root_cause="bad release", category="bad_deploy", entity="orders", confidence=0.8)
+    ctx = agent_context(tmp_path / "ctx", registry=kubernetes_registry())
+    assert remediation_options(diagnosis, deployment, ctx) == []
+    fresh = deployment.model_copy(update={"rolled_back": False})
+    assert [o.tool for o in remediation_options(diagnosis, fresh, ctx)] == ["kubernetes.rollout_undo"]
+
+
+async def test_prefetching_the_calls_changes_no_evidence(tmp_path: Path, http: HttpCaller) -> None:
+    """The candidates' calls made concurrently up front must yield the very evidence (ids, order,
+    observations) the checks produce one call at a time."""
+    concurrent_collector = _collector(tmp_path / "a", _registry(http))
+    planned = len(concurrent_collector.plan({"orders": 0}, ONSET))
+    concurrent = await concurrent_collector.collect()
+    assert planned > 5 and len(concurrent_collector.prefetched) < planned  # the checks read what was fetched
+    sequential_collector = _collector(tmp_path / "b", _registry(http))
+
+    async def no_prefetch(planned: object) -> None:
+        return None
+
+    sequential_collector.prefetch = no_prefetch  # type: ignore[method-assign]  # the one-at-a-time path
+    sequential = await sequential_collector.collect()
+    assert [(e.id, e.source, e.observation) for e in concurrent.evidence] == [
+        (e.id, e.source, e.observation) for e in sequential.evidence
+    ]
+    assert concurrent.changes == sequential.changes

@@ -18,6 +18,7 @@ from tools.github import (
     DeploymentList,
     GitHubAdapter,
     ListDeploymentsInput,
+    WorkflowList,
     WorkflowRunList,
 )
 from tools.ledger import ActionLedger
@@ -290,6 +291,25 @@ async def test_workflow_runs_open_ended_created_filter(gh: GitHubAdapter) -> Non
     assert result.status == "no_data"
 
 
+async def test_list_workflows_gives_the_file_names_dispatch_takes(gh: GitHubAdapter) -> None:
+    body = {
+        "total_count": 2,
+        "workflows": [
+            {"id": 11, "name": "deploy", "path": ".github/workflows/deploy.yml", "state": "active"},
+            {"id": 12, "name": "db-rollback", "path": ".github/workflows/db-rollback.yml", "state": "active"},
+        ],
+    }
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/actions/workflows").respond(200, json=body)
+        result = await gh.invoke("list_workflows", {"repo": REPO})
+        mock.get(f"/repos/{REPO}/actions/workflows").respond(200, json={"total_count": 0, "workflows": []})
+        empty = await gh.invoke("list_workflows", {"repo": REPO})
+    listed = result.payload(WorkflowList).workflows
+    assert [(w.name, w.file) for w in listed] == [("deploy", "deploy.yml"), ("db-rollback", "db-rollback.yml")]
+    assert result.query == f"GET /repos/{REPO}/actions/workflows" and "db-rollback (db-rollback.yml)" in result.summary
+    assert empty.status == "no_data"
+
+
 async def test_not_found_is_reported_once(gh: GitHubAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
         route = mock.get(f"/repos/{REPO}/commits").respond(
@@ -386,6 +406,7 @@ def test_only_workflow_dispatch_is_mutating() -> None:
         "list_commits",
         "compare",
         "list_workflow_runs",
+        "list_workflows",
         "workflow_dispatch",
     }
     safety = GitHubAdapter.calls["workflow_dispatch"].safety

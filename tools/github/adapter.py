@@ -40,7 +40,10 @@ from tools.github.models import (
     ListCommitsInput,
     ListDeploymentsInput,
     ListWorkflowRunsInput,
+    ListWorkflowsInput,
+    Workflow,
     WorkflowDispatchInput,
+    WorkflowList,
     WorkflowRunList,
 )
 from tools.github.wire import (
@@ -236,6 +239,42 @@ class GitHubAdapter(Adapter):
                 f"({runs[0].conclusion or runs[0].status}) at {_when(runs[0].created_at)}"
                 if runs
                 else f"no workflow runs of {args.repo}{_span(args.created_after, args.created_before)}"
+            ),
+        )
+
+    @tool_call(
+        description="List a repository's GitHub Actions workflows (name, file, state): the runbook jobs "
+        "workflow_dispatch can start, e.g. a rollback or revert workflow.",
+        result=WorkflowList,
+    )
+    async def list_workflows(self, args: ListWorkflowsInput) -> ToolResult:
+        path = f"/repos/{args.repo}/actions/workflows"
+        params: dict[str, Any] = {"per_page": 100}
+        response, body = await self._get(path, params)
+        envelope = expect_dict(self.http, response, path, body, "the body")
+        items = expect_list(self.http, response, path, envelope.get("workflows"), "workflows")
+        try:
+            workflows = [
+                Workflow(
+                    id=int(item["id"]),
+                    name=str(item["name"]),
+                    path=str(item["path"]),
+                    state=opt_str(item.get("state")),
+                )
+                for item in (as_object(raw) for raw in items)
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise malformed(self.http, response, path, f"a workflow has an unexpected shape ({exc!r})") from None
+        return ToolResult.with_payload(
+            WorkflowList(workflows=workflows, count=len(workflows)),
+            tool=self.tool_id("list_workflows"),
+            status="ok" if workflows else "no_data",
+            query=f"GET {path}",
+            params=params,
+            summary=(
+                f"{len(workflows)} workflows of {args.repo}: " + ", ".join(f"{w.name} ({w.file})" for w in workflows)
+                if workflows
+                else f"no workflows in {args.repo}"
             ),
         )
 

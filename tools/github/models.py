@@ -138,6 +138,14 @@ class ListWorkflowRunsInput(BaseModel):
         return before
 
 
+class ListWorkflowsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str = RepoField
+
+    check_repo = field_validator("repo")(_check_repo)
+
+
 class WorkflowDispatchInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -243,6 +251,25 @@ class WorkflowRun(BaseModel):
     updated_at: datetime | None = None
     actor: str | None = None
     url: str | None = None
+
+
+class Workflow(BaseModel):
+    """One workflow of a repository: what `workflow_dispatch` can start (by its file name)."""
+
+    id: int
+    name: str
+    path: str = Field(description="e.g. .github/workflows/db-rollback.yml")
+    state: str | None = None
+
+    @property
+    def file(self) -> str:
+        """The file name `workflow_dispatch` takes (db-rollback.yml)."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+class WorkflowList(BaseModel):
+    workflows: list[Workflow]
+    count: int
 
 
 class WorkflowRunList(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.analytics.anomaly import RankingConfig
+from agents.reasoners.origin import RANKING
 from evals.benchmarks.petshop.dataset import DEFAULT_INJECTION_TRIALS, DEFAULT_SEED, DatasetError
 from evals.benchmarks.petshop.method import MethodSettings
 from evals.benchmarks.petshop.run import run_benchmark
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     settings = MethodSettings(
-        ranking=RankingConfig(**overrides),
+        ranking=dataclasses.replace(RANKING, **overrides),  # the agents' configuration, with the overrides
         onset_threshold=args.onset_threshold,
         use_normal_noise=not args.no_noise_model,
     )

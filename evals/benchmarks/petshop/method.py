@@ -9,14 +9,17 @@ import numpy as np
 
 from agents.analytics.anomaly import IncidentAnalysis, RankingConfig, analyze_incident
 from agents.analytics.metrics import NoiseModel
+from agents.reasoners.origin import RANKING
 from evals.benchmarks.petshop.dataset import MetricTable, Target
 
 
 @dataclass(frozen=True)
 class MethodSettings:
-    """How the benchmark calls `analyze_incident` (the defaults are the library's)."""
+    """How the benchmark calls `analyze_incident`. The ranking configuration is the one the agents
+    rank the blast radius with (`agents.reasoners.origin.RANKING`), so the benchmark measures the
+    ranking the investigation runs."""
 
-    ranking: RankingConfig = field(default_factory=RankingConfig)
+    ranking: RankingConfig = field(default_factory=lambda: RANKING)
     onset_threshold: float = 4.0
     incident_steps: int = 2
     use_normal_noise: bool = True

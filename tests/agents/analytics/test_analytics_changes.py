@@ -61,8 +61,19 @@ def test_without_a_textual_link_recency_and_proximity_decide() -> None:
     assert [r.change.id for r in ranked] == ["recent-here", "recent-two-hops", "old-here"]
     assert ranked[0].topology == 1.0
     assert ranked[1].hops == 2 and ranked[1].topology == pytest.approx(1 / 3)
-    assert ranked[0].time_proximity == pytest.approx(0.5 ** (10 / 30))
+    assert ranked[0].time_proximity == pytest.approx(1.0)  # within the 15-minute grace
+    assert ranked[2].time_proximity == pytest.approx(0.5 ** ((180 - 15) / 30))
     assert ranked[0].minutes_before_onset == pytest.approx(10)
+
+
+def test_a_release_that_fails_minutes_after_its_rollout_is_not_ruled_out_as_too_early() -> None:
+    """Failures that wait for traffic, caches or load (10-15 minutes) keep full time proximity; older
+    changes lose it by half-lives counted from the end of the grace."""
+    changes = [_change("delayed", "checkout", 14, kind="deploy"), _change("instant", "checkout", 1, kind="deploy")]
+    ranked = {r.change.id: r for r in rank_changes(changes, "checkout", DISTANCES, ONSET)}
+    assert ranked["delayed"].time_proximity == ranked["instant"].time_proximity == pytest.approx(1.0)
+    late = rank_changes([_change("late", "checkout", 45, kind="deploy")], "checkout", DISTANCES, ONSET)[0]
+    assert late.time_proximity == pytest.approx(0.5)
 
 
 def test_changes_after_the_onset_outside_the_lookback_or_the_blast_radius_are_left_out() -> None:

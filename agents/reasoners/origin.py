@@ -1,0 +1,145 @@
+"""Where in the blast radius an incident starts: the graph ranker of `agents.analytics` run on what
+the investigation measured.
+
+Every SLI series of every candidate (error ratio, p99 latency, saturation) is scored against its own
+level before the onset (`score_components`), then ranked over the catalog's call graph
+(`rank_root_causes`): an anomalous component whose own dependencies explain its move is a victim, not
+the origin. Components that returned no samples at all are *silent*, never healthy: a silent
+callee whose callers are all anomalous is a lead, stronger when the callers' error logs name it.
+The PetShop benchmark runs the same ranking function with the same configuration (`RANKING`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+from agents.analytics.anomaly import (
+    DEFAULT_RANKING,
+    RankingConfig,
+    RankingResult,
+    rank_root_causes,
+    score_components,
+)
+from agents.evidence import EvidenceBundle, LogFact, SignalSummary
+from tools.values import TimeWindow
+
+RANKING: RankingConfig = DEFAULT_RANKING
+"""The one ranking configuration, shared with `evals.benchmarks.petshop`."""
+NAMED_SILENT = 1.0  # the callers' errors name the silent component
+OUTBOUND_SILENT = 0.9  # its only silent callee, and the callers' errors are failed outbound calls
+UNNAMED_SILENT = 0.5  # they fail, but their logs do not say on what
+# What a caller logs when a call it makes fails (generic runtime and HTTP phrasing, no names).
+OUTBOUND_FAILURE = re.compile(
+    r"upstream|service unavailable|bad gateway|gateway time-?out|-> ?5\d\d\b|read ?timeout|timed out"
+    r"|connection (refused|reset)|ECONNRESET|ECONNREFUSED|socket hang up|\bvia \S+ failed|after \d+ attempts",
+    re.IGNORECASE,
+)
+
+
+RANKED_SIGNALS = {"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"}
+"""What the graph ranker compares. Traffic is left out: a caller's failure lowers its callees'
+traffic, so a drop there is an effect, and a surge is read on the alerting service itself."""
+
+
+def _series(bundle: EvidenceBundle) -> list[SignalSummary]:
+    return [
+        s for s in [bundle.primary, *bundle.own, *bundle.dependencies] if s is not None and s.signal in RANKED_SIGNALS
+    ]
+
+
+def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
+    """Candidates with no samples in any SLI (or no SLI at all), or with half or more of their pods
+    down, weighted by whether the error logs of the other components name them."""
+    measured = {s.service for s in _series(bundle) if not s.missing and s.values}
+    lines = [log.example.lower() for log in bundle.logs] + [
+        log.example.lower() for facts in bundle.components.values() for log in facts.logs
+    ]
+    logs_of = {bundle.service: bundle.logs} | {name: facts.logs for name, facts in bundle.components.items()}
+    unmeasured = {
+        name for name in bundle.graph if name != bundle.service and (name not in measured or _mostly_down(bundle, name))
+    }
+    silent: dict[str, float] = {}
+    for name in sorted(unmeasured):
+        callers = [c for c, callees in bundle.graph.items() if name in callees]
+        named = any(name.lower() in line for line in lines)
+        outbound = bool(callers) and all(
+            len([c for c in bundle.graph.get(caller, []) if c in unmeasured]) == 1
+            and _mostly_outbound(logs_of.get(caller, []))
+            and not _fails_on_its_own(bundle, caller)
+            for caller in callers
+        )
+        silent[name] = NAMED_SILENT if named else OUTBOUND_SILENT if outbound else UNNAMED_SILENT
+    return silent
+
+
+def _mostly_down(bundle: EvidenceBundle, name: str) -> bool:
+    """Half or more of its pods not ready: what its own metrics say comes from the few that still
+    answer (or from before they stopped), so it counts as silent, judged by what its callers see."""
+    facts = bundle.components.get(name)
+    pods = facts.pods if facts is not None else None
+    return pods is not None and pods.total > 0 and pods.ready * 2 <= pods.total
+
+
+def _mostly_outbound(logs: list[LogFact]) -> bool:
+    """Whether most of a caller's new or spiking lines are failed outbound calls: then what fails is
+    what it calls. When they are a minority, its own trouble (a backlog, a slow release) dominates."""
+    outbound = sum(log.count_after for log in logs if OUTBOUND_FAILURE.search(log.example))
+    return outbound > 0 and outbound * 2 > sum(log.count_after for log in logs)
+
+
+STRONG_LINK = 0.5  # a change whose text shares an identifier (not just words) with the errors
+
+
+def _fails_on_its_own(bundle: EvidenceBundle, caller: str) -> bool:
+    """Whether ``caller`` has evidence of a failure of its own: pods not ready or restarting, or a
+    change whose text shares identifiers with the errors. Its failed outbound calls may then be
+    its own doing (a crashing process, a broken release), not its silent callee's."""
+    pods = bundle.pods if caller == bundle.service else getattr(bundle.components.get(caller), "pods", None)
+    if pods is not None and not pods.healthy:
+        return True
+    return any(c.service == caller and c.text_link >= STRONG_LINK for c in bundle.changes)
+
+
+def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minutes=1)) -> RankingResult | None:
+    """The graph ranking of the candidates for the alerting service, or None without an onset or
+    without any measured series.
+
+    The reference window is every step before the onset of the alerting SLI, the incident window
+    from the onset to the last sample. Series are aligned on the union of their sample times
+    (a missing step is NaN, which the scorer skips).
+    """
+    primary = bundle.primary
+    if primary is None or primary.onset is None or not primary.values:
+        return None
+    silent = silent_components(bundle)
+    series = [s for s in _series(bundle) if s.values and not s.missing and s.service not in silent]
+    times = sorted({t for s in series for t in s.times})
+    if len(times) < 3 or times[0] >= primary.onset or times[-1] < primary.onset:
+        return None
+    index = {t: i for i, t in enumerate(times)}
+    metrics: dict[str, dict[str, list[float]]] = {}
+    for s in series:
+        values = [math.nan] * len(times)
+        for at, value in zip(s.times, s.values, strict=True):
+            values[index[at]] = value
+        metrics.setdefault(s.service, {})[s.signal] = values
+    onset: datetime = primary.onset
+    scores = score_components(
+        metrics,
+        times,
+        TimeWindow(start=times[0], end=onset),
+        TimeWindow(start=onset, end=times[-1] + step),
+        kinds={"error_rate": "error_rate", "latency_p99": "latency", "saturation": "saturation"},  # RANKED_SIGNALS
+    )
+    graph = {name: list(callees) for name, callees in bundle.graph.items()}
+    graph.setdefault(bundle.service, [])
+    return rank_root_causes(
+        scores,
+        graph,
+        bundle.service,
+        config=RANKING,
+        also=sorted(bundle.graph),
+        silent=silent,
+    )

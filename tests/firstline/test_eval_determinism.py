@@ -1,0 +1,48 @@
+"""The deterministic reasoner is deterministic whatever the time of day: a library scenario worked at
+two wall-clock anchors (different dates, hours and seconds within the minute) reaches the same
+diagnosis and proposes the same actions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.harness.runner import run_case
+from evals.sim.library import load_scenario
+from firstline.commands.eval import runtime_factory
+from firstline.config import load_config
+from intake.alertmanager import parse_alertmanager
+
+REPO = Path(__file__).resolve().parents[2]
+CLOCK_TEXT = re.compile(r"\d{2}:\d{2}(:\d{2})?( UTC)?|\d{4}-\d{2}-\d{2}T[\d:.]+(Z|\+00:00)?")
+
+
+def _conclusions(concluded: dict[str, Any]) -> dict[str, Any]:
+    """What was concluded, with clock readings (which move with the anchor) masked."""
+    return {
+        key: CLOCK_TEXT.sub("<time>", value) if isinstance(value, str) else value for key, value in concluded.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "entity"), [("signin-failures-evening", "analytics-worker"), ("marketplace-wide-errors", "listings")]
+)
+async def test_a_scenario_reaches_the_same_diagnosis_at_shifted_wall_clock_times(
+    tmp_path: Path, name: str, entity: str
+) -> None:
+    scenario = load_scenario(name)
+    factory = runtime_factory(load_config(REPO / "config.yaml"))
+    results = []
+    for index, anchor in enumerate(
+        [datetime(2026, 3, 2, 3, 17, 41, tzinfo=UTC), datetime(2026, 7, 15, 16, 52, 9, 500000, tzinfo=UTC)]
+    ):
+        result = await run_case(scenario, factory, parse_alertmanager, tmp_path / str(index), anchor=anchor)
+        assert result.error is None, result.error
+        results.append(result)
+    first, second = (_conclusions(r.concluded) for r in results)
+    assert first["entity"] == entity  # the case is worked, not just equally broken twice
+    assert first == second
