@@ -24,7 +24,9 @@ from agents.context import AgentContext
 from agents.graph import build_graph
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import WorkflowSettings
-from agents.state import Alert, IncidentState
+from agents.evidence import EvidenceBundle
+from agents.reasoners.base import Reasoned, ReasonerContext
+from agents.state import Alert, Diagnosis, IncidentState
 from knowledge.catalog import Service, ServiceCatalog
 from tests.agents.test_investigation_collector import (
     NOW,
@@ -64,6 +66,26 @@ class MutableCluster(FakeCluster):
         )
 
 
+class ScriptedDiagnosis(DeterministicReasoner):
+    """The deterministic reasoner with one scripted judgement: the release on orders broke it. This test is
+    about the graph's wiring, not the investigation's method (tests/agents/test_blast_radius.py is)."""
+
+    async def diagnose(self, bundle: EvidenceBundle, ctx: ReasonerContext) -> Reasoned[Diagnosis]:
+        found = await super().diagnose(bundle, ctx)
+        cited = [e for e in bundle.evidence if e.source.startswith(("github.", "prometheus."))][:3]
+        return Reasoned(
+            Diagnosis(
+                root_cause="the orders 2.0 release fails every pricing call",
+                category="bad_deploy",
+                entity="orders",
+                confidence=0.9,
+                evidence=cited,
+                change_id="deploy-2",
+            ),
+            found.usage,
+        )
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[HttpCaller]:
     async with httpx.AsyncClient(base_url="http://fake.test") as client:
@@ -84,7 +106,7 @@ def _context(tmp_path: Path, http: HttpCaller) -> AgentContext:
         ledger=ActionLedger(tmp_path / "ledger.sqlite"),
         policy=ApprovalPolicy(),
         catalog=ServiceCatalog(services={"orders": service}),
-        reasoner=DeterministicReasoner(),
+        reasoner=ScriptedDiagnosis(),
         fallback=DeterministicReasoner(),
         settings=WorkflowSettings(verify_settle_seconds=0),
         clock=lambda: NOW,
