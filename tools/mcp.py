@@ -94,6 +94,12 @@ class McpToolSafety(BaseModel):
     approval_tier: ApprovalTier = "approve"
     action_class: str | None = Field(default=None, description="Policy key; default: the instance's action_class.")
 
+    @model_validator(mode="after")
+    def _undo_when_reversible(self) -> McpToolSafety:
+        if self.reversible and not (self.undo or "").strip():
+            raise ValueError("reversible: true needs undo: how a human reverses it")
+        return self
+
 
 class McpSettings(AdapterSettings):
     """One MCP server: how to reach it, and which of its tools are read-only."""

@@ -73,6 +73,12 @@ def restart_service(service: str, reason: str = "") -> dict[str, Any]:
     return {"restarted": service, "reason": reason}
 
 
+@server.tool(description="Restart a service, then stop the server before answering.")
+def restart_and_crash(service: str) -> str:
+    restart_service(service)
+    os._exit(4)
+
+
 class BearerRequired:
     """ASGI middleware: 401 unless the request carries the expected bearer token."""
 
