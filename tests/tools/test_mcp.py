@@ -321,3 +321,36 @@ async def test_streamable_http_with_a_wrong_token_is_unavailable_and_its_check_f
     [checked] = await check_instances({"remote": config}, kinds=available_kinds(include_plugins=False))
     assert checked.status == "failed"
     assert "wrong-token-value" not in checked.detail + checked.fix
+
+
+def test_tools_list_shows_each_mcp_tool_with_its_schema_and_tools_check_asks_the_server(
+    tmp_path: Path, effects: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import yaml
+
+    from firstline.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"tools": {"ops": stdio(tmp_path)}}))
+    assert main(["--config", str(config), "tools", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    [ops] = listed["instances"]
+    calls = {c["call"]: c for c in ops["calls"]}
+    assert ops["problems"] == []
+    assert calls["get_status"]["mutating"] is False
+    assert calls["get_status"]["input_schema"]["required"] == ["service"]
+    restart = calls["restart_service"]
+    assert (restart["mutating"], restart["policy_tier"], restart["reversible"]) == (True, "approve", False)
+    [mcp_kind] = [i for i in listed["integrations"] if i["kind"] == "mcp"]
+    assert mcp_kind["configured_as"] == ["ops"]
+
+    assert main(["--config", str(config), "tools", "list", "--json", "--offline"]) == 0
+    [offline] = json.loads(capsys.readouterr().out)["instances"]
+    assert offline["calls"] == [] and "--offline" in offline["problems"][0]
+
+    assert main(["--config", str(config), "tools", "check", "--json"]) == 0
+    [checked] = json.loads(capsys.readouterr().out)
+    assert checked["status"] == "ok"
+    assert checked["detail"].startswith("firstline-test-mcp 1.0.0 answered: 9 tools (7 declared read-only)")
