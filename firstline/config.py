@@ -49,6 +49,18 @@ class ClockSettings(BaseModel):
     url: str | None = None
 
 
+class McpServeSettings(BaseModel):
+    """``firstline mcp serve``: where its HTTP transport listens and which variable holds its bearer token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8788, ge=0, le=65535)
+    token_env: str | None = Field(
+        default=None, description="Environment variable holding the bearer token HTTP clients must send."
+    )
+
+
 class FirstlineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +78,7 @@ class FirstlineConfig(BaseModel):
         default="", description="Base URL for incident links, e.g. https://firstline.example/incidents/"
     )
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    mcp: McpServeSettings = Field(default_factory=McpServeSettings)
 
     def resolve_paths(self, base: Path) -> FirstlineConfig:
         """Make every relative path absolute against ``base`` (the config file's directory)."""

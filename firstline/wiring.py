@@ -121,6 +121,14 @@ async def open_runtime(
             setting=f"tools.{name}.{missing.field}",
             reason=f"{missing.variable} is not set; `firstline tools check` lists every instance's problems",
         )
+    # MCP servers are asked for their tools now; one that does not answer is left out, like an unset secret.
+    try:
+        await registry.open()
+    except BaseException:
+        await registry.aclose()
+        raise
+    for name, reason in registry.unavailable.items():
+        log.warning("tool_unavailable", instance=name, reason=reason)
     ledger = ActionLedger(config.storage.ledger)
     store = knowledge(config) if callable(knowledge) else knowledge
     ctx = AgentContext(

@@ -94,6 +94,9 @@ class Adapter:
     auth_scheme: ClassVar[str] = "Bearer"
     # True when an instance's calls come from its settings (see `declared_calls`), not @tool_call methods.
     configurable_calls: ClassVar[bool] = False
+    # True when the calls are known only by asking the backend (an MCP server lists its tools): `open`
+    # fills `self.calls`, and the registry opens every instance before use.
+    discovers_calls: ClassVar[bool] = False
     # The calls declared with @tool_call on the class. An instance's own calls are `self.calls`, which
     # `declared_calls` may extend from the settings.
     calls: dict[str, CallSpec] = {}
@@ -130,6 +133,23 @@ class Adapter:
         from ``username_env``/``password_env``). Override for another header.
         """
         return auth_headers(settings, instance=instance, scheme=cls.auth_scheme)
+
+    async def open(self) -> None:
+        """Prepare the instance before its first call; the default has nothing to do.
+
+        An adapter whose calls come from its backend (``discovers_calls``) connects and lists them here,
+        raising `UpstreamError` when it cannot.
+        """
+
+    async def aclose(self) -> None:
+        """Release what the instance holds: its HTTP client (and, for some, a session or a subprocess)."""
+        await self.http.client.aclose()
+
+    def endpoint_setting(self) -> str:
+        """The setting that says where the backend is, for a fix hint (``tools.NAME.base_url (URL)``)."""
+        if self.settings.base_url_env:
+            return f"tools.{self.instance}.base_url_env ({self.settings.base_url_env})"
+        return f"tools.{self.instance}.base_url ({self.settings.base_url})"
 
     async def check(self) -> str:
         """Prove that this instance is reachable and its credentials work, with the cheapest read.

@@ -66,12 +66,7 @@ async def check_adapter(adapter: Adapter) -> CheckResult:
 
 def fix_for(adapter: Adapter, error: UpstreamError) -> str:
     """How to fix a failed check, from the upstream status (or the lack of one)."""
-    name, settings = adapter.instance, adapter.settings
-    where = (
-        f"tools.{name}.base_url_env ({settings.base_url_env})"
-        if settings.base_url_env
-        else (f"tools.{name}.base_url ({settings.base_url})")
-    )
+    where = adapter.endpoint_setting()
     status = error.status_code
     if status is None:
         return f"cannot connect: check {where} and that the service is reachable from this host"
@@ -152,5 +147,5 @@ async def check_instances(
             results[result.instance] = result
     finally:
         for adapter in adapters:
-            await adapter.http.client.aclose()
+            await adapter.aclose()
     return [results[name] for name in wanted]

@@ -27,6 +27,7 @@ from tools.base import (
     MissingSecret,
     SafetyMetadata,
     ToolResult,
+    UpstreamError,
 )
 from tools.http import HttpCaller, Redactor, resolve_secret
 from tools.invoke import describe_validation_error
@@ -46,6 +47,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "pagerduty_events": "tools.pagerduty_events:PagerDutyEventsAdapter",
     "teams": "tools.teams:TeamsAdapter",
     "http_action": "tools.http_action:HttpActionAdapter",
+    "mcp": "tools.mcp:McpAdapter",
 }
 
 ClientFactory = Callable[[str, AdapterSettings, dict[str, str]], httpx.AsyncClient]
@@ -231,6 +233,26 @@ class ToolRegistry:
         self.adapters = dict(adapters)
         # Instances left out because a secret they need is not set (see `from_config`).
         self.disabled: dict[str, MissingSecret] = dict(disabled or {})
+        # Instances left out because they could not be opened (an MCP server that does not answer), with why.
+        self.unavailable: dict[str, str] = {}
+
+    async def open(self) -> None:
+        """Open every instance (`Adapter.open`): an MCP client connects and lists its tools.
+
+        An instance that cannot be opened is closed, left out and listed in `unavailable` with the
+        reason (the runtime warns), so one unreachable server does not stop an incident. The calls an
+        instance discovered are checked like declared ones: invalid safety metadata raises
+        `AdapterDefinitionError`. Opening twice does nothing more.
+        """
+        for name, adapter in list(self.adapters.items()):
+            try:
+                await adapter.open()
+            except UpstreamError as exc:
+                self.unavailable[name] = str(exc)
+                del self.adapters[name]
+                await adapter.aclose()
+                continue
+            validate_calls(adapter.kind, adapter.calls.values(), origin=f"tools.{name} (kind {adapter.kind!r})")
 
     @classmethod
     def from_config(
@@ -264,7 +286,7 @@ class ToolRegistry:
 
     async def aclose(self) -> None:
         for adapter in self.adapters.values():
-            await adapter.http.client.aclose()
+            await adapter.aclose()
 
     def instances_of(self, kind: str) -> list[Adapter]:
         return [a for a in self.adapters.values() if a.kind == kind]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -13,10 +14,17 @@ from rich.text import Text
 from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load
 from firstline.config import FirstlineConfig
 from firstline.console import Console
-from tools.base import Adapter, AdapterDefinitionError, CallSpec
+from tools.base import Adapter, AdapterDefinitionError, CallSpec, MissingSecret, UpstreamError
 from tools.checks import CheckResult, check_instances
 from tools.policy import ApprovalPolicy
-from tools.registry import available_kinds, kind_origin, parse_settings, resolve_kind, validate_calls
+from tools.registry import (
+    available_kinds,
+    build_instance,
+    kind_origin,
+    parse_settings,
+    resolve_kind,
+    validate_calls,
+)
 
 LIST_DESCRIPTION = """\
 Show what firstline can call: every configured instance (the tools: section of the configuration)
@@ -25,19 +33,22 @@ and the one your policy: section actually gives it (auto runs, approve waits for
 only suggests). Then every available integration, built in or installed as a plugin (a package
 with a `firstline.tools` entry point), and which instances use it.
 
-Nothing is contacted and no secret is read; a variable named by a *_env setting that is not set is
-reported. Use `firstline tools check` to test connectivity.
+Nothing is contacted and no secret is read, except for MCP servers (kind mcp): their tools are known
+only by asking, so each is started or connected and asked for its list (--offline skips that). A
+variable named by a *_env setting that is not set is reported. --json gives each call's input schema
+(for an MCP tool, the server's own). Use `firstline tools check` to test connectivity.
 
 examples:
   firstline tools list
   firstline --config sim.yaml tools list --json
+  firstline tools list --offline
 """
 
 CHECK_DESCRIPTION = """\
 For each configured instance (or the NAMEs given), make the cheapest read that proves the base URL
 answers and the credentials work: Prometheus build info, Loki labels, Kubernetes /version, GitHub
 /rate_limit, Statuspage page, Slack auth.test, PagerDuty /abilities, Argo CD version and userinfo,
-Elasticsearch / and a size-0 search. One line per instance: ok, failed (with what to fix), or
+Elasticsearch / and a size-0 search, an MCP server's initialize and tools/list. One line per instance: ok, failed (with what to fix), or
 skipped (senders such as a Teams webhook have nothing to read without posting).
 
 Exits 1 if any instance failed, 0 otherwise.
@@ -63,6 +74,9 @@ def register(sub: Any) -> dict[str, Any]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    listing.add_argument(
+        "--offline", action="store_true", help="do not ask MCP servers for their tools (their calls are not shown)"
+    )
     add_common(listing)
     check = tools_sub.add_parser(
         "check",
@@ -86,9 +100,18 @@ def _kinds() -> dict[str, type[Adapter]]:
 # -- tools list ----------------------------------------------------------------------------------------
 
 
-def describe_tools(config: FirstlineConfig, kinds: dict[str, type[Adapter]]) -> dict[str, Any]:
-    """What `tools list` shows, as data: configured instances with their calls, then every integration."""
+def describe_tools(
+    config: FirstlineConfig,
+    kinds: dict[str, type[Adapter]],
+    discovered: Mapping[str, dict[str, CallSpec] | str] | None = None,
+) -> dict[str, Any]:
+    """What `tools list` shows, as data: configured instances with their calls, then every integration.
+
+    ``discovered`` holds, per instance whose kind learns its calls from the backend (MCP), the calls it
+    listed or why it could not (see `discover_calls`); without it those instances show no calls.
+    """
     policy = ApprovalPolicy(config.policy)
+    discovered = discovered or {}
     instances = []
     for name, raw in config.tools.items():
         entry: dict[str, Any] = {"instance": name, "kind": str(raw.get("kind") or name), "problems": [], "calls": []}
@@ -96,6 +119,9 @@ def describe_tools(config: FirstlineConfig, kinds: dict[str, type[Adapter]]) -> 
             adapter_cls, rest = resolve_kind(name, raw, kinds)
             settings = parse_settings(name, adapter_cls, rest)
             calls = adapter_cls.declared_calls(settings)
+            found = discovered.get(name)
+            if isinstance(found, dict):
+                calls = {**calls, **found}
             validate_calls(adapter_cls.kind, calls.values(), origin=f"tools.{name}")
         except ValueError as exc:
             entry["problems"].append(str(exc))
@@ -107,6 +133,10 @@ def describe_tools(config: FirstlineConfig, kinds: dict[str, type[Adapter]]) -> 
             for field, env in settings.model_dump().items()
             if field.endswith("_env") and isinstance(env, str) and env not in os.environ
         ]
+        if isinstance(discovered.get(name), str):
+            entry["problems"].append(str(discovered[name]))
+        elif adapter_cls.discovers_calls and name not in discovered:
+            entry["problems"].append("calls not listed (--offline): they are known only by asking the server")
         entry["calls"] = [_call_info(name, spec, policy) for spec in calls.values()]
         instances.append(entry)
     integrations = [
@@ -114,7 +144,13 @@ def describe_tools(config: FirstlineConfig, kinds: dict[str, type[Adapter]]) -> 
             "kind": kind,
             "origin": kind_origin(cls),
             "description": cls.description,
-            "calls": "declared in configuration" if cls.configurable_calls else sorted(cls.calls),
+            "calls": (
+                "listed by the server"
+                if cls.discovers_calls
+                else "declared in configuration"
+                if cls.configurable_calls
+                else sorted(cls.calls)
+            ),
             "configured_as": [i["instance"] for i in instances if i["kind"] == kind],
         }
         for kind, cls in sorted(kinds.items())
@@ -143,12 +179,41 @@ def _call_info(instance: str, spec: CallSpec, policy: ApprovalPolicy) -> dict[st
         "destructive": safety.destructive,
         "idempotent": safety.idempotent,
         "blast_radius": safety.blast_radius,
+        "input_schema": spec.input_model.model_json_schema(),
     }
 
 
-def cmd_tools_list(args: argparse.Namespace, console: Console) -> int:
+async def discover_calls(
+    config: FirstlineConfig, kinds: dict[str, type[Adapter]]
+) -> dict[str, dict[str, CallSpec] | str]:
+    """Ask each instance whose calls come from its backend (an MCP server) for them: the calls, or why not."""
+    found: dict[str, dict[str, CallSpec] | str] = {}
+    for name, raw in config.tools.items():
+        try:
+            adapter_cls, _ = resolve_kind(name, raw, kinds)
+            if not adapter_cls.discovers_calls:
+                continue
+            adapter = build_instance(name, raw, kinds=kinds)
+        except MissingSecret as exc:
+            found[name] = f"cannot list its tools: {exc}"
+            continue
+        except ValueError:
+            continue  # describe_tools reports the bad setting
+        try:
+            await adapter.open()
+            found[name] = dict(adapter.calls)
+        except UpstreamError as exc:
+            found[name] = f"cannot list its tools: {exc}"
+        finally:
+            await adapter.aclose()
+    return found
+
+
+async def cmd_tools_list(args: argparse.Namespace, console: Console) -> int:
     config = load(args, required=False, check_tools=False)
-    data = describe_tools(config, _kinds())
+    kinds = _kinds()
+    discovered = {} if args.offline else await discover_calls(config, kinds)
+    data = describe_tools(config, kinds, discovered)
     if args.json:
         console.info(json.dumps(data, indent=2))
         return EXIT_OK

@@ -205,6 +205,7 @@ def test_every_builtin_adapter_is_valid_and_documented() -> None:
             "pagerduty_events",
             "teams",
             "http_action",
+            "mcp",
         }
     )
     for kind, cls in kinds.items():

@@ -249,7 +249,13 @@ def test_the_commented_examples_in_config_yaml_are_valid() -> None:
         "teams",
         "http_action",
     }
+    assert {n for n, t in tools.items() if t["kind"] == "mcp"} == {"grafana-mcp", "ops-mcp"}
     described = describe_tools(FirstlineConfig(tools=tools), available_kinds(include_plugins=False))
     for instance in described["instances"]:
+        if instance["kind"] == "mcp":  # its calls come from the server, which is not asked here: settings valid only
+            offline = "calls not listed (--offline): they are known only by asking the server"
+            assert instance["problems"][-1] == offline
+            assert all(p.endswith("is not set") for p in instance["problems"][:-1]), instance["problems"]
+            continue
         assert instance["calls"], instance
         assert all(p.endswith("is not set") for p in instance["problems"]), instance["problems"]
