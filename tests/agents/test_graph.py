@@ -21,11 +21,11 @@ from langgraph.types import Command
 
 from agents.approval import ApprovalRequest
 from agents.context import AgentContext
+from agents.evidence import EvidenceBundle
 from agents.graph import build_graph
+from agents.reasoners.base import Reasoned, ReasonerContext
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import WorkflowSettings
-from agents.evidence import EvidenceBundle
-from agents.reasoners.base import Reasoned, ReasonerContext
 from agents.state import Alert, Diagnosis, IncidentState
 from knowledge.catalog import Service, ServiceCatalog
 from tests.agents.test_investigation_collector import (
