@@ -140,7 +140,11 @@ def test_http_refuses_to_start_without_a_token(
     config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    args = ["--config", str(config_path), "mcp", "serve", "--transport", "http", "--port", "0"]
+    unnamed = config_path.with_name("no-token.yaml")
+    written = yaml.safe_load(config_path.read_text())
+    written["mcp"] = {**written.get("mcp", {}), "token_env": None}  # the shipped config names one; this one does not
+    unnamed.write_text(yaml.safe_dump(written))
+    args = ["--config", str(unnamed), "mcp", "serve", "--transport", "http", "--port", "0"]
     assert main(args) == 2
     assert "needs a bearer token" in capsys.readouterr().err
     assert main([*args, "--token-env", TOKEN_ENV]) == 2
