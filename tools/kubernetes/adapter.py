@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from tools.base import (
     Adapter,
@@ -122,6 +123,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 LIST_LIMIT = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ParsedT = TypeVar("ParsedT")
+ObjectT = TypeVar("ObjectT", bound=BaseModel)
 
 # kubectl rollback.go: annotations kept from the Deployment rather than copied from the ReplicaSet.
 ANNOTATIONS_KEPT_ON_ROLLBACK = frozenset(
@@ -496,6 +498,16 @@ class KubernetesAdapter(Adapter):
 
     # -- the cluster beyond Deployments: reads ------------------------------------------------------
 
+    async def _get_object(
+        self, call: str, path: str, read: Callable[[dict[str, Any]], ObjectT], summary: Callable[[ObjectT], str]
+    ) -> ToolResult:
+        """GET one object, read it into its model, and return it as the call's typed payload."""
+        response, body = await self._get(path)
+        payload = _parse(self.http, response, path, lambda: read(body))
+        return ToolResult.with_payload(
+            payload, tool=self.tool_id(call), status="ok", query=f"GET {path}", params={}, summary=summary(payload)
+        )
+
     async def _read_list(
         self, path: str, label_selector: str | None, read: Callable[[dict[str, Any]], ParsedT]
     ) -> tuple[list[ParsedT], bool, dict[str, Any]]:
@@ -538,15 +550,11 @@ class KubernetesAdapter(Adapter):
     @tool_call(description="Get one StatefulSet: replicas, revisions, images.", result=StatefulSetState)
     async def get_statefulset(self, args: ObjectRef) -> ToolResult:
         path = f"/apis/apps/v1/namespaces/{args.namespace}/statefulsets/{args.name}"
-        response, body = await self._get(path)
-        state = _parse(self.http, response, path, lambda: read_statefulset(body))
-        return ToolResult.with_payload(
-            state,
-            tool=self.tool_id("get_statefulset"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"statefulset {args.namespace}/{_statefulset_text(state)}",
+        return await self._get_object(
+            "get_statefulset",
+            path,
+            read_statefulset,
+            lambda state: f"statefulset {args.namespace}/{_statefulset_text(state)}",
         )
 
     @tool_call(
@@ -597,15 +605,11 @@ class KubernetesAdapter(Adapter):
     @tool_call(description="Get one Job: status, active pods, parallelism, owner, times.", result=JobState)
     async def get_job(self, args: ObjectRef) -> ToolResult:
         path = f"/apis/batch/v1/namespaces/{args.namespace}/jobs/{args.name}"
-        response, body = await self._get(path)
-        job = _parse(self.http, response, path, lambda: read_job(body))
-        return ToolResult.with_payload(
-            job,
-            tool=self.tool_id("get_job"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"job {args.namespace}/{_job_text(job)}",
+        return await self._get_object(
+            "get_job",
+            path,
+            read_job,
+            lambda job: f"job {args.namespace}/{_job_text(job)}",
         )
 
     @tool_call(
@@ -630,15 +634,11 @@ class KubernetesAdapter(Adapter):
     @tool_call(description="Get one CronJob: schedule, suspended, last runs, active Jobs.", result=CronJobState)
     async def get_cronjob(self, args: ObjectRef) -> ToolResult:
         path = f"/apis/batch/v1/namespaces/{args.namespace}/cronjobs/{args.name}"
-        response, body = await self._get(path)
-        cron = _parse(self.http, response, path, lambda: read_cronjob(body))
-        return ToolResult.with_payload(
-            cron,
-            tool=self.tool_id("get_cronjob"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"cronjob {args.namespace}/{_cronjob_text(cron)}",
+        return await self._get_object(
+            "get_cronjob",
+            path,
+            read_cronjob,
+            lambda cron: f"cronjob {args.namespace}/{_cronjob_text(cron)}",
         )
 
     @tool_call(
@@ -673,16 +673,14 @@ class KubernetesAdapter(Adapter):
     )
     async def get_configmap(self, args: ObjectRef) -> ToolResult:
         path = f"/api/v1/namespaces/{args.namespace}/configmaps/{args.name}"
-        response, body = await self._get(path)
-        state = _parse(self.http, response, path, lambda: read_configmap(body, with_data=True))
-        return ToolResult.with_payload(
-            state,
-            tool=self.tool_id("get_configmap"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"configmap {args.namespace}/{args.name} resourceVersion {state.resource_version}, "
-            f"last written {_when(state.last_written)}: keys {', '.join(state.keys) or 'none'}",
+        return await self._get_object(
+            "get_configmap",
+            path,
+            lambda body: read_configmap(body, with_data=True),
+            lambda state: (
+                f"configmap {args.namespace}/{args.name} resourceVersion {state.resource_version}, "
+                f"last written {_when(state.last_written)}: keys {', '.join(state.keys) or 'none'}"
+            ),
         )
 
     @tool_call(
@@ -709,16 +707,14 @@ class KubernetesAdapter(Adapter):
     @tool_call(description="Get one Secret's type, keys and version (never its values).", result=SecretState)
     async def get_secret(self, args: ObjectRef) -> ToolResult:
         path = f"/api/v1/namespaces/{args.namespace}/secrets/{args.name}"
-        response, body = await self._get(path)
-        secret = _parse(self.http, response, path, lambda: read_secret(body))
-        return ToolResult.with_payload(
-            secret,
-            tool=self.tool_id("get_secret"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"secret {args.namespace}/{args.name} ({secret.type}) resourceVersion {secret.resource_version}, "
-            f"last written {_when(secret.last_written)}: keys {', '.join(secret.keys) or 'none'}",
+        return await self._get_object(
+            "get_secret",
+            path,
+            read_secret,
+            lambda secret: (
+                f"secret {args.namespace}/{args.name} ({secret.type}) resourceVersion {secret.resource_version}, "
+                f"last written {_when(secret.last_written)}: keys {', '.join(secret.keys) or 'none'}"
+            ),
         )
 
     @tool_call(description="List Services: type, cluster IP, pod selector and ports.", result=ServiceList)
@@ -813,15 +809,11 @@ class KubernetesAdapter(Adapter):
     @tool_call(description="Get one node: conditions, cordon, taints, allocatable.", result=NodeState)
     async def get_node(self, args: NodeRef) -> ToolResult:
         path = f"/api/v1/nodes/{args.name}"
-        response, body = await self._get(path)
-        node = _parse(self.http, response, path, lambda: read_node(body))
-        return ToolResult.with_payload(
-            node,
-            tool=self.tool_id("get_node"),
-            status="ok",
-            query=f"GET {path}",
-            params={},
-            summary=f"node {args.name}: {', '.join(node.problems) or 'Ready, no pressure'}",
+        return await self._get_object(
+            "get_node",
+            path,
+            read_node,
+            lambda node: f"node {args.name}: {', '.join(node.problems) or 'Ready, no pressure'}",
         )
 
     @tool_call(
