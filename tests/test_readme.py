@@ -40,7 +40,9 @@ def test_the_readme_has_runnable_blocks() -> None:
 def test_a_readme_shell_block_runs_when_pasted_whole(tmp_path: Path, line: int, block: str) -> None:
     missing = [tool for tool in ("curl", "python3") if re.search(rf"\b{tool}\b", block) and shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"README block at line {line} uses {', '.join(missing)}, not installed here (.ci/run installs curl)")
+        pytest.skip(
+            f"README block at line {line} uses {', '.join(missing)}, not installed here (.ci/run installs curl)"
+        )
     for name in (".venv", "examples", "tests", "evals", "docs"):
         (tmp_path / name).symlink_to(REPO / name)
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # its relative state paths land in tmp_path
