@@ -72,11 +72,18 @@ def clean_model_text(text: object, *, limit: int, allowed_urls: Iterable[str] = 
     raw = re.sub(r"[ \t]+", " ", raw)
     raw = re.sub(r"\s*\n\s*", " ", raw).strip()
     if len(raw) > limit:
-        cut = raw[: limit - 1]
-        space = cut.rfind(" ")
-        raw = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+        raw = cut_at_word(raw, limit)
         removed.append(f"text over {limit} characters")
     return CleanText(raw, removed)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at the last word boundary past half the limit, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
 
 
 SENTENCE_END = re.compile(r"[.!?…)\"'\]]$")

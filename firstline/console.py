@@ -9,6 +9,8 @@ from rich.console import Console as RichConsole
 from rich.table import Table
 from rich.text import Text
 
+from agents.model_text import cut_at_word
+
 ACTOR_STYLE = {
     "triage": "cyan",
     "investigation": "blue",
@@ -27,12 +29,9 @@ def one_line(text: str, limit: int = 180) -> str:
     """The first line of ``text``, at most ``limit`` characters, cut at a word: what a terminal shows of a
     long observation (a commit diff, a log excerpt). The incident record keeps the whole text."""
     first, _, rest = text.strip().partition("\n")
-    more = bool(rest.strip())
     if len(first) > limit:
-        cut = first[: limit - 1]
-        space = cut.rfind(" ")
-        first, more = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:"), True
-    return first + ("…" if more else "")
+        return cut_at_word(first, limit)
+    return first + ("…" if rest.strip() else "")
 
 
 class Console:

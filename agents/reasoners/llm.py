@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 import openai
@@ -113,28 +114,37 @@ class LLMReasoner:
         self.structured_output_method = structured_output_method
         self.step_timeout_seconds = step_timeout_seconds
 
-    async def _ask(
-        self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None
-    ) -> AIMessage:
+    async def _call(self, meter: UsageMeter, step: Awaitable[Any]) -> Any:
+        """Await one model step within its deadline; every way it can fail becomes a `ReasonerFailure`.
+
+        The deadline cancels the request (httpx closes the connection), so an abandoned generation does not
+        keep the server busy for the next step. Any failure beyond the SDK's own errors (a reply the client
+        cannot parse, a provider SDK bug) is a failed step too: the node falls back and the incident goes on.
+        """
         try:
-            runnable = self.model.bind_tools(tools) if tools is not None else self.model
-            # The deadline cancels the request (httpx closes the connection), so an abandoned generation does
-            # not keep the server busy for the next step.
-            response = await asyncio.wait_for(runnable.ainvoke(messages), timeout=self.step_timeout_seconds)
+            return await asyncio.wait_for(step, timeout=self.step_timeout_seconds)
         except TimeoutError as exc:
             raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         except Exception as exc:
-            # Any other failure of the model step (a reply the client cannot parse, a provider SDK bug) is a
-            # failed step too: the node falls back to the deterministic reasoner and the incident goes on.
             raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
+
+    @staticmethod
+    def _count(meter: UsageMeter, message: AIMessage | None) -> None:
+        """Count the reply's tokens; a reply cut at the token limit is not an answer (half a JSON object)."""
+        meter.add(message)
+        if message is not None and message.response_metadata.get("finish_reason") == "length":
+            raise meter.failure("the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens")
+
+    async def _ask(
+        self, meter: UsageMeter, messages: list[BaseMessage], tools: list[dict[str, Any]] | None = None
+    ) -> AIMessage:
+        runnable = self.model.bind_tools(tools) if tools is not None else self.model
+        response = await self._call(meter, runnable.ainvoke(messages))
         if not isinstance(response, AIMessage):
             raise meter.failure(f"model returned {type(response).__name__}, not a message")
-        meter.add(response)
-        if response.response_metadata.get("finish_reason") == "length":
-            # A reply cut at the token limit is not an answer (half a JSON object, half a sentence).
-            raise meter.failure("the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens")
+        self._count(meter, response)
         return response
 
     async def summarize(self, facts: TriageFacts, ctx: ReasonerContext) -> Reasoned[str]:
@@ -285,29 +295,20 @@ class LLMReasoner:
         # The schema the model fills names the valid ids as an enum, so a constrained decoder (json_schema on
         # llama.cpp, vLLM) cannot produce an id that is not an option.
         choice_model = choice_schema([o.id for o in options])
-        try:
+
+        async def choose() -> Any:
             structured = self.model.with_structured_output(
                 choice_model, method=self.structured_output_method, include_raw=True
             )
-            answer = await asyncio.wait_for(
-                structured.ainvoke(
-                    [
-                        SystemMessage(prompts.REMEDIATION_SYSTEM),
-                        HumanMessage(prompts.remediation_request(diagnosis, options)),
-                    ]
-                ),
-                timeout=self.step_timeout_seconds,
-            )
-        except TimeoutError as exc:
-            raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
-        except MODEL_ERRORS as exc:
-            raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
-        except Exception as exc:  # as in _ask: an unusable reply is a failed step, never a crash of the node
-            raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
+            request = [
+                SystemMessage(prompts.REMEDIATION_SYSTEM),
+                HumanMessage(prompts.remediation_request(diagnosis, options)),
+            ]
+            return await structured.ainvoke(request)
+
+        answer = await self._call(meter, choose())
         raw = answer.get("raw") if isinstance(answer, dict) else None
-        meter.add(raw)
-        if isinstance(raw, AIMessage) and raw.response_metadata.get("finish_reason") == "length":
-            raise meter.failure("the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens")
+        self._count(meter, raw if isinstance(raw, AIMessage) else None)
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
         if not isinstance(parsed, BaseModel):
             sent = _short(_sent(raw), 200) if isinstance(raw, AIMessage) else repr(answer)[:200]
