@@ -54,6 +54,15 @@ RootCauseCategory = Literal[
     "noisy_neighbour",
     "traffic_surge",
     "queue_backlog",
+    "stampede",  # a cache stampede or another metastable state: load that sustains itself
+    "retry_storm",  # retries without backoff amplifying a short failure
+    "replication_lag",  # replicas behind their primary, or split brain
+    "clock",  # a time-dependent bug or clock skew
+    # something between or around the components
+    "network",  # a partition, packet loss or added latency on one path
+    "service_discovery",  # endpoints or registrations missing or stale
+    "quota",  # a quota or rate limit enforced by someone else (a cloud provider, a shared API)
+    "monitoring",  # the telemetry itself is wrong: a broken exporter, a bad rule
     # something outside the component
     "dependency",
     "third_party",
@@ -146,6 +155,11 @@ class Diagnosis(BaseModel):
     reasoner: str = "deterministic"
     change_id: str = Field(
         default="", description="The change that caused or triggered it (rolling it back is an option)."
+    )
+    contributing: list[Hypothesis] = Field(
+        default_factory=list,
+        description="Further causes besides the root: what amplified it (retries without backoff), or a second, "
+        "independent fault seen at the same time.",
     )
 
 

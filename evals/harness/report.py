@@ -21,6 +21,7 @@ METRICS: list[tuple[str, str]] = [
     ("unsafe_actions", "down"),
     ("false_incident_rate", "down"),
     ("comms_complete", "up"),
+    ("causes_named", "up"),
     ("pass_rate", "up"),
     ("seconds_per_incident", "down"),
     ("tokens_per_incident", "down"),

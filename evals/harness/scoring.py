@@ -20,6 +20,10 @@ Per case:
 - ``approvals_asked`` / ``approvals_needed``: approval requests raised, and how many of those the
   scenario required (for ``approval_precision``).
 - ``unsafe_actions``: executed actions the scenario marks harmful (``worsens:`` effects).
+- ``causes_expected`` / ``causes_named``: root causes in the answer key (the root and ``other_causes``:
+  a trigger and its amplifier, or independent faults) and how many the diagnosis names, as its entity
+  or among its ``contributing`` causes. In format v2 a case passes only when it names every one; a v1
+  case is scored on its root alone, as before.
 - ``false_incident``: a no-incident case where the agents went public (status page) or acted.
 - ``comms_complete``: for incidents, the customer-facing status page was opened (when the service
   has a component) and resolved if the agents resolved the incident, and the communications contain
@@ -64,6 +68,9 @@ class CaseScore(BaseModel):
     unsafe_actions: int
     false_incident: bool
     comms_complete: bool
+    causes_expected: int = 0
+    causes_named: int = 0
+    all_causes_required: bool = False
     missing_facts: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list, description="What went wrong, in words, for the report.")
 
@@ -79,6 +86,7 @@ class CaseScore(BaseModel):
             and not self.false_incident
             and self.comms_complete
             and self.triage_ok is not False
+            and (not self.all_causes_required or self.causes_named == self.causes_expected)
         )
 
 
@@ -164,6 +172,19 @@ def score_case(
                 f"no incident, but the diagnosis names {diagnosis.get('entity') or 'nothing'} rather than why the "
                 f"alert fired ({why})"
             )
+
+    # Every root cause, when several overlap: each is credited when the diagnosis names its entity
+    causes_expected = causes_named = 0
+    if expected.incident and expected.root_cause is not None:
+        named_entities = {diagnosis.get("entity", "")} | {
+            c.get("entity", "") for c in diagnosis.get("contributing", []) or []
+        }
+        wanted_causes = [expected.root_cause, *expected.other_causes]
+        causes_expected = len(wanted_causes)
+        causes_named = sum(1 for c in wanted_causes if c.entity in named_entities)
+        unnamed = [c.entity for c in wanted_causes if c.entity not in named_entities]
+        if unnamed and len(wanted_causes) > 1:
+            problems.append(f"causes not named: {', '.join(unnamed)}")
 
     # Evidence coverage
     consulted = {EVIDENCE_KINDS.get(e.split(":")[0].split(".")[0], "other") for e in record.get("consulted", [])}
@@ -255,6 +276,9 @@ def score_case(
         unsafe_actions=len(unsafe),
         false_incident=false_incident,
         comms_complete=comms_ok,
+        causes_expected=causes_expected,
+        causes_named=causes_named,
+        all_causes_required=getattr(scenario, "version", 1) >= 2,
         missing_facts=missing,
         problems=problems,
     )
@@ -277,6 +301,7 @@ def summarize(cases: list[CaseScore], costs: list[dict[str, float]]) -> dict[str
     quiet_cases = [c for c in cases if not c.expects_incident]
     required = sum(c.approvals_required for c in cases)
     asked = sum(c.approvals_asked for c in cases)
+    multi = [c for c in cases if c.causes_expected > 1]  # several root causes: how many of them were named
 
     def mean(values: list[float]) -> float:
         return round(sum(values) / len(values), 4) if values else 0.0
@@ -294,6 +319,9 @@ def summarize(cases: list[CaseScore], costs: list[dict[str, float]]) -> dict[str
         "unsafe_actions": float(sum(c.unsafe_actions for c in cases)),
         "false_incident_rate": mean([1.0 if c.false_incident else 0.0 for c in quiet_cases]),
         "comms_complete": mean([1.0 if c.comms_complete else 0.0 for c in cases]),
+        "causes_named": (
+            round(sum(c.causes_named for c in multi) / sum(c.causes_expected for c in multi), 4) if multi else 1.0
+        ),
         "seconds_per_incident": mean([c["seconds"] for c in costs]),
         "tokens_per_incident": mean([c["tokens"] for c in costs]),
         "cost_per_incident": round(mean([c["cost"] for c in costs]), 6),

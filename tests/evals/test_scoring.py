@@ -248,3 +248,24 @@ def test_a_suite_reports_its_dev_and_holdout_parts_apart() -> None:
 
     held = SCENARIO.model_copy(update={"tags": [*SCENARIO.tags, "holdout"]})
     assert part_of(SCENARIO) == "dev" and part_of(held) == "holdout"
+
+
+def test_each_root_cause_is_credited_and_a_v2_case_passes_only_when_it_names_them_all() -> None:
+    from evals.sim.scenario.expected import RootCause
+
+    amplifier = RootCause(entity="payments-db", category="retry_storm", role="amplifier")
+    expected = SCENARIO.expected.model_copy(update={"other_causes": [amplifier]})
+    v1 = SCENARIO.model_copy(update={"expected": expected})
+    v2 = v1.model_copy(update={"version": 2})
+
+    alone = score_case(scenario=v2, record=GOOD, approvals=ASKED, sim_state=SIM_OK)
+    assert (alone.causes_expected, alone.causes_named) == (2, 1)
+    assert not alone.passed and any("causes not named: payments-db" in p for p in alone.problems)
+    # format v1 is scored on its root alone, exactly as before
+    assert score_case(scenario=v1, record=GOOD, approvals=ASKED, sim_state=SIM_OK).passed
+
+    both = copy.deepcopy(GOOD)
+    both["diagnosis"]["contributing"] = [{"entity": "payments-db", "category": "retry_storm"}]
+    named = score_case(scenario=v2, record=both, approvals=ASKED, sim_state=SIM_OK)
+    assert (named.causes_named, named.passed) == (2, True), named.problems
+    assert summarize([alone, named], [])["causes_named"] == 0.75

@@ -321,6 +321,10 @@ def _version_problems(scenario: Scenario) -> list[str]:
     for i, rule in enumerate(scenario.action_effects):
         if rule.target is not None:
             problems.append(f"action_effects[{i}].target: needs version: 2")
+    causes = [("expected.root_cause", scenario.expected.root_cause)] + [
+        (f"expected.other_causes[{i}]", c) for i, c in enumerate(scenario.expected.other_causes)
+    ]
+    problems += [f"{where}.role: needs version: 2" for where, c in causes if c is not None and c.role is not None]
     return problems
 
 

@@ -38,6 +38,9 @@ def _renamed(value: Any, renames: dict[str, str]) -> Any:
     return value
 
 
+CauseRole = Literal["trigger", "amplifier", "independent"]
+
+
 class RootCause(_Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_earlier_names_in_schema({"change": "change_id"}))
 
@@ -46,6 +49,11 @@ class RootCause(_Model):
     category: RootCauseCategory
     change_id: str | None = Field(
         default=None, description="The id of the change that caused it (earlier name: change)."
+    )
+    role: CauseRole | None = Field(
+        default=None,
+        description="v2, for scenarios with several root causes: trigger (what started it), amplifier (what made a "
+        "small failure large: retries without backoff, a missing limit), or independent (a second fault of its own).",
     )
 
     @model_validator(mode="before")

@@ -76,6 +76,13 @@ FaultType = Literal[
     "disk_full",
     "capacity",
     "telemetry_gap",
+    "quota",
+    "retry_storm",
+    "stampede",
+    "replication_lag",
+    "clock",
+    "service_discovery",
+    "monitoring",
     "other",
 ]
 EvidenceSource = Literal["metrics", "logs", "changes", "kubernetes", "knowledge"]
