@@ -15,6 +15,7 @@ import respx
 from tests.tools.conftest import BuildAdapter, grant_for
 from tools.kubernetes import (
     ConfigMapList,
+    ConfigMapRevisionList,
     ConfigMapState,
     CronJobList,
     DaemonSetList,
@@ -227,6 +228,41 @@ async def test_configmaps_list_keys_and_get_reads_data(k8s: KubernetesAdapter) -
     assert state.data is not None and state.data["features.json"] == '{"count": 120}'
     assert len(state.data["big.txt"]) == 2000 and state.truncated == ["big.txt"]
     assert state.resource_version == "1009"
+
+
+def controller_revision(
+    owner: str, number: int, at: str, data: dict[str, str], kind: str = "ConfigMap"
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"{owner}-{number}",
+            "namespace": "edge",
+            "creationTimestamp": at,
+            "ownerReferences": [{"apiVersion": "v1", "kind": kind, "name": owner, "uid": "u"}],
+        },
+        "revision": number,
+        "data": {"data": data},
+    }
+
+
+async def test_configmap_revisions_come_from_the_controller_revisions_it_owns(k8s: KubernetesAdapter) -> None:
+    items = [
+        controller_revision("bot-features", 3, "2026-11-22T17:46:00Z", {"count": "120"}),
+        controller_revision("bot-features", 1, "2026-11-02T18:00:00Z", {"count": "58", "big": "x" * 2500}),
+        controller_revision("other-settings", 7, "2026-11-22T10:00:00Z", {"count": "1"}),
+        controller_revision("web", 2, "2026-11-22T10:00:00Z", {"count": "1"}, kind="StatefulSet"),
+    ]
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/apis/apps/v1/namespaces/edge/controllerrevisions").respond(
+            200, json=listing("ControllerRevision", "apps/v1", *items)
+        )
+        result = await k8s.list_configmap_revisions(
+            k8s.calls["list_configmap_revisions"].input_model(namespace="edge", name="bot-features")
+        )
+    revisions = result.payload(ConfigMapRevisionList).revisions
+    assert [r.revision for r in revisions] == [1, 3]  # oldest first; another ConfigMap's and a StatefulSet's left out
+    assert revisions[1].data == {"count": "120"} and revisions[1].written == datetime(2026, 11, 22, 17, 46, tzinfo=UTC)
+    assert revisions[0].truncated == ["big"]  # a clipped value: writing it back would corrupt it
 
 
 async def test_secrets_show_keys_never_values(k8s: KubernetesAdapter) -> None:

@@ -8,6 +8,8 @@ restart and scale). Import from here; the modules are an implementation detail.
 from tools.kubernetes.adapter import KubernetesAdapter, merge_patch_replacing
 from tools.kubernetes.models import (
     ConfigMapList,
+    ConfigMapRevision,
+    ConfigMapRevisionList,
     ConfigMapState,
     ContainerStatus,
     CronJobList,
@@ -60,6 +62,8 @@ from tools.kubernetes.wire import describe_kubernetes_error, parse_quantity
 __all__ = [
     "ConfigMapList",
     "ConfigMapState",
+    "ConfigMapRevision",
+    "ConfigMapRevisionList",
     "CronJobList",
     "CronJobState",
     "DaemonSetList",

@@ -46,6 +46,7 @@ from tools.base import (
 from tools.http import HttpCaller
 from tools.kubernetes.models import (
     ConfigMapList,
+    ConfigMapRevisionList,
     ConfigMapState,
     CronJobList,
     CronJobState,
@@ -91,6 +92,7 @@ from tools.kubernetes.wire import (
     describe_kubernetes_error,
     images_of,
     read_configmap,
+    read_configmap_revision,
     read_cronjob,
     read_daemonset,
     read_deployment,
@@ -681,6 +683,31 @@ class KubernetesAdapter(Adapter):
                 f"configmap {args.namespace}/{args.name} resourceVersion {state.resource_version}, "
                 f"last written {_when(state.last_written)}: keys {', '.join(state.keys) or 'none'}"
             ),
+        )
+
+    @tool_call(
+        description="A ConfigMap's revisions, oldest first (data and write time of each), from the "
+        "ControllerRevisions it owns, where a history controller or GitOps tool keeps them: what "
+        "revert_configmap writes back.",
+        result=ConfigMapRevisionList,
+    )
+    async def list_configmap_revisions(self, args: ObjectRef) -> ToolResult:
+        path = f"/apis/apps/v1/namespaces/{args.namespace}/controllerrevisions"
+        owned, _, params = await self._read_list(path, None, read_configmap_revision)
+        revisions = sorted((r for owner, r in owned if owner == args.name and r is not None), key=lambda r: r.revision)
+        payload = ConfigMapRevisionList(configmap=args.name, namespace=args.namespace, revisions=revisions)
+        line = f"{len(revisions)} revisions of configmap {args.namespace}/{args.name}: " + "; ".join(
+            f"{r.revision} written {_when(r.written)} ({len(r.data)} keys)" for r in revisions[-4:]
+        )
+        return self._listed(
+            "list_configmap_revisions",
+            path,
+            params,
+            payload,
+            len(revisions),
+            "revisions",
+            f"configmap {args.name}",
+            line,
         )
 
     @tool_call(

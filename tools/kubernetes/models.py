@@ -134,6 +134,9 @@ class Pod(BaseModel):
     owner: str | None = Field(default=None, description="kind/name of the first owner, e.g. ReplicaSet/checkout-7a9c")
     started_at: datetime | None = None
     containers: list[ContainerStatus] = Field(default_factory=list)
+    configmaps: list[str] = Field(
+        default_factory=list, description="ConfigMaps it reads (volumes, envFrom, env values)."
+    )
 
 
 class PodList(BaseModel):
@@ -365,6 +368,21 @@ class ConfigMapState(BaseModel):
     truncated: list[str] = Field(default_factory=list, description="Keys whose values were clipped.")
     last_written: datetime | None = Field(default=None, description="The newest managedFields time.")
     created: datetime | None = None
+
+
+class ConfigMapRevision(BaseModel):
+    """One earlier (or the current) revision of a ConfigMap, from a ControllerRevision it owns."""
+
+    revision: int
+    written: datetime | None = None
+    data: dict[str, str] = Field(default_factory=dict, description="Values by key, each clipped at 2,000 characters.")
+    truncated: list[str] = Field(default_factory=list, description="Keys whose values were clipped: not revertible.")
+
+
+class ConfigMapRevisionList(BaseModel):
+    configmap: str
+    namespace: str
+    revisions: list[ConfigMapRevision] = Field(description="Oldest first.")
 
 
 class ConfigMapList(BaseModel):

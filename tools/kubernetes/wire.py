@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tools.kubernetes.models import (
+    ConfigMapRevision,
     ConfigMapState,
     ContainerStatus,
     CronJobState,
@@ -152,7 +153,20 @@ def read_pod(pod: dict[str, Any]) -> Pod:
         owner=f"{owner.get('kind')}/{owner.get('name')}" if owner else None,
         started_at=parse_rfc3339(status.get("startTime")),
         containers=containers,
+        configmaps=configmaps_of(spec),
     )
+
+
+def configmaps_of(spec: dict[str, Any]) -> list[str]:
+    """The ConfigMaps a pod spec reads: mounted volumes, ``envFrom`` and single ``env`` values."""
+    names = [as_object(as_object(v).get("configMap")).get("name") for v in as_array(spec.get("volumes"))]
+    for container in map(as_object, as_array(spec.get("containers"))):
+        names += [as_object(as_object(e).get("configMapRef")).get("name") for e in as_array(container.get("envFrom"))]
+        names += [
+            as_object(as_object(as_object(e).get("valueFrom")).get("configMapKeyRef")).get("name")
+            for e in as_array(container.get("env"))
+        ]
+    return sorted({str(n) for n in names if n})
 
 
 def read_deployment(deployment: dict[str, Any]) -> DeploymentState:
@@ -368,6 +382,29 @@ def read_configmap(obj: dict[str, Any], *, with_data: bool) -> ConfigMapState:
         truncated=sorted(k for k, v in raw.items() if len(v) > CONFIG_VALUE_LIMIT) if with_data else [],
         last_written=_last_written(metadata),
         created=parse_rfc3339(metadata.get("creationTimestamp")),
+    )
+
+
+def read_configmap_revision(obj: dict[str, Any]) -> tuple[str | None, ConfigMapRevision | None]:
+    """A ControllerRevision: the ConfigMap that owns it (None when a ConfigMap owns none) and that revision."""
+    metadata = as_object(obj.get("metadata"))
+    owner = next(
+        (
+            opt_str(as_object(ref).get("name"))
+            for ref in as_array(metadata.get("ownerReferences"))
+            if as_object(ref).get("kind") == "ConfigMap"
+        ),
+        None,
+    )
+    number = obj.get("revision")
+    if owner is None or not isinstance(number, int):
+        return None, None
+    raw = {str(k): str(v) for k, v in as_object(as_object(obj.get("data")).get("data")).items()}
+    return owner, ConfigMapRevision(
+        revision=number,
+        written=parse_rfc3339(metadata.get("creationTimestamp")),
+        data={k: v[:CONFIG_VALUE_LIMIT] for k, v in raw.items()},
+        truncated=sorted(k for k, v in raw.items() if len(v) > CONFIG_VALUE_LIMIT),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evals.sim.kube.objects import HASH_LABEL, normalize, without_hash_label
-from evals.sim.kube.resources import container_json
+from evals.sim.kube.resources import config_volumes, container_json
 from evals.sim.scenario import ServiceSpec
 
 
@@ -102,6 +102,7 @@ def pod_template(spec: ServiceSpec, image: str, env: dict[str, str] | None = Non
             "terminationGracePeriodSeconds": 30,
             "dnsPolicy": "ClusterFirst",
             "schedulerName": "default-scheduler",
+            **config_volumes(spec.sidecars),
         },
     }
     return normalize(template)  # type: ignore[no-any-return]  # a dict stays a dict

@@ -75,6 +75,9 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "cronjobs": ("batch/v1", "CronJob", True),
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy", True),
     "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler", True),
+    # A ConfigMap's earlier revisions, kept as ControllerRevisions it owns (the kind Kubernetes uses
+    # for immutable snapshots of state; a history controller or a GitOps tool keeps them like this).
+    "controllerrevisions": ("apps/v1", "ControllerRevision", True),
 }
 PATCHABLE = {"nodes", "configmaps", "statefulsets", "jobs", "cronjobs"}
 
@@ -245,6 +248,14 @@ class ClusterObjects:
                 for (kind, _, _), state in self.configs.items()
                 if kind == plural and state.revisions[0][0] <= now
             ]
+        if plural == "controllerrevisions":
+            return [
+                self._config_revision(state, revision)
+                for (kind, _, _), state in self.configs.items()
+                if kind == "configmaps"
+                for revision in state.revisions
+                if revision[0] <= now
+            ]
         if plural == "services":
             return self._services()
         if plural == "resourcequotas":
@@ -394,6 +405,22 @@ class ClusterObjects:
                 },
             },
         }
+
+    def _config_revision(self, state: _ConfigState, revision: tuple[float, dict[str, str], int, int]) -> dict[str, Any]:
+        """One revision of a ConfigMap as a ControllerRevision it owns: its data then, and when."""
+        at, data, version, number = revision
+        spec = state.spec
+        name = f"{spec.name}-{number}"
+        meta = self._meta("controllerrevision", spec.namespace, name, created=at, labels=spec.labels, version=version)
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "name": spec.name,
+                "uid": stable_uid(self._seed, "configmap", spec.namespace, spec.name),
+            }
+        ]
+        return {"metadata": meta, "revision": number, "data": {"data": dict(data)}}
 
     def _config(self, state: _ConfigState, now: float) -> dict[str, Any]:
         at, data, version, _ = state.current(now)
@@ -568,6 +595,7 @@ class ClusterObjects:
             "spec": {
                 "containers": [container_json(c) for c in workload.containers],
                 "restartPolicy": "Never" if workload.kind in ("Job", "CronJob") else "Always",
+                **config_volumes(workload.containers),
             },
         }
 
@@ -905,6 +933,7 @@ class ClusterObjects:
                 "containers": [container_json(c) for c in workload.containers],
                 "nodeName": node,
                 "restartPolicy": "Never" if workload.kind in ("Job", "CronJob") else "Always",
+                **config_volumes(workload.containers),
             },
             "status": status,
         }
@@ -1236,6 +1265,12 @@ def _digest(*parts: object) -> int:
 
 def _pod_ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+
+
+def config_volumes(containers: list[ContainerSpec]) -> dict[str, Any]:
+    """The pod's ``volumes`` for the ConfigMaps its containers mount (none: no key, as the API omits it)."""
+    mounted = sorted({c.mounts_configmap for c in containers if c.mounts_configmap})
+    return {"volumes": [{"name": name, "configMap": {"name": name}} for name in mounted]} if mounted else {}
 
 
 def container_json(spec: ContainerSpec) -> dict[str, Any]:

@@ -467,6 +467,8 @@ async def test_the_production_adapter_reads_and_changes_the_v2_cluster(v2: Scena
         assert cron.data["active_jobs"] == ["nightly-report-2"]
         configmap = await read("kubernetes.get_configmap", {**shop, "name": "checkout-settings"})
         assert configmap.data["data"]["POOL_SIZE"] == "2"
+        history = await read("kubernetes.list_configmap_revisions", {**shop, "name": "checkout-settings"})
+        assert [r["data"]["POOL_SIZE"] for r in history.data["revisions"]] == ["20", "2"]  # what a revert writes back
         secrets = await read("kubernetes.list_secrets", shop)
         assert secrets.data["secrets"][0]["keys"] == ["password"] and "hunter2" not in secrets.model_dump_json()
         assert "aHVudGVyMg" not in secrets.model_dump_json()
