@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
-from agents.state import Alert, DeploymentFact, Evidence
+from agents.state import Alert, ConfigRevert, DeploymentFact, Evidence, JobTarget, NodeTarget
 
 __all__ = [
     "ChangeFact",
@@ -77,6 +77,7 @@ class PodFact(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
     nodes: list[str] = Field(default_factory=list, description="The nodes its pods run on.")
+    configmaps: list[str] = Field(default_factory=list, description="The ConfigMaps its pods read.")
 
     @property
     def healthy(self) -> bool:
@@ -129,6 +130,11 @@ class EvidenceBundle(BaseModel):
     )
     evidence: list[Evidence] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
+    nodes: list[NodeTarget] = Field(default_factory=list, description="Problem nodes under the candidates' pods.")
+    jobs: list[JobTarget] = Field(default_factory=list, description="The candidates' Jobs running now.")
+    config_reverts: list[ConfigRevert] = Field(
+        default_factory=list, description="ConfigMap writes in the window, with the revision before each."
+    )
 
     def evidence_ids(self) -> set[str]:
         return {e.id for e in self.evidence}

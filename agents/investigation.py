@@ -28,6 +28,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
+from agents import cluster
 from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
@@ -46,7 +47,16 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
-from agents.state import QUIET_CATEGORIES, Diagnosis, Evidence, IncidentState, RuledOut, TimelineEntry, UndoWorkflow
+from agents.state import (
+    QUIET_CATEGORIES,
+    ClusterTarget,
+    Diagnosis,
+    Evidence,
+    IncidentState,
+    RuledOut,
+    TimelineEntry,
+    UndoWorkflow,
+)
 from agents.timeline import note
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
@@ -647,6 +657,7 @@ class EvidenceCollector:
             reasons=reasons,
             evidence_id=self.add(result, text),
             nodes=nodes,
+            configmaps=sorted({c for p in pods for c in p.configmaps}),
         )
 
     async def deployment(self, service: Service | None = None) -> DeploymentFact | None:
@@ -854,6 +865,37 @@ class EvidenceCollector:
             found.append(lead)
         return found, cleared
 
+    async def named_config_writes(self, diagnosis: Diagnosis) -> None:
+        """For a diagnosis without a change in the window: does the entity's log name a value that an
+        earlier write of a ConfigMap it reads introduced? One line-filter query per write (at most
+        three terms); a write its logs name becomes the revert to offer, with that evidence."""
+        service = self.ctx.catalog.get(diagnosis.entity)
+        if diagnosis.change_id or diagnosis.inconclusive or service is None or not service.logs:
+            return
+        for index, older in enumerate(self.bundle.config_reverts):
+            if older.service != service.name or older.change_id:
+                continue
+            for term in introduced_terms(older.introduced)[:3]:
+                query = f'{service.logs} |= "{term}"'
+                result = await self.call(
+                    "loki",
+                    "query_range",
+                    partial(LogRangeQuery, query=query, start=self.start, end=self.now, limit=5, direction="backward"),
+                )
+                lines = _log_entries(result) if result is not None and result.ok else []
+                if not lines:
+                    continue
+                assert result is not None
+                evidence_id = self.add(
+                    result,
+                    f"{service.name} logs name {term}, which configmap {older.namespace}/{older.name} revision "
+                    f"{older.from_revision} (written {older.written:%Y-%m-%d %H:%M} UTC) introduced: {lines[0].line[:200]}"
+                    if older.written
+                    else f"{service.name} logs name {term}, introduced by configmap {older.namespace}/{older.name}",
+                )
+                self.bundle.config_reverts[index] = older.model_copy(update={"evidence_id": evidence_id})
+                return
+
     async def undo_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
         """For a change a Deployment rollback cannot undo (a migration, a flag or configuration
         pushed by a workflow), the repository's workflow that reverts it: its name says rollback,
@@ -979,7 +1021,8 @@ class EvidenceCollector:
         for name in related:
             entry = self.ctx.catalog.get(name)
             bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
-        await self.prefetch(self.plan(related, onset))
+        services = [s for s in (self.ctx.catalog.get(n) for n in related) if s is not None]
+        await self.prefetch([*self.plan(related, onset), *cluster.planned_calls(services)])
         since = onset - DEPENDENCY_LEAD
         for signal in (*SIGNALS, "traffic"):
             if bundle.primary is None or signal != bundle.primary.signal:
@@ -995,6 +1038,17 @@ class EvidenceCollector:
                         bundle.dependencies.append(summary)
         bundle.logs, error_lines = await self.logs(onset)
         bundle.pods = await self.pods()
+        for name in await cluster.co_located(self, bundle.pods, related):
+            # What shares a starved node with the alerting service is a candidate, declared or not.
+            related[name] = MAX_HOPS + 1
+            entry = self.ctx.catalog.get(name)
+            bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
+            if entry is not None:
+                services.append(entry)
+                for signal in SIGNALS:
+                    summary = await self.signal(entry, signal, since=since)
+                    if summary is not None:
+                        bundle.dependencies.append(summary)
         bundle.deployment = await self.deployment()
         if bundle.deployment is not None:
             await self.scale_changes(self.service, bundle.deployment)
@@ -1003,6 +1057,7 @@ class EvidenceCollector:
             if distance > 0 and dep is not None:
                 bundle.components[name] = await self.component(dep, distance, onset)
         error_lines += [log.example for facts in bundle.components.values() for log in facts.logs]
+        await cluster.read_cluster(self, services, onset)
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()
@@ -1114,6 +1169,8 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     if collector.recurrence:
         update["recurrence"] = collector.recurrence
     update["undo_workflow"] = undo
+    await collector.named_config_writes(diagnosis)
+    update["cluster_target"] = cluster_target(bundle, diagnosis)
     target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
     if target is not None:
         update["deployment"] = inspected_deployment(target, state.deployment)
@@ -1151,6 +1208,43 @@ def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> 
     if found is not None and pods is not None:
         found = found.model_copy(update={"crash_looping": any("CrashLoopBackOff" in r for r in pods.reasons)})
     return found
+
+
+def cluster_target(bundle: EvidenceBundle, diagnosis: Diagnosis) -> ClusterTarget | None:
+    """The object outside a Deployment that the root cause lives in: the ConfigMap whose write the
+    diagnosis blames (with the revision before it), or the running Job of the workload it blames
+    (never the alerting service's own: stopping the failing batch is not fixing it)."""
+    if diagnosis.inconclusive or not diagnosis.entity:
+        return None
+    revert = next(
+        (r for r in bundle.config_reverts if diagnosis.change_id and r.change_id == diagnosis.change_id), None
+    )
+    if revert is not None:
+        return revert
+    if not diagnosis.change_id:
+        # No change in the window, but the entity's logs name a value an earlier write of a ConfigMap
+        # it reads introduced (a decommissioned address, a wrong limit): that write is the cause
+        # (`EvidenceCollector.named_config_writes` checked it).
+        named = next((r for r in bundle.config_reverts if r.service == diagnosis.entity and r.evidence_id), None)
+        if named is not None and not named.change_id:
+            return named
+    if diagnosis.entity == bundle.service:
+        return None
+    return next((j for j in bundle.jobs if j.service == diagnosis.entity), None)
+
+
+def introduced_terms(values: list[str]) -> list[str]:
+    """What a ConfigMap write introduced, as terms a log line would name: each line's value (after
+    ``key:`` or ``key=``), cut to its host part (``collector-legacy.ops.svc:9125`` ->
+    ``collector-legacy.ops.svc``). Short values (a number, ``true``) name nothing."""
+    terms = []
+    for value in values:
+        for line in value.splitlines() or [value]:
+            item = re.split(r"[:=]\s*", line.strip(), maxsplit=1)[-1].strip().strip("\"'")
+            head = re.split(r"[:/,\s]", item, maxsplit=1)[0]
+            if len(head) >= 8 and re.fullmatch(r"[\w.\-]+", head):
+                terms.append(head)
+    return list(dict.fromkeys(terms))
 
 
 def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) -> DeploymentFact:

@@ -17,9 +17,12 @@ from agents.reasoners.base import RemediationChoice, RemediationOption
 from agents.reasoning import ask, reasoner_for
 from agents.state import (
     CHANGE_CATEGORIES,
+    ClusterTarget,
+    ConfigRevert,
     DeploymentFact,
     Diagnosis,
     IncidentState,
+    JobTarget,
     ProposedAction,
     Risk,
     RootCauseCategory,
@@ -37,15 +40,77 @@ SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 )
 
 
+def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: AgentContext) -> list[RemediationOption]:
+    """The fix for a root cause that lives outside a Deployment: write a ConfigMap back to the revision
+    before the diagnosed write, stop the running Job behind the diagnosis (its CronJob, if any, keeps
+    its schedule: suspending it is the on-call's call), or cordon the node it points at."""
+    k8s = ctx.registry.first("kubernetes")
+    if k8s is None or target is None:
+        return []
+    if isinstance(target, ConfigRevert):
+        keys = ", ".join(target.changed_keys[:5]) or "its data"
+        return [
+            RemediationOption(
+                id="revert_config",
+                tool=k8s.tool_id("revert_configmap"),
+                args={
+                    "namespace": target.namespace,
+                    "name": target.name,
+                    "data": dict(target.data),
+                    **({"resource_version": target.resource_version} if target.resource_version else {}),
+                },
+                title=(
+                    f"Revert configmap/{target.name} in {target.namespace} from revision {target.from_revision} "
+                    f"to {target.to_revision} ({keys})"
+                ),
+                rationale=f"It undoes {target.change_id}, the write behind the diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        ]
+    if isinstance(target, JobTarget):
+        schedule = f"; its CronJob {target.owner} keeps its schedule" if target.owner else ""
+        return [
+            RemediationOption(
+                id="stop_job",
+                tool=k8s.tool_id("scale_job"),
+                args={"namespace": target.namespace, "name": target.name, "parallelism": 0},
+                title=f"Stop job/{target.name} in {target.namespace} (parallelism {target.parallelism} to 0){schedule}",
+                rationale=f"Its run is the diagnosed load or fault: {diagnosis.root_cause}. The Job is kept, so it can "
+                "be resumed or inspected.",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        ]
+    if not target.cordoned:
+        return [
+            RemediationOption(
+                id="cordon",
+                tool=k8s.tool_id("cordon_node"),
+                args={"name": target.name},
+                title=f"Cordon node {target.name} ({', '.join(target.problems)})",
+                rationale=f"No new pods land on a node that is {', '.join(target.problems)}: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        ]
+    return []
+
+
 def remediation_options(
-    diagnosis: Diagnosis, deployment: DeploymentFact | None, ctx: AgentContext, undo: UndoWorkflow | None = None
+    diagnosis: Diagnosis,
+    deployment: DeploymentFact | None,
+    ctx: AgentContext,
+    undo: UndoWorkflow | None = None,
+    target: ClusterTarget | None = None,
 ) -> list[RemediationOption]:
     """The actions that address this diagnosis, from its category and the deployment the
-    investigation inspected (its revisions for a rollback, its replicas for scaling), and the
-    workflow that reverts the diagnosed change when a rollback cannot (``undo``)."""
+    investigation inspected (its revisions for a rollback, its replicas for scaling), the workflow
+    that reverts the diagnosed change when a rollback cannot (``undo``), and the ConfigMap, Job or
+    node the root cause lives in (``target``)."""
     if diagnosis.inconclusive:
         return []
-    options: list[RemediationOption] = []
+    options: list[RemediationOption] = cluster_options(diagnosis, target, ctx)
     github = ctx.registry.first("github")
     if undo is not None and github is not None and diagnosis.change_id:
         options.append(
@@ -110,13 +175,13 @@ def remediation_options(
         )
     if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo:
         replicas = deployment.replicas
-        target = max(replicas + 1, round(replicas * 1.5))
+        wanted = max(replicas + 1, round(replicas * 1.5))
         options.append(
             RemediationOption(
                 id="scale",
                 tool=k8s.tool_id("scale"),
-                args={"namespace": namespace, "name": name, "replicas": target},
-                title=f"Scale deployment/{name} in {namespace} from {replicas} to {target} replicas",
+                args={"namespace": namespace, "name": name, "replicas": wanted},
+                title=f"Scale deployment/{name} in {namespace} from {replicas} to {wanted} replicas",
                 rationale="Adds capacity for the load the service is saturated by.",
                 risk="low",
                 addresses=diagnosis.entity,
@@ -153,7 +218,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
     diagnosis = state.diagnosis
     options = [
         o
-        for o in remediation_options(diagnosis, state.deployment, ctx, state.undo_workflow)
+        for o in remediation_options(diagnosis, state.deployment, ctx, state.undo_workflow, state.cluster_target)
         if not already_tried(o, state)
     ]
     entries = []

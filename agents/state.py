@@ -196,6 +196,55 @@ class UndoWorkflow(BaseModel):
     evidence_id: str = ""
 
 
+class ConfigRevert(BaseModel):
+    """A ConfigMap write the investigation saw, with the earlier revision a revert would write back."""
+
+    kind: Literal["configmap"] = "configmap"
+    change_id: str
+    service: str = Field(description="The catalog service that reads it.")
+    namespace: str
+    name: str
+    from_revision: int
+    to_revision: int
+    data: dict[str, str] = Field(description="The earlier revision's complete data.")
+    resource_version: str | None = Field(default=None, description="The ConfigMap's version when it was read.")
+    changed_keys: list[str] = Field(default_factory=list)
+    introduced: list[str] = Field(default_factory=list, description="The values the write introduced.")
+    written: datetime | None = None
+    evidence_id: str = ""
+
+
+class JobTarget(BaseModel):
+    """A running Job (a batch started by hand, or a CronJob's run): what stopping it acts on."""
+
+    kind: Literal["job"] = "job"
+    service: str
+    namespace: str
+    name: str
+    owner: str | None = Field(default=None, description="The CronJob that started it, if one did.")
+    started: datetime | None = None
+    started_by: str | None = None
+    parallelism: int | None = None
+    nodes: list[str] = Field(default_factory=list)
+    change_id: str = Field(default="", description="The change its start is recorded as.")
+    evidence_id: str = ""
+
+
+class NodeTarget(BaseModel):
+    """A node with a problem condition (pressure, NotReady) under some of the candidates' pods."""
+
+    kind: Literal["node"] = "node"
+    name: str
+    problems: list[str]
+    since: datetime | None = None
+    cordoned: bool = False
+    services: list[str] = Field(default_factory=list, description="Candidates with pods on it.")
+    evidence_id: str = ""
+
+
+ClusterTarget = Annotated[ConfigRevert | JobTarget | NodeTarget, Field(discriminator="kind")]
+
+
 class Usage(BaseModel):
     """Tokens one reasoner call (or a sum of calls) used. The deterministic reasoner uses none.
 
@@ -301,6 +350,10 @@ class IncidentState(BaseModel):
         default=None, description="Triage saw the alert in the SLI (None: not checked). Public posts wait for it."
     )
     deployment: DeploymentFact | None = Field(default=None, description="The deployment the investigation inspected.")
+    cluster_target: ClusterTarget | None = Field(
+        default=None,
+        description="What a fix acts on when it is not a Deployment: a ConfigMap to revert, a Job to stop, a node.",
+    )
     undo_workflow: UndoWorkflow | None = Field(
         default=None, description="A workflow that undoes the diagnosed change, when its repository has one."
     )

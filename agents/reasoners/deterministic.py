@@ -570,6 +570,89 @@ def neighbour_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return found
 
 
+# What a node's pressure condition is, as a root-cause category: the resource its workloads share.
+PRESSURE_CATEGORY: dict[str, RootCauseCategory] = {
+    "DiskPressure": "disk_full",
+    "MemoryPressure": "noisy_neighbour",
+    "PIDPressure": "resource_exhaustion",
+}
+NODE_SCORE = 0.8
+
+
+def _oom_killed(bundle: EvidenceBundle, name: str) -> bool:
+    facts = bundle.components.get(name)
+    return facts is not None and facts.pods is not None and any("OOMKilled" in r for r in facts.pods.reasons)
+
+
+def node_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A node under pressure (disk, memory, PIDs) where the alerting service's pods run: the workload
+    on it that started or changed before the pressure is the origin, and the pressure's resource the
+    mechanism (a Job filling the shared disk, a DaemonSet whose new config makes it grow). A workload
+    that changed (not one that merely started) and fills memory is leaking. Nothing when no other
+    workload there started or changed: then the alerting service's own logs and changes decide."""
+    found: list[Hypothesis] = []
+    primary = bundle.primary
+    onset = primary.onset if primary is not None else None
+    for node in bundle.nodes:
+        pressures = [p for p in node.problems if p in PRESSURE_CATEGORY]
+        if not pressures or bundle.service not in node.services or onset is None:
+            continue
+        others = [name for name in node.services if name != bundle.service]
+        jobs = [j for j in bundle.jobs if j.service in others and node.name in j.nodes]
+        changed = [
+            c
+            for c in bundle.changes
+            if c.service in others
+            and c.at is not None
+            and c.at <= (node.since or onset)
+            and not c.id.startswith("scale-up-job-")
+        ]
+        category = PRESSURE_CATEGORY[pressures[0]]
+        if jobs:
+            job = min(jobs, key=lambda j: j.started or onset)
+            entity, change_id, why = job.service, job.change_id, f"job {job.name} runs there"
+            cited = [job.evidence_id]
+        elif changed:
+            change = max(changed, key=lambda c: c.at or onset)
+            entity, change_id = change.service, change.id
+            why = f"{change.kind} {change.id} on {change.service} at {_fmt_time(change.at)} ({change.description})"
+            cited = [change.evidence_id]
+            if category == "noisy_neighbour":
+                category = "memory_leak"
+        elif hogs := [name for name in others if pressures[0] == "MemoryPressure" and _oom_killed(bundle, name)]:
+            # Nothing started or changed, but a workload there keeps being OOMKilled: it is the one
+            # growing into the node's memory (its own leak), the others starve with it.
+            entity, change_id = hogs[0], ""
+            why = f"{entity}'s containers there are OOMKilled"
+            facts = bundle.components[entity]
+            cited = [facts.pods.evidence_id] if facts.pods is not None else []
+            category = "memory_leak"
+        else:
+            continue
+        pods = bundle.pods
+        found.append(
+            Hypothesis(
+                entity=entity,
+                category=category,
+                description=(
+                    f"node {node.name} is under {', '.join(pressures)}"
+                    + (f" since {_fmt_time(node.since)}" if node.since else "")
+                    + f", where {bundle.service} fails; {why}: {entity} shares the node's "
+                    f"{'disk' if category == 'disk_full' else 'memory' if pressures[0] == 'MemoryPressure' else 'resources'}"
+                ),
+                score=NODE_SCORE,
+                evidence_ids=[
+                    node.evidence_id,
+                    *cited,
+                    *([pods.evidence_id] if pods is not None else []),
+                    *([primary.evidence_id] if primary is not None else []),
+                ],
+                change_id=change_id,
+            )
+        )
+    return sorted(found, key=lambda h: h.entity)[:1] if len({h.entity for h in found}) == 1 else found
+
+
 def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> list[Hypothesis]:
     """Shared infrastructure outside the call graph (no edges in the catalog) that failed with the
     alerting service: its own SLI moved around the onset, or its pods are unhealthy, and it changed
@@ -659,7 +742,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in hypotheses
         ]
         hypotheses.sort(key=lambda h: h.score, reverse=True)
-    shared = shared_hypotheses(bundle, symptom_hypotheses(bundle))
+    shared = [*node_hypotheses(bundle), *shared_hypotheses(bundle, symptom_hypotheses(bundle))]
     if shared:
         # The alerting service's own symptoms are how the shared failure shows: support, not rivals.
         folded = {i for h in shared for i in h.evidence_ids}
@@ -749,6 +832,10 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
     if diagnosis.inconclusive or diagnosis.confidence < 0.4:
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
+    # The object the root cause lives in (a ConfigMap write, a running Job) is fixed where it is.
+    direct = next((o for o in preferred if o.id in ("revert_config", "stop_job")), None)
+    if direct is not None:
+        return RemediationChoice(option_id=direct.id, rationale=f"it acts where the diagnosed cause is: {direct.title}")
     if diagnosis.change_id and any(o.id == "revert_workflow" for o in preferred):
         return RemediationChoice(
             option_id="revert_workflow",
@@ -781,6 +868,9 @@ def action_phrase(action: ProposedAction | None) -> str:
         "rollback": "we rolled back the change that caused them",
         "rollout_restart": "we restarted the affected service",
         "scale": "we scaled up the service to add capacity",
+        "revert_configmap": "we reverted the configuration change that caused them",
+        "scale_job": "we stopped the job that caused them",
+        "cordon_node": "we cordoned the affected node so no new work lands on it",
     }.get(call, f"we ran {action.title.lower()}")
 
 

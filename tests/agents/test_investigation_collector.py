@@ -48,6 +48,7 @@ from tools.kubernetes import (
     Event,
     EventList,
     ListEventsInput,
+    ListInNamespaceInput,
     ListPodsInput,
     ListReplicaSetsInput,
     Pod,
@@ -304,6 +305,10 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
         "kubernetes.get_deployment": DeploymentRef,
         "kubernetes.list_replicasets": ListReplicaSetsInput,
         "kubernetes.list_events": ListEventsInput,
+        # the cluster beyond Deployments (agents/cluster.py): ConfigMap writes and running Jobs (nodes only
+        # once pods are seen on some)
+        "kubernetes.list_configmaps": ListInNamespaceInput,
+        "kubernetes.list_jobs": ListInNamespaceInput,
     }
     assert set(sent) == set(expected)
     for tool, model in expected.items():

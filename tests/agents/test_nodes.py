@@ -155,6 +155,8 @@ async def test_investigate_returns_the_inspected_deployment_and_leaves_the_state
         mock.get("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=DEPLOYMENT)
         mock.get("/apis/apps/v1/namespaces/shop/replicasets").respond(200, json=REPLICASETS)
         mock.get("/api/v1/namespaces/shop/events").respond(200, json={"items": []})
+        mock.get("/api/v1/namespaces/shop/configmaps").respond(200, json={"items": []})
+        mock.get("/apis/batch/v1/namespaces/shop/jobs").respond(200, json={"items": []})
         mock.get("/api/v1/namespaces/shop/pods").respond(200, json={"items": []})
         update = _update(await investigate(state, _runtime(ctx)))
     deployment = update["deployment"]
@@ -173,6 +175,8 @@ async def test_investigate_records_the_replicas_it_found_on_the_first_round(tmp_
         mock.get("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=DEPLOYMENT)
         mock.get("/apis/apps/v1/namespaces/shop/replicasets").respond(200, json=REPLICASETS)
         mock.get("/api/v1/namespaces/shop/events").respond(200, json={"items": []})
+        mock.get("/api/v1/namespaces/shop/configmaps").respond(200, json={"items": []})
+        mock.get("/apis/batch/v1/namespaces/shop/jobs").respond(200, json={"items": []})
         mock.get("/api/v1/namespaces/shop/pods").respond(200, json={"items": []})
         update = _update(await investigate(incident(service="api", step="investigate"), _runtime(ctx)))
     assert update["deployment"].replicas == 4

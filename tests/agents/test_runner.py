@@ -128,6 +128,8 @@ async def test_every_tool_call_and_request_of_a_run_names_its_incident(
     respx_mock.get("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=DEPLOYMENT)
     respx_mock.get("/apis/apps/v1/namespaces/shop/replicasets").respond(200, json={"items": []})
     respx_mock.get("/api/v1/namespaces/shop/events").respond(200, json={"items": []})
+    respx_mock.get("/api/v1/namespaces/shop/configmaps").respond(200, json={"items": []})
+    respx_mock.get("/apis/batch/v1/namespaces/shop/jobs").respond(200, json={"items": []})
     ctx = agent_context(
         tmp_path, registry=kubernetes_registry(), services=[Service(name="api", tier=2, namespace="shop")]
     )

@@ -280,6 +280,25 @@ class KubernetesAdapter(Adapter):
         )
 
     @tool_call(
+        description="List the pods running on one node, in every namespace (fieldSelector spec.nodeName): who "
+        "shares its disk, memory and CPU.",
+        result=PodList,
+    )
+    async def list_node_pods(self, args: NodeRef) -> ToolResult:
+        path = "/api/v1/pods"
+        params = _list_params(fieldSelector=f"spec.nodeName={args.name}")
+        response, items, more = await self._list(path, params)
+        pods = _parse(self.http, response, path, lambda: [read_pod(item) for item in items])
+        return ToolResult.with_payload(
+            PodList(pods=pods, count=len(pods), more_available=more),
+            tool=self.tool_id("list_node_pods"),
+            status="ok" if pods else "no_data",
+            query=f"GET {path}",
+            params=params,
+            summary=_pods_line(pods, f"node {args.name}", more) if pods else f"no pods on node {args.name}",
+        )
+
+    @tool_call(
         description="Get one Deployment: replicas (desired/ready/updated/available), images, current revision, "
         "paused flag and conditions.",
         result=DeploymentState,

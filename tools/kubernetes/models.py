@@ -123,6 +123,8 @@ class ContainerStatus(BaseModel):
 
 class Pod(BaseModel):
     name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
     phase: str | None = None
     ready: bool = False
     ready_containers: str = Field(default="0/0", description="ready/total, e.g. 1/2")
@@ -361,6 +363,7 @@ class ConfigMapState(BaseModel):
     name: str | None = None
     namespace: str | None = None
     resource_version: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
     keys: list[str] = Field(default_factory=list)
     data: dict[str, str] | None = Field(
         default=None, exclude_if=is_none, description="Values by key (only when read one by one)."

@@ -142,6 +142,8 @@ def read_pod(pod: dict[str, Any]) -> Pod:
     owner = as_object(next(iter(as_array(metadata.get("ownerReferences"))), None))
     return Pod(
         name=opt_str(metadata.get("name")),
+        namespace=opt_str(metadata.get("namespace")),
+        labels={str(k): str(v) for k, v in as_object(metadata.get("labels")).items()},
         phase=opt_str(status.get("phase")),
         ready=ready_condition.get("status") == "True"
         if ready_condition
@@ -377,6 +379,7 @@ def read_configmap(obj: dict[str, Any], *, with_data: bool) -> ConfigMapState:
         name=opt_str(metadata.get("name")),
         namespace=opt_str(metadata.get("namespace")),
         resource_version=opt_str(metadata.get("resourceVersion")),
+        labels={str(k): str(v) for k, v in as_object(metadata.get("labels")).items()},
         keys=sorted([*raw, *binary]),
         data=data,
         truncated=sorted(k for k, v in raw.items() if len(v) > CONFIG_VALUE_LIMIT) if with_data else [],

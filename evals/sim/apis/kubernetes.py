@@ -38,7 +38,7 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             return json_response(
                 kube.list_pods(
-                    request.path_params["namespace"],
+                    request.path_params.get("namespace"),
                     request.query_params.get("labelSelector"),
                     request.query_params.get("fieldSelector"),
                 )
@@ -219,6 +219,7 @@ def routes(world: World) -> list[BaseRoute]:
     any_method = ["GET", "PATCH", "PUT", "POST", "DELETE"]
     return [
         Route("/version", version, methods=["GET"]),
+        Route("/api/v1/pods", guarded(list_pods), methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods", guarded(list_pods), methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods/{name}", guarded(get_pod), methods=["GET"]),
         Route("/api/v1/namespaces/{namespace}/pods/{name}/log", guarded(pod_log), methods=["GET"]),

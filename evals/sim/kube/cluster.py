@@ -391,20 +391,24 @@ class KubeCluster:
         rollout = record.current(self._now())
         return [self.render_pod(record, rollout, i, name) for i, name in enumerate(self.pod_names(record, rollout))]
 
-    def list_pods(self, namespace: str, label_selector: str | None, field_selector: str | None) -> dict[str, Any]:
+    def list_pods(
+        self, namespace: str | None, label_selector: str | None, field_selector: str | None
+    ) -> dict[str, Any]:
+        """Pods of one namespace, or of every namespace (``None``: ``GET /api/v1/pods``)."""
         items = []
         candidates = [
             pod
             for (ns, _), record in sorted(self.deployments.items())
-            if ns == namespace
+            if namespace is None or ns == namespace
             for pod in self.current_pods(record)
         ]
-        for pod in [*candidates, *self.objects.pods(namespace)]:
+        namespaces = sorted(self.objects.namespaces()) if namespace is None else [namespace]
+        for pod in [*candidates, *(p for ns in namespaces for p in self.objects.pods(ns))]:
             if label_selector_matches(label_selector, pod["metadata"]["labels"]) and field_selector_matches(
                 field_selector, pod
             ):
                 items.append(pod)
-        items.sort(key=lambda p: p["metadata"]["name"])
+        items.sort(key=lambda p: (p["metadata"].get("namespace", ""), p["metadata"]["name"]))
         return {
             "kind": "PodList",
             "apiVersion": "v1",

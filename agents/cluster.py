@@ -1,0 +1,314 @@
+"""The cluster beyond Deployments, read for one investigation: the changes and the fix targets that
+live in ConfigMaps, Jobs and nodes.
+
+- **ConfigMaps** of the candidates' namespaces written in the window, each linked to the candidates
+  that read it (their pods mount it or take env from it, or it carries their ``app`` label): a change
+  of that service, with the keys that changed as its diff, and the revision before it (from the
+  ConfigMap's history) as what a revert writes back. Most configuration faults live there, not in
+  an image.
+- **Jobs** of the candidates' namespaces running now, each linked to the candidate it runs (its
+  name or its CronJob's is the candidate's workload): a workload that started, recorded as a change
+  (a batch started by hand or by a schedule loads what it touches), and what stopping it acts on.
+- **Nodes** with a problem condition (DiskPressure, MemoryPressure, PIDPressure, NotReady) under
+  the candidates' pods: what the workloads on them share.
+
+Nothing here reads a service's name beyond matching objects to the catalog's namespaces and
+workload names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from agents.analytics.changes import Change
+from agents.context import AgentContext
+from agents.evidence import ComponentFacts, EvidenceBundle, PodFact
+from agents.state import ConfigRevert, JobTarget, NodeTarget
+from knowledge.catalog import Service
+from tools.base import ToolResult
+from tools.kubernetes import (
+    ConfigMapList,
+    ConfigMapRevisionList,
+    JobList,
+    ListInNamespaceInput,
+    ListNodesInput,
+    NodeList,
+    NodeRef,
+    ObjectRef,
+    PodList,
+)
+
+CHANGE_SKEW = timedelta(minutes=1)
+MAX_DIFF = 1200  # characters of changed values shown in a ConfigMap change's diff
+
+
+class Checks(Protocol):
+    """What the cluster reads need of the investigation's collector."""
+
+    ctx: AgentContext
+    bundle: EvidenceBundle
+    start: datetime
+    now: datetime
+    cluster_changes: list[tuple[Change, str]]
+
+    async def call(self, kind: str, call: str, args: Callable[[], BaseModel]) -> ToolResult | None: ...
+
+    def add(self, result: ToolResult, observation: str, data: dict[str, object] | None = None) -> str: ...
+
+    def failed(self, what: str, result: ToolResult) -> None: ...
+
+
+def _pods_of(bundle: EvidenceBundle, name: str) -> PodFact | None:
+    if name == bundle.service:
+        return bundle.pods
+    facts: ComponentFacts | None = bundle.components.get(name)
+    return facts.pods if facts is not None else None
+
+
+def planned_calls(services: list[Service]) -> list[tuple[str, str, Callable[[], BaseModel]]]:
+    """The list calls `read_cluster` makes, for the collector to prefetch concurrently."""
+    planned: list[tuple[str, str, Callable[[], BaseModel]]] = []  # nodes only once pods are known to run on some
+    for namespace in sorted({s.namespace for s in services if s.kind != "external"}):
+        planned += [
+            ("kubernetes", "list_configmaps", partial(ListInNamespaceInput, namespace=namespace)),
+            ("kubernetes", "list_jobs", partial(ListInNamespaceInput, namespace=namespace)),
+        ]
+    return planned
+
+
+async def read_cluster(checks: Checks, services: list[Service], onset: datetime) -> None:
+    """Read ConfigMaps, Jobs and nodes around ``services`` (the alerting one and the candidates) into
+    the bundle, and their changes into ``checks.cluster_changes``."""
+    if checks.ctx.registry.first("kubernetes") is None:
+        return
+    running = [s for s in services if s.kind != "external"]
+    for namespace in sorted({s.namespace for s in running}):
+        here = [s for s in running if s.namespace == namespace]
+        await _configmaps(checks, namespace, here, onset)
+        await _jobs(checks, namespace, here, onset)
+    await _nodes(checks, running)
+
+
+async def co_located(checks: Checks, pods: PodFact | None, known: dict[str, int]) -> list[str]:
+    """Catalog services not yet among the candidates whose pods share a problem node (pressure,
+    NotReady) with the alerting service's: whatever its dependencies, what runs beside it on a
+    starved node is a suspect (a Job filling the disk, a DaemonSet eating the memory)."""
+    if pods is None or not pods.nodes or checks.ctx.registry.first("kubernetes") is None:
+        return []
+    result = await checks.call("kubernetes", "list_nodes", ListNodesInput)
+    if result is None or not result.ok:
+        return []
+    troubled = [
+        n.name
+        for n in result.payload(NodeList).nodes
+        if n.name in pods.nodes and any(p != "cordoned" for p in n.problems)
+    ]
+    by_workload = {(s.namespace, s.deployment_name): name for name, s in checks.ctx.catalog.services.items()}
+    found: list[str] = []
+    for node in sorted(n for n in troubled if n):
+        listed = await checks.call("kubernetes", "list_node_pods", partial(NodeRef, name=node))
+        if listed is None or not listed.ok:
+            continue
+        names = sorted(
+            {
+                by_workload[(p.namespace or "", p.labels.get("app", ""))]
+                for p in listed.payload(PodList).pods
+                if (p.namespace or "", p.labels.get("app", "")) in by_workload
+            }
+            - set(known)
+        )
+        if names:
+            checks.add(listed, f"on node {node}, beside {checks.bundle.service}: pods of {', '.join(names)}")
+        found += [n for n in names if n not in found]
+    return found
+
+
+async def _configmaps(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
+    result = await checks.call("kubernetes", "list_configmaps", partial(ListInNamespaceInput, namespace=namespace))
+    if result is None or result.status == "error":
+        if result is not None:
+            checks.failed(f"configmaps in {namespace}", result)
+        return
+    for configmap in result.payload(ConfigMapList).configmaps if result.ok else []:
+        written, name = configmap.last_written, configmap.name
+        if name is None or written is None or written > onset + CHANGE_SKEW:
+            continue
+        recent = written >= checks.start
+        readers = [
+            s.name
+            for s in services
+            if configmap.labels.get("app") == s.deployment_name
+            or name in ((_pods_of(checks.bundle, s.name) or PodFact(total=0, ready=0, restarts=0)).configmaps)
+        ]
+        if not readers:
+            continue
+        history = await checks.call(
+            "kubernetes", "list_configmap_revisions", partial(ObjectRef, namespace=namespace, name=name)
+        )
+        revisions = history.payload(ConfigMapRevisionList).revisions if history is not None and history.ok else []
+        current = next(
+            (r for r in reversed(revisions) if r.written is not None and r.written <= onset + CHANGE_SKEW), None
+        )
+        earlier = [r for r in revisions if current is not None and r.revision < current.revision]
+        previous = earlier[-1] if earlier else None
+        changed = sorted(
+            k
+            for k in {*(current.data if current else {}), *(previous.data if previous else {})}
+            if previous is not None and current is not None and current.data.get(k) != previous.data.get(k)
+        )
+        diff = "\n".join(
+            f"{k}: {previous.data.get(k, '(absent)')!s} -> {current.data.get(k, '(removed)')!s}"
+            for k in changed
+            if previous is not None and current is not None
+        )[:MAX_DIFF]
+        for reader in readers:
+            if not recent:
+                # Written before the window: not a change of this incident by its timing, but a slow
+                # failure (a leak, a backlog) can start long after the write that caused it. Kept as a
+                # revert the diagnosis may use when its errors name a value this write introduced.
+                if current is not None and previous is not None and not previous.truncated and changed:
+                    checks.bundle.config_reverts.append(
+                        ConfigRevert(
+                            change_id="",
+                            service=reader,
+                            namespace=namespace,
+                            name=name,
+                            from_revision=current.revision,
+                            to_revision=previous.revision,
+                            data=previous.data,
+                            resource_version=configmap.resource_version,
+                            changed_keys=changed,
+                            introduced=sorted({current.data[k] for k in changed if current.data.get(k)}),
+                            written=written,
+                        )
+                    )
+                continue
+            change = Change(
+                id=f"configmap-{name}-{current.revision if current else configmap.resource_version}",
+                kind="config",
+                component=reader,
+                time=written,
+                description=(
+                    f"configmap {namespace}/{name} written at {written:%H:%M} UTC"
+                    + (
+                        f" (revision {current.revision}; keys changed: {', '.join(changed)})"
+                        if current and changed
+                        else ""
+                    )
+                ),
+                diff=diff,
+            )
+            evidence_id = checks.add(
+                history if history is not None and history.ok else result,
+                f"{change.description}; read by {reader}" + (f": {diff[:300]}" if diff else ""),
+                {"change": change.id},
+            )
+            checks.cluster_changes.append((change, evidence_id))
+            if current is not None and previous is not None and not previous.truncated:
+                checks.bundle.config_reverts.append(
+                    ConfigRevert(
+                        change_id=change.id,
+                        service=reader,
+                        namespace=namespace,
+                        name=name,
+                        from_revision=current.revision,
+                        to_revision=previous.revision,
+                        data=previous.data,
+                        resource_version=configmap.resource_version,
+                        changed_keys=changed,
+                        evidence_id=evidence_id,
+                    )
+                )
+
+
+async def _jobs(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
+    result = await checks.call("kubernetes", "list_jobs", partial(ListInNamespaceInput, namespace=namespace))
+    if result is None or result.status == "error":
+        if result is not None:
+            checks.failed(f"jobs in {namespace}", result)
+        return
+    for job in result.payload(JobList).jobs if result.ok else []:
+        if job.name is None or job.status != "active":
+            continue
+        owner = job.owner.split("/", 1)[1] if job.owner and "/" in job.owner else None
+        service = next((s for s in services if s.deployment_name in {job.name, owner}), None)
+        if service is None:
+            continue
+        pods = _pods_of(checks.bundle, service.name)
+        started = job.started
+        who = "by its CronJob's schedule" if job.started_by == "schedule" else "by hand" if job.started_by else ""
+        text = f"job {namespace}/{job.name} of {service.name} running since {started:%H:%M} UTC" if started else ""
+        text = text or f"job {namespace}/{job.name} of {service.name} running"
+        text += f" (started {who})" if who else ""
+        text += f", {job.active} pods active" + (f" on nodes {', '.join(pods.nodes)}" if pods and pods.nodes else "")
+        change_id = ""
+        evidence_id = checks.add(result, text, {"job": job.name})
+        if started is not None and checks.start <= started <= onset + CHANGE_SKEW:
+            # A workload that started is load that appeared: read like a scale-up of its service.
+            change = Change(
+                id=f"scale-up-job-{job.name}",
+                kind="infrastructure",
+                component=service.name,
+                time=started,
+                description=text,
+            )
+            checks.cluster_changes.append((change, evidence_id))
+            change_id = change.id
+        checks.bundle.jobs.append(
+            JobTarget(
+                service=service.name,
+                namespace=namespace,
+                name=job.name,
+                owner=owner,
+                started=started,
+                started_by=job.started_by,
+                parallelism=job.parallelism,
+                nodes=list(pods.nodes) if pods else [],
+                change_id=change_id,
+                evidence_id=evidence_id,
+            )
+        )
+
+
+async def _nodes(checks: Checks, services: list[Service]) -> None:
+    where: dict[str, list[str]] = {}
+    for service in services:
+        pods = _pods_of(checks.bundle, service.name)
+        for node_name in pods.nodes if pods else []:
+            where.setdefault(node_name, []).append(service.name)
+    if not where:
+        return
+    result = await checks.call("kubernetes", "list_nodes", ListNodesInput)
+    if result is None or result.status == "error":
+        if result is not None:
+            checks.failed("nodes", result)
+        return
+    for node in result.payload(NodeList).nodes if result.ok else []:
+        problems = [p for p in node.problems if p != "cordoned"]
+        if node.name is None or node.name not in where or not problems:
+            continue
+        # NotReady is the Ready condition being False; the pressures are conditions of their own name.
+        types = {*problems, *(("Ready",) if "NotReady" in problems else ())}
+        since = min((c.since for c in node.conditions if c.since is not None and c.type in types), default=None)
+        messages = "; ".join(c.message for c in node.conditions if c.type in types and c.message)
+        text = (
+            f"node {node.name}: {', '.join(problems)}"
+            + (f" since {since:%H:%M} UTC" if since else "")
+            + (f" ({messages[:200]})" if messages else "")
+            + f"; pods of {', '.join(sorted(where[node.name]))} run there"
+        )
+        checks.bundle.nodes.append(
+            NodeTarget(
+                name=node.name,
+                problems=problems,
+                since=since,
+                cordoned=node.unschedulable,
+                services=sorted(where[node.name]),
+                evidence_id=checks.add(result, text, {"node": node.name}),
+            )
+        )

@@ -1,0 +1,112 @@
+"""The cluster beyond Deployments in the diagnosis and the fix: a node under pressure points at the
+workload beside the failing service (a Job filling the disk), a ConfigMap write is reverted to the
+revision before it, a running Job is stopped; and none of it fires without the facts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from agents.evidence import ComponentFacts, EvidenceBundle, LogFact, PodFact
+from agents.investigation import cluster_target, introduced_terms
+from agents.reasoners.deterministic import choose_option, diagnose_bundle, node_hypotheses
+from agents.remediation import remediation_options
+from agents.state import ConfigRevert, Diagnosis, Evidence, JobTarget, NodeTarget
+from tests.agents.conftest import agent_context, kubernetes_registry
+from tests.agents.test_blast_radius import T0, _bundle, _change, _series
+
+DISK = "ERROR write /scratch/chunks/881.part: no space left on device"
+
+
+def _disk_world(*, job: bool) -> EvidenceBundle:
+    signals = [_series("uploads", "error_rate", 0.002, 0.3, "e1"), _series("sweeper", "error_rate", 0.0, 0.0, "e2")]
+    components = {
+        "sweeper": ComponentFacts(
+            service="sweeper",
+            distance=4,
+            shared=True,
+            pods=PodFact(total=1, ready=1, restarts=0, nodes=["node-b"], evidence_id="p1"),
+        )
+    }
+    bundle = _bundle(
+        "uploads",
+        {"uploads": [], "sweeper": []},
+        signals,
+        components,
+        logs=[
+            LogFact(
+                service="uploads",
+                template=DISK,
+                count_before=0,
+                count_after=90,
+                example=DISK,
+                is_new=True,
+                evidence_id="l1",
+            )
+        ],  # fmt: skip
+        pods=PodFact(total=4, ready=2, restarts=0, nodes=["node-a", "node-b"], evidence_id="p0"),
+    )
+    bundle.nodes = [
+        NodeTarget(
+            name="node-b", problems=["DiskPressure"], since=T0, services=["sweeper", "uploads"], evidence_id="n1"
+        )
+    ]
+    if job:
+        bundle.jobs = [
+            JobTarget(service="sweeper", namespace="shop", name="sweeper-29420180", owner="sweeper",
+                      started=T0 - timedelta(minutes=95), parallelism=1, nodes=["node-b"], evidence_id="j1")
+        ]  # fmt: skip
+    bundle.evidence += [
+        Evidence(id=i, source="kubernetes.list_nodes", query="q", observation="o") for i in ("n1", "j1")
+    ]
+    return bundle
+
+
+def test_a_job_on_the_node_under_disk_pressure_is_the_origin_and_is_stopped(tmp_path: Path) -> None:
+    bundle = _disk_world(job=True)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category) == ("sweeper", "disk_full"), diagnosis.root_cause
+    target = cluster_target(bundle, diagnosis)
+    assert isinstance(target, JobTarget)
+    options = remediation_options(
+        diagnosis, None, agent_context(tmp_path, registry=kubernetes_registry()), None, target
+    )
+    assert [(o.tool, o.args) for o in options] == [
+        ("kubernetes.scale_job", {"namespace": "shop", "name": "sweeper-29420180", "parallelism": 0})
+    ]
+    assert choose_option(diagnosis, options).option_id == "stop_job"
+
+
+def test_without_a_workload_that_started_or_changed_there_the_pressure_blames_nobody_else() -> None:
+    bundle = _disk_world(job=False)
+    assert node_hypotheses(bundle) == []
+    assert diagnose_bundle(bundle).entity == "uploads"  # its own logs decide: the disk it fills itself
+
+
+def test_a_configmap_write_is_reverted_to_the_revision_before_it(tmp_path: Path) -> None:
+    signals = [_series("proxy", "error_rate", 0.001, 0.45, "e1")]
+    change = _change("configmap-features-3", "proxy", "config", 13, 0.8, 0)
+    bundle = _bundle("proxy", {"proxy": []}, signals, {}, changes=[change])
+    revert = ConfigRevert(change_id=change.id, service="proxy", namespace="edge", name="features", from_revision=3,
+                          to_revision=2, data={"count": "60"}, resource_version="1009", changed_keys=["count"])  # fmt: skip
+    bundle.config_reverts = [revert]
+    diagnosis = Diagnosis(root_cause="x", category="config_change", entity="proxy", confidence=0.8, change_id=change.id)
+    assert cluster_target(bundle, diagnosis) == revert
+    assert cluster_target(bundle, diagnosis.model_copy(update={"change_id": "deploy-7"})) is None  # another change
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    [option] = [o for o in remediation_options(diagnosis, None, ctx, None, revert) if o.id == "revert_config"]
+    assert option.args == {"namespace": "edge", "name": "features", "data": {"count": "60"}, "resource_version": "1009"}
+    assert "from revision 3 to 2" in option.title
+
+
+def test_a_revert_found_by_its_logs_needs_their_evidence() -> None:
+    older = ConfigRevert(change_id="", service="reporter", namespace="ops", name="reporter-config", from_revision=2,
+                         to_revision=1, data={"a": "b"}, introduced=["collector: stats-legacy.ops.svc:9125\n"])  # fmt: skip
+    bundle = _disk_world(job=False)
+    bundle.config_reverts = [older]
+    diagnosis = Diagnosis(root_cause="x", category="memory_leak", entity="reporter", confidence=0.8)
+    assert cluster_target(bundle, diagnosis) is None  # nothing links the write to the failure yet
+    bundle.config_reverts = [older.model_copy(update={"evidence_id": "logs-name-it"})]
+    assert cluster_target(bundle, diagnosis) == bundle.config_reverts[0]
+    assert introduced_terms(older.introduced) == ["stats-legacy.ops.svc"]
+    assert introduced_terms(["flush_interval: 10s", "enabled=true"]) == []  # short values name nothing
