@@ -65,6 +65,11 @@ class Service(BaseModel):
     deployment: str = ""
     repo: str | None = None
     statuspage_component: str | None = None
+    capability: str = Field(
+        default="",
+        description="What the service does for its users, in their words (e.g. 'Card payments'): what "
+        "customer-facing messages name instead of the service.",
+    )
     chat_channel: str | None = None
     sli: ServiceSLI = Field(default_factory=ServiceSLI)
     logs: str | None = None

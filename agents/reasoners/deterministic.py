@@ -874,6 +874,9 @@ def action_phrase(action: ProposedAction | None) -> str:
     }.get(call, f"we ran {action.title.lower()}")
 
 
+LATENCY_QUERY = re.compile(r"histogram_quantile|duration|latency", re.I)
+
+
 def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext) -> str:
     """Template text for each phase and audience."""
     service = incident.service
@@ -884,12 +887,20 @@ def render_update(incident: IncidentState, phase: UpdatePhase, audience: str, ct
     start = (incident.onset or incident.alert.started_at).isoformat()
     end = incident.verification.at.isoformat() if incident.verification else ctx.clock().isoformat()
     if audience == "customers":
+        # Customers read what they use (the catalog's capability, the status page's own name for it),
+        # and whether it fails or is slow; the service's own name only when the catalog has no other.
+        subject = entry.capability if entry and entry.capability else f"{service} ({what})"
+        short = entry.capability if entry and entry.capability else service
+        slow = bool(incident.sli_query and LATENCY_QUERY.search(incident.sli_query))
+        problem, effect = (
+            ("slow responses", "Some requests may be slow.") if slow else ("elevated errors", "Some requests may fail.")
+        )
         return {
-            "opened": f"We are investigating elevated errors with {service} ({what}). Some requests may fail. Next update within 30 minutes.",
-            "identified": f"We have identified the cause of the errors with {service} and are applying a fix.",
-            "mitigated": f"A fix for the errors with {service} has been applied and we are monitoring the results.",
-            "resolved": f"The errors with {service} ({what}) have been resolved: {action_phrase(action)}. Impact window: {start} to {end}.",
-            "escalated": f"We are continuing to investigate elevated errors with {service}.",
+            "opened": f"We are investigating {problem} with {subject}. {effect} Next update within 30 minutes.",
+            "identified": f"We have identified the cause of the {problem} with {short} and are applying a fix.",
+            "mitigated": f"A fix for the {problem} with {short} has been applied and we are monitoring the results.",
+            "resolved": f"The {problem} with {subject} have been resolved: {action_phrase(action)}. Impact window: {start} to {end}.",
+            "escalated": f"We are continuing to investigate {problem} with {short}.",
         }[phase]
     quiet = diagnosis is not None and diagnosis.category in QUIET_CATEGORIES
     if quiet and phase == "resolved":

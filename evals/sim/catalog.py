@@ -78,6 +78,7 @@ def service_catalog(scenario: Scenario) -> dict[str, Any]:
     channels = scenario.integrations.slack.channels
     statuspage = scenario.integrations.statuspage
     components = {c.service: c.id for c in (statuspage.components if statuspage else []) if c.service}
+    capabilities = {c.service: c.name for c in (statuspage.components if statuspage else []) if c.service and c.name}
     services: dict[str, Any] = {}
     for spec in scenario.topology.services:
         pd_service = next((s for s in pagerduty.services if s.service == spec.name), None)
@@ -106,6 +107,8 @@ def service_catalog(scenario: Scenario) -> dict[str, Any]:
             entry["repo"] = spec.repo
         if spec.name in components:
             entry["statuspage_component"] = components[spec.name]
+        if spec.name in capabilities:
+            entry["capability"] = capabilities[spec.name]  # the status page's own name for it
         channel = spec.chat_channel or (channels[0].id if channels else None)
         if channel:
             entry["chat_channel"] = channel

@@ -110,3 +110,31 @@ def test_a_revert_found_by_its_logs_needs_their_evidence() -> None:
     assert cluster_target(bundle, diagnosis) == bundle.config_reverts[0]
     assert introduced_terms(older.introduced) == ["stats-legacy.ops.svc"]
     assert introduced_terms(["flush_interval: 10s", "enabled=true"]) == []  # short values name nothing
+
+
+def test_customers_read_the_capability_they_use_and_whether_it_fails_or_is_slow(tmp_path: Path) -> None:
+    from agents.reasoners.deterministic import render_update
+    from agents.state import Alert, IncidentState
+    from knowledge.catalog import Service
+
+    cards = Service(
+        name="payment-gateway", description="Charges cards", customer_facing=True, capability="Card payments"
+    )
+    ctx = agent_context(tmp_path, services=[cards, Service(name="ledger", description="Keeps the books")])
+
+    def incident(service: str, sli: str) -> IncidentState:
+        alert = Alert(fingerprint="f", name="Alert", title="t", service=service, started_at=T0)
+        return IncidentState(id="inc-1", alert=alert, service=service, sli_query=sli)
+
+    errors = render_update(incident("payment-gateway", 'sum(rate(x{code=~"5.."}[5m]))'), "opened", "customers", ctx)
+    assert (
+        errors.startswith("We are investigating elevated errors with Card payments.")
+        and "payment-gateway" not in errors
+    )
+    slow = render_update(incident("payment-gateway", "histogram_quantile(0.99, sum by (le) (rate(d[5m])))"), "opened",
+                         "customers", ctx)  # fmt: skip
+    assert "slow responses with Card payments" in slow and "may be slow" in slow
+    # without a capability in the catalog, the service and its description are what there is
+    assert "elevated errors with ledger (keeps the books)" in render_update(
+        incident("ledger", "q"), "opened", "customers", ctx
+    )
