@@ -116,7 +116,7 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
         console.error(f"regression scenarios failed: {', '.join(results['regressions_failed'])}")
         code = EXIT_FAILED
     if args.check_thresholds:
-        failures = check_thresholds(summary, Path(args.check_thresholds))
+        failures = check_thresholds(summary, Path(args.check_thresholds), parts=parts)
         for failure in failures:
             console.error(failure)
         if failures:
@@ -126,21 +126,34 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-def check_thresholds(summary: dict[str, float], path: Path) -> list[str]:
-    """Each threshold is ``{"min": x}`` or ``{"max": x}``; returns what is out of bounds."""
+def check_thresholds(
+    summary: dict[str, float], path: Path, *, parts: dict[str, dict[str, float]] | None = None
+) -> list[str]:
+    """Each threshold is ``{"min": x}`` or ``{"max": x}``; returns what is out of bounds.
+
+    ``deterministic`` bounds the tuned part: the dev part when the run has parts (the whole run
+    otherwise); ``deterministic_holdout``, when present, bounds the holdout part (a floor against
+    regressions measured on it, never a target to tune to)."""
     try:
-        thresholds = json.loads(path.read_text(encoding="utf-8"))["deterministic"]
+        document = json.loads(path.read_text(encoding="utf-8"))
+        floors = {"dev": document["deterministic"], "holdout": document.get("deterministic_holdout", {})}
     except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
         raise CommandError(f"thresholds file {path}: {exc}", EXIT_USAGE) from exc
+    measured = dict(parts or {}) or {"dev": summary}
     failures = []
-    for metric, bound in thresholds.items():
-        value = summary.get(metric)
-        if value is None:
-            failures.append(f"{metric}: missing from the summary")
-        elif "min" in bound and value < bound["min"]:
-            failures.append(f"{metric} = {value} is below the threshold {bound['min']}")
-        elif "max" in bound and value > bound["max"]:
-            failures.append(f"{metric} = {value} is above the threshold {bound['max']}")
+    for part, thresholds in floors.items():
+        values = measured.get(part)
+        if values is None:
+            continue  # a run of one part only: the other's floor does not apply
+        where = f"{part}: " if parts else ""
+        for metric, bound in thresholds.items():
+            value = values.get(metric)
+            if value is None:
+                failures.append(f"{where}{metric}: missing from the summary")
+            elif "min" in bound and value < bound["min"]:
+                failures.append(f"{where}{metric} = {value} is below the threshold {bound['min']}")
+            elif "max" in bound and value > bound["max"]:
+                failures.append(f"{where}{metric} = {value} is above the threshold {bound['max']}")
     return failures
 
 
