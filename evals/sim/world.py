@@ -35,7 +35,16 @@ import numpy as np
 import numpy.typing as npt
 
 from evals.sim.comms import PagerDutyState, SlackState, StatuspageState
-from evals.sim.faults import Conditions, FaultTimeline, influences, service_conditions
+from evals.sim.faults import (
+    Conditions,
+    EdgeConditions,
+    FaultTimeline,
+    edge_conditions,
+    edge_shares,
+    influences,
+    path_fault_shares,
+    service_conditions,
+)
 from evals.sim.kube import KubeCluster
 from evals.sim.logs import LogStore
 from evals.sim.promql import PromQLEngine
@@ -102,10 +111,17 @@ class World:
         self._by_request: dict[str, AppliedAction] = {}
         self._influences = influences(scenario)
         self._target_baseline = {f.id: scenario.service(f.target).baseline.error_ratio for f in scenario.faults}
+        self._edge_shares = edge_shares(scenario)
+        self._path_shares = path_fault_shares(scenario)
         self._timeline_cache = _TimelineCache()
 
         self.telemetry = Telemetry(
-            scenario, anchor=self.anchor, conditions=self.conditions, now=self.now_ts, version=lambda: self._version
+            scenario,
+            anchor=self.anchor,
+            conditions=self.conditions,
+            now=self.now_ts,
+            version=lambda: self._version,
+            edge_conditions=self.edge_conditions,
         )
         self.promql = PromQLEngine(self.telemetry)
         self.kube = KubeCluster(
@@ -198,6 +214,19 @@ class World:
             self._target_baseline,
             times,
             anchor=self.anchor,
+            path_shares=self._path_shares,
+        )
+
+    def edge_conditions(self, caller: str, callee: str, times: FloatArray) -> EdgeConditions:
+        """What ``caller``'s client sees of its dependency ``callee`` at each of ``times``."""
+        return edge_conditions(
+            self.scenario,
+            self.conditions(caller, times),
+            self.conditions(callee, times),
+            caller_name=caller,
+            callee_name=callee,
+            timelines=self.timelines(),
+            share=self._edge_shares[(caller, callee)],
         )
 
     def pod_effects(self, service: str, at: float) -> list[tuple[FaultTimeline, PodEffect]]:

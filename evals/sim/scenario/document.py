@@ -198,6 +198,21 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             problems.append(f"faults[{i}].change: {_unknown('change', fault.change, changes)}")
         if fault.ends_at is not None and fault.ends_at <= fault.starts_at:
             problems.append(f"faults[{i}].ends_at: must be after starts_at")
+        for caller in fault.effects.callers:
+            if caller not in services:
+                problems.append(f"faults[{i}].effects.callers: {_unknown('service', caller, services)}")
+            elif fault.target in services and fault.target not in scenario.service(caller).dependencies:
+                problems.append(
+                    f"faults[{i}].effects.callers: {caller!r} does not call {fault.target!r} "
+                    f"(it is not among its dependencies)"
+                )
+        if fault.effects.callers and not fault.effects.available:
+            problems.append(
+                f"faults[{i}].effects: available: false stops the target for everyone; "
+                "for a path that fails, give callers and error_ratio: 1"
+            )
+        if fault.effects.error_type is not None and not fault.effects.callers:
+            problems.append(f"faults[{i}].effects.error_type: only with callers (the path whose calls fail)")
 
     for name in scenario.logs:
         if name not in services:
@@ -312,6 +327,8 @@ def _version_problems(scenario: Scenario) -> list[str]:
             problems.append(f"topology.services[{i}]: sidecars and nodes need version: 2")
     for i, fault in enumerate(scenario.faults):
         pods = fault.effects.pods
+        if fault.effects.callers:
+            problems.append(f"faults[{i}].effects.callers: needs version: 2")
         if fault.effects.node_conditions or (
             pods is not None and (pods.container or pods.node or pods.image or pods.evicted)
         ):

@@ -300,6 +300,19 @@ class FaultEffects(_Model):
     node_conditions: list[NodeConditionEffect] = Field(
         default_factory=list, description="v2: node conditions the fault sets while active (DiskPressure, NotReady)."
     )
+    callers: list[str] = Field(
+        default_factory=list,
+        description="v2: the fault lives on the path from these callers to the target (a partition, added latency, "
+        "DNS failing for the target's name, a bad certificate on its endpoint): only they see error_ratio and the "
+        "latency multipliers on their calls to it; the calls that fail never reach the target, whose own metrics "
+        "show their traffic dropping, not errors.",
+    )
+    error_type: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$",
+        description="v2, with callers: how the callers' HTTP clients label the failed calls (OpenTelemetry error.type: "
+        "timeout, dns, tls, connection_refused...). Default timeout.",
+    )
 
 
 class Propagation(_Model):
