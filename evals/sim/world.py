@@ -97,12 +97,20 @@ class _TimelineCache:
 
 
 class World:
-    """A scenario brought to life at ``anchor`` (the alert time; the clock's now by default)."""
+    """A scenario brought to life at ``anchor`` (the alert time; the clock's now by default).
+
+    Without a ``clock``, the world's clock reads the anchor when the world is built (the scenario's
+    ``anchor:``, or the ``anchor`` argument) and runs from there at the wall clock's pace.
+    """
 
     def __init__(self, scenario: Scenario, *, anchor: datetime | None = None, clock: SimClock | None = None) -> None:
         self.scenario = scenario
-        self.clock = clock or SimClock()
-        anchor_time = anchor or scenario.anchor or self.clock.now()
+        fixed = anchor or scenario.anchor
+        # A fixed alert time (past or future) starts the clock there: on the wall clock the alert would
+        # not have fired yet (a future anchor), or hours of history to compute would lie between the
+        # alert and now (a past one).
+        self.clock = clock or (SimClock.starting_at(fixed) if fixed is not None else SimClock())
+        anchor_time = fixed or self.clock.now()
         self.anchor = float(math.floor(anchor_time.timestamp()))
         # Handlers run on the server's thread while tests and the runner read from theirs.
         self._lock = threading.RLock()
