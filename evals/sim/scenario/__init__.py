@@ -92,6 +92,7 @@ from evals.sim.scenario.environment import (
     FileChange,
     GaugeEffect,
     GaugeSpec,
+    GitHubRepo,
     GitHubSpec,
     GitHubWorkflow,
     Integrations,
@@ -111,6 +112,7 @@ from evals.sim.scenario.environment import (
     StatuspageComponent,
     StatuspageSpec,
     Topology,
+    WorkflowInput,
     WorkflowRunSpec,
 )
 from evals.sim.scenario.expected import Expected, ExpectedAction, Resolution, RootCause
@@ -211,6 +213,7 @@ __all__ = [
     "FileChange",
     "GaugeEffect",
     "GaugeSpec",
+    "GitHubRepo",
     "GitHubSpec",
     "GitHubWorkflow",
     "Integrations",
@@ -244,6 +247,7 @@ __all__ = [
     "TEMPLATE_FIELDS",
     "TEMPLATE_FIELD_RE",
     "Topology",
+    "WorkflowInput",
     "WorkflowRunSpec",
     "args_match",
     "describe_errors",

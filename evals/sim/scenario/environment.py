@@ -493,6 +493,24 @@ class PagerDutySpec(_Model):
     oncalls: list[PagerDutyOnCall] = Field(default_factory=list)
 
 
+class WorkflowInput(_Model):
+    """One ``on.workflow_dispatch.inputs`` entry of a workflow file; dispatches are checked against it."""
+
+    description: str = ""
+    required: bool = False
+    type: Literal["string", "boolean", "choice", "number", "environment"] = "string"
+    options: list[str] = Field(default_factory=list, description="For type choice: the allowed values.")
+    default: str | None = Field(default=None, description="The value a dispatch that leaves it out runs with.")
+
+    @model_validator(mode="after")
+    def _options_for_choice(self) -> WorkflowInput:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice input needs options")
+        if self.type == "choice" and self.default is not None and self.default not in self.options:
+            raise ValueError(f"default {self.default!r} is not among the options")
+        return self
+
+
 class GitHubWorkflow(_Model):
     """A workflow that can be dispatched (a workflow referenced by a change is declared implicitly)."""
 
@@ -500,10 +518,30 @@ class GitHubWorkflow(_Model):
     name: str
     path: str | None = Field(default=None, description="Defaults to .github/workflows/<name>.yml")
     id: int | None = None
+    inputs: dict[str, WorkflowInput] = Field(
+        default_factory=dict,
+        description="Its workflow_dispatch inputs: a dispatch missing a required one, naming an undeclared one or "
+        "giving a choice outside the options is refused with 422, as GitHub does; defaults fill in the rest.",
+    )
+
+
+class GitHubRepo(_Model):
+    """A repository of the organisation besides the services' own (a flags, config or infrastructure repo)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    description: str = ""
+    topics: list[str] = Field(default_factory=list)
+    language: str | None = None
+    archived: bool = False
 
 
 class GitHubSpec(_Model):
     workflows: list[GitHubWorkflow] = Field(default_factory=list)
+    repos: list[GitHubRepo] = Field(
+        default_factory=list,
+        description="Further repositories of the organisation (every repo a service or a change names exists anyway); "
+        "GET /orgs/{org}/repos lists them all.",
+    )
 
 
 class Integrations(_Model):
