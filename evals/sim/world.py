@@ -3,7 +3,7 @@
 `World` is the engine behind every simulated API. It holds the clock, the fault timelines, the
 ledger of applied actions, and one model per backend: metrics (`Telemetry`, queried through the
 PromQL engine), logs (`LogStore`), Kubernetes (`KubeCluster`), GitHub (`GitHubState`), Statuspage,
-Slack and PagerDuty. It contains no scenario-specific logic: everything comes from the `Scenario`.
+Slack, PagerDuty, and third parties' public status pages (`ProviderPages`). It contains no scenario-specific logic: everything comes from the `Scenario`.
 
 Typical use (the server does the same through HTTP)::
 
@@ -48,6 +48,7 @@ from evals.sim.faults import (
 from evals.sim.kube import KubeCluster
 from evals.sim.logs import LogStore
 from evals.sim.promql import PromQLEngine
+from evals.sim.providers import ProviderPages
 from evals.sim.repos import GitHubState
 from evals.sim.scenario import ActionEffect, Alert, NodeConditionEffect, PodEffect, Scenario
 from evals.sim.telemetry import Telemetry
@@ -143,6 +144,7 @@ class World:
         self.logs = LogStore(self)
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
         self.statuspage = StatuspageState(scenario, now=self.now_ts)
+        self.providers = ProviderPages(scenario, anchor=self.anchor, now=self.now_ts)
         self.slack = SlackState(scenario, now=self.now_ts)
         self.pagerduty = PagerDutyState(
             scenario, anchor=self.anchor, now=self.now_ts, fingerprint=self._alert_fingerprint

@@ -242,6 +242,30 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             problems.append(
                 f"integrations.statuspage.components[{i}].service: {_unknown('service', component.service, services)}"
             )
+    for dup in _duplicates([p.id for p in scenario.integrations.providers]):
+        problems.append(f"integrations.providers: duplicate provider id {dup!r}")
+    for i, provider in enumerate(scenario.integrations.providers):
+        where = f"integrations.providers[{i}]"
+        if provider.service not in services:
+            problems.append(f"{where}.service: {_unknown('service', provider.service, services)}")
+        elif scenario.service(provider.service).kind != "external":
+            problems.append(
+                f"{where}.service: {provider.service!r} is not external (a status page covers a third party)"
+            )
+        component_ids = {c.id for c in provider.components}
+        for dup in _duplicates([c.id for c in provider.components]):
+            problems.append(f"{where}.components: duplicate component id {dup!r}")
+        for j, incident in enumerate(provider.incidents):
+            times = [u.at for u in incident.updates]
+            if times != sorted(times):
+                problems.append(f"{where}.incidents[{j}].updates: must be oldest first")
+            for k, update in enumerate(incident.updates):
+                for component_id in update.components:
+                    if component_id not in component_ids:
+                        problems.append(
+                            f"{where}.incidents[{j}].updates[{k}].components: "
+                            f"{_unknown('component', component_id, component_ids)}"
+                        )
     pagerduty = scenario.integrations.pagerduty
     users = {u.id for u in pagerduty.users}
     policies = {p.id for p in pagerduty.escalation_policies}
@@ -338,6 +362,8 @@ def _version_problems(scenario: Scenario) -> list[str]:
     for i, rule in enumerate(scenario.action_effects):
         if rule.target is not None:
             problems.append(f"action_effects[{i}].target: needs version: 2")
+    if scenario.integrations.providers:
+        problems.append("integrations.providers: needs version: 2")
     causes = [("expected.root_cause", scenario.expected.root_cause)] + [
         (f"expected.other_causes[{i}]", c) for i, c in enumerate(scenario.expected.other_causes)
     ]

@@ -544,8 +544,62 @@ class GitHubSpec(_Model):
     )
 
 
+ProviderIncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+ProviderImpact = Literal["none", "minor", "major", "critical"]
+
+
+class ProviderComponent(_Model):
+    """One component of a third party's public status page, and its status before any incident update."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str
+    status: ComponentStatus = "operational"
+    description: str = ""
+    group: str | None = Field(default=None, description="The name of the component group it sits in, if any.")
+
+
+class ProviderIncidentUpdate(_Model):
+    """One update the provider posted: the incident's status from then on, and the components it set."""
+
+    at: Offset
+    status: ProviderIncidentStatus
+    body: str
+    components: dict[str, ComponentStatus] = Field(
+        default_factory=dict, description="Component id -> the status this update set."
+    )
+
+
+class ProviderIncident(_Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str
+    impact: ProviderImpact = "minor"
+    updates: list[ProviderIncidentUpdate] = Field(
+        min_length=1, description="Oldest first; the first creates the incident (visible from its time on)."
+    )
+    shortlink: str | None = None
+
+
+class ProviderSpec(_Model):
+    """A third party's public status page (Statuspage's public API: ``/api/v2/summary.json``...)."""
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_]{0,40}$",
+        description="Short id; the simulator serves the page at /providers/<id>, the sandbox names its tool "
+        "instance status_<id>.",
+    )
+    name: str = Field(description="The page's name, e.g. CardCo Status.")
+    service: str = Field(description="The topology service (kind external) the page covers.")
+    url: str | None = Field(default=None, description="The page's public address (e.g. https://status.cardco.example).")
+    components: list[ProviderComponent] = Field(default_factory=list)
+    incidents: list[ProviderIncident] = Field(default_factory=list)
+
+
 class Integrations(_Model):
     github: GitHubSpec = Field(default_factory=GitHubSpec)
     statuspage: StatuspageSpec | None = None
+    providers: list[ProviderSpec] = Field(
+        default_factory=list,
+        description="v2: third parties' public status pages, each covering one external service.",
+    )
     slack: SlackSpec = Field(default_factory=SlackSpec)
     pagerduty: PagerDutySpec = Field(default_factory=PagerDutySpec)
