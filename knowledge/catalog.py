@@ -16,6 +16,8 @@ queries, the log selector and where the service is deployed. The file is YAML::
         repo: acme/checkout          # GitHub owner/repo for deploys and commits
         statuspage_component: cmp-checkout
         chat_channel: "#inc-checkout"
+        # status_page: status_cardco      # for an external service: the provider_status tool instance
+                                          # reading the third party's public status page
         sli:
           error_rate: sum(rate(http_requests_total{service="checkout",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="checkout"}[5m]))
           latency_p99: histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="checkout"}[5m])))
@@ -69,6 +71,10 @@ class Service(BaseModel):
         default="",
         description="What the service does for its users, in their words (e.g. 'Card payments'): what "
         "customer-facing messages name instead of the service.",
+    )
+    status_page: str | None = Field(
+        default=None,
+        description="For a third party: the tools: instance (kind provider_status) that reads its public status page.",
     )
     chat_channel: str | None = None
     sli: ServiceSLI = Field(default_factory=ServiceSLI)

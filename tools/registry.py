@@ -40,6 +40,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "kubernetes": "tools.kubernetes:KubernetesAdapter",
     "github": "tools.github:GitHubAdapter",
     "statuspage": "tools.statuspage:StatuspageAdapter",
+    "provider_status": "tools.provider_status:ProviderStatusAdapter",
     "slack": "tools.slack:SlackAdapter",
     "elasticsearch": "tools.elasticsearch:ElasticsearchAdapter",
     "argocd": "tools.argocd:ArgoCDAdapter",

@@ -20,7 +20,9 @@ Per service, by kind:
 ``sli:`` in a topology service overrides any of these. The owner comes from ``owner:`` or else the
 PagerDuty escalation policy covering the service (``Payments`` becomes ``team-payments``); the
 on-call from that policy's level-1 on-call; the chat channel from ``chat_channel:`` or else the
-first Slack channel; the status page component from the component naming the service.
+first Slack channel; the status page component from the component naming the service; for an
+external service with a public status page (``integrations.providers``), ``status_page`` names the
+sandbox's ``provider_status`` tool instance that reads it (`provider_tool_name`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ def _team(policy_name: str) -> str:
     return slug if slug.startswith("team-") else f"team-{slug}"
 
 
+def provider_tool_name(provider_id: str) -> str:
+    """The sandbox's tool instance (kind ``provider_status``) reading a third party's public status page."""
+    return f"status_{provider_id}"
+
+
 def service_catalog(scenario: Scenario) -> dict[str, Any]:
     """The catalog mapping (``{"services": {name: entry}}``) for ``scenario``."""
     pagerduty = scenario.integrations.pagerduty
@@ -109,6 +116,9 @@ def service_catalog(scenario: Scenario) -> dict[str, Any]:
             entry["statuspage_component"] = components[spec.name]
         if spec.name in capabilities:
             entry["capability"] = capabilities[spec.name]  # the status page's own name for it
+        provider = next((p for p in scenario.integrations.providers if p.service == spec.name), None)
+        if provider is not None:
+            entry["status_page"] = provider_tool_name(provider.id)
         channel = spec.chat_channel or (channels[0].id if channels else None)
         if channel:
             entry["chat_channel"] = channel

@@ -5,6 +5,12 @@ whichever comes first. An action that worsens it multiplies its severity from th
 `service_conditions` folds every fault that reaches a service (as its target, or through
 propagation to the services that call the target) into per-time arrays of error ratio, latency,
 traffic, saturation and availability, starting from the service's baseline.
+
+A fault with ``effects.callers`` lives on the path between those callers and its target (a
+partition, added latency, DNS or a certificate for one name): the callers see it, as if it had
+propagated to them, while the target sees only the calls that never arrive (its traffic drops).
+`edge_conditions` is what one caller's HTTP client sees of one dependency: the target's own health
+(its errors and latency reach every caller) combined with the faults on that path.
 """
 
 from __future__ import annotations
@@ -136,10 +142,18 @@ def influences(scenario: Scenario) -> dict[str, list[Influence]]:
     reached: dict[str, list[Influence]] = {s.name: [] for s in scenario.topology.services}
     for fault in scenario.faults:
         reached[fault.target].append(Influence(fault.id, 0, 1.0))
-        if fault.propagates is None:
-            continue
         hops = {fault.target: 0}
         queue = deque([fault.target])
+        if fault.effects.callers:
+            # A fault on a path reaches exactly its callers (fully, unless propagates says how much
+            # a failing call costs them), then their callers as any propagated fault does.
+            weight = fault.propagates.attenuation if fault.propagates is not None else 1.0
+            for caller in fault.effects.callers:
+                hops[caller] = 1
+                reached[caller].append(Influence(fault.id, 1, weight))
+            queue = deque(fault.effects.callers)
+        if fault.propagates is None:
+            continue
         while queue:
             current = queue.popleft()
             if hops[current] == fault.propagates.max_hops:
@@ -154,6 +168,113 @@ def influences(scenario: Scenario) -> dict[str, list[Influence]]:
     return reached
 
 
+def edge_shares(scenario: Scenario) -> dict[tuple[str, str], float]:
+    """For each (caller, callee) dependency, the share of the callee's traffic that caller sends.
+
+    Callers share a callee's traffic in proportion to their own baseline request rates (evenly when
+    none has any).
+    """
+    callers: dict[str, list[ServiceSpec]] = {s.name: [] for s in scenario.topology.services}
+    for spec in scenario.topology.services:
+        for dependency in spec.dependencies:
+            callers[dependency].append(spec)
+    shares: dict[tuple[str, str], float] = {}
+    for callee, specs in callers.items():
+        total = sum(s.baseline.request_rate for s in specs)
+        for spec in specs:
+            shares[(spec.name, callee)] = spec.baseline.request_rate / total if total > 0 else 1.0 / len(specs)
+    return shares
+
+
+def path_fault_shares(scenario: Scenario) -> dict[str, float]:
+    """For each fault on a path (``effects.callers``), the share of its target's traffic those callers send."""
+    shares = edge_shares(scenario)
+    return {
+        f.id: min(sum(shares.get((caller, f.target), 0.0) for caller in f.effects.callers), 1.0)
+        for f in scenario.faults
+        if f.effects.callers
+    }
+
+
+DEFAULT_ERROR_TYPE = "timeout"
+
+
+@dataclass
+class EdgeConditions:
+    """What a caller's HTTP client sees of one dependency at each of ``times``.
+
+    ``request_rate`` is the calls per second the caller makes; ``server_errors`` the share answered
+    with a 5xx by the callee; ``failures`` the share failing before any answer (never reaching the
+    callee), by OpenTelemetry ``error.type``; latencies are the client's, network included.
+    """
+
+    times: FloatArray
+    request_rate: FloatArray
+    server_errors: FloatArray
+    failures: dict[str, FloatArray]
+    latency_p50: FloatArray
+    latency_p99: FloatArray
+
+
+def edge_error_types(scenario: Scenario, caller: str, callee: str) -> list[str]:
+    """The ``error.type`` values a caller's client can report toward ``callee`` in this scenario."""
+    found = {
+        f.effects.error_type or DEFAULT_ERROR_TYPE
+        for f in scenario.faults
+        if f.target == callee and caller in f.effects.callers
+    }
+    if any(f.target == callee and not f.effects.available for f in scenario.faults):
+        found.add(DEFAULT_ERROR_TYPE)  # a callee that stops answering: calls time out
+    return sorted(found)
+
+
+def edge_conditions(
+    scenario: Scenario,
+    caller: Conditions,
+    callee: Conditions,
+    *,
+    caller_name: str,
+    callee_name: str,
+    timelines: dict[str, FaultTimeline],
+    share: float,
+) -> EdgeConditions:
+    """The caller's client view of ``callee``: the callee's errors and latency, plus the faults on the path."""
+    caller_spec, callee_spec = scenario.service(caller_name), scenario.service(callee_name)
+    times = caller.times
+    n = len(times)
+    base_rate = share * callee_spec.baseline.request_rate or caller_spec.baseline.request_rate
+    traffic = caller.request_rate / caller_spec.baseline.request_rate if caller_spec.baseline.request_rate else 1.0
+    rate = base_rate * traffic * np.ones(n)
+    p50 = callee.latency_p50.copy()
+    p99 = callee.latency_p99.copy()
+    reaching = np.ones(n)
+    failures = {error_type: np.zeros(n) for error_type in edge_error_types(scenario, caller_name, callee_name)}
+    for timeline in timelines.values():
+        fault = timeline.fault
+        if fault.target != callee_name or caller_name not in fault.effects.callers:
+            continue
+        strength = np.where(timeline.active(times), timeline.severity(times), 0.0)
+        failing = np.clip((fault.effects.error_ratio or 0.0) * strength, 0.0, 1.0) * reaching
+        failures[fault.effects.error_type or DEFAULT_ERROR_TYPE] += failing
+        reaching = reaching - failing
+        p50 = p50 * (1.0 + (fault.effects.latency_p50_multiplier - 1.0) * strength)
+        p99 = p99 * (1.0 + (fault.effects.latency_p99_multiplier - 1.0) * strength)
+    if DEFAULT_ERROR_TYPE in failures:
+        down = ~callee.available
+        failures[DEFAULT_ERROR_TYPE] = np.where(
+            down, reaching + failures[DEFAULT_ERROR_TYPE], failures[DEFAULT_ERROR_TYPE]
+        )
+        reaching = np.where(down, 0.0, reaching)
+    return EdgeConditions(
+        times=times,
+        request_rate=np.maximum(rate, 0.0),
+        server_errors=np.clip(reaching * callee.error_ratio, 0.0, 1.0),
+        failures={k: np.clip(v, 0.0, 1.0) for k, v in failures.items()},
+        latency_p50=p50,
+        latency_p99=np.maximum(p99, p50 * (1.0 + 1e-6)),
+    )
+
+
 def service_conditions(
     spec: ServiceSpec,
     reaching: list[Influence],
@@ -161,13 +282,16 @@ def service_conditions(
     target_baselines: dict[str, float],
     times: FloatArray,
     anchor: float = 0.0,
+    path_shares: dict[str, float] | None = None,
 ) -> Conditions:
     """Fold the faults reaching ``spec`` into its health at ``times``.
 
     Error contributions combine as independent failure probabilities; latency and traffic
     multipliers multiply; saturation, memory and availability are set only by faults that target
     the service itself. ``target_baselines`` holds each fault target's baseline error ratio, so a
-    fault's ``error_ratio`` is the ratio it produces, not an increment.
+    fault's ``error_ratio`` is the ratio it produces, not an increment. ``path_shares`` holds, for
+    each fault on a path (``effects.callers``), the share of its target's traffic those callers
+    send: at the target such a fault only removes the calls that fail on the way.
     """
     base = spec.baseline
     n = len(times)
@@ -194,7 +318,15 @@ def service_conditions(
         if not active.any():
             continue
         strength = np.where(active, timeline.severity(times) * influence.weight, 0.0)
-        if effects.error_ratio is not None:
+        if effects.callers and influence.hops == 0:
+            lost = (effects.error_ratio or 0.0) * (path_shares or {}).get(influence.fault_id, 0.0)
+            rate *= 1.0 - np.clip(lost * strength, 0.0, 1.0)
+            if effects.metrics_missing:
+                scraped &= ~active
+            continue
+        if effects.callers:
+            extra = effects.error_ratio or 0.0  # a call that never arrived: the callee's baseline has no part
+        elif effects.error_ratio is not None:
             extra = max(effects.error_ratio - target_baselines[influence.fault_id], 0.0)
         elif not effects.available and influence.hops > 0:
             extra = 1.0  # callers of an unavailable service fail the calls they make to it

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals.sim.scenario import Author, FileChange, Scenario
+from evals.sim.scenario import Author, FileChange, GitHubRepo, Scenario, WorkflowInput
 from evals.sim.telemetry import stable_hash
 from evals.sim.timeutil import parse_rfc3339, rfc3339
 
@@ -79,6 +79,7 @@ class WorkflowRecord:
     name: str
     path: str
     created_at: float
+    inputs: dict[str, WorkflowInput] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +107,12 @@ class RepoRecord:
     workflows: list[WorkflowRecord] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    spec: GitHubRepo | None = None
+
+    @property
+    def root_sha(self) -> str:
+        """The commit the history the scenario shows starts from (every real default branch has one)."""
+        return _sha(self.full_name, "root")
 
 
 class GitHubState:
@@ -172,10 +179,13 @@ class GitHubState:
                     )
                 )
         for declared in scenario.integrations.github.workflows:
-            self._workflow(self._repo(declared.repo), declared.name, declared.path, declared.id)
+            workflow = self._workflow(self._repo(declared.repo), declared.name, declared.path, declared.id)
+            workflow.inputs = dict(declared.inputs)
+        for declared_repo in scenario.integrations.github.repos:
+            self._repo(declared_repo.name).spec = declared_repo
         for repo in self.repos.values():
             repo.commits.sort(key=lambda c: c.at)
-            previous = _sha(repo.full_name, "root")
+            previous = repo.root_sha
             for record in repo.commits:
                 record.parent = previous
                 previous = record.sha
@@ -200,6 +210,13 @@ class GitHubState:
         return workflow
 
     # -- lookups
+    def owner_repos(self, owner: str) -> list[RepoRecord]:
+        """The repositories of one organisation (or user); raises 404 when it has none, as for an unknown org."""
+        found = [r for r in self.repos.values() if r.full_name.split("/")[0].lower() == owner.lower()]
+        if not found:
+            raise GitHubError(404, "Not Found")
+        return found
+
     def repo(self, owner: str, name: str) -> RepoRecord:
         found = self.repos.get(f"{owner}/{name}")
         if found is None:
@@ -231,6 +248,42 @@ class GitHubState:
         raise GitHubError(404, "Not Found")
 
     # -- rendering
+    def render_repo(self, repo: RepoRecord, api: str) -> dict[str, Any]:
+        """A repository as ``GET /repos/{owner}/{repo}`` and ``GET /orgs/{org}/repos`` return it (the fields
+        clients read; pushed_at is the newest visible commit or deployment)."""
+        owner, name = repo.full_name.split("/")
+        spec = repo.spec or GitHubRepo(name=repo.full_name)
+        created = self.anchor - 400 * 86400 - stable_hash("created", repo.full_name) % (300 * 86400)
+        now = self._now()
+        moments = [c.at for c in repo.commits if c.at <= now] + [
+            d.finished_at for d in repo.deployments if d.finished_at <= now
+        ]
+        pushed = max(moments, default=created + 86400)
+        base = f"{api}/repos/{repo.full_name}"
+        return {
+            "id": repo.id,
+            "node_id": f"R_kgDO{repo.id}",
+            "name": name,
+            "full_name": repo.full_name,
+            "private": True,
+            "owner": self.user(Author(login=owner), api) | {"type": "Organization"},
+            "html_url": f"{HTML_BASE}/{repo.full_name}",
+            "description": spec.description or None,
+            "fork": False,
+            "url": base,
+            "commits_url": f"{base}/commits{{/sha}}",
+            "deployments_url": f"{base}/deployments",
+            "created_at": rfc3339(created),
+            "updated_at": rfc3339(pushed),
+            "pushed_at": rfc3339(pushed),
+            "language": spec.language,
+            "archived": spec.archived,
+            "disabled": False,
+            "visibility": "private",
+            "topics": list(spec.topics),
+            "default_branch": "main",
+        }
+
     def user(self, author: Author, api: str) -> dict[str, Any]:
         user_id = 10_000_000 + stable_hash("user", author.login) % 90_000_000
         return {
@@ -567,10 +620,15 @@ class GitHubState:
         if not isinstance(inputs, dict):
             raise GitHubError(422, "Invalid request.\n\nFor 'properties/inputs', it is not an object.")
         ref = body["ref"]
-        try:
-            head = self.visible_commits(repo)[self.resolve(repo, ref)].sha
-        except GitHubError as exc:
-            raise GitHubError(422, f"No ref found for: {ref}") from exc
+        if not self.visible_commits(repo) and ref in ("main", "master", "HEAD", "refs/heads/main"):
+            # The scenario shows none of its history, but the default branch exists (it has its root commit).
+            head = repo.root_sha
+        else:
+            try:
+                head = self.visible_commits(repo)[self.resolve(repo, ref.removeprefix("refs/heads/"))].sha
+            except GitHubError as exc:
+                raise GitHubError(422, f"No ref found for: {ref}") from exc
+        inputs = _checked_inputs(workflow, inputs)
         now = self._now()
         run = RunRecord(
             id=9_500_000_000
@@ -593,6 +651,42 @@ class GitHubState:
             {"repo": repo.full_name, "workflow": workflow.path, "ref": ref, "inputs": inputs, "at": rfc3339(now)}
         )
         return run
+
+
+def _checked_inputs(workflow: WorkflowRecord, given: dict[str, Any]) -> dict[str, Any]:
+    """A dispatch's inputs checked against the workflow's declared ones, with the defaults filled in.
+
+    GitHub refuses (422) undeclared inputs, a missing required input, and a choice outside its
+    options; a workflow that declares no inputs (the scenario did not say) takes anything.
+    """
+    declared = workflow.inputs
+    if not declared:
+        return dict(given)
+    unexpected = sorted(set(given) - set(declared))
+    if unexpected:
+        listed = ", ".join(f'"{name}"' for name in unexpected)
+        raise GitHubError(422, f"Unexpected inputs provided: [{listed}]")
+    out: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name not in given:
+            if spec.required and spec.default is None:
+                raise GitHubError(422, f"Required input '{name}' not provided")
+            if spec.default is not None:
+                out[name] = spec.default
+            continue
+        value = given[name]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if spec.type == "choice" and text not in spec.options:
+            raise GitHubError(422, f"Provided value '{text}' for input '{name}' not in the list of allowed values")
+        if spec.type == "boolean" and text not in ("true", "false"):
+            raise GitHubError(422, f"Provided value '{text}' for input '{name}' is not a boolean")
+        if spec.type == "number":
+            try:
+                float(text)
+            except ValueError:
+                raise GitHubError(422, f"Provided value '{text}' for input '{name}' is not a number") from None
+        out[name] = text
+    return out
 
 
 def _time_param(name: str, value: str) -> float:

@@ -10,6 +10,7 @@ Mount points (each answers the real system's paths below it)::
     /slack        Slack Web API               (like https://slack.com/api)
     /pagerduty    PagerDuty REST API          (like https://api.pagerduty.com)
     /elasticsearch  Elasticsearch ``_search`` over the same logs as Loki, index ``logs-<app>``
+    /providers/ID third parties' public status pages (``/api/v2/summary.json``..., as on the page)
     /_sim         state, clock and alert payloads for tests and scoring
 
 From synchronous code (tests, the CLI, the eval runner)::
@@ -39,8 +40,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from evals.sim.apis import comms, control, elasticsearch, github, kubernetes, loki, prometheus
-from evals.sim.catalog import catalog_yaml
+from evals.sim.apis import comms, control, elasticsearch, github, kubernetes, loki, prometheus, providers
+from evals.sim.catalog import catalog_yaml, provider_tool_name
 from evals.sim.library import load_scenario
 from evals.sim.scenario import Scenario
 from evals.sim.timeutil import SimClock
@@ -62,6 +63,7 @@ def create_app(world: World) -> Starlette:
             Mount("/slack", routes=comms.slack_routes(world)),
             Mount("/pagerduty", routes=comms.pagerduty_routes(world)),
             Mount("/elasticsearch", routes=elasticsearch.routes(world)),
+            Mount("/providers", routes=providers.routes(world)),
             Mount("/_sim", routes=control.routes(world)),
         ]
     )
@@ -97,6 +99,13 @@ class RunningSim:
             config["statuspage"]["page_id"] = self.world.statuspage.page_id
         if "elasticsearch" in config:
             config["elasticsearch"]["default_index"] = "logs-*"
+        if kinds is None or "provider_status" in wanted:
+            # One read-only instance per third party's public page, named as the catalog names it.
+            for page in self.world.scenario.integrations.providers:
+                config[provider_tool_name(page.id)] = {
+                    "kind": "provider_status",
+                    "base_url": f"{self.base_url}/providers/{page.id}",
+                }
         return config
 
     def catalog_yaml(self) -> str:

@@ -13,6 +13,19 @@ Series, per service (labels ``service``, ``namespace``, ``job`` plus those shown
 
 A fault with ``metrics_missing`` leaves only ``up`` (at 0) while it lasts, as a failed scrape does.
 
+Every caller also exports what its client sees of each dependency, in the OpenTelemetry semantic
+conventions as the OpenTelemetry Prometheus exporter writes them (labels ``service``, ``namespace``,
+``job`` of the caller, ``server_address`` the callee):
+
+- ``http_client_request_duration_seconds_bucket{le}``, ``_sum``, ``_count`` toward a service,
+  cache, queue or external API, one histogram per outcome: ``http_response_status_code="200"``,
+  ``http_response_status_code="500", error_type="500"`` (the callee answered an error), and
+  ``error_type="timeout"`` (or ``dns``, ``tls``...: the call failed before any answer);
+- ``db_client_operation_duration_seconds_bucket{le}``, ``_sum``, ``_count`` toward a database
+  (``db_system_name="postgresql"``), with ``error_type="_OTHER"`` for errors the database returned.
+
+Counting calls is ``sum by (server_address) (rate(http_client_request_duration_seconds_count{service="web"}[5m]))``.
+
 Samples sit on a 15 s grid anchored at the alert time, from three hours before it up to the clock's
 now; nothing exists beyond now. A service's arrays are computed on the first query that touches
 it and recomputed only when the clock crosses a step or an action changes the world. Noise comes
@@ -30,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from evals.sim.faults import Conditions, lognormal_sigma
+from evals.sim.faults import Conditions, EdgeConditions, edge_error_types, lognormal_sigma
 from evals.sim.scenario import Scenario, ServiceSpec
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,6 +89,8 @@ class _Frame:
 
 
 ConditionsFn = Callable[[str, FloatArray], Conditions]
+EdgeConditionsFn = Callable[[str, str, FloatArray], EdgeConditions]
+_EDGE = "edge|"  # frame keys of a caller's view of a dependency: edge|<caller>|<callee>
 
 
 class Telemetry:
@@ -89,8 +104,10 @@ class Telemetry:
         conditions: ConditionsFn,
         now: Callable[[], float],
         version: Callable[[], int],
+        edge_conditions: EdgeConditionsFn | None = None,
     ) -> None:
         self.scenario = scenario
+        self._edge_conditions = edge_conditions
         self.anchor = anchor
         self._conditions = conditions
         self._now = now
@@ -98,6 +115,10 @@ class Telemetry:
         self._series: list[SeriesDef] = []
         for spec in scenario.topology.services:
             self._series.extend(_series_for(spec))
+        if edge_conditions is not None:
+            for spec in scenario.topology.services:
+                for dependency in spec.dependencies:
+                    self._series.extend(_edge_series_for(scenario, spec, scenario.service(dependency)))
         self._labels: list[Mapping[str, str]] = [s.labels for s in self._series]
         self._frames: dict[str, tuple[tuple[int, int], _Frame]] = {}
         self._noise_blocks: dict[tuple[str, str, int], FloatArray] = {}
@@ -127,7 +148,11 @@ class Telemetry:
         cached = self._frames.get(service)
         if cached is not None and cached[0] == key:
             return cached[1]
-        frame = self._build(self.scenario.service(service), key[0])
+        if service.startswith(_EDGE):
+            caller, callee = service.removeprefix(_EDGE).split("|")
+            frame = self._build_edge(caller, callee, key[0])
+        else:
+            frame = self._build(self.scenario.service(service), key[0])
         self._frames[service] = (key, frame)
         return frame
 
@@ -148,13 +173,58 @@ class Telemetry:
         offset = first - (first // _NOISE_BLOCK) * _NOISE_BLOCK
         return joined[offset : offset + (last - first + 1)]
 
-    def _counter_start(self, spec: ServiceSpec, stream: str, daily: float) -> float:
+    def _counter_start(self, spec: ServiceSpec | str, stream: str, daily: float) -> float:
         """Where a counter stands at the first step: a process up for about a day, not zero."""
-        rng = np.random.default_rng([self.scenario.seed & 0xFFFFFFFF, stable_hash(spec.name), stable_hash(stream)])
+        name = spec if isinstance(spec, str) else spec.name
+        rng = np.random.default_rng([self.scenario.seed & 0xFFFFFFFF, stable_hash(name), stable_hash(stream)])
         return float(math.floor(daily * (0.5 + rng.random())))
 
-    def _counter(self, spec: ServiceSpec, stream: str, increments: FloatArray, daily: float) -> FloatArray:
+    def _counter(self, spec: ServiceSpec | str, stream: str, increments: FloatArray, daily: float) -> FloatArray:
         return np.floor(self._counter_start(spec, stream, daily) + np.cumsum(increments))
+
+    def _build_edge(self, caller: str, callee: str, last: int) -> _Frame:
+        """The caller's client histograms toward ``callee``, one per outcome (see the module docstring)."""
+        first = -int(HISTORY_SECONDS / STEP_SECONDS)
+        key = f"{_EDGE}{caller}|{callee}"
+        columns_wanted = [s.column for s in self._series if s.service == key]
+        if last < first or self._edge_conditions is None:
+            empty = np.zeros(0)
+            return _Frame(empty, np.zeros(0, dtype=bool), {c: empty for c in columns_wanted})
+        steps = np.arange(first, last + 1)
+        times: FloatArray = (self.anchor + steps * STEP_SECONDS).astype(np.float64)
+        own = self._conditions(caller, times)
+        edge = self._edge_conditions(caller, callee, times)
+        present = own.available & own.scraped  # the caller exports these; they vanish with its scrape
+        name = f"{caller}>{callee}"
+        calls = np.maximum(edge.request_rate * (1 + 0.04 * self.noise(name, "rate", first, last)), 0.0) * STEP_SECONDS
+        calls = calls * own.available
+        daily = float(edge.request_rate[0]) * 86400 if len(edge.request_rate) else 0.0
+        jitter = 1 + 0.12 * self.noise(name, "errors", first, last)
+        outcomes: dict[str, FloatArray] = {}
+        failed = np.zeros(len(times))
+        for error_type, share in sorted(edge.failures.items()):
+            outcomes[f"fail:{error_type}"] = calls * np.clip(share * jitter, 0.0, 1.0)
+            failed = failed + outcomes[f"fail:{error_type}"]
+        outcomes["error"] = np.minimum(calls * np.clip(edge.server_errors * jitter, 0.0, 1.0), calls - failed)
+        outcomes["ok"] = np.maximum(calls - failed - outcomes["error"], 0.0)
+        mu = np.log(edge.latency_p50 * np.exp(0.02 * self.noise(name, "latency", first, last)))
+        sigma = lognormal_sigma(edge.latency_p50, edge.latency_p99)
+        mean = np.exp(mu + sigma**2 / 2)
+        columns: dict[str, FloatArray] = {}
+        for outcome, increments in outcomes.items():
+            # One start per histogram, scaled per bucket, so that buckets, count and sum agree.
+            share_of_day = daily * (0.98 if outcome == "ok" else 0.01)
+            stream = f"{outcome}|histogram"
+            for bound in BUCKETS:
+                below = 1.0 if math.isinf(bound) else normal_cdf((math.log(bound) - mu) / sigma)
+                first_below = 1.0 if math.isinf(bound) else float(np.asarray(below)[0])
+                columns[f"{outcome}|bucket|{format_le(bound)}"] = self._counter(
+                    name, stream, increments * below, share_of_day * first_below
+                )
+            columns[f"{outcome}|count"] = columns[f"{outcome}|bucket|+Inf"]
+            start_sum = self._counter_start(name, stream, share_of_day) * float(mean[0])
+            columns[f"{outcome}|sum"] = np.round(start_sum + np.cumsum(increments * mean), 3)
+        return _Frame(times, present, {c: columns[c] for c in columns_wanted})
 
     def _build(self, spec: ServiceSpec, last: int) -> _Frame:
         first = -int(HISTORY_SECONDS / STEP_SECONDS)
@@ -221,6 +291,36 @@ class Telemetry:
         start_sum = self._counter_start(spec, "histogram", daily) * math.exp(base_mu + base_sigma**2 / 2)
         columns["sum"] = np.round(start_sum + np.cumsum(requests * mean), 3)
         return _Frame(times, present, columns)
+
+
+def _edge_series_for(scenario: Scenario, caller: ServiceSpec, callee: ServiceSpec) -> list[SeriesDef]:
+    """The caller's client histograms toward one dependency (nothing when the caller is external)."""
+    if caller.kind == "external":
+        return []
+    key = f"{_EDGE}{caller.name}|{callee.name}"
+    common = {"service": caller.name, "namespace": caller.namespace, "job": caller.name, "server_address": callee.name}
+    if callee.kind == "database":
+        metric = "db_client_operation_duration_seconds"
+        common["db_system_name"] = "postgresql"
+        outcomes = {"ok": {}, "error": {"error_type": "_OTHER"}}
+    else:
+        metric = "http_client_request_duration_seconds"
+        outcomes = {
+            "ok": {"http_response_status_code": "200"},
+            "error": {"http_response_status_code": _ERROR_CODE, "error_type": _ERROR_CODE},
+        }
+    for error_type in edge_error_types(scenario, caller.name, callee.name):
+        outcomes[f"fail:{error_type}"] = {"error_type": error_type}
+    out = []
+    for outcome, labels in outcomes.items():
+        for bound in BUCKETS:
+            le = format_le(bound)
+            out.append(
+                SeriesDef({"__name__": f"{metric}_bucket", **common, **labels, "le": le}, key, f"{outcome}|bucket|{le}")
+            )
+        out.append(SeriesDef({"__name__": f"{metric}_sum", **common, **labels}, key, f"{outcome}|sum"))
+        out.append(SeriesDef({"__name__": f"{metric}_count", **common, **labels}, key, f"{outcome}|count"))
+    return out
 
 
 def _method_shares(spec: ServiceSpec) -> dict[str, float]:

@@ -141,6 +141,11 @@ class SimClock:
     def frozen(cls, at: datetime) -> SimClock:
         return cls(lambda: at)
 
+    @classmethod
+    def starting_at(cls, at: datetime) -> SimClock:
+        """A clock that reads ``at`` now and runs at the wall clock's pace (a past or future alert time)."""
+        return cls(shift_seconds=(at - datetime.now(UTC)).total_seconds())
+
     def now(self) -> datetime:
         with self._lock:
             shift = self._shift

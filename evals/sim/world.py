@@ -3,7 +3,7 @@
 `World` is the engine behind every simulated API. It holds the clock, the fault timelines, the
 ledger of applied actions, and one model per backend: metrics (`Telemetry`, queried through the
 PromQL engine), logs (`LogStore`), Kubernetes (`KubeCluster`), GitHub (`GitHubState`), Statuspage,
-Slack and PagerDuty. It contains no scenario-specific logic: everything comes from the `Scenario`.
+Slack, PagerDuty, and third parties' public status pages (`ProviderPages`). It contains no scenario-specific logic: everything comes from the `Scenario`.
 
 Typical use (the server does the same through HTTP)::
 
@@ -35,10 +35,20 @@ import numpy as np
 import numpy.typing as npt
 
 from evals.sim.comms import PagerDutyState, SlackState, StatuspageState
-from evals.sim.faults import Conditions, FaultTimeline, influences, service_conditions
+from evals.sim.faults import (
+    Conditions,
+    EdgeConditions,
+    FaultTimeline,
+    edge_conditions,
+    edge_shares,
+    influences,
+    path_fault_shares,
+    service_conditions,
+)
 from evals.sim.kube import KubeCluster
 from evals.sim.logs import LogStore
 from evals.sim.promql import PromQLEngine
+from evals.sim.providers import ProviderPages
 from evals.sim.repos import GitHubState
 from evals.sim.scenario import ActionEffect, Alert, NodeConditionEffect, PodEffect, Scenario
 from evals.sim.telemetry import Telemetry
@@ -88,12 +98,20 @@ class _TimelineCache:
 
 
 class World:
-    """A scenario brought to life at ``anchor`` (the alert time; the clock's now by default)."""
+    """A scenario brought to life at ``anchor`` (the alert time; the clock's now by default).
+
+    Without a ``clock``, the world's clock reads the anchor when the world is built (the scenario's
+    ``anchor:``, or the ``anchor`` argument) and runs from there at the wall clock's pace.
+    """
 
     def __init__(self, scenario: Scenario, *, anchor: datetime | None = None, clock: SimClock | None = None) -> None:
         self.scenario = scenario
-        self.clock = clock or SimClock()
-        anchor_time = anchor or scenario.anchor or self.clock.now()
+        fixed = anchor or scenario.anchor
+        # A fixed alert time (past or future) starts the clock there: on the wall clock the alert would
+        # not have fired yet (a future anchor), or hours of history to compute would lie between the
+        # alert and now (a past one).
+        self.clock = clock or (SimClock.starting_at(fixed) if fixed is not None else SimClock())
+        anchor_time = fixed or self.clock.now()
         self.anchor = float(math.floor(anchor_time.timestamp()))
         # Handlers run on the server's thread while tests and the runner read from theirs.
         self._lock = threading.RLock()
@@ -102,10 +120,17 @@ class World:
         self._by_request: dict[str, AppliedAction] = {}
         self._influences = influences(scenario)
         self._target_baseline = {f.id: scenario.service(f.target).baseline.error_ratio for f in scenario.faults}
+        self._edge_shares = edge_shares(scenario)
+        self._path_shares = path_fault_shares(scenario)
         self._timeline_cache = _TimelineCache()
 
         self.telemetry = Telemetry(
-            scenario, anchor=self.anchor, conditions=self.conditions, now=self.now_ts, version=lambda: self._version
+            scenario,
+            anchor=self.anchor,
+            conditions=self.conditions,
+            now=self.now_ts,
+            version=lambda: self._version,
+            edge_conditions=self.edge_conditions,
         )
         self.promql = PromQLEngine(self.telemetry)
         self.kube = KubeCluster(
@@ -119,6 +144,7 @@ class World:
         self.logs = LogStore(self)
         self.github = GitHubState(scenario, anchor=self.anchor, now=self.now_ts)
         self.statuspage = StatuspageState(scenario, now=self.now_ts)
+        self.providers = ProviderPages(scenario, anchor=self.anchor, now=self.now_ts)
         self.slack = SlackState(scenario, now=self.now_ts)
         self.pagerduty = PagerDutyState(
             scenario, anchor=self.anchor, now=self.now_ts, fingerprint=self._alert_fingerprint
@@ -198,6 +224,19 @@ class World:
             self._target_baseline,
             times,
             anchor=self.anchor,
+            path_shares=self._path_shares,
+        )
+
+    def edge_conditions(self, caller: str, callee: str, times: FloatArray) -> EdgeConditions:
+        """What ``caller``'s client sees of its dependency ``callee`` at each of ``times``."""
+        return edge_conditions(
+            self.scenario,
+            self.conditions(caller, times),
+            self.conditions(callee, times),
+            caller_name=caller,
+            callee_name=callee,
+            timelines=self.timelines(),
+            share=self._edge_shares[(caller, callee)],
         )
 
     def pod_effects(self, service: str, at: float) -> list[tuple[FaultTimeline, PodEffect]]:

@@ -5,7 +5,7 @@ diagnosis and proposes the same actions."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +46,16 @@ async def test_a_scenario_reaches_the_same_diagnosis_at_shifted_wall_clock_times
     first, second = (_conclusions(r.concluded) for r in results)
     assert first["entity"] == entity  # the case is worked, not just equally broken twice
     assert first == second
+
+
+@pytest.mark.parametrize("days", [-200, 45])
+async def test_a_scenario_anchored_in_the_past_or_future_plays_as_one_anchored_now(tmp_path: Path, days: int) -> None:
+    """A scenario's own ``anchor:`` (no anchor from the runner) starts the simulator's clock there: a
+    future alert has fired, and a past one does not make the simulator compute months of history."""
+    scenario = load_scenario("signin-failures-evening")
+    anchored = scenario.model_copy(update={"anchor": datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)})
+    factory = runtime_factory(load_config(REPO / "config.yaml"))
+    result = await run_case(anchored, factory, parse_alertmanager, tmp_path)
+    assert result.error is None, result.error
+    assert result.concluded["entity"] == "analytics-worker"
+    assert result.seconds < 30

@@ -402,6 +402,7 @@ def test_only_workflow_dispatch_is_mutating() -> None:
     mutating = {name for name, spec in GitHubAdapter.calls.items() if spec.safety.mutating}
     assert mutating == {"workflow_dispatch"}
     assert set(GitHubAdapter.calls) == {
+        "list_repos",
         "list_deployments",
         "list_commits",
         "compare",
@@ -615,3 +616,75 @@ async def test_read_payloads_are_typed(gh: GitHubAdapter) -> None:
         "changes": 2,
         "patch": "-50\n+5",
     }
+
+
+def org_repo(name: str, pushed: str, **extra: Any) -> dict[str, Any]:
+    """One entry of GET /orgs/{org}/repos, trimmed to what the adapter reads plus noise it ignores."""
+    return {
+        "id": 1296269,
+        "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
+        "name": name,
+        "full_name": f"acme/{name}",
+        "owner": {"login": "acme", "type": "Organization"},
+        "private": True,
+        "html_url": f"https://github.com/acme/{name}",
+        "description": extra.pop("description", None),
+        "fork": False,
+        "url": f"https://api.github.com/repos/acme/{name}",
+        "language": extra.pop("language", None),
+        "default_branch": "main",
+        "pushed_at": pushed,
+        "created_at": "2024-01-26T19:01:12Z",
+        "updated_at": pushed,
+        "archived": extra.pop("archived", False),
+        "topics": extra.pop("topics", []),
+        "visibility": "private",
+        "permissions": {"admin": False, "push": False, "pull": True},
+        **extra,
+    }
+
+
+async def test_list_repos_of_an_organisation(gh: GitHubAdapter) -> None:
+    repos = [
+        org_repo("flags", "2026-11-20T09:50:00Z", description="Feature flags", topics=["flags"]),
+        org_repo("checkout", "2026-11-19T12:00:00Z", language="Go"),
+        org_repo("legacy-billing", "2023-02-01T08:00:00Z", archived=True),
+    ]
+    link = f'<{BASE}/orgs/acme/repos?page=2>; rel="next"'
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get("/orgs/acme/repos").respond(200, json=repos, headers={"Link": link})
+        result = await gh.invoke("list_repos", {"owner": "acme", "per_page": 3})
+    request = route.calls.last.request
+    assert_github_headers(request)
+    assert dict(request.url.params) == {"per_page": "3", "sort": "pushed"}
+    assert result.status == "ok" and result.query == "GET /orgs/acme/repos"
+    first = result.data["repos"][0]
+    assert (
+        first["full_name"] == "acme/flags" and first["topics"] == ["flags"] and first["description"] == "Feature flags"
+    )
+    assert result.data["repos"][2]["archived"] is True and result.data["has_more"] is True
+    assert result.summary.startswith("3+ repositories of acme by pushed: acme/flags (pushed 2026-11-20T09:50:00Z)")
+    assert "acme/legacy-billing (pushed 2023-02-01T08:00:00Z, archived)" in result.summary
+
+
+async def test_list_repos_falls_back_to_a_user_account(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/orgs/kim/repos").respond(404, json={"message": "Not Found", "documentation_url": "https://docs"})
+        mock.get("/users/kim/repos").respond(200, json=[])
+        result = await gh.invoke("list_repos", {"owner": "kim"})
+    assert result.status == "no_data" and result.query == "GET /users/kim/repos"
+    assert result.summary == "no repositories visible in kim"
+
+
+async def test_list_repos_reports_a_malformed_entry(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/orgs/acme/repos").respond(200, json=[{"name": "no-full-name"}])
+        result = await gh.invoke("list_repos", {"owner": "acme"})
+    assert result.status == "error" and result.error is not None
+    assert "a repository has an unexpected shape" in result.error.message
+
+
+async def test_list_repos_rejects_a_bad_owner(gh: GitHubAdapter) -> None:
+    result = await gh.invoke("list_repos", {"owner": "acme/flags"})
+    assert result.status == "error" and result.error is not None
+    assert result.error.kind == "input" and "owner:" in result.error.message

@@ -198,6 +198,7 @@ def test_every_builtin_adapter_is_valid_and_documented() -> None:
             "kubernetes",
             "github",
             "statuspage",
+            "provider_status",
             "slack",
             "elasticsearch",
             "argocd",

@@ -39,8 +39,10 @@ from tools.github.models import (
     DeploymentRecord,
     ListCommitsInput,
     ListDeploymentsInput,
+    ListReposInput,
     ListWorkflowRunsInput,
     ListWorkflowsInput,
+    RepositoryList,
     Workflow,
     WorkflowDispatchInput,
     WorkflowList,
@@ -52,6 +54,7 @@ from tools.github.wire import (
     read_commit,
     read_comparison,
     read_deployment,
+    read_repository,
     read_run,
     reset_time,
     with_latest_status,
@@ -86,7 +89,8 @@ class GitHubAdapter(Adapter):
 
     kind: ClassVar[str] = "github"
     description: ClassVar[str] = (
-        "GitHub: deployments, commits, comparisons between refs, workflow runs; start a workflow (workflow_dispatch)."
+        "GitHub: an organisation's repositories, deployments, commits, comparisons between refs, workflow runs; "
+        "start a workflow (workflow_dispatch)."
     )
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
 
@@ -117,6 +121,46 @@ class GitHubAdapter(Adapter):
             summary=_deployments_line(deployments, args.repo, where)
             if deployments
             else f"no deployments of {args.repo}{where}",
+        )
+
+    @tool_call(
+        description="List an organisation's repositories, most recently pushed first: where a change may live "
+        "when the service's own repository shows none (a flags, config or infrastructure repository).",
+        result=RepositoryList,
+    )
+    async def list_repos(self, args: ListReposInput) -> ToolResult:
+        params: dict[str, Any] = {"per_page": args.per_page, "sort": args.sort}
+        path = f"/orgs/{args.owner}/repos"
+        try:
+            response, body = await self._get(path, params)
+        except UpstreamError as exc:
+            if exc.status_code != 404:
+                raise
+            # Not an organisation: a user account's repositories live under /users.
+            path = f"/users/{args.owner}/repos"
+            response, body = await self._get(path, params)
+        items = expect_list(self.http, response, path, body, "the body")
+        try:
+            repos = [read_repository(as_object(item)) for item in items]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise malformed(self.http, response, path, f"a repository has an unexpected shape ({exc!r})") from None
+        more = "next" in response.links
+        return ToolResult.with_payload(
+            RepositoryList(owner=args.owner, repos=repos, count=len(repos), has_more=more),
+            tool=self.tool_id("list_repos"),
+            status="ok" if repos else "no_data",
+            query=f"GET {path}",
+            params=params,
+            summary=(
+                f"{len(repos)}{'+' if more else ''} repositories of {args.owner} by {args.sort}: "
+                + ", ".join(
+                    f"{r.full_name} (pushed {_when(r.pushed_at)}{', archived' if r.archived else ''})"
+                    for r in repos[:8]
+                )
+                + (", ..." if len(repos) > 8 else "")
+                if repos
+                else f"no repositories visible in {args.owner}"
+            ),
         )
 
     @tool_call(

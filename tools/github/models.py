@@ -146,6 +146,23 @@ class ListWorkflowsInput(BaseModel):
     check_repo = field_validator("repo")(_check_repo)
 
 
+OWNER_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
+
+
+class ListReposInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str = Field(
+        pattern=OWNER_PATTERN,
+        description="The organisation (or user) whose repositories to list, e.g. acme: find the flags, config or "
+        "infrastructure repository a change may live in when the service's own repo shows none.",
+    )
+    sort: Literal["pushed", "updated", "created", "full_name"] = Field(
+        default="pushed", description="pushed (most recently pushed first, the default), updated, created or full_name."
+    )
+    per_page: int = Field(default=30, ge=1, le=100, description="How many repositories (one page).")
+
+
 class WorkflowDispatchInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -265,6 +282,28 @@ class Workflow(BaseModel):
     def file(self) -> str:
         """The file name `workflow_dispatch` takes (db-rollback.yml)."""
         return self.path.rsplit("/", 1)[-1]
+
+
+class Repository(BaseModel):
+    """One repository of an organisation, as `list_repos` shows it."""
+
+    full_name: str
+    description: str | None = None
+    default_branch: str | None = None
+    pushed_at: datetime | None = Field(default=None, description="When anything was last pushed to it.")
+    updated_at: datetime | None = None
+    archived: bool = False
+    private: bool | None = None
+    language: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    url: str | None = Field(default=None, description="The repository's page (html_url).")
+
+
+class RepositoryList(BaseModel):
+    owner: str
+    repos: list[Repository]
+    count: int
+    has_more: bool
 
 
 class WorkflowList(BaseModel):

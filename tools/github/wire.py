@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tools.github.models import ChangedFile, Commit, Comparison, DeploymentRecord, WorkflowRun
+from tools.github.models import ChangedFile, Commit, Comparison, DeploymentRecord, Repository, WorkflowRun
 from tools.wire import (
     as_dict,
     as_list,
@@ -155,5 +155,25 @@ def read_run(item: dict[str, Any]) -> WorkflowRun:
         created_at=parse_rfc3339(item.get("created_at")),
         updated_at=parse_rfc3339(item.get("updated_at")),
         actor=_login(item.get("actor")),
+        url=opt_str(item.get("html_url")),
+    )
+
+
+def read_repository(item: dict[str, Any]) -> Repository:
+    """One entry of ``GET /orgs/{org}/repos`` (``full_name`` required)."""
+    full_name = item["full_name"]
+    if not isinstance(full_name, str):
+        raise TypeError("full_name is not a string")
+    topics = [t for t in as_list(item.get("topics")) if isinstance(t, str)]
+    return Repository(
+        full_name=full_name,
+        description=opt_str(item.get("description")),
+        default_branch=opt_str(item.get("default_branch")),
+        pushed_at=parse_rfc3339(item.get("pushed_at")),
+        updated_at=parse_rfc3339(item.get("updated_at")),
+        archived=item.get("archived") is True,
+        private=item["private"] if isinstance(item.get("private"), bool) else None,
+        language=opt_str(item.get("language")),
+        topics=topics,
         url=opt_str(item.get("html_url")),
     )

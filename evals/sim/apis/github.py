@@ -1,8 +1,10 @@
-"""GitHub REST API (version 2022-11-28): deployments, commits, compare, Actions runs and dispatches.
+"""GitHub REST API (version 2022-11-28): repositories (one, or an organisation's), deployments, commits,
+compare, Actions runs and dispatches.
 
 Lists paginate with ``per_page``/``page`` and a ``Link`` header, as GitHub does. A workflow dispatch
 (``POST .../actions/workflows/{id}/dispatches``) answers 204 and is recorded as the action
-``github.workflow_dispatch`` with ``{repo, workflow, ref, inputs}``. Errors are
+``github.workflow_dispatch`` with ``{repo, workflow, ref, inputs}`` (the inputs checked against the
+workflow's declared ones and completed with their defaults). Errors are
 ``{"message", "documentation_url", "status"}``.
 """
 
@@ -17,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from evals.sim.apis.common import answering, int_param, json_body, json_response, mount_url, request_id
 from evals.sim.repos import GitHubError
-from evals.sim.scenario import Author
 from evals.sim.world import World
 
 API_VERSION = "2022-11-28"
@@ -71,22 +72,29 @@ def routes(world: World) -> list[BaseRoute]:
 
     async def get_repo(request: Request) -> Response:
         with world.locked():
-            repo = repo_of(request)
-            owner, name = repo.full_name.split("/")
-            return json_response(
-                {
-                    "id": repo.id,
-                    "node_id": f"R_kgDO{repo.id}",
-                    "name": name,
-                    "full_name": repo.full_name,
-                    "private": True,
-                    "owner": state.user(Author(login=owner), mount_url(request)),
-                    "html_url": f"https://github.com/{repo.full_name}",
-                    "default_branch": "main",
-                    "url": f"{mount_url(request)}/repos/{repo.full_name}",
-                },
-                headers=_headers(),
+            return json_response(state.render_repo(repo_of(request), mount_url(request)), headers=_headers())
+
+    async def owner_repos(request: Request) -> Response:
+        q = request.query_params
+        sort = q.get("sort", "created")
+        if sort not in ("created", "updated", "pushed", "full_name"):
+            raise GitHubError(
+                422, f"Invalid request.\n\n{sort!r} is not a valid sort (created, updated, pushed, full_name)."
             )
+        direction = q.get("direction", "asc" if sort == "full_name" else "desc")
+        owner = request.path_params.get("org") or request.path_params["user"]
+        with world.locked():
+            rendered = [state.render_repo(r, mount_url(request)) for r in state.owner_repos(owner)]
+        kind = q.get("type", "all")
+        if kind == "forks":
+            rendered = []
+        elif kind == "public":
+            rendered = [r for r in rendered if not r["private"]]
+        elif kind == "private":
+            rendered = [r for r in rendered if r["private"]]
+        key = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at", "full_name": "full_name"}[sort]
+        rendered.sort(key=lambda r: (r[key], r["full_name"]), reverse=direction == "desc")
+        return paged(request, rendered)
 
     async def deployments(request: Request) -> Response:
         q = request.query_params
@@ -209,6 +217,8 @@ def routes(world: World) -> list[BaseRoute]:
     repo = "/repos/{owner}/{repo}"
     return [
         Route("/rate_limit", rate_limit, methods=["GET"]),
+        Route("/orgs/{org}/repos", guarded(owner_repos), methods=["GET"]),
+        Route("/users/{user}/repos", guarded(owner_repos), methods=["GET"]),
         Route(repo, guarded(get_repo), methods=["GET"]),
         Route(f"{repo}/deployments", guarded(deployments), methods=["GET"]),
         Route(f"{repo}/deployments/{{id}}", guarded(deployment), methods=["GET"]),

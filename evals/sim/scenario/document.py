@@ -198,6 +198,21 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             problems.append(f"faults[{i}].change: {_unknown('change', fault.change, changes)}")
         if fault.ends_at is not None and fault.ends_at <= fault.starts_at:
             problems.append(f"faults[{i}].ends_at: must be after starts_at")
+        for caller in fault.effects.callers:
+            if caller not in services:
+                problems.append(f"faults[{i}].effects.callers: {_unknown('service', caller, services)}")
+            elif fault.target in services and fault.target not in scenario.service(caller).dependencies:
+                problems.append(
+                    f"faults[{i}].effects.callers: {caller!r} does not call {fault.target!r} "
+                    f"(it is not among its dependencies)"
+                )
+        if fault.effects.callers and not fault.effects.available:
+            problems.append(
+                f"faults[{i}].effects: available: false stops the target for everyone; "
+                "for a path that fails, give callers and error_ratio: 1"
+            )
+        if fault.effects.error_type is not None and not fault.effects.callers:
+            problems.append(f"faults[{i}].effects.error_type: only with callers (the path whose calls fail)")
 
     for name in scenario.logs:
         if name not in services:
@@ -227,6 +242,30 @@ def _reference_problems(scenario: Scenario) -> list[str]:
             problems.append(
                 f"integrations.statuspage.components[{i}].service: {_unknown('service', component.service, services)}"
             )
+    for dup in _duplicates([p.id for p in scenario.integrations.providers]):
+        problems.append(f"integrations.providers: duplicate provider id {dup!r}")
+    for i, provider in enumerate(scenario.integrations.providers):
+        where = f"integrations.providers[{i}]"
+        if provider.service not in services:
+            problems.append(f"{where}.service: {_unknown('service', provider.service, services)}")
+        elif scenario.service(provider.service).kind != "external":
+            problems.append(
+                f"{where}.service: {provider.service!r} is not external (a status page covers a third party)"
+            )
+        component_ids = {c.id for c in provider.components}
+        for dup in _duplicates([c.id for c in provider.components]):
+            problems.append(f"{where}.components: duplicate component id {dup!r}")
+        for j, incident in enumerate(provider.incidents):
+            times = [u.at for u in incident.updates]
+            if times != sorted(times):
+                problems.append(f"{where}.incidents[{j}].updates: must be oldest first")
+            for k, update in enumerate(incident.updates):
+                for component_id in update.components:
+                    if component_id not in component_ids:
+                        problems.append(
+                            f"{where}.incidents[{j}].updates[{k}].components: "
+                            f"{_unknown('component', component_id, component_ids)}"
+                        )
     pagerduty = scenario.integrations.pagerduty
     users = {u.id for u in pagerduty.users}
     policies = {p.id for p in pagerduty.escalation_policies}
@@ -312,6 +351,8 @@ def _version_problems(scenario: Scenario) -> list[str]:
             problems.append(f"topology.services[{i}]: sidecars and nodes need version: 2")
     for i, fault in enumerate(scenario.faults):
         pods = fault.effects.pods
+        if fault.effects.callers:
+            problems.append(f"faults[{i}].effects.callers: needs version: 2")
         if fault.effects.node_conditions or (
             pods is not None and (pods.container or pods.node or pods.image or pods.evicted)
         ):
@@ -321,6 +362,8 @@ def _version_problems(scenario: Scenario) -> list[str]:
     for i, rule in enumerate(scenario.action_effects):
         if rule.target is not None:
             problems.append(f"action_effects[{i}].target: needs version: 2")
+    if scenario.integrations.providers:
+        problems.append("integrations.providers: needs version: 2")
     causes = [("expected.root_cause", scenario.expected.root_cause)] + [
         (f"expected.other_causes[{i}]", c) for i, c in enumerate(scenario.expected.other_causes)
     ]

@@ -300,6 +300,19 @@ class FaultEffects(_Model):
     node_conditions: list[NodeConditionEffect] = Field(
         default_factory=list, description="v2: node conditions the fault sets while active (DiskPressure, NotReady)."
     )
+    callers: list[str] = Field(
+        default_factory=list,
+        description="v2: the fault lives on the path from these callers to the target (a partition, added latency, "
+        "DNS failing for the target's name, a bad certificate on its endpoint): only they see error_ratio and the "
+        "latency multipliers on their calls to it; the calls that fail never reach the target, whose own metrics "
+        "show their traffic dropping, not errors.",
+    )
+    error_type: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$",
+        description="v2, with callers: how the callers' HTTP clients label the failed calls (OpenTelemetry error.type: "
+        "timeout, dns, tls, connection_refused...). Default timeout.",
+    )
 
 
 class Propagation(_Model):
@@ -480,6 +493,24 @@ class PagerDutySpec(_Model):
     oncalls: list[PagerDutyOnCall] = Field(default_factory=list)
 
 
+class WorkflowInput(_Model):
+    """One ``on.workflow_dispatch.inputs`` entry of a workflow file; dispatches are checked against it."""
+
+    description: str = ""
+    required: bool = False
+    type: Literal["string", "boolean", "choice", "number", "environment"] = "string"
+    options: list[str] = Field(default_factory=list, description="For type choice: the allowed values.")
+    default: str | None = Field(default=None, description="The value a dispatch that leaves it out runs with.")
+
+    @model_validator(mode="after")
+    def _options_for_choice(self) -> WorkflowInput:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice input needs options")
+        if self.type == "choice" and self.default is not None and self.default not in self.options:
+            raise ValueError(f"default {self.default!r} is not among the options")
+        return self
+
+
 class GitHubWorkflow(_Model):
     """A workflow that can be dispatched (a workflow referenced by a change is declared implicitly)."""
 
@@ -487,14 +518,88 @@ class GitHubWorkflow(_Model):
     name: str
     path: str | None = Field(default=None, description="Defaults to .github/workflows/<name>.yml")
     id: int | None = None
+    inputs: dict[str, WorkflowInput] = Field(
+        default_factory=dict,
+        description="Its workflow_dispatch inputs: a dispatch missing a required one, naming an undeclared one or "
+        "giving a choice outside the options is refused with 422, as GitHub does; defaults fill in the rest.",
+    )
+
+
+class GitHubRepo(_Model):
+    """A repository of the organisation besides the services' own (a flags, config or infrastructure repo)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    description: str = ""
+    topics: list[str] = Field(default_factory=list)
+    language: str | None = None
+    archived: bool = False
 
 
 class GitHubSpec(_Model):
     workflows: list[GitHubWorkflow] = Field(default_factory=list)
+    repos: list[GitHubRepo] = Field(
+        default_factory=list,
+        description="Further repositories of the organisation (every repo a service or a change names exists anyway); "
+        "GET /orgs/{org}/repos lists them all.",
+    )
+
+
+ProviderIncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+ProviderImpact = Literal["none", "minor", "major", "critical"]
+
+
+class ProviderComponent(_Model):
+    """One component of a third party's public status page, and its status before any incident update."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str
+    status: ComponentStatus = "operational"
+    description: str = ""
+    group: str | None = Field(default=None, description="The name of the component group it sits in, if any.")
+
+
+class ProviderIncidentUpdate(_Model):
+    """One update the provider posted: the incident's status from then on, and the components it set."""
+
+    at: Offset
+    status: ProviderIncidentStatus
+    body: str
+    components: dict[str, ComponentStatus] = Field(
+        default_factory=dict, description="Component id -> the status this update set."
+    )
+
+
+class ProviderIncident(_Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str
+    impact: ProviderImpact = "minor"
+    updates: list[ProviderIncidentUpdate] = Field(
+        min_length=1, description="Oldest first; the first creates the incident (visible from its time on)."
+    )
+    shortlink: str | None = None
+
+
+class ProviderSpec(_Model):
+    """A third party's public status page (Statuspage's public API: ``/api/v2/summary.json``...)."""
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_]{0,40}$",
+        description="Short id; the simulator serves the page at /providers/<id>, the sandbox names its tool "
+        "instance status_<id>.",
+    )
+    name: str = Field(description="The page's name, e.g. CardCo Status.")
+    service: str = Field(description="The topology service (kind external) the page covers.")
+    url: str | None = Field(default=None, description="The page's public address (e.g. https://status.cardco.example).")
+    components: list[ProviderComponent] = Field(default_factory=list)
+    incidents: list[ProviderIncident] = Field(default_factory=list)
 
 
 class Integrations(_Model):
     github: GitHubSpec = Field(default_factory=GitHubSpec)
     statuspage: StatuspageSpec | None = None
+    providers: list[ProviderSpec] = Field(
+        default_factory=list,
+        description="v2: third parties' public status pages, each covering one external service.",
+    )
     slack: SlackSpec = Field(default_factory=SlackSpec)
     pagerduty: PagerDutySpec = Field(default_factory=PagerDutySpec)

@@ -172,13 +172,27 @@ class Comparison(_Model):
 ArgMatch = Scalar | Comparison
 
 
+_MISSING = object()
+
+
+def _argument(args: dict[str, Any], name: str) -> Any:
+    """``args[name]``; a dotted name reaches into a mapping argument (``inputs.percentage``)."""
+    if name in args:
+        return args[name]
+    head, dot, rest = name.partition(".")
+    if dot and isinstance(args.get(head), dict):
+        return _argument(args[head], rest)
+    return _MISSING
+
+
 def args_match(spec: dict[str, ArgMatch], args: dict[str, Any]) -> bool:
     """Whether a tool call's ``args`` satisfy ``spec``: every named argument equal (or, for a
-    `Comparison`, satisfying it). Arguments the spec does not name are free."""
+    `Comparison`, satisfying it). Arguments the spec does not name are free. A dotted name matches
+    one key of a mapping argument: ``{inputs.percentage: "0"}`` for a workflow dispatch's inputs."""
     for name, wanted in spec.items():
-        if name not in args:
+        value = _argument(args, name)
+        if value is _MISSING:
             return False
-        value = args[name]
         if isinstance(wanted, Comparison):
             if not wanted.holds(value):
                 return False
@@ -191,5 +205,14 @@ def args_match(spec: dict[str, ArgMatch], args: dict[str, Any]) -> bool:
 
 
 def witness_args(spec: dict[str, ArgMatch]) -> dict[str, Any]:
-    """Concrete arguments that satisfy ``spec`` (comparisons replaced by a satisfying number)."""
-    return {name: (wanted.witness() if isinstance(wanted, Comparison) else wanted) for name, wanted in spec.items()}
+    """Concrete arguments that satisfy ``spec`` (comparisons replaced by a satisfying number; a
+    dotted name becomes a key of a mapping argument)."""
+    out: dict[str, Any] = {}
+    for name, wanted in spec.items():
+        value = wanted.witness() if isinstance(wanted, Comparison) else wanted
+        *parents, leaf = name.split(".")
+        into = out
+        for parent in parents:
+            into = into.setdefault(parent, {})
+        into[leaf] = value
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from evals.sim import World
 from evals.sim.logs import parse_logql
 from evals.sim.scenario import Scenario
-from evals.sim.timeutil import SimClock
+from evals.sim.timeutil import SimClock, rfc3339
 from evals.sim.world import alert_fingerprint
 
 REPO = Path(__file__).resolve().parents[3]
@@ -213,3 +213,15 @@ def test_snapshot_lists_state_for_scoring(world: World) -> None:
     assert state["kubernetes"]["deployments"]["shop/checkout"]["revision"] == 7  # the world record alone moves no pods
     assert state["statuspage"]["page_id"] == "page-acme"
     assert [i["status"] for i in state["pagerduty"]["incidents"]] == ["triggered"]
+
+
+@pytest.mark.parametrize("offset", [timedelta(days=-400), timedelta(days=90)])
+def test_a_fixed_anchor_in_the_past_or_future_starts_the_clock_there(scenario: Scenario, offset: timedelta) -> None:
+    """Without a clock, a scenario's ``anchor:`` starts the world's clock at the alert, wherever it is."""
+    anchor = (datetime.now(UTC) + offset).replace(microsecond=0)
+    world = World(scenario.model_copy(update={"anchor": anchor}))
+    assert abs(world.now_ts() - world.anchor) < 60
+    payload = world.alertmanager_payload(scenario.alerts[0].name)  # it has fired: no 409 for a future anchor
+    assert payload["alerts"][0]["startsAt"] == rfc3339(world.anchor)
+    # Three hours of history, not the months between the anchor and the wall clock.
+    assert len(world.telemetry._frame(scenario.alerts[0].labels["service"]).times) < 800
