@@ -15,7 +15,7 @@ from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
 from agents.state import IncidentState, Severity, Triage
 from agents.timeline import note
-from knowledge.catalog import Service
+from knowledge.catalog import Service, ServiceCatalog
 from tools.prometheus import RangeQuery
 
 ALERT_WEIGHT = {
@@ -30,11 +30,24 @@ ALERT_WEIGHT = {
 }
 
 
-def assess_severity(alert_severity: str, service: Service) -> tuple[Severity, list[str]]:
-    """Severity from three inputs, with the reasons spelled out.
+MAJOR_IMPACT = 0.5  # more than this share of requests failing now: most users of the service are hit
+REACH_HOPS = 3  # how far up the callers the impact is followed to a customer-facing service
 
-    Points: the alert's own severity (critical 3, error 2, warning 1, info 0), +1 when the service
-    is customer facing, +1 for tier 1 (+0.5 for tier 2). SEV1 at 5 or more, SEV2 at 3.5, SEV3 at 2.
+
+def assess_severity(
+    alert_severity: str,
+    service: Service,
+    *,
+    failing: float | None = None,
+    reaches: str | None = None,
+) -> tuple[Severity, list[str]]:
+    """Severity from the alert, the service and the measured impact, with the reasons spelled out.
+
+    Points: the alert's own severity (critical 3, error 2, warning 1, info 0); +1 when customers are
+    exposed: the service is customer facing, or the impact reaches a customer-facing caller within
+    `REACH_HOPS` (``reaches``); +1 for tier 1 (+0.5 for tier 2); +1 when most requests of a tier-1
+    service fail now (``failing``, the error ratio the SLI measures). SEV1 at 5 or more, SEV2 at 3.5,
+    SEV3 at 2. Every reason names what it used.
     """
     weight = ALERT_WEIGHT.get(alert_severity.lower(), 1.0)
     reasons = [f"alert severity {alert_severity!r} ({weight:g} points)"]
@@ -42,22 +55,44 @@ def assess_severity(alert_severity: str, service: Service) -> tuple[Severity, li
     if service.customer_facing:
         points += 1
         reasons.append("customer-facing service (+1)")
+    elif reaches:
+        points += 1
+        reasons.append(f"its callers include customer-facing {reaches} (+1)")
     if service.tier == 1:
         points += 1
         reasons.append("tier 1 service (+1)")
     elif service.tier == 2:
         points += 0.5
         reasons.append("tier 2 service (+0.5)")
+    if failing is not None:
+        if service.tier == 1 and failing > MAJOR_IMPACT:
+            points += 1
+            reasons.append(f"measured: {failing:.0%} of requests failing now, most of them (+1)")
+        else:
+            reasons.append(f"measured: {failing:.1%} of requests failing now")
     severity: Severity = "SEV1" if points >= 5 else "SEV2" if points >= 3.5 else "SEV3" if points >= 2 else "SEV4"
     reasons.append(f"{points:g} points -> {severity}")
     return severity, reasons
+
+
+def customer_facing_caller(catalog: ServiceCatalog, service: str) -> str | None:
+    """The nearest customer-facing service among ``service``'s callers, within `REACH_HOPS`."""
+    seen, frontier = {service}, [service]
+    for _ in range(REACH_HOPS):
+        callers = sorted({c for name in frontier for c in catalog.dependents_of(name)} - seen)
+        facing = [c for c in callers if (entry := catalog.get(c)) is not None and entry.customer_facing]
+        if facing:
+            return facing[0]
+        seen.update(callers)
+        frontier = callers
+    return None
 
 
 CONFIRM_MINUTES = 60
 CONFIRM_RISE = 0.01
 
 
-async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str]:
+async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str, float | None]:
     """Is the alert visible in the service's error-rate SLI right now? Decides going public early.
 
     Compares the latest value with the median of the first half of the last hour. When the SLI
@@ -66,7 +101,7 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
     prom = ctx.registry.first("prometheus")
     query = service.sli.error_rate
     if prom is None or not query:
-        return True, "no error-rate SLI to confirm the alert against; trusting the alert"
+        return True, "no error-rate SLI to confirm the alert against; trusting the alert", None
     now = ctx.clock()
     result = await ctx.registry.invoke(
         prom.tool_id("query_range"),
@@ -78,15 +113,18 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
         return (
             True,
             f"could not read {service.name}'s error rate to confirm the alert ({result.summary}); trusting the alert",
+            None,
         )
     half = values[: len(values) // 2]
     baseline = sorted(half)[len(half) // 2]
     current = values[-1]
     if current - baseline >= CONFIRM_RISE:
-        return True, f"confirmed: {service.name} error ratio {current:.2%} now vs {baseline:.2%} an hour ago"
-    return False, (
+        return True, f"confirmed: {service.name} error ratio {current:.2%} now vs {baseline:.2%} an hour ago", current
+    return (
+        False,
         f"not confirmed: {service.name} error ratio {current:.2%} now vs {baseline:.2%} an hour ago; "
-        "holding public communication until the investigation confirms an incident"
+        "holding public communication until the investigation confirms an incident",
+        current,
     )
 
 
@@ -111,7 +149,10 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
                 "notes": [text],
             },
         )
-    severity, reasons = assess_severity(alert.severity, service)
+    confirmed, confirmation, failing = await confirm_signal(service, ctx)
+    severity, reasons = assess_severity(
+        alert.severity, service, failing=failing, reaches=customer_facing_caller(ctx.catalog, service.name)
+    )
     oncall = f"{service.oncall.name} ({service.oncall.handle})" if service.oncall else "no on-call listed"
     facts = TriageFacts(
         alert_title=alert.title,
@@ -128,7 +169,6 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
         dependents=ctx.catalog.dependents_of(service.name),
     )
     entries = []
-    confirmed, confirmation = await confirm_signal(service, ctx)
     entries.append(note(ctx, "triage", "signal", confirmation))
     reasoned, fallback = await ask(
         ctx,
