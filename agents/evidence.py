@@ -58,6 +58,7 @@ class ChangeFact(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     evidence_id: str = ""
     ref: str = Field(default="", description="sha or revision the change produced")
+    repo: str = Field(default="", description="The repository it was recorded in, if any.")
 
 
 class LogFact(BaseModel):

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from agents import cluster
 from agents.analytics.anomaly import detect_onset
-from agents.analytics.changes import Change, ChangeKind, rank_changes
+from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
@@ -67,8 +67,10 @@ from tools.github import (
     DeploymentList,
     ListCommitsInput,
     ListDeploymentsInput,
+    ListReposInput,
     ListWorkflowRunsInput,
     ListWorkflowsInput,
+    RepositoryList,
     WorkflowList,
     WorkflowRunList,
 )
@@ -116,6 +118,7 @@ WORDS = re.compile(r"[a-z0-9]+")
 # How long before the alerting SLI's onset a candidate's own onset may come: a dependency often
 # degrades well before its callers alert (a filling disk, a growing backlog, a delayed failure).
 DEPENDENCY_LEAD = timedelta(minutes=30)
+MAX_OUTSIDE_REPOS = 4  # repositories outside the catalog read for changes, most recently pushed first
 MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
@@ -395,101 +398,25 @@ class EvidenceCollector:
         changes: list[Change] = []
         evidence_for: dict[str, str] = {}
         refs: dict[str, str] = {}
+        repo_of: dict[str, str] = {}
+        catalog_repos: dict[str, str] = {}  # repo -> the candidate whose repo it is
         for name in related:
             svc = self.ctx.catalog.get(name)
-            if svc is None or not svc.repo:
-                continue
-            repo = svc.repo
-            deploys = await self.call(
-                "github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20)
-            )
-            if deploys is not None and deploys.status == "error":
-                self.failed(f"deployments of {repo}", deploys)
-            listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
-            if deploys is not None and deploys.status != "error":
-                recent = [d for d in listed if d.created_at and self.start <= d.created_at <= onset + CHANGE_SKEW]
-                if not recent:
-                    self.add(deploys, f"no deployments of {repo} between {self.start:%H:%M} and the onset")
-            items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
-            for index, item in enumerate(items):
-                at = item.created_at
-                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
-                    continue
-                sha = item.sha or ""
-                previous = (items[index - 1].sha or "") if index > 0 else ""
-                diff = await self.diff(repo, previous, sha) if previous and sha and previous != sha else ""
-                description = f"deployment of {repo}@{sha[:7]} to {item.environment or 'an environment'}: {item.description or ''}".strip()
-                change = Change(
-                    id=f"deploy-{item.id}",
-                    kind=classify_change(f"{description}\n{diff}"),
-                    component=name,
-                    time=at,
-                    description=description,
-                    diff=diff,
-                )
-                refs[change.id] = sha
-                changes.append(change)
-                assert deploys is not None
-                evidence_for[change.id] = self.add(
-                    deploys,
-                    f"{repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.description or ''}",
-                    {"change": change.id},
-                )
-            runs = await self.call(
-                "github", "list_workflow_runs", partial(ListWorkflowRunsInput, repo=repo, created_after=self.start)
-            )
-            if runs is not None and runs.status == "error":
-                self.failed(f"workflow runs of {repo}", runs)
-            for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
-                at = run.updated_at or run.created_at
-                if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
-                    continue
-                title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
-                kind: ChangeKind = (
-                    "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
-                )
-                sha = run.sha or ""
-                change = Change(
-                    id=f"run-{run.id}",
-                    kind=kind,
-                    component=name,
-                    time=at,
-                    description=f"workflow run {title} ({run.conclusion or run.status}) on {repo}@{sha[:7]}",
-                )
-                refs[change.id] = sha
-                changes.append(change)
-                assert runs is not None
-                evidence_for[change.id] = self.add(
-                    runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id}
-                )
-            commits = await self.call(
-                "github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)
-            )
-            if commits is not None and commits.status == "error":
-                self.failed(f"commits of {repo}", commits)
-            found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
-            messages = {c.sha: c.message for c in found}
-            shipped = set(refs.values())
-            for commit in found:
-                if commit.sha in shipped or commit.date is None or not (self.start <= commit.date <= onset):
-                    continue
-                found_change = self.commit_change(svc, commit.sha, commit.message, commit.date)
-                if found_change is not None:
-                    refs[found_change.id] = commit.sha
-                    changes.append(found_change)
-                    assert commits is not None
-                    evidence_for[found_change.id] = self.add(
-                        commits, f"{repo} commit {commit.sha[:7]} at {commit.date:%H:%M} UTC: {commit.message}",
-                        {"change": found_change.id},
-                    )  # fmt: skip
-            enriched = []
-            for c in changes:
-                if c.component == name and refs.get(c.id) in messages:
-                    diff = f"commit: {messages[refs[c.id]]}\n{c.diff}".strip()
-                    kind = classify_change(f"{c.description}\n{diff}") if c.kind == "deploy" else c.kind
-                    c = c.model_copy(update={"diff": diff, "kind": kind})
-                enriched.append(c)
-            changes = enriched
+            if svc is not None and svc.repo:
+                catalog_repos.setdefault(svc.repo, name)
+        for repo, name in catalog_repos.items():
+            found = await self.repo_changes(repo, onset, evidence_for, refs, owner=self.ctx.catalog.get(name))
+            for change in found:
+                repo_of[change.id] = repo
+            changes += found
+        for repo in await self.outside_repos(set(catalog_repos), onset):
+            # A flags, config or infrastructure repository the catalog names for no candidate: its
+            # change belongs to the candidate its text names (a flag file for that service), else
+            # to every component alike.
+            for change in await self.repo_changes(repo, onset, evidence_for, refs, owner=None):
+                component = mentioned_component(f"{change.description}\n{change.diff}", related, self.ctx)
+                changes.append(change.model_copy(update={"component": component}))
+                repo_of[change.id] = repo
         for change, evidence_id in self.cluster_changes:
             if change.time > onset + CHANGE_SKEW:
                 continue
@@ -506,7 +433,9 @@ class EvidenceCollector:
             ChangeFact(
                 id=r.change.id,
                 kind=_fact_kind(r.change),
-                service=r.change.component,
+                # a change that names no candidate (GLOBAL_COMPONENT, ranked as touching every component)
+                # is read where the failure shows
+                service=r.change.component if r.change.component != GLOBAL_COMPONENT else self.service.name,
                 at=r.change.time,
                 description=r.change.description + (f"; {r.change.diff}" if r.change.diff else ""),
                 distance=r.hops or 0,
@@ -516,17 +445,148 @@ class EvidenceCollector:
                 reasons=list(r.reasons),
                 evidence_id=evidence_for.get(r.change.id, ""),
                 ref=refs.get(r.change.id, ""),
+                repo=repo_of.get(r.change.id, ""),
             )
             for r in ranked
         ]
 
-    def commit_change(self, service: Service, sha: str, message: str, at: datetime) -> Change | None:
+    async def repo_changes(
+        self,
+        repo: str,
+        onset: datetime,
+        evidence_for: dict[str, str],
+        refs: dict[str, str],
+        *,
+        owner: Service | None,
+    ) -> list[Change]:
+        """The deployments, workflow runs and commits of ``repo`` between the window's start and the onset,
+        as changes of ``owner`` (the candidate whose repository it is; None for a repository the catalog
+        gives nobody: the caller assigns those). Each is recorded with its evidence and the sha it made."""
+        name = owner.name if owner is not None else GLOBAL_COMPONENT
+        changes: list[Change] = []
+        deploys = await self.call("github", "list_deployments", partial(ListDeploymentsInput, repo=repo, per_page=20))
+        if deploys is not None and deploys.status == "error":
+            self.failed(f"deployments of {repo}", deploys)
+        listed = deploys.payload(DeploymentList).deployments if deploys is not None and deploys.ok else []
+        if deploys is not None and deploys.status != "error" and owner is not None:
+            recent = [d for d in listed if d.created_at and self.start <= d.created_at <= onset + CHANGE_SKEW]
+            if not recent:
+                self.add(deploys, f"no deployments of {repo} between {self.start:%H:%M} and the onset")
+        items = sorted(listed, key=lambda d: d.created_at or _EPOCH)
+        for index, item in enumerate(items):
+            at = item.created_at
+            if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
+                continue
+            sha = item.sha or ""
+            previous = (items[index - 1].sha or "") if index > 0 else ""
+            diff = await self.diff(repo, previous, sha) if previous and sha and previous != sha else ""
+            description = f"deployment of {repo}@{sha[:7]} to {item.environment or 'an environment'}: {item.description or ''}".strip()
+            change = Change(
+                id=f"deploy-{item.id}",
+                kind=classify_change(f"{description}\n{diff}"),
+                component=name,
+                time=at,
+                description=description,
+                diff=diff,
+            )
+            refs[change.id] = sha
+            changes.append(change)
+            assert deploys is not None
+            evidence_for[change.id] = self.add(
+                deploys, f"{repo} deployed {sha[:7]} at {at:%H:%M} UTC: {item.description or ''}", {"change": change.id}
+            )
+        runs = await self.call(
+            "github", "list_workflow_runs", partial(ListWorkflowRunsInput, repo=repo, created_after=self.start)
+        )
+        if runs is not None and runs.status == "error":
+            self.failed(f"workflow runs of {repo}", runs)
+        for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
+            at = run.updated_at or run.created_at
+            if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
+                continue
+            title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
+            kind: ChangeKind = (
+                "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
+            )
+            if owner is None and kind == "other":
+                kind = classify_change(f"{repo} {title}")  # a flags or config repository's sync is that kind
+            sha = run.sha or ""
+            change = Change(
+                id=f"run-{run.id}",
+                kind=kind,
+                component=name,
+                time=at,
+                description=f"workflow run {title} ({run.conclusion or run.status}) on {repo}@{sha[:7]}",
+            )
+            refs[change.id] = sha
+            changes.append(change)
+            assert runs is not None
+            evidence_for[change.id] = self.add(
+                runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id}
+            )
+        commits = await self.call(
+            "github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)
+        )
+        if commits is not None and commits.status == "error":
+            self.failed(f"commits of {repo}", commits)
+        found = commits.payload(CommitList).commits if commits is not None and commits.ok else []
+        messages = {c.sha: c.message for c in found}
+        shipped = set(refs.values())
+        for commit in found:
+            if commit.sha in shipped or commit.date is None or not (self.start <= commit.date <= onset):
+                continue
+            found_change = self.commit_change(owner, commit.sha, commit.message, commit.date, repo=repo)
+            if found_change is not None:
+                refs[found_change.id] = commit.sha
+                changes.append(found_change)
+                assert commits is not None
+                evidence_for[found_change.id] = self.add(
+                    commits, f"{repo} commit {commit.sha[:7]} at {commit.date:%H:%M} UTC: {commit.message}",
+                    {"change": found_change.id},
+                )  # fmt: skip
+        enriched = []
+        for c in changes:
+            if refs.get(c.id) in messages:
+                diff = f"commit: {messages[refs[c.id]]}\n{c.diff}".strip()
+                kind = classify_change(f"{c.description}\n{diff}") if c.kind == "deploy" else c.kind
+                c = c.model_copy(update={"diff": diff, "kind": kind})
+            enriched.append(c)
+        return enriched
+
+    async def outside_repos(self, known: set[str], onset: datetime) -> list[str]:
+        """Repositories of the candidates' organisations that the catalog names for no candidate and
+        that were pushed to in the window, most recent first (at most `MAX_OUTSIDE_REPOS`)."""
+        owners = sorted({repo.split("/", 1)[0] for repo in known if "/" in repo})
+        found: list[str] = []
+        for owner in owners:
+            result = await self.call("github", "list_repos", partial(ListReposInput, owner=owner))
+            if result is None or not result.ok:
+                continue
+            pushed = [
+                r.full_name
+                for r in result.payload(RepositoryList).repos
+                if r.full_name not in known
+                and not r.archived
+                and r.pushed_at is not None
+                and self.start <= r.pushed_at <= onset + CHANGE_SKEW
+            ]
+            if pushed:
+                self.add(
+                    result,
+                    f"{owner} repositories pushed to before the onset outside the catalog: {', '.join(pushed[:5])}",
+                )
+            found += pushed
+        return found[:MAX_OUTSIDE_REPOS]
+
+    def commit_change(
+        self, service: Service | None, sha: str, message: str, at: datetime, *, repo: str = ""
+    ) -> Change | None:
         """A commit that no deployment or workflow run carried, as a change when it says what it
         changed: a replica count (``replicaCount 6 -> 2``: a scale change applied from the repository,
         the way GitOps does), a configuration, a flag or a migration. Plain code commits are not
-        changes until they ship."""
-        scaled = REPLICA_EDIT.search(message)
-        if scaled is not None:
+        changes until they ship. ``service`` None: a repository the catalog gives nobody."""
+        scaled = REPLICA_EDIT.search(message) if service is not None else None
+        if scaled is not None and service is not None:
             before, after = int(scaled.group(2)), int(scaled.group(3))
             if before != after and after > 0:
                 direction = "up" if after > before else "down"
@@ -545,15 +605,15 @@ class EvidenceCollector:
                 if facts is not None and facts.scaled_from is None:
                     facts.scaled_from, facts.scale_change = before, change.id
                 return change
-        kind = classify_change(message)
+        kind = classify_change(f"{repo} {message}" if service is None else message)
         if kind == "deploy":
             return None
         return Change(
             id=f"commit-{sha[:12]}",
             kind=kind,
-            component=service.name,
+            component=service.name if service is not None else GLOBAL_COMPONENT,
             time=at,
-            description=f"commit {sha[:7]}: {message}",
+            description=f"commit {sha[:7]}" + (f" on {repo}" if service is None else "") + f": {message}",
         )
 
     async def diff(self, repo: str, base: str, head: str) -> str:
@@ -905,20 +965,21 @@ class EvidenceCollector:
         if change is None or not (change.kind in UNDONE_BY_WORKFLOW or change.id.startswith("run-")):
             return None
         service = self.ctx.catalog.get(change.service)
-        if service is None or not service.repo:
+        repo = change.repo or (service.repo if service is not None else None)
+        if not repo:
             return None
-        result = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=service.repo))
+        result = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=repo))
         if result is None or not result.ok:
             return None
         carried = set(WORDS.findall(change.description.lower()))
         reverting = [w for w in result.payload(WorkflowList).workflows if REVERT_WORDS.search(f"{w.name} {w.path}")]
         if not reverting:
-            self.add(result, f"no workflow of {service.repo} reverts changes ({result.summary})")
+            self.add(result, f"no workflow of {repo} reverts changes ({result.summary})")
             return None
         best = max(reverting, key=lambda w: (len(carried & set(WORDS.findall(w.name.lower()))), -w.id))
-        evidence_id = self.add(result, f"{service.repo} has workflow {best.name} ({best.file}) to revert {change.id}")
+        evidence_id = self.add(result, f"{repo} has workflow {best.name} ({best.file}) to revert {change.id}")
         return UndoWorkflow(
-            repo=service.repo,
+            repo=repo,
             workflow=best.file,
             reason=f"{best.name} reverts what {change.kind} {change.id} applied; a Deployment rollback leaves it in place",
             evidence_id=evidence_id,
@@ -1208,6 +1269,20 @@ def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> 
     if found is not None and pods is not None:
         found = found.model_copy(update={"crash_looping": any("CrashLoopBackOff" in r for r in pods.reasons)})
     return found
+
+
+def mentioned_component(text: str, related: dict[str, int], ctx: AgentContext) -> str:
+    """The candidate a change's text names (its service or workload name as a word: a flag file
+    ``flags/accounts.json``), nearest first; `GLOBAL_COMPONENT` when it names none or several."""
+    lowered = text.lower()
+    named = []
+    for name, distance in sorted(related.items(), key=lambda item: (item[1], item[0])):
+        entry = ctx.catalog.get(name)
+        words = {name, entry.deployment_name if entry else name}
+        if any(re.search(rf"(?<![a-z0-9-]){re.escape(w.lower())}(?![a-z0-9-])", lowered) for w in words):
+            named.append((distance, name))
+    nearest = [n for d, n in named if d == named[0][0]] if named else []
+    return nearest[0] if len(nearest) == 1 else GLOBAL_COMPONENT
 
 
 def cluster_target(bundle: EvidenceBundle, diagnosis: Diagnosis) -> ClusterTarget | None:

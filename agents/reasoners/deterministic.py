@@ -862,7 +862,7 @@ def action_phrase(action: ProposedAction | None) -> str:
         return "the service recovered"
     call = action.tool.rsplit(".", 1)[-1]
     if call == "workflow_dispatch" and action.id.startswith("revert_workflow"):
-        return f"we rolled back the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
+        return f"we reverted the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
     return {
         "rollout_undo": "we rolled back the change that caused them",
         "rollback": "we rolled back the change that caused them",

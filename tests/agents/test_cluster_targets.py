@@ -138,3 +138,16 @@ def test_customers_read_the_capability_they_use_and_whether_it_fails_or_is_slow(
     assert "elevated errors with ledger (keeps the books)" in render_update(
         incident("ledger", "q"), "opened", "customers", ctx
     )
+
+
+def test_a_change_outside_the_catalog_belongs_to_the_candidate_its_text_names(tmp_path: Path) -> None:
+    from agents.analytics.changes import GLOBAL_COMPONENT
+    from agents.investigation import mentioned_component
+    from knowledge.catalog import Service
+
+    ctx = agent_context(tmp_path, services=[Service(name="accounts"), Service(name="accounts-db"), Service(name="web")])
+    related = {"accounts": 0, "accounts-db": 1, "web": 1}
+    assert mentioned_component("commit on acme/feature-flags: flags/accounts.flagd.json", related, ctx) == "accounts"
+    assert mentioned_component("bump pool size for accounts-db", related, ctx) == "accounts-db"  # not accounts
+    assert mentioned_component("rotate the shared TLS bundle", related, ctx) == GLOBAL_COMPONENT
+    assert mentioned_component("web and accounts-db settings", related, ctx) == GLOBAL_COMPONENT  # two at one distance

@@ -33,6 +33,7 @@ from tools.github import (
     DeploymentRecord,
     ListCommitsInput,
     ListDeploymentsInput,
+    ListReposInput,
     ListWorkflowRunsInput,
     ListWorkflowsInput,
     Workflow,
@@ -301,6 +302,7 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
         "github.list_workflow_runs": ListWorkflowRunsInput,
         "github.list_commits": ListCommitsInput,
         "github.compare": CompareInput,
+        "github.list_repos": ListReposInput,  # the organisation's repositories the catalog names for nobody
         "kubernetes.list_pods": ListPodsInput,
         "kubernetes.get_deployment": DeploymentRef,
         "kubernetes.list_replicasets": ListReplicaSetsInput,
