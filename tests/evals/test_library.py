@@ -343,10 +343,26 @@ def test_the_telemetry_agrees_with_the_expected_outcome(name: str) -> None:
     assert active, "an incident scenario needs an incident fault active at the alert"
     if measured_service(name, active) is not None:
         assert failing(name, value, service), f"{service} error ratio {value} at the alert: the incident does not show"
+    elif "stalled" in loaded.tags:
+        # A consumer that stops without errors shows in throughput, not in any error ratio.
+        assert any(_throughput_ratio(w, loaded.fault(f).target) < 0.5 for f in active), (
+            "a stalled scenario needs an incident fault whose target's throughput has dropped below half its baseline"
+        )
     else:
         assert "missing-telemetry" in loaded.tags or value is None or "latency" in loaded.tags, (
             f"{service} does not show the incident in its error ratio"
         )
+
+
+def _throughput_ratio(w: World, service: str) -> float:
+    """The service's request rate at the world's now over its baseline (0 when it serves nothing)."""
+    spec = w.scenario.service(service)
+    query = f'sum(rate(http_requests_total{{service="{service}"}}[5m]))'
+    if spec.kind == "database":
+        query = f'sum(rate(pg_queries_total{{service="{service}"}}[5m]))'
+    result = w.promql.instant(query, w.now_ts())["result"]
+    rate = float(result[0]["value"][1]) if result else 0.0
+    return rate / spec.baseline.request_rate if spec.baseline.request_rate else 1.0
 
 
 # -- per remediation: the right action clears the fault -----------------------------------------
