@@ -5,7 +5,8 @@ For each library scenario:
 - it plays: the simulated Prometheus answers every catalog SLI query, Loki every log selector, the
   alerts parse as Alertmanager webhooks naming a catalog service;
 - its expected outcome is consistent with its telemetry (an incident shows in the alerting
-  service's signals at the alert; a false alarm or a recovered incident does not);
+  service's signals at the alert; a false alarm or a recovered incident does not; a ``stalled`` one
+  shows in its stalled target's throughput, which the fix restores);
 - each acceptable remediation clears the fault it addresses (with the other faults' fixes applied
   too, the alerting service's error ratio is back at baseline once the rate window has passed);
   wrong actions (``none`` effects) and no action at all leave it failing, mitigations only for a
@@ -138,7 +139,10 @@ def failing(name: str, value: float | None, service: str) -> bool:
 
 
 def measured_service(name: str, fault_ids: set[str]) -> str | None:
-    """The service whose error ratio shows ``fault_ids``: the alerting one if it has metrics."""
+    """The service whose error ratio shows ``fault_ids``: the alerting one if it has metrics (none for a
+    stalled scenario, whose signal is throughput: see `_throughput_ratio`)."""
+    if "stalled" in scenario(name).tags:
+        return None
     w = world(name)
     service = alert_service(name)
     reached = {i.fault_id for i in influences(w.scenario)[service]}
@@ -341,12 +345,28 @@ def test_the_telemetry_agrees_with_the_expected_outcome(name: str) -> None:
         return
     active = set(w.active_faults()) & {f.id for f in loaded.incident_faults}
     assert active, "an incident scenario needs an incident fault active at the alert"
-    if measured_service(name, active) is not None:
+    if "stalled" in loaded.tags:
+        # A consumer that stops without errors shows in its throughput, not in any error ratio.
+        assert any(_throughput_ratio(w, loaded.fault(f).target) < 0.5 for f in active), (
+            "a stalled scenario needs an incident fault whose target's throughput has dropped below half its baseline"
+        )
+    elif measured_service(name, active) is not None:
         assert failing(name, value, service), f"{service} error ratio {value} at the alert: the incident does not show"
     else:
         assert "missing-telemetry" in loaded.tags or value is None or "latency" in loaded.tags, (
             f"{service} does not show the incident in its error ratio"
         )
+
+
+def _throughput_ratio(w: World, service: str) -> float:
+    """The service's request rate at the world's now over its baseline (0 when it serves nothing)."""
+    spec = w.scenario.service(service)
+    query = f'sum(rate(http_requests_total{{service="{service}"}}[5m]))'
+    if spec.kind == "database":
+        query = f'sum(rate(pg_queries_total{{service="{service}"}}[5m]))'
+    result = w.promql.instant(query, w.now_ts())["result"]
+    rate = float(result[0]["value"][1]) if result else 0.0
+    return rate / spec.baseline.request_rate if spec.baseline.request_rate else 1.0
 
 
 # -- per remediation: the right action clears the fault -----------------------------------------
@@ -369,6 +389,11 @@ def test_acceptable_remediation_clears_its_fault(name: str, index: int) -> None:
     assert not set(w.active_faults()) & fixed, f"{remediation.tool} did not clear {fixed}"
     still = set(w.active_faults()) & {f.id for f in loaded.incident_faults}
     assert not still, f"faults left active after every acceptable remediation: {still}"
+    if "stalled" in loaded.tags:
+        targets = {loaded.fault(f).target for f in fixed}
+        assert all(_throughput_ratio(w, t) >= 0.8 for t in targets), f"{targets} still stalled after {remediation.tool}"
+        control = no_action(name)
+        assert any(_throughput_ratio(control, t) < 0.5 for t in targets), "without the action it should still be stalled"
     service = measured_service(name, fixed | covered)
     if service is not None:
         value = error_ratio(w, service)
@@ -421,6 +446,8 @@ def test_a_harmful_action_makes_it_worse(name: str, index: int) -> None:
     w = after_action(name, rule.action, rule_args(rule))
     control = no_action(name)
     targets = {loaded.fault(f).target for f in worsened} | {alert_service(name)}
+    # An external target has no SLI of its own (nothing of ours runs there): its callers show it.
+    targets = {t for t in targets if catalog(name).services[t].sli.error_rate is not None}
     compared = [(s, error_ratio(w, s), error_ratio(control, s)) for s in targets]
     assert any(a is not None and b is not None and a > b * 1.1 + 0.001 for _, a, b in compared), compared
 
