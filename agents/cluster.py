@@ -25,7 +25,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from agents.analytics.changes import Change
+from agents.analytics.changes import GLOBAL_COMPONENT, Change
 from agents.context import AgentContext
 from agents.evidence import ComponentFacts, EvidenceBundle, PodFact
 from agents.state import ConfigRevert, JobTarget, NodeTarget
@@ -146,7 +146,12 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
             or name in ((_pods_of(checks.bundle, s.name) or PodFact(total=0, ready=0, restarts=0)).configmaps)
         ]
         if not readers:
-            continue
+            if namespace != checks.bundle.service_namespace or not recent:
+                continue
+            # Nobody says they read it (no pod reference, no app label), but it changed in the alerting
+            # service's namespace just before: a namespace-wide change (a shared CA bundle, shared
+            # settings), ranked as touching every component alike.
+            readers = [GLOBAL_COMPONENT]
         history = await checks.call(
             "kubernetes", "list_configmap_revisions", partial(ObjectRef, namespace=namespace, name=name)
         )
@@ -195,6 +200,7 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
                 time=written,
                 description=(
                     f"configmap {namespace}/{name} written at {written:%H:%M} UTC"
+                    + (" (no workload names it as read)" if reader == GLOBAL_COMPONENT else "")
                     + (
                         f" (revision {current.revision}; keys changed: {', '.join(changed)})"
                         if current and changed
@@ -205,7 +211,9 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
             )
             evidence_id = checks.add(
                 history if history is not None and history.ok else result,
-                f"{change.description}; read by {reader}" + (f": {diff[:300]}" if diff else ""),
+                f"{change.description}"
+                + (f"; read by {reader}" if reader != GLOBAL_COMPONENT else "")
+                + (f": {diff[:300]}" if diff else ""),
                 {"change": change.id},
             )
             checks.cluster_changes.append((change, evidence_id))
@@ -213,7 +221,7 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
                 checks.bundle.config_reverts.append(
                     ConfigRevert(
                         change_id=change.id,
-                        service=reader,
+                        service=reader if reader != GLOBAL_COMPONENT else checks.bundle.service,
                         namespace=namespace,
                         name=name,
                         from_revision=current.revision,

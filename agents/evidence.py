@@ -22,6 +22,7 @@ __all__ = [
     "KnowledgeFact",
     "LogFact",
     "PodFact",
+    "ProviderFact",
     "SignalSummary",
 ]
 
@@ -85,6 +86,22 @@ class PodFact(BaseModel):
         return self.total > 0 and self.ready == self.total and self.restarts == 0 and not self.reasons
 
 
+class ProviderFact(BaseModel):
+    """What a third party's public status page says: its overall indicator and the incident it has
+    not resolved that names the most components (if any)."""
+
+    indicator: str = Field(description="none, minor, major, critical")
+    incident: str = Field(default="", description="The unresolved incident's name, if one is open.")
+    status: str = ""
+    started: datetime | None = None
+    latest: str = Field(default="", description="Its latest update's text.")
+    evidence_id: str = ""
+
+    @property
+    def reports_trouble(self) -> bool:
+        return bool(self.incident) or self.indicator in ("minor", "major", "critical")
+
+
 class ComponentFacts(BaseModel):
     """What the investigation saw of one candidate in the blast radius (callers and callees of the
     alerting service, transitively): its kind, where it sits, its pods, its logs, its Deployment."""
@@ -99,6 +116,7 @@ class ComponentFacts(BaseModel):
     scaled_from: int | None = Field(default=None, description="Replicas before a scale change seen in its events.")
     scale_change: str = Field(default="", description="The id of that scale change, if any.")
     shared: bool = Field(default=False, description="Shared infrastructure outside the call graph (no edges).")
+    provider: ProviderFact | None = Field(default=None, description="A third party's own status page, when read.")
 
 
 class KnowledgeFact(BaseModel):
@@ -113,6 +131,7 @@ class EvidenceBundle(BaseModel):
     """Everything one investigation round found."""
 
     service: str
+    service_namespace: str = Field(default="", description="The alerting service's Kubernetes namespace.")
     alert: Alert
     primary: SignalSummary | None = None
     dependencies: list[SignalSummary] = Field(default_factory=list)

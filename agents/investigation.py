@@ -42,6 +42,7 @@ from agents.evidence import (
     KnowledgeFact,
     LogFact,
     PodFact,
+    ProviderFact,
     SignalSummary,
 )
 from agents.gate import apply_evidence_gate
@@ -88,6 +89,8 @@ from tools.kubernetes import (
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
 from tools.prometheus import RangeQuery
+from tools.provider_status import ProviderSummary
+from tools.provider_status import SummaryInput as ProviderSummaryInput
 
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
@@ -158,7 +161,7 @@ class EvidenceCollector:
         self.round = state.investigation_rounds
         self.now = ctx.clock()
         self.start = self.now - timedelta(minutes=ctx.settings.lookback_minutes)
-        self.bundle = EvidenceBundle(service=service.name, alert=state.alert)
+        self.bundle = EvidenceBundle(service=service.name, service_namespace=service.namespace, alert=state.alert)
         self.entries: list[TimelineEntry] = []
         self.recurrence: str | None = None
         self.calls = 0
@@ -857,12 +860,48 @@ class EvidenceCollector:
             shared=distance > MAX_HOPS,
         )
         if service.kind == "external":
-            return facts  # nothing of ours runs there: its callers tell what it does
+            facts.provider = await self.provider_status(service)
+            return facts  # nothing of ours runs there: its callers (and its own status page) tell what it does
         facts.pods = await self.pods(service)
         facts.logs, _ = await self.logs(onset, service)
         facts.deployment = await self.deployment(service)
         await self.scale_changes(service, facts)
         return facts
+
+    async def provider_status(self, service: Service) -> ProviderFact | None:
+        """A third party's public status page (the catalog's ``status_page`` names the provider_status
+        instance): its indicator and its unresolved incident, as evidence. None without a page."""
+        if not service.status_page:
+            return None
+        tool_id = f"{service.status_page}.summary"
+        try:
+            self.ctx.registry.resolve(tool_id)
+        except KeyError:
+            self.bundle.failures.append(f"status page {service.status_page} of {service.name} is not configured")
+            return None
+        self.calls += 1
+        result = await self.ctx.registry.invoke(tool_id, ProviderSummaryInput(), budget=None)
+        if not result.ok:
+            self.failed(f"{service.name}'s status page", result)
+            return None
+        page = result.payload(ProviderSummary)
+        incident = max(page.incidents, key=lambda i: (len(i.components), i.created_at or _EPOCH), default=None)
+        latest = incident.updates[0].body if incident is not None and incident.updates else ""
+        text = f"{service.name}'s status page ({page.page}): {page.description} (indicator {page.indicator})" + (
+            f"; unresolved incident {incident.name!r} ({incident.status}"
+            + (f", since {incident.created_at:%H:%M} UTC" if incident.created_at else "")
+            + f"): {latest[:200]}"
+            if incident is not None
+            else "; no unresolved incident"
+        )
+        return ProviderFact(
+            indicator=page.indicator,
+            incident=incident.name if incident is not None else "",
+            status=incident.status if incident is not None else "",
+            started=incident.created_at if incident is not None else None,
+            latest=latest,
+            evidence_id=self.add(result, text),
+        )
 
     async def targeted_checks(self, leads: list[str]) -> tuple[list[str], list[RuledOut]]:
         """One query per lead: the Warning events of its namespace about its pods or its Deployment

@@ -47,7 +47,7 @@ def assess_severity(
     exposed: the service is customer facing, or the impact reaches a customer-facing caller within
     `REACH_HOPS` (``reaches``); +1 for tier 1 (+0.5 for tier 2); +1 when most requests of a tier-1
     service fail now (``failing``, the error ratio the SLI measures). SEV1 at 5 or more, SEV2 at 3.5,
-    SEV3 at 2. Every reason names what it used.
+    SEV3 at 2 (and always for tiers 1 and 2). Every reason names what it used.
     """
     weight = ALERT_WEIGHT.get(alert_severity.lower(), 1.0)
     reasons = [f"alert severity {alert_severity!r} ({weight:g} points)"]
@@ -72,6 +72,9 @@ def assess_severity(
             reasons.append(f"measured: {failing:.1%} of requests failing now")
     severity: Severity = "SEV1" if points >= 5 else "SEV2" if points >= 3.5 else "SEV3" if points >= 2 else "SEV4"
     reasons.append(f"{points:g} points -> {severity}")
+    if severity == "SEV4" and service.tier <= 2:
+        severity = "SEV3"  # SEV4 is for the low tiers: a tier-1 or tier-2 service's incident is at least SEV3
+        reasons.append(f"tier {service.tier}: at least SEV3")
     return severity, reasons
 
 

@@ -17,7 +17,7 @@ import re
 from datetime import datetime
 
 from agents.analytics.anomaly import RankingResult
-from agents.evidence import ChangeFact, EvidenceBundle, SignalSummary
+from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -463,13 +463,16 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
         ]
     reason = "; ".join([ranking.reason, *lead.reasons[:2]])
     if facts.kind == "external" and not any(h.change_id for h in found):
+        page = facts.provider
+        confirmed = page is not None and page.reports_trouble
         found.append(
             Hypothesis(
                 entity=origin,
                 category="third_party",
-                description=f"third party {origin} is failing its callers: {reason}",
-                score=0.7,
-                evidence_ids=cited,
+                description=f"third party {origin} is failing its callers: {reason}"
+                + (f"; the provider's status page confirms it: {_provider_words(page)}" if page and confirmed else ""),
+                score=0.8 if confirmed else 0.7,
+                evidence_ids=[*cited, *([page.evidence_id] if page and confirmed else [])],
             )
         )
     own_change = any(h.change_id and h.entity == origin for h in found)
@@ -565,6 +568,38 @@ def neighbour_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 score=NEIGHBOUR_SCORE,
                 evidence_ids=[change.evidence_id, own.evidence_id, facts.pods.evidence_id, primary.evidence_id],
                 change_id=change.id,
+            )
+        )
+    return found
+
+
+def _provider_words(page: ProviderFact) -> str:
+    if page.incident:
+        return f"{page.incident!r} ({page.status})" + (f", posted {_fmt_time(page.started)}" if page.started else "")
+    return f"indicator {page.indicator}"
+
+
+def provider_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A third party the alerting service depends on (directly or through its callees) whose own
+    status page reports trouble while the alerting service fails: the provider's word, whatever the
+    graph ranks first (a provider that stops answering exports nothing to rank)."""
+    primary = bundle.primary
+    if primary is None or not primary.anomalous:
+        return []
+    below = _downstream(bundle.graph, bundle.service)
+    found = []
+    for name, facts in sorted(bundle.components.items()):
+        page = facts.provider
+        if facts.kind != "external" or page is None or not page.reports_trouble or name not in below:
+            continue
+        found.append(
+            Hypothesis(
+                entity=name,
+                category="third_party",
+                description=f"third party {name}, which {bundle.service} depends on, reports trouble on its own "
+                f"status page: {_provider_words(page)}; {page.latest[:160]}".rstrip("; "),
+                score=0.8,
+                evidence_ids=[page.evidence_id, primary.evidence_id],
             )
         )
     return found
@@ -742,7 +777,11 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in hypotheses
         ]
         hypotheses.sort(key=lambda h: h.score, reverse=True)
-    shared = [*node_hypotheses(bundle), *shared_hypotheses(bundle, symptom_hypotheses(bundle))]
+    shared = [
+        *node_hypotheses(bundle),
+        *provider_hypotheses(bundle),
+        *shared_hypotheses(bundle, symptom_hypotheses(bundle)),
+    ]
     if shared:
         # The alerting service's own symptoms are how the shared failure shows: support, not rivals.
         folded = {i for h in shared for i in h.evidence_ids}
@@ -862,7 +901,7 @@ def action_phrase(action: ProposedAction | None) -> str:
         return "the service recovered"
     call = action.tool.rsplit(".", 1)[-1]
     if call == "workflow_dispatch" and action.id.startswith("revert_workflow"):
-        return f"we reverted the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
+        return f"we rolled back (reverted) the change that caused them with the {action.args.get('workflow', 'revert')} workflow"
     return {
         "rollout_undo": "we rolled back the change that caused them",
         "rollback": "we rolled back the change that caused them",

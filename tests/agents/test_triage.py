@@ -12,8 +12,10 @@ def test_critical_alert_on_internal_tier3_is_sev3() -> None:
     assert assess_severity("critical", Service(name="batch", tier=3))[0] == "SEV3"
 
 
-def test_warning_on_internal_tier2_is_sev4() -> None:
-    assert assess_severity("warning", Service(name="reports", tier=2))[0] == "SEV4"
+def test_sev4_is_for_the_low_tiers() -> None:
+    assert assess_severity("warning", Service(name="reports", tier=3))[0] == "SEV4"
+    severity, reasons = assess_severity("warning", Service(name="reports", tier=2))  # 1.5 points
+    assert severity == "SEV3" and reasons[-1] == "tier 2: at least SEV3"
 
 
 def test_unknown_alert_severity_counts_as_warning() -> None:
