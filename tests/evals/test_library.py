@@ -393,7 +393,9 @@ def test_acceptable_remediation_clears_its_fault(name: str, index: int) -> None:
         targets = {loaded.fault(f).target for f in fixed}
         assert all(_throughput_ratio(w, t) >= 0.8 for t in targets), f"{targets} still stalled after {remediation.tool}"
         control = no_action(name)
-        assert any(_throughput_ratio(control, t) < 0.5 for t in targets), "without the action it should still be stalled"
+        assert any(_throughput_ratio(control, t) < 0.5 for t in targets), (
+            "without the action it should still be stalled"
+        )
     service = measured_service(name, fixed | covered)
     if service is not None:
         value = error_ratio(w, service)
