@@ -27,6 +27,9 @@ from agents.context import AgentContext
 from agents.state import ApprovalRecord, IncidentState, ProposedAction, Risk
 from agents.timeline import note
 
+# Who the ledger names for an approval that expired without a decision (recorded as a rejection).
+EXPIRED_BY = "policy:expired"
+
 
 class ApprovalRequest(BaseModel):
     """What a human sees before deciding: the action, why, its risk, blast radius and undo."""
@@ -89,13 +92,27 @@ async def approval_gate(
                 ctx, "approval", "ignored", f"resumed without a recorded decision for {action.id}; still waiting"
             )
             return Command(goto="approval_gate", update={"timeline": [entry]})
+    # An approval of edited arguments binds to them: the action runs with what was approved (the
+    # ledger refuses any other arguments), and the timeline says what changed.
+    edited = record.decision == "approved" and record.args is not None and record.args != action.args
+    args = record.args if edited and record.args is not None else action.args
     approval = ApprovalRecord(
-        decision=record.decision, by=record.decided_by, at=record.decided_at, comment=record.comment
+        decision=record.decision,
+        by=record.decided_by,
+        at=record.decided_at,
+        comment=record.comment,
+        edited_from=action.args if edited else None,
     )
     comment = f" ({record.comment})" if record.comment else ""
-    updated = action.model_copy(update={"status": record.decision, "approval": approval})
+    change = f" with edited arguments {args} (proposed {action.args})" if edited else ""
+    updated = action.model_copy(update={"status": record.decision, "approval": approval, "args": args})
     actions = [updated if a.id == action.id else a for a in state.actions]
-    entry = note(ctx, "human", record.decision, f"{record.decided_by} {record.decision} {action.title}{comment}")
+    if record.decided_by == EXPIRED_BY:
+        entry = note(ctx, "approval", "expired", f"{action.title} was not decided in time and will not run{comment}")
+    else:
+        entry = note(
+            ctx, "human", record.decision, f"{record.decided_by} {record.decision} {action.title}{change}{comment}"
+        )
     if record.decision == "approved":
         return Command(
             goto="supervisor", update={"actions": actions, "status": "open", "step": "execute", "timeline": [entry]}

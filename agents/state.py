@@ -273,6 +273,9 @@ class ApprovalRecord(BaseModel):
     by: str
     at: datetime
     comment: str = ""
+    edited_from: dict[str, Any] | None = Field(
+        default=None, description="The proposed arguments, when the approver edited them (args holds the approved)."
+    )
 
 
 class ProposedAction(BaseModel):

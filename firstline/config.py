@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.settings import LLMSettings, WorkflowSettings
+from approvals.settings import ApprovalSettings
 from intake.settings import IntakeSettings
 from knowledge.settings import KnowledgeSettings
 from tools.policy import PolicySettings
@@ -79,6 +80,7 @@ class FirstlineConfig(BaseModel):
     )
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     mcp: McpServeSettings = Field(default_factory=McpServeSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     def resolve_paths(self, base: Path) -> FirstlineConfig:
         """Make every relative path absolute against ``base`` (the config file's directory)."""
@@ -94,6 +96,7 @@ class FirstlineConfig(BaseModel):
                 ),
                 "knowledge": self.knowledge.resolve_paths(base),
                 "intake": self.intake.model_copy(update={"inbox": fix(self.intake.inbox)}),
+                "approvals": self.approvals.resolve_paths(base),
             }
         )
 

@@ -59,10 +59,18 @@ class Console:
     def warn(self, text: str) -> None:
         self.err.print(Text.assemble(("warning: ", "yellow"), text))
 
-    def table(self, columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    def table(
+        self, columns: list[str], rows: list[list[Any]], title: str | None = None, *, keep: tuple[str, ...] = ()
+    ) -> None:
+        """A table; the ``keep`` columns (ids a user must type) are never cut or wrapped, however narrow
+        the terminal or when piped: the other columns fold instead."""
         table = Table(title=title, show_lines=False)
-        for column in columns:
-            table.add_column(column)
+        for i, column in enumerate(columns):
+            if column in keep:
+                width = max([len(column), *(len(str(r[i])) for r in rows)])
+                table.add_column(column, no_wrap=True, min_width=width, overflow="ignore")
+            else:
+                table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*[str(v) for v in row])
         self.out.print(table)

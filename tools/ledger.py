@@ -3,8 +3,9 @@
 It is a small SQLite database (path from config). Two tables:
 
 - ``decisions``: who approved or rejected which action (incident, action id, tool, argument hash),
-  when, with what comment. The first decision for an action is final; a second one is reported, not
-  applied.
+  when, with what comment, and, when a human edited the call before approving it, the edited
+  arguments themselves (``args_json``: the approval binds to them, not to what was proposed). The
+  first decision for an action is final; a second one is reported, not applied.
 - ``executions``: one row per action that was claimed for execution. The row is written *before* the
   call runs (state ``claimed``) and updated after (``succeeded`` / ``failed``). A second claim of the
   same action finds the row and does not run the call again: if the process died between the claim and
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tools.base import ApprovalTier, ExecutionGrant, ToolResult
 from tools.grants import mint_grant
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_by  TEXT NOT NULL,
     decided_at  TEXT NOT NULL,
     comment     TEXT NOT NULL DEFAULT '',
+    args_json   TEXT,
     PRIMARY KEY (incident_id, action_id)
 );
 CREATE TABLE IF NOT EXISTS executions (
@@ -66,6 +68,9 @@ class DecisionRecord(BaseModel):
     decided_by: str
     decided_at: datetime
     comment: str = ""
+    args: dict[str, Any] | None = Field(
+        default=None, description="The arguments approved when a human edited the proposed ones (None: as proposed)."
+    )
 
 
 class ExecutionRecord(BaseModel):
@@ -106,6 +111,9 @@ class ActionLedger:
         self._conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(decisions)")}
+        if "args_json" not in columns:  # a ledger written before edits were recorded
+            self._conn.execute("ALTER TABLE decisions ADD COLUMN args_json TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -124,10 +132,12 @@ class ActionLedger:
         decided_by: str,
         comment: str = "",
         at: datetime | None = None,
+        args: dict[str, Any] | None = None,
     ) -> tuple[DecisionRecord, bool]:
         """Record a decision. Returns the stored record and whether this call created it.
 
-        The first decision wins: a later one (even the same) leaves the record unchanged.
+        The first decision wins: a later one (even the same) leaves the record unchanged. ``args``
+        are the edited arguments an approval is for (their canonical form; ``args_hash`` is theirs).
         """
         if not decided_by.strip():
             raise ValueError("a decision needs the name of who made it (--by)")
@@ -140,10 +150,12 @@ class ActionLedger:
             decided_by=decided_by,
             decided_at=at or _now(),
             comment=comment,
+            args=args,
         )
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO decisions (incident_id, action_id, tool, args_hash, decision, decided_by, "
+                "decided_at, comment, args_json) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     incident_id,
                     action_id,
@@ -153,6 +165,7 @@ class ActionLedger:
                     decided_by,
                     record.decided_at.isoformat(),
                     comment,
+                    None if args is None else json.dumps(args, sort_keys=True),
                 ),
             )
             created = cursor.rowcount == 1
@@ -162,14 +175,16 @@ class ActionLedger:
 
     def get_decision(self, incident_id: str, action_id: str) -> DecisionRecord | None:
         row = self._conn.execute(
-            "SELECT incident_id, action_id, tool, args_hash, decision, decided_by, decided_at, comment "
+            "SELECT incident_id, action_id, tool, args_hash, decision, decided_by, decided_at, comment, args_json "
             "FROM decisions WHERE incident_id=? AND action_id=?",
             (incident_id, action_id),
         ).fetchone()
         if row is None:
             return None
         keys = ["incident_id", "action_id", "tool", "args_hash", "decision", "decided_by", "decided_at", "comment"]
-        return DecisionRecord.model_validate(dict(zip(keys, row, strict=True)))
+        fields: dict[str, Any] = dict(zip(keys, row[:8], strict=True))
+        fields["args"] = json.loads(row[8]) if row[8] else None
+        return DecisionRecord.model_validate(fields)
 
     # -- executions ----------------------------------------------------------------------------
 

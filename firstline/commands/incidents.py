@@ -18,12 +18,12 @@ from agents.runner import (
     Decider,
     IncidentIndex,
     IncidentNotFound,
-    NotWaiting,
     Responder,
     RunOutcome,
     answer_approvals,
 )
 from firstline.commands import (
+    EXIT_FAILED,
     EXIT_NEEDS_HUMAN,
     EXIT_OK,
     EXIT_USAGE,
@@ -197,7 +197,19 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
         }
     )
     clock = ClockSettings(kind="sandbox", url=f"{sim.base_url}/_sim")
-    return base.model_copy(update={"tools": tools, "storage": storage, "knowledge": knowledge, "clock": clock})
+    # A sandbox's invented incidents may be approved with --by NAME (as well as a token or the console's
+    # users); its users, votes and audit stay beside its state, never in the real .firstline/.
+    approvals = base.approvals.model_copy(
+        update={
+            "database": state_dir / "approvals.sqlite",
+            "cli_identity": [*base.approvals.cli_identity, "by"]
+            if "by" not in base.approvals.cli_identity
+            else base.approvals.cli_identity,
+        }
+    )
+    return base.model_copy(
+        update={"tools": tools, "storage": storage, "knowledge": knowledge, "clock": clock, "approvals": approvals}
+    )
 
 
 def ingest_examples(config: FirstlineConfig, console: Console) -> None:
@@ -377,27 +389,46 @@ def cmd_approvals_list(args: argparse.Namespace, console: Console) -> int:
         ["incident", "action", "service", "severity", "title", "risk"],
         [[p["incident"], p["id"], p["service"], p["severity"], p["title"], p["risk"]] for p in pending],
         title="Waiting for approval",
+        keep=("incident", "action"),
     )
     return EXIT_OK
 
 
 async def _decide(args: argparse.Namespace, console: Console, decision: Literal["approved", "rejected"]) -> int:
+    """Who you are (token, mapped OS user, or --by where allowed), then the same path as the console and Slack:
+    the approval rules, the two-person rule, the ledger's first decision, then the incident resumes."""
+    import os
+
+    from approvals.service import NotPending
+    from firstline.approvals_wiring import IdentityError, cli_identity, open_approvals
+
     config = load(args)
     async with open_runtime(config, progress=console.progress) as responder:
-        try:
-            result = await responder.decide(args.incident, args.action, decision, args.by, args.comment)
-        except (IncidentNotFound, NotWaiting) as exc:  # a wrong id or an action not waiting: bad input, nothing done
-            raise CommandError(str(exc), EXIT_USAGE) from exc
-    if result.status == "already_decided":
-        d = result.decision
-        console.info(
-            f"{args.action} of {args.incident} was already {d.decision} by {d.decided_by} at {d.decided_at:%Y-%m-%d %H:%M:%S} UTC; "
-            "nothing was executed"
-        )
-        return EXIT_OK
-    assert result.run is not None
-    summarize(result.run, console)
-    return exit_code_for(result.run)
+        async with open_approvals(config, responder) as approvals:
+            try:
+                user = cli_identity(config.approvals, approvals.users, args.by, os.environ)
+            except IdentityError as exc:
+                raise CommandError(str(exc), EXIT_USAGE) from exc
+            try:
+                result = await approvals.service.vote(
+                    args.incident, args.action, user, decision, channel="cli", comment=args.comment
+                )
+            except (IncidentNotFound, NotPending) as exc:  # a wrong id or an action not waiting: bad input
+                raise CommandError(str(exc), EXIT_USAGE) from exc
+            if result.status == "already_decided":
+                # Decided before; if the run that followed was cut short, finish it now.
+                resumed = await responder.resume(args.incident)
+                console.info(result.message + ("; nothing was executed" if resumed.status != "resumed" else ""))
+                if resumed.status == "resumed":
+                    summarize(resumed.run, console)
+                    return exit_code_for(resumed.run)
+                return EXIT_OK
+            if not result.decided:
+                console.info(f"{result.status}: {result.message}")
+                return EXIT_NEEDS_HUMAN if result.status == "waiting" else EXIT_FAILED
+            run = await approvals.service.apply(args.incident, args.action)
+    summarize(run, console)
+    return exit_code_for(run)
 
 
 async def cmd_approve(args: argparse.Namespace, console: Console) -> int:
@@ -447,6 +478,7 @@ def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
                 [r["id"], r["status"], r["severity"], r["service"], r["updated_at"][:19], (r["summary"] or "")[:70]]
                 for r in rows
             ],
+            keep=("id",),
         )
     return EXIT_OK
 
@@ -536,12 +568,21 @@ def register(sub: Any) -> dict[str, Any]:
         p = sub.add_parser(
             verb,
             help=f"{verb} a proposed action and resume its incident",
-            description=f"Record that NAME {verb}s ACTION of INCIDENT (who and when go on the timeline), then resume "
-            "the incident from its checkpoint. The first decision wins; repeating it executes nothing.",
+            description=f"Record that you {verb} ACTION of INCIDENT (who, when and from where go on the timeline and "
+            "in the audit log), then resume the incident from its checkpoint. The approval rules apply as in the "
+            "console and Slack (approvals.rules; two approvers for destructive, irreversible or wide changes). The "
+            "first decision anywhere wins; repeating it executes nothing.",
         )
         p.add_argument("incident", metavar="INCIDENT")
         p.add_argument("action", metavar="ACTION")
-        p.add_argument("--by", required=True, type=_decider_name, metavar="NAME", help="who decides (recorded)")
+        p.add_argument(
+            "--by",
+            type=_decider_name,
+            metavar="NAME",
+            help="who decides, believed as given: accepted only where approvals.cli_identity lists `by` (sandboxes, "
+            "demos). Otherwise you are who your token (FIRSTLINE_TOKEN, from `firstline users token`) or your OS "
+            "login (approvals.os_users) says",
+        )
         p.add_argument("--comment", default="", metavar="TEXT")
         add_common(p)
 

@@ -84,15 +84,31 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
     config, settings, topology, authenticators, open_sources = _serve_setup(args, console)
     runtime = None if args.dry_run else RuntimeStarter(config)
+    stack = contextlib.AsyncExitStack()
     try:
+        extra_routes: list[Any] = []
         if runtime is not None:
             responder = await runtime.open()  # bad tool settings stop the start, naming the setting
             # Workflows a crash cut short (this process killed mid-investigation or mid-execution) go on first.
             for resumed in await responder.resume_unfinished():
                 console.info(f"resumed unfinished incident {resumed.run.incident_id}: now {resumed.run.state.status}")
+            from approvals.web.openapi import approvals_paths
+            from firstline.approvals_wiring import open_approvals, watching
+
+            approvals = await stack.enter_async_context(open_approvals(config, responder))
+            try:
+                extra_routes = approvals.console().routes()
+            except ValueError as exc:
+                raise CommandError(str(exc), EXIT_USAGE) from exc
+            await stack.enter_async_context(watching(approvals))
         service = IntakeService(settings, topology, starter=record_only if runtime is None else runtime)
         config_ = uvicorn.Config(
-            build_app(service, authenticators),
+            build_app(
+                service,
+                authenticators,
+                extra_routes=extra_routes,
+                extra_paths=approvals_paths() if extra_routes else None,
+            ),
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -111,7 +127,8 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
             + (
                 "not started (--dry-run): incidents are correlated and recorded only"
                 if runtime is None
-                else "started for each new or materially changed incident; approve with `firstline approve`"
+                else "started for each new or materially changed incident; approve in the console "
+                f"(http://{settings.host}:{port}/), from Slack, or with `firstline approve`"
             )
         )
         if open_sources:
@@ -120,6 +137,7 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         stop = signal.Signals(server.exit_signal).name if server.exit_signal else "shutdown"
         console.info(f"stopped ({stop}); accepted alerts not yet correlated stay in the inbox for the next start")
     finally:
+        await stack.aclose()
         if runtime is not None:
             await runtime.aclose()
     return EXIT_OK

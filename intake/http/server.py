@@ -15,7 +15,7 @@ content type says.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from intake.http.auth import AuthError, SourceAuth
 from intake.http.openapi import openapi_document
@@ -55,9 +55,17 @@ def _error(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def build_app(
-    service: IntakeService, authenticators: dict[str, SourceAuth], *, manage_service: bool = True
+    service: IntakeService,
+    authenticators: dict[str, SourceAuth],
+    *,
+    manage_service: bool = True,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_paths: dict[str, Any] | None = None,
 ) -> Starlette:
-    """The Starlette app around ``service``. With ``manage_service`` the app's lifespan starts and stops it."""
+    """The Starlette app around ``service``. With ``manage_service`` the app's lifespan starts and stops it.
+
+    ``extra_routes`` (and their OpenAPI ``extra_paths``) are served beside the receivers: ``firstline serve``
+    adds the approvals console and API there, so intake need not know them."""
     limit = service.settings.max_body_kb * 1024
     enabled = sorted(authenticators)
 
@@ -145,7 +153,9 @@ def build_app(
         return JSONResponse(incident)
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document(enabled))
+        document = openapi_document(enabled)
+        document["paths"].update(extra_paths or {})
+        return JSONResponse(document)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -164,6 +174,7 @@ def build_app(
             Route("/v1/incidents/{incident_id}", show_incident, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *extra_routes,
         ],
         lifespan=lifespan,
     )

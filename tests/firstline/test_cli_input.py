@@ -75,10 +75,27 @@ def test_approving_an_unknown_incident_exits_2(tmp_path: Path, capsys: pytest.Ca
     config.write_text(
         f"knowledge: {{catalog: {REPO / 'examples/catalog.yaml'}}}\n"
         f"storage: {{checkpoints: {tmp_path / 'c.sqlite'}, ledger: {tmp_path / 'l.sqlite'}, incidents: {tmp_path / 'i.sqlite'}}}\n"
+        # --by is accepted only where the configuration says so (approvals.cli_identity).
+        f"approvals: {{database: {tmp_path / 'a.sqlite'}, cli_identity: [by]}}\n"
     )
     code = main(["--config", str(config), "approve", "inc-nope", "rollback-1", "--by", "ann"])
     assert code == EXIT_USAGE
     assert "no incident 'inc-nope'" in capsys.readouterr().err
+
+
+def test_approving_with_by_where_the_configuration_does_not_allow_it_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"knowledge: {{catalog: {REPO / 'examples/catalog.yaml'}}}\n"
+        f"storage: {{checkpoints: {tmp_path / 'c.sqlite'}, ledger: {tmp_path / 'l.sqlite'}, incidents: {tmp_path / 'i.sqlite'}}}\n"
+        f"approvals: {{database: {tmp_path / 'a.sqlite'}}}\n"
+    )
+    code = main(["--config", str(config), "approve", "inc-nope", "rollback-1", "--by", "ann"])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "cannot tell who is deciding" in err and "--by is not accepted" in err
 
 
 @pytest.mark.parametrize("name", ["../../../../etc/passwd", "/etc/hostname", "checkout migration"])
