@@ -1,14 +1,16 @@
 """The console in a real browser: Debian's Chromium driven by Playwright (no browser is downloaded).
 
 Signs in, opens the waiting incident, reads the action's from/to, approves, and watches the incident
-resolve with the action verified; a user without the right is refused with the rule named. Saves the
-incident page as docs/console.png (the README's screenshot).
+resolve with the action verified; a user without the right is refused with the rule named. Takes a
+screenshot of the incident page; with FIRSTLINE_UPDATE_SCREENSHOT=1 it becomes docs/console.png (the
+README's), so an ordinary run never changes the repository.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -51,7 +53,7 @@ async def sign_in(page, base: str, name: str) -> None:  # type: ignore[no-untype
     await page.wait_for_url(f"{base}/")
 
 
-async def test_sign_in_read_the_change_approve_and_watch_it_resolve(waiting: Waiting) -> None:
+async def test_sign_in_read_the_change_approve_and_watch_it_resolve(waiting: Waiting, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     async with serving(waiting) as base, async_playwright() as p:
@@ -75,7 +77,8 @@ async def test_sign_in_read_the_change_approve_and_watch_it_resolve(waiting: Wai
             dep = waiting.first.state.deployment
             assert dep is not None
             assert (before, after) == (str(dep.current_revision), str(waiting.first.waiting_for.args["to_revision"]))  # type: ignore[union-attr]
-            await page.screenshot(path=str(REPO / "docs" / "console.png"), full_page=False)
+            shot = tmp_path / "console.png"
+            await page.screenshot(path=str(shot), full_page=False)
             await page.click("#action-card button[value=approve]")
             # The page follows the workflow live (polling) until the action is verified.
             await page.wait_for_selector(f"[data-action-status='{waiting.action}'].verified", timeout=30_000)
@@ -85,4 +88,6 @@ async def test_sign_in_read_the_change_approve_and_watch_it_resolve(waiting: Wai
             await browser.close()
     await waiting.approvals.service.drain()
     assert len(waiting.undos()) == 1
-    assert Path(REPO / "docs" / "console.png").stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("FIRSTLINE_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(shot, REPO / "docs" / "console.png")
