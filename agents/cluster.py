@@ -128,11 +128,18 @@ async def co_located(checks: Checks, pods: PodFact | None, known: dict[str, int]
     return found
 
 
+async def _namespace_list(checks: Checks, call: str, namespace: str, what: str) -> ToolResult | None:
+    """One namespaced list call; a failure is recorded as a failed check and read as nothing."""
+    result = await checks.call("kubernetes", call, partial(ListInNamespaceInput, namespace=namespace))
+    if result is not None and result.status == "error":
+        checks.failed(f"{what} in {namespace}", result)
+        return None
+    return result
+
+
 async def _configmaps(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
-    result = await checks.call("kubernetes", "list_configmaps", partial(ListInNamespaceInput, namespace=namespace))
-    if result is None or result.status == "error":
-        if result is not None:
-            checks.failed(f"configmaps in {namespace}", result)
+    result = await _namespace_list(checks, "list_configmaps", namespace, "configmaps")
+    if result is None:
         return
     for configmap in result.payload(ConfigMapList).configmaps if result.ok else []:
         written, name = configmap.last_written, configmap.name
@@ -235,10 +242,8 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
 
 
 async def _jobs(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
-    result = await checks.call("kubernetes", "list_jobs", partial(ListInNamespaceInput, namespace=namespace))
-    if result is None or result.status == "error":
-        if result is not None:
-            checks.failed(f"jobs in {namespace}", result)
+    result = await _namespace_list(checks, "list_jobs", namespace, "jobs")
+    if result is None:
         return
     for job in result.payload(JobList).jobs if result.ok else []:
         if job.name is None or job.status != "active":
