@@ -55,6 +55,7 @@ class Checks(Protocol):
     start: datetime
     now: datetime
     cluster_changes: list[tuple[Change, str]]
+    node_list: ToolResult | None  # the nodes as first read this round: read once, by whoever needs them first
 
     async def call(self, kind: str, call: str, args: Callable[[], BaseModel]) -> ToolResult | None: ...
 
@@ -68,6 +69,13 @@ def _pods_of(bundle: EvidenceBundle, name: str) -> PodFact | None:
         return bundle.pods
     facts: ComponentFacts | None = bundle.components.get(name)
     return facts.pods if facts is not None else None
+
+
+async def _listed_nodes(checks: Checks) -> ToolResult | None:
+    """The cluster's nodes, read once per round (`co_located` and `_nodes` both need them)."""
+    if checks.node_list is None:
+        checks.node_list = await checks.call("kubernetes", "list_nodes", ListNodesInput)
+    return checks.node_list
 
 
 def planned_calls(services: list[Service]) -> list[tuple[str, str, Callable[[], BaseModel]]]:
@@ -100,7 +108,7 @@ async def co_located(checks: Checks, pods: PodFact | None, known: dict[str, int]
     starved node is a suspect (a Job filling the disk, a DaemonSet eating the memory)."""
     if pods is None or not pods.nodes or checks.ctx.registry.first("kubernetes") is None:
         return []
-    result = await checks.call("kubernetes", "list_nodes", ListNodesInput)
+    result = await _listed_nodes(checks)
     if result is None or not result.ok:
         return []
     troubled = [
@@ -178,27 +186,32 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
             for k in changed
             if previous is not None and current is not None
         )[:MAX_DIFF]
+        # The revision before this write, as a revert would write it back (not when a value was clipped).
+        revert = (
+            ConfigRevert(
+                change_id="",
+                service=checks.bundle.service,
+                namespace=namespace,
+                name=name,
+                from_revision=current.revision,
+                to_revision=previous.revision,
+                data=previous.data,
+                resource_version=configmap.resource_version,
+                changed_keys=changed,
+                introduced=sorted({current.data[k] for k in changed if current.data.get(k)}),
+                written=written,
+            )
+            if current is not None and previous is not None and not previous.truncated
+            else None
+        )
         for reader in readers:
+            service = reader if reader != GLOBAL_COMPONENT else checks.bundle.service
             if not recent:
                 # Written before the window: not a change of this incident by its timing, but a slow
                 # failure (a leak, a backlog) can start long after the write that caused it. Kept as a
                 # revert the diagnosis may use when its errors name a value this write introduced.
-                if current is not None and previous is not None and not previous.truncated and changed:
-                    checks.bundle.config_reverts.append(
-                        ConfigRevert(
-                            change_id="",
-                            service=reader,
-                            namespace=namespace,
-                            name=name,
-                            from_revision=current.revision,
-                            to_revision=previous.revision,
-                            data=previous.data,
-                            resource_version=configmap.resource_version,
-                            changed_keys=changed,
-                            introduced=sorted({current.data[k] for k in changed if current.data.get(k)}),
-                            written=written,
-                        )
-                    )
+                if revert is not None and changed:
+                    checks.bundle.config_reverts.append(revert.model_copy(update={"service": service}))
                 continue
             change = Change(
                 id=f"configmap-{name}-{current.revision if current else configmap.resource_version}",
@@ -224,20 +237,9 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
                 {"change": change.id},
             )
             checks.cluster_changes.append((change, evidence_id))
-            if current is not None and previous is not None and not previous.truncated:
+            if revert is not None:
                 checks.bundle.config_reverts.append(
-                    ConfigRevert(
-                        change_id=change.id,
-                        service=reader if reader != GLOBAL_COMPONENT else checks.bundle.service,
-                        namespace=namespace,
-                        name=name,
-                        from_revision=current.revision,
-                        to_revision=previous.revision,
-                        data=previous.data,
-                        resource_version=configmap.resource_version,
-                        changed_keys=changed,
-                        evidence_id=evidence_id,
-                    )
+                    revert.model_copy(update={"change_id": change.id, "service": service, "evidence_id": evidence_id})
                 )
 
 
@@ -296,7 +298,7 @@ async def _nodes(checks: Checks, services: list[Service]) -> None:
             where.setdefault(node_name, []).append(service.name)
     if not where:
         return
-    result = await checks.call("kubernetes", "list_nodes", ListNodesInput)
+    result = await _listed_nodes(checks)
     if result is None or result.status == "error":
         if result is not None:
             checks.failed("nodes", result)

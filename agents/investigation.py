@@ -168,6 +168,7 @@ class EvidenceCollector:
         self.prefetched: dict[tuple[str, str], ToolResult] = {}
         # Changes seen outside the repositories (Kubernetes rollouts and scale changes), with their evidence.
         self.cluster_changes: list[tuple[Change, str]] = []
+        self.node_list: ToolResult | None = None  # the cluster's nodes, once read (agents/cluster.py)
         self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
@@ -188,18 +189,21 @@ class EvidenceCollector:
         self.bundle.failures.append(f"{what}: {result.summary}")
         self.add(result, f"could not check {what}: {result.summary}")
 
-    async def call(self, kind: str, call: str, args: Callable[[], BaseModel]) -> ToolResult | None:
+    async def call(
+        self, kind: str, call: str, args: Callable[[], BaseModel], *, instance: str | None = None
+    ) -> ToolResult | None:
         """Run ``call`` on the first instance of ``kind`` with the input model ``args`` builds.
 
         ``args`` builds the model (``partial(ListPodsInput, namespace=..., label_selector=...)``: mypy
         checks the fields) so that a value the model refuses (a catalog namespace that is not a DNS
         label, an empty time window) becomes an error result, as the invoker reports an invalid
         argument, and the check is recorded as failed instead of ending the investigation.
-        None when no instance of ``kind`` is configured.
+        None when no instance of ``kind`` is configured (or, with ``instance``, no instance of that name).
         """
-        adapter = self.ctx.registry.first(kind)
-        if adapter is None:
-            self.bundle.failures.append(f"no {kind} instance configured: skipped {call}")
+        adapter = self.ctx.registry.adapters.get(instance) if instance else self.ctx.registry.first(kind)
+        if adapter is None or adapter.kind != kind:
+            which = f"no {kind} instance {instance!r}" if instance else f"no {kind} instance"
+            self.bundle.failures.append(f"{which} configured: skipped {call}")
             return None
         tool_id = adapter.tool_id(call)
         try:
@@ -386,6 +390,13 @@ class EvidenceCollector:
             times=times,
             values=values,
         )
+
+    async def candidate_signals(self, service: Service, since: datetime) -> None:
+        """A candidate's SLIs (error ratio, p99, saturation) since shortly before the onset, into the bundle."""
+        for signal in SIGNALS:
+            summary = await self.signal(service, signal, since=since)
+            if summary is not None:
+                self.bundle.dependencies.append(summary)
 
     def alert_signal(self) -> SignalName:
         """The SLI the alert is about: latency when the alert speaks of it and the service has one."""
@@ -873,14 +884,9 @@ class EvidenceCollector:
         instance): its indicator and its unresolved incident, as evidence. None without a page."""
         if not service.status_page:
             return None
-        tool_id = f"{service.status_page}.summary"
-        try:
-            self.ctx.registry.resolve(tool_id)
-        except KeyError:
-            self.bundle.failures.append(f"status page {service.status_page} of {service.name} is not configured")
+        result = await self.call("provider_status", "summary", ProviderSummaryInput, instance=service.status_page)
+        if result is None:
             return None
-        self.calls += 1
-        result = await self.ctx.registry.invoke(tool_id, ProviderSummaryInput(), budget=None)
         if not result.ok:
             self.failed(f"{service.name}'s status page", result)
             return None
@@ -1132,10 +1138,7 @@ class EvidenceCollector:
         for name, distance in related.items():
             dep = self.ctx.catalog.get(name)
             if distance > 0 and dep is not None:
-                for signal in SIGNALS:
-                    summary = await self.signal(dep, signal, since=since)
-                    if summary is not None:
-                        bundle.dependencies.append(summary)
+                await self.candidate_signals(dep, since)
         bundle.logs, error_lines = await self.logs(onset)
         bundle.pods = await self.pods()
         for name in await cluster.co_located(self, bundle.pods, related):
@@ -1145,10 +1148,7 @@ class EvidenceCollector:
             bundle.graph[name] = [d for d in (entry.dependencies if entry else []) if d in related]
             if entry is not None:
                 services.append(entry)
-                for signal in SIGNALS:
-                    summary = await self.signal(entry, signal, since=since)
-                    if summary is not None:
-                        bundle.dependencies.append(summary)
+                await self.candidate_signals(entry, since)
         bundle.deployment = await self.deployment()
         if bundle.deployment is not None:
             await self.scale_changes(self.service, bundle.deployment)

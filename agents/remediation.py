@@ -42,8 +42,9 @@ SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 
 def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: AgentContext) -> list[RemediationOption]:
     """The fix for a root cause that lives outside a Deployment: write a ConfigMap back to the revision
-    before the diagnosed write, stop the running Job behind the diagnosis (its CronJob, if any, keeps
-    its schedule: suspending it is the on-call's call), or cordon the node it points at."""
+    before the diagnosed write, or stop the running Job behind the diagnosis (its CronJob, if any, keeps
+    its schedule: suspending it is the on-call's call). A node is evidence, not yet a target: no
+    diagnosis names one, so no cordon is offered."""
     k8s = ctx.registry.first("kubernetes")
     if k8s is None or target is None:
         return []
@@ -78,18 +79,6 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
                 title=f"Stop job/{target.name} in {target.namespace} (parallelism {target.parallelism} to 0){schedule}",
                 rationale=f"Its run is the diagnosed load or fault: {diagnosis.root_cause}. The Job is kept, so it can "
                 "be resumed or inspected.",
-                risk="medium",
-                addresses=diagnosis.entity,
-            )
-        ]
-    if not target.cordoned:
-        return [
-            RemediationOption(
-                id="cordon",
-                tool=k8s.tool_id("cordon_node"),
-                args={"name": target.name},
-                title=f"Cordon node {target.name} ({', '.join(target.problems)})",
-                rationale=f"No new pods land on a node that is {', '.join(target.problems)}: {diagnosis.root_cause}",
                 risk="medium",
                 addresses=diagnosis.entity,
             )
