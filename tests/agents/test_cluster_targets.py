@@ -151,3 +151,18 @@ def test_a_change_outside_the_catalog_belongs_to_the_candidate_its_text_names(tm
     assert mentioned_component("bump pool size for accounts-db", related, ctx) == "accounts-db"  # not accounts
     assert mentioned_component("rotate the shared TLS bundle", related, ctx) == GLOBAL_COMPONENT
     assert mentioned_component("web and accounts-db settings", related, ctx) == GLOBAL_COMPONENT  # two at one distance
+
+
+def test_a_provider_reporting_trouble_on_its_own_page_is_a_lead_only_for_what_depends_on_it() -> None:
+    from agents.evidence import ProviderFact
+    from agents.reasoners.deterministic import provider_hypotheses
+
+    signals = [_series("checkout", "error_rate", 0.002, 0.3, "e1")]
+    page = ProviderFact(indicator="major", incident="Elevated API errors", status="identified", evidence_id="sp1")
+    geo = ComponentFacts(service="geo", kind="external", distance=1, provider=page)
+    bundle = _bundle("checkout", {"checkout": ["geo"], "geo": []}, signals, {"geo": geo})
+    [lead] = provider_hypotheses(bundle)
+    assert (lead.entity, lead.category) == ("geo", "third_party") and "sp1" in lead.evidence_ids
+    assert provider_hypotheses(bundle.model_copy(update={"graph": {"checkout": [], "geo": []}})) == []  # not below
+    calm = geo.model_copy(update={"provider": ProviderFact(indicator="none", evidence_id="sp2")})
+    assert provider_hypotheses(bundle.model_copy(update={"components": {"geo": calm}})) == []  # page says all is well
