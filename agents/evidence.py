@@ -60,6 +60,11 @@ class ChangeFact(BaseModel):
     evidence_id: str = ""
     ref: str = Field(default="", description="sha or revision the change produced")
     repo: str = Field(default="", description="The repository it was recorded in, if any.")
+    touches_all: bool = Field(
+        default=False,
+        description="It names no one component (a shared policy, flag or config repository's change): "
+        "`service` is where it is read, but it may be the trigger of any candidate's failure.",
+    )
 
 
 class LogFact(BaseModel):

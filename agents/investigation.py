@@ -434,14 +434,29 @@ class EvidenceCollector:
         for change, evidence_id in self.cluster_changes:
             if change.time > onset + CHANGE_SKEW:
                 continue
-            same = change.id.startswith("rollout-") and any(
-                c.component == change.component and abs((c.time - change.time).total_seconds()) <= 300
-                for c in changes
-                if c.id.startswith("deploy-")
+            same = (
+                next(
+                    (
+                        i
+                        for i, c in enumerate(changes)
+                        if c.id.startswith("deploy-")
+                        and c.component == change.component
+                        and abs((c.time - change.time).total_seconds()) <= 300
+                    ),
+                    None,
+                )
+                if change.id.startswith("rollout-")
+                else None
             )
-            if not same:  # a GitHub deployment of the same rollout already says more
+            if same is None:
                 changes.append(change)
                 evidence_for[change.id] = evidence_id
+            elif change.kind == "config" and changes[same].kind == "deploy":
+                # A GitHub deployment of the same rollout already says more, but the cluster knows what
+                # it shipped: the same image under a new pod template is a configuration change.
+                changes[same] = changes[same].model_copy(
+                    update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
+                )
         ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
         return [
             ChangeFact(
@@ -460,6 +475,7 @@ class EvidenceCollector:
                 evidence_id=evidence_for.get(r.change.id, ""),
                 ref=refs.get(r.change.id, ""),
                 repo=repo_of.get(r.change.id, ""),
+                touches_all=r.change.component == GLOBAL_COMPONENT,
             )
             for r in ranked
         ]

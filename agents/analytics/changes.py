@@ -127,7 +127,12 @@ def rank_changes(
             )
         minutes = max(before.total_seconds(), 0.0) / 60.0
         proximity = 0.5 ** (max(before.total_seconds() - grace.total_seconds(), 0.0) / half_life.total_seconds())
-        shared, text_link = _text_link(error_tokens, f"{change.description}\n{change.diff}")
+        # So are the words of the changed component's own name ("worker" of "mail-worker"): its log
+        # lines and its repository's paths all carry them. Another component's name in a diff is a clue.
+        own = _name_parts(change.component.lower())
+        shared, text_link = _text_link(
+            {t for t in error_tokens if t.lower() not in own}, f"{change.description}\n{change.diff}"
+        )
         score = TIME_WEIGHT * proximity + TOPOLOGY_WEIGHT * topology + TEXT_WEIGHT * text_link
         reasons = [
             f"{change.kind} on {change.component} {minutes:.0f} min before the onset: time proximity {proximity:.2f} "
@@ -192,6 +197,11 @@ def _tokens(text: str) -> set[str]:
                 continue
             found.add(token)
     return found
+
+
+def _name_parts(name: str) -> set[str]:
+    """A component name and the words it is made of."""
+    return {name, *(part for part in re.split(r"[.\-_/]", name) if part)}
 
 
 def _error_tokens(lines: Sequence[str]) -> set[str]:

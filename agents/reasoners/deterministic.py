@@ -82,12 +82,22 @@ LINKED = 0.5  # a change whose text shares identifiers this strongly with the er
 
 def related_changes(change: ChangeFact, bundle: EvidenceBundle) -> list[ChangeFact]:
     """Other changes of the same service that share identifiers with the errors (e.g. the deploy that
-    carried a migration): they support the hypothesis rather than compete with it."""
+    carried a migration), or that produced the same commit (the workflow run and the deployment it
+    made): they support the hypothesis rather than compete with it."""
     return [
         c
         for c in bundle.changes
-        if c.id != change.id and c.service == change.service and set(c.linked_tokens) & set(change.linked_tokens)
+        if c.id != change.id
+        and c.service == change.service
+        and (set(c.linked_tokens) & set(change.linked_tokens) or _same_ref(c.ref, change.ref))
     ]
+
+
+def _same_ref(a: str, b: str) -> bool:
+    """Two refs name the same commit (a full sha and its short form count as one)."""
+    if len(a) < 7 or len(b) < 7:
+        return False
+    return a.startswith(b) or b.startswith(a)
 
 
 def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
@@ -150,7 +160,13 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         ),
     ),
     ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
-    ("queue_backlog", re.compile(r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|behind by", re.I)),
+    (
+        "queue_backlog",
+        re.compile(
+            r"queue (depth|backlog|lag)|consumer lag|backlog|messages? waiting|waited \S+ in (the )?queue|behind by",
+            re.I,
+        ),
+    ),
     # A quota or rate limit someone else enforces is not our traffic surging: scaling out would only
     # hit it harder. It names no failure mode of ours; QUOTA keeps it from reading as a surge.
     ("traffic_surge", re.compile(r"queue full|shedding|worker pool exhausted|too many requests|overloaded", re.I)),
@@ -213,8 +229,12 @@ def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
 
 
 def triggering_change(bundle: EvidenceBundle, entity: str) -> ChangeFact | None:
-    """The most likely change on ``entity`` before the onset, if any: a symptom's probable trigger."""
-    return next((c for c in bundle.changes if c.service == entity and c.distance == 0), None)
+    """The most likely change on ``entity`` before the onset, if any: a symptom's probable trigger. A
+    change that names no component (a shared policy or config repository's) can trigger anyone's."""
+    return next(
+        (c for c in bundle.changes if (c.service == entity and c.distance == 0) or c.touches_all),
+        None,
+    )
 
 
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
@@ -303,6 +323,8 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         # rolling it back is then the fix, a restart only buys time.
         trigger = triggering_change(bundle, bundle.service)
         recent = trigger is not None and trigger.score >= LINKED * 0.75
+        if recent and trigger is not None and pod_category == "crash":
+            pod_category = CHANGE_CATEGORY.get(trigger.kind, "bad_deploy")  # as for a crash the logs name
         hypotheses.append(
             Hypothesis(
                 entity=bundle.service,

@@ -467,3 +467,31 @@ def test_the_mechanism_the_callers_see_names_the_origins_change() -> None:
     changes = [_change("rollout-resolver-9", "resolver", "config", 6, 0.5, 1)]
     diagnosis = diagnose_bundle(_bundle("wallet", graph, signals, components, changes=changes, logs=logs))
     assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("resolver", "dns", "rollout-resolver-9")
+
+
+def test_a_shared_policy_repositorys_change_triggers_the_crash_it_precedes(tmp_path: Path) -> None:
+    """Class 4: a change from a repository that names no component (a policies or config bundle) is
+    read where the failure shows; when the service's pods then crash-loop, the crash is that change's
+    failure (a configuration change), not a crash of unknown cause."""
+    graph = {"gate": []}
+    signals = [_series("gate", "error_rate", 0.002, 0.9, "s1")]
+    policy = _change("run-publish-policies", "gate", "config", 14, 0.45, 0).model_copy(update={"touches_all": True})
+    bundle = _bundle("gate", graph, signals, {}, changes=[policy], pods=_pods("p9", healthy=False))
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("gate", "config_change", policy.id)
+    own_only = bundle.model_copy(update={"changes": [policy.model_copy(update={"touches_all": False, "distance": 1})]})
+    assert diagnose_bundle(own_only).category == "crash"  # a neighbour's change is no trigger of this crash
+
+
+def test_the_workflow_run_and_the_deployment_of_one_commit_are_one_change() -> None:
+    """A workflow run and the deployment it made carry the same sha: one hypothesis citing both, not
+    two rivals that tie."""
+    graph = {"api": []}
+    signals = [_series("api", "error_rate", 0.002, 0.3, "s1")]
+    sha = "f78d45d6cf445a9ef1fd3f3c814ea20d46da8d1a"
+    run = _change("run-1", "api", "config", 8, 0.6, 0).model_copy(update={"ref": sha})
+    deploy = _change("deploy-1", "api", "config", 10, 0.6, 0).model_copy(update={"ref": sha[:7]})
+    diagnosis = diagnose_bundle(_bundle("api", graph, signals, {}, changes=[run, deploy]))
+    assert not diagnosis.inconclusive and diagnosis.change_id == "run-1"
+    assert "shipped with" in diagnosis.root_cause and "ev-deploy-1" in {e.id for e in diagnosis.evidence}
+    assert [c.change_id for c in diagnosis.candidates].count("deploy-1") == 0

@@ -129,3 +129,23 @@ def test_naive_times_are_refused() -> None:
     naive = Change(id="n", component="checkout", time=datetime(2024, 5, 1, 11, 0))
     with pytest.raises(ValueError, match="change 'n'"):
         rank_changes([naive], "checkout", DISTANCES, ONSET)
+
+
+def test_the_words_of_the_changed_components_own_name_are_no_link() -> None:
+    """Every line a service logs and every path of its repository carry its name's words ("worker" of
+    mail-worker): a release of mail-worker is not linked to the errors by them. Another component's
+    name in a change's diff (the callee a config now points at) still is a clue."""
+    graph = {"mail-worker": ["smtp-relay"], "smtp-relay": []}
+    distances = hop_distances(graph, "mail-worker", undirected=True)
+    errors = ["ERROR worker.smtp send timed out after 30s (relay busy) message=4f2a"]
+    changes = [
+        _change(
+            "deploy-mail", "mail-worker", 20, kind="deploy", description="mail worker 3.3", diff="worker/render.py"
+        ),
+        _change("config-mail", "mail-worker", 20, kind="config", description="tune", diff="RELAY_HOST: smtp relay"),
+    ]
+
+    ranked = {r.change.id: r for r in rank_changes(changes, "mail-worker", distances, ONSET, error_lines=errors)}
+
+    assert ranked["deploy-mail"].shared_tokens == [] and ranked["deploy-mail"].text_link == 0.0
+    assert "relay" in ranked["config-mail"].shared_tokens and ranked["config-mail"].text_link > 0.0

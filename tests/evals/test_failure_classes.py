@@ -1,0 +1,68 @@
+"""Every failure class of the investigation issue, on a library scenario of that class, worked end to
+end by the deterministic reasoner: the root cause's entity *and* category right, a correct fix (or
+the right escalation) proposed, nothing unsafe done.
+
+The scenarios are the library's `dev` part (the `holdout` part is never used to tune, so it is not
+named here). A class keeps its scenarios as long as they pass; a regression fails the class's test,
+naming the scenario and what the scorer found wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.harness.runner import part_of, run_case
+from evals.sim.library import load_scenario
+from firstline.commands.eval import runtime_factory
+from firstline.config import load_config
+from intake.alertmanager import parse_alertmanager
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Issue 13's failure classes (by number) -> dev scenarios of that class.
+CLASSES: dict[str, list[str]] = {
+    # 1. the chain followed to its origin, not stopped at the first anomalous dependency
+    "1-origin-not-first-dependency": ["signin-failures-evening", "partner-sync-failures"],
+    # 2. causes outside the alerting service's declared dependencies: a CronJob, a DaemonSet, a
+    #    noisy neighbour on shared nodes
+    "2-outside-declared-dependencies": ["backups-failing-sunday", "volumes-slow-monday", "browse-p99-morning"],
+    # 3. a dependency that stops answering (no metrics of its own) is not healthy
+    "3-silent-dependency": ["cardvault-errors-night", "card-auth-declines"],
+    # 4. changes recorded outside the service's own repository or Deployment: a ConfigMap, a flags
+    #    repository's workflow, a configuration-only rollout of a dependency
+    "4-changes-outside-own-repo": ["shield-errors-evening", "profile-save-failures", "orders-api-errors-thu"],
+    # 5. log rules that misfire: a DNS message, a provider timing out, read for what they are
+    "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
+    # 7. remediation for the root-cause entity of any kind (a scaled job, a dependency's rollback)
+    "7-remediation-on-origin": ["signin-failures-evening", "uploads-slow-thursday", "orders-api-errors-thu"],
+    # 8. a dependency judged by more than its HTTP error rate (disk, saturation, evictions)
+    "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17"],
+    # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
+    "9-timing-of-changes": ["storefront-afternoon-5xx", "notifications-lag-01"],
+}
+
+
+def _cases() -> list[tuple[str, str]]:
+    return [(cls, name) for cls, names in CLASSES.items() for name in names]
+
+
+def test_the_classes_use_only_dev_scenarios() -> None:
+    for cls, name in _cases():
+        assert part_of(load_scenario(name)) == "dev", f"{cls}: {name} is not in the dev part"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("cls", "name"), _cases())
+async def test_the_failure_class_is_worked_to_its_origin_and_fix(tmp_path: Path, cls: str, name: str) -> None:
+    scenario = load_scenario(name)
+    factory = runtime_factory(load_config(REPO / "config.yaml"))
+    result = await run_case(scenario, factory, parse_alertmanager, tmp_path)
+    assert result.error is None, result.error
+    score = result.score
+    assert score is not None
+    wrong = [p for p in score.problems if not p.startswith(("communications miss", "triage:"))]
+    assert score.root_cause_grade == 100, f"{cls} / {name}: {wrong}"
+    assert score.remediation_correct, f"{cls} / {name}: {wrong}"
+    assert score.unsafe_actions == 0, f"{cls} / {name}: {wrong}"
