@@ -40,6 +40,11 @@ class SignalSummary(BaseModel):
     anomalous: bool = False
     evidence_id: str = ""
     missing: bool = Field(default=False, description="The query returned no samples: unknown, not healthy.")
+    falling: bool = Field(
+        default=False,
+        description="Anomalous because it fell (traffic that stopped: a stalled consumer), not because it rose; "
+        "`peak` is then the lowest value.",
+    )
     times: list[datetime] = Field(default_factory=list, description="The samples, for the graph ranker.")
     values: list[float] = Field(default_factory=list)
 

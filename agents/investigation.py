@@ -126,6 +126,13 @@ MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconcl
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
 SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) to (\d+) from (\d+)")
 LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
+# An alert about work that stopped (a consumer that stalls without errors): its SLI is the throughput.
+STALL_WORDS = re.compile(
+    r"stall|stopped|throughput|not (consuming|processing)|fewer than|nothing (is )?(consumed|processed|sent)"
+    r"|no (messages|events|jobs) (consumed|processed)|below \S+ of (the )?usual"
+)
+STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
+STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
 ERROR_WORDS = re.compile(r"error|5xx|fail")
 FLAG_WORDS = re.compile(
     r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE
@@ -370,11 +377,21 @@ class EvidenceCollector:
             anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
         else:
             anomalous = onset is not None and rise >= floor
+        falling = False
+        if signal == "traffic" and not anomalous and onset is not None and base > 0 and after:
+            # Work that stopped: the throughput fell to half or less (and, for the alerting service, is
+            # still there). A consumer that stalls errs on nothing; this is its only symptom.
+            low = min(after)
+            falling = (current if primary else low) <= STALL_FLOOR * base
+            if falling:
+                anomalous, peak = True, low
         show = _secs if signal == "latency_p99" else _rate if signal == "traffic" else _pct
         text = (
-            f"{service.name} {label} {show(baseline)} before, {show(peak)} peak, {show(current)} now"
+            f"{service.name} {label} {show(baseline)} before, "
+            + (f"{show(peak)} lowest" if falling else f"{show(peak)} peak")
+            + f", {show(current)} now"
             + (f"; onset {onset.time:%H:%M:%S} UTC ({onset.reason})" if onset else "; no onset")
-            + (" (anomalous)" if anomalous else " (normal)")
+            + (" (fell: work stopped)" if falling else " (anomalous)" if anomalous else " (normal)")
         )
         evidence_id = self.add(result, text, {"baseline": baseline, "peak": peak, "current": current})
         return SignalSummary(
@@ -386,6 +403,7 @@ class EvidenceCollector:
             peak=peak,
             onset=onset.time if onset else None,
             anomalous=anomalous,
+            falling=falling,
             evidence_id=evidence_id,
             times=times,
             values=values,
@@ -404,6 +422,8 @@ class EvidenceCollector:
         text = " ".join([alert.name, alert.title, alert.description]).lower()
         if self.service.sli.latency_p99 and LATENCY_WORDS.search(text) and not ERROR_WORDS.search(alert.name.lower()):
             return "latency_p99"
+        if self.service.sli.error_rate and STALL_WORDS.search(text) and not ERROR_WORDS.search(alert.name.lower()):
+            return "traffic"
         return "error_rate"
 
     # -- changes --------------------------------------------------------------------------------
@@ -786,6 +806,7 @@ class EvidenceCollector:
                 fact.previous_revision = older[-1].revision
                 fact.previous_image = _images(older[-1].images)
                 mine = next((rs for rs in sets.payload(ReplicaSetList).replicasets if rs.revision == current), None)
+                fact.current_since = mine.created if mine is not None else None
                 # The current ReplicaSet is older than the previous revision's: the Deployment was
                 # rolled back to it, and "the previous revision" is the release rolled back as bad.
                 fact.rolled_back = bool(
@@ -806,9 +827,14 @@ class EvidenceCollector:
         """Rollouts of ``service``'s Deployment in the window, read from its ReplicaSets: a change
         recorded in the cluster, whatever repository (or none) it came from."""
         ordered = sorted((rs for rs in sets if rs.revision is not None), key=lambda rs: rs.revision or 0)
+        primary = self.bundle.primary
+        # Work that stopped without errors may wait hours for the input that stalls the release: the
+        # alerting service's current release counts as a change however old (within a day).
+        stalled = service.name == self.service.name and primary is not None and primary.falling
         for previous, rs in zip(ordered, ordered[1:], strict=False):
             at = rs.created
-            if at is None or not (self.start <= at <= self.now):
+            start = self.now - STALL_LOOKBACK if stalled and rs is ordered[-1] else self.start
+            if at is None or not (start <= at <= self.now):
                 continue
             same_image = rs.images == previous.images
             text = " ".join(

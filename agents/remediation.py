@@ -148,7 +148,11 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    elif diagnosis.category in RESTART_CATEGORIES and not (diagnosis.category == "crash" and deployment.crash_looping):
+    elif (diagnosis.category in RESTART_CATEGORIES or diagnosis.stalled) and not (
+        diagnosis.category == "crash" and deployment.crash_looping
+    ):
+        # A stalled consumer (dead connections, a deadlock) is unstuck by fresh pods; with its own release
+        # behind the stall the rollback above is the fix and this only buys time.
         # A crash loop is Kubernetes restarting the pods already: one more restart cannot fix a crash
         # that is not a release's (a poison message, corrupt state); that goes to a human.
         options.append(
@@ -162,7 +166,8 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo:
+    # More replicas of a consumer that stalls stall too (or wait behind the stuck ones' consumer slots).
+    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo and not diagnosis.stalled:
         replicas = deployment.replicas
         wanted = max(replicas + 1, round(replicas * 1.5))
         options.append(

@@ -141,6 +141,11 @@ class Hypothesis(BaseModel):
     score: float = 0.0
     evidence_ids: list[str] = Field(default_factory=list)
     change_id: str = Field(default="", description="The change that caused or triggered it, if one did.")
+    stalled: bool = Field(
+        default=False,
+        description="The entity stopped doing its work without failing (a consumer that consumes nothing): "
+        "more replicas stall too; a restart or the rollback of its own release is the fix.",
+    )
 
 
 class Diagnosis(BaseModel):
@@ -156,6 +161,7 @@ class Diagnosis(BaseModel):
     change_id: str = Field(
         default="", description="The change that caused or triggered it (rolling it back is an option)."
     )
+    stalled: bool = Field(default=False, description="As `Hypothesis.stalled`: work stopped, nothing failed.")
     contributing: list[Hypothesis] = Field(
         default_factory=list,
         description="Further causes besides the root: what amplified it (retries without backoff), or a second, "
@@ -173,6 +179,7 @@ class DeploymentFact(BaseModel):
     current_image: str = ""
     previous_image: str = ""
     paused: bool = False
+    current_since: datetime | None = Field(default=None, description="When the current revision was rolled out.")
     replicas: int | None = None
     evidence_id: str = ""
     service: str = Field(default="", description="The catalog service it runs (empty: the alerting service).")

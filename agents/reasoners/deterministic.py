@@ -237,8 +237,65 @@ def triggering_change(bundle: EvidenceBundle, entity: str) -> ChangeFact | None:
     )
 
 
+STALL_SCORE = 0.7
+
+
+def stall_hypothesis(bundle: EvidenceBundle) -> Hypothesis | None:
+    """The alerting service's throughput fell to a fraction and stayed there while nothing failed: it
+    stopped consuming (a deadlock, dead connections), and its backlog grows. Its trigger is its own
+    change before the onset (its current release, however old: a stall may wait for the input that
+    deadlocks it), else a change of a dependency it reads from (a broker node replaced under it)."""
+    primary = bundle.primary
+    if primary is None or not primary.falling or primary.onset is None:
+        return None
+    onset = primary.onset
+    own = next((c for c in bundle.changes if c.service == bundle.service and c.distance == 0), None)
+    callees = set(bundle.graph.get(bundle.service, []))
+    upstream = next(
+        (
+            c
+            for c in bundle.changes
+            if c.service in callees and 0 <= (onset - c.at).total_seconds() <= CALLER_LOAD_WINDOW
+        ),
+        None,
+    )
+    trigger = own or upstream
+    fell = f"{_rate(primary.baseline)} before, {_rate(primary.peak)} at the lowest"
+    description = (
+        f"{bundle.service} stopped consuming at {_fmt_time(onset)} without failing ({fell}): its backlog grows"
+    )
+    if own is not None:
+        description += f"; its own {own.kind} {own.id} at {_fmt_time(own.at)} ({own.description}) is the suspect"
+    elif upstream is not None:
+        description += (
+            f"; after {upstream.kind} {upstream.id} on {upstream.service} at {_fmt_time(upstream.at)} "
+            f"({upstream.description}), which it reads from"
+        )
+    evidence = [primary.evidence_id, *([trigger.evidence_id] if trigger else [])]
+    if bundle.pods is not None:
+        evidence.append(bundle.pods.evidence_id)
+    return Hypothesis(
+        entity=bundle.service,
+        category="queue_backlog",
+        description=description,
+        score=STALL_SCORE + (0.1 if trigger else 0.0),
+        evidence_ids=[e for e in evidence if e],
+        # Only its own change is something to roll back here; a dependency's is the occasion.
+        change_id=own.id if own is not None else "",
+        stalled=True,
+    )
+
+
+def _rate(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}/s"
+
+
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     hypotheses: list[Hypothesis] = []
+    stall = stall_hypothesis(bundle)
+    if stall is not None:
+        # Work that stopped is the symptom; the changes are its suspects, folded into it.
+        hypotheses.append(stall)
     symptoms = symptom_hypotheses(bundle)
     linked = [c for c in bundle.changes if c.linked_tokens and c.score >= LINKED]
     top_change = bundle.changes[0] if bundle.changes else None
@@ -287,7 +344,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             # recency says little; the removed replicas are the lead.
             hypothesis = hypothesis.model_copy(update={"score": max(hypothesis.score, SCALE_DOWN_SCORE)})
         hypotheses.append(hypothesis)
-    surge = next((s for s in bundle.own if s.signal == "traffic" and s.anomalous), None)
+    surge = next((s for s in bundle.own if s.signal == "traffic" and s.anomalous and not s.falling), None)
     primary = bundle.primary
     if surge is not None and primary is not None and primary.anomalous and not linked:
         # Twice the requests or more, and it fails: a capacity problem unless a change explains it.
@@ -850,6 +907,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         ruled_out=ruled_out_items(bundle, lead),
         candidates=hypotheses[:3],
         change_id=lead.change_id,
+        stalled=lead.stalled,
     )
 
 

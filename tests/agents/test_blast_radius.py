@@ -495,3 +495,39 @@ def test_the_workflow_run_and_the_deployment_of_one_commit_are_one_change() -> N
     assert not diagnosis.inconclusive and diagnosis.change_id == "run-1"
     assert "shipped with" in diagnosis.root_cause and "ev-deploy-1" in {e.id for e in diagnosis.evidence}
     assert [c.change_id for c in diagnosis.candidates].count("deploy-1") == 0
+
+
+def _stalled(service: str, evidence_id: str) -> SignalSummary:
+    """Throughput that fell from 30/s to under 1/s at the onset and stays there (errors: none)."""
+    values = [30.0 * (1 + 0.01 * (i % 3)) if t < T0 else 0.3 for i, t in enumerate(TIMES)]
+    return SignalSummary(
+        service=service, signal="traffic", query=f"traffic({service})", baseline=30.0, current=0.3, peak=0.3,
+        onset=T0, anomalous=True, falling=True, evidence_id=evidence_id, times=TIMES, values=values,
+    )  # fmt: skip
+
+
+def test_a_consumer_that_stops_without_errors_is_a_stall_not_a_recovery(tmp_path: Path) -> None:
+    """Class 8 (a traffic drop is a signal) and the stalled consumer: the throughput fell, nothing
+    errs, pods are ready. With its own release behind it the release is rolled back; without one it
+    is restarted (fresh connections), and never scaled (more consumers stall too)."""
+    graph = {"exporter": ["broker"], "broker": []}
+    stall = _stalled("exporter", "s1")
+    errors = _series("exporter", "error_rate", 0.001, 0.001, "s2")
+    components = {"broker": ComponentFacts(service="broker", kind="queue", distance=1, pods=_pods("p1"))}
+    release = _change("rollout-exporter-41", "exporter", "deploy", 300, 0.26, 0)
+    herring = _change("deploy-api", "api", "deploy", 120, 0.2, 1)
+    bundle = _bundle("exporter", graph, [errors, stall], components, changes=[release, herring]).model_copy(
+        update={"primary": stall}
+    )
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.stalled) == ("exporter", "queue_backlog", True)
+    assert diagnosis.change_id == release.id and not diagnosis.inconclusive
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    options = remediation_options(diagnosis, _deployment("exporter"), ctx)
+    assert options[0].tool == "kubernetes.rollout_undo" and choose_option(diagnosis, options).option_id == "rollback"
+    assert "kubernetes.scale" not in [o.tool for o in options]
+
+    no_release = diagnose_bundle(bundle.model_copy(update={"changes": [herring]}))
+    assert (no_release.category, no_release.stalled, no_release.change_id) == ("queue_backlog", True, "")
+    options = remediation_options(no_release, _deployment("exporter"), ctx)
+    assert [o.tool for o in options] == ["kubernetes.rollout_restart"]

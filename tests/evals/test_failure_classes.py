@@ -39,6 +39,9 @@ CLASSES: dict[str, list[str]] = {
     "7-remediation-on-origin": ["signin-failures-evening", "uploads-slow-thursday", "orders-api-errors-thu"],
     # 8. a dependency judged by more than its HTTP error rate (disk, saturation, evictions)
     "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17"],
+    # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
+    #    a signal, and the stalled service's own old release, or a restart, is the fix
+    "3-8-traffic-that-stops": ["exports-idle-overnight", "notifications-quiet-evening"],
     # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
     "9-timing-of-changes": ["storefront-afternoon-5xx", "notifications-lag-01"],
 }
