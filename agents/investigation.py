@@ -558,8 +558,11 @@ class EvidenceCollector:
             kind: ChangeKind = (
                 "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
             )
-            if owner is None and kind == "other":
-                kind = classify_change(f"{repo} {title}")  # a flags or config repository's sync is that kind
+            if owner is None and kind in ("other", "deploy"):
+                # A flags or config repository's sync is that kind; anything else a repository the
+                # catalog gives no service runs is infrastructure (policies, clusters), not a release.
+                kind = classify_change(f"{repo} {title}")
+                kind = "infrastructure" if kind == "deploy" else kind
             sha = run.sha or ""
             change = Change(
                 id=f"run-{run.id}",

@@ -100,6 +100,33 @@ def _same_ref(a: str, b: str) -> bool:
     return a.startswith(b) or b.startswith(a)
 
 
+# A change that configures how traffic flows (network policies, egress rules, firewalls, mesh routing
+# and locality), followed by calls that time out or cannot connect: the failure is the network path
+# the change altered, not the code or the setting's value.
+NETWORK_CHANGE = re.compile(
+    r"network.?polic|egress|ingress rule|firewall|security.?group|allow.?list|iptables|\bcidr|peering|subnet"
+    r"|\bmtu\b|locality|load.?balanc|\brout(e|ing)\b",
+    re.I,
+)
+CONNECT_FAILURE = re.compile(
+    r"timed? ?out|timeout|deadline exceeded|connection (refused|reset)|connect(ion)? (error|failure|timeout)"
+    r"|unreachable|no route to host|upstream connect|\bslow\b",
+    re.I,
+)
+
+
+def change_mechanism(change: ChangeFact, bundle: EvidenceBundle) -> RootCauseCategory | None:
+    """The failure mode a change set off when its own text says which: a network path (`NETWORK_CHANGE`)
+    whose calls then time out or fail to connect in the changed service's logs."""
+    if change.kind not in ("config", "infrastructure", "deploy", "other") or not NETWORK_CHANGE.search(
+        change.description
+    ):
+        return None
+    facts = bundle.components.get(change.service)
+    logs = bundle.logs if change.service == bundle.service else (facts.logs if facts is not None else [])
+    return "network" if any(CONNECT_FAILURE.search(f"{log.template} {log.example}") for log in logs) else None
+
+
 def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
     related = related_changes(change, bundle)
     parts = [f"{change.kind} on {change.service} at {_fmt_time(change.at)}: {change.description}"]
@@ -118,9 +145,12 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
         ]
     if bundle.primary is not None:
         evidence_ids.append(bundle.primary.evidence_id)
+    mechanism = change_mechanism(change, bundle)
+    if mechanism is not None:
+        parts.append(f"it changed how traffic flows and {change.service}'s calls now time out or fail to connect")
     return Hypothesis(
         entity=change.service,
-        category=CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
+        category=mechanism or CHANGE_CATEGORY.get(change.kind, "bad_deploy"),
         description="; ".join(parts),
         score=change.score,
         evidence_ids=[e for e in dict.fromkeys(evidence_ids) if e],
@@ -290,6 +320,37 @@ def _rate(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.3g}/s"
 
 
+# Failure modes a configuration change can set off that the logs name outright: the diagnosis is the
+# mechanism (a certificate bundle written without the intermediate is a certificate failure), the
+# change its trigger and what is reverted.
+# Only when the change configures that mechanism itself (a trust bundle, resolver settings, a pool
+# size): a URL pointed at the wrong host fails verification too, but that is a configuration error.
+CONFIG_MECHANISMS: dict[RootCauseCategory, re.Pattern[str]] = {
+    "certificate": re.compile(r"cert|\.crt\b|\.pem\b|\btls\b|\bssl\b|x509|ca.?bundle|trust|issuer|intermediate", re.I),
+    "dns": re.compile(r"\bdns\b|resolv|nameserver|ndots|search domain|upstream resolver", re.I),
+    "connection_pool": re.compile(r"pool|max.?conn|connections", re.I),
+    "disk_full": re.compile(r"disk|volume|storage|retention|ephemeral", re.I),
+    "oom": re.compile(r"memory|heap|xmx", re.I),
+    "queue_backlog": re.compile(r"consumer|concurrency|prefetch|\bqueue", re.I),
+}
+
+
+def _config_names_a_mechanism(
+    bundle: EvidenceBundle, symptoms: list[Hypothesis], top_change: ChangeFact | None
+) -> bool:
+    """The leading change is a configuration change of the service whose own logs name a failure mode
+    that the change configures (`CONFIG_MECHANISMS`): the symptom leads, with the change as its trigger."""
+    if not symptoms or top_change is None or top_change.kind != "config":
+        return False
+    lead = symptoms[0]
+    configures = CONFIG_MECHANISMS.get(lead.category)
+    return (
+        configures is not None
+        and bool(configures.search(top_change.description))
+        and triggering_change(bundle, lead.entity) is top_change
+    )
+
+
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     hypotheses: list[Hypothesis] = []
     stall = stall_hypothesis(bundle)
@@ -303,7 +364,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         symptoms
         and not linked
         and not (top_change is not None and top_change.kind in SEMANTIC_CHANGES and top_change.score >= 0.4)
-    ):
+    ) or _config_names_a_mechanism(bundle, symptoms, top_change):
         # A failure mode the logs name outranks a change that shares nothing with the errors; the change,
         # if on the same service, stays as its probable trigger (so rolling it back is an option).
         lead = symptoms[0]

@@ -531,3 +531,36 @@ def test_a_consumer_that_stops_without_errors_is_a_stall_not_a_recovery(tmp_path
     assert (no_release.category, no_release.stalled, no_release.change_id) == ("queue_backlog", True, "")
     options = remediation_options(no_release, _deployment("exporter"), ctx)
     assert [o.tool for o in options] == ["kubernetes.rollout_restart"]
+
+
+def _config_world(change_text: str, log_line: str) -> EvidenceBundle:
+    graph = {"mailer": ["render"], "render": []}
+    signals = [_series("mailer", "error_rate", 0.003, 0.8, "s1"), _series("render", "error_rate", 0.002, 0.002, "s2")]
+    components = {"render": ComponentFacts(service="render", distance=1, pods=_pods("p1"))}
+    change = _change("configmap-x-2", "mailer", "config", 20, 0.5, 0).model_copy(update={"description": change_text})
+    return _bundle("mailer", graph, signals, components, changes=[change], logs=[_log("mailer", log_line, "l1")])
+
+
+def test_a_config_change_is_named_by_the_mechanism_only_when_it_configures_it() -> None:
+    """Class 7 (specific categories): a trust bundle rewritten without an intermediate, then TLS
+    verification failing, is a certificate failure triggered by the write; a URL pointed at the wrong
+    host that then fails verification is a configuration error. Either way the write is the change
+    to revert."""
+    tls = "POST https://render:8443 failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+    bundle = _config_world("configmap billing/ca-bundle written (keys changed: ca.crt): R4 only", tls)
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.category, diagnosis.change_id) == ("certificate", "configmap-x-2")
+    url = _config_world("rollout with FX_RATES_URL=https://fx.staging.example/v2", tls)
+    diagnosis = diagnose_bundle(url)
+    assert (diagnosis.category, diagnosis.change_id) == ("config_change", "configmap-x-2")
+
+
+def test_a_change_to_how_traffic_flows_then_timeouts_is_a_network_fault() -> None:
+    """Class 5 and 7: egress policies or mesh routing changed, then the service's calls time out: the
+    category is the network path, not "a bad deploy" or "resource exhaustion"; without timeouts in its
+    logs the same change stays a configuration change."""
+    timeout = "POST http://ledger.core.svc:8080/v1/entries failed: HttpConnectTimeoutException: timed out"
+    bundle = _config_world("apply network policies: default-deny egress with an explicit allow-list", timeout)
+    assert diagnose_bundle(bundle).category == "network"
+    quiet = _config_world("apply network policies: default-deny egress with an explicit allow-list", "ERROR bad input")
+    assert diagnose_bundle(quiet).category == "config_change"

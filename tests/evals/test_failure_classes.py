@@ -37,6 +37,10 @@ CLASSES: dict[str, list[str]] = {
     "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
     # 7. remediation for the root-cause entity of any kind (a scaled job, a dependency's rollback)
     "7-remediation-on-origin": ["signin-failures-evening", "uploads-slow-thursday", "orders-api-errors-thu"],
+    # 7. specific categories, not "dependency" or "bad deploy": a trust bundle's write is a certificate
+    #    failure, a mesh-routing edit that makes calls time out a network fault, a URL pointed at the
+    #    wrong host a configuration change (all three reverted at the change)
+    "7-specific-categories": ["receipts-failing-tuesday", "cart-latency-friday", "pricing-eu-errors"],
     # 8. a dependency judged by more than its HTTP error rate (disk, saturation, evictions)
     "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17"],
     # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
