@@ -145,6 +145,12 @@ async def _namespace_list(checks: Checks, call: str, namespace: str, what: str) 
     return result
 
 
+def _named_for(configmap: str, workload: str) -> bool:
+    """The ConfigMap is named after the workload, as charts and operators name them (``coredns``,
+    ``coredns-config``, ``coredns-custom``): that workload's configuration, read or not."""
+    return configmap == workload or configmap.startswith(f"{workload}-")
+
+
 async def _configmaps(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
     result = await _namespace_list(checks, "list_configmaps", namespace, "configmaps")
     if result is None:
@@ -158,6 +164,7 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
             s.name
             for s in services
             if configmap.labels.get("app") == s.deployment_name
+            or _named_for(name, s.deployment_name)
             or name in ((_pods_of(checks.bundle, s.name) or PodFact(total=0, ready=0, restarts=0)).configmaps)
         ]
         if not readers:

@@ -126,6 +126,7 @@ class ComponentFacts(BaseModel):
     scaled_from: int | None = Field(default=None, description="Replicas before a scale change seen in its events.")
     scale_change: str = Field(default="", description="The id of that scale change, if any.")
     shared: bool = Field(default=False, description="Shared infrastructure outside the call graph (no edges).")
+    description: str = Field(default="", description="What the catalog says it does (cluster DNS, the internal CA).")
     provider: ProviderFact | None = Field(default=None, description="A third party's own status page, when read.")
 
 

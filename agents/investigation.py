@@ -477,7 +477,15 @@ class EvidenceCollector:
                 changes[same] = changes[same].model_copy(
                     update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
                 )
-        ranked = rank_changes(changes, self.service.name, related, onset, error_lines=error_lines)
+        # Shared infrastructure sits one hop beyond the call graph (`candidates`): its changes count too.
+        ranked = rank_changes(
+            changes,
+            self.service.name,
+            related,
+            onset,
+            error_lines=error_lines,
+            max_hops=max(related.values(), default=0),
+        )
         return [
             ChangeFact(
                 id=r.change.id,
@@ -914,6 +922,7 @@ class EvidenceCollector:
             distance=distance,
             dependencies=list(service.dependencies),
             shared=distance > MAX_HOPS,
+            description=service.description,
         )
         if service.kind == "external":
             facts.provider = await self.provider_status(service)

@@ -828,6 +828,13 @@ def node_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return sorted(found, key=lambda h: h.entity)[:1] if len({h.entity for h in found}) == 1 else found
 
 
+# Which shared component provides what a failure mode is about, by what its catalog entry says it does.
+PROVIDERS_OF: dict[RootCauseCategory, re.Pattern[str]] = {
+    "dns": re.compile(r"\bdns\b|coredns|kube-dns|resolver|name server", re.I),
+    "certificate": re.compile(r"cert-manager|certificate authority|\binternal ca\b|\bpki\b|issuer", re.I),
+}
+
+
 def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> list[Hypothesis]:
     """Shared infrastructure outside the call graph (no edges in the catalog) that failed with the
     alerting service: its own SLI moved around the onset, or its pods are unhealthy, and it changed
@@ -850,9 +857,16 @@ def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> lis
             ),
             None,
         )
-        if not (moved or unhealthy) or change is None:
-            continue
         symptom = symptoms[0] if symptoms else None
+        # The component that provides what the errors say fails (cluster DNS for lookups that fail): its
+        # change is the lead even while its own SLI and pods look healthy (it answers, wrongly).
+        provides = (
+            symptom is not None
+            and (words := PROVIDERS_OF.get(symptom.category)) is not None
+            and bool(words.search(facts.description))
+        )
+        if not (moved or unhealthy or provides) or change is None:
+            continue
         found.append(
             Hypothesis(
                 entity=name,
@@ -862,7 +876,7 @@ def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> lis
                     f"{change.kind} {change.id} at {_fmt_time(change.at)} ({change.description})"
                     + (f"; {symptom.description}" if symptom else "")
                 ),
-                score=SHARED_SCORE,
+                score=SHARED_SCORE + (0.1 if provides else 0.0),
                 evidence_ids=[
                     change.evidence_id,
                     *(d.evidence_id for d in moved),

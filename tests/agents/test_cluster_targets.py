@@ -166,3 +166,45 @@ def test_a_provider_reporting_trouble_on_its_own_page_is_a_lead_only_for_what_de
     assert provider_hypotheses(bundle.model_copy(update={"graph": {"checkout": [], "geo": []}})) == []  # not below
     calm = geo.model_copy(update={"provider": ProviderFact(indicator="none", evidence_id="sp2")})
     assert provider_hypotheses(bundle.model_copy(update={"components": {"geo": calm}})) == []  # page says all is well
+
+
+def _dns_world(*, describes_dns: bool, changed: bool) -> EvidenceBundle:
+    lookup = "GET https://feeds.partners.internal/v2 failed: ConnectError: Temporary failure in name resolution"
+    signals = [_series("sync", "error_rate", 0.004, 0.8, "e1"), _series("infra-a", "error_rate", 0.0005, 0.0005, "e2")]
+    components = {
+        "infra-a": ComponentFacts(
+            service="infra-a", distance=4, shared=True,
+            description="Cluster DNS (CoreDNS)." if describes_dns else "Image thumbnails.",
+            pods=PodFact(total=2, ready=2, restarts=0, evidence_id="p1"),
+        )
+    }  # fmt: skip
+    changes = [_change("configmap-infra-a-2", "infra-a", "config", 1, 0.3, 4)] if changed else []
+    return _bundle(
+        "sync",
+        {"sync": [], "infra-a": []},
+        signals,
+        components,
+        changes=changes,
+        logs=[
+            LogFact(
+                service="sync",
+                template=lookup,
+                count_before=0,
+                count_after=400,
+                example=lookup,
+                is_new=True,
+                evidence_id="l1",
+            )
+        ],  # fmt: skip
+    )
+
+
+def test_the_shared_component_that_provides_what_fails_is_the_origin_though_it_looks_healthy() -> None:
+    """Class 2: lookups fail in one service; cluster DNS (shared, declared by nobody) answers fine on
+    its own SLI and pods, but its configuration was written a minute before. It provides what fails,
+    so it is the origin. A healthy shared component that does something else, or did not change, is
+    not."""
+    diagnosis = diagnose_bundle(_dns_world(describes_dns=True, changed=True))
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("infra-a", "dns", "configmap-infra-a-2")
+    assert diagnose_bundle(_dns_world(describes_dns=False, changed=True)).entity != "infra-a"
+    assert diagnose_bundle(_dns_world(describes_dns=True, changed=False)).entity == "sync"
