@@ -258,7 +258,13 @@ async def _jobs(checks: Checks, namespace: str, services: list[Service], onset: 
         if job.name is None or job.status != "active":
             continue
         owner = job.owner.split("/", 1)[1] if job.owner and "/" in job.owner else None
-        service = next((s for s in services if s.deployment_name in {job.name, owner}), None)
+        # Its CronJob's, or named after the workload (a run started by hand: ``backfill-0511``); the
+        # longest such name wins (``media-backfill`` over ``media``).
+        service = max(
+            (s for s in services if s.deployment_name in {job.name, owner} or _named_for(job.name, s.deployment_name)),
+            key=lambda s: (s.deployment_name in {job.name, owner}, len(s.deployment_name)),
+            default=None,
+        )
         if service is None:
             continue
         pods = _pods_of(checks.bundle, service.name)

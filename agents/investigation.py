@@ -477,6 +477,7 @@ class EvidenceCollector:
                 changes[same] = changes[same].model_copy(
                     update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
                 )
+        changes = [c.model_copy(update={"repo": repo_of[c.id]}) if c.id in repo_of else c for c in changes]
         # Shared infrastructure sits one hop beyond the call graph (`candidates`): its changes count too.
         ranked = rank_changes(
             changes,

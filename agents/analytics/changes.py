@@ -56,6 +56,7 @@ class Change(BaseModel):
     diff: str = Field(default="", description="The diff or the detailed change (config keys, SQL), if any.")
     author: str | None = None
     url: str | None = None
+    repo: str = Field(default="", description="The repository it was recorded in (owner/name), if any.")
 
 
 class RankedChange(BaseModel):
@@ -127,9 +128,10 @@ def rank_changes(
             )
         minutes = max(before.total_seconds(), 0.0) / 60.0
         proximity = 0.5 ** (max(before.total_seconds() - grace.total_seconds(), 0.0) / half_life.total_seconds())
-        # So are the words of the changed component's own name ("worker" of "mail-worker"): its log
-        # lines and its repository's paths all carry them. Another component's name in a diff is a clue.
-        own = _name_parts(change.component.lower())
+        # So are the words of the changed component's own name ("worker" of "mail-worker") and of its
+        # repository ("acme" of acme/mail-worker): its log lines, bucket names and paths all carry them.
+        # Another component's name in a diff is a clue.
+        own = _name_parts(change.component.lower()) | _name_parts(change.repo.lower())
         shared, text_link = _text_link(
             {t for t in error_tokens if t.lower() not in own}, f"{change.description}\n{change.diff}"
         )

@@ -719,6 +719,44 @@ def _provider_words(page: ProviderFact) -> str:
     return f"indicator {page.indicator}"
 
 
+QUOTA_SCORE = 0.85
+
+
+def quota_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A quota or rate limit the alerting service is throttled by (429s, "quota exceeded") is shared by
+    every caller of what enforces it: the caller whose load appeared shortly before the onset (a Job
+    started, a workload scaled up) spends it, and stopping that load is the fix. Not our traffic
+    surging, not the provider failing, and never fixed by scaling the throttled service."""
+    primary = bundle.primary
+    throttled = [log for log in bundle.logs if QUOTA.search(f"{log.template} {log.example}")]
+    if primary is None or primary.onset is None or not throttled:
+        return []
+    onset = primary.onset
+    callees = set(bundle.graph.get(bundle.service, []))
+    found = []
+    for change in bundle.changes:
+        if change.kind != "scale_up" or change.service == bundle.service:
+            continue
+        shared = sorted(callees & set(bundle.graph.get(change.service, [])))
+        if not shared or not 0 <= (onset - change.at).total_seconds() <= 2 * CALLER_LOAD_WINDOW:
+            continue
+        found.append(
+            Hypothesis(
+                entity=change.service,
+                category="quota",
+                description=(
+                    f"{change.service}'s load ({change.description}, since {_fmt_time(change.at)}) spends the quota "
+                    f"of {', '.join(shared)} that {bundle.service} shares with it: {bundle.service} is throttled "
+                    f"({throttled[0].example[:160]})"
+                ),
+                score=QUOTA_SCORE,
+                evidence_ids=[change.evidence_id, primary.evidence_id, *(log.evidence_id for log in throttled)],
+                change_id=change.id,
+            )
+        )
+    return found[:1]
+
+
 def provider_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     """A third party the alerting service depends on (directly or through its callees) whose own
     status page reports trouble while the alerting service fails: the provider's word, whatever the
@@ -934,6 +972,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     shared = [
         *node_hypotheses(bundle),
         *provider_hypotheses(bundle),
+        *quota_hypotheses(bundle),
         *shared_hypotheses(bundle, symptom_hypotheses(bundle)),
     ]
     if shared:

@@ -208,3 +208,39 @@ def test_the_shared_component_that_provides_what_fails_is_the_origin_though_it_l
     assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("infra-a", "dns", "configmap-infra-a-2")
     assert diagnose_bundle(_dns_world(describes_dns=False, changed=True)).entity != "infra-a"
     assert diagnose_bundle(_dns_world(describes_dns=True, changed=False)).entity == "sync"
+
+
+def test_the_workload_whose_load_appeared_spends_the_shared_quota_and_is_stopped(tmp_path: Path) -> None:
+    """Class 2 and 5: the alerting service is throttled ("429 ... quota") by a dependency it shares with
+    a Job started an hour before; the Job (outside its dependencies) is the origin, category quota, and
+    it is stopped: never a scale-up of the throttled service, never its own unrelated release."""
+    throttled = "PUT gs://renditions/x/thumb.webp -> 429 Too Many Requests: rateLimitExceeded (quota per project)"
+    signals = [_series("worker", "error_rate", 0.002, 0.45, "e1"), _series("backfill", "error_rate", 0.001, 0.45, "e2")]
+    components = {
+        "store": ComponentFacts(service="store", kind="external", distance=1),
+        "backfill": ComponentFacts(service="backfill", distance=2, dependencies=["store"]),
+    }
+    job_start = _change("scale-up-job-backfill-0511", "backfill", "scale_up", 40, 0.3, 2)
+    release = _change("deploy-worker-5", "worker", "deploy", 120, 0.38, 0)
+    bundle = _bundle(
+        "worker", {"worker": ["store"], "backfill": ["store"], "store": []}, signals, components,
+        changes=[release, job_start],
+        logs=[LogFact(service="worker", template=throttled, count_before=0, count_after=900, example=throttled,
+                      is_new=True, evidence_id="l1")],
+    )  # fmt: skip
+    bundle.jobs = [
+        JobTarget(service="backfill", namespace="data", name="backfill-0511", started=T0 - timedelta(minutes=40),
+                  parallelism=48, change_id=job_start.id, evidence_id="j1")
+    ]  # fmt: skip
+    bundle.evidence.append(Evidence(id="j1", source="kubernetes.list_jobs", query="q", observation="o"))
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("backfill", "quota", job_start.id)
+    target = cluster_target(bundle, diagnosis)
+    assert isinstance(target, JobTarget) and target.name == "backfill-0511"
+    options = remediation_options(
+        diagnosis, None, agent_context(tmp_path, registry=kubernetes_registry()), target=target
+    )
+    chosen = next(o for o in options if o.id == choose_option(diagnosis, options).option_id)
+    assert chosen.tool == "kubernetes.scale_job" and chosen.args["parallelism"] == 0
+    quiet = bundle.model_copy(update={"logs": []})  # no throttling in its logs: no quota to blame the Job for
+    assert diagnose_bundle(quiet).category != "quota"

@@ -32,6 +32,7 @@ CLASSES: dict[str, list[str]] = {
         "volumes-slow-monday",
         "browse-p99-morning",
         "catalog-lookups-monday",  # cluster DNS, declared by nobody, its Corefile ConfigMap written
+        "thumbnails-failing-saturday",  # a hand-started Job spending a shared quota
     ],
     # 3. a dependency that stops answering (no metrics of its own) is not healthy
     "3-silent-dependency": ["cardvault-errors-night", "card-auth-declines"],

@@ -149,3 +149,18 @@ def test_the_words_of_the_changed_components_own_name_are_no_link() -> None:
 
     assert ranked["deploy-mail"].shared_tokens == [] and ranked["deploy-mail"].text_link == 0.0
     assert "relay" in ranked["config-mail"].shared_tokens and ranked["config-mail"].text_link > 0.0
+
+
+def test_the_words_of_the_changes_repository_are_no_link() -> None:
+    """An organisation's name is in its bucket names and in every deployment's description
+    ("deployment of acme/images@..."): sharing it with an error line links nothing."""
+    distances = hop_distances({"images": []}, "images", undirected=True)
+    errors = ["PUT gs://acme-renditions/3f/thumb.webp -> 429 Too Many Requests"]
+    release = _change("deploy-1", "images", 30, kind="deploy", description="deployment of acme/images@9c0: quality")
+
+    unlinked = rank_changes(
+        [release.model_copy(update={"repo": "acme/images"})], "images", distances, ONSET, error_lines=errors
+    )
+    linked = rank_changes([release], "images", distances, ONSET, error_lines=errors)
+
+    assert unlinked[0].shared_tokens == [] and "acme" in linked[0].shared_tokens
