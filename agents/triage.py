@@ -3,6 +3,7 @@ the catalog; a one-paragraph summary. Severity is a rule in code, not a model's 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Literal
 
@@ -40,14 +41,16 @@ def assess_severity(
     *,
     failing: float | None = None,
     reaches: str | None = None,
+    unseen: bool = False,
 ) -> tuple[Severity, list[str]]:
     """Severity from the alert, the service and the measured impact, with the reasons spelled out.
 
     Points: the alert's own severity (critical 3, error 2, warning 1, info 0); +1 when customers are
     exposed: the service is customer facing, or the impact reaches a customer-facing caller within
     `REACH_HOPS` (``reaches``); +1 for tier 1 (+0.5 for tier 2); +1 when most requests of a tier-1
-    service fail now (``failing``, the error ratio the SLI measures). SEV1 at 5 or more, SEV2 at 3.5,
-    SEV3 at 2 (and always for tiers 1 and 2). Every reason names what it used.
+    service fail now (``failing``, the error ratio the SLI measures); -1 when the alert is about errors
+    and the SLI does not show them now (``unseen``: a spike already over, or not yet visible). SEV1 at
+    5 or more, SEV2 at 3.5, SEV3 at 2 (and always for tiers 1 and 2). Every reason names what it used.
     """
     weight = ALERT_WEIGHT.get(alert_severity.lower(), 1.0)
     reasons = [f"alert severity {alert_severity!r} ({weight:g} points)"]
@@ -68,6 +71,9 @@ def assess_severity(
         if service.tier == 1 and failing > MAJOR_IMPACT:
             points += 1
             reasons.append(f"measured: {failing:.0%} of requests failing now, most of them (+1)")
+        elif unseen:
+            points -= 1
+            reasons.append(f"measured: {failing:.1%} of requests failing now, the alert's errors not visible (-1)")
         else:
             reasons.append(f"measured: {failing:.1%} of requests failing now")
     severity: Severity = "SEV1" if points >= 5 else "SEV2" if points >= 3.5 else "SEV3" if points >= 2 else "SEV4"
@@ -91,7 +97,12 @@ def customer_facing_caller(catalog: ServiceCatalog, service: str) -> str | None:
     return None
 
 
+# An alert about failing requests, and not about latency or work that stopped: its impact is what the
+# error-rate SLI shows.
+ERROR_ALERT = re.compile(r"error|5xx|fail|exception", re.I)
+OTHER_ALERT = re.compile(r"latenc|slow|p9\d|duration|stall|stopped|backlog|lag\b|throughput|delay", re.I)
 CONFIRM_MINUTES = 60
+STALE_AFTER = timedelta(minutes=5)
 CONFIRM_RISE = 0.01
 
 
@@ -111,7 +122,14 @@ async def confirm_signal(service: Service, ctx: AgentContext) -> tuple[bool, str
         RangeQuery(query=query, start=now - timedelta(minutes=CONFIRM_MINUTES), end=now, step=60),
         budget=None,
     )
-    _, values = first_series(result)
+    times, values = first_series(result)
+    if times and now - times[-1] > STALE_AFTER:
+        # Samples that stopped arriving say nothing about now: missing telemetry is unknown, not healthy.
+        return (
+            True,
+            f"{service.name}'s error rate has no samples since {times[-1]:%H:%M} UTC (stale); trusting the alert",
+            None,
+        )
     if len(values) < 4:
         return (
             True,
@@ -153,8 +171,15 @@ async def triage(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
             },
         )
     confirmed, confirmation, failing = await confirm_signal(service, ctx)
+    about_errors = bool(ERROR_ALERT.search(f"{alert.name} {alert.title}")) and not OTHER_ALERT.search(
+        f"{alert.name} {alert.title} {alert.description}"
+    )
     severity, reasons = assess_severity(
-        alert.severity, service, failing=failing, reaches=customer_facing_caller(ctx.catalog, service.name)
+        alert.severity,
+        service,
+        failing=failing,
+        reaches=customer_facing_caller(ctx.catalog, service.name),
+        unseen=about_errors and not confirmed and failing is not None,
     )
     oncall = f"{service.oncall.name} ({service.oncall.handle})" if service.oncall else "no on-call listed"
     facts = TriageFacts(

@@ -1,5 +1,20 @@
-from agents.triage import assess_severity
-from knowledge.catalog import Service
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from agents.triage import assess_severity, confirm_signal
+from knowledge.catalog import Service, ServiceSLI
+from tests.agents.conftest import NOW, agent_context
+from tools.base import AdapterSettings
+from tools.http import HttpCaller
+from tools.prometheus import PrometheusAdapter
+from tools.registry import ToolRegistry
 
 
 def test_critical_alert_on_tier1_customer_facing_is_sev1() -> None:
@@ -47,3 +62,39 @@ def test_measured_impact_and_its_reach_weigh_in_and_are_named() -> None:
     )
     assert customer_facing_caller(catalog, "orders-db") == "web"  # two hops up
     assert customer_facing_caller(catalog, "ledger") is None
+
+
+def test_an_error_alert_whose_errors_the_sli_does_not_show_weighs_less() -> None:
+    """Class 11: a spike already over (the SLI at its baseline now) is not a SEV1 on the alert's word."""
+    checkout = Service(name="checkout", tier=1, customer_facing=True)
+    severity, reasons = assess_severity("critical", checkout, failing=0.003, unseen=True)
+    assert severity == "SEV2" and any("not visible (-1)" in r for r in reasons)
+    assert assess_severity("critical", checkout, failing=0.003)[0] == "SEV1"
+
+
+async def test_stale_samples_confirm_nothing_and_measure_nothing(tmp_path: Path) -> None:
+    """Missing telemetry is unknown, not healthy: an error-rate series whose samples stopped twenty
+    minutes ago neither refutes the alert nor counts as "0% failing now"."""
+    base = "http://prom.test"
+    service = Service(name="api", tier=1, customer_facing=True, sli=ServiceSLI(error_rate="sum(rate(errors[5m]))"))
+
+    def series(last_minutes_ago: int) -> dict[str, Any]:
+        start = NOW - timedelta(minutes=60)
+        points = [
+            [(start + timedelta(minutes=i)).timestamp(), "0.001"]
+            for i in range(0, 61 - last_minutes_ago)
+        ]  # fmt: skip
+        return {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": points}]}}
+
+    async with httpx.AsyncClient(base_url=base) as client:
+        adapter = PrometheusAdapter(
+            "prometheus", AdapterSettings(base_url=base), HttpCaller(client, instance="prometheus", backoff_seconds=0)
+        )
+        ctx = agent_context(tmp_path, registry=ToolRegistry({"prometheus": adapter}), services=[service])
+        with respx.mock(base_url=base) as mock:
+            mock.get("/api/v1/query_range").respond(200, json=series(20))
+            stale = await confirm_signal(service, ctx)
+            mock.get("/api/v1/query_range").respond(200, json=series(0))
+            fresh = await confirm_signal(service, ctx)
+    assert stale[0] is True and stale[2] is None and "stale" in stale[1]
+    assert fresh[0] is False and fresh[2] == pytest.approx(0.001)
