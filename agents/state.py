@@ -146,6 +146,9 @@ class Hypothesis(BaseModel):
         description="The entity stopped doing its work without failing (a consumer that consumes nothing): "
         "more replicas stall too; a restart or the rollback of its own release is the fix.",
     )
+    contributing: list[Hypothesis] = Field(
+        default_factory=list, description="Causes besides this one that it needs to be told whole (its trigger)."
+    )
 
 
 class Diagnosis(BaseModel):
@@ -419,6 +422,8 @@ class IncidentState(BaseModel):
                 ],
                 "ruled_out": [r.model_dump(mode="json") for r in diagnosis.ruled_out],
                 "candidates": [c.model_dump(mode="json") for c in diagnosis.candidates],
+                "contributing": [c.model_dump(mode="json") for c in diagnosis.contributing],
+                "stalled": diagnosis.stalled,
             },
             "actions": [
                 {

@@ -720,6 +720,70 @@ def _provider_words(page: ProviderFact) -> str:
 
 
 QUOTA_SCORE = 0.85
+RETRY_STORM_SCORE = 0.85
+# Retries that do not back off: the caller multiplies the load on a slow dependency until it cannot recover.
+NO_BACKOFF = re.compile(
+    r"backoff[\s=:(]*0\s*(ms|s)?\b|without backoff|no backoff|retrying immediately|immediate retr", re.I
+)
+RETRY_SETTINGS = re.compile(r"retr(y|ies)|backoff", re.I)
+
+
+def retry_storm_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A caller retrying without backoff against a dependency that is saturated: the dependency's slowness
+    was the trigger, the caller's retries the amplifier that keeps it down (a retry storm). The caller
+    is the root (its retry settings are what to undo, `cluster_target`); the saturated dependency is
+    named as the contributing trigger. Restarting the dependency or adding callers feeds the storm."""
+    saturated = {
+        d.service: d for d in bundle.dependencies if d.signal == "saturation" and d.anomalous and not d.falling
+    }
+    found = []
+    for caller, logs in [(bundle.service, bundle.logs), *((n, f.logs) for n, f in sorted(bundle.components.items()))]:
+        retrying = [log for log in logs if NO_BACKOFF.search(f"{log.template} {log.example}")]
+        hit = sorted(set(bundle.graph.get(caller, [])) & set(saturated))
+        if not retrying or not hit:
+            continue
+        callee = saturated[hit[0]]
+        settings = next(
+            (
+                r
+                for r in bundle.config_reverts
+                if r.service == caller and any(RETRY_SETTINGS.search(k) for k in r.changed_keys)
+            ),
+            None,
+        )
+        found.append(
+            Hypothesis(
+                entity=caller,
+                category="retry_storm",
+                description=(
+                    f"{caller} retries without backoff ({retrying[0].example[:140]}) against {callee.service}, "
+                    f"saturated at {_pct(callee.peak)} (from {_pct(callee.baseline)}): the retries keep it down"
+                    + (
+                        f"; its retry settings changed in configmap {settings.namespace}/{settings.name} "
+                        f"(revision {settings.from_revision}, keys {', '.join(settings.changed_keys[:4])})"
+                        if settings
+                        else ""
+                    )
+                ),
+                score=RETRY_STORM_SCORE + (0.05 if settings else 0.0),
+                evidence_ids=[
+                    *(log.evidence_id for log in retrying),
+                    callee.evidence_id,
+                    *([settings.evidence_id] if settings else []),
+                ],
+                change_id=settings.change_id if settings else "",
+                contributing=[
+                    Hypothesis(
+                        entity=callee.service,
+                        category="saturation",
+                        description=f"{callee.service} saturated (the trigger the retries amplify)",
+                        evidence_ids=[callee.evidence_id],
+                    )
+                ],
+            )
+        )
+    # The caller nearest the saturated dependency with settings to undo first, else the nearest.
+    return sorted(found, key=lambda h: -h.score)[:1]
 
 
 def quota_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
@@ -755,6 +819,21 @@ def quota_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             )
         )
     return found[:1]
+
+
+def fold_into_storm(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """A retry storm's load symptoms (the saturated dependency's exhausted pool, the caller's timeouts on
+    it) are how the storm shows, not rival causes: they become its support."""
+    storm = next((h for h in hypotheses if h.category == "retry_storm"), None)
+    if storm is None:
+        return hypotheses
+    involved = {storm.entity, *(c.entity for c in storm.contributing)}
+    symptoms = [h for h in hypotheses if h is not storm and h.entity in involved and h.category in LOAD_CATEGORIES]
+    if not symptoms:
+        return hypotheses
+    support = [i for h in symptoms for i in h.evidence_ids if i not in storm.evidence_ids]
+    folded = storm.model_copy(update={"evidence_ids": [*storm.evidence_ids, *dict.fromkeys(support)]})
+    return [folded if h is storm else h for h in hypotheses if not any(h is s for s in symptoms)]
 
 
 def provider_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
@@ -973,6 +1052,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         *node_hypotheses(bundle),
         *provider_hypotheses(bundle),
         *quota_hypotheses(bundle),
+        *retry_storm_hypotheses(bundle),
         *shared_hypotheses(bundle, symptom_hypotheses(bundle)),
     ]
     if shared:
@@ -985,6 +1065,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         if from_origin:
             rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
+    hypotheses = fold_into_storm(hypotheses)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
@@ -1022,6 +1103,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         candidates=hypotheses[:3],
         change_id=lead.change_id,
         stalled=lead.stalled,
+        contributing=list(lead.contributing),
     )
 
 

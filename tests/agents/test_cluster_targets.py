@@ -244,3 +244,60 @@ def test_the_workload_whose_load_appeared_spends_the_shared_quota_and_is_stopped
     assert chosen.tool == "kubernetes.scale_job" and chosen.args["parallelism"] == 0
     quiet = bundle.model_copy(update={"logs": []})  # no throttling in its logs: no quota to blame the Job for
     assert diagnose_bundle(quiet).category != "quota"
+
+
+def _storm_world(retry_line: str) -> EvidenceBundle:
+    pool = "FATAL: remaining connection slots are reserved for non-replication superuser connections"
+    signals = [
+        _series("quotes", "error_rate", 0.002, 0.4, "e1"),
+        _series("rates-db", "error_rate", 0.0, 0.4, "e2"),
+        _series("rates-db", "saturation", 0.45, 1.0, "e3"),
+    ]
+    components = {
+        "rates-db": ComponentFacts(
+            service="rates-db", kind="database", distance=1, pods=PodFact(total=1, ready=1, restarts=0, evidence_id="p1"),
+            logs=[LogFact(service="rates-db", template=pool, count_before=2, count_after=900, example=pool, is_new=False,
+                          evidence_id="l2")],
+        )
+    }  # fmt: skip
+    bundle = _bundle(
+        "quotes", {"quotes": ["rates-db"], "rates-db": []}, signals, components,
+        logs=[LogFact(service="quotes", template=retry_line, count_before=5, count_after=1000, example=retry_line,
+                      is_new=False, evidence_id="l1")],
+    )  # fmt: skip
+    bundle.config_reverts = [
+        ConfigRevert(change_id="", service="quotes", namespace="q", name="quotes-settings", from_revision=2,
+                     to_revision=1, data={"DB_RETRIES": "2", "DB_RETRY_BACKOFF_MS": "200"},
+                     changed_keys=["DB_RETRIES", "DB_RETRY_BACKOFF_MS"], written=T0 - timedelta(days=3))
+    ]  # fmt: skip
+    return bundle
+
+
+def test_retries_without_backoff_against_a_saturated_dependency_are_the_storm_to_undo() -> None:
+    """A slow moment of the database (the trigger) is kept going by a caller retrying six times without
+    backoff (the amplifier): the caller is the root (retry storm), the database is named as the
+    contributing trigger, its exhausted pool folds into the storm, and the fix is the caller's retry
+    settings written back, however old the write. Retries that back off are no storm."""
+    bundle = _storm_world("WARN query rate_factors timed out after 800 ms, retry 2/6 (backoff 0 ms)")
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.inconclusive) == ("quotes", "retry_storm", False)
+    assert [(c.entity, c.category) for c in diagnosis.contributing] == [("rates-db", "saturation")]
+    target = cluster_target(bundle, diagnosis)
+    assert isinstance(target, ConfigRevert) and target.name == "quotes-settings"
+    backing_off = diagnose_bundle(
+        _storm_world("WARN query rate_factors timed out after 800 ms, retry 2/6 (backoff 400 ms)")
+    )
+    assert backing_off.category != "retry_storm"
+
+
+def test_the_record_names_the_contributing_causes() -> None:
+    """The record carries what the scorer and people read as a second cause."""
+    from agents.state import Hypothesis
+    from tests.agents.conftest import incident
+
+    diagnosis = Diagnosis(
+        root_cause="storm", category="retry_storm", entity="quotes", confidence=0.8,
+        contributing=[Hypothesis(entity="rates-db", category="saturation", description="the trigger")],
+    )  # fmt: skip
+    record = incident(diagnosis=diagnosis).record()
+    assert [c["entity"] for c in record["diagnosis"]["contributing"]] == ["rates-db"]
