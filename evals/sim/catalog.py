@@ -103,7 +103,11 @@ def service_catalog(scenario: Scenario) -> dict[str, Any]:
             )
             if oncall is not None and oncall.user in users:
                 person = users[oncall.user]
-                entry["oncall"] = {"name": person.name, "handle": "@" + person.name.split()[0].lower()}
+                entry["oncall"] = {
+                    "name": person.name,
+                    "handle": "@" + person.name.split()[0].lower(),
+                    "pagerduty_escalation_policy": policy.id,
+                }
                 if oncall.schedule:
                     entry["oncall"]["pagerduty_schedule"] = oncall.schedule
         entry["dependencies"] = list(spec.dependencies)
