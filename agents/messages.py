@@ -59,6 +59,8 @@ CUSTOMER_CAUSE = {
     "third_party": "a problem at an outside provider we rely on",
     "cascading": "a failure spreading from a system it relies on",
     "failover": "a database failover",
+    "recovered": "a short-lived failure that recovered by itself",
+    "no_incident": "no failure: the alert did not match what customers saw",
 }
 LATENCY_QUERY = re.compile(r"histogram_quantile|duration|latency", re.I)
 DELAY_WORDS = re.compile(r"\blag|backlog|queue|delay|stall|stuck|behind\b", re.I)
@@ -197,8 +199,8 @@ LONG_FLOAT = re.compile(r"\b\d+\.\d{5,}\b")
 
 
 def tidy_numbers(text: str) -> str:
-    """``0.0001999408870420919`` -> ``0.0002``: engineers read four significant digits, not seventeen."""
-    return LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.4g}", text)
+    """``0.0001999408870420919`` -> ``0.0002``: engineers read three significant digits, not seventeen."""
+    return LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.3g}", text)
 
 
 def _sentence(text: str) -> str:
