@@ -28,7 +28,7 @@ from langgraph.types import Command
 from agents.context import AgentContext
 from agents.message_lint import lint_message
 from agents.messages import Audience, MessageContext, capability_of, measured_impact, render, window
-from agents.paging import lookup_oncall, page, resolve_page, should_page
+from agents.paging import already_paged, lookup_oncall, page, resolve_page, should_page
 from agents.review import draft_review, render_markdown
 from agents.series import latest_value
 from agents.state import (
@@ -287,6 +287,22 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
 
         # -- pager
         reason = should_page(state, phase, ctx.settings.comms.page_on) if service is not None else "unknown service"
+        if reason and "page" not in refs and "pagerduty_incident" not in refs and phase == "opened":
+            # The alert may have paged already (routed to PagerDuty by its own rule): not a second page.
+            existing = await already_paged(ctx, state)
+            if existing is not None:
+                refs["pagerduty_incident"] = str(existing.get("id"))
+                who = ", ".join(existing.get("assignees") or []) or "its escalation policy"
+                entries.append(
+                    note(
+                        ctx,
+                        "communication",
+                        "page",
+                        f"already paged: PagerDuty incident #{existing.get('number')} ({existing.get('status')}), "
+                        f"assigned to {who}; not paging again",
+                    )
+                )
+                reason = None
         if reason and "page" not in refs and phase != "resolved":
             paged, notes = await page(ctx, current(), service, reason=reason, link=link)
             entries += notes

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -84,6 +85,24 @@ def should_page(state: IncidentState, phase: str, page_on: list[str]) -> str | N
         return "escalated to a human"
     if phase == "opened" and state.severity in page_on and state.signal_confirmed is not False:
         return f"{state.severity} incident"
+    return None
+
+
+async def already_paged(ctx: AgentContext, state: IncidentState) -> dict[str, Any] | None:
+    """The open PagerDuty incident this alert already raised (the alert routed to PagerDuty itself), if any:
+    matched on the alert's fingerprint as the incident key, or on its title."""
+    pagerduty = ctx.registry.first("pagerduty")
+    if pagerduty is None:
+        return None
+    since = state.alert.started_at - timedelta(hours=1)
+    result = await ctx.registry.invoke(pagerduty.tool_id("list_incidents"), {"since": since}, budget=None)
+    if result.status != "ok":
+        return None
+    for found in (result.data or {}).get("incidents", []):
+        if not isinstance(found, dict):
+            continue
+        if found.get("incident_key") == state.alert.fingerprint or found.get("title") == state.alert.title:
+            return found
     return None
 
 
