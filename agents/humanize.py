@@ -5,6 +5,7 @@ Pure functions, no state: every message template uses them, and the message lint
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,3 +59,21 @@ def duration(span: timedelta) -> str:
 def seconds(value: float) -> str:
     """A latency: ``850 ms`` below a second, ``4.2 s`` above."""
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def headline(text: str, limit: int = 300) -> str:
+    """The first line of a machine-written text (a root cause may carry the change's diff after it),
+    cut at a word boundary: what a person reads in a message or a review."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) <= limit:
+        return first
+    cut = first[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"{cut} …"
+
+
+LONG_FLOAT = re.compile(r"\b\d+\.\d{5,}\b")
+
+
+def tidy_numbers(text: str) -> str:
+    """``0.0001999408870420919`` -> ``0.0002``: engineers read three significant digits, not seventeen."""
+    return LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.3g}", text)

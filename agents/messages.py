@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from agents.humanize import clock_time, duration, seconds, share
+from agents.humanize import clock_time, duration, headline, seconds, share, tidy_numbers
 from agents.state import QUIET_CATEGORIES, CommsPhase, Evidence, IncidentState, ProposedAction
 from knowledge.catalog import Service, ServiceCatalog
 
@@ -195,14 +195,6 @@ def done_words(action: ProposedAction | None) -> str:
     }.get(call, "we applied a fix")
 
 
-LONG_FLOAT = re.compile(r"\b\d+\.\d{5,}\b")
-
-
-def tidy_numbers(text: str) -> str:
-    """``0.0001999408870420919`` -> ``0.0002``: engineers read three significant digits, not seventeen."""
-    return LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.3g}", text)
-
-
 def _sentence(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
@@ -342,7 +334,7 @@ def stakeholder_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
 
 
 def _evidence_line(evidence: Evidence, ctx: MessageContext) -> str:
-    observation = evidence.observation.replace("\n", " ")
+    observation = headline(evidence.observation, 400)
     link = ctx.query_link(evidence) if ctx.query_link is not None else None
     return f"- {observation} [{evidence.source}: `{evidence.query}`" + (f" {link}]" if link else "]")
 
@@ -364,11 +356,11 @@ def channel_message(state: IncidentState, phase: CommsPhase, ctx: MessageContext
         f" ({entity.description.rstrip('.')})" if entity and entity.description and entity.name != state.service else ""
     )
     lines.append(
-        f"Diagnosis ({diagnosis.confidence:.0%}, {diagnosis.category}): {diagnosis.root_cause}"
+        f"Diagnosis ({diagnosis.confidence:.0%}, {diagnosis.category}): {headline(diagnosis.root_cause)}"
         + (f"\nAt fault: {diagnosis.entity}{about}" if diagnosis.entity else "")
     )
     for other in diagnosis.contributing:
-        lines.append(f"Contributing: {other.category} on {other.entity}: {other.description}")
+        lines.append(f"Contributing: {other.category} on {other.entity}: {headline(other.description)}")
     if diagnosis.evidence:
         lines.append("Evidence:")
         lines += [_evidence_line(e, ctx) for e in diagnosis.evidence[:8]]

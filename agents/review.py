@@ -14,16 +14,19 @@ placed on the timeline with their author; approval comments come from the record
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agents.humanize import clock_time, duration, seconds, share
+from agents.humanize import clock_time, duration, headline, seconds, share, tidy_numbers
 from knowledge.catalog import ServiceCatalog
 
 SLOW_APPROVAL = timedelta(minutes=10)
+SLOW_DETECTION = timedelta(minutes=5)
+QUOTED = re.compile(r"'([^']{3,200})'")
 # Follow-up work each kind of root cause usually calls for: generic to the category, never to a service.
 FOLLOW_UP = {
     "migration": "Make schema migrations backward compatible and rehearse their rollback before release",
@@ -130,6 +133,13 @@ AGENT_KINDS = {
 }
 
 
+def _event_text(entry: Mapping[str, Any]) -> str:
+    text = str(entry.get("text", ""))
+    if entry.get("kind") in ("post", "page"):
+        text = text.split(". ", 1)[0]  # "Chat update to C0INC: sent": what the upstream said is in the record
+    return headline(text, 300)
+
+
 def draft_review(
     record: Mapping[str, Any],
     *,
@@ -181,7 +191,7 @@ def draft_review(
 
     summary = (
         f"{record.get('severity') or 'Unrated'} on {service_name} ({capability}): {size}. "
-        f"Cause: {diagnosis.get('root_cause') or 'not established'}. "
+        f"Cause: {headline(str(diagnosis.get('root_cause') or 'not established'))}. "
         + (f"Fixed by: {fix.get('title')}. " if fix else "No automated fix ran. ")
         + f"Status: {status}; customer impact lasted {lasted}."
     )
@@ -205,15 +215,18 @@ def draft_review(
     if fired and diagnosed:
         detection.append(f"Diagnosed {when(diagnosed)} ({duration(diagnosed - fired)} after the alert)")
 
+    decision_kinds = {"approved", "rejected"}  # a decision on an action is shown once, from the action (who, how long)
     events = [
         ReviewEvent(
             at=moment,
             who=str(t.get("actor")) if t.get("actor") != "human" else str(t.get("text", "")).split(" ", 1)[0],
             side="human" if t.get("actor") == "human" else "agent",
-            text=str(t.get("text", ""))[:300],
+            text=_event_text(t),
         )
         for t in timeline
-        if (moment := _moment(t.get("at"))) is not None and (t.get("kind") in AGENT_KINDS or t.get("actor") == "human")
+        if (moment := _moment(t.get("at"))) is not None
+        and (t.get("kind") in AGENT_KINDS or t.get("actor") == "human")
+        and not (t.get("actor") == "human" and t.get("kind") in decision_kinds)
     ]
     asked: dict[str, datetime] = {}
     for t in timeline:
@@ -254,7 +267,7 @@ def draft_review(
         )
     events.sort(key=lambda e: e.at)
 
-    root = [f"{category} on {entity}: {diagnosis.get('root_cause') or 'not established'}"]
+    root = [f"{category} on {entity}: {headline(str(diagnosis.get('root_cause') or 'not established'), 600)}"]
     if diagnosis.get("change_id"):
         root.append(f"Change: {diagnosis.get('change_id')}")
     if diagnosis.get("confidence") is not None:
@@ -264,16 +277,22 @@ def draft_review(
         )
     for other in _list(diagnosis.get("contributing")):
         if isinstance(other, Mapping):
-            root.append(f"Contributing: {other.get('category')} on {other.get('entity')}: {other.get('description')}")
+            root.append(
+                f"Contributing: {other.get('category')} on {other.get('entity')}: {headline(str(other.get('description')))}"
+            )
     evidence = [
-        f"{e.get('observation')} [{e.get('source')}: `{e.get('query')}`]"
+        f"{headline(str(e.get('observation')), 400)} [{e.get('source')}: `{e.get('query')}`]"
         for e in _list(diagnosis.get("evidence"))
         if isinstance(e, Mapping)
     ]
     ruled_out = [
-        f"{r.get('what')}: {r.get('why')}" for r in _list(diagnosis.get("ruled_out")) if isinstance(r, Mapping)
+        f"{r.get('what')}: {tidy_numbers(str(r.get('why')))}"
+        for r in _list(diagnosis.get("ruled_out"))
+        if isinstance(r, Mapping)
     ]
 
+    if onset and fired and fired - onset >= SLOW_DETECTION:
+        went_badly.append(f"Detection: the alert fired {duration(fired - onset)} after customers were first affected")
     if onset and diagnosed and diagnosed - onset <= timedelta(minutes=15):
         went_well.append(f"Diagnosed {duration(diagnosed - onset)} after the onset")
     if verification.get("ok"):
@@ -313,6 +332,17 @@ def draft_review(
             )
         )
     items += [ActionItem(text=f"Recurring: {text}", owner=owner) for text in follow_ups]
+    # Past incidents the investigation found alike (memory, postmortems): their follow-ups are due again.
+    past = [
+        quoted.group(1) if (quoted := QUOTED.search(str(e.get("observation", "")))) else str(e.get("source"))
+        for e in _list(diagnosis.get("evidence"))
+        if isinstance(e, Mapping)
+        and str(e.get("source", "")).startswith(("knowledge:postmortems/", "knowledge:incidents/"))
+    ]
+    items += [
+        ActionItem(text=f"Recurring: check that the follow-ups of “{title}” were done", owner=owner)
+        for title in dict.fromkeys(past)
+    ]
     if record.get("recurrence"):
         items.append(ActionItem(text=f"Recurring incident: {record.get('recurrence')}", owner=owner))
     items.append(
