@@ -537,7 +537,7 @@ def _read_record(args: argparse.Namespace, config: FirstlineConfig) -> dict[str,
         index.close()
     if found is None:
         raise CommandError(
-            f"no incident {args.incident!r}; `firstline incidents list` shows them, or pass a record file"
+            f"no incident {args.incident!r}; `firstline incidents list` shows them, or pass a record file", EXIT_USAGE
         )
     return found
 
