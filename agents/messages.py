@@ -314,8 +314,16 @@ def stakeholder_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
                 f"{_approval_words(action, ctx, _asked_at(state, action))}"
             )
     else:
+        quiet = state.diagnosis is not None and state.diagnosis.category in QUIET_CATEGORIES
         lines.append(
-            "What was done: nothing automated; " + ("handed to a human" if phase == "escalated" else "investigating")
+            "What was done: "
+            + (
+                "nothing was needed"
+                if quiet
+                else "nothing automated; handed to a human"
+                if phase == "escalated"
+                else "nothing yet; investigating"
+            )
         )
     owner = f"{service.owner}" if service else "no owner in the catalog"
     lines.append(f"Owner: {owner}; on-call: {ctx.oncall or 'unknown'}")
@@ -336,7 +344,8 @@ def stakeholder_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
 def _evidence_line(evidence: Evidence, ctx: MessageContext) -> str:
     observation = headline(evidence.observation, 400)
     link = ctx.query_link(evidence) if ctx.query_link is not None else None
-    return f"- {observation} [{evidence.source}: `{evidence.query}`" + (f" {link}]" if link else "]")
+    query = headline(evidence.query, 160)
+    return f"- {observation} [{evidence.source}: `{query}`" + (f" {link}]" if link else "]")
 
 
 def channel_message(state: IncidentState, phase: CommsPhase, ctx: MessageContext) -> str:
@@ -361,7 +370,9 @@ def channel_message(state: IncidentState, phase: CommsPhase, ctx: MessageContext
     )
     for other in diagnosis.contributing:
         lines.append(f"Contributing: {other.category} on {other.entity}: {headline(other.description)}")
-    if diagnosis.evidence:
+    # The resolution closes the thread: the evidence and what was ruled out are in the identified update above.
+    detailed = phase != "resolved" or "identified" not in state.comms_sent
+    if diagnosis.evidence and detailed:
         lines.append("Evidence:")
         lines += [_evidence_line(e, ctx) for e in diagnosis.evidence[:8]]
     action = remediation(state)
@@ -385,7 +396,7 @@ def channel_message(state: IncidentState, phase: CommsPhase, ctx: MessageContext
             else "no measurement"
         )
         lines.append(f"Verification: {'recovered' if check.ok else 'not recovered'}, {measured} [`{check.query}`]")
-    if diagnosis.ruled_out:
+    if diagnosis.ruled_out and detailed:
         lines.append("Ruled out:")
         lines += [f"- {r.what}: {tidy_numbers(r.why)}" for r in diagnosis.ruled_out[:8]]
     if phase == "escalated":

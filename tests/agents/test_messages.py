@@ -215,3 +215,9 @@ def test_an_escalation_without_any_message_goes_to_communication_first() -> None
     assert next_node(silent, 20, 2)[0] == "communicate"
     told = silent.model_copy(update={"comms_sent": ["escalated"]})
     assert next_node(told, 20, 2)[0] == "__end__"
+
+
+def test_the_resolution_in_the_thread_does_not_repeat_the_evidence_already_posted() -> None:
+    text = render(_state(comms_sent=["opened", "identified"]), "resolved", "responders", _ctx())
+    assert "Evidence:" not in text and "Ruled out:" not in text
+    assert "Verification: recovered" in text and "Action: Roll back" in text
