@@ -27,7 +27,7 @@ from langgraph.types import Command
 
 from agents.context import AgentContext
 from agents.message_lint import lint_message
-from agents.messages import Audience, MessageContext, capability_of, measured_impact, render, window
+from agents.messages import Audience, Impact, MessageContext, capability_of, measured_impact, render, window
 from agents.paging import already_paged, lookup_oncall, page, resolve_page, should_page
 from agents.review import draft_review, render_markdown
 from agents.series import latest_value
@@ -240,7 +240,14 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             }
             tool = ""
             args: dict[str, Any] = {}
-            if "statuspage_incident" not in refs and (phase != "resolved" or quiet):
+            # Told after the fact only when customers noticed it (a material rise), not for a blip the
+            # investigation called recovered.
+            told_after = (
+                quiet
+                and impact is not None
+                and Impact(kind=impact.kind, peak=impact.peak, baseline=impact.baseline).material
+            )
+            if "statuspage_incident" not in refs and (phase != "resolved" or told_after):
                 tool = statuspage.tool_id("create_incident")
                 args = {
                     "name": f"{capability_of(ctx.catalog, service)}: "

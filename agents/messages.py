@@ -63,6 +63,7 @@ CUSTOMER_CAUSE = {
     "no_incident": "no failure: the alert did not match what customers saw",
 }
 LATENCY_QUERY = re.compile(r"histogram_quantile|duration|latency", re.I)
+LATENCY_WORDS = re.compile(r"latency|\bp9\d\b|\bslow", re.I)
 DELAY_WORDS = re.compile(r"\blag|backlog|queue|delay|stall|stuck|behind\b", re.I)
 FROM_TO = re.compile(r"\bfrom (\d+) to (\d+)\b")
 STATUS_WORDS = {
@@ -88,6 +89,12 @@ class MessageContext:
     query_link: Callable[[Evidence], str | None] | None = None
 
 
+# A failure customers are told about after the fact: at least 1 in 100 requests failed beyond normal, or
+# responses half again as slow as usual.
+MATERIAL_RISE = 0.01
+MATERIAL_SLOWDOWN = 1.5
+
+
 @dataclass(frozen=True)
 class Impact:
     """The alerting SLI's worst point against its baseline, as the investigation measured it."""
@@ -96,6 +103,26 @@ class Impact:
     peak: float | None = None
     baseline: float | None = None
     query: str = ""
+
+    @property
+    def material(self) -> bool:
+        """Customers noticed: errors at least 1 in 100 above normal, responses half again as slow as
+        usual, or a delay. Unmeasured counts as noticed."""
+        if self.kind == "delay" or self.peak is None:
+            return True
+        if self.kind == "latency":
+            return self.baseline is None or self.peak >= MATERIAL_SLOWDOWN * self.baseline
+        return self.peak - (self.baseline or 0.0) >= MATERIAL_RISE
+
+    def usual_words(self, noun: str) -> str:
+        """The measured worst point when it was within normal: "no customer impact beyond the usual: ..."."""
+        if self.kind == "latency" and self.peak is not None:
+            usual = f" ({seconds(self.baseline)} normally)" if self.baseline is not None else ""
+            return f"no customer impact beyond the usual: {noun} responses took at most {seconds(self.peak)}{usual}"
+        return (
+            f"no customer impact beyond the usual: at most {(self.peak or 0.0):.2%} of {noun} requests failed "
+            f"({(self.baseline or 0.0):.2%} normally)"
+        )
 
     def customer_words(self, noun: str) -> str:
         if self.kind == "delay":
@@ -124,7 +151,11 @@ def capability_of(catalog: ServiceCatalog, service: Service) -> str:
 def measured_impact(state: IncidentState, service: Service, catalog: ServiceCatalog | None = None) -> Impact:
     """The impact from the SLI the investigation measured on the alerting service; when customers know
     it only through its callers (its capability is theirs), the worst of those callers' error ratios."""
-    slow = bool(state.sli_query and LATENCY_QUERY.search(state.sli_query))
+    # What the alert is about decides the kind (a p99 alert is about slowness even when the investigation
+    # measured the error ratio too); the SLI the investigation used, when the alert does not say.
+    said = f"{state.alert.name} {state.alert.title}"
+    slow = bool(LATENCY_WORDS.search(said)) or bool(state.sli_query and LATENCY_QUERY.search(state.sli_query))
+    slow = slow and bool(service.sli.latency_p99 or LATENCY_QUERY.search(state.sli_query or ""))
     query = (service.sli.latency_p99 if slow else service.sli.error_rate) or state.sli_query
     kind: Literal["errors", "latency", "delay"] = "latency" if slow else "errors"
     if DELAY_WORDS.search(f"{state.alert.name} {state.alert.title}") and not slow:
@@ -182,9 +213,9 @@ def done_words(action: ProposedAction | None) -> str:
         numbers = FROM_TO.search(action.title)
         if numbers and int(numbers.group(2)) < int(numbers.group(1)):
             return "we scaled back the workload that overloaded it"
-        return "we added capacity"
+        return "we scaled up the service to add capacity"
     if call == "workflow_dispatch":
-        return "we reverted the change that caused it"
+        return "we rolled back (reverted) the change that caused it"
     return {
         "rollout_undo": "we rolled back the change that caused it",
         "rollback": "we rolled back the change that caused it",
@@ -293,9 +324,13 @@ def stakeholder_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
     lines = []
     if ctx.stakeholders:
         lines.append(f"To: {', '.join(ctx.stakeholders)}")
+    quiet = state.diagnosis is not None and state.diagnosis.category in QUIET_CATEGORIES
+    happened = impact.customer_words(what)
+    if quiet and not impact.material and impact.peak is not None:
+        happened = impact.usual_words(what)
     lines += [
         f"{state.severity or 'Unrated'} incident {state.id}: {what} ({state.service}) — {state_words}",
-        f"What happened: {impact.customer_words(what)}.",
+        f"What happened: {happened}.",
         f"Window: {clock_time(start, ctx.zone, today=ctx.now)} to "
         + (
             clock_time(finish, ctx.zone, today=ctx.now) + f" ({duration(finish - start)})"
@@ -314,7 +349,6 @@ def stakeholder_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
                 f"{_approval_words(action, ctx, _asked_at(state, action))}"
             )
     else:
-        quiet = state.diagnosis is not None and state.diagnosis.category in QUIET_CATEGORIES
         lines.append(
             "What was done: "
             + (

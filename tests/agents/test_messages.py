@@ -10,9 +10,10 @@ import pytest
 
 from agents.humanize import clock_time, duration, share
 from agents.message_lint import lint_message
-from agents.messages import MessageContext, capability_of, render
+from agents.messages import Impact, MessageContext, capability_of, render
 from agents.state import (
     ApprovalRecord,
+    CustomerImpact,
     Diagnosis,
     Evidence,
     IncidentState,
@@ -221,3 +222,36 @@ def test_the_resolution_in_the_thread_does_not_repeat_the_evidence_already_poste
     text = render(_state(comms_sent=["opened", "identified"]), "resolved", "responders", _ctx())
     assert "Evidence:" not in text and "Ruled out:" not in text
     assert "Verification: recovered" in text and "Action: Roll back" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "peak", "baseline", "material"),
+    [
+        ("errors", 0.25, 0.003, True),
+        ("errors", 0.0052, 0.002, False),  # a blip within a point of normal
+        ("latency", 2.3, 0.46, True),
+        ("latency", 0.364, 0.36, False),
+        ("errors", None, None, True),  # unmeasured: assume customers noticed
+        ("delay", None, None, True),
+    ],
+)
+def test_impact_is_material_when_customers_would_notice(
+    kind: str, peak: float | None, baseline: float | None, material: bool
+) -> None:
+    assert Impact(kind=kind, peak=peak, baseline=baseline).material is material  # type: ignore[arg-type]
+
+
+def test_a_recovered_blip_tells_stakeholders_there_was_no_customer_impact() -> None:
+    blip = Diagnosis(root_cause="recovered by itself", category="recovered", entity="checkout", confidence=0.6)
+    state = _state(
+        diagnosis=blip,
+        actions=[],
+        verification=None,
+        impact=CustomerImpact(capability="Checkout", kind="errors", peak=0.0052, baseline=0.002),
+    )
+    text = render(state, "resolved", "stakeholders", _ctx())
+    assert (
+        "What happened: no customer impact beyond the usual: at most 0.52% of Checkout requests failed (0.20% normally)."
+        in text
+    )
+    assert "What was done: nothing was needed" in text
