@@ -5,12 +5,14 @@ what went well and not, action items with owners; Markdown and HTML; and kept in
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from agents.review import HumanMessage, draft_review, render_html, render_markdown
+from agents.settings import CommsSettings
 from agents.state import CustomerImpact, TimelineEntry
 from knowledge.records import past_incident_from_record
 from knowledge.records import render_markdown as memory_markdown
-from tests.agents.conftest import NOW
+from tests.agents.conftest import NOW, agent_context
 from tests.agents.test_messages import CATALOG, ONSET, _state
 
 
@@ -82,3 +84,41 @@ def test_memory_keeps_the_review_with_the_incident() -> None:
     kept = memory_markdown(past_incident_from_record({**record, "review": review}))
     assert "## Post-incident review draft" in kept
     assert "### Action items" in kept  # its headings one level down, each its own chunk
+
+
+class RememberingMemory:
+    """Keeps what it was asked to remember (the IncidentMemoryLike protocol)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, object]] = []
+
+    def remember(self, record: dict[str, object]) -> object:
+        self.records.append(record)
+
+        class Remembered:
+            source_id = f"knowledge:incidents/{record['id']}"
+
+        return Remembered()
+
+    def recall(self, *args: object, **kwargs: object) -> object:
+        return None
+
+
+async def test_the_end_of_an_incident_writes_its_review_and_remembers_it_with_the_review(tmp_path: Path) -> None:
+    from langgraph.runtime import Runtime
+
+    from agents.communication import communicate
+
+    memory = RememberingMemory()
+    ctx = agent_context(tmp_path, comms=CommsSettings(review_dir=str(tmp_path / "reviews")))
+    ctx.catalog = CATALOG
+    ctx.memory = memory
+    state = _state(comms_phase="resolved", step="communicate", after_comms="done", comms_sent=["opened", "identified"])
+    command = await communicate(state, Runtime(context=ctx))
+    update = command.update
+    assert isinstance(update, dict) and update["status"] == "resolved"
+    written = (tmp_path / "reviews" / "inc-7-review.md").read_text()
+    assert written.startswith("# Post-incident review (draft): Checkout — inc-7")
+    [record] = memory.records
+    assert record["review"] == written and record["status"] == "resolved"
+    assert any(t.kind == "remembered" and "with its review draft" in t.text for t in update["timeline"])
