@@ -18,6 +18,7 @@ An alert for a service the catalog does not know still reaches people: the defau
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from agents.message_context import message_context
 from agents.message_lint import lint_message
 from agents.messages import Audience, Impact, capability_of, measured_impact, render, window
 from agents.paging import already_paged, lookup_oncall, page, resolve_page, should_page
+from agents.reasoning import ask, reasoner_for
 from agents.review import draft_review, render_markdown
 from agents.series import latest_value
 from agents.state import (
@@ -139,6 +141,50 @@ async def customer_impact(state: IncidentState, service: Service, ctx: AgentCont
     )
 
 
+FACT = re.compile(
+    r"about \d+ in [\d,]+|nearly all|fewer than 1 in 1,000|\b\d{2}:\d{2} [A-Z][A-Za-z+0-9]*|\d+(?:\.\d+)? (?:ms|s)\b"
+)
+
+
+async def _worded(
+    ctx: AgentContext, state: IncidentState, phase: CommsPhase, draft: str, service: Service | None
+) -> tuple[str, Usage, list[TimelineEntry]]:
+    """The customer message in the model's words when a model reasons, else the template's. The model
+    only rewords: its text is used when it keeps every fact of the draft (the shares, the times, the
+    capability) and passes the lint; otherwise the draft is posted, with a timeline note saying why."""
+    reasoner = reasoner_for(state, ctx)
+    if reasoner is ctx.fallback:
+        return draft, Usage(), []
+    answer, notes = await ask(
+        ctx,
+        reasoner,
+        lambda r: r.write_update(state, phase, "customers", ctx, draft=draft),
+        actor="communication",
+        task=f"word the {phase} status page update",
+        instead="the template",
+    )
+    text = answer.answer.strip()
+    if text == draft:
+        return draft, answer.usage, notes
+    facts = [*FACT.findall(draft), *([capability_of(ctx.catalog, service)] if service else [])]
+    dropped = [f for f in facts if f not in text]
+    problems = _checked(ctx, state, text, "customers", service) if not dropped else []
+    if dropped or problems:
+        why = f"it dropped {', '.join(dropped)}" if dropped else "it failed the message lint"
+        return (
+            draft,
+            answer.usage,
+            [
+                *notes,
+                *problems,
+                note(
+                    ctx, "communication", "model_note", f"the model's wording was not used ({why}); posted the template"
+                ),
+            ],
+        )
+    return text, answer.usage, notes
+
+
 def _checked(
     ctx: AgentContext, state: IncidentState, text: str, audience: Audience, service: Service | None
 ) -> list[TimelineEntry]:
@@ -165,6 +211,7 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     now = ctx.clock()
 
     impact = state.impact
+    usage = Usage()
     if phase not in state.comms_sent:
         impact = await customer_impact(state, service, ctx) if service is not None else state.impact
         if "oncall" not in refs:
@@ -192,7 +239,10 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
             and public_ok
             and not (state.diagnosis is not None and state.diagnosis.category == "no_incident")
         ):
-            public = render(current(), phase, "customers", mctx)
+            public, spent, notes = await _worded(
+                ctx, state, phase, render(current(), phase, "customers", mctx), service
+            )
+            usage, entries = usage + spent, entries + notes
             entries += _checked(ctx, state, public, "customers", service)
             component = {
                 service.statuspage_component: "operational"
@@ -344,7 +394,7 @@ async def communicate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         "timeline": entries,
         "comms_sent": [*state.comms_sent, phase] if phase not in state.comms_sent else state.comms_sent,
         "step": state.after_comms,
-        "usage": Usage(),
+        "usage": usage,
         "impact": impact,
     }
     if phase == "resolved":
