@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -295,6 +296,14 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             console.info(
                 f"config written to {path} (service catalog: {config.knowledge.catalog}; state in {state_dir})"
             )
+            # The simulated PagerDuty's routing keys are the sandbox's own (they page nothing real), but adapters
+            # read keys from the environment only: another process needs them exported to page through it.
+            paging = sorted(
+                {str(t["routing_key_env"]) for t in config.tools.values() if t.get("kind") == "pagerduty_events"}
+            )
+            if paging:
+                exports = " ".join(f"{name}={os.environ.get(name, '')}" for name in paging)
+                console.info(f"to page through the sandbox from another shell: export {exports}")
             ingest_examples(config, console)
         else:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
