@@ -61,7 +61,7 @@ def remediation_request(diagnosis: Diagnosis, options: list[RemediationOption]) 
     )
 
 
-def update_request(incident: IncidentState, phase: str, audience: str) -> str:
+def update_request(incident: IncidentState, phase: str, audience: str, *, draft: str = "") -> str:
     record = incident.record()
     facts = {
         "phase": phase,
@@ -79,4 +79,9 @@ def update_request(incident: IncidentState, phase: str, audience: str) -> str:
         "verification": record["verification"],
         "started_at": incident.alert.started_at.isoformat(),
     }
+    if draft:
+        return (
+            "Write the update: reword this draft in a calm, friendly voice for its readers. Keep every number, "
+            "time and name in it exactly as written; add nothing that is not in it.\nDraft:\n" + draft
+        )
     return "Write the update. Facts:\n" + json.dumps(facts, indent=2, default=str)

@@ -54,6 +54,7 @@ STATE_TYPES = [
         "ApprovalRecord",
         "ProposedAction",
         "Communication",
+        "CustomerImpact",
         "Triage",
         "Verification",
         "IncidentState",

@@ -6,8 +6,9 @@ The composition root (`firstline.config`) nests them under ``workflow:`` and ``l
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class LLMSettings(BaseModel):
@@ -45,6 +46,53 @@ class LLMSettings(BaseModel):
     )
 
 
+class DefaultTeam(BaseModel):
+    """Who hears about an incident nobody in the catalog owns (an alert for an unknown service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="on-call", description="The team's name, as messages show it.")
+    chat_channel: str | None = Field(default=None, description="Its Slack channel (id or #name).")
+    pagerduty_events: str | None = Field(
+        default=None, description="The pagerduty_events tool instance that pages it; None: the first one configured."
+    )
+
+
+class CommsSettings(BaseModel):
+    """How the communication agent talks to people: time zone, cadence, paging, stakeholders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(
+        default="UTC", description="IANA zone (Europe/Berlin) customer and stakeholder messages show times in."
+    )
+    update_every_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"SEV1": 30, "SEV2": 60, "SEV3": 120, "SEV4": 240},
+        description="While an incident is open, the next update is promised within this many minutes, per severity.",
+    )
+    page_on: list[str] = Field(
+        default_factory=lambda: ["SEV1"],
+        description="Severities that page the on-call as soon as triage is done (escalations always page).",
+    )
+    stakeholders: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Who the stakeholder update is addressed to, by service name or by tier (tier1, tier2...).",
+    )
+    default_team: DefaultTeam = Field(default_factory=DefaultTeam)
+    review_dir: str | None = Field(
+        default=None, description="Folder the post-incident review draft is written to when an incident ends."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r} (an IANA name such as Europe/Berlin)") from exc
+        return zone
+
+
 class WorkflowSettings(BaseModel):
     """Bounds the supervisor enforces, and how verification judges recovery."""
 
@@ -62,3 +110,4 @@ class WorkflowSettings(BaseModel):
         default=0.005, ge=0, description="Absolute slack over the baseline error ratio that still counts as recovered."
     )
     environment: str = "production"
+    comms: CommsSettings = Field(default_factory=lambda: CommsSettings())

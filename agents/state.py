@@ -306,11 +306,31 @@ class ProposedAction(BaseModel):
 
 
 class Communication(BaseModel):
+    """One message as it was sent: where to, what the upstream answered, under which ledger key."""
+
     channel: str
     audience: Literal["responders", "stakeholders", "customers"]
     text: str
     at: datetime
     link: str | None = None
+    phase: str = Field(default="", description="The incident phase it was sent at (opened, identified...).")
+    destination: str = Field(
+        default="", description="Where it went: the status page incident, the channel, the people."
+    )
+    upstream: str = Field(default="", description="What the upstream answered (its summary), or why nothing was sent.")
+    action_id: str = Field(default="", description="The ledger key that makes a resumed incident not send it again.")
+
+
+class CustomerImpact(BaseModel):
+    """What customers felt, as measured on the alerting SLI: the communication agent fills it in."""
+
+    capability: str = Field(description="The capability in customer words (the catalog's capability).")
+    kind: Literal["errors", "latency", "delay"] = "errors"
+    peak: float | None = Field(default=None, description="The SLI's worst value (error ratio, or seconds).")
+    baseline: float | None = None
+    query: str = ""
+    start: datetime | None = None
+    end: datetime | None = Field(default=None, description="The verified recovery; None while it lasts.")
 
 
 class Triage(BaseModel):
@@ -374,6 +394,7 @@ class IncidentState(BaseModel):
     recurrence: str | None = Field(default=None, description="How this incident repeats earlier ones, if it does.")
     sli_query: str = ""
     baseline: float | None = None
+    impact: CustomerImpact | None = Field(default=None, description="Customer impact, for messages and the review.")
     budget_exhausted: bool = False
     turns: int = 0
     investigation_rounds: int = 0
@@ -447,6 +468,7 @@ class IncidentState(BaseModel):
             "timeline": [t.model_dump(mode="json") for t in self.timeline],
             "consulted": sorted({e.source for e in self.evidence}),
             "recurrence": self.recurrence,
+            "impact": self.impact.model_dump(mode="json") if self.impact else None,
             "alert": self.alert.model_dump(mode="json"),
             "external_refs": self.external_refs,
             "tokens_used": self.tokens_used,

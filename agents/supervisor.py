@@ -5,6 +5,7 @@ Invariants (each is a branch below, and each has a test):
 - no mutating action without passing the approval gate: a pending action that requires approval and
   has not been approved is routed to the gate, whatever step was asked for;
 - a bounded number of turns: past ``max_turns`` the incident is escalated to a human;
+- no escalation in silence: an incident that ends escalated has told someone (the default team at least);
 - a bounded token budget: past it, the model is no longer called (the deterministic reasoner runs).
 """
 
@@ -26,6 +27,10 @@ Node = Literal["triage", "investigate", "remediate", "approval_gate", "execute",
 def next_node(state: IncidentState, max_turns: int, max_rounds: int) -> tuple[Node, str]:
     """Where the incident goes next, and why. Pure: the tests call it directly."""
     if state.step == "done":
+        if state.status == "escalated" and "escalated" not in state.comms_sent:
+            # Escalated without a word to anyone (an alert for a service the catalog does not know):
+            # the default team still hears about it and is paged.
+            return "communicate", "escalated without communications: telling the default team"
         return "__end__", "done"
     if state.turns >= max_turns and state.step != "communicate":
         return "communicate", f"turn limit of {max_turns} reached: escalating to a human"

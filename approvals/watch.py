@@ -6,6 +6,7 @@ clock injected through the responder's context). For each action waiting for a h
 - Slack enabled and not posted yet: post the Block Kit request, remember its ``channel`` and ``ts``;
 - ``remind_after_minutes`` passed: remind the approvers (a thread reply), once;
 - ``escalate_after_minutes`` passed: page the on-call (PagerDuty Events, with the incident link), once;
+- every ``update_every_minutes`` of its severity: a status page and channel update (`agents.cadence`);
 - ``expire_after_minutes`` passed: record the expiry (the action never runs) and resume the incident,
   which escalates with a timeline entry.
 
@@ -21,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from agents.cadence import periodic_update
 from approvals.service import ActionCard, ApprovalService
 from approvals.slack import outcome_blocks, request_blocks
 from tools.actions import execute_action
@@ -166,7 +168,9 @@ class ApprovalWatcher:
         if records.has_event(card.incident_id, card.action_id, "escalated"):
             return
         registry = self.service.responder.ctx.registry
-        wanted = self.settings.deadlines.pager_tool
+        entry = self.service.responder.ctx.catalog.get(card.service)
+        # The configured pager, else the one that pages this service's escalation policy, else the first one.
+        wanted = self.settings.deadlines.pager_tool or (entry.pagerduty_events if entry else None)
         pager = registry.adapters.get(wanted) if wanted else registry.first("pagerduty_events")
         result = "no pagerduty_events instance configured: nobody was paged"
         if pager is not None:
@@ -204,6 +208,10 @@ class ApprovalWatcher:
             card = self.service.card(outcome.state, request)
             now = self.service.clock()
             await self.post_request(card)
+            # While it waits, customers and the channel hear from it on the cadence its messages promised.
+            sent = await periodic_update(self.service.responder.ctx, outcome.state, now)
+            if sent:
+                log.info("periodic_update", incident_id=incident_id, sent=sent)
             if card.expires_at is not None and now >= card.expires_at:
                 if await self.service.expire(incident_id, action_id, minutes=deadlines.expire_after_minutes):
                     await self.service.apply(incident_id, action_id)

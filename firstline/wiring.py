@@ -95,6 +95,14 @@ def build_memory(store: Any) -> Any:
     return None
 
 
+def incident_link(config: FirstlineConfig) -> str:
+    """The base of incident links in messages: ``incident_link``, else the console's incident pages."""
+    if config.incident_link:
+        return config.incident_link
+    console = config.approvals.console_url.rstrip("/")
+    return f"{console}/incidents/" if console else ""
+
+
 @asynccontextmanager
 async def open_runtime(
     config: FirstlineConfig,
@@ -141,7 +149,7 @@ async def open_runtime(
         settings=config.workflow,
         knowledge=store,
         memory=build_memory(store),
-        links={"incident": config.incident_link} if config.incident_link else {},
+        links={"incident": incident_base} if (incident_base := incident_link(config)) else {},
         clock=clock.now,
         sleep=clock.sleep,
     )

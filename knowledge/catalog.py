@@ -9,7 +9,7 @@ queries, the log selector and where the service is deployed. The file is YAML::
         tier: 1                      # 1 = most critical
         customer_facing: true
         owner: team-payments
-        oncall: {name: Dana Reyes, handle: "@dana"}
+        oncall: {name: Dana Reyes, handle: "@dana", pagerduty_schedule: PSCHED1}  # /oncalls says who, now
         dependencies: [payments-db]
         namespace: shop
         deployment: checkout         # Kubernetes Deployment name (defaults to the service name)
@@ -40,7 +40,12 @@ class OnCall(BaseModel):
 
     name: str
     handle: str = ""
-    pagerduty_schedule: str | None = None
+    pagerduty_schedule: str | None = Field(
+        default=None, description="PagerDuty schedule id: who is on call now is read from /oncalls for it."
+    )
+    pagerduty_escalation_policy: str | None = Field(
+        default=None, description="PagerDuty escalation policy id (level 1 of it is on call), when no schedule is set."
+    )
 
 
 class ServiceSLI(BaseModel):
@@ -77,6 +82,11 @@ class Service(BaseModel):
         description="For a third party: the tools: instance (kind provider_status) that reads its public status page.",
     )
     chat_channel: str | None = None
+    pagerduty_events: str | None = Field(
+        default=None,
+        description="The pagerduty_events tool instance whose routing key pages this service's escalation policy "
+        "(None: the first one configured).",
+    )
     sli: ServiceSLI = Field(default_factory=ServiceSLI)
     logs: str | None = None
     runbooks: list[str] = Field(default_factory=list)

@@ -104,6 +104,7 @@ class PastIncident(BaseModel):
     verification: str | None = None
     follow_ups: list[FollowUp] = Field(default_factory=list)
     links: list[str] = Field(default_factory=list)
+    review: str = Field(default="", description="The post-incident review draft (Markdown), when one was written.")
 
     @property
     def doc_id(self) -> str:
@@ -238,6 +239,7 @@ def past_incident_from_record(
         verification=_text(verification.get("detail")) or None,
         follow_ups=parsed_follow_ups,
         links=links,
+        review=_text(record.get("review")),
     )
 
 
@@ -299,6 +301,11 @@ def render_markdown(incident: PastIncident) -> str:
         lines.append("")
     if incident.links:
         lines += ["## Links", "", *[f"- {link}" for link in incident.links], ""]
+    if incident.review:
+        # The review's own headings go one level down, under this one: each section stays its own chunk.
+        lines += ["## Post-incident review draft", ""]
+        lines += [f"#{line}" if line.startswith("#") else line for line in incident.review.splitlines()]
+        lines.append("")
     return "\n".join(lines)
 
 

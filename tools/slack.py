@@ -1,4 +1,5 @@
-"""Slack Web API: post and update messages (``chat.postMessage``, ``chat.update``).
+"""Slack Web API: post and update messages (``chat.postMessage``, ``chat.update``), and read a channel
+(``conversations.history``: what people said, for the post-incident review).
 
 Bodies are JSON with ``Content-Type: application/json; charset=utf-8`` and a bot token
 (``Authorization: Bearer xoxb-...``). Slack reports most errors with **HTTP 200** and
@@ -12,6 +13,7 @@ threading replies (``thread_ts``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.base import Adapter, AdapterSettings, SafetyMetadata, ToolResult, UpstreamError, tool_call
 from tools.http import BODY_EXCERPT_CHARS
-from tools.wire import as_dict, as_list, clip, decode_json, expect_dict, json_field, malformed
+from tools.wire import UtcDatetime, as_dict, as_list, clip, decode_json, expect_dict, json_field, malformed
 
 SLACK_JSON = "application/json; charset=utf-8"
 TS_PATTERN = r"^\d+\.\d+$"
@@ -90,11 +92,20 @@ class UpdateMessageInput(BaseModel):
     blocks: list[dict[str, Any]] | None = BlocksField
 
 
+class ChannelHistoryInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=CHANNEL_PATTERN, description="Channel id (e.g. C0INC).")
+    oldest: UtcDatetime | None = Field(default=None, description="Only messages at or after this time (UTC).")
+    latest: UtcDatetime | None = Field(default=None, description="Only messages before this time (UTC).")
+    limit: int = Field(default=200, ge=1, le=999, description="Most messages to return, newest first.")
+
+
 class SlackAdapter(Adapter):
     """Posts to one Slack workspace with a bot token."""
 
     kind: ClassVar[str] = "slack"
-    description: ClassVar[str] = "Slack: post messages (optionally in a thread) and update them."
+    description: ClassVar[str] = "Slack: post messages (optionally in a thread), update them, read a channel."
     settings_model: ClassVar[type[AdapterSettings]] = AdapterSettings
 
     @tool_call(description="Post a message to a Slack channel, or reply in a thread.", safety=POST_SAFETY)
@@ -131,6 +142,34 @@ class SlackAdapter(Adapter):
             params=body,
             data={"channel": answer["channel"], "ts": answer["ts"]},
             summary=f"updated message {answer['ts']} in {answer['channel']}: {clip(args.text, 100)!r}",
+        )
+
+    @tool_call(description="Read a channel's messages (conversations.history), newest first: who said what, when.")
+    async def channel_history(self, args: ChannelHistoryInput) -> ToolResult:
+        path = "/conversations.history"
+        params: list[tuple[str, Any]] = [("channel", args.channel), ("limit", args.limit)]
+        if args.oldest:
+            params.append(("oldest", f"{args.oldest.timestamp():.6f}"))
+        if args.latest:
+            params.append(("latest", f"{args.latest.timestamp():.6f}"))
+        # A read method: query parameters (Slack takes JSON bodies for write methods only).
+        response = await self.http.request("GET", path, params=params, describe_error=describe_slack_error)
+        answer = expect_dict(self.http, response, path, decode_json(self.http, response, path), "the body")
+        if answer.get("ok") is not True:
+            if "error" not in answer:
+                raise malformed(self.http, response, path, 'the body has no "ok": true')
+            raise self._slack_error("conversations.history", path, response, answer)
+        messages = [_history_message(m) for m in as_list(answer.get("messages")) if isinstance(m, dict)]
+        people = sum(1 for m in messages if not m["bot"])
+        return ToolResult(
+            tool=self.tool_id("channel_history"),
+            status="ok" if messages else "no_data",
+            query=f"GET {path}",
+            params=dict(params),
+            data={"messages": messages, "has_more": answer.get("has_more") is True},
+            summary=f"{len(messages)} messages in {args.channel} ({people} from people)"
+            if messages
+            else f"no messages in {args.channel} in that window",
         )
 
     async def check(self) -> str:
@@ -179,6 +218,24 @@ class SlackAdapter(Adapter):
             status_code=response.status_code,
             body_excerpt=excerpt,
         )
+
+
+def _history_message(item: dict[str, Any]) -> dict[str, Any]:
+    ts = str(item.get("ts") or "")
+    try:
+        at = datetime.fromtimestamp(float(ts), tz=UTC).isoformat()
+    except ValueError:
+        at = None
+    profile = as_dict(item.get("user_profile"))
+    return {
+        "ts": ts,
+        "at": at,
+        "user": str(item.get("user") or ""),
+        "name": str(profile.get("real_name") or profile.get("display_name") or item.get("username") or ""),
+        "bot": bool(item.get("bot_id")) or item.get("subtype") == "bot_message",
+        "text": clip(str(item.get("text") or ""), 2000),
+        "thread_ts": item.get("thread_ts"),
+    }
 
 
 def describe_slack_error(response: httpx.Response) -> str | None:

@@ -109,9 +109,10 @@ class Reasoner(Protocol):
     ) -> Reasoned[RemediationChoice]: ...
 
     async def write_update(
-        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext, *, draft: str = ""
     ) -> Reasoned[str]:
-        """Text for a status page update or a chat message at one phase of the incident."""
+        """Text for a status page update or a chat message at one phase of the incident. ``draft``: the
+        template's message from the facts, to reword (a model) or to return as it is (the deterministic one)."""
         ...
 
 

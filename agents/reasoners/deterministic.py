@@ -1124,9 +1124,9 @@ class DeterministicReasoner:
         return Reasoned(choose_option(diagnosis, options))
 
     async def write_update(
-        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext, *, draft: str = ""
     ) -> Reasoned[str]:
-        return Reasoned(render_update(incident, phase, audience, ctx))
+        return Reasoned(draft or render_update(incident, phase, audience, ctx))
 
 
 def summary_text(facts: TriageFacts) -> str:

@@ -323,12 +323,15 @@ class LLMReasoner:
         return Reasoned(chosen, meter.usage)
 
     async def write_update(
-        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext
+        self, incident: IncidentState, phase: UpdatePhase, audience: str, ctx: ReasonerContext, *, draft: str = ""
     ) -> Reasoned[str]:
         meter = UsageMeter()
         response = await self._ask(
             meter,
-            [SystemMessage(prompts.COMMS_SYSTEM), HumanMessage(prompts.update_request(incident, phase, audience))],
+            [
+                SystemMessage(prompts.COMMS_SYSTEM),
+                HumanMessage(prompts.update_request(incident, phase, audience, draft=draft)),
+            ],
         )
         links = [*ctx.links.values(), *incident.alert.links]
         cleaned = clean_model_text(_text(response), limit=UPDATE_LIMIT, allowed_urls=links)

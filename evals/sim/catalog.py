@@ -19,7 +19,8 @@ Per service, by kind:
 
 ``sli:`` in a topology service overrides any of these. The owner comes from ``owner:`` or else the
 PagerDuty escalation policy covering the service (``Payments`` becomes ``team-payments``); the
-on-call from that policy's level-1 on-call; the chat channel from ``chat_channel:`` or else the
+on-call from that policy's level-1 on-call (with the policy's id, so the agents ask ``/oncalls`` who it is now),
+the pager from the service's Events API v2 integration (`events_tool_name`); the chat channel from ``chat_channel:`` or else the
 first Slack channel; the status page component from the component naming the service; for an
 external service with a public status page (``integrations.providers``), ``status_page`` names the
 sandbox's ``provider_status`` tool instance that reads it (`provider_tool_name`).
@@ -77,6 +78,16 @@ def provider_tool_name(provider_id: str) -> str:
     return f"status_{provider_id}"
 
 
+def events_tool_name(pagerduty_service_id: str) -> str:
+    """The sandbox's tool instance (kind ``pagerduty_events``) paging one PagerDuty service's escalation policy."""
+    return f"paging_{pagerduty_service_id.lower()}"
+
+
+def events_key_variable(pagerduty_service_id: str) -> str:
+    """The environment variable holding that instance's (simulated) routing key."""
+    return f"FIRSTLINE_SIM_ROUTING_KEY_{re.sub(r'[^A-Z0-9]', '_', pagerduty_service_id.upper())}"
+
+
 def service_catalog(scenario: Scenario) -> dict[str, Any]:
     """The catalog mapping (``{"services": {name: entry}}``) for ``scenario``."""
     pagerduty = scenario.integrations.pagerduty
@@ -103,9 +114,15 @@ def service_catalog(scenario: Scenario) -> dict[str, Any]:
             )
             if oncall is not None and oncall.user in users:
                 person = users[oncall.user]
-                entry["oncall"] = {"name": person.name, "handle": "@" + person.name.split()[0].lower()}
+                entry["oncall"] = {
+                    "name": person.name,
+                    "handle": "@" + person.name.split()[0].lower(),
+                    "pagerduty_escalation_policy": policy.id,
+                }
                 if oncall.schedule:
                     entry["oncall"]["pagerduty_schedule"] = oncall.schedule
+        if pd_service is not None:
+            entry["pagerduty_events"] = events_tool_name(pd_service.id)
         entry["dependencies"] = list(spec.dependencies)
         entry["namespace"] = spec.namespace
         if spec.deployment_name is not None:

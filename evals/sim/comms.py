@@ -1,4 +1,5 @@
-"""Simulated communication services: Statuspage incidents, Slack messages, PagerDuty incidents.
+"""Simulated communication services: Statuspage incidents, Slack messages, PagerDuty incidents (the REST
+API and the Events API v2 that pages).
 
 Their state starts from the scenario's ``integrations`` section and changes only through the API;
 `World.snapshot` exposes all of it for eval scoring (what was posted, where, and when).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -400,6 +402,7 @@ class PagerDutyState:
         self.schedules = {s.id: s for s in self.spec.schedules}
         self.services = {s.id: s for s in self.spec.services}
         self.incidents: list[PagerDutyIncident] = []
+        self.events: list[dict[str, Any]] = []  # Events API v2 events received, without their routing key
         # Incidents the scenario's alerts open; they appear once the alert has fired.
         for alert in scenario.alerts:
             if alert.pagerduty_service is None:
@@ -607,6 +610,82 @@ class PagerDutyState:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{**self.render(i), "notes": list(i.notes)} for i in self.visible()]
+
+    # -- Events API v2 (https://events.pagerduty.com/v2/enqueue) ------------------------------------
+
+    def routing_key(self, service_id: str) -> str:
+        """The 32-character integration key of one service's Events API v2 integration."""
+        return _token("events-v2", service_id, length=32)
+
+    def enqueue(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """One event, as the Events API answers it: 202 with the dedup key, or 400 with the errors.
+
+        A trigger opens an incident on the routing key's service (or folds into the open one with the
+        same dedup key); acknowledge and resolve act on that open incident; an event for no open one is
+        accepted and changes nothing, as PagerDuty does."""
+        if not isinstance(body, dict):
+            return 400, _invalid_event(["Event object must be a JSON object"])
+        service_id = next((sid for sid in self.services if self.routing_key(sid) == body.get("routing_key")), None)
+        errors = []
+        if service_id is None:
+            errors.append("'routing_key' is invalid")
+        action = body.get("event_action")
+        if action not in ("trigger", "acknowledge", "resolve"):
+            errors.append("'event_action' is invalid (must be one of trigger, acknowledge, resolve)")
+        payload = body.get("payload") if isinstance(body.get("payload"), dict) else None
+        key = body.get("dedup_key")
+        if action == "trigger":
+            if payload is None:
+                errors.append("'payload' is missing or not an object")
+            else:
+                for name in ("summary", "source", "severity"):
+                    if not isinstance(payload.get(name), str) or not payload.get(name):
+                        errors.append(f"'payload.{name}' is missing or blank")
+                if payload.get("severity") not in (None, "critical", "error", "warning", "info"):
+                    errors.append("'payload.severity' is invalid (must be one of critical, error, warning, info)")
+        elif not isinstance(key, str) or not key:
+            errors.append("'dedup_key' is required for acknowledge and resolve")
+        if errors:
+            return 400, _invalid_event(errors)
+        assert service_id is not None
+        key = str(key or _token("dedup", len(self.events), self._now()))
+        self.events.append({k: v for k, v in body.items() if k != "routing_key"} | {"service_id": service_id})
+        now = self._now()
+        open_incident = next(
+            (
+                i
+                for i in self.incidents
+                if i.service_id == service_id and i.incident_key == key and i.status != "resolved"
+            ),
+            None,
+        )
+        if action == "trigger" and open_incident is None:
+            assert payload is not None
+            details = payload.get("custom_details")
+            self.incidents.append(
+                PagerDutyIncident(
+                    id="Q" + _token("pd-event", key, now, length=13).upper(),
+                    number=1000 + len(self.incidents) + 1,
+                    title=str(payload["summary"])[:1024],
+                    service_id=service_id,
+                    status="triggered",
+                    urgency="high" if payload.get("severity") in ("critical", "error") else "low",
+                    incident_key=key,
+                    created_at=now,
+                    updated_at=now,
+                    details=json.dumps(details, sort_keys=True) if isinstance(details, dict) else str(details or ""),
+                )
+            )
+        elif open_incident is not None and action in ("acknowledge", "resolve"):
+            open_incident.status = "acknowledged" if action == "acknowledge" else "resolved"
+            open_incident.updated_at = now
+            if action == "acknowledge":
+                open_incident.acknowledged_at = now
+        return 202, {"status": "success", "message": "Event processed", "dedup_key": key}
+
+
+def _invalid_event(errors: list[str]) -> dict[str, Any]:
+    return {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
 
 
 def _pd_time(seconds: float) -> str:

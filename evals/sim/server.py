@@ -9,6 +9,7 @@ Mount points (each answers the real system's paths below it)::
     /statuspage   Statuspage API              (like https://api.statuspage.io/v1)
     /slack        Slack Web API               (like https://slack.com/api)
     /pagerduty    PagerDuty REST API          (like https://api.pagerduty.com)
+    /pagerduty-events  PagerDuty Events API v2 (like https://events.pagerduty.com): pages open incidents
     /elasticsearch  Elasticsearch ``_search`` over the same logs as Loki, index ``logs-<app>``
     /providers/ID third parties' public status pages (``/api/v2/summary.json``..., as on the page)
     /_sim         state, clock and alert payloads for tests and scoring
@@ -28,6 +29,7 @@ uvicorn runs in a daemon thread; `RunningSim.stop` (or leaving the ``with`` bloc
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -41,7 +43,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from evals.sim.apis import comms, control, elasticsearch, github, kubernetes, loki, prometheus, providers
-from evals.sim.catalog import catalog_yaml, provider_tool_name
+from evals.sim.catalog import catalog_yaml, events_key_variable, events_tool_name, provider_tool_name
 from evals.sim.library import load_scenario
 from evals.sim.scenario import Scenario
 from evals.sim.timeutil import SimClock
@@ -62,6 +64,7 @@ def create_app(world: World) -> Starlette:
             Mount("/statuspage", routes=comms.statuspage_routes(world)),
             Mount("/slack", routes=comms.slack_routes(world)),
             Mount("/pagerduty", routes=comms.pagerduty_routes(world)),
+            Mount("/pagerduty-events", routes=comms.pagerduty_events_routes(world)),
             Mount("/elasticsearch", routes=elasticsearch.routes(world)),
             Mount("/providers", routes=providers.routes(world)),
             Mount("/_sim", routes=control.routes(world)),
@@ -99,6 +102,18 @@ class RunningSim:
             config["statuspage"]["page_id"] = self.world.statuspage.page_id
         if "elasticsearch" in config:
             config["elasticsearch"]["default_index"] = "logs-*"
+        if kinds is None or "pagerduty_events" in wanted:
+            # One Events API v2 integration per PagerDuty service, named as the catalog names it. Its routing
+            # key is the simulator's own (not a secret: it opens nothing outside this loopback server); the
+            # adapter reads keys from the environment only, so the key is put there under its own variable.
+            for service_id in self.world.pagerduty.services:
+                variable = events_key_variable(service_id)
+                os.environ[variable] = self.world.pagerduty.routing_key(service_id)
+                config[events_tool_name(service_id)] = {
+                    "kind": "pagerduty_events",
+                    "base_url": f"{self.base_url}/pagerduty-events",
+                    "routing_key_env": variable,
+                }
         if kinds is None or "provider_status" in wanted:
             # One read-only instance per third party's public page, named as the catalog names it.
             for page in self.world.scenario.integrations.providers:

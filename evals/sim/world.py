@@ -411,5 +411,5 @@ class World:
                     "components": list(self.statuspage.components.values()),
                 },
                 "slack": {"messages": list(self.slack.messages)},
-                "pagerduty": {"incidents": self.pagerduty.snapshot()},
+                "pagerduty": {"incidents": self.pagerduty.snapshot(), "events": list(self.pagerduty.events)},
             }

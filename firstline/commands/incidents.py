@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -294,6 +296,14 @@ def cmd_sandbox_run(args: argparse.Namespace, console: Console) -> int:
             console.info(
                 f"config written to {path} (service catalog: {config.knowledge.catalog}; state in {state_dir})"
             )
+            # The simulated PagerDuty's routing keys are the sandbox's own (they page nothing real), but adapters
+            # read keys from the environment only: another process needs them exported to page through it.
+            paging = sorted(
+                {str(t["routing_key_env"]) for t in config.tools.values() if t.get("kind") == "pagerduty_events"}
+            )
+            if paging:
+                exports = " ".join(f"{name}={os.environ.get(name, '')}" for name in paging)
+                console.info(f"to page through the sandbox from another shell: export {exports}")
             ingest_examples(config, console)
         else:
             catalog = sim.write_catalog(Path(tempfile.mkdtemp(prefix="firstline-sandbox-")) / "catalog.yaml")
@@ -516,6 +526,64 @@ def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _read_record(args: argparse.Namespace, config: FirstlineConfig) -> dict[str, Any]:
+    """The record: a JSON file (the demo's --json output), or an incident id from the incident index."""
+    given = Path(args.incident)
+    if given.suffix == ".json" or given.exists():
+        try:
+            record = json.loads(given.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise CommandError(f"incident record file {given} does not exist", EXIT_USAGE) from exc
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"incident record file {given} is not JSON: {exc}", EXIT_USAGE) from exc
+        if not isinstance(record, dict) or "id" not in record:
+            raise CommandError(f"{given} is not an incident record (a JSON object with an 'id')", EXIT_USAGE)
+        return record
+    index = IncidentIndex(config.storage.incidents)
+    try:
+        found = index.get(args.incident)
+    finally:
+        index.close()
+    if found is None:
+        raise CommandError(
+            f"no incident {args.incident!r}; `firstline incidents list` shows them, or pass a record file", EXIT_USAGE
+        )
+    return found
+
+
+async def cmd_incidents_review(args: argparse.Namespace, console: Console) -> int:
+    from agents.review import draft_review, render_html, render_markdown
+    from firstline.review_sources import human_messages
+    from knowledge.catalog import CatalogError, ServiceCatalog
+    from tools.registry import ToolRegistry
+
+    config = load(args, required=False)
+    record = _read_record(args, config)
+    try:
+        catalog = ServiceCatalog.load(config.knowledge.catalog)
+    except CatalogError as exc:
+        console.warn(f"drafting without the service catalog (owners unknown): {exc}")
+        catalog = ServiceCatalog()
+    messages: list[Any] = []
+    if args.people:
+        registry = ToolRegistry.from_config(config.tools, missing_secrets="disable")
+        try:
+            messages, missing = await human_messages(registry, record)
+        finally:
+            await registry.aclose()
+        for problem in missing:
+            console.warn(f"could not read what people said in {problem}")
+    draft = draft_review(record, catalog=catalog, zone=config.workflow.comms.timezone, messages=messages)
+    text = render_html(draft) if args.format == "html" else render_markdown(draft)
+    if args.out is None or str(args.out) == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    console.info(f"review draft of {draft.incident_id} written to {args.out}")
+    return EXIT_OK
+
+
 def register(sub: Any) -> dict[str, Any]:
     """Add the incident commands to the parser; return their handlers."""
     demo = sub.add_parser(
@@ -586,7 +654,7 @@ def register(sub: Any) -> dict[str, Any]:
         p.add_argument("--comment", default="", metavar="TEXT")
         add_common(p)
 
-    incidents = sub.add_parser("incidents", help="list and show incidents")
+    incidents = sub.add_parser("incidents", help="list, show, resume and review incidents")
     incidents_sub = incidents.add_subparsers(dest="incidents_command", metavar="SUBCOMMAND")
     inc_list = incidents_sub.add_parser("list", help="list incidents, newest first")
     inc_list.add_argument("--json", action="store_true", help="print JSON")
@@ -597,6 +665,25 @@ def register(sub: Any) -> dict[str, Any]:
         "--json", type=Path, metavar="PATH", help="write the incident record to PATH ('-' for stdout)"
     )
     add_common(inc_show)
+    inc_review = incidents_sub.add_parser(
+        "review",
+        help="draft the post-incident review of an incident (Markdown or HTML)",
+        description="Draft the post-incident review from an incident id or an incident record file (the demo's "
+        "--json output): summary, customer impact, detection timings, the timeline with human and agent decisions "
+        "(who approved what, and how long it took), root cause with its evidence, what was ruled out, what went well "
+        "and what did not, and action items with owners from the catalog. What people said in the incident channel "
+        "(Slack) and in PagerDuty notes is read with the configured tools and placed on the timeline.",
+    )
+    inc_review.add_argument("incident", metavar="ID|RECORD.json")
+    inc_review.add_argument("--out", type=Path, metavar="FILE", help="write the draft to FILE (default: stdout)")
+    inc_review.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
+    inc_review.add_argument(
+        "--no-people",
+        dest="people",
+        action="store_false",
+        help="do not read the channel and PagerDuty notes (offline; the record alone)",
+    )
+    add_common(inc_review)
     inc_resume = incidents_sub.add_parser(
         "resume",
         help="continue an incident from its last checkpoint (after a crash)",
@@ -648,6 +735,7 @@ def register(sub: Any) -> dict[str, Any]:
         "incidents list": cmd_incidents_list,
         "incidents show": cmd_incidents_show,
         "incidents resume": cmd_incidents_resume,
+        "incidents review": cmd_incidents_review,
         "sandbox run": cmd_sandbox_run,
         "sandbox list": cmd_sandbox_list,
     }

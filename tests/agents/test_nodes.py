@@ -61,7 +61,7 @@ class FailingAfterSpending:
     async def choose_remediation(self, *args: Any) -> Reasoned[Any]:
         raise ReasonerFailure("unusable", usage=Usage(prompt_tokens=1))
 
-    async def write_update(self, *args: Any) -> Reasoned[str]:
+    async def write_update(self, *args: Any, **kwargs: Any) -> Reasoned[str]:
         raise ReasonerFailure("empty", usage=Usage(prompt_tokens=1))
 
 

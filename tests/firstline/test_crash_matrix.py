@@ -96,6 +96,20 @@ async def test_a_kill_while_opening_and_investigating_is_resumed(sim: RunningSim
     assert _undos(sim) == 1, _timeline(outcome)  # approved once, ran once
     [rollback] = [a for a in outcome.state.actions if a.kind == "remediation"]
     assert rollback.status == "verified" and rollback.approval is not None and rollback.approval.by == "operator"
+    _posted_once(sim)
+
+
+def _posted_once(sim: RunningSim) -> None:
+    """Every message went out at most once per phase, whatever the kill point: the ledger keys them."""
+    world = sim.world.snapshot()
+    heads = [m["text"].splitlines()[0] for m in world["slack"]["messages"]]
+    assert len(heads) == len(set(heads)), heads
+    incidents = world["statuspage"]["incidents"]
+    assert len(incidents) <= 1
+    statuses = [u["status"] for i in incidents for u in i["incident_updates"]]
+    assert len(statuses) == len(set(statuses)), statuses
+    triggers = [e for e in world["pagerduty"]["events"] if e["event_action"] == "trigger"]
+    assert len({e["dedup_key"] for e in triggers}) == len(triggers), triggers
 
 
 async def _waiting_incident(config: FirstlineConfig, alert: Alert) -> tuple[str, str]:
@@ -136,6 +150,7 @@ async def test_a_kill_after_the_approval_is_resumed_and_runs_the_action_at_most_
         assert "not_recovered" in timeline and outcome.state.status == "escalated"
         return
     assert _undos(sim) == 1, timeline  # exactly once, whatever the kill point
+    _posted_once(sim)
     if kill_at == "after_call":  # the call ran but its result was never recorded: verified, not repeated
         assert "may or may not have run; not running it again" in timeline
     assert rollback.status == "verified", timeline

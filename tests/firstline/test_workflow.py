@@ -83,7 +83,7 @@ async def test_approval_from_a_second_runtime_resolves_and_runs_once(sim: Runnin
     }
     assert any("inventory" in r["what"] for r in diagnosis["ruled_out"])
     statuspage = [c for c in record["communications"] if c["channel"] == "statuspage"]
-    assert statuspage and "resolved" in statuspage[-1]["text"]
+    assert statuspage and "resolved" in statuspage[-1]["text"].lower()
     assert sim.world.snapshot()["statuspage"]["incidents"][0]["status"] == "resolved"
 
     async with open_runtime(config, knowledge=None) as responder:

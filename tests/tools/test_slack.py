@@ -222,3 +222,51 @@ async def test_odd_error_details_do_not_crash(slack: SlackAdapter, ledger: Actio
         )
         result = await slack.invoke("post_message", POST, grant=grant)
     assert result.error is not None and "invalid_blocks (the blocks are malformed)" in result.error.message
+
+
+async def test_channel_history_reads_who_said_what_with_query_parameters(slack: SlackAdapter) -> None:
+    answer = {
+        "ok": True,
+        "messages": [
+            {
+                "type": "message",
+                "user": "U0DANA",
+                "text": "rolling back by hand would take 20 min",
+                "ts": "1763667720.000200",
+                "user_profile": {"real_name": "Dana Reyes"},
+            },
+            {
+                "type": "message",
+                "user": "U0BOT",
+                "bot_id": "B0FL",
+                "text": "[inc-1] investigating",
+                "ts": "1763667600.000100",
+            },
+        ],
+        "has_more": False,
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": ""},
+    }
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get("/conversations.history").respond(200, json=answer)
+        result = await slack.invoke(
+            "channel_history", {"channel": "C0INC", "oldest": "2025-11-20T19:40:00Z", "limit": 50}
+        )
+    request = route.calls.last.request
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.url.params["channel"] == "C0INC" and request.url.params["limit"] == "50"
+    assert request.url.params["oldest"] == "1763667600.000000"
+    assert result.status == "ok" and result.summary == "1 messages in C0INC (1 from people)".replace(
+        "1 messages", "2 messages"
+    )
+    first = result.data["messages"][0]
+    assert (first["name"], first["bot"], first["at"]) == ("Dana Reyes", False, "2025-11-20T19:42:00.000200+00:00")
+    assert result.data["messages"][1]["bot"] is True
+
+
+async def test_channel_history_reports_slacks_error(slack: SlackAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/conversations.history").respond(200, json={"ok": False, "error": "not_in_channel"})
+        result = await slack.invoke("channel_history", {"channel": "C0INC"})
+    assert result.status == "error" and result.error is not None
+    assert "conversations.history failed: not_in_channel (invite the app to the channel first)" in result.error.message

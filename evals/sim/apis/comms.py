@@ -276,3 +276,21 @@ def pagerduty_routes(world: World) -> list[BaseRoute]:
         Route("/abilities", abilities, methods=["GET"]),
         Route("/{path:path}", guarded(unknown), methods=["GET", "POST", "PUT", "DELETE"]),
     ]
+
+
+def pagerduty_events_routes(world: World) -> list[BaseRoute]:
+    """PagerDuty's Events API v2: ``POST /v2/enqueue`` (like https://events.pagerduty.com)."""
+    state = world.pagerduty
+
+    async def enqueue(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_response(
+                {"status": "invalid event", "message": "Event object is invalid", "errors": ["not JSON"]}, 400
+            )
+        with world.locked():
+            status, answer = state.enqueue(body)
+        return json_response(answer, status)
+
+    return [Route("/v2/enqueue", enqueue, methods=["POST"])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -309,6 +311,70 @@ async def test_pagerduty_oncalls_and_errors(client: httpx.AsyncClient) -> None:
     assert missing.status_code == 404 and missing.json() == {"error": {"message": "Not Found", "code": 2100}}
     bad = await client.post("/pagerduty/incidents/QNOPE/notes", json={})
     assert bad.status_code == 404
+
+
+async def test_pagerduty_events_trigger_opens_one_incident_and_resolve_closes_it(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    key = world.pagerduty.routing_key("PINVENT")
+    assert len(key) == 32
+    event = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "dedup_key": "firstline/inc-1",
+        "payload": {
+            "summary": "inventory failing",
+            "source": "inventory.production",
+            "severity": "critical",
+            "custom_details": {"diagnosis": "bad_deploy"},
+        },
+        "links": [{"href": "https://firstline.test/incidents/inc-1", "text": "incident"}],
+    }
+    first = await client.post("/pagerduty-events/v2/enqueue", json=event)
+    again = await client.post("/pagerduty-events/v2/enqueue", json=event)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == {"status": "success", "message": "Event processed", "dedup_key": "firstline/inc-1"}
+    opened = (
+        await client.get("/pagerduty/incidents", params=[("service_ids[]", "PINVENT"), ("statuses[]", "triggered")])
+    ).json()["incidents"]
+    # The repeated trigger folded into the open incident: one page, assigned to the policy's level 1.
+    assert [(i["title"], i["incident_key"]) for i in opened] == [("inventory failing", "firstline/inc-1")]
+    assert opened[0]["escalation_policy"]["id"] == "PEPFUL1" and opened[0]["assignments"]
+    resolve = {"routing_key": key, "event_action": "resolve", "dedup_key": "firstline/inc-1"}
+    assert (await client.post("/pagerduty-events/v2/enqueue", json=resolve)).status_code == 202
+    closed = (await client.get(f"/pagerduty/incidents/{opened[0]['id']}")).json()["incident"]
+    assert closed["status"] == "resolved"
+    assert [e["event_action"] for e in world.snapshot()["pagerduty"]["events"]] == ["trigger", "trigger", "resolve"]
+    assert all("routing_key" not in e for e in world.snapshot()["pagerduty"]["events"])
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        (
+            {
+                "routing_key": "nope",
+                "event_action": "trigger",
+                "payload": {"summary": "x", "source": "y", "severity": "critical"},
+            },
+            "'routing_key' is invalid",
+        ),
+        ({"event_action": "page"}, "'event_action' is invalid"),
+        (
+            {"event_action": "trigger", "payload": {"summary": "x", "source": "y", "severity": "fatal"}},
+            "'payload.severity' is invalid",
+        ),
+        ({"event_action": "trigger", "payload": {"source": "y", "severity": "info"}}, "'payload.summary' is missing"),
+        ({"event_action": "resolve"}, "'dedup_key' is required"),
+    ],
+)
+async def test_pagerduty_events_invalid_events(
+    client: httpx.AsyncClient, world: World, event: dict[str, Any], error: str
+) -> None:
+    body = {"routing_key": world.pagerduty.routing_key("PCHKOUT"), **event}
+    answer = await client.post("/pagerduty-events/v2/enqueue", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["status"] == "invalid event" and any(error in e for e in answer.json()["errors"])
 
 
 # ------------------------------------------------------------------------------------------ control

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,13 @@ def test_start_sim_serves_on_a_free_loopback_port(scenario: Scenario) -> None:
             "base_url": f"{sim.base_url}/statuspage",
             "page_id": "page-acme",
         }
-        assert set(config) == set(INTEGRATIONS)
+        paging = {name for name in config if config[name]["kind"] == "pagerduty_events"}
+        assert set(config) - paging == set(INTEGRATIONS)
+        # One Events API v2 integration per PagerDuty service, its simulated routing key in the environment.
+        assert paging == {"paging_pchkout", "paging_pinvent", "paging_ppaydb1"}
+        checkout = config["paging_pchkout"]
+        assert checkout["base_url"] == f"{sim.base_url}/pagerduty-events"
+        assert os.environ[checkout["routing_key_env"]] == sim.world.pagerduty.routing_key("PCHKOUT")
         assert sim.tools_config(kinds=["loki", "slack"]) == {name: config[name] for name in ("loki", "slack")}
         response = httpx.get(f"{sim.urls['prometheus']}/api/v1/query", params={"query": ERROR_RATIO}, timeout=5)
         assert response.status_code == 200 and response.json()["status"] == "success"
