@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
-from agents.state import Alert, ConfigRevert, DeploymentFact, Evidence, JobTarget, NodeTarget
+from agents.state import Alert, ConfigRevert, DeploymentFact, Evidence, Hypothesis, JobTarget, NodeTarget
 
 __all__ = [
     "ChangeFact",
@@ -145,6 +145,11 @@ class EvidenceBundle(BaseModel):
     service_namespace: str = Field(default="", description="The alerting service's Kubernetes namespace.")
     alert: Alert
     primary: SignalSummary | None = None
+    earlier: Hypothesis | None = Field(
+        default=None,
+        description="The cause an earlier round found and acted on, in a round after its fix ran and verification "
+        "failed: if this round finds another, both were causes.",
+    )
     dependencies: list[SignalSummary] = Field(default_factory=list)
     own: list[SignalSummary] = Field(default_factory=list, description="The alerting service's other SLIs.")
     changes: list[ChangeFact] = Field(default_factory=list)

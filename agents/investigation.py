@@ -53,6 +53,7 @@ from agents.state import (
     ClusterTarget,
     Diagnosis,
     Evidence,
+    Hypothesis,
     IncidentState,
     RuledOut,
     TimelineEntry,
@@ -375,7 +376,9 @@ class EvidenceCollector:
         )
         rise = peak - base
         if primary:
-            anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 2)
+            # Still a quarter of the rise above the baseline is not recovered (a fix that removed one of two
+            # faults leaves the other's errors).
+            anomalous = onset is not None and rise >= floor and current - base >= max(floor, rise / 4)
         else:
             anomalous = onset is not None and rise >= floor
         falling = False
@@ -1172,6 +1175,7 @@ class EvidenceCollector:
 
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
+        bundle.earlier = acted_on(self.state)
         bundle.primary = await self.signal(self.service, self.alert_signal())
         if bundle.primary is not None and bundle.primary.signal != "error_rate" and bundle.primary.onset is None:
             # A latency alert whose latency shows no onset: errors may still tell when it began.
@@ -1441,6 +1445,21 @@ def inspected_deployment(found: DeploymentFact, earlier: DeploymentFact | None) 
 # -- reading typed payloads ---------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts a change without a time first
+
+
+def acted_on(state: IncidentState) -> Hypothesis | None:
+    """In a round after our fix ran and its verification failed: the cause it was for (it may have
+    been fixed while a second one remains: two faults at once)."""
+    ran = any(e.actor == "execution" and e.kind == "executed" for e in state.timeline)
+    if not ran or state.diagnosis is None or state.diagnosis.inconclusive or not state.diagnosis.entity:
+        return None
+    earlier = state.diagnosis
+    return Hypothesis(
+        entity=earlier.entity,
+        category=earlier.category,
+        description=f"found and acted on first: {earlier.root_cause}",
+        change_id=earlier.change_id,
+    )
 
 
 def _fact_kind(change: Change) -> str:

@@ -1103,8 +1103,17 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         candidates=hypotheses[:3],
         change_id=lead.change_id,
         stalled=lead.stalled,
-        contributing=list(lead.contributing),
+        contributing=[*lead.contributing, *_earlier_cause(bundle, lead)],
     )
+
+
+def _earlier_cause(bundle: EvidenceBundle, lead: Hypothesis) -> list[Hypothesis]:
+    """The cause an earlier round acted on, when this round finds another one still failing: both were
+    causes (two faults at once), and the record names both."""
+    earlier = bundle.earlier
+    if earlier is None or earlier.entity == lead.entity or earlier.category in QUIET_CATEGORIES:
+        return []
+    return [earlier]
 
 
 class DeterministicReasoner:

@@ -564,3 +564,20 @@ def test_a_change_to_how_traffic_flows_then_timeouts_is_a_network_fault() -> Non
     assert diagnose_bundle(bundle).category == "network"
     quiet = _config_world("apply network policies: default-deny egress with an explicit allow-list", "ERROR bad input")
     assert diagnose_bundle(quiet).category == "config_change"
+
+
+def test_a_second_round_that_finds_another_cause_names_both() -> None:
+    """Two faults at once: the first round's fix ran and verification failed; the second round finds a
+    different cause still failing. Both were causes: the record names the first as contributing."""
+    from agents.state import Hypothesis
+
+    graph = {"feed": ["recs"], "recs": []}
+    signals = [_series("feed", "error_rate", 0.002, 0.12, "s1"), _series("recs", "error_rate", 0.002, 0.002, "s2")]
+    components = {"recs": ComponentFacts(service="recs", distance=1, pods=_pods("p1"), deployment=_deployment("recs"))}
+    release = _change("deploy-feed-62", "feed", "deploy", 9, 0.7, 0)
+    bundle = _bundle("feed", graph, signals, components, changes=[release])
+    earlier = Hypothesis(entity="recs", category="oom", description="found and acted on first: recs OOMKilled")
+    diagnosis = diagnose_bundle(bundle.model_copy(update={"earlier": earlier}))
+    assert (diagnosis.entity, diagnosis.change_id) == ("feed", "deploy-feed-62")
+    assert [(c.entity, c.category) for c in diagnosis.contributing] == [("recs", "oom")]
+    assert diagnose_bundle(bundle).contributing == []  # a first round names no earlier cause
