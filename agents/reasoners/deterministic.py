@@ -821,6 +821,30 @@ def quota_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return found[:1]
 
 
+CASCADE_SPREAD = 2  # other components failing besides the origin and the alerting service
+
+
+def as_cascade(lead: Hypothesis, bundle: EvidenceBundle) -> Hypothesis:
+    """A release of a dependency whose failure spread through several other components before it
+    reached the alerting service (its database saturated, the callers in between failing) is a
+    cascade: the release is still what to roll back, but the category says how far it reached."""
+    if lead.category != "bad_deploy" or lead.entity == bundle.service or not lead.change_id:
+        return lead
+    spread = sorted({d.service for d in bundle.dependencies if d.anomalous and d.service != lead.entity})
+    if len(spread) < CASCADE_SPREAD:
+        return lead
+    return lead.model_copy(
+        update={
+            "category": "cascading",
+            "description": f"{lead.description}; the failure cascades through {', '.join(spread)} to {bundle.service}",
+            "evidence_ids": [
+                *lead.evidence_ids,
+                *(d.evidence_id for d in bundle.dependencies if d.service in spread and d.anomalous),
+            ],
+        }
+    )
+
+
 def fold_into_storm(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
     """A retry storm's load symptoms (the saturated dependency's exhausted pool, the caller's timeouts on
     it) are how the storm shows, not rival causes: they become its support."""
@@ -1065,7 +1089,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         if from_origin:
             rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
-    hypotheses = fold_into_storm(hypotheses)
+    hypotheses = [as_cascade(h, bundle) if i == 0 else h for i, h in enumerate(fold_into_storm(hypotheses))]
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]

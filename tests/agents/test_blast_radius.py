@@ -581,3 +581,31 @@ def test_a_second_round_that_finds_another_cause_names_both() -> None:
     assert (diagnosis.entity, diagnosis.change_id) == ("feed", "deploy-feed-62")
     assert [(c.entity, c.category) for c in diagnosis.contributing] == [("recs", "oom")]
     assert diagnose_bundle(bundle).contributing == []  # a first round names no earlier cause
+
+
+def test_a_release_whose_failure_spreads_through_several_components_is_a_cascade(tmp_path: Path) -> None:
+    """Class 6: a dependency's release saturates its database and fails the caller in between before
+    the alerting front end: a cascade (still rolled back at the release). The same release failing only
+    its own database is a bad deploy."""
+    graph = {"web": ["search", "listings"], "search": ["listings"], "listings": ["db"], "db": []}
+    signals = [
+        _series("web", "error_rate", 0.002, 0.30, "s1"),
+        _series("listings", "error_rate", 0.001, 0.45, "s2"),
+        _series("search", "error_rate", 0.002, 0.27, "s3"),
+        _series("db", "saturation", 0.4, 0.97, "s4"),
+    ]
+    components = {
+        "search": ComponentFacts(service="search", distance=1, dependencies=["listings"], pods=_pods("p1"), deployment=_deployment("search")),
+        "listings": ComponentFacts(service="listings", distance=1, dependencies=["db"], pods=_pods("p2"), deployment=_deployment("listings")),
+        "db": ComponentFacts(service="db", kind="database", distance=2, pods=_pods("p3"), deployment=_deployment("db")),
+    }  # fmt: skip
+    release = _change("deploy-listings-12", "listings", "deploy", 22, 0.8, 1)
+    diagnosis = diagnose_bundle(_bundle("web", graph, signals, components, changes=[release]))
+    assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == ("listings", "cascading", release.id)
+    options = remediation_options(
+        diagnosis, _deployment("listings"), agent_context(tmp_path, registry=kubernetes_registry())
+    )
+    assert options[0].tool == "kubernetes.rollout_undo"
+    contained = [s for s in signals if s.service != "search"] + [_series("search", "error_rate", 0.002, 0.002, "s3")]
+    diagnosis = diagnose_bundle(_bundle("web", graph, contained, components, changes=[release]))
+    assert (diagnosis.entity, diagnosis.category) == ("listings", "bad_deploy")

@@ -47,8 +47,9 @@ CLASSES: dict[str, list[str]] = {
     #    failure, a mesh-routing edit that makes calls time out a network fault, a URL pointed at the
     #    wrong host a configuration change (all three reverted at the change)
     "7-specific-categories": ["receipts-failing-tuesday", "cart-latency-friday", "pricing-eu-errors"],
-    # 6. a cascade is worked, not abstained on: a retry storm names its amplifier and its trigger
-    "6-cascades": ["quotes-timeouts-night"],
+    # 6. a cascade is worked, not abstained on: a retry storm names its amplifier and its trigger; a
+    #    release whose failure spread through its database and callers is a cascade rolled back at it
+    "6-cascades": ["quotes-timeouts-night", "marketplace-wide-errors"],
     # 8. a dependency judged by more than its HTTP error rate (disk, saturation, evictions)
     "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17"],
     # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
