@@ -9,9 +9,10 @@ by replaying them (event time makes that exact), then they are pruned.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
+from storage.sql import SqlConnection, dialect_of
 
 # The only headers a normalizer reads; nothing else (authorization included) is ever stored.
 KEPT_HEADERS = ("x-amz-sns-message-type", "x-amz-sns-message-id", "x-amz-sns-topic-arn")
@@ -27,16 +28,18 @@ class InboxItem:
 
 
 class Inbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
+        self._postgres = dialect_of(conn) == "postgres"
 
     def enqueue(self, source: str, received_at: float, headers: Mapping[str, str], body: bytes) -> int:
         kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
         cursor = self._conn.execute(
-            "INSERT INTO inbox (source, received_at, headers, body) VALUES (?, ?, ?, ?)",
+            "INSERT INTO inbox (source, received_at, headers, body) VALUES (?, ?, ?, ?) RETURNING id",
             (source, received_at, json.dumps(kept), body),
         )
-        return int(cursor.lastrowid or 0)
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def pending(self, limit: int = 500) -> list[InboxItem]:
         rows = self._conn.execute(
@@ -55,8 +58,10 @@ class Inbox:
             yield InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4]))
 
     def mark_processed(self, ids: list[int], at: float, notes: Mapping[int, str] | None = None) -> None:
+        # Postgres: several workers correlate in turn; the sequence records the order a late one replays in.
+        seq = ", processed_seq = nextval('inbox_processed_seq')" if self._postgres else ""
         self._conn.executemany(
-            "UPDATE inbox SET state = 'processed', processed_at = ? WHERE id = ?", [(at, i) for i in ids]
+            f"UPDATE inbox SET state = 'processed', processed_at = ?{seq} WHERE id = ?", [(at, i) for i in ids]
         )
         for item_id, note in (notes or {}).items():
             self._conn.execute("UPDATE inbox SET note = ? WHERE id = ?", (note, item_id))

@@ -11,9 +11,10 @@ started twice (``Responder.start`` is idempotent per workflow id as well).
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from storage.sql import SqlConnection
 
 RunState = Literal["pending", "running", "started", "failed"]
 
@@ -28,7 +29,7 @@ class RunRequest:
 
 
 class IncidentStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     def save_incident(self, summary: dict[str, Any], updated_at: str) -> None:
@@ -54,8 +55,8 @@ class IncidentStore:
     def request_run(self, run: RunRequest, at: float) -> bool:
         """Record an investigation to start; False if this (incident, revision) was already requested."""
         cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO intake_runs (incident_id, revision, workflow_id, reasons, state, requested_at, updated_at, alert) "
-            "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+            "INSERT INTO intake_runs (incident_id, revision, workflow_id, reasons, state, requested_at, updated_at, alert) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING",
             (run.incident_id, run.revision, run.workflow_id, json.dumps(run.reasons), at, at, json.dumps(run.alert)),
         )
         return cursor.rowcount == 1

@@ -51,15 +51,17 @@ def available() -> list[Migration]:
     return found
 
 
-_VERSION_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-)
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
 
 
 def status(conn: PgConnection) -> MigrationStatus:
     """What is applied and what is not, without changing anything."""
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-    rows = [] if not (exists and exists[0]) else conn.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall()
+    rows = (
+        []
+        if not (exists and exists[0])
+        else conn.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall()
+    )
     applied = [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
     done = {v for v, _, _ in applied}
     known = available()
@@ -84,7 +86,7 @@ def migrate(conn: PgConnection) -> list[Migration]:
         for migration in available():
             if migration.version in applied:
                 continue
-            conn.raw.execute(migration.path.read_text(encoding="utf-8"))  # type: ignore[call-overload]  # our own file
+            conn.raw.execute(migration.path.read_text(encoding="utf-8"))
             conn.raw.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
                 (migration.version, migration.name, datetime.now(UTC).isoformat()),

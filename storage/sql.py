@@ -49,12 +49,12 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         with self._lock:
-            return self.raw.execute(to_postgres(sql), tuple(parameters))  # type: ignore[arg-type]  # sql is built here, not from input
+            return self.raw.execute(to_postgres(sql), tuple(parameters))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         with self._lock:
             cursor = self.raw.cursor()
-            cursor.executemany(to_postgres(sql), [tuple(p) for p in seq])  # type: ignore[arg-type]  # as above
+            cursor.executemany(to_postgres(sql), [tuple(p) for p in seq])
             return cursor
 
     def close(self) -> None:
@@ -87,6 +87,11 @@ def connect_postgres(target: PostgresTarget, *, migrate: bool = True, applicatio
 
         apply(conn)
     return conn
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """A constraint refused the write (a duplicate key), on either engine."""
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def transient_errors() -> tuple[type[Exception], ...]:

@@ -81,7 +81,9 @@ def start_cluster(bin_dir: Path) -> Iterator[Cluster | Problem]:
         if init.returncode != 0:
             yield Problem(f"initdb failed: {init.stderr.strip()[-400:]}")
             return
-        options = f"-c listen_addresses='' -c unix_socket_directories={sock} -p {port} -c fsync=off -c max_connections=200"
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories={sock} -p {port} -c fsync=off -c max_connections=200"
+        )
         start = subprocess.run(
             [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
             capture_output=True, text=True, timeout=120, check=False,

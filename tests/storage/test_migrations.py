@@ -44,7 +44,9 @@ def test_workers_starting_together_migrate_once(postgres: PostgresTarget) -> Non
     assert sorted(applied) == [m.version for m in available()]
 
 
-def test_a_wrong_password_is_refused_without_showing_it(postgres: PostgresTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_password_is_refused_without_showing_it(
+    postgres: PostgresTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert postgres.password_env is not None
     monkeypatch.setenv(postgres.password_env, "not-the-password-42")
     with pytest.raises(StorageError) as caught:
