@@ -27,7 +27,7 @@ from approvals.settings import ApprovalSettings
 from approvals.watch import ApprovalWatcher
 from approvals.web.app import ConsoleApp
 from approvals.web.auth import Authenticator
-from firstline.config import FirstlineConfig
+from firstline.config import FirstlineConfig, StorageSettings
 
 log = structlog.get_logger("firstline.approvals")
 WATCH_SECONDS = 5.0
@@ -67,14 +67,15 @@ class ApprovalsRuntime:
             await asyncio.sleep(every)
 
 
-def open_users(settings: ApprovalSettings) -> UserStore:
-    return UserStore(open_approvals_db(settings.database))
+def open_users(settings: ApprovalSettings, storage: StorageSettings | None = None) -> UserStore:
+    """The user store in ``approvals.database``, or in the shared Postgres database when ``storage.url`` is set."""
+    return UserStore(open_approvals_db(storage.where(settings.database) if storage else settings.database))
 
 
 @asynccontextmanager
 async def open_approvals(config: FirstlineConfig, responder: Responder) -> AsyncIterator[ApprovalsRuntime]:
     settings = config.approvals
-    conn = open_approvals_db(settings.database)
+    conn = open_approvals_db(config.storage.where(settings.database))
     try:
         service = ApprovalService(
             responder=responder,

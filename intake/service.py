@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,8 @@ from intake.settings import IntakeSettings
 from intake.starter import InvestigationRequest, WorkflowStarter
 from intake.store import IncidentStore, RunRequest
 from intake.topology import Topology
+from storage.sql import transient_errors
+from storage.target import PostgresTarget
 
 log = structlog.get_logger("firstline.intake")
 T = TypeVar("T")
@@ -81,7 +82,7 @@ class IntakeService:
         starter: WorkflowStarter,
         clock: Callable[[], float] = time.time,
         http_client: httpx.AsyncClient | None = None,
-        db_path: Path | None = None,
+        db_path: Path | PostgresTarget | None = None,
     ) -> None:
         self.settings = settings
         self.topology = topology
@@ -89,7 +90,7 @@ class IntakeService:
         self.engine = self.pipeline.engine
         self.starter = starter
         self.clock = clock
-        self.db_path = db_path or settings.inbox
+        self.db_path: Path | PostgresTarget = db_path or settings.inbox
         self._http = http_client
         self._own_http = http_client is None
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-db")
@@ -322,7 +323,7 @@ class IntakeService:
         while True:
             try:
                 return await self._db(write)
-            except sqlite3.OperationalError as exc:
+            except transient_errors() as exc:
                 log.error("intake.store_retry", error=str(exc), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

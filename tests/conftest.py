@@ -67,8 +67,8 @@ def postgres(postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     import uuid
 
     import psycopg
-
     from postgres_cluster import PASSWORD, PASSWORD_ENV
+
     from storage.target import PostgresTarget
 
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
