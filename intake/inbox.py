@@ -49,9 +49,10 @@ class Inbox:
         return [InboxItem(r[0], r[1], r[2], json.loads(r[3]), bytes(r[4])) for r in rows]
 
     def processed_since(self, since: float) -> Iterator[InboxItem]:
-        """Processed items received at or after ``since``, oldest first (to rebuild the engine)."""
+        """Processed items received at or after ``since``, in the order they were correlated (to rebuild the engine)."""
+        order = "processed_seq" if self._postgres else "id"
         cursor = self._conn.execute(
-            "SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'processed' AND received_at >= ? ORDER BY id",
+            f"SELECT id, source, received_at, headers, body FROM inbox WHERE state = 'processed' AND received_at >= ? ORDER BY {order}",
             (since,),
         )
         for r in cursor:
@@ -68,6 +69,20 @@ class Inbox:
 
     def note(self, item_id: int, note: str) -> None:
         self._conn.execute("UPDATE inbox SET note = ? WHERE id = ?", (note, item_id))
+
+    def processed_after(self, seq: int, since: float) -> list[tuple[int, InboxItem]]:
+        """Postgres: items other workers correlated after ``seq`` (received at or after ``since``), in their order."""
+        rows = self._conn.execute(
+            "SELECT processed_seq, id, source, received_at, headers, body FROM inbox WHERE state = 'processed' "
+            "AND processed_seq > ? AND received_at >= ? ORDER BY processed_seq",
+            (seq, since),
+        ).fetchall()
+        return [(int(r[0]), InboxItem(r[1], r[2], r[3], json.loads(r[4]), bytes(r[5]))) for r in rows]
+
+    def last_processed_seq(self) -> int:
+        """Postgres: the order number of the last correlated item (0 when none)."""
+        row = self._conn.execute("SELECT COALESCE(MAX(processed_seq), 0) FROM inbox").fetchone()
+        return int(row[0]) if row else 0
 
     def prune(self, before: float) -> int:
         """Forget processed items received before ``before``."""
