@@ -49,8 +49,8 @@ def _no_real_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Any]:
-    """A throwaway Postgres cluster for the session (tests/postgres_cluster.py); skips, saying why, without one."""
-    from postgres_cluster import Problem, find_bin_dir, start_cluster
+    """A throwaway Postgres cluster for the session (storage/throwaway.py); skips, saying why, without one."""
+    from storage.throwaway import Problem, find_bin_dir, start_cluster
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
@@ -67,12 +67,12 @@ def postgres(postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     import uuid
 
     import psycopg
-    from postgres_cluster import PASSWORD, PASSWORD_ENV
 
     from storage.target import PostgresTarget
+    from storage.throwaway import PASSWORD, PASSWORD_ENV
 
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(postgres_cluster.url(), password=PASSWORD, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]  # a generated identifier
+        conn.execute(f"CREATE DATABASE {name}")
     return PostgresTarget(url=postgres_cluster.url(name), password_env=PASSWORD_ENV)

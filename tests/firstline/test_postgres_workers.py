@@ -55,7 +55,7 @@ def _undos(sim: RunningSim) -> int:
 
 def _rows(postgres: PostgresTarget, query: str) -> list[tuple[object, ...]]:
     with psycopg.connect(postgres.url, password=postgres.password(), autocommit=True) as conn:
-        return list(conn.execute(query).fetchall())  # type: ignore[arg-type]  # test-local literal queries
+        return list(conn.execute(query).fetchall())
 
 
 async def _waiting(config: FirstlineConfig, sim: RunningSim) -> tuple[str, str]:

@@ -1,6 +1,7 @@
-"""A throwaway Postgres cluster for the tests: initdb + pg_ctl in a temporary directory, listening on a
-unix socket there only (no TCP port, no system service). Password authentication is on, so every test
-goes through ``storage.password_env`` like a deployment does.
+"""A throwaway Postgres cluster for tests and benchmarks: initdb + pg_ctl in a temporary directory,
+listening on a unix socket there only (no TCP port, no system service). Password authentication is
+on, so every client goes through ``storage.password_env`` like a deployment does. Never for real data
+(fsync is off).
 
 The binaries are looked up on PATH, then in Debian's /usr/lib/postgresql/NN/bin (where CI's
 ``apt-get install postgresql`` puts them). As root (CI), the cluster runs as the ``postgres`` user,
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSWORD_ENV = "FIRSTLINE_TEST_DB_PASSWORD"
-PASSWORD = "s3cret-for-tests-only"  # the throwaway cluster's superuser password; asserted never to leak
+PASSWORD = "s3cret-for-tests-only"  # the throwaway cluster's superuser password (tests assert it never leaks)
 
 
 def find_bin_dir() -> Path | None:
