@@ -60,8 +60,8 @@ def cmd_bench_scale(args: argparse.Namespace, console: Console) -> int:
     import contextlib
     import json
 
-    from evals.benchmarks.scale.run import run_scale, throwaway_postgres
     from firstline.commands import load
+    from firstline.scale.run import run_scale, throwaway_postgres
     from storage.target import StorageError
 
     try:

@@ -11,7 +11,7 @@ For each store (SQLite in one process; Postgres with each worker count):
   measures the shared store, not the lease hand-out).
 - **peak memory** per worker process (peak resident set).
 
-Workers are separate processes (`evals.benchmarks.scale.worker`). The Postgres is the one in
+Workers are separate processes (`firstline.scale.worker`). The Postgres is the one in
 ``storage.url``, or a throwaway cluster started for the run (``--throwaway``).
 """
 
@@ -40,7 +40,7 @@ from intake.settings import IntakeSettings
 from storage.target import PostgresTarget
 
 ProgressFn = Callable[[str], None]
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -75,7 +75,7 @@ def _spawn(setups: list[dict[str, Any]], workdir: Path) -> list[tuple[subprocess
         setup_path.write_text(json.dumps(setup))
         with out.open("wb") as stdout:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "evals.benchmarks.scale.worker", str(setup_path), str(result)],
+                [sys.executable, "-m", "firstline.scale.worker", str(setup_path), str(result)],
                 cwd=REPO,
                 stdout=stdout,
                 stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
 """One worker process of ``firstline bench scale``.
 
-    python -m evals.benchmarks.scale.worker SETUP.json RESULT.json
+    python -m firstline.scale.worker SETUP.json RESULT.json
 
 ``mode: intake``: an `IntakeService` (nothing investigated: the record-only starter) on the given store,
 its clock the engine's event time; exits when ``expected`` deliveries are processed in the store.
