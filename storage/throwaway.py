@@ -1,7 +1,7 @@
 """A throwaway Postgres cluster for tests and benchmarks: initdb + pg_ctl in a temporary directory,
 listening on a unix socket there only (no TCP port, no system service). Password authentication is
 on, so every client goes through ``storage.password_env`` like a deployment does. Never for real data
-(fsync is off).
+(tests run it with fsync off).
 
 The binaries are looked up on PATH, then in Debian's /usr/lib/postgresql/NN/bin (where CI's
 ``apt-get install postgresql`` puts them). As root (CI), the cluster runs as the ``postgres`` user,
@@ -60,8 +60,11 @@ class Problem:
     reason: str
 
 
-def start_cluster(bin_dir: Path) -> Iterator[Cluster | Problem]:
-    """Yield a running cluster (stopped and deleted after), or a `Problem` saying why none could start."""
+def start_cluster(bin_dir: Path, *, durable: bool = False) -> Iterator[Cluster | Problem]:
+    """Yield a running cluster (stopped and deleted after), or a `Problem` saying why none could start.
+
+    ``durable=False`` (tests) turns fsync off; benchmarks keep it on, so commits cost what they would.
+    """
     prefix, uid, gid = _runner()
     root = Path(tempfile.mkdtemp(prefix="firstline-pg-"))
     data, sock = root / "data", root / "sock"
@@ -76,7 +79,7 @@ def start_cluster(bin_dir: Path) -> Iterator[Cluster | Problem]:
     try:
         init = subprocess.run(
             [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=scram-sha-256", f"--pwfile={pwfile}",
-             "-E", "UTF8", "--no-sync"],
+             "-E", "UTF8", *([] if durable else ["--no-sync"])],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         if init.returncode != 0:

@@ -45,14 +45,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def throwaway_postgres() -> Iterator[PostgresTarget]:
-    """A temporary cluster (storage.throwaway); RuntimeError saying why when none can start."""
+    """A temporary cluster (storage.throwaway), fsync on; RuntimeError saying why when none can start."""
     from storage.throwaway import PASSWORD, PASSWORD_ENV, Problem, find_bin_dir, start_cluster
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no Postgres binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
     os.environ[PASSWORD_ENV] = PASSWORD
-    for cluster in start_cluster(bin_dir):
+    for cluster in start_cluster(bin_dir, durable=True):
         if isinstance(cluster, Problem):
             raise RuntimeError(cluster.reason)
         yield PostgresTarget(url=cluster.url(), password_env=PASSWORD_ENV)
