@@ -58,10 +58,17 @@ class ApprovalsRuntime:
         return ConsoleApp(self.service, auth, slack_secret=secret, slack_reply=self.watcher.reply_in_thread)
 
     async def watch(self, every: float = WATCH_SECONDS) -> None:
-        """Run the watcher until cancelled; one failing pass is logged and the next one runs."""
+        """Run the watcher until cancelled; one failing pass is logged and the next one runs.
+
+        With several workers, a pass runs on one worker at a time (the others skip it): reminders,
+        escalations and Slack updates are sent once.
+        """
+        locks = self.service.responder.locks
         while True:
             try:
-                await self.watcher.tick()
+                async with locks.try_hold("firstline-approvals-watcher") as mine:
+                    if mine:
+                        await self.watcher.tick()
             except (OSError, RuntimeError, ValueError) as exc:
                 log.error("approval_watch_failed", error=str(exc))
             await asyncio.sleep(every)

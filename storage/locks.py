@@ -27,6 +27,9 @@ class IncidentLocks(Protocol):
     def hold(self, incident_id: str) -> Any:  # an async context manager
         ...
 
+    def try_hold(self, name: str) -> Any:  # an async context manager yielding whether it is held
+        ...
+
 
 class PostgresIncidentLocks:
     """Advisory locks keyed by the incident id (``hashtextextended``: 64 bits, collisions only serialize)."""
@@ -63,6 +66,17 @@ class PostgresIncidentLocks:
         finally:
             await conn.close()  # releases the lock with the session
 
+    @asynccontextmanager
+    async def try_hold(self, name: str) -> AsyncIterator[bool]:
+        """Hold ``name`` if no other worker does (True), else do not wait (False): for periodic jobs one
+        worker should do at a time, such as the approvals watcher's reminders."""
+        conn = await self._connect()
+        try:
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))).fetchone()
+            yield bool(row and row[0])
+        finally:
+            await conn.close()
+
 
 class NoLocks:
     """One process (SQLite): nothing to coordinate with."""
@@ -70,3 +84,7 @@ class NoLocks:
     @asynccontextmanager
     async def hold(self, incident_id: str) -> AsyncIterator[None]:
         yield
+
+    @asynccontextmanager
+    async def try_hold(self, name: str) -> AsyncIterator[bool]:
+        yield True

@@ -66,3 +66,14 @@ def test_a_password_in_the_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError) as caught:
         PostgresTarget(url="postgresql://firstline:hunter2hunter2@db/firstline")
     assert "hunter2" not in str(caught.value)
+
+
+async def test_a_periodic_job_runs_on_one_worker_at_a_time(postgres: PostgresTarget) -> None:
+    from storage.locks import PostgresIncidentLocks
+
+    one, two = PostgresIncidentLocks(postgres), PostgresIncidentLocks(postgres)
+    async with one.try_hold("job") as first:
+        async with two.try_hold("job") as second:
+            assert (first, second) == (True, False)
+    async with two.try_hold("job") as again:
+        assert again  # released with the first worker's connection
