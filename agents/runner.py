@@ -1,7 +1,10 @@
 """Run incidents durably: start, resume after a decision, list what waits for approval.
 
-One LangGraph thread per incident (thread id = incident id), checkpointed to SQLite with
-``durability="sync"`` so the state is on disk before the next step starts. After every run the
+One LangGraph thread per incident (thread id = incident id), checkpointed to SQLite (or, with
+``storage.url``, to the shared Postgres database through `langgraph-checkpoint-postgres`) with
+``durability="sync"`` so the state is on disk before the next step starts. With several workers on
+one Postgres, each run of an incident holds its advisory lock (`storage.locks`): a decision given to
+any worker waits for the one running the incident, then finds the incident moved on or resumes it. After every run the
 incident record is written to a small index (`IncidentIndex`) that `incidents list|show` read.
 
 Approve and reject write the decision to the action ledger first, then resume the graph; the
@@ -37,6 +40,9 @@ from agents.context import AgentContext
 from agents.graph import build_graph
 from agents.ids import incident_id_for
 from agents.state import Alert, IncidentState
+from storage.locks import IncidentLocks, NoLocks, PostgresIncidentLocks
+from storage.sql import SqlConnection, connect_postgres
+from storage.target import PostgresTarget
 from tools.actions import args_hash_for
 from tools.ledger import DecisionRecord
 
@@ -77,11 +83,16 @@ class UnknownAction(NotWaiting, LookupError):
 class IncidentIndex:
     """The latest record of every incident, for listing without replaying checkpoints."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path | PostgresTarget) -> None:
+        self._conn: SqlConnection
+        if isinstance(path, PostgresTarget):
+            self._conn = connect_postgres(path, application="firstline-index")
+            return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn = conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS incidents (id TEXT PRIMARY KEY, status TEXT, severity TEXT, service TEXT, "
             "summary TEXT, updated_at TEXT, record_json TEXT)"
         )
@@ -163,10 +174,17 @@ class ResumeOutcome:
 class Responder:
     """The incident workflow compiled against a durable checkpointer, with its dependencies."""
 
-    def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any], ctx: AgentContext, index: IncidentIndex) -> None:
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        ctx: AgentContext,
+        index: IncidentIndex,
+        locks: IncidentLocks | None = None,
+    ) -> None:
         self.graph = graph
         self.ctx = ctx
         self.index = index
+        self.locks: IncidentLocks = locks or NoLocks()
 
     @staticmethod
     def _config(incident_id: str) -> RunnableConfig:
@@ -203,6 +221,10 @@ class Responder:
         or, if the first run was cut short (a crash), resumes it from its last checkpoint.
         """
         incident_id = incident_id_for(alert)
+        async with self.locks.hold(incident_id):
+            return await self._start(alert, incident_id)
+
+    async def _start(self, alert: Alert, incident_id: str) -> RunOutcome:
         existing = await self.graph.aget_state(self._config(incident_id))
         if existing.values:
             return (await self.resume(incident_id)).run
@@ -220,6 +242,10 @@ class Responder:
           resumed): resumes with that decision.
         - Waiting with no decision, or finished: nothing runs; the outcome says which.
         """
+        async with self.locks.hold(incident_id):
+            return await self._resume(incident_id)
+
+    async def _resume(self, incident_id: str) -> ResumeOutcome:
         snap = await self.graph.aget_state(self._config(incident_id))
         if not snap.values:
             raise IncidentNotFound(f"no incident {incident_id!r} in {self.index_path_hint()}")
@@ -250,7 +276,17 @@ class Responder:
     async def decide(
         self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str = ""
     ) -> DecisionOutcome:
-        """Record a human decision and resume the incident. Safe to repeat: the first decision wins."""
+        """Record a human decision and resume the incident. Safe to repeat: the first decision wins.
+
+        With several workers, this waits while another worker runs the incident, so the decision is
+        checked against where the incident stands once that run has stopped.
+        """
+        async with self.locks.hold(incident_id):
+            return await self._decide(incident_id, action_id, decision, by, comment)
+
+    async def _decide(
+        self, incident_id: str, action_id: str, decision: Literal["approved", "rejected"], by: str, comment: str
+    ) -> DecisionOutcome:
         outcome = await self.snapshot(incident_id)
         action = next((a for a in outcome.state.actions if a.id == action_id), None)
         if action is None:
@@ -330,15 +366,40 @@ async def answer_approvals(responder: DecidingResponder, outcome: RunOutcome, de
 
 
 @asynccontextmanager
-async def open_responder(ctx: AgentContext, checkpoints: Path, incidents: Path) -> AsyncIterator[Responder]:
-    """Compile the workflow against the SQLite checkpointer and yield a `Responder`."""
-    checkpoints.parent.mkdir(parents=True, exist_ok=True)
+async def open_responder(
+    ctx: AgentContext, checkpoints: Path | PostgresTarget, incidents: Path | PostgresTarget
+) -> AsyncIterator[Responder]:
+    """Compile the workflow against the checkpointer (SQLite file or Postgres) and yield a `Responder`."""
     serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
+    if isinstance(checkpoints, PostgresTarget):
+        async with open_postgres_responder(ctx, checkpoints, serde) as responder:
+            yield responder
+        return
+    checkpoints.parent.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(str(checkpoints)) as conn:
         saver = AsyncSqliteSaver(conn, serde=serde)
         graph = build_graph().compile(checkpointer=saver)
         index = IncidentIndex(incidents)
         try:
             yield Responder(graph, ctx, index)
+        finally:
+            index.close()
+
+
+@asynccontextmanager
+async def open_postgres_responder(
+    ctx: AgentContext, target: PostgresTarget, serde: JsonPlusSerializer
+) -> AsyncIterator[Responder]:
+    """The workflow checkpointed to Postgres, with per-incident advisory locks (several workers)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from agents.checkpoints import open_checkpoint_connection
+
+    async with open_checkpoint_connection(target) as conn:
+        saver = AsyncPostgresSaver(conn, serde=serde)
+        graph = build_graph().compile(checkpointer=saver)
+        index = IncidentIndex(target)
+        try:
+            yield Responder(graph, ctx, index, locks=PostgresIncidentLocks(target))
         finally:
             index.close()

@@ -1,4 +1,5 @@
 """The approvals database (SQLite, WAL): users, tokens, sessions, votes, audit, Slack messages.
+With ``storage.url`` these tables are in the shared Postgres database (`storage.migrations`).
 
 One file, shared by the server and the command line (each process opens its own connection). Every
 table is created here, so a new table is one line and an old file gains it on the next open.
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from storage.sql import SqlConnection, connect_postgres
+from storage.target import PostgresTarget
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -72,8 +76,10 @@ CREATE TABLE IF NOT EXISTS slack_seen (
 """
 
 
-def open_approvals_db(path: str | Path) -> sqlite3.Connection:
+def open_approvals_db(path: str | Path | PostgresTarget) -> SqlConnection:
     """Open (creating if needed) the approvals database; autocommit, safe to share between threads."""
+    if isinstance(path, PostgresTarget):
+        return connect_postgres(path, application="firstline-approvals")
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)

@@ -17,13 +17,14 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from storage.sql import SqlConnection, integrity_errors
 
 USER_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -54,7 +55,7 @@ class Session:
 class UserStore:
     """Users, tokens and sessions in the approvals database."""
 
-    conn: sqlite3.Connection
+    conn: SqlConnection
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,7 +93,7 @@ class UserStore:
                         at.isoformat(),
                     ),
                 )
-        except sqlite3.IntegrityError as exc:
+        except integrity_errors() as exc:
             what = "Slack id" if "slack_id" in str(exc) else "name"
             raise IdentityError(f"a user with that {what} exists already ({name}, {slack_id or '-'})") from exc
         user = self.get(name)

@@ -11,13 +11,14 @@ who, when, which channel and the details (arguments, the rule). `firstline audit
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+
+from storage.sql import SqlConnection
 
 Channel = Literal["web", "api", "slack", "cli", "system"]
 AuditEvent = Literal[
@@ -62,7 +63,7 @@ class AuditEntry(BaseModel):
 
 @dataclass
 class ApprovalRecords:
-    conn: sqlite3.Connection
+    conn: SqlConnection
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- votes ---------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class ApprovalRecords:
         """Record a vote; False when this person already voted the same on the same arguments."""
         with self._lock:
             cursor = self.conn.execute(
-                "INSERT OR IGNORE INTO votes VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO votes VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     vote.incident_id,
                     vote.action_id,
@@ -167,12 +168,14 @@ class ApprovalRecords:
     def remember_slack_message(self, incident_id: str, action_id: str, channel: str, ts: str) -> None:
         with self._lock:
             self.conn.execute(
-                "INSERT OR REPLACE INTO slack_messages VALUES (?,?,?,?)", (incident_id, action_id, channel, ts)
+                "INSERT INTO slack_messages VALUES (?,?,?,?) ON CONFLICT (incident_id, action_id) DO UPDATE "
+                "SET channel = excluded.channel, ts = excluded.ts",
+                (incident_id, action_id, channel, ts),
             )
 
     def first_sight(self, signature: str, *, now: float, window_seconds: float) -> bool:
         """True the first time a signed Slack request is seen; False for a replay within the window."""
         with self._lock:
             self.conn.execute("DELETE FROM slack_seen WHERE at < ?", (now - 2 * window_seconds,))
-            cursor = self.conn.execute("INSERT OR IGNORE INTO slack_seen VALUES (?,?)", (signature, now))
+            cursor = self.conn.execute("INSERT INTO slack_seen VALUES (?,?) ON CONFLICT DO NOTHING", (signature, now))
         return cursor.rowcount == 1

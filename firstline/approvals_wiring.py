@@ -27,7 +27,7 @@ from approvals.settings import ApprovalSettings
 from approvals.watch import ApprovalWatcher
 from approvals.web.app import ConsoleApp
 from approvals.web.auth import Authenticator
-from firstline.config import FirstlineConfig
+from firstline.config import FirstlineConfig, StorageSettings
 
 log = structlog.get_logger("firstline.approvals")
 WATCH_SECONDS = 5.0
@@ -58,23 +58,31 @@ class ApprovalsRuntime:
         return ConsoleApp(self.service, auth, slack_secret=secret, slack_reply=self.watcher.reply_in_thread)
 
     async def watch(self, every: float = WATCH_SECONDS) -> None:
-        """Run the watcher until cancelled; one failing pass is logged and the next one runs."""
+        """Run the watcher until cancelled; one failing pass is logged and the next one runs.
+
+        With several workers, a pass runs on one worker at a time (the others skip it): reminders,
+        escalations and Slack updates are sent once.
+        """
+        locks = self.service.responder.locks
         while True:
             try:
-                await self.watcher.tick()
+                async with locks.try_hold("firstline-approvals-watcher") as mine:
+                    if mine:
+                        await self.watcher.tick()
             except (OSError, RuntimeError, ValueError) as exc:
                 log.error("approval_watch_failed", error=str(exc))
             await asyncio.sleep(every)
 
 
-def open_users(settings: ApprovalSettings) -> UserStore:
-    return UserStore(open_approvals_db(settings.database))
+def open_users(settings: ApprovalSettings, storage: StorageSettings | None = None) -> UserStore:
+    """The user store in ``approvals.database``, or in the shared Postgres database when ``storage.url`` is set."""
+    return UserStore(open_approvals_db(storage.where(settings.database) if storage else settings.database))
 
 
 @asynccontextmanager
 async def open_approvals(config: FirstlineConfig, responder: Responder) -> AsyncIterator[ApprovalsRuntime]:
     settings = config.approvals
-    conn = open_approvals_db(settings.database)
+    conn = open_approvals_db(config.storage.where(settings.database))
     try:
         service = ApprovalService(
             responder=responder,

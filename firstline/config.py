@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents.settings import LLMSettings, WorkflowSettings
 from approvals.settings import ApprovalSettings
 from intake.settings import IntakeSettings
 from knowledge.settings import KnowledgeSettings
+from storage.target import PostgresTarget
 from tools.policy import PolicySettings
 
 ReasonerName = Literal["deterministic", "llm"]
@@ -34,11 +35,45 @@ class Price(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    """Where the state is kept. By default SQLite files (one process); with ``url``, one Postgres database
+    for every store (checkpoints, ledger, incident index, intake inbox and runs, dead letters, approvals),
+    shared by any number of ``firstline serve`` workers. The paths here and ``intake.inbox`` /
+    ``approvals.database`` are then unused."""
+
     model_config = ConfigDict(extra="forbid")
 
     checkpoints: Path = Path(".firstline/checkpoints.sqlite")
     ledger: Path = Path(".firstline/ledger.sqlite")
     incidents: Path = Path(".firstline/incidents.sqlite")
+    url: str | None = Field(
+        default=None,
+        description="postgresql://USER@HOST:PORT/DATABASE (no password: see password_env). Unset: SQLite files.",
+    )
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the database password (read at connect time)."
+    )
+
+    @model_validator(mode="after")
+    def _valid_url(self) -> StorageSettings:
+        if self.url is not None:
+            try:
+                PostgresTarget(url=self.url, password_env=self.password_env)
+            except ValidationError as exc:
+                # The URL itself is not repeated: it could hold the secret the check is refusing.
+                raise ValueError(
+                    "url: " + "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                ) from None
+        elif self.password_env is not None:
+            raise ValueError("password_env: set only with storage.url (SQLite files have no password)")
+        return self
+
+    def postgres(self) -> PostgresTarget | None:
+        """The shared database, or None for the embedded SQLite files."""
+        return None if self.url is None else PostgresTarget(url=self.url, password_env=self.password_env)
+
+    def where(self, path: Path) -> Path | PostgresTarget:
+        """Where a store lives: the shared Postgres database when ``url`` is set, else its SQLite file ``path``."""
+        return self.postgres() or path
 
 
 class ClockSettings(BaseModel):

@@ -90,7 +90,7 @@ def build_server(config: FirstlineConfig, *, investigate_alerts: Investigate = i
     knowledge_cache: dict[str, Any] = {}
 
     def index() -> IncidentIndex:
-        return IncidentIndex(config.storage.incidents)
+        return IncidentIndex(config.storage.where(config.storage.incidents))
 
     def knowledge() -> Any:
         if "kb" not in knowledge_cache:

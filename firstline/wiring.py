@@ -137,7 +137,7 @@ async def open_runtime(
         raise
     for name, reason in registry.unavailable.items():
         log.warning("tool_unavailable", instance=name, reason=reason)
-    ledger = ActionLedger(config.storage.ledger)
+    ledger = ActionLedger(config.storage.where(config.storage.ledger))
     store = knowledge(config) if callable(knowledge) else knowledge
     ctx = AgentContext(
         registry=registry,
@@ -156,7 +156,9 @@ async def open_runtime(
     if progress is not None:
         ctx.progress = progress
     try:
-        async with open_responder(ctx, config.storage.checkpoints, config.storage.incidents) as responder:
+        async with open_responder(
+            ctx, config.storage.where(config.storage.checkpoints), config.storage.where(config.storage.incidents)
+        ) as responder:
             yield responder
     finally:
         ledger.close()

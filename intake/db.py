@@ -1,5 +1,6 @@
 """The intake database: one SQLite file (WAL, synchronous=FULL) with the inbox, the dead letters,
 the correlated incidents and their workflow runs. One connection per process, used by one thread.
+With ``storage.url`` the same tables are in the shared Postgres database (`storage.migrations`).
 
 ``synchronous=FULL`` makes every accepted delivery durable before its 202 goes out: an accepted
 alert survives a crash of the process or of the machine.
@@ -11,6 +12,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from storage.sql import SqlConnection, connect_postgres
+from storage.target import PostgresTarget
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -65,8 +69,11 @@ CREATE TABLE IF NOT EXISTS intake_runs (
 """
 
 
-def open_db(path: Path) -> sqlite3.Connection:
+def open_db(location: Path | PostgresTarget) -> SqlConnection:
     """Open (creating) the intake database; autocommit mode, transactions via `transaction`."""
+    if isinstance(location, PostgresTarget):
+        return connect_postgres(location, application="firstline-intake")
+    path = location
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -77,8 +84,8 @@ def open_db(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """All or nothing: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+def transaction(conn: SqlConnection) -> Iterator[SqlConnection]:
+    """All or nothing: BEGIN IMMEDIATE (Postgres: BEGIN) ... COMMIT, rolled back on any exception."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -8,15 +8,16 @@ Unauthenticated requests are logged and counted but not stored: anyone could fil
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Literal
+
+from storage.sql import SqlConnection
 
 Stage = Literal["receive", "process", "confirm"]
 BODY_LIMIT = 64 * 1024
 
 
 class DeadLetters:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     def add(
@@ -35,10 +36,11 @@ class DeadLetters:
         size = len(body) if body_size is None else body_size
         cursor = self._conn.execute(
             "INSERT INTO dead_letters (source, received_at, stage, status, field, error, body, body_size, truncated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (source, received_at, stage, status, field, error[:2000], kept, size, int(size > len(kept))),
         )
-        return int(cursor.lastrowid or 0)
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def list(self, limit: int = 50, source: str | None = None) -> list[dict[str, Any]]:
         """Newest first, without bodies."""
@@ -65,4 +67,5 @@ class DeadLetters:
         return record
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
+        row = self._conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+        return int(row[0]) if row else 0

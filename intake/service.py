@@ -13,13 +13,27 @@
   then unfinished runs are started again, then pending items are processed.
 
 SQLite is used from one dedicated thread; the engine only from the event loop.
+
+**Several workers on one Postgres** (``storage.url``), no leader: each worker correlates in turn under
+a transaction-scoped advisory lock. Holding it, a worker first replays into its engine the items the
+others correlated since it last held it (in the order they were correlated: ``processed_seq``; at
+start that is everything retained, which is how a worker's engine is rebuilt), then takes the pending
+items, and commits their decisions with the items' processed mark before it lets go. So each delivery
+is correlated once, by an engine that has seen everything before it; a worker killed mid-batch commits
+nothing and its items stay pending for the next one. A run is leased to the worker that requested it
+(renewed while it runs); when that worker dies the lease expires and another worker claims the run
+(`IncidentStore.claim_orphaned_runs`) and starts it again: the workflow resumes from its checkpoint,
+and the ledger keeps an approved action from running twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import sqlite3
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,11 +57,15 @@ from intake.settings import IntakeSettings
 from intake.starter import InvestigationRequest, WorkflowStarter
 from intake.store import IncidentStore, RunRequest
 from intake.topology import Topology
+from storage.sql import transient_errors
+from storage.target import PostgresTarget
 
 log = structlog.get_logger("firstline.intake")
 T = TypeVar("T")
 BATCH = 500
 TICK_SECONDS = 1.0
+# pg_advisory_xact_lock key held while a worker correlates ("FLIN": firstline intake).
+CORRELATION_LOCK = 0x46_4C_49_4E
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +99,7 @@ class IntakeService:
         starter: WorkflowStarter,
         clock: Callable[[], float] = time.time,
         http_client: httpx.AsyncClient | None = None,
-        db_path: Path | None = None,
+        db_path: Path | PostgresTarget | None = None,
     ) -> None:
         self.settings = settings
         self.topology = topology
@@ -89,7 +107,7 @@ class IntakeService:
         self.engine = self.pipeline.engine
         self.starter = starter
         self.clock = clock
-        self.db_path = db_path or settings.inbox
+        self.db_path: Path | PostgresTarget = db_path or settings.inbox
         self._http = http_client
         self._own_http = http_client is None
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-db")
@@ -106,23 +124,55 @@ class IntakeService:
         self.rebuilt_items = 0
         self._stopped = False
         self._busy = False
+        # Several workers on one Postgres: a second connection (and thread) for the correlation transaction,
+        # so accepting a delivery never waits for the lock nor joins that transaction.
+        self.shared = isinstance(self.db_path, PostgresTarget)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._work_thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-work") if self.shared else self._db_thread
+        )
+        self._work_conn: Any = None
+        self._step = asyncio.Lock()
+        self._seen_seq = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, lambda: fn(*args))
 
+    async def _wdb(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the correlation connection's thread (the same thread as `_db` with SQLite)."""
+        return await asyncio.get_running_loop().run_in_executor(self._work_thread, lambda: fn(*args))
+
+    def _stores(self, conn: Any) -> tuple[Inbox, DeadLetters, IncidentStore]:
+        owner = self.worker_id if self.shared else None
+        store = IncidentStore(conn, owner=owner, lease_seconds=self.settings.run_lease_seconds)
+        return Inbox(conn), DeadLetters(conn), store
+
     async def start(self) -> None:
         def open_all() -> None:
             self._conn = open_db(self.db_path)
-            self.inbox, self.dead, self.store = Inbox(self._conn), DeadLetters(self._conn), IncidentStore(self._conn)
+            self.inbox, self.dead, self.store = self._stores(self._conn)
 
         await self._db(open_all)
         self.started_at = self.clock()
-        await self._rebuild()
-        for run in await self._db(self.store.unfinished_runs):
-            log.info("intake.run_resumed", incident_id=run.incident_id, revision=run.revision)
-            self._launch(run)
+        if not self.shared:
+            self._work_conn = self._conn
+            self._w_inbox, self._w_dead, self._w_store = self.inbox, self.dead, self.store
+            await self._rebuild()
+            for run in await self._db(self.store.unfinished_runs):
+                log.info("intake.run_resumed", incident_id=run.incident_id, revision=run.revision)
+                self._launch(run)
+        else:
+
+            def open_work() -> None:
+                self._work_conn = open_db(self.db_path)
+
+            await self._wdb(open_work)
+            self._w_inbox, self._w_dead, self._w_store = self._stores(self._work_conn)
+            await self._correlate_shared(take_pending=False)  # the rebuild: replay everything retained
+            log.info("intake.worker_started", worker=self.worker_id, rebuilt_items=self.rebuilt_items)
+            await self._claim_orphans()
         self._tasks = [
             asyncio.create_task(self._work(), name="intake-worker"),
             asyncio.create_task(self._tick(), name="intake-timer"),
@@ -143,6 +193,10 @@ class IntakeService:
             await asyncio.gather(*still, return_exceptions=True)
         if self._own_http and self._http is not None:
             await self._http.aclose()
+        if self.shared:
+            if self._work_conn is not None:
+                await self._wdb(self._work_conn.close)
+            self._work_thread.shutdown(wait=True)
         if self._conn is not None:
             await self._db(self._conn.close)
         self._db_thread.shutdown(wait=True)
@@ -227,6 +281,9 @@ class IntakeService:
     # -- processing ------------------------------------------------------------------------------
 
     async def _work(self) -> None:
+        if self.shared:
+            await self._work_shared()
+            return
         while True:
             items = await self._db(self.inbox.pending, BATCH)
             if not items:
@@ -243,6 +300,22 @@ class IntakeService:
                 self._busy = False
 
     async def _process(self, items: list[InboxItem]) -> None:
+        failures, subscriptions, notes = self._feed(items)
+        decisions = self.engine.drain()
+        runs = await self._record([i.id for i in items], decisions, failures, notes)
+        for run in runs:
+            self._launch(run)
+        for item, request in subscriptions:
+            self._runs_add(asyncio.create_task(self._confirm(item, request)))
+
+    def _feed(
+        self, items: list[InboxItem]
+    ) -> tuple[
+        list[tuple[InboxItem, AlertPayloadError | UnknownSource | ValueError]],
+        list[tuple[InboxItem, SubscriptionRequest]],
+        dict[int, str],
+    ]:
+        """Run items through the pipeline: the ones that failed, the SNS subscriptions, the notes."""
         failures: list[tuple[InboxItem, AlertPayloadError | UnknownSource | ValueError]] = []
         subscriptions: list[tuple[InboxItem, SubscriptionRequest]] = []
         notes: dict[int, str] = {}
@@ -256,12 +329,100 @@ class IntakeService:
                 subscriptions.append((item, fed.normalized.subscription))
             if fed.normalized.note:
                 notes[item.id] = fed.normalized.note
-        decisions = self.engine.drain()
-        runs = await self._record([i.id for i in items], decisions, failures, notes)
+        return failures, subscriptions, notes
+
+    # -- several workers (Postgres) --------------------------------------------------------------
+
+    async def _work_shared(self) -> None:
+        while True:
+            try:
+                handled = await self._correlate_shared()
+            except transient_errors() as exc:
+                log.error("intake.store_retry", worker=self.worker_id, error=str(exc), retry_in=1.0)
+                await asyncio.sleep(1.0)
+                continue
+            if handled:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=TICK_SECONDS)
+
+    def _begin_locked(self) -> None:
+        self._work_conn.execute("BEGIN")
+        self._work_conn.execute("SELECT pg_advisory_xact_lock(?)", (CORRELATION_LOCK,))
+
+    def _end(self, commit: bool) -> None:
+        self._work_conn.execute("COMMIT" if commit else "ROLLBACK")
+
+    async def _correlate_shared(self, *, take_pending: bool = True, advance_to: float | None = None) -> int:
+        """One turn under the correlation lock: catch up, correlate a batch, commit. The items taken.
+
+        If anything fails before the commit, nothing of the turn is kept: the transaction is rolled back
+        and the engine (which may have taken items that are still pending) is rebuilt on the next turn.
+        """
+        async with self._step:
+            await self._wdb(self._begin_locked)
+            committed = False
+            try:
+                self._busy = True
+                await self._catch_up()
+                items = await self._wdb(self._w_inbox.pending, BATCH) if take_pending else []
+                failures, subscriptions, notes = self._feed(items)
+                if advance_to is not None:
+                    self.engine.advance(advance_to)
+                decisions = self.engine.drain()
+                runs = await self._wdb(self._write_decisions, [i.id for i in items], decisions, failures, notes)
+                if items:
+                    self._seen_seq = await self._wdb(self._w_inbox.last_processed_seq)
+                await self._wdb(self._end, True)
+                committed = True
+            finally:
+                self._busy = False
+                if not committed:
+                    with contextlib.suppress(*transient_errors()):
+                        await self._wdb(self._end, False)
+                    self._reset_engine()
         for run in runs:
             self._launch(run)
         for item, request in subscriptions:
             self._runs_add(asyncio.create_task(self._confirm(item, request)))
+        return len(items)
+
+    async def _catch_up(self) -> None:
+        """Replay what other workers correlated since this one last held the lock (their decisions are recorded)."""
+        since = self.clock() - self.settings.retention_hours * 3600
+        missed = await self._wdb(self._w_inbox.processed_after, self._seen_seq, since)
+        for seq, item in missed:
+            self._seen_seq = seq
+            try:
+                self.pipeline.feed(item.source, json.loads(item.body), item.received_at, item.headers)
+            except (ValueError, UnknownSource):
+                continue  # dead-lettered when it was first processed
+        if missed:
+            self.engine.drain()
+            self.rebuilt_items += len(missed)
+
+    def _reset_engine(self) -> None:
+        """Forget the engine's state; the next turn replays everything retained into a fresh one."""
+        self.pipeline = IntakePipeline(self.settings, self.topology)
+        self.engine = self.pipeline.engine
+        self._seen_seq = 0
+        self.rebuilt_items = 0
+
+    async def _claim_orphans(self) -> None:
+        for run in await self._db(self.store.claim_orphaned_runs, time.time()):
+            log.info("intake.run_taken_over", worker=self.worker_id, incident_id=run.incident_id, revision=run.revision)
+            self._launch(run)
+
+    async def _keep_lease(self, run: RunRequest) -> None:
+        every = self.settings.run_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            if not await self._db(self.store.renew_lease, run.incident_id, run.revision, time.time()):
+                log.warning(
+                    "intake.lease_lost", worker=self.worker_id, incident_id=run.incident_id, revision=run.revision
+                )
+                return
 
     async def _record(
         self,
@@ -272,6 +433,25 @@ class IntakeService:
     ) -> list[RunRequest]:
         """Persist decisions (and mark items processed) in one transaction; the new runs to start."""
         now = self.clock()
+        summaries, requests = self._summaries_and_requests(decisions)
+
+        def write() -> list[RunRequest]:
+            with transaction(self._conn):
+                return self._write(item_ids, now, notes, failures, summaries, requests)
+
+        # The engine has moved on: these decisions must reach the disk. SQLite errors here are transient
+        # (locked, disk full); retry, holding the worker back, rather than lose a requested investigation.
+        delay = 0.5
+        while True:
+            try:
+                return await self._db(write)
+            except transient_errors() as exc:
+                log.error("intake.store_retry", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _summaries_and_requests(self, decisions: list[Decision]) -> tuple[dict[str, dict[str, Any]], list[RunRequest]]:
+        """The incidents' summaries to save and the runs to request, from the engine's decisions (logged)."""
         summaries: dict[str, dict[str, Any]] = {}
         requests: list[RunRequest] = []
         for decision in decisions:
@@ -292,58 +472,83 @@ class IntakeService:
                 reasons="; ".join(decision.reasons) or None,
                 into=decision.into.id if decision.into else None,
             )
+        return summaries, requests
 
-        def write() -> list[RunRequest]:
-            fresh = []
-            with transaction(self._conn):
-                if item_ids:
-                    self.inbox.mark_processed(item_ids, now, notes)
-                for item, exc in failures:
-                    field_name = getattr(exc, "field", "payload")
-                    self.dead.add(
-                        source=item.source,
-                        received_at=item.received_at,
-                        stage="process",
-                        status=0,
-                        field=field_name,
-                        error=str(exc),
-                        body=item.body,
-                    )
-                for summary in summaries.values():
-                    self.store.save_incident(summary, _iso(now))
-                for request in requests:
-                    if self.store.request_run(request, now):
-                        fresh.append(request)
-            return fresh
+    def _write(
+        self,
+        item_ids: list[int],
+        now: float,
+        notes: dict[int, str] | None,
+        failures: list[tuple[InboxItem, AlertPayloadError | UnknownSource | ValueError]],
+        summaries: dict[str, dict[str, Any]],
+        requests: list[RunRequest],
+    ) -> list[RunRequest]:
+        """The writes of one batch (inside the caller's transaction); the runs requested for the first time."""
+        fresh = []
+        if item_ids:
+            self._w_inbox.mark_processed(item_ids, now, notes)
+        for item, exc in failures:
+            field_name = getattr(exc, "field", "payload")
+            self._w_dead.add(
+                source=item.source,
+                received_at=item.received_at,
+                stage="process",
+                status=0,
+                field=field_name,
+                error=str(exc),
+                body=item.body,
+            )
+        for summary in summaries.values():
+            self._w_store.save_incident(summary, _iso(now))
+        for request in requests:
+            if self._w_store.request_run(request, now):
+                fresh.append(request)
+        return fresh
 
-        # The engine has moved on: these decisions must reach the disk. SQLite errors here are transient
-        # (locked, disk full); retry, holding the worker back, rather than lose a requested investigation.
-        delay = 0.5
-        while True:
-            try:
-                return await self._db(write)
-            except sqlite3.OperationalError as exc:
-                log.error("intake.store_retry", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+    def _write_decisions(
+        self,
+        item_ids: list[int],
+        decisions: list[Decision],
+        failures: list[tuple[InboxItem, AlertPayloadError | UnknownSource | ValueError]],
+        notes: dict[int, str],
+    ) -> list[RunRequest]:
+        """Postgres: the writes of one turn, in the caller's open transaction."""
+        now = self.clock()
+        summaries, requests = self._summaries_and_requests(decisions)
+        return self._write(item_ids, now, notes, failures, summaries, requests)
 
     async def _tick(self) -> None:
         last_prune = 0.0
+        last_claim = time.monotonic()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             now = self.clock()
-            self.engine.advance(now)
-            decisions = self.engine.drain()
-            if decisions:
-                self._busy = True
+            if self.shared:
                 try:
-                    for run in await self._record([], decisions, []):
-                        self._launch(run)
-                finally:
-                    self._busy = False
+                    await self._correlate_shared(take_pending=False, advance_to=now)
+                    if time.monotonic() - last_claim > self.settings.run_lease_seconds / 2:
+                        last_claim = time.monotonic()
+                        await self._claim_orphans()
+                except transient_errors() as exc:
+                    log.error("intake.store_retry", worker=self.worker_id, error=str(exc), retry_in=TICK_SECONDS)
+                    continue
+            else:
+                await self._advance(now)
             if now - last_prune > 600:
                 last_prune = now
                 await self._db(self.inbox.prune, now - self.settings.retention_hours * 3600)
+
+    async def _advance(self, now: float) -> None:
+        """One process: let time pass in the engine and record what it decided."""
+        self.engine.advance(now)
+        decisions = self.engine.drain()
+        if decisions:
+            self._busy = True
+            try:
+                for run in await self._record([], decisions, []):
+                    self._launch(run)
+            finally:
+                self._busy = False
 
     # -- investigations --------------------------------------------------------------------------
 
@@ -357,7 +562,18 @@ class IntakeService:
         )
 
     async def _investigate(self, run: RunRequest) -> None:
+        # Several workers: the lease is kept from now (also while waiting for a free slot), or another takes the run.
+        keeper = asyncio.create_task(self._keep_lease(run)) if self.shared else None
+        try:
+            await self._run_investigation(run, keeper)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+
+    async def _run_investigation(self, run: RunRequest, keeper: asyncio.Task[None] | None) -> None:
         async with self._limit:
+            if keeper is not None and keeper.done():
+                return  # the lease was lost while waiting: the worker that took the run over starts it
             await self._db(self.store.set_run_state, run.incident_id, run.revision, "running", self.clock())
             request = InvestigationRequest(
                 incident_id=run.incident_id,

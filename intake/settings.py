@@ -272,6 +272,13 @@ class IntakeSettings(BaseModel):
         description="How long processed payloads and closed incidents are kept for dedup and restarts.",
     )
     max_concurrent_investigations: int = Field(default=2, ge=1, le=64)
+    run_lease_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="Several workers (storage.url): a worker renews its runs' leases every third of this; "
+        "a run whose lease expired (its worker died) is taken over by another worker.",
+    )
     suppress: list[SuppressionRule] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 

@@ -42,3 +42,37 @@ def _no_real_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(AsyncAPIClient, "request", refuse)
         monkeypatch.setattr(SyncAPIClient, "request", refuse)
     yield
+
+
+# -- a real Postgres (tests of storage.url: postgresql://...) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway Postgres cluster for the session (storage/throwaway.py); skips, saying why, without one."""
+    from storage.throwaway import Problem, find_bin_dir, start_cluster
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("Postgres is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin)")
+    for cluster in start_cluster(bin_dir):
+        if isinstance(cluster, Problem):
+            pytest.skip(f"could not start a throwaway Postgres: {cluster.reason}")
+        yield cluster
+
+
+@pytest.fixture
+def postgres(postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh, empty database on the session's cluster, as a `PostgresTarget` (password from the environment)."""
+    import uuid
+
+    import psycopg
+
+    from storage.target import PostgresTarget
+    from storage.throwaway import PASSWORD, PASSWORD_ENV
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_cluster.url(), password=PASSWORD, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return PostgresTarget(url=postgres_cluster.url(name), password_env=PASSWORD_ENV)

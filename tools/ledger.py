@@ -1,6 +1,7 @@
 """The action ledger: recorded approvals and at-most-once execution of mutating calls.
 
-It is a small SQLite database (path from config). Two tables:
+It is a small SQLite database (path from config), or the shared Postgres database when several workers
+run (``storage.url``; the tables come from `storage.migrations`). Two tables:
 
 - ``decisions``: who approved or rejected which action (incident, action id, tool, argument hash),
   when, with what comment, and, when a human edited the call before approving it, the edited
@@ -9,7 +10,8 @@ It is a small SQLite database (path from config). Two tables:
 - ``executions``: one row per action that was claimed for execution. The row is written *before* the
   call runs (state ``claimed``) and updated after (``succeeded`` / ``failed``). A second claim of the
   same action finds the row and does not run the call again: if the process died between the claim and
-  the update, the outcome is ``unknown`` and the agents verify the effect instead of repeating it.
+  the update, the outcome is ``unknown`` and the agents verify the effect instead of repeating it. The
+  claim is the table's primary key: two workers claiming at once both insert, and the database lets one.
 
 `claim` is the only place that mints an `ExecutionGrant`, and it mints one only when a recorded
 approval (or a policy rule allowing the action) exists for exactly these arguments.
@@ -26,6 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from storage.sql import SqlConnection, connect_postgres
+from storage.target import PostgresTarget
 from tools.base import ApprovalTier, ExecutionGrant, ToolResult
 from tools.grants import mint_grant
 
@@ -102,18 +106,24 @@ def _now() -> datetime:
 
 
 class ActionLedger:
-    """SQLite-backed approvals and execution records, safe to share between processes."""
+    """Approvals and execution records (SQLite or Postgres), safe to share between processes and workers."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(decisions)")}
-        if "args_json" not in columns:  # a ledger written before edits were recorded
-            self._conn.execute("ALTER TABLE decisions ADD COLUMN args_json TEXT")
+    def __init__(self, location: str | Path | PostgresTarget) -> None:
+        self._conn: SqlConnection
+        if isinstance(location, PostgresTarget):
+            self.path = Path(location.describe())
+            self._conn = connect_postgres(location)
+        else:
+            self.path = Path(location)
+            if str(location) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(location), timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+            if "args_json" not in columns:  # a ledger written before edits were recorded
+                conn.execute("ALTER TABLE decisions ADD COLUMN args_json TEXT")
+            self._conn = conn
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -154,8 +164,8 @@ class ActionLedger:
         )
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO decisions (incident_id, action_id, tool, args_hash, decision, decided_by, "
-                "decided_at, comment, args_json) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO decisions (incident_id, action_id, tool, args_hash, decision, decided_by, "
+                "decided_at, comment, args_json) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     incident_id,
                     action_id,
@@ -221,8 +231,8 @@ class ActionLedger:
             )
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO executions (incident_id, action_id, tool, args_hash, state, claimed_at) "
-                "VALUES (?,?,?,?,?,?)",
+                "INSERT INTO executions (incident_id, action_id, tool, args_hash, state, claimed_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (incident_id, action_id, tool, args_hash, "claimed", _now().isoformat()),
             )
         if cursor.rowcount != 1:  # another process claimed it between our read and our insert

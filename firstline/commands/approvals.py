@@ -32,7 +32,7 @@ def cmd_users_add(args: argparse.Namespace, console: Console) -> int:
     from firstline.approvals_wiring import open_users
 
     config = load(args, check_tools=False)
-    users = open_users(config.approvals)
+    users = open_users(config.approvals, config.storage)
     try:
         user = users.add_user(
             args.name,
@@ -57,7 +57,7 @@ def cmd_users_list(args: argparse.Namespace, console: Console) -> int:
     from firstline.approvals_wiring import open_users
 
     config = load(args, check_tools=False)
-    users = open_users(config.approvals)
+    users = open_users(config.approvals, config.storage)
     try:
         rows: list[dict[str, Any]] = [
             {
@@ -93,7 +93,7 @@ def cmd_users_token(args: argparse.Namespace, console: Console) -> int:
     from firstline.approvals_wiring import open_users
 
     config = load(args, check_tools=False)
-    users = open_users(config.approvals)
+    users = open_users(config.approvals, config.storage)
     try:
         if args.revoke:
             if not users.revoke_token(args.revoke):
@@ -121,10 +121,10 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
 
     config = load(args, check_tools=False)
     path: Path = config.approvals.database
-    if not path.exists():
+    if config.storage.url is None and not path.exists():
         console.info(f"no approvals database at {path} yet: nothing was decided")
         return EXIT_OK
-    conn = open_approvals_db(path)
+    conn = open_approvals_db(config.storage.where(path))
     try:
         entries = ApprovalRecords(conn).audit_log(args.incident)
     finally:

@@ -1,4 +1,4 @@
-"""Benchmark commands on public datasets: `firstline bench petshop PATH`."""
+"""Benchmark commands: `firstline bench petshop PATH` (a public dataset), `firstline bench scale` (workers)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,88 @@ def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+SCALE_DESCRIPTION = """\
+Measure what more workers on one Postgres buy: intake accept rate (deliveries stored and committed one
+by one), correlation throughput (intake bench's storm of --alerts alerts, all queued, until every
+delivery is correlated), investigation throughput (--incidents incidents from the simulator run to
+the approval gate, split between the workers), and peak memory per worker process; for SQLite in one
+process, then Postgres with each --workers count. Workers are separate processes.
+
+The Postgres is storage.url (the bench creates and drops databases scale_N and accept_N there), or
+with --throwaway a temporary cluster from Debian's /usr/lib/postgresql/NN/bin (nothing is installed
+or started as a service). Writes DIR/results.json.
+
+examples:
+  firstline bench scale --workers 1,2,4 --throwaway
+  firstline --config org.yaml bench scale --workers 1,2 --alerts 5000 --incidents 6
+"""
+
+
+def cmd_bench_scale(args: argparse.Namespace, console: Console) -> int:
+    import contextlib
+    import json
+
+    from firstline.commands import load
+    from firstline.scale.run import run_scale, throwaway_postgres
+    from storage.target import StorageError
+
+    try:
+        workers = sorted({int(n) for n in args.workers.split(",") if n.strip()})
+    except ValueError as exc:
+        raise CommandError(f"--workers: a comma-separated list of counts, e.g. 1,2,4 ({exc})", EXIT_USAGE) from exc
+    if not workers or workers[0] < 1:
+        raise CommandError("--workers: counts of at least 1, e.g. 1,2,4", EXIT_USAGE)
+    with contextlib.ExitStack() as stack:
+        if args.throwaway:
+            try:
+                server = stack.enter_context(throwaway_postgres())
+            except RuntimeError as exc:
+                raise CommandError(f"--throwaway: cannot start a Postgres: {exc}") from exc
+        else:
+            target = load(args, required=False, check_tools=False).storage.postgres()
+            if target is None:
+                raise CommandError(
+                    "set storage.url (a Postgres the bench may create databases on) or use --throwaway", EXIT_USAGE
+                )
+            server = target
+        try:
+            results = run_scale(
+                workers,
+                server=server,
+                alerts=args.alerts,
+                incidents=args.incidents,
+                progress=lambda text: console.progress("scale", text),
+            )
+        except StorageError as exc:
+            raise CommandError(str(exc)) from None
+    results["command"] = (
+        f"firstline bench scale --workers {args.workers} --alerts {args.alerts} --incidents {args.incidents}"
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    rows = []
+    for run in results["runs"]:
+        correlate, investigate = run["correlate"], run["investigate"]
+        memory = max(correlate["peak_rss_mb_per_worker"] + investigate["peak_rss_mb_per_worker"])
+        rows.append(
+            [
+                f"{run['store']} x{run['workers']}",
+                str(run["accept_deliveries_per_second"]),
+                f"{correlate['alerts_per_second']:,}",
+                f"{investigate['incidents_per_minute']}",
+                f"{memory}",
+            ]
+        )
+    console.table(
+        ["store", "accept/s", "alerts correlated/s", "incidents/min", "peak MB/worker"],
+        rows,
+        title=f"{results['alerts']:,} alerts, {results['incidents']} incidents, {results['cpus']} CPUs",
+    )
+    console.info(f"results written to {out / 'results.json'}")
+    return EXIT_OK
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value))
 
@@ -61,4 +143,16 @@ def register(sub: Any) -> dict[str, Any]:
         "--inject", type=int, default=30, metavar="N", help="synthetic injection trials per scenario (0: none)"
     )
     add_common(petshop)
-    return {"bench petshop": cmd_bench_petshop}
+    scale = bench_sub.add_parser(
+        "scale",
+        help="intake and investigation throughput with 1..N workers on Postgres, against SQLite",
+        description=SCALE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scale.add_argument("--workers", default="1,2,4", metavar="N,N", help="worker counts to measure (default 1,2,4)")
+    scale.add_argument("--alerts", type=int, default=20_000, help="alerts in the storm (default 20000)")
+    scale.add_argument("--incidents", type=int, default=12, help="incidents to investigate per run (default 12)")
+    scale.add_argument("--throwaway", action="store_true", help="start a temporary Postgres for the run")
+    scale.add_argument("--out", default="out/scale", metavar="DIR", help="where results.json goes (default out/scale)")
+    add_common(scale)
+    return {"bench petshop": cmd_bench_petshop, "bench scale": cmd_bench_scale}

@@ -384,7 +384,7 @@ async def cmd_respond(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_approvals_list(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
-    index = IncidentIndex(config.storage.incidents)
+    index = IncidentIndex(config.storage.where(config.storage.incidents))
     try:
         pending = index.pending_approvals()
     finally:
@@ -472,7 +472,7 @@ async def cmd_incidents_resume(args: argparse.Namespace, console: Console) -> in
 
 def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
-    index = IncidentIndex(config.storage.incidents)
+    index = IncidentIndex(config.storage.where(config.storage.incidents))
     try:
         rows = index.rows()
     finally:
@@ -495,7 +495,7 @@ def cmd_incidents_list(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_incidents_show(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
-    index = IncidentIndex(config.storage.incidents)
+    index = IncidentIndex(config.storage.where(config.storage.incidents))
     try:
         record = index.get(args.incident)
     finally:

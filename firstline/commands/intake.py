@@ -101,7 +101,12 @@ async def cmd_serve(args: argparse.Namespace, console: Console) -> int:
             except ValueError as exc:
                 raise CommandError(str(exc), EXIT_USAGE) from exc
             await stack.enter_async_context(watching(approvals))
-        service = IntakeService(settings, topology, starter=record_only if runtime is None else runtime)
+        service = IntakeService(
+            settings,
+            topology,
+            starter=record_only if runtime is None else runtime,
+            db_path=config.storage.where(settings.inbox),
+        )
         config_ = uvicorn.Config(
             build_app(
                 service,
@@ -269,10 +274,10 @@ def cmd_dead_letters(args: argparse.Namespace, console: Console) -> int:
 
     config = load(args, required=False)
     path = config.intake.inbox
-    if not path.exists():
+    if config.storage.url is None and not path.exists():
         console.info(f"no intake database at {path} yet (`firstline serve` creates it): no dead letters")
         return EXIT_OK
-    conn = open_db(path)
+    conn = open_db(config.storage.where(path))
     try:
         letters = DeadLetters(conn)
         if args.show is not None:

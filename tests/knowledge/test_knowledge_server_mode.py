@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -88,3 +89,67 @@ def test_server_mode_ingests_searches_and_reports_a_lost_server(
     server.wait(timeout=10)
     with pytest.raises(KnowledgeStoreUnavailable, match=f"127.0.0.1:{port}.*chroma.host"):
         reopened.count()
+
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from knowledge.embedders import HashingEmbedder
+from knowledge.retrieval import KnowledgeRetriever
+from knowledge.store import ChromaSettings, KnowledgeStore
+from firstline.logging import configure_logging
+configure_logging(0)
+port, stop, out = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+settings = ChromaSettings(mode="server", host="127.0.0.1", port=port, collection="kb-shared")
+store = KnowledgeStore.open(settings, HashingEmbedder())
+retriever = KnowledgeRetriever(store)
+searches, errors, counts = 0, [], []
+while not stop.exists():
+    try:
+        counts.append(store.count())
+        retriever.search('column "user_id" does not exist', service="checkout", k=2)
+        searches += 1
+        out.with_suffix(".ready").touch()
+    except Exception as exc:  # recorded: the test asserts there are none
+        errors.append(repr(exc))
+    time.sleep(0.02)
+hits = retriever.search('column "user_id" does not exist', service="checkout", k=2)
+out.write_text(json.dumps({"searches": searches, "errors": errors, "counts": counts, "final": store.count(),
+                           "top": hits[0].doc_id if hits else None}))
+"""
+
+
+def test_several_workers_read_while_one_ingests(
+    chroma_server: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    _, port = chroma_server
+    settings = ChromaSettings(mode="server", host="127.0.0.1", port=port, collection="kb-shared")
+    store = KnowledgeStore.open(settings, HashingEmbedder())
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(port), str(stop), str(tmp_path / f"reader{n}.json")],
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(EXAMPLES.parents[1])},
+        )
+        for n in range(3)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"reader{n}.ready").exists() for n in range(len(readers))):
+            assert time.monotonic() < deadline, "the readers did not start searching"
+            time.sleep(0.05)
+        # The readers are searching the empty collection; now one process ingests.
+        report = ingest_paths(store, [EXAMPLES])
+        assert report.added > 0 and not report.skipped
+        time.sleep(0.5)
+    finally:
+        stop.touch()
+        for reader in readers:
+            reader.wait(timeout=60)
+    for n, reader in enumerate(readers):
+        assert reader.returncode == 0
+        seen = json.loads((tmp_path / f"reader{n}.json").read_text())
+        assert seen["errors"] == [] and seen["searches"] > 0
+        assert seen["counts"][0] == 0 and seen["counts"] == sorted(seen["counts"])  # read before and during ingest
+        assert seen["final"] == store.count()
+        assert seen["top"] == "postmortems/2026-03-orders-column-rename"
