@@ -8,6 +8,7 @@ called by ``firstline db migrate`` and on every start (a no-op once done).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from storage.target import PostgresTarget, StorageError, redact
+
+SETUP_WAIT_SECONDS = 120
 
 
 @asynccontextmanager
@@ -47,7 +50,17 @@ async def setup_checkpoints(conn: Any) -> None:
     """Create or upgrade the checkpointer's tables (under an advisory lock: workers start together)."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    await conn.execute("SELECT pg_advisory_lock(%s)", (0x46_4C_43_4B,))
+    # Polled, never waited on: the checkpointer's migrations build indexes CONCURRENTLY, which waits for
+    # every open transaction, a blocked `pg_advisory_lock` statement of another worker included (a
+    # deadlock). Each try is a statement that ends at once.
+    deadline = asyncio.get_running_loop().time() + SETUP_WAIT_SECONDS
+    while True:
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (0x46_4C_43_4B,))).fetchone()
+        if row is not None and row["taken"]:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise StorageError(f"another worker held the checkpoint migration lock for {SETUP_WAIT_SECONDS} s")
+        await asyncio.sleep(0.2)
     try:
         await AsyncPostgresSaver(conn).setup()
     finally:

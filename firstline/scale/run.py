@@ -86,15 +86,29 @@ def _spawn(setups: list[dict[str, Any]], workdir: Path) -> list[tuple[subprocess
     for proc, _, out in procs:
         while not out.read_bytes().startswith(b"ready"):
             if proc.poll() is not None or time.monotonic() > deadline:
+                _stop(procs)  # none left running behind the error
                 raise RuntimeError(f"a bench worker did not start: {out.read_text(errors='replace')[-2000:]}")
             time.sleep(0.02)
     return procs
 
 
+def _stop(procs: list[tuple[subprocess.Popen[bytes], Path, Path]]) -> None:
+    """Kill and reap every worker still running."""
+    for proc, _, _ in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 def _collect(procs: list[tuple[subprocess.Popen[bytes], Path, Path]], timeout: float) -> list[dict[str, Any]]:
     results = []
     for proc, result, out in procs:
-        if proc.wait(timeout=timeout) != 0 or not result.exists():
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code != 0 or not result.exists():
+            _stop(procs)
             raise RuntimeError(f"a bench worker failed: {out.read_text(errors='replace')[-2000:]}")
         results.append(json.loads(result.read_text()))
     return results
