@@ -33,6 +33,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from pydantic import BaseModel
 
 from agents import state as state_models
 from agents.approval import ApprovalAnswer, ApprovalRequest
@@ -46,26 +47,16 @@ from storage.target import PostgresTarget
 from tools.actions import args_hash_for
 from tools.ledger import DecisionRecord
 
-STATE_TYPES = [
-    getattr(state_models, name)
-    for name in (
-        "Alert",
-        "TimelineEntry",
-        "Evidence",
-        "RuledOut",
-        "Hypothesis",
-        "Diagnosis",
-        "DeploymentFact",
-        "Usage",
-        "ApprovalRecord",
-        "ProposedAction",
-        "Communication",
-        "CustomerImpact",
-        "Triage",
-        "Verification",
-        "IncidentState",
-    )
-]
+# Every model of the incident state, so a checkpoint restores them as themselves (LangGraph refuses to
+# revive a type not listed): a new model in agents.state is covered without touching this list.
+STATE_TYPES = sorted(
+    (
+        obj
+        for obj in vars(state_models).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == state_models.__name__
+    ),
+    key=lambda model: model.__name__,
+)
 
 
 class IncidentNotFound(LookupError):

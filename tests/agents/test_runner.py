@@ -154,3 +154,32 @@ async def test_every_tool_call_and_request_of_a_run_names_its_incident(
     ), calls
     assert all("thread_id=" in line for line in calls)
     assert structlog.contextvars.get_contextvars() == {}  # unbound after the run: nothing leaks into the next
+
+
+def test_a_checkpoint_restores_every_model_of_the_state_as_itself() -> None:
+    """LangGraph revives only the types it is told about: a ConfigMap revert, a workflow to dispatch or a
+    Job to stop must come back from a checkpoint as themselves (an approval resumes from one), and a
+    model added to agents.state later is covered without editing a list."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from pydantic import BaseModel
+
+    from agents import state as state_models
+    from agents.runner import STATE_TYPES
+    from agents.state import ConfigRevert, JobTarget, UndoWorkflow
+
+    defined = {
+        obj
+        for obj in vars(state_models).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == state_models.__name__
+    }
+    assert defined <= set(STATE_TYPES)
+    serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
+    values = [
+        ConfigRevert(
+            change_id="c", service="s", namespace="n", name="m", from_revision=2, to_revision=1, data={"k": "v"}
+        ),
+        UndoWorkflow(repo="o/r", workflow="undo.yml"),
+        JobTarget(service="s", namespace="n", name="job-1"),
+    ]
+    for value in values:
+        assert serde.loads_typed(serde.dumps_typed(value)) == value
