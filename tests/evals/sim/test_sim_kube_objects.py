@@ -637,3 +637,14 @@ def test_a_deployment_may_read_only_declared_configmaps_of_its_namespace_and_onl
     next(s for s in v1["topology"]["services"] if s["name"] == "checkout")["env_from_configmaps"] = ["x"]
     with pytest.raises(ScenarioError, match="env_from_configmaps and mounts_configmaps need version: 2"):
         parse_scenario(v1, origin="v1.yaml")
+
+
+def test_a_v2_remediation_must_be_listed_as_waiting_for_approval() -> None:
+    raw = v2_raw()
+    raw["expected"]["requires_approval"] = []
+    with pytest.raises(ScenarioError, match=r"list kubernetes.rollout_undo in expected.requires_approval"):
+        parse_scenario(raw, origin="v2.yaml")
+    # A v1 file loads as it always did.
+    v1 = yaml.safe_load(SCENARIO_PATH.read_text(encoding="utf-8"))
+    v1["expected"]["requires_approval"] = []
+    assert parse_scenario(v1, origin="v1.yaml").expected.requires_approval == []
