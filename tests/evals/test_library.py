@@ -535,8 +535,19 @@ def _data_before_the_last_change(loaded: Scenario, namespace: str, name: str) ->
 
 
 # Words of the agents' own judgement or of the actions they take: derivable from what they measure and
-# do, so they need not appear in the world ("rolled back" after a rollback, "traffic" from the rates).
-JUDGEMENT_WORDS = ("investigating", "traffic", "recovered", "capacity", "expected", "delayed", "demand", "impact")
+# do, so they need not appear in the world ("rolled back" after a rollback, "traffic" from the rates,
+# "failover" from a database's promote request).
+JUDGEMENT_WORDS = (
+    "investigating",
+    "traffic",
+    "recovered",
+    "capacity",
+    "expected",
+    "delayed",
+    "demand",
+    "impact",
+    "failover",
+)
 ACTION_WORDS = ("roll", "restart", "scale", "suspend", "revert", "escalat", "stop", "cordon", "paused")
 
 
@@ -564,11 +575,13 @@ def test_facts_and_remediation_inputs_are_derivable_from_what_the_agents_see(nam
     def shown(value: str) -> bool:
         return re.search(r"(?<![\w.-])" + re.escape(value.lower()) + r"(?![\w-])", seen) is not None
 
-    hidden = [
-        f"comms_facts: {fact!r}"
-        for fact in loaded.expected.comms_facts
-        if fact.lower() not in seen and not any(w in fact.lower() for w in JUDGEMENT_WORDS + ACTION_WORDS)
-    ]
+    def derivable(fact: str) -> bool:
+        # A phrase is derivable when the world shows each of its words ("SMS provider" from the service
+        # sms-provider, "The SMS delivery provider's API"), or it is the agents' own judgement or action.
+        words = re.findall(r"[\w.-]+", fact.lower())
+        return all(w in seen for w in words) or any(w in fact.lower() for w in JUDGEMENT_WORDS + ACTION_WORDS)
+
+    hidden = [f"comms_facts: {fact!r}" for fact in loaded.expected.comms_facts if not derivable(fact)]
     for i, action in enumerate(loaded.expected.acceptable_remediations):
         for key, value in action.args.items():
             if key.startswith("inputs.") and not shown(key.removeprefix("inputs.")):
