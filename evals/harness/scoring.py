@@ -26,8 +26,9 @@ Per case:
   case is scored on its root alone, as before.
 - ``false_incident``: a no-incident case where the agents went public (status page) or acted.
 - ``comms_complete``: for incidents, the customer-facing status page was opened (when the service
-  has a component) and resolved if the agents resolved the incident, and the communications contain
-  every required fact; for no-incident cases, nothing public was posted.
+  has a component) and resolved if the agents resolved the incident, and the messages the agents wrote state
+  every required fact (case-insensitive substrings; evidence, log lines and code quoted inside a message
+  do not count: `evals.harness.authored`); for no-incident cases, nothing public was posted.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.state import QUIET_CATEGORIES
+from evals.harness.authored import missing_facts
 
 EVIDENCE_KINDS = {
     "prometheus": "metrics",
@@ -235,12 +237,14 @@ def score_case(
 
     # Communications
     statuspage_incidents = sim_state.get("statuspage", {}).get("incidents", [])
-    texts = " ".join(c.get("text", "") for c in record.get("communications", [])).lower()
     acted = any(a.get("status") in ("executed", "verified") for a in remediations)
     false_incident = (not expected.incident) and (bool(statuspage_incidents) or acted or not quiet)
     if false_incident:
         problems.append("declared or acted on an incident that the scenario says is not one")
-    missing = [fact for fact in expected.comms_facts if fact.lower() not in texts]
+    # Facts count only in the agents' own words: not in the evidence or log lines they quote.
+    quoted = [str(e.get("observation", "")) for e in diagnosis.get("evidence", []) or []]
+    messages = [str(c.get("text", "")) for c in record.get("communications", [])]
+    missing = missing_facts(expected.comms_facts, messages, quoted)
     if expected.incident:
         public_needed = _customer_facing_component(scenario)
         # Customers must hear about it; and when the agents resolved it, they must hear that too. An

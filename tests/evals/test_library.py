@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -31,7 +32,7 @@ import pytest
 import yaml
 
 from evals.sim import World, create_app
-from evals.sim.catalog import service_catalog
+from evals.sim.catalog import catalog_yaml, service_catalog
 from evals.sim.faults import influences
 from evals.sim.library import SCENARIO_DIR, library_index, load_scenario, scenario_names
 from evals.sim.logs import LogQuery, parse_logql
@@ -429,12 +430,13 @@ def test_a_wrong_action_changes_nothing(name: str, index: int) -> None:
 def test_a_mitigation_only_buys_time(name: str, index: int) -> None:
     loaded = scenario(name)
     rule = loaded.action_effects[index]
-    [(_, fault)] = rule.effects
+    faults = {fault for _, fault in rule.effects if fault}
+    assert faults, "a mitigation names the faults it suspends"
     relieved = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after / 2))
-    assert fault not in relieved.active_faults()
+    assert not faults & set(relieved.active_faults())
     relapsed = after_action(name, rule.action, rule_args(rule), wait=timedelta(seconds=rule.relapse_after) + SETTLE)
-    assert fault in relapsed.active_faults()
-    service = measured_service(name, {fault or ""})
+    assert faults <= set(relapsed.active_faults())
+    service = measured_service(name, faults)
     if service is not None:
         assert failing(name, error_ratio(relapsed, service), service)
 
@@ -530,6 +532,65 @@ def _data_before_the_last_change(loaded: Scenario, namespace: str, name: str) ->
     current = max(i for i, r in enumerate(configmap.revisions) if r.at <= 0)
     assert current >= 1, f"configmap {namespace}/{name} has no earlier revision to revert to"
     return dict(configmap.revisions[current - 1].data)
+
+
+# Words of the agents' own judgement or of the actions they take: derivable from what they measure and
+# do, so they need not appear in the world ("rolled back" after a rollback, "traffic" from the rates,
+# "failover" from a database's promote request).
+JUDGEMENT_WORDS = (
+    "investigating",
+    "traffic",
+    "recovered",
+    "capacity",
+    "expected",
+    "delayed",
+    "demand",
+    "impact",
+    "failover",
+)
+ACTION_WORDS = ("roll", "restart", "scale", "suspend", "revert", "escalat", "stop", "cordon", "paused")
+
+
+def _what_the_agents_see(loaded: Scenario) -> str:
+    """Everything the scenario shows the agents, lower-cased: the catalog, telemetry and log templates,
+    changes (titles, commits, run titles), the cluster, alerts, integrations. Not the answer key, the
+    action effects, the descriptions of the scenario and its faults, nor workflow input declarations
+    (GitHub's API does not serve them)."""
+    raw = json.loads(loaded.model_dump_json())
+    for hidden in ("description", "expected", "action_effects", "tags", "name", "seed"):
+        raw.pop(hidden, None)
+    for fault in raw.get("faults", []):
+        for hidden in ("description", "id", "type", "change"):
+            fault.pop(hidden, None)
+    for workflow in (raw.get("integrations", {}).get("github") or {}).get("workflows", []):
+        workflow.pop("inputs", None)
+    return (json.dumps(raw) + catalog_yaml(loaded)).lower()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_facts_and_remediation_inputs_are_derivable_from_what_the_agents_see(name: str) -> None:
+    loaded = scenario(name)
+    seen = _what_the_agents_see(loaded)
+
+    def shown(value: str) -> bool:
+        return re.search(r"(?<![\w.-])" + re.escape(value.lower()) + r"(?![\w-])", seen) is not None
+
+    def derivable(fact: str) -> bool:
+        # A phrase is derivable when the world shows each of its words ("SMS provider" from the service
+        # sms-provider, "The SMS delivery provider's API"), or it is the agents' own judgement or action.
+        words = re.findall(r"[\w.-]+", fact.lower())
+        return all(w in seen for w in words) or any(w in fact.lower() for w in JUDGEMENT_WORDS + ACTION_WORDS)
+
+    hidden = [f"comms_facts: {fact!r}" for fact in loaded.expected.comms_facts if not derivable(fact)]
+    for i, action in enumerate(loaded.expected.acceptable_remediations):
+        for key, value in action.args.items():
+            if key.startswith("inputs.") and not shown(key.removeprefix("inputs.")):
+                hidden.append(f"acceptable_remediations[{i}]: input {key.removeprefix('inputs.')!r}")
+            if isinstance(value, str):
+                text = value.removesuffix(".yml").removesuffix(".yaml") if key == "workflow" else value
+                if not shown(text):
+                    hidden.append(f"acceptable_remediations[{i}].args.{key}: {value!r}")
+    assert not hidden, f"the agents cannot know these (show them in the world, or reword): {hidden}"
 
 
 def test_the_readme_lists_every_scenario() -> None:

@@ -269,3 +269,21 @@ def test_each_root_cause_is_credited_and_a_v2_case_passes_only_when_it_names_the
     named = score_case(scenario=v2, record=both, approvals=ASKED, sim_state=SIM_OK)
     assert (named.causes_named, named.passed) == (2, True), named.problems
     assert summarize([alone, named], [])["causes_named"] == 0.75
+
+
+def test_a_comms_fact_counts_only_in_the_agents_own_words_not_in_quoted_evidence() -> None:
+    # The fact appears only in a log line the channel message quotes as evidence: not stated.
+    observation = "checkout log pattern since the onset: 310 lines after, 0 before, e.g. deploy rolled back by ci"
+    record = copy.deepcopy(GOOD)
+    record["diagnosis"]["evidence"] = [{"id": "e1", "source": "loki.query_range", "observation": observation}]
+    record["communications"] = [
+        {"channel": "statuspage", "text": "Checkout errors are resolved."},
+        {"channel": "slack", "text": f'Evidence:\n- {observation} [loki.query_range: `{{app="checkout"}}`]'},
+        {"channel": "slack", "text": "> 12:01 checkout: rolled back\n```\nrolled back\n```\nand `rolled back`"},
+    ]
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert score.missing_facts == ["rolled back"] and not score.comms_complete
+    # Said in prose, in any case, it counts.
+    record["communications"].append({"channel": "statuspage", "text": "We ROLLED BACK the change to checkout."})
+    score = score_case(scenario=SCENARIO, record=record, approvals=ASKED, sim_state=SIM_OK)
+    assert score.missing_facts == [] and score.comms_complete, score.problems

@@ -93,7 +93,14 @@ def pod_template(spec: ServiceSpec, image: str, env: dict[str, str] | None = Non
             "successThreshold": 1,
             "failureThreshold": 3,
         }
-    sidecars = [container_json(c) for c in spec.sidecars]  # format v2; none in v1, so v1 templates are unchanged
+    # Format v2: the ConfigMaps the app container reads, and sidecars; none in v1, so v1 templates are unchanged.
+    if spec.env_from_configmaps:
+        container["envFrom"] = [{"configMapRef": {"name": name}} for name in spec.env_from_configmaps]
+    if spec.mounts_configmaps:
+        container["volumeMounts"] = [
+            {"name": name, "mountPath": f"/etc/{name}", "readOnly": True} for name in spec.mounts_configmaps
+        ]
+    sidecars = [container_json(c) for c in spec.sidecars]
     template = {
         "metadata": {"labels": {"app": app}},
         "spec": {
@@ -102,7 +109,7 @@ def pod_template(spec: ServiceSpec, image: str, env: dict[str, str] | None = Non
             "terminationGracePeriodSeconds": 30,
             "dnsPolicy": "ClusterFirst",
             "schedulerName": "default-scheduler",
-            **config_volumes(spec.sidecars),
+            **config_volumes(spec.sidecars, spec.mounts_configmaps),
         },
     }
     return normalize(template)  # type: ignore[no-any-return]  # a dict stays a dict

@@ -1267,9 +1267,10 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
 
 
-def config_volumes(containers: list[ContainerSpec]) -> dict[str, Any]:
-    """The pod's ``volumes`` for the ConfigMaps its containers mount (none: no key, as the API omits it)."""
-    mounted = sorted({c.mounts_configmap for c in containers if c.mounts_configmap})
+def config_volumes(containers: list[ContainerSpec], also: list[str] | None = None) -> dict[str, Any]:
+    """The pod's ``volumes`` for the ConfigMaps its containers mount, ``also`` those another container
+    mounts (a Deployment's app container); none: no key, as the API omits it."""
+    mounted = sorted({c.mounts_configmap for c in containers if c.mounts_configmap} | set(also or ()))
     return {"volumes": [{"name": name, "configMap": {"name": name}} for name in mounted]} if mounted else {}
 
 

@@ -326,6 +326,13 @@ def _expected_problems(scenario: Scenario, services: set[str], changes: set[str]
                 f"expected.acceptable_remediations[{i}]: no action_effects rule makes {action.tool} {witness_args(action.args)} "
                 "fix one of the incident's faults"
             )
+        # Every remediation mutates the world, so it waits for a human: the answer key says so, or approval
+        # recall would score an ungated fix as right. (v2 only: v1 files load exactly as before.)
+        if scenario.version >= 2 and action.tool not in expected.requires_approval:
+            problems.append(
+                f"expected.acceptable_remediations[{i}]: list {action.tool} in expected.requires_approval "
+                "(a remediation waits for a human)"
+            )
     for i, action in enumerate(expected.harmful_actions):
         rule = scenario.effect_for(action.tool, witness_args(action.args))
         if rule is None or not rule.does("worsens"):
@@ -347,8 +354,10 @@ def _version_problems(scenario: Scenario) -> list[str]:
     if scenario.kubernetes is not None:
         problems.append("kubernetes: needs version: 2")
     for i, spec in enumerate(scenario.topology.services):
-        if spec.sidecars or spec.nodes:
-            problems.append(f"topology.services[{i}]: sidecars and nodes need version: 2")
+        if spec.sidecars or spec.nodes or spec.env_from_configmaps or spec.mounts_configmaps:
+            problems.append(
+                f"topology.services[{i}]: sidecars, nodes, env_from_configmaps and mounts_configmaps need version: 2"
+            )
     for i, fault in enumerate(scenario.faults):
         pods = fault.effects.pods
         if fault.effects.callers:
@@ -395,6 +404,15 @@ def _kubernetes_problems(scenario: Scenario, services: set[str], changes: set[st
                 problems.append(
                     f"faults[{i}].effects.node_conditions[{j}].node: {_unknown('node', condition.node, nodes)}"
                 )
+    declared = {(c.namespace, c.name) for c in (kube.configmaps if kube else [])}
+    for i, spec in enumerate(scenario.topology.services):
+        for field in ("env_from_configmaps", "mounts_configmaps"):
+            for ref in getattr(spec, field):
+                if (spec.namespace, ref) not in declared:
+                    here = {n for ns, n in declared if ns == spec.namespace}
+                    problems.append(
+                        f"topology.services[{i}].{field}: {_unknown(f'configmap in {spec.namespace}', ref, here)}"
+                    )
     if kube is None:
         return problems
     for dup in _duplicates([n.name for n in kube.nodes]):

@@ -112,6 +112,16 @@ class ServiceSpec(_Model):
     nodes: list[str] = Field(
         default_factory=list, description="v2: the nodes its pods run on, cycled (hashed over the nodes when empty)."
     )
+    env_from_configmaps: list[str] = Field(
+        default_factory=list,
+        description="v2: ConfigMaps (in kubernetes.configmaps, same namespace) the app container reads as its "
+        "environment (envFrom).",
+    )
+    mounts_configmaps: list[str] = Field(
+        default_factory=list,
+        description="v2: ConfigMaps (in kubernetes.configmaps, same namespace) mounted into the app container at "
+        "/etc/<name>.",
+    )
     baseline: Baseline
     gauges: list[GaugeSpec] = Field(default_factory=list, description="Extra gauges the service exports.")
     # What the generated service catalog says about the service (evals.sim.catalog).

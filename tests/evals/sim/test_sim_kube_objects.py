@@ -206,7 +206,10 @@ def test_v2_parses_and_v1_cannot_use_what_v2_added(v2: Scenario) -> None:
         parse_scenario(raw, origin="v1.yaml")
     message = str(caught.value)
     assert "kubernetes: needs version: 2" in message
-    assert "sidecars and nodes need version: 2" in message and "action_effects[4].target: needs version: 2" in message
+    assert (
+        "sidecars, nodes, env_from_configmaps and mounts_configmaps need version: 2" in message
+        and "action_effects[4].target: needs version: 2" in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -581,3 +584,67 @@ async def test_a_suspended_cronjob_starts_no_new_run(v2: Scenario) -> None:
     clock.advance(13 * 60)
     assert "nightly-report-3" not in names(world.kube.objects.list_objects("jobs", "shop", None))
     assert world.kube.list_pods("shop", "job-name=nightly-report-3", None)["items"] == []
+
+
+# -- a Deployment's ConfigMaps ------------------------------------------------------------------------
+
+
+def _reads_settings() -> dict[str, Any]:
+    raw = v2_raw()
+    checkout = next(s for s in raw["topology"]["services"] if s["name"] == "checkout")
+    checkout["env_from_configmaps"] = ["checkout-settings"]
+    checkout["mounts_configmaps"] = ["checkout-settings"]
+    return raw
+
+
+async def test_a_deployment_reads_the_configmaps_it_declares_and_the_adapter_sees_them() -> None:
+    loaded = parse_scenario(_reads_settings(), origin="v2.yaml")
+    w = World(loaded, anchor=ANCHOR, clock=SimClock.frozen(ANCHOR + timedelta(minutes=2)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(w)), base_url="http://sim") as http:
+        pods = (await http.get(f"{K}/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()
+        deployment = (await http.get(f"{K}/apis/apps/v1/namespaces/shop/deployments/checkout")).json()
+    assert pods["items"]
+    for spec in [p["spec"] for p in pods["items"]] + [deployment["spec"]["template"]["spec"]]:
+        [app] = [c for c in spec["containers"] if c["name"] == "checkout"]
+        assert app["envFrom"] == [{"configMapRef": {"name": "checkout-settings"}}]
+        assert app["volumeMounts"] == [
+            {"name": "checkout-settings", "mountPath": "/etc/checkout-settings", "readOnly": True}
+        ]
+        assert {"name": "checkout-settings", "configMap": {"name": "checkout-settings"}} in spec["volumes"]
+
+    registry_module = pytest.importorskip("tools.registry")
+    sim = start_sim(loaded, clock=SimClock.frozen(ANCHOR + timedelta(minutes=2)), anchor=ANCHOR)
+    registry = registry_module.ToolRegistry.from_config(
+        sim.tools_config(kinds=["kubernetes"]), kinds=registry_module.available_kinds(include_plugins=False)
+    )
+    try:
+        result = await registry.invoke("kubernetes.list_pods", {"namespace": "shop", "label_selector": "app=checkout"})
+        assert result.status == "ok", result.error
+        assert result.data is not None and result.data["pods"]
+        assert all(p["configmaps"] == ["checkout-settings"] for p in result.data["pods"])
+    finally:
+        await registry.aclose()
+        sim.stop()
+
+
+def test_a_deployment_may_read_only_declared_configmaps_of_its_namespace_and_only_in_v2() -> None:
+    raw = _reads_settings()
+    checkout = next(s for s in raw["topology"]["services"] if s["name"] == "checkout")
+    checkout["mounts_configmaps"] = ["checkout-setings"]
+    with pytest.raises(ScenarioError, match=r"mounts_configmaps: unknown configmap in shop 'checkout-setings'"):
+        parse_scenario(raw, origin="v2.yaml")
+    v1 = yaml.safe_load(SCENARIO_PATH.read_text(encoding="utf-8"))
+    next(s for s in v1["topology"]["services"] if s["name"] == "checkout")["env_from_configmaps"] = ["x"]
+    with pytest.raises(ScenarioError, match="env_from_configmaps and mounts_configmaps need version: 2"):
+        parse_scenario(v1, origin="v1.yaml")
+
+
+def test_a_v2_remediation_must_be_listed_as_waiting_for_approval() -> None:
+    raw = v2_raw()
+    raw["expected"]["requires_approval"] = []
+    with pytest.raises(ScenarioError, match=r"list kubernetes.rollout_undo in expected.requires_approval"):
+        parse_scenario(raw, origin="v2.yaml")
+    # A v1 file loads as it always did.
+    v1 = yaml.safe_load(SCENARIO_PATH.read_text(encoding="utf-8"))
+    v1["expected"]["requires_approval"] = []
+    assert parse_scenario(v1, origin="v1.yaml").expected.requires_approval == []
