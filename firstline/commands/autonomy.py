@@ -125,15 +125,12 @@ def cmd_autonomy(args: argparse.Namespace, console: Console) -> int:
             "service",
             "env",
             "proposed",
-            "approved",
-            "auto",
-            "rejected",
-            "edited",
+            "human/auto",
+            "rejected/edited",
             "verified",
             "failed",
-            "rolled back",
+            "rollbacks",
             "run",
-            "standing",
         ],
         [
             [
@@ -141,24 +138,23 @@ def cmd_autonomy(args: argparse.Namespace, console: Console) -> int:
                 r.service,
                 r.environment,
                 r.proposals,
-                r.approvals,
-                r.auto_runs,
-                r.rejections,
-                r.edits,
+                f"{r.approvals}/{r.auto_runs}",
+                f"{r.rejections}/{r.edits}",
                 r.verified,
                 f"{r.failed}+{r.failed_verifications}",
                 r.rollbacks,
-                f"{r.run} / {r.run_days}d",
-                f"{r.standing}: {r.reason}",
+                f"{r.run} in {r.run_days}d",
             ]
             for r in tracks
         ],
         title=(
-            f"Earned autonomy (auto after {t.min_verified_in_a_row} verified in a row over {t.min_days:g}+ days, "
-            f"reversible, blast radius <= {t.max_blast_radius}; failed = execution + verification)"
+            f"Track records (auto is earned by {t.min_verified_in_a_row} verified in a row over {t.min_days:g}+ days, "
+            f"reversible, blast radius <= {t.max_blast_radius}; failed: execution+verification)"
         ),
         keep=("class", "service"),
     )
+    for r in tracks:
+        console.info(f"{r.action_class} on {r.service} ({r.environment}): {r.standing.replace('_', ' ')}: {r.reason}")
     for r in tracks:
         if r.standing == "recommended":
             console.info(
