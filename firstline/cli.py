@@ -18,7 +18,19 @@ from firstline.commands import EXIT_FAILED, EXIT_USAGE, CommandError, add_common
 from firstline.console import Console
 
 # Command groups, one module each under firstline/commands/ (each has `register(sub)`).
-COMMAND_MODULES = ["incidents", "approvals", "autonomy", "eval", "bench", "tools", "llm", "intake", "knowledge", "mcp"]
+COMMAND_MODULES = [
+    "incidents",
+    "approvals",
+    "autonomy",
+    "insights",
+    "eval",
+    "bench",
+    "tools",
+    "llm",
+    "intake",
+    "knowledge",
+    "mcp",
+]
 
 DESCRIPTION = """\
 firstline: an AI incident responder. An alert arrives; triage, investigation, remediation and
