@@ -8,8 +8,8 @@ reads them), so this stays a leaf. Output: a typed :class:`Insights` report::
 
 A **pattern** is a (service, root-cause category) that recurs more than chance would have it. The guard
 is a one-sided exact binomial test: with ``n`` incidents on the service and ``k`` of them in the
-category, and ``p0`` the category's share among the *other* services' incidents (Laplace-smoothed over
-the categories seen, so a history of one service still has a baseline), the p-value is
+category, and ``p0`` the category's share among the *other* services' incidents (smoothed by one pseudo-incident spread
+evenly over the root-cause vocabulary, so a history of one service still has a baseline), the p-value is
 ``P(X >= k | n, p0)``. A pattern needs ``k >= min_count`` (3 by default: two incidents are never a
 pattern) and ``p < alpha`` (0.05). Every pattern shows ``k``, ``n``, ``p0`` and ``p``, and cites its
 incidents.
@@ -241,7 +241,11 @@ def build_insights(
             if category in ("unknown", "no_incident", "recovered") or k < 2:
                 continue
             n = len(mine)
-            share = (sum(category_of[i.incident_id] == category for i in others) + 1) / (len(others) + len(categories))
+            # One pseudo-incident spread evenly over the vocabulary: no other data means 1/V, and the
+            # other services' history dominates as soon as there is some.
+            vocabulary = len(set(PREVENTIVE) | set(categories))
+            seen_elsewhere = sum(category_of[i.incident_id] == category for i in others)
+            share = (seen_elsewhere + 1 / vocabulary) / (len(others) + 1)
             p_value = binomial_tail(k, n, share)
             cited = [i for i in mine if category_of[i.incident_id] == category]
             ids = [i.incident_id for i in cited]

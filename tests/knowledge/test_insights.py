@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from knowledge.insights import binomial_tail, build_insights
+from knowledge.insights import PREVENTIVE, binomial_tail, build_insights
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -91,9 +91,10 @@ def test_a_pattern_cites_its_incidents_counts_and_test() -> None:
         "schema migration",
     )
     assert pattern.incidents == ["inc-1", "inc-2", "inc-3", "inc-4"]
-    # 0 of the 5 other incidents were migrations; smoothed over 5 categories seen: (0 + 1) / (5 + 5).
-    assert (pattern.stat.k, pattern.stat.n, pattern.stat.baseline) == (4, 6, 0.1)
-    expected = sum(math.comb(6, i) * 0.1**i * 0.9 ** (6 - i) for i in range(4, 7))
+    # 0 of the 5 other incidents were migrations; one pseudo-incident spread over the vocabulary (V).
+    share = (0 + 1 / len(PREVENTIVE)) / (5 + 1)
+    assert (pattern.stat.k, pattern.stat.n, pattern.stat.baseline) == (4, 6, round(share, 4))
+    expected = sum(math.comb(6, i) * share**i * (1 - share) ** (6 - i) for i in range(4, 7))
     assert pattern.stat.p_value == pytest.approx(expected, abs=1e-4)
     assert pattern.mean_time_to_mitigate_minutes == 14.0
     assert pattern.fixes == {"Roll back": 4}
@@ -132,6 +133,14 @@ def test_metrics_agents_vs_humans_waits_and_recurring_follow_ups() -> None:
     assert report.approval_wait_median_minutes == 4.0 and len(report.approval_waits_minutes) == 10
     [follow_up] = report.recurring_follow_ups
     assert follow_up.incidents == ["inc-4", "inc-5"]
+
+
+def test_one_service_alone_needs_three_to_make_a_pattern() -> None:
+    two = [record(i, service="checkout", category="migration", days_ago=i * 7) for i in range(1, 3)]
+    assert build_insights(two, now=NOW).patterns == []
+    three = [*two, record(3, service="checkout", category="migration", days_ago=21)]
+    [pattern] = build_insights(three, now=NOW).patterns
+    assert (pattern.stat.k, pattern.stat.n) == (3, 3) and pattern.stat.p_value < 0.05
 
 
 def test_the_period_and_the_service_filter() -> None:
