@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "approvals",
     "autonomy",
     "insights",
+    "noise",
     "eval",
     "bench",
     "tools",
