@@ -251,7 +251,7 @@ def build_insights(
             ids = [i.incident_id for i in cited]
             if k < min_count or p_value >= alpha:
                 candidates.append(
-                    Candidate(service=name, category=category, k=k, n=n, p_value=round(p_value, 4), incidents=ids)
+                    Candidate(service=name, category=category, k=k, n=n, p_value=float(f"{p_value:.3g}"), incidents=ids)
                 )
                 continue
             fixes = Counter(i.fix.title for i in cited if i.fix is not None and i.resolved)
@@ -272,7 +272,7 @@ def build_insights(
                     incidents=ids,
                     fixes=dict(fixes),
                     mean_time_to_mitigate_minutes=ttm,
-                    stat=Stat(k=k, n=n, baseline=round(share, 4), p_value=round(p_value, 4)),
+                    stat=Stat(k=k, n=n, baseline=round(share, 4), p_value=float(f"{p_value:.3g}")),
                     preventive=PREVENTIVE.get(category, _DEFAULT_PREVENTIVE),
                     statement=statement,
                 )

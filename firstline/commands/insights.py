@@ -58,13 +58,13 @@ def summary_lines(report: Insights) -> list[str]:
         s = pattern.stat
         lines += [
             f"pattern: {pattern.statement}",
-            f"  test: {s.test}, {s.k} of {s.n} against a baseline share of {s.baseline:.2f}: p = {s.p_value:.4f}",
+            f"  test: {s.test}, {s.k} of {s.n} against a baseline share of {s.baseline:.2f}: p = {s.p_value:.2g}",
             f"  incidents: {', '.join(pattern.incidents)}",
             f"  preventive follow-up: {pattern.preventive}",
         ]
     for c in report.candidates:
         lines.append(
-            f"not a pattern (yet): {c.k} of {c.n} {c.service} incidents were {c.category} (p = {c.p_value:.4f}): "
+            f"not a pattern (yet): {c.k} of {c.n} {c.service} incidents were {c.category} (p = {c.p_value:.2g}): "
             + ", ".join(c.incidents)
         )
     for follow_up in report.recurring_follow_ups:
@@ -77,7 +77,7 @@ def render_html(report: Insights) -> str:
     esc = html.escape
     rows = "".join(
         f"<tr><td>{esc(p.service)}</td><td>{esc(p.category)}</td><td>{esc(p.statement)}</td>"
-        f"<td>{p.stat.k} of {p.stat.n}, p0 {p.stat.baseline:.2f}, p = {p.stat.p_value:.4f}</td>"
+        f"<td>{p.stat.k} of {p.stat.n}, p0 {p.stat.baseline:.2f}, p = {p.stat.p_value:.2g}</td>"
         f"<td>{esc(', '.join(p.incidents))}</td><td>{esc(p.preventive)}</td></tr>"
         for p in report.patterns
     )

@@ -141,3 +141,21 @@ async def test_promotion_needs_a_human_and_a_failed_verification_demotes(tmp_pat
     [track] = [t for t in assess(config, open_policy(config), now=WEEK0)[0] if t.action_class == "rollback"]
     assert (track.standing, track.verified, track.failed_verifications, track.auto_runs) == ("demoted", 3, 1, 2)
     assert track.reason.startswith("demoted ") and "a failed verification" in track.reason
+
+
+async def test_the_sequence_eval_scores_every_step(tmp_path: Path) -> None:
+    from firstline.learning_eval import run_sequence
+
+    report = await run_sequence(
+        load_config(REPO / "config.yaml"), tmp_path, scenario="checkout-migration", alert_name="CheckoutHighErrorRate"
+    )
+    assert [c.name for c in report.checks] == [
+        "recurrence",
+        "recommended",
+        "promotion_needs_a_human",
+        "runs_without_waiting",
+        "failure_demotes",
+    ]
+    assert report.score == 1.0, [c for c in report.checks if not c.passed]
+    assert [o.waited_for_human for o in report.occurrences] == [True, True, False, False]
+    assert report.occurrences[-1].demoted and not report.occurrences[0].recurrence_note
