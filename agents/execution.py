@@ -13,6 +13,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from agents.autonomy import demote_on_setback
 from agents.context import AgentContext
 from agents.series import latest_value
 from agents.state import Evidence, IncidentState, Verification
@@ -46,6 +47,8 @@ async def execute(state: IncidentState, runtime: Runtime[AgentContext]) -> Comma
     else:
         status = "failed"
         entries.append(note(ctx, "execution", outcome.status, f"{action.title} did not run: {outcome.detail}"))
+        if outcome.status == "failed":
+            entries += await demote_on_setback(ctx, state, action, "a failed execution")
         step = "communicate"
         update = {"comms_phase": "escalated", "after_comms": "done", "status": "escalated"}
     updated = action.model_copy(update={"status": status, "result_summary": outcome.detail})
@@ -119,7 +122,13 @@ async def verify(state: IncidentState, runtime: Runtime[AgentContext]) -> Comman
         "not_recovered",
         f"{evidence.observation}; back to investigation. To undo the action: {action.undo}",
     )
+    demotion = await demote_on_setback(ctx, state, action, "a failed verification")
     return Command(
         goto="supervisor",
-        update={"verification": verification, "evidence": [evidence], "step": "investigate", "timeline": [entry]},
+        update={
+            "verification": verification,
+            "evidence": [evidence],
+            "step": "investigate",
+            "timeline": [entry, *demotion],
+        },
     )

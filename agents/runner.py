@@ -22,7 +22,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -187,9 +187,19 @@ class Responder:
         Context variables are per task, so concurrent incidents never see each other's."""
         return structlog.contextvars.bound_contextvars(incident_id=incident_id, thread_id=incident_id)
 
+    async def _context_for(self, payload: Any, incident_id: str) -> AgentContext:
+        """The run's context with the policy scoped to the incident's service (earned autonomy is per service)."""
+        state = payload if isinstance(payload, IncidentState) else None
+        if state is None:
+            values = (await self.graph.aget_state(self._config(incident_id))).values
+            state = IncidentState.model_validate(values) if values else None
+        service = (state.service or state.alert.service) if state is not None else ""
+        return replace(self.ctx, policy=self.ctx.policy.scoped(service))
+
     async def _run(self, payload: Any, incident_id: str) -> RunOutcome:
+        ctx = await self._context_for(payload, incident_id)
         with self._log_context(incident_id):
-            await self.graph.ainvoke(payload, self._config(incident_id), context=self.ctx, durability="sync")
+            await self.graph.ainvoke(payload, self._config(incident_id), context=ctx, durability="sync")
         return await self.snapshot(incident_id)
 
     async def snapshot(self, incident_id: str) -> RunOutcome:

@@ -18,7 +18,21 @@ from firstline.commands import EXIT_FAILED, EXIT_USAGE, CommandError, add_common
 from firstline.console import Console
 
 # Command groups, one module each under firstline/commands/ (each has `register(sub)`).
-COMMAND_MODULES = ["incidents", "approvals", "eval", "bench", "tools", "llm", "intake", "knowledge", "mcp", "db"]
+COMMAND_MODULES = [
+    "incidents",
+    "approvals",
+    "autonomy",
+    "insights",
+    "noise",
+    "eval",
+    "bench",
+    "tools",
+    "llm",
+    "intake",
+    "knowledge",
+    "mcp",
+    "db",
+]
 
 DESCRIPTION = """\
 firstline: an AI incident responder. An alert arrives; triage, investigation, remediation and

@@ -132,6 +132,9 @@ class FirstlineConfig(BaseModel):
                 "knowledge": self.knowledge.resolve_paths(base),
                 "intake": self.intake.model_copy(update={"inbox": fix(self.intake.inbox)}),
                 "approvals": self.approvals.resolve_paths(base),
+                "policy": self.policy.model_copy(
+                    update={"earned_file": fix(self.policy.earned_file) if self.policy.earned_file else None}
+                ),
             }
         )
 

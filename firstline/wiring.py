@@ -137,12 +137,17 @@ async def open_runtime(
         raise
     for name, reason in registry.unavailable.items():
         log.warning("tool_unavailable", instance=name, reason=reason)
+    try:
+        policy = ApprovalPolicy(config.policy)  # reads the earned autonomy rules (policy.earned_file)
+    except ValueError as exc:  # a broken earned-rules file names the file and the field
+        await registry.aclose()
+        raise SetupError(str(exc)) from exc
     ledger = ActionLedger(config.storage.where(config.storage.ledger))
     store = knowledge(config) if callable(knowledge) else knowledge
     ctx = AgentContext(
         registry=registry,
         ledger=ledger,
-        policy=ApprovalPolicy(config.policy),
+        policy=policy,
         catalog=catalog,
         reasoner=build_reasoner(config, chat_model=chat_model),
         fallback=DeterministicReasoner(),

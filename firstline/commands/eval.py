@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load
+from firstline.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, add_common, load, write_json
 from firstline.config import FirstlineConfig
 from firstline.console import Console
 
@@ -215,4 +215,56 @@ def register(sub: Any) -> dict[str, Any]:
     cmp.add_argument("a", metavar="A/results.json")
     cmp.add_argument("b", metavar="B/results.json")
     add_common(cmp)
-    return {"eval run": cmd_eval_run, "eval compare": cmd_eval_compare}
+    seq = evals_sub.add_parser(
+        "sequence",
+        help="the learning loop: one fault week after week (recurrence, track record, promotion, auto, demotion)",
+        description="Play SCENARIO four times a week apart in one state directory and score the learning loop: the "
+        "second time recognised as a recurrence, the fix's action class recommended for auto, nothing promoted "
+        "without a person, the third time run without waiting and verified, a failing fourth time demoting the rule.",
+    )
+    seq.add_argument("--scenario", default="checkout-migration", metavar="NAME", help="library scenario to repeat")
+    seq.add_argument("--alert", default="CheckoutHighErrorRate", metavar="NAME", help="its alert to send")
+    seq.add_argument("--state", type=Path, metavar="DIR", help="state directory (default: a new temporary one)")
+    seq.add_argument("--json", type=Path, metavar="PATH", help="write the scored report as JSON")
+    add_common(seq)
+    return {"eval run": cmd_eval_run, "eval compare": cmd_eval_compare, "eval sequence": cmd_eval_sequence}
+
+
+async def cmd_eval_sequence(args: argparse.Namespace, console: Console) -> int:
+    import yaml
+
+    from firstline.learning_eval import run_sequence
+
+    config = load(args, required=False)
+    state = args.state or Path(tempfile.mkdtemp(prefix="firstline-sequence-"))
+    report = await run_sequence(
+        config, state, scenario=args.scenario, alert_name=args.alert, progress=lambda t: console.progress("eval", t)
+    )
+    console.table(
+        ["week", "incident", "status", "waited", "TTM min", "recurrence", "demoted"],
+        [
+            [
+                o.week,
+                o.incident_id,
+                o.status,
+                o.waited_for_human,
+                o.time_to_mitigate_minutes,
+                bool(o.recurrence_note),
+                o.demoted,
+            ]
+            for o in report.occurrences
+        ],
+        title=f"learning sequence: {report.scenario}",
+        keep=("incident",),
+    )
+    for check in report.checks:
+        console.info(f"{'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    view = state / "config.yaml"
+    view.write_text(yaml.safe_dump(report.config, sort_keys=False), encoding="utf-8")
+    console.info(
+        f"score {report.score} ({sum(c.passed for c in report.checks)} of {len(report.checks)}); state in {state}; "
+        f"look at it with: firstline --config {view} autonomy (or insights)"
+    )
+    if args.json:
+        write_json(args.json, {**report.model_dump(mode="json", exclude={"config"}), "score": report.score})
+    return EXIT_OK if report.score == 1.0 else EXIT_FAILED

@@ -209,8 +209,17 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
             else base.approvals.cli_identity,
         }
     )
+    # Earned autonomy promoted in a sandbox stays in the sandbox too.
+    policy = base.policy.model_copy(update={"earned_file": state_dir / "earned-autonomy.yaml"})
     return base.model_copy(
-        update={"tools": tools, "storage": storage, "knowledge": knowledge, "clock": clock, "approvals": approvals}
+        update={
+            "tools": tools,
+            "storage": storage,
+            "knowledge": knowledge,
+            "clock": clock,
+            "approvals": approvals,
+            "policy": policy,
+        }
     )
 
 
