@@ -16,8 +16,8 @@ from agents.context import AgentContext
 from agents.humanize import clock_time, duration
 from agents.message_context import message_context
 from agents.messages import render
+from agents.outbound import send
 from agents.state import IncidentState
-from tools.actions import execute_action
 
 
 def due_update(state: IncidentState, now: datetime, every_minutes: int) -> int | None:
@@ -75,13 +75,5 @@ async def periodic_update(ctx: AgentContext, state: IncidentState, now: datetime
 
 
 async def _send(ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any]) -> bool:
-    outcome = await execute_action(
-        registry=ctx.registry,
-        ledger=ctx.ledger,
-        policy=ctx.policy,
-        incident_id=state.id,
-        action_id=action_id,
-        tool_id=tool,
-        args=args,
-    )
+    outcome, _ = await send(ctx, state, action_id, tool, args)
     return outcome.status == "executed"

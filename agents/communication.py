@@ -29,6 +29,7 @@ from agents.context import AgentContext
 from agents.message_context import message_context
 from agents.message_lint import lint_message
 from agents.messages import Audience, Impact, capability_of, measured_impact, render, window
+from agents.outbound import send
 from agents.paging import already_paged, lookup_oncall, page, resolve_page, should_page
 from agents.reasoning import ask, reasoner_for
 from agents.review import draft_review, render_markdown
@@ -46,7 +47,6 @@ from agents.state import (
 )
 from agents.timeline import note
 from knowledge.catalog import Service
-from tools.actions import execute_action
 from tools.prometheus import InstantQuery
 
 STATUSPAGE_STATUS = {
@@ -68,22 +68,7 @@ IMPACT = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "minor"}
 async def _post(
     ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any], title: str
 ) -> tuple[ProposedAction, dict[str, Any] | None, TimelineEntry]:
-    outcome = await execute_action(
-        registry=ctx.registry,
-        ledger=ctx.ledger,
-        policy=ctx.policy,
-        incident_id=state.id,
-        action_id=action_id,
-        tool_id=tool,
-        args=args,
-    )
-    status: Literal["executed", "failed", "proposed"] = (
-        "executed"
-        if outcome.status in ("executed", "already_executed")
-        else "proposed"
-        if outcome.status == "refused"
-        else "failed"
-    )
+    outcome, status = await send(ctx, state, action_id, tool, args)
     decision = ctx.ledger.get_decision(state.id, action_id)
     approval = (
         ApprovalRecord(

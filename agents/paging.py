@@ -18,10 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from agents.context import AgentContext
+from agents.outbound import send
 from agents.state import IncidentState, ProposedAction, TimelineEntry
 from agents.timeline import note
 from knowledge.catalog import Service
-from tools.actions import execute_action
 from tools.base import Adapter
 
 PAGE_SEVERITY = {"SEV1": "critical", "SEV2": "error", "SEV3": "warning", "SEV4": "info"}
@@ -164,22 +164,7 @@ async def _send(
     ctx: AgentContext, state: IncidentState, pager: Adapter, action_id: str, call: str, args: dict[str, Any], title: str
 ) -> tuple[ProposedAction, list[TimelineEntry]]:
     tool = pager.tool_id(call)
-    outcome = await execute_action(
-        registry=ctx.registry,
-        ledger=ctx.ledger,
-        policy=ctx.policy,
-        incident_id=state.id,
-        action_id=action_id,
-        tool_id=tool,
-        args=args,
-    )
-    status: Literal["executed", "failed", "proposed"] = (
-        "executed"
-        if outcome.status in ("executed", "already_executed")
-        else "proposed"
-        if outcome.status == "refused"
-        else "failed"
-    )
+    outcome, status = await send(ctx, state, action_id, tool, args)
     action = ProposedAction(
         id=action_id,
         tool=tool,

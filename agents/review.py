@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from agents.humanize import clock_time, duration, headline, seconds, share, tidy_numbers
 from knowledge.catalog import ServiceCatalog
+from tools.values import parse_moment as _moment
 
 SLOW_APPROVAL = timedelta(minutes=10)
 SLOW_DETECTION = timedelta(minutes=5)
@@ -95,17 +96,6 @@ class ReviewDraft(BaseModel):
     went_badly: list[str]
     action_items: list[ActionItem]
     zone: str = "UTC"
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
 
 
 def _map(value: Any) -> Mapping[str, Any]:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from tools.earned import EarnedRule
 from tools.policy import ApprovalPolicy, may_earn_autonomy
 from tools.values import SafetyMetadata
+from tools.values import parse_moment as _moment
 
 Outcome = Literal["verified", "failed", "failed_verification", "rolled_back", "rejected", "pending"]
 Standing = Literal["recommended", "auto", "not_yet", "ineligible", "demoted"]
@@ -75,17 +76,6 @@ class TrackRecord(BaseModel):
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.action_class, self.service, self.environment)
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
 
 
 def _rolled_back(record: Mapping[str, Any], action: Mapping[str, Any]) -> bool:

@@ -316,3 +316,16 @@ class AdapterSettings(BaseModel):
         if bool(self.base_url) == bool(self.base_url_env):
             raise ValueError("give exactly one of base_url or base_url_env")
         return self
+
+
+def parse_moment(value: object) -> datetime | None:
+    """A time read from a stored record: a datetime as it is, an ISO 8601 string (``Z`` accepted),
+    anything else (missing, malformed) None."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
