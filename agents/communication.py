@@ -68,29 +68,17 @@ IMPACT = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "minor"}
 async def _post(
     ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any], title: str
 ) -> tuple[ProposedAction, dict[str, Any] | None, TimelineEntry]:
-    outcome, status = await send(ctx, state, action_id, tool, args)
+    outcome, action = await send(ctx, state, action_id, tool, args, title)
     decision = ctx.ledger.get_decision(state.id, action_id)
-    approval = (
-        ApprovalRecord(
+    if decision is not None:
+        approval = ApprovalRecord(
             decision=decision.decision, by=decision.decided_by, at=decision.decided_at, comment=decision.comment
         )
-        if decision is not None
-        else None
-    )
-    action = ProposedAction(
-        id=action_id,
-        tool=tool,
-        args=args,
-        title=title,
-        kind="communication",
-        risk="low",
-        requires_approval=False,
-        status=status,
-        result_summary=outcome.detail,
-        approval=approval,
-    )
+        action = action.model_copy(update={"approval": approval})
     data = outcome.result.data if outcome.result is not None and outcome.result.status == "ok" else None
-    verb = {"executed": "sent", "proposed": "drafted only (policy did not allow posting)", "failed": "failed"}[status]
+    verb = {"executed": "sent", "proposed": "drafted only (policy did not allow posting)", "failed": "failed"}[
+        action.status
+    ]
     return (
         action,
         data if isinstance(data, dict) else None,

@@ -6,13 +6,17 @@ evidence gate in `agents/gate.py` enforces that).
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
 from agents.state import Alert, ConfigRevert, DeploymentFact, Evidence, Hypothesis, JobTarget, NodeTarget
+
+RETRY_KEYS = re.compile(r"retr(y|ies)|backoff", re.I)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = [
     "ChangeFact",
@@ -171,6 +175,14 @@ class EvidenceBundle(BaseModel):
     config_reverts: list[ConfigRevert] = Field(
         default_factory=list, description="ConfigMap writes in the window, with the revision before each."
     )
+
+    def retry_settings(self, service: str) -> ConfigRevert | None:
+        """The last write of ``service``'s ConfigMaps that changed retry or backoff keys, however old: what
+        a retry storm's fix writes back."""
+        found = [
+            r for r in self.config_reverts if r.service == service and any(RETRY_KEYS.search(k) for k in r.changed_keys)
+        ]
+        return max(found, key=lambda r: r.written or _EPOCH, default=None)
 
     def evidence_ids(self) -> set[str]:
         return {e.id for e in self.evidence}

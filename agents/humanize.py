@@ -56,6 +56,11 @@ def duration(span: timedelta) -> str:
     return f"{text} {rest} minute{'s' if rest != 1 else ''}" if rest else text
 
 
+def per_second(value: float | None) -> str:
+    """A rate as evidence shows it: ``35/s``, ``0.344/s``; unknown when not measured."""
+    return "unknown" if value is None else f"{value:.3g}/s"
+
+
 def seconds(value: float) -> str:
     """A latency: ``850 ms`` below a second, ``4.2 s`` above."""
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"

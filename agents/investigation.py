@@ -46,6 +46,7 @@ from agents.evidence import (
     SignalSummary,
 )
 from agents.gate import apply_evidence_gate
+from agents.humanize import per_second as _rate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
 from agents.state import (
@@ -132,7 +133,6 @@ STALL_WORDS = re.compile(
     r"stall|stopped|throughput|not (consuming|processing)|fewer than|nothing (is )?(consumed|processed|sent)"
     r"|no (messages|events|jobs) (consumed|processed)|below \S+ of (the )?usual"
 )
-RETRY_KEYS = re.compile(r"retr(y|ies)|backoff", re.I)
 STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
 STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
 ERROR_WORDS = re.compile(r"error|5xx|fail")
@@ -1402,15 +1402,8 @@ def cluster_target(bundle: EvidenceBundle, diagnosis: Diagnosis) -> ClusterTarge
         named = next((r for r in bundle.config_reverts if r.service == diagnosis.entity and r.evidence_id), None)
         if named is not None and not named.change_id:
             return named
-    if diagnosis.category == "retry_storm":
-        # The storm's amplifier is the caller's retry settings: their last write, however old.
-        settings = [
-            r
-            for r in bundle.config_reverts
-            if r.service == diagnosis.entity and any(RETRY_KEYS.search(k) for k in r.changed_keys)
-        ]
-        if settings:
-            return max(settings, key=lambda r: r.written or _EPOCH)
+    if diagnosis.category == "retry_storm" and (settings := bundle.retry_settings(diagnosis.entity)) is not None:
+        return settings  # the storm's amplifier: the caller's retry settings, their last write
     if diagnosis.entity == bundle.service:
         return None
     return next((j for j in bundle.jobs if j.service == diagnosis.entity), None)
@@ -1483,10 +1476,6 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def _rate(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3g}/s"
 
 
 def traffic_query(error_rate: str | None) -> str | None:

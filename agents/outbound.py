@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from agents.context import AgentContext
-from agents.state import IncidentState
+from agents.state import IncidentState, ProposedAction
 from tools.actions import ActionOutcome, execute_action
 
 SentStatus = Literal["executed", "failed", "proposed"]
 
 
 async def send(
-    ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any]
-) -> tuple[ActionOutcome, SentStatus]:
-    """Run one outbound call under ``action_id``: sent (or sent before), refused by policy (left
-    proposed), or failed."""
+    ctx: AgentContext, state: IncidentState, action_id: str, tool: str, args: dict[str, Any], title: str = ""
+) -> tuple[ActionOutcome, ProposedAction]:
+    """Run one outbound call under ``action_id`` and record it as the communication action it was:
+    sent (or sent before), refused by policy (left proposed), or failed."""
     outcome = await execute_action(
         registry=ctx.registry,
         ledger=ctx.ledger,
@@ -33,4 +33,15 @@ async def send(
         if outcome.status == "refused"
         else "failed"
     )
-    return outcome, status
+    action = ProposedAction(
+        id=action_id,
+        tool=tool,
+        args=args,
+        title=title,
+        kind="communication",
+        risk="low",
+        requires_approval=False,
+        status=status,
+        result_summary=outcome.detail,
+    )
+    return outcome, action

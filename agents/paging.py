@@ -164,17 +164,6 @@ async def _send(
     ctx: AgentContext, state: IncidentState, pager: Adapter, action_id: str, call: str, args: dict[str, Any], title: str
 ) -> tuple[ProposedAction, list[TimelineEntry]]:
     tool = pager.tool_id(call)
-    outcome, status = await send(ctx, state, action_id, tool, args)
-    action = ProposedAction(
-        id=action_id,
-        tool=tool,
-        args=args,
-        title=title,
-        kind="communication",
-        risk="low",
-        requires_approval=False,
-        status=status,
-        result_summary=outcome.detail,
-    )
-    verb = {"executed": "sent", "proposed": "not sent (policy did not allow it)", "failed": "failed"}[status]
+    outcome, action = await send(ctx, state, action_id, tool, args, title)
+    verb = {"executed": "sent", "proposed": "not sent (policy did not allow it)", "failed": "failed"}[action.status]
     return action, [note(ctx, "communication", "page", f"{title}: {verb}. {outcome.detail}"[:500])]

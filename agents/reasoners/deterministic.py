@@ -18,6 +18,7 @@ from datetime import datetime
 
 from agents.analytics.anomaly import RankingResult
 from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
+from agents.humanize import per_second as _rate
 from agents.reasoners.base import (
     Reasoned,
     ReasonerContext,
@@ -314,10 +315,6 @@ def stall_hypothesis(bundle: EvidenceBundle) -> Hypothesis | None:
         change_id=own.id if own is not None else "",
         stalled=True,
     )
-
-
-def _rate(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3g}/s"
 
 
 # Failure modes a configuration change can set off that the logs name outright: the diagnosis is the
@@ -725,7 +722,6 @@ RETRY_STORM_SCORE = 0.85
 NO_BACKOFF = re.compile(
     r"backoff[\s=:(]*0\s*(ms|s)?\b|without backoff|no backoff|retrying immediately|immediate retr", re.I
 )
-RETRY_SETTINGS = re.compile(r"retr(y|ies)|backoff", re.I)
 
 
 def retry_storm_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
@@ -743,14 +739,7 @@ def retry_storm_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         if not retrying or not hit:
             continue
         callee = saturated[hit[0]]
-        settings = next(
-            (
-                r
-                for r in bundle.config_reverts
-                if r.service == caller and any(RETRY_SETTINGS.search(k) for k in r.changed_keys)
-            ),
-            None,
-        )
+        settings = bundle.retry_settings(caller)
         found.append(
             Hypothesis(
                 entity=caller,
@@ -1089,7 +1078,9 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         if from_origin:
             rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
-    hypotheses = [as_cascade(h, bundle) if i == 0 else h for i, h in enumerate(fold_into_storm(hypotheses))]
+    hypotheses = fold_into_storm(hypotheses)
+    if hypotheses:
+        hypotheses[0] = as_cascade(hypotheses[0], bundle)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
