@@ -61,6 +61,7 @@ from agents.state import (
     UndoWorkflow,
 )
 from agents.timeline import note
+from agents.workflow_inputs import FillFacts, fill_inputs
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
 from tools.github import (
@@ -68,13 +69,16 @@ from tools.github import (
     CompareInput,
     Comparison,
     DeploymentList,
+    GetWorkflowInput,
     ListCommitsInput,
     ListDeploymentsInput,
     ListReposInput,
     ListWorkflowRunsInput,
     ListWorkflowsInput,
     RepositoryList,
+    WorkflowDefinition,
     WorkflowList,
+    WorkflowRun,
     WorkflowRunList,
 )
 from tools.invoke import describe_validation_error
@@ -179,6 +183,7 @@ class EvidenceCollector:
         self.cluster_changes: list[tuple[Change, str]] = []
         self.node_list: ToolResult | None = None  # the cluster's nodes, once read (agents/cluster.py)
         self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
+        self.runs: dict[str, WorkflowRun] = {}  # change id -> the workflow run it is
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -586,6 +591,7 @@ class EvidenceCollector:
             )
             refs[change.id] = sha
             changes.append(change)
+            self.runs[change.id] = run
             assert runs is not None
             evidence_for[change.id] = self.add(
                 runs, f"{repo} ran {title} ending {at:%H:%M} UTC ({run.conclusion})", {"change": change.id}
@@ -1082,12 +1088,69 @@ class EvidenceCollector:
             return None
         best = max(reverting, key=lambda w: (len(carried & set(WORDS.findall(w.name.lower()))), -w.id))
         evidence_id = self.add(result, f"{repo} has workflow {best.name} ({best.file}) to revert {change.id}")
+        inputs = await self.workflow_inputs(repo, best.file, change, diagnosis)
+        if inputs is None:
+            return None
         return UndoWorkflow(
             repo=repo,
             workflow=best.file,
+            inputs=inputs,
             reason=f"{best.name} reverts what {change.kind} {change.id} applied; a Deployment rollback leaves it in place",
             evidence_id=evidence_id,
         )
+
+    async def workflow_inputs(
+        self, repo: str, workflow: str, change: ChangeFact, diagnosis: Diagnosis
+    ) -> dict[str, str] | None:
+        """The inputs a revert workflow's file declares, each filled from a fact (agents.workflow_inputs);
+        None when a required one cannot be (the dispatch is then not offered). A file that cannot be
+        read leaves the inputs empty: GitHub then says what is missing when the dispatch runs."""
+        read = await self.call("github", "get_workflow", partial(GetWorkflowInput, repo=repo, workflow=workflow))
+        if read is None or not read.ok:
+            return {}
+        definition = read.payload(WorkflowDefinition)
+        if not definition.inputs:
+            return {}
+        run = self.runs.get(change.id)
+        earlier: list[str] = []
+        if run is not None and run.name and any(i.required and i.default is None for i in definition.inputs):
+            before = (run.created_at or change.at) - timedelta(seconds=1)
+            history = await self.call(
+                "github",
+                "list_workflow_runs",
+                partial(
+                    ListWorkflowRunsInput,
+                    repo=repo,
+                    created_after=before - timedelta(days=90),
+                    created_before=before,
+                    per_page=100,
+                ),
+            )
+            if history is not None and history.ok:
+                earlier = [
+                    " ".join(dict.fromkeys(v or "" for v in (r.name, r.title))).strip()
+                    for r in history.payload(WorkflowRunList).runs
+                    if r.name == run.name and r.id != run.id
+                ]
+        entity = self.ctx.catalog.get(diagnosis.entity) or self.ctx.catalog.get(change.service)
+        facts = FillFacts(
+            entity=diagnosis.entity,
+            namespace=entity.namespace if entity is not None else "",
+            change_text=change.description,
+            commit=change.ref,
+            earlier_texts=earlier,
+        )
+        filled = fill_inputs(definition, facts)
+        if filled.missing:
+            self.add(
+                read,
+                f"workflow {workflow} of {repo} needs {', '.join(filled.missing)}, which no evidence gives: "
+                "its dispatch is not offered",
+            )
+            return None
+        if filled.reasons:
+            self.add(read, f"workflow {workflow} of {repo} takes " + "; ".join(filled.reasons))
+        return filled.inputs
 
     # -- knowledge ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from agents.humanize import clock_time, duration, headline, seconds, share, tidy_numbers
-from agents.state import QUIET_CATEGORIES, CommsPhase, Evidence, IncidentState, ProposedAction
+from agents.state import QUIET_CATEGORIES, CommsPhase, Diagnosis, Evidence, IncidentState, ProposedAction
 from knowledge.catalog import Service, ServiceCatalog
 
 Audience = Literal["customers", "stakeholders", "responders"]
@@ -62,6 +62,9 @@ CUSTOMER_CAUSE = {
     "recovered": "a short-lived failure that recovered by itself",
     "no_incident": "no failure: the alert did not match what customers saw",
 }
+# A network fault triggered by a change to who may talk to whom, or to how traffic is routed.
+NETWORK_RULES = re.compile(r"network.?polic|netpol|egress|ingress rule|firewall|security group|allow-?list", re.I)
+NETWORK_ROUTING = re.compile(r"\bmesh\b|routing|virtualservice|destinationrule|locality|load.?balanc", re.I)
 LATENCY_QUERY = re.compile(r"histogram_quantile|duration|latency", re.I)
 LATENCY_WORDS = re.compile(r"latency|\bp9\d\b|\bslow", re.I)
 DELAY_WORDS = re.compile(r"\blag|backlog|queue|delay|stall|stuck|behind\b", re.I)
@@ -73,6 +76,19 @@ STATUS_WORDS = {
     "resolved": "Resolved",
     "escalated": "Investigating",
 }
+
+
+def cause_words(diagnosis: Diagnosis | None) -> str:
+    """What the diagnosis means to a reader who does not read queries (no component names); a network
+    fault a change triggered says which kind of change."""
+    if diagnosis is None or diagnosis.inconclusive:
+        return ""
+    if diagnosis.category == "network" and diagnosis.change_id:
+        if NETWORK_RULES.search(diagnosis.root_cause):
+            return "a network policy change we made (the rules for which of our systems may talk to each other)"
+        if NETWORK_ROUTING.search(diagnosis.root_cause):
+            return "a change we made to how traffic is routed between our systems"
+    return CUSTOMER_CAUSE.get(diagnosis.category, "")
 
 
 @dataclass
@@ -243,7 +259,7 @@ def status_page_message(state: IncidentState, phase: CommsPhase, ctx: MessageCon
     since = clock_time(start, ctx.zone, today=ctx.now)
     diagnosis = state.diagnosis
     problem = "slow responses" if impact.kind == "latency" else "delays" if impact.kind == "delay" else "errors"
-    cause = CUSTOMER_CAUSE.get(diagnosis.category, "") if diagnosis and not diagnosis.inconclusive else ""
+    cause = cause_words(diagnosis)
     next_update = clock_time(ctx.now + timedelta(minutes=ctx.update_every_minutes), ctx.zone, today=ctx.now)
     if diagnosis is not None and diagnosis.category in QUIET_CATEGORIES and phase == "resolved":
         if diagnosis.category == "no_incident":
@@ -303,7 +319,7 @@ def _cause_for_people(state: IncidentState) -> str:
     if diagnosis.inconclusive:
         return f"not established (best lead: {diagnosis.entity or 'none'}, {diagnosis.confidence:.0%} confidence)"
     change = f", change {diagnosis.change_id}" if diagnosis.change_id else ""
-    words = CUSTOMER_CAUSE.get(diagnosis.category, diagnosis.category.replace("_", " "))
+    words = cause_words(diagnosis) or diagnosis.category.replace("_", " ")
     return f"{words} ({diagnosis.category.replace('_', ' ')} on {diagnosis.entity or state.service}{change}; {diagnosis.confidence:.0%} confidence)"
 
 

@@ -106,8 +106,10 @@ def remediation_options(
             RemediationOption(
                 id="revert_workflow",
                 tool=github.tool_id("workflow_dispatch"),
-                args={"repo": undo.repo, "workflow": undo.workflow, "ref": undo.ref},
-                title=f"Run workflow {undo.workflow} of {undo.repo} on {undo.ref}",
+                args={"repo": undo.repo, "workflow": undo.workflow, "ref": undo.ref}
+                | ({"inputs": dict(undo.inputs)} if undo.inputs else {}),
+                title=f"Run workflow {undo.workflow} of {undo.repo} on {undo.ref}"
+                + (f" with {', '.join(f'{k}={v}' for k, v in undo.inputs.items())}" if undo.inputs else ""),
                 rationale=f"{undo.reason}. The diagnosis: {diagnosis.root_cause}",
                 risk="medium",
                 addresses=diagnosis.entity,

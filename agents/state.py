@@ -202,6 +202,10 @@ class UndoWorkflow(BaseModel):
     repo: str
     workflow: str = Field(description="Its file name, as workflow_dispatch takes it (db-rollback.yml).")
     ref: str = "main"
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Its workflow_dispatch inputs, each filled from a fact (agents.workflow_inputs).",
+    )
     reason: str = ""
     evidence_id: str = ""
 

@@ -12,11 +12,14 @@ Responses carry URLs built on the simulator's own base URL, so a client that fol
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 from evals.sim.scenario import Author, FileChange, GitHubRepo, Scenario, WorkflowInput
 from evals.sim.telemetry import stable_hash
@@ -611,6 +614,45 @@ class GitHubState:
             for w in repo.workflows
         ]
         return {"total_count": len(workflows), "workflows": workflows}
+
+    def workflow_file(self, repo: RepoRecord, path: str, api: str) -> dict[str, Any]:
+        """The contents-API answer for a workflow file (base64 YAML with its triggers and
+        workflow_dispatch inputs); 404 for any other path, as for a file that does not exist."""
+        workflow = next((w for w in repo.workflows if w.path == path.strip("/")), None)
+        if workflow is None:
+            raise GitHubError(404, "Not Found")
+        events = sorted({r.event for r in repo.runs if r.workflow is workflow} - {"workflow_dispatch"})
+        triggers: dict[str, Any] = {event: None for event in events}
+        inputs = {
+            name: {
+                k: v
+                for k, v in {
+                    "description": spec.description or None,
+                    "required": spec.required,
+                    "type": spec.type,
+                    "default": spec.default,
+                    "options": spec.options or None,
+                }.items()
+                if v is not None
+            }
+            for name, spec in workflow.inputs.items()
+        }
+        # Every workflow of the simulated world can be dispatched (one that declares no inputs takes any).
+        triggers["workflow_dispatch"] = {"inputs": inputs} if inputs else None
+        text = yaml.safe_dump({"name": workflow.name, "on": triggers, "jobs": {"run": {"runs-on": "ubuntu-latest"}}})
+        encoded = base64.encodebytes(text.encode()).decode()
+        blob = hashlib.sha1(f"blob {len(text)}\0{text}".encode()).hexdigest()
+        return {
+            "type": "file",
+            "encoding": "base64",
+            "size": len(text),
+            "name": workflow.path.rsplit("/", 1)[-1],
+            "path": workflow.path,
+            "content": encoded,
+            "sha": blob,
+            "url": f"{api}/repos/{repo.full_name}/contents/{workflow.path}",
+            "html_url": f"{HTML_BASE}/{repo.full_name}/blob/main/{workflow.path}",
+        }
 
     def dispatch(self, repo: RepoRecord, workflow_id: str, body: Any) -> RunRecord:
         workflow = self.workflow(repo, workflow_id)

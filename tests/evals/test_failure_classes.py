@@ -43,6 +43,9 @@ CLASSES: dict[str, list[str]] = {
     "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
     # 7. remediation for the root-cause entity of any kind (a scaled job, a dependency's rollback)
     "7-remediation-on-origin": ["signin-failures-evening", "uploads-slow-thursday", "orders-api-errors-thu"],
+    # 7. a runbook workflow dispatched with the inputs its file declares, each from a fact: the namespace
+    #    of the component, the version the change's pipeline applied before the change
+    "7-runbook-dispatch-with-inputs": ["settlements-stuck-wednesday", "tokens-rejected-thursday"],
     # 7. specific categories, not "dependency" or "bad deploy": a trust bundle's write is a certificate
     #    failure, a mesh-routing edit that makes calls time out a network fault, a URL pointed at the
     #    wrong host a configuration change (all three reverted at the change)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from tools.github import (
     DeploymentList,
     GitHubAdapter,
     ListDeploymentsInput,
+    WorkflowDefinition,
     WorkflowList,
     WorkflowRunList,
 )
@@ -310,6 +312,93 @@ async def test_list_workflows_gives_the_file_names_dispatch_takes(gh: GitHubAdap
     assert empty.status == "no_data"
 
 
+def workflow_file(text: str, path: str = ".github/workflows/netpol-rollback.yml") -> dict[str, Any]:
+    """A contents-API answer: base64 with a line break every 60 characters, as GitHub sends it."""
+    return {"type": "file", "encoding": "base64", "path": path, "content": base64.encodebytes(text.encode()).decode()}
+
+
+ROLLBACK_YML = """name: netpol-rollback
+on:
+  workflow_dispatch:
+    inputs:
+      namespace:
+        description: Namespace whose NetworkPolicies to restore
+        required: true
+      to_revision:
+        description: Policy revision to restore
+        required: true
+      dry_run:
+        type: boolean
+        default: false
+      mode:
+        type: choice
+        options: [fast, careful]
+        default: careful
+jobs:
+  rollback: {runs-on: ubuntu-latest}
+"""
+
+
+async def test_get_workflow_reads_dispatch_inputs_from_the_file(gh: GitHubAdapter) -> None:
+    path = f"/repos/{REPO}/contents/.github/workflows/netpol-rollback.yml"
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(path).respond(200, json=workflow_file(ROLLBACK_YML))
+        result = await gh.invoke("get_workflow", {"repo": REPO, "workflow": "netpol-rollback.yml", "ref": "main"})
+    definition = result.payload(WorkflowDefinition)
+    assert route.calls.last.request.url.params["ref"] == "main"
+    assert definition.dispatchable and definition.name == "netpol-rollback"
+    by_name = {i.name: i for i in definition.inputs}
+    assert [i.name for i in definition.required] == ["namespace", "to_revision"]
+    # YAML's booleans are sent as GitHub takes them: lower-case strings.
+    assert by_name["dry_run"].default == "false" and by_name["dry_run"].type == "boolean"
+    assert by_name["mode"].options == ["fast", "careful"]
+    assert "namespace (required)" in result.summary and "dry_run," in result.summary
+
+
+@pytest.mark.parametrize(
+    ("text", "dispatchable", "inputs"),
+    [
+        ("on: [push, workflow_dispatch]\n", True, 0),
+        ("on: workflow_dispatch\n", True, 0),
+        ("'on':\n  push: {branches: [main]}\n", False, 0),
+        ("on:\n  workflow_dispatch:\n    inputs:\n      target: {required: true}\n", True, 1),
+    ],
+)
+async def test_get_workflow_reads_every_trigger_spelling(
+    gh: GitHubAdapter, text: str, dispatchable: bool, inputs: int
+) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/contents/.github/workflows/x.yml").respond(200, json=workflow_file(text))
+        result = await gh.invoke("get_workflow", {"repo": REPO, "workflow": "x.yml"})
+    definition = result.payload(WorkflowDefinition)
+    assert (definition.dispatchable, len(definition.inputs)) == (dispatchable, inputs)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "dir", "path": ".github/workflows/x.yml"},
+        {"type": "file", "path": ".github/workflows/x.yml"},
+        {"type": "file", "encoding": "base64", "content": "%%%not base64%%%"},
+        workflow_file("- just\n- a list\n"),
+    ],
+)
+async def test_get_workflow_reports_an_unreadable_file_as_malformed(gh: GitHubAdapter, body: dict[str, Any]) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.get(f"/repos/{REPO}/contents/.github/workflows/x.yml").respond(200, json=body)
+        result = await gh.invoke("get_workflow", {"repo": REPO, "workflow": "x.yml"})
+    assert result.status == "error" and result.error is not None
+
+
+async def test_workflow_runs_of_one_workflow_use_its_path(gh: GitHubAdapter) -> None:
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get(f"/repos/{REPO}/actions/workflows/publish.yml/runs").respond(
+            200, json={"total_count": 0, "workflow_runs": []}
+        )
+        result = await gh.invoke("list_workflow_runs", {"repo": REPO, "workflow": "publish.yml"})
+    assert route.called and result.query == f"GET /repos/{REPO}/actions/workflows/publish.yml/runs"
+
+
 async def test_not_found_is_reported_once(gh: GitHubAdapter) -> None:
     with respx.mock(base_url=BASE) as mock:
         route = mock.get(f"/repos/{REPO}/commits").respond(
@@ -408,6 +497,7 @@ def test_only_workflow_dispatch_is_mutating() -> None:
         "compare",
         "list_workflow_runs",
         "list_workflows",
+        "get_workflow",
         "workflow_dispatch",
     }
     safety = GitHubAdapter.calls["workflow_dispatch"].safety

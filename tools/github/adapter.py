@@ -37,6 +37,7 @@ from tools.github.models import (
     Comparison,
     DeploymentList,
     DeploymentRecord,
+    GetWorkflowInput,
     ListCommitsInput,
     ListDeploymentsInput,
     ListReposInput,
@@ -44,6 +45,7 @@ from tools.github.models import (
     ListWorkflowsInput,
     RepositoryList,
     Workflow,
+    WorkflowDefinition,
     WorkflowDispatchInput,
     WorkflowList,
     WorkflowRunList,
@@ -56,6 +58,7 @@ from tools.github.wire import (
     read_deployment,
     read_repository,
     read_run,
+    read_workflow_file,
     reset_time,
     with_latest_status,
 )
@@ -241,7 +244,11 @@ class GitHubAdapter(Adapter):
         result=WorkflowRunList,
     )
     async def list_workflow_runs(self, args: ListWorkflowRunsInput) -> ToolResult:
-        path = f"/repos/{args.repo}/actions/runs"
+        path = (
+            f"/repos/{args.repo}/actions/workflows/{args.workflow}/runs"
+            if args.workflow
+            else f"/repos/{args.repo}/actions/runs"
+        )
         params: dict[str, Any] = {"per_page": args.per_page}
         for key in ("branch", "event", "status"):
             if getattr(args, key):
@@ -319,6 +326,37 @@ class GitHubAdapter(Adapter):
                 f"{len(workflows)} workflows of {args.repo}: " + ", ".join(f"{w.name} ({w.file})" for w in workflows)
                 if workflows
                 else f"no workflows in {args.repo}"
+            ),
+        )
+
+    @tool_call(
+        description="Read a workflow file of a repository (.github/workflows/NAME.yml): whether it can be "
+        "dispatched and its workflow_dispatch inputs (name, required, type, default, options), so a dispatch "
+        "passes the inputs it needs.",
+        result=WorkflowDefinition,
+    )
+    async def get_workflow(self, args: GetWorkflowInput) -> ToolResult:
+        path = f"/repos/{args.repo}/contents/.github/workflows/{quote(args.workflow)}"
+        params: dict[str, Any] = {"ref": args.ref} if args.ref else {}
+        response, body = await self._get(path, params or None)
+        envelope = expect_dict(self.http, response, path, body, "the body")
+        try:
+            definition = read_workflow_file(args.repo, str(envelope.get("path") or path), envelope)
+        except ValueError as exc:
+            raise malformed(self.http, response, path, str(exc)) from None
+        inputs = ", ".join(
+            f"{i.name}{' (required)' if i.required and i.default is None else ''}" for i in definition.inputs
+        )
+        return ToolResult.with_payload(
+            definition,
+            tool=self.tool_id("get_workflow"),
+            status="ok",
+            query=f"GET {path}",
+            params=params,
+            summary=(
+                f"workflow {definition.name or args.workflow} of {args.repo}: "
+                + ("dispatchable" if definition.dispatchable else "no workflow_dispatch trigger")
+                + (f", inputs {inputs}" if inputs else ", no inputs")
             ),
         )
 

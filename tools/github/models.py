@@ -109,6 +109,11 @@ class ListWorkflowRunsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repo: str = RepoField
+    workflow: str | None = Field(
+        default=None,
+        pattern=WORKFLOW_PATTERN,
+        description="Only runs of this workflow (its file name, e.g. publish-policies.yml, or numeric id).",
+    )
     branch: str | None = Field(default=None, pattern=REF_PATTERN, description="Only runs for this branch.")
     created_after: UtcDatetime | None = Field(
         default=None, description="Only runs created at or after this time (UTC)."
@@ -142,6 +147,21 @@ class ListWorkflowsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repo: str = RepoField
+
+    check_repo = field_validator("repo")(_check_repo)
+
+
+class GetWorkflowInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str = RepoField
+    workflow: str = Field(
+        pattern=r"^[A-Za-z0-9._-]+\.ya?ml$",
+        description="The workflow's file name under .github/workflows (netpol-rollback.yml).",
+    )
+    ref: str | None = Field(
+        default=None, pattern=REF_PATTERN, description="Branch or tag to read it at (default branch)."
+    )
 
     check_repo = field_validator("repo")(_check_repo)
 
@@ -304,6 +324,31 @@ class RepositoryList(BaseModel):
     repos: list[Repository]
     count: int
     has_more: bool
+
+
+class WorkflowInputSpec(BaseModel):
+    """One ``on.workflow_dispatch.inputs`` entry of a workflow file: what a dispatch must (or may) pass."""
+
+    name: str
+    description: str = ""
+    required: bool = False
+    type: str = Field(default="string", description="string, boolean, choice, number or environment")
+    default: str | None = None
+    options: list[str] = Field(default_factory=list, description="For a choice: the allowed values.")
+
+
+class WorkflowDefinition(BaseModel):
+    """A workflow file read from the repository: whether it can be dispatched, and with which inputs."""
+
+    repo: str
+    path: str
+    name: str = ""
+    dispatchable: bool = Field(description="It has a workflow_dispatch trigger.")
+    inputs: list[WorkflowInputSpec] = Field(default_factory=list)
+
+    @property
+    def required(self) -> list[WorkflowInputSpec]:
+        return [i for i in self.inputs if i.required and i.default is None]
 
 
 class WorkflowList(BaseModel):

@@ -8,12 +8,24 @@ claims, else None.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import yaml
 
-from tools.github.models import ChangedFile, Commit, Comparison, DeploymentRecord, Repository, WorkflowRun
+from tools.github.models import (
+    ChangedFile,
+    Commit,
+    Comparison,
+    DeploymentRecord,
+    Repository,
+    WorkflowDefinition,
+    WorkflowInputSpec,
+    WorkflowRun,
+)
 from tools.wire import (
     as_dict,
     as_list,
@@ -177,3 +189,53 @@ def read_repository(item: dict[str, Any]) -> Repository:
         topics=topics,
         url=opt_str(item.get("html_url")),
     )
+
+
+def read_workflow_file(repo: str, path: str, item: dict[str, Any]) -> WorkflowDefinition:
+    """A contents-API answer for a workflow file (base64 YAML) as its dispatch trigger and inputs.
+
+    YAML 1.1 reads the bare key ``on`` as the boolean true, so both spellings are looked up; a trigger
+    given as a string or a list (``on: workflow_dispatch``, ``on: [push, workflow_dispatch]``) has no
+    inputs. Raises ValueError when the answer is not a decodable YAML file."""
+    if item.get("type", "file") != "file":
+        raise ValueError(f"{path} is a {item.get('type')}, not a file")
+    content = item.get("content")
+    if not isinstance(content, str):
+        raise ValueError(f"{path} has no content (a file over 1 MB is served without it)")
+    try:
+        text = base64.b64decode(content).decode("utf-8") if item.get("encoding", "base64") == "base64" else content
+        document = yaml.safe_load(text)
+    except (binascii.Error, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path} is not a readable YAML file ({type(exc).__name__})") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a YAML mapping")
+    triggers: Any = document.get("on", document.get(True))
+    if isinstance(triggers, str):
+        triggers = {triggers: None}
+    elif isinstance(triggers, list):
+        triggers = {str(t): None for t in triggers}
+    triggers = triggers if isinstance(triggers, dict) else {}
+    dispatchable = "workflow_dispatch" in triggers
+    declared = as_dict(as_dict(triggers.get("workflow_dispatch")).get("inputs"))
+    inputs = []
+    for name, raw in declared.items():
+        spec = as_dict(raw)
+        default = spec.get("default")
+        inputs.append(
+            WorkflowInputSpec(
+                name=str(name),
+                description=str(spec.get("description") or ""),
+                required=spec.get("required") is True,
+                type=str(spec.get("type") or "string"),
+                default=None if default is None else _scalar(default),
+                options=[_scalar(o) for o in as_list(spec.get("options"))],
+            )
+        )
+    return WorkflowDefinition(
+        repo=repo, path=path, name=str(document.get("name") or ""), dispatchable=dispatchable, inputs=inputs
+    )
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar as the string a dispatch sends (``true`` -> "true", 3 -> "3")."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -188,6 +188,11 @@ def routes(world: World) -> list[BaseRoute]:
         with world.locked():
             return json_response(state.list_workflows(repo_of(request), mount_url(request)), headers=_headers())
 
+    async def contents(request: Request) -> Response:
+        with world.locked():
+            answer = state.workflow_file(repo_of(request), request.path_params["path"], mount_url(request))
+        return json_response(answer, headers=_headers())
+
     async def dispatch(request: Request) -> Response:
         body = await json_body(request)
         with world.locked():
@@ -226,6 +231,7 @@ def routes(world: World) -> list[BaseRoute]:
         Route(f"{repo}/commits", guarded(commits), methods=["GET"]),
         Route(f"{repo}/commits/{{ref}}", guarded(commit), methods=["GET"]),
         Route(f"{repo}/compare/{{basehead:path}}", guarded(compare), methods=["GET"]),
+        Route(f"{repo}/contents/{{path:path}}", guarded(contents), methods=["GET"]),
         Route(f"{repo}/actions/runs", guarded(runs), methods=["GET"]),
         Route(f"{repo}/actions/runs/{{run_id}}", guarded(run), methods=["GET"]),
         Route(f"{repo}/actions/workflows", guarded(workflows), methods=["GET"]),

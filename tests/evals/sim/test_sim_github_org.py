@@ -13,6 +13,7 @@ import pytest
 from evals.sim import World, create_app
 from evals.sim.scenario import parse_scenario
 from evals.sim.timeutil import SimClock
+from tools.github.wire import read_workflow_file
 
 ANCHOR = datetime(2027, 4, 8, 11, 0, tzinfo=UTC)
 FLAG_SHA = "5" * 40
@@ -178,3 +179,13 @@ async def test_a_dispatch_with_other_inputs_changes_nothing(client: httpx.AsyncC
     )
     assert response.status_code == 204
     assert world.applied_actions[0].effect == "none" and world.active_faults() == ["pricing"]
+
+
+async def test_a_workflow_file_is_served_with_its_dispatch_inputs(client: httpx.AsyncClient) -> None:
+    response = await client.get("/github/repos/acme/runbooks/contents/.github/workflows/set-flag.yml")
+    assert response.status_code == 200
+    definition = read_workflow_file("acme/runbooks", ".github/workflows/set-flag.yml", response.json())
+    assert definition.dispatchable and [i.name for i in definition.required] == ["flag", "percentage"]
+    flag = next(i for i in definition.inputs if i.name == "flag")
+    assert flag.type == "choice" and flag.options == ["new-pricing", "dark-mode"]
+    assert (await client.get("/github/repos/acme/runbooks/contents/README.md")).status_code == 404
