@@ -238,6 +238,7 @@ def done_words(action: ProposedAction | None) -> str:
         "rollout_restart": "we restarted the affected service",
         "revert_configmap": "we reverted the configuration change that caused it",
         "scale_job": "we stopped the job that caused it",
+        "suspend_cronjob": "we paused the scheduled job that caused it",
         "cordon_node": "we moved work off the faulty machine",
     }.get(call, "we applied a fix")
 

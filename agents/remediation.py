@@ -71,7 +71,23 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
         ]
     if isinstance(target, JobTarget):
         schedule = f"; its CronJob {target.owner} keeps its schedule" if target.owner else ""
-        return [
+        options = []
+        if target.owner and diagnosis.change_id and diagnosis.change_id != target.change_id:
+            # The fault is in what the CronJob runs (its release), not in this one run: every scheduled
+            # run repeats it, so the schedule is what stops it (resumed once the release is fixed).
+            options.append(
+                RemediationOption(
+                    id="suspend_cronjob",
+                    tool=k8s.tool_id("suspend_cronjob"),
+                    args={"namespace": target.namespace, "name": target.owner},
+                    title=f"Suspend cronjob/{target.owner} in {target.namespace} (no new runs until resumed)",
+                    rationale=f"Every run of {target.owner} repeats the diagnosed fault ({diagnosis.root_cause}); "
+                    f"stopping only job/{target.name} lasts until the next scheduled run.",
+                    risk="medium",
+                    addresses=diagnosis.entity,
+                )
+            )
+        return options + [
             RemediationOption(
                 id="stop_job",
                 tool=k8s.tool_id("scale_job"),

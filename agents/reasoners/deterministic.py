@@ -52,6 +52,7 @@ CHANGE_CATEGORY: dict[str, RootCauseCategory] = {
     "scale_down": "resource_exhaustion",
     "scale_up": "saturation",
 }
+RELEASE_KINDS = frozenset({"deploy", "migration", "other"})  # a component's own code or schema shipped
 LOAD_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"connection_pool", "saturation", "resource_exhaustion", "traffic_surge", "queue_backlog", "dependency"}
 )
@@ -619,7 +620,11 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     own_failure = any(h.entity == origin and h.category not in LOAD_CATEGORIES for h in found)
     if not own_change and not own_failure:
         callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
-        for change in view.changes:
+        # A caller whose own request rate was measured flat sent no more calls than before: its change
+        # is the weaker suspect for loading the origin when another caller changed too (stable order
+        # otherwise: the correlator's ranking).
+        flat = {s.service for s in bundle.own if s.signal == "traffic" and not s.anomalous and not s.missing}
+        for change in sorted(view.changes, key=lambda c: c.service in flat):
             if change.service not in callers or change.service == origin:
                 continue
             onset = bundle.primary.onset if bundle.primary else None
@@ -627,11 +632,13 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             if not recent or facts.kind == "external":
                 continue
             symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
+            # A caller's own release that loads the origin is that release's fault (a bad deploy, a
+            # migration); a workload multiplied (scaled up, a Job started) is load: saturation.
             category: RootCauseCategory = (
                 symptom.category
                 if symptom is not None
                 else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
-                if change.service == bundle.service
+                if change.service == bundle.service or change.kind in RELEASE_KINDS
                 else "saturation"
             )
             # The origin's own symptoms are how the load shows: they support this hypothesis, not rival it.
@@ -1172,7 +1179,7 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
     # The object the root cause lives in (a ConfigMap write, a running Job) is fixed where it is.
-    direct = next((o for o in preferred if o.id in ("revert_config", "stop_job")), None)
+    direct = next((o for o in preferred if o.id in ("revert_config", "suspend_cronjob", "stop_job")), None)
     if direct is not None:
         return RemediationChoice(option_id=direct.id, rationale=f"it acts where the diagnosed cause is: {direct.title}")
     if diagnosis.change_id and any(o.id == "revert_workflow" for o in preferred):
@@ -1209,6 +1216,7 @@ def action_phrase(action: ProposedAction | None) -> str:
         "scale": "we scaled up the service to add capacity",
         "revert_configmap": "we reverted the configuration change that caused them",
         "scale_job": "we stopped the job that caused them",
+        "suspend_cronjob": "we paused the scheduled job that caused them",
         "cordon_node": "we cordoned the affected node so no new work lands on it",
     }.get(call, f"we ran {action.title.lower()}")
 

@@ -301,3 +301,53 @@ def test_the_record_names_the_contributing_causes() -> None:
     )  # fmt: skip
     record = incident(diagnosis=diagnosis).record()
     assert [c["entity"] for c in record["diagnosis"]["contributing"]] == ["rates-db"]
+
+
+def _shared_relay(*, own_traffic_flat: bool) -> EvidenceBundle:
+    """accounts and sender both call relay, which fails first and most; both shipped a release."""
+    signals = [
+        _series("accounts", "error_rate", 0.002, 0.30, "e1"),
+        _series("relay", "error_rate", 0.001, 0.60, "e2"),
+        _series("sender", "error_rate", 0.0, 0.32, "e3"),
+    ]
+    if own_traffic_flat:
+        signals.append(_series("accounts", "traffic", 85.0, 86.0, "e4"))
+    components = {
+        "relay": ComponentFacts(service="relay", distance=1, pods=PodFact(total=3, ready=3, restarts=0, evidence_id="p1")),
+        "sender": ComponentFacts(service="sender", distance=2, shared=True, dependencies=["relay"],
+                                 pods=PodFact(total=1, ready=1, restarts=0, evidence_id="p2")),
+    }  # fmt: skip
+    changes = [
+        _change("deploy-accounts", "accounts", "deploy", 22, 0.6, 0),
+        _change("deploy-sender", "sender", "deploy", 16, 0.4, 2),
+    ]
+    return _bundle(
+        "accounts", {"accounts": ["relay"], "sender": ["relay"], "relay": []}, signals, components, changes=changes
+    )
+
+
+def test_a_caller_whose_calls_stayed_flat_is_not_the_one_that_loaded_the_shared_dependency() -> None:
+    flat = diagnose_bundle(_shared_relay(own_traffic_flat=True))
+    # The other caller's release is the load (a release: a bad deploy, not mere saturation).
+    assert (flat.entity, flat.category, flat.change_id) == ("sender", "bad_deploy", "deploy-sender"), flat.root_cause
+    # Without the measurement, the correlator's ranking decides: the alerting service's own release.
+    unmeasured = diagnose_bundle(_shared_relay(own_traffic_flat=False))
+    assert unmeasured.change_id == "deploy-accounts", unmeasured.root_cause
+
+
+def test_a_cronjobs_release_behind_the_fault_suspends_its_schedule(tmp_path: Path) -> None:
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    job = JobTarget(service="sender", namespace="marketing", name="sender-29401170", owner="sender",
+                    parallelism=1, evidence_id="j1")  # fmt: skip
+    release = Diagnosis(root_cause="x", category="bad_deploy", entity="sender", confidence=0.8, change_id="deploy-7")
+    options = remediation_options(release, None, ctx, None, job)
+    assert [o.id for o in options] == ["suspend_cronjob", "stop_job"]
+    assert options[0].tool == "kubernetes.suspend_cronjob"
+    assert options[0].args == {"namespace": "marketing", "name": "sender"}
+    assert choose_option(release, options).option_id == "suspend_cronjob"
+    # The run itself is the cause (a Job started by hand, its start the change): only that run is stopped.
+    started = release.model_copy(update={"change_id": "job-start-1"})
+    hand = job.model_copy(update={"owner": None, "change_id": "job-start-1"})
+    assert [o.id for o in remediation_options(started, None, ctx, None, hand)] == ["stop_job"]
+    scheduled_run = job.model_copy(update={"change_id": "job-start-1"})
+    assert [o.id for o in remediation_options(started, None, ctx, None, scheduled_run)] == ["stop_job"]

@@ -42,7 +42,13 @@ CLASSES: dict[str, list[str]] = {
     # 5. log rules that misfire: a DNS message, a provider timing out, read for what they are
     "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
     # 7. remediation for the root-cause entity of any kind (a scaled job, a dependency's rollback)
-    "7-remediation-on-origin": ["signin-failures-evening", "uploads-slow-thursday", "orders-api-errors-thu"],
+    #    a CronJob whose release repeats the fault every run: its schedule suspended, not one run stopped
+    "7-remediation-on-origin": [
+        "signin-failures-evening",
+        "uploads-slow-thursday",
+        "orders-api-errors-thu",
+        "resets-delayed-wednesday",
+    ],
     # 7. a runbook workflow dispatched with the inputs its file declares, each from a fact: the namespace
     #    of the component, the version the change's pipeline applied before the change
     "7-runbook-dispatch-with-inputs": ["settlements-stuck-wednesday", "tokens-rejected-thursday"],
