@@ -32,6 +32,7 @@ from agents.timeline import note
 
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
 # A category in none of them gets no automated action and the incident goes to the on-call.
+STATEFUL_KINDS = frozenset({"database", "cache", "queue"})
 RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"crash", "memory_leak", "oom", "certificate", "connection_pool", "failover"}
 )
@@ -185,7 +186,17 @@ def remediation_options(
             )
         )
     # More replicas of a consumer that stalls stall too (or wait behind the stuck ones' consumer slots).
-    if diagnosis.category in SCALE_CATEGORIES and deployment.replicas and not scale_undo and not diagnosis.stalled:
+    # A datastore's replicas are not capacity: a second copy of a database's Deployment is a second
+    # writer on its data, and a cache's or broker's copies do not share its contents.
+    entry = ctx.catalog.get(diagnosis.entity)
+    stateful = entry is not None and entry.kind in STATEFUL_KINDS
+    if (
+        diagnosis.category in SCALE_CATEGORIES
+        and deployment.replicas
+        and not scale_undo
+        and not diagnosis.stalled
+        and not stateful
+    ):
         replicas = deployment.replicas
         wanted = max(replicas + 1, round(replicas * 1.5))
         options.append(

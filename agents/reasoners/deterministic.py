@@ -160,13 +160,27 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
     )
 
 
+# A finite counter or table of a datastore ran out: a 32-bit key or sequence at its maximum, a
+# transaction-id wraparound, a full table. It is the datastore's own failure, years in the making, not
+# load a caller's release added; no restart or scale-out makes room, a schema change does.
+COUNTER_LIMIT = re.compile(
+    r"integer out of range|NumericValueOutOfRange|out of range for type (small|big)?int|value out of range"
+    r"|reached (its )?maximum value|nextval: reached|wraparound|table '?[\w.]+'? is full|table is full"
+    r"|ER_RECORD_FILE_FULL",
+    re.I,
+)
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
 SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     (
         "disk_full",
-        re.compile(r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full", re.I),
+        re.compile(
+            r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full"
+            r"|flood.stage|disk usage exceeded|read-only-allow-delete",
+            re.I,
+        ),
     ),
+    ("resource_exhaustion", COUNTER_LIMIT),  # a datastore's counter or table ran out (above)
     (
         "failover",
         re.compile(
@@ -617,7 +631,10 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     # A disk filling up, an expired certificate, a crash or a failover is the origin's own failure;
     # only a failure mode that more load produces (pools, saturation, backlogs, none named) may come
     # from a caller's change.
-    own_failure = any(h.entity == origin and h.category not in LOAD_CATEGORIES for h in found)
+    own_failure = any(
+        h.entity == origin and (h.category not in LOAD_CATEGORIES or COUNTER_LIMIT.search(h.description))
+        for h in found
+    )
     if not own_change and not own_failure:
         callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
         # A caller whose own request rate was measured flat sent no more calls than before: its change
@@ -1083,7 +1100,15 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     if ranking is not None:
         from_origin = origin_hypotheses(bundle, ranking)
         if from_origin:
-            rest = [h for h in hypotheses if h.entity not in {o.entity for o in from_origin}]
+            # The alerting service logging the origin's own failure mode (a database error it relays)
+            # is that failure seen from the caller: support for the origin, not a rival.
+            relayed = {o.category for o in from_origin} - {"dependency"}
+            rest = [
+                h
+                for h in hypotheses
+                if h.entity not in {o.entity for o in from_origin}
+                and not (h.entity == bundle.service and h.category in relayed)
+            ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
     hypotheses = fold_into_storm(hypotheses)
     if hypotheses:
