@@ -632,8 +632,7 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     # only a failure mode that more load produces (pools, saturation, backlogs, none named) may come
     # from a caller's change.
     own_failure = any(
-        h.entity == origin and (h.category not in LOAD_CATEGORIES or COUNTER_LIMIT.search(h.description))
-        for h in found
+        h.entity == origin and (h.category not in LOAD_CATEGORIES or COUNTER_LIMIT.search(h.description)) for h in found
     )
     if not own_change and not own_failure:
         callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)
