@@ -142,6 +142,16 @@ class KnowledgeFact(BaseModel):
     evidence_id: str = ""
 
 
+class AlertSource(BaseModel):
+    """The caller of the alerting service that exports the metric the alert's rule reads (a prober, a
+    synthetic check): the alert is its measurement of the service (`agents.alert_source`)."""
+
+    component: str
+    selector: str
+    value: float | None = None
+    evidence_id: str = ""
+
+
 class EvidenceBundle(BaseModel):
     """Everything one investigation round found."""
 
@@ -149,6 +159,9 @@ class EvidenceBundle(BaseModel):
     service_namespace: str = Field(default="", description="The alerting service's Kubernetes namespace.")
     alert: Alert
     primary: SignalSummary | None = None
+    alert_source: AlertSource | None = Field(
+        default=None, description="Read only when the alerting service's own SLI looks normal."
+    )
     earlier: Hypothesis | None = Field(
         default=None,
         description="The cause an earlier round found and acted on, in a round after its fix ran and verification "

@@ -29,12 +29,14 @@ from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
 from agents import cluster
+from agents.alert_source import alert_expression, exporter_of, metric_selectors
 from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
 from agents.evidence import (
+    AlertSource,
     ChangeFact,
     ComponentFacts,
     DeploymentFact,
@@ -94,7 +96,7 @@ from tools.kubernetes import (
     ReplicaSetList,
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
-from tools.prometheus import RangeQuery
+from tools.prometheus import InstantQuery, QueryResult, RangeQuery
 from tools.provider_status import ProviderSummary
 from tools.provider_status import SummaryInput as ProviderSummaryInput
 
@@ -1236,6 +1238,34 @@ class EvidenceCollector:
         ordered += [(name, MAX_HOPS + 1) for name in shared]
         return dict(ordered[: MAX_CANDIDATES + 1])
 
+    async def alert_source(self) -> AlertSource | None:
+        """The caller of the alerting service (a prober, a synthetic check) whose metric the alert's rule
+        reads: one instant query per metric the rule's expression names (at most two)."""
+        expression = alert_expression(self.state.alert)
+        for selector in metric_selectors(expression or ""):
+            result = await self.call("prometheus", "query", partial(InstantQuery, query=selector))
+            if result is None or not result.ok:
+                continue
+            series = result.payload(QueryResult).series
+            exporters = {e for e in (exporter_of(s.metric) for s in series) if e}
+            if len(exporters) != 1:
+                continue
+            [component] = exporters
+            entry = self.ctx.catalog.get(component)
+            if entry is None or self.service.name not in entry.dependencies:
+                # Its own metric (a queue's length, a node's disk), not a measurement of the service
+                # from outside by something that calls it (a prober, a synthetic check).
+                return None
+            values = [v for s in series for _, v in (s.values or [])[-1:] if isinstance(v, float)]
+            value = min(values) if values else None
+            evidence_id = self.add(
+                result,
+                f"the alert's rule reads {selector}, exported by {component}, not by {self.service.name}"
+                + (f" (lowest value now {value:g})" if value is not None else ""),
+            )
+            return AlertSource(component=component, selector=selector, value=value, evidence_id=evidence_id)
+        return None
+
     async def collect(self) -> EvidenceBundle:
         bundle = self.bundle
         bundle.earlier = acted_on(self.state)
@@ -1245,6 +1275,8 @@ class EvidenceCollector:
             errors = await self.signal(self.service, "error_rate")
             if errors is not None and errors.onset is not None:
                 bundle.primary = errors
+        if bundle.primary is not None and not bundle.primary.anomalous and bundle.primary.current is not None:
+            bundle.alert_source = await self.alert_source()
         onset = (bundle.primary.onset if bundle.primary else None) or self.state.alert.started_at
         related = self.candidates()
         for name in related:

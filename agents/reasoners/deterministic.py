@@ -1060,12 +1060,26 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             if recovered
             else f"no sustained anomaly on {bundle.service}: {primary.signal} is {primary.current:.2%} against a baseline of {_pct(primary.baseline)}"
         )
+        source = bundle.alert_source
+        # Not when the service's traffic moved: customers not reaching it is what a prober sees first.
+        traffic_moved = any(s.signal == "traffic" and s.anomalous for s in bundle.own)
+        measured_by = source is not None and not recovered and source.component != bundle.service and not traffic_moved
+        if measured_by and source is not None:
+            # The alert is another component's measurement of this service, and the service's own
+            # telemetry says it is fine: the measurement (a check's expectation, a prober's path) is
+            # why the alert fired.
+            text = (
+                f"{text}; the alert reads {source.selector}, which {source.component} measures and exports: "
+                f"the failure is in what {source.component} checks or how, not in {bundle.service} (a false alarm "
+                "from the monitoring)"
+            )
+        cited = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
         return Diagnosis(
             root_cause=text,
             category="recovered" if recovered else "no_incident",
-            entity=bundle.service,
+            entity=source.component if measured_by and source else bundle.service,
             confidence=0.6,
-            evidence=[by_id[primary.evidence_id]] if primary.evidence_id in by_id else [],
+            evidence=[by_id[i] for i in cited if i in by_id],
             ruled_out=ruled_out_items(bundle, None),
             inconclusive=False,
         )

@@ -64,6 +64,9 @@ CLASSES: dict[str, list[str]] = {
     # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
     #    a signal, and the stalled service's own old release, or a restart, is the fix
     "3-8-traffic-that-stops": ["exports-idle-overnight", "notifications-quiet-evening"],
+    # False alarms: a prober's failing check on a healthy service names the prober (the alert's metric is
+    #    its measurement); a metric of the service's own queue on schedule is no prober's
+    "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend"],
     # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
     "9-timing-of-changes": ["storefront-afternoon-5xx", "notifications-lag-01"],
 }
