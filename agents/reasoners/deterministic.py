@@ -1073,13 +1073,13 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 f"the failure is in what {source.component} checks or how, not in {bundle.service} (a false alarm "
                 "from the monitoring)"
             )
-        cited = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
+        quiet_evidence = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
         return Diagnosis(
             root_cause=text,
             category="recovered" if recovered else "no_incident",
             entity=source.component if measured_by and source else bundle.service,
             confidence=0.6,
-            evidence=[by_id[i] for i in cited if i in by_id],
+            evidence=[by_id[i] for i in quiet_evidence if i in by_id],
             ruled_out=ruled_out_items(bundle, None),
             inconclusive=False,
         )
