@@ -129,6 +129,7 @@ WORDS = re.compile(r"[a-z0-9]+")
 # How long before the alerting SLI's onset a candidate's own onset may come: a dependency often
 # degrades well before its callers alert (a filling disk, a growing backlog, a delayed failure).
 DEPENDENCY_LEAD = timedelta(minutes=30)
+CANDIDATE_LOG_LEAD = timedelta(minutes=5)  # a candidate's logs are split this long before the onset
 MAX_OUTSIDE_REPOS = 4  # repositories outside the catalog read for changes, most recently pushed first
 MAX_CHECK_ROUNDS = 2  # targeted-check rounds before a diagnosis is left inconclusive
 CHANGE_SKEW = timedelta(minutes=1)  # a change logged just after the onset (clocks, rate windows) still counts
@@ -304,7 +305,8 @@ class EvidenceCollector:
                     ),
                 ]
                 if service.logs:
-                    planned += [("loki", "query_range", query) for query in self.log_queries(onset, service.logs)]
+                    split = self.log_split(onset, service)
+                    planned += [("loki", "query_range", query) for query in self.log_queries(split, service.logs)]
             if service.repo:
                 repo = service.repo
                 planned += [
@@ -317,6 +319,12 @@ class EvidenceCollector:
                     ("github", "list_commits", partial(ListCommitsInput, repo=repo, since=self.start, until=onset)),
                 ]
         return planned
+
+    def log_split(self, onset: datetime, service: Service) -> datetime:
+        """Where a component's logs are split into before and after: the onset for the alerting service;
+        a little earlier for a candidate, whose fault comes before the symptom it causes (a loop that
+        starts two minutes before its callers time out is new, not already there)."""
+        return onset if service.name == self.service.name else onset - CANDIDATE_LOG_LEAD
 
     def log_queries(self, onset: datetime, selector: str) -> tuple[Callable[[], BaseModel], Callable[[], BaseModel]]:
         """The two log reads around the onset (see `logs`): the newest lines of the ten minutes before
@@ -715,6 +723,7 @@ class EvidenceCollector:
         selector = service.logs
         if not selector:
             return [], []
+        onset = self.log_split(onset, service)
         span = timedelta(minutes=LOG_WINDOW_MINUTES)
         after_end = min(self.now, onset + span)
         if after_end <= onset:

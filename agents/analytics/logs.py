@@ -75,6 +75,9 @@ class PatternConfig:
     - ``min_count`` (2): a template must appear at least this often after the onset to be reported
       (one stray line is not a pattern).
     - ``min_ratio`` (3.0) and ``max_p_value`` (0.001): what counts as a spike.
+    - ``min_expected_before`` (5.0): a template is new only if, at its rate after the onset, the time
+      observed before it would have shown it this many times (absent by chance then: e^-5, under 1 %); a
+      line every few minutes missing from a short look before the onset is rare, not new.
     """
 
     similarity: float = 0.4
@@ -82,6 +85,7 @@ class PatternConfig:
     min_count: int = 2
     min_ratio: float = 3.0
     max_p_value: float = 0.001
+    min_expected_before: float = 5.0
     masks: tuple[tuple[str, str], ...] = DEFAULT_MASKS
 
 
@@ -166,11 +170,16 @@ def _pattern(template: str, tally: _Tally, before_span: float, after_span: float
     ratio: float | None = None
     p_value = 1.0
     if tally.before == 0:
-        status = "new" if tally.after >= config.min_count else "rare"
+        # At the rate seen after the onset, how many lines the time observed before it should have held.
+        expected_before = tally.after / after_span * before_span if after_span > 0 else float("inf")
+        status = "new" if tally.after >= config.min_count and expected_before >= config.min_expected_before else "rare"
         reason = (
             f"new since the onset: {tally.after} lines, none before"
             if status == "new"
             else f"seen {tally.after} time(s), all after the onset: below min_count {config.min_count}"
+            if tally.after < config.min_count
+            else f"seen {tally.after} times after the onset, none in the {before_span:.0f} s before, where "
+            f"{expected_before:.1f} were expected at that rate: too rare to call new"
         )
     elif before_span <= 0 or after_span <= 0:
         status, reason = "steady", "no time on one side of the onset to compare rates"

@@ -181,6 +181,16 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         ),
     ),
     ("resource_exhaustion", COUNTER_LIMIT),  # a datastore's counter or table ran out (above)
+    # Time itself: a local time that does not exist or happens twice (a daylight-saving change), a clock
+    # that jumped or drifted from its peers.
+    (
+        "clock",
+        re.compile(
+            r"NonExistentTimeError|AmbiguousTimeError|non-?existent (local )?time|ambiguous (local )?time"
+            r"|clock (skew|drift)|skewed clock|time (went|moved|jumped) backwards?|leap second|daylight.saving",
+            re.I,
+        ),
+    ),
     (
         "failover",
         re.compile(
@@ -648,10 +658,25 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             if not recent or facts.kind == "external":
                 continue
             symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
+            # The caller's own logs may name why it loads the origin (a loop on a local time that does
+            # not exist, a crash-and-retry): that failure mode is the category.
+            caller_logs = bundle if change.service == bundle.service else None
+            if caller_logs is None and change.service in bundle.components:
+                caller_logs = bundle.model_copy(
+                    update={"service": change.service, "logs": bundle.components[change.service].logs}
+                )
+            caller_mode = next(
+                (h for h in symptom_hypotheses(caller_logs) if h.category not in LOAD_CATEGORIES)
+                if caller_logs is not None
+                else iter(()),
+                None,
+            )
             # A caller's own release that loads the origin is that release's fault (a bad deploy, a
             # migration); a workload multiplied (scaled up, a Job started) is load: saturation.
             category: RootCauseCategory = (
-                symptom.category
+                caller_mode.category
+                if caller_mode is not None
+                else symptom.category
                 if symptom is not None
                 else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
                 if change.service == bundle.service or change.kind in RELEASE_KINDS
@@ -666,9 +691,15 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                         f"{change.kind} on {change.service} at {_fmt_time(change.at)} ({change.description}) loads "
                         f"{origin}, where the failure starts: {reason}"
                         + (f"; {origin}: {symptom.description}" if symptom else "")
+                        + (f"; {caller_mode.description}" if caller_mode else "")
                     ),
                     score=0.75,
-                    evidence_ids=[change.evidence_id, *cited, *(symptom.evidence_ids if symptom else [])],
+                    evidence_ids=[
+                        change.evidence_id,
+                        *cited,
+                        *(symptom.evidence_ids if symptom else []),
+                        *(caller_mode.evidence_ids if caller_mode else []),
+                    ],
                     change_id=change.id,
                 )
             ]

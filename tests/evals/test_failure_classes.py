@@ -64,6 +64,10 @@ CLASSES: dict[str, list[str]] = {
     # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
     #    a signal, and the stalled service's own old release, or a restart, is the fix
     "3-8-traffic-that-stops": ["exports-idle-overnight", "notifications-quiet-evening"],
+    # 2 and 7. a cause that starts before its symptom: a Job outside the declared dependencies loops on a
+    #    local time that does not exist (its own logs, split a little before the onset, name the clock)
+    #    while holding a lock its callers wait on; the running Job is stopped
+    "2-7-time-faults": ["payouts-paused-0230"],
     # False alarms: a prober's failing check on a healthy service names the prober (the alert's metric is
     #    its measurement); a metric of the service's own queue on schedule is no prober's
     "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend"],

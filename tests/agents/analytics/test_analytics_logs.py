@@ -100,3 +100,18 @@ def test_poisson_tail_matches_known_values() -> None:
     assert poisson_tail(153, 2.9) == pytest.approx(1.5605925486266033e-200, rel=1e-9)  # scipy's pdtrc
     assert poisson_tail(30, 29.2) == pytest.approx(0.4655995622232011, rel=1e-9)
     assert poisson_tail(5, 0.0) == 0.0
+
+
+def test_a_line_too_rare_to_have_been_seen_in_the_look_before_is_not_new() -> None:
+    """Four checkpoint lines after the onset and none in the one minute read before it: at that rate
+    the minute before should have held well under one, so their absence says nothing."""
+    before = [(ONSET - timedelta(seconds=60 - i), f"GET /api/items/{i} 200 in 9 ms") for i in range(60)]
+    after = [(ONSET + timedelta(seconds=i), f"GET /api/items/{i} 200 in 9 ms") for i in range(0, 600, 2)]
+    rare = [(ONSET + timedelta(minutes=m), f"LOG:  checkpoint complete: wrote {100 + m} buffers") for m in (1, 3, 6, 9)]
+    frequent = [(ONSET + timedelta(seconds=s), f"ERROR timeout calling ledger after {s} ms") for s in range(0, 600, 10)]
+    patterns = {p.template: p for p in mine_patterns([*before, *after, *rare, *frequent], ONSET, include_all=True)}
+    checkpoint = next(p for t, p in patterns.items() if t.startswith("LOG:"))
+    timeout = next(p for t, p in patterns.items() if t.startswith("ERROR"))
+    assert (checkpoint.status, checkpoint.is_new) == ("rare", True) and "too rare to call new" in checkpoint.reason
+    # 60 lines in ten minutes would have put 6 in the minute before: none there is news.
+    assert timeout.status == "new"
