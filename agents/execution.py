@@ -17,6 +17,7 @@ from agents.autonomy import demote_on_setback
 from agents.context import AgentContext
 from agents.series import latest_value
 from agents.state import Evidence, IncidentState, Verification
+from agents.target_state import current_state, drift
 from agents.timeline import note
 from tools.actions import execute_action
 from tools.prometheus import InstantQuery
@@ -26,6 +27,25 @@ async def execute(state: IncidentState, runtime: Runtime[AgentContext]) -> Comma
     ctx = runtime.context
     action = state.pending_action()
     assert action is not None  # the supervisor routes here only with a pending action
+    if action.target_state and ctx.ledger.get_execution(state.id, action.id) is None:
+        changed = drift(action.target_state, await current_state(action, ctx))
+        if changed:
+            # Approved for a state that is gone: never run it; investigate again, which proposes an
+            # action for the target as it is now (and asks for approval again).
+            text = (
+                f"{action.title} not run: its target changed since it was proposed ({', '.join(changed)}); "
+                "the approval was for the old state, so the incident is re-investigated and a new action proposed"
+            )
+            superseded = action.model_copy(update={"status": "superseded", "result_summary": text})
+            return Command(
+                goto="supervisor",
+                update={
+                    "actions": [superseded if a.id == action.id else a for a in state.actions],
+                    "step": "investigate",
+                    "status": "open",
+                    "timeline": [note(ctx, "execution", "superseded", text)],
+                },
+            )
     outcome = await execute_action(
         registry=ctx.registry,
         ledger=ctx.ledger,

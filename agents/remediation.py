@@ -28,6 +28,7 @@ from agents.state import (
     RootCauseCategory,
     UndoWorkflow,
 )
+from agents.target_state import expected_state
 from agents.timeline import note
 
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
@@ -301,6 +302,7 @@ async def remediate(state: IncidentState, runtime: Runtime[AgentContext]) -> Com
         undo=spec.safety.undo or "not reversible",
         requires_approval=decision.tier != "auto",
         policy_reason=decision.reason,
+        target_state=expected_state(option.tool, option.args, state.deployment, state.cluster_target),
     )
     entries.append(
         note(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 IncidentStatus = Literal["open", "awaiting_approval", "mitigated", "resolved", "escalated"]
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
-ActionStatus = Literal["proposed", "approved", "rejected", "executed", "verified", "failed"]
+ActionStatus = Literal["proposed", "approved", "rejected", "executed", "verified", "failed", "superseded"]
 Risk = Literal["low", "medium", "high"]
 Actor = Literal[
     "supervisor",
@@ -307,6 +307,11 @@ class ProposedAction(BaseModel):
     approval: ApprovalRecord | None = None
     result_summary: str = ""
     kind: Literal["remediation", "communication"] = "remediation"
+    target_state: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the proposal saw of the object it changes (a Deployment's revision and replicas): "
+        "checked again before it runs (agents.target_state).",
+    )
 
 
 class Communication(BaseModel):

@@ -227,3 +227,63 @@ async def test_the_status_page_waits_for_a_confirmed_signal(
     tools = [a.tool for a in update["actions"]]
     assert ("statuspage.create_incident" in tools) is posts_publicly
     assert update["usage"] == Usage()
+
+
+async def _rollback_approved(tmp_path: Path) -> tuple[AgentContext, Any]:
+    """A rollback from revision 7 to 6 proposed when the Deployment was at 7 with 4 replicas, approved
+    (in the state and in the ledger, as the approval gate records it)."""
+    from agents.state import ApprovalRecord
+    from tests.agents.conftest import NOW
+    from tools.actions import hash_args, normalized_args
+
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    diagnosis = Diagnosis(root_cause="bad release", category="bad_deploy", entity="api", confidence=0.9, change_id="d7")
+    proposed = _update(
+        await remediate(
+            incident(service="api", diagnosis=diagnosis, deployment=_deployment().model_copy(update={"replicas": 4})),
+            _runtime(ctx),
+        )
+    )
+    [action] = proposed["actions"]
+    assert action.tool == "kubernetes.rollout_undo" and action.target_state == {"revision": "7", "replicas": "4"}
+    ctx.ledger.record_decision(
+        incident_id="inc-1", action_id=action.id, tool=action.tool, decision="approved", decided_by="kim",
+        args_hash=hash_args(normalized_args(ctx.registry, action.tool, action.args)),
+    )  # fmt: skip
+    approved = action.model_copy(
+        update={"status": "approved", "approval": ApprovalRecord(decision="approved", by="kim", at=NOW)}
+    )
+    return ctx, incident(service="api", diagnosis=diagnosis, actions=[approved], step="execute")
+
+
+@pytest.mark.parametrize("revision_now", ["7", "8"])
+async def test_an_approved_action_whose_target_changed_is_re_planned_not_run(tmp_path: Path, revision_now: str) -> None:
+    from agents.execution import execute
+
+    ctx, state = await _rollback_approved(tmp_path)
+    annotations = {"deployment.kubernetes.io/revision": revision_now}
+    moved = {
+        "metadata": {"name": "api", "namespace": "shop", "annotations": annotations},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"containers": [{"name": "api", "image": "v7"}]},
+            },
+        },
+        "status": {"readyReplicas": 4},
+    }
+    with respx.mock(base_url="http://k8s.test", assert_all_called=False) as mock:
+        mock.get("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=moved)
+        undo = mock.patch("/apis/apps/v1/namespaces/shop/deployments/api").respond(200, json=moved)
+        mock.get(url__regex=r".*/replicasets.*").respond(200, json=REPLICASETS)
+        update = _update(await execute(state, _runtime(ctx)))
+    [after] = update["actions"]
+    if revision_now == "8":
+        # Someone shipped revision 8 after the approval: rolling back "to 6" would undo the wrong release.
+        assert after.status == "superseded" and not undo.called
+        assert update["step"] == "investigate" and "revision 7 -> 8" in after.result_summary
+        assert [t.kind for t in update["timeline"]] == ["superseded"]
+    else:
+        assert after.status == "executed" and undo.called and update["step"] == "verify", after.result_summary
