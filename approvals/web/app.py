@@ -38,6 +38,7 @@ from approvals.records import Channel
 from approvals.service import ApprovalService, NotPending, VoteResult
 from approvals.slack import SlackRequestError, parse_interaction, verify_signature
 from approvals.web.auth import SESSION_COOKIE, Authenticator, CrossSiteRefused, Identity
+from approvals.web.throttle import LoginThrottle
 
 log = structlog.get_logger("firstline.console")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -77,6 +78,7 @@ class ConsoleApp:
     wall_clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(clock=self.wall_clock)
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
         self.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, default=str)
 
@@ -182,12 +184,24 @@ class ConsoleApp:
             target = "/"  # never redirect off-site after a login
         if not cookie or not secrets.compare_digest(cookie, submitted) or not same_origin:
             return self.render("login.html", 403, login_csrf=cookie, next=target, error="the form expired; try again")
-        user = self.auth.users.check_password(
-            str(form.get("username", "")).strip().lower(), str(form.get("password", ""))
-        )
+        username = str(form.get("username", "")).strip().lower()
+        client = request.client.host if request.client else None
+        keys = self.throttle.keys(username, client)
+        wait = self.throttle.retry_after(keys)
+        if wait:
+            log.info("console_login_throttled", client=client, retry_after=wait)
+            response = self.render(
+                "login.html", 429, login_csrf=cookie, next=target,
+                error=f"too many failed sign-ins; try again in {wait} seconds",
+            )  # fmt: skip
+            response.headers["Retry-After"] = str(wait)
+            return response
+        user = self.auth.users.check_password(username, str(form.get("password", "")))
         if user is None:
-            log.info("console_login_failed", client=request.client.host if request.client else None)
+            self.throttle.failed(keys)
+            log.info("console_login_failed", client=client)
             return self.render("login.html", 401, login_csrf=cookie, next=target, error="wrong user name or password")
+        self.throttle.succeeded(username)
         session_id, _ = self.auth.users.open_session(
             user, at=self.service.clock(), hours=self.auth.settings.session_hours
         )

@@ -303,3 +303,17 @@ async def test_no_password_token_or_session_id_reaches_the_logs(waiting: Waiting
     for secret in (PASSWORD, "wrong password!", token, SLACK_SECRET, headers["x-slack-signature"]):
         assert secret not in text
     assert logs  # the requests were logged, just without their secrets
+
+
+async def test_repeated_failed_sign_ins_are_refused_for_a_while(waiting: Waiting) -> None:
+    async with client(waiting) as http:
+        page = await http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        form = {"username": "alice", "password": "not the password", "csrf": csrf.group(1), "next": "/"}
+        codes = [(await http.post("/login", data=form)).status_code for _ in range(5)]
+        assert codes == [401] * 5
+        # The right password now is refused too: the limit is on guessing, not on a wrong guess.
+        locked = await http.post("/login", data={**form, "password": PASSWORD})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert "too many failed sign-ins" in locked.text
