@@ -190,12 +190,12 @@ class ConsoleApp:
         wait = self.throttle.retry_after(keys)
         if wait:
             log.info("console_login_throttled", client=client, retry_after=wait)
-            response = self.render(
+            refused = self.render(
                 "login.html", 429, login_csrf=cookie, next=target,
                 error=f"too many failed sign-ins; try again in {wait} seconds",
             )  # fmt: skip
-            response.headers["Retry-After"] = str(wait)
-            return response
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         user = self.auth.users.check_password(username, str(form.get("password", "")))
         if user is None:
             self.throttle.failed(keys)
