@@ -1331,6 +1331,16 @@ class EvidenceCollector:
         return bundle
 
 
+def keep_earlier_causes(diagnosis: Diagnosis, earlier: Diagnosis | None) -> Diagnosis:
+    """A second cause an earlier round named beside its lead stays named: a later round, after the fix
+    of one cause, still sees the other's errors or not, but it was a cause all the same."""
+    if earlier is None or diagnosis.inconclusive:
+        return diagnosis
+    named = {diagnosis.entity, *(c.entity for c in diagnosis.contributing)}
+    carried = [c for c in earlier.contributing if c.entity not in named]
+    return diagnosis.model_copy(update={"contributing": [*diagnosis.contributing, *carried]}) if carried else diagnosis
+
+
 async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> Command[Literal["supervisor"]]:
     """One investigation round: collect the evidence, ask the reasoner for a diagnosis, gate it.
 
@@ -1408,6 +1418,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     )
     undo = await collector.undo_workflow(answer) if answer.change_id and not answer.inconclusive else None
     diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
+    diagnosis = keep_earlier_causes(diagnosis, state.diagnosis)
     for text in gate_notes:
         entries.append(note(ctx, "investigation", "evidence_gate", text))
     for failure in bundle.failures:

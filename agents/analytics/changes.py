@@ -103,9 +103,9 @@ def rank_changes(
         raise ValueError("onset must be timezone-aware (UTC)")
     if half_life <= timedelta(0):
         raise ValueError("half_life must be positive")
-    # Component names are context, not evidence: a service's own name is in its logs and its deploys.
-    names = {name.lower() for name in distances} | {affected.lower()}
-    error_tokens = {token for token in _error_tokens(error_lines) if token.lower() not in names}
+    # The affected service's own name is context, not evidence: it is in its logs and its deploys. Another
+    # component's name in its errors says which call fails; a change naming that call is linked to them.
+    error_tokens = {token for token in _error_tokens(error_lines) if token.lower() != affected.lower()}
     ranked = []
     for change in changes:
         if change.time.tzinfo is None:

@@ -1183,6 +1183,17 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         )
     margin = lead.score - (runner_up.score if runner_up else 0.0)
     confidence = round(min(0.95, 0.5 * lead.score + 0.5 * min(1.0, margin * 2)), 2)
+    second = own_change_behind_most_errors(bundle, lead, runner_up)
+    if second is not None:
+        # Two causes at once: the lead explains none of the new error lines, the alerting service's own
+        # change most of them. The change is the primary cause (undoing it is the fix); the lead is
+        # named beside it.
+        lead, runner_up = second, lead
+        lead = lead.model_copy(update={"contributing": [*lead.contributing, runner_up]})
+        # Not rivals: its margin is over the next hypothesis that is neither of the two.
+        rival = next((h for h in hypotheses if h.entity not in (lead.entity, runner_up.entity)), None)
+        margin = lead.score - (rival.score if rival else 0.0)
+        confidence = round(min(0.95, 0.5 * lead.score + 0.5 * min(1.0, max(margin, 0.0) * 2)), 2)
     cited = [by_id[i] for i in lead.evidence_ids if i in by_id] + knowledge[:3]
     return Diagnosis(
         root_cause=lead.description,
@@ -1196,6 +1207,36 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         stalled=lead.stalled,
         contributing=[*lead.contributing, *_earlier_cause(bundle, lead)],
     )
+
+
+EXPLAINS_MOST = 0.5  # the share of the new error lines a cause's cited patterns must hold to be the primary one
+
+
+def own_change_behind_most_errors(
+    bundle: EvidenceBundle, lead: Hypothesis, runner_up: Hypothesis | None
+) -> Hypothesis | None:
+    """The runner-up, when it is a change of the alerting service that names the component whose calls
+    fail in its cited log patterns, and those patterns hold most of the alerting service's new or
+    spiking error lines while the lead's evidence holds none of them (a provider's outage and our own
+    rollout of another call at once: each explains its own errors). Else None."""
+    if runner_up is None or not runner_up.change_id or runner_up.entity != bundle.service:
+        return None
+    change = next((c for c in bundle.changes if c.id == runner_up.change_id), None)
+    components = {*bundle.components, *bundle.graph} - {bundle.service}
+    if change is None or not {t.lower() for t in change.linked_tokens} & components:
+        return None
+    if lead.entity == runner_up.entity or runner_up.score < MIN_LEAD_SCORE:
+        return None
+    total = sum(log.count_after for log in bundle.logs)
+    if total <= 0:
+        return None
+
+    def explained(h: Hypothesis) -> int:
+        return sum(log.count_after for log in bundle.logs if log.evidence_id in h.evidence_ids)
+
+    if explained(lead) == 0 and explained(runner_up) >= EXPLAINS_MOST * total:
+        return runner_up
+    return None
 
 
 def _earlier_cause(bundle: EvidenceBundle, lead: Hypothesis) -> list[Hypothesis]:

@@ -68,6 +68,9 @@ CLASSES: dict[str, list[str]] = {
     #    local time that does not exist (its own logs, split a little before the onset, name the clock)
     #    while holding a lock its callers wait on; the running Job is stopped
     "2-7-time-faults": ["payouts-paused-0230"],
+    # Two causes at once: a provider's outage beside our own rollout of another call; the rollout, behind
+    #    most of the errors, is the primary cause and rolled back, the provider named beside it
+    "two-causes": ["signup-errors-noon"],
     # False alarms: a prober's failing check on a healthy service names the prober (the alert's metric is
     #    its measurement); a metric of the service's own queue on schedule is no prober's
     "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend"],
