@@ -741,18 +741,22 @@ def _time_param(name: str, value: str) -> float:
 def _created_range(value: str) -> tuple[float, float]:
     """GitHub's date qualifiers: ``>=2026-11-20``, ``<2026-11-21T10:00:00Z``, ``a..b``, or one date."""
 
-    def moment(text: str) -> float:
+    def moment(text: str, *, end_of_day: bool = False) -> float:
+        """A date alone is a whole day: its start, or (as an upper bound, or after ``>``) its end."""
         text = text.strip()
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            text += "T00:00:00Z"
+            return _time_param("created", text + "T00:00:00Z") + (86400 if end_of_day else 0)
         return _time_param("created", text)
 
     if ".." in value:
         low, high = value.split("..", 1)
-        return (moment(low) if low != "*" else float("-inf"), moment(high) if high != "*" else float("inf"))
+        return (
+            moment(low) if low != "*" else float("-inf"),
+            moment(high, end_of_day=True) if high != "*" else float("inf"),
+        )
     for prefix in (">=", "<=", ">", "<"):
         if value.startswith(prefix):
-            at = moment(value[len(prefix) :])
+            at = moment(value[len(prefix) :], end_of_day=prefix in ("<=", ">"))
             return (at, float("inf")) if prefix.startswith(">") else (float("-inf"), at)
     start = moment(value)
     return start, start + 86400

@@ -59,3 +59,19 @@ async def test_a_scenario_anchored_in_the_past_or_future_plays_as_one_anchored_n
     assert result.error is None, result.error
     assert result.concluded["entity"] == "analytics-worker"
     assert result.seconds < 30
+
+
+async def test_a_runbook_dispatch_reads_the_same_history_just_after_midnight(tmp_path: Path) -> None:
+    """The version to roll back to is read from a run a day before the alert: GitHub's ``created``
+    dates are whole days, so at 00:05 that run is on the last day of the range, and is still found."""
+    scenario = load_scenario("tokens-rejected-thursday")
+    factory = runtime_factory(load_config(REPO / "config.yaml"))
+    proposed = []
+    for index, anchor in enumerate(
+        [datetime(2026, 5, 13, 0, 5, 3, tzinfo=UTC), datetime(2026, 5, 13, 14, 40, 0, tzinfo=UTC)]
+    ):
+        result = await run_case(scenario, factory, parse_alertmanager, tmp_path / str(index), anchor=anchor)
+        assert result.error is None, result.error
+        assert result.score is not None and result.score.remediation_correct, result.score.problems
+        proposed.append(_conclusions(result.concluded))
+    assert proposed[0] == proposed[1]

@@ -189,3 +189,24 @@ async def test_a_workflow_file_is_served_with_its_dispatch_inputs(client: httpx.
     flag = next(i for i in definition.inputs if i.name == "flag")
     assert flag.type == "choice" and flag.options == ["new-pricing", "dark-mode"]
     assert (await client.get("/github/repos/acme/runbooks/contents/README.md")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "inside", "outside"),
+    [
+        # A date alone is the whole day, as GitHub reads it: a run late on the last day is inside.
+        ("2027-04-01..2027-04-07", "2027-04-07T23:59:00Z", "2027-04-08T00:00:01Z"),
+        ("<=2027-04-07", "2027-04-07T23:59:00Z", "2027-04-08T00:00:01Z"),
+        ("<2027-04-07", "2027-04-06T23:59:00Z", "2027-04-07T00:00:01Z"),
+        (">2027-04-07", "2027-04-08T00:00:01Z", "2027-04-07T23:59:00Z"),
+        (">=2027-04-07", "2027-04-07T00:00:01Z", "2027-04-06T23:59:00Z"),
+        ("2027-04-07", "2027-04-07T12:00:00Z", "2027-04-08T00:00:01Z"),
+    ],
+)
+def test_created_dates_are_whole_days(query: str, inside: str, outside: str) -> None:
+    from evals.sim.repos import _created_range
+    from evals.sim.timeutil import parse_rfc3339
+
+    low, high = _created_range(query)
+    assert low <= parse_rfc3339(inside).timestamp() <= high
+    assert not low <= parse_rfc3339(outside).timestamp() <= high
