@@ -10,6 +10,7 @@ else is a `PromQLError`, answered as Prometheus answers a parse error (400, ``ba
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Callable
@@ -269,7 +270,9 @@ def _matching(selector: Selector, series: list[SeriesData]) -> list[SeriesData]:
 
 
 def _window(series: SeriesData, start: float, end: float) -> list[tuple[float, float]]:
-    return [(t, v) for t, v in zip(series.times, series.values, strict=True) if start < t <= end]
+    lo = bisect.bisect_right(series.times, start)
+    hi = bisect.bisect_right(series.times, end)
+    return list(zip(series.times[lo:hi], series.values[lo:hi], strict=True))
 
 
 def _last(series: SeriesData, start: float, end: float) -> float | None:
