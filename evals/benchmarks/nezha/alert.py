@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from evals.replay.recording import SeriesData
 
 BAND_WIDTH = 4.0
-MIN_RELATIVE_SCALE = 0.05
+LATENCY_METRICS = ("sli_latency_p50_seconds", "sli_latency_p90_seconds")
+MIN_RELATIVE_SCALE = 0.01
 HISTORY_S = 3600.0
 SEARCH_AFTER_WINDOW_S = 180.0  # a metric row covers the minute before it: look a little past the window
 FOR_S = 60.0
@@ -37,7 +38,7 @@ class SyntheticAlert:
 def synthesize(sli: dict[str, SeriesData], window_start: datetime, window_end: datetime) -> SyntheticAlert:
     start, end = window_start.timestamp(), window_end.timestamp() + SEARCH_AFTER_WINDOW_S
     crossings: list[tuple[float, str, float, tuple[float, float]]] = []
-    for metric, bad_high in ((LATENCY_METRIC, True), (SUCCESS_METRIC, False)):
+    for metric, bad_high in [*((m, True) for m in LATENCY_METRICS), (SUCCESS_METRIC, False)]:
         series = sli.get(metric)
         if series is None:
             continue
@@ -57,7 +58,9 @@ def synthesize(sli: dict[str, SeriesData], window_start: datetime, window_end: d
                 break
     if not crossings:
         fires = datetime.fromtimestamp(end, tz=UTC)
-        return SyntheticAlert(None, fires, LATENCY_METRIC, None, None, "the SLI never left its band; alert at the window's end")
+        return SyntheticAlert(
+            None, fires, LATENCY_METRIC, None, None, "the SLI never left its band; alert at the window's end"
+        )
     at, metric, value, band = min(crossings)
     crossed = datetime.fromtimestamp(at, tz=UTC)
     return SyntheticAlert(

@@ -70,8 +70,8 @@ def metric_name(column: str) -> str:
     unit = {"(s)": "_seconds", "(%)": "_percent", "(m)": "_millicores", "(Mi)": "_mebibytes", "(Ops)": "_requests"}
     suffix = next((v for k, v in unit.items() if column.endswith(k)), "")
     base = column.split("(")[0]
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", base).lower().removeprefix("pod_")
-    return f"pod_{snake}{suffix}"
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", base).lower()
+    return f"{snake}{suffix}" if snake.startswith("node_") else f"pod_{snake.removeprefix('pod_')}{suffix}"
 
 
 def parse_time_text(text: str) -> float:
@@ -113,7 +113,10 @@ def _header(path: Path) -> list[str]:
 
 
 def _columns(path: Path, base: tuple[tuple[str, str], ...], names: dict[str, str]) -> list[SeriesData]:
-    out = {column: SeriesData(labels=tuple(sorted((*[(k, v) for k, v in base if v], ("__name__", name))))) for column, name in names.items()}
+    out = {
+        column: SeriesData(labels=tuple(sorted((*[(k, v) for k, v in base if v], ("__name__", name)))))
+        for column, name in names.items()
+    }
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             at = parse_time_text(row["Time"])

@@ -50,9 +50,19 @@ PUBLISHED = {
 Progress = Callable[[str, int, int], None]
 
 
-def rank_services(analysis: IncidentAnalysis, services: list[str]) -> list[tuple[str, float]]:
+RANK_BY = ("candidates", "anomaly")
+"""candidates: the ranking the investigation runs (`RankingResult.candidates`, graph-aware); anomaly: each
+service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
+
+
+def rank_services(
+    analysis: IncidentAnalysis, services: list[str], rank_by: str = "candidates"
+) -> list[tuple[str, float]]:
     """Every service with its score: the ranker's candidates first, the rest after them with score 0."""
-    scored = {c.component: c.score for c in analysis.ranking.candidates}
+    if rank_by == "anomaly":
+        scored = {c.component: c.score for c in analysis.scores}
+    else:
+        scored = {c.component: c.score for c in analysis.ranking.candidates}
     return sorted(((s, scored.get(s, 0.0)) for s in services), key=lambda item: -item[1])
 
 
@@ -105,10 +115,22 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
     return analysis, {"series": len(series), "steps": len(times)}
 
 
-def run_benchmark(root: Path, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+def run_benchmark(
+    root: Path,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    rank_by: str = "candidates",
+    only: set[str] | None = None,
+) -> dict[str, Any]:
+    """Every fault of ``root`` (or those whose id is in ``only``); writes ``out``/results.json and report.txt."""
     if not (root / "faults.json").is_file():
         raise DatasetError(f"{root}: not the Nezha layout (no faults.json); see the dataset's README")
-    faults = load_faults(root)
+    if rank_by not in RANK_BY:
+        raise DatasetError(f"rank_by: one of {', '.join(RANK_BY)}")
+    faults = [f for f in load_faults(root) if only is None or f.id in only]
+    if not faults:
+        raise DatasetError(f"{root}: no fault folders selected")
     days = {name: load_day(root, name) for name in sorted({f.day for f in faults})}
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -119,7 +141,7 @@ def run_benchmark(root: Path, out: Path, progress: Progress | None = None) -> di
         alert = synthesize(sli, fault.window_start, fault.window_end)
         analysis, seen = asyncio.run(investigate(day, fault, alert))
         services = sorted({s for edge in day.call_edges for s in edge})
-        ranking = rank_services(analysis, services)
+        ranking = rank_services(analysis, services, rank_by)
         rank = position(ranking, fault.root_service)
         rows.append(
             {
@@ -128,7 +150,12 @@ def run_benchmark(root: Path, out: Path, progress: Progress | None = None) -> di
                 "truth": fault.root_service,
                 "rank": rank,
                 "top5": [s for s, _ in ranking[:5]],
-                "alert": {"metric": alert.metric, "crossed_at": alert.crossed_at.isoformat() if alert.crossed_at else None, "fires_at": alert.fires_at.isoformat(), "reason": alert.reason},
+                "alert": {
+                    "metric": alert.metric,
+                    "crossed_at": alert.crossed_at.isoformat() if alert.crossed_at else None,
+                    "fires_at": alert.fires_at.isoformat(),
+                    "reason": alert.reason,
+                },
                 "abstained": analysis.ranking.abstained,
                 "seconds": round(time.perf_counter() - tick, 3),
                 **seen,
@@ -138,6 +165,7 @@ def run_benchmark(root: Path, out: Path, progress: Progress | None = None) -> di
             progress("faults", done, len(faults))
     elapsed = time.perf_counter() - started
     results = _summarize(rows, elapsed)
+    results["rank_by"] = rank_by
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "report.txt").write_text(report(results), encoding="utf-8")
@@ -157,7 +185,8 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         by_type[row["fault_type"]].append(row)
     return {
         "command": "firstline bench nezha PATH",
-        "path": "replay (evals.replay) -> tools.prometheus query_range -> agents.analytics.analyze_incident (RANKING)",
+        "path": "SLI alert -> replay (evals.replay, clock at the alert) -> tools.prometheus query_range "
+        "-> agents.analytics.analyze_incident (agents.reasoners.origin.RANKING)",
         "overall": _scores(rows),
         "majority_floor": {
             "as1": round(counts.most_common(1)[0][1] / len(rows), 4),
@@ -179,7 +208,7 @@ def report(results: dict[str, Any]) -> str:
     overall = results["overall"]
     lines = [
         "Nezha Online Boutique: root-cause service ranking through the replay and the adapters",
-        f"path: {results['path']}",
+        f"path: {results['path']}; ranked by {results.get('rank_by', 'candidates')}",
         f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
         f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
         f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
@@ -188,11 +217,15 @@ def report(results: dict[str, Any]) -> str:
         "per fault type:",
     ]
     for name, row in results["per_fault_type"].items():
-        lines.append(f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  (n={row['faults']})")
+        lines.append(
+            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  (n={row['faults']})"
+        )
     lines += ["", "published (ESEC/FSE 2023, full data):"]
     for name, row in results["published"].items():
         lines.append(f"  {name:34} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}")
     lines += ["", "faults:"]
     for row in results["faults"]:
-        lines.append(f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  [{row['alert']['reason']}]")
+        lines.append(
+            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  [{row['alert']['reason']}]"
+        )
     return "\n".join(lines) + "\n"
