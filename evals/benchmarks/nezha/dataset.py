@@ -8,6 +8,7 @@ only (`Fault.label`); nothing the method sees is derived from it.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import re
@@ -177,7 +178,6 @@ def fault_spans(fault: Fault) -> list[Span]:
 
 def recording(day: Day, fault: Fault, now: datetime) -> Recording:
     """What a replay serves for ``fault`` with the clock at ``now``: the day's metrics up to now, the fault's traces."""
-    import bisect
 
     limit = now.timestamp()
     series = []

@@ -17,14 +17,14 @@ import resource
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agents.analytics.anomaly import IncidentAnalysis, analyze_incident
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
-from evals.benchmarks.nezha.dataset import Day, DatasetError, Fault, load_day, load_faults, recording
+from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
 from evals.replay.server import ReplayServer
 from tools.prometheus import QueryResult
 from tools.registry import ToolRegistry
