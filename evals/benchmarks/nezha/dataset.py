@@ -105,7 +105,24 @@ def load_day(root: Path, day: str) -> Day:
         base = (("node", nodes.get(service, "")), ("pod", pod), ("service", service))
         series += _columns(path, base, {c: metric_name(c) for c in _header(path) if c not in SKIPPED_COLUMNS})
     series += _columns(folder / "metrics" / "front_service.csv", (("service", entries[0]),), SLI_COLUMNS)
+    for side in ("source", "destination"):
+        path = folder / "metrics" / f"{side}_50.csv"
+        if path.is_file():
+            series += _edge_columns(path, side, edges)
     return Day(day, series, edges, entries[0])
+
+
+def _edge_columns(path: Path, side: str, edges: list[tuple[str, str]]) -> list[SeriesData]:
+    """``caller_callee`` columns (median latency seen at the caller's or the callee's side) as
+    ``edge_latency_seconds{client, server, side}``, one series per call edge of the graph."""
+    columns = {f"{caller}_{callee}": (caller, callee) for caller, callee in edges}
+    out: list[SeriesData] = []
+    for column in _header(path):
+        if column in columns:
+            caller, callee = columns[column]
+            base = (("client", caller), ("server", callee), ("side", side))
+            out += _columns(path, base, {column: "edge_latency_seconds"}, time_column="time")
+    return out
 
 
 def _header(path: Path) -> list[str]:
@@ -113,14 +130,16 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle))
 
 
-def _columns(path: Path, base: tuple[tuple[str, str], ...], names: dict[str, str]) -> list[SeriesData]:
+def _columns(
+    path: Path, base: tuple[tuple[str, str], ...], names: dict[str, str], time_column: str = "Time"
+) -> list[SeriesData]:
     out = {
         column: SeriesData(labels=tuple(sorted((*[(k, v) for k, v in base if v], ("__name__", name)))))
         for column, name in names.items()
     }
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
-            at = parse_time_text(row["Time"])
+            at = parse_time_text(row[time_column])
             for column, series in out.items():
                 try:
                     value = float(row[column])

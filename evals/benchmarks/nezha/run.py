@@ -31,7 +31,12 @@ from tools.registry import ToolRegistry
 
 HISTORY = timedelta(minutes=60)
 STEP_S = 60
-METRICS_QUERY = '{__name__=~"pod_.*|sli_.*"}'
+# Every pod metric but the client-side latency: a caller's client latency is its callees' problem, and
+# arrives as evidence on each callee through the edge latency below.
+METRICS_QUERY = '{__name__=~"pod_.*|sli_.*", __name__!~"pod_client_.*"}'
+EDGE_QUERY = "edge_latency_seconds"
+USE_EDGES = True
+"""Per-edge latency as evidence on the callee: a slow edge points at the service it calls."""
 # The ESEC/FSE 2023 paper's Table 3 (service level, %), Online Boutique, 56 faults (the dataset's README).
 PUBLISHED = {
     "MicroScope (metrics)": (12.5, 41.07, 55.35),
@@ -79,17 +84,20 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
     with ReplayServer(recording(day, fault, now)) as server:
         config = {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
         registry = ToolRegistry.from_config(config)
+        window = {"start": (now - HISTORY).isoformat(), "end": now.isoformat(), "step": STEP_S}
+        series = []
         try:
-            result = await registry.adapters["prometheus"].invoke(
-                "query_range",
-                {"query": METRICS_QUERY, "start": (now - HISTORY).isoformat(), "end": now.isoformat(), "step": STEP_S},
-                budget=None,  # code reads the full result
-            )
+            for query in (METRICS_QUERY, EDGE_QUERY) if USE_EDGES else (METRICS_QUERY,):
+                result = await registry.adapters["prometheus"].invoke(
+                    "query_range",
+                    {"query": query, **window},
+                    budget=None,  # code reads the full result
+                )
+                if result.error is not None:
+                    raise RuntimeError(f"{fault.id}: the replay's Prometheus answered an error: {result.error.message}")
+                series += result.payload(QueryResult).series
         finally:
             await registry.aclose()
-    if result.error is not None:
-        raise RuntimeError(f"{fault.id}: the replay's Prometheus answered an error: {result.error.message}")
-    series = result.payload(QueryResult).series
     times = sorted({t for s in series for t, _ in s.points()})
     index = {t: i for i, t in enumerate(times)}
     metrics: dict[str, dict[str, list[float]]] = defaultdict(dict)
@@ -97,7 +105,12 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
         values = [math.nan] * len(times)
         for t, v in item.points():
             values[index[t]] = v
-        metrics[item.metric["service"]][item.metric["__name__"]] = values
+        labels = item.metric
+        if "server" in labels:  # an edge's latency is evidence on its callee
+            name = f"{labels['__name__']}.from_{labels['client']}.{labels.get('side', '')}"
+            metrics[labels["server"]][name] = values
+        else:
+            metrics[labels["service"]][labels["__name__"]] = values
     graph: dict[str, list[str]] = defaultdict(list)
     for caller, callee in day.call_edges:
         graph[caller].append(callee)

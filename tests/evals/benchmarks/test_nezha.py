@@ -89,3 +89,15 @@ def test_the_benchmark_writes_results_and_report_for_selected_faults(tmp_path: P
         assert fault.window_start < fires <= fault.window_end + timedelta(minutes=4)
         assert 1 <= row["rank"] <= 11 and row["series"] > 100
     assert "AS@1" in (tmp_path / "report.txt").read_text()
+
+
+@needs_data
+def test_edge_latency_is_read_per_call_edge_of_the_graph() -> None:
+    day = load_day(DATA, "2022-08-22")
+    edges = {
+        (dict(s.labels)["client"], dict(s.labels)["server"], dict(s.labels)["side"])
+        for s in day.series
+        if dict(s.labels)["__name__"] == "edge_latency_seconds"
+    }
+    assert {(c, t) for c, t, _ in edges} == set(day.call_edges)
+    assert {side for _, _, side in edges} == {"source", "destination"}
