@@ -47,7 +47,9 @@ def cmd_bench_nezha(args: argparse.Namespace, console: Console) -> int:
             console.progress("bench", f"{stage}: {done}/{total}")
 
     try:
-        results = run_benchmark(Path(args.path), Path(args.out), progress, rank_by=args.rank_by)
+        results = run_benchmark(
+            Path(args.path), Path(args.out), progress, rank_by=args.rank_by, injection_trials=args.inject
+        )
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     rows = [
@@ -59,6 +61,10 @@ def cmd_bench_nezha(args: argparse.Namespace, console: Console) -> int:
     floor = results["majority_floor"]
     rows.append(["majority floor", _fmt(floor["as1"]), _fmt(floor["as3"]), "n/a", ""])
     console.table(["fault type", "AS@1", "AS@3", "AS@5", "faults"], rows, title="Nezha root-cause service ranking")
+    for name, check in results.get("injections", {}).items():
+        console.info(
+            f"injected anomalies ({name}, {check['trials']} trials): first {check['top1']}, top 3 {check['top3']}"
+        )
     console.info(
         f"{results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB; "
         f"results written to {Path(args.out) / 'results.json'} and report.txt"
@@ -186,6 +192,13 @@ def register(sub: Any) -> dict[str, Any]:
         choices=["candidates", "anomaly"],
         default="candidates",
         help="candidates: the investigation's graph ranking (default); anomaly: each service's own anomaly (ablation)",
+    )
+    nezha.add_argument(
+        "--inject",
+        type=int,
+        default=0,
+        metavar="N",
+        help="self-check: N injected anomalies per day in the normal hours",
     )
     add_common(nezha)
     scale = bench_sub.add_parser(

@@ -135,6 +135,7 @@ def run_benchmark(
     *,
     rank_by: str = "candidates",
     only: set[str] | None = None,
+    injection_trials: int = 0,
 ) -> dict[str, Any]:
     """Every fault of ``root`` (or those whose id is in ``only``); writes ``out``/results.json and report.txt."""
     if not (root / "faults.json").is_file():
@@ -179,6 +180,13 @@ def run_benchmark(
     elapsed = time.perf_counter() - started
     results = _summarize(rows, elapsed)
     results["rank_by"] = rank_by
+    if injection_trials:
+        from evals.benchmarks.nezha.injection import run_injections
+
+        results["injections"] = {
+            name: run_injections(day, max(f.window_end for f in faults if f.day == name), injection_trials)
+            for name, day in days.items()
+        }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "report.txt").write_text(report(results), encoding="utf-8")
@@ -225,6 +233,10 @@ def report(results: dict[str, Any]) -> str:
         f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
         f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
         f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
+        *(
+            f"injected CPU+latency x{v['factor']:g} ({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
+            for name, v in results.get("injections", {}).items()
+        ),
         f"time: {results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB",
         "",
         "per fault type:",

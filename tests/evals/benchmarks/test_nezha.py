@@ -101,3 +101,29 @@ def test_edge_latency_is_read_per_call_edge_of_the_graph() -> None:
     }
     assert {(c, t) for c, t, _ in edges} == set(day.call_edges)
     assert {side for _, _, side in edges} == {"source", "destination"}
+
+
+def test_an_injection_shifts_only_the_chosen_service_its_incoming_edges_and_the_sli() -> None:
+    from evals.benchmarks.nezha.dataset import Day
+    from evals.benchmarks.nezha.injection import FACTOR, inject
+
+    def series(name: str, **labels: str) -> SeriesData:
+        times = [START.timestamp() + 60 * i for i in range(10)]
+        return SeriesData(tuple(sorted({"__name__": name, **labels}.items())), times, [1.0] * 10)
+
+    day = Day(
+        "d",
+        [
+            series("pod_cpu_usage_rate_percent", service="a"),
+            series("pod_cpu_usage_rate_percent", service="b"),
+            series("edge_latency_seconds", client="a", server="b", side="source"),
+            series("sli_latency_p50_seconds", service="a"),
+        ],
+        [("a", "b")],
+        "a",
+    )
+    at = START.timestamp() + 60 * 4
+    shifted = inject(day, "b", at)
+    moved = [[v for v in s.values if v != 1.0] for s in shifted.series]
+    assert moved[0] == [] and all(m == [FACTOR] * 4 for m in moved[1:])  # 4 rows in [at, at + 180 s]
+    assert all(v == 1.0 for s in day.series for v in s.values)  # the original day is untouched
