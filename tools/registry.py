@@ -37,6 +37,7 @@ ENTRY_POINT_GROUP = "firstline.tools"
 BUILTIN_KINDS: dict[str, str] = {
     "prometheus": "tools.prometheus:PrometheusAdapter",
     "loki": "tools.loki:LokiAdapter",
+    "tempo": "tools.tempo:TempoAdapter",
     "kubernetes": "tools.kubernetes:KubernetesAdapter",
     "github": "tools.github:GitHubAdapter",
     "statuspage": "tools.statuspage:StatuspageAdapter",

@@ -16,3 +16,17 @@ def test_bench_petshop_help_explains_the_outputs(capsys: pytest.CaptureFixture[s
         main(["bench", "petshop", "--help"])
     out = capsys.readouterr().out
     assert "ac1" in out and "specificity" in out
+
+
+def test_bench_nezha_names_a_bad_dataset_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope"
+    assert main(["bench", "nezha", str(missing), "--out", str(tmp_path / "out")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_bench_nezha_help_names_the_metrics_and_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "nezha", "--help"])
+    out = capsys.readouterr().out
+    assert "as1" in out and "replay" in out and "--rank-by" in out

@@ -1,0 +1,97 @@
+"""A self-check that cannot be gamed: shift one service's CPU and latency in a normal hour, the
+latency of the edges into it and the front end's latency with it, then run the same alert, replay and ranking; count how often the
+injected service ranks first. The service and the time are drawn at random (seeded); nothing reads
+service names, the fault order or any fault's label, and the normal hours are those after the
+day's last fault folder's recording window (no label needed to find them)."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from evals.benchmarks.nezha.alert import synthesize
+from evals.benchmarks.nezha.dataset import Day, Fault
+from evals.replay.recording import SeriesData
+
+FACTOR = 3.0
+DURATION_S = 180
+SHIFTED = (
+    "pod_cpu_usage_rate_percent",
+    "pod_cpu_usage_millicores",
+    "pod_server_latency_p90_seconds",
+    "pod_server_latency_p95_seconds",
+    "pod_server_latency_p99_seconds",
+)
+SLI_SHIFTED = ("sli_latency_p50_seconds", "sli_latency_p90_seconds")
+QUIET_AFTER_S = 1800  # start this long after the last recorded fault window
+MARGIN_S = 3 * 3600  # and keep the last hours of the recording out
+
+
+def _shift(series: SeriesData, start: float, end: float) -> SeriesData:
+    lo, hi = bisect.bisect_left(series.times, start), bisect.bisect_right(series.times, end)
+    values = [*series.values[:lo], *(v * FACTOR for v in series.values[lo:hi]), *series.values[hi:]]
+    return SeriesData(series.labels, list(series.times), values)
+
+
+def inject(day: Day, service: str, at: float) -> Day:
+    end = at + DURATION_S
+    shifted: list[SeriesData] = []
+    for series in day.series:
+        labels = dict(series.labels)
+        name = labels["__name__"]
+        hit = (
+            (labels.get("service") == service and name in SHIFTED)
+            or name in SLI_SHIFTED
+            or (name == "edge_latency_seconds" and labels.get("server") == service)  # its callers wait for it
+        )
+        shifted.append(_shift(series, at, end) if hit else series)
+    return replace(day, series=shifted)
+
+
+def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int = 17) -> dict[str, Any]:
+    from evals.benchmarks.nezha.run import investigate, position, rank_services
+
+    rng = random.Random(seed)
+    services = sorted({s for edge in day.call_edges for s in edge})
+    end_of_day = max(t for s in day.series for t in s.times)
+    first, last = last_window_end.timestamp() + QUIET_AFTER_S, end_of_day - MARGIN_S
+    hits = top3 = 0
+    rows = []
+    for _ in range(trials):
+        service = rng.choice(services)
+        at = rng.uniform(first, last)
+        injected = inject(day, service, at)
+        start = datetime.fromtimestamp(at - 60, tz=UTC)
+        sli = {dict(s.labels)["__name__"]: s for s in injected.series if dict(s.labels)["__name__"].startswith("sli_")}
+        alert = synthesize(sli, start, start + timedelta(minutes=3))
+        probe = Fault(
+            id="injected",
+            day=day.name,
+            window_start=start,
+            window_end=start + timedelta(minutes=3),
+            folder=Path("/nonexistent"),
+        )
+        analysis, _ = asyncio.run(investigate(injected, probe, alert))
+        rank = position(rank_services(analysis, services), service)
+        hits += rank == 1
+        top3 += rank <= 3
+        rows.append(
+            {
+                "service": service,
+                "at": datetime.fromtimestamp(at, tz=UTC).isoformat(),
+                "rank": rank,
+                "alerted": alert.crossed_at is not None,
+            }
+        )
+    return {
+        "trials": trials,
+        "top1": round(hits / trials, 4) if trials else None,
+        "top3": round(top3 / trials, 4) if trials else None,
+        "factor": FACTOR,
+        "rows": rows,
+    }

@@ -1,0 +1,256 @@
+"""`firstline bench nezha`: for each fault, an SLI alert, the replay at the alert, the ranking through the adapters.
+
+The path measured: the fault's recording is served by `evals.replay` (the clock at the alert); the
+Prometheus adapter (`tools.prometheus`) reads the last hour of every pod metric and the SLI with
+one ``query_range``; the Tempo adapter (`tools.tempo`) reads the window's per-edge latency; the
+agents' analytics ranker (`agents.analytics.analyze_incident`, with the investigation's ranking
+configuration `agents.reasoners.origin.RANKING`) ranks the services from the front end's alert
+down the call graph. Scored at the service level, ties counted against the method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import resource
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from agents.analytics.anomaly import IncidentAnalysis, analyze_incident
+from agents.reasoners.origin import RANKING
+from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
+from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
+from evals.replay.server import ReplayServer
+from tools.prometheus import QueryResult
+from tools.registry import ToolRegistry
+
+HISTORY = timedelta(minutes=60)
+STEP_S = 60
+# Every pod metric but the client-side latency: a caller's client latency is its callees' problem, and
+# arrives as evidence on each callee through the edge latency below.
+METRICS_QUERY = '{__name__=~"pod_.*|sli_.*", __name__!~"pod_client_.*"}'
+EDGE_QUERY = "edge_latency_seconds"
+USE_EDGES = True
+"""Per-edge latency as evidence on the callee: a slow edge points at the service it calls."""
+# The ESEC/FSE 2023 paper's Table 3 (service level, %), Online Boutique, 56 faults (the dataset's README).
+PUBLISHED = {
+    "MicroScope (metrics)": (12.5, 41.07, 55.35),
+    "MicroRCA (metrics)": (16.07, 62.5, 92.75),
+    "SBLD (logs)": (19.64, 23.21, 25.00),
+    "LogFaultFlagger (logs)": (19.64, 21.42, 23.21),
+    "MicroRank (traces)": (41.07, 48.21, 62.5),
+    "TraceAnomaly (traces)": (30.35, 33.92, 48.21),
+    "PDiagnose (metrics+logs+traces)": (41.07, 73.21, 82.14),
+    "Nezha without metrics and logs": (14.28, 17.85, 17.85),
+    "Nezha without metrics": (26.78, 33.92, 35.71),
+    "Nezha without logs": (64.28, 64.28, 64.28),
+    "Nezha": (92.86, 96.43, 96.43),
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+RANK_BY = ("candidates", "anomaly")
+"""candidates: the ranking the investigation runs (`RankingResult.candidates`, graph-aware); anomaly: each
+service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
+
+
+def rank_services(
+    analysis: IncidentAnalysis, services: list[str], rank_by: str = "candidates"
+) -> list[tuple[str, float]]:
+    """Every service with its score: the ranker's candidates first, the rest after them with score 0."""
+    if rank_by == "anomaly":
+        scored = {c.component: c.score for c in analysis.scores}
+    else:
+        scored = {c.component: c.score for c in analysis.ranking.candidates}
+    return sorted(((s, scored.get(s, 0.0)) for s in services), key=lambda item: -item[1])
+
+
+def position(ranking: list[tuple[str, float]], truth: str) -> int:
+    """1-based rank of ``truth``, ties counted against the method (the worst position among equals)."""
+    scores = dict(ranking)
+    if truth not in scores:
+        return len(ranking) + 1
+    return sum(1 for _, score in ranking if score >= scores[truth])
+
+
+async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[IncidentAnalysis, dict[str, Any]]:
+    now = alert.fires_at
+    with ReplayServer(recording(day, fault, now)) as server:
+        config = {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
+        registry = ToolRegistry.from_config(config)
+        window = {"start": (now - HISTORY).isoformat(), "end": now.isoformat(), "step": STEP_S}
+        series = []
+        try:
+            for query in (METRICS_QUERY, EDGE_QUERY) if USE_EDGES else (METRICS_QUERY,):
+                result = await registry.adapters["prometheus"].invoke(
+                    "query_range",
+                    {"query": query, **window},
+                    budget=None,  # code reads the full result
+                )
+                if result.error is not None:
+                    raise RuntimeError(f"{fault.id}: the replay's Prometheus answered an error: {result.error.message}")
+                series += result.payload(QueryResult).series
+        finally:
+            await registry.aclose()
+    times = sorted({t for s in series for t, _ in s.points()})
+    index = {t: i for i, t in enumerate(times)}
+    metrics: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for item in series:
+        values = [math.nan] * len(times)
+        for t, v in item.points():
+            values[index[t]] = v
+        labels = item.metric
+        if "server" in labels:  # an edge's latency is evidence on its callee
+            name = f"{labels['__name__']}.from_{labels['client']}.{labels.get('side', '')}"
+            metrics[labels["server"]][name] = values
+        else:
+            metrics[labels["service"]][labels["__name__"]] = values
+    graph: dict[str, list[str]] = defaultdict(list)
+    for caller, callee in day.call_edges:
+        graph[caller].append(callee)
+    analysis = analyze_incident(
+        metrics,
+        times,
+        graph,
+        day.entry,
+        alert.metric,
+        now,
+        max_lead_steps=1,
+        incident_steps=2,
+        config=RANKING,
+    )
+    return analysis, {"series": len(series), "steps": len(times)}
+
+
+def run_benchmark(
+    root: Path,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    rank_by: str = "candidates",
+    only: set[str] | None = None,
+    injection_trials: int = 0,
+) -> dict[str, Any]:
+    """Every fault of ``root`` (or those whose id is in ``only``); writes ``out``/results.json and report.txt."""
+    if not (root / "faults.json").is_file():
+        raise DatasetError(f"{root}: not the Nezha layout (no faults.json); see the dataset's README")
+    if rank_by not in RANK_BY:
+        raise DatasetError(f"rank_by: one of {', '.join(RANK_BY)}")
+    faults = [f for f in load_faults(root) if only is None or f.id in only]
+    if not faults:
+        raise DatasetError(f"{root}: no fault folders selected")
+    days = {name: load_day(root, name) for name in sorted({f.day for f in faults})}
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for done, fault in enumerate(faults, start=1):
+        tick = time.perf_counter()
+        day = days[fault.day]
+        sli = {dict(s.labels)["__name__"]: s for s in day.series if dict(s.labels)["__name__"].startswith("sli_")}
+        alert = synthesize(sli, fault.window_start, fault.window_end)
+        analysis, seen = asyncio.run(investigate(day, fault, alert))
+        services = sorted({s for edge in day.call_edges for s in edge})
+        ranking = rank_services(analysis, services, rank_by)
+        rank = position(ranking, fault.root_service)
+        rows.append(
+            {
+                "id": fault.id,
+                "fault_type": fault.fault_type,
+                "truth": fault.root_service,
+                "rank": rank,
+                "top5": [s for s, _ in ranking[:5]],
+                "alert": {
+                    "metric": alert.metric,
+                    "crossed_at": alert.crossed_at.isoformat() if alert.crossed_at else None,
+                    "fires_at": alert.fires_at.isoformat(),
+                    "reason": alert.reason,
+                },
+                "abstained": analysis.ranking.abstained,
+                "seconds": round(time.perf_counter() - tick, 3),
+                **seen,
+            }
+        )
+        if progress:
+            progress("faults", done, len(faults))
+    elapsed = time.perf_counter() - started
+    results = _summarize(rows, elapsed)
+    results["rank_by"] = rank_by
+    if injection_trials:
+        from evals.benchmarks.nezha.injection import run_injections
+
+        results["injections"] = {
+            name: run_injections(day, max(f.window_end for f in faults if f.day == name), injection_trials)
+            for name, day in days.items()
+        }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (out / "report.txt").write_text(report(results), encoding="utf-8")
+    return results
+
+
+def _scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    return {f"as{k}": round(sum(r["rank"] <= k for r in rows) / n, 4) for k in (1, 3, 5)} | {"faults": n}
+
+
+def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    counts = Counter(r["truth"] for r in rows)
+    top3 = {s for s, _ in counts.most_common(3)}
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_type[row["fault_type"]].append(row)
+    return {
+        "command": "firstline bench nezha PATH",
+        "path": "SLI alert -> replay (evals.replay, clock at the alert) -> tools.prometheus query_range "
+        "-> agents.analytics.analyze_incident (agents.reasoners.origin.RANKING)",
+        "overall": _scores(rows),
+        "majority_floor": {
+            "as1": round(counts.most_common(1)[0][1] / len(rows), 4),
+            "as3": round(sum(r["truth"] in top3 for r in rows) / len(rows), 4),
+        },
+        "random_floor": {"as1": round(1 / len(counts), 4), "as3": round(min(1.0, 3 / len(counts)), 4)},
+        "per_fault_type": {name: _scores(group) for name, group in sorted(by_type.items())},
+        "per_system": {"Online Boutique": _scores(rows)},
+        "alerts_without_crossing": sum(r["alert"]["crossed_at"] is None for r in rows),
+        "published": {name: {"as1": a / 100, "as3": b / 100, "as5": c / 100} for name, (a, b, c) in PUBLISHED.items()},
+        "seconds_total": round(elapsed, 2),
+        "seconds_per_fault": round(elapsed / len(rows), 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "faults": rows,
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    overall = results["overall"]
+    lines = [
+        "Nezha Online Boutique: root-cause service ranking through the replay and the adapters",
+        f"path: {results['path']}; ranked by {results.get('rank_by', 'candidates')}",
+        f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
+        f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
+        f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
+        *(
+            f"injected CPU+latency x{v['factor']:g} ({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
+            for name, v in results.get("injections", {}).items()
+        ),
+        f"time: {results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB",
+        "",
+        "per fault type:",
+    ]
+    for name, row in results["per_fault_type"].items():
+        lines.append(
+            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  (n={row['faults']})"
+        )
+    lines += ["", "published (ESEC/FSE 2023, full data):"]
+    for name, row in results["published"].items():
+        lines.append(f"  {name:34} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}")
+    lines += ["", "faults:"]
+    for row in results["faults"]:
+        lines.append(
+            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  [{row['alert']['reason']}]"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,129 @@
+"""The Nezha benchmark: SLI alert synthesis, tie-aware scoring, the layout reader; the real data when present."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from evals.benchmarks.nezha.alert import FOR_S, synthesize
+from evals.benchmarks.nezha.dataset import load_day, load_faults, metric_name, recording, service_of
+from evals.benchmarks.nezha.run import position, run_benchmark
+from evals.replay.recording import SeriesData
+
+DATA = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "nezha-ob"
+START = datetime(2022, 8, 22, 5, 0, tzinfo=UTC)
+
+
+def sli(values: list[float], name: str = "sli_latency_p50_seconds") -> SeriesData:
+    times = [(START + timedelta(minutes=i)).timestamp() + 19 for i in range(len(values))]
+    return SeriesData(labels=(("__name__", name),), times=times, values=values)
+
+
+def test_alert_fires_one_minute_after_the_first_minute_outside_the_band() -> None:
+    quiet = [0.15 + 0.01 * (i % 3) for i in range(70)]
+    latency = sli([*quiet, 0.16, 0.9, 1.1, 0.2])
+    window = START + timedelta(minutes=70)
+    alert = synthesize({"sli_latency_p50_seconds": latency}, window, window + timedelta(minutes=3))
+    assert alert.crossed_at == datetime.fromtimestamp(latency.times[71], tz=UTC)
+    assert alert.fires_at == alert.crossed_at + timedelta(seconds=FOR_S)
+    assert alert.metric == "sli_latency_p50_seconds"
+
+
+def test_a_success_rate_drop_alerts_and_a_quiet_sli_does_not() -> None:
+    window = START + timedelta(minutes=70)
+    success = sli([100.0] * 72 + [95.0, 100.0], "sli_success_rate_percent")
+    flat = sli([0.15] * 74)
+    dropped = synthesize(
+        {"sli_success_rate_percent": success, "sli_latency_p50_seconds": flat}, window, window + timedelta(minutes=3)
+    )
+    assert dropped.metric == "sli_success_rate_percent" and dropped.value == 95.0
+    quiet = synthesize({"sli_latency_p50_seconds": flat}, window, window + timedelta(minutes=3))
+    assert quiet.crossed_at is None and quiet.fires_at > window
+
+
+def test_position_counts_ties_against_the_method() -> None:
+    ranking = [("a", 3.0), ("b", 2.0), ("c", 2.0), ("d", 0.0)]
+    assert position(ranking, "a") == 1
+    assert position(ranking, "b") == 3 and position(ranking, "c") == 3
+    assert position(ranking, "d") == 4 and position(ranking, "zz") == 5
+
+
+def test_names_pods_and_columns() -> None:
+    assert service_of("cartservice-579f59597d-wc2lz") == "cartservice"
+    assert service_of("solo") == "solo"
+    assert metric_name("PodServerLatencyP90(s)") == "pod_server_latency_p90_seconds"
+    assert metric_name("CpuUsageRate(%)") == "pod_cpu_usage_rate_percent"
+    assert metric_name("NodeCpuUsageRate(%)") == "node_cpu_usage_rate_percent"
+
+
+needs_data = pytest.mark.skipif(not (DATA / "faults.json").is_file(), reason="the Nezha dataset is not on this machine")
+
+
+@needs_data
+def test_a_fault_recording_holds_nothing_after_the_alert() -> None:
+    faults = {f.id: f for f in load_faults(DATA)}
+    fault = faults["ob-11"]
+    day = load_day(DATA, fault.day)
+    now = fault.window_start + timedelta(seconds=90)
+    cut = recording(day, fault, now)
+    assert day.entry in {s for edge in day.call_edges for s in edge}
+    assert max(t for s in cut.series for t in s.times) <= now.timestamp()
+    assert max(t for s in day.series for t in s.times) > now.timestamp() + 3600  # the day goes on
+    assert cut.spans and max(s.end_unix_nano for s in cut.spans) <= now.timestamp() * 1e9
+
+
+@needs_data
+@pytest.mark.slow
+def test_the_benchmark_writes_results_and_report_for_selected_faults(tmp_path: Path) -> None:
+    results = run_benchmark(DATA, tmp_path, only={"ob-11", "ob-35"})
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["overall"]["faults"] == 2 == len(written["faults"])
+    assert set(written["overall"]) == {"as1", "as3", "as5", "faults"}
+    assert written["published"]["Nezha"]["as1"] == pytest.approx(0.9286)
+    for row in results["faults"]:
+        fires = datetime.fromisoformat(row["alert"]["fires_at"])
+        fault = next(f for f in load_faults(DATA) if f.id == row["id"])
+        assert fault.window_start < fires <= fault.window_end + timedelta(minutes=4)
+        assert 1 <= row["rank"] <= 11 and row["series"] > 100
+    assert "AS@1" in (tmp_path / "report.txt").read_text()
+
+
+@needs_data
+def test_edge_latency_is_read_per_call_edge_of_the_graph() -> None:
+    day = load_day(DATA, "2022-08-22")
+    edges = {
+        (dict(s.labels)["client"], dict(s.labels)["server"], dict(s.labels)["side"])
+        for s in day.series
+        if dict(s.labels)["__name__"] == "edge_latency_seconds"
+    }
+    assert {(c, t) for c, t, _ in edges} == set(day.call_edges)
+    assert {side for _, _, side in edges} == {"source", "destination"}
+
+
+def test_an_injection_shifts_only_the_chosen_service_its_incoming_edges_and_the_sli() -> None:
+    from evals.benchmarks.nezha.dataset import Day
+    from evals.benchmarks.nezha.injection import FACTOR, inject
+
+    def series(name: str, **labels: str) -> SeriesData:
+        times = [START.timestamp() + 60 * i for i in range(10)]
+        return SeriesData(tuple(sorted({"__name__": name, **labels}.items())), times, [1.0] * 10)
+
+    day = Day(
+        "d",
+        [
+            series("pod_cpu_usage_rate_percent", service="a"),
+            series("pod_cpu_usage_rate_percent", service="b"),
+            series("edge_latency_seconds", client="a", server="b", side="source"),
+            series("sli_latency_p50_seconds", service="a"),
+        ],
+        [("a", "b")],
+        "a",
+    )
+    at = START.timestamp() + 60 * 4
+    shifted = inject(day, "b", at)
+    moved = [[v for v in s.values if v != 1.0] for s in shifted.series]
+    assert moved[0] == [] and all(m == [FACTOR] * 4 for m in moved[1:])  # 4 rows in [at, at + 180 s]
+    assert all(v == 1.0 for s in day.series for v in s.values)  # the original day is untouched
