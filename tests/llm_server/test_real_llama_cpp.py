@@ -35,8 +35,8 @@ from agents.runner import answer_approvals
 from agents.settings import LLMSettings
 from agents.state import IncidentState
 from evals.harness.runner import EvalApprovalPolicy
-from evals.sim.scenario import Scenario
 from evals.sim.library import load_scenario
+from evals.sim.scenario import Scenario
 from evals.sim.server import RunningSim, start_sim
 from firstline.commands.incidents import sandbox_config
 from firstline.config import FirstlineConfig, load_config
@@ -134,7 +134,9 @@ async def _work(scenario: Scenario, tmp_path: Path) -> tuple[IncidentState, Wire
     wire = Wire()
     started = time.monotonic()
     with start_sim(scenario) as sim:
-        [alert] = [a for a in parse_alertmanager(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"][:1]
+        [alert] = [
+            a for a in parse_alertmanager(sim.alertmanager_payload(scenario.alerts[0].name)) if a.status == "firing"
+        ][:1]
         policy = EvalApprovalPolicy(scenario)
         async with _responder(_config(sim, tmp_path), wire) as responder:
             run = await answer_approvals(responder, await responder.start(alert), policy.decide)
