@@ -39,6 +39,12 @@ class LLMSettings(BaseModel):
         description="How the limit is sent: max_tokens (llama.cpp, vLLM, Ollama, most OpenAI models) or "
         "max_completion_tokens (OpenAI reasoning models, which refuse max_tokens).",
     )
+    context_tokens: int | None = Field(
+        default=None,
+        ge=512,
+        description="The model's context window in tokens. Unset: asked from the server where it tells it "
+        "(llama.cpp's /props), else no prompt budget. The diagnose step offers the tools and evidence that fit.",
+    )
     step_timeout_seconds: float = Field(
         default=120.0,
         gt=0,
