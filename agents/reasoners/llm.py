@@ -5,7 +5,9 @@
   by calling ``submit_diagnosis`` with a typed diagnosis that cites evidence ids. Unknown tool names,
   malformed arguments and invalid diagnoses are answered with an error message so the model can fix
   them; mutating tools are never offered.
-- `choose_remediation` uses structured output to pick one of the options code built.
+- `choose_remediation` uses structured output to pick one of the options code built. The method
+  (``structured_output_method``) is ``json_schema``, ``function_calling`` or ``json_mode``; ``auto`` asks the
+  server once which works (a tiny json_schema request, then a tool call; else json_mode) and keeps the answer.
 - Any API failure (connection, 429, 5xx, timeout) or an unusable answer raises `ReasonerFailure`; the
   calling agent then uses the deterministic reasoner for that step and notes it on the timeline.
 - A prompt budget (`agents.reasoners.prompt_budget`): when the context window is known (``context_tokens``,
@@ -110,7 +112,7 @@ class LLMReasoner:
         model: BaseChatModel,
         *,
         max_tool_rounds: int = 6,
-        structured_output_method: str = "function_calling",
+        structured_output_method: str = "auto",
         step_timeout_seconds: float = 120.0,
         max_tokens: int = 1024,
         context_tokens: int | None = None,
@@ -123,6 +125,33 @@ class LLMReasoner:
         self.max_tokens = max_tokens
         self.context_tokens = context_tokens
         self._context_probe = context_probe  # asked once, when context_tokens is not configured
+        self._method_probe: asyncio.Lock | None = None
+
+    async def _structured_method(self, meter: UsageMeter) -> str:
+        """The configured structured-output method, or for ``auto`` the first that works on this server:
+        probed once (its tokens counted on the step that probes), then cached for every later call."""
+        if self.structured_output_method != "auto":
+            return self.structured_output_method
+        self._method_probe = self._method_probe or asyncio.Lock()
+        async with self._method_probe:
+            if self.structured_output_method == "auto":
+                self.structured_output_method = await self._probe_method(meter)
+                log.info("llm.structured_output_method", method=self.structured_output_method)
+        return self.structured_output_method
+
+    async def _probe_method(self, meter: UsageMeter) -> str:
+        request = [HumanMessage('Answer with the status "ok".')]
+        for method in ("json_schema", "function_calling"):
+            try:
+                structured = self.model.with_structured_output(ProbeAnswer, method=method, include_raw=True)
+                answer = await asyncio.wait_for(structured.ainvoke(request), timeout=self.step_timeout_seconds)
+            except Exception:  # this method does not work here (an HTTP 400, a timeout); try the next
+                continue
+            raw = answer.get("raw") if isinstance(answer, dict) else None
+            meter.add(raw)
+            if isinstance(answer, dict) and isinstance(answer.get("parsed"), ProbeAnswer):
+                return method
+        return "json_mode"
 
     async def _window(self) -> int | None:
         """The model's context window: configured, or probed once from the server (None: unknown)."""
@@ -161,6 +190,8 @@ class LLMReasoner:
             raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
+        except ReasonerFailure:
+            raise
         except Exception as exc:
             raise meter.failure(f"model reply unusable: {type(exc).__name__}: {_short(str(exc), 200)}") from exc
 
@@ -378,12 +409,18 @@ class LLMReasoner:
             HumanMessage(prompts.remediation_request(diagnosis, options)),
         ]
         await self._check_fits(meter, request, [{"schema": choice_model.model_json_schema()}], "the choice")
+        method = await self._structured_method(meter)
+
+        valid = f"valid option_id values: {', '.join(o.id for o in options) or 'none'} or null"
 
         async def choose() -> Any:
-            structured = self.model.with_structured_output(
-                choice_model, method=self.structured_output_method, include_raw=True
-            )
-            return await structured.ainvoke(request)
+            structured = self.model.with_structured_output(choice_model, method=method, include_raw=True)
+            try:
+                return await structured.ainvoke(request)
+            except ValidationError as exc:  # json_schema parses inside the client, before include_raw can catch it
+                raise meter.failure(
+                    f"unusable remediation choice ({method}): {_describe_invalid(exc)}; {valid}"
+                ) from exc
 
         answer = await self._call(meter, choose())
         raw = answer.get("raw") if isinstance(answer, dict) else None
@@ -393,8 +430,8 @@ class LLMReasoner:
             sent = _short(_sent(raw), 200) if isinstance(raw, AIMessage) else repr(answer)[:200]
             error = answer.get("parsing_error") if isinstance(answer, dict) else None
             raise meter.failure(
-                f"unusable remediation choice: {_short(str(error), 200) if error else 'nothing parsed'}; "
-                f"the model sent: {sent!r}; valid option_id values: {', '.join(o.id for o in options) or 'none'} or null"
+                f"unusable remediation choice ({method}): {_describe_parse_error(error)}; "
+                f"the model sent: {sent!r}; {valid}"
             )
         chosen = RemediationChoice.model_validate(parsed.model_dump())
         if chosen.option_id is not None and chosen.option_id not in {o.id for o in options}:
@@ -436,6 +473,35 @@ def describe_model_error(exc: BaseException) -> str:
     kind = next((c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("openai")), type(exc).__name__)
     status = getattr(exc, "status_code", None)
     return f"{f'HTTP {status} ' if status else ''}{kind}: {_short(str(exc))}"
+
+
+class ProbeAnswer(BaseModel):
+    """The tiny answer that tells which structured-output method a server supports."""
+
+    status: Literal["ok", "degraded"]
+
+
+def _describe_invalid(exc: ValidationError) -> str:
+    """``field: problem (the model sent: value)`` for each error, the values truncated."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "the answer"
+        sent = _short(json.dumps(err.get("input"), default=str), 120)
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')} (the model sent: {sent})")
+    return "; ".join(parts)
+
+
+def _describe_parse_error(error: object) -> str:
+    """Which field was wrong and how (a validation error, also when wrapped by the output parser), else the
+    parser's own message, truncated; ``nothing parsed`` when there is no error at all (no tool call came back)."""
+    seen: object = error
+    while isinstance(seen, BaseException):
+        if isinstance(seen, ValidationError):
+            return _short(_describe_invalid(seen), 400)
+        seen = seen.__cause__ or seen.__context__
+    if error is None:
+        return "nothing parsed (no tool call or JSON object came back)"
+    return _short(str(error), 200)
 
 
 def _fit_brief(bundle: EvidenceBundle, tokens: int) -> str | None:
