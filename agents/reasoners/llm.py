@@ -143,14 +143,20 @@ class LLMReasoner:
         request = [HumanMessage('Answer with the status "ok".')]
         for method in ("json_schema", "function_calling"):
             try:
-                structured = self.model.with_structured_output(ProbeAnswer, method=method, include_raw=True)
+                structured = self.model.with_structured_output(
+                    ProbeAnswer.model_json_schema(), method=method, include_raw=True
+                )
                 answer = await asyncio.wait_for(structured.ainvoke(request), timeout=self.step_timeout_seconds)
             except Exception:  # this method does not work here (an HTTP 400, a timeout); try the next
                 continue
             raw = answer.get("raw") if isinstance(answer, dict) else None
             meter.add(raw)
-            if isinstance(answer, dict) and isinstance(answer.get("parsed"), ProbeAnswer):
-                return method
+            parsed = answer.get("parsed") if isinstance(answer, dict) else None
+            try:
+                ProbeAnswer.model_validate(parsed)
+            except ValidationError:
+                continue
+            return method
         return "json_mode"
 
     async def _window(self) -> int | None:
@@ -414,26 +420,30 @@ class LLMReasoner:
         valid = f"valid option_id values: {', '.join(o.id for o in options) or 'none'} or null"
 
         async def choose() -> Any:
-            structured = self.model.with_structured_output(choice_model, method=method, include_raw=True)
-            try:
-                return await structured.ainvoke(request)
-            except ValidationError as exc:  # json_schema parses inside the client, before include_raw can catch it
-                raise meter.failure(
-                    f"unusable remediation choice ({method}): {_describe_invalid(exc)}; {valid}"
-                ) from exc
+            # A JSON Schema dict, not the model class: with a class, json_schema validates inside the client and
+            # a reply that fails loses its usage; with the dict the raw reply comes back and code validates it.
+            schema = choice_model.model_json_schema()
+            structured = self.model.with_structured_output(schema, method=method, include_raw=True)
+            return await structured.ainvoke(request)
 
         answer = await self._call(meter, choose())
         raw = answer.get("raw") if isinstance(answer, dict) else None
         self._count(meter, raw if isinstance(raw, AIMessage) else None)
         parsed = answer.get("parsed") if isinstance(answer, dict) else answer
-        if not isinstance(parsed, BaseModel):
-            sent = _short(_sent(raw), 200) if isinstance(raw, AIMessage) else repr(answer)[:200]
+        sent = _short(_sent(raw), 200) if isinstance(raw, AIMessage) else repr(answer)[:200]
+        if isinstance(parsed, BaseModel):
+            parsed = parsed.model_dump()
+        if not isinstance(parsed, dict):
             error = answer.get("parsing_error") if isinstance(answer, dict) else None
             raise meter.failure(
                 f"unusable remediation choice ({method}): {_describe_parse_error(error)}; "
                 f"the model sent: {sent!r}; {valid}"
             )
-        chosen = RemediationChoice.model_validate(parsed.model_dump())
+        try:
+            validated = choice_model.model_validate(parsed)
+        except ValidationError as exc:
+            raise meter.failure(f"unusable remediation choice ({method}): {_describe_invalid(exc)}; {valid}") from exc
+        chosen = RemediationChoice.model_validate(validated.model_dump())
         if chosen.option_id is not None and chosen.option_id not in {o.id for o in options}:
             raise meter.failure(f"the model chose {chosen.option_id!r}, which is not one of the options")
         return Reasoned(chosen, meter.usage)
