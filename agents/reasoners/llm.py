@@ -94,6 +94,13 @@ class UsageMeter:
             prompt = int(metadata.get("total_tokens") or 0)
         self.usage = self.usage + Usage(prompt_tokens=prompt, completion_tokens=completion)
 
+    def add_completion_usage(self, completion: object) -> None:
+        """The usage of a raw SDK completion (one the SDK refused to parse, so no message carries it)."""
+        usage = getattr(completion, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        generated = int(getattr(usage, "completion_tokens", 0) or 0)
+        self.usage = self.usage + Usage(prompt_tokens=prompt, completion_tokens=generated)
+
     def failure(self, message: str) -> ReasonerFailure:
         """A `ReasonerFailure` that still reports what the failed attempt cost."""
         return ReasonerFailure(message, usage=self.usage)
@@ -147,6 +154,9 @@ class LLMReasoner:
                     ProbeAnswer.model_json_schema(), method=method, include_raw=True
                 )
                 answer = await asyncio.wait_for(structured.ainvoke(request), timeout=self.step_timeout_seconds)
+            except openai.LengthFinishReasonError as exc:  # parsed in the SDK, cut at the limit: spent, not usable
+                meter.add_completion_usage(exc.completion)
+                continue
             except Exception:  # this method does not work here (an HTTP 400, a timeout); try the next
                 continue
             raw = answer.get("raw") if isinstance(answer, dict) else None
@@ -194,6 +204,12 @@ class LLMReasoner:
             return await asyncio.wait_for(step, timeout=self.step_timeout_seconds)
         except TimeoutError as exc:
             raise meter.failure(f"no answer within the step deadline of {self.step_timeout_seconds:g}s") from exc
+        except openai.LengthFinishReasonError as exc:
+            # json_schema replies are parsed inside the SDK; one cut at the limit raises, its usage on the error.
+            meter.add_completion_usage(exc.completion)
+            raise meter.failure(
+                "the reply was cut at the token limit (finish_reason: length); raise llm.max_tokens"
+            ) from exc
         except MODEL_ERRORS as exc:
             raise meter.failure(f"model call failed: {describe_model_error(exc)}") from exc
         except ReasonerFailure:

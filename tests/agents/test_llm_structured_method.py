@@ -144,3 +144,18 @@ async def test_what_the_model_sent_is_truncated_in_the_message(tmp_path: Any) ->
     with pytest.raises(ReasonerFailure) as failure:
         await reasoner.choose_remediation(DIAGNOSIS, OPTIONS, _ctx(tmp_path))
     assert "x" * 150 in str(failure.value) and len(str(failure.value)) < 900
+
+
+@respx.mock
+async def test_a_json_schema_reply_cut_at_the_limit_fails_and_still_counts_its_tokens(tmp_path: Any) -> None:
+    # Found against llama.cpp: the SDK parses json_schema replies itself and raises on finish_reason length,
+    # so the usage rode only on that error and the incident counted fewer tokens than the server reported.
+    cut = json.loads(_reply('{"option_id": "rollback", "rationale": "undo the dep').content)
+    cut["choices"][0]["finish_reason"] = "length"
+    cut["usage"] = {"prompt_tokens": 834, "completion_tokens": 200, "total_tokens": 1034}
+    respx.post(LLM_URL).mock(return_value=httpx.Response(200, json=cut))
+    reasoner = _reasoner()
+    reasoner.structured_output_method = "json_schema"
+    with pytest.raises(ReasonerFailure, match="cut at the token limit") as failure:
+        await reasoner.choose_remediation(DIAGNOSIS, OPTIONS, _ctx(tmp_path))
+    assert (failure.value.usage.prompt_tokens, failure.value.usage.completion_tokens) == (834, 200)
