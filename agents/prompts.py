@@ -34,13 +34,21 @@ def triage_request(facts: TriageFacts) -> str:
     return "Facts:\n" + facts.model_dump_json(indent=2)
 
 
-def evidence_brief(bundle: EvidenceBundle) -> str:
+def evidence_brief(bundle: EvidenceBundle, *, observation_limit: int | None = None, keep: int | None = None) -> str:
+    """The alert and the evidence, one line each. ``observation_limit`` cuts each observation (and query) to
+    that many characters and ``keep`` keeps only the first items, so the brief fits a small context."""
     lines = [
         f"Alert: {bundle.alert.title} on service {bundle.service} (started {bundle.alert.started_at.isoformat()})",
         "Evidence:",
     ]
-    for e in bundle.evidence:
-        lines.append(f"- {e.id} [{e.source}] query={e.query!r}: {e.observation}")
+    items = bundle.evidence if keep is None else bundle.evidence[:keep]
+    for e in items:
+        query, observation = e.query, e.observation
+        if observation_limit is not None:
+            query, observation = _cut(query, observation_limit), _cut(observation, observation_limit)
+        lines.append(f"- {e.id} [{e.source}] query={query!r}: {observation}")
+    if len(items) < len(bundle.evidence):
+        lines.append(f"({len(bundle.evidence) - len(items)} more evidence items left out to fit the context)")
     if bundle.failures:
         lines.append("Checks that failed: " + "; ".join(bundle.failures))
     return "\n".join(lines)
@@ -85,3 +93,7 @@ def update_request(incident: IncidentState, phase: str, audience: str, *, draft:
             "time and name in it exactly as written; add nothing that is not in it.\nDraft:\n" + draft
         )
     return "Write the update. Facts:\n" + json.dumps(facts, indent=2, default=str)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,7 +25,11 @@ class LLMSettings(BaseModel):
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=1, ge=0, le=5)
     temperature: float = 0.0
-    structured_output_method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling"
+    structured_output_method: Literal["auto", "function_calling", "json_schema", "json_mode"] = Field(
+        default="auto",
+        description="How the remediation choice is asked for. auto: probed once per server (json_schema, else "
+        "function_calling, else json_mode) and kept.",
+    )
     max_tool_rounds: int = Field(default=6, ge=1, le=30)
     max_tokens: int = Field(
         default=1024,
@@ -38,6 +42,12 @@ class LLMSettings(BaseModel):
         default="max_tokens",
         description="How the limit is sent: max_tokens (llama.cpp, vLLM, Ollama, most OpenAI models) or "
         "max_completion_tokens (OpenAI reasoning models, which refuse max_tokens).",
+    )
+    context_tokens: int | None = Field(
+        default=None,
+        ge=512,
+        description="The model's context window in tokens. Unset: asked from the server where it tells it "
+        "(llama.cpp's /props), else no prompt budget. The diagnose step offers the tools and evidence that fit.",
     )
     step_timeout_seconds: float = Field(
         default=120.0,

@@ -126,12 +126,30 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-async def _context(http: httpx.AsyncClient, root: str, headers: dict[str, str]) -> Probe:
+def _root(settings: LLMSettings) -> str:
+    base = settings.base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+async def _n_ctx(http: httpx.AsyncClient, root: str, headers: dict[str, str]) -> int | None:
     try:
         props = await http.get(f"{root}/props", headers=headers)
     except httpx.HTTPError:
-        return Probe("context", "unknown", "the server does not say its context window")
-    n_ctx = _json(props).get("default_generation_settings", {}).get("n_ctx") if props.is_success else None
+        return None
+    settings = _json(props).get("default_generation_settings") if props.is_success else None
+    n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
+
+
+async def probe_context_tokens(settings: LLMSettings) -> int | None:
+    """The server's context window where it tells it (llama.cpp's ``/props``), else None. The LLM reasoner
+    asks it once when ``llm.context_tokens`` is not set."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        return await _n_ctx(http, _root(settings), _headers(settings))
+
+
+async def _context(http: httpx.AsyncClient, root: str, headers: dict[str, str]) -> Probe:
+    n_ctx = await _n_ctx(http, root, headers)
     if isinstance(n_ctx, int):
         return Probe("context", "ok", f"{n_ctx} tokens (llama.cpp /props)")
     return Probe("context", "unknown", "the server does not say its context window")

@@ -65,13 +65,18 @@ def build_reasoner(config: FirstlineConfig, *, chat_model: Any = None) -> Reason
     if config.reasoner == "deterministic":
         return DeterministicReasoner()
     from agents.reasoners.llm import LLMReasoner
+    from firstline.llm_check import probe_context_tokens
 
     model = chat_model if chat_model is not None else build_chat_model(config.llm)
+    settings = config.llm
     return LLMReasoner(
         model,
-        max_tool_rounds=config.llm.max_tool_rounds,
-        structured_output_method=config.llm.structured_output_method,
-        step_timeout_seconds=config.llm.step_timeout_seconds,
+        max_tool_rounds=settings.max_tool_rounds,
+        structured_output_method=settings.structured_output_method,
+        step_timeout_seconds=settings.step_timeout_seconds,
+        max_tokens=settings.max_tokens,
+        context_tokens=settings.context_tokens,
+        context_probe=lambda: probe_context_tokens(settings),
     )
 
 

@@ -6,7 +6,8 @@
 - No real model: no OpenAI credentials or endpoint from the developer's environment reach a test, and
   the OpenAI client refuses to send unless the test is marked ``model_mocked`` (its HTTP is answered
   by respx, which intercepts below the client). A local model server on loopback (Ollama, llama.cpp)
-  is therefore never called by accident either.
+  is therefore never called by accident either; only the tests marked ``llm_server`` (`make test-llm`,
+  which starts one on loopback and names it in ``FIRSTLINE_LLM_TEST_URL``) talk to a real one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class RealModelCallBlocked(RuntimeError):
 def _no_real_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in MODEL_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
-    if request.node.get_closest_marker("model_mocked") is None:
+    allowed = ("model_mocked", "llm_server")
+    if not any(request.node.get_closest_marker(marker) for marker in allowed):
         from openai._base_client import AsyncAPIClient, SyncAPIClient
 
         def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -62,7 +62,10 @@ class ScriptedChatModel(BaseChatModel):
         return "scripted"
 
     def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Runnable[Any, BaseMessage]:
-        names = [t["function"]["name"] if isinstance(t, dict) else t.__name__ for t in tools]
+        names = [
+            (t["function"]["name"] if "function" in t else t.get("title", "")) if isinstance(t, dict) else t.__name__
+            for t in tools
+        ]
         return self.bind(tool_names=names)
 
     @property

@@ -131,7 +131,7 @@ DIAGNOSIS = {
 
 def _reasoner() -> LLMReasoner:
     model = ChatOpenAI(model="local", base_url="http://llm.test/v1", api_key="x", max_retries=0, timeout=5)  # type: ignore[arg-type]
-    return LLMReasoner(model, max_tool_rounds=4)
+    return LLMReasoner(model, max_tool_rounds=4, structured_output_method="function_calling")
 
 
 @respx.mock

@@ -37,7 +37,7 @@ def _update(command: Any) -> dict[str, Any]:
 
 async def test_triage_puts_the_summary_tokens_and_the_signal_check_in_its_update(tmp_path: Path) -> None:
     model = ScriptedChatModel(prompt_tokens=70, completion_tokens=30)
-    ctx = agent_context(tmp_path, reasoner=LLMReasoner(model))
+    ctx = agent_context(tmp_path, reasoner=LLMReasoner(model, structured_output_method="function_calling"))
     state = incident()
     before = state.model_dump()
     update = _update(await triage(state, _runtime(ctx)))
@@ -84,7 +84,7 @@ async def test_an_llm_diagnosis_of_a_restartable_cause_reaches_the_restart_optio
     tmp_path: Path, category: str
 ) -> None:
     model = ScriptedChatModel(category=category, prompt_tokens=11, completion_tokens=5)
-    reasoner = LLMReasoner(model)
+    reasoner = LLMReasoner(model, structured_output_method="function_calling")
     ctx = agent_context(tmp_path, reasoner=reasoner, registry=kubernetes_registry())
     bundle = EvidenceBundle(
         service="api",
