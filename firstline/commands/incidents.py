@@ -209,8 +209,10 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
             else base.approvals.cli_identity,
         }
     )
-    # Earned autonomy promoted in a sandbox stays in the sandbox too.
+    # Earned autonomy promoted in a sandbox stays in the sandbox too, and so do the alerts `firstline
+    # serve` receives for it (its inbox, runs and dead letters).
     policy = base.policy.model_copy(update={"earned_file": state_dir / "earned-autonomy.yaml"})
+    intake = base.intake.model_copy(update={"inbox": state_dir / "intake.sqlite"})
     return base.model_copy(
         update={
             "tools": tools,
@@ -219,6 +221,7 @@ def sandbox_config(base: FirstlineConfig, sim: Any, state_dir: Path) -> Firstlin
             "clock": clock,
             "approvals": approvals,
             "policy": policy,
+            "intake": intake,
         }
     )
 

@@ -166,4 +166,6 @@ def test_the_sandbox_config_keeps_its_state_apart_from_the_real_state_folder(
     for key in ("checkpoints", "ledger", "incidents"):
         assert Path(written["storage"][key]).parent == state, written["storage"]
     assert Path(written["knowledge"]["chroma"]["path"]).parent == state
-    assert ".firstline" not in json.dumps(written["storage"])
+    assert Path(written["intake"]["inbox"]).parent == state  # alerts served for it stay beside it
+    assert Path(written["approvals"]["database"]).parent == state
+    assert ".firstline" not in json.dumps([written["storage"], written["intake"], written["approvals"]])

@@ -207,6 +207,7 @@ def test_every_builtin_adapter_is_valid_and_documented() -> None:
             "teams",
             "http_action",
             "mcp",
+            "tempo",
         }
     )
     for kind, cls in kinds.items():
