@@ -30,10 +30,10 @@ from agents.state import (
 )
 from agents.target_state import expected_state
 from agents.timeline import note
+from knowledge.catalog import DATASTORE_KINDS
 
 # Which root causes each kind of action addresses (a change is rolled back: `CHANGE_CATEGORIES`).
 # A category in none of them gets no automated action and the incident goes to the on-call.
-STATEFUL_KINDS = frozenset({"database", "cache", "queue"})
 RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"crash", "memory_leak", "oom", "certificate", "connection_pool", "failover"}
 )
@@ -190,7 +190,7 @@ def remediation_options(
     # A datastore's replicas are not capacity: a second copy of a database's Deployment is a second
     # writer on its data, and a cache's or broker's copies do not share its contents.
     entry = ctx.catalog.get(diagnosis.entity)
-    stateful = entry is not None and entry.kind in STATEFUL_KINDS
+    stateful = entry is not None and entry.kind in DATASTORE_KINDS
     if (
         diagnosis.category in SCALE_CATEGORIES
         and deployment.replicas

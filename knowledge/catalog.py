@@ -34,6 +34,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# Kinds that hold state: more copies are not more capacity, and a failover moves them.
+DATASTORE_KINDS = frozenset({"database", "cache", "queue"})
+
 
 class OnCall(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.base import (
     Adapter,
@@ -38,6 +37,7 @@ from tools.wire import (
     as_list,
     clip,
     decode_json,
+    end_after_start,
     expect_dict,
     expect_list,
     json_field,
@@ -103,13 +103,7 @@ class SearchInput(BaseModel):
         description="Only these source fields in each hit (default: the whole document).",
     )
 
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
-        return end
+    _end_after_start = field_validator("end")(end_after_start)
 
     @field_validator("filters")
     @classmethod

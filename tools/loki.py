@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from tools.base import Adapter, AdapterSettings, TimeWindow, ToolResult, tool_call
 from tools.prometheus import Series, format_value
@@ -26,6 +26,7 @@ from tools.wire import (
     as_list,
     clip,
     decode_json,
+    end_after_start,
     expect_dict,
     expect_list,
     format_number,
@@ -69,13 +70,7 @@ class LogRangeQuery(BaseModel):
         default=None, gt=0, description="Step in seconds, for metric queries only (default chosen by Loki)."
     )
 
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
-        return end
+    _end_after_start = field_validator("end")(end_after_start)
 
 
 class LogEntry(BaseModel):

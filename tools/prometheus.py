@@ -30,6 +30,7 @@ from tools.wire import (
     as_dict,
     as_list,
     decode_json,
+    end_after_start,
     expect_dict,
     expect_list,
     format_number,
@@ -110,13 +111,7 @@ class RangeQuery(BaseModel):
         description="Resolution step in seconds (e.g. 60). At most 11000 points per series.",
     )
 
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
-        return end
+    _end_after_start = field_validator("end")(end_after_start)
 
     @field_validator("step")
     @classmethod
@@ -143,13 +138,7 @@ class SeriesQuery(BaseModel):
     start: UtcDatetime = Field(description="Start of the range to search (UTC, RFC 3339).")
     end: UtcDatetime = Field(description="End of the range to search (UTC, RFC 3339); after start.")
 
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
-        return end
+    _end_after_start = field_validator("end")(end_after_start)
 
 
 class LabelValuesQuery(BaseModel):

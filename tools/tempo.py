@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.base import Adapter, TimeWindow, ToolResult, tool_call
 from tools.wire import (
@@ -33,12 +33,12 @@ from tools.wire import (
     as_dict,
     as_list,
     decode_json,
+    end_after_start,
     expect_dict,
     expect_list,
     from_unix_nanos,
     malformed,
     plain_text,
-    rfc3339,
     unix_seconds,
 )
 
@@ -58,13 +58,7 @@ class _Window(BaseModel):
     end: UtcDatetime = Field(description="End of the window (UTC, RFC 3339); after start.")
     service: str | None = Field(default=None, description="Only traces with a span of this service (service.name).")
 
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
-        start = info.data.get("start")
-        if start is not None and end <= start:
-            raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
-        return end
+    _end_after_start = field_validator("end")(end_after_start)
 
 
 class TraceSearch(_Window):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, ValidationInfo
 
 from tools.base import UpstreamError
 from tools.http import BODY_EXCERPT_CHARS, HttpCaller
@@ -79,6 +79,15 @@ def utc_now() -> datetime:
 def rfc3339(value: datetime) -> str:
     """``2026-11-20T10:05:00Z`` (fractional seconds only when present)."""
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def end_after_start(end: datetime, info: ValidationInfo) -> datetime:
+    """A time window's ``end`` validator: it must come after ``start`` (use as
+    ``field_validator("end")(end_after_start)``)."""
+    start = info.data.get("start")
+    if start is not None and end <= start:
+        raise ValueError(f"end ({rfc3339(end)}) must be after start ({rfc3339(start)})")
+    return end
 
 
 def format_number(value: float) -> str:

@@ -38,6 +38,7 @@ from agents.state import (
     RootCauseCategory,
     RuledOut,
 )
+from knowledge.catalog import DATASTORE_KINDS
 
 # The category a change of each kind is diagnosed as (`ChangeFact.kind` is free text: unknown kinds
 # are read as a bad deploy).
@@ -235,7 +236,6 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
     ),
 ]
-DATASTORE_KINDS = {"database", "cache", "queue"}
 SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}
 
 
@@ -665,12 +665,8 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                 caller_logs = bundle.model_copy(
                     update={"service": change.service, "logs": bundle.components[change.service].logs}
                 )
-            caller_mode = next(
-                (h for h in symptom_hypotheses(caller_logs) if h.category not in LOAD_CATEGORIES)
-                if caller_logs is not None
-                else iter(()),
-                None,
-            )
+            caller_modes = symptom_hypotheses(caller_logs) if caller_logs is not None else []
+            caller_mode = next((h for h in caller_modes if h.category not in LOAD_CATEGORIES), None)
             # A caller's own release that loads the origin is that release's fault (a bad deploy, a
             # migration); a workload multiplied (scaled up, a Job started) is load: saturation.
             category: RootCauseCategory = (
