@@ -9,6 +9,7 @@ library_index()                                     # one summary per scenario (
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,20 @@ def scenario_path(name_or_path: str | Path, directory: Path = SCENARIO_DIR) -> P
     return path
 
 
-def load_scenario(name_or_path: str | Path, directory: Path = SCENARIO_DIR) -> Scenario:
-    """Load a scenario by library name or by path; raises `ScenarioError` naming what is wrong."""
-    return load_scenario_file(scenario_path(name_or_path, directory))
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def load_library(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+def load_scenario(
+    name_or_path: str | Path, directory: Path = SCENARIO_DIR, *, transform: Transform | None = None
+) -> Scenario:
+    """Load a scenario by library name or by path; raises `ScenarioError` naming what is wrong.
+    ``transform`` rewrites the document before it is validated (`evals.sim.rename`)."""
+    return load_scenario_file(scenario_path(name_or_path, directory), transform=transform)
+
+
+def load_library(directory: Path = SCENARIO_DIR, *, transform: Transform | None = None) -> list[Scenario]:
     """Every scenario in the library, validated (the first invalid file raises)."""
-    return [load_scenario_file(directory / f"{name}.yaml") for name in scenario_names(directory)]
+    return [load_scenario_file(directory / f"{name}.yaml", transform=transform) for name in scenario_names(directory)]
 
 
 def summary_line(scenario: Scenario, limit: int = 110) -> str:

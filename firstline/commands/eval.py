@@ -48,13 +48,31 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
     from intake.alertmanager import parse_alertmanager
 
     base = load(args, required=False)
+    transform: Any = None
+    if args.rename is not None:
+        from evals.sim.rename import rename_scenario
+
+        seed, part = args.rename, args.part
+
+        def transform(document: dict[str, Any]) -> dict[str, Any]:
+            # Only the part that runs is renamed (the other is dropped below, unread).
+            holdout = "holdout" in (document.get("tags") or [])
+            if part != "all" and holdout != (part == "holdout"):
+                return document
+            return rename_scenario(document, seed)[0]
+
     try:
         if args.scenario:
-            scenarios = [load_scenario(name) for name in args.scenario]
+            scenarios = [load_scenario(name, transform=transform) for name in args.scenario]
         elif args.suite:
-            scenarios = load_library(Path(args.suite)) if Path(args.suite).is_dir() else [load_scenario(args.suite)]
+            suite_path = Path(args.suite)
+            scenarios = (
+                load_library(suite_path, transform=transform)
+                if suite_path.is_dir()
+                else [load_scenario(args.suite, transform=transform)]
+            )
         else:
-            scenarios = load_library()
+            scenarios = load_library(transform=transform)
     except ScenarioError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     if args.part != "all":
@@ -95,6 +113,7 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
                 "reasoner": base.reasoner,
                 "model": base.llm.model if base.reasoner == "llm" else None,
                 "suite": str(args.suite or "evals/scenarios"),
+                "renamed_with_seed": args.rename,
             },
         )
     results = suite.to_json()
@@ -200,6 +219,14 @@ def register(sub: Any) -> dict[str, Any]:
         default="all",
         help="the library's dev part (tuned on), its holdout part (scenarios tagged holdout: reported apart, never "
         "tuned on), or all (default; results.json has each part's summary)",
+    )
+    run.add_argument(
+        "--rename",
+        type=int,
+        metavar="SEED",
+        help="replace every service, workload, ConfigMap, node, namespace and repository name with a neutral one "
+        "(cedar-4) throughout each scenario, answer key included: the outcomes must not move, since no answer may "
+        "depend on a name (compare with `firstline eval compare`)",
     )
     run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")
     run.add_argument("--out", default="out/eval", metavar="DIR", help="where to write the reports (default out/eval)")

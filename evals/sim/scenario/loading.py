@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ def parse_scenario(raw: Any, *, origin: str = "scenario") -> Scenario:
         raise ScenarioError(f"{origin}: " + "; ".join(describe_errors(exc))) from exc
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate one scenario file."""
+def load_scenario(path: str | Path, *, transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Scenario:
+    """Read and validate one scenario file; ``transform`` rewrites the parsed document first (e.g.
+    `evals.sim.rename`)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -65,4 +67,6 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"scenario file {path} does not exist") from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"scenario file {path} is not valid YAML: {exc}") from exc
+    if transform is not None and isinstance(raw, dict):
+        raw = transform(raw)
     return parse_scenario(raw, origin=str(path))
