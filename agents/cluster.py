@@ -145,6 +145,13 @@ async def _namespace_list(checks: Checks, call: str, namespace: str, what: str) 
     return result
 
 
+def _image_name(image: str) -> str:
+    """The repository's last segment of an image reference: ``ghcr.io/acme/backfill:0.3.1`` ->
+    ``backfill`` (a digest or a registry port is no part of the name)."""
+    path = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return path.split(":", 1)[0]
+
+
 def _named_for(configmap: str, workload: str) -> bool:
     """The ConfigMap is named after the workload, as charts and operators name them (``coredns``,
     ``coredns-config``, ``coredns-custom``): that workload's configuration, read or not."""
@@ -258,11 +265,24 @@ async def _jobs(checks: Checks, namespace: str, services: list[Service], onset: 
         if job.name is None or job.status != "active":
             continue
         owner = job.owner.split("/", 1)[1] if job.owner and "/" in job.owner else None
-        # Its CronJob's, or named after the workload (a run started by hand: ``backfill-0511``); the
-        # longest such name wins (``media-backfill`` over ``media``).
+        # Its CronJob's, or named after the workload (a run started by hand: ``backfill-0511``), or
+        # running the service's image (a Job named anything, ``kubectl create job`` with the service's
+        # image); the owner first, then the longest name (``media-backfill`` over ``media``).
+        images = {_image_name(image) for image in job.images.values()}
+        name = job.name
         service = max(
-            (s for s in services if s.deployment_name in {job.name, owner} or _named_for(job.name, s.deployment_name)),
-            key=lambda s: (s.deployment_name in {job.name, owner}, len(s.deployment_name)),
+            (
+                s
+                for s in services
+                if s.deployment_name in {name, owner}
+                or _named_for(name, s.deployment_name)
+                or images & {s.deployment_name, s.name}
+            ),
+            key=lambda s: (
+                s.deployment_name in {name, owner},
+                _named_for(name, s.deployment_name),
+                len(s.deployment_name),
+            ),
             default=None,
         )
         if service is None:

@@ -504,6 +504,11 @@ class EvidenceCollector:
             related,
             onset,
             error_lines=error_lines,
+            aliases={
+                name: [a for a in (entry.namespace, entry.deployment) if a]
+                for name in related
+                if (entry := self.ctx.catalog.get(name)) is not None
+            },
             max_hops=max(related.values(), default=0),
         )
         return [

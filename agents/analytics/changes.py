@@ -82,6 +82,7 @@ def rank_changes(
     onset: datetime,
     *,
     error_lines: Sequence[str] = (),
+    aliases: Mapping[str, Sequence[str]] | None = None,
     lookback: timedelta = timedelta(hours=24),
     half_life: timedelta = timedelta(minutes=30),
     max_hops: int = 3,
@@ -93,7 +94,8 @@ def rank_changes(
     ``distances`` maps components to hops from ``affected`` (``affected`` itself at 0), e.g.
     ``hop_distances(graph, affected, undirected=True)``; components missing from it, or further than
     ``max_hops``, are outside the blast radius. ``error_lines`` are the affected services' error log
-    lines around the onset, used for the textual link. Changes later than ``onset + clock_skew`` or
+    lines around the onset, used for the textual link; ``aliases`` the other names a component goes by
+    (its namespace, its Deployment), context like its own name. Changes later than ``onset + clock_skew`` or
     earlier than ``onset - lookback`` are left out. Time proximity is 1 for changes up to ``grace``
     before the onset (a release often fails only once its pods take traffic, caches expire or load
     rises: 10-15 minutes is common) and halves every ``half_life`` after that. Raises ValueError on
@@ -131,7 +133,11 @@ def rank_changes(
         # So are the words of the changed component's own name ("worker" of "mail-worker") and of its
         # repository ("acme" of acme/mail-worker): its log lines, bucket names and paths all carry them.
         # Another component's name in a diff is a clue.
+        # Its namespace too: "batch/reindexer" is written in the change, and "batch" in every line the
+        # job logs about its own work.
         own = _name_parts(change.component.lower()) | _name_parts(change.repo.lower())
+        for alias in (aliases or {}).get(change.component, ()):
+            own |= _name_parts(alias.lower())
         shared, text_link = _text_link(
             {t for t in error_tokens if t.lower() not in own}, f"{change.description}\n{change.diff}"
         )
@@ -190,7 +196,11 @@ def _tokens(text: str) -> set[str]:
     found = set()
     for match in _TOKEN.finditer(text):
         whole = match.group(0).strip(".-")
+        # A host name's labels are names too: ``orders-db.shop.svc`` yields ``orders-db`` as well as
+        # ``orders`` and ``db``.
         parts = [part for part in re.split(r"[.\-]", whole) if part] if ("." in whole or "-" in whole) else []
+        if "." in whole:
+            parts += [label for label in whole.split(".") if "-" in label]
         for token in [whole, *parts]:
             if len(token) < 3:
                 continue
@@ -239,6 +249,12 @@ def _text_link(error_tokens: set[str], change_text: str) -> tuple[list[str], flo
         {token for token in error_tokens if token.lower() in change_tokens},
         key=lambda token: (-token_weight(token), token.lower()),
     )
+    # A name and the words it is made of are one piece of evidence: ``orders-db`` shared, its ``orders``
+    # and ``db`` add nothing.
+    whole = [t for t in shared if re.search(r"[.\-]", t)]
+    shared = [
+        t for t in shared if not any(t != w and t.lower() in {p.lower() for p in re.split(r"[.\-]", w)} for w in whole)
+    ]
     # Plain words are capped at three so that a long diff cannot build a link out of vocabulary alone.
     plain = [t for t in shared if token_weight(t) < 0.5][:3]
     strong = [t for t in shared if token_weight(t) >= 0.5]

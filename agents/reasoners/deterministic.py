@@ -1069,6 +1069,19 @@ def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> lis
     return found
 
 
+def explained_by(other: Hypothesis, lead: Hypothesis) -> bool:
+    """Whether ``other`` is no rival of ``lead``: the same cause named twice, or a reading of the same
+    component whose every piece of evidence the lead already cites, with more besides (a pool exhausted
+    in the logs of a service whose traffic quadrupled is the surge seen from inside, not a second
+    explanation)."""
+    if other.entity != lead.entity:
+        return False
+    if other.category == lead.category:
+        return True
+    theirs, ours = set(other.evidence_ids), set(lead.evidence_ids)
+    return bool(theirs) and theirs < ours
+
+
 def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
     by_id = {e.id: e for e in bundle.evidence}
@@ -1155,16 +1168,9 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         hypotheses[0] = as_cascade(hypotheses[0], bundle)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
+    rival = next((h for h in hypotheses[1:] if lead is not None and not explained_by(h, lead)), None)
     knowledge = [by_id[k.evidence_id] for k in bundle.knowledge if k.evidence_id in by_id]
-    if (
-        lead is None
-        or lead.score < MIN_LEAD_SCORE
-        or (
-            runner_up is not None
-            and lead.score - runner_up.score < MIN_MARGIN
-            and (runner_up.entity, runner_up.category) != (lead.entity, lead.category)
-        )
-    ):
+    if lead is None or lead.score < MIN_LEAD_SCORE or (rival is not None and lead.score - rival.score < MIN_MARGIN):
         leads = ", ".join(f"{h.description} (score {h.score:.2f})" for h in hypotheses[:3]) or "none"
         separate = "error logs that name an identifier changed by one candidate, or which component's own dependencies are healthy"
         return Diagnosis(

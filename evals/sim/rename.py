@@ -3,11 +3,15 @@
 The investigation must find the origin from telemetry, logs, changes, the call graph and what the
 catalog says a component is, never from what a component is called. `rename_scenario` replaces the
 name of every service, Deployment, workload, ConfigMap, Secret, node, namespace and repository (and
-their CamelCase forms in alert names) with a neutral one (``cedar-4``) everywhere in the document:
+their CamelCase forms in alert names) with a neutral one (``cedar-opal``) everywhere in the document:
 topology, telemetry, log lines, change descriptions, the answer key. Descriptions keep their meaning
 ("the orders database"), so what a human could read stays readable. Run the library renamed
 (``firstline eval run --rename SEED``) and compare with the plain run: any scenario whose outcome
 moves depends on a name somewhere in the agents.
+
+What it cannot keep: a communications fact that is a fragment of a name ("reindex" of
+``catalog-reindexer``) has no renamed form, so an update that said it through the name misses it.
+Compare root causes and remediations; read a communications miss on a renamed run with that in mind.
 """
 
 from __future__ import annotations
@@ -78,11 +82,39 @@ def name_map(document: dict[str, Any], seed: int) -> dict[str, str]:
     """Old name -> neutral new name, the same for the same document and seed."""
     names = world_names(document)
     rng = random.Random(f"{seed}:{document.get('name', '')}")
-    pool = [f"{word}-{n}" for word in WORDS for n in range(1, 10)]
-    rng.shuffle(pool)
+    # Two plain words, as real names are (a digit would make a name look like a version to whatever
+    # weighs identifiers), and no word in two names: two renamed components share no token their real
+    # names did not (a change "linked" to a database because both got ``kestrel`` would be an artefact).
+    words = list(WORDS)
+    rng.shuffle(words)
+    pool = [f"{a}-{b}" for a, b in zip(words[0::2], words[1::2], strict=False)]
+    pool += [f"{a}-{b}-{c}" for a in WORDS for b in WORDS for c in WORDS[:3] if a != b]
     taken = set(names)
     fresh = (candidate for candidate in pool if candidate not in taken)
-    return {old: next(fresh) for old in names}
+    mapping: dict[str, str] = {}
+    derived: dict[str, tuple[str, str]] = {}
+    for old in names:
+        base = _derived_from(old, names)
+        if base is None:
+            mapping[old] = next(fresh)
+        else:
+            derived[old] = base
+    # A name Kubernetes derives from another (a run ``backfill-0511`` of ``backfill``) keeps the
+    # derivation; a suffix that is a word (``orders-db``) would carry meaning, so it is not one.
+    for old, (root, suffix) in derived.items():
+        mapping[old] = f"{mapping[root]}-{suffix}"
+    return mapping
+
+
+def _derived_from(name: str, names: list[str]) -> tuple[str, str] | None:
+    """(base, suffix) when ``name`` is another world name plus a suffix with a digit and no other
+    letters than a hash's (``-0511``, ``-7f9c4``)."""
+    for base in names:
+        if base != name and name.startswith(f"{base}-"):
+            suffix = name[len(base) + 1 :]
+            if re.fullmatch(r"[0-9a-f]*[0-9][0-9a-f]*", suffix) and _derived_from(base, names) is None:
+                return base, suffix
+    return None
 
 
 def _replacer(mapping: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:

@@ -225,7 +225,7 @@ def register(sub: Any) -> dict[str, Any]:
         type=int,
         metavar="SEED",
         help="replace every service, workload, ConfigMap, node, namespace and repository name with a neutral one "
-        "(cedar-4) throughout each scenario, answer key included: the outcomes must not move, since no answer may "
+        "(cedar-opal) throughout each scenario, answer key included: the outcomes must not move, since no answer may "
         "depend on a name (compare with `firstline eval compare`)",
     )
     run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")

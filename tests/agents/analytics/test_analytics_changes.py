@@ -164,3 +164,30 @@ def test_the_words_of_the_changes_repository_are_no_link() -> None:
     linked = rank_changes([release], "images", distances, ONSET, error_lines=errors)
 
     assert unlinked[0].shared_tokens == [] and "acme" in linked[0].shared_tokens
+
+
+def test_a_dashed_name_inside_a_host_name_links_once_not_once_per_word() -> None:
+    """``GET http://gift-cards.shop.svc/v2`` names ``gift-cards``: a change pointing at it is linked by
+    that name, and the words ``gift`` and ``cards`` are the same evidence, not two more pieces."""
+    distances = hop_distances({"signup": ["gift-cards"], "gift-cards": []}, "signup", undirected=True)
+    errors = ["ERROR ReferralClient - GET http://gift-cards.shop.svc/v2/codes/JOIN1 -> 404 Not Found"]
+    change = _change("cfg", "signup", 10, kind="config", description="signup: use gift-cards v2 endpoint")
+
+    [ranked] = rank_changes([change], "signup", distances, ONSET, error_lines=errors)
+
+    assert ranked.shared_tokens == ["gift-cards"]
+    assert ranked.text_link == pytest.approx(token_weight("gift-cards"))
+
+
+def test_the_changed_components_namespace_is_no_link() -> None:
+    """A job logs its namespace's word in its own lines ("reindexed batch 12/40"), and its scale-up is
+    written ``batch/reindexer``: sharing it links nothing once the namespace is known as its alias."""
+    distances = hop_distances({"browse": [], "reindexer": []}, "browse", undirected=True) | {"reindexer": 1}
+    errors = ["INFO reindexed batch 1204/12000 docs=950 in 40ms"]
+    change = _change("scale", "reindexer", 10, description="deployment batch/reindexer scaled up from 0 to 6")
+
+    [plain] = rank_changes([change], "browse", distances, ONSET, error_lines=errors)
+    [aliased] = rank_changes([change], "browse", distances, ONSET, error_lines=errors, aliases={"reindexer": ["batch"]})
+
+    assert plain.shared_tokens == ["batch"]
+    assert aliased.shared_tokens == [] and aliased.text_link == 0.0
