@@ -49,17 +49,20 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
 
     base = load(args, required=False)
     transform: Any = None
-    if args.rename is not None:
+    if args.rename is not None or args.reseed is not None:
         from evals.sim.rename import rename_scenario
+        from evals.sim.reseed import reseed_scenario
 
-        seed, part = args.rename, args.part
+        rename, reseed, part = args.rename, args.reseed, args.part
 
         def transform(document: dict[str, Any]) -> dict[str, Any]:
-            # Only the part that runs is renamed (the other is dropped below, unread).
+            # Only the part that runs is transformed (the other is dropped below, unread).
             holdout = "holdout" in (document.get("tags") or [])
             if part != "all" and holdout != (part == "holdout"):
                 return document
-            return rename_scenario(document, seed)[0]
+            if reseed is not None:
+                document = reseed_scenario(document, reseed)
+            return rename_scenario(document, rename)[0] if rename is not None else document
 
     try:
         if args.scenario:
@@ -114,6 +117,7 @@ async def cmd_eval_run(args: argparse.Namespace, console: Console) -> int:
                 "model": base.llm.model if base.reasoner == "llm" else None,
                 "suite": str(args.suite or "evals/scenarios"),
                 "renamed_with_seed": args.rename,
+                "reseeded_with": args.reseed,
             },
         )
     results = suite.to_json()
@@ -227,6 +231,13 @@ def register(sub: Any) -> dict[str, Any]:
         help="replace every service, workload, ConfigMap, node, namespace and repository name with a neutral one "
         "(cedar-opal) throughout each scenario, answer key included: the outcomes must not move, since no answer may "
         "depend on a name (compare with `firstline eval compare`)",
+    )
+    run.add_argument(
+        "--reseed",
+        type=int,
+        metavar="N",
+        help="draw each scenario's noise (telemetry, log values, pod names) from another seed derived from N: "
+        "the incident is the same, so the outcomes must not move (an outcome that does rests on one draw)",
     )
     run.add_argument("--concurrency", type=int, default=2, metavar="N", help="scenarios in flight at once (default 2)")
     run.add_argument("--out", default="out/eval", metavar="DIR", help="where to write the reports (default out/eval)")
