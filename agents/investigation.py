@@ -117,6 +117,7 @@ SIGNAL_KIND: dict[SignalName, MetricKind] = {
     "saturation": "saturation",
     "traffic": "traffic",
 }
+SLOW_BURN_BASELINE = timedelta(minutes=30)  # the reference of a primary SLI whose move began before the last hour
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
 REPLICA_EDIT = re.compile(
@@ -139,6 +140,8 @@ LATENCY_WORDS = re.compile(r"latenc|slow|duration|p9\d|response time")
 STALL_WORDS = re.compile(
     r"stall|stopped|throughput|not (consuming|processing)|fewer than|nothing (is )?(consumed|processed|sent)"
     r"|no (messages|events|jobs) (consumed|processed)|below \S+ of (the )?usual"
+    # a consumer falling behind what it reads: its work rate is what moved
+    r"|\blagg?ing\b|\bbehind\b"
 )
 STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
 STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
@@ -374,6 +377,12 @@ class EvidenceCollector:
         search_from = since or (self.state.alert.started_at - timedelta(minutes=60))
         kind: MetricKind = SIGNAL_KIND[signal]
         onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
+        if onset is None and primary and times and times[0] < search_from - SLOW_BURN_BASELINE:
+            # A slow burn: the alert fired long after the move began (a backlog crossing its line hours
+            # into a throughput drop), so the hour before it is already the incident. The earliest part
+            # of the window is the reference then.
+            search_from = times[0] + SLOW_BURN_BASELINE
+            onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)
         after = [v for t, v in zip(times, values, strict=True) if t >= (onset.time if onset else search_from)]

@@ -7,6 +7,7 @@ whether a human must approve; the model's opinion never enters that decision.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -40,6 +41,9 @@ RESTART_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
     {"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog"}
 )
+# Exhaustion by a leak of the process's own (descriptors it never closes): fresh pods start from zero,
+# more pods leak too. A restart is the fix, scaling is not.
+LEAK = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)|\bleak", re.I)
 
 
 def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: AgentContext) -> list[RemediationOption]:
@@ -168,7 +172,7 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    elif (diagnosis.category in RESTART_CATEGORIES or diagnosis.stalled) and not (
+    elif (diagnosis.category in RESTART_CATEGORIES or diagnosis.stalled or leaking(diagnosis)) and not (
         diagnosis.category == "crash" and deployment.crash_looping
     ):
         # A stalled consumer (dead connections, a deadlock) is unstuck by fresh pods; with its own release
@@ -197,6 +201,7 @@ def remediation_options(
         and not scale_undo
         and not diagnosis.stalled
         and not stateful
+        and not leaking(diagnosis)
     ):
         replicas = deployment.replicas
         wanted = max(replicas + 1, round(replicas * 1.5))
@@ -212,6 +217,11 @@ def remediation_options(
             )
         )
     return options
+
+
+def leaking(diagnosis: Diagnosis) -> bool:
+    """A resource exhausted by the process's own leak, by the diagnosis's words."""
+    return diagnosis.category == "resource_exhaustion" and LEAK.search(diagnosis.root_cause) is not None
 
 
 def already_tried(option: RemediationOption, state: IncidentState) -> bool:

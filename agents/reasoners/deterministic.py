@@ -170,6 +170,9 @@ COUNTER_LIMIT = re.compile(
     r"|ER_RECORD_FILE_FULL",
     re.I,
 )
+# A process at its open-files limit: it refuses connections and fails its own calls alike. A leak of
+# its own (descriptors held per request, never closed), not load a caller sent.
+FD_LIMIT = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)", re.I)
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
 SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
@@ -204,7 +207,10 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     (
         "dns",
         re.compile(
-            r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns|lookup \S+ .*timeout|lookup \S+ on \S+:53\b|server misbehaving",
+            # a resolver's own words (Go's "lookup HOST on SERVER:53: ... i/o timeout"), not any
+            # "lookup ... timeout": a cache or a session "lookup failed: i/o timeout" is no DNS fault
+            r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns"
+            r"|lookup [\w.-]+(?: on \S+)?: .*time(?:d )?out|lookup \S+ on \S+:53\b|server misbehaving",
             re.I,
         ),
     ),
@@ -231,6 +237,7 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     # caller (a partition, a stalled database): it names no failure mode, so it is not one here; the
     # graph and the changes decide. Resource exhaustion is the process's own starvation.
     ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|run queue", re.I)),
+    ("resource_exhaustion", FD_LIMIT),  # ... or of its file descriptors
     (
         "crash",
         re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
@@ -638,11 +645,13 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             )
         )
     own_change = any(h.change_id and h.entity == origin for h in found)
-    # A disk filling up, an expired certificate, a crash or a failover is the origin's own failure;
-    # only a failure mode that more load produces (pools, saturation, backlogs, none named) may come
-    # from a caller's change.
+    # A disk filling up, an expired certificate, a crash, a failover, a counter or its descriptors run
+    # out is the origin's own failure; only a failure mode that more load produces (pools, saturation,
+    # backlogs, none named) may come from a caller's change.
     own_failure = any(
-        h.entity == origin and (h.category not in LOAD_CATEGORIES or COUNTER_LIMIT.search(h.description)) for h in found
+        h.entity == origin
+        and (h.category not in LOAD_CATEGORIES or COUNTER_LIMIT.search(h.description) or FD_LIMIT.search(h.description))
+        for h in found
     )
     if not own_change and not own_failure:
         callers = sorted(name for name, callees in bundle.graph.items() if origin in callees)

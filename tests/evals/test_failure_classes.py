@@ -36,7 +36,11 @@ CLASSES: dict[str, list[str]] = {
         "thumbnails-failing-saturday",  # a hand-started Job spending a shared quota
     ],
     # 3. a dependency that stops answering (no metrics of its own) is not healthy
-    "3-silent-dependency": ["cardvault-errors-night", "card-auth-declines"],
+    "3-silent-dependency": [
+        "cardvault-errors-night",
+        "card-auth-declines",
+        "profiles-timeouts-1130",  # out of file descriptors: no metrics, its callers time out; restarted
+    ],
     # 4. changes recorded outside the service's own repository or Deployment: a ConfigMap, a flags
     #    repository's workflow, a configuration-only rollout of a dependency
     "4-changes-outside-own-repo": ["shield-errors-evening", "profile-save-failures", "orders-api-errors-thu"],

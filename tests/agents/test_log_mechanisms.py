@@ -1,0 +1,63 @@
+"""Log signatures read for what they name: a resolver's own words are DNS, a cache lookup that timed
+out is not; a process out of file descriptors is exhausted by its own leak, fixed by a restart, not by
+more replicas (which leak as well); a caller's release does not "load" a callee that ran out of its own
+descriptors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.evidence import EvidenceBundle, LogFact
+from agents.reasoners.deterministic import symptom_hypotheses
+from agents.remediation import remediation_options
+from agents.state import Alert, DeploymentFact, Diagnosis
+from tests.agents.conftest import agent_context, kubernetes_registry
+from tests.agents.test_blast_radius import T0
+
+
+def _bundle(line: str) -> EvidenceBundle:
+    log = LogFact(
+        service="web", template=line, count_before=0, count_after=200, example=line, is_new=True, evidence_id="l1"
+    )
+    alert = Alert(fingerprint="f", name="WebErrors", title="5xx", service="web", started_at=T0)
+    return EvidenceBundle(service="web", alert=alert, logs=[log])
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ('err="dial tcp: lookup orders.shop.svc on 10.96.0.10:53: read udp: i/o timeout"', "dns"),
+        ('err="dial tcp: lookup orders.shop.svc: i/o timeout"', "dns"),
+        ("getaddrinfo ENOTFOUND: no such host", "dns"),
+        ('msg="session lookup failed" err="read tcp 10.8.1.4:40112->10.8.3.17:6379: i/o timeout"', None),
+        (
+            "http: Accept error: accept tcp [::]:8080: accept4: too many open files; retrying in 1s",
+            "resource_exhaustion",
+        ),
+        ('err="dial tcp: socket: too many open files"', "resource_exhaustion"),
+    ],
+)
+def test_a_signature_names_the_failure_mode_its_words_do(line: str, category: str | None) -> None:
+    found = [h.category for h in symptom_hypotheses(_bundle(line))]
+    assert found == ([category] if category else [])
+
+
+def _diagnosis(text: str) -> Diagnosis:
+    return Diagnosis(
+        root_cause=text, category="resource_exhaustion", entity="store", confidence=0.7, evidence=[], inconclusive=False
+    )
+
+
+def test_a_leak_is_restarted_and_not_scaled_but_starvation_is_scaled(tmp_path: Path) -> None:
+    deployment = DeploymentFact(
+        namespace="shop", name="store", current_revision=8, previous_revision=7, replicas=3, evidence_id="k"
+    )
+    ctx = agent_context(tmp_path, registry=kubernetes_registry())
+    leak = remediation_options(_diagnosis("store logs show accept4: too many open files"), deployment, ctx)
+    starved = remediation_options(_diagnosis("store logs show cpu throttling"), deployment, ctx)
+    assert [o.tool for o in leak] == ["kubernetes.rollout_restart"]
+    assert "kubernetes.scale" in [o.tool for o in starved] and "kubernetes.rollout_restart" not in [
+        o.tool for o in starved
+    ]
