@@ -496,6 +496,14 @@ class EvidenceCollector:
                 if change.id.startswith("rollout-")
                 else None
             )
+            applied_by = _applying_run(change, changes) if same is None else None
+            if applied_by is not None:
+                # The pipeline run that wrote this ConfigMap is the same change, recorded twice (in its
+                # repository and in the cluster): one change, where it lands, with where it came from.
+                changes.remove(applied_by)
+                change = change.model_copy(
+                    update={"description": f"{change.description}; applied by {applied_by.description}"}
+                )
             if same is None:
                 changes.append(change)
                 evidence_for[change.id] = evidence_id
@@ -1477,6 +1485,26 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)
+
+
+APPLY_SKEW = timedelta(minutes=5)  # a pipeline's run and the write it made, as each records its time
+
+
+def _applying_run(write: Change, changes: list[Change]) -> Change | None:
+    """The workflow run that made a ConfigMap write: it ended within `APPLY_SKEW` of the write and its
+    text names the ConfigMap. None when no run, or more than one, fits."""
+    if not write.id.startswith("configmap-"):
+        return None
+    name = write.id.removeprefix("configmap-").rsplit("-", 1)[0]
+    named = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.I)
+    runs = [
+        c
+        for c in changes
+        if c.id.startswith("run-")
+        and abs((c.time - write.time).total_seconds()) <= APPLY_SKEW.total_seconds()
+        and named.search(f"{c.description}\n{c.diff}")
+    ]
+    return runs[0] if len(runs) == 1 else None
 
 
 def root_deployment(bundle: EvidenceBundle, entity: str, category: str = "") -> DeploymentFact | None:

@@ -34,6 +34,7 @@ from agents.state import (
     Diagnosis,
     Hypothesis,
     IncidentState,
+    JobTarget,
     ProposedAction,
     RootCauseCategory,
     RuledOut,
@@ -1078,6 +1079,21 @@ def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> lis
     return found
 
 
+def scheduled_caller(bundle: EvidenceBundle) -> JobTarget | None:
+    """The one running Job a CronJob's schedule started before the alert, of a component that calls the
+    alerting service: the batch whose load a quiet alert measured."""
+    alert_at = bundle.alert.started_at
+    found = [
+        job
+        for job in bundle.jobs
+        if job.started_by == "schedule"
+        and job.service != bundle.service
+        and bundle.service in bundle.graph.get(job.service, [])
+        and (alert_at is None or job.started is None or job.started <= alert_at)
+    ]
+    return found[0] if len({j.service for j in found}) == 1 else None
+
+
 def explained_by(other: Hypothesis, lead: Hypothesis) -> bool:
     """Whether ``other`` is no rival of ``lead``: the same cause named twice, or a reading of the same
     component whose every piece of evidence the lead already cites, with more besides (a pool exhausted
@@ -1123,10 +1139,22 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 "from the monitoring)"
             )
         quiet_evidence = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
+        entity = source.component if measured_by and source else bundle.service
+        batch = None if recovered or measured_by else scheduled_caller(bundle)
+        if batch is not None:
+            # Nothing fails, and a caller's batch started on its schedule: the alert measured expected
+            # work (a new rule meeting an old nightly run), and the batch is why it fired.
+            started = f", started {_fmt_time(batch.started)}" if batch.started else ""
+            text = (
+                f"{text}; the load is {batch.service}'s scheduled run (job {batch.namespace}/{batch.name}{started} by "
+                f"its CronJob's schedule), which calls {bundle.service}: expected work the alert measured, not a failure"
+            )
+            entity = batch.service
+            quiet_evidence += [batch.evidence_id] if batch.evidence_id else []
         return Diagnosis(
             root_cause=text,
             category="recovered" if recovered else "no_incident",
-            entity=source.component if measured_by and source else bundle.service,
+            entity=entity,
             confidence=0.6,
             evidence=[by_id[i] for i in quiet_evidence if i in by_id],
             ruled_out=ruled_out_items(bundle, None),

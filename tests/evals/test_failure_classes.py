@@ -43,7 +43,13 @@ CLASSES: dict[str, list[str]] = {
     ],
     # 4. changes recorded outside the service's own repository or Deployment: a ConfigMap, a flags
     #    repository's workflow, a configuration-only rollout of a dependency
-    "4-changes-outside-own-repo": ["shield-errors-evening", "profile-save-failures", "orders-api-errors-thu"],
+    #    (a platform-config pipeline's run and the ConfigMap write it made are one change, not two rivals)
+    "4-changes-outside-own-repo": [
+        "shield-errors-evening",
+        "profile-save-failures",
+        "orders-api-errors-thu",
+        "mobile-errors-2040",
+    ],
     # 5. log rules that misfire: a DNS message, a provider timing out, read for what they are
     "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
     # 7. remediation for the root-cause entity of any kind (a scaled job, a dependency's rollback)
@@ -78,7 +84,8 @@ CLASSES: dict[str, list[str]] = {
     "two-causes": ["signup-errors-noon"],
     # False alarms: a prober's failing check on a healthy service names the prober (the alert's metric is
     #    its measurement); a metric of the service's own queue on schedule is no prober's
-    "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend"],
+    #    a new rule meeting a caller's nightly batch names the batch
+    "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend", "reports-night-0105"],
     # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
     "9-timing-of-changes": ["storefront-afternoon-5xx", "notifications-lag-01"],
 }
