@@ -116,6 +116,16 @@ class ProviderFact(BaseModel):
         return bool(self.incident) or self.indicator in ("minor", "major", "critical")
 
 
+class CertificateFact(BaseModel):
+    """A certificate a component presents or serves whose expiry a metric reports (cert-manager, the
+    blackbox exporter, an x509 exporter, the application's own gauge)."""
+
+    service: str
+    subject: str = Field(description="What the series' labels say it is (secret, peer, name...).")
+    not_after: datetime
+    evidence_id: str = ""
+
+
 class ComponentFacts(BaseModel):
     """What the investigation saw of one candidate in the blast radius (callers and callees of the
     alerting service, transitively): its kind, where it sits, its pods, its logs, its Deployment."""
@@ -185,6 +195,9 @@ class EvidenceBundle(BaseModel):
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
     nodes: list[NodeTarget] = Field(default_factory=list, description="Problem nodes under the candidates' pods.")
     jobs: list[JobTarget] = Field(default_factory=list, description="The candidates' Jobs running now.")
+    certificates: list[CertificateFact] = Field(
+        default_factory=list, description="The candidates' certificates expired by now, by their expiry metrics."
+    )
     config_reverts: list[ConfigRevert] = Field(
         default_factory=list, description="ConfigMap writes in the window, with the revision before each."
     )

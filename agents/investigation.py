@@ -18,6 +18,7 @@ looked up. A check that fails is recorded as such and the rest go on.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from agents.context import AgentContext
 from agents.evidence import (
     AlertSource,
     ChangeFact,
+    CertificateFact,
     ComponentFacts,
     DeploymentFact,
     EvidenceBundle,
@@ -117,6 +119,10 @@ SIGNAL_KIND: dict[SignalName, MetricKind] = {
     "saturation": "saturation",
     "traffic": "traffic",
 }
+# Metric names that report a certificate's expiry: cert-manager's, the blackbox exporter's, x509
+# exporters', applications' own gauges.
+CERT_EXPIRY_METRICS = ".*(cert|ssl|x509|tls).*(not_?after|expir).*"
+EPOCH_LIKE = 1e9  # a value above this is a Unix timestamp, below it seconds left
 SLOW_BURN_BASELINE = timedelta(minutes=30)  # the reference of a primary SLI whose move began before the last hour
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
@@ -1269,6 +1275,40 @@ class EvidenceCollector:
         ordered += [(name, MAX_HOPS + 1) for name in shared]
         return dict(ordered[: MAX_CANDIDATES + 1])
 
+    async def certificates(self, names: list[str]) -> list[CertificateFact]:
+        """The candidates' certificates that have expired by now, from any metric whose name says it
+        is a certificate's expiry (one instant query). A timestamp is read as the expiry; a small value
+        as the seconds left (negative: expired). A certificate that expired is the cause its client's
+        handshakes fail on, whatever the TLS stack logs ("connection reset by peer")."""
+        names = sorted(n for n in names if self.ctx.catalog.get(n) is not None)
+        if not names:
+            return []
+        selector = f'{{__name__=~"{CERT_EXPIRY_METRICS}", service=~"{"|".join(_promql_literal(n) for n in names)}"}}'
+        result = await self.call("prometheus", "query", partial(InstantQuery, query=selector))
+        if result is None or not result.ok:
+            return []
+        found = []
+        for series in result.payload(QueryResult).series:
+            service = series.metric.get("service", "")
+            value = next((v for _, v in (series.values or [])[-1:] if isinstance(v, float)), None)
+            if service not in names or value is None or math.isnan(value):
+                continue
+            not_after = (
+                datetime.fromtimestamp(value, UTC) if value > EPOCH_LIKE else self.now + timedelta(seconds=value)
+            )
+            if not_after > self.now:
+                continue
+            subject = ", ".join(
+                f"{k}={v}" for k, v in sorted(series.metric.items()) if k not in ("__name__", "service", "job", "instance")
+            )
+            evidence_id = self.add(
+                result,
+                f"{service}'s certificate ({subject}) expired at {not_after:%H:%M} UTC "
+                f"({series.metric.get('__name__', 'expiry metric')})",
+            )
+            found.append(CertificateFact(service=service, subject=subject, not_after=not_after, evidence_id=evidence_id))
+        return found
+
     async def alert_source(self) -> AlertSource | None:
         """The caller of the alerting service (a prober, a synthetic check) whose metric the alert's rule
         reads: one instant query per metric the rule's expression names (at most two)."""
@@ -1344,6 +1384,7 @@ class EvidenceCollector:
                 bundle.components[name] = await self.component(dep, distance, onset)
         error_lines += [log.example for facts in bundle.components.values() for log in facts.logs]
         await cluster.read_cluster(self, services, onset)
+        bundle.certificates = await self.certificates(list(related))
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()
@@ -1485,6 +1526,13 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)
+
+
+def _promql_literal(text: str) -> str:
+    """``text`` matched literally inside a PromQL regex string: regex metacharacters escaped with a
+    backslash, itself escaped for the string (``re.escape`` would also escape ``-``, which PromQL's
+    string syntax refuses)."""
+    return "".join(f"\\\\{c}" if c in ".+*?()[]{}|^$\\" else c for c in text)
 
 
 APPLY_SKEW = timedelta(minutes=5)  # a pipeline's run and the write it made, as each records its time

@@ -27,7 +27,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.reasoners.origin import RANKING, origin_ranking
+from agents.reasoners.origin import RANKING, origin_ranking, silent_components
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -1079,6 +1079,39 @@ def shared_hypotheses(bundle: EvidenceBundle, symptoms: list[Hypothesis]) -> lis
     return found
 
 
+CERT_SCORE = 0.9
+CERT_BEFORE = 3600.0  # seconds: a certificate that expired this long before the onset, or less, is a lead
+CERT_AFTER = 300.0  # ... or this long after it (the expiry metric's and the SLI's clocks differ)
+
+
+def certificate_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A candidate's certificate whose expiry metric says it expired around the onset: every handshake
+    presenting it fails from then on, whatever its TLS stack logs."""
+    primary = bundle.primary
+    if primary is None or primary.onset is None or not primary.anomalous:
+        return []
+    onset = primary.onset
+    found: dict[str, Hypothesis] = {}
+    for cert in sorted(bundle.certificates, key=lambda c: c.not_after):
+        lead = (onset - cert.not_after).total_seconds()
+        if not -CERT_AFTER <= lead <= CERT_BEFORE or cert.service in found:
+            continue
+        found[cert.service] = Hypothesis(
+            entity=cert.service,
+            category="certificate",
+            description=f"{cert.service}'s certificate ({cert.subject}) expired at {_fmt_time(cert.not_after)}, "
+            f"{max(lead, 0) / 60:.0f} min before the onset: every handshake presenting it fails",
+            score=CERT_SCORE,
+            evidence_ids=[cert.evidence_id, primary.evidence_id],
+        )
+    return list(found.values())
+
+
+def _page_confirms(bundle: EvidenceBundle, name: str) -> bool:
+    facts = bundle.components.get(name)
+    return facts is not None and facts.provider is not None and facts.provider.reports_trouble
+
+
 def scheduled_caller(bundle: EvidenceBundle) -> JobTarget | None:
     """The one running Job a CronJob's schedule started before the alert, of a component that calls the
     alerting service: the batch whose load a quiet alert measured."""
@@ -1200,6 +1233,20 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 and not (h.entity == bundle.service and h.category in relayed)
             ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
+    expired = certificate_hypotheses(bundle)
+    if expired:
+        # A certificate measured expired at the onset explains its holder's failed handshakes: the
+        # silent callee they fail against is no lead of its own (unless its status page says so).
+        owners = {h.entity for h in expired}
+        silent = silent_components(bundle)
+        callees = {c for owner in owners for c in bundle.graph.get(owner, [])}
+        hypotheses = [
+            h
+            for h in hypotheses
+            if not (h.entity in silent and h.entity in callees and not _page_confirms(bundle, h.entity))
+            and not (h.entity in owners and h.category == "certificate")
+        ]
+        hypotheses = sorted([*expired, *hypotheses], key=lambda h: h.score, reverse=True)
     hypotheses = fold_into_storm(hypotheses)
     if hypotheses:
         hypotheses[0] = as_cascade(hypotheses[0], bundle)

@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agents.analytics.anomaly import ComponentScore, MetricDeviation, rank_root_causes
-from agents.evidence import ChangeFact, ComponentFacts, EvidenceBundle, LogFact, PodFact, SignalSummary
+from agents.evidence import (
+    CertificateFact,
+    ChangeFact,
+    ComponentFacts,
+    EvidenceBundle,
+    LogFact,
+    PodFact,
+    SignalSummary,
+)
 from agents.investigation import root_deployment
 from agents.reasoners.deterministic import choose_option, diagnose_bundle
 from agents.remediation import remediation_options
@@ -609,3 +617,27 @@ def test_a_release_whose_failure_spreads_through_several_components_is_a_cascade
     contained = [s for s in signals if s.service != "search"] + [_series("search", "error_rate", 0.002, 0.002, "s3")]
     diagnosis = diagnose_bundle(_bundle("web", graph, contained, components, changes=[release]))
     assert (diagnosis.entity, diagnosis.category) == ("listings", "bad_deploy")
+
+
+def test_a_certificate_measured_expired_at_the_onset_is_the_cause_not_the_silent_callee() -> None:
+    """Class 3 and 5: the same world, with the caller's own client certificate toward the provider
+    expiring five minutes before the onset (its expiry metric says so). The handshakes the provider
+    resets are the caller's certificate's: the caller is the root, certificate the category."""
+    bundle = _provider_world(caller_pods_healthy=True)
+    expired = CertificateFact(
+        service="gateway", subject="secret=acquirer-client-cert", not_after=T0 - timedelta(minutes=5), evidence_id="c1"
+    )
+    with_cert = bundle.model_copy(
+        update={
+            "certificates": [expired],
+            "evidence": [*bundle.evidence, Evidence(id="c1", source="prometheus.query", query="q", observation="o")],
+        }
+    )
+    diagnosis = diagnose_bundle(with_cert)
+    assert (diagnosis.entity, diagnosis.category, diagnosis.inconclusive) == ("gateway", "certificate", False)
+    assert "acquirer-client-cert" in diagnosis.root_cause
+    # one that expired a day before the onset is no lead: the provider stays the root
+    stale = with_cert.model_copy(
+        update={"certificates": [expired.model_copy(update={"not_after": T0 - timedelta(days=1)})]}
+    )
+    assert diagnose_bundle(stale).entity == "provider"
