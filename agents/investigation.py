@@ -38,8 +38,8 @@ from agents.analytics.metrics import MetricKind
 from agents.context import AgentContext
 from agents.evidence import (
     AlertSource,
-    ChangeFact,
     CertificateFact,
+    ChangeFact,
     ComponentFacts,
     DeploymentFact,
     EvidenceBundle,
@@ -1299,14 +1299,18 @@ class EvidenceCollector:
             if not_after > self.now:
                 continue
             subject = ", ".join(
-                f"{k}={v}" for k, v in sorted(series.metric.items()) if k not in ("__name__", "service", "job", "instance")
+                f"{k}={v}"
+                for k, v in sorted(series.metric.items())
+                if k not in ("__name__", "service", "job", "instance")
             )
             evidence_id = self.add(
                 result,
                 f"{service}'s certificate ({subject}) expired at {not_after:%H:%M} UTC "
                 f"({series.metric.get('__name__', 'expiry metric')})",
             )
-            found.append(CertificateFact(service=service, subject=subject, not_after=not_after, evidence_id=evidence_id))
+            found.append(
+                CertificateFact(service=service, subject=subject, not_after=not_after, evidence_id=evidence_id)
+            )
         return found
 
     async def alert_source(self) -> AlertSource | None:

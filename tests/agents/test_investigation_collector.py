@@ -61,7 +61,7 @@ from tools.kubernetes import (
 from tools.ledger import ActionLedger
 from tools.loki import LogEntry, LogLines, LogQueryResult, LogRangeQuery
 from tools.policy import ApprovalPolicy
-from tools.prometheus import QueryResult, RangeQuery, Series
+from tools.prometheus import InstantQuery, QueryResult, RangeQuery, Series
 from tools.registry import ToolRegistry
 
 NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
@@ -297,6 +297,7 @@ async def test_every_call_is_made_with_its_input_model(tmp_path: Path, http: Htt
     sent = dict(registry.sent)
     expected = {
         "prometheus.query_range": RangeQuery,
+        "prometheus.query": InstantQuery,  # the candidates' certificate expiry metrics, one instant query
         "loki.query_range": LogRangeQuery,
         "github.list_deployments": ListDeploymentsInput,
         "github.list_workflow_runs": ListWorkflowRunsInput,
