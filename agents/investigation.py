@@ -80,6 +80,7 @@ from tools.github import (
     ListWorkflowRunsInput,
     ListWorkflowsInput,
     RepositoryList,
+    Workflow,
     WorkflowDefinition,
     WorkflowList,
     WorkflowRun,
@@ -1138,6 +1139,60 @@ class EvidenceCollector:
             evidence_id=evidence_id,
         )
 
+    async def runbook_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
+        """For a cause no rollback undoes (an expired certificate), the runbook workflow of the
+        organisation that fixes it: a workflow of a runbook repository (its name, description or topics
+        say runbook or playbook) whose name speaks of the cause (``issue-client-cert``) and of no
+        destructive act, with every required input filled from a fact (the component's namespace, a
+        ``key=value`` the evidence names). None when there is none, or when an input has no fact."""
+        nouns = RUNBOOK_NOUNS.get(diagnosis.category)
+        entry = self.ctx.catalog.get(diagnosis.entity)
+        if nouns is None or diagnosis.inconclusive or entry is None:
+            return None
+        owners = sorted({r.split("/", 1)[0] for s in self.ctx.catalog.services.values() if (r := s.repo) and "/" in r})
+        candidates: list[tuple[int, str, Workflow]] = []
+        for owner in owners:
+            listed = await self.call("github", "list_repos", partial(ListReposInput, owner=owner))
+            repos = listed.payload(RepositoryList).repos if listed is not None and listed.ok else []
+            for repo in repos:
+                about = " ".join([repo.full_name, repo.description or "", *repo.topics])
+                if repo.archived or not RUNBOOK_REPO.search(about):
+                    continue
+                found = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=repo.full_name))
+                for workflow in found.payload(WorkflowList).workflows if found is not None and found.ok else []:
+                    words = set(WORDS.findall(f"{workflow.name} {workflow.file}".lower()))
+                    if words & nouns and not words & DESTRUCTIVE_WORDS:
+                        candidates.append((len(words & RUNBOOK_VERBS), repo.full_name, workflow))
+        if not candidates:
+            return None
+        _, repo_name, best = max(candidates, key=lambda c: (c[0], -c[2].id))
+        read = await self.call("github", "get_workflow", partial(GetWorkflowInput, repo=repo_name, workflow=best.file))
+        definition = read.payload(WorkflowDefinition) if read is not None and read.ok else None
+        if read is None or definition is None:
+            return None
+        labels = dict(LABEL_PAIR.findall(diagnosis.root_cause))
+        filled = fill_inputs(definition, FillFacts(entity=diagnosis.entity, namespace=entry.namespace, labels=labels))
+        if filled.missing:
+            self.add(
+                read,
+                f"runbook workflow {best.file} of {repo_name} needs {', '.join(filled.missing)}, which no evidence "
+                "gives: its dispatch is not offered",
+            )
+            return None
+        evidence_id = self.add(
+            read,
+            f"{repo_name} has runbook workflow {best.name} ({best.file}) for {diagnosis.category.replace('_', ' ')}"
+            + (f"; takes {'; '.join(filled.reasons)}" if filled.reasons else ""),
+        )
+        return UndoWorkflow(
+            repo=repo_name,
+            workflow=best.file,
+            inputs=filled.inputs,
+            reason=f"{best.name} is the runbook for this {diagnosis.category.replace('_', ' ')}: no rollback fixes it",
+            evidence_id=evidence_id,
+            runbook=True,
+        )
+
     async def workflow_inputs(
         self, repo: str, workflow: str, change: ChangeFact, diagnosis: Diagnosis
     ) -> dict[str, str] | None:
@@ -1484,6 +1539,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         )
     )
     undo = await collector.undo_workflow(answer) if answer.change_id and not answer.inconclusive else None
+    undo = undo or await collector.runbook_workflow(answer)
     diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
     diagnosis = keep_earlier_causes(diagnosis, state.diagnosis)
     for text in gate_notes:
@@ -1538,6 +1594,13 @@ def _promql_literal(text: str) -> str:
     string syntax refuses)."""
     return "".join(f"\\\\{c}" if c in ".+*?()[]{}|^$\\" else c for c in text)
 
+
+# Runbook workflows: where they live, and the words of a fix for each cause no rollback undoes.
+RUNBOOK_REPO = re.compile(r"runbook|playbook", re.I)
+RUNBOOK_NOUNS: dict[str, frozenset[str]] = {"certificate": frozenset({"cert", "certs", "certificate", "tls", "mtls"})}
+RUNBOOK_VERBS = frozenset({"issue", "reissue", "renew", "rotate", "refresh", "fix", "restore"})
+DESTRUCTIVE_WORDS = frozenset({"revoke", "delete", "destroy", "drop", "purge", "wipe", "disable"})
+LABEL_PAIR = re.compile(r"\b([a-z][a-z_]*)=([A-Za-z0-9][\w.-]*[A-Za-z0-9])")
 
 APPLY_SKEW = timedelta(minutes=5)  # a pipeline's run and the write it made, as each records its time
 

@@ -123,10 +123,10 @@ def remediation_options(
         return []
     options: list[RemediationOption] = cluster_options(diagnosis, target, ctx)
     github = ctx.registry.first("github")
-    if undo is not None and github is not None and diagnosis.change_id:
+    if undo is not None and github is not None and (diagnosis.change_id or undo.runbook):
         options.append(
             RemediationOption(
-                id="revert_workflow",
+                id="runbook_workflow" if undo.runbook else "revert_workflow",
                 tool=github.tool_id("workflow_dispatch"),
                 args={"repo": undo.repo, "workflow": undo.workflow, "ref": undo.ref}
                 | ({"inputs": dict(undo.inputs)} if undo.inputs else {}),

@@ -208,6 +208,9 @@ class UndoWorkflow(BaseModel):
     )
     reason: str = ""
     evidence_id: str = ""
+    runbook: bool = Field(
+        default=False, description="A runbook's fix for the cause (no change to undo), not a change's revert."
+    )
 
 
 class ConfigRevert(BaseModel):

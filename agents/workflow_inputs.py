@@ -11,7 +11,9 @@ filled only from facts:
   ("policy revision 42", "bundle 2027.05.12-4"), and the newest earlier run of the same workflow names
   the previous one under the same label ("policy revision 41"). A bare revision number with no earlier
   run on record steps back by one;
-- a **commit** input (sha, commit) takes the diagnosed change's commit.
+- a **commit** input (sha, commit) takes the diagnosed change's commit;
+- an input named like a label the evidence gives (``secret`` of a certificate's ``secret=...``) takes
+  that value.
 
 Anything else keeps its declared default, or, when it is required and has none, is reported missing:
 the dispatch is then not offered (a guess would run a runbook with made-up arguments).
@@ -20,7 +22,7 @@ the dispatch is then not offered (a guess would run a runbook with made-up argum
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tools.github.models import WorkflowDefinition, WorkflowInputSpec
@@ -45,6 +47,9 @@ class FillFacts:
     change_text: str = ""
     commit: str = ""
     earlier_texts: Sequence[str] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """``key=value`` pairs the evidence names (a certificate's ``secret=bank-client-cert``): an input
+    named by a key takes its value."""
 
 
 @dataclass
@@ -89,7 +94,9 @@ def fill_inputs(definition: WorkflowDefinition, facts: FillFacts) -> FilledInput
         name, described = _words(spec)
         value: str | None = None
         reason = ""
-        if name & NAMESPACE_WORDS and facts.namespace:
+        if spec.name in facts.labels:
+            value, reason = facts.labels[spec.name], f"the {spec.name} the evidence names"
+        elif name & NAMESPACE_WORDS and facts.namespace:
             value, reason = facts.namespace, f"the namespace of {facts.entity}"
         elif name & VERSION_WORDS or (described & VERSION_WORDS and not name & COMPONENT_WORDS):
             found = value_before(spec, facts)

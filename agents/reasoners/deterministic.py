@@ -1378,6 +1378,11 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
     direct = next((o for o in preferred if o.id in ("revert_config", "suspend_cronjob", "stop_job")), None)
     if direct is not None:
         return RemediationChoice(option_id=direct.id, rationale=f"it acts where the diagnosed cause is: {direct.title}")
+    runbook = next((o for o in preferred if o.id == "runbook_workflow"), None)
+    if runbook is not None:
+        return RemediationChoice(
+            option_id=runbook.id, rationale=f"the runbook for {diagnosis.category.replace('_', ' ')}: {runbook.title}"
+        )
     if diagnosis.change_id and any(o.id == "revert_workflow" for o in preferred):
         return RemediationChoice(
             option_id="revert_workflow",

@@ -77,3 +77,13 @@ def test_a_value_outside_a_choices_options_is_not_sent() -> None:
     )
     assert filled.missing == ["namespace"]
     assert filled.inputs == {"commit_sha": "9a8b7c6d", "service": "api"}
+
+
+def test_an_input_named_like_a_label_of_the_evidence_takes_its_value() -> None:
+    """A runbook that reissues a certificate takes the Secret the expiry metric named; an input no
+    label and no fact gives stays missing, so the dispatch is not offered."""
+    spec = WorkflowInputSpec(name="secret", description="Secret to reissue", required=True)
+    facts = FillFacts(entity="payout-api", namespace="payouts", labels={"secret": "bank-client-cert"})
+    filled = fill_inputs(workflow(WorkflowInputSpec(name="namespace", required=True), spec), facts)
+    assert filled.inputs == {"namespace": "payouts", "secret": "bank-client-cert"} and not filled.missing
+    assert fill_inputs(workflow(spec), FillFacts(entity="payout-api", namespace="payouts")).missing == ["secret"]

@@ -62,7 +62,13 @@ CLASSES: dict[str, list[str]] = {
     ],
     # 7. a runbook workflow dispatched with the inputs its file declares, each from a fact: the namespace
     #    of the component, the version the change's pipeline applied before the change
-    "7-runbook-dispatch-with-inputs": ["settlements-stuck-wednesday", "tokens-rejected-thursday"],
+    #    and a cause no rollback undoes (a client certificate measured expired) gets the organisation's
+    #    runbook workflow for it, its inputs from the evidence (the Secret the expiry metric names)
+    "7-runbook-dispatch-with-inputs": [
+        "settlements-stuck-wednesday",
+        "tokens-rejected-thursday",
+        "payouts-rejected-0605",
+    ],
     # 7. specific categories, not "dependency" or "bad deploy": a trust bundle's write is a certificate
     #    failure, a mesh-routing edit that makes calls time out a network fault, a URL pointed at the
     #    wrong host a configuration change (all three reverted at the change)
