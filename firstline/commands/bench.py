@@ -189,9 +189,10 @@ def register(sub: Any) -> dict[str, Any]:
     nezha.add_argument("--out", default="out/nezha", metavar="DIR", help="where results.json goes (default out/nezha)")
     nezha.add_argument(
         "--rank-by",
-        choices=["candidates", "anomaly"],
-        default="candidates",
-        help="candidates: the investigation's graph ranking (default); anomaly: each service's own anomaly (ablation)",
+        choices=["edges", "candidates", "anomaly"],
+        default="edges",
+        help="edges: both ends of every call edge, served latency and saturation (agents.analytics.edges, default); "
+        "candidates: the investigation's graph ranking; anomaly: each service's own anomaly (ablations)",
     )
     nezha.add_argument(
         "--inject",

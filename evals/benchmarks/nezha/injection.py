@@ -53,7 +53,9 @@ def inject(day: Day, service: str, at: float) -> Day:
     return replace(day, series=shifted)
 
 
-def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int = 17) -> dict[str, Any]:
+def run_injections(
+    day: Day, last_window_end: datetime, trials: int, seed: int = 17, rank_by: str = "edges"
+) -> dict[str, Any]:
     from evals.benchmarks.nezha.run import investigate, position, rank_services
 
     rng = random.Random(seed)
@@ -76,8 +78,8 @@ def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int =
             window_end=start + timedelta(minutes=3),
             folder=Path("/nonexistent"),
         )
-        analysis, _ = asyncio.run(investigate(injected, probe, alert))
-        rank = position(rank_services(analysis, services), service)
+        found = asyncio.run(investigate(injected, probe, alert))
+        rank = position(rank_services(found, services, rank_by), service)
         hits += rank == 1
         top3 += rank <= 3
         rows.append(

@@ -17,11 +17,21 @@ import resource
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agents.analytics.anomaly import IncidentAnalysis, analyze_incident
+from agents.analytics.edges import (
+    DEFAULT_EDGE_RANKING,
+    EdgeLatency,
+    EdgeRanking,
+    EdgeRankingConfig,
+    ServiceSignals,
+    localize,
+)
+from agents.analytics.metrics import classify_metric
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
 from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
@@ -55,16 +65,25 @@ PUBLISHED = {
 Progress = Callable[[str, int, int], None]
 
 
-RANK_BY = ("candidates", "anomaly")
-"""candidates: the ranking the investigation runs (`RankingResult.candidates`, graph-aware); anomaly: each
+RANK_BY = ("edges", "candidates", "anomaly")
+"""edges: `agents.analytics.edges.localize` (both ends of every call edge, served latency, saturation);
+candidates: the graph ranker the investigation runs (`RankingResult.candidates`); anomaly: each
 service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
 
 
-def rank_services(
-    analysis: IncidentAnalysis, services: list[str], rank_by: str = "candidates"
-) -> list[tuple[str, float]]:
+@dataclass(frozen=True)
+class Investigation:
+    analysis: IncidentAnalysis
+    edges: EdgeRanking
+    seen: dict[str, Any]
+
+
+def rank_services(found: Investigation, services: list[str], rank_by: str = "edges") -> list[tuple[str, float]]:
     """Every service with its score: the ranker's candidates first, the rest after them with score 0."""
-    if rank_by == "anomaly":
+    analysis = found.analysis
+    if rank_by == "edges":
+        scored = {s.service: s.score for s in found.edges.services}
+    elif rank_by == "anomaly":
         scored = {c.component: c.score for c in analysis.scores}
     else:
         scored = {c.component: c.score for c in analysis.ranking.candidates}
@@ -79,7 +98,9 @@ def position(ranking: list[tuple[str, float]], truth: str) -> int:
     return sum(1 for _, score in ranking if score >= scores[truth])
 
 
-async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[IncidentAnalysis, dict[str, Any]]:
+async def investigate(
+    day: Day, fault: Fault, alert: SyntheticAlert, edge_config: EdgeRankingConfig = DEFAULT_EDGE_RANKING
+) -> Investigation:
     now = alert.fires_at
     with ReplayServer(recording(day, fault, now)) as server:
         config = {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
@@ -101,6 +122,7 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
     times = sorted({t for s in series for t, _ in s.points()})
     index = {t: i for i, t in enumerate(times)}
     metrics: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    edge_ends: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
     for item in series:
         values = [math.nan] * len(times)
         for t, v in item.points():
@@ -109,6 +131,7 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
         if "server" in labels:  # an edge's latency is evidence on its callee
             name = f"{labels['__name__']}.from_{labels['client']}.{labels.get('side', '')}"
             metrics[labels["server"]][name] = values
+            edge_ends[(labels["client"], labels["server"])][labels.get("side", "")] = values
         else:
             metrics[labels["service"]][labels["__name__"]] = values
     graph: dict[str, list[str]] = defaultdict(list)
@@ -125,7 +148,42 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
         incident_steps=2,
         config=RANKING,
     )
-    return analysis, {"series": len(series), "steps": len(times)}
+    edges = localize(service_signals(metrics, day.entry), edge_latencies(edge_ends, len(times)), edge_config)
+    return Investigation(analysis, edges, {"series": len(series), "steps": len(times)})
+
+
+def service_signals(metrics: dict[str, dict[str, list[float]]], entry: str) -> dict[str, ServiceSignals]:
+    """Each service's own series by meaning: server-side latency, its pod's saturation (not its node's),
+    and the entry's SLI (its latency and success rate are what it serves)."""
+    out = {}
+    for service, by_name in metrics.items():
+        latency, saturation, availability = {}, {}, {}
+        for name, values in by_name.items():
+            if name.startswith("edge_"):
+                continue
+            kind = classify_metric(name)
+            if kind == "latency" and (name.startswith("pod_server_") or (service == entry and name.startswith("sli_"))):
+                latency[name] = values
+            elif kind == "saturation" and name.startswith("pod_"):
+                saturation[name] = values
+            elif kind == "availability" and service == entry:
+                availability[name] = values
+        out[service] = ServiceSignals(latency=latency, saturation=saturation, availability=availability)
+    return out
+
+
+def edge_latencies(ends: dict[tuple[str, str], dict[str, list[float]]], steps: int) -> list[EdgeLatency]:
+    """``edge_latency_seconds{side="source"}`` is the caller's end, ``side="destination"`` the callee's."""
+    missing = [math.nan] * steps
+    return [
+        EdgeLatency(
+            caller=caller,
+            callee=callee,
+            caller_side=by_side.get("source", missing),
+            callee_side=by_side.get("destination", missing),
+        )
+        for (caller, callee), by_side in sorted(ends.items())
+    ]
 
 
 def run_benchmark(
@@ -133,7 +191,7 @@ def run_benchmark(
     out: Path,
     progress: Progress | None = None,
     *,
-    rank_by: str = "candidates",
+    rank_by: str = "edges",
     only: set[str] | None = None,
     injection_trials: int = 0,
 ) -> dict[str, Any]:
@@ -153,9 +211,10 @@ def run_benchmark(
         day = days[fault.day]
         sli = {dict(s.labels)["__name__"]: s for s in day.series if dict(s.labels)["__name__"].startswith("sli_")}
         alert = synthesize(sli, fault.window_start, fault.window_end)
-        analysis, seen = asyncio.run(investigate(day, fault, alert))
+        found = asyncio.run(investigate(day, fault, alert))
+        analysis = found.analysis
         services = sorted({s for edge in day.call_edges for s in edge})
-        ranking = rank_services(analysis, services, rank_by)
+        ranking = rank_services(found, services, rank_by)
         rank = position(ranking, fault.root_service)
         rows.append(
             {
@@ -172,7 +231,7 @@ def run_benchmark(
                 },
                 "abstained": analysis.ranking.abstained,
                 "seconds": round(time.perf_counter() - tick, 3),
-                **seen,
+                **found.seen,
             }
         )
         if progress:
@@ -184,7 +243,9 @@ def run_benchmark(
         from evals.benchmarks.nezha.injection import run_injections
 
         results["injections"] = {
-            name: run_injections(day, max(f.window_end for f in faults if f.day == name), injection_trials)
+            name: run_injections(
+                day, max(f.window_end for f in faults if f.day == name), injection_trials, rank_by=rank_by
+            )
             for name, day in days.items()
         }
     out.mkdir(parents=True, exist_ok=True)
