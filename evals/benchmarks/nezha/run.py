@@ -105,7 +105,10 @@ async def investigate(
     with ReplayServer(recording(day, fault, now)) as server:
         config = {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
         registry = ToolRegistry.from_config(config)
-        window = {"start": (now - HISTORY).isoformat(), "end": now.isoformat(), "step": STEP_S}
+        # Whole seconds: the adapter sends milliseconds, and a start rounded up would push the last
+        # step past the replay's clock, which drops the newest minute of every series.
+        end = now.replace(microsecond=0)
+        window = {"start": (end - HISTORY).isoformat(), "end": end.isoformat(), "step": STEP_S}
         series = []
         try:
             for query in (METRICS_QUERY, EDGE_QUERY) if USE_EDGES else (METRICS_QUERY,):
