@@ -64,6 +64,24 @@ PUBLISHED = {
 
 Progress = Callable[[str, int, int], None]
 
+LABEL_CLASS = {
+    "network_delay": "network",
+    "cpu_contention": "saturation",
+    "cpu_consumed": "saturation",
+    "return": "code_defect",
+    "exception": "code_defect",
+}
+"""Nezha's fault types by what they look like in telemetry: the two CPU faults both saturate the
+pod, the two code defects (an error return, an exception) both change what the code serves."""
+PREDICTED_CLASS = {
+    "network": "network",
+    "saturation": "saturation",
+    "errors": "code_defect",
+    "latency": "code_defect",  # slower without saturation or network: its own code path
+    "none": "none",
+}
+"""`agents.analytics.edges.FaultClass` mapped onto `LABEL_CLASS`'s classes for scoring."""
+
 
 RANK_BY = ("edges", "candidates", "anomaly")
 """edges: `agents.analytics.edges.localize` (both ends of every call edge, served latency, saturation);
@@ -219,6 +237,8 @@ def run_benchmark(
         services = sorted({s for edge in day.call_edges for s in edge})
         ranking = rank_services(found, services, rank_by)
         rank = position(ranking, fault.root_service)
+        named = next((s for s in found.edges.services if s.service == ranking[0][0]), None)
+        signals = named.fault_class if named is not None else "none"
         rows.append(
             {
                 "id": fault.id,
@@ -226,6 +246,11 @@ def run_benchmark(
                 "truth": fault.root_service,
                 "rank": rank,
                 "top5": [s for s, _ in ranking[:5]],
+                "fault_class": {
+                    "signals": signals,
+                    "predicted": PREDICTED_CLASS[signals],
+                    "label": LABEL_CLASS.get(fault.fault_type, fault.fault_type),
+                },
                 "alert": {
                     "metric": alert.metric,
                     "crossed_at": alert.crossed_at.isoformat() if alert.crossed_at else None,
@@ -271,7 +296,8 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
     return {
         "command": "firstline bench nezha PATH",
         "path": "SLI alert -> replay (evals.replay, clock at the alert) -> tools.prometheus query_range "
-        "-> agents.analytics.analyze_incident (agents.reasoners.origin.RANKING)",
+        "-> agents.analytics.edges.localize (and agents.analytics.analyze_incident with "
+        "agents.reasoners.origin.RANKING for --rank-by candidates/anomaly)",
         "overall": _scores(rows),
         "majority_floor": {
             "as1": round(counts.most_common(1)[0][1] / len(rows), 4),
@@ -280,12 +306,33 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         "random_floor": {"as1": round(1 / len(counts), 4), "as3": round(min(1.0, 3 / len(counts)), 4)},
         "per_fault_type": {name: _scores(group) for name, group in sorted(by_type.items())},
         "per_system": {"Online Boutique": _scores(rows)},
+        "fault_class": _class_scores(rows, by_type),
         "alerts_without_crossing": sum(r["alert"]["crossed_at"] is None for r in rows),
         "published": {name: {"as1": a / 100, "as3": b / 100, "as5": c / 100} for name, (a, b, c) in PUBLISHED.items()},
         "seconds_total": round(elapsed, 2),
         "seconds_per_fault": round(elapsed / len(rows), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "faults": rows,
+    }
+
+
+def _class_scores(rows: list[dict[str, Any]], by_type: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Fault-class accuracy: the class predicted from the signals at the top-ranked service against the
+    label's class (`LABEL_CLASS`), overall and per fault type, next to always guessing the commonest class."""
+
+    def right(row: dict[str, Any]) -> bool:
+        return bool(row["fault_class"]["predicted"] == row["fault_class"]["label"])
+
+    labels = Counter(r["fault_class"]["label"] for r in rows)
+    return {
+        "classes": sorted(labels),
+        "mapping": {"label": LABEL_CLASS, "predicted": PREDICTED_CLASS},
+        "accuracy": round(sum(map(right, rows)) / len(rows), 4),
+        "accuracy_with_service_at_1": round(sum(right(r) and r["rank"] == 1 for r in rows) / len(rows), 4),
+        "majority_floor": round(labels.most_common(1)[0][1] / len(rows), 4),
+        "per_fault_type": {
+            name: round(sum(map(right, group)) / len(group), 4) for name, group in sorted(by_type.items())
+        },
     }
 
 
@@ -297,6 +344,9 @@ def report(results: dict[str, Any]) -> str:
         f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
         f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
         f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
+        f"fault class ({', '.join(results['fault_class']['classes'])}) from the signals at the top service: "
+        f"accuracy {results['fault_class']['accuracy']:.3f} (with the service at rank 1: "
+        f"{results['fault_class']['accuracy_with_service_at_1']:.3f}), majority floor {results['fault_class']['majority_floor']:.3f}",
         *(
             f"injected CPU+latency x{v['factor']:g} ({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
             for name, v in results.get("injections", {}).items()
@@ -307,7 +357,8 @@ def report(results: dict[str, Any]) -> str:
     ]
     for name, row in results["per_fault_type"].items():
         lines.append(
-            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  (n={row['faults']})"
+            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  "
+            f"class {results['fault_class']['per_fault_type'][name]:.3f}  (n={row['faults']})"
         )
     lines += ["", "published (ESEC/FSE 2023, full data):"]
     for name, row in results["published"].items():
@@ -315,6 +366,7 @@ def report(results: dict[str, Any]) -> str:
     lines += ["", "faults:"]
     for row in results["faults"]:
         lines.append(
-            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  [{row['alert']['reason']}]"
+            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  "
+            f"class {row['fault_class']['predicted']}  [{row['alert']['reason']}]"
         )
     return "\n".join(lines) + "\n"
