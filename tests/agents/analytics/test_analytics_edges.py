@@ -37,8 +37,7 @@ class World:
 
     def __init__(self) -> None:
         self.edges = {
-            edge: {"caller": noisy(0.012, seed=i), "callee": noisy(0.010, seed=100 + i)}
-            for i, edge in enumerate(GRAPH)
+            edge: {"caller": noisy(0.012, seed=i), "callee": noisy(0.010, seed=100 + i)} for i, edge in enumerate(GRAPH)
         }
         names = sorted({s for edge in GRAPH for s in edge})
         self.latency = {name: {"p90": noisy(0.02, seed=200 + i)} for i, name in enumerate(names)}
