@@ -49,25 +49,28 @@ class EdgeRankingConfig:
       fires a step or two after its SLI crossed, so the fault's first steps are inside it.
     - ``min_reference_steps`` (5): fewer finite reference steps than this and a series has no
       level to compare with (its rise is 0, unknown rather than anomalous).
-    - ``latency_floor`` (0.1): the smallest spread of a log latency (or of a log gap between the
-      two ends of an edge): a 10 % move is never more than one unit.
+    - ``latency_floor`` (0.2): the smallest spread of a log latency (or of a log gap between the
+      two ends of an edge): a 20 % move is never more than one unit.
     - ``saturation_floor`` (0.05): the smallest spread of a saturation series, relative to its level.
     - ``availability_floor`` (1.0): the smallest spread of a success rate, in percentage points.
-    - ``explained_ratio`` (1.0) and ``victim_weight`` (0.2): a service that waits on a callee whose
-      both ends rose at least as much as its own served latency is a victim and keeps a fifth.
+    - ``explained_ratio`` (0.5), ``min_wait`` (5.0) and ``victim_weight`` (0.2): a service that waits
+      on a callee whose both ends rose clearly (``min_wait`` units) and by at least half its own
+      latency rise is a victim and keeps a fifth of its score, failures included: a caller passes
+      its callee's failures on.
 
     Chosen on the Nezha Online Boutique recording with leave-one-day-out checks (README, "Benchmark:
-    Nezha"): ``incident_steps``, ``availability_floor`` and ``explained_ratio`` are the values both
-    folds picked; where the folds disagreed the prior default stayed.
+    Nezha"): every value but ``availability_floor`` is what both folds picked; where the folds
+    disagreed the prior default stayed.
     """
 
     incident_steps: int = 3
     min_reference_steps: int = 5
-    latency_floor: float = 0.1
+    latency_floor: float = 0.2
     saturation_floor: float = 0.05
     availability_floor: float = 1.0
-    explained_ratio: float = 1.0
+    explained_ratio: float = 0.5
     victim_weight: float = 0.2
+    min_wait: float = 5.0
 
 
 DEFAULT_EDGE_RANKING = EdgeRankingConfig()
@@ -186,7 +189,7 @@ def localize(
     A service's *served* rise is the larger of its own latency (the second best of its statistics,
     so one noisy percentile is not enough) or availability drop, and the median rise of the callee
     end of its incoming edges. It is discounted to ``victim_weight`` when an edge out of it rose at
-    both ends by ``explained_ratio`` of that. Its *network* rise is the median over its incoming
+    both ends by ``min_wait`` units and by ``explained_ratio`` of its latency rise. Its *network* rise is the median over its incoming
     edges of the rise of the gap between the caller's and the callee's end.
     """
     steps = config.incident_steps
@@ -223,7 +226,10 @@ def localize(
         served_raw = max(own_latency, callee_end, availability)
         waits = [(min(caller_rise[id(e)], callee_rise[id(e)]), e.callee) for e in outgoing]
         waits_on, waited = max(waits, default=(0.0, ""))
-        victim = served_raw > 0 and waits_on >= config.explained_ratio * served_raw
+        # Latency against latency: failures are not a wait, but a caller whose slowdown its callee
+        # explains passes on that callee's failures too, so the whole served rise is discounted.
+        slower = max(own_latency, callee_end)
+        victim = served_raw > 0 and waits_on >= max(config.explained_ratio * slower, config.min_wait)
         served = served_raw * config.victim_weight if victim else served_raw
         saturation = max(
             (
@@ -239,8 +245,8 @@ def localize(
             f"serves {served_raw:.1f} units worse (own latency {own_latency:.1f}, callee end of "
             f"{len(incoming)} incoming edge(s) {callee_end:.1f}, availability {availability:.1f})",
             (
-                f"a victim: waits on {waited}, whose both ends rose {waits_on:.1f} (>= {config.explained_ratio:g} "
-                f"x its own), kept {config.victim_weight:.0%}"
+                f"a victim: waits on {waited}, whose both ends rose {waits_on:.1f} (>= {config.min_wait:g} and "
+                f">= {config.explained_ratio:g} x its own latency rise), kept {config.victim_weight:.0%}"
                 if victim
                 else f"not explained by what it calls (largest rise at both ends of an outgoing edge {waits_on:.1f})"
             ),
