@@ -268,12 +268,13 @@ def run_benchmark(
     results = _summarize(rows, elapsed)
     results["rank_by"] = rank_by
     if injection_trials:
-        from evals.benchmarks.nezha.injection import run_injections
+        from evals.benchmarks.nezha.injection import KINDS, run_injections
 
         results["injections"] = {
-            name: run_injections(
-                day, max(f.window_end for f in faults if f.day == name), injection_trials, rank_by=rank_by
+            f"{name} {kind}" if kind != "cpu" else name: run_injections(
+                day, max(f.window_end for f in faults if f.day == name), injection_trials, rank_by=rank_by, kind=kind
             )
+            for kind in KINDS
             for name, day in days.items()
         }
     out.mkdir(parents=True, exist_ok=True)
@@ -348,7 +349,8 @@ def report(results: dict[str, Any]) -> str:
         f"accuracy {results['fault_class']['accuracy']:.3f} (with the service at rank 1: "
         f"{results['fault_class']['accuracy_with_service_at_1']:.3f}), majority floor {results['fault_class']['majority_floor']:.3f}",
         *(
-            f"injected CPU+latency x{v['factor']:g} ({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
+            f"injected {'caller-end edge latency' if v.get('kind') == 'network' else 'CPU+latency'} x{v['factor']:g} "
+            f"({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
             for name, v in results.get("injections", {}).items()
         ),
         f"time: {results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB",

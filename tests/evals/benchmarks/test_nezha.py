@@ -185,3 +185,27 @@ def test_an_injection_shifts_only_the_chosen_service_its_incoming_edges_and_the_
     moved = [[v for v in s.values if v != 1.0] for s in shifted.series]
     assert moved[0] == [] and all(m == [FACTOR] * 4 for m in moved[1:])  # 4 rows in [at, at + 180 s]
     assert all(v == 1.0 for s in day.series for v in s.values)  # the original day is untouched
+
+
+def test_a_network_injection_shifts_only_the_callers_end_of_the_edges_into_the_service() -> None:
+    from evals.benchmarks.nezha.dataset import Day
+    from evals.benchmarks.nezha.injection import FACTOR, inject
+
+    def series(name: str, **labels: str) -> SeriesData:
+        times = [START.timestamp() + 60 * i for i in range(10)]
+        return SeriesData(tuple(sorted({"__name__": name, **labels}.items())), times, [1.0] * 10)
+
+    day = Day(
+        "d",
+        [
+            series("pod_cpu_usage_rate_percent", service="b"),
+            series("edge_latency_seconds", client="a", server="b", side="source"),
+            series("edge_latency_seconds", client="a", server="b", side="destination"),
+            series("sli_latency_p50_seconds", service="a"),
+        ],
+        [("a", "b")],
+        "a",
+    )
+    shifted = inject(day, "b", START.timestamp() + 60 * 4, kind="network")
+    moved = [[v for v in s.values if v != 1.0] for s in shifted.series]
+    assert moved == [[], [FACTOR] * 4, [], [FACTOR] * 4]
