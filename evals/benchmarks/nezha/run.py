@@ -144,6 +144,7 @@ async def investigate(
     index = {t: i for i, t in enumerate(times)}
     metrics: dict[str, dict[str, list[float]]] = defaultdict(dict)
     edge_ends: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+    by_pod: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for item in series:
         values = [math.nan] * len(times)
         for t, v in item.points():
@@ -155,6 +156,8 @@ async def investigate(
             edge_ends[(labels["client"], labels["server"])][labels.get("side", "")] = values
         else:
             metrics[labels["service"]][labels["__name__"]] = values
+            # Every pod of a service keeps its own series: the worst replica is the one to see.
+            by_pod[labels["service"]][f"{labels['__name__']}{{pod={labels.get('pod', '')}}}"] = values
     graph: dict[str, list[str]] = defaultdict(list)
     for caller, callee in day.call_edges:
         graph[caller].append(callee)
@@ -169,20 +172,21 @@ async def investigate(
         incident_steps=2,
         config=RANKING,
     )
-    edges = localize(service_signals(metrics, day.entry), edge_latencies(edge_ends, len(times)), edge_config)
+    edges = localize(service_signals(by_pod, day.entry), edge_latencies(edge_ends, len(times)), edge_config)
     return Investigation(analysis, edges, {"series": len(series), "steps": len(times)})
 
 
 def service_signals(metrics: dict[str, dict[str, list[float]]], entry: str) -> dict[str, ServiceSignals]:
-    """Each service's own series by meaning: server-side latency, its pod's saturation (not its node's),
-    and the entry's SLI (its latency and success rate are what it serves)."""
+    """Each service's own series by meaning: server-side latency, its pods' saturation (not their
+    node's), and the entry's SLI (its latency and success rate are what it serves). Names may carry
+    a ``{pod=...}`` suffix: one series per replica."""
     out = {}
     for service, by_name in metrics.items():
         latency, saturation, availability = {}, {}, {}
         for name, values in by_name.items():
             if name.startswith("edge_"):
                 continue
-            kind = classify_metric(name)
+            kind = classify_metric(name.split("{", 1)[0])  # not the pod's name
             if kind == "latency" and (name.startswith("pod_server_") or (service == entry and name.startswith("sli_"))):
                 latency[name] = values
             elif kind == "saturation" and name.startswith("pod_"):

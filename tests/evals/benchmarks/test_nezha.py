@@ -147,6 +147,12 @@ def test_the_callers_end_of_an_edge_is_its_source_side_and_the_entry_serves_its_
     assert set(signals["front"].saturation) == {"pod_cpu_usage_rate_percent"}  # its node's CPU is not its own
     assert set(signals["front"].availability) == {"sli_success_rate_percent"}
     assert signals["cart"].latency == {} and set(signals["cart"].saturation) == {"pod_memory_usage_mebibytes"}
+    replicas = {
+        "requests": {"pod_server_latency_p90_seconds{pod=requests-1}": [1.0], "pod_cpu_usage{pod=requests-2}": [1.0]}
+    }
+    kept = service_signals(replicas, "front")["requests"]  # "request" names traffic: the pod's name is not read
+    assert list(kept.latency) == ["pod_server_latency_p90_seconds{pod=requests-1}"]
+    assert list(kept.saturation) == ["pod_cpu_usage{pod=requests-2}"]
 
 
 @needs_data
