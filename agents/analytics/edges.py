@@ -11,8 +11,9 @@ to response sent: its work only). That pair separates three situations the graph
   callee's does not, on *every* edge into it. The gap between the two ends is network time, and the
   service whose incoming edges all carry a wider gap is their common endpoint; a caller of it has
   one such edge among several healthy ones.
-- **A caller waits** on a slow callee: its own served latency rises too, but so do both ends of an
-  edge out of it. It is a victim; its score is discounted.
+- **A caller waits** on a slow callee: its own served latency rises too, but so does its end of an
+  edge out of it, and that callee is slow at its own end or behind a slow network (every edge into
+  it wider). It is a victim; its score is discounted.
 
 Each series is compared with its own level in the reference window (median, robust spread from
 the median absolute deviation, never below a floor in the series' units), over the last
@@ -112,7 +113,9 @@ class ServiceLocalization(BaseModel):
     score: float = Field(description="max(served + min(saturation, served), network).")
     served: float = Field(description="How much slower (or less available) it serves, after the victim discount.")
     served_raw: float = Field(description="The same before the discount.")
-    waits_on: float = Field(description="The largest rise at both ends of an edge out of it.")
+    waits_on: float = Field(
+        description="The largest rise of its end of an edge out of it, up to the callee's own end or network rise."
+    )
     saturation: float
     network: float = Field(description="Median over its incoming edges of the caller-minus-callee gap's rise.")
     availability: float = Field(description="Drop of its success rate (part of served).")
@@ -195,12 +198,22 @@ def localize(
     steps = config.incident_steps
 
     def latency_rise(values: Sequence[float], log: bool = True) -> float:
-        return rise(values, steps, floor=config.latency_floor, log=log, min_reference=config.min_reference_steps)
+        return rise(
+            values,
+            steps,
+            floor=config.latency_floor,
+            log=log,
+            min_reference=config.min_reference_steps,
+        )
 
     names = sorted({*services, *(e.caller for e in edges), *(e.callee for e in edges)})
     caller_rise = {id(e): latency_rise(e.caller_side) for e in edges}
     callee_rise = {id(e): latency_rise(e.callee_side) for e in edges}
     gap_rise = {id(e): latency_rise(_gap(e), log=False) for e in edges}
+    network_of = {
+        name: float(np.median([gap_rise[id(e)] for e in edges if e.callee == name]))
+        for name in {e.callee for e in edges}
+    }
     results = []
     for name in names:
         signals = services.get(name, ServiceSignals())
@@ -224,7 +237,9 @@ def localize(
         )
         callee_end = float(np.median([callee_rise[id(e)] for e in incoming])) if incoming else 0.0
         served_raw = max(own_latency, callee_end, availability)
-        waits = [(min(caller_rise[id(e)], callee_rise[id(e)]), e.callee) for e in outgoing]
+        # It waits on a callee that is slow at its own end, or whose network is slow into it (every
+        # edge into that callee, not only this one, carries a wider gap).
+        waits = [(min(caller_rise[id(e)], max(callee_rise[id(e)], network_of[e.callee])), e.callee) for e in outgoing]
         waits_on, waited = max(waits, default=(0.0, ""))
         # Latency against latency: failures are not a wait, but a caller whose slowdown its callee
         # explains passes on that callee's failures too, so the whole served rise is discounted.
@@ -233,12 +248,18 @@ def localize(
         served = served_raw * config.victim_weight if victim else served_raw
         saturation = max(
             (
-                rise(v, steps, floor=config.saturation_floor, relative=True, min_reference=config.min_reference_steps)
+                rise(
+                    v,
+                    steps,
+                    floor=config.saturation_floor,
+                    relative=True,
+                    min_reference=config.min_reference_steps,
+                )
                 for v in signals.saturation.values()
             ),
             default=0.0,
         )
-        network = float(np.median([gap_rise[id(e)] for e in incoming])) if incoming else 0.0
+        network = network_of.get(name, 0.0)
         local = served + min(max(saturation, 0.0), max(served, 0.0))
         score = max(local, network, 0.0)
         reasons = [

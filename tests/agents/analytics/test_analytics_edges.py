@@ -176,3 +176,18 @@ def test_a_small_wait_does_not_make_a_victim() -> None:
     shop = next(s for s in world.rank().services if s.service == "shop")
     assert 0 < shop.waits_on < 5 and shop.served == shop.served_raw
     assert world.rank(EdgeRankingConfig(incident_steps=INCIDENT, min_wait=0.0)).services[0].served < shop.served
+
+
+def test_a_caller_waiting_on_a_callee_behind_a_slow_network_is_a_victim() -> None:
+    """The network into `price` is slow (the caller end of both its edges); `shop` serves slower
+    because it waits on price. Its own rise is the larger one, but it is explained."""
+    world = World()
+    world.slow_edge("entry", "price", caller_end=4.0, callee_end=1.0)
+    world.slow_edge("shop", "price", caller_end=4.0, callee_end=1.0)
+    world.slow_edge("entry", "shop", caller_end=5.0, callee_end=5.0)
+    world.latency["shop"]["p90"] = bumped(world.latency["shop"]["p90"], 5.0)
+    ranking = world.rank()
+    shop = next(s for s in ranking.services if s.service == "shop")
+    price = next(s for s in ranking.services if s.service == "price")
+    assert shop.served_raw > price.network and shop.served == pytest.approx(0.2 * shop.served_raw)
+    assert ranking.services[0].service == "price" and price.fault_class == "network"
