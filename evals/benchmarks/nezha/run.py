@@ -2,11 +2,13 @@
 
 The path measured: the fault's recording is served by `evals.replay` (the clock at the alert); the
 Prometheus adapter (`tools.prometheus`) reads the last hour of every pod metric and the SLI with
-one ``query_range``; the Tempo adapter (`tools.tempo`) reads the window's per-edge latency; the
-agents' analytics ranker (`agents.analytics.analyze_incident`, with the investigation's ranking
-configuration `agents.reasoners.origin.RANKING`) ranks the services from the front end's alert
-down the call graph. Scored at the service level, ties counted against the method.
-"""
+one ``query_range``, and both ends of every call edge's latency with a second. The ranking is
+`agents.analytics.edges.localize` (served latency, victims, saturation, the network gap into a
+service); `--rank-by candidates` runs the investigation's graph ranker instead
+(`agents.analytics.analyze_incident` with `agents.reasoners.origin.RANKING`). The Tempo traces are
+served but not read: a fault folder's traces have no history to compare with. Scored at the service
+level, ties counted against the method, and the fault class of the top-ranked service against the
+label's."""
 
 from __future__ import annotations
 
