@@ -191,9 +191,11 @@ def localize(
 
     A service's *served* rise is the larger of its own latency (the second best of its statistics,
     so one noisy percentile is not enough) or availability drop, and the median rise of the callee
-    end of its incoming edges. It is discounted to ``victim_weight`` when an edge out of it rose at
-    both ends by ``min_wait`` units and by ``explained_ratio`` of its latency rise. Its *network* rise is the median over its incoming
-    edges of the rise of the gap between the caller's and the callee's end.
+    end of its incoming edges. It is discounted to ``victim_weight`` when it waits on a callee: its
+    end of an edge out of it rose, and so did the callee's own end or the network into the callee,
+    by ``min_wait`` units and by ``explained_ratio`` of its own latency rise. Its *network* rise is
+    the median over its incoming edges of the rise of the gap between the caller's and the
+    callee's end.
     """
     steps = config.incident_steps
 
@@ -266,10 +268,10 @@ def localize(
             f"serves {served_raw:.1f} units worse (own latency {own_latency:.1f}, callee end of "
             f"{len(incoming)} incoming edge(s) {callee_end:.1f}, availability {availability:.1f})",
             (
-                f"a victim: waits on {waited}, whose both ends rose {waits_on:.1f} (>= {config.min_wait:g} and "
-                f">= {config.explained_ratio:g} x its own latency rise), kept {config.victim_weight:.0%}"
+                f"a victim: waits on {waited} ({waits_on:.1f}, >= {config.min_wait:g} and >= "
+                f"{config.explained_ratio:g} x its own latency rise), kept {config.victim_weight:.0%}"
                 if victim
-                else f"not explained by what it calls (largest rise at both ends of an outgoing edge {waits_on:.1f})"
+                else f"not explained by what it calls (largest wait on a slow callee or network {waits_on:.1f})"
             ),
             f"saturation {saturation:.1f}, counted up to its served rise",
             f"network into it {network:.1f} (median gap rise, caller end minus callee end, of its incoming edges)",
