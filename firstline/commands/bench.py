@@ -48,7 +48,12 @@ def cmd_bench_nezha(args: argparse.Namespace, console: Console) -> int:
 
     try:
         results = run_benchmark(
-            Path(args.path), Path(args.out), progress, rank_by=args.rank_by, injection_trials=args.inject
+            Path(args.path),
+            Path(args.out),
+            progress,
+            rank_by=args.rank_by,
+            injection_trials=args.inject,
+            lodo=args.lodo,
         )
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
@@ -200,6 +205,11 @@ def register(sub: Any) -> dict[str, Any]:
         default=0,
         metavar="N",
         help="self-check: N injected anomalies per day in the normal hours",
+    )
+    nezha.add_argument(
+        "--lodo",
+        action="store_true",
+        help="leave-one-day-out: choose the edge ranking's parameters on one day, score them on the other",
     )
     add_common(nezha)
     scale = bench_sub.add_parser(

@@ -37,6 +37,7 @@ from agents.analytics.metrics import classify_metric
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
 from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
+from evals.benchmarks.nezha.lodo import Case, leave_one_day_out
 from evals.replay.server import ReplayServer
 from tools.prometheus import QueryResult
 from tools.registry import ToolRegistry
@@ -96,6 +97,8 @@ class Investigation:
     analysis: IncidentAnalysis
     edges: EdgeRanking
     seen: dict[str, Any]
+    signals: dict[str, ServiceSignals]
+    edge_latency: list[EdgeLatency]
 
 
 def rank_services(found: Investigation, services: list[str], rank_by: str = "edges") -> list[tuple[str, float]]:
@@ -174,8 +177,9 @@ async def investigate(
         incident_steps=2,
         config=RANKING,
     )
-    edges = localize(service_signals(by_pod, day.entry), edge_latencies(edge_ends, len(times)), edge_config)
-    return Investigation(analysis, edges, {"series": len(series), "steps": len(times)})
+    signals, edge_latency = service_signals(by_pod, day.entry), edge_latencies(edge_ends, len(times))
+    edges = localize(signals, edge_latency, edge_config)
+    return Investigation(analysis, edges, {"series": len(series), "steps": len(times)}, signals, edge_latency)
 
 
 def service_signals(metrics: dict[str, dict[str, list[float]]], entry: str) -> dict[str, ServiceSignals]:
@@ -221,6 +225,7 @@ def run_benchmark(
     rank_by: str = "edges",
     only: set[str] | None = None,
     injection_trials: int = 0,
+    lodo: bool = False,
 ) -> dict[str, Any]:
     """Every fault of ``root`` (or those whose id is in ``only``); writes ``out``/results.json and report.txt."""
     if not (root / "faults.json").is_file():
@@ -232,6 +237,7 @@ def run_benchmark(
         raise DatasetError(f"{root}: no fault folders selected")
     days = {name: load_day(root, name) for name in sorted({f.day for f in faults})}
     rows: list[dict[str, Any]] = []
+    cases: list[Case] = []
     started = time.perf_counter()
     for done, fault in enumerate(faults, start=1):
         tick = time.perf_counter()
@@ -243,6 +249,7 @@ def run_benchmark(
         services = sorted({s for edge in day.call_edges for s in edge})
         ranking = rank_services(found, services, rank_by)
         rank = position(ranking, fault.root_service)
+        cases.append(Case(fault.day, fault.root_service, tuple(services), found.signals, found.edge_latency))
         named = next((s for s in found.edges.services if s.service == ranking[0][0]), None)
         signals = named.fault_class if named is not None else "none"
         rows.append(
@@ -273,6 +280,8 @@ def run_benchmark(
     elapsed = time.perf_counter() - started
     results = _summarize(rows, elapsed)
     results["rank_by"] = rank_by
+    if lodo:
+        results["leave_one_day_out"] = leave_one_day_out(cases)
     if injection_trials:
         from evals.benchmarks.nezha.injection import KINDS, run_injections
 
@@ -358,6 +367,13 @@ def report(results: dict[str, Any]) -> str:
             f"injected {'caller-end edge latency' if v.get('kind') == 'network' else 'CPU+latency'} x{v['factor']:g} "
             f"({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
             for name, v in results.get("injections", {}).items()
+        ),
+        *(
+            f"leave-one-day-out ({results['leave_one_day_out']['configurations']} configurations): chosen on "
+            f"{', '.join(fold['chosen_on'])} {fold['chosen']}: AS@1 {fold['held_out']['as1']:.3f} AS@3 "
+            f"{fold['held_out']['as3']:.3f} on {day} (default there: {fold['default_held_out']['as1']:.3f} / "
+            f"{fold['default_held_out']['as3']:.3f})"
+            for day, fold in results.get("leave_one_day_out", {}).get("folds", {}).items()
         ),
         f"time: {results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB",
         "",

@@ -215,3 +215,26 @@ def test_a_network_injection_shifts_only_the_callers_end_of_the_edges_into_the_s
     shifted = inject(day, "b", START.timestamp() + 60 * 4, kind="network")
     moved = [[v for v in s.values if v != 1.0] for s in shifted.series]
     assert moved == [[], [FACTOR] * 4, [], [FACTOR] * 4]
+
+
+def test_leave_one_day_out_chooses_on_the_other_day_and_scores_on_the_held_out_one() -> None:
+    """Day d1's faults show two steps before the alert (a 3-step window sees them, a 1-step one
+    does not); day d2's truth moves in the last step while a bigger, older move elsewhere misleads a
+    3-step window. Each fold must pick what its training day needs, and pay for it on the other."""
+    from agents.analytics.edges import ServiceSignals
+    from evals.benchmarks.nezha.lodo import Case, leave_one_day_out
+
+    def latency(*moves: tuple[int, float]) -> ServiceSignals:
+        values = [0.01 * (1 + 0.01 * (i % 3)) for i in range(30)]
+        for at, factor in moves:
+            values[at] *= factor
+        return ServiceSignals(latency={"p90": values})
+
+    quiet = latency()
+    d1 = Case("d1", "x", ("x", "y"), {"x": latency((-2, 4.0)), "y": quiet}, [])
+    d2 = Case("d2", "x", ("x", "y"), {"x": latency((-1, 3.0)), "y": latency((-3, 9.0))}, [])
+    found = leave_one_day_out([d1, d1, d2, d2], grid={"incident_steps": (1, 3)})
+    assert found["configurations"] == 2  # the shipped default is the grid's incident_steps=3
+    assert found["folds"]["d2"]["chosen"] == {"incident_steps": 3} and found["folds"]["d2"]["chosen_on"] == ["d1"]
+    assert found["folds"]["d2"]["train"]["as1"] == 1.0 and found["folds"]["d2"]["held_out"]["as1"] == 0.0
+    assert found["folds"]["d1"]["chosen"] == {"incident_steps": 1} and found["folds"]["d1"]["held_out"]["as1"] == 0.0
