@@ -8,6 +8,8 @@ project (the import contract in ``pyproject.toml`` checks it), so the benchmarks
 
 - `analyze_incident` (or `detect_onset` -> `score_components` -> `rank_root_causes`): which component
   most likely caused an alert, or an explicit abstention with what would separate the leads.
+- `localize`: which service a slowdown starts at, from both ends of every call edge (a slow callee,
+  a slow network into a service, a caller that only waits), with a fault class per service.
 - `rank_changes`: deploys, migrations, config and flag changes in the blast radius before the onset.
 - `mine_patterns`: log templates (drain3) that are new or spiking since the onset.
 """
@@ -26,6 +28,14 @@ from agents.analytics.anomaly import (
     score_components,
 )
 from agents.analytics.changes import Change, RankedChange, rank_changes
+from agents.analytics.edges import (
+    EdgeLatency,
+    EdgeRanking,
+    EdgeRankingConfig,
+    ServiceLocalization,
+    ServiceSignals,
+    localize,
+)
 from agents.analytics.graph import DependencyGraph, hop_distances
 from agents.analytics.logs import LogPattern, PatternConfig, mine_patterns
 from agents.analytics.metrics import MetricKind, NoiseModel, classify_metric
@@ -34,6 +44,9 @@ __all__ = [
     "Change",
     "ComponentScore",
     "DependencyGraph",
+    "EdgeLatency",
+    "EdgeRanking",
+    "EdgeRankingConfig",
     "IncidentAnalysis",
     "LogPattern",
     "MetricDeviation",
@@ -45,10 +58,13 @@ __all__ = [
     "RankingConfig",
     "RankingResult",
     "RootCauseCandidate",
+    "ServiceLocalization",
+    "ServiceSignals",
     "analyze_incident",
     "classify_metric",
     "detect_onset",
     "hop_distances",
+    "localize",
     "mine_patterns",
     "rank_changes",
     "rank_root_causes",

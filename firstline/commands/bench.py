@@ -48,7 +48,12 @@ def cmd_bench_nezha(args: argparse.Namespace, console: Console) -> int:
 
     try:
         results = run_benchmark(
-            Path(args.path), Path(args.out), progress, rank_by=args.rank_by, injection_trials=args.inject
+            Path(args.path),
+            Path(args.out),
+            progress,
+            rank_by=args.rank_by,
+            injection_trials=args.inject,
+            lodo=args.lodo,
         )
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
@@ -189,9 +194,10 @@ def register(sub: Any) -> dict[str, Any]:
     nezha.add_argument("--out", default="out/nezha", metavar="DIR", help="where results.json goes (default out/nezha)")
     nezha.add_argument(
         "--rank-by",
-        choices=["candidates", "anomaly"],
-        default="candidates",
-        help="candidates: the investigation's graph ranking (default); anomaly: each service's own anomaly (ablation)",
+        choices=["edges", "candidates", "anomaly"],
+        default="edges",
+        help="edges: both ends of every call edge, served latency and saturation (agents.analytics.edges, default); "
+        "candidates: the investigation's graph ranking; anomaly: each service's own anomaly (ablations)",
     )
     nezha.add_argument(
         "--inject",
@@ -199,6 +205,11 @@ def register(sub: Any) -> dict[str, Any]:
         default=0,
         metavar="N",
         help="self-check: N injected anomalies per day in the normal hours",
+    )
+    nezha.add_argument(
+        "--lodo",
+        action="store_true",
+        help="leave-one-day-out: choose the edge ranking's parameters on one day, score them on the other",
     )
     add_common(nezha)
     scale = bench_sub.add_parser(

@@ -1,8 +1,10 @@
 """A self-check that cannot be gamed: shift one service's CPU and latency in a normal hour, the
-latency of the edges into it and the front end's latency with it, then run the same alert, replay and ranking; count how often the
-injected service ranks first. The service and the time are drawn at random (seeded); nothing reads
-service names, the fault order or any fault's label, and the normal hours are those after the
-day's last fault folder's recording window (no label needed to find them)."""
+latency of the edges into it and the front end's latency with it, then run the same alert, replay
+and ranking; count how often the injected service ranks first. A second kind, ``network``, shifts
+only the caller's end of the edges into the service (a delay on its network: the callee's own end
+does not see it) and the front end's latency. The service and the time are drawn at random
+(seeded); nothing reads service names, the fault order or any fault's label, and the normal hours
+are those after the day's last fault folder's recording window (no label needed to find them)."""
 
 from __future__ import annotations
 
@@ -38,34 +40,46 @@ def _shift(series: SeriesData, start: float, end: float) -> SeriesData:
     return SeriesData(series.labels, list(series.times), values)
 
 
-def inject(day: Day, service: str, at: float) -> Day:
+KINDS = ("cpu", "network")
+
+
+def inject(day: Day, service: str, at: float, kind: str = "cpu") -> Day:
     end = at + DURATION_S
     shifted: list[SeriesData] = []
     for series in day.series:
         labels = dict(series.labels)
         name = labels["__name__"]
-        hit = (
-            (labels.get("service") == service and name in SHIFTED)
-            or name in SLI_SHIFTED
-            or (name == "edge_latency_seconds" and labels.get("server") == service)  # its callers wait for it
-        )
+        into = name == "edge_latency_seconds" and labels.get("server") == service
+        if kind == "network":
+            hit = name in SLI_SHIFTED or (into and labels.get("side") == "source")  # only the caller's end
+        else:
+            hit = (
+                (labels.get("service") == service and name in SHIFTED)
+                or name in SLI_SHIFTED
+                or into  # its callers wait for it
+            )
         shifted.append(_shift(series, at, end) if hit else series)
     return replace(day, series=shifted)
 
 
-def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int = 17) -> dict[str, Any]:
+def run_injections(
+    day: Day, last_window_end: datetime, trials: int, seed: int = 17, rank_by: str = "edges", kind: str = "cpu"
+) -> dict[str, Any]:
+    """``trials`` injections of ``kind`` at random services and times; for ``network`` only services
+    that something calls (a delay into the entry has no edge to show on)."""
     from evals.benchmarks.nezha.run import investigate, position, rank_services
 
     rng = random.Random(seed)
     services = sorted({s for edge in day.call_edges for s in edge})
+    targets = sorted({callee for _, callee in day.call_edges}) if kind == "network" else services
     end_of_day = max(t for s in day.series for t in s.times)
     first, last = last_window_end.timestamp() + QUIET_AFTER_S, end_of_day - MARGIN_S
     hits = top3 = 0
     rows = []
     for _ in range(trials):
-        service = rng.choice(services)
+        service = rng.choice(targets)
         at = rng.uniform(first, last)
-        injected = inject(day, service, at)
+        injected = inject(day, service, at, kind)
         start = datetime.fromtimestamp(at - 60, tz=UTC)
         sli = {dict(s.labels)["__name__"]: s for s in injected.series if dict(s.labels)["__name__"].startswith("sli_")}
         alert = synthesize(sli, start, start + timedelta(minutes=3))
@@ -76,8 +90,8 @@ def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int =
             window_end=start + timedelta(minutes=3),
             folder=Path("/nonexistent"),
         )
-        analysis, _ = asyncio.run(investigate(injected, probe, alert))
-        rank = position(rank_services(analysis, services), service)
+        found = asyncio.run(investigate(injected, probe, alert))
+        rank = position(rank_services(found, services, rank_by), service)
         hits += rank == 1
         top3 += rank <= 3
         rows.append(
@@ -93,5 +107,6 @@ def run_injections(day: Day, last_window_end: datetime, trials: int, seed: int =
         "top1": round(hits / trials, 4) if trials else None,
         "top3": round(top3 / trials, 4) if trials else None,
         "factor": FACTOR,
+        "kind": kind,
         "rows": rows,
     }

@@ -2,11 +2,13 @@
 
 The path measured: the fault's recording is served by `evals.replay` (the clock at the alert); the
 Prometheus adapter (`tools.prometheus`) reads the last hour of every pod metric and the SLI with
-one ``query_range``; the Tempo adapter (`tools.tempo`) reads the window's per-edge latency; the
-agents' analytics ranker (`agents.analytics.analyze_incident`, with the investigation's ranking
-configuration `agents.reasoners.origin.RANKING`) ranks the services from the front end's alert
-down the call graph. Scored at the service level, ties counted against the method.
-"""
+one ``query_range``, and both ends of every call edge's latency with a second. The ranking is
+`agents.analytics.edges.localize` (served latency, victims, saturation, the network gap into a
+service); `--rank-by candidates` runs the investigation's graph ranker instead
+(`agents.analytics.analyze_incident` with `agents.reasoners.origin.RANKING`). The Tempo traces are
+served but not read: a fault folder's traces have no history to compare with. Scored at the service
+level, ties counted against the method, and the fault class of the top-ranked service against the
+label's."""
 
 from __future__ import annotations
 
@@ -17,14 +19,25 @@ import resource
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agents.analytics.anomaly import IncidentAnalysis, analyze_incident
+from agents.analytics.edges import (
+    DEFAULT_EDGE_RANKING,
+    EdgeLatency,
+    EdgeRanking,
+    EdgeRankingConfig,
+    ServiceSignals,
+    localize,
+)
+from agents.analytics.metrics import classify_metric
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
 from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
+from evals.benchmarks.nezha.lodo import Case, leave_one_day_out
 from evals.replay.server import ReplayServer
 from tools.prometheus import QueryResult
 from tools.registry import ToolRegistry
@@ -54,17 +67,46 @@ PUBLISHED = {
 
 Progress = Callable[[str, int, int], None]
 
+LABEL_CLASS = {
+    "network_delay": "network",
+    "cpu_contention": "saturation",
+    "cpu_consumed": "saturation",
+    "return": "code_defect",
+    "exception": "code_defect",
+}
+"""Nezha's fault types by what they look like in telemetry: the two CPU faults both saturate the
+pod, the two code defects (an error return, an exception) both change what the code serves."""
+PREDICTED_CLASS = {
+    "network": "network",
+    "saturation": "saturation",
+    "errors": "code_defect",
+    "latency": "code_defect",  # slower without saturation or network: its own code path
+    "none": "none",
+}
+"""`agents.analytics.edges.FaultClass` mapped onto `LABEL_CLASS`'s classes for scoring."""
 
-RANK_BY = ("candidates", "anomaly")
-"""candidates: the ranking the investigation runs (`RankingResult.candidates`, graph-aware); anomaly: each
+
+RANK_BY = ("edges", "candidates", "anomaly")
+"""edges: `agents.analytics.edges.localize` (both ends of every call edge, served latency, saturation);
+candidates: the graph ranker the investigation runs (`RankingResult.candidates`); anomaly: each
 service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
 
 
-def rank_services(
-    analysis: IncidentAnalysis, services: list[str], rank_by: str = "candidates"
-) -> list[tuple[str, float]]:
+@dataclass(frozen=True)
+class Investigation:
+    analysis: IncidentAnalysis
+    edges: EdgeRanking
+    seen: dict[str, Any]
+    signals: dict[str, ServiceSignals]
+    edge_latency: list[EdgeLatency]
+
+
+def rank_services(found: Investigation, services: list[str], rank_by: str = "edges") -> list[tuple[str, float]]:
     """Every service with its score: the ranker's candidates first, the rest after them with score 0."""
-    if rank_by == "anomaly":
+    analysis = found.analysis
+    if rank_by == "edges":
+        scored = {s.service: s.score for s in found.edges.services}
+    elif rank_by == "anomaly":
         scored = {c.component: c.score for c in analysis.scores}
     else:
         scored = {c.component: c.score for c in analysis.ranking.candidates}
@@ -79,12 +121,17 @@ def position(ranking: list[tuple[str, float]], truth: str) -> int:
     return sum(1 for _, score in ranking if score >= scores[truth])
 
 
-async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[IncidentAnalysis, dict[str, Any]]:
+async def investigate(
+    day: Day, fault: Fault, alert: SyntheticAlert, edge_config: EdgeRankingConfig = DEFAULT_EDGE_RANKING
+) -> Investigation:
     now = alert.fires_at
     with ReplayServer(recording(day, fault, now)) as server:
         config = {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
         registry = ToolRegistry.from_config(config)
-        window = {"start": (now - HISTORY).isoformat(), "end": now.isoformat(), "step": STEP_S}
+        # Whole seconds: the adapter sends milliseconds, and a start rounded up would push the last
+        # step past the replay's clock, which drops the newest minute of every series.
+        end = now.replace(microsecond=0)
+        window = {"start": (end - HISTORY).isoformat(), "end": end.isoformat(), "step": STEP_S}
         series = []
         try:
             for query in (METRICS_QUERY, EDGE_QUERY) if USE_EDGES else (METRICS_QUERY,):
@@ -101,6 +148,8 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
     times = sorted({t for s in series for t, _ in s.points()})
     index = {t: i for i, t in enumerate(times)}
     metrics: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    edge_ends: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+    by_pod: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for item in series:
         values = [math.nan] * len(times)
         for t, v in item.points():
@@ -109,8 +158,11 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
         if "server" in labels:  # an edge's latency is evidence on its callee
             name = f"{labels['__name__']}.from_{labels['client']}.{labels.get('side', '')}"
             metrics[labels["server"]][name] = values
+            edge_ends[(labels["client"], labels["server"])][labels.get("side", "")] = values
         else:
             metrics[labels["service"]][labels["__name__"]] = values
+            # Every pod of a service keeps its own series: the worst replica is the one to see.
+            by_pod[labels["service"]][f"{labels['__name__']}{{pod={labels.get('pod', '')}}}"] = values
     graph: dict[str, list[str]] = defaultdict(list)
     for caller, callee in day.call_edges:
         graph[caller].append(callee)
@@ -125,7 +177,44 @@ async def investigate(day: Day, fault: Fault, alert: SyntheticAlert) -> tuple[In
         incident_steps=2,
         config=RANKING,
     )
-    return analysis, {"series": len(series), "steps": len(times)}
+    signals, edge_latency = service_signals(by_pod, day.entry), edge_latencies(edge_ends, len(times))
+    edges = localize(signals, edge_latency, edge_config)
+    return Investigation(analysis, edges, {"series": len(series), "steps": len(times)}, signals, edge_latency)
+
+
+def service_signals(metrics: dict[str, dict[str, list[float]]], entry: str) -> dict[str, ServiceSignals]:
+    """Each service's own series by meaning: server-side latency, its pods' saturation (not their
+    node's), and the entry's SLI (its latency and success rate are what it serves). Names may carry
+    a ``{pod=...}`` suffix: one series per replica."""
+    out = {}
+    for service, by_name in metrics.items():
+        latency, saturation, availability = {}, {}, {}
+        for name, values in by_name.items():
+            if name.startswith("edge_"):
+                continue
+            kind = classify_metric(name.split("{", 1)[0])  # not the pod's name
+            if kind == "latency" and (name.startswith("pod_server_") or (service == entry and name.startswith("sli_"))):
+                latency[name] = values
+            elif kind == "saturation" and name.startswith("pod_"):
+                saturation[name] = values
+            elif kind == "availability" and service == entry:
+                availability[name] = values
+        out[service] = ServiceSignals(latency=latency, saturation=saturation, availability=availability)
+    return out
+
+
+def edge_latencies(ends: dict[tuple[str, str], dict[str, list[float]]], steps: int) -> list[EdgeLatency]:
+    """``edge_latency_seconds{side="source"}`` is the caller's end, ``side="destination"`` the callee's."""
+    missing = [math.nan] * steps
+    return [
+        EdgeLatency(
+            caller=caller,
+            callee=callee,
+            caller_side=by_side.get("source", missing),
+            callee_side=by_side.get("destination", missing),
+        )
+        for (caller, callee), by_side in sorted(ends.items())
+    ]
 
 
 def run_benchmark(
@@ -133,9 +222,10 @@ def run_benchmark(
     out: Path,
     progress: Progress | None = None,
     *,
-    rank_by: str = "candidates",
+    rank_by: str = "edges",
     only: set[str] | None = None,
     injection_trials: int = 0,
+    lodo: bool = False,
 ) -> dict[str, Any]:
     """Every fault of ``root`` (or those whose id is in ``only``); writes ``out``/results.json and report.txt."""
     if not (root / "faults.json").is_file():
@@ -147,16 +237,21 @@ def run_benchmark(
         raise DatasetError(f"{root}: no fault folders selected")
     days = {name: load_day(root, name) for name in sorted({f.day for f in faults})}
     rows: list[dict[str, Any]] = []
+    cases: list[Case] = []
     started = time.perf_counter()
     for done, fault in enumerate(faults, start=1):
         tick = time.perf_counter()
         day = days[fault.day]
         sli = {dict(s.labels)["__name__"]: s for s in day.series if dict(s.labels)["__name__"].startswith("sli_")}
         alert = synthesize(sli, fault.window_start, fault.window_end)
-        analysis, seen = asyncio.run(investigate(day, fault, alert))
+        found = asyncio.run(investigate(day, fault, alert))
+        analysis = found.analysis
         services = sorted({s for edge in day.call_edges for s in edge})
-        ranking = rank_services(analysis, services, rank_by)
+        ranking = rank_services(found, services, rank_by)
         rank = position(ranking, fault.root_service)
+        cases.append(Case(fault.day, fault.root_service, tuple(services), found.signals, found.edge_latency))
+        named = next((s for s in found.edges.services if s.service == ranking[0][0]), None)
+        signals = named.fault_class if named is not None else "none"
         rows.append(
             {
                 "id": fault.id,
@@ -164,6 +259,11 @@ def run_benchmark(
                 "truth": fault.root_service,
                 "rank": rank,
                 "top5": [s for s, _ in ranking[:5]],
+                "fault_class": {
+                    "signals": signals,
+                    "predicted": PREDICTED_CLASS[signals],
+                    "label": LABEL_CLASS.get(fault.fault_type, fault.fault_type),
+                },
                 "alert": {
                     "metric": alert.metric,
                     "crossed_at": alert.crossed_at.isoformat() if alert.crossed_at else None,
@@ -172,7 +272,7 @@ def run_benchmark(
                 },
                 "abstained": analysis.ranking.abstained,
                 "seconds": round(time.perf_counter() - tick, 3),
-                **seen,
+                **found.seen,
             }
         )
         if progress:
@@ -180,11 +280,16 @@ def run_benchmark(
     elapsed = time.perf_counter() - started
     results = _summarize(rows, elapsed)
     results["rank_by"] = rank_by
+    if lodo:
+        results["leave_one_day_out"] = leave_one_day_out(cases)
     if injection_trials:
-        from evals.benchmarks.nezha.injection import run_injections
+        from evals.benchmarks.nezha.injection import KINDS, run_injections
 
         results["injections"] = {
-            name: run_injections(day, max(f.window_end for f in faults if f.day == name), injection_trials)
+            f"{name} {kind}" if kind != "cpu" else name: run_injections(
+                day, max(f.window_end for f in faults if f.day == name), injection_trials, rank_by=rank_by, kind=kind
+            )
+            for kind in KINDS
             for name, day in days.items()
         }
     out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +312,8 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
     return {
         "command": "firstline bench nezha PATH",
         "path": "SLI alert -> replay (evals.replay, clock at the alert) -> tools.prometheus query_range "
-        "-> agents.analytics.analyze_incident (agents.reasoners.origin.RANKING)",
+        "-> agents.analytics.edges.localize (and agents.analytics.analyze_incident with "
+        "agents.reasoners.origin.RANKING for --rank-by candidates/anomaly)",
         "overall": _scores(rows),
         "majority_floor": {
             "as1": round(counts.most_common(1)[0][1] / len(rows), 4),
@@ -216,12 +322,33 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         "random_floor": {"as1": round(1 / len(counts), 4), "as3": round(min(1.0, 3 / len(counts)), 4)},
         "per_fault_type": {name: _scores(group) for name, group in sorted(by_type.items())},
         "per_system": {"Online Boutique": _scores(rows)},
+        "fault_class": _class_scores(rows, by_type),
         "alerts_without_crossing": sum(r["alert"]["crossed_at"] is None for r in rows),
         "published": {name: {"as1": a / 100, "as3": b / 100, "as5": c / 100} for name, (a, b, c) in PUBLISHED.items()},
         "seconds_total": round(elapsed, 2),
         "seconds_per_fault": round(elapsed / len(rows), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "faults": rows,
+    }
+
+
+def _class_scores(rows: list[dict[str, Any]], by_type: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Fault-class accuracy: the class predicted from the signals at the top-ranked service against the
+    label's class (`LABEL_CLASS`), overall and per fault type, next to always guessing the commonest class."""
+
+    def right(row: dict[str, Any]) -> bool:
+        return bool(row["fault_class"]["predicted"] == row["fault_class"]["label"])
+
+    labels = Counter(r["fault_class"]["label"] for r in rows)
+    return {
+        "classes": sorted(labels),
+        "mapping": {"label": LABEL_CLASS, "predicted": PREDICTED_CLASS},
+        "accuracy": round(sum(map(right, rows)) / len(rows), 4),
+        "accuracy_with_service_at_1": round(sum(right(r) and r["rank"] == 1 for r in rows) / len(rows), 4),
+        "majority_floor": round(labels.most_common(1)[0][1] / len(rows), 4),
+        "per_fault_type": {
+            name: round(sum(map(right, group)) / len(group), 4) for name, group in sorted(by_type.items())
+        },
     }
 
 
@@ -233,9 +360,20 @@ def report(results: dict[str, Any]) -> str:
         f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
         f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
         f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
+        f"fault class ({', '.join(results['fault_class']['classes'])}) from the signals at the top service: "
+        f"accuracy {results['fault_class']['accuracy']:.3f} (with the service at rank 1: "
+        f"{results['fault_class']['accuracy_with_service_at_1']:.3f}), majority floor {results['fault_class']['majority_floor']:.3f}",
         *(
-            f"injected CPU+latency x{v['factor']:g} ({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
+            f"injected {'caller-end edge latency' if v.get('kind') == 'network' else 'CPU+latency'} x{v['factor']:g} "
+            f"({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
             for name, v in results.get("injections", {}).items()
+        ),
+        *(
+            f"leave-one-day-out ({results['leave_one_day_out']['configurations']} configurations): chosen on "
+            f"{', '.join(fold['chosen_on'])} {fold['chosen']}: AS@1 {fold['held_out']['as1']:.3f} AS@3 "
+            f"{fold['held_out']['as3']:.3f} on {day} (default there: {fold['default_held_out']['as1']:.3f} / "
+            f"{fold['default_held_out']['as3']:.3f})"
+            for day, fold in results.get("leave_one_day_out", {}).get("folds", {}).items()
         ),
         f"time: {results['seconds_total']} s ({results['seconds_per_fault']} s a fault), peak RSS {results['peak_rss_mb']} MB",
         "",
@@ -243,7 +381,8 @@ def report(results: dict[str, Any]) -> str:
     ]
     for name, row in results["per_fault_type"].items():
         lines.append(
-            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  (n={row['faults']})"
+            f"  {name:16} AS@1 {row['as1']:.3f}  AS@3 {row['as3']:.3f}  AS@5 {row['as5']:.3f}  "
+            f"class {results['fault_class']['per_fault_type'][name]:.3f}  (n={row['faults']})"
         )
     lines += ["", "published (ESEC/FSE 2023, full data):"]
     for name, row in results["published"].items():
@@ -251,6 +390,7 @@ def report(results: dict[str, Any]) -> str:
     lines += ["", "faults:"]
     for row in results["faults"]:
         lines.append(
-            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  [{row['alert']['reason']}]"
+            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  "
+            f"class {row['fault_class']['predicted']}  [{row['alert']['reason']}]"
         )
     return "\n".join(lines) + "\n"
