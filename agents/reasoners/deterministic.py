@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from agents.analytics.anomaly import RankingResult
+from agents.analytics.anomaly import RankingResult, RootCauseCandidate
 from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import (
@@ -27,7 +27,7 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.reasoners.origin import RANKING, origin_ranking, silent_components
+from agents.reasoners.origin import RANKING, fails_on_its_own, origin_ranking, silent_components
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -592,6 +592,43 @@ def origin_view(bundle: EvidenceBundle, origin: str) -> EvidenceBundle:
     )
 
 
+SLOW_FACTOR = 3.0  # a dependency whose p99 grew this many times is slow enough to fail its callers' calls
+SATURATED = 0.9
+
+
+def _slow_or_saturated(bundle: EvidenceBundle, name: str) -> bool:
+    for s in bundle.dependencies:
+        if s.service != name or not s.anomalous or s.peak is None:
+            continue
+        if s.signal == "latency_p99" and s.baseline and s.peak >= SLOW_FACTOR * s.baseline:
+            return True
+        if s.signal == "saturation" and s.peak >= SATURATED:
+            return True
+    return False
+
+
+def waited_on(bundle: EvidenceBundle, ranking: RankingResult) -> RootCauseCandidate:
+    """The ranker's leader, or what it waits on: an error rate counts its failed requests, so a caller
+    whose calls time out on a slow dependency (retries amplifying them) can fail far more than the
+    dependency does and lead the ranking. When a direct dependency of the leader is slow (its p99
+    several times its own) or saturated, and the leader has no failure of its own (its pods healthy,
+    no change linked to the errors), that dependency is where the failure starts (followed twice)."""
+    by_name = {c.component: c for c in ranking.candidates}
+    lead = ranking.candidates[0]
+    for _ in range(2):
+        if fails_on_its_own(bundle, lead.component):
+            break
+        slow = [
+            by_name[d]
+            for d in bundle.graph.get(lead.component, [])
+            if d in by_name and by_name[d].score > 0 and _slow_or_saturated(bundle, d)
+        ]
+        if len(slow) != 1:
+            break
+        lead = slow[0]
+    return lead
+
+
 def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hypothesis]:
     """Hypotheses about the origin the graph ranker leads with, when it is not the alerting service.
 
@@ -603,7 +640,7 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
     """
     if not ranking.candidates or ranking.candidates[0].score <= 0:
         return []
-    lead = ranking.candidates[0]
+    lead = waited_on(bundle, ranking)
     origin = lead.component
     if origin == bundle.service or origin not in bundle.components:
         return []
@@ -1226,11 +1263,21 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             # The alerting service logging the origin's own failure mode (a database error it relays)
             # is that failure seen from the caller: support for the origin, not a rival.
             relayed = {o.category for o in from_origin} - {"dependency"}
+            origins = {o.entity for o in from_origin}
+            changed_origins = {o.entity for o in from_origin if o.change_id}
             rest = [
                 h
                 for h in hypotheses
-                if h.entity not in {o.entity for o in from_origin}
+                if h.entity not in origins
                 and not (h.entity == bundle.service and h.category in relayed)
+                # a component between the alerting service and the origin, anomalous and nothing more,
+                # is on the way the failure travels: a victim, not a rival
+                and not (h.category == "dependency" and origins & _downstream(bundle.graph, h.entity))
+                # ... and so is a release of one when the origin has a change of its own: the origin's
+                # own change explains its failure, which the one between only relays
+                and not (
+                    h.change_id and h.entity != bundle.service and changed_origins & _downstream(bundle.graph, h.entity)
+                )
             ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
     expired = certificate_hypotheses(bundle)

@@ -67,7 +67,7 @@ def silent_components(bundle: EvidenceBundle) -> dict[str, float]:
         outbound = bool(callers) and all(
             len([c for c in bundle.graph.get(caller, []) if c in unmeasured]) == 1
             and _mostly_outbound(logs_of.get(caller, []))
-            and not _fails_on_its_own(bundle, caller)
+            and not fails_on_its_own(bundle, caller)
             for caller in callers
         )
         silent[name] = NAMED_SILENT if named else OUTBOUND_SILENT if outbound else UNNAMED_SILENT
@@ -92,7 +92,7 @@ def _mostly_outbound(logs: list[LogFact]) -> bool:
 STRONG_LINK = 0.5  # a change whose text shares an identifier (not just words) with the errors
 
 
-def _fails_on_its_own(bundle: EvidenceBundle, caller: str) -> bool:
+def fails_on_its_own(bundle: EvidenceBundle, caller: str) -> bool:
     """Whether ``caller`` has evidence of a failure of its own: pods not ready or restarting, or a
     change whose text shares identifiers with the errors. Its failed outbound calls may then be
     its own doing (a crashing process, a broken release), not its silent callee's."""

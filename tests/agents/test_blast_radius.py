@@ -641,3 +641,36 @@ def test_a_certificate_measured_expired_at_the_onset_is_the_cause_not_the_silent
         update={"certificates": [expired.model_copy(update={"not_after": T0 - timedelta(days=1)})]}
     )
     assert diagnose_bundle(stale).entity == "provider"
+
+
+def _waiting_world(*, api_pods_healthy: bool) -> EvidenceBundle:
+    """web -> api -> store: the store got slow (p99 x6) and fails a little; api, retrying with short
+    timeouts, fails a fifth of its calls and leads an error-rate ranking; the store's replicas were
+    halved by an infrastructure change an hour and a half before; api has a release of its own."""
+    graph = {"web": ["api"], "api": ["store"], "store": []}
+    signals = [
+        _series("web", "error_rate", 0.002, 0.18, "s1"),
+        _series("api", "error_rate", 0.001, 0.22, "s2"),
+        _series("api", "latency_p99", 0.08, 2.3, "s3"),
+        _series("store", "error_rate", 0.0005, 0.04, "s4"),
+        _series("store", "latency_p99", 0.017, 0.1, "s5"),
+    ]
+    components = {
+        "api": ComponentFacts(service="api", distance=1, dependencies=["store"], pods=_pods("p1", api_pods_healthy), deployment=_deployment("api")),
+        "store": ComponentFacts(service="store", kind="cache", distance=2, pods=_pods("p2"), deployment=_deployment("store")),
+    }  # fmt: skip
+    changes = [
+        _change("run-infra-88", "store", "infrastructure", 100, 0.45, 2),
+        _change("deploy-api-15", "api", "deploy", 38, 0.4, 1),
+    ]
+    return _bundle("web", graph, signals, components, changes=changes)
+
+
+def test_the_slow_dependency_a_retrying_caller_waits_on_is_the_origin_not_the_loudest_caller() -> None:
+    """Class 1 and 6: the error-rate ranking leads with api (it fails most), but api waits on a store
+    several times slower than usual and has no failure of its own: the store, and its own change, are
+    where the failure starts; api's release and its anomaly are on the way, not rivals."""
+    diagnosis = diagnose_bundle(_waiting_world(api_pods_healthy=True))
+    assert (diagnosis.entity, diagnosis.change_id, diagnosis.inconclusive) == ("store", "run-infra-88", False)
+    crashing = diagnose_bundle(_waiting_world(api_pods_healthy=False))
+    assert crashing.entity != "store" or crashing.inconclusive  # api failing on its own stays a suspect
