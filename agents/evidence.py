@@ -13,7 +13,16 @@ from pydantic import BaseModel, Field
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
-from agents.state import Alert, ConfigRevert, DeploymentFact, Evidence, Hypothesis, JobTarget, NodeTarget
+from agents.state import (
+    Alert,
+    ConfigRevert,
+    DeploymentFact,
+    Evidence,
+    Hypothesis,
+    JobTarget,
+    NodeTarget,
+    StatefulSetTarget,
+)
 
 RETRY_KEYS = re.compile(r"retr(y|ies)|backoff", re.I)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -195,6 +204,9 @@ class EvidenceBundle(BaseModel):
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
     nodes: list[NodeTarget] = Field(default_factory=list, description="Problem nodes under the candidates' pods.")
     jobs: list[JobTarget] = Field(default_factory=list, description="The candidates' Jobs running now.")
+    statefulsets: list[StatefulSetTarget] = Field(
+        default_factory=list, description="StatefulSets a recorded change scaled down, with the count before."
+    )
     certificates: list[CertificateFact] = Field(
         default_factory=list, description="The candidates' certificates expired by now, by their expiry metrics."
     )

@@ -61,6 +61,7 @@ from agents.state import (
     Hypothesis,
     IncidentState,
     RuledOut,
+    StatefulSetTarget,
     TimelineEntry,
     UndoWorkflow,
 )
@@ -94,9 +95,11 @@ from tools.kubernetes import (
     ListEventsInput,
     ListPodsInput,
     ListReplicaSetsInput,
+    ObjectRef,
     PodList,
     ReplicaSet,
     ReplicaSetList,
+    StatefulSetState,
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
 from tools.prometheus import InstantQuery, QueryResult, RangeQuery
@@ -130,6 +133,8 @@ MAX_HOPS = 3
 REPLICA_EDIT = re.compile(
     r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I
 )
+# "6 -> 3 replicas", "from 6 to 3 members": a count changed, said the other way round.
+REPLICAS_AFTER = re.compile(r"\b(\d+)\s*(?:->|→|to)\s*(\d+)\s*(?:replicas|members|instances)\b", re.I)
 CLIENT_SIDE_CATEGORIES = {"failover"}
 UNDONE_BY_WORKFLOW = {"migration", "feature_flag"}
 REVERT_WORDS = re.compile(r"rollback|roll-back|revert|undo|\bdown\b|restore", re.I)
@@ -521,6 +526,10 @@ class EvidenceCollector:
                     update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
                 )
         changes = [c.model_copy(update={"repo": repo_of[c.id]}) if c.id in repo_of else c for c in changes]
+        for c in changes:
+            entry = self.ctx.catalog.get(c.component)
+            if entry is not None and (REPLICAS_AFTER.search(c.description) or REPLICA_EDIT.search(c.description)):
+                await self.statefulset_scaled(entry, c, f"{c.description}\n{c.diff}")
         # Shared infrastructure sits one hop beyond the call graph (`candidates`): its changes count too.
         ranked = rank_changes(
             changes,
@@ -1139,6 +1148,40 @@ class EvidenceCollector:
             evidence_id=evidence_id,
         )
 
+    async def statefulset_scaled(self, service: Service, change: Change, text: str) -> None:
+        """A recorded change whose text lowers a replica count (``6 -> 3 replicas``) of a service that
+        runs as a StatefulSet: the StatefulSet, with the count before, for a scale back. One read."""
+        edit = REPLICAS_AFTER.search(text)
+        found = edit.groups() if edit else (m.groups()[1:] if (m := REPLICA_EDIT.search(text)) else None)
+        if found is None:
+            return
+        before, after = int(found[0]), int(found[1])
+        if after >= before or any(s.service == service.name for s in self.bundle.statefulsets):
+            return
+        ref = ObjectRef(namespace=service.namespace, name=service.deployment_name)
+        result = await self.call("kubernetes", "get_statefulset", lambda: ref)
+        if result is None or not result.ok:
+            return
+        state = result.payload(StatefulSetState)
+        if state.replicas is None or state.replicas >= before:
+            return  # already scaled back (or further): nothing to give back
+        evidence_id = self.add(
+            result,
+            f"statefulset {service.namespace}/{service.deployment_name} runs {state.replicas} replicas "
+            f"({state.ready} ready); {change.id} lowered it from {before}",
+        )
+        self.bundle.statefulsets.append(
+            StatefulSetTarget(
+                service=service.name,
+                namespace=service.namespace,
+                name=service.deployment_name,
+                replicas=state.replicas,
+                scaled_from=before,
+                change_id=change.id,
+                evidence_id=evidence_id,
+            )
+        )
+
     async def runbook_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
         """For a cause no rollback undoes (an expired certificate), the runbook workflow of the
         organisation that fixes it: a workflow of a runbook repository (its name, description or topics
@@ -1667,6 +1710,9 @@ def cluster_target(bundle: EvidenceBundle, diagnosis: Diagnosis) -> ClusterTarge
     )
     if revert is not None:
         return revert
+    scaled = next((s for s in bundle.statefulsets if diagnosis.change_id and s.change_id == diagnosis.change_id), None)
+    if scaled is not None:
+        return scaled
     if not diagnosis.change_id:
         # No change in the window, but the entity's logs name a value an earlier write of a ConfigMap
         # it reads introduced (a decommissioned address, a wrong limit): that write is the cause

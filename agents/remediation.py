@@ -27,6 +27,7 @@ from agents.state import (
     ProposedAction,
     Risk,
     RootCauseCategory,
+    StatefulSetTarget,
     UndoWorkflow,
 )
 from agents.target_state import expected_state
@@ -71,6 +72,20 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
                     f"to {target.to_revision} ({keys})"
                 ),
                 rationale=f"It undoes {target.change_id}, the write behind the diagnosis: {diagnosis.root_cause}",
+                risk="medium",
+                addresses=diagnosis.entity,
+            )
+        ]
+    if isinstance(target, StatefulSetTarget):
+        return [
+            RemediationOption(
+                id="scale_back",
+                tool=k8s.tool_id("scale_statefulset"),
+                args={"namespace": target.namespace, "name": target.name, "replicas": target.scaled_from},
+                title=f"Scale statefulset/{target.name} in {target.namespace} back from {target.replicas} to "
+                f"{target.scaled_from} replicas",
+                rationale=f"It undoes {target.change_id}, which lowered the replicas behind the diagnosis: "
+                f"{diagnosis.root_cause}",
                 risk="medium",
                 addresses=diagnosis.entity,
             )

@@ -259,7 +259,20 @@ class NodeTarget(BaseModel):
     evidence_id: str = ""
 
 
-ClusterTarget = Annotated[ConfigRevert | JobTarget | NodeTarget, Field(discriminator="kind")]
+class StatefulSetTarget(BaseModel):
+    """A StatefulSet whose replica count a recorded change lowered: scaling it back undoes the change."""
+
+    kind: Literal["statefulset"] = "statefulset"
+    service: str
+    namespace: str
+    name: str
+    replicas: int = Field(description="Its desired replicas now.")
+    scaled_from: int = Field(description="The count before the change.")
+    change_id: str
+    evidence_id: str = ""
+
+
+ClusterTarget = Annotated[ConfigRevert | JobTarget | NodeTarget | StatefulSetTarget, Field(discriminator="kind")]
 
 
 class Usage(BaseModel):

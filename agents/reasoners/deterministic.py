@@ -1422,7 +1422,9 @@ def choose_option(diagnosis: Diagnosis, options: list[RemediationOption]) -> Rem
         return RemediationChoice(option_id=None, rationale=f"confidence {diagnosis.confidence:.2f} is too low to act")
     preferred = [o for o in options if o.addresses == diagnosis.entity] or options
     # The object the root cause lives in (a ConfigMap write, a running Job) is fixed where it is.
-    direct = next((o for o in preferred if o.id in ("revert_config", "suspend_cronjob", "stop_job")), None)
+    direct = next(
+        (o for o in preferred if o.id in ("revert_config", "suspend_cronjob", "stop_job", "scale_back")), None
+    )
     if direct is not None:
         return RemediationChoice(option_id=direct.id, rationale=f"it acts where the diagnosed cause is: {direct.title}")
     runbook = next((o for o in preferred if o.id == "runbook_workflow"), None)
