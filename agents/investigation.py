@@ -1158,6 +1158,12 @@ class EvidenceCollector:
         before, after = int(found[0]), int(found[1])
         if after >= before or any(s.service == service.name for s in self.bundle.statefulsets):
             return
+        component = self.bundle.components.get(service.name)
+        deployment = (
+            self.bundle.deployment if service.name == self.service.name else getattr(component, "deployment", None)
+        )
+        if deployment is not None:
+            return  # it runs as a Deployment: the Deployment's own scale-back covers it
         ref = ObjectRef(namespace=service.namespace, name=service.deployment_name)
         result = await self.call("kubernetes", "get_statefulset", lambda: ref)
         if result is None or not result.ok:
