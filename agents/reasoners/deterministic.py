@@ -69,6 +69,7 @@ CAPACITY_WORDS = re.compile(
 )
 ORIGIN_BONUS = 0.15  # the graph says the alerting service is a victim of this origin
 CALLER_LOAD_WINDOW = 3600.0  # seconds: a caller's change this close before the onset may be the load
+RELEASE_LOAD_WINDOW = 1800.0  # ... a caller's release, whose load arrives with its pods (a slow rollout's span)
 MIN_LEAD_SCORE = 0.35
 MIN_MARGIN = 0.12
 
@@ -701,7 +702,10 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             if change.service not in callers or change.service == origin:
                 continue
             onset = bundle.primary.onset if bundle.primary else None
-            recent = onset is not None and 0 <= (onset - change.at).total_seconds() <= CALLER_LOAD_WINDOW
+            # A workload multiplied (a scale-up, a Job) can take a while to add up; a release's new
+            # load arrives with its pods: one long before the onset did not bring it.
+            window = RELEASE_LOAD_WINDOW if change.kind in RELEASE_KINDS else CALLER_LOAD_WINDOW
+            recent = onset is not None and 0 <= (onset - change.at).total_seconds() <= window
             if not recent or facts.kind == "external":
                 continue
             symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)

@@ -674,3 +674,33 @@ def test_the_slow_dependency_a_retrying_caller_waits_on_is_the_origin_not_the_lo
     assert (diagnosis.entity, diagnosis.change_id, diagnosis.inconclusive) == ("store", "run-infra-88", False)
     crashing = diagnose_bundle(_waiting_world(api_pods_healthy=False))
     assert crashing.entity != "store" or crashing.inconclusive  # api failing on its own stays a suspect
+
+
+def test_a_callers_release_loads_the_database_only_when_it_lands_near_the_onset() -> None:
+    """The same shared database out of connections, with a release of the other caller instead of a
+    scale-up: ten minutes before the onset it may be the new load; forty minutes before, its pods had
+    served the old load long before the database filled, so it brought none."""
+
+    def diagnosis_with_release(minutes: int) -> tuple[str, str]:
+        graph = {"auth": ["db"], "worker": ["db"], "db": []}
+        signals = [
+            _series("auth", "error_rate", 0.002, 0.33, "s1"),
+            _series("db", "error_rate", 0.0002, 0.35, "s2"),
+            _series("db", "saturation", 0.45, 1.0, "s3"),
+            _series("worker", "error_rate", 0.001, 0.001, "s4"),
+        ]
+        components = {
+            "db": ComponentFacts(
+                service="db", kind="database", distance=1, pods=_pods("p1"),
+                logs=[_log("db", "FATAL:  sorry, too many clients already", "l1")],
+            ),
+            "worker": ComponentFacts(
+                service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=_deployment("worker"),
+            ),
+        }  # fmt: skip
+        changes = [_change("deploy-worker-7", "worker", "deploy", minutes, 0.4, 2)]
+        diagnosis = diagnose_bundle(_bundle("auth", graph, signals, components, changes=changes))
+        return diagnosis.entity, diagnosis.change_id
+
+    assert diagnosis_with_release(10) == ("worker", "deploy-worker-7")
+    assert diagnosis_with_release(40) != ("worker", "deploy-worker-7")
