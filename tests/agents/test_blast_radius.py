@@ -145,9 +145,8 @@ def test_the_chain_is_followed_to_its_origin_and_its_own_release_is_rolled_back(
     assert chosen.tool == "kubernetes.rollout_undo" and chosen.args["name"] == "api"
 
 
-def test_a_job_sharing_the_database_is_found_and_scaled_back(tmp_path: Path) -> None:
-    """Class 2: auth -> db <- worker. worker is not in auth's dependencies; it was scaled from 4 to 20
-    and took every connection of the shared database. The root is worker and the fix undoes the scale."""
+def _shared_database(worker: ComponentFacts, change: ChangeFact) -> EvidenceBundle:
+    """auth -> db <- worker: the shared database out of connections; worker (undeclared by auth) changed."""
     graph = {"auth": ["db"], "worker": ["db"], "db": []}
     signals = [
         _series("auth", "error_rate", 0.002, 0.33, "s1"),
@@ -155,19 +154,21 @@ def test_a_job_sharing_the_database_is_found_and_scaled_back(tmp_path: Path) -> 
         _series("db", "saturation", 0.45, 1.0, "s3"),
         _series("worker", "error_rate", 0.001, 0.001, "s4"),
     ]
-    worker_deployment = _deployment("worker", replicas=20)
-    components = {
-        "db": ComponentFacts(
-            service="db", kind="database", distance=1, pods=_pods("p1"),
-            logs=[_log("db", "FATAL:  sorry, too many clients already", "l1")],
-        ),
-        "worker": ComponentFacts(
-            service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=worker_deployment,
-            scaled_from=4, scale_change="scale-worker-1",
-        ),
-    }  # fmt: skip
-    changes = [_change("scale-worker-1", "worker", "infrastructure", 17, 0.4, 2)]
-    bundle = _bundle("auth", graph, signals, components, changes=changes)
+    database = ComponentFacts(
+        service="db", kind="database", distance=1, pods=_pods("p1"),
+        logs=[_log("db", "FATAL:  sorry, too many clients already", "l1")],
+    )  # fmt: skip
+    return _bundle("auth", graph, signals, {"db": database, "worker": worker}, changes=[change])
+
+
+def test_a_job_sharing_the_database_is_found_and_scaled_back(tmp_path: Path) -> None:
+    """Class 2: auth -> db <- worker. worker is not in auth's dependencies; it was scaled from 4 to 20
+    and took every connection of the shared database. The root is worker and the fix undoes the scale."""
+    worker = ComponentFacts(
+        service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=_deployment("worker", replicas=20),
+        scaled_from=4, scale_change="scale-worker-1",
+    )  # fmt: skip
+    bundle = _shared_database(worker, _change("scale-worker-1", "worker", "infrastructure", 17, 0.4, 2))
     diagnosis = diagnose_bundle(bundle)
     assert (diagnosis.entity, diagnosis.category, diagnosis.change_id) == (
         "worker",
@@ -682,24 +683,12 @@ def test_a_callers_release_loads_the_database_only_when_it_lands_near_the_onset(
     served the old load long before the database filled, so it brought none."""
 
     def diagnosis_with_release(minutes: int) -> tuple[str, str]:
-        graph = {"auth": ["db"], "worker": ["db"], "db": []}
-        signals = [
-            _series("auth", "error_rate", 0.002, 0.33, "s1"),
-            _series("db", "error_rate", 0.0002, 0.35, "s2"),
-            _series("db", "saturation", 0.45, 1.0, "s3"),
-            _series("worker", "error_rate", 0.001, 0.001, "s4"),
-        ]
-        components = {
-            "db": ComponentFacts(
-                service="db", kind="database", distance=1, pods=_pods("p1"),
-                logs=[_log("db", "FATAL:  sorry, too many clients already", "l1")],
-            ),
-            "worker": ComponentFacts(
-                service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=_deployment("worker"),
-            ),
-        }  # fmt: skip
-        changes = [_change("deploy-worker-7", "worker", "deploy", minutes, 0.4, 2)]
-        diagnosis = diagnose_bundle(_bundle("auth", graph, signals, components, changes=changes))
+        worker = ComponentFacts(
+            service="worker", distance=2, dependencies=["db"], pods=_pods("p2"), deployment=_deployment("worker")
+        )
+        diagnosis = diagnose_bundle(
+            _shared_database(worker, _change("deploy-worker-7", "worker", "deploy", minutes, 0.4, 2))
+        )
         return diagnosis.entity, diagnosis.change_id
 
     assert diagnosis_with_release(10) == ("worker", "deploy-worker-7")
