@@ -187,9 +187,13 @@ def remediation_options(
                 addresses=diagnosis.entity,
             )
         )
-    elif (diagnosis.category in RESTART_CATEGORIES or diagnosis.stalled or leaking(diagnosis)) and not (
-        diagnosis.category == "crash" and deployment.crash_looping
+    elif (
+        (diagnosis.category in RESTART_CATEGORIES or diagnosis.stalled or leaking(diagnosis))
+        and not (diagnosis.category == "crash" and deployment.crash_looping)
+        and not (diagnosis.category == "connection_pool" and _datastore(diagnosis.entity, ctx))
     ):
+        # (A datastore whose connections its clients exhausted is not restarted: that drops every
+        # client's connections at once and they all come back; the load that filled it is the fix.)
         # A stalled consumer (dead connections, a deadlock) is unstuck by fresh pods; with its own release
         # behind the stall the rollback above is the fix and this only buys time.
         # A crash loop is Kubernetes restarting the pods already: one more restart cannot fix a crash
@@ -232,6 +236,11 @@ def remediation_options(
             )
         )
     return options
+
+
+def _datastore(name: str, ctx: AgentContext) -> bool:
+    entry = ctx.catalog.get(name)
+    return entry is not None and entry.kind in DATASTORE_KINDS
 
 
 def leaking(diagnosis: Diagnosis) -> bool:

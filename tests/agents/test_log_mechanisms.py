@@ -13,6 +13,7 @@ from agents.evidence import EvidenceBundle, LogFact
 from agents.reasoners.deterministic import symptom_hypotheses
 from agents.remediation import remediation_options
 from agents.state import Alert, DeploymentFact, Diagnosis
+from knowledge.catalog import Service
 from tests.agents.conftest import agent_context, kubernetes_registry
 from tests.agents.test_blast_radius import T0
 
@@ -61,3 +62,26 @@ def test_a_leak_is_restarted_and_not_scaled_but_starvation_is_scaled(tmp_path: P
     assert "kubernetes.scale" in [o.tool for o in starved] and "kubernetes.rollout_restart" not in [
         o.tool for o in starved
     ]
+
+
+def test_a_datastore_out_of_connections_is_not_restarted_but_a_service_is(tmp_path: Path) -> None:
+    """Restarting a database its clients filled drops every connection at once and they all come back;
+    a service whose own pool is stuck is restarted."""
+    ctx = agent_context(
+        tmp_path,
+        registry=kubernetes_registry(),
+        services=[Service(name="store", kind="database"), Service(name="api")],
+    )
+
+    def restart_offered(entity: str) -> bool:
+        diagnosis = Diagnosis(
+            root_cause=f"{entity} logs show connection pool: too many clients", category="connection_pool",
+            entity=entity, confidence=0.7, evidence=[], inconclusive=False,
+        )  # fmt: skip
+        deployment = DeploymentFact(
+            namespace="shop", name=entity, current_revision=8, previous_revision=7, replicas=1, evidence_id="k"
+        )
+        return "kubernetes.rollout_restart" in [o.tool for o in remediation_options(diagnosis, deployment, ctx)]
+
+    assert not restart_offered("store")
+    assert restart_offered("api")
