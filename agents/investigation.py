@@ -202,6 +202,7 @@ class EvidenceCollector:
         self.node_list: ToolResult | None = None  # the cluster's nodes, once read (agents/cluster.py)
         self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
         self.runs: dict[str, WorkflowRun] = {}  # change id -> the workflow run it is
+        self.listings: dict[str, ToolResult | None] = {}  # organisation -> its list_repos answer
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -527,9 +528,8 @@ class EvidenceCollector:
                 )
         changes = [c.model_copy(update={"repo": repo_of[c.id]}) if c.id in repo_of else c for c in changes]
         for c in changes:
-            entry = self.ctx.catalog.get(c.component)
-            if entry is not None and (REPLICAS_AFTER.search(c.description) or REPLICA_EDIT.search(c.description)):
-                await self.statefulset_scaled(entry, c, f"{c.description}\n{c.diff}")
+            if (entry := self.ctx.catalog.get(c.component)) is not None:
+                await self.statefulset_scaled(entry, c)
         # Shared infrastructure sits one hop beyond the call graph (`candidates`): its changes count too.
         ranked = rank_changes(
             changes,
@@ -673,13 +673,20 @@ class EvidenceCollector:
             enriched.append(c)
         return enriched
 
+    async def org_repos(self, owner: str) -> ToolResult | None:
+        """An organisation's repositories (`github.list_repos`), read once per investigation round: the
+        changes outside the catalog and the runbook search both read them."""
+        if owner not in self.listings:
+            self.listings[owner] = await self.call("github", "list_repos", partial(ListReposInput, owner=owner))
+        return self.listings[owner]
+
     async def outside_repos(self, known: set[str], onset: datetime) -> list[str]:
         """Repositories of the candidates' organisations that the catalog names for no candidate and
         that were pushed to in the window, most recent first (at most `MAX_OUTSIDE_REPOS`)."""
         owners = sorted({repo.split("/", 1)[0] for repo in known if "/" in repo})
         found: list[str] = []
         for owner in owners:
-            result = await self.call("github", "list_repos", partial(ListReposInput, owner=owner))
+            result = await self.org_repos(owner)
             if result is None or not result.ok:
                 continue
             pushed = [
@@ -1148,14 +1155,13 @@ class EvidenceCollector:
             evidence_id=evidence_id,
         )
 
-    async def statefulset_scaled(self, service: Service, change: Change, text: str) -> None:
+    async def statefulset_scaled(self, service: Service, change: Change) -> None:
         """A recorded change whose text lowers a replica count (``6 -> 3 replicas``) of a service that
         runs as a StatefulSet: the StatefulSet, with the count before, for a scale back. One read."""
-        edit = REPLICAS_AFTER.search(text)
-        found = edit.groups() if edit else (m.groups()[1:] if (m := REPLICA_EDIT.search(text)) else None)
-        if found is None:
+        counts = replica_counts(change.description)
+        if counts is None:
             return
-        before, after = int(found[0]), int(found[1])
+        before, after = counts
         if after >= before or any(s.service == service.name for s in self.bundle.statefulsets):
             return
         component = self.bundle.components.get(service.name)
@@ -1201,7 +1207,7 @@ class EvidenceCollector:
         owners = sorted({r.split("/", 1)[0] for s in self.ctx.catalog.services.values() if (r := s.repo) and "/" in r})
         candidates: list[tuple[int, str, Workflow]] = []
         for owner in owners:
-            listed = await self.call("github", "list_repos", partial(ListReposInput, owner=owner))
+            listed = await self.org_repos(owner)
             repos = listed.payload(RepositoryList).repos if listed is not None and listed.ok else []
             for repo in repos:
                 about = " ".join([repo.full_name, repo.description or "", *repo.topics])
@@ -1635,6 +1641,16 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)
+
+
+def replica_counts(text: str) -> tuple[int, int] | None:
+    """(before, after) of a replica count a change's text edits: ``replicaCount: 6 -> 3`` or ``6 -> 3
+    replicas``; None when it edits none."""
+    if (said := REPLICAS_AFTER.search(text)) is not None:
+        return int(said.group(1)), int(said.group(2))
+    if (edit := REPLICA_EDIT.search(text)) is not None:
+        return int(edit.group(2)), int(edit.group(3))
+    return None
 
 
 def _promql_literal(text: str) -> str:

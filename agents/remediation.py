@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.context import AgentContext
-from agents.reasoners.base import RemediationChoice, RemediationOption
+from agents.reasoners.base import FD_LIMIT, RemediationChoice, RemediationOption
 from agents.reasoning import ask, reasoner_for
 from agents.state import (
     CHANGE_CATEGORIES,
@@ -44,7 +44,7 @@ SCALE_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
 )
 # Exhaustion by a leak of the process's own (descriptors it never closes): fresh pods start from zero,
 # more pods leak too. A restart is the fix, scaling is not.
-LEAK = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)|\bleak", re.I)
+LEAK_WORD = re.compile(r"\bleak", re.I)
 
 
 def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: AgentContext) -> list[RemediationOption]:
@@ -212,8 +212,7 @@ def remediation_options(
     # More replicas of a consumer that stalls stall too (or wait behind the stuck ones' consumer slots).
     # A datastore's replicas are not capacity: a second copy of a database's Deployment is a second
     # writer on its data, and a cache's or broker's copies do not share its contents.
-    entry = ctx.catalog.get(diagnosis.entity)
-    stateful = entry is not None and entry.kind in DATASTORE_KINDS
+    stateful = _datastore(diagnosis.entity, ctx)
     if (
         diagnosis.category in SCALE_CATEGORIES
         and deployment.replicas
@@ -245,7 +244,8 @@ def _datastore(name: str, ctx: AgentContext) -> bool:
 
 def leaking(diagnosis: Diagnosis) -> bool:
     """A resource exhausted by the process's own leak, by the diagnosis's words."""
-    return diagnosis.category == "resource_exhaustion" and LEAK.search(diagnosis.root_cause) is not None
+    text = diagnosis.root_cause
+    return diagnosis.category == "resource_exhaustion" and bool(FD_LIMIT.search(text) or LEAK_WORD.search(text))
 
 
 def already_tried(option: RemediationOption, state: IncidentState) -> bool:

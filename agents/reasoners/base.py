@@ -7,6 +7,7 @@ Code, not the reasoner, decides severity rules, approval, and what may be execut
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,11 @@ from agents.evidence import EvidenceBundle
 from agents.state import Diagnosis, Evidence, IncidentState, Severity, Usage
 from knowledge.catalog import ServiceCatalog
 from tools.registry import ToolRegistry
+
+# A process at its open-files limit: it refuses connections and fails its own calls alike. A leak of
+# its own (descriptors held per request, never closed), not load a caller sent; read by the
+# deterministic reasoner's log signatures and by remediation (a restart resets it, replicas leak too).
+FD_LIMIT = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)", re.I)
 
 
 class ReasonerContext(Protocol):

@@ -20,6 +20,7 @@ from agents.analytics.anomaly import RankingResult, RootCauseCandidate
 from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import (
+    FD_LIMIT,
     Reasoned,
     ReasonerContext,
     RemediationChoice,
@@ -172,9 +173,6 @@ COUNTER_LIMIT = re.compile(
     r"|ER_RECORD_FILE_FULL",
     re.I,
 )
-# A process at its open-files limit: it refuses connections and fails its own calls alike. A leak of
-# its own (descriptors held per request, never closed), not load a caller sent.
-FD_LIMIT = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)", re.I)
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
 SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
