@@ -35,6 +35,7 @@ from tools.kubernetes import (
     ConfigMapList,
     ConfigMapRevisionList,
     JobList,
+    JobState,
     ListInNamespaceInput,
     ListNodesInput,
     NodeList,
@@ -257,70 +258,161 @@ async def _configmaps(checks: Checks, namespace: str, services: list[Service], o
                 )
 
 
+def _job_service(job: JobState, services: list[Service]) -> Service | None:
+    """The candidate a Job belongs to: its CronJob's, or named after the workload (a run started by
+    hand: ``backfill-0511``), or running the service's image (a Job named anything, ``kubectl create
+    job`` with the service's image); the owner first, then the longest name (``media-backfill`` over
+    ``media``)."""
+    owner = _owner(job)
+    images = {_image_name(image) for image in job.images.values()}
+    name = job.name or ""
+    return max(
+        (
+            s
+            for s in services
+            if s.deployment_name in {name, owner}
+            or _named_for(name, s.deployment_name)
+            or images & {s.deployment_name, s.name}
+        ),
+        key=lambda s: (
+            s.deployment_name in {name, owner},
+            _named_for(name, s.deployment_name),
+            len(s.deployment_name),
+        ),
+        default=None,
+    )
+
+
+def _owner(job: JobState) -> str | None:
+    return job.owner.split("/", 1)[1] if job.owner and "/" in job.owner else None
+
+
 async def _jobs(checks: Checks, namespace: str, services: list[Service], onset: datetime) -> None:
     result = await _namespace_list(checks, "list_jobs", namespace, "jobs")
     if result is None:
         return
-    for job in result.payload(JobList).jobs if result.ok else []:
-        if job.name is None or job.status != "active":
-            continue
-        owner = job.owner.split("/", 1)[1] if job.owner and "/" in job.owner else None
-        # Its CronJob's, or named after the workload (a run started by hand: ``backfill-0511``), or
-        # running the service's image (a Job named anything, ``kubectl create job`` with the service's
-        # image); the owner first, then the longest name (``media-backfill`` over ``media``).
-        images = {_image_name(image) for image in job.images.values()}
-        name = job.name
-        service = max(
-            (
-                s
-                for s in services
-                if s.deployment_name in {name, owner}
-                or _named_for(name, s.deployment_name)
-                or images & {s.deployment_name, s.name}
-            ),
-            key=lambda s: (
-                s.deployment_name in {name, owner},
-                _named_for(name, s.deployment_name),
-                len(s.deployment_name),
-            ),
-            default=None,
-        )
+    jobs = [j for j in result.payload(JobList).jobs if j.name is not None] if result.ok else []
+    running = {_owner(j) for j in jobs if j.status == "active"} - {None}
+    finished: dict[tuple[str, str], list[JobState]] = {}
+    for job in jobs:
+        service = _job_service(job, services)
         if service is None:
             continue
-        pods = _pods_of(checks.bundle, service.name)
-        started = job.started
-        who = "by its CronJob's schedule" if job.started_by == "schedule" else "by hand" if job.started_by else ""
-        text = f"job {namespace}/{job.name} of {service.name} running since {started:%H:%M} UTC" if started else ""
-        text = text or f"job {namespace}/{job.name} of {service.name} running"
-        text += f" (started {who})" if who else ""
-        text += f", {job.active} pods active" + (f" on nodes {', '.join(pods.nodes)}" if pods and pods.nodes else "")
-        change_id = ""
-        evidence_id = checks.add(result, text, {"job": job.name})
-        if started is not None and checks.start <= started <= onset + CHANGE_SKEW:
-            # A workload that started is load that appeared: read like a scale-up of its service.
-            change = Change(
-                id=f"scale-up-job-{job.name}",
-                kind="infrastructure",
-                component=service.name,
-                time=started,
-                description=text,
-            )
-            checks.cluster_changes.append((change, evidence_id))
-            change_id = change.id
-        checks.bundle.jobs.append(
-            JobTarget(
-                service=service.name,
-                namespace=namespace,
-                name=job.name,
-                owner=owner,
-                started=started,
-                started_by=job.started_by,
-                parallelism=job.parallelism,
-                nodes=list(pods.nodes) if pods else [],
-                change_id=change_id,
-                evidence_id=evidence_id,
-            )
+        owner = _owner(job)
+        if job.status != "active":
+            # A CronJob's runs that already finished: each one short, together load or a flush that
+            # recurs (a schedule firing every minute). Read as one change when they started in the window.
+            started = job.started
+            if owner and owner not in running and started is not None and checks.start <= started:
+                finished.setdefault((service.name, owner), []).append(job)
+            continue
+        _running_job(checks, result, namespace, service, job, owner, onset)
+    for (name, owner), runs in sorted(finished.items()):
+        service = next(s for s in services if s.name == name)
+        _finished_runs(checks, result, namespace, service, owner, runs, onset)
+
+
+def _running_job(
+    checks: Checks,
+    result: ToolResult,
+    namespace: str,
+    service: Service,
+    job: JobState,
+    owner: str | None,
+    onset: datetime,
+) -> None:
+    pods = _pods_of(checks.bundle, service.name)
+    started = job.started
+    who = "by its CronJob's schedule" if job.started_by == "schedule" else "by hand" if job.started_by else ""
+    text = f"job {namespace}/{job.name} of {service.name} running since {started:%H:%M} UTC" if started else ""
+    text = text or f"job {namespace}/{job.name} of {service.name} running"
+    text += f" (started {who})" if who else ""
+    text += f", {job.active} pods active" + (f" on nodes {', '.join(pods.nodes)}" if pods and pods.nodes else "")
+    change_id = ""
+    evidence_id = checks.add(result, text, {"job": job.name})
+    if started is not None and checks.start <= started <= onset + CHANGE_SKEW:
+        # A workload that started is load that appeared: read like a scale-up of its service.
+        change = Change(
+            id=f"scale-up-job-{job.name}",
+            kind="infrastructure",
+            component=service.name,
+            time=started,
+            description=text,
         )
+        checks.cluster_changes.append((change, evidence_id))
+        change_id = change.id
+    checks.bundle.jobs.append(
+        JobTarget(
+            service=service.name,
+            namespace=namespace,
+            name=job.name or "",
+            owner=owner,
+            started=started,
+            started_by=job.started_by,
+            parallelism=job.parallelism,
+            nodes=list(pods.nodes) if pods else [],
+            change_id=change_id,
+            evidence_id=evidence_id,
+        )
+    )
+
+
+RECENT_RUN = timedelta(minutes=5)  # a single finished run counts when it ended this close to the onset
+
+
+def _finished_runs(
+    checks: Checks,
+    result: ToolResult,
+    namespace: str,
+    service: Service,
+    owner: str,
+    runs: list[JobState],
+    onset: datetime,
+) -> None:
+    """A CronJob whose runs in the window all finished: several runs (a schedule firing again and
+    again), or one that ended around the onset, are one change starting with the first of them."""
+    runs = sorted(runs, key=lambda j: j.started or onset)
+    first, last = runs[0], runs[-1]
+    ended = last.completed or last.started
+    if first.started is None or first.started > onset + CHANGE_SKEW:
+        return  # runs that began after the onset did not start it
+    if len(runs) < 2 and (ended is None or ended < onset - RECENT_RUN):
+        return
+    took = [
+        (j.completed - j.started).total_seconds() for j in runs if j.completed is not None and j.started is not None
+    ]
+    each = f", each finished in about {sorted(took)[len(took) // 2]:.0f} s" if took else ""
+    last_start = last.started or first.started
+    text = (
+        f"cronjob {namespace}/{owner} of {service.name} ran {len(runs)} times between {first.started:%H:%M} and "
+        f"{last_start:%H:%M} UTC{each}"
+        if len(runs) > 1
+        else f"cronjob {namespace}/{owner} of {service.name} ran at {first.started:%H:%M} UTC{each}"
+    )
+    evidence_id = checks.add(result, text, {"cronjob": owner, "runs": len(runs)})
+    change = Change(
+        id=f"runs-{namespace}-{owner}",
+        kind="infrastructure",
+        component=service.name,
+        time=first.started,
+        description=text,
+    )
+    checks.cluster_changes.append((change, evidence_id))
+    checks.bundle.jobs.append(
+        JobTarget(
+            service=service.name,
+            namespace=namespace,
+            name=last.name or "",
+            owner=owner,
+            started=first.started,
+            started_by="schedule",
+            parallelism=last.parallelism,
+            change_id=change.id,
+            evidence_id=evidence_id,
+            running=False,
+            runs=len(runs),
+        )
+    )
 
 
 async def _nodes(checks: Checks, services: list[Service]) -> None:

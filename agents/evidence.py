@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from agents.gauges import GaugeMove
+
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
 from agents.state import (
@@ -213,6 +215,13 @@ class EvidenceBundle(BaseModel):
     config_reverts: list[ConfigRevert] = Field(
         default_factory=list, description="ConfigMap writes in the window, with the revision before each."
     )
+    gauges: list[GaugeMove] = Field(
+        default_factory=list, description="The candidates' own gauges that moved at the onset (beyond their SLIs)."
+    )
+
+    def moved(self, service: str) -> list[GaugeMove]:
+        """``service``'s gauges that moved, farthest first."""
+        return sorted((g for g in self.gauges if g.service == service), key=lambda g: -g.relative)
 
     def retry_settings(self, service: str) -> ConfigRevert | None:
         """The last write of ``service``'s ConfigMaps that changed retry or backoff keys, however old: what

@@ -50,6 +50,7 @@ from agents.evidence import (
     SignalSummary,
 )
 from agents.gate import apply_evidence_gate
+from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
@@ -1423,6 +1424,41 @@ class EvidenceCollector:
             )
         return found
 
+    async def gauges(self, names: list[str], onset: datetime) -> list[GaugeMove]:
+        """The candidates' own gauges that moved at the onset (one range query over every series
+        with a candidate's ``service`` label that is neither a counter nor a histogram): a cache's
+        keys and hit ratio, a pool's waiters, a queue's depth, a process's descriptors."""
+        names = sorted({n for n in names if self.ctx.catalog.get(n) is not None})
+        if not names:
+            return []
+        selector = f'{{service=~"{"|".join(_promql_literal(n) for n in names)}", __name__!~"{GAUGE_SELECTOR_EXCLUDE}"}}'
+        result = await self.call(
+            "prometheus", "query_range", partial(RangeQuery, query=selector, start=self.start, end=self.now, step=60)
+        )
+        if result is None or not result.ok:
+            if result is not None:
+                self.failed("the candidates' gauges", result)
+            return []
+        found = []
+        for series in result.payload(QueryResult).series:
+            service = series.metric.get("service", "")
+            if service not in names:
+                continue
+            points = series.points()
+            labels = {k: v for k, v in series.metric.items() if k not in ("__name__", "service", "job", "namespace")}
+            move = gauge_move(
+                service,
+                series.metric.get("__name__", ""),
+                labels,
+                [t for t, _ in points],
+                [v for _, v in points],
+                onset,
+            )
+            if move is not None:
+                found.append(move)
+        found.sort(key=lambda g: (g.service, -g.relative, g.metric))
+        return [g.model_copy(update={"evidence_id": self.add(result, g.describe())}) for g in found]
+
     async def alert_source(self) -> AlertSource | None:
         """The caller of the alerting service (a prober, a synthetic check) whose metric the alert's rule
         reads: one instant query per metric the rule's expression names (at most two)."""
@@ -1499,6 +1535,7 @@ class EvidenceCollector:
         error_lines += [log.example for facts in bundle.components.values() for log in facts.logs]
         await cluster.read_cluster(self, services, onset)
         bundle.certificates = await self.certificates(list(related))
+        bundle.gauges = await self.gauges([self.service.name, *related], onset)
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()

@@ -93,9 +93,11 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
     if isinstance(target, JobTarget):
         schedule = f"; its CronJob {target.owner} keeps its schedule" if target.owner else ""
         options = []
-        if target.owner and diagnosis.change_id and diagnosis.change_id != target.change_id:
-            # The fault is in what the CronJob runs (its release), not in this one run: every scheduled
-            # run repeats it, so the schedule is what stops it (resumed once the release is fixed).
+        recurring = not target.running or target.runs > 1
+        if target.owner and (recurring or (diagnosis.change_id and diagnosis.change_id != target.change_id)):
+            # The fault is in what the CronJob runs (its release), not in this one run, or its runs
+            # recur (a schedule firing again and again): every scheduled run repeats it, so the schedule
+            # is what stops it (resumed once the release or the schedule is fixed).
             options.append(
                 RemediationOption(
                     id="suspend_cronjob",
@@ -103,11 +105,17 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
                     args={"namespace": target.namespace, "name": target.owner},
                     title=f"Suspend cronjob/{target.owner} in {target.namespace} (no new runs until resumed)",
                     rationale=f"Every run of {target.owner} repeats the diagnosed fault ({diagnosis.root_cause}); "
-                    f"stopping only job/{target.name} lasts until the next scheduled run.",
+                    + (
+                        f"stopping only job/{target.name} lasts until the next scheduled run."
+                        if target.running
+                        else f"{target.runs} runs started in the window and each finished: only the schedule stops the next."
+                    ),
                     risk="medium",
                     addresses=diagnosis.entity,
                 )
             )
+        if not target.running:
+            return options  # its runs finished: there is no Job to stop, only the schedule
         return options + [
             RemediationOption(
                 id="stop_job",

@@ -245,6 +245,8 @@ class JobTarget(BaseModel):
     nodes: list[str] = Field(default_factory=list)
     change_id: str = Field(default="", description="The change its start is recorded as.")
     evidence_id: str = ""
+    running: bool = Field(default=True, description="Whether it runs now (False: a CronJob's runs that finished).")
+    runs: int = Field(default=1, description="Its CronJob's runs started in the window (this one included).")
 
 
 class NodeTarget(BaseModel):

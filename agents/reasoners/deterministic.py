@@ -1146,6 +1146,76 @@ def certificate_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return list(found.values())
 
 
+TOUCH_BEFORE = 60.0  # seconds a gauge may move before the change it follows (scrape and clock skew)
+TOUCH_AFTER = 300.0  # seconds after a change its callee's gauge must move to be its doing
+TOUCH_ONSET = 600.0  # seconds between that move and the alerting SLI's onset
+TOUCH_SCORE = 0.85
+WORKLOAD_RUNS = ("scale-up-job-", "runs-")  # a Job started, a CronJob's runs: load, not a release
+
+
+def touched_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
+    """A change of one component, and within minutes a callee of it, on the alerting service's path,
+    moved in its own gauges: the change acted on the callee (a purge emptied a cache, a batch filled a
+    database's connections), and the alerting service's failure follows from that callee's new
+    state. A cache that lost its keys or hits sends every miss to what it fronts: a stampede."""
+    primary = bundle.primary
+    if primary is None or primary.onset is None or not primary.anomalous:
+        return []
+    onset = primary.onset
+    path = _downstream(bundle.graph, bundle.service)
+    found: dict[str, Hypothesis] = {}
+    for move in bundle.gauges:
+        callee = move.service
+        if callee == bundle.service or callee not in path or abs((move.since - onset).total_seconds()) > TOUCH_ONSET:
+            continue
+        for change in sorted(bundle.changes, key=lambda c: -c.score):
+            actor = change.service
+            lag = (move.since - change.at).total_seconds()
+            if actor in (bundle.service, callee) or callee not in bundle.graph.get(actor, []) or actor in found:
+                continue
+            if not -TOUCH_BEFORE <= lag <= TOUCH_AFTER:
+                continue
+            facts = bundle.components.get(callee)
+            emptied = facts is not None and facts.kind == "cache" and move.direction == "fell"
+            # The callee's own logs may name how its new state fails (connections exhausted): that is the category.
+            view = bundle.model_copy(update={"service": callee, "logs": facts.logs}) if facts is not None else None
+            mode = next(
+                (h for h in (symptom_hypotheses(view) if view is not None else []) if h.category in LOAD_CATEGORIES),
+                None,
+            )
+            category: RootCauseCategory = (
+                "stampede"
+                if emptied
+                else mode.category
+                if mode is not None
+                else "saturation"
+                if change.id.startswith(WORKLOAD_RUNS) or change.kind == "scale_up"
+                else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
+            )
+            effect = (
+                f"; every miss goes to what {callee} fronts, a stampede on its callers' other dependencies"
+                if emptied
+                else ""
+            )
+            found[actor] = Hypothesis(
+                entity=actor,
+                category=category,
+                description=(
+                    f"{change.kind} on {actor} at {_fmt_time(change.at)} ({change.description}) acted on {callee}, "
+                    f"which it calls: {move.describe()}{effect}"
+                ),
+                score=TOUCH_SCORE,
+                evidence_ids=[
+                    change.evidence_id,
+                    move.evidence_id,
+                    primary.evidence_id,
+                    *(mode.evidence_ids if mode is not None else []),
+                ],
+                change_id=change.id,
+            )
+    return list(found.values())
+
+
 def _page_confirms(bundle: EvidenceBundle, name: str) -> bool:
     facts = bundle.components.get(name)
     return facts is not None and facts.provider is not None and facts.provider.reports_trouble
@@ -1282,6 +1352,14 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 )
             ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
+    touched = touched_hypotheses(bundle)
+    if touched:
+        # The components on the alerting service's path read without a change of their own (a pool
+        # exhausted, a dependency failing) are how the acted-on callee's new state shows: victims.
+        path = _downstream(bundle.graph, bundle.service) | {bundle.service}
+        actors = {h.entity for h in touched}
+        hypotheses = [h for h in hypotheses if h.entity not in actors and (h.change_id or h.entity not in path)]
+        hypotheses = sorted([*touched, *hypotheses], key=lambda h: h.score, reverse=True)
     expired = certificate_hypotheses(bundle)
     if expired:
         # A certificate measured expired at the onset explains its holder's failed handshakes: the

@@ -77,7 +77,9 @@ CLASSES: dict[str, list[str]] = {
     #    release whose failure spread through its database and callers is a cascade rolled back at it
     "6-cascades": ["quotes-timeouts-night", "marketplace-wide-errors"],
     # 8. a dependency judged by more than its HTTP error rate (disk, saturation, evictions)
-    "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17"],
+    #    a cache's own gauges (keys, hit ratio) emptied by a CronJob whose runs, each done in seconds,
+    #    recur every minute: the stampede is the CronJob's, its schedule suspended
+    "8-beyond-error-rate": ["fulfilment-errors-03", "ledger-latency-02", "exports-failing-17", "catalog-slow-1405"],
     # 3 and 8. work that stops without an error (a stalled consumer) is an incident: traffic that falls is
     #    a signal, and the stalled service's own old release, or a restart, is the fix
     "3-8-traffic-that-stops": ["exports-idle-overnight", "notifications-quiet-evening"],
