@@ -914,12 +914,16 @@ CASCADE_SPREAD = 2  # other components failing besides the origin and the alerti
 
 def as_cascade(lead: Hypothesis, bundle: EvidenceBundle) -> Hypothesis:
     """A release of a dependency whose failure spread through several other components before it
-    reached the alerting service (its database saturated, the callers in between failing) is a
-    cascade: the release is still what to roll back, but the category says how far it reached."""
+    reached the alerting service, among them something it uses (its database saturated, then the
+    callers in between failing), is a cascade: the release is still what to roll back, but the
+    category says how far it reached. Callers only relaying its errors leave it a bad deploy."""
     if lead.category != "bad_deploy" or lead.entity == bundle.service or not lead.change_id:
         return lead
     spread = sorted({d.service for d in bundle.dependencies if d.anomalous and d.service != lead.entity})
-    if len(spread) < CASCADE_SPREAD:
+    # Its callers relaying its errors is a bad release seen from above; a cascade is one that broke what
+    # it uses too (its database saturated), and through that reached others.
+    broke_below = set(spread) & _downstream(bundle.graph, lead.entity)
+    if len(spread) < CASCADE_SPREAD or not broke_below:
         return lead
     return lead.model_copy(
         update={

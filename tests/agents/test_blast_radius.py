@@ -595,7 +595,7 @@ def test_a_second_round_that_finds_another_cause_names_both() -> None:
 def test_a_release_whose_failure_spreads_through_several_components_is_a_cascade(tmp_path: Path) -> None:
     """Class 6: a dependency's release saturates its database and fails the caller in between before
     the alerting front end: a cascade (still rolled back at the release). The same release failing only
-    its own database is a bad deploy."""
+    its own database, or failing on its own with its callers relaying the errors, is a bad deploy."""
     graph = {"web": ["search", "listings"], "search": ["listings"], "listings": ["db"], "db": []}
     signals = [
         _series("web", "error_rate", 0.002, 0.30, "s1"),
@@ -618,6 +618,16 @@ def test_a_release_whose_failure_spreads_through_several_components_is_a_cascade
     contained = [s for s in signals if s.service != "search"] + [_series("search", "error_rate", 0.002, 0.002, "s3")]
     diagnosis = diagnose_bundle(_bundle("web", graph, contained, components, changes=[release]))
     assert (diagnosis.entity, diagnosis.category) == ("listings", "bad_deploy")
+    # Its callers relaying its errors, its own database fine: a bad release seen from above, not a cascade.
+    # (two callers in between fail, as many as in the cascade above)
+    relayed = [s for s in signals if s.service != "db"] + [
+        _series("db", "saturation", 0.4, 0.4, "s4"),
+        _series("feed", "error_rate", 0.002, 0.25, "s5"),
+    ]
+    fanned = {**graph, "web": ["search", "feed", "listings"], "feed": ["listings"]}
+    feed = ComponentFacts(service="feed", distance=1, dependencies=["listings"], pods=_pods("p4"), deployment=_deployment("feed"))  # fmt: skip
+    diagnosis = diagnose_bundle(_bundle("web", fanned, relayed, {**components, "feed": feed}, changes=[release]))
+    assert (diagnosis.entity, diagnosis.category) == ("listings", "bad_deploy"), diagnosis.root_cause
 
 
 def test_a_certificate_measured_expired_at_the_onset_is_the_cause_not_the_silent_callee() -> None:
