@@ -52,6 +52,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
+from agents.reasoners.base import COUNTER_LIMIT
 from agents.reasoning import ask, reasoner_for
 from agents.series import first_series
 from agents.state import (
@@ -67,7 +68,7 @@ from agents.state import (
     UndoWorkflow,
 )
 from agents.timeline import note
-from agents.workflow_inputs import FillFacts, fill_inputs
+from agents.workflow_inputs import MIGRATION_ID, FillFacts, fill_inputs
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
 from tools.github import (
@@ -1139,10 +1140,30 @@ class EvidenceCollector:
         if result is None or not result.ok:
             return None
         carried = set(WORDS.findall(change.description.lower()))
-        reverting = [w for w in result.payload(WorkflowList).workflows if REVERT_WORDS.search(f"{w.name} {w.path}")]
+        workflows = result.payload(WorkflowList).workflows
+        reverting = [w for w in workflows if REVERT_WORDS.search(f"{w.name} {w.path}")]
         if not reverting:
-            self.add(result, f"no workflow of {repo} reverts changes ({result.summary})")
-            return None
+            # The workflow that carried the change may undo it too, through an input (``revert``,
+            # ``rollback``, ``down``): `db-migrate` with ``revert: 0311``.
+            run = self.runs.get(change.id)
+            carrier = next((w for w in workflows if run is not None and run.name == w.name), None)
+            inputs = await self.workflow_inputs(repo, carrier.file, change, diagnosis) if carrier else None
+            if carrier is None or not inputs or not any(REVERT_WORDS.search(name) for name in inputs):
+                self.add(result, f"no workflow of {repo} reverts changes ({result.summary})")
+                return None
+            evidence_id = self.add(
+                result,
+                f"{repo}'s workflow {carrier.name} ({carrier.file}), which applied {change.id}, reverts it by input",
+            )
+            return UndoWorkflow(
+                repo=repo,
+                workflow=carrier.file,
+                inputs=inputs,
+                reason=f"{carrier.name} reverts what it applied in {change.id} (inputs "
+                + ", ".join(f"{k}={v}" for k, v in sorted(inputs.items()))
+                + "); a Deployment rollback leaves it in place",
+                evidence_id=evidence_id,
+            )
         best = max(reverting, key=lambda w: (len(carried & set(WORDS.findall(w.name.lower()))), -w.id))
         evidence_id = self.add(result, f"{repo} has workflow {best.name} ({best.file}) to revert {change.id}")
         inputs = await self.workflow_inputs(repo, best.file, change, diagnosis)
@@ -1248,6 +1269,72 @@ class EvidenceCollector:
             evidence_id=evidence_id,
             runbook=True,
         )
+
+    async def widening_migration(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
+        """For a datastore whose counter ran out (a 32-bit key at its maximum), the migration written to
+        widen it and not yet run: a recent commit of a client's repository naming a numbered migration
+        that moves to a 64-bit type, and that repository's migration workflow, dispatched with it. None
+        when there is no such commit or workflow (the on-call then gets the diagnosis)."""
+        entry = self.ctx.catalog.get(diagnosis.entity)
+        if diagnosis.inconclusive or entry is None or not COUNTER_LIMIT.search(diagnosis.root_cause):
+            return None
+        clients = [s for s in self.ctx.catalog.services.values() if diagnosis.entity in s.dependencies]
+        repos = sorted({r for s in [entry, *clients] if (r := s.repo)})
+        for repo in repos:
+            listed = await self.call(
+                "github",
+                "list_commits",
+                partial(ListCommitsInput, repo=repo, since=self.now - WIDENING_LOOKBACK, until=self.now),
+            )
+            commits = listed.payload(CommitList).commits if listed is not None and listed.ok else []
+            pending = next(
+                (
+                    (c, found)
+                    for c in commits
+                    if (found := MIGRATION_ID.search(c.message)) and WIDER_TYPE.search(found.group(0) + " " + c.message)
+                ),
+                None,
+            )
+            if pending is None or listed is None:
+                continue
+            commit, found = pending
+            workflows = await self.call("github", "list_workflows", partial(ListWorkflowsInput, repo=repo))
+            migrating = [
+                w
+                for w in (workflows.payload(WorkflowList).workflows if workflows is not None and workflows.ok else [])
+                if "migrat" in f"{w.name} {w.path}".lower() and not REVERT_WORDS.search(f"{w.name} {w.path}")
+            ]
+            for workflow in migrating:
+                read = await self.call(
+                    "github", "get_workflow", partial(GetWorkflowInput, repo=repo, workflow=workflow.file)
+                )
+                definition = read.payload(WorkflowDefinition) if read is not None and read.ok else None
+                if read is None or definition is None:
+                    continue
+                named = next((i.name for i in definition.inputs if "migrat" in i.name.lower()), None)
+                if named is None:
+                    continue
+                labels = {named: found.group(0)}
+                filled = fill_inputs(
+                    definition, FillFacts(entity=diagnosis.entity, namespace=entry.namespace, labels=labels)
+                )
+                if filled.missing:
+                    continue
+                evidence_id = self.add(
+                    listed,
+                    f"{repo} has migration {found.group(0)} ({commit.message[:120]}, commit {commit.sha[:7]}), which "
+                    f"widens what ran out, and workflow {workflow.name} ({workflow.file}) runs it",
+                )
+                return UndoWorkflow(
+                    repo=repo,
+                    workflow=workflow.file,
+                    inputs=filled.inputs,
+                    reason=f"{workflow.name} runs {found.group(0)}, the schema change that widens {diagnosis.entity}'s "
+                    "exhausted counter: no restart or rollback makes room",
+                    evidence_id=evidence_id,
+                    runbook=True,
+                )
+        return None
 
     async def workflow_inputs(
         self, repo: str, workflow: str, change: ChangeFact, diagnosis: Diagnosis
@@ -1631,7 +1718,7 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         )
     )
     undo = await collector.undo_workflow(answer) if answer.change_id and not answer.inconclusive else None
-    undo = undo or await collector.runbook_workflow(answer)
+    undo = undo or await collector.runbook_workflow(answer) or await collector.widening_migration(answer)
     diagnosis, gate_notes = apply_evidence_gate(answer, bundle)
     diagnosis = keep_earlier_causes(diagnosis, state.diagnosis)
     for text in gate_notes:
@@ -1697,6 +1784,9 @@ def _promql_literal(text: str) -> str:
     return "".join(f"\\\\{c}" if c in ".+*?()[]{}|^$\\" else c for c in text)
 
 
+WIDENING_LOOKBACK = timedelta(days=30)  # how old a written, not yet run, widening migration may be
+# A schema change to a wider integer: what makes room in a counter that ran out.
+WIDER_TYPE = re.compile(r"bigint|bigserial|\bint8\b|int64|64.?bit|\bwiden", re.I)
 # Runbook workflows: where they live, and the words of a fix for each cause no rollback undoes.
 RUNBOOK_REPO = re.compile(r"runbook|playbook", re.I)
 RUNBOOK_NOUNS: dict[str, frozenset[str]] = {"certificate": frozenset({"cert", "certs", "certificate", "tls", "mtls"})}

@@ -34,6 +34,10 @@ NAMESPACE_WORDS = frozenset({"namespace", "ns"})
 COMPONENT_WORDS = frozenset({"service", "app", "application", "component", "deployment", "workload"})
 VERSION_WORDS = frozenset({"version", "revision", "rev", "release", "tag", "bundle", "build", "generation"})
 COMMIT_WORDS = frozenset({"sha", "commit"})
+# An input that undoes something, and the identifiers of what a change applies (a migration file's
+# numbered name: ``0311_drop_redundant_indexes``, ``20241102_add_index``).
+REVERT_INPUT_WORDS = frozenset({"revert", "rollback", "undo", "down", "downgrade"})
+MIGRATION_ID = re.compile(r"\b(\d{3,14})_[a-z][a-z0-9_]*\b")
 # Values that count up by one per change, so the one before is the value minus one.
 COUNTERS = frozenset({"revision", "rev", "generation"})
 
@@ -62,6 +66,16 @@ class FilledInputs:
 def _words(spec: WorkflowInputSpec) -> tuple[set[str], set[str]]:
     name = set(WORD.findall(re.sub(r"([a-z])([A-Z])", r"\1 \2", spec.name).lower()))
     return name, set(WORD.findall(spec.description.lower()))
+
+
+def applied_identifier(spec: WorkflowInputSpec, change_text: str) -> str | None:
+    """The identifier of what a change applied (a migration's ``0311_drop_redundant_indexes``), for an
+    input that reverts it: its numeric prefix when the input's description asks for a prefix."""
+    found = MIGRATION_ID.search(change_text)
+    if found is None:
+        return None
+    _, described = _words(spec)
+    return found.group(1) if "prefix" in described else found.group(0)
 
 
 def labelled_values(text: str) -> list[tuple[str, str]]:
@@ -96,6 +110,8 @@ def fill_inputs(definition: WorkflowDefinition, facts: FillFacts) -> FilledInput
         reason = ""
         if spec.name in facts.labels:
             value, reason = facts.labels[spec.name], f"the {spec.name} the evidence names"
+        elif name & REVERT_INPUT_WORDS and (applied := applied_identifier(spec, facts.change_text)) is not None:
+            value, reason = applied, "what the diagnosed change applied, to revert"
         elif name & NAMESPACE_WORDS and facts.namespace:
             value, reason = facts.namespace, f"the namespace of {facts.entity}"
         elif name & VERSION_WORDS or (described & VERSION_WORDS and not name & COMPONENT_WORDS):

@@ -24,6 +24,15 @@ from tools.registry import ToolRegistry
 # its own (descriptors held per request, never closed), not load a caller sent; read by the
 # deterministic reasoner's log signatures and by remediation (a restart resets it, replicas leak too).
 FD_LIMIT = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)", re.I)
+# A datastore's counter or table that ran out (a 32-bit key at its maximum, transaction-id wraparound, a
+# full table): read by the log signatures, and by the investigation's search for the schema change
+# that widens it.
+COUNTER_LIMIT = re.compile(
+    r"integer out of range|NumericValueOutOfRange|out of range for type (small|big)?int|value out of range"
+    r"|reached (its )?maximum value|nextval: reached|wraparound|table '?[\w.]+'? is full|table is full"
+    r"|ER_RECORD_FILE_FULL",
+    re.I,
+)
 
 
 class ReasonerContext(Protocol):

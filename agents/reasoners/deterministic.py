@@ -20,6 +20,7 @@ from agents.analytics.anomaly import RankingResult, RootCauseCandidate
 from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import (
+    COUNTER_LIMIT,
     FD_LIMIT,
     Reasoned,
     ReasonerContext,
@@ -164,15 +165,8 @@ def change_hypothesis(change: ChangeFact, bundle: EvidenceBundle) -> Hypothesis:
     )
 
 
-# A finite counter or table of a datastore ran out: a 32-bit key or sequence at its maximum, a
-# transaction-id wraparound, a full table. It is the datastore's own failure, years in the making, not
-# load a caller's release added; no restart or scale-out makes room, a schema change does.
-COUNTER_LIMIT = re.compile(
-    r"integer out of range|NumericValueOutOfRange|out of range for type (small|big)?int|value out of range"
-    r"|reached (its )?maximum value|nextval: reached|wraparound|table '?[\w.]+'? is full|table is full"
-    r"|ER_RECORD_FILE_FULL",
-    re.I,
-)
+# A finite counter or table of a datastore ran out (`COUNTER_LIMIT`): the datastore's own failure, years
+# in the making, not load a caller's release added; no restart or scale-out makes room, a schema change does.
 # Log signatures of failure modes, checked in order (the first match names the category). Generic
 # phrases from common runtimes and infrastructure, never names of particular services.
 SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
@@ -727,14 +721,18 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
                 if change.service == bundle.service or change.kind in RELEASE_KINDS
                 else "saturation"
             )
+            # A migration the caller's pipeline ran changed the datastore itself (its schema, its indexes):
+            # the fault lives in the datastore, the migration is its change (reverted by its workflow).
+            altered = change.kind == "migration" and facts.kind == "database"
             # The origin's own symptoms are how the load shows: they support this hypothesis, not rival it.
             found = [
                 Hypothesis(
-                    entity=change.service,
-                    category=category,
+                    entity=origin if altered else change.service,
+                    category="migration" if altered else category,
                     description=(
-                        f"{change.kind} on {change.service} at {_fmt_time(change.at)} ({change.description}) loads "
-                        f"{origin}, where the failure starts: {reason}"
+                        f"{change.kind} on {change.service} at {_fmt_time(change.at)} ({change.description}) "
+                        + ("altered" if altered else "loads")
+                        + f" {origin}, where the failure starts: {reason}"
                         + (f"; {origin}: {symptom.description}" if symptom else "")
                         + (f"; {caller_mode.description}" if caller_mode else "")
                     ),
@@ -1177,6 +1175,8 @@ def touched_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             lag = (move.since - change.at).total_seconds()
             if actor in (bundle.service, callee) or callee not in bundle.graph.get(actor, []) or actor in found:
                 continue
+            if not (change.id.startswith(WORKLOAD_RUNS) or change.kind in ("scale_up", "infrastructure")):
+                continue  # a release acting on its callee is read by the origin's caller rules
             if not -TOUCH_BEFORE <= lag <= TOUCH_AFTER:
                 continue
             facts = bundle.components.get(callee)
@@ -1187,15 +1187,7 @@ def touched_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 (h for h in (symptom_hypotheses(view) if view is not None else []) if h.category in LOAD_CATEGORIES),
                 None,
             )
-            category: RootCauseCategory = (
-                "stampede"
-                if emptied
-                else mode.category
-                if mode is not None
-                else "saturation"
-                if change.id.startswith(WORKLOAD_RUNS) or change.kind == "scale_up"
-                else CHANGE_CATEGORY.get(change.kind, "bad_deploy")
-            )
+            category: RootCauseCategory = "stampede" if emptied else mode.category if mode is not None else "saturation"
             effect = (
                 f"; every miss goes to what {callee} fronts, a stampede on its callers' other dependencies"
                 if emptied

@@ -87,3 +87,20 @@ def test_an_input_named_like_a_label_of_the_evidence_takes_its_value() -> None:
     filled = fill_inputs(workflow(WorkflowInputSpec(name="namespace", required=True), spec), facts)
     assert filled.inputs == {"namespace": "payouts", "secret": "bank-client-cert"} and not filled.missing
     assert fill_inputs(workflow(spec), FillFacts(entity="payout-api", namespace="payouts")).missing == ["secret"]
+
+
+def test_an_input_that_reverts_takes_what_the_change_applied() -> None:
+    """The workflow that applied a migration reverts it by an input: the migration's numbered name, or its
+    numeric prefix when the input asks for one. No numbered name in the change: nothing is guessed."""
+    by_prefix = workflow(
+        WorkflowInputSpec(name="migration", description="Migration to apply (file prefix)"),
+        WorkflowInputSpec(name="revert", description="Migration to revert with its down script (file prefix)"),
+    )
+    applied = FillFacts(entity="orders-db", namespace="orders", change_text="db-migrate: 0311_drop_redundant_indexes")
+    filled = fill_inputs(by_prefix, applied)
+    assert filled.inputs == {"revert": "0311"}
+    whole = workflow(WorkflowInputSpec(name="rollback", description="Migration name"))
+    assert fill_inputs(whole, applied).inputs == {"rollback": "0311_drop_redundant_indexes"}
+    required = workflow(WorkflowInputSpec(name="down", required=True))
+    unnamed = FillFacts(entity="orders-db", namespace="orders", change_text="db-migrate: drop redundant indexes")
+    assert fill_inputs(required, unnamed).missing == ["down"]
