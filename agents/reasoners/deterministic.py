@@ -374,6 +374,17 @@ def _config_names_a_mechanism(
     )
 
 
+# A pod of the current template that never starts: its image cannot be pulled, its container cannot
+# be created, or it exits at once and again.
+START_FAILURE = re.compile(
+    r"ImagePullBackOff|ErrImagePull|InvalidImageName|CreateContainer(Config)?Error|CrashLoopBackOff", re.I
+)
+START_FAILURE_SCORE = 0.8
+CAPACITY_CATEGORIES: frozenset[RootCauseCategory] = frozenset(
+    {"traffic_surge", "saturation", "resource_exhaustion", "queue_backlog", "connection_pool"}
+)
+
+
 def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     hypotheses: list[Hypothesis] = []
     stall = stall_hypothesis(bundle)
@@ -395,15 +406,25 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         if trigger is not None:
             # A crash right after a change of the same service is that change's failure (a bad deploy);
             # resource failure modes (disk, memory, pools...) keep their own name, the change is their trigger.
+            # So is a capacity symptom (queues full, shedding, saturation) while the release's new pods
+            # cannot start: the pods it took away are the lost capacity, not a surge.
+            cannot_start = bundle.pods is not None and any(START_FAILURE.search(r) for r in bundle.pods.reasons)
+            from_release = lead.category == "crash" or (cannot_start and lead.category in CAPACITY_CATEGORIES)
             category: RootCauseCategory = (
-                CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if lead.category == "crash" else lead.category
+                CHANGE_CATEGORY.get(trigger.kind, "bad_deploy") if from_release else lead.category
             )
             lead = lead.model_copy(
                 update={
                     "category": category,
-                    "description": f"{lead.description}; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
+                    "description": (
+                        f"{lead.entity}'s new pods cannot start ({', '.join(sorted(bundle.pods.reasons))}), so the "
+                        f"pods left carry the load: {lead.description}"
+                        if cannot_start and from_release and bundle.pods is not None
+                        else lead.description
+                    )
+                    + f"; probably triggered by {trigger.kind} {trigger.id} at {_fmt_time(trigger.at)} ({trigger.description})",
                     "evidence_ids": [*lead.evidence_ids, trigger.evidence_id],
-                    "score": max(lead.score, 0.7),
+                    "score": max(lead.score, START_FAILURE_SCORE if cannot_start else 0.7),
                     "change_id": trigger.id,
                 }
             )
