@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from agents.call_edges import EdgeFact
 from agents.gauges import GaugeMove
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
@@ -214,6 +215,9 @@ class EvidenceBundle(BaseModel):
     )
     config_reverts: list[ConfigRevert] = Field(
         default_factory=list, description="ConfigMap writes in the window, with the revision before each."
+    )
+    edges: list[EdgeFact] = Field(
+        default_factory=list, description="What each caller sees of each callee it calls: failures before and now."
     )
     gauges: list[GaugeMove] = Field(
         default_factory=list, description="The candidates' own gauges that moved at the onset (beyond their SLIs)."

@@ -35,6 +35,8 @@ from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
+from agents.call_edges import EDGE_COUNT_METRICS, EdgeFact, edge_from_rates
+from agents.call_edges import SETTLE as SETTLE_EDGES
 from agents.context import AgentContext
 from agents.evidence import (
     AlertSource,
@@ -107,6 +109,7 @@ from tools.loki import LogEntry, LogLines, LogRangeQuery
 from tools.prometheus import InstantQuery, QueryResult, RangeQuery
 from tools.provider_status import ProviderSummary
 from tools.provider_status import SummaryInput as ProviderSummaryInput
+from tools.tempo import EdgeQuery, EdgeStats, TraceEdges
 
 LOG_WINDOW_MINUTES = 10
 LOG_LIMIT = 2000
@@ -1511,6 +1514,63 @@ class EvidenceCollector:
             )
         return found
 
+    async def call_edges(self, names: list[str], onset: datetime) -> list[EdgeFact]:
+        """What each candidate sees of each callee: its client-side call counts by outcome (one range
+        query over the OpenTelemetry client histograms), or, where a trace backend is configured and
+        the metrics say nothing, the spans' call edges before the onset and since."""
+        names = sorted({n for n in names if self.ctx.catalog.get(n) is not None})
+        if not names:
+            return []
+        callers = "|".join(_promql_literal(n) for n in names)
+        query = (
+            f'sum by (service, server_address, error_type) (rate({{__name__=~"{EDGE_COUNT_METRICS}", '
+            f'service=~"{callers}"}}[5m]))'
+        )
+        result = await self.call(
+            "prometheus", "query_range", partial(RangeQuery, query=query, start=self.start, end=self.now, step=60)
+        )
+        found: list[EdgeFact] = []
+        if result is not None and result.ok:
+            found = _edges_from_series(result.payload(QueryResult), onset)
+        if not found and self.ctx.registry.first("tempo") is not None:
+            found, result = await self._trace_edges(onset)
+        if result is None:
+            return []
+        return [
+            e.model_copy(update={"evidence_id": self.add(result, e.describe())}) if e.failing else e
+            for e in sorted(found, key=lambda e: (e.callee, e.caller))
+        ]
+
+    async def _trace_edges(self, onset: datetime) -> tuple[list[EdgeFact], ToolResult | None]:
+        windows = ((onset - DEPENDENCY_LEAD, onset - SETTLE_EDGES), (onset, self.now))
+        stats: list[dict[tuple[str, str], EdgeStats]] = []
+        last: ToolResult | None = None
+        for start, end in windows:
+            if end <= start:
+                return [], None
+            result = await self.call("tempo", "edges", partial(EdgeQuery, start=start, end=end, limit=200))
+            if result is None or not result.ok:
+                return [], result
+            last = result
+            stats.append({(e.caller, e.callee): e for e in result.payload(TraceEdges).edges})
+        before, now = stats
+        edges = []
+        for key, current in now.items():
+            earlier = before.get(key)
+            edges.append(
+                EdgeFact(
+                    caller=key[0],
+                    callee=key[1],
+                    before=earlier.errors / earlier.calls if earlier and earlier.calls else 0.0,
+                    now=current.errors / current.calls if current.calls else 0.0,
+                    calls_before=float(earlier.calls) if earlier else 0.0,
+                    calls_now=float(current.calls),
+                    kinds=["error"] if current.errors else [],
+                    source="tempo",
+                )
+            )
+        return edges, last
+
     async def gauges(self, names: list[str], onset: datetime) -> list[GaugeMove]:
         """The candidates' own gauges that moved at the onset (one range query over every series
         with a candidate's ``service`` label that is neither a counter nor a histogram): a cache's
@@ -1623,6 +1683,7 @@ class EvidenceCollector:
         await cluster.read_cluster(self, services, onset)
         bundle.certificates = await self.certificates(list(related))
         bundle.gauges = await self.gauges([self.service.name, *related], onset)
+        bundle.edges = await self.call_edges([self.service.name, *related], onset)
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()
@@ -1775,6 +1836,25 @@ def replica_counts(text: str) -> tuple[int, int] | None:
     if (edit := REPLICA_EDIT.search(text)) is not None:
         return int(edit.group(2)), int(edit.group(3))
     return None
+
+
+def _edges_from_series(found: QueryResult, onset: datetime) -> list[EdgeFact]:
+    """Per (caller, callee), the call rate summed over outcomes and the failed rate by ``error_type``."""
+    by_edge: dict[tuple[str, str], dict[str, list[tuple[datetime, float]]]] = {}
+    for series in found.series:
+        caller, callee = series.metric.get("service", ""), series.metric.get("server_address", "")
+        if caller and callee:
+            by_edge.setdefault((caller, callee), {})[series.metric.get("error_type", "")] = series.points()
+    edges = []
+    for (caller, callee), outcomes in sorted(by_edge.items()):
+        times = sorted({t for points in outcomes.values() for t, _ in points})
+        aligned = {kind: dict(points) for kind, points in outcomes.items()}
+        total = [sum(values.get(t, 0.0) for values in aligned.values()) for t in times]
+        failed = {kind: [values.get(t, 0.0) for t in times] for kind, values in aligned.items() if kind}
+        edge = edge_from_rates(caller, callee, times, total, failed, onset)
+        if edge is not None:
+            edges.append(edge)
+    return edges
 
 
 def _promql_literal(text: str) -> str:

@@ -17,6 +17,7 @@ import re
 from datetime import datetime
 
 from agents.analytics.anomaly import RankingResult, RootCauseCandidate
+from agents.call_edges import one_path_failing
 from agents.evidence import ChangeFact, EvidenceBundle, ProviderFact, SignalSummary
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import (
@@ -505,6 +506,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 change_id=trigger.id if recent and trigger else "",
             )
         )
+    hypotheses = path_hypotheses(bundle, hypotheses)
     seen: set[str] = set()
     below = _downstream(bundle.graph, bundle.service) if bundle.graph else None
     for dep in bundle.dependencies:
@@ -520,6 +522,65 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 )
             )
     return sorted(hypotheses, key=lambda h: h.score, reverse=True)
+
+
+PATH_SCORE = 0.8  # a caller's change that broke its calls to one callee, which serves its other callers
+PATH_ONLY_SCORE = 0.55  # the same without a change of the caller's: its side of the path, cause unnamed
+
+
+def path_hypotheses(bundle: EvidenceBundle, hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """One caller's calls to a callee fail while the callee's other callers are served as before and the
+    callee's own error rate stays flat: what broke is on that caller's side of the path (its release
+    pointed at a wrong port or endpoint, its network policy), never the callee. The caller's change, if
+    it has one, is the lead; else its side of the path is a weaker one."""
+    flat = {s.service for s in bundle.dependencies if s.signal == "error_rate" and not s.anomalous and not s.missing}
+    out = list(hypotheses)
+    changed = {c.service for c in bundle.changes}
+    for callee in sorted({e.callee for e in bundle.edges} & flat - changed):
+        # (a callee that changed may refuse one caller by its own rule: a per-client limit, an ACL)
+        edge = one_path_failing(bundle.edges, callee)
+        if edge is None:
+            continue
+        why = (
+            f"only {edge.caller}'s calls to {callee} fail ({edge.now:.0%} now, {edge.before:.1%} before"
+            + (f"; {', '.join(edge.kinds)}" if edge.kinds else "")
+            + f"); {callee} serves its other callers as before"
+        )
+        own = next((h for h in out if h.entity == edge.caller and h.change_id), None)
+        change = next((c for c in bundle.changes if c.service == edge.caller), None)
+        if own is not None:
+            index = out.index(own)
+            out[index] = own.model_copy(
+                update={
+                    "score": max(own.score, PATH_SCORE),
+                    "description": f"{own.description}; {why}",
+                    "evidence_ids": [*own.evidence_ids, edge.evidence_id],
+                }
+            )
+        elif change is not None:
+            found = change_hypothesis(change, bundle)
+            out.append(
+                found.model_copy(
+                    update={
+                        "score": max(found.score, PATH_SCORE),
+                        "description": f"{found.description}; {why}",
+                        "evidence_ids": [*found.evidence_ids, edge.evidence_id],
+                    }
+                )
+            )
+        else:
+            out.append(
+                Hypothesis(
+                    entity=edge.caller,
+                    category="network",
+                    description=f"the path from {edge.caller} to {callee} is broken on {edge.caller}'s side: {why}",
+                    score=PATH_ONLY_SCORE,
+                    evidence_ids=[edge.evidence_id],
+                )
+            )
+        # The callee is not the origin: what its one caller sees is the path's doing.
+        out = [h for h in out if not (h.entity == callee and not h.change_id)]
+    return out
 
 
 def _downstream(graph: dict[str, list[str]], source: str) -> set[str]:

@@ -63,6 +63,7 @@ from tools.loki import LogEntry, LogLines, LogQueryResult, LogRangeQuery
 from tools.policy import ApprovalPolicy
 from tools.prometheus import InstantQuery, QueryResult, RangeQuery, Series
 from tools.registry import ToolRegistry
+from tools.tempo import EdgeQuery, EdgeStats, TraceEdges
 
 NOW = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 ONSET = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
@@ -533,3 +534,30 @@ async def test_prefetching_the_calls_changes_no_evidence(tmp_path: Path, http: H
         (e.id, e.source, e.observation) for e in sequential.evidence
     ]
     assert concurrent.changes == sequential.changes
+
+
+class FakeTempo(Adapter):
+    kind: ClassVar[str] = "tempo"
+
+    @tool_call(description="edges", result=TraceEdges)
+    async def edges(self, args: EdgeQuery) -> ToolResult:
+        failing = args.start >= ONSET  # the window since the onset: orders' calls to payments fail
+        edge = EdgeStats(caller="orders", callee="payments", calls=50, errors=40 if failing else 0, p50_ms=20,
+                         p95_ms=900 if failing else 40, max_ms=1200)  # fmt: skip
+        payload = TraceEdges(edges=[edge], slowest_operations=[], failing_operations=[], traces_read=50)
+        return _ok(self, "edges", payload)
+
+
+async def test_without_client_metrics_the_trace_backends_edges_are_read_before_and_since_the_onset(
+    tmp_path: Path, http: HttpCaller
+) -> None:
+    registry = _registry(http)
+    registry.adapters["tempo"] = FakeTempo("tempo", AdapterSettings(base_url="http://fake.test"), http)
+    collector = _collector(tmp_path, registry)
+    edges = await collector.call_edges(["orders"], ONSET)
+    windows = [args for tool, args in registry.sent if tool == "tempo.edges"]
+    assert [w.end <= ONSET for w in windows] == [True, False]  # one window before the onset, one since
+    [edge] = edges
+    assert (edge.caller, edge.callee, edge.before, edge.now, edge.source) == ("orders", "payments", 0.0, 0.8, "tempo")
+    assert edge.failing and edge.evidence_id
+    assert "orders -> payments: 80.0% of calls failing now" in collector.bundle.get(edge.evidence_id).observation  # type: ignore[union-attr]
