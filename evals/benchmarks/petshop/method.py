@@ -1,4 +1,9 @@
-"""The method under test: the agents' analytics (`agents.analytics`) applied to one PetShop window."""
+"""The method under test: the agents' analytics (`agents.analytics`) applied to one PetShop window.
+
+The window is not handed to the analytics as a table: `analyze` serves it through the replay with
+the clock at the alert and reads it back through the Prometheus adapter (`replayed`), so the method
+sees what an incident would see, and nothing recorded after the alert.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from agents.analytics.anomaly import IncidentAnalysis, RankingConfig, analyze_in
 from agents.analytics.metrics import NoiseModel
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.petshop.dataset import MetricTable, Target
+from evals.benchmarks.petshop.replayed import read_through_replay
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,11 @@ def analyze(
     noise: NoiseModel,
     settings: MethodSettings,
 ) -> IncidentAnalysis:
+    """Rank root causes for ``target``'s alert from ``table`` as read through the replay at the alert."""
+    served = read_through_replay(table, target.alert_time)
     return analyze_incident(
-        table.series,
-        table.times,
+        served.series,
+        served.times,
         graph,
         target.node,
         target.metric_name,
