@@ -9,6 +9,7 @@ import dataclasses
 import math
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="ablation: ignore the noissue data when scoring (sampling floors only, as in the temporal scenarios)",
     )
+    parser.add_argument(
+        "--clock-after-alert",
+        type=float,
+        default=MethodSettings().clock_after_alert.total_seconds() / 60,
+        metavar="MINUTES",
+        help="the replay's clock, this many minutes after the alert: nothing later is served (default 15: "
+        "the three 5-minute periods after the alert's have begun; 0: the clock at the alert)",
+    )
     args = parser.parse_args(argv)
+    if args.clock_after_alert < 0:
+        parser.error(f"--clock-after-alert {args.clock_after_alert:g}: minutes after the alert, 0 or more")
     try:
         overrides = _parse_overrides(args.ranking)
     except ValueError as error:
@@ -101,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ranking=dataclasses.replace(RANKING, **overrides),  # the agents' configuration, with the overrides
         onset_threshold=args.onset_threshold,
         use_normal_noise=not args.no_noise_model,
+        clock_after_alert=timedelta(minutes=args.clock_after_alert),
     )
 
     def show(stage: str, done: int, total: int) -> None:

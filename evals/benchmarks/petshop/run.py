@@ -394,6 +394,7 @@ def run_benchmark(
             "onset_threshold": settings.onset_threshold,
             "incident_steps": settings.incident_steps,
             "use_normal_noise": settings.use_normal_noise,
+            "clock_after_alert_s": settings.clock_after_alert.total_seconds(),
         },
         "method": (
             "agents.analytics.analyze_incident: onset of the alerting SLI from the step containing the alert; "

@@ -56,3 +56,24 @@ def test_an_alert_before_the_window_is_refused() -> None:
     table = _table()
     with pytest.raises(ReplayReadError, match="before the window"):
         read_through_replay(table, table.times[0] - timedelta(seconds=1))
+
+
+def test_the_method_reads_the_window_up_to_its_clock_after_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`analyze` serves the window with the clock `clock_after_alert` after the alert: the default
+    quarter hour reaches the three periods after the alert's, the clock at the alert only two."""
+    from evals.benchmarks.petshop import method
+    from evals.benchmarks.petshop.dataset import Target
+
+    seen: list[int] = []
+    monkeypatch.setattr(method, "analyze_incident", lambda series, times, *a, **k: seen.append(len(times)))
+    table = _table()
+    target = Target(node="Frontend", metric="latency", agg="Average", timestamp=table.times[1].timestamp() + 60)
+    method.analyze(table, {"Frontend": []}, target, method.NoiseModel.empty(), method.MethodSettings())
+    method.analyze(
+        table,
+        {"Frontend": []},
+        target,
+        method.NoiseModel.empty(),
+        method.MethodSettings(clock_after_alert=timedelta(0)),
+    )
+    assert seen == [5, 2]
