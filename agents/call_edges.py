@@ -105,4 +105,3 @@ def one_path_failing(edges: Sequence[EdgeFact], callee: str) -> EdgeFact | None:
     failing = [e for e in into if e.failing]
     served = [e for e in into if not e.failing and e.now < MIN_FAILING]
     return failing[0] if len(failing) == 1 and served else None
-

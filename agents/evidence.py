@@ -106,6 +106,8 @@ class PodFact(BaseModel):
     evidence_id: str = ""
     nodes: list[str] = Field(default_factory=list, description="The nodes its pods run on.")
     configmaps: list[str] = Field(default_factory=list, description="The ConfigMaps its pods read.")
+    probe_killed: bool = Field(default=False, description="Its restarts are the kubelet's, on failed liveness probes.")
+    probe_evidence_id: str = ""
 
     @property
     def healthy(self) -> bool:

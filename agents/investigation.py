@@ -95,6 +95,7 @@ from tools.invoke import describe_validation_error
 from tools.kubernetes import (
     DeploymentRef,
     DeploymentState,
+    Event,
     EventList,
     ListEventsInput,
     ListPodsInput,
@@ -141,6 +142,8 @@ REPLICA_EDIT = re.compile(
 # "6 -> 3 replicas", "from 6 to 3 members": a count changed, said the other way round.
 REPLICAS_AFTER = re.compile(r"\b(\d+)\s*(?:->|→|to)\s*(\d+)\s*(?:replicas|members|instances)\b", re.I)
 CLIENT_SIDE_CATEGORIES = {"failover"}
+# The kubelet's words for a container it kills because its liveness probe failed.
+PROBE_KILL = re.compile(r"liveness probe failed|failed liveness probe", re.I)
 UNDONE_BY_WORKFLOW = {"migration", "feature_flag"}
 REVERT_WORDS = re.compile(r"rollback|roll-back|revert|undo|\bdown\b|restore", re.I)
 WORDS = re.compile(r"[a-z0-9]+")
@@ -1035,6 +1038,45 @@ class EvidenceCollector:
             evidence_id=self.add(result, text),
         )
 
+    async def warning_events(self, service: Service) -> tuple[ToolResult | None, list[Event]]:
+        """The Warning events of ``service``'s namespace since the window's start about its Deployment,
+        its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another workload whose name
+        merely starts the same way; (None, []) when they cannot be read (recorded as a failed check)."""
+        result = await self.call(
+            "kubernetes",
+            "list_events",
+            partial(ListEventsInput, namespace=service.namespace, event_type="Warning"),
+        )
+        if result is None or result.status == "error":
+            if result is not None:
+                self.failed(f"warning events of {service.name}", result)
+            return None, []
+        owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{1,10}})?(-[a-z0-9]{{5}})?$")
+        events = [
+            e
+            for e in (result.payload(EventList).events if result.ok else [])
+            if owned.match(e.object.split("/", 1)[-1]) and (e.last_seen or e.first_seen or self.now) >= self.start
+        ]
+        return result, events
+
+    async def probe_kills(self, pods: PodFact | None) -> PodFact | None:
+        """Whether the alerting service's restarts are the kubelet killing it on failed liveness probes
+        (its Warning events say so), not its process exiting on its own: then what decides is how strict
+        its probes are against how fast it answers now."""
+        if pods is None or pods.restarts == 0 or any("OOMKilled" in r for r in pods.reasons):
+            return pods
+        result, events = await self.warning_events(self.service)
+        killed = [e for e in events if PROBE_KILL.search(f"{e.reason} {e.message}")]
+        if result is None or not killed:
+            return pods
+        worst = max(killed, key=lambda e: e.count)
+        evidence_id = self.add(
+            result,
+            f"{self.service.name}'s pods are killed by the kubelet on failed liveness probes "
+            f"({sum(e.count for e in killed)} events, e.g. {worst.reason}: {_excerpt(worst.message, 160)})",
+        )
+        return pods.model_copy(update={"probe_killed": True, "probe_evidence_id": evidence_id})
+
     async def targeted_checks(self, leads: list[str]) -> tuple[list[str], list[RuledOut]]:
         """One query per lead: the Warning events of its namespace about its pods or its Deployment
         (OOMKilling, Evicted, probes failing, FailedScheduling, node pressure), read as log lines of
@@ -1046,23 +1088,9 @@ class EvidenceCollector:
             service = self.ctx.catalog.get(lead)
             if service is None or service.kind == "external":
                 continue  # nothing of ours runs there to ask about
-            result = await self.call(
-                "kubernetes",
-                "list_events",
-                partial(ListEventsInput, namespace=service.namespace, event_type="Warning"),
-            )
-            if result is None or result.status == "error":
-                if result is not None:
-                    self.failed(f"warning events of {lead}", result)
+            result, events = await self.warning_events(service)
+            if result is None:
                 continue
-            # Its Deployment, its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another
-            # workload whose name merely starts the same way.
-            owned = re.compile(rf"^{re.escape(service.deployment_name)}(-[a-z0-9]{{1,10}})?(-[a-z0-9]{{5}})?$")
-            events = [
-                e
-                for e in (result.payload(EventList).events if result.ok else [])
-                if owned.match(e.object.split("/", 1)[-1]) and (e.last_seen or e.first_seen or self.now) >= self.start
-            ]
             if not events:
                 evidence_id = self.add(result, f"no warning events about {lead} since {self.start:%H:%M} UTC")
                 cleared.append(
@@ -1663,7 +1691,7 @@ class EvidenceCollector:
             if distance > 0 and dep is not None:
                 await self.candidate_signals(dep, since)
         bundle.logs, error_lines = await self.logs(onset)
-        bundle.pods = await self.pods()
+        bundle.pods = await self.probe_kills(await self.pods())
         for name in await cluster.co_located(self, bundle.pods, related):
             # What shares a starved node with the alerting service is a candidate, declared or not.
             related[name] = MAX_HOPS + 1

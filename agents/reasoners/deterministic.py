@@ -467,6 +467,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
                 evidence_ids=[surge.evidence_id, primary.evidence_id, *support],
             )
         )
+    hypotheses = probe_hypotheses(bundle, hypotheses)
     pods = bundle.pods
     own_change = next((h for h in hypotheses if h.entity == bundle.service and h.change_id and h.score >= LINKED), None)
     if (
@@ -526,6 +527,36 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
 
 PATH_SCORE = 0.8  # a caller's change that broke its calls to one callee, which serves its other callers
 PATH_ONLY_SCORE = 0.55  # the same without a change of the caller's: its side of the path, cause unnamed
+
+
+PROBE_WORDS = re.compile(
+    r"liveness|readiness|startup ?probe|\bprobes?\b|health ?check|timeoutSeconds|failureThreshold", re.I
+)
+PROBE_SCORE = 0.8
+
+
+def probe_hypotheses(bundle: EvidenceBundle, hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """Pods the kubelet kills on failed liveness probes, and a change of the service's own that edited
+    its probes (however long before: the probes bite when the load slows the answers): that change is
+    the cause, its rollback the fix; the restarts are its symptom, not a crash."""
+    pods = bundle.pods
+    if pods is None or not pods.probe_killed:
+        return hypotheses
+    change = next(
+        (c for c in bundle.changes if c.service == bundle.service and PROBE_WORDS.search(c.description)), None
+    )
+    if change is None:
+        return hypotheses
+    found = change_hypothesis(change, bundle)
+    lead = found.model_copy(
+        update={
+            "score": max(found.score, PROBE_SCORE),
+            "description": f"{found.description}; it edited {bundle.service}'s probes, and the kubelet now kills "
+            f"its pods on failed liveness probes ({pods.restarts} restarts)",
+            "evidence_ids": [*found.evidence_ids, pods.evidence_id, pods.probe_evidence_id],
+        }
+    )
+    return [lead, *(h for h in hypotheses if h.change_id != change.id)]
 
 
 def path_hypotheses(bundle: EvidenceBundle, hypotheses: list[Hypothesis]) -> list[Hypothesis]:

@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Issue 13's failure classes (by number) -> dev scenarios of that class.
 CLASSES: dict[str, list[str]] = {
     # 1. the chain followed to its origin, not stopped at the first anomalous dependency
-    "1-origin-not-first-dependency": ["signin-failures-evening", "partner-sync-failures"],
+    #    (a caller's migration that dropped an index: the database's migration, reverted by its workflow's input)
+    "1-origin-not-first-dependency": ["signin-failures-evening", "partner-sync-failures", "orders-history-slow-0935"],
     # 2. causes outside the alerting service's declared dependencies: a CronJob, a DaemonSet, a
     #    noisy neighbour on shared nodes, cluster DNS
     "2-outside-declared-dependencies": [
@@ -98,7 +99,15 @@ CLASSES: dict[str, list[str]] = {
     #    a new rule meeting a caller's nightly batch names the batch
     "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend", "reports-night-0105"],
     # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
-    "9-timing-of-changes": ["storefront-afternoon-5xx", "notifications-lag-01"],
+    #    a chart change that tightened a liveness probe two hours before the evening peak, the kubelet
+    #    killing the pods under load (its Warning events): rolled back, not restarted
+    #    a release whose new pods cannot pull their image, the remaining pods shedding: rolled back
+    "9-timing-of-changes": [
+        "storefront-afternoon-5xx",
+        "notifications-lag-01",
+        "bookings-5xx-2110",
+        "listings-slow-1215",
+    ],
 }
 
 
