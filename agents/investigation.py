@@ -211,6 +211,7 @@ class EvidenceCollector:
         self.replicaset_created: dict[str, dict[str, datetime]] = {}  # service -> ReplicaSet -> created
         self.runs: dict[str, WorkflowRun] = {}  # change id -> the workflow run it is
         self.listings: dict[str, ToolResult | None] = {}  # organisation -> its list_repos answer
+        self.events_read: dict[str, tuple[ToolResult | None, list[Event]]] = {}  # service -> its Warning events
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -1042,6 +1043,8 @@ class EvidenceCollector:
         """The Warning events of ``service``'s namespace since the window's start about its Deployment,
         its ReplicaSets (name-hash) and its pods (name-hash-suffix), not another workload whose name
         merely starts the same way; (None, []) when they cannot be read (recorded as a failed check)."""
+        if service.name in self.events_read:
+            return self.events_read[service.name]  # read once a round (the probe check, then a targeted check)
         result = await self.call(
             "kubernetes",
             "list_events",
@@ -1057,6 +1060,7 @@ class EvidenceCollector:
             for e in (result.payload(EventList).events if result.ok else [])
             if owned.match(e.object.split("/", 1)[-1]) and (e.last_seen or e.first_seen or self.now) >= self.start
         ]
+        self.events_read[service.name] = (result, events)
         return result, events
 
     async def probe_kills(self, pods: PodFact | None) -> PodFact | None:
@@ -1504,15 +1508,19 @@ class EvidenceCollector:
         ordered += [(name, MAX_HOPS + 1) for name in shared]
         return dict(ordered[: MAX_CANDIDATES + 1])
 
+    def catalogued(self, names: list[str]) -> list[str]:
+        """``names`` the catalog knows, once each, sorted: the candidates a query over their series reads."""
+        return sorted({n for n in names if self.ctx.catalog.get(n) is not None})
+
     async def certificates(self, names: list[str]) -> list[CertificateFact]:
         """The candidates' certificates that have expired by now, from any metric whose name says it
         is a certificate's expiry (one instant query). A timestamp is read as the expiry; a small value
         as the seconds left (negative: expired). A certificate that expired is the cause its client's
         handshakes fail on, whatever the TLS stack logs ("connection reset by peer")."""
-        names = sorted(n for n in names if self.ctx.catalog.get(n) is not None)
+        names = self.catalogued(names)
         if not names:
             return []
-        selector = f'{{__name__=~"{CERT_EXPIRY_METRICS}", service=~"{"|".join(_promql_literal(n) for n in names)}"}}'
+        selector = f'{{__name__=~"{CERT_EXPIRY_METRICS}", service=~"{_any_of(names)}"}}'
         result = await self.call("prometheus", "query", partial(InstantQuery, query=selector))
         if result is None or not result.ok:
             return []
@@ -1546,13 +1554,12 @@ class EvidenceCollector:
         """What each candidate sees of each callee: its client-side call counts by outcome (one range
         query over the OpenTelemetry client histograms), or, where a trace backend is configured and
         the metrics say nothing, the spans' call edges before the onset and since."""
-        names = sorted({n for n in names if self.ctx.catalog.get(n) is not None})
+        names = self.catalogued(names)
         if not names:
             return []
-        callers = "|".join(_promql_literal(n) for n in names)
         query = (
             f'sum by (service, server_address, error_type) (rate({{__name__=~"{EDGE_COUNT_METRICS}", '
-            f'service=~"{callers}"}}[5m]))'
+            f'service=~"{_any_of(names)}"}}[5m]))'
         )
         result = await self.call(
             "prometheus", "query_range", partial(RangeQuery, query=query, start=self.start, end=self.now, step=60)
@@ -1603,10 +1610,10 @@ class EvidenceCollector:
         """The candidates' own gauges that moved at the onset (one range query over every series
         with a candidate's ``service`` label that is neither a counter nor a histogram): a cache's
         keys and hit ratio, a pool's waiters, a queue's depth, a process's descriptors."""
-        names = sorted({n for n in names if self.ctx.catalog.get(n) is not None})
+        names = self.catalogued(names)
         if not names:
             return []
-        selector = f'{{service=~"{"|".join(_promql_literal(n) for n in names)}", __name__!~"{GAUGE_SELECTOR_EXCLUDE}"}}'
+        selector = f'{{service=~"{_any_of(names)}", __name__!~"{GAUGE_SELECTOR_EXCLUDE}"}}'
         result = await self.call(
             "prometheus", "query_range", partial(RangeQuery, query=selector, start=self.start, end=self.now, step=60)
         )
@@ -1883,6 +1890,11 @@ def _edges_from_series(found: QueryResult, onset: datetime) -> list[EdgeFact]:
         if edge is not None:
             edges.append(edge)
     return edges
+
+
+def _any_of(names: list[str]) -> str:
+    """A PromQL regex matching exactly one of ``names``."""
+    return "|".join(_promql_literal(n) for n in names)
 
 
 def _promql_literal(text: str) -> str:

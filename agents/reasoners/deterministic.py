@@ -286,6 +286,17 @@ def symptom_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     return sorted(found.values(), key=lambda h: h.score, reverse=True)
 
 
+def symptoms_of(bundle: EvidenceBundle, name: str) -> list[Hypothesis]:
+    """The failure modes ``name``'s own logs name (`symptom_hypotheses` read on that component); none
+    for a component whose logs were not read."""
+    if name == bundle.service:
+        return symptom_hypotheses(bundle)
+    facts = bundle.components.get(name)
+    if facts is None:
+        return []
+    return symptom_hypotheses(bundle.model_copy(update={"service": name, "logs": facts.logs}))
+
+
 def triggering_change(bundle: EvidenceBundle, entity: str) -> ChangeFact | None:
     """The most likely change on ``entity`` before the onset, if any: a symptom's probable trigger. A
     change that names no component (a shared policy or config repository's) can trigger anyone's."""
@@ -816,13 +827,9 @@ def origin_hypotheses(bundle: EvidenceBundle, ranking: RankingResult) -> list[Hy
             symptom = next((h for h in found if h.category not in CHANGE_CATEGORIES), None)
             # The caller's own logs may name why it loads the origin (a loop on a local time that does
             # not exist, a crash-and-retry): that failure mode is the category.
-            caller_logs = bundle if change.service == bundle.service else None
-            if caller_logs is None and change.service in bundle.components:
-                caller_logs = bundle.model_copy(
-                    update={"service": change.service, "logs": bundle.components[change.service].logs}
-                )
-            caller_modes = symptom_hypotheses(caller_logs) if caller_logs is not None else []
-            caller_mode = next((h for h in caller_modes if h.category not in LOAD_CATEGORIES), None)
+            caller_mode = next(
+                (h for h in symptoms_of(bundle, change.service) if h.category not in LOAD_CATEGORIES), None
+            )
             # A caller's own release that loads the origin is that release's fault (a bad deploy, a
             # migration); a workload multiplied (scaled up, a Job started) is load: saturation.
             category: RootCauseCategory = (
@@ -1295,11 +1302,7 @@ def touched_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
             facts = bundle.components.get(callee)
             emptied = facts is not None and facts.kind == "cache" and move.direction == "fell"
             # The callee's own logs may name how its new state fails (connections exhausted): that is the category.
-            view = bundle.model_copy(update={"service": callee, "logs": facts.logs}) if facts is not None else None
-            mode = next(
-                (h for h in (symptom_hypotheses(view) if view is not None else []) if h.category in LOAD_CATEGORIES),
-                None,
-            )
+            mode = next((h for h in symptoms_of(bundle, callee) if h.category in LOAD_CATEGORIES), None)
             category: RootCauseCategory = "stampede" if emptied else mode.category if mode is not None else "saturation"
             effect = (
                 f"; every miss goes to what {callee} fronts, a stampede on its callers' other dependencies"
