@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from agents.analytics.edges import EdgeLatency
 from agents.call_edges import EdgeFact
 from agents.gauges import GaugeMove
 
@@ -224,6 +225,11 @@ class EvidenceBundle(BaseModel):
     gauges: list[GaugeMove] = Field(
         default_factory=list, description="The candidates' own gauges that moved at the onset (beyond their SLIs)."
     )
+    edge_latency: list[EdgeLatency] = Field(
+        default_factory=list, description="Each call edge's latency at both ends (a mesh's metrics), on `edge_times`."
+    )
+    edge_times: list[datetime] = Field(default_factory=list, description="The steps `edge_latency` is aligned on.")
+    edge_latency_evidence: str = Field(default="", description="The evidence id of the edge latency read.")
 
     def moved(self, service: str) -> list[GaugeMove]:
         """``service``'s gauges that moved, farthest first."""

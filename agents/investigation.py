@@ -38,6 +38,7 @@ from agents.analytics.metrics import MetricKind
 from agents.call_edges import EDGE_COUNT_METRICS, EdgeFact, edge_from_rates
 from agents.call_edges import SETTLE as SETTLE_EDGES
 from agents.context import AgentContext
+from agents.edge_latency import edges_from_series
 from agents.evidence import (
     AlertSource,
     CertificateFact,
@@ -1576,6 +1577,34 @@ class EvidenceCollector:
             for e in sorted(found, key=lambda e: (e.callee, e.caller))
         ]
 
+    async def edge_latency(self, names: list[str]) -> None:
+        """Every call edge's latency at both ends among the candidates over the baseline window (one
+        range query, where the settings say a mesh reports it), into the bundle; nothing when no edge
+        is measured. The edge ranking compares every candidate's SLIs on the same steps."""
+        settings = self.ctx.settings.edge_latency
+        if not settings.enabled:
+            return
+        # The baseline window only: the edges' own past is their reference, and an earlier incident
+        # in a longer window would widen what counts as normal.
+        start = self.now - timedelta(minutes=self.ctx.settings.baseline_minutes)
+        result = await self.call(
+            "prometheus", "query_range", partial(RangeQuery, query=settings.query, start=start, end=self.now, step=60)
+        )
+        if result is None or not result.ok:
+            if result is not None:
+                self.failed("the call edges' latency at both ends", result)
+            return
+        grid, edges = edges_from_series(result.payload(QueryResult).series, settings, names)
+        if not edges:
+            return
+        both = sum(1 for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side)))
+        self.bundle.edge_latency, self.bundle.edge_times = edges, grid
+        self.bundle.edge_latency_evidence = self.add(
+            result,
+            f"latency of {len(edges)} call edges among the candidates, {both} measured at both ends "
+            f"(caller's end: the callee's work plus the network; callee's end: its work only), {len(grid)} steps",
+        )
+
     async def _trace_edges(self, onset: datetime) -> tuple[list[EdgeFact], ToolResult | None]:
         windows = ((onset - DEPENDENCY_LEAD, onset - SETTLE_EDGES), (onset, self.now))
         stats: list[dict[tuple[str, str], EdgeStats]] = []
@@ -1719,6 +1748,7 @@ class EvidenceCollector:
         bundle.certificates = await self.certificates(list(related))
         bundle.gauges = await self.gauges([self.service.name, *related], onset)
         bundle.edges = await self.call_edges([self.service.name, *related], onset)
+        await self.edge_latency([self.service.name, *related])
         bundle.changes = await self.changes(related, onset, error_lines)
         bundle.knowledge = self.knowledge(error_lines)
         self.recurrence = self.memory()

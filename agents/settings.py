@@ -103,6 +103,33 @@ class CommsSettings(BaseModel):
         return zone
 
 
+ISTIO_EDGE_LATENCY = (
+    "histogram_quantile(0.5, sum by (le, source_workload, destination_workload, reporter) "
+    "(rate(istio_request_duration_milliseconds_bucket[5m])))"
+)
+
+
+class EdgeLatencySettings(BaseModel):
+    """Where the investigation reads every call edge's latency at both of its ends.
+
+    One range query answering one series per caller, callee and end: the caller's end (request sent
+    to response received: the callee's work plus the network) and the callee's end (its work only).
+    The default is Istio's standard metric, whose sidecars report each request from both sides; any
+    mesh or exporter that labels the two ends works once the labels are named here. Units do not
+    matter (the ranking compares each series with its own past).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    query: str = Field(default=ISTIO_EDGE_LATENCY, min_length=1)
+    caller_label: str = Field(default="source_workload", min_length=1, description="Label naming the caller.")
+    callee_label: str = Field(default="destination_workload", min_length=1, description="Label naming the callee.")
+    end_label: str = Field(default="reporter", min_length=1, description="Label saying which end measured it.")
+    caller_end: str = Field(default="source", description="``end_label``'s value at the caller's end.")
+    callee_end: str = Field(default="destination", description="``end_label``'s value at the callee's end.")
+
+
 class WorkflowSettings(BaseModel):
     """Bounds the supervisor enforces, and how verification judges recovery."""
 
@@ -121,3 +148,7 @@ class WorkflowSettings(BaseModel):
     )
     environment: str = "production"
     comms: CommsSettings = Field(default_factory=lambda: CommsSettings())
+    edge_latency: EdgeLatencySettings = Field(
+        default_factory=lambda: EdgeLatencySettings(),
+        description="Where each call edge's latency at both ends is read (README, the investigation's edge ranking).",
+    )

@@ -30,7 +30,16 @@ from agents.reasoners.base import (
     TriageFacts,
     UpdatePhase,
 )
-from agents.reasoners.origin import RANKING, fails_on_its_own, origin_ranking, silent_components
+from agents.reasoners.origin import (
+    RANKING,
+    edge_leads,
+    edge_ranking,
+    edge_share,
+    serves_worse,
+    fails_on_its_own,
+    origin_ranking,
+    silent_components,
+)
 from agents.state import (
     CHANGE_CATEGORIES,
     QUIET_CATEGORIES,
@@ -79,6 +88,10 @@ MIN_MARGIN = 0.12
 
 def _pct(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.2%}"
+
+
+def _secs(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g} s"
 
 
 def _fmt_time(at: datetime | None) -> str:
@@ -1371,13 +1384,15 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         # story (a scrape gap, a proxy answering for it). The callers' view is the symptom.
         bundle = bundle.model_copy(update={"primary": seen_by_callers.model_copy(update={"service": bundle.service})})
         primary = bundle.primary
-    if primary is not None and not primary.anomalous and primary.current is not None:
+    edges = edge_ranking(bundle)
+    if primary is not None and not primary.anomalous and primary.current is not None and not serves_worse(edges):
         recovered = primary.onset is not None
+        show = _secs if primary.signal == "latency_p99" else _pct
         text = (
             f"{bundle.service}'s {primary.signal} rose at {_fmt_time(primary.onset)} and has recovered by itself: "
-            f"{primary.current:.2%} now against a baseline of {_pct(primary.baseline)}"
+            f"{show(primary.current)} now against a baseline of {show(primary.baseline)}"
             if recovered
-            else f"no sustained anomaly on {bundle.service}: {primary.signal} is {primary.current:.2%} against a baseline of {_pct(primary.baseline)}"
+            else f"no sustained anomaly on {bundle.service}: {primary.signal} is {show(primary.current)} against a baseline of {show(primary.baseline)}"
         )
         source = bundle.alert_source
         # Not when the service's traffic moved: customers not reaching it is what a prober sees first.
@@ -1414,7 +1429,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             ruled_out=ruled_out_items(bundle, None),
             inconclusive=False,
         )
-    ranking = origin_ranking(bundle)
+    ranking = edges or origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
     if ranking is not None and ranking.candidates and ranking.candidates[0].component == bundle.service:
         hypotheses += neighbour_hypotheses(bundle)
@@ -1464,6 +1479,18 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 )
             ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
+    if edges is not None:
+        # Both ends of the call edges measured: a component anomalous in its own SLIs counts as far as
+        # the edges say it serves worse on its own, and each service the edges score is a lead.
+        named = {h.entity for h in hypotheses}
+        hypotheses = [
+            h.model_copy(update={"score": round(h.score * edge_share(edges, h.entity), 4)})
+            if h.category == "dependency" and not h.change_id
+            else h
+            for h in hypotheses
+        ]
+        leads = [h for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS) if h.entity not in named]
+        hypotheses = sorted([*hypotheses, *leads], key=lambda h: h.score, reverse=True)
     touched = touched_hypotheses(bundle)
     if touched:
         # The components on the alerting service's path read without a change of their own (a pool
@@ -1503,7 +1530,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             confidence=min(0.3, lead.score if lead else 0.0),
             evidence=[by_id[i] for h in hypotheses[:3] for i in h.evidence_ids if i in by_id] + knowledge[:2],
             ruled_out=ruled_out_items(bundle, None),
-            candidates=hypotheses[:3],
+            candidates=hypotheses[:5],
             inconclusive=True,
         )
     margin = lead.score - (runner_up.score if runner_up else 0.0)
@@ -1527,7 +1554,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         confidence=confidence,
         evidence=list({e.id: e for e in cited}.values()),
         ruled_out=ruled_out_items(bundle, lead),
-        candidates=hypotheses[:3],
+        candidates=hypotheses[:5],
         change_id=lead.change_id,
         stalled=lead.stalled,
         contributing=[*lead.contributing, *_earlier_cause(bundle, lead)],

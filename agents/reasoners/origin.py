@@ -19,10 +19,13 @@ from agents.analytics.anomaly import (
     DEFAULT_RANKING,
     RankingConfig,
     RankingResult,
+    RootCauseCandidate,
     rank_root_causes,
     score_components,
 )
+from agents.analytics.edges import ServiceSignals, localize
 from agents.evidence import EvidenceBundle, LogFact, SignalSummary
+from agents.state import Hypothesis, RootCauseCategory
 from tools.values import TimeWindow
 
 RANKING: RankingConfig = DEFAULT_RANKING
@@ -143,3 +146,127 @@ def origin_ranking(bundle: EvidenceBundle, *, step: timedelta = timedelta(minute
         also=sorted(bundle.graph),
         silent=silent,
     )
+
+
+def edge_ranking(bundle: EvidenceBundle) -> RankingResult | None:
+    """The ranking by the call edges' latency at both ends (`agents.analytics.edges.localize`), when
+    the investigation measured some edge at both ends; None otherwise (the graph ranker decides).
+
+    Each candidate's SLIs are its own signals there: its p99 latency what it serves, its saturation
+    its resources, its error ratio (as a success rate) what it answers. The incident window is the
+    last few steps up to now, as the alert just fired. A slow callee, a slow network into a service
+    and a caller waiting on either come apart there; a candidate's `top_metric` says which
+    (network, saturation, errors, latency)."""
+    edges = bundle.edge_latency
+    both = [
+        e for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))
+    ]
+    if not both or not bundle.edge_times:
+        return None
+    grid = bundle.edge_times
+    index = {t: i for i, t in enumerate(grid)}
+    signals: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for s in _series(bundle):
+        if s.missing or not s.values:
+            continue
+        values = [math.nan] * len(grid)
+        for at, value in zip(s.times, s.values, strict=True):
+            if at in index:
+                values[index[at]] = 100.0 * (1.0 - value) if s.signal == "error_rate" else value
+        kind = {"latency_p99": "latency", "saturation": "saturation", "error_rate": "availability"}[s.signal]
+        signals.setdefault(s.service, {}).setdefault(kind, {})[s.signal] = values
+    services = {name: ServiceSignals(**by_kind) for name, by_kind in signals.items()}
+    found = localize(services, edges)
+    distance = _distances(bundle.graph, bundle.service)
+    candidates = [
+        RootCauseCandidate(
+            component=s.service,
+            score=round(s.score, 4),
+            anomaly=round(s.served_raw, 4),
+            explained_share=round(1.0 - s.served / s.served_raw, 4) if s.served_raw > 0 else 0.0,
+            path=[bundle.service] if s.service == bundle.service else [bundle.service, s.service],
+            path_support=1.0,
+            distance=distance.get(s.service, 1),
+            top_metric=s.fault_class,
+            reasons=s.reasons,
+        )
+        for s in found.services
+        if s.score > 0
+    ]
+    leader = found.leader
+    reason = (
+        f"edge ranking over {len(edges)} call edges ({len(both)} measured at both ends): "
+        + (f"{leader.service} leads ({leader.fault_class}, score {leader.score:.1f})" if leader else "nothing moved")
+    )
+    return RankingResult(target=bundle.service, candidates=candidates, abstained=leader is None, reason=reason)
+
+
+def _distances(graph: dict[str, list[str]], start: str) -> dict[str, int]:
+    """Hops from ``start`` over the call graph, either direction."""
+    neighbours: dict[str, set[str]] = {}
+    for caller, callees in graph.items():
+        for callee in callees:
+            neighbours.setdefault(caller, set()).add(callee)
+            neighbours.setdefault(callee, set()).add(caller)
+    seen, frontier = {start: 0}, [start]
+    while frontier:
+        nxt = []
+        for name in frontier:
+            for other in sorted(neighbours.get(name, ())):
+                if other not in seen:
+                    seen[other] = seen[name] + 1
+                    nxt.append(other)
+        frontier = nxt
+    return seen
+
+
+EDGE_LEAD = 0.6
+"""A lead's score from the edge ranking alone (the origin bonus comes on top when it does not abstain);
+the others get it in proportion to their edge score."""
+EDGE_CATEGORY: dict[str, RootCauseCategory] = {"network": "network", "saturation": "saturation"}
+"""The category a mechanism the edges show names; a slower or failing code path of its own names none."""
+
+
+def edge_leads(bundle: EvidenceBundle, ranking: RankingResult, *, bonus: float) -> list[Hypothesis]:
+    """One hypothesis per service the edge ranking scores (the first five), the leader first: where the
+    slowdown starts, by what its edges and its own signals say. The category is the mechanism the
+    signals show there (a network delay into it, its resources saturated); without one, a component
+    the alerting service depends on is a `dependency`, the alerting service itself `unknown`."""
+    scored = [c for c in ranking.candidates if c.score > 0][:5]
+    if not scored:
+        return []
+    top = scored[0].score
+    cited = {s.service: s.evidence_id for s in _series(bundle) if s.evidence_id and not s.missing}
+    out = []
+    for candidate in scored:
+        name = candidate.component
+        category = EDGE_CATEGORY.get(candidate.top_metric or "", "unknown" if name == bundle.service else "dependency")
+        lead = candidate is scored[0]
+        out.append(
+            Hypothesis(
+                entity=name,
+                category=category,
+                description=f"the failure starts at {name} ({candidate.top_metric}): {ranking.reason}; "
+                + "; ".join(candidate.reasons[:2]),
+                score=round(min(0.95, (EDGE_LEAD + (bonus if lead else 0.0)) * candidate.score / top), 4),
+                evidence_ids=[i for i in (bundle.edge_latency_evidence, cited.get(name, "")) if i],
+            )
+        )
+    return out
+
+
+def edge_share(ranking: RankingResult, name: str) -> float:
+    """``name``'s edge score as a share of the leader's (0 when it is not scored)."""
+    top = ranking.candidates[0].score if ranking.candidates else 0.0
+    score = next((c.score for c in ranking.candidates if c.component == name), 0.0)
+    return score / top if top > 0 else 0.0
+
+
+STILL_SERVING_WORSE = 10.0
+"""An edge-ranking leader this many robust spreads worse than it served before is a failure going on
+now, whatever the alerting SLI says at this minute (a percentile that dipped back, a spiky series)."""
+
+
+def serves_worse(ranking: RankingResult | None) -> bool:
+    """Whether the edge ranking leads with a service that serves far worse than before, right now."""
+    return ranking is not None and not ranking.abstained and ranking.candidates[0].score >= STILL_SERVING_WORSE

@@ -4,7 +4,9 @@ Supported: a selector ``name{label="v", label!="v", label=~"re", label!~"re"}`` 
 optional, not both), ``vector(N)``, a number, the range functions ``rate increase avg_over_time
 max_over_time min_over_time last_over_time count_over_time`` over ``selector[duration]``, the
 aggregations ``sum avg max min count`` with ``by (...)`` or ``without (...)`` before or after the
-argument, and a comparison with a number (``expr > 0.5``: keeps the samples that pass). Anything
+argument, arithmetic between an expression and a number (``1 - ratio``, ``percent / 100``: ``* /``
+before ``+ -``, left to right, parentheses group), and a comparison with a number (``expr > 0.5``:
+keeps the samples that pass). Anything
 else is a `PromQLError`, answered as Prometheus answers a parse error (400, ``bad_data``).
 """
 
@@ -31,10 +33,16 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
 }
+ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b if b != 0 else (math.nan if a == 0 else math.copysign(math.inf, a)),
+}
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<dur>\[\s*\d+(?:ms|[smhdw])\s*\])'
-    r"|(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<op>=~|!~|!=|>=|<=|==|[{}(),=<>])|(?P<id>[A-Za-z_:][A-Za-z0-9_:.]*))"
+    r"|(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<op>=~|!~|!=|>=|<=|==|[{}(),=<>+\-*/])|(?P<id>[A-Za-z_:][A-Za-z0-9_:.]*))"
 )
 
 
@@ -94,7 +102,16 @@ class Compare:
     threshold: float
 
 
-Node = Selector | Number | RangeCall | Aggregate | Compare
+@dataclass(frozen=True)
+class Arithmetic:
+    """``left op right`` where at least one side is a number (the replay joins no two vectors)."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+Node = Selector | Number | RangeCall | Aggregate | Compare | Arithmetic
 
 
 # Parsing -----------------------------------------------------------------------------------------
@@ -140,7 +157,7 @@ class _Parser:
         return text
 
     def expression(self) -> Node:
-        node = self.operand()
+        node = self.sum()
         kind, text = self.peek()
         if kind == "op" and text in COMPARISONS:
             self.take()
@@ -151,8 +168,25 @@ class _Parser:
                 raise PromQLError("only a comparison with a number is supported") from None
         return node
 
+    def sum(self) -> Node:
+        node = self.product()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            node = _arithmetic(self.take(), node, self.product())
+        return node
+
+    def product(self) -> Node:
+        node = self.operand()
+        while self.peek() in (("op", "*"), ("op", "/")):
+            node = _arithmetic(self.take(), node, self.operand())
+        return node
+
     def operand(self) -> Node:
         kind, text = self.peek()
+        if kind == "op" and text == "(":
+            self.take("(")
+            node = self.sum()
+            self.take(")")
+            return node
         if kind == "num":
             self.take()
             return Number(float(text))
@@ -228,6 +262,19 @@ class _Parser:
         return tuple(names)
 
 
+def is_scalar(node: Node) -> bool:
+    """A plain number, or arithmetic between plain numbers: answered as Prometheus' ``scalar`` type."""
+    if isinstance(node, Number):
+        return not node.as_vector
+    return isinstance(node, Arithmetic) and is_scalar(node.left) and is_scalar(node.right)
+
+
+def _arithmetic(op: str, left: Node, right: Node) -> Arithmetic:
+    if not is_scalar(left) and not is_scalar(right):
+        raise PromQLError(f"the replay computes {op} only between an expression and a number, not two vectors")
+    return Arithmetic(op, left, right)
+
+
 def _unquote(raw: str) -> str:
     return re.sub(r"\\(.)", r"\1", raw[1:-1])
 
@@ -259,6 +306,15 @@ def evaluate(node: Node, series: list[SeriesData], at: float) -> list[Sample]:
             if value is not None:
                 out.append((_drop_name(item.labels), value))
         return out
+    if isinstance(node, Arithmetic):
+        apply = ARITHMETIC[node.op]
+        if is_scalar(node.right):
+            scalar = evaluate(node.right, series, at)[0][1]
+            if is_scalar(node.left):
+                return [((), apply(evaluate(node.left, series, at)[0][1], scalar))]
+            return [(_drop_name(labels), apply(value, scalar)) for labels, value in evaluate(node.left, series, at)]
+        scalar = evaluate(node.left, series, at)[0][1]
+        return [(_drop_name(labels), apply(scalar, value)) for labels, value in evaluate(node.right, series, at)]
     if isinstance(node, Compare):
         passes = COMPARISONS[node.op]
         return [(labels, value) for labels, value in evaluate(node.left, series, at) if passes(value, node.threshold)]

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from evals.replay import logql, promql, tempo
 from evals.replay.recording import Labels, Recording, SeriesData, parse_time
 
+WIRE_PRECISION_S = 0.0005
 MAX_POINTS = 11_000
 SERVICE_GRAPH_METRIC = "traces_service_graph_request_total"  # Tempo's metrics generator names it so
 
@@ -74,8 +75,8 @@ class Replay:
         node = _promql(params.get("query", ""))
         at = self._clamp(params.get("time"))
         samples = _eval(node, self.series, at)
-        if isinstance(node, promql.Number) and not node.as_vector:
-            return _ok({"resultType": "scalar", "result": [at, _fmt(node.value)]})
+        if promql.is_scalar(node):
+            return _ok({"resultType": "scalar", "result": [at, _fmt(samples[0][1])]})
         return _ok(
             {
                 "resultType": "vector",
@@ -95,8 +96,10 @@ class Replay:
             raise Answer(400, _bad("exceeded maximum resolution of 11,000 points per timeseries"))
         matrix: dict[Labels, list[list[Any]]] = {}
         at = start
-        while at <= end:
-            for labels, value in _eval(node, self.series, at):
+        # The wire carries milliseconds: a step within half of one past the clock is the clock's own
+        # instant (a start rounded up must not lose the newest step), evaluated at the clock.
+        while at <= end + WIRE_PRECISION_S:
+            for labels, value in _eval(node, self.series, min(at, self.now)):
                 matrix.setdefault(labels, []).append([round(at, 3), _fmt(value)])
             at += step
         result = [{"metric": dict(labels), "values": values} for labels, values in matrix.items()]
