@@ -1597,7 +1597,9 @@ class EvidenceCollector:
         grid, edges = edges_from_series(result.payload(QueryResult).series, settings, names)
         if not edges:
             return
-        both = sum(1 for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side)))
+        both = sum(
+            1 for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))
+        )
         self.bundle.edge_latency, self.bundle.edge_times = edges, grid
         self.bundle.edge_latency_evidence = self.add(
             result,

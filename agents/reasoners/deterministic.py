@@ -33,11 +33,12 @@ from agents.reasoners.base import (
 from agents.reasoners.origin import (
     RANKING,
     edge_leads,
+    edge_mechanism,
     edge_ranking,
     edge_share,
-    serves_worse,
     fails_on_its_own,
     origin_ranking,
+    serves_worse,
     silent_components,
 )
 from agents.state import (
@@ -1482,15 +1483,26 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     if edges is not None:
         # Both ends of the call edges measured: a component anomalous in its own SLIs counts as far as
         # the edges say it serves worse on its own, and each service the edges score is a lead.
+        # A plain "dependency" reading takes the mechanism the edges show at it (a network delay into it,
+        # its resources saturated).
         named = {h.entity for h in hypotheses}
         hypotheses = [
-            h.model_copy(update={"score": round(h.score * edge_share(edges, h.entity), 4)})
+            h.model_copy(
+                update={
+                    "score": round(h.score * edge_share(edges, h.entity), 4),
+                    "category": edge_mechanism(edges, h.entity) or h.category,
+                }
+            )
             if h.category == "dependency" and not h.change_id
             else h
             for h in hypotheses
         ]
-        leads = [h for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS) if h.entity not in named]
-        hypotheses = sorted([*hypotheses, *leads], key=lambda h: h.score, reverse=True)
+        scored = [
+            h
+            for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)
+            if h.entity not in named
+        ]
+        hypotheses = sorted([*hypotheses, *scored], key=lambda h: h.score, reverse=True)
     touched = touched_hypotheses(bundle)
     if touched:
         # The components on the alerting service's path read without a change of their own (a pool

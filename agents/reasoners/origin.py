@@ -23,7 +23,7 @@ from agents.analytics.anomaly import (
     rank_root_causes,
     score_components,
 )
-from agents.analytics.edges import ServiceSignals, localize
+from agents.analytics.edges import DEFAULT_EDGE_RANKING, ServiceSignals, localize
 from agents.evidence import EvidenceBundle, LogFact, SignalSummary
 from agents.state import Hypothesis, RootCauseCategory
 from tools.values import TimeWindow
@@ -158,9 +158,7 @@ def edge_ranking(bundle: EvidenceBundle) -> RankingResult | None:
     and a caller waiting on either come apart there; a candidate's `top_metric` says which
     (network, saturation, errors, latency)."""
     edges = bundle.edge_latency
-    both = [
-        e for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))
-    ]
+    both = [e for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))]
     if not both or not bundle.edge_times:
         return None
     grid = bundle.edge_times
@@ -194,9 +192,8 @@ def edge_ranking(bundle: EvidenceBundle) -> RankingResult | None:
         if s.score > 0
     ]
     leader = found.leader
-    reason = (
-        f"edge ranking over {len(edges)} call edges ({len(both)} measured at both ends): "
-        + (f"{leader.service} leads ({leader.fault_class}, score {leader.score:.1f})" if leader else "nothing moved")
+    reason = f"edge ranking over {len(edges)} call edges ({len(both)} measured at both ends): " + (
+        f"{leader.service} leads ({leader.fault_class}, score {leader.score:.1f})" if leader else "nothing moved"
     )
     return RankingResult(target=bundle.service, candidates=candidates, abstained=leader is None, reason=reason)
 
@@ -255,6 +252,12 @@ def edge_leads(bundle: EvidenceBundle, ranking: RankingResult, *, bonus: float) 
     return out
 
 
+def edge_mechanism(ranking: RankingResult, name: str) -> RootCauseCategory | None:
+    """The category the mechanism the edges show at ``name`` names (network, saturation), if any."""
+    found = next((c.top_metric for c in ranking.candidates if c.component == name), None)
+    return EDGE_CATEGORY.get(found or "")
+
+
 def edge_share(ranking: RankingResult, name: str) -> float:
     """``name``'s edge score as a share of the leader's (0 when it is not scored)."""
     top = ranking.candidates[0].score if ranking.candidates else 0.0
@@ -262,9 +265,10 @@ def edge_share(ranking: RankingResult, name: str) -> float:
     return score / top if top > 0 else 0.0
 
 
-STILL_SERVING_WORSE = 10.0
-"""An edge-ranking leader this many robust spreads worse than it served before is a failure going on
-now, whatever the alerting SLI says at this minute (a percentile that dipped back, a spiky series)."""
+STILL_SERVING_WORSE = DEFAULT_EDGE_RANKING.min_wait
+"""An edge-ranking leader this many robust spreads worse than it served before (the bar at which
+`localize` counts a wait as clear) is a failure going on now, whatever the alerting SLI says at
+this minute (a percentile that dipped back, a spiky series)."""
 
 
 def serves_worse(ranking: RankingResult | None) -> bool:

@@ -186,18 +186,20 @@ def register(sub: Any) -> dict[str, Any]:
         help="rank root-cause services on the Nezha dataset through the replay and the adapters",
         description="Reads the Nezha layout (faults/ob-NN/, days/<day>/metrics/, dependency.csv; see the dataset's "
         "README). For each fault an alert is synthesized from the front end's SLI only, the fault's recording is "
-        "replayed with the clock at the alert, and the services are ranked through the Prometheus adapter by the "
-        "agents' analytics. Writes results.json (as1, as3, as5, per fault type, floors, published baselines) and "
+        "replayed with the clock at the alert (Prometheus, Loki and Tempo on loopback), and the agents' investigation "
+        "works it through the adapters as it works an incident (deterministic reasoner); its diagnosis ranks the "
+        "services. Writes results.json (as1, as3, as5, per fault type, floors, published baselines) and "
         "report.txt. Method and figures: README, 'Benchmark: Nezha'.",
     )
     nezha.add_argument("path", metavar="PATH", help="dataset root, e.g. ../shared/datasets/nezha-ob")
     nezha.add_argument("--out", default="out/nezha", metavar="DIR", help="where results.json goes (default out/nezha)")
     nezha.add_argument(
         "--rank-by",
-        choices=["edges", "candidates", "anomaly"],
-        default="edges",
-        help="edges: both ends of every call edge, served latency and saturation (agents.analytics.edges, default); "
-        "candidates: the investigation's graph ranking; anomaly: each service's own anomaly (ablations)",
+        choices=["investigation", "edges", "candidates", "anomaly"],
+        default="investigation",
+        help="investigation: the agents' investigation, the incident's code path (default); edges: both ends of every "
+        "call edge on every pod series, read by the bench (agents.analytics.edges.localize); candidates: the graph "
+        "ranker alone; anomaly: each service's own anomaly (ablations)",
     )
     nezha.add_argument(
         "--inject",

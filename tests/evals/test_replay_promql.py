@@ -16,7 +16,9 @@ SERIES = [
 
 
 def at(text: str, when: float = 60.0) -> dict[str, float]:
-    return {dict(labels).get("service", ""): value for labels, value in promql.evaluate(promql.parse(text), SERIES, when)}
+    return {
+        dict(labels).get("service", ""): value for labels, value in promql.evaluate(promql.parse(text), SERIES, when)
+    }
 
 
 def test_a_ratio_from_a_percentage_keeps_the_labels_and_drops_the_name() -> None:

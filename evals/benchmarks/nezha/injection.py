@@ -67,7 +67,8 @@ def run_injections(
 ) -> dict[str, Any]:
     """``trials`` injections of ``kind`` at random services and times; for ``network`` only services
     that something calls (a delay into the entry has no edge to show on)."""
-    from evals.benchmarks.nezha.run import investigate, position, rank_services
+    from evals.benchmarks.nezha.investigated import work_fault
+    from evals.benchmarks.nezha.run import investigate, named_first, position, rank_services
 
     rng = random.Random(seed)
     services = sorted({s for edge in day.call_edges for s in edge})
@@ -90,8 +91,11 @@ def run_injections(
             window_end=start + timedelta(minutes=3),
             folder=Path("/nonexistent"),
         )
-        found = asyncio.run(investigate(injected, probe, alert))
-        rank = position(rank_services(found, services, rank_by), service)
+        if rank_by == "investigation":
+            ranking = named_first(asyncio.run(work_fault(injected, probe, alert)).ranking, services)
+        else:
+            ranking = rank_services(asyncio.run(investigate(injected, probe, alert)), services, rank_by)
+        rank = position(ranking, service)
         hits += rank == 1
         top3 += rank <= 3
         rows.append(

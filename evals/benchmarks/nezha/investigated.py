@@ -30,7 +30,7 @@ from agents.investigation import investigate
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import EdgeLatencySettings, WorkflowSettings
 from agents.state import Diagnosis, IncidentState
-from evals.benchmarks.nezha.alert import LATENCY_METRIC, LATENCY_METRICS, SUCCESS_METRIC, SyntheticAlert
+from evals.benchmarks.nezha.alert import SUCCESS_METRIC, SyntheticAlert
 from evals.benchmarks.nezha.dataset import Day, Fault, recording, service_of
 from evals.replay.recording import LogLine
 from evals.replay.server import ReplayServer
@@ -59,11 +59,10 @@ class Worked:
     evidence: int
 
 
-def catalog_for(day: Day, entry_latency: str = LATENCY_METRIC) -> ServiceCatalog:
+def catalog_for(day: Day) -> ServiceCatalog:
     """The services of the day's call graph as a team would catalog them: each with its callees, its
     served latency (the slowest pod's p99) and CPU (the busiest pod's, as a ratio) as SLIs, its logs
-    by service label; the entry with the front end's success rate and ``entry_latency`` (the latency
-    percentile its alert rule watches) instead of its pods' latency."""
+    by service label; the entry also with the front end's success rate as its error SLI."""
     names = sorted({s for edge in day.call_edges for s in edge})
     services = {}
     for name in names:
@@ -73,11 +72,7 @@ def catalog_for(day: Day, entry_latency: str = LATENCY_METRIC) -> ServiceCatalog
             saturation=f"max(pod_cpu_usage_rate_percent{pods}) / 100",
         )
         if name == day.entry:
-            sli = ServiceSLI(
-                error_rate=f"1 - min(sli_success_rate_percent{pods}) / 100",
-                latency_p99=f"max({entry_latency}{pods})",
-                saturation=sli.saturation,
-            )
+            sli = sli.model_copy(update={"error_rate": f"1 - min(sli_success_rate_percent{pods}) / 100"})
         services[name] = Service(
             name=name,
             tier=1 if name == day.entry else 2,
@@ -139,10 +134,12 @@ async def work_fault(day: Day, fault: Fault, alert: SyntheticAlert) -> Worked:
     now = alert.fires_at
     served = recording(day, fault, now)
     served.logs = fault_logs(fault, now)
-    catalog = catalog_for(day, alert.metric if alert.metric in LATENCY_METRICS else LATENCY_METRIC)
+    catalog = catalog_for(day)
     incident = parse_alertmanager(alert_payload(day, alert))[0]
     with ReplayServer(served) as server, tempfile.TemporaryDirectory() as scratch:
-        config = {kind: {"kind": kind, "base_url": server.url, "max_retries": 0} for kind in ("prometheus", "loki", "tempo")}
+        config = {
+            kind: {"kind": kind, "base_url": server.url, "max_retries": 0} for kind in ("prometheus", "loki", "tempo")
+        }
         registry = ToolRegistry.from_config(config)
         ctx = AgentContext(
             registry=registry,

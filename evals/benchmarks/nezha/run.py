@@ -37,6 +37,7 @@ from agents.analytics.metrics import classify_metric
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.nezha.alert import SyntheticAlert, synthesize
 from evals.benchmarks.nezha.dataset import DatasetError, Day, Fault, load_day, load_faults, recording
+from evals.benchmarks.nezha.investigated import Worked, work_fault
 from evals.benchmarks.nezha.lodo import Case, leave_one_day_out
 from evals.replay.server import ReplayServer
 from tools.prometheus import QueryResult
@@ -86,10 +87,15 @@ PREDICTED_CLASS = {
 """`agents.analytics.edges.FaultClass` mapped onto `LABEL_CLASS`'s classes for scoring."""
 
 
-RANK_BY = ("edges", "candidates", "anomaly")
-"""edges: `agents.analytics.edges.localize` (both ends of every call edge, served latency, saturation);
-candidates: the graph ranker the investigation runs (`RankingResult.candidates`); anomaly: each
-service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
+RANK_BY = ("investigation", "edges", "candidates", "anomaly")
+"""investigation: the agents' investigation node on the incident's code path
+(`evals.benchmarks.nezha.investigated`: the diagnosis's entity, then its candidates); edges:
+`agents.analytics.edges.localize` on every pod series, read by the bench itself (both ends of every
+call edge, served latency, saturation); candidates: the graph ranker alone (`RankingResult.candidates`);
+anomaly: each service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
+CATEGORY_SIGNALS = {"network": "network", "saturation": "saturation", "no_incident": "none", "recovered": "none"}
+"""The investigation's category as the signals it names (`PREDICTED_CLASS`'s keys); any other
+category (a failing or slower code path, a dependency) is the service's own code: ``latency``."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,7 @@ def run_benchmark(
     out: Path,
     progress: Progress | None = None,
     *,
-    rank_by: str = "edges",
+    rank_by: str = "investigation",
     only: set[str] | None = None,
     injection_trials: int = 0,
     lodo: bool = False,
@@ -247,11 +253,18 @@ def run_benchmark(
         found = asyncio.run(investigate(day, fault, alert))
         analysis = found.analysis
         services = sorted({s for edge in day.call_edges for s in edge})
-        ranking = rank_services(found, services, rank_by)
+        edges_ranking = rank_services(found, services, "edges")
+        worked: Worked | None = None
+        if rank_by == "investigation":
+            worked = asyncio.run(work_fault(day, fault, alert))
+            ranking = named_first(worked.ranking, services)
+            signals = CATEGORY_SIGNALS.get(worked.diagnosis.category, "latency")
+        else:
+            ranking = rank_services(found, services, rank_by)
+            named = next((s for s in found.edges.services if s.service == ranking[0][0]), None)
+            signals = named.fault_class if named is not None else "none"
         rank = position(ranking, fault.root_service)
         cases.append(Case(fault.day, fault.root_service, tuple(services), found.signals, found.edge_latency))
-        named = next((s for s in found.edges.services if s.service == ranking[0][0]), None)
-        signals = named.fault_class if named is not None else "none"
         rows.append(
             {
                 "id": fault.id,
@@ -271,6 +284,8 @@ def run_benchmark(
                     "reason": alert.reason,
                 },
                 "abstained": analysis.ranking.abstained,
+                "edges_rank": position(edges_ranking, fault.root_service),
+                **(_worked(worked) if worked is not None else {}),
                 "seconds": round(time.perf_counter() - tick, 3),
                 **found.seen,
             }
@@ -298,6 +313,28 @@ def run_benchmark(
     return results
 
 
+def named_first(named: list[str], services: list[str]) -> list[tuple[str, float]]:
+    """The services the investigation named, in its order, scored so that they come first; every other
+    service after them with score 0 (tied, so counted against the method by `position`)."""
+    order = [s for s in named if s in services]
+    return [(s, float(len(order) - i)) for i, s in enumerate(order)] + [(s, 0.0) for s in services if s not in order]
+
+
+def _worked(worked: Worked) -> dict[str, Any]:
+    diagnosis = worked.diagnosis
+    return {
+        "diagnosis": {
+            "entity": diagnosis.entity,
+            "category": diagnosis.category,
+            "inconclusive": diagnosis.inconclusive,
+            "confidence": diagnosis.confidence,
+            "root_cause": diagnosis.root_cause[:400],
+        },
+        "tool_calls": worked.tool_calls,
+        "evidence": worked.evidence,
+    }
+
+
 def _scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     return {f"as{k}": round(sum(r["rank"] <= k for r in rows) / n, 4) for k in (1, 3, 5)} | {"faults": n}
@@ -311,10 +348,12 @@ def _summarize(rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         by_type[row["fault_type"]].append(row)
     return {
         "command": "firstline bench nezha PATH",
-        "path": "SLI alert -> replay (evals.replay, clock at the alert) -> tools.prometheus query_range "
-        "-> agents.analytics.edges.localize (and agents.analytics.analyze_incident with "
-        "agents.reasoners.origin.RANKING for --rank-by candidates/anomaly)",
+        "path": "SLI alert (Alertmanager webhook, intake's parser) -> replay (evals.replay: Prometheus, Loki, "
+        "Tempo, clock at the alert) -> agents.investigation.investigate (deterministic reasoner; --rank-by "
+        "investigation) or tools.prometheus query_range -> agents.analytics.edges.localize (--rank-by edges; "
+        "agents.analytics.analyze_incident with agents.reasoners.origin.RANKING for candidates/anomaly)",
         "overall": _scores(rows),
+        "edges_overall": {f"as{k}": round(sum(r["edges_rank"] <= k for r in rows) / len(rows), 4) for k in (1, 3, 5)},
         "majority_floor": {
             "as1": round(counts.most_common(1)[0][1] / len(rows), 4),
             "as3": round(sum(r["truth"] in top3 for r in rows) / len(rows), 4),
@@ -356,8 +395,10 @@ def report(results: dict[str, Any]) -> str:
     overall = results["overall"]
     lines = [
         "Nezha Online Boutique: root-cause service ranking through the replay and the adapters",
-        f"path: {results['path']}; ranked by {results.get('rank_by', 'candidates')}",
+        f"path: {results['path']}; ranked by {results.get('rank_by', 'investigation')}",
         f"overall: AS@1 {overall['as1']:.3f}  AS@3 {overall['as3']:.3f}  AS@5 {overall['as5']:.3f}  ({overall['faults']} faults)",
+        f"edges alone (agents.analytics.edges.localize on every pod series): AS@1 {results['edges_overall']['as1']:.3f}  "
+        f"AS@3 {results['edges_overall']['as3']:.3f}  AS@5 {results['edges_overall']['as5']:.3f}",
         f"majority floor: AS@1 {results['majority_floor']['as1']:.3f}  AS@3 {results['majority_floor']['as3']:.3f}",
         f"alerts without an SLI crossing: {results['alerts_without_crossing']}",
         f"fault class ({', '.join(results['fault_class']['classes'])}) from the signals at the top service: "
@@ -390,7 +431,7 @@ def report(results: dict[str, Any]) -> str:
     lines += ["", "faults:"]
     for row in results["faults"]:
         lines.append(
-            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2}  top {', '.join(row['top5'][:3])}  "
+            f"  {row['id']} {row['fault_type']:15} rank {row['rank']:>2} (edges {row['edges_rank']:>2})  top {', '.join(row['top5'][:3])}  "
             f"class {row['fault_class']['predicted']}  [{row['alert']['reason']}]"
         )
     return "\n".join(lines) + "\n"
