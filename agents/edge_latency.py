@@ -16,7 +16,8 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from agents.analytics.edges import EdgeLatency
+from agents.analytics.edges import EdgeLatency, ServiceSignals
+from agents.analytics.metrics import classify_metric
 from agents.settings import EdgeLatencySettings
 from tools.prometheus import Series
 
@@ -52,6 +53,38 @@ def edges_from_series(
         for (caller, callee), by_end in sorted(ends.items())
     ]
     return grid, [e for e in edges if _measured(e.caller_side) or _measured(e.callee_side)]
+
+
+CLIENT_SIDE = ("client", "outbound", "upstream")
+"""Words that make a latency series the caller's view of its callees (OpenTelemetry's ``http.client``,
+Envoy's upstream timings): their time is the callees' problem, not what the service serves."""
+NODE_PREFIX = "node_"
+"""node_exporter's prefix: a node's CPU or memory is every tenant's, not the service's own saturation."""
+IGNORED_LABELS = frozenset({"__name__", "service", "job", "namespace", "instance"})
+
+
+def served_signals(
+    series: Iterable[Series], grid: Sequence[datetime], names: Iterable[str]
+) -> dict[str, ServiceSignals]:
+    """Each of ``names``' own gauges by meaning, one entry per series (a pod's p90, another's p99):
+    latency it serves (not the latency of calls it makes) and saturation, on ``grid``. The edge
+    ranking compares every one with its own past and keeps the second worst, so one noisy
+    percentile or replica is not enough."""
+    wanted = set(names)
+    found: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for item in series:
+        service, name = item.metric.get("service", ""), item.metric.get("__name__", "")
+        kind = classify_metric(name)
+        if service not in wanted or kind not in ("latency", "saturation") or not grid:
+            continue
+        if kind == "latency" and any(word in name.lower() for word in CLIENT_SIDE):
+            continue
+        if name.startswith(NODE_PREFIX):  # the node's use, exported beside the pod's: not the service's own
+            continue
+        labels = ",".join(f"{k}={v}" for k, v in sorted(item.metric.items()) if k not in IGNORED_LABELS)
+        values = dict(item.points())
+        found.setdefault(service, {}).setdefault(kind, {})[f"{name}{{{labels}}}"] = _on(grid, values)
+    return {service: ServiceSignals(**by_kind) for service, by_kind in sorted(found.items())}
 
 
 def _on(grid: Sequence[datetime], values: dict[datetime, float]) -> list[float]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from agents.analytics.edges import EdgeLatency
+from agents.analytics.edges import EdgeLatency, ServiceSignals
 from agents.call_edges import EdgeFact
 from agents.gauges import GaugeMove
 
@@ -230,6 +230,10 @@ class EvidenceBundle(BaseModel):
     )
     edge_times: list[datetime] = Field(default_factory=list, description="The steps `edge_latency` is aligned on.")
     edge_latency_evidence: str = Field(default="", description="The evidence id of the edge latency read.")
+    edge_signals: dict[str, ServiceSignals] = Field(
+        default_factory=dict,
+        description="Each candidate's own gauges by meaning (served latency, saturation), per pod, on `edge_times`.",
+    )
 
     def moved(self, service: str) -> list[GaugeMove]:
         """``service``'s gauges that moved, farthest first."""

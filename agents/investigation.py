@@ -38,7 +38,7 @@ from agents.analytics.metrics import MetricKind
 from agents.call_edges import EDGE_COUNT_METRICS, EdgeFact, edge_from_rates
 from agents.call_edges import SETTLE as SETTLE_EDGES
 from agents.context import AgentContext
-from agents.edge_latency import edges_from_series
+from agents.edge_latency import edges_from_series, served_signals
 from agents.evidence import (
     AlertSource,
     CertificateFact,
@@ -108,7 +108,7 @@ from tools.kubernetes import (
     StatefulSetState,
 )
 from tools.loki import LogEntry, LogLines, LogRangeQuery
-from tools.prometheus import InstantQuery, QueryResult, RangeQuery
+from tools.prometheus import InstantQuery, QueryResult, RangeQuery, Series
 from tools.provider_status import ProviderSummary
 from tools.provider_status import SummaryInput as ProviderSummaryInput
 from tools.tempo import EdgeQuery, EdgeStats, TraceEdges
@@ -213,6 +213,7 @@ class EvidenceCollector:
         self.runs: dict[str, WorkflowRun] = {}  # change id -> the workflow run it is
         self.listings: dict[str, ToolResult | None] = {}  # organisation -> its list_repos answer
         self.events_read: dict[str, tuple[ToolResult | None, list[Event]]] = {}  # service -> its Warning events
+        self.gauge_series: list[Series] = []  # every gauge series of the candidates, as `gauges` read them
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -1601,6 +1602,7 @@ class EvidenceCollector:
             1 for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))
         )
         self.bundle.edge_latency, self.bundle.edge_times = edges, grid
+        self.bundle.edge_signals = served_signals(self.gauge_series, grid, names)
         self.bundle.edge_latency_evidence = self.add(
             result,
             f"latency of {len(edges)} call edges among the candidates, {both} measured at both ends "
@@ -1653,7 +1655,8 @@ class EvidenceCollector:
                 self.failed("the candidates' gauges", result)
             return []
         found = []
-        for series in result.payload(QueryResult).series:
+        self.gauge_series = result.payload(QueryResult).series
+        for series in self.gauge_series:
             service = series.metric.get("service", "")
             if service not in names:
                 continue

@@ -173,6 +173,9 @@ def edge_ranking(bundle: EvidenceBundle) -> RankingResult | None:
                 values[index[at]] = 100.0 * (1.0 - value) if s.signal == "error_rate" else value
         kind = {"latency_p99": "latency", "saturation": "saturation", "error_rate": "availability"}[s.signal]
         signals.setdefault(s.service, {}).setdefault(kind, {})[s.signal] = values
+    for name, own in bundle.edge_signals.items():  # its gauges by meaning, beside its SLIs
+        for kind, by_name in (("latency", own.latency), ("saturation", own.saturation)):
+            signals.setdefault(name, {}).setdefault(kind, {}).update(by_name)
     services = {name: ServiceSignals(**by_kind) for name, by_kind in signals.items()}
     found = localize(services, edges)
     distance = _distances(bundle.graph, bundle.service)
