@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from agents.analytics.edges import EdgeLatency
 from agents.call_edges import EdgeFact
 from agents.gauges import GaugeMove
+from agents.rollout import RolloutStep
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
@@ -86,6 +87,9 @@ class ChangeFact(BaseModel):
         default=False,
         description="It names no one component (a shared policy, flag or config repository's change): "
         "`service` is where it is read, but it may be the trigger of any candidate's failure.",
+    )
+    rollout: RolloutStep | None = Field(
+        default=None, description="The percentage-rollout step it made, when its text records one (agents.rollout)."
     )
 
 

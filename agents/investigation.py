@@ -57,6 +57,7 @@ from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import COUNTER_LIMIT
 from agents.reasoning import ask, reasoner_for
+from agents.rollout import RolloutStep, continued, rollout_step, step_before
 from agents.series import first_series
 from agents.state import (
     QUIET_CATEGORIES,
@@ -71,7 +72,7 @@ from agents.state import (
     UndoWorkflow,
 )
 from agents.timeline import note
-from agents.workflow_inputs import MIGRATION_ID, FillFacts, fill_inputs
+from agents.workflow_inputs import MIGRATION_ID, FillFacts, fill_inputs, share_input
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
 from tools.github import (
@@ -213,6 +214,8 @@ class EvidenceCollector:
         self.runs: dict[str, WorkflowRun] = {}  # change id -> the workflow run it is
         self.listings: dict[str, ToolResult | None] = {}  # organisation -> its list_repos answer
         self.events_read: dict[str, tuple[ToolResult | None, list[Event]]] = {}  # service -> its Warning events
+        self.later_steps: dict[str, list[tuple[datetime, RolloutStep]]] = {}  # repo -> rollout steps after the onset
+        self.run_lists: dict[str, ToolResult] = {}  # repo -> its list_workflow_runs answer
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -537,6 +540,8 @@ class EvidenceCollector:
                     update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
                 )
         changes = [c.model_copy(update={"repo": repo_of[c.id]}) if c.id in repo_of else c for c in changes]
+        steps = {c.id: step for c in changes if (step := rollout_step(f"{c.description}\n{c.diff}")) is not None}
+        changes = [self.rollout_continued(c, steps.get(c.id), repo_of.get(c.id, ""), evidence_for) for c in changes]
         for c in changes:
             if (entry := self.ctx.catalog.get(c.component)) is not None:
                 await self.statefulset_scaled(entry, c)
@@ -572,6 +577,7 @@ class EvidenceCollector:
                 ref=refs.get(r.change.id, ""),
                 repo=repo_of.get(r.change.id, ""),
                 touches_all=r.change.component == GLOBAL_COMPONENT,
+                rollout=steps.get(r.change.id),
             )
             for r in ranked
         ]
@@ -626,11 +632,17 @@ class EvidenceCollector:
         )
         if runs is not None and runs.status == "error":
             self.failed(f"workflow runs of {repo}", runs)
+        if runs is not None and runs.ok:
+            self.run_lists[repo] = runs
         for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
             at = run.updated_at or run.created_at
+            title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
+            if at is not None and onset + CHANGE_SKEW < at <= self.now and (step := rollout_step(title)):
+                # A percentage rollout's later steps did not start the incident, but a signal that
+                # steps up with each is read against them (`rollout_continued`).
+                self.later_steps.setdefault(repo, []).append((at, step))
             if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                 continue
-            title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
             kind: ChangeKind = (
                 "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
             )
@@ -683,6 +695,25 @@ class EvidenceCollector:
             enriched.append(c)
         return enriched
 
+    def rollout_continued(
+        self, change: Change, step: RolloutStep | None, repo: str, evidence_for: dict[str, str]
+    ) -> Change:
+        """A percentage rollout's step whose later steps (runs of the same repository after the onset)
+        raised the share further: the change says so, with what the alerting SLI did across each step,
+        and its evidence is recorded. The step itself stays the change (it started the incident)."""
+        later = [(at, s) for at, s in self.later_steps.get(repo, []) if step is not None and at > change.time]
+        primary = self.bundle.primary
+        if step is None or not later:
+            return change
+        times, values = (primary.times, primary.values) if primary is not None else ([], [])
+        text = continued(step, later, times, values, MIN_RISE)
+        if not text:
+            return change
+        runs = self.run_lists.get(repo)
+        if runs is not None and change.id in evidence_for:
+            self.add(runs, f"{repo}: {text}", {"change": change.id})
+        return change.model_copy(update={"description": f"{change.description}; {text}"})
+
     async def org_repos(self, owner: str) -> ToolResult | None:
         """An organisation's repositories (`github.list_repos`), read once per investigation round: the
         changes outside the catalog and the runbook search both read them."""
@@ -705,7 +736,7 @@ class EvidenceCollector:
                 if r.full_name not in known
                 and not r.archived
                 and r.pushed_at is not None
-                and self.start <= r.pushed_at <= onset + CHANGE_SKEW
+                and self.start <= r.pushed_at
             ]
             if pushed:
                 self.add(
@@ -1184,12 +1215,17 @@ class EvidenceCollector:
             run = self.runs.get(change.id)
             carrier = next((w for w in workflows if run is not None and run.name == w.name), None)
             inputs = await self.workflow_inputs(repo, carrier.file, change, diagnosis) if carrier else None
-            if carrier is None or not inputs or not any(REVERT_WORDS.search(name) for name in inputs):
+            # Or sets back the share a percentage rollout's step moved (`agents.rollout`): set-flag with
+            # the flag's percentage as it was before the step.
+            step = change.rollout
+            by_share = step is not None and any(share_input(name) for name in inputs or {})
+            if carrier is None or not inputs or not (by_share or any(REVERT_WORDS.search(n) for n in inputs)):
                 self.add(result, f"no workflow of {repo} reverts changes ({result.summary})")
                 return None
             evidence_id = self.add(
                 result,
-                f"{repo}'s workflow {carrier.name} ({carrier.file}), which applied {change.id}, reverts it by input",
+                f"{repo}'s workflow {carrier.name} ({carrier.file}), which applied {change.id}, "
+                + (f"sets the share back ({step.describe()} undone)" if by_share and step else "reverts it by input"),
             )
             return UndoWorkflow(
                 repo=repo,
@@ -1406,12 +1442,14 @@ class EvidenceCollector:
                     if r.name == run.name and r.id != run.id
                 ]
         entity = self.ctx.catalog.get(diagnosis.entity) or self.ctx.catalog.get(change.service)
+        step = change.rollout
         facts = FillFacts(
             entity=diagnosis.entity,
             namespace=entity.namespace if entity is not None else "",
             change_text=change.description,
             commit=change.ref,
             earlier_texts=earlier,
+            rollout=step.model_copy(update={"before": step_before(step, earlier)}) if step is not None else None,
         )
         filled = fill_inputs(definition, facts)
         if filled.missing:
