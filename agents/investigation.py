@@ -29,12 +29,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from agents import cluster
+from agents import build_up, cluster
 from agents.alert_source import alert_expression, exporter_of, metric_selectors
 from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
+from agents.build_up import changed_lines
 from agents.call_edges import EDGE_COUNT_METRICS, EdgeFact, edge_from_rates
 from agents.call_edges import SETTLE as SETTLE_EDGES
 from agents.context import AgentContext
@@ -56,6 +57,7 @@ from agents.gate import apply_evidence_gate
 from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import COUNTER_LIMIT
+from agents.reasoners.deterministic import CONFIG_MECHANISMS
 from agents.reasoning import ask, reasoner_for
 from agents.rollout import RolloutStep, continued, rollout_step, step_before
 from agents.series import first_series
@@ -733,10 +735,7 @@ class EvidenceCollector:
             pushed = [
                 r.full_name
                 for r in result.payload(RepositoryList).repos
-                if r.full_name not in known
-                and not r.archived
-                and r.pushed_at is not None
-                and self.start <= r.pushed_at
+                if r.full_name not in known and not r.archived and r.pushed_at is not None and self.start <= r.pushed_at
             ]
             if pushed:
                 self.add(
@@ -1187,6 +1186,51 @@ class EvidenceCollector:
                     f"{older.from_revision} (written {older.written:%Y-%m-%d %H:%M} UTC) introduced: {lines[0].line[:200]}"
                     if older.written
                     else f"{service.name} logs name {term}, introduced by configmap {older.namespace}/{older.name}",
+                )
+                self.bundle.config_reverts[index] = older.model_copy(update={"evidence_id": evidence_id})
+                return
+
+    async def build_up_writes(self, diagnosis: Diagnosis) -> None:
+        """For a slow failure without a change in the window (a volume that filled): an earlier write of a
+        ConfigMap the entity reads (within `build_up.HORIZON`) whose changed lines configure the
+        diagnosed mechanism, and after which one of the entity's gauges, level until then, climbed. One
+        range query per such write; the first that holds becomes the revert to offer, with that evidence."""
+        service = self.ctx.catalog.get(diagnosis.entity)
+        mechanism = CONFIG_MECHANISMS.get(diagnosis.category)
+        if diagnosis.change_id or diagnosis.inconclusive or service is None or mechanism is None:
+            return
+        for index, older in enumerate(self.bundle.config_reverts):
+            written = older.written
+            if older.service != service.name or older.change_id or older.evidence_id or written is None:
+                continue
+            lines = [line for line in changed_lines(older) if mechanism.search(line)]
+            if not lines or written < self.start - build_up.HORIZON:
+                continue
+            start = written - build_up.LEVEL_BEFORE
+            step = max(60.0, math.ceil((self.now - start).total_seconds() / 300))
+            selector = f'{{service="{_promql_literal(service.name)}", __name__!~"{GAUGE_SELECTOR_EXCLUDE}"}}'
+            result = await self.call(
+                "prometheus", "query_range", partial(RangeQuery, query=selector, start=start, end=self.now, step=step)
+            )
+            for series in result.payload(QueryResult).series if result is not None and result.ok else []:
+                points = series.points()
+                found = build_up.began_with([t for t, _ in points], [v for _, v in points], written)
+                if found is None or result is None:
+                    continue
+                labels = ", ".join(
+                    f"{k}={v}" for k, v in sorted(series.metric.items()) if k not in ("__name__", "service")
+                )
+                evidence_id = self.add(
+                    result,
+                    f"{service.name} {series.metric.get('__name__', 'gauge')}{{{labels}}} "
+                    + (
+                        f"was level at {found.before:.4g} until"
+                        if found.reached_write
+                        else f"climbed steadily from {found.before:.4g} at its oldest sample, after"
+                    )
+                    + f" configmap {older.namespace}/{older.name} revision {older.from_revision} was written at "
+                    f"{written:%Y-%m-%d %H:%M} UTC ({'; '.join(lines)[:160]}), to {found.now:.4g} "
+                    f"(+{found.climb:.0%}): the {diagnosis.category.replace('_', ' ')} built up from that write",
                 )
                 self.bundle.config_reverts[index] = older.model_copy(update={"evidence_id": evidence_id})
                 return
@@ -1913,6 +1957,8 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         update["recurrence"] = collector.recurrence
     update["undo_workflow"] = undo
     await collector.named_config_writes(diagnosis)
+    await collector.build_up_writes(diagnosis)
+    update["evidence"] = [e for e in bundle.evidence if not e.id.endswith("verify")]  # with what these two added
     update["cluster_target"] = cluster_target(bundle, diagnosis)
     target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
     if target is not None:
