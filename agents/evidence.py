@@ -214,6 +214,10 @@ class EvidenceBundle(BaseModel):
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
     nodes: list[NodeTarget] = Field(default_factory=list, description="Problem nodes under the candidates' pods.")
     jobs: list[JobTarget] = Field(default_factory=list, description="The candidates' Jobs running now.")
+    cordoned: list[str] = Field(
+        default_factory=list, description="The cluster's cordoned (unschedulable) nodes: a drain or maintenance."
+    )
+    cordoned_evidence_id: str = ""
     statefulsets: list[StatefulSetTarget] = Field(
         default_factory=list, description="StatefulSets a recorded change scaled down, with the count before."
     )
