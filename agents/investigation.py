@@ -725,25 +725,29 @@ class EvidenceCollector:
 
     async def outside_repos(self, known: set[str], onset: datetime) -> list[str]:
         """Repositories of the candidates' organisations that the catalog names for no candidate and
-        that were pushed to in the window, most recent first (at most `MAX_OUTSIDE_REPOS`)."""
+        that were pushed to since the window's start (at most `MAX_OUTSIDE_REPOS`): those last pushed
+        before the onset first, then those pushed since, whose earlier pushes may still precede it (a
+        rollout's later steps push again); most recent first within each."""
         owners = sorted({repo.split("/", 1)[0] for repo in known if "/" in repo})
-        found: list[str] = []
+        found: list[tuple[bool, str]] = []
         for owner in owners:
             result = await self.org_repos(owner)
             if result is None or not result.ok:
                 continue
             pushed = [
-                r.full_name
+                (r.pushed_at > onset + CHANGE_SKEW, r.full_name)
                 for r in result.payload(RepositoryList).repos
                 if r.full_name not in known and not r.archived and r.pushed_at is not None and self.start <= r.pushed_at
             ]
             if pushed:
                 self.add(
                     result,
-                    f"{owner} repositories pushed to before the onset outside the catalog: {', '.join(pushed[:5])}",
+                    f"{owner} repositories pushed to since {self.start:%H:%M} UTC outside the catalog: "
+                    + ", ".join(f"{name}{' (again after the onset)' if later else ''}" for later, name in pushed[:5]),
                 )
             found += pushed
-        return found[:MAX_OUTSIDE_REPOS]
+        ordered = [name for later, name in found if not later] + [name for later, name in found if later]
+        return ordered[:MAX_OUTSIDE_REPOS]
 
     def commit_change(
         self, service: Service | None, sha: str, message: str, at: datetime, *, repo: str = ""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from agents.evidence import ChangeFact, EvidenceBundle, LogFact, PodFact, SignalSummary
 from agents.gate import apply_evidence_gate
 from agents.reasoners.deterministic import diagnose_bundle
-from agents.state import Alert, Diagnosis, Evidence, RuledOut
+from agents.state import Alert, Diagnosis, Evidence, JobTarget, RuledOut
 
 T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
@@ -141,8 +141,6 @@ def test_a_maintenance_job_draining_nodes_is_why_an_availability_alert_fired() -
     """Nothing fails, a replica is short, nodes are cordoned and another component's Job runs: the
     maintenance run, not the service, is named; without the cordoned nodes (nothing is draining) or with
     every pod ready, the service stays the entity."""
-    from agents.state import JobTarget
-
     bundle = _bundle([])
     assert bundle.primary is not None
     bundle.primary.anomalous, bundle.primary.onset, bundle.primary.current = False, None, 0.001

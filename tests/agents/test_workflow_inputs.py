@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.rollout import RolloutStep
 from agents.workflow_inputs import FillFacts, fill_inputs, labelled_values
 from tools.github import WorkflowDefinition, WorkflowInputSpec
 
@@ -107,8 +108,6 @@ def test_an_input_that_reverts_takes_what_the_change_applied() -> None:
 
 
 def test_a_rollouts_workflow_sets_the_share_back_to_before_the_step() -> None:
-    from agents.rollout import RolloutStep
-
     definition = workflow(
         WorkflowInputSpec(name="flag", description="Flag key", required=True),
         WorkflowInputSpec(name="percentage", description="Share of users on the on variant (0-100)", required=True),
