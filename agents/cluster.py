@@ -428,7 +428,16 @@ async def _nodes(checks: Checks, services: list[Service]) -> None:
         if result is not None:
             checks.failed("nodes", result)
         return
-    for node in result.payload(NodeList).nodes if result.ok else []:
+    nodes = result.payload(NodeList).nodes if result.ok else []
+    cordoned = sorted(n.name for n in nodes if n.unschedulable and n.name)
+    if cordoned:
+        # Nodes taken out of scheduling: a drain, an upgrade or a pool rotation is under way; what it
+        # evicts waits for room elsewhere (read by the quiet diagnosis: planned maintenance).
+        checks.bundle.cordoned = cordoned
+        checks.bundle.cordoned_evidence_id = checks.add(
+            result, f"nodes cordoned (unschedulable): {', '.join(cordoned)}", {"cordoned": len(cordoned)}
+        )
+    for node in nodes:
         problems = [p for p in node.problems if p != "cordoned"]
         if node.name is None or node.name not in where or not problems:
             continue

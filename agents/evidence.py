@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from agents.analytics.edges import EdgeLatency, ServiceSignals
 from agents.call_edges import EdgeFact
 from agents.gauges import GaugeMove
+from agents.rollout import RolloutStep
 
 # DeploymentFact lives with the state (the incident carries the inspected deployment); imported here
 # so a bundle's readers find it with the other facts.
@@ -86,6 +87,9 @@ class ChangeFact(BaseModel):
         default=False,
         description="It names no one component (a shared policy, flag or config repository's change): "
         "`service` is where it is read, but it may be the trigger of any candidate's failure.",
+    )
+    rollout: RolloutStep | None = Field(
+        default=None, description="The percentage-rollout step it made, when its text records one (agents.rollout)."
     )
 
 
@@ -210,6 +214,10 @@ class EvidenceBundle(BaseModel):
     failures: list[str] = Field(default_factory=list, description="Checks that could not be made, and why.")
     nodes: list[NodeTarget] = Field(default_factory=list, description="Problem nodes under the candidates' pods.")
     jobs: list[JobTarget] = Field(default_factory=list, description="The candidates' Jobs running now.")
+    cordoned: list[str] = Field(
+        default_factory=list, description="The cluster's cordoned (unschedulable) nodes: a drain or maintenance."
+    )
+    cordoned_evidence_id: str = ""
     statefulsets: list[StatefulSetTarget] = Field(
         default_factory=list, description="StatefulSets a recorded change scaled down, with the count before."
     )

@@ -29,12 +29,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from agents import cluster
+from agents import build_up, cluster
 from agents.alert_source import alert_expression, exporter_of, metric_selectors
 from agents.analytics.anomaly import detect_onset
 from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
+from agents.build_up import changed_lines
 from agents.call_edges import EDGE_COUNT_METRICS, EdgeFact, edge_from_rates
 from agents.call_edges import SETTLE as SETTLE_EDGES
 from agents.context import AgentContext
@@ -56,7 +57,9 @@ from agents.gate import apply_evidence_gate
 from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
 from agents.reasoners.base import COUNTER_LIMIT
+from agents.reasoners.deterministic import CONFIG_MECHANISMS
 from agents.reasoning import ask, reasoner_for
+from agents.rollout import RolloutStep, continued, rollout_step, step_before
 from agents.series import first_series
 from agents.state import (
     QUIET_CATEGORIES,
@@ -71,7 +74,7 @@ from agents.state import (
     UndoWorkflow,
 )
 from agents.timeline import note
-from agents.workflow_inputs import MIGRATION_ID, FillFacts, fill_inputs
+from agents.workflow_inputs import MIGRATION_ID, FillFacts, fill_inputs, share_input
 from knowledge.catalog import Service
 from tools.base import ToolErrorInfo, ToolResult
 from tools.github import (
@@ -214,6 +217,8 @@ class EvidenceCollector:
         self.listings: dict[str, ToolResult | None] = {}  # organisation -> its list_repos answer
         self.events_read: dict[str, tuple[ToolResult | None, list[Event]]] = {}  # service -> its Warning events
         self.gauge_series: list[Series] = []  # every gauge series of the candidates, as `gauges` read them
+        self.later_steps: dict[str, list[tuple[datetime, RolloutStep]]] = {}  # repo -> rollout steps after the onset
+        self.run_lists: dict[str, ToolResult] = {}  # repo -> its list_workflow_runs answer
 
     def add(self, result: ToolResult, observation: str, data: dict[str, Any] | None = None) -> str:
         evidence = Evidence(
@@ -538,6 +543,8 @@ class EvidenceCollector:
                     update={"kind": "config", "description": f"{changes[same].description} ({change.description})"}
                 )
         changes = [c.model_copy(update={"repo": repo_of[c.id]}) if c.id in repo_of else c for c in changes]
+        steps = {c.id: step for c in changes if (step := rollout_step(f"{c.description}\n{c.diff}")) is not None}
+        changes = [self.rollout_continued(c, steps.get(c.id), repo_of.get(c.id, ""), evidence_for) for c in changes]
         for c in changes:
             if (entry := self.ctx.catalog.get(c.component)) is not None:
                 await self.statefulset_scaled(entry, c)
@@ -573,6 +580,7 @@ class EvidenceCollector:
                 ref=refs.get(r.change.id, ""),
                 repo=repo_of.get(r.change.id, ""),
                 touches_all=r.change.component == GLOBAL_COMPONENT,
+                rollout=steps.get(r.change.id),
             )
             for r in ranked
         ]
@@ -627,11 +635,17 @@ class EvidenceCollector:
         )
         if runs is not None and runs.status == "error":
             self.failed(f"workflow runs of {repo}", runs)
+        if runs is not None and runs.ok:
+            self.run_lists[repo] = runs
         for run in runs.payload(WorkflowRunList).runs if runs is not None and runs.ok else []:
             at = run.updated_at or run.created_at
+            title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
+            if at is not None and onset + CHANGE_SKEW < at <= self.now and (step := rollout_step(title)):
+                # A percentage rollout's later steps did not start the incident, but a signal that
+                # steps up with each is read against them (`rollout_continued`).
+                self.later_steps.setdefault(repo, []).append((at, step))
             if at is None or not (self.start <= at <= onset + CHANGE_SKEW):
                 continue
-            title = " ".join(dict.fromkeys(v or "" for v in (run.name, run.title))).strip()
             kind: ChangeKind = (
                 "migration" if MIGRATION_WORDS.search(title) else "deploy" if "deploy" in title.lower() else "other"
             )
@@ -684,6 +698,25 @@ class EvidenceCollector:
             enriched.append(c)
         return enriched
 
+    def rollout_continued(
+        self, change: Change, step: RolloutStep | None, repo: str, evidence_for: dict[str, str]
+    ) -> Change:
+        """A percentage rollout's step whose later steps (runs of the same repository after the onset)
+        raised the share further: the change says so, with what the alerting SLI did across each step,
+        and its evidence is recorded. The step itself stays the change (it started the incident)."""
+        later = [(at, s) for at, s in self.later_steps.get(repo, []) if step is not None and at > change.time]
+        primary = self.bundle.primary
+        if step is None or not later:
+            return change
+        times, values = (primary.times, primary.values) if primary is not None else ([], [])
+        text = continued(step, later, times, values, MIN_RISE)
+        if not text:
+            return change
+        runs = self.run_lists.get(repo)
+        if runs is not None and change.id in evidence_for:
+            self.add(runs, f"{repo}: {text}", {"change": change.id})
+        return change.model_copy(update={"description": f"{change.description}; {text}"})
+
     async def org_repos(self, owner: str) -> ToolResult | None:
         """An organisation's repositories (`github.list_repos`), read once per investigation round: the
         changes outside the catalog and the runbook search both read them."""
@@ -693,28 +726,29 @@ class EvidenceCollector:
 
     async def outside_repos(self, known: set[str], onset: datetime) -> list[str]:
         """Repositories of the candidates' organisations that the catalog names for no candidate and
-        that were pushed to in the window, most recent first (at most `MAX_OUTSIDE_REPOS`)."""
+        that were pushed to since the window's start (at most `MAX_OUTSIDE_REPOS`): those last pushed
+        before the onset first, then those pushed since, whose earlier pushes may still precede it (a
+        rollout's later steps push again); most recent first within each."""
         owners = sorted({repo.split("/", 1)[0] for repo in known if "/" in repo})
-        found: list[str] = []
+        found: list[tuple[bool, str]] = []
         for owner in owners:
             result = await self.org_repos(owner)
             if result is None or not result.ok:
                 continue
             pushed = [
-                r.full_name
+                (r.pushed_at > onset + CHANGE_SKEW, r.full_name)
                 for r in result.payload(RepositoryList).repos
-                if r.full_name not in known
-                and not r.archived
-                and r.pushed_at is not None
-                and self.start <= r.pushed_at <= onset + CHANGE_SKEW
+                if r.full_name not in known and not r.archived and r.pushed_at is not None and self.start <= r.pushed_at
             ]
             if pushed:
                 self.add(
                     result,
-                    f"{owner} repositories pushed to before the onset outside the catalog: {', '.join(pushed[:5])}",
+                    f"{owner} repositories pushed to since {self.start:%H:%M} UTC outside the catalog: "
+                    + ", ".join(f"{name}{' (again after the onset)' if later else ''}" for later, name in pushed[:5]),
                 )
             found += pushed
-        return found[:MAX_OUTSIDE_REPOS]
+        ordered = [name for later, name in found if not later] + [name for later, name in found if later]
+        return ordered[:MAX_OUTSIDE_REPOS]
 
     def commit_change(
         self, service: Service | None, sha: str, message: str, at: datetime, *, repo: str = ""
@@ -1161,6 +1195,51 @@ class EvidenceCollector:
                 self.bundle.config_reverts[index] = older.model_copy(update={"evidence_id": evidence_id})
                 return
 
+    async def build_up_writes(self, diagnosis: Diagnosis) -> None:
+        """For a slow failure without a change in the window (a volume that filled): an earlier write of a
+        ConfigMap the entity reads (within `build_up.HORIZON`) whose changed lines configure the
+        diagnosed mechanism, and after which one of the entity's gauges, level until then, climbed. One
+        range query per such write; the first that holds becomes the revert to offer, with that evidence."""
+        service = self.ctx.catalog.get(diagnosis.entity)
+        mechanism = CONFIG_MECHANISMS.get(diagnosis.category)
+        if diagnosis.change_id or diagnosis.inconclusive or service is None or mechanism is None:
+            return
+        for index, older in enumerate(self.bundle.config_reverts):
+            written = older.written
+            if older.service != service.name or older.change_id or older.evidence_id or written is None:
+                continue
+            lines = [line for line in changed_lines(older) if mechanism.search(line)]
+            if not lines or written < self.start - build_up.HORIZON:
+                continue
+            start = written - build_up.LEVEL_BEFORE
+            step = max(60.0, math.ceil((self.now - start).total_seconds() / 300))
+            selector = f'{{service="{_promql_literal(service.name)}", __name__!~"{GAUGE_SELECTOR_EXCLUDE}"}}'
+            result = await self.call(
+                "prometheus", "query_range", partial(RangeQuery, query=selector, start=start, end=self.now, step=step)
+            )
+            for series in result.payload(QueryResult).series if result is not None and result.ok else []:
+                points = series.points()
+                found = build_up.began_with([t for t, _ in points], [v for _, v in points], written)
+                if found is None or result is None:
+                    continue
+                labels = ", ".join(
+                    f"{k}={v}" for k, v in sorted(series.metric.items()) if k not in ("__name__", "service")
+                )
+                evidence_id = self.add(
+                    result,
+                    f"{service.name} {series.metric.get('__name__', 'gauge')}{{{labels}}} "
+                    + (
+                        f"was level at {found.before:.4g} until"
+                        if found.reached_write
+                        else f"climbed steadily from {found.before:.4g} at its oldest sample, after"
+                    )
+                    + f" configmap {older.namespace}/{older.name} revision {older.from_revision} was written at "
+                    f"{written:%Y-%m-%d %H:%M} UTC ({'; '.join(lines)[:160]}), to {found.now:.4g} "
+                    f"(+{found.climb:.0%}): the {diagnosis.category.replace('_', ' ')} built up from that write",
+                )
+                self.bundle.config_reverts[index] = older.model_copy(update={"evidence_id": evidence_id})
+                return
+
     async def undo_workflow(self, diagnosis: Diagnosis) -> UndoWorkflow | None:
         """For a change a Deployment rollback cannot undo (a migration, a flag or configuration
         pushed by a workflow), the repository's workflow that reverts it: its name says rollback,
@@ -1185,12 +1264,17 @@ class EvidenceCollector:
             run = self.runs.get(change.id)
             carrier = next((w for w in workflows if run is not None and run.name == w.name), None)
             inputs = await self.workflow_inputs(repo, carrier.file, change, diagnosis) if carrier else None
-            if carrier is None or not inputs or not any(REVERT_WORDS.search(name) for name in inputs):
+            # Or sets back the share a percentage rollout's step moved (`agents.rollout`): set-flag with
+            # the flag's percentage as it was before the step.
+            step = change.rollout
+            by_share = step is not None and any(share_input(name) for name in inputs or {})
+            if carrier is None or not inputs or not (by_share or any(REVERT_WORDS.search(n) for n in inputs)):
                 self.add(result, f"no workflow of {repo} reverts changes ({result.summary})")
                 return None
             evidence_id = self.add(
                 result,
-                f"{repo}'s workflow {carrier.name} ({carrier.file}), which applied {change.id}, reverts it by input",
+                f"{repo}'s workflow {carrier.name} ({carrier.file}), which applied {change.id}, "
+                + (f"sets the share back ({step.describe()} undone)" if by_share and step else "reverts it by input"),
             )
             return UndoWorkflow(
                 repo=repo,
@@ -1407,12 +1491,14 @@ class EvidenceCollector:
                     if r.name == run.name and r.id != run.id
                 ]
         entity = self.ctx.catalog.get(diagnosis.entity) or self.ctx.catalog.get(change.service)
+        step = change.rollout
         facts = FillFacts(
             entity=diagnosis.entity,
             namespace=entity.namespace if entity is not None else "",
             change_text=change.description,
             commit=change.ref,
             earlier_texts=earlier,
+            rollout=step.model_copy(update={"before": step_before(step, earlier)}) if step is not None else None,
         )
         filled = fill_inputs(definition, facts)
         if filled.missing:
@@ -1878,6 +1964,8 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
         update["recurrence"] = collector.recurrence
     update["undo_workflow"] = undo
     await collector.named_config_writes(diagnosis)
+    await collector.build_up_writes(diagnosis)
+    update["evidence"] = [e for e in bundle.evidence if not e.id.endswith("verify")]  # with what these two added
     update["cluster_target"] = cluster_target(bundle, diagnosis)
     target = root_deployment(bundle, diagnosis.entity, diagnosis.category)
     if target is not None:

@@ -71,7 +71,8 @@ def cluster_options(diagnosis: Diagnosis, target: ClusterTarget | None, ctx: Age
                     f"Revert configmap/{target.name} in {target.namespace} from revision {target.from_revision} "
                     f"to {target.to_revision} ({keys})"
                 ),
-                rationale=f"It undoes {target.change_id}, the write behind the diagnosis: {diagnosis.root_cause}",
+                rationale=f"It undoes {target.change_id or f'revision {target.from_revision}'}, the write behind the "
+                f"diagnosis: {diagnosis.root_cause}",
                 risk="medium",
                 addresses=diagnosis.entity,
             )

@@ -13,7 +13,10 @@ filled only from facts:
   run on record steps back by one;
 - a **commit** input (sha, commit) takes the diagnosed change's commit;
 - an input named like a label the evidence gives (``secret`` of a certificate's ``secret=...``) takes
-  that value.
+  that value;
+- for a percentage rollout's step (`agents.rollout`): a **share** input (percentage, percent, share,
+  weight, rollout) takes the share before the diagnosed step, and a **subject** input (flag, key,
+  feature, toggle, experiment) the key whose share moved: the workflow that set it sets it back.
 
 Anything else keeps its declared default, or, when it is required and has none, is reported missing:
 the dispatch is then not offered (a guess would run a runbook with made-up arguments).
@@ -25,6 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from agents.rollout import RolloutStep
 from tools.github.models import WorkflowDefinition, WorkflowInputSpec
 
 WORD = re.compile(r"[a-z]+")
@@ -40,6 +44,9 @@ REVERT_INPUT_WORDS = frozenset({"revert", "rollback", "undo", "down", "downgrade
 MIGRATION_ID = re.compile(r"\b(\d{3,14})_[a-z][a-z0-9_]*\b")
 # Values that count up by one per change, so the one before is the value minus one.
 COUNTERS = frozenset({"revision", "rev", "generation"})
+# A rollout's inputs: the share of traffic, and what it is the share of.
+SHARE_WORDS = frozenset({"percentage", "percent", "pct", "share", "weight", "rollout"})
+SUBJECT_WORDS = frozenset({"flag", "key", "feature", "toggle", "experiment"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class FillFacts:
     labels: Mapping[str, str] = field(default_factory=dict)
     """``key=value`` pairs the evidence names (a certificate's ``secret=bank-client-cert``): an input
     named by a key takes its value."""
+    rollout: RolloutStep | None = None
+    """The percentage-rollout step the diagnosed change made, its ``before`` the share to set back."""
 
 
 @dataclass
@@ -101,6 +110,11 @@ def value_before(spec: WorkflowInputSpec, facts: FillFacts) -> tuple[str, str] |
     return None
 
 
+def share_input(name: str) -> bool:
+    """Whether an input named ``name`` takes a share of traffic (``percentage``, ``rollout_pct``)."""
+    return bool(set(WORD.findall(re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())) & SHARE_WORDS)
+
+
 def fill_inputs(definition: WorkflowDefinition, facts: FillFacts) -> FilledInputs:
     """The inputs to dispatch ``definition`` with, why each was chosen, and the required ones no fact gives."""
     out = FilledInputs()
@@ -110,6 +124,11 @@ def fill_inputs(definition: WorkflowDefinition, facts: FillFacts) -> FilledInput
         reason = ""
         if spec.name in facts.labels:
             value, reason = facts.labels[spec.name], f"the {spec.name} the evidence names"
+        elif facts.rollout is not None and facts.rollout.before is not None and name & SHARE_WORDS:
+            value = f"{facts.rollout.before:g}"
+            reason = f"the share of {facts.rollout.subject} before the diagnosed step ({facts.rollout.describe()})"
+        elif facts.rollout is not None and name & SUBJECT_WORDS:
+            value, reason = facts.rollout.subject, "the key whose share the diagnosed step moved"
         elif name & REVERT_INPUT_WORDS and (applied := applied_identifier(spec, facts.change_text)) is not None:
             value, reason = applied, "what the diagnosed change applied, to revert"
         elif name & NAMESPACE_WORDS and facts.namespace:

@@ -1362,6 +1362,24 @@ def scheduled_caller(bundle: EvidenceBundle) -> JobTarget | None:
     return found[0] if len({j.service for j in found}) == 1 else None
 
 
+def maintenance_job(bundle: EvidenceBundle) -> JobTarget | None:
+    """The one running Job of another component, started before the alert, while nodes are cordoned
+    and the alerting service is short of ready pods: a drain or node rotation evicted them, and the
+    maintenance run (not the service) is why an availability alert fired."""
+    pods = bundle.pods
+    if not bundle.cordoned or pods is None or pods.ready >= pods.total:
+        return None
+    alert_at = bundle.alert.started_at
+    found = [
+        job
+        for job in bundle.jobs
+        if job.running
+        and job.service != bundle.service
+        and (alert_at is None or job.started is None or job.started <= alert_at)
+    ]
+    return found[0] if len({j.service for j in found}) == 1 else None
+
+
 def explained_by(other: Hypothesis, lead: Hypothesis) -> bool:
     """Whether ``other`` is no rival of ``lead``: the same cause named twice, or a reading of the same
     component whose every piece of evidence the lead already cites, with more besides (a pool exhausted
@@ -1421,6 +1439,19 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             )
             entity = batch.service
             quiet_evidence += [batch.evidence_id] if batch.evidence_id else []
+        maintenance = None if recovered or measured_by or batch is not None else maintenance_job(bundle)
+        if maintenance is not None and bundle.pods is not None:
+            started = f" since {_fmt_time(maintenance.started)}" if maintenance.started else ""
+            text = (
+                f"{text}; {bundle.pods.ready}/{bundle.pods.total} of its pods are ready while nodes "
+                f"{', '.join(bundle.cordoned)} are cordoned and {maintenance.service}'s job "
+                f"{maintenance.namespace}/{maintenance.name} runs{started}: maintenance draining nodes evicted the missing ones, "
+                "expected while it runs, not a failure of the service"
+            )
+            entity = maintenance.service
+            quiet_evidence += [
+                e for e in (maintenance.evidence_id, bundle.cordoned_evidence_id, bundle.pods.evidence_id) if e
+            ]
         return Diagnosis(
             root_cause=text,
             category="recovered" if recovered else "no_incident",

@@ -7,13 +7,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from agents import cluster
 from agents.evidence import ComponentFacts, EvidenceBundle, LogFact, PodFact
-from agents.investigation import cluster_target, introduced_terms
+from agents.investigation import EvidenceCollector, cluster_target, introduced_terms
 from agents.reasoners.deterministic import choose_option, diagnose_bundle, node_hypotheses
 from agents.remediation import remediation_options
-from agents.state import ConfigRevert, Diagnosis, Evidence, JobTarget, NodeTarget
+from agents.state import Alert, ConfigRevert, Diagnosis, Evidence, IncidentState, JobTarget, NodeTarget
+from knowledge.catalog import Service
 from tests.agents.conftest import agent_context, kubernetes_registry
 from tests.agents.test_blast_radius import T0, _bundle, _change, _series
+from tools.base import ToolResult
+from tools.kubernetes import NodeList, NodeState
 
 DISK = "ERROR write /scratch/chunks/881.part: no space left on device"
 
@@ -351,3 +355,32 @@ def test_a_cronjobs_release_behind_the_fault_suspends_its_schedule(tmp_path: Pat
     assert [o.id for o in remediation_options(started, None, ctx, None, hand)] == ["stop_job"]
     scheduled_run = job.model_copy(update={"change_id": "job-start-1"})
     assert [o.id for o in remediation_options(started, None, ctx, None, scheduled_run)] == ["stop_job"]
+
+
+async def test_the_clusters_cordoned_nodes_are_read_with_their_evidence(tmp_path: Path) -> None:
+    """Every cordoned node counts (the evicted pods are no longer on them); none cordoned, no fact."""
+    service = Service(name="api", namespace="shop")
+    ctx = agent_context(tmp_path, registry=kubernetes_registry(), services=[service])
+
+    async def read(nodes: list[NodeState]) -> EvidenceBundle:
+        alert = Alert(fingerprint="f", name="ApiReplicas", title="replicas", service="api", started_at=T0)
+        collector = EvidenceCollector(IncidentState(id="INC-1", alert=alert, service="api"), service, ctx)
+        collector.bundle.pods = PodFact(total=3, ready=2, restarts=0, nodes=["n3"])
+        payload = NodeList(nodes=nodes, count=len(nodes), more_available=False)
+        collector.node_list = ToolResult.with_payload(
+            payload, tool="kubernetes.list_nodes", status="ok", query="list_nodes", summary="nodes"
+        )
+        await cluster._nodes(collector, [service])
+        return collector.bundle
+
+    drained = [
+        NodeState(name="n1", ready=True, unschedulable=True, problems=["cordoned"]),
+        NodeState(name="n2", ready=True, unschedulable=True, problems=["cordoned"]),
+        NodeState(name="n3", ready=True),
+    ]
+    bundle = await read(drained)
+    assert bundle.cordoned == ["n1", "n2"] and not bundle.nodes  # cordoned is no node problem of its own
+    found = bundle.get(bundle.cordoned_evidence_id)
+    assert found is not None and "n1, n2" in found.observation
+    quiet = await read([NodeState(name="n3", ready=True)])
+    assert quiet.cordoned == [] and not quiet.cordoned_evidence_id

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from agents.evidence import ChangeFact, EvidenceBundle, LogFact, PodFact, SignalSummary
 from agents.gate import apply_evidence_gate
 from agents.reasoners.deterministic import diagnose_bundle
-from agents.state import Alert, Diagnosis, Evidence, RuledOut
+from agents.state import Alert, Diagnosis, Evidence, JobTarget, RuledOut
 
 T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
@@ -135,3 +135,31 @@ def test_evidence_gate_keeps_supported_diagnosis() -> None:
     assert gated.confidence == 0.8
     assert not gated.inconclusive
     assert notes == []
+
+
+def test_a_maintenance_job_draining_nodes_is_why_an_availability_alert_fired() -> None:
+    """Nothing fails, a replica is short, nodes are cordoned and another component's Job runs: the
+    maintenance run, not the service, is named; without the cordoned nodes (nothing is draining) or with
+    every pod ready, the service stays the entity."""
+    bundle = _bundle([])
+    assert bundle.primary is not None
+    bundle.primary.anomalous, bundle.primary.onset, bundle.primary.current = False, None, 0.001
+    bundle.pods = PodFact(total=6, ready=5, restarts=0, reasons=["Pending"], evidence_id="e4")
+    rotation = JobTarget(
+        service="node-rotator",
+        namespace="ops",
+        name="rotate-1",
+        started=T0 - timedelta(minutes=40),
+        started_by="manual",
+        evidence_id="e5",
+    )
+    bundle.jobs = [rotation]
+    bundle.cordoned, bundle.cordoned_evidence_id = ["n1", "n2"], "e6"
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.category, diagnosis.entity) == ("no_incident", "node-rotator")
+    assert {e.id for e in diagnosis.evidence} >= {"e5", "e6"} and "cordoned" in diagnosis.root_cause
+    assert diagnose_bundle(bundle.model_copy(update={"cordoned": []})).entity == "orders"
+    every_pod = bundle.model_copy(update={"pods": PodFact(total=6, ready=6, restarts=0, evidence_id="e4")})
+    assert diagnose_bundle(every_pod).entity == "orders"
+    later = rotation.model_copy(update={"started": T0 + timedelta(minutes=5)})  # began after the alert
+    assert diagnose_bundle(bundle.model_copy(update={"jobs": [later]})).entity == "orders"

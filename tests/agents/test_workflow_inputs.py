@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.rollout import RolloutStep
 from agents.workflow_inputs import FillFacts, fill_inputs, labelled_values
 from tools.github import WorkflowDefinition, WorkflowInputSpec
 
@@ -104,3 +105,19 @@ def test_an_input_that_reverts_takes_what_the_change_applied() -> None:
     required = workflow(WorkflowInputSpec(name="down", required=True))
     unnamed = FillFacts(entity="orders-db", namespace="orders", change_text="db-migrate: drop redundant indexes")
     assert fill_inputs(required, unnamed).missing == ["down"]
+
+
+def test_a_rollouts_workflow_sets_the_share_back_to_before_the_step() -> None:
+    definition = workflow(
+        WorkflowInputSpec(name="flag", description="Flag key", required=True),
+        WorkflowInputSpec(name="percentage", description="Share of users on the on variant (0-100)", required=True),
+        WorkflowInputSpec(name="reason", description="Why", required=False),
+    )
+    step = RolloutStep(subject="leg-grouping", before=0.0, after=5.0)
+    filled = fill_inputs(definition, FillFacts(entity="itineraries", namespace="travel", rollout=step))
+    assert filled.inputs == {"flag": "leg-grouping", "percentage": "0"} and not filled.missing
+    # Without a rollout step nothing says which flag or which share: the dispatch is not offered.
+    assert fill_inputs(definition, FillFacts(entity="itineraries", namespace="travel")).missing == [
+        "flag",
+        "percentage",
+    ]

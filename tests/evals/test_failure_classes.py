@@ -45,11 +45,17 @@ CLASSES: dict[str, list[str]] = {
     # 4. changes recorded outside the service's own repository or Deployment: a ConfigMap, a flags
     #    repository's workflow, a configuration-only rollout of a dependency
     #    (a platform-config pipeline's run and the ConfigMap write it made are one change, not two rivals)
+    #    a flag raised in steps by a flags repository's workflow (its last push after the onset), the
+    #    errors stepping up with each run: the same workflow dispatched with the share set back
+    #    a ConfigMap write hours before the window whose changed line configures how the datastore filled
+    #    (a retention), its gauge climbing since: the write reverted
     "4-changes-outside-own-repo": [
         "shield-errors-evening",
         "profile-save-failures",
         "orders-api-errors-thu",
         "mobile-errors-2040",
+        "itinerary-errors-1430",
+        "scans-failing-0450",
     ],
     # 5. log rules that misfire: a DNS message, a provider timing out, read for what they are
     "5-log-rules": ["wallet-errors-14", "login-codes-delayed"],
@@ -97,7 +103,13 @@ CLASSES: dict[str, list[str]] = {
     # False alarms: a prober's failing check on a healthy service names the prober (the alert's metric is
     #    its measurement); a metric of the service's own queue on schedule is no prober's
     #    a new rule meeting a caller's nightly batch names the batch
-    "false-alarms-named": ["storefront-probe-sunday", "reports-queue-weekend", "reports-night-0105"],
+    #    a replica short while nodes are cordoned and a maintenance Job runs names the Job
+    "false-alarms-named": [
+        "storefront-probe-sunday",
+        "reports-queue-weekend",
+        "reports-night-0105",
+        "picking-replicas-0615",
+    ],
     # 9. a release failing minutes after its rollout is still its cause; a queue backlog behind a release
     #    a chart change that tightened a liveness probe two hours before the evening peak, the kubelet
     #    killing the pods under load (its Warning events): rolled back, not restarted
