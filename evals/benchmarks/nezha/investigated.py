@@ -51,6 +51,11 @@ EDGE_LATENCY = EdgeLatencySettings(
 """The recording's per-edge medians: ``side="source"`` is the caller's Istio sidecar, ``destination`` the callee's."""
 
 
+REPLAY_TIMEOUT_S = 120.0
+"""The adapters' per-call timeout against the replay: its answers are computed in this process, so a
+busy machine slows them; a timeout there would be the bench's failure, not the method's."""
+
+
 @dataclass(frozen=True)
 class Worked:
     diagnosis: Diagnosis
