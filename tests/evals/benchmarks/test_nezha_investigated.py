@@ -27,14 +27,17 @@ def _series(name: str, values: list[float], **labels: str) -> SeriesData:
     return SeriesData(tuple(sorted({"__name__": name, **labels}.items())), times, values)
 
 
-def _day(*, slow: str = "", delayed: str = "") -> Day:
+def _day(*, slow: str = "", delayed: str = "", felt: bool = True) -> Day:
     """``slow``: that service serves 6x slower (both ends of every edge into it, its own latency, and
-    its callers wait on it); ``delayed``: the network into it adds 6x (only the callers' ends)."""
+    its callers wait on it, unless not ``felt``); ``delayed``: the network into it adds 6x (only the
+    callers' ends)."""
     waits = {"front": {"orders", "ads"}, "orders": {"stock"}, "stock": set(), "ads": set()}
 
     def factor(service: str) -> float:
         upstream_of = {s for s, callees in waits.items() if slow in callees or delayed in callees}
-        if service == slow or service in upstream_of or (service == "front" and "orders" in upstream_of):
+        if service == slow:
+            return 6.0
+        if felt and (service in upstream_of or (service == "front" and "orders" in upstream_of)):
             return 6.0
         return 1.0
 
@@ -80,6 +83,11 @@ def test_a_slow_service_deep_in_the_graph_is_named_not_its_waiting_callers(tmp_p
 def test_a_delay_on_the_network_into_a_service_is_named_network(tmp_path: Path) -> None:
     entity, category, _ = _work(_day(delayed="ads"), tmp_path)
     assert (entity, category) == ("ads", "network")
+
+
+def test_a_service_serving_far_worse_now_is_an_incident_even_when_the_alerting_sli_is_back(tmp_path: Path) -> None:
+    entity, category, _ = _work(_day(slow="stock", felt=False), tmp_path)
+    assert category not in ("no_incident", "recovered") and entity == "stock"
 
 
 def test_when_nothing_moved_the_investigation_finds_no_incident(tmp_path: Path) -> None:
