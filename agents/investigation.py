@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from agents import build_up, cluster
 from agents.alert_source import alert_expression, exporter_of, metric_selectors
-from agents.analytics.anomaly import detect_onset
+from agents.analytics.anomaly import Onset, detect_onset
 from agents.analytics.changes import GLOBAL_COMPONENT, Change, ChangeKind, rank_changes
 from agents.analytics.logs import mine_patterns
 from agents.analytics.metrics import MetricKind
@@ -138,6 +138,8 @@ SIGNAL_KIND: dict[SignalName, MetricKind] = {
 CERT_EXPIRY_METRICS = ".*(cert|ssl|x509|tls).*(not_?after|expir).*"
 EPOCH_LIKE = 1e9  # a value above this is a Unix timestamp, below it seconds left
 SLOW_BURN_BASELINE = timedelta(minutes=30)  # the reference of a primary SLI whose move began before the last hour
+EPISODE_GAP = timedelta(minutes=10)  # a first onset this long before the alert's start may be an earlier episode's
+EPISODE_CALM_STEPS = 3  # ... when the series came back for this many steps in a row before the alert
 MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
 REPLICA_EDIT = re.compile(
@@ -170,6 +172,12 @@ STALL_WORDS = re.compile(
 STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
 STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
 ERROR_WORDS = re.compile(r"error|5xx|fail")
+# A log line that reports a failure: a severity word, an exception, a failed or refused call.
+FAILURE_LINE = re.compile(
+    r"\b(error|err|fatal|panic|critical|severe|exception|traceback|fail(ed|ure|s)?|refused|timed? ?out|denied)\b"
+    r"|\w+(Error|Exception)\b",
+    re.IGNORECASE,
+)
 FLAG_WORDS = re.compile(
     r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE
 )
@@ -412,6 +420,8 @@ class EvidenceCollector:
             # of the window is the reference then.
             search_from = times[0] + SLOW_BURN_BASELINE
             onset = detect_onset(values, times, kind=kind, metric=f"{service.name} {label}", search_from=search_from)
+        if onset is not None and primary:
+            onset = current_episode(values, times, onset, self.state.alert.started_at, kind) or onset
         before = [v for t, v in zip(times, values, strict=True) if t < search_from]
         baseline = onset.baseline_value if onset else (_median(before) if before else None)
         after = [v for t, v in zip(times, values, strict=True) if t >= (onset.time if onset else search_from)]
@@ -832,6 +842,10 @@ class EvidenceCollector:
         start = min(t for t, _ in lines_before) if len(lines_before) >= LOG_LIMIT else onset - span
         end = max(t for t, _ in lines_after) if len(lines_after) >= LOG_LIMIT else after_end
         patterns = mine_patterns(lines_before + lines_after, onset, start=start, end=end)
+        if not lines_before:
+            # Nothing logged before the onset (the stream was not kept, or the service was silent): every
+            # template looks new, which says nothing. Only failures stand out.
+            patterns = [p for p in patterns if FAILURE_LINE.search(p.example)]
         interesting = patterns[:5]
         facts = []
         for p in interesting:
@@ -1984,6 +1998,35 @@ async def investigate(state: IncidentState, runtime: Runtime[AgentContext]) -> C
     else:
         update["step"] = "remediate"
     return Command(goto="supervisor", update=update)
+
+
+def current_episode(
+    values: list[float], times: list[datetime], onset: Onset, alert_start: datetime, kind: MetricKind
+) -> Onset | None:
+    """The onset of the episode the alert is about, when the first onset in the window belongs to an
+    earlier one: more than `EPISODE_GAP` before the alert's start, the series came back (three steps
+    in a row within a quarter of that first move of its baseline) before the alert started. The
+    later onset is searched after the calm, the earlier episode left out of the reference (its spike
+    would widen what counts as noise). None: the first onset is the alert's own (a slow burn never
+    comes back, so it keeps its early onset), or nothing moved again."""
+    if alert_start - onset.time <= EPISODE_GAP:
+        return None
+    margin = abs(onset.value - onset.baseline_value) / 4
+    calm, calm_from, recovered = 0, None, None
+    for at, value in zip(times, values, strict=True):
+        if at <= onset.time or at >= alert_start:
+            continue
+        calm = calm + 1 if abs(value - onset.baseline_value) <= margin else 0
+        if calm == 1:
+            calm_from = at
+        if calm >= EPISODE_CALM_STEPS:
+            recovered = (calm_from, at)
+    if recovered is None:
+        return None
+    episode = (onset.time, recovered[0])
+    masked = [math.nan if episode[0] <= at < episode[1] else v for at, v in zip(times, values, strict=True)]
+    later = detect_onset(masked, times, kind=kind, search_from=recovered[1])
+    return later if later is not None and later.time > onset.time else None
 
 
 def replica_counts(text: str) -> tuple[int, int] | None:
