@@ -2012,7 +2012,8 @@ def current_episode(
     if alert_start - onset.time <= EPISODE_GAP:
         return None
     margin = abs(onset.value - onset.baseline_value) / 4
-    calm, calm_from, recovered = 0, None, None
+    calm, calm_from = 0, onset.time
+    recovered: tuple[datetime, datetime] | None = None  # (the calm's first step, its third)
     for at, value in zip(times, values, strict=True):
         if at <= onset.time or at >= alert_start:
             continue
@@ -2023,8 +2024,7 @@ def current_episode(
             recovered = (calm_from, at)
     if recovered is None:
         return None
-    episode = (onset.time, recovered[0])
-    masked = [math.nan if episode[0] <= at < episode[1] else v for at, v in zip(times, values, strict=True)]
+    masked = [math.nan if onset.time <= at < recovered[0] else v for at, v in zip(times, values, strict=True)]
     later = detect_onset(masked, times, kind=kind, search_from=recovered[1])
     return later if later is not None and later.time > onset.time else None
 
