@@ -56,7 +56,7 @@ from agents.evidence import (
 from agents.gate import apply_evidence_gate
 from agents.gauges import GAUGE_SELECTOR_EXCLUDE, GaugeMove, gauge_move
 from agents.humanize import per_second as _rate
-from agents.reasoners.base import COUNTER_LIMIT
+from agents.reasoners.base import COUNTER_LIMIT, FAILURE_LINE
 from agents.reasoners.deterministic import CONFIG_MECHANISMS
 from agents.reasoning import ask, reasoner_for
 from agents.rollout import RolloutStep, continued, rollout_step, step_before
@@ -172,12 +172,6 @@ STALL_WORDS = re.compile(
 STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
 STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
 ERROR_WORDS = re.compile(r"error|5xx|fail")
-# A log line that reports a failure: a severity word, an exception, a failed or refused call.
-FAILURE_LINE = re.compile(
-    r"\b(error|err|fatal|panic|critical|severe|exception|traceback|fail(ed|ure|s)?|refused|timed? ?out|denied)\b"
-    r"|\w+(Error|Exception)\b",
-    re.IGNORECASE,
-)
 FLAG_WORDS = re.compile(
     r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE
 )

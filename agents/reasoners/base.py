@@ -24,6 +24,14 @@ from tools.registry import ToolRegistry
 # its own (descriptors held per request, never closed), not load a caller sent; read by the
 # deterministic reasoner's log signatures and by remediation (a restart resets it, replicas leak too).
 FD_LIMIT = re.compile(r"too many open files|EMFILE|file descriptors? (limit|exhausted)", re.I)
+# A log line that reports a failure: a severity word, an exception, a failed, refused or timed-out
+# call. Read by the investigation on a stream with nothing before the onset, and by the reasoner
+# for where failures start in the logs.
+FAILURE_LINE = re.compile(
+    r"\b(error|err|fatal|panic|critical|severe|exception|traceback|fail(ed|ure|s)?|refused|timed? ?out|denied)\b"
+    r"|\w+(Error|Exception)\b",
+    re.IGNORECASE,
+)
 # A datastore's counter or table that ran out (a 32-bit key at its maximum, transaction-id wraparound, a
 # full table): read by the log signatures, and by the investigation's search for the schema change
 # that widens it.

@@ -37,6 +37,7 @@ from agents.reasoners.origin import (
     edge_ranking,
     edge_share,
     fails_on_its_own,
+    log_origin,
     origin_ranking,
     serves_worse,
     silent_components,
@@ -1533,6 +1534,17 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)
             if h.entity not in named
         ]
+        from_logs = log_origin(bundle, edges)
+        if from_logs is not None:
+            # Where the logged failures start is a lead beside the edges' (a code path that fails fast
+            # moves no latency); the same component's readings merge into it.
+            mode = next((h for h in symptoms_of(bundle, from_logs.entity)), None)
+            if mode is not None:
+                from_logs = from_logs.model_copy(update={"category": mode.category})
+            same = [h for h in [*hypotheses, *scored] if h.entity == from_logs.entity]
+            if all(h.score < from_logs.score and not h.change_id for h in same):
+                hypotheses = [h for h in hypotheses if h.entity != from_logs.entity]
+                scored = [*(h for h in scored if h.entity != from_logs.entity), from_logs]
         hypotheses = sorted([*hypotheses, *scored], key=lambda h: h.score, reverse=True)
     touched = touched_hypotheses(bundle)
     if touched:

@@ -25,6 +25,7 @@ from agents.analytics.anomaly import (
 )
 from agents.analytics.edges import DEFAULT_EDGE_RANKING, ServiceSignals, localize
 from agents.evidence import EvidenceBundle, LogFact, SignalSummary
+from agents.reasoners.base import FAILURE_LINE
 from agents.state import Hypothesis, RootCauseCategory
 from tools.values import TimeWindow
 
@@ -277,3 +278,67 @@ this minute (a percentile that dipped back, a spiky series)."""
 def serves_worse(ranking: RankingResult | None) -> bool:
     """Whether the edge ranking leads with a service that serves far worse than before, right now."""
     return ranking is not None and not ranking.abstained and ranking.candidates[0].score >= STILL_SERVING_WORSE
+
+
+LOG_LEAD_BELOW = 0.8
+"""A service where the failures in the logs start, when it lies below the edge ranking's leader (the
+leader's trouble is what it relays) or the leader is the alerting service failing requests."""
+LOG_LEAD_ASIDE = 0.7  # ... when it is neither below nor above the leader
+LOG_LEAD_ABOVE = 0.55  # ... when it calls the leader: a slow callee makes its callers log failed calls
+
+
+def failing_in_logs(bundle: EvidenceBundle) -> dict[str, int]:
+    """Each component's new or spiking log lines since the onset that report a failure."""
+    logs = {bundle.service: bundle.logs} | {name: facts.logs for name, facts in bundle.components.items()}
+    counts = {
+        name: sum(log.count_after for log in found if FAILURE_LINE.search(log.example)) for name, found in logs.items()
+    }
+    return {name: count for name, count in counts.items() if count > 0}
+
+
+def log_origin(bundle: EvidenceBundle, ranking: RankingResult) -> Hypothesis | None:
+    """Where the failures the logs report start: the one component logging new failures none of whose
+    callees (however deep) does, when more than one component logs them or the one that does is
+    not the alerting service. Placed against the edge ranking's leader: below it, it is what the
+    leader relays; calling it, its failures may be the leader's slowness seen from above."""
+    failing = failing_in_logs(bundle)
+    if not failing:
+        return None
+    below = {name: _downstream_of(bundle.graph, name) for name in failing}
+    deepest = [name for name in failing if not below[name] & set(failing)]
+    if len(deepest) != 1 or (set(failing) == {bundle.service}):
+        return None
+    origin = deepest[0]
+    leader = ranking.candidates[0] if ranking.candidates and not ranking.abstained else None
+    if leader is None or leader.component == origin:
+        score = LOG_LEAD_BELOW
+    elif origin in _downstream_of(bundle.graph, leader.component) or (
+        leader.component == bundle.service and leader.top_metric == "errors"
+    ):
+        score = LOG_LEAD_BELOW
+    elif leader.component in below[origin]:
+        score = LOG_LEAD_ABOVE
+    else:
+        score = LOG_LEAD_ASIDE
+    facts = bundle.logs if origin == bundle.service else bundle.components[origin].logs
+    cited = [log.evidence_id for log in facts if FAILURE_LINE.search(log.example) and log.evidence_id]
+    example = next((log.example for log in facts if FAILURE_LINE.search(log.example)), "")
+    return Hypothesis(
+        entity=origin,
+        category="unknown" if origin == bundle.service else "dependency",
+        description=f"the failures in the logs start at {origin}: {failing[origin]} new failure lines since the onset "
+        f"and none in what it calls (e.g. {example[:160]})",
+        score=score,
+        evidence_ids=cited,
+    )
+
+
+def _downstream_of(graph: dict[str, list[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    frontier = list(graph.get(name, []))
+    while frontier:
+        current = frontier.pop()
+        if current not in seen and current != name:
+            seen.add(current)
+            frontier.extend(graph.get(current, []))
+    return seen

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from agents.analytics.anomaly import detect_onset
-from agents.investigation import FAILURE_LINE, current_episode
+from agents.investigation import current_episode
+from agents.reasoners.base import FAILURE_LINE
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 TIMES = [T0 + timedelta(minutes=i) for i in range(60)]

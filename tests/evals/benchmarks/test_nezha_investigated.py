@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from evals.benchmarks.nezha.alert import SyntheticAlert
+from evals.benchmarks.nezha.alert import SUCCESS_METRIC, SyntheticAlert
 from evals.benchmarks.nezha.dataset import Day, Fault
 from evals.benchmarks.nezha.investigated import catalog_for, work_fault
 from evals.benchmarks.nezha.run import named_first, position
@@ -27,7 +28,7 @@ def _series(name: str, values: list[float], **labels: str) -> SeriesData:
     return SeriesData(tuple(sorted({"__name__": name, **labels}.items())), times, values)
 
 
-def _day(*, slow: str = "", delayed: str = "", felt: bool = True) -> Day:
+def _day(*, slow: str = "", delayed: str = "", felt: bool = True, failing: bool = False) -> Day:
     """``slow``: that service serves 6x slower (both ends of every edge into it, its own latency, and
     its callers wait on it, unless not ``felt``); ``delayed``: the network into it adds 6x (only the
     callers' ends)."""
@@ -46,7 +47,8 @@ def _day(*, slow: str = "", delayed: str = "", felt: bool = True) -> Day:
         labels = {"service": service, "pod": f"{service}-7f9c-x{k}"}
         series.append(_series("pod_server_latency_p99_seconds", _values(0.05, factor(service), k), **labels))
         series.append(_series("pod_cpu_usage_rate_percent", _values(20.0, phase=k), **labels))
-    series.append(_series("sli_success_rate_percent", [100.0] * STEPS, service="front"))
+    success = [100.0] * (STEPS - 4) + [90.0 if failing else 100.0] * 4
+    series.append(_series("sli_success_rate_percent", success, service="front"))
     for caller, callee in EDGES:
         callee_end = 6.0 if callee == slow else 1.0
         caller_end = 6.0 if callee in (slow, delayed) else 1.0
@@ -56,14 +58,14 @@ def _day(*, slow: str = "", delayed: str = "", felt: bool = True) -> Day:
     return Day("2022-08-22", series, EDGES, "front")
 
 
-def _work(day: Day, tmp_path: Path) -> tuple[str, str, list[str]]:
+def _work(day: Day, tmp_path: Path, metric: str = "sli_latency_p50_seconds") -> tuple[str, str, list[str]]:
     import asyncio
 
     last = START + timedelta(minutes=STEPS - 1, seconds=19)
     alert = SyntheticAlert(
         crossed_at=last - timedelta(minutes=2),
         fires_at=last,
-        metric="sli_latency_p50_seconds",
+        metric=metric,
         value=1.0,
         band=(0.0, 0.5),
         reason="test",
@@ -88,6 +90,39 @@ def test_a_delay_on_the_network_into_a_service_is_named_network(tmp_path: Path) 
 def test_a_service_serving_far_worse_now_is_an_incident_even_when_the_alerting_sli_is_back(tmp_path: Path) -> None:
     entity, category, _ = _work(_day(slow="stock", felt=False), tmp_path)
     assert category not in ("no_incident", "recovered") and entity == "stock"
+
+
+def _write_logs(folder: Path, failing: dict[str, str]) -> None:
+    """A Nezha ``logs.csv``: every service logs a request every 10 s for ten minutes; from three minutes
+    before the end, each service in ``failing`` also logs its failure line."""
+    end = START + timedelta(minutes=STEPS - 1, seconds=19)
+    rows = ["Timestamp,TimeUnixNano,Node,PodName,Container,TraceID,SpanID,Log"]
+    for k in range(60):
+        at = end - timedelta(seconds=600 - 10 * k)
+        for n, service in enumerate(["ads", "front", "orders", "stock"]):
+            lines = [f'{{"severity":"info","message":"TraceID: {k:032x} SpanID: {n:016x} handled request"}}']
+            if service in failing and at >= end - timedelta(minutes=3):
+                lines.append(
+                    f'{{"severity":"error","message":"TraceID: {k:032x} SpanID: {n:016x} {failing[service]}"}}'
+                )
+            for line in lines:
+                wrapped = json.dumps({"log": line + "\n", "stream": "stdout", "time": at.isoformat()})
+                quoted = '"' + wrapped.replace('"', '""') + '"'
+                rows.append(f"{at.isoformat()},{int(at.timestamp() * 1e9)},10.0.0.1,{service}-7f9c-x{n},c,t,s,{quoted}")
+    (folder / "logs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_where_the_logged_failures_start_is_named_when_no_latency_moved(tmp_path: Path) -> None:
+    _write_logs(
+        tmp_path,
+        {
+            "stock": "reserve failed: java.lang.IllegalStateException: no row for item",
+            "orders": "call to stock failed: rpc error: code = Unknown",
+            "front": "request error: could not place order",
+        },
+    )
+    entity, _, ranking = _work(_day(failing=True), tmp_path, metric=SUCCESS_METRIC)
+    assert entity == "stock", ranking
 
 
 def test_when_nothing_moved_the_investigation_finds_no_incident(tmp_path: Path) -> None:
