@@ -2,7 +2,11 @@
 latency of the edges into it and the front end's latency with it, then run the same alert, replay
 and ranking; count how often the injected service ranks first. A second kind, ``network``, shifts
 only the caller's end of the edges into the service (a delay on its network: the callee's own end
-does not see it) and the front end's latency. The service and the time are drawn at random
+does not see it) and the front end's latency. A third, ``errors``, is a code path that fails fast:
+no latency or CPU moves, the front end's success rate falls by a tenth, and the failure shows in the
+logs only (every service logs an ordinary line every 10 s for the ten minutes before; from the
+injection on, the service logs an exception, each caller on the way up from it to the front end a
+failed call, the front end a failed request). The service and the time are drawn at random
 (seeded); nothing reads service names, the fault order or any fault's label, and the normal hours
 are those after the day's last fault folder's recording window (no label needed to find them)."""
 
@@ -18,7 +22,7 @@ from typing import Any
 
 from evals.benchmarks.nezha.alert import synthesize
 from evals.benchmarks.nezha.dataset import Day, Fault
-from evals.replay.recording import SeriesData
+from evals.replay.recording import LogLine, SeriesData
 
 FACTOR = 3.0
 DURATION_S = 180
@@ -34,13 +38,14 @@ QUIET_AFTER_S = 1800  # start this long after the last recorded fault window
 MARGIN_S = 3 * 3600  # and keep the last hours of the recording out
 
 
-def _shift(series: SeriesData, start: float, end: float) -> SeriesData:
+def _shift(series: SeriesData, start: float, end: float, factor: float = FACTOR) -> SeriesData:
     lo, hi = bisect.bisect_left(series.times, start), bisect.bisect_right(series.times, end)
-    values = [*series.values[:lo], *(v * FACTOR for v in series.values[lo:hi]), *series.values[hi:]]
+    values = [*series.values[:lo], *(v * factor for v in series.values[lo:hi]), *series.values[hi:]]
     return SeriesData(series.labels, list(series.times), values)
 
 
-KINDS = ("cpu", "network")
+KINDS = ("cpu", "network", "errors")
+SUCCESS_DROP = 0.9  # errors: the front end's success rate is multiplied by this during the injection
 
 
 def inject(day: Day, service: str, at: float, kind: str = "cpu") -> Day:
@@ -49,6 +54,10 @@ def inject(day: Day, service: str, at: float, kind: str = "cpu") -> Day:
     for series in day.series:
         labels = dict(series.labels)
         name = labels["__name__"]
+        if kind == "errors":
+            hit = name == "sli_success_rate_percent"
+            shifted.append(_shift(series, at, end, SUCCESS_DROP) if hit else series)
+            continue
         into = name == "edge_latency_seconds" and labels.get("server") == service
         if kind == "network":
             hit = name in SLI_SHIFTED or (into and labels.get("side") == "source")  # only the caller's end
@@ -60,6 +69,35 @@ def inject(day: Day, service: str, at: float, kind: str = "cpu") -> Day:
             )
         shifted.append(_shift(series, at, end) if hit else series)
     return replace(day, series=shifted)
+
+
+def injected_logs(day: Day, service: str, at: float, until: float) -> list[LogLine]:
+    """The ``errors`` kind's log lines up to ``until`` (see the module docstring); pods are named as
+    the day's metrics name them."""
+    pods = {dict(s.labels).get("service", ""): dict(s.labels).get("pod", "") for s in day.series}
+    callers = {callee: caller for caller, callee in day.call_edges}
+    path, current = [service], service
+    while current in callers and callers[current] not in path:  # up to the entry, one caller each
+        current = callers[current]
+        path.append(current)
+    failures = {name: "rpc error: code = Unavailable desc = call failed" for name in path[1:]}
+    failures[service] = "uncaught exception: java.lang.IllegalStateException: order state invalid"
+    failures[day.entry] = "request error: could not serve the page"
+    services = sorted({s for edge in day.call_edges for s in edge})
+    lines = []
+    step = 10.0
+    t = at - 600.0
+    while t <= min(at + DURATION_S, until):
+        for k, name in enumerate(services):
+            labels = tuple(sorted((("service", name), ("pod", pods.get(name) or f"{name}-0"))))
+            ident = f"TraceID: {int(t * 1000) + k:032x}"
+            lines.append(LogLine(int(t * 1e9), labels, f'{{"severity":"info","message":"{ident} handled request"}}'))
+            if t >= at and name in failures:
+                lines.append(
+                    LogLine(int(t * 1e9) + 1, labels, f'{{"severity":"error","message":"{ident} {failures[name]}"}}')
+                )
+        t += step
+    return lines
 
 
 def run_injections(
@@ -92,7 +130,8 @@ def run_injections(
             folder=Path("/nonexistent"),
         )
         if rank_by == "investigation":
-            ranking = named_first(asyncio.run(work_fault(injected, probe, alert)).ranking, services)
+            logs = injected_logs(day, service, at, alert.fires_at.timestamp()) if kind == "errors" else []
+            ranking = named_first(asyncio.run(work_fault(injected, probe, alert, logs=logs)).ranking, services)
         else:
             ranking = rank_services(asyncio.run(investigate(injected, probe, alert)), services, rank_by)
         rank = position(ranking, service)

@@ -134,11 +134,14 @@ def alert_payload(day: Day, alert: SyntheticAlert) -> dict[str, Any]:
     }
 
 
-async def work_fault(day: Day, fault: Fault, alert: SyntheticAlert) -> Worked:
-    """One investigation round on ``fault`` with the replay's clock at the alert."""
+async def work_fault(day: Day, fault: Fault, alert: SyntheticAlert, *, logs: list[LogLine] | None = None) -> Worked:
+    """One investigation round on ``fault`` with the replay's clock at the alert; ``logs`` (a self-check's
+    injected lines) instead of the fault folder's."""
     now = alert.fires_at
     served = recording(day, fault, now)
-    served.logs = fault_logs(fault, now)
+    served.logs = (
+        fault_logs(fault, now) if logs is None else [line for line in logs if line.unix_nano <= now.timestamp() * 1e9]
+    )
     catalog = catalog_for(day)
     incident = parse_alertmanager(alert_payload(day, alert))[0]
     with ReplayServer(served) as server, tempfile.TemporaryDirectory() as scratch:

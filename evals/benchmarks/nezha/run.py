@@ -93,6 +93,12 @@ RANK_BY = ("investigation", "edges", "candidates", "anomaly")
 `agents.analytics.edges.localize` on every pod series, read by the bench itself (both ends of every
 call edge, served latency, saturation); candidates: the graph ranker alone (`RankingResult.candidates`);
 anomaly: each service's own anomaly score (`ComponentScore.score`), no graph: an ablation."""
+INJECTED = {
+    "cpu": "CPU+latency x3",
+    "network": "caller-end edge latency x3",
+    "errors": "failure log lines + front-end success x0.9",
+}
+"""How the report names each self-check kind (`evals.benchmarks.nezha.injection`)."""
 CATEGORY_SIGNALS = {"network": "network", "saturation": "saturation", "no_incident": "none", "recovered": "none"}
 """The investigation's category as the signals it names (`PREDICTED_CLASS`'s keys); any other
 category (a failing or slower code path, a dependency) is the service's own code: ``latency``."""
@@ -304,7 +310,7 @@ def run_benchmark(
             f"{name} {kind}" if kind != "cpu" else name: run_injections(
                 day, max(f.window_end for f in faults if f.day == name), injection_trials, rank_by=rank_by, kind=kind
             )
-            for kind in KINDS
+            for kind in (KINDS if rank_by == "investigation" else KINDS[:2])  # only the investigation reads logs
             for name, day in days.items()
         }
     out.mkdir(parents=True, exist_ok=True)
@@ -405,7 +411,7 @@ def report(results: dict[str, Any]) -> str:
         f"accuracy {results['fault_class']['accuracy']:.3f} (with the service at rank 1: "
         f"{results['fault_class']['accuracy_with_service_at_1']:.3f}), majority floor {results['fault_class']['majority_floor']:.3f}",
         *(
-            f"injected {'caller-end edge latency' if v.get('kind') == 'network' else 'CPU+latency'} x{v['factor']:g} "
+            f"injected {INJECTED.get(v.get('kind', 'cpu'), v.get('kind'))} "
             f"({name}, {v['trials']} trials): injected service first {v['top1']}, top 3 {v['top3']}"
             for name, v in results.get("injections", {}).items()
         ),

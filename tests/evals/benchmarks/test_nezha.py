@@ -238,3 +238,28 @@ def test_leave_one_day_out_chooses_on_the_other_day_and_scores_on_the_held_out_o
     assert found["folds"]["d2"]["chosen"] == {"incident_steps": 3} and found["folds"]["d2"]["chosen_on"] == ["d1"]
     assert found["folds"]["d2"]["train"]["as1"] == 1.0 and found["folds"]["d2"]["held_out"]["as1"] == 0.0
     assert found["folds"]["d1"]["chosen"] == {"incident_steps": 1} and found["folds"]["d1"]["held_out"]["as1"] == 0.0
+
+
+def test_an_errors_injection_logs_failures_on_the_way_up_from_the_service_only_after_it() -> None:
+    from evals.benchmarks.nezha.dataset import Day
+    from evals.benchmarks.nezha.injection import SUCCESS_DROP, inject, injected_logs
+
+    times = [START.timestamp() + 60 * i for i in range(20)]
+    day = Day(
+        "d",
+        [
+            SeriesData((("__name__", "sli_success_rate_percent"), ("service", "a")), times, [100.0] * 20),
+            SeriesData((("__name__", "pod_cpu_usage_rate_percent"), ("service", "c")), times, [10.0] * 20),
+        ],
+        [("a", "b"), ("b", "c"), ("a", "d")],
+        "a",
+    )
+    at = times[10]
+    shifted = inject(day, "c", at, kind="errors")
+    assert [v for v in shifted.series[0].values if v != 100.0] == [100.0 * SUCCESS_DROP] * 4
+    assert shifted.series[1].values == [10.0] * 20  # no CPU or latency moves
+    lines = injected_logs(day, "c", at, at + 600)
+    failing = {dict(line.labels)["service"] for line in lines if '"severity":"error"' in line.line}
+    assert failing == {"a", "b", "c"}  # the service and each caller up to the entry, not d
+    assert all(line.unix_nano >= at * 1e9 for line in lines if '"severity":"error"' in line.line)
+    assert {dict(line.labels)["service"] for line in lines if line.unix_nano < at * 1e9} == {"a", "b", "c", "d"}
