@@ -73,9 +73,10 @@ class Worked:
 
     @property
     def named(self) -> str | None:
-        """The component named as the root cause: None when the diagnosis is inconclusive or quiet."""
+        """The entity named as the root cause: None when the diagnosis is inconclusive or quiet. An
+        entity outside the catalog (a node, say) is still a cause named, so it counts against specificity."""
         quiet = self.diagnosis.inconclusive or self.diagnosis.category in QUIET_CATEGORIES
-        return None if quiet or not self.ranking else self.ranking[0]
+        return None if quiet else self.diagnosis.entity or None
 
 
 def series_query(component: str, metric: str, statistic: str) -> str:
