@@ -11,7 +11,7 @@ from firstline.console import Console
 
 
 def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
-    from evals.benchmarks.petshop import DatasetError, run_benchmark
+    from evals.benchmarks.petshop import DatasetError, MethodSettings, run_benchmark
 
     last: dict[str, int] = {}
 
@@ -21,7 +21,13 @@ def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
             console.progress("bench", f"{stage}: {done}/{total}")
 
     try:
-        results = run_benchmark(Path(args.path), Path(args.out), progress, injection_trials=args.inject)
+        results = run_benchmark(
+            Path(args.path),
+            Path(args.out),
+            progress,
+            settings=MethodSettings(method=args.method),
+            injection_trials=args.inject,
+        )
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
 
@@ -33,8 +39,15 @@ def cmd_bench_petshop(args: argparse.Namespace, console: Console) -> int:
     rows = [[name, *cells(row)] for name, row in results.get("per_scenario", {}).items()]
     rows.append(["overall", *cells(results.get("overall", {}))])
     console.table(
-        ["scenario", "ac1", "ac3", "avg5", "specificity", "majority floor"], rows, title="PetShop root-cause ranking"
+        ["scenario", "ac1", "ac3", "avg5", "specificity", "majority floor"],
+        rows,
+        title=f"PetShop root-cause ranking ({results.get('method', args.method)})",
     )
+    misses = results.get("investigation_misses")
+    if misses:
+        console.info(
+            "issues by where the investigation lost the truth: " + ", ".join(f"{k} {v}" for k, v in misses.items())
+        )
     console.info(f"results written to {Path(args.out) / 'results.json'}")
     return EXIT_OK
 
@@ -163,6 +176,10 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value))
 
 
+METHODS = ("analytics", "investigation")  # evals.benchmarks.petshop.method.METHODS, without importing it here
+DEFAULT_METHOD = "analytics"
+
+
 def register(sub: Any) -> dict[str, Any]:
     bench = sub.add_parser("bench", help="benchmarks on public datasets")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
@@ -179,6 +196,13 @@ def register(sub: Any) -> dict[str, Any]:
     )
     petshop.add_argument(
         "--inject", type=int, default=30, metavar="N", help="synthetic injection trials per scenario (0: none)"
+    )
+    petshop.add_argument(
+        "--method",
+        choices=METHODS,
+        default=DEFAULT_METHOD,
+        help="analytics: the agents' ranking function called by the bench (default); investigation: the agents' "
+        "investigation node works every window as an incident (catalog, replay, alert, deterministic reasoner)",
     )
     add_common(petshop)
     nezha = bench_sub.add_parser(

@@ -42,7 +42,7 @@ from evals.benchmarks.petshop.dataset import (
     load_target,
 )
 from evals.benchmarks.petshop.injection import Injection, inject_fault
-from evals.benchmarks.petshop.method import MethodSettings, analyze, normal_noise
+from evals.benchmarks.petshop.method import METHODS, MethodSettings, Ranked, analyze, normal_noise, rank
 from evals.benchmarks.petshop.run import (
     evaluate_issue,
     evaluate_normal_windows,
@@ -59,10 +59,12 @@ __all__ = [
     "DatasetError",
     "Injection",
     "Issue",
+    "METHODS",
     "MethodSettings",
     "MetricTable",
     "NORMAL_DIR",
     "NormalWindow",
+    "Ranked",
     "ProgressCallback",
     "SCENARIOS",
     "Scenario",
@@ -84,6 +86,7 @@ __all__ = [
     "normal_noise",
     "normal_windows",
     "published_protocol_specificity",
+    "rank",
     "rank_of",
     "run_benchmark",
     "run_injections",

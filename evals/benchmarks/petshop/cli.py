@@ -16,7 +16,7 @@ from typing import Any
 from agents.analytics.anomaly import RankingConfig
 from agents.reasoners.origin import RANKING
 from evals.benchmarks.petshop.dataset import DEFAULT_INJECTION_TRIALS, DEFAULT_SEED, DatasetError
-from evals.benchmarks.petshop.method import MethodSettings
+from evals.benchmarks.petshop.method import METHODS, MethodSettings
 from evals.benchmarks.petshop.run import run_benchmark
 
 
@@ -101,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the replay's clock, this many minutes after the alert: nothing later is served (default 15: "
         "the three 5-minute periods after the alert's have begun; 0: the clock at the alert)",
     )
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default=MethodSettings().method,
+        help="analytics: agents.analytics.analyze_incident called by the bench (default); investigation: the "
+        "agents' investigation node works every window as an incident (the incident's code path)",
+    )
     args = parser.parse_args(argv)
     if args.clock_after_alert < 0:
         parser.error(f"--clock-after-alert {args.clock_after_alert:g}: minutes after the alert, 0 or more")
@@ -113,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         onset_threshold=args.onset_threshold,
         use_normal_noise=not args.no_noise_model,
         clock_after_alert=timedelta(minutes=args.clock_after_alert),
+        method=args.method,
     )
 
     def show(stage: str, done: int, total: int) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import structlog
 
 from agents.analytics.metrics import NoiseModel
+from agents.state import QUIET_CATEGORIES
 from evals.benchmarks.petshop.baseline import baseline_rank
 from evals.benchmarks.petshop.dataset import (
     DEFAULT_INJECTION_TRIALS,
@@ -31,7 +32,7 @@ from evals.benchmarks.petshop.dataset import (
     load_dataset,
 )
 from evals.benchmarks.petshop.injection import inject_fault
-from evals.benchmarks.petshop.method import MethodSettings, analyze, normal_noise
+from evals.benchmarks.petshop.method import MethodSettings, Ranked, normal_noise, rank
 from evals.benchmarks.petshop.scoring import majority_floor, rank_of, summarize_ranks
 from evals.benchmarks.petshop.windows import normal_windows
 
@@ -57,12 +58,37 @@ class _Tally:
         }
 
 
+MISS_STAGES = ("candidates", "onset", "quiet", "ranking")
+"""Where an investigation that did not put the truth first lost it, first failing stage first:
+outside the blast radius it read, no onset of the alerting SLI, a quiet diagnosis (no incident,
+recovered), or ranked behind another component."""
+
+
+def miss_stage(found: Ranked, truth: str | None) -> str | None:
+    """The stage (`MISS_STAGES`) at which the investigation missed ``truth``; None on a hit or without a truth."""
+    if truth is None or (found.ranked[:1] == [truth] and found.named == truth):
+        return None
+    stage = found.stage
+    if truth not in stage.get("blast_radius", [truth]):
+        return "candidates"
+    if stage.get("onset") is None:
+        return "onset"
+    if stage.get("category") in QUIET_CATEGORIES:
+        return "quiet"
+    return "ranking"
+
+
 def evaluate_issue(scenario: Scenario, issue: Issue, noise: NoiseModel, settings: MethodSettings) -> dict[str, Any]:
     """One row of results.json: the ranking for one issue and where the labelled root cause landed."""
-    analysis = analyze(issue.metrics, scenario.graph, issue.target, noise, settings)
-    ranking = analysis.ranking
-    ranked = [c.component for c in ranking.candidates]
-    rank = rank_of(ranked, issue.root_cause)
+    found = rank(
+        issue.metrics,
+        scenario.graph,
+        issue.target,
+        noise,
+        settings,
+        label=f"{scenario.name}-{issue.split}-{issue.name}",
+    )
+    position = rank_of(found.ranked, issue.root_cause)
     baseline = (
         baseline_rank(issue.metrics, scenario.graph, issue.target, scenario.normal)
         if scenario.normal is not None
@@ -78,22 +104,15 @@ def evaluate_issue(scenario: Scenario, issue: Issue, noise: NoiseModel, settings
             "alert_time": issue.target.alert_time.isoformat(),
         },
         "root_cause": issue.root_cause,
-        "rank": rank,
-        "hit": {f"top{k}": rank is not None and rank <= k for k in range(1, TOP_K + 1)},
-        "named": ranking.named,
-        "abstained": ranking.abstained,
-        "reason": ranking.reason,
-        "onset": analysis.onset.time.isoformat() if analysis.onset is not None else None,
-        "top": [
-            {
-                "component": c.component,
-                "score": round(c.score, 3),
-                "anomaly": round(c.anomaly, 3),
-                "why": c.reasons,
-            }
-            for c in ranking.candidates[:TOP_K]
-        ],
-        "separating_evidence": ranking.separating_evidence,
+        "rank": position,
+        "hit": {f"top{k}": position is not None and position <= k for k in range(1, TOP_K + 1)},
+        "named": found.named,
+        "abstained": found.abstained,
+        "reason": found.reason,
+        "onset": found.onset.isoformat() if found.onset is not None else None,
+        "top": found.top,
+        "separating_evidence": found.separating_evidence,
+        **({"investigation": {**found.stage, "miss": miss_stage(found, issue.root_cause)}} if found.stage else {}),
         "baseline_rank": rank_of(baseline, issue.root_cause) if baseline is not None else None,
         "baseline_top": baseline[:TOP_K] if baseline is not None else None,
     }
@@ -124,23 +143,25 @@ def evaluate_normal_windows(
             )
         noise, rest = cache[window.start]
         table = scenario.normal.rows(window.start, window.stop)
-        analysis = analyze(table, scenario.graph, window.target, noise, settings)
+        found = rank(
+            table, scenario.graph, window.target, noise, settings, label=f"{scenario.name}-normal-{window.start}"
+        )
         baseline = baseline_rank(table, scenario.graph, window.target, rest)
         tally = per_sli.setdefault(
             window.target.metric_name, {"windows": 0, "named": 0, "baseline_named": 0, "onsets": 0}
         )
         tally["windows"] += 1
-        tally["onsets"] += analysis.onset is not None
+        tally["onsets"] += found.onset is not None
         tally["baseline_named"] += bool(baseline)
-        if analysis.ranking.named is not None:
+        if found.named is not None:
             tally["named"] += 1
             if len(named_examples) < 10:
                 named_examples.append(
                     {
                         "start": window.target.alert_time.isoformat(),
                         "sli": window.target.metric_name,
-                        "named": analysis.ranking.named,
-                        "reason": analysis.ranking.reason,
+                        "named": found.named,
+                        "reason": found.reason,
                     }
                 )
         if on_window is not None:
@@ -186,7 +207,7 @@ def published_protocol_specificity(scenario: Scenario, settings: MethodSettings)
         abnormal = normal.rows(split, steps)
         for node, metric, agg in slis:
             target = Target(node, metric, agg, abnormal.times[2].timestamp() + 1.0)
-            named += analyze(abnormal, scenario.graph, target, noise, settings).ranking.named is not None
+            named += rank(abnormal, scenario.graph, target, noise, settings).named is not None
             baseline_named += bool(baseline_rank(abnormal, scenario.graph, target, history))
     windows = len(splits) * len(slis)
     return {
@@ -248,15 +269,15 @@ def run_injections(
             alert = modified.times[1].timestamp() + rng.uniform(0.0, 300.0)
             agg = "Average"
             target = Target(target_node, fault, agg, alert)
-            analysis = analyze(modified, scenario.graph, target, noise, settings)
-            ranked = [c.component for c in analysis.ranking.candidates]
+            found = rank(modified, scenario.graph, target, noise, settings, label=f"{scenario.name}-injected-{trial}")
+            ranked = found.ranked
             per_background[kind].append(
                 {
                     "fault": fault,
                     "root": injection.root,
                     "hops": len(injection.path) - 1,
                     "rank": rank_of(ranked, injection.root),
-                    "named": analysis.ranking.named,
+                    "named": found.named,
                     "real": real_root,
                     "real_rank": rank_of(ranked, real_root),
                     "rank_without_real": rank_of([c for c in ranked if c != real_root], injection.root),
@@ -395,16 +416,11 @@ def run_benchmark(
             "incident_steps": settings.incident_steps,
             "use_normal_noise": settings.use_normal_noise,
             "clock_after_alert_s": settings.clock_after_alert.total_seconds(),
+            "method": settings.method,
         },
-        "method": (
-            "agents.analytics.analyze_incident: onset of the alerting SLI from the step containing the alert; "
-            "every component metric scored as (value - median of the steps before the alert step) / noise scale "
-            "(log scale for latency and requests, error points for availability; scale = max of the normal-operation "
-            "step-to-step spread, the sampling noise given the component's requests, and a floor); component score "
-            "= 2nd-best latency statistic (latency alerts) or availability (availability alerts); ranked over the "
-            "target's dependency closure, discounted when a dependency's relative move explains it and when the "
-            "path from the target crosses healthy components; abstains below 5 or when the runner-up is within 75 %."
-        ),
+        "method": settings.method,
+        "method_how": METHOD_HOW[settings.method],
+        **({"investigation_misses": _miss_counts(rows)} if settings.method == "investigation" else {}),
         "ac1": overall_summary["ac1"],
         "ac3": overall_summary["ac3"],
         "avg5": overall_summary["avg5"],
@@ -469,6 +485,33 @@ def run_benchmark(
         out=str(out_dir) if out_dir is not None else None,
     )
     return results
+
+
+METHOD_HOW = {
+    "analytics": (
+        "agents.analytics.analyze_incident: onset of the alerting SLI from the step containing the alert; "
+        "every component metric scored as (value - median of the steps before the alert step) / noise scale "
+        "(log scale for latency and requests, error points for availability; scale = max of the normal-operation "
+        "step-to-step spread, the sampling noise given the component's requests, and a floor); component score "
+        "= 2nd-best latency statistic (latency alerts) or availability (availability alerts); ranked over the "
+        "target's dependency closure, discounted when a dependency's relative move explains it and when the "
+        "path from the target crosses healthy components; abstains below 5 or when the runner-up is within 75 %."
+    ),
+    "investigation": (
+        "agents.investigation.investigate, one round, deterministic reasoner: a catalog of every component "
+        "(callees from graph.csv; SLIs last_over_time of its availability and latency series over 5m), the "
+        "window served by the replay's Prometheus (clock clock_after_alert_s after the alert), an Alertmanager "
+        "webhook for the target's SLI parsed by the intake; ranking = the diagnosis's entity then its "
+        "candidates; named = the entity unless the diagnosis is inconclusive, no_incident or recovered. "
+        "No normal-operation noise model (an incident has none)."
+    ),
+}
+
+
+def _miss_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many issues the investigation missed at each stage (`MISS_STAGES`), and how many it hit."""
+    stages = [row.get("investigation", {}).get("miss") for row in rows]
+    return {"hit": sum(1 for s in stages if s is None), **{s: stages.count(s) for s in MISS_STAGES}}
 
 
 def _issue_length(scenarios: Sequence[Scenario]) -> int:
