@@ -172,6 +172,7 @@ STALL_WORDS = re.compile(
 STALL_FLOOR = 0.5  # traffic at or below half its baseline, and still there, is a stall
 STALL_LOOKBACK = timedelta(hours=24)  # how old a stalled service's current release may be and still be suspect
 ERROR_WORDS = re.compile(r"error|5xx|fail")
+NUMBER = re.compile(r"[0-9.]+(e[+-]?[0-9]+)?")
 FLAG_WORDS = re.compile(
     r"feature.?flag|\bflags?\b|\bFF_|toggle|rollout percentage|enable .* for (all|\d+%)", re.IGNORECASE
 )
@@ -2228,7 +2229,7 @@ def _median(values: list[float]) -> float:
 def traffic_query(error_rate: str | None) -> str | None:
     """The request-rate query inside an error-ratio SLI: the denominator of ``errors / total`` at the
     top level of the expression (``sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m]))`` gives
-    ``sum(rate(x[5m]))``); None when the SLI is not such a ratio."""
+    ``sum(rate(x[5m]))``); None when the SLI is not such a ratio, or divides by a number."""
     if not error_rate:
         return None
     depth = 0
@@ -2239,7 +2240,8 @@ def traffic_query(error_rate: str | None) -> str | None:
             depth -= 1
         elif char == "/" and depth == 0:
             denominator = error_rate[index + 1 :].strip()
-            return denominator or None
+            # A number is a unit conversion (``1 - success_percent / 100``), not a request rate.
+            return None if not denominator or NUMBER.fullmatch(denominator) else denominator
     return None
 
 

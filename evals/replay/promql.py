@@ -4,7 +4,7 @@ Supported: a selector ``name{label="v", label!="v", label=~"re", label!~"re"}`` 
 optional, not both), ``vector(N)``, a number, the range functions ``rate increase avg_over_time
 max_over_time min_over_time last_over_time count_over_time`` over ``selector[duration]``, the
 aggregations ``sum avg max min count`` with ``by (...)`` or ``without (...)`` before or after the
-argument, arithmetic between an expression and a number (``1 - ratio``, ``percent / 100``: ``* /``
+argument, ``histogram_quantile(q, buckets)`` over classic ``le`` buckets, arithmetic between an expression and a number (``1 - ratio``, ``percent / 100``: ``* /``
 before ``+ -``, left to right, parentheses group), and a comparison with a number (``expr > 0.5``:
 keeps the samples that pass). Anything
 else is a `PromQLError`, answered as Prometheus answers a parse error (400, ``bad_data``).
@@ -103,6 +103,14 @@ class Compare:
 
 
 @dataclass(frozen=True)
+class HistogramQuantile:
+    """``histogram_quantile(quantile, buckets)``: the quantile of cumulative ``le`` buckets, as Prometheus computes it."""
+
+    quantile: float
+    argument: Node
+
+
+@dataclass(frozen=True)
 class Arithmetic:
     """``left op right`` where at least one side is a number (the replay joins no two vectors)."""
 
@@ -111,7 +119,7 @@ class Arithmetic:
     right: Node
 
 
-Node = Selector | Number | RangeCall | Aggregate | Compare | Arithmetic
+Node = Selector | Number | RangeCall | Aggregate | Compare | Arithmetic | HistogramQuantile
 
 
 # Parsing -----------------------------------------------------------------------------------------
@@ -204,6 +212,18 @@ class _Parser:
             if selector.range_s is None:
                 raise PromQLError(f"{text} needs a range vector, e.g. {text}(metric[5m])")
             return RangeCall(text, selector)
+        if text == "histogram_quantile":
+            self.take("(")
+            try:
+                quantile = float(self.take())
+            except ValueError:
+                raise PromQLError(
+                    "histogram_quantile needs a number first, e.g. histogram_quantile(0.9, ...)"
+                ) from None
+            self.take(",")
+            argument = self.expression()
+            self.take(")")
+            return HistogramQuantile(quantile, argument)
         if text == "vector":
             self.take("(")
             value = float(self.take())
@@ -306,6 +326,8 @@ def evaluate(node: Node, series: list[SeriesData], at: float) -> list[Sample]:
             if value is not None:
                 out.append((_drop_name(item.labels), value))
         return out
+    if isinstance(node, HistogramQuantile):
+        return _histogram_quantile(node.quantile, evaluate(node.argument, series, at))
     if isinstance(node, Arithmetic):
         apply = ARITHMETIC[node.op]
         if is_scalar(node.right):
@@ -379,3 +401,49 @@ def _aggregate(node: Aggregate, samples: list[Sample]) -> list[Sample]:
         "count": lambda xs: float(len(xs)),
     }
     return [(key, reduce[node.op](values)) for key, values in sorted(groups.items())]
+
+
+def _histogram_quantile(quantile: float, samples: list[Sample]) -> list[Sample]:
+    """Prometheus' ``histogram_quantile`` over classic buckets: per label set without ``le``, the
+    cumulative counts sorted by bound, the rank ``quantile x total`` found by linear interpolation
+    inside its bucket (from 0 in the first one when its bound is positive); the highest finite bound
+    when the rank falls in the ``+Inf`` bucket; NaN with no observations; -Inf / +Inf outside [0, 1]."""
+    groups: dict[Labels, list[tuple[float, float]]] = {}
+    for labels, value in samples:
+        bound = dict(labels).get("le")
+        if bound is None:
+            continue
+        try:
+            upper = math.inf if bound in ("+Inf", "Inf", "inf") else float(bound)
+        except ValueError:
+            continue
+        key = tuple((k, v) for k, v in labels if k not in ("le", "__name__"))
+        groups.setdefault(key, []).append((upper, value))
+    out: list[Sample] = []
+    for key, buckets in sorted(groups.items()):
+        buckets.sort()
+        if quantile < 0 or quantile > 1:
+            out.append((key, -math.inf if quantile < 0 else math.inf))
+            continue
+        if not buckets or buckets[-1][0] != math.inf:
+            out.append((key, math.nan))  # no +Inf bucket: Prometheus answers NaN
+            continue
+        counts = [max(c for _, c in buckets[: i + 1]) for i in range(len(buckets))]  # monotonic, as Prometheus fixes it
+        total = counts[-1]
+        if total <= 0:
+            out.append((key, math.nan))
+            continue
+        rank = quantile * total
+        index = next(i for i, c in enumerate(counts) if c >= rank)
+        if buckets[index][0] == math.inf:
+            out.append((key, buckets[index - 1][0] if index > 0 else math.nan))
+            continue
+        lower = buckets[index - 1][0] if index > 0 else 0.0
+        below = counts[index - 1] if index > 0 else 0.0
+        upper = buckets[index][0]
+        if index == 0 and upper <= 0:
+            out.append((key, upper))
+            continue
+        inside = counts[index] - below
+        out.append((key, lower + (upper - lower) * ((rank - below) / inside if inside > 0 else 0.0)))
+    return out

@@ -385,6 +385,7 @@ def test_the_request_rate_is_read_from_the_error_ratio_denominator() -> None:
     assert traffic_query(sli) == 'sum(rate(http_requests_total{service="x"}[5m]))'
     assert traffic_query("sum(rate(a[5m]) / rate(b[5m]))") is None  # the division is not at the top level
     assert traffic_query("avg(errors_ratio)") is None and traffic_query(None) is None
+    assert traffic_query('1 - min(success_percent{service="x"}) / 100') is None  # a unit conversion
 
 
 class WarningCluster(FakeCluster):

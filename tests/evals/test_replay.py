@@ -79,7 +79,7 @@ async def test_prometheus_instant_query_after_now_is_answered_at_now(server: Rep
         later = await client.get(
             "/api/v1/query", params={"query": "pod_cpu_usage_ratio", "time": str(AFTER.timestamp())}
         )
-        bad = await client.get("/api/v1/query", params={"query": "histogram_quantile(0.9, x)"})
+        bad = await client.get("/api/v1/query", params={"query": "quantile_over_time(0.9, x[5m])"})
     values = later.json()["data"]["result"]
     assert values and all(v["value"][0] == NOW.timestamp() for v in values)
     assert bad.status_code == 400 and bad.json()["errorType"] == "bad_data"

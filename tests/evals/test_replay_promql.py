@@ -53,3 +53,31 @@ def test_scalars_are_told_apart_from_vectors() -> None:
     assert promql.is_scalar(promql.parse("1 - 2 / 4"))
     assert not promql.is_scalar(promql.parse("vector(1) * 2"))
     assert not promql.is_scalar(promql.parse("success_percent * 2"))
+
+
+def _buckets(counts: dict[str, float], **labels: str) -> list[SeriesData]:
+    return [
+        SeriesData(tuple(sorted({"__name__": "d_bucket", "le": le, **labels}.items())), [0.0], [count])
+        for le, count in counts.items()
+    ]
+
+
+def test_histogram_quantile_interpolates_inside_the_bucket_like_prometheus() -> None:
+    series = _buckets({"0.1": 50.0, "0.5": 90.0, "1": 100.0, "+Inf": 100.0}, edge="a")
+    series += _buckets({"0.1": 0.0, "0.5": 0.0, "+Inf": 10.0}, edge="b")  # all above the last bound
+    found = {
+        dict(k)["edge"]: v for k, v in promql.evaluate(promql.parse("histogram_quantile(0.5, d_bucket)"), series, 0.0)
+    }
+    assert found["a"] == pytest.approx(0.1)  # the 50th of 100 sits at the first bucket's bound
+    assert found["b"] == pytest.approx(0.5)  # in the +Inf bucket: the highest finite bound
+    p90 = promql.evaluate(promql.parse('histogram_quantile(0.9, sum by (le) (d_bucket{edge="a"}))'), series, 0.0)
+    assert p90 == [((), pytest.approx(0.5))]
+    p70 = promql.evaluate(promql.parse('histogram_quantile(0.7, d_bucket{edge="a"})'), series, 0.0)
+    assert p70[0][1] == pytest.approx(0.1 + 0.4 * (20 / 40))
+
+
+def test_histogram_quantile_without_observations_is_nan_and_needs_a_number_first() -> None:
+    empty = _buckets({"0.1": 0.0, "+Inf": 0.0})
+    assert math.isnan(promql.evaluate(promql.parse("histogram_quantile(0.5, d_bucket)"), empty, 0.0)[0][1])
+    with pytest.raises(promql.PromQLError, match="number first"):
+        promql.parse("histogram_quantile(d_bucket, 0.5)")
