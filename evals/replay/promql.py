@@ -4,10 +4,10 @@ Supported: a selector ``name{label="v", label!="v", label=~"re", label!~"re"}`` 
 optional, not both), ``vector(N)``, a number, the range functions ``rate increase avg_over_time
 max_over_time min_over_time last_over_time count_over_time`` over ``selector[duration]``, the
 aggregations ``sum avg max min count`` with ``by (...)`` or ``without (...)`` before or after the
-argument, ``histogram_quantile(q, buckets)`` over classic ``le`` buckets, arithmetic between an expression and a number (``1 - ratio``, ``percent / 100``: ``* /``
-before ``+ -``, left to right, parentheses group), and a comparison with a number (``expr > 0.5``:
-keeps the samples that pass). Anything
-else is a `PromQLError`, answered as Prometheus answers a parse error (400, ``bad_data``).
+argument, ``histogram_quantile(q, buckets)`` over classic ``le`` buckets, arithmetic between an
+expression and a number (``1 - ratio``, ``percent / 100``: ``* /`` before ``+ -``, left to right,
+parentheses group), and a comparison with a number (``expr > 0.5``: keeps the samples that pass).
+Anything else is a `PromQLError`, answered as Prometheus answers a parse error (400, ``bad_data``).
 """
 
 from __future__ import annotations
