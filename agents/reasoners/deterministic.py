@@ -1517,7 +1517,8 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         # the edges say it serves worse on its own, and each service the edges score is a lead.
         # A plain "dependency" reading takes the mechanism the edges show at it (a network delay into it,
         # its resources saturated).
-        named = {h.entity for h in hypotheses}
+        # Where both read the same component, the stronger stays.
+        leads = {h.entity: h for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)}
         hypotheses = [
             h.model_copy(
                 update={
@@ -1529,11 +1530,13 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             else h
             for h in hypotheses
         ]
-        scored = [
+        hypotheses = [
             h
-            for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)
-            if h.entity not in named
+            for h in hypotheses
+            if not (h.entity in leads and not h.change_id and leads[h.entity].score > h.score)
         ]
+        named = {h.entity for h in hypotheses}
+        scored = [h for h in leads.values() if h.entity not in named]
         from_logs = log_origin(bundle, edges)
         if from_logs is not None:
             # Where the logged failures start is a lead beside the edges' (a code path that fails fast
