@@ -1531,9 +1531,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in hypotheses
         ]
         hypotheses = [
-            h
-            for h in hypotheses
-            if not (h.entity in leads and not h.change_id and leads[h.entity].score > h.score)
+            h for h in hypotheses if not (h.entity in leads and not h.change_id and leads[h.entity].score > h.score)
         ]
         named = {h.entity for h in hypotheses}
         scored = [h for h in leads.values() if h.entity not in named]
