@@ -1518,7 +1518,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
         # A plain "dependency" reading takes the mechanism the edges show at it (a network delay into it,
         # its resources saturated).
         # Where both read the same component, the stronger stays.
-        leads = {h.entity: h for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)}
+        by_entity = {h.entity: h for h in edge_leads(bundle, edges, bonus=0.0 if edges.abstained else ORIGIN_BONUS)}
         hypotheses = [
             h.model_copy(
                 update={
@@ -1531,10 +1531,12 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
             for h in hypotheses
         ]
         hypotheses = [
-            h for h in hypotheses if not (h.entity in leads and not h.change_id and leads[h.entity].score > h.score)
+            h
+            for h in hypotheses
+            if not (h.entity in by_entity and not h.change_id and by_entity[h.entity].score > h.score)
         ]
         named = {h.entity for h in hypotheses}
-        scored = [h for h in leads.values() if h.entity not in named]
+        scored = [h for h in by_entity.values() if h.entity not in named]
         from_logs = log_origin(bundle, edges)
         if from_logs is not None:
             # Where the logged failures start is a lead beside the edges' (a code path that fails fast
