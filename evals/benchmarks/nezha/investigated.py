@@ -17,28 +17,18 @@ from __future__ import annotations
 
 import csv
 import json
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from langgraph.runtime import Runtime
-
-from agents.context import AgentContext
-from agents.investigation import investigate
-from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import EdgeLatencySettings, WorkflowSettings
-from agents.state import Diagnosis, IncidentState
+from agents.state import Diagnosis
+from evals.benchmarks.investigation_round import investigate_once
 from evals.benchmarks.nezha.alert import SUCCESS_METRIC, SyntheticAlert
 from evals.benchmarks.nezha.dataset import Day, Fault, recording, service_of
 from evals.replay.recording import LogLine
-from evals.replay.server import ReplayServer
 from intake.alertmanager import parse_alertmanager
 from knowledge.catalog import Service, ServiceCatalog, ServiceSLI
-from tools.ledger import ActionLedger
-from tools.policy import ApprovalPolicy
-from tools.registry import ToolRegistry
 
 EDGE_LATENCY = EdgeLatencySettings(
     query="edge_latency_seconds",
@@ -49,11 +39,6 @@ EDGE_LATENCY = EdgeLatencySettings(
     callee_end="destination",
 )
 """The recording's per-edge medians: ``side="source"`` is the caller's Istio sidecar, ``destination`` the callee's."""
-
-
-REPLAY_TIMEOUT_S = 120.0
-"""The adapters' per-call timeout against the replay: its answers are computed in this process, so a
-busy machine slows them; a timeout there would be the bench's failure, not the method's."""
 
 
 @dataclass(frozen=True)
@@ -144,30 +129,10 @@ async def work_fault(day: Day, fault: Fault, alert: SyntheticAlert, *, logs: lis
     )
     catalog = catalog_for(day)
     incident = parse_alertmanager(alert_payload(day, alert))[0]
-    with ReplayServer(served) as server, tempfile.TemporaryDirectory() as scratch:
-        config = {
-            kind: {"kind": kind, "base_url": server.url, "max_retries": 0} for kind in ("prometheus", "loki", "tempo")
-        }
-        registry = ToolRegistry.from_config(config)
-        ctx = AgentContext(
-            registry=registry,
-            ledger=ActionLedger(Path(scratch) / "ledger.sqlite"),
-            policy=ApprovalPolicy(),
-            catalog=catalog,
-            reasoner=DeterministicReasoner(),
-            fallback=DeterministicReasoner(),
-            settings=WorkflowSettings(edge_latency=EDGE_LATENCY),
-            clock=lambda: now,
-        )
-        state = IncidentState(id=f"nezha-{fault.id}", alert=incident, service=day.entry)
-        try:
-            command = await investigate(state, Runtime(context=ctx))
-        finally:
-            await registry.aclose()
-    update = command.update if isinstance(command.update, dict) else {}
-    diagnosis = update["diagnosis"]
-    assert isinstance(diagnosis, Diagnosis)
-    named = [diagnosis.entity, *(c.entity for c in diagnosis.candidates)]
+    settings = WorkflowSettings(edge_latency=EDGE_LATENCY)
+    done = await investigate_once(
+        served, catalog, incident, incident_id=f"nezha-{fault.id}", now=now, settings=settings
+    )
+    named = [done.diagnosis.entity, *(c.entity for c in done.diagnosis.candidates)]
     ranking = list(dict.fromkeys(n for n in named if n in catalog.services))
-    calls = next((int(e.text.split()[0]) for e in update.get("timeline", []) if e.kind == "tool_calls"), 0)
-    return Worked(diagnosis, ranking, calls, len(update.get("evidence", [])))
+    return Worked(done.diagnosis, ranking, done.tool_calls, done.evidence)

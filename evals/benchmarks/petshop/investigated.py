@@ -24,28 +24,18 @@ order, as the analytics' ranking is scored whether it abstains or not. What it *
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from langgraph.runtime import Runtime
-
-from agents.context import AgentContext
-from agents.investigation import EvidenceCollector, investigate
-from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import WorkflowSettings
-from agents.state import QUIET_CATEGORIES, Diagnosis, IncidentState
+from agents.state import QUIET_CATEGORIES, Diagnosis
+from evals.benchmarks.investigation_round import investigate_once
 from evals.benchmarks.petshop.dataset import MetricTable, Target
 from evals.benchmarks.petshop.replayed import SERIES_NAME, as_recording
-from evals.replay.server import ReplayServer
 from intake.alertmanager import parse_alertmanager
 from knowledge.catalog import Service, ServiceCatalog, ServiceSLI
-from tools.ledger import ActionLedger
-from tools.policy import ApprovalPolicy
-from tools.registry import ToolRegistry
 
 PERIOD = "5m"
 """CloudWatch's period in the dataset: the range each catalog query reads its latest sample from."""
@@ -150,39 +140,23 @@ async def _work(
     table: MetricTable, graph: Mapping[str, Sequence[str]], target: Target, now: datetime, incident_id: str
 ) -> Worked:
     catalog = catalog_for(graph, table, target)
+    if target.node not in catalog.services:
+        raise ValueError(f"the alert's component {target.node!r} is not in the call graph")
     incident = parse_alertmanager(alert_payload(target))[0]
-    with ReplayServer(as_recording(table, now)) as server, tempfile.TemporaryDirectory() as scratch:
-        registry = ToolRegistry.from_config(
-            {"prometheus": {"kind": "prometheus", "base_url": server.url, "max_retries": 0}}
-        )
-        ctx = AgentContext(
-            registry=registry,
-            ledger=ActionLedger(Path(scratch) / "ledger.sqlite"),
-            policy=ApprovalPolicy(),
-            catalog=catalog,
-            reasoner=DeterministicReasoner(),
-            fallback=DeterministicReasoner(),
-            settings=WorkflowSettings(lookback_minutes=LOOKBACK_MINUTES),
-            clock=lambda: now,
-        )
-        state = IncidentState(id=incident_id, alert=incident, service=target.node)
-        service = catalog.get(target.node)
-        if service is None:
-            raise ValueError(f"the alert's component {target.node!r} is not in the call graph")
-        radius = sorted(EvidenceCollector(state, service, ctx).candidates())
-        try:
-            command = await investigate(state, Runtime(context=ctx))
-        finally:
-            await registry.aclose()
-    update = command.update if isinstance(command.update, dict) else {}
-    diagnosis = update["diagnosis"]
-    assert isinstance(diagnosis, Diagnosis)
-    lead = [] if diagnosis.category in QUIET_CATEGORIES else [diagnosis.entity]
-    named = [*lead, *(c.entity for c in diagnosis.candidates)]
+    settings = WorkflowSettings(lookback_minutes=LOOKBACK_MINUTES)
+    done = await investigate_once(
+        as_recording(table, now),
+        catalog,
+        incident,
+        incident_id=incident_id,
+        now=now,
+        settings=settings,
+        kinds=("prometheus",),
+    )
+    lead = [] if done.diagnosis.category in QUIET_CATEGORIES else [done.diagnosis.entity]
+    named = [*lead, *(c.entity for c in done.diagnosis.candidates)]
     ranking = list(dict.fromkeys(n for n in named if n in catalog.services))
-    calls = next((int(e.text.split()[0]) for e in update.get("timeline", []) if e.kind == "tool_calls"), 0)
-    onset = update.get("onset")
-    return Worked(diagnosis, ranking, calls, onset if isinstance(onset, datetime) else None, radius)
+    return Worked(done.diagnosis, ranking, done.tool_calls, done.onset, done.blast_radius)
 
 
 def _literal(text: str) -> str:
