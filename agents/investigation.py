@@ -1693,9 +1693,7 @@ class EvidenceCollector:
         grid, edges = edges_from_series(result.payload(QueryResult).series, settings, names)
         if not edges:
             return
-        both = sum(
-            1 for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))
-        )
+        both = sum(1 for e in edges if e.measured_at_both_ends)
         self.bundle.edge_latency, self.bundle.edge_times = edges, grid
         self.bundle.edge_signals = served_signals(self.gauge_series, grid, names)
         self.bundle.edge_latency_evidence = self.add(

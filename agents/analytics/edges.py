@@ -87,6 +87,11 @@ class EdgeLatency(BaseModel):
     caller_side: list[float] = Field(description="Request sent to response received, at the caller (NaN: no sample).")
     callee_side: list[float] = Field(description="Request received to response sent, at the callee (NaN: no sample).")
 
+    @property
+    def measured_at_both_ends(self) -> bool:
+        """Whether each end has at least one sample: only then can the two be told apart."""
+        return any(map(math.isfinite, self.caller_side)) and any(map(math.isfinite, self.callee_side))
+
 
 class ServiceSignals(BaseModel):
     """What one service exports about itself, by meaning (the caller classifies the series)."""

@@ -32,6 +32,7 @@ from agents.reasoners.base import (
 )
 from agents.reasoners.origin import (
     RANKING,
+    downstream,
     edge_leads,
     edge_mechanism,
     edge_ranking,
@@ -535,7 +536,7 @@ def build_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
         )
     hypotheses = path_hypotheses(bundle, hypotheses)
     seen: set[str] = set()
-    below = _downstream(bundle.graph, bundle.service) if bundle.graph else None
+    below = downstream(bundle.graph, bundle.service) if bundle.graph else None
     for dep in bundle.dependencies:
         if dep.anomalous and dep.service not in seen and (below is None or dep.service in below):
             seen.add(dep.service)
@@ -638,19 +639,6 @@ def path_hypotheses(bundle: EvidenceBundle, hypotheses: list[Hypothesis]) -> lis
         # The callee is not the origin: what its one caller sees is the path's doing.
         out = [h for h in out if not (h.entity == callee and not h.change_id)]
     return out
-
-
-def _downstream(graph: dict[str, list[str]], source: str) -> set[str]:
-    """What ``source`` depends on, transitively (a caller's failure is not its cause)."""
-    found: set[str] = set()
-    frontier = [source]
-    while frontier:
-        node = frontier.pop()
-        for callee in graph.get(node, []):
-            if callee not in found:
-                found.add(callee)
-                frontier.append(callee)
-    return found
 
 
 def ruled_out_items(bundle: EvidenceBundle, lead: Hypothesis | None) -> list[RuledOut]:
@@ -1055,7 +1043,7 @@ def as_cascade(lead: Hypothesis, bundle: EvidenceBundle) -> Hypothesis:
     spread = sorted({d.service for d in bundle.dependencies if d.anomalous and d.service != lead.entity})
     # Its callers relaying its errors is a bad release seen from above; a cascade is one that broke what
     # it uses too (its database saturated), and through that reached others.
-    broke_below = set(spread) & _downstream(bundle.graph, lead.entity)
+    broke_below = set(spread) & downstream(bundle.graph, lead.entity)
     if len(spread) < CASCADE_SPREAD or not broke_below:
         return lead
     return lead.model_copy(
@@ -1092,7 +1080,7 @@ def provider_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     primary = bundle.primary
     if primary is None or not primary.anomalous:
         return []
-    below = _downstream(bundle.graph, bundle.service)
+    below = downstream(bundle.graph, bundle.service)
     found = []
     for name, facts in sorted(bundle.components.items()):
         page = facts.provider
@@ -1299,7 +1287,7 @@ def touched_hypotheses(bundle: EvidenceBundle) -> list[Hypothesis]:
     if primary is None or primary.onset is None or not primary.anomalous:
         return []
     onset = primary.onset
-    path = _downstream(bundle.graph, bundle.service)
+    path = downstream(bundle.graph, bundle.service)
     found: dict[str, Hypothesis] = {}
     for move in bundle.gauges:
         callee = move.service
@@ -1504,11 +1492,11 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
                 and not (h.entity == bundle.service and h.category in relayed)
                 # a component between the alerting service and the origin, anomalous and nothing more,
                 # is on the way the failure travels: a victim, not a rival
-                and not (h.category == "dependency" and origins & _downstream(bundle.graph, h.entity))
+                and not (h.category == "dependency" and origins & downstream(bundle.graph, h.entity))
                 # ... and so is a release of one when the origin has a change of its own: the origin's
                 # own change explains its failure, which the one between only relays
                 and not (
-                    h.change_id and h.entity != bundle.service and changed_origins & _downstream(bundle.graph, h.entity)
+                    h.change_id and h.entity != bundle.service and changed_origins & downstream(bundle.graph, h.entity)
                 )
             ]
             hypotheses = sorted([*from_origin, *rest], key=lambda h: h.score, reverse=True)
@@ -1553,7 +1541,7 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     if touched:
         # The components on the alerting service's path read without a change of their own (a pool
         # exhausted, a dependency failing) are how the acted-on callee's new state shows: victims.
-        path = _downstream(bundle.graph, bundle.service) | {bundle.service}
+        path = downstream(bundle.graph, bundle.service) | {bundle.service}
         actors = {h.entity for h in touched}
         hypotheses = [h for h in hypotheses if h.entity not in actors and (h.change_id or h.entity not in path)]
         hypotheses = sorted([*touched, *hypotheses], key=lambda h: h.score, reverse=True)

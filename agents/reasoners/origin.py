@@ -159,7 +159,7 @@ def edge_ranking(bundle: EvidenceBundle) -> RankingResult | None:
     and a caller waiting on either come apart there; a candidate's `top_metric` says which
     (network, saturation, errors, latency)."""
     edges = bundle.edge_latency
-    both = [e for e in edges if any(map(math.isfinite, e.caller_side)) and any(map(math.isfinite, e.callee_side))]
+    both = [e for e in edges if e.measured_at_both_ends]
     if not both or not bundle.edge_times:
         return None
     grid = bundle.edge_times
@@ -304,7 +304,7 @@ def log_origin(bundle: EvidenceBundle, ranking: RankingResult) -> Hypothesis | N
     failing = failing_in_logs(bundle)
     if not failing:
         return None
-    below = {name: _downstream_of(bundle.graph, name) for name in failing}
+    below = {name: downstream(bundle.graph, name) - {name} for name in failing}
     deepest = [name for name in failing if not below[name] & set(failing)]
     if len(deepest) != 1 or (set(failing) == {bundle.service}):
         return None
@@ -312,7 +312,7 @@ def log_origin(bundle: EvidenceBundle, ranking: RankingResult) -> Hypothesis | N
     leader = ranking.candidates[0] if ranking.candidates and not ranking.abstained else None
     if leader is None or leader.component == origin:
         score = LOG_LEAD_BELOW
-    elif origin in _downstream_of(bundle.graph, leader.component) or (
+    elif origin in downstream(bundle.graph, leader.component) or (
         leader.component == bundle.service and leader.top_metric == "errors"
     ):
         score = LOG_LEAD_BELOW
@@ -333,12 +333,15 @@ def log_origin(bundle: EvidenceBundle, ranking: RankingResult) -> Hypothesis | N
     )
 
 
-def _downstream_of(graph: dict[str, list[str]], name: str) -> set[str]:
-    seen: set[str] = set()
-    frontier = list(graph.get(name, []))
+def downstream(graph: dict[str, list[str]], source: str) -> set[str]:
+    """What ``source`` depends on, transitively (a caller's failure is not its cause); ``source`` itself
+    only when a cycle leads back to it."""
+    found: set[str] = set()
+    frontier = [source]
     while frontier:
-        current = frontier.pop()
-        if current not in seen and current != name:
-            seen.add(current)
-            frontier.extend(graph.get(current, []))
-    return seen
+        node = frontier.pop()
+        for callee in graph.get(node, []):
+            if callee not in found:
+                found.add(callee)
+                frontier.append(callee)
+    return found
