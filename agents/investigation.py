@@ -140,7 +140,7 @@ EPOCH_LIKE = 1e9  # a value above this is a Unix timestamp, below it seconds lef
 SLOW_BURN_BASELINE = timedelta(minutes=30)  # the reference of a primary SLI whose move began before the last hour
 EPISODE_GAP = timedelta(minutes=10)  # a first onset this long before the alert's start may be an earlier episode's
 EPISODE_CALM_STEPS = 3  # ... when the series came back for this many steps in a row before the alert
-MAX_CANDIDATES = 10  # components checked besides the alerting one, nearest first: bounds the tool calls
+MAX_CANDIDATES = 60  # components checked besides the alerting one, nearest first: bounds the tool calls
 MAX_HOPS = 3
 REPLICA_EDIT = re.compile(
     r"(replicas|replicaCount|replica_count|replica count)\D{0,12}?(\d+)\s*(?:->|→|to)\s*(\d+)", re.I

@@ -1382,74 +1382,10 @@ def explained_by(other: Hypothesis, lead: Hypothesis) -> bool:
     return bool(theirs) and theirs < ours
 
 
-def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
-    """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
-    by_id = {e.id: e for e in bundle.evidence}
-    primary = bundle.primary
-    seen_by_callers = callers_see_it_failing(bundle)
-    if seen_by_callers is not None:
-        # Its own SLI looks fine, but what calls it fails: its telemetry is not telling the whole
-        # story (a scrape gap, a proxy answering for it). The callers' view is the symptom.
-        bundle = bundle.model_copy(update={"primary": seen_by_callers.model_copy(update={"service": bundle.service})})
-        primary = bundle.primary
-    edges = edge_ranking(bundle)
-    if primary is not None and not primary.anomalous and primary.current is not None and not serves_worse(edges):
-        recovered = primary.onset is not None
-        show = _secs if primary.signal == "latency_p99" else _pct
-        text = (
-            f"{bundle.service}'s {primary.signal} rose at {_fmt_time(primary.onset)} and has recovered by itself: "
-            f"{show(primary.current)} now against a baseline of {show(primary.baseline)}"
-            if recovered
-            else f"no sustained anomaly on {bundle.service}: {primary.signal} is {show(primary.current)} against a baseline of {show(primary.baseline)}"
-        )
-        source = bundle.alert_source
-        # Not when the service's traffic moved: customers not reaching it is what a prober sees first.
-        traffic_moved = any(s.signal == "traffic" and s.anomalous for s in bundle.own)
-        measured_by = source is not None and not recovered and source.component != bundle.service and not traffic_moved
-        if measured_by and source is not None:
-            # The alert is another component's measurement of this service, and the service's own
-            # telemetry says it is fine: the measurement (a check's expectation, a prober's path) is
-            # why the alert fired.
-            text = (
-                f"{text}; the alert reads {source.selector}, which {source.component} measures and exports: "
-                f"the failure is in what {source.component} checks or how, not in {bundle.service} (a false alarm "
-                "from the monitoring)"
-            )
-        quiet_evidence = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
-        entity = source.component if measured_by and source else bundle.service
-        batch = None if recovered or measured_by else scheduled_caller(bundle)
-        if batch is not None:
-            # Nothing fails, and a caller's batch started on its schedule: the alert measured expected
-            # work (a new rule meeting an old nightly run), and the batch is why it fired.
-            started = f", started {_fmt_time(batch.started)}" if batch.started else ""
-            text = (
-                f"{text}; the load is {batch.service}'s scheduled run (job {batch.namespace}/{batch.name}{started} by "
-                f"its CronJob's schedule), which calls {bundle.service}: expected work the alert measured, not a failure"
-            )
-            entity = batch.service
-            quiet_evidence += [batch.evidence_id] if batch.evidence_id else []
-        maintenance = None if recovered or measured_by or batch is not None else maintenance_job(bundle)
-        if maintenance is not None and bundle.pods is not None:
-            started = f" since {_fmt_time(maintenance.started)}" if maintenance.started else ""
-            text = (
-                f"{text}; {bundle.pods.ready}/{bundle.pods.total} of its pods are ready while nodes "
-                f"{', '.join(bundle.cordoned)} are cordoned and {maintenance.service}'s job "
-                f"{maintenance.namespace}/{maintenance.name} runs{started}: maintenance draining nodes evicted the missing ones, "
-                "expected while it runs, not a failure of the service"
-            )
-            entity = maintenance.service
-            quiet_evidence += [
-                e for e in (maintenance.evidence_id, bundle.cordoned_evidence_id, bundle.pods.evidence_id) if e
-            ]
-        return Diagnosis(
-            root_cause=text,
-            category="recovered" if recovered else "no_incident",
-            entity=entity,
-            confidence=0.6,
-            evidence=[by_id[i] for i in quiet_evidence if i in by_id],
-            ruled_out=ruled_out_items(bundle, None),
-            inconclusive=False,
-        )
+def ranked_hypotheses(bundle: EvidenceBundle, edges: RankingResult | None) -> list[Hypothesis]:
+    """Every reading of the evidence, strongest first: the graph (or edge) ranking's origins, the
+    alerting service's and its neighbours' own readings, shared infrastructure, changes acted on,
+    certificates; victims on the way a failure travels folded into its origin."""
     ranking = edges or origin_ranking(bundle)
     hypotheses = build_hypotheses(bundle)
     if ranking is not None and ranking.candidates and ranking.candidates[0].component == bundle.service:
@@ -1562,6 +1498,85 @@ def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
     hypotheses = fold_into_storm(hypotheses)
     if hypotheses:
         hypotheses[0] = as_cascade(hypotheses[0], bundle)
+    return hypotheses
+
+
+def diagnose_bundle(bundle: EvidenceBundle) -> Diagnosis:
+    """Pick the leading hypothesis if it is clearly ahead; otherwise say the result is inconclusive."""
+    by_id = {e.id: e for e in bundle.evidence}
+    primary = bundle.primary
+    seen_by_callers = callers_see_it_failing(bundle)
+    if seen_by_callers is not None:
+        # Its own SLI looks fine, but what calls it fails: its telemetry is not telling the whole
+        # story (a scrape gap, a proxy answering for it). The callers' view is the symptom.
+        bundle = bundle.model_copy(update={"primary": seen_by_callers.model_copy(update={"service": bundle.service})})
+        primary = bundle.primary
+    edges = edge_ranking(bundle)
+    if primary is not None and not primary.anomalous and primary.current is not None and not serves_worse(edges):
+        recovered = primary.onset is not None
+        show = _secs if primary.signal == "latency_p99" else _pct
+        text = (
+            f"{bundle.service}'s {primary.signal} rose at {_fmt_time(primary.onset)} and has recovered by itself: "
+            f"{show(primary.current)} now against a baseline of {show(primary.baseline)}"
+            if recovered
+            else f"no sustained anomaly on {bundle.service}: {primary.signal} is {show(primary.current)} against a baseline of {show(primary.baseline)}"
+        )
+        source = bundle.alert_source
+        # Not when the service's traffic moved: customers not reaching it is what a prober sees first.
+        traffic_moved = any(s.signal == "traffic" and s.anomalous for s in bundle.own)
+        measured_by = source is not None and not recovered and source.component != bundle.service and not traffic_moved
+        if measured_by and source is not None:
+            # The alert is another component's measurement of this service, and the service's own
+            # telemetry says it is fine: the measurement (a check's expectation, a prober's path) is
+            # why the alert fired.
+            text = (
+                f"{text}; the alert reads {source.selector}, which {source.component} measures and exports: "
+                f"the failure is in what {source.component} checks or how, not in {bundle.service} (a false alarm "
+                "from the monitoring)"
+            )
+        quiet_evidence = [primary.evidence_id, *([source.evidence_id] if measured_by and source else [])]
+        entity = source.component if measured_by and source else bundle.service
+        batch = None if recovered or measured_by else scheduled_caller(bundle)
+        if batch is not None:
+            # Nothing fails, and a caller's batch started on its schedule: the alert measured expected
+            # work (a new rule meeting an old nightly run), and the batch is why it fired.
+            started = f", started {_fmt_time(batch.started)}" if batch.started else ""
+            text = (
+                f"{text}; the load is {batch.service}'s scheduled run (job {batch.namespace}/{batch.name}{started} by "
+                f"its CronJob's schedule), which calls {bundle.service}: expected work the alert measured, not a failure"
+            )
+            entity = batch.service
+            quiet_evidence += [batch.evidence_id] if batch.evidence_id else []
+        maintenance = None if recovered or measured_by or batch is not None else maintenance_job(bundle)
+        if maintenance is not None and bundle.pods is not None:
+            started = f" since {_fmt_time(maintenance.started)}" if maintenance.started else ""
+            text = (
+                f"{text}; {bundle.pods.ready}/{bundle.pods.total} of its pods are ready while nodes "
+                f"{', '.join(bundle.cordoned)} are cordoned and {maintenance.service}'s job "
+                f"{maintenance.namespace}/{maintenance.name} runs{started}: maintenance draining nodes evicted the missing ones, "
+                "expected while it runs, not a failure of the service"
+            )
+            entity = maintenance.service
+            quiet_evidence += [
+                e for e in (maintenance.evidence_id, bundle.cordoned_evidence_id, bundle.pods.evidence_id) if e
+            ]
+        # A spike that came back by itself still had a cause, and it may come back: what moved with the
+        # episode is ranked as for an incident and kept as candidates (nothing is acted on).
+        episode = [h for h in ranked_hypotheses(bundle, edges) if h.score > 0] if recovered else []
+        if episode:
+            moved = ", ".join(f"{h.entity} ({h.category}, score {h.score:.2f})" for h in episode[:3])
+            text = f"{text}; what moved with the episode, likeliest first: {moved}"
+        return Diagnosis(
+            root_cause=text,
+            category="recovered" if recovered else "no_incident",
+            entity=entity,
+            confidence=0.6,
+            evidence=[by_id[i] for i in quiet_evidence if i in by_id],
+            ruled_out=ruled_out_items(bundle, None),
+            candidates=episode[:5],
+            inconclusive=False,
+        )
+    hypotheses = ranked_hypotheses(bundle, edges)
     lead = hypotheses[0] if hypotheses else None
     runner_up = hypotheses[1] if len(hypotheses) > 1 else None
     rival = next((h for h in hypotheses[1:] if lead is not None and not explained_by(h, lead)), None)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from agents.evidence import ChangeFact, EvidenceBundle, LogFact, PodFact, SignalSummary
+from agents.evidence import ChangeFact, ComponentFacts, EvidenceBundle, LogFact, PodFact, SignalSummary
 from agents.gate import apply_evidence_gate
 from agents.reasoners.deterministic import diagnose_bundle
 from agents.state import Alert, Diagnosis, Evidence, JobTarget, RuledOut
@@ -108,6 +108,49 @@ def test_signal_that_rose_and_came_back_is_recovered() -> None:
     diagnosis = diagnose_bundle(bundle)
     assert diagnosis.category == "recovered"
     assert "recovered" in diagnosis.root_cause
+
+
+def _episode(service: str, rise: float, evidence_id: str) -> SignalSummary:
+    """An error ratio flat for 30 minutes, ``rise`` higher for 5, then back: a spike that recovered."""
+    times = [T0 - timedelta(minutes=30 - k) for k in range(41)]
+    values = [0.001 + (rise if 30 <= k < 35 else 0.0) + 0.0002 * (k % 3) for k in range(41)]
+    return SignalSummary(
+        service=service,
+        query=f"errors of {service}",
+        baseline=0.001,
+        current=values[-1],
+        peak=max(values),
+        onset=T0 if rise else None,
+        anomalous=False,
+        evidence_id=evidence_id,
+        times=times,
+        values=values,
+    )
+
+
+def test_a_recovered_episode_still_names_what_moved_with_it() -> None:
+    """A spike that came back by itself is closed without action, but its cause may come back: the
+    dependency whose errors rose and fell with it is ranked as for an incident and kept as a candidate."""
+    bundle = _bundle([])
+    bundle.primary = _episode("orders", 0.2, "e1")
+    bundle.graph = {"orders": ["db", "search"], "db": [], "search": []}
+    bundle.dependencies = [_episode("db", 0.3, "e2"), _episode("search", 0.0, "e6")]
+    bundle.components = {name: ComponentFacts(service=name, distance=1) for name in ("db", "search")}
+    bundle.logs, bundle.pods = [], None
+    diagnosis = diagnose_bundle(bundle)
+    assert (diagnosis.category, diagnosis.entity, diagnosis.change_id) == ("recovered", "orders", "")
+    assert diagnosis.candidates and diagnosis.candidates[0].entity == "db"
+    assert "search" not in [c.entity for c in diagnosis.candidates[:1]]
+    assert "what moved with the episode" in diagnosis.root_cause
+
+
+def test_no_anomaly_at_all_has_no_candidates() -> None:
+    bundle = _bundle([])
+    bundle.primary = _episode("orders", 0.0, "e1")
+    bundle.graph = {"orders": ["db"], "db": []}
+    bundle.dependencies = [_episode("db", 0.3, "e2")]
+    diagnosis = diagnose_bundle(bundle)
+    assert diagnosis.category == "no_incident" and diagnosis.candidates == []
 
 
 def test_evidence_gate_drops_unknown_citations_and_caps_confidence() -> None:

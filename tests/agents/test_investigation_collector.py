@@ -482,6 +482,19 @@ def test_candidates_are_the_neighbourhood_then_shared_infrastructure(tmp_path: P
     assert collector.candidates() == {"orders": 0, "orders-db": 1, "batch": 2, "resolver": 4}
 
 
+def test_a_wide_first_ring_is_read_whole(tmp_path: Path, http: HttpCaller) -> None:
+    """A gateway calling forty services directly (a large system's front end): every one is a
+    candidate, so whether the origin is read cannot depend on where its name sorts."""
+    collector = _collector(tmp_path, _registry(http))
+    services = collector.ctx.catalog.services
+    callees = [f"svc-{i:02d}" for i in range(40)]
+    services["orders"].dependencies = callees
+    services.update({name: Service(name=name, dependencies=["store"]) for name in callees})
+    services["store"] = Service(name="store")
+    found = collector.candidates()
+    assert set(callees) <= set(found) and found["store"] == 2
+
+
 class RolledBackCluster(FakeCluster):
     """orders was rolled back to the template of revision 6 (now revision 8): its ReplicaSet is older
     than revision 7's, the release that was rolled back."""
