@@ -191,7 +191,10 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         "disk_full",
         re.compile(
             r"no space left on device|disk (is )?full|ENOSPC|ephemeral.storage|file ?system .*full"
-            r"|flood.stage|disk usage exceeded|read-only-allow-delete",
+            r"|flood.stage|disk usage exceeded|read-only-allow-delete"
+            # PostgreSQL, MySQL, Redis and the JVM saying the same in their own words
+            r"|could not (extend|write to) file|Errcode: 28|unable to persist to disk|MISCONF Redis"
+            r"|There is not enough space on the disk",
             re.I,
         ),
     ),
@@ -210,18 +213,31 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         "failover",
         re.compile(
             r"read-only transaction|in a read-only|read only replica|is in recovery|recovery is in progress"
-            r"|not (the )?(primary|master|leader)|no longer (the )?(primary|leader)|demoted|failover",
+            r"|not (the )?(primary|master|leader)|no longer (the )?(primary|leader)|demoted|failover"
+            # MySQL's read-only replica, Kafka's and etcd's leadership moving
+            r"|--(super-)?read-only option|NOT_LEADER_(FOR_PARTITION|OR_FOLLOWER)|NotLeaderFor|LEADER_NOT_AVAILABLE"
+            r"|leader changed|no leader",
             re.I,
         ),
     ),
-    ("certificate", re.compile(r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake failed", re.I)),
+    (
+        "certificate",
+        re.compile(
+            r"certificate|x509|tls: expired|ssl.*(alert|handshake|verify)|handshake fail(ed|ure)"
+            # Node's, the JVM's and OpenSSL's own words
+            r"|CERT_HAS_EXPIRED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SSLHandshakeException|PKIX path|unknown ca\b",
+            re.I,
+        ),
+    ),
     (
         "dns",
         re.compile(
             # a resolver's own words (Go's "lookup HOST on SERVER:53: ... i/o timeout"), not any
             # "lookup ... timeout": a cache or a session "lookup failed: i/o timeout" is no DNS fault
             r"no such host|NXDOMAIN|SERVFAIL|name resolution|could not resolve|dns"
-            r"|lookup [\w.-]+(?: on \S+)?: .*time(?:d )?out|lookup \S+ on \S+:53\b|server misbehaving",
+            r"|lookup [\w.-]+(?: on \S+)?: .*time(?:d )?out|lookup \S+ on \S+:53\b|server misbehaving"
+            # Node's and the JVM's resolver failures
+            r"|ENOTFOUND|EAI_AGAIN|UnknownHostException",
             re.I,
         ),
     ),
@@ -229,11 +245,24 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
         "connection_pool",
         re.compile(
             r"connection pool|pool (is )?exhausted|connection is not available|too many (clients|connections)"
-            r"|timeout waiting for (a )?connection|remaining connection slots|acquire connection",
+            r"|timeout waiting for (a )?connection|remaining connection slots|acquire connection"
+            # SQLAlchemy's, Redis', JDBC's and PgBouncer's pools and limits
+            r"|QueuePool limit|max(imum)? number of clients|Unable to acquire JDBC Connection"
+            r"|no more connections allowed|connection limit exceeded|could not obtain (a )?connection",
             re.I,
         ),
     ),
-    ("oom", re.compile(r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit", re.I)),
+    # Out of threads, not of memory, whatever the JVM calls it ("OutOfMemoryError: unable to create new
+    # native thread"): a thread leak or a pids limit, which more memory does not fix.
+    ("resource_exhaustion", re.compile(r"unable to create (a )?new native thread|pthread_create failed", re.I)),
+    (
+        "oom",
+        re.compile(
+            r"OOMKilled|out of memory|OutOfMemoryError|MemoryError|memory limit"
+            r"|used memory > 'maxmemory'|Cannot allocate memory|ENOMEM|heap limit|oom-kill",
+            re.I,
+        ),
+    ),
     (
         "queue_backlog",
         re.compile(
@@ -247,11 +276,22 @@ SIGNATURES: list[tuple[RootCauseCategory, re.Pattern[str]]] = [
     # A deadline exceeded, a timeout, is what any slow or unreachable dependency looks like from the
     # caller (a partition, a stalled database): it names no failure mode, so it is not one here; the
     # graph and the changes decide. Resource exhaustion is the process's own starvation.
-    ("resource_exhaustion", re.compile(r"cpu throttl|thread starvation|gc overhead|run queue", re.I)),
+    (
+        "resource_exhaustion",
+        re.compile(
+            r"cpu throttl|thread starvation|gc overhead|run queue"
+            r"|Resource temporarily unavailable|no buffer space available",
+            re.I,
+        ),
+    ),
     ("resource_exhaustion", FD_LIMIT),  # ... or of its file descriptors
     (
         "crash",
-        re.compile(r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable", re.I),
+        re.compile(
+            r"panic:|segmentation fault|fatal error|unhandled exception|required environment variable"
+            r"|SIGSEGV|core dumped|CrashLoopBackOff|Back-off restarting failed container",
+            re.I,
+        ),
     ),
 ]
 SEMANTIC_CHANGES = {"migration", "feature_flag", "config"}

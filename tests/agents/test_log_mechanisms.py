@@ -38,6 +38,34 @@ def _bundle(line: str) -> EvidenceBundle:
             "resource_exhaustion",
         ),
         ('err="dial tcp: socket: too many open files"', "resource_exhaustion"),
+        # the same failure modes in other runtimes' and datastores' own words
+        ('ERROR: could not extend file "base/16384/24601": No space left on device', "disk_full"),
+        (
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk",
+            "disk_full",
+        ),
+        ("Error writing file '/var/lib/mysql/ibtmp1' (Errcode: 28 - No space left on device)", "disk_full"),
+        ("ERROR 1290 (HY000): The MySQL server is running with the --super-read-only option", "failover"),
+        ("Produce failed: NOT_LEADER_OR_FOLLOWER for partition orders-3", "failover"),
+        ("Error: certificate has expired (code CERT_HAS_EXPIRED)", "certificate"),
+        ("javax.net.ssl.SSLHandshakeException: PKIX path validation failed", "certificate"),
+        ("remote error: tls: handshake failure", "certificate"),
+        ("Error: getaddrinfo EAI_AGAIN payments.internal", "dns"),
+        ("java.net.UnknownHostException: ledger.shop.svc.cluster.local", "dns"),
+        ("sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached", "connection_pool"),
+        ("ERR max number of clients reached", "connection_pool"),
+        ("Unable to acquire JDBC Connection; nested exception", "connection_pool"),
+        ("OOM command not allowed when used memory > 'maxmemory'.", "oom"),
+        ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", "oom"),
+        ("java.lang.OutOfMemoryError: unable to create new native thread", "resource_exhaustion"),
+        (
+            "runtime: failed to create new OS thread (pthread_create failed: Resource temporarily unavailable)",
+            "resource_exhaustion",
+        ),
+        ("Back-off restarting failed container api in pod api-7d9", "crash"),
+        ("worker exited on signal 11 (SIGSEGV), core dumped", "crash"),
+        # a limit someone else enforces is no failure mode of ours
+        ("429 Too Many Requests: quota exceeded for project", None),
     ],
 )
 def test_a_signature_names_the_failure_mode_its_words_do(line: str, category: str | None) -> None:
