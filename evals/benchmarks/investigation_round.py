@@ -10,6 +10,7 @@ build the catalog, the recording and the alert; this module runs the round and r
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from agents.context import AgentContext
 from agents.investigation import EvidenceCollector, investigate
 from agents.reasoners.deterministic import DeterministicReasoner
 from agents.settings import WorkflowSettings
-from agents.state import Alert, Diagnosis, IncidentState
+from agents.state import QUIET_CATEGORIES, Alert, Diagnosis, IncidentState
 from evals.replay.recording import Recording
 from evals.replay.server import ReplayServer
 from knowledge.catalog import ServiceCatalog
@@ -44,6 +45,18 @@ class Round:
     """The alerting SLI's onset the investigation found, None when it found none."""
     blast_radius: list[str]
     """The components the investigation read: the alerting one and its candidates."""
+    service: str = ""
+    """The alerting service."""
+
+    def ranking(self, known: Collection[str]) -> list[str]:
+        """The components named, most likely root cause first: the diagnosis's entity, then its
+        candidates, those in ``known`` only, once each. A quiet diagnosis (no incident, recovered)
+        whose entity is the alerting service says what was calm or came back, not what caused it:
+        only its candidates rank then (what moved with a recovered episode)."""
+        diagnosis = self.diagnosis
+        quiet = diagnosis.category in QUIET_CATEGORIES and diagnosis.entity == self.service
+        named = [*([] if quiet else [diagnosis.entity]), *(c.entity for c in diagnosis.candidates)]
+        return list(dict.fromkeys(n for n in named if n in known))
 
 
 async def investigate_once(
@@ -94,4 +107,5 @@ async def investigate_once(
         evidence=len(update.get("evidence", [])),
         onset=onset if isinstance(onset, datetime) else None,
         blast_radius=radius,
+        service=alert.service,
     )

@@ -10,7 +10,8 @@ synthesized SLI alert, parsed by the intake's parser. The investigation node
 workflow runs it for an incident; its diagnosis is the answer.
 
 The ranking a fault is scored on is the diagnosis's entity, then its candidates in order (nothing
-else: a service the investigation does not name is behind every named one).
+else: a service the investigation does not name is behind every named one); a recovered episode
+ranks only what moved with it (`investigation_round.Round.ranking`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,4 @@ async def work_fault(day: Day, fault: Fault, alert: SyntheticAlert, *, logs: lis
     done = await investigate_once(
         served, catalog, incident, incident_id=f"nezha-{fault.id}", now=now, settings=settings
     )
-    named = [done.diagnosis.entity, *(c.entity for c in done.diagnosis.candidates)]
-    ranking = list(dict.fromkeys(n for n in named if n in catalog.services))
-    return Worked(done.diagnosis, ranking, done.tool_calls, done.evidence)
+    return Worked(done.diagnosis, done.ranking(catalog.services), done.tool_calls, done.evidence)

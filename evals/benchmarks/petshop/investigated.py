@@ -153,10 +153,7 @@ async def _work(
         settings=settings,
         kinds=("prometheus",),
     )
-    lead = [] if done.diagnosis.category in QUIET_CATEGORIES else [done.diagnosis.entity]
-    named = [*lead, *(c.entity for c in done.diagnosis.candidates)]
-    ranking = list(dict.fromkeys(n for n in named if n in catalog.services))
-    return Worked(done.diagnosis, ranking, done.tool_calls, done.onset, done.blast_radius)
+    return Worked(done.diagnosis, done.ranking(catalog.services), done.tool_calls, done.onset, done.blast_radius)
 
 
 def _literal(text: str) -> str:
